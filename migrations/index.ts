@@ -1,0 +1,12 @@
+import type { Kysely } from 'kysely'
+import * as platform from './2026-11-25T00-00-00-platform.ts'
+
+export interface Migration {
+  /** ISO-timestamp name; the list below must stay in this order and is never edited, only extended. */
+  name: string
+  up(db: Kysely<any>): Promise<void>
+}
+
+export const migrations: readonly Migration[] = [
+  { name: '2026-11-25T00-00-00-platform', up: platform.up },
+]

@@ -1,0 +1,89 @@
+import path from 'node:path'
+import { z } from 'zod'
+import type { ServerEnv } from './env.ts'
+
+export type NodeEnv = 'development' | 'test' | 'production'
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+
+export type DatabaseConfig =
+  | { kind: 'postgres'; url: string }
+  | { kind: 'pglite'; dataDir: string }
+
+export interface ServerConfig {
+  nodeEnv: NodeEnv
+  port: number
+  publicUrl: URL
+  /** The OpenID issuer: PUBLIC_URL without a trailing slash. */
+  issuer: string
+  dataDir: string
+  database: DatabaseConfig
+  trustProxy: boolean
+  logLevel: LogLevel
+  keyRefreshSeconds: number
+  sweepIntervalSeconds: number
+}
+
+/** Thrown for any invalid setting; `message` is the one line printed at start-up. */
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+const booleanText = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes')
+
+const integerText = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, { error: `must be an integer between ${min} and ${max}` })
+    .transform(Number)
+    .pipe(z.number().int().min(min, { error: `must be at least ${min}` }).max(max, { error: `must be at most ${max}` }))
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production'], { error: 'must be development, test or production' }).default('development'),
+  PORT: integerText(0, 65535).default(3000),
+  PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' }).optional(),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' }).optional(),
+  DATA_DIR: z.string().default('./.data'),
+  POSTCERT_MASTER_KEY: z.string().optional(),
+  TRUST_PROXY: booleanText.default(false),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'must be one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
+  KEY_REFRESH_SECONDS: integerText(1, 3600).default(60),
+  SWEEP_INTERVAL_SECONDS: integerText(1, 86400).default(300),
+})
+
+/**
+ * Validates the environment. Impossible combinations (production without PostgreSQL, an http
+ * issuer or a master key) are refused here rather than discovered mid-request.
+ */
+export function buildConfig(env: ServerEnv): ServerConfig {
+  const parsed = schema.safeParse(env)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!
+    const name = String(issue.path[0] ?? 'environment')
+    throw new ConfigError(`${name} ${issue.message}`)
+  }
+  const e = parsed.data
+  const publicUrl = new URL(e.PUBLIC_URL ?? `http://localhost:${e.PORT}`)
+  if (publicUrl.search || publicUrl.hash) throw new ConfigError('PUBLIC_URL must not have a query or fragment')
+  const dataDir = path.resolve(e.DATA_DIR)
+
+  if (e.NODE_ENV === 'production') {
+    if (!e.DATABASE_URL) throw new ConfigError('DATABASE_URL is required in production (the embedded database is for development)')
+    if (publicUrl.protocol !== 'https:') throw new ConfigError('PUBLIC_URL must be https in production')
+    if (!e.POSTCERT_MASTER_KEY) throw new ConfigError('POSTCERT_MASTER_KEY is required in production')
+  }
+
+  return {
+    nodeEnv: e.NODE_ENV,
+    port: e.PORT,
+    publicUrl,
+    issuer: publicUrl.href.replace(/\/$/, ''),
+    dataDir,
+    database: e.DATABASE_URL ? { kind: 'postgres', url: e.DATABASE_URL } : { kind: 'pglite', dataDir: path.join(dataDir, 'pglite') },
+    trustProxy: e.TRUST_PROXY,
+    logLevel: e.LOG_LEVEL,
+    keyRefreshSeconds: e.KEY_REFRESH_SECONDS,
+    sweepIntervalSeconds: e.SWEEP_INTERVAL_SECONDS,
+  }
+}

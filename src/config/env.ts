@@ -1,0 +1,37 @@
+// The environment variables PostCert reads, and nothing else. Values stay strings here;
+// config.ts validates and converts them so that a bad value fails at start-up with one line.
+export interface ServerEnv {
+  NODE_ENV?: string
+  PORT?: string
+  PUBLIC_URL?: string
+  DATABASE_URL?: string
+  DATA_DIR?: string
+  POSTCERT_MASTER_KEY?: string
+  TRUST_PROXY?: string
+  LOG_LEVEL?: string
+  KEY_REFRESH_SECONDS?: string
+  SWEEP_INTERVAL_SECONDS?: string
+}
+
+export const ENV_NAMES = [
+  'NODE_ENV',
+  'PORT',
+  'PUBLIC_URL',
+  'DATABASE_URL',
+  'DATA_DIR',
+  'POSTCERT_MASTER_KEY',
+  'TRUST_PROXY',
+  'LOG_LEVEL',
+  'KEY_REFRESH_SECONDS',
+  'SWEEP_INTERVAL_SECONDS',
+] as const satisfies readonly (keyof ServerEnv)[]
+
+export function readEnv(source: NodeJS.ProcessEnv = process.env): ServerEnv {
+  const env: ServerEnv = {}
+  for (const name of ENV_NAMES) {
+    const value = source[name]
+    // An empty variable means "not set", as docker-compose and shells often pass them.
+    if (value !== undefined && value.trim() !== '') env[name] = value.trim()
+  }
+  return env
+}

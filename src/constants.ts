@@ -1,0 +1,37 @@
+// Lifetimes and limits in one place. Seconds unless the name says otherwise.
+
+/** oidc-provider model lifetimes. Short for what a thief could replay, long for consent. */
+export const TTL = {
+  /** Opaque access tokens; short because a bank API trusts them without calling back. */
+  AccessToken: 10 * 60,
+  ClientCredentials: 10 * 60,
+  /** An authorization code is exchanged within seconds by a working client. */
+  AuthorizationCode: 60,
+  IdToken: 60 * 60,
+  /** Rotated on each use; the chain ends after this long without use. */
+  RefreshToken: 14 * 24 * 60 * 60,
+  /** Time the subscriber has on the login and consent pages. */
+  Interaction: 10 * 60,
+  /** Single sign-on at PostCert. */
+  Session: 8 * 60 * 60,
+  /** Registration at an institution (the consent) lasts as long as a certificate: one year. */
+  Grant: 365 * 24 * 60 * 60,
+  PushedAuthorizationRequest: 60,
+  BackchannelAuthenticationRequest: 10 * 60,
+  DeviceCode: 10 * 60,
+} as const
+
+/** Allowed clock difference between PostCert and its relying parties. */
+export const CLOCK_TOLERANCE_SECONDS = 5
+
+/** The longest-lived thing PostCert signs with an OIDC key today (ID tokens, JWT introspection). */
+export const MAX_SIGNED_LIFETIME_SECONDS = Math.max(TTL.IdToken, TTL.AccessToken)
+
+/** Requests still running after this long during shutdown are cut off. */
+export const SHUTDOWN_GRACE_MS = 10_000
+
+/** Largest form body accepted by PostCert's own pages. */
+export const MAX_FORM_BYTES = 16 * 1024
+
+/** Rows deleted per sweeper statement. */
+export const SWEEP_BATCH_SIZE = 1000

@@ -1,0 +1,128 @@
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import pino, { type Logger } from 'pino'
+import type { ServerConfig } from './config/config.ts'
+import type { ServerSecrets } from './config/secrets.ts'
+import { CLOCK_TOLERANCE_SECONDS, MAX_SIGNED_LIFETIME_SECONDS, SWEEP_BATCH_SIZE } from './constants.ts'
+import { connectDatabase } from './db/connect.ts'
+import type { Database } from './db/database.ts'
+import { migrateToLatest } from './db/migrator.ts'
+import { mountApp } from './http/app.ts'
+import { Csrf } from './http/csrf.ts'
+import { Router } from './http/router.ts'
+import { Views } from './http/views.ts'
+import { addInteractionRoutes } from './interactions/routes.ts'
+import { SealedBox } from './keys/sealed-box.ts'
+import { SecretStore } from './keys/secret-store.ts'
+import { SigningKeyStore } from './keys/signing-keys.ts'
+import { sweepExpired } from './oidc/adapter.ts'
+import { createProvider } from './oidc/provider.ts'
+import { ProviderHost } from './oidc/provider-host.ts'
+import { Metrics } from './ops/metrics.ts'
+import { addOpsRoutes } from './ops/routes.ts'
+import { systemClock, type Clock } from './util/clock.ts'
+
+export const ROOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+
+export interface ContextOverrides {
+  clock?: Clock
+  logger?: Logger
+  db?: Database
+}
+
+/**
+ * Everything a running PostCert needs, built once from the config and passed down. Tests build
+ * it with overrides (a fixed clock, a test database) instead of stubbing modules.
+ */
+export class AppContext {
+  readonly config: ServerConfig
+  readonly logger: Logger
+  readonly clock: Clock
+  readonly db: Database
+  readonly box: SealedBox
+  readonly secrets: SecretStore
+  readonly signingKeys: SigningKeyStore
+  readonly metrics = new Metrics()
+  readonly views = new Views(path.join(ROOT_DIR, 'views'))
+  #host: ProviderHost | undefined
+  #timers: NodeJS.Timeout[] = []
+
+  private constructor(config: ServerConfig, secrets: ServerSecrets, overrides: ContextOverrides) {
+    this.config = config
+    this.logger = overrides.logger ?? pino({ level: config.logLevel, base: { service: 'postcert' } })
+    this.clock = overrides.clock ?? systemClock
+    this.db = overrides.db ?? connectDatabase(config.database)
+    this.box = new SealedBox(secrets.masterKey)
+    this.secrets = new SecretStore(this.db, this.box)
+    // A retired key stays published while anything it signed may still be checked: the longest
+    // signed lifetime, plus the time other instances may keep signing before they reload.
+    const retain = MAX_SIGNED_LIFETIME_SECONDS + config.keyRefreshSeconds + CLOCK_TOLERANCE_SECONDS
+    this.signingKeys = new SigningKeyStore(this.db, this.box, this.clock, retain)
+  }
+
+  static create(config: ServerConfig, secrets: ServerSecrets, overrides: ContextOverrides = {}): AppContext {
+    return new AppContext(config, secrets, overrides)
+  }
+
+  /** The provider and app; available after start(). */
+  get host(): ProviderHost {
+    if (!this.#host) throw new Error('context not started')
+    return this.#host
+  }
+
+  /** Migrates, checks the master key, creates first-start keys and secrets, builds the app. */
+  async start(): Promise<void> {
+    const { applied } = await migrateToLatest(this.db)
+    if (applied.length) this.logger.info({ applied }, 'migrations applied')
+    await this.secrets.checkMasterKey()
+    await this.signingKeys.ensure()
+    const cookieKeys = await this.secrets.randomKeys('cookie-keys', 2)
+    const [csrfKey] = await this.secrets.randomKeys('csrf-key', 1)
+    const csrf = new Csrf(csrfKey!)
+
+    const router = new Router()
+    addOpsRoutes(router, { db: this.db, metrics: this.metrics, publicDir: path.join(ROOT_DIR, 'public') })
+    addInteractionRoutes(router, { provider: () => this.host.provider, views: this.views, csrf })
+
+    const https = this.config.publicUrl.protocol === 'https:'
+    this.#host = new ProviderHost({
+      keys: this.signingKeys,
+      logger: this.logger,
+      metrics: this.metrics,
+      build: (jwks) => mountApp(
+        createProvider({
+          issuer: this.config.issuer, trustProxy: this.config.trustProxy, secureCookies: https,
+          jwks, cookieKeys, views: this.views, db: this.db, box: this.box, clock: this.clock,
+        }),
+        { logger: this.logger, metrics: this.metrics, views: this.views, router, trustProxy: this.config.trustProxy, hsts: https },
+      ),
+    })
+    await this.#host.refresh()
+  }
+
+  /** Background work: reload on key rotation, sweep expired rows. */
+  startBackgroundJobs(): void {
+    this.#every(this.config.keyRefreshSeconds, 'key refresh', () => this.host.refresh())
+    this.#every(this.config.sweepIntervalSeconds, 'sweep', async () => {
+      const deleted = await sweepExpired(this.db, this.clock, SWEEP_BATCH_SIZE)
+      if (deleted) this.logger.info({ deleted }, 'expired rows swept')
+    })
+  }
+
+  async close(): Promise<void> {
+    for (const timer of this.#timers) clearInterval(timer)
+    this.#timers = []
+    await this.db.destroy()
+  }
+
+  #every(seconds: number, name: string, job: () => Promise<unknown>): void {
+    let running = false
+    const timer = setInterval(() => {
+      if (running) return
+      running = true
+      job().catch((err) => this.logger.error({ err }, `${name} failed`)).finally(() => { running = false })
+    }, seconds * 1000)
+    timer.unref()
+    this.#timers.push(timer)
+  }
+}

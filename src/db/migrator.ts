@@ -1,0 +1,57 @@
+import { sql, type Kysely } from 'kysely'
+import { migrations, type Migration } from '../../migrations/index.ts'
+import type { Database } from './database.ts'
+
+export class MigrationError extends Error {
+  override name = 'MigrationError'
+}
+
+export interface MigrationReport {
+  applied: string[]
+  current: string[]
+}
+
+/**
+ * Applies pending migrations in order, in one transaction holding a transaction-level advisory
+ * lock on the current schema: two instances starting together migrate once, the second waits and
+ * finds nothing left to do. Any failure rolls everything back and throws.
+ */
+export async function migrateToLatest(db: Database, list: readonly Migration[] = migrations): Promise<MigrationReport> {
+  assertOrdered(list)
+  await sql`create table if not exists postcert_migration (name text primary key, applied_at timestamptz not null default now())`.execute(db).catch(async (err) => {
+    // Two first starts can race on CREATE TABLE IF NOT EXISTS (a unique violation on pg_type).
+    const code = (err as { code?: string }).code
+    if (code !== '23505' && code !== '42P07') throw err
+  })
+  return await db.transaction().execute(async (trx) => {
+    await sql`select pg_advisory_xact_lock(hashtext('postcert-migrate:' || current_schema()))`.execute(trx)
+    const done = new Set((await trx.selectFrom('postcert_migration').select('name').execute()).map((r) => r.name))
+    const unknown = [...done].filter((name) => !list.some((m) => m.name === name))
+    if (unknown.length) throw new MigrationError(`the database has migrations this version does not know: ${unknown.join(', ')}`)
+    const applied: string[] = []
+    for (const migration of list) {
+      if (done.has(migration.name)) continue
+      try {
+        await migration.up(trx as unknown as Kysely<any>)
+      } catch (err) {
+        throw new MigrationError(`migration ${migration.name} failed: ${(err as Error).message}`, { cause: err })
+      }
+      await trx.insertInto('postcert_migration').values({ name: migration.name }).execute()
+      applied.push(migration.name)
+    }
+    return { applied, current: list.map((m) => m.name) }
+  })
+}
+
+/** True when every known migration is applied (readiness). */
+export async function migrationsCurrent(db: Database, list: readonly Migration[] = migrations): Promise<boolean> {
+  const rows = await db.selectFrom('postcert_migration').select('name').execute()
+  const done = new Set(rows.map((r) => r.name))
+  return list.every((m) => done.has(m.name))
+}
+
+function assertOrdered(list: readonly Migration[]): void {
+  for (let i = 1; i < list.length; i++) {
+    if (list[i - 1]!.name >= list[i]!.name) throw new MigrationError(`migrations out of order: ${list[i - 1]!.name} before ${list[i]!.name}`)
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * The one error model. `code` is an OAuth-style `error` value, `description` its
+ * `error_description`. Errors with status < 500 are exposed to the caller as they are; anything
+ * else is reported as a bare `server_error` so internals never leak.
+ */
+export class PostCertError extends Error {
+  readonly status: number
+  readonly code: string
+  readonly description: string
+
+  constructor(status: number, code: string, description: string, options?: ErrorOptions) {
+    super(description, options)
+    this.name = new.target.name
+    this.status = status
+    this.code = code
+    this.description = description
+  }
+
+  get expose(): boolean {
+    return this.status < 500
+  }
+
+  toJSON(): { error: string; error_description: string } {
+    return this.expose
+      ? { error: this.code, error_description: this.description }
+      : { error: 'server_error', error_description: 'the server could not complete the request' }
+  }
+
+  /** Any thrown value as a PostCertError; unknown errors become a 500 that hides its message. */
+  static from(err: unknown): PostCertError {
+    if (err instanceof PostCertError) return err
+    const status = (err as { status?: unknown; expose?: unknown } | null)?.status
+    // koa's own http errors (bad JSON, body too large, ...) carry a 4xx status and are safe to show.
+    if (typeof status === 'number' && status >= 400 && status < 500 && (err as { expose?: unknown }).expose) {
+      return new PostCertError(status, status === 404 ? 'not_found' : 'invalid_request', (err as Error).message, { cause: err })
+    }
+    return new ServerError('internal error', { cause: err })
+  }
+}
+
+export class ServerError extends PostCertError {
+  constructor(description = 'internal error', options?: ErrorOptions) {
+    super(500, 'server_error', description, options)
+  }
+}

@@ -1,0 +1,30 @@
+import type Provider from 'oidc-provider'
+import type { Logger } from 'pino'
+import type { Metrics } from '../ops/metrics.ts'
+import { errorHandler } from './error-handler.ts'
+import { requestContext } from './request-context.ts'
+import type { Router } from './router.ts'
+import { securityHeaders } from './security-headers.ts'
+import type { Views } from './views.ts'
+
+export interface AppDeps {
+  logger: Logger
+  metrics: Metrics
+  views: Views
+  router: Router
+  trustProxy: boolean
+  hsts: boolean
+}
+
+/**
+ * The HTTP application is the oidc-provider Koa app with PostCert's middleware in front:
+ * request id + logs + metrics, security headers, the error model, then PostCert's own routes.
+ * Paths none of those serve fall through to the provider's endpoints.
+ */
+export function mountApp(provider: Provider, deps: AppDeps): Provider {
+  provider.use(requestContext(deps.logger, deps.metrics, deps.trustProxy))
+  provider.use(securityHeaders(deps.hsts))
+  provider.use(errorHandler(deps.views, deps.logger))
+  provider.use(deps.router.middleware())
+  return provider
+}

@@ -1,0 +1,67 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import Handlebars from 'handlebars'
+
+export const LOCALES = ['ko', 'en'] as const
+export type Locale = (typeof LOCALES)[number]
+export const DEFAULT_LOCALE: Locale = 'ko'
+
+type Messages = Record<string, string>
+
+/**
+ * Server-rendered pages: handlebars templates in views/pages inside views/layouts/main.hbs, with
+ * a `t` helper reading views/locales/{ko,en}.json. Templates are compiled once at start-up.
+ */
+export class Views {
+  readonly #pages = new Map<string, Handlebars.TemplateDelegate>()
+  readonly #layout: Handlebars.TemplateDelegate
+  readonly #messages: Record<Locale, Messages>
+
+  constructor(dir: string) {
+    const hbs = Handlebars.create()
+    this.#messages = Object.fromEntries(
+      LOCALES.map((l) => [l, JSON.parse(fs.readFileSync(path.join(dir, 'locales', `${l}.json`), 'utf8')) as Messages]),
+    ) as Record<Locale, Messages>
+    hbs.registerHelper('t', (key: string, options: Handlebars.HelperOptions) => {
+      const messages = (options.data.root as { messages: Messages }).messages
+      const text = messages[key] ?? this.#messages.en[key] ?? key
+      // {{name}} placeholders are filled with escaped values; the message itself is trusted.
+      return new hbs.SafeString(text.replace(/\{\{(\w+)\}\}/g, (_, name: string) => hbs.escapeExpression(String(options.hash[name] ?? ''))))
+    })
+    const compile = (file: string) => hbs.compile(fs.readFileSync(file, 'utf8'), { strict: false })
+    this.#layout = compile(path.join(dir, 'layouts', 'main.hbs'))
+    for (const file of fs.readdirSync(path.join(dir, 'pages'))) {
+      if (file.endsWith('.hbs')) this.#pages.set(file.slice(0, -4), compile(path.join(dir, 'pages', file)))
+    }
+  }
+
+  /** Renders `page` in `locale`; `titleKey` names the message used as the document title. */
+  render(page: string, locale: Locale, titleKey: string, data: Record<string, unknown> = {}): string {
+    const template = this.#pages.get(page)
+    if (!template) throw new Error(`no such view: ${page}`)
+    const messages = this.#messages[locale]
+    const root = { ...data, messages }
+    const body = template(root)
+    return this.#layout({ ...root, body, title: this.message(locale, titleKey) })
+  }
+
+  message(locale: Locale, key: string): string {
+    return this.#messages[locale][key] ?? this.#messages.en[key] ?? key
+  }
+
+  has(locale: Locale, key: string): boolean {
+    return key in this.#messages[locale]
+  }
+}
+
+/** ui_locales (space-separated, in order of preference) wins; then Accept-Language; then Korean. */
+export function pickLocale(uiLocales: unknown, acceptsLanguages: (langs: string[]) => string | false): Locale {
+  if (typeof uiLocales === 'string') {
+    for (const tag of uiLocales.split(' ')) {
+      const base = tag.toLowerCase().split('-')[0]
+      if ((LOCALES as readonly string[]).includes(base ?? '')) return base as Locale
+    }
+  }
+  const accepted = acceptsLanguages([...LOCALES])
+  return accepted ? (accepted as Locale) : DEFAULT_LOCALE
+}

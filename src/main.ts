@@ -1,0 +1,38 @@
+// PostCert server: read env -> build config -> build context -> listen; SIGTERM drains and closes.
+import { buildConfig, ConfigError } from './config/config.ts'
+import { readEnv } from './config/env.ts'
+import { loadSecrets } from './config/secrets.ts'
+import { AppContext } from './context.ts'
+import { listen } from './http/server.ts'
+import { describeStartupError } from './util/startup-error.ts'
+
+async function main(): Promise<void> {
+  const env = readEnv()
+  const config = buildConfig(env)
+  const secrets = loadSecrets(env, config)
+  const ctx = AppContext.create(config, secrets)
+  try {
+    await ctx.start()
+  } catch (err) {
+    await ctx.close().catch(() => {})
+    throw err
+  }
+  ctx.startBackgroundJobs()
+  const running = await listen(ctx)
+  ctx.logger.info({ issuer: config.issuer, port: running.server.address(), database: config.database.kind }, 'PostCert listening')
+
+  const shutdown = (signal: string) => {
+    ctx.logger.info({ signal }, 'shutting down')
+    running.close().then(
+      () => process.exit(0),
+      (err) => { ctx.logger.error({ err }, 'shutdown failed'); process.exit(1) },
+    )
+  }
+  process.once('SIGTERM', () => shutdown('SIGTERM'))
+  process.once('SIGINT', () => shutdown('SIGINT'))
+}
+
+main().catch((err) => {
+  process.stderr.write(`postcert: ${describeStartupError(err)}\n`)
+  process.exit(err instanceof ConfigError ? 78 : 1)
+})

@@ -1,0 +1,201 @@
+import { createHash } from 'node:crypto'
+import { sql } from 'kysely'
+import type { Adapter, AdapterPayload } from 'oidc-provider'
+import type { Database } from '../db/database.ts'
+import type { SealedBox } from '../keys/sealed-box.ts'
+import type { Clock } from '../util/clock.ts'
+
+/** Every model oidc-provider persists; the contract tests run against each one. */
+export const OIDC_MODELS = [
+  'Grant', 'Session', 'AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode',
+  'ClientCredentials', 'Client', 'InitialAccessToken', 'RegistrationAccessToken', 'Interaction',
+  'ReplayDetection', 'PushedAuthorizationRequest', 'BackchannelAuthenticationRequest', 'PreAuthorizedCode',
+] as const
+
+/** Models found by a secondary key, which therefore keep their (sealed) plain id. */
+const SEALED_ID_MODELS = new Set(['Session', 'DeviceCode'])
+
+/**
+ * How long a replay-detection id stays reserved before oidc-provider saves it with its real
+ * expiry (milliseconds later). If the process dies in between, the id stays refused: fail closed.
+ */
+const REPLAY_RESERVATION_SECONDS = 600
+
+export interface AdapterDeps {
+  db: Database
+  box: SealedBox
+  clock: Clock
+}
+
+/**
+ * oidc-provider storage in PostgreSQL (or PGlite): one table, keyed by (model, id).
+ *
+ * - Ids of everything but clients are stored as their SHA-256: most are bearer secrets (token
+ *   values, session cookies), so a copy of the table does not hand out usable tokens.
+ * - Client secrets are sealed with the master key.
+ * - Rows past `expires_at` are never returned; the sweeper deletes them later.
+ * - ReplayDetection `find` atomically reserves the id (see `#claim`), making the
+ *   find-then-save of oidc-provider's `unique()` safe across instances.
+ */
+export class PostgresAdapter implements Adapter {
+  readonly #model: string
+  readonly #deps: AdapterDeps
+
+  constructor(model: string, deps: AdapterDeps) {
+    this.#model = model
+    this.#deps = deps
+  }
+
+  async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+    const { db, box, clock } = this.#deps
+    const key = this.#key(id)
+    const stored: Record<string, unknown> = { ...payload }
+    if (this.#model === 'Client') {
+      if (typeof stored.client_secret === 'string') {
+        stored.sealed_client_secret = box.seal(stored.client_secret, clientSecretContext(id))
+        delete stored.client_secret
+      }
+    } else {
+      delete stored.jti
+    }
+    const row = {
+      payload: JSON.stringify(stored),
+      grant_id: typeof payload.grantId === 'string' ? payload.grantId : null,
+      uid: typeof payload.uid === 'string' ? payload.uid : null,
+      user_code: typeof payload.userCode === 'string' ? payload.userCode : null,
+      sealed_id: SEALED_ID_MODELS.has(this.#model) ? box.seal(id, sealedIdContext(this.#model, key)) : null,
+      expires_at: expiresIn ? new Date(clock.now().getTime() + expiresIn * 1000) : null,
+    }
+    await db.insertInto('oidc_payload')
+      .values({ model: this.#model, id: key, ...row })
+      .onConflict((oc) => oc.columns(['model', 'id']).doUpdateSet(row))
+      .execute()
+  }
+
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    if (this.#model === 'ReplayDetection') return await this.#claim(id)
+    const row = await this.#live()
+      .select(['payload', 'consumed_at'])
+      .where('id', '=', this.#key(id))
+      .executeTakeFirst() // served by the primary key
+    return row ? this.#restore(row.payload, row.consumed_at, id) : undefined
+  }
+
+  async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+    return await this.#findBy('uid', uid) // oidc_payload_uid_idx
+  }
+
+  async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+    return await this.#findBy('user_code', userCode) // oidc_payload_user_code_idx
+  }
+
+  async consume(id: string): Promise<void> {
+    await this.#deps.db.updateTable('oidc_payload')
+      .set({ consumed_at: this.#deps.clock.now() })
+      .where('model', '=', this.#model).where('id', '=', this.#key(id))
+      .execute()
+  }
+
+  async destroy(id: string): Promise<void> {
+    await this.#deps.db.deleteFrom('oidc_payload')
+      .where('model', '=', this.#model).where('id', '=', this.#key(id))
+      .execute()
+  }
+
+  async revokeByGrantId(grantId: string): Promise<void> {
+    if (!grantId) return // never an unfiltered delete
+    await this.#deps.db.deleteFrom('oidc_payload')
+      .where('model', '=', this.#model).where('grant_id', '=', grantId) // oidc_payload_grant_idx
+      .execute()
+  }
+
+  async #findBy(column: 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
+    if (!value) return undefined
+    const row = await this.#live()
+      .select(['id', 'payload', 'consumed_at', 'sealed_id'])
+      .where(column, '=', value)
+      .executeTakeFirst()
+    if (!row?.sealed_id) return undefined
+    const id = this.#deps.box.openText(row.sealed_id, sealedIdContext(this.#model, row.id))
+    return this.#restore(row.payload, row.consumed_at, id)
+  }
+
+  /**
+   * oidc-provider's ReplayDetection.unique() calls find(id) and, when nothing is found, saves
+   * the id. Two instances doing that at once would both accept the same jti. Here find inserts
+   * a reservation first: exactly one caller inserts (and is told "not found"); every other caller
+   * finds the row and reports a replay. The later save then sets the real expiry.
+   */
+  async #claim(id: string): Promise<AdapterPayload | undefined> {
+    const { db, clock } = this.#deps
+    const now = clock.now()
+    const key = this.#key(id)
+    // An expired leftover must not block a legitimate new use of the same id.
+    await db.deleteFrom('oidc_payload').where('model', '=', this.#model).where('id', '=', key).where('expires_at', '<=', now).execute()
+    const inserted = await db.insertInto('oidc_payload')
+      .values({
+        model: this.#model, id: key, payload: JSON.stringify({ reserved: true }),
+        grant_id: null, uid: null, user_code: null, sealed_id: null,
+        expires_at: new Date(now.getTime() + REPLAY_RESERVATION_SECONDS * 1000),
+      })
+      .onConflict((oc) => oc.columns(['model', 'id']).doNothing())
+      .returning('id')
+      .executeTakeFirst()
+    return inserted ? undefined : { jti: id, reserved: true } as AdapterPayload
+  }
+
+  #restore(payload: Record<string, unknown>, consumedAt: Date | null, id: string): AdapterPayload {
+    const restored: Record<string, unknown> = { ...payload }
+    if (this.#model === 'Client') {
+      if (typeof restored.sealed_client_secret === 'string') {
+        restored.client_secret = this.#deps.box.openText(restored.sealed_client_secret, clientSecretContext(id))
+        delete restored.sealed_client_secret
+      }
+    } else {
+      restored.jti = id
+    }
+    if (consumedAt) restored.consumed = Math.floor(consumedAt.getTime() / 1000)
+    return restored as AdapterPayload
+  }
+
+  /** This model's rows that have not expired. */
+  #live() {
+    const now = this.#deps.clock.now()
+    return this.#deps.db.selectFrom('oidc_payload')
+      .where('model', '=', this.#model)
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+  }
+
+  #key(id: string): string {
+    return this.#model === 'Client' ? id : createHash('sha256').update(id).digest('base64url')
+  }
+}
+
+const clientSecretContext = (clientId: string) => `oidc_payload:Client:${clientId}:client_secret`
+const sealedIdContext = (model: string, key: string) => `oidc_payload:${model}:${key}:id`
+
+/**
+ * Deletes expired rows in batches of `batchSize`, so a large backlog never becomes one long
+ * transaction. SKIP LOCKED lets several instances sweep at once without waiting on each other.
+ * Returns the number of rows deleted.
+ */
+export async function sweepExpired(db: Database, clock: Clock, batchSize = 1000, maxBatches = 100): Promise<number> {
+  let total = 0
+  for (let i = 0; i < maxBatches; i++) {
+    const now = clock.now()
+    const result = await sql<{ n: number }>`
+      with doomed as (
+        select model, id from oidc_payload
+        where expires_at is not null and expires_at <= ${now}
+        order by expires_at
+        limit ${batchSize}
+        for update skip locked
+      )
+      delete from oidc_payload p using doomed d where p.model = d.model and p.id = d.id
+    `.execute(db) // oidc_payload_expires_idx
+    const deleted = Number(result.numAffectedRows ?? 0n)
+    total += deleted
+    if (deleted < batchSize) break
+  }
+  return total
+}

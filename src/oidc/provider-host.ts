@@ -1,0 +1,67 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type Provider from 'oidc-provider'
+import type { Logger } from 'pino'
+import type { SigningKeyStore } from '../keys/signing-keys.ts'
+import type { Metrics } from '../ops/metrics.ts'
+
+/** Events that mean a token was issued, and the metric label for each. */
+const TOKEN_EVENTS: Record<string, string> = {
+  'access_token.saved': 'access_token',
+  'access_token.issued': 'access_token',
+  'client_credentials.saved': 'client_credentials',
+  'client_credentials.issued': 'client_credentials',
+  'authorization_code.saved': 'authorization_code',
+  'refresh_token.saved': 'refresh_token',
+  'id_token.issued': 'id_token',
+}
+
+/**
+ * Holds the live provider and swaps in a new one when the published signing keys change
+ * (`postcert keys rotate` on any instance). oidc-provider takes its keys at construction; since
+ * all state is in the database, a fresh instance picks up exactly where the old one was.
+ * Requests already running finish on the instance they started on.
+ */
+export class ProviderHost {
+  readonly #build: (jwks: Awaited<ReturnType<SigningKeyStore['publishedJwks']>>) => Provider
+  readonly #keys: SigningKeyStore
+  readonly #logger: Logger
+  readonly #metrics: Metrics
+  #provider!: Provider
+  #handler!: (req: IncomingMessage, res: ServerResponse) => void
+  #fingerprint = ''
+
+  constructor(deps: {
+    build: (jwks: Awaited<ReturnType<SigningKeyStore['publishedJwks']>>) => Provider
+    keys: SigningKeyStore
+    logger: Logger
+    metrics: Metrics
+  }) {
+    this.#build = deps.build
+    this.#keys = deps.keys
+    this.#logger = deps.logger
+    this.#metrics = deps.metrics
+  }
+
+  get provider(): Provider {
+    return this.#provider
+  }
+
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    this.#handler(req, res)
+  }
+
+  /** Builds the provider if the published keys changed since the last call; true if it did. */
+  async refresh(): Promise<boolean> {
+    const fingerprint = await this.#keys.fingerprint()
+    if (fingerprint === this.#fingerprint) return false
+    const provider = this.#build(await this.#keys.publishedJwks())
+    for (const [event, type] of Object.entries(TOKEN_EVENTS)) provider.on(event as 'access_token.saved', () => this.#metrics.tokenIssued(type))
+    provider.on('server_error', (ctx, err) => this.#logger.error({ err, reqId: ctx?.state?.requestId }, 'provider error'))
+    const first = !this.#provider
+    this.#provider = provider
+    this.#handler = provider.callback()
+    this.#fingerprint = fingerprint
+    if (!first) this.#logger.info({ keys: fingerprint }, 'signing keys changed; provider reloaded')
+    return true
+  }
+}

@@ -1,0 +1,47 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import { sql } from 'kysely'
+import type { Database } from '../db/database.ts'
+import { migrationsCurrent } from '../db/migrator.ts'
+import type { Router } from '../http/router.ts'
+import type { Metrics } from './metrics.ts'
+
+/** Liveness, readiness, metrics, and the few static files PostCert's pages use. */
+export function addOpsRoutes(router: Router, deps: { db: Database; metrics: Metrics; publicDir: string }): void {
+  router.add('GET', '/healthz', 'healthz', (ctx) => {
+    ctx.set('Cache-Control', 'no-store')
+    ctx.body = { status: 'ok' }
+  })
+
+  router.add('GET', '/readyz', 'readyz', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store')
+    const checks: Record<string, string> = {}
+    try {
+      await sql`select 1`.execute(deps.db)
+      checks.database = 'ok'
+      checks.migrations = (await migrationsCurrent(deps.db)) ? 'ok' : 'pending'
+    } catch {
+      checks.database = 'unreachable'
+    }
+    const ready = Object.values(checks).every((v) => v === 'ok')
+    ctx.status = ready ? 200 : 503
+    ctx.body = { status: ready ? 'ready' : 'not_ready', checks }
+  })
+
+  router.add('GET', '/metrics', 'metrics', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store')
+    ctx.type = deps.metrics.registry.contentType
+    ctx.body = await deps.metrics.registry.metrics()
+  })
+
+  for (const file of fs.readdirSync(deps.publicDir)) {
+    const type = file.endsWith('.css') ? 'text/css; charset=utf-8' : file.endsWith('.js') ? 'text/javascript; charset=utf-8' : undefined
+    if (!type) continue
+    const body = fs.readFileSync(path.join(deps.publicDir, file))
+    router.add('GET', `/assets/${file}`, 'assets', (ctx) => {
+      ctx.set('Cache-Control', 'public, max-age=3600')
+      ctx.type = type
+      ctx.body = body
+    })
+  }
+}

@@ -1,0 +1,15 @@
+import { ConfigError } from '../config/config.ts'
+import { DatabaseInUseError } from '../db/data-dir-lock.ts'
+import { MigrationError } from '../db/migrator.ts'
+import { MasterKeyMismatchError } from '../keys/secret-store.ts'
+
+/** One readable line for anything that stops PostCert from starting. */
+export function describeStartupError(err: unknown): string {
+  if (err instanceof ConfigError) return `invalid configuration: ${err.message}`
+  if (err instanceof DatabaseInUseError || err instanceof MasterKeyMismatchError || err instanceof MigrationError) return err.message
+  const e = err as NodeJS.ErrnoException & { code?: string }
+  if (e?.code === 'ECONNREFUSED' || e?.code === 'ENOTFOUND' || e?.code === 'EAI_AGAIN') return `cannot reach the database: ${e.message}`
+  if (e?.code === 'EADDRINUSE') return `the port is already in use: ${e.message}`
+  if (e?.code === '3D000' || e?.code === '28P01' || e?.code === '28000') return `cannot use the database: ${e.message}`
+  return e instanceof Error ? e.message.split('\n')[0]! : String(err)
+}
