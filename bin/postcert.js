@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+// The `postcert` command. PostCert needs Node.js 24; when the shell's node is older, re-run the
+// CLI with the node@24 that `npm install` put in node_modules.
+import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+
+const cli = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url))
+const major = Number(process.versions.node.split('.')[0])
+
+if (major >= 24) {
+  await import(cli)
+} else {
+  const local = fileURLToPath(new URL('../node_modules/node/bin/node', import.meta.url))
+  if (!existsSync(local)) {
+    process.stderr.write(`postcert: needs Node.js 24 or later (this is ${process.version}); run npm install first\n`)
+    process.exit(1)
+  }
+  const result = spawnSync(local, [cli, ...process.argv.slice(2)], { stdio: 'inherit' })
+  process.exit(result.status ?? 1)
+}

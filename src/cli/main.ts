@@ -1,0 +1,139 @@
+// `postcert <command>`: the operator's tool. Reads the same environment as the server.
+import { parseArgs } from 'node:util'
+import pino from 'pino'
+import { buildConfig } from '../config/config.ts'
+import { readEnv } from '../config/env.ts'
+import { loadSecrets } from '../config/secrets.ts'
+import { AppContext } from '../context.ts'
+import { migrateToLatest } from '../db/migrator.ts'
+import { PostCertError } from '../errors/errors.ts'
+import { ClientStore } from '../oidc/client-store.ts'
+import { describeStartupError } from '../util/startup-error.ts'
+
+const USAGE = `usage: postcert <command>
+
+  migrate                          apply pending database migrations
+  keys list                        list signing keys and their state
+  keys rotate                      activate the pre-published key, retire the active one,
+                                   and publish a new next key
+  clients add --name NAME [options]
+      --redirect-uri URI           (repeatable) exact redirect URI
+      --post-logout-redirect-uri URI (repeatable)
+      --grant-type TYPE            (repeatable) default: authorization_code + refresh_token
+                                   with redirect URIs, client_credentials without
+      --auth-method METHOD         client_secret_basic (default), client_secret_post,
+                                   private_key_jwt, none
+      --public                     a public client (PKCE, no secret)
+      --scope "SCOPES"             restrict the scopes the client may ask for
+      --client-id ID               choose the client_id (default: generated)
+  clients list [--json]            registered clients
+  clients show CLIENT_ID           one client's metadata (never its secret)
+  clients remove CLIENT_ID         delete a client
+`
+
+class UsageError extends Error {}
+
+async function run(argv: string[]): Promise<void> {
+  const [command, sub, ...rest] = argv
+  if (!command || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(USAGE)
+    return
+  }
+  const env = readEnv()
+  const config = buildConfig(env)
+  const ctx = AppContext.create(config, loadSecrets(env, config), { logger: pino({ level: 'warn' }, pino.destination(2)) })
+  try {
+    if (command === 'migrate') {
+      const { applied, current } = await migrateToLatest(ctx.db)
+      process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : `up to date (${current.length} migrations)\n`)
+      return
+    }
+    await ctx.start()
+    if (command === 'keys') return await keys(ctx, sub)
+    if (command === 'clients') return await clients(ctx, sub, rest)
+    throw new UsageError(`unknown command: ${command}`)
+  } finally {
+    await ctx.close()
+  }
+}
+
+async function keys(ctx: AppContext, sub: string | undefined): Promise<void> {
+  if (sub === 'list') {
+    const rows = (await ctx.signingKeys.list()).map((k) => ({
+      kid: k.kid, kty: k.kty, state: k.state, created: iso(k.createdAt), activated: iso(k.activatedAt),
+      retired: iso(k.retiredAt), published_until: iso(k.publishUntil),
+    }))
+    return print(rows)
+  }
+  if (sub === 'rotate') {
+    const result = await ctx.signingKeys.rotate()
+    process.stdout.write(`activated: ${result.activated.join(', ')}\nretired: ${result.retired.join(', ')}\npre-published: ${result.prepublished.join(', ')}\n`)
+    process.stdout.write(`running instances switch within ${ctx.config.keyRefreshSeconds}s (KEY_REFRESH_SECONDS)\n`)
+    return
+  }
+  throw new UsageError('keys: expected list or rotate')
+}
+
+async function clients(ctx: AppContext, sub: string | undefined, rest: string[]): Promise<void> {
+  const store = new ClientStore({ db: ctx.db, box: ctx.box, clock: ctx.clock }, ctx.host.provider)
+  if (sub === 'add') {
+    const { values } = parseArgs({
+      args: rest, strict: true, allowPositionals: false,
+      options: {
+        name: { type: 'string' }, 'client-id': { type: 'string' }, public: { type: 'boolean' },
+        'redirect-uri': { type: 'string', multiple: true }, 'post-logout-redirect-uri': { type: 'string', multiple: true },
+        'grant-type': { type: 'string', multiple: true }, 'auth-method': { type: 'string' }, scope: { type: 'string' },
+      },
+    })
+    if (!values.name) throw new UsageError('clients add: --name is required')
+    const client = await store.add({
+      name: values.name, clientId: values['client-id'], public: values.public,
+      redirectUris: values['redirect-uri'], postLogoutRedirectUris: values['post-logout-redirect-uri'],
+      grantTypes: values['grant-type'], authMethod: values['auth-method'], scope: values.scope,
+    })
+    process.stdout.write(JSON.stringify(client, null, 2) + '\n')
+    if (client.client_secret) process.stderr.write('The client_secret is shown only now; store it safely.\n')
+    return
+  }
+  if (sub === 'list') {
+    const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' } } })
+    const list = await store.list()
+    if (values.json) return void process.stdout.write(JSON.stringify(list, null, 2) + '\n')
+    return print(list.map((c) => ({
+      client_id: c.client_id, name: String(c.client_name ?? ''), auth: String(c.token_endpoint_auth_method ?? ''),
+      grants: ((c.grant_types as string[] | undefined) ?? []).join(','),
+    })))
+  }
+  if (sub === 'show' || sub === 'remove') {
+    const id = rest[0]
+    if (!id) throw new UsageError(`clients ${sub}: CLIENT_ID is required`)
+    if (sub === 'show') return void process.stdout.write(JSON.stringify(await store.show(id), null, 2) + '\n')
+    await store.remove(id)
+    process.stdout.write(`removed ${id}\n`)
+    return
+  }
+  throw new UsageError('clients: expected add, list, show or remove')
+}
+
+function print(rows: Record<string, string>[]): void {
+  if (!rows.length) return void process.stdout.write('(none)\n')
+  const cols = Object.keys(rows[0]!)
+  const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => (r[c] ?? '').length)))
+  const line = (cells: string[]) => cells.map((v, i) => v.padEnd(width[i]!)).join('  ').trimEnd() + '\n'
+  process.stdout.write(line(cols) + rows.map((r) => line(cols.map((c) => r[c] ?? ''))).join(''))
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : '-')
+
+run(process.argv.slice(2)).then(
+  () => process.exit(0),
+  (err) => {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`postcert: ${(err as Error).message}\n\n${USAGE}`)
+      process.exit(2)
+    }
+    const message = err instanceof PostCertError && err.expose ? err.description : describeStartupError(err)
+    process.stderr.write(`postcert: ${message}\n`)
+    process.exit(1)
+  },
+)

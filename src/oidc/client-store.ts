@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto'
+import type Provider from 'oidc-provider'
+import { errors } from 'oidc-provider'
+import type { Database } from '../db/database.ts'
+import { InvalidRequestError, NotFoundError } from '../errors/errors.ts'
+import type { AdapterDeps } from './adapter.ts'
+import { PostgresAdapter } from './adapter.ts'
+
+export interface NewClient {
+  name: string
+  clientId?: string
+  public?: boolean
+  redirectUris?: string[]
+  postLogoutRedirectUris?: string[]
+  grantTypes?: string[]
+  authMethod?: string
+  scope?: string
+}
+
+export type ClientMetadata = Record<string, unknown> & { client_id: string }
+
+/**
+ * Relying parties registered by the operator. Metadata is validated by oidc-provider itself
+ * (the same rules as at request time) before it is stored; secrets are sealed by the adapter.
+ *
+ * Throws: InvalidRequestError for metadata oidc-provider refuses or a duplicate client_id,
+ * NotFoundError for an unknown client_id.
+ */
+export class ClientStore {
+  readonly #db: Database
+  readonly #adapter: PostgresAdapter
+  readonly #provider: Provider
+
+  constructor(deps: AdapterDeps, provider: Provider) {
+    this.#db = deps.db
+    this.#adapter = new PostgresAdapter('Client', deps)
+    this.#provider = provider
+  }
+
+  /** Returns the stored metadata, including the client_secret: the only time it is shown. */
+  async add(input: NewClient): Promise<ClientMetadata> {
+    const redirectUris = input.redirectUris ?? []
+    const grantTypes = input.grantTypes ?? (redirectUris.length ? ['authorization_code', 'refresh_token'] : ['client_credentials'])
+    const authMethod = input.authMethod ?? (input.public ? 'none' : 'client_secret_basic')
+    if (input.public && authMethod !== 'none') throw new InvalidRequestError('a public client authenticates with "none"')
+    const metadata: ClientMetadata = {
+      client_id: input.clientId ?? `pc_${randomBytes(12).toString('base64url')}`,
+      client_id_issued_at: Math.floor(Date.now() / 1000),
+      client_name: input.name,
+      redirect_uris: redirectUris,
+      grant_types: grantTypes,
+      response_types: grantTypes.includes('authorization_code') ? ['code'] : [],
+      token_endpoint_auth_method: authMethod,
+      ...(input.postLogoutRedirectUris?.length ? { post_logout_redirect_uris: input.postLogoutRedirectUris } : {}),
+      ...(input.scope ? { scope: input.scope } : {}),
+    }
+    if (authMethod !== 'none' && authMethod !== 'private_key_jwt') {
+      metadata.client_secret = randomBytes(32).toString('base64url')
+    }
+    try {
+      await this.#provider.Client.validate(metadata as never)
+    } catch (err) {
+      if (err instanceof errors.OIDCProviderError) throw new InvalidRequestError(err.error_description ?? err.message, { cause: err })
+      throw err
+    }
+    if (await this.#adapter.find(metadata.client_id)) throw new InvalidRequestError(`client ${metadata.client_id} already exists`)
+    await this.#adapter.upsert(metadata.client_id, metadata as never, 0)
+    return metadata
+  }
+
+  async show(clientId: string): Promise<ClientMetadata> {
+    const found = await this.#adapter.find(clientId)
+    if (!found) throw new NotFoundError(`no client ${clientId}`)
+    return withoutSecret(found as ClientMetadata)
+  }
+
+  async list(): Promise<ClientMetadata[]> {
+    const rows = await this.#db.selectFrom('oidc_payload').select('payload').where('model', '=', 'Client').orderBy('id').execute()
+    return rows.map((r) => withoutSecret(r.payload as ClientMetadata))
+  }
+
+  async remove(clientId: string): Promise<void> {
+    if (!(await this.#adapter.find(clientId))) throw new NotFoundError(`no client ${clientId}`)
+    await this.#adapter.destroy(clientId)
+  }
+}
+
+function withoutSecret(metadata: ClientMetadata): ClientMetadata {
+  const { client_secret: _secret, sealed_client_secret: _sealed, ...rest } = metadata
+  return rest as ClientMetadata
+}

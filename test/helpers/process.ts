@@ -1,0 +1,79 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+
+export interface ServerProcess {
+  url: string
+  child: ChildProcess
+  output(): string
+  /** Sends SIGTERM and resolves with the exit code. */
+  stop(): Promise<number | null>
+}
+
+/** Environment for child processes: the test's settings only, not the developer's shell. */
+export function childEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: process.env.TMPDIR,
+    NODE_ENV: 'test', LOG_LEVEL: 'info', ...env,
+  }
+}
+
+export const newMasterKey = () => randomBytes(32).toString('base64url')
+
+/** Starts `command args` (default: the server) and waits until /healthz answers. */
+export async function startServerProcess(env: Record<string, string | undefined>, options: {
+  command?: string
+  args?: string[]
+  timeoutMs?: number
+} = {}): Promise<ServerProcess & { startedInMs: number }> {
+  const started = Date.now()
+  const child = spawn(options.command ?? process.execPath, options.args ?? [path.join(ROOT, 'src/main.ts')], {
+    cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'], detached: false,
+  })
+  let output = ''
+  child.stdout!.on('data', (d) => { output += d })
+  child.stderr!.on('data', (d) => { output += d })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const url = env.PUBLIC_URL ?? `http://localhost:${env.PORT}`
+  const deadline = started + (options.timeoutMs ?? 60_000)
+  let alive = true
+  void exited.then(() => { alive = false })
+  while (true) {
+    if (!alive) throw new Error(`server exited during start-up:\n${output}`)
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL')
+      throw new Error(`server did not answer /healthz in time:\n${output}`)
+    }
+    try {
+      const res = await fetch(`http://127.0.0.1:${env.PORT}/healthz`)
+      if (res.ok) break
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  return {
+    url, child, startedInMs: Date.now() - started,
+    output: () => output,
+    stop: async () => {
+      if (alive) child.kill('SIGTERM')
+      return await exited
+    },
+  }
+}
+
+/** Runs `postcert ...args` to completion. */
+export async function runCli(args: string[], env: Record<string, string | undefined>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin/postcert.js'), ...args], {
+    cwd: ROOT, env: childEnv({ LOG_LEVEL: 'warn', ...env }), stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d) => { stdout += d })
+  child.stderr.on('data', (d) => { stderr += d })
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)))
+  return { code, stdout, stderr }
+}

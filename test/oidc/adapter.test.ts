@@ -1,0 +1,161 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { randomBytes } from 'node:crypto'
+import { connectDatabase } from '../../src/db/connect.ts'
+import { migrateToLatest } from '../../src/db/migrator.ts'
+import { SealedBox } from '../../src/keys/sealed-box.ts'
+import { OIDC_MODELS, PostgresAdapter, sweepExpired } from '../../src/oidc/adapter.ts'
+import { ManualClock } from '../../src/util/clock.ts'
+import { BACKENDS, createTestDatabase, type TestDatabase } from '../helpers/db.ts'
+
+const GRANTABLE = ['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PreAuthorizedCode']
+const id = () => randomBytes(16).toString('base64url')
+
+for (const backend of BACKENDS) {
+  describe(`oidc adapter contract on ${backend}`, () => {
+    let database: TestDatabase
+    const clock = new ManualClock(new Date('2026-11-25T00:00:00Z'))
+    const box = new SealedBox(randomBytes(32))
+    const adapter = (model: string) => new PostgresAdapter(model, { db: database.db, box, clock })
+
+    before(async () => {
+      database = await createTestDatabase(backend)
+      await migrateToLatest(database.db)
+    })
+    after(async () => { await database.drop() })
+
+    for (const model of OIDC_MODELS) {
+      describe(model, () => {
+        it('finds what it upserted, and an update replaces it', async () => {
+          const a = adapter(model)
+          const key = id()
+          const payload = model === 'Client' ? { client_id: key, client_name: 'one' } : { jti: key, kind: model, iat: 1, exp: 2, grantId: 'g', extra: { n: 1 } }
+          await a.upsert(key, payload as never, 60)
+          const found = await a.find(key)
+          if (model === 'ReplayDetection') {
+            // find() on ReplayDetection reports what was stored as "already seen"
+            assert.ok(found)
+            return
+          }
+          assert.deepEqual(found, payload)
+          await a.upsert(key, { ...payload, changed: true } as never, 60)
+          assert.equal((await a.find(key))?.changed, true)
+        })
+
+        it('never returns an expired row', async () => {
+          const a = adapter(model)
+          const key = id()
+          await a.upsert(key, { jti: key, client_id: key } as never, 10)
+          clock.advance(9)
+          assert.ok(await a.find(key))
+          clock.advance(2)
+          // (for ReplayDetection: an expired id is free again, and the first find claims it)
+          assert.equal(await a.find(key), undefined)
+          if (model === 'ReplayDetection') assert.ok(await a.find(key), 'the claim holds for the next use')
+        })
+
+        if (model !== 'ReplayDetection') it('keeps a row without expiry until destroyed', async () => {
+          const a = adapter(model)
+          const key = id()
+          await a.upsert(key, { jti: key, client_id: key } as never, 0)
+          clock.advance(10 * 365 * 86400)
+          assert.ok(await a.find(key))
+          await a.destroy(key)
+          assert.equal(await a.find(key), undefined)
+        })
+
+        if (model !== 'ReplayDetection' && model !== 'Client') it('marks a consumed row with the consumption time', async () => {
+          const a = adapter(model)
+          const key = id()
+          await a.upsert(key, { jti: key } as never, 60)
+          assert.equal((await a.find(key))?.consumed, undefined)
+          await a.consume(key)
+          assert.equal((await a.find(key))?.consumed, Math.floor(clock.now().getTime() / 1000))
+        })
+
+        it('destroys one row and leaves the others', async () => {
+          const a = adapter(model)
+          const [one, two] = [id(), id()]
+          await a.upsert(one, { jti: one, client_id: one } as never, 60)
+          await a.upsert(two, { jti: two, client_id: two } as never, 60)
+          await a.destroy(one)
+          if (model !== 'ReplayDetection') assert.equal(await a.find(one), undefined)
+          assert.ok(await a.find(two))
+        })
+
+        if (GRANTABLE.includes(model)) {
+          it('revokes every row of a grant and nothing else', async () => {
+            const a = adapter(model)
+            const [g1, g2] = [id(), id()]
+            const rows = [[id(), g1], [id(), g1], [id(), g2]] as const
+            for (const [key, grantId] of rows) await a.upsert(key, { jti: key, grantId } as never, 60)
+            const otherModel = adapter(model === 'AccessToken' ? 'RefreshToken' : 'AccessToken')
+            const other = id()
+            await otherModel.upsert(other, { jti: other, grantId: g1 } as never, 60)
+            await a.revokeByGrantId(g1)
+            assert.equal(await a.find(rows[0][0]), undefined)
+            assert.equal(await a.find(rows[1][0]), undefined)
+            assert.ok(await a.find(rows[2][0]))
+            assert.ok(await otherModel.find(other), 'another model keeps its rows of the same grant')
+          })
+        }
+      })
+    }
+
+    it('Session: finds by uid, not after expiry', async () => {
+      const a = adapter('Session')
+      const [key, uid] = [id(), id()]
+      await a.upsert(key, { jti: key, uid, accountId: 'acc' } as never, 30)
+      assert.deepEqual(await a.findByUid(uid), { jti: key, uid, accountId: 'acc' })
+      assert.equal(await a.findByUid('nope'), undefined)
+      clock.advance(31)
+      assert.equal(await a.findByUid(uid), undefined)
+    })
+
+    it('DeviceCode: finds by user code, not after expiry', async () => {
+      const a = adapter('DeviceCode')
+      const [key, userCode] = [id(), 'BCDF-GHJK']
+      await a.upsert(key, { jti: key, userCode, grantId: 'g' } as never, 30)
+      assert.deepEqual(await a.findByUserCode(userCode), { jti: key, userCode, grantId: 'g' })
+      clock.advance(31)
+      assert.equal(await a.findByUserCode(userCode), undefined)
+    })
+
+    it('stores token ids hashed and client secrets sealed', async () => {
+      const token = id()
+      await adapter('AccessToken').upsert(token, { jti: token } as never, 60)
+      await adapter('Client').upsert('bank', { client_id: 'bank', client_secret: 'very-secret-value' } as never, 0)
+      const rows = await database.db.selectFrom('oidc_payload').select(['id', 'payload']).execute()
+      const dump = JSON.stringify(rows)
+      assert.ok(!dump.includes(token), 'the token value is not stored')
+      assert.ok(!dump.includes('very-secret-value'), 'the client secret is not stored in clear')
+      assert.equal((await adapter('Client').find('bank'))?.client_secret, 'very-secret-value')
+    })
+
+    it('ReplayDetection: of many concurrent first uses, exactly one is accepted', async () => {
+      // On PostgreSQL the uses come through separate pools, as from separate instances.
+      const pools = backend === 'postgres' ? [1, 2, 3].map(() => connectDatabase({ kind: 'postgres', url: database.url! })) : [database.db]
+      try {
+        const key = id()
+        const results = await Promise.all(Array.from({ length: 12 }, (_, i) =>
+          new PostgresAdapter('ReplayDetection', { db: pools[i % pools.length]!, box, clock }).find(key)))
+        assert.equal(results.filter((r) => r === undefined).length, 1)
+      } finally {
+        if (backend === 'postgres') await Promise.all(pools.map((p) => p.destroy()))
+      }
+    })
+
+    it('sweeps expired rows in batches and keeps live ones', async () => {
+      await database.db.deleteFrom('oidc_payload').execute()
+      const a = adapter('AccessToken')
+      for (let i = 0; i < 25; i++) await a.upsert(id(), { jti: 'x' } as never, 5)
+      for (let i = 0; i < 3; i++) await a.upsert(id(), { jti: 'y' } as never, 3600)
+      await adapter('Client').upsert('kept', { client_id: 'kept' } as never, 0)
+      clock.advance(10)
+      assert.equal(await sweepExpired(database.db, clock, 10), 25)
+      const left = await database.db.selectFrom('oidc_payload').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()
+      assert.equal(Number(left.n), 4)
+      assert.equal(await sweepExpired(database.db, clock, 10), 0)
+    })
+  })
+}

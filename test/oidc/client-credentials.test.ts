@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import * as client from 'openid-client'
+import { BACKENDS, createTestSchema } from '../helpers/db.ts'
+import { newMasterKey, runCli, startServerProcess, type ServerProcess } from '../helpers/process.ts'
+import { freePort, tempDir } from '../helpers/server.ts'
+
+for (const backend of BACKENDS) {
+  describe(`a client added with the CLI, on ${backend}`, () => {
+    let server: ServerProcess
+    let dropSchema = async () => {}
+    let registered: { client_id: string; client_secret: string }
+    let issuer: URL
+
+    before(async () => {
+      const port = await freePort()
+      issuer = new URL(`http://localhost:${port}`)
+      const env: Record<string, string> = { PORT: String(port), PUBLIC_URL: issuer.href, DATA_DIR: tempDir(), POSTCERT_MASTER_KEY: newMasterKey() }
+      if (backend === 'postgres') {
+        const schema = await createTestSchema()
+        env.DATABASE_URL = schema.url
+        dropSchema = schema.dropSchema
+      }
+      // The embedded database allows one process at a time, so the CLI runs before the server.
+      const added = await runCli(['clients', 'add', '--name', 'Demo Bank', '--grant-type', 'client_credentials'], env)
+      assert.equal(added.code, 0, added.stderr)
+      registered = JSON.parse(added.stdout)
+      server = await startServerProcess(env)
+    })
+    after(async () => {
+      await server?.stop()
+      await dropSchema()
+    })
+
+    const configure = (secret: string, metadata: Partial<client.ClientMetadata> = {}) =>
+      client.discovery(issuer, registered.client_id, metadata, client.ClientSecretBasic(secret), { execute: [client.allowInsecureRequests] })
+
+    it('gets a token that introspects as active, and inactive after revocation', async () => {
+      const config = await configure(registered.client_secret)
+      const tokens = await client.clientCredentialsGrant(config)
+      assert.equal(tokens.token_type.toLowerCase(), 'bearer')
+      assert.ok(tokens.access_token.length >= 43)
+      assert.ok(tokens.expires_in && tokens.expires_in <= 600)
+
+      const active = await client.tokenIntrospection(config, tokens.access_token)
+      assert.equal(active.active, true)
+      assert.equal(active.client_id, registered.client_id)
+      assert.equal(active.token_type, 'Bearer')
+
+      await client.tokenRevocation(config, tokens.access_token)
+      const revoked = await client.tokenIntrospection(config, tokens.access_token)
+      assert.equal(revoked.active, false)
+    })
+
+    it('gets a signed introspection response that verifies against the JWKS', async () => {
+      const config = await configure(registered.client_secret, { introspection_signed_response_alg: 'ES256' })
+      const { access_token } = await client.clientCredentialsGrant(config)
+      // openid-client asks for application/token-introspection+jwt and checks the signature with jwks_uri
+      const claims = await client.tokenIntrospection(config, access_token)
+      assert.equal(claims.active, true)
+      assert.equal(claims.client_id, registered.client_id)
+    })
+
+    it('refuses a wrong client secret with invalid_client', async () => {
+      const config = await configure('not-the-secret')
+      await assert.rejects(client.clientCredentialsGrant(config), (err: client.WWWAuthenticateChallengeError) => {
+        // a 401 with a Basic challenge carrying the OAuth error
+        assert.equal(err.status, 401)
+        assert.equal(err.cause[0]?.scheme, 'basic')
+        assert.equal(err.cause[0]?.parameters.error, 'invalid_client')
+        return true
+      })
+    })
+  })
+}
