@@ -24,7 +24,10 @@ async function main(): Promise<void> {
   const shutdown = (signal: string) => {
     ctx.logger.info({ signal }, 'shutting down')
     running.close().then(
-      () => process.exit(0),
+      () => {
+        ctx.logger.info('PostCert stopped')
+        process.exit(0)
+      },
       (err) => { ctx.logger.error({ err }, 'shutdown failed'); process.exit(1) },
     )
   }

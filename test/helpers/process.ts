@@ -31,7 +31,8 @@ export async function startServerProcess(env: Record<string, string | undefined>
 } = {}): Promise<ServerProcess & { startedInMs: number }> {
   const started = Date.now()
   const child = spawn(options.command ?? process.execPath, options.args ?? [path.join(ROOT, 'src/main.ts')], {
-    cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'], detached: false,
+    // Its own process group, so stop() reaches the server even when npm stands in between.
+    cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'], detached: true,
   })
   let output = ''
   child.stdout!.on('data', (d) => { output += d })
@@ -59,8 +60,10 @@ export async function startServerProcess(env: Record<string, string | undefined>
     url, child, startedInMs: Date.now() - started,
     output: () => output,
     stop: async () => {
-      if (alive) child.kill('SIGTERM')
-      return await exited
+      if (alive) signalGroup(child.pid!, 'SIGTERM')
+      const code = await exited
+      await waitForGroupExit(child.pid!)
+      return code
     },
   }
 }
@@ -76,4 +79,29 @@ export async function runCli(args: string[], env: Record<string, string | undefi
   child.stderr.on('data', (d) => { stderr += d })
   const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)))
   return { code, stdout, stderr }
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal)
+  } catch {
+    // already gone
+  }
+}
+
+/** Waits until every process of the group has exited; SIGKILLs stragglers after 15 s. */
+async function waitForGroupExit(pid: number): Promise<void> {
+  const deadline = Date.now() + 15_000
+  while (true) {
+    try {
+      process.kill(-pid, 0)
+    } catch {
+      return
+    }
+    if (Date.now() > deadline) {
+      signalGroup(pid, 'SIGKILL')
+      return
+    }
+    await new Promise((r) => setTimeout(r, 50))
+  }
 }

@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import path from 'node:path'
+import { after, describe, it } from 'node:test'
+import * as client from 'openid-client'
+import { BACKENDS, createTestSchema } from '../helpers/db.ts'
+import { runCli, startServerProcess } from '../helpers/process.ts'
+import { freePort, tempDir } from '../helpers/server.ts'
+
+const kids = async (base: string) =>
+  ((await (await fetch(`${base}/jwks`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid).sort()
+
+for (const backend of BACKENDS) {
+  describe(`npm start on a fresh ${backend === 'pglite' ? 'machine (embedded database)' : 'PostgreSQL schema'}`, () => {
+    const cleanups: (() => Promise<unknown>)[] = []
+    after(async () => { for (const c of cleanups.reverse()) await c() })
+
+    it('serves discovery within seconds, and a restart keeps the JWKS key ids and the clients', async (t) => {
+      const port = await freePort()
+      const dataDir = tempDir()
+      // Nothing but a port and a data directory: no master key, no database settings.
+      const env: Record<string, string> = { PORT: String(port), DATA_DIR: dataDir, NODE_ENV: 'development' }
+      if (backend === 'postgres') {
+        const schema = await createTestSchema()
+        env.DATABASE_URL = schema.url
+        cleanups.push(schema.dropSchema)
+      }
+      const issuer = `http://localhost:${port}`
+
+      const first = await startServerProcess(env, { command: 'npm', args: ['start', '--silent'] })
+      cleanups.push(() => first.stop())
+      const discovery = await (await fetch(`${issuer}/.well-known/openid-configuration`)).json() as Record<string, unknown>
+      t.diagnostic(`first start served /healthz after ${first.startedInMs} ms`)
+      assert.ok(first.startedInMs < 30_000, `started in ${first.startedInMs} ms`)
+      assert.equal(discovery.issuer, issuer)
+      assert.equal(discovery.token_endpoint, `${issuer}/token`)
+      assert.deepEqual(discovery.id_token_signing_alg_values_supported, ['ES256', 'PS256', 'RS256'])
+      const keysBefore = await kids(issuer)
+      assert.equal(keysBefore.length, 4, 'an active and a pre-published key for EC and RSA')
+      if (backend === 'pglite') {
+        const mode = fs.statSync(path.join(dataDir, 'master.key')).mode & 0o777
+        assert.equal(mode, 0o600, 'the generated master key is readable by its owner only')
+      }
+      await first.stop()
+      assert.match(first.output(), /"msg":"PostCert stopped"/, 'SIGTERM shuts down cleanly')
+
+      const added = await runCli(['clients', 'add', '--name', 'Restart Bank', '--grant-type', 'client_credentials'], env)
+      assert.equal(added.code, 0, added.stderr)
+      const { client_id, client_secret } = JSON.parse(added.stdout)
+
+      const second = await startServerProcess(env, { command: 'npm', args: ['start', '--silent'] })
+      cleanups.push(() => second.stop())
+      assert.deepEqual(await kids(issuer), keysBefore)
+      const config = await client.discovery(new URL(issuer), client_id, {}, client.ClientSecretBasic(client_secret), { execute: [client.allowInsecureRequests] })
+      const { access_token } = await client.clientCredentialsGrant(config)
+      assert.equal((await client.tokenIntrospection(config, access_token)).active, true)
+      await second.stop()
+    })
+  })
+}
