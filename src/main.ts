@@ -21,7 +21,14 @@ async function main(): Promise<void> {
   const running = await listen(ctx)
   ctx.logger.info({ issuer: config.issuer, port: running.server.address(), database: config.database.kind }, 'PostCert listening')
 
-  const shutdown = (signal: string) => {
+  let stopping = false
+  const shutdown = (signal: NodeJS.Signals) => {
+    // A repeated SIGTERM changes nothing; a second Ctrl-C means "now".
+    if (stopping) {
+      if (signal === 'SIGINT') process.exit(130)
+      return
+    }
+    stopping = true
     ctx.logger.info({ signal }, 'shutting down')
     running.close().then(
       () => {
@@ -31,8 +38,8 @@ async function main(): Promise<void> {
       (err) => { ctx.logger.error({ err }, 'shutdown failed'); process.exit(1) },
     )
   }
-  process.once('SIGTERM', () => shutdown('SIGTERM'))
-  process.once('SIGINT', () => shutdown('SIGINT'))
+  process.on('SIGTERM', shutdown)
+  process.on('SIGINT', shutdown)
 }
 
 main().catch((err) => {

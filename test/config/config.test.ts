@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import path from 'node:path'
+import { spawnSync } from 'node:child_process'
+import { describe, it } from 'node:test'
+import { buildConfig, ConfigError } from '../../src/config/config.ts'
+import { readEnv } from '../../src/config/env.ts'
+import { loadSecrets, parseMasterKey } from '../../src/config/secrets.ts'
+import { childEnv, ROOT } from '../helpers/process.ts'
+import { tempDir } from '../helpers/server.ts'
+
+const KEY = 'q2Xf0n6yqG3dYc2mCq0m6l9cXH9jQm1dDqRkYkQ1f2s'
+
+describe('configuration', () => {
+  it('defaults to port 3000, a localhost issuer and the embedded database under ./.data', () => {
+    const config = buildConfig({})
+    assert.equal(config.port, 3000)
+    assert.equal(config.issuer, 'http://localhost:3000')
+    assert.equal(config.nodeEnv, 'development')
+    assert.deepEqual(config.database, { kind: 'pglite', dataDir: path.resolve('.data', 'pglite') })
+    assert.equal(config.trustProxy, false)
+    assert.equal(config.logLevel, 'info')
+  })
+
+  it('derives the issuer from PORT and strips a trailing slash from PUBLIC_URL', () => {
+    assert.equal(buildConfig({ PORT: '8080' }).issuer, 'http://localhost:8080')
+    assert.equal(buildConfig({ PUBLIC_URL: 'https://id.example.kr/' }).issuer, 'https://id.example.kr')
+    assert.equal(buildConfig({ PUBLIC_URL: 'https://example.kr/postcert' }).issuer, 'https://example.kr/postcert')
+  })
+
+  it('uses PostgreSQL when DATABASE_URL is set', () => {
+    assert.deepEqual(buildConfig({ DATABASE_URL: 'postgres://u@db/postcert' }).database, { kind: 'postgres', url: 'postgres://u@db/postcert' })
+  })
+
+  it('treats empty variables as unset', () => {
+    assert.deepEqual(readEnv({ PORT: '', DATABASE_URL: '  ', LOG_LEVEL: 'debug', OTHER: 'x' }), { LOG_LEVEL: 'debug' })
+  })
+
+  const refusals: [string, Record<string, string>, RegExp][] = [
+    ['a non-numeric port', { PORT: 'abc' }, /^PORT must be an integer/],
+    ['a port out of range', { PORT: '70000' }, /^PORT must be at most 65535/],
+    ['a relative PUBLIC_URL', { PUBLIC_URL: 'id.example.kr' }, /^PUBLIC_URL must be an absolute http\(s\) URL/],
+    ['a PUBLIC_URL with a query', { PUBLIC_URL: 'https://id.example.kr/?x=1' }, /^PUBLIC_URL must not have a query/],
+    ['a MySQL DATABASE_URL', { DATABASE_URL: 'mysql://x@y/z' }, /^DATABASE_URL must be a postgres/],
+    ['an unknown NODE_ENV', { NODE_ENV: 'staging' }, /^NODE_ENV must be development, test or production/],
+    ['an unknown LOG_LEVEL', { LOG_LEVEL: 'loud' }, /^LOG_LEVEL must be one of/],
+    ['a TRUST_PROXY that is not a boolean', { TRUST_PROXY: 'maybe' }, /^TRUST_PROXY must be true or false/],
+    ['production without PostgreSQL', { NODE_ENV: 'production', PUBLIC_URL: 'https://id.example.kr', POSTCERT_MASTER_KEY: KEY }, /^DATABASE_URL is required in production/],
+    ['production over http', { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x', POSTCERT_MASTER_KEY: KEY }, /^PUBLIC_URL must be https in production/],
+    ['production without a master key', { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x', PUBLIC_URL: 'https://id.example.kr' }, /^POSTCERT_MASTER_KEY is required in production/],
+  ]
+  for (const [what, env, message] of refusals) {
+    it(`refuses ${what}`, () => {
+      assert.throws(() => buildConfig(env), (err: Error) => err instanceof ConfigError && message.test(err.message))
+    })
+  }
+
+  it('accepts a complete production configuration', () => {
+    const config = buildConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x', PUBLIC_URL: 'https://id.example.kr', POSTCERT_MASTER_KEY: KEY, TRUST_PROXY: 'true' })
+    assert.equal(config.trustProxy, true)
+  })
+})
+
+describe('master key', () => {
+  it('accepts 32 bytes as hex, base64 or base64url, and nothing shorter', () => {
+    const bytes = Buffer.alloc(32, 7)
+    assert.deepEqual(parseMasterKey(bytes.toString('hex')), bytes)
+    assert.deepEqual(parseMasterKey(bytes.toString('base64')), bytes)
+    assert.deepEqual(parseMasterKey(bytes.toString('base64url')), bytes)
+    assert.throws(() => parseMasterKey(Buffer.alloc(16).toString('hex')), /32 random bytes/)
+    assert.throws(() => parseMasterKey('correct horse battery staple'), /32 random bytes/)
+  })
+
+  it('is generated once into DATA_DIR outside production, readable only by its owner', () => {
+    const dataDir = tempDir()
+    const config = buildConfig({ DATA_DIR: dataDir })
+    const first = loadSecrets({}, config)
+    const second = loadSecrets({}, config)
+    assert.equal(first.masterKey.length, 32)
+    assert.deepEqual(second.masterKey, first.masterKey)
+    assert.equal(fs.statSync(path.join(dataDir, 'master.key')).mode & 0o777, 0o600)
+  })
+})
+
+describe('bad configuration at start-up', () => {
+  const start = (env: Record<string, string>) =>
+    spawnSync(process.execPath, [path.join(ROOT, 'src/main.ts')], { cwd: ROOT, env: childEnv({ DATA_DIR: tempDir(), ...env }), encoding: 'utf8', timeout: 30_000 })
+
+  it('exits non-zero with a one-line reason', () => {
+    const result = start({ PORT: 'abc' })
+    assert.notEqual(result.status, 0)
+    assert.equal(result.stderr, 'postcert: invalid configuration: PORT must be an integer between 0 and 65535\n')
+    assert.equal(result.stdout, '')
+  })
+
+  it('exits non-zero with one line when the database cannot be reached', () => {
+    const result = start({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', POSTCERT_MASTER_KEY: KEY })
+    assert.notEqual(result.status, 0)
+    assert.match(result.stderr, /^postcert: cannot reach the database: .*ECONNREFUSED.*\n$/)
+  })
+
+  it('refuses a master key that does not match the database', async () => {
+    const dataDir = tempDir()
+    const init = spawnSync(process.execPath, [path.join(ROOT, 'bin/postcert.js'), 'keys', 'list'], { cwd: ROOT, env: childEnv({ DATA_DIR: dataDir, POSTCERT_MASTER_KEY: KEY }), encoding: 'utf8' })
+    assert.equal(init.status, 0, init.stderr)
+    const other = Buffer.alloc(32, 1).toString('base64url')
+    const result = start({ DATA_DIR: dataDir, POSTCERT_MASTER_KEY: other })
+    assert.notEqual(result.status, 0)
+    assert.equal(result.stderr, 'postcert: POSTCERT_MASTER_KEY does not match the key this database was set up with\n')
+  })
+})

@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import request from 'supertest'
+import { ClientStore } from '../../src/oidc/client-store.ts'
+import { startTestServer, type TestServer } from '../helpers/server.ts'
+
+describe('HTTP surface', () => {
+  let server: TestServer
+  before(async () => { server = await startTestServer() })
+  after(async () => { await server.close() })
+
+  it('answers /healthz and /readyz', async () => {
+    const health = await request(server.url).get('/healthz').expect(200)
+    assert.deepEqual(health.body, { status: 'ok' })
+    const ready = await request(server.url).get('/readyz').expect(200)
+    assert.deepEqual(ready.body, { status: 'ready', checks: { database: 'ok', migrations: 'ok' } })
+  })
+
+  it('exposes Prometheus metrics by route, and counts issued tokens', async () => {
+    const store = new ClientStore({ db: server.ctx.db, box: server.ctx.box, clock: server.ctx.clock }, server.ctx.host.provider)
+    const rp = await store.add({ name: 'Metrics Bank', grantTypes: ['client_credentials'] })
+    await request(server.url).post('/token').auth(rp.client_id, String(rp.client_secret)).type('form').send({ grant_type: 'client_credentials' }).expect(200)
+    await request(server.url).get('/healthz').expect(200)
+    const res = await request(server.url).get('/metrics').expect(200)
+    assert.match(res.headers['content-type']!, /^text\/plain/)
+    assert.match(res.text, /postcert_http_requests_total\{method="GET",route="healthz",status="200"\} \d+/)
+    assert.match(res.text, /postcert_http_requests_total\{method="POST",route="token",status="200"\} 1/)
+    assert.match(res.text, /postcert_http_request_duration_seconds_bucket\{le="0.005",method="GET",route="healthz"\}/)
+    assert.match(res.text, /postcert_tokens_issued_total\{type="client_credentials"\} 1/)
+  })
+
+  it('sets security headers on every response', async () => {
+    for (const path of ['/.well-known/openid-configuration', '/healthz', '/nowhere']) {
+      const res = await request(server.url).get(path)
+      assert.match(res.headers['content-security-policy']!, /default-src 'self'.*frame-ancestors 'none'/)
+      assert.equal(res.headers['x-content-type-options'], 'nosniff')
+      assert.equal(res.headers['x-frame-options'], 'DENY')
+      assert.equal(res.headers['referrer-policy'], 'no-referrer')
+      assert.match(res.headers['x-request-id']!, /^[0-9a-f-]{36}$/)
+    }
+  })
+
+  it('does not take a request id from an untrusted client', async () => {
+    const res = await request(server.url).get('/healthz').set('X-Request-Id', 'forged-id')
+    assert.notEqual(res.headers['x-request-id'], 'forged-id')
+  })
+
+  it('answers unknown routes with a JSON 404 for API callers', async () => {
+    const res = await request(server.url).get('/no/such/route').expect(404)
+    assert.match(res.headers['content-type']!, /application\/json/)
+    assert.deepEqual(res.body, { error: 'not_found', error_description: 'no such resource' })
+  })
+
+  it('answers unknown routes with a readable page for browsers, in Korean by default', async () => {
+    const ko = await request(server.url).get('/no/such/route').set('Accept', 'text/html').expect(404)
+    assert.match(ko.headers['content-type']!, /text\/html/)
+    assert.match(ko.text, /<html lang="ko">/)
+    assert.match(ko.text, /요청한 페이지를 찾을 수 없습니다/)
+    const en = await request(server.url).get('/no/such/route').set('Accept', 'text/html').set('Accept-Language', 'en-US,en;q=0.9').expect(404)
+    assert.match(en.text, /<html lang="en">/)
+    assert.match(en.text, /The page you asked for does not exist/)
+  })
+
+  it('answers a wrong method with 405 and Allow', async () => {
+    const res = await request(server.url).post('/healthz').expect(405)
+    assert.equal(res.headers.allow, 'GET')
+    assert.equal(res.body.error, 'method_not_allowed')
+  })
+
+  const malformed: [string, (r: request.Agent) => request.Test][] = [
+    ['a token request without grant_type', (r) => r.post('/token').type('form').send('')],
+    ['a token request with a JSON body', (r) => r.post('/token').set('Content-Type', 'application/json').send('{"grant_type":')],
+    ['a token request with an unknown client', (r) => r.post('/token').auth('nobody', 'x').type('form').send({ grant_type: 'client_credentials' })],
+    ['a token request with a huge body', (r) => r.post('/token').type('form').send(`grant_type=client_credentials&x=${'a'.repeat(200_000)}`)],
+    ['an introspection without a client', (r) => r.post('/token/introspection').type('form').send({ token: 'x' })],
+    ['a revocation with garbage', (r) => r.post('/token/revocation').type('form').send('%%%')],
+    ['a userinfo request without a token', (r) => r.get('/me')],
+    ['an interaction that does not exist', (r) => r.get('/interaction/doesnotexist')],
+    ['an abort without a form', (r) => r.post('/interaction/doesnotexist/abort').set('Content-Type', 'application/json').send('{}')],
+    ['a logout with a bogus id_token_hint', (r) => r.get('/session/end?id_token_hint=abc')],
+  ]
+  for (const [what, send] of malformed) {
+    it(`answers ${what} with a 4xx OAuth error in JSON`, async () => {
+      const res = await send(request.agent(server.url)).set('Accept', 'application/json')
+      assert.ok(res.status >= 400 && res.status < 500, `status ${res.status}`)
+      assert.match(res.headers['content-type']!, /application\/json/)
+      assert.equal(typeof res.body.error, 'string')
+      assert.doesNotMatch(res.text, /at .*\.(ts|js):\d+/, 'no stack trace')
+    })
+  }
+
+  // The authorization endpoint is where browsers land, so its errors are always a page.
+  for (const [what, query] of [['without parameters', ''], ['for an unknown client', '?client_id=nobody&response_type=code&scope=openid']]) {
+    it(`answers an authorization request ${what} with a readable 400 page`, async () => {
+      const res = await request(server.url).get(`/auth${query}`).expect(400)
+      assert.match(res.headers['content-type']!, /text\/html/)
+      assert.match(res.text, /<html lang="ko">/)
+      assert.match(res.text, /요청을 처리할 수 없습니다/)
+      assert.match(res.text, /<code>(invalid_request|invalid_client)<\/code>/)
+      assert.doesNotMatch(res.text, /at .*\.(ts|js):\d+/, 'no stack trace')
+    })
+  }
+})
+
+describe('behind a TLS proxy', () => {
+  let trusted: TestServer
+  let untrusted: TestServer
+  before(async () => {
+    trusted = await startTestServer({ env: { PUBLIC_URL: 'https://id.postcert.test', TRUST_PROXY: 'true' } })
+    untrusted = await startTestServer({ env: { PUBLIC_URL: 'https://id.postcert.test' } })
+  })
+  after(async () => { await Promise.all([trusted.close(), untrusted.close()]) })
+
+  const forwarded = (url: string) => request(url).get('/.well-known/openid-configuration')
+    .set('X-Forwarded-Proto', 'https').set('X-Forwarded-Host', 'id.postcert.test').set('X-Request-Id', 'lb-1234').expect(200)
+
+  it('with TRUST_PROXY, discovery shows the https issuer and https endpoints', async () => {
+    const res = await forwarded(trusted.url)
+    assert.equal(res.body.issuer, 'https://id.postcert.test')
+    assert.equal(res.body.token_endpoint, 'https://id.postcert.test/token')
+    assert.equal(res.body.jwks_uri, 'https://id.postcert.test/jwks')
+    assert.equal(res.headers['x-request-id'], 'lb-1234')
+    assert.match(res.headers['strict-transport-security']!, /max-age=31536000/)
+  })
+
+  it('without TRUST_PROXY, forwarded headers are ignored', async () => {
+    const res = await forwarded(untrusted.url)
+    assert.equal(res.body.issuer, 'https://id.postcert.test')
+    assert.ok(res.body.token_endpoint.startsWith('http://127.0.0.1:'))
+    assert.notEqual(res.headers['x-request-id'], 'lb-1234')
+  })
+})
