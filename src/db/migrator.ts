@@ -18,13 +18,10 @@ export interface MigrationReport {
  */
 export async function migrateToLatest(db: Database, list: readonly Migration[] = migrations): Promise<MigrationReport> {
   assertOrdered(list)
-  await sql`create table if not exists postcert_migration (name text primary key, applied_at timestamptz not null default now())`.execute(db).catch(async (err) => {
-    // Two first starts can race on CREATE TABLE IF NOT EXISTS (a unique violation on pg_type).
-    const code = (err as { code?: string }).code
-    if (code !== '23505' && code !== '42P07') throw err
-  })
   return await db.transaction().execute(async (trx) => {
     await sql`select pg_advisory_xact_lock(hashtext('postcert-migrate:' || current_schema()))`.execute(trx)
+    // Created under the lock: racing first starts would otherwise collide on the table's type.
+    await sql`create table if not exists postcert_migration (name text primary key, applied_at timestamptz not null default now())`.execute(trx)
     const done = new Set((await trx.selectFrom('postcert_migration').select('name').execute()).map((r) => r.name))
     const unknown = [...done].filter((name) => !list.some((m) => m.name === name))
     if (unknown.length) throw new MigrationError(`the database has migrations this version does not know: ${unknown.join(', ')}`)
