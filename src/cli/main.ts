@@ -39,6 +39,7 @@ async function run(argv: string[]): Promise<void> {
     process.stdout.write(USAGE)
     return
   }
+  if (!['migrate', 'keys', 'clients'].includes(command)) throw new UsageError(`unknown command: ${command}`)
   const env = readEnv()
   const config = buildConfig(env)
   const ctx = AppContext.create(config, loadSecrets(env, config), { logger: pino({ level: 'warn' }, pino.destination(2)) })
@@ -50,8 +51,7 @@ async function run(argv: string[]): Promise<void> {
     }
     await ctx.start()
     if (command === 'keys') return await keys(ctx, sub)
-    if (command === 'clients') return await clients(ctx, sub, rest)
-    throw new UsageError(`unknown command: ${command}`)
+    return await clients(ctx, sub, rest)
   } finally {
     await ctx.close()
   }

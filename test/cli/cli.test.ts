@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { newMasterKey, runCli, startServerProcess } from '../helpers/process.ts'
+import { freePort, tempDir } from '../helpers/server.ts'
+
+describe('postcert CLI', () => {
+  let env: Record<string, string>
+  before(() => { env = { DATA_DIR: tempDir(), POSTCERT_MASTER_KEY: newMasterKey() } })
+
+  it('migrates, then has nothing left to do', async () => {
+    const first = await runCli(['migrate'], env)
+    assert.equal(first.code, 0, first.stderr)
+    assert.match(first.stdout, /^applied: 2026-11-25T00-00-00-platform\n$/)
+    const second = await runCli(['migrate'], env)
+    assert.match(second.stdout, /^up to date \(1 migrations\)\n$/)
+  })
+
+  it('adds, lists, shows and removes a client, never showing the secret again', async () => {
+    const added = await runCli(['clients', 'add', '--name', '우체국 데모', '--redirect-uri', 'https://rp.example.kr/cb', '--client-id', 'demo-rp'], env)
+    assert.equal(added.code, 0, added.stderr)
+    const client = JSON.parse(added.stdout)
+    assert.equal(client.client_id, 'demo-rp')
+    assert.deepEqual(client.grant_types, ['authorization_code', 'refresh_token'])
+    assert.deepEqual(client.response_types, ['code'])
+    assert.ok(client.client_secret.length >= 43)
+    assert.match(added.stderr, /shown only now/)
+
+    const listed = await runCli(['clients', 'list', '--json'], env)
+    assert.deepEqual(JSON.parse(listed.stdout).map((c: { client_id: string }) => c.client_id), ['demo-rp'])
+    assert.ok(!listed.stdout.includes(client.client_secret))
+    const table = await runCli(['clients', 'list'], env)
+    assert.match(table.stdout, /demo-rp\s+우체국 데모\s+client_secret_basic\s+authorization_code,refresh_token/)
+
+    const shown = await runCli(['clients', 'show', 'demo-rp'], env)
+    assert.equal(JSON.parse(shown.stdout).client_name, '우체국 데모')
+    assert.ok(!shown.stdout.includes(client.client_secret))
+
+    const duplicate = await runCli(['clients', 'add', '--name', 'again', '--client-id', 'demo-rp'], env)
+    assert.equal(duplicate.code, 1)
+    assert.equal(duplicate.stderr, 'postcert: client demo-rp already exists\n')
+
+    assert.equal((await runCli(['clients', 'remove', 'demo-rp'], env)).stdout, 'removed demo-rp\n')
+    const gone = await runCli(['clients', 'show', 'demo-rp'], env)
+    assert.equal(gone.code, 1)
+    assert.equal(gone.stderr, 'postcert: no client demo-rp\n')
+  })
+
+  it('adds a public client without a secret', async () => {
+    const added = await runCli(['clients', 'add', '--name', 'App', '--public', '--redirect-uri', 'http://localhost:8080/cb'], env)
+    assert.equal(added.code, 0, added.stderr)
+    const client = JSON.parse(added.stdout)
+    assert.equal(client.token_endpoint_auth_method, 'none')
+    assert.equal(client.client_secret, undefined)
+  })
+
+  it('refuses metadata oidc-provider would refuse, with its reason', async () => {
+    const fragment = await runCli(['clients', 'add', '--name', 'x', '--redirect-uri', 'https://rp.example.kr/cb#frag'], env)
+    assert.equal(fragment.code, 1)
+    assert.equal(fragment.stderr, 'postcert: redirect_uris must not contain fragments\n')
+    const method = await runCli(['clients', 'add', '--name', 'x', '--auth-method', 'magic'], env)
+    assert.equal(method.code, 1)
+    assert.match(method.stderr, /^postcert: token_endpoint_auth_method must be 'client_secret_basic', 'client_secret_post', 'private_key_jwt', or 'none'\n$/)
+  })
+
+  it('explains usage mistakes with exit code 2', async () => {
+    for (const args of [['nonsense'], ['keys'], ['clients', 'add'], ['clients', 'add', '--name', 'x', '--bogus']]) {
+      const result = await runCli(args, env)
+      assert.equal(result.code, 2, args.join(' '))
+      assert.match(result.stderr, /^postcert: .+\n\nusage: postcert <command>/)
+    }
+  })
+
+  it('says so when the embedded database is held by a running server', async () => {
+    const port = await freePort()
+    const server = await startServerProcess({ ...env, PORT: String(port) })
+    try {
+      const result = await runCli(['keys', 'list'], env)
+      assert.equal(result.code, 1)
+      assert.match(result.stderr, /^postcert: the embedded database in .* is in use by process \d+; stop that PostCert first, or set DATABASE_URL to use PostgreSQL\n$/)
+    } finally {
+      await server.stop()
+    }
+    assert.equal((await runCli(['keys', 'list'], env)).code, 0, 'free again once the server stopped')
+  })
+})
