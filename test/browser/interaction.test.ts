@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import * as client from 'openid-client'
+import type { Browser } from 'playwright-core'
+import { ClientStore } from '../../src/oidc/client-store.ts'
+import { launchBrowser, NEEDS_CHROMIUM } from '../helpers/browser.ts'
+import { startTestServer, tempDir, type TestServer } from '../helpers/server.ts'
+
+describe('the interaction page in a real browser', { skip: NEEDS_CHROMIUM }, () => {
+  let server: TestServer
+  let browser: Browser
+  let config: client.Configuration
+  let redirectUri: string
+
+  before(async () => {
+    server = await startTestServer()
+    // The relying party's callback is a path on PostCert's origin that answers 404: enough to see
+    // where the browser lands without running a second site.
+    redirectUri = `${server.url}/rp/callback`
+    const store = new ClientStore({ db: server.ctx.db, box: server.ctx.box, clock: server.ctx.clock }, server.ctx.host.provider)
+    const rp = await store.add({ name: '데모은행', redirectUris: [redirectUri] })
+    config = await client.discovery(new URL(server.issuer), rp.client_id, {}, client.ClientSecretBasic(String(rp.client_secret)), { execute: [client.allowInsecureRequests] })
+    browser = await launchBrowser()
+  })
+  after(async () => {
+    await browser?.close()
+    await server?.close()
+  })
+
+  it('shows the page styled, on a phone, with no CSP violation, and returns with access_denied', async (t) => {
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR' })
+    const page = await context.newPage()
+    const violations: string[] = []
+    page.on('console', (msg) => { if (/Content Security Policy/i.test(msg.text())) violations.push(msg.text()) })
+
+    const verifier = client.randomPKCECodeVerifier()
+    const state = client.randomState()
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: redirectUri, scope: 'openid', state,
+      code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+    })
+    await page.goto(url.href)
+    assert.match(new URL(page.url()).pathname, /^\/interaction\//)
+    assert.equal(await page.locator('h1').textContent(), '우체국 인증서로 로그인')
+    assert.match(await page.getByRole('status').textContent() ?? '', /인증서 로그인은 아직 제공되지 않습니다/)
+
+    // The stylesheet applied (CSP allows it): the button carries the brand colour and fits the phone.
+    const button = page.getByRole('button', { name: '기관으로 돌아가기' })
+    assert.equal(await button.evaluate((el) => getComputedStyle(el).backgroundColor), 'rgb(179, 0, 27)')
+    const box = (await button.boundingBox())!
+    assert.ok(box.width <= 390 && box.height >= 44, 'a full-width, thumb-sized button')
+    // Keyboard users land on the action.
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent?.trim()), '기관으로 돌아가기')
+    const shot = `${tempDir('postcert-shot-')}/interaction.png`
+    await page.screenshot({ path: shot, fullPage: true })
+    t.diagnostic(`screenshot: ${shot}`)
+
+    await button.click()
+    await page.waitForURL((u) => u.pathname === '/rp/callback')
+    const callback = new URL(page.url())
+    assert.equal(callback.searchParams.get('error'), 'access_denied')
+    await assert.rejects(
+      client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state }),
+      (err: client.AuthorizationResponseError) => err.error === 'access_denied',
+    )
+    assert.deepEqual(violations, [])
+    await context.close()
+  })
+})
