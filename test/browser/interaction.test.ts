@@ -6,6 +6,12 @@ import { ClientStore } from '../../src/oidc/client-store.ts'
 import { launchBrowser, NEEDS_CHROMIUM } from '../helpers/browser.ts'
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.ts'
 
+/** The few DOM globals the page functions use (the project's types have no DOM lib). */
+interface BrowserGlobals {
+  getComputedStyle(el: unknown): { backgroundColor: string }
+  document: { activeElement: { textContent: string | null } | null }
+}
+
 describe('the interaction page in a real browser', { skip: NEEDS_CHROMIUM }, () => {
   let server: TestServer
   let browser: Browser
@@ -46,11 +52,11 @@ describe('the interaction page in a real browser', { skip: NEEDS_CHROMIUM }, () 
 
     // The stylesheet applied (CSP allows it): the button carries the brand colour and fits the phone.
     const button = page.getByRole('button', { name: '기관으로 돌아가기' })
-    assert.equal(await button.evaluate('(el) => getComputedStyle(el).backgroundColor'), 'rgb(179, 0, 27)')
+    assert.equal(await button.evaluate((el) => (globalThis as unknown as BrowserGlobals).getComputedStyle(el).backgroundColor), 'rgb(179, 0, 27)')
     const box = (await button.boundingBox())!
     assert.ok(box.width <= 390 && box.height >= 44, 'a full-width, thumb-sized button')
     // Keyboard users land on the action.
-    assert.equal(await page.evaluate('document.activeElement?.textContent?.trim()'), '기관으로 돌아가기')
+    assert.equal(await page.evaluate(() => (globalThis as unknown as BrowserGlobals).document.activeElement?.textContent?.trim()), '기관으로 돌아가기')
     const shot = `${tempDir('postcert-shot-')}/interaction.png`
     await page.screenshot({ path: shot, fullPage: true })
     t.diagnostic(`screenshot: ${shot}`)
