@@ -26,6 +26,8 @@ const USAGE = `usage: postcert <command>
       --public                     a public client (PKCE, no secret)
       --scope "SCOPES"             restrict the scopes the client may ask for
       --client-id ID               choose the client_id (default: generated)
+      --metadata JSON              other client metadata, e.g.
+                                   '{"id_token_signed_response_alg":"RS256"}'
   clients list [--json]            registered clients
   clients show CLIENT_ID           one client's metadata (never its secret)
   clients remove CLIENT_ID         delete a client
@@ -83,13 +85,23 @@ async function clients(ctx: AppContext, sub: string | undefined, rest: string[])
         name: { type: 'string' }, 'client-id': { type: 'string' }, public: { type: 'boolean' },
         'redirect-uri': { type: 'string', multiple: true }, 'post-logout-redirect-uri': { type: 'string', multiple: true },
         'grant-type': { type: 'string', multiple: true }, 'auth-method': { type: 'string' }, scope: { type: 'string' },
+        metadata: { type: 'string' },
       },
     })
     if (!values.name) throw new UsageError('clients add: --name is required')
+    let metadata: Record<string, unknown> | undefined
+    if (values.metadata) {
+      try {
+        metadata = JSON.parse(values.metadata)
+      } catch {
+        throw new UsageError('clients add: --metadata must be a JSON object')
+      }
+      if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) throw new UsageError('clients add: --metadata must be a JSON object')
+    }
     const client = await store.add({
       name: values.name, clientId: values['client-id'], public: values.public,
       redirectUris: values['redirect-uri'], postLogoutRedirectUris: values['post-logout-redirect-uri'],
-      grantTypes: values['grant-type'], authMethod: values['auth-method'], scope: values.scope,
+      grantTypes: values['grant-type'], authMethod: values['auth-method'], scope: values.scope, metadata,
     })
     process.stdout.write(JSON.stringify(client, null, 2) + '\n')
     if (client.client_secret) process.stderr.write('The client_secret is shown only now; store it safely.\n')

@@ -15,6 +15,8 @@ export interface NewClient {
   grantTypes?: string[]
   authMethod?: string
   scope?: string
+  /** Any other client metadata (RFC 7591 names), e.g. id_token_signed_response_alg. */
+  metadata?: Record<string, unknown>
 }
 
 export type ClientMetadata = Record<string, unknown> & { client_id: string }
@@ -44,6 +46,7 @@ export class ClientStore {
     const authMethod = input.authMethod ?? (input.public ? 'none' : 'client_secret_basic')
     if (input.public && authMethod !== 'none') throw new InvalidRequestError('a public client authenticates with "none"')
     const metadata: ClientMetadata = {
+      ...input.metadata,
       client_id: input.clientId ?? `pc_${randomBytes(12).toString('base64url')}`,
       client_id_issued_at: Math.floor(Date.now() / 1000),
       client_name: input.name,

@@ -19,9 +19,11 @@ export function addOpsRoutes(router: Router, deps: { db: Database; metrics: Metr
     try {
       await sql`select 1`.execute(deps.db)
       checks.database = 'ok'
-      checks.migrations = (await migrationsCurrent(deps.db)) ? 'ok' : 'pending'
     } catch {
       checks.database = 'unreachable'
+    }
+    if (checks.database === 'ok') {
+      checks.migrations = await migrationsCurrent(deps.db).then((current) => (current ? 'ok' : 'pending'), () => 'pending')
     }
     const ready = Object.values(checks).every((v) => v === 'ok')
     ctx.status = ready ? 200 : 503

@@ -72,4 +72,16 @@ describe('the interaction page in a real browser', { skip: NEEDS_CHROMIUM }, () 
     assert.deepEqual(violations, [])
     await context.close()
   })
+
+  it("runs oidc-provider's logout auto-submit under the CSP and lands on the Korean confirmation", async () => {
+    const context = await browser.newContext({ locale: 'ko-KR' })
+    const page = await context.newPage()
+    const violations: string[] = []
+    page.on('console', (msg) => { if (/Content Security Policy/i.test(msg.text())) violations.push(msg.text()) })
+    await page.goto(`${server.url}/session/end`)
+    await page.waitForURL((u) => u.pathname === '/session/end/success')
+    assert.equal(await page.locator('h1').textContent(), '로그아웃되었습니다')
+    assert.deepEqual(violations, [])
+    await context.close()
+  })
 })

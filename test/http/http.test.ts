@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import request from 'supertest'
 import { ClientStore } from '../../src/oidc/client-store.ts'
@@ -14,6 +15,33 @@ describe('HTTP surface', () => {
     assert.deepEqual(health.body, { status: 'ok' })
     const ready = await request(server.url).get('/readyz').expect(200)
     assert.deepEqual(ready.body, { status: 'ready', checks: { database: 'ok', migrations: 'ok' } })
+  })
+
+  it('is not ready while a migration is pending', async () => {
+    const db = server.ctx.db
+    const last = await db.selectFrom('postcert_migration').selectAll().orderBy('name', 'desc').executeTakeFirstOrThrow()
+    await db.deleteFrom('postcert_migration').where('name', '=', last.name).execute()
+    try {
+      const res = await request(server.url).get('/readyz').expect(503)
+      assert.deepEqual(res.body, { status: 'not_ready', checks: { database: 'ok', migrations: 'pending' } })
+    } finally {
+      await db.insertInto('postcert_migration').values({ name: last.name }).execute()
+    }
+    await request(server.url).get('/readyz').expect(200)
+  })
+
+  it('ends a session at RP-initiated logout and confirms it in Korean', async () => {
+    const browser = request.agent(server.url)
+    // Without a session there is nothing to ask: oidc-provider posts its own confirmation form.
+    const start = await browser.get('/session/end').expect(200)
+    const script = start.text.match(/<script>([\s\S]*?)<\/script>/)![1]!
+    const hash = createHash('sha256').update(script).digest('base64')
+    assert.ok(start.headers['content-security-policy']!.includes(`'sha256-${hash}'`), 'the CSP allows exactly its auto-submit script')
+    const form = start.text.match(/<form method="post" action="([^"]+)">[\s\S]*?name="xsrf" value="([^"]+)"/)!
+    const confirmed = await browser.post(new URL(form[1]!).pathname).type('form').send({ xsrf: form[2]! }).expect(303)
+    const done = await browser.get(new URL(confirmed.headers.location!, server.url).pathname).expect(200)
+    assert.match(done.text, /<html lang="ko">/)
+    assert.match(done.text, /로그아웃되었습니다/)
   })
 
   it('exposes Prometheus metrics by route, and counts issued tokens', async () => {

@@ -10,6 +10,7 @@ for (const backend of BACKENDS) {
     let server: ServerProcess
     let dropSchema = async () => {}
     let registered: { client_id: string; client_secret: string }
+    const rsaClients: Record<string, { client_id: string; client_secret: string }> = {}
     let issuer: URL
 
     before(async () => {
@@ -25,6 +26,12 @@ for (const backend of BACKENDS) {
       const added = await runCli(['clients', 'add', '--name', 'Demo Bank', '--grant-type', 'client_credentials'], env)
       assert.equal(added.code, 0, added.stderr)
       registered = JSON.parse(added.stdout)
+      for (const alg of ['PS256', 'RS256']) {
+        const rsa = await runCli(['clients', 'add', '--name', `${alg} Bank`, '--grant-type', 'client_credentials',
+          '--metadata', JSON.stringify({ introspection_signed_response_alg: alg })], env)
+        assert.equal(rsa.code, 0, rsa.stderr)
+        rsaClients[alg] = JSON.parse(rsa.stdout)
+      }
       server = await startServerProcess(env)
     })
     after(async () => {
@@ -32,8 +39,8 @@ for (const backend of BACKENDS) {
       await dropSchema()
     })
 
-    const configure = (secret: string, metadata: Partial<client.ClientMetadata> = {}) =>
-      client.discovery(issuer, registered.client_id, metadata, client.ClientSecretBasic(secret), { execute: [client.allowInsecureRequests] })
+    const configure = (secret: string, metadata: Partial<client.ClientMetadata> = {}, clientId = registered.client_id) =>
+      client.discovery(issuer, clientId, metadata, client.ClientSecretBasic(secret), { execute: [client.allowInsecureRequests] })
 
     it('gets a token that introspects as active, and inactive after revocation', async () => {
       const config = await configure(registered.client_secret)
@@ -59,6 +66,26 @@ for (const backend of BACKENDS) {
       const claims = await client.tokenIntrospection(config, access_token)
       assert.equal(claims.active, true)
       assert.equal(claims.client_id, registered.client_id)
+    })
+
+    for (const alg of ['PS256', 'RS256'] as const) {
+      it(`signs with the RSA key for a client registered for ${alg}`, async () => {
+        const rsa = rsaClients[alg]!
+        const config = await configure(rsa.client_secret, { introspection_signed_response_alg: alg }, rsa.client_id)
+        const { access_token } = await client.clientCredentialsGrant(config)
+        assert.equal((await client.tokenIntrospection(config, access_token)).active, true)
+      })
+    }
+
+    it('never writes tokens or secrets to its log', async () => {
+      const config = await configure(registered.client_secret)
+      const { access_token } = await client.clientCredentialsGrant(config)
+      await client.tokenIntrospection(config, access_token)
+      const log = server.output()
+      assert.match(log, /"route":"token","path":"\/token","status":200/, 'requests are logged')
+      assert.ok(!log.includes(access_token), 'no access token')
+      assert.ok(!log.includes(registered.client_secret), 'no client secret')
+      assert.ok(!log.includes(Buffer.from(`${registered.client_id}:${registered.client_secret}`).toString('base64')), 'no credentials')
     })
 
     it('refuses a wrong client secret with invalid_client', async () => {
