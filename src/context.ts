@@ -94,7 +94,7 @@ export class AppContext {
           issuer: this.config.issuer, trustProxy: this.config.trustProxy, secureCookies: https,
           jwks, cookieKeys, views: this.views, db: this.db, box: this.box, clock: this.clock,
         }),
-        { logger: this.logger, metrics: this.metrics, views: this.views, router, trustProxy: this.config.trustProxy, hsts: https },
+        { logger: this.logger, metrics: this.metrics, views: this.views, router, trustProxy: this.config.trustProxy, https },
       ),
     })
     await this.#host.refresh()

@@ -72,6 +72,7 @@ export function buildConfig(env: ServerEnv): ServerConfig {
     if (!e.DATABASE_URL) throw new ConfigError('DATABASE_URL is required in production (the embedded database is for development)')
     if (publicUrl.protocol !== 'https:') throw new ConfigError('PUBLIC_URL must be https in production')
     if (!e.POSTCERT_MASTER_KEY) throw new ConfigError('POSTCERT_MASTER_KEY is required in production')
+    if (!e.TRUST_PROXY) throw new ConfigError('TRUST_PROXY must be true in production: PostCert serves plain HTTP behind a TLS proxy')
   }
 
   return {

@@ -48,6 +48,7 @@ describe('configuration', () => {
     ['production without PostgreSQL', { NODE_ENV: 'production', PUBLIC_URL: 'https://id.example.kr', POSTCERT_MASTER_KEY: KEY }, /^DATABASE_URL is required in production/],
     ['production over http', { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x', POSTCERT_MASTER_KEY: KEY }, /^PUBLIC_URL must be https in production/],
     ['production without a master key', { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x', PUBLIC_URL: 'https://id.example.kr' }, /^POSTCERT_MASTER_KEY is required in production/],
+    ['production without a trusted TLS proxy', { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x', PUBLIC_URL: 'https://id.example.kr', POSTCERT_MASTER_KEY: KEY }, /^TRUST_PROXY must be true in production/],
   ]
   for (const [what, env, message] of refusals) {
     it(`refuses ${what}`, () => {

@@ -151,10 +151,20 @@ describe('behind a TLS proxy', () => {
     assert.match(res.headers['strict-transport-security']!, /max-age=31536000/)
   })
 
-  it('without TRUST_PROXY, forwarded headers are ignored', async () => {
-    const res = await forwarded(untrusted.url)
-    assert.equal(res.body.issuer, 'https://id.postcert.test')
-    assert.ok(res.body.token_endpoint.startsWith('http://127.0.0.1:'))
+  it('without TRUST_PROXY, forwarded headers are ignored and plain requests refused', async () => {
+    const res = await request(untrusted.url).get('/.well-known/openid-configuration')
+      .set('X-Forwarded-Proto', 'https').set('X-Forwarded-Host', 'id.postcert.test').set('X-Request-Id', 'lb-1234').expect(400)
+    assert.deepEqual(res.body, { error: 'https_required', error_description: 'PostCert must be reached over https, through its TLS proxy' })
     assert.notEqual(res.headers['x-request-id'], 'lb-1234')
+  })
+
+  it('refuses a request that bypassed the proxy, with a page for browsers', async () => {
+    const res = await request(trusted.url).get('/auth?client_id=x').set('Accept', 'text/html').expect(400)
+    assert.match(res.text, /보안 연결\(https\)로만 이용할 수 있습니다/)
+  })
+
+  it('still answers health checks over plain HTTP', async () => {
+    await request(untrusted.url).get('/healthz').expect(200)
+    await request(untrusted.url).get('/readyz').expect(200)
   })
 })

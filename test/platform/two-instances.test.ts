@@ -5,8 +5,12 @@ import { createTestSchema, NEEDS_POSTGRES } from '../helpers/db.ts'
 import { newMasterKey, runCli, startServerProcess, type ServerProcess } from '../helpers/process.ts'
 import { freePort, tempDir } from '../helpers/server.ts'
 
+/** What the TLS proxy in front of the instances does: terminate https, say so in a header. */
+const viaProxy = (url: string, init: RequestInit = {}) =>
+  fetch(url.replace(/^https:/, 'http:'), { ...init, headers: { ...Object.fromEntries(new Headers(init.headers)), 'x-forwarded-proto': 'https' } })
+
 const jwksKids = async (base: string) =>
-  ((await (await fetch(`${base}/jwks`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid)
+  ((await (await viaProxy(`${base}/jwks`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid)
 
 /** Two instances behind one issuer (as behind a load balancer), each reached directly. */
 describe('two server processes on one database', { skip: NEEDS_POSTGRES }, () => {
@@ -20,7 +24,7 @@ describe('two server processes on one database', { skip: NEEDS_POSTGRES }, () =>
   before(async () => {
     const schema = await createTestSchema()
     dropSchema = schema.dropSchema
-    env = { DATABASE_URL: schema.url, POSTCERT_MASTER_KEY: newMasterKey(), PUBLIC_URL: issuer, KEY_REFRESH_SECONDS: '1' }
+    env = { DATABASE_URL: schema.url, POSTCERT_MASTER_KEY: newMasterKey(), PUBLIC_URL: issuer, TRUST_PROXY: 'true', KEY_REFRESH_SECONDS: '1' }
     const [pa, pb] = [await freePort(), await freePort()]
     ;[a, b] = await Promise.all([
       startServerProcess({ ...env, PORT: String(pa), DATA_DIR: tempDir() }),
@@ -39,10 +43,11 @@ describe('two server processes on one database', { skip: NEEDS_POSTGRES }, () =>
 
   /** An openid-client configuration that talks to one instance; the issuer is shared. */
   async function via(instance: ServerProcess, metadata: Partial<client.ClientMetadata> = {}) {
-    const server = await (await fetch(`${instance.url}/.well-known/openid-configuration`)).json() as client.ServerMetadata
+    const server = await (await viaProxy(`${instance.url}/.well-known/openid-configuration`)).json() as client.ServerMetadata
     assert.equal(server.issuer, issuer)
     const config = new client.Configuration(server, registered.client_id, metadata, client.ClientSecretBasic(registered.client_secret))
     client.allowInsecureRequests(config)
+    config[client.customFetch] = (url, options) => viaProxy(url, options as RequestInit)
     return config
   }
 
@@ -80,7 +85,7 @@ describe('two server processes on one database', { skip: NEEDS_POSTGRES }, () =>
       const { access_token } = await client.clientCredentialsGrant(config)
       const claims = await client.tokenIntrospection(config, access_token)
       assert.equal(claims.active, true)
-      const res = await fetch(`${instance.url}/token/introspection`, {
+      const res = await viaProxy(`${instance.url}/token/introspection`, {
         method: 'POST',
         headers: {
           accept: 'application/token-introspection+jwt',
