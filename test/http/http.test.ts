@@ -117,6 +117,42 @@ describe('HTTP surface', () => {
     })
   }
 
+  it('never answers malformed input with a 5xx', async () => {
+    const store = new ClientStore({ db: server.ctx.db, box: server.ctx.box, clock: server.ctx.clock }, server.ctx.host.provider)
+    const rp = await store.add({ name: 'Probe Bank', redirectUris: ['https://rp.example.kr/cb'], grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'] })
+    const R = () => request(server.url)
+    const token = (form: Record<string, string>, test = R().post('/token')) => test.auth(rp.client_id, String(rp.client_secret)).type('form').send(form)
+    const authz = `/auth?client_id=${rp.client_id}&response_type=code&scope=openid&redirect_uri=https://rp.example.kr/cb`
+    const probes: (() => request.Test)[] = [
+      () => token({ grant_type: 'authorization_code', code: 'x', redirect_uri: 'https://rp.example.kr/cb', code_verifier: 'a'.repeat(43) }),
+      () => token({ grant_type: 'refresh_token', refresh_token: 'x' }),
+      () => token({ grant_type: 'urn:unknown' }),
+      () => token({ grant_type: 'client_credentials', scope: '\u0000\uffff' }),
+      () => token({ grant_type: 'client_credentials', resource: 'not a url' }),
+      () => token({ grant_type: 'client_credentials' }, R().post('/token').set('DPoP', 'a.b.c')),
+      () => R().get('/me').set('Authorization', 'Bearer x'),
+      () => R().get('/me').set('Authorization', 'DPoP x').set('DPoP', 'garbage'),
+      () => R().get(`/session/end?post_logout_redirect_uri=https://evil.example&client_id=${rp.client_id}`),
+      () => R().get('/auth/abc'),
+      () => R().get(`/interaction/${'a'.repeat(300)}`),
+      () => R().post('/interaction/abc/abort').type('form').send(`csrf=${'a'.repeat(20_000)}`),
+      () => R().get(`${authz}&code_challenge=short&code_challenge_method=S256`),
+      () => R().get(authz.replace('rp.example.kr', 'evil.example')),
+      () => R().get(`/auth?client_id=${rp.client_id}&request=a.b.c`),
+      () => R().get(`${authz}&code_challenge=${'a'.repeat(43)}&code_challenge_method=S256&claims={bad`),
+      () => R().post('/token/revocation').auth(rp.client_id, String(rp.client_secret)).type('form').send({ token: 'x', token_type_hint: 'bogus' }),
+      () => R().post('/token').set('Authorization', 'Basic %%%').type('form').send({ grant_type: 'client_credentials' }),
+      () => R().post('/token').type('form').send({ grant_type: 'client_credentials', client_id: rp.client_id, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: 'a.b.c' }),
+      () => R().post('/token').attach('file', Buffer.from('x'), 'f.txt'),
+      () => R().delete('/token'),
+      () => R().get('/%E0%A4%A'),
+    ]
+    for (const probe of probes) {
+      const res = await probe()
+      assert.ok(res.status < 500, `${res.req.method} ${res.req.path} -> ${res.status}`)
+    }
+  })
+
   // The authorization endpoint is where browsers land, so its errors are always a page.
   for (const [what, query] of [['without parameters', ''], ['for an unknown client', '?client_id=nobody&response_type=code&scope=openid']]) {
     it(`answers an authorization request ${what} with a readable 400 page`, async () => {
