@@ -8,7 +8,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .createTable('oidc_payload')
     .addColumn('model', 'text', (c) => c.notNull())
     .addColumn('id', 'text', (c) => c.notNull())
-    .addColumn('payload', 'jsonb', (c) => c.notNull())
+    // JSON as text, not jsonb: jsonb refuses a \u0000 escape, which request parameters may carry.
+    .addColumn('payload', 'text', (c) => c.notNull())
     .addColumn('grant_id', 'text')
     .addColumn('uid', 'text')
     .addColumn('user_code', 'text')

@@ -144,8 +144,8 @@ export class PostgresAdapter implements Adapter {
     return inserted ? undefined : { jti: id, reserved: true } as AdapterPayload
   }
 
-  #restore(payload: Record<string, unknown>, consumedAt: Date | null, id: string): AdapterPayload {
-    const restored: Record<string, unknown> = { ...payload }
+  #restore(payload: string, consumedAt: Date | null, id: string): AdapterPayload {
+    const restored = JSON.parse(payload) as Record<string, unknown>
     if (this.#model === 'Client') {
       if (typeof restored.sealed_client_secret === 'string') {
         restored.client_secret = this.#deps.box.openText(restored.sealed_client_secret, clientSecretContext(id))

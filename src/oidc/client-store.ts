@@ -79,7 +79,7 @@ export class ClientStore {
 
   async list(): Promise<ClientMetadata[]> {
     const rows = await this.#db.selectFrom('oidc_payload').select('payload').where('model', '=', 'Client').orderBy('id').execute()
-    return rows.map((r) => withoutSecret(r.payload as ClientMetadata))
+    return rows.map((r) => withoutSecret(JSON.parse(r.payload) as ClientMetadata))
   }
 
   async remove(clientId: string): Promise<void> {

@@ -140,6 +140,7 @@ describe('HTTP surface', () => {
       () => R().get(authz.replace('rp.example.kr', 'evil.example')),
       () => R().get(`/auth?client_id=${rp.client_id}&request=a.b.c`),
       () => R().get(`${authz}&code_challenge=${'a'.repeat(43)}&code_challenge_method=S256&claims={bad`),
+      () => R().get(`${authz}&code_challenge=${'a'.repeat(43)}&code_challenge_method=S256&state=%00x&nonce=%00`),
       () => R().post('/token/revocation').auth(rp.client_id, String(rp.client_secret)).type('form').send({ token: 'x', token_type_hint: 'bogus' }),
       () => R().post('/token').set('Authorization', 'Basic %%%').type('form').send({ grant_type: 'client_credentials' }),
       () => R().post('/token').type('form').send({ grant_type: 'client_credentials', client_id: rp.client_id, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: 'a.b.c' }),

@@ -1,11 +1,10 @@
-import type { ColumnType } from 'kysely'
-
 /** One row per oidc-provider model instance (tokens, sessions, grants, clients, ...). */
 export interface OidcPayloadTable {
   model: string
   /** SHA-256 of the instance id for bearer-secret models (see oidc/adapter.ts); the client_id for Client. */
   id: string
-  payload: ColumnType<Record<string, unknown>, string, string>
+  /** JSON text. */
+  payload: string
   grant_id: string | null
   uid: string | null
   user_code: string | null
