@@ -1,0 +1,46 @@
+// Throughput and latency of the token, introspection and discovery endpoints of one PostCert
+// process on PostgreSQL. Run by hand (not in CI):
+//   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench -- [seconds] [connections]
+// It creates its own schema and drops it afterwards.
+import autocannon from 'autocannon'
+import { createTestSchema } from '../test/helpers/db.ts'
+import { newMasterKey, runCli, startServerProcess } from '../test/helpers/process.ts'
+import { freePort, tempDir } from '../test/helpers/server.ts'
+
+const seconds = Number(process.argv[2] ?? 10)
+const connections = Number(process.argv[3] ?? 16)
+
+if (!process.env.DATABASE_URL) {
+  console.error('set DATABASE_URL (the benchmark measures PostCert on PostgreSQL)')
+  process.exit(2)
+}
+const schema = await createTestSchema()
+const port = await freePort()
+const env = { DATABASE_URL: schema.url, PORT: String(port), DATA_DIR: tempDir(), POSTCERT_MASTER_KEY: newMasterKey(), LOG_LEVEL: 'warn', NODE_ENV: 'production', PUBLIC_URL: 'https://id.postcert.test', TRUST_PROXY: 'true' }
+const added = await runCli(['clients', 'add', '--name', 'Bench Bank', '--grant-type', 'client_credentials'], env)
+const { client_id, client_secret } = JSON.parse(added.stdout)
+const server = await startServerProcess(env)
+const base = `http://127.0.0.1:${port}`
+const headers = {
+  authorization: `Basic ${Buffer.from(`${client_id}:${client_secret}`).toString('base64')}`,
+  'content-type': 'application/x-www-form-urlencoded',
+  'x-forwarded-proto': 'https',
+}
+const issue = async () => ((await (await fetch(`${base}/token`, { method: "POST", headers, body: "grant_type=client_credentials" })).json()) as { access_token: string }).access_token
+
+async function run(title: string, options: autocannon.Options) {
+  const result = await autocannon({ duration: seconds, connections, ...options })
+  const non2xx = result.non2xx + result.errors
+  console.log(`${title.padEnd(34)} ${result.requests.average.toFixed(0).padStart(6)} req/s   p50 ${result.latency.p50} ms   p99 ${result.latency.p99} ms   errors ${non2xx}`)
+}
+
+try {
+  console.log(`${seconds} s per endpoint, ${connections} connections, one PostCert process, PostgreSQL on this machine`)
+  await run('GET discovery', { url: `${base}/.well-known/openid-configuration`, headers: { 'x-forwarded-proto': 'https' } })
+  await run('POST /token (client_credentials)', { url: `${base}/token`, method: 'POST', headers, body: 'grant_type=client_credentials' })
+  const token = await issue()
+  await run('POST /token/introspection', { url: `${base}/token/introspection`, method: 'POST', headers, body: `token=${token}` })
+} finally {
+  await server.stop()
+  await schema.dropSchema()
+}
