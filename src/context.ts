@@ -7,6 +7,13 @@ import { CLOCK_TOLERANCE_SECONDS, MAX_SIGNED_LIFETIME_SECONDS, SWEEP_BATCH_SIZE 
 import { connectDatabase } from './db/connect.ts'
 import type { Database } from './db/database.ts'
 import { migrateToLatest } from './db/migrator.ts'
+import { AuditLog } from './audit/audit-log.ts'
+import { CertificateAuthority } from './ca/authority.ts'
+import { CrlPublisher } from './ca/crl.ts'
+import { CaHierarchy } from './ca/hierarchy.ts'
+import { OcspResponder } from './ca/ocsp.ts'
+import { addPkiRoutes } from './ca/routes.ts'
+import { judgeCertificate, type Verdict } from './ca/verdict.ts'
 import { mountApp } from './http/app.ts'
 import { Csrf } from './http/csrf.ts'
 import { Router } from './http/router.ts'
@@ -42,6 +49,11 @@ export class AppContext {
   readonly box: SealedBox
   readonly secrets: SecretStore
   readonly signingKeys: SigningKeyStore
+  readonly audit: AuditLog
+  readonly ca: CaHierarchy
+  readonly authority: CertificateAuthority
+  readonly crl: CrlPublisher
+  readonly ocsp: OcspResponder
   readonly metrics = new Metrics()
   readonly views = new Views(path.join(ROOT_DIR, 'views'))
   #host: ProviderHost | undefined
@@ -58,6 +70,19 @@ export class AppContext {
     // signed lifetime, plus the time other instances may keep signing before they reload.
     const retain = MAX_SIGNED_LIFETIME_SECONDS + config.keyRefreshSeconds + CLOCK_TOLERANCE_SECONDS
     this.signingKeys = new SigningKeyStore(this.db, this.box, this.clock, retain)
+    this.audit = new AuditLog(this.clock)
+    this.ca = new CaHierarchy(this.db, this.box, this.clock)
+    this.authority = new CertificateAuthority({
+      db: this.db, hierarchy: this.ca, clock: this.clock, audit: this.audit,
+      settings: { issuer: config.issuer, validityDays: config.certValidityDays, renewalWindowDays: config.renewalWindowDays },
+    })
+    this.crl = new CrlPublisher(this.db, this.ca, this.clock)
+    this.ocsp = new OcspResponder(this.db, this.ca, this.clock)
+  }
+
+  /** Is this certificate (DER or serial) ours, valid at `at`, not revoked or suspended? */
+  async judgeCertificate(input: Uint8Array | string, at: Date = this.clock.now()): Promise<Verdict> {
+    return await judgeCertificate(this.db, this.ca, input, at)
   }
 
   static create(config: ServerConfig, secrets: ServerSecrets, overrides: ContextOverrides = {}): AppContext {
@@ -70,18 +95,20 @@ export class AppContext {
     return this.#host
   }
 
-  /** Migrates, checks the master key, creates first-start keys and secrets, builds the app. */
+  /** Migrates, checks the master key, creates first-start keys, secrets and CA, builds the app. */
   async start(): Promise<void> {
     const { applied } = await migrateToLatest(this.db)
     if (applied.length) this.logger.info({ applied }, 'migrations applied')
     await this.secrets.checkMasterKey()
     await this.signingKeys.ensure()
+    await this.ca.ensure()
     const cookieKeys = await this.secrets.randomKeys('cookie-keys', 2)
     const [csrfKey] = await this.secrets.randomKeys('csrf-key', 1)
     const csrf = new Csrf(csrfKey!)
 
     const router = new Router()
     addOpsRoutes(router, { db: this.db, metrics: this.metrics, publicDir: path.join(ROOT_DIR, 'public') })
+    addPkiRoutes(router, { hierarchy: this.ca, authority: this.authority, crl: this.crl, ocsp: this.ocsp })
     addInteractionRoutes(router, { provider: () => this.host.provider, views: this.views, csrf })
 
     const https = this.config.publicUrl.protocol === 'https:'

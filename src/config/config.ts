@@ -21,6 +21,10 @@ export interface ServerConfig {
   logLevel: LogLevel
   keyRefreshSeconds: number
   sweepIntervalSeconds: number
+  /** Validity of a subscriber certificate, and what a renewal adds. */
+  certValidityDays: number
+  /** Renewal opens this many days before a certificate expires. */
+  renewalWindowDays: number
 }
 
 /** Thrown for any invalid setting; `message` is the one line printed at start-up. */
@@ -50,6 +54,8 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'must be one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
   KEY_REFRESH_SECONDS: integerText(1, 3600).default(60),
   SWEEP_INTERVAL_SECONDS: integerText(1, 86400).default(300),
+  CERT_VALIDITY_DAYS: integerText(1, 825).default(365),
+  RENEWAL_WINDOW_DAYS: integerText(1, 365).default(30),
 })
 
 /**
@@ -67,6 +73,7 @@ export function buildConfig(env: ServerEnv): ServerConfig {
   const publicUrl = new URL(e.PUBLIC_URL ?? `http://localhost:${e.PORT}`)
   if (publicUrl.search || publicUrl.hash) throw new ConfigError('PUBLIC_URL must not have a query or fragment')
   const dataDir = path.resolve(e.DATA_DIR)
+  if (e.RENEWAL_WINDOW_DAYS >= e.CERT_VALIDITY_DAYS) throw new ConfigError('RENEWAL_WINDOW_DAYS must be shorter than CERT_VALIDITY_DAYS')
 
   if (e.NODE_ENV === 'production') {
     if (!e.DATABASE_URL) throw new ConfigError('DATABASE_URL is required in production (the embedded database is for development)')
@@ -86,5 +93,7 @@ export function buildConfig(env: ServerEnv): ServerConfig {
     logLevel: e.LOG_LEVEL,
     keyRefreshSeconds: e.KEY_REFRESH_SECONDS,
     sweepIntervalSeconds: e.SWEEP_INTERVAL_SECONDS,
+    certValidityDays: e.CERT_VALIDITY_DAYS,
+    renewalWindowDays: e.RENEWAL_WINDOW_DAYS,
   }
 }

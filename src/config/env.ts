@@ -11,6 +11,8 @@ export interface ServerEnv {
   LOG_LEVEL?: string
   KEY_REFRESH_SECONDS?: string
   SWEEP_INTERVAL_SECONDS?: string
+  CERT_VALIDITY_DAYS?: string
+  RENEWAL_WINDOW_DAYS?: string
 }
 
 export const ENV_NAMES = [
@@ -24,6 +26,8 @@ export const ENV_NAMES = [
   'LOG_LEVEL',
   'KEY_REFRESH_SECONDS',
   'SWEEP_INTERVAL_SECONDS',
+  'CERT_VALIDITY_DAYS',
+  'RENEWAL_WINDOW_DAYS',
 ] as const satisfies readonly (keyof ServerEnv)[]
 
 export function readEnv(source: NodeJS.ProcessEnv = process.env): ServerEnv {

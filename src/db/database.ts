@@ -1,10 +1,11 @@
 import type { Kysely, Transaction } from 'kysely'
+import type { CaSchema } from './schema/ca.ts'
 import type { MigrationSchema } from './schema/migration.ts'
 import type { OidcPayloadSchema } from './schema/oidc-payload.ts'
 import type { ServerSecretSchema } from './schema/server-secret.ts'
 import type { SigningKeySchema } from './schema/signing-key.ts'
 
-export type DatabaseSchema = MigrationSchema & OidcPayloadSchema & ServerSecretSchema & SigningKeySchema
+export type DatabaseSchema = CaSchema & MigrationSchema & OidcPayloadSchema & ServerSecretSchema & SigningKeySchema
 
 export type Database = Kysely<DatabaseSchema>
 export type DatabaseTransaction = Transaction<DatabaseSchema>

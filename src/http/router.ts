@@ -21,8 +21,13 @@ export class Router {
   add(method: 'GET' | 'POST', path: string, name: string, handler: Handler): this {
     const keys: string[] = []
     const source = path
-      .split(/(:\w+)/)
+      .split(/(:\w+|\*\w+)/)
       .map((part) => {
+        if (part.startsWith('*')) {
+          // the rest of the path, any characters (e.g. base64 with slashes)
+          keys.push(part.slice(1))
+          return '(.{1,4096})'
+        }
         if (!part.startsWith(':')) return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
         keys.push(part.slice(1))
         return '([A-Za-z0-9_-]{1,128})'

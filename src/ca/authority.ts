@@ -1,0 +1,243 @@
+import { createHash, randomBytes } from 'node:crypto'
+import type { Selectable } from 'kysely'
+import type { AuditLog } from '../audit/audit-log.ts'
+import type { Database, DatabaseTransaction } from '../db/database.ts'
+import type { CertificateStatus, CertificateTable, HolderKind } from '../db/schema/ca.ts'
+import type { Clock } from '../util/clock.ts'
+import { CHALLENGE_TTL_SECONDS, DAY_MS, REVOCATION_REASONS, type RevocationReason } from './constants.ts'
+import { CertificateNotFoundError, CertificateStateError, InvalidPossessionProofError, RenewalNotAllowedError } from './errors.ts'
+import type { CaHierarchy } from './hierarchy.ts'
+import { subscriberKey, verifyPossession, type PossessionProof } from './possession.ts'
+import { buildSubscriberCertificate, pkiUrls } from './profile.ts'
+import { canonicalSerial, randomSerial, sha256 } from './x509.ts'
+
+export interface CaSettings {
+  issuer: string
+  validityDays: number
+  renewalWindowDays: number
+}
+
+export interface CertificateRecord {
+  serial: string
+  subscriberId: string
+  holder: HolderKind
+  issuerId: string
+  der: Buffer
+  subject: string
+  spkiSha256: string
+  notBefore: Date
+  notAfter: Date
+  status: CertificateStatus
+  revokedAt: Date | null
+  revocationReason: string | null
+  replacedBy: string | null
+}
+
+export interface IssueRequest {
+  subscriberId: string
+  displayName: string
+  holder: HolderKind
+  /** The subscriber's public key, SubjectPublicKeyInfo DER. */
+  spki: Buffer
+  proof: PossessionProof
+}
+
+export interface RenewRequest {
+  serial: string
+  spki: Buffer
+  proof: PossessionProof
+  holder?: HolderKind
+  /** Display name for the new certificate; defaults to the old certificate's. */
+  displayName?: string
+}
+
+/**
+ * The certificate lifecycle: issue, renew, reissue, revoke, suspend, resume. Every change and
+ * its audit event commit in one transaction; a certificate that is not in the database was
+ * never issued, whatever it looks like.
+ *
+ * Throws: InvalidPossessionProofError, UnsupportedKeyError (issuance input),
+ * CertificateNotFoundError, RenewalNotAllowedError, CertificateStateError (lifecycle rules).
+ */
+export class CertificateAuthority {
+  readonly #db: Database
+  readonly #hierarchy: CaHierarchy
+  readonly #clock: Clock
+  readonly #audit: AuditLog
+  readonly #settings: CaSettings
+
+  constructor(deps: { db: Database; hierarchy: CaHierarchy; clock: Clock; audit: AuditLog; settings: CaSettings }) {
+    this.#db = deps.db
+    this.#hierarchy = deps.hierarchy
+    this.#clock = deps.clock
+    this.#audit = deps.audit
+    this.#settings = deps.settings
+  }
+
+  get settings(): CaSettings {
+    return this.#settings
+  }
+
+  /** A fresh single-use challenge for a proof of possession. */
+  async createChallenge(): Promise<Buffer> {
+    const challenge = randomBytes(32)
+    const expires = new Date(this.#clock.now().getTime() + CHALLENGE_TTL_SECONDS * 1000)
+    await this.#db.insertInto('ca_challenge').values({ hash: challengeHash(challenge), expires_at: expires }).execute()
+    return challenge
+  }
+
+  async issue(request: IssueRequest): Promise<CertificateRecord> {
+    return (await this.#issue(request, 'certificate.issued')).certificate
+  }
+
+  /** Issues anew after identity proofing again, revoking every earlier certificate of the subscriber. */
+  async reissue(request: IssueRequest): Promise<{ certificate: CertificateRecord; revoked: string[] }> {
+    return await this.#issue(request, 'certificate.reissued', async (trx, serial, now) => {
+      const earlier = await trx.updateTable('certificate')
+        .set({ status: 'revoked', revoked_at: now, revocation_reason: 'superseded', replaced_by: serial, status_changed_at: now })
+        .where('subscriber_id', '=', request.subscriberId).where('status', '!=', 'revoked').where('serial', '!=', serial)
+        .returning('serial').execute() // certificate_subscriber_idx
+      for (const row of earlier) {
+        await this.#audit.record(trx, { type: 'certificate.revoked', subscriberId: request.subscriberId, certificateSerial: row.serial, data: { reason: 'superseded', replacedBy: serial } })
+      }
+      return earlier.map((r) => r.serial)
+    }).then(({ certificate, extra }) => ({ certificate, revoked: extra ?? [] }))
+  }
+
+  /**
+   * Renews within the window (from `renewalWindowDays` before expiry until expiry): a new
+   * certificate for a new key, valid one more period past the old expiry; the old one is
+   * revoked as superseded.
+   */
+  async renew(request: RenewRequest): Promise<CertificateRecord> {
+    const serial = canonicalSerial(request.serial)
+    const old = await this.find(serial)
+    if (!old) throw new CertificateNotFoundError(serial)
+    this.#assertRenewable(old)
+    const { certificate } = await this.#issue({
+      subscriberId: old.subscriberId,
+      displayName: request.displayName ?? displayNameOf(old.subject),
+      holder: request.holder ?? old.holder,
+      spki: request.spki,
+      proof: request.proof,
+      notAfter: new Date(old.notAfter.getTime() + this.#settings.validityDays * DAY_MS),
+    }, 'certificate.renewed', async (trx, newSerial, now) => {
+      // Re-check under a row lock: two renewals of one certificate must not both succeed.
+      const locked = await trx.selectFrom('certificate').selectAll().where('serial', '=', serial).forUpdate().executeTakeFirstOrThrow()
+      this.#assertRenewable(toRecord(locked))
+      await trx.updateTable('certificate')
+        .set({ status: 'revoked', revoked_at: now, revocation_reason: 'superseded', replaced_by: newSerial, status_changed_at: now })
+        .where('serial', '=', serial).execute()
+      await this.#audit.record(trx, { type: 'certificate.revoked', subscriberId: old.subscriberId, certificateSerial: serial, data: { reason: 'superseded', replacedBy: newSerial } })
+    })
+    return certificate
+  }
+
+  /** When renewal opens and closes for this certificate. */
+  renewalWindow(record: Pick<CertificateRecord, 'notAfter'>): { opensAt: Date; closesAt: Date } {
+    return { opensAt: new Date(record.notAfter.getTime() - this.#settings.renewalWindowDays * DAY_MS), closesAt: record.notAfter }
+  }
+
+  async revoke(serialInput: string, reason: RevocationReason): Promise<CertificateRecord> {
+    if (!REVOCATION_REASONS.includes(reason)) throw new CertificateStateError(`unknown revocation reason ${String(reason)}`)
+    return await this.#changeStatus(serialInput, ['good', 'hold'], 'revoked', reason, 'certificate.revoked')
+  }
+
+  /** Suspension (certificateHold): the certificate is refused until resumed. */
+  async suspend(serialInput: string): Promise<CertificateRecord> {
+    return await this.#changeStatus(serialInput, ['good'], 'hold', 'certificateHold', 'certificate.suspended')
+  }
+
+  async resume(serialInput: string): Promise<CertificateRecord> {
+    return await this.#changeStatus(serialInput, ['hold'], 'good', null, 'certificate.resumed')
+  }
+
+  async find(serialInput: string): Promise<CertificateRecord | undefined> {
+    const row = await this.#db.selectFrom('certificate').selectAll().where('serial', '=', canonicalSerial(serialInput)).executeTakeFirst()
+    return row ? toRecord(row) : undefined
+  }
+
+  async listBySubscriber(subscriberId: string): Promise<CertificateRecord[]> {
+    const rows = await this.#db.selectFrom('certificate').selectAll().where('subscriber_id', '=', subscriberId).orderBy('not_after').execute()
+    return rows.map(toRecord)
+  }
+
+  #assertRenewable(record: CertificateRecord): void {
+    const now = this.#clock.now()
+    const { opensAt, closesAt } = this.renewalWindow(record)
+    if (record.status !== 'good') throw new CertificateStateError(`certificate ${record.serial} is ${record.status === 'hold' ? 'suspended' : 'revoked'} and cannot be renewed`)
+    if (now >= closesAt) throw new RenewalNotAllowedError(`certificate ${record.serial} expired on ${closesAt.toISOString()}; renewal is no longer possible, a new certificate must be issued (reissue)`)
+    if (now < opensAt) throw new RenewalNotAllowedError(`renewal of certificate ${record.serial} opens on ${opensAt.toISOString()}`, opensAt)
+  }
+
+  async #issue<T>(
+    request: IssueRequest & { notAfter?: Date },
+    event: string,
+    alsoInTransaction?: (trx: DatabaseTransaction, serial: string, now: Date) => Promise<T>,
+  ): Promise<{ certificate: CertificateRecord; extra: T | undefined }> {
+    const key = subscriberKey(request.spki)
+    verifyPossession(key, request.proof)
+    const ca = await this.#hierarchy.issuing()
+    const now = this.#clock.now()
+    const serial = canonicalSerial(randomSerial())
+    const notAfter = request.notAfter ?? new Date(now.getTime() + this.#settings.validityDays * DAY_MS)
+    const spki = Buffer.from(key.export({ format: 'der', type: 'spki' }))
+    const cert = await buildSubscriberCertificate({
+      serial, subscriberId: request.subscriberId, displayName: request.displayName, holder: request.holder,
+      spki, notBefore: now, notAfter,
+    }, ca, pkiUrls(this.#settings.issuer))
+    const row: CertificateRow = {
+      serial, subscriber_id: request.subscriberId, holder: request.holder, issuer_id: ca.id,
+      der: new Uint8Array(cert.rawData), subject: cert.subject, spki_sha256: sha256(spki).toString('base64url'),
+      not_before: cert.notBefore, not_after: cert.notAfter, status: 'good',
+      revoked_at: null, revocation_reason: null, replaced_by: null, status_changed_at: null,
+    }
+    return await this.#db.transaction().execute(async (trx) => {
+      await this.#consumeChallenge(trx, request.proof.challenge, now)
+      const extra = alsoInTransaction ? await alsoInTransaction(trx, serial, now) : undefined
+      await trx.insertInto('certificate').values(row).execute()
+      await this.#audit.record(trx, { type: event, subscriberId: request.subscriberId, certificateSerial: serial, data: { holder: request.holder, notAfter: notAfter.toISOString() } })
+      return { certificate: toRecord(row), extra }
+    })
+  }
+
+  /** Single use: the delete succeeds for exactly one caller, and only before expiry. */
+  async #consumeChallenge(trx: DatabaseTransaction, challenge: Buffer, now: Date): Promise<void> {
+    const consumed = await trx.deleteFrom('ca_challenge')
+      .where('hash', '=', challengeHash(challenge)).where('expires_at', '>', now)
+      .returning('hash').executeTakeFirst()
+    if (!consumed) throw new InvalidPossessionProofError('the challenge is unknown, already used or expired; ask for a new one')
+  }
+
+  async #changeStatus(serialInput: string, from: CertificateStatus[], to: CertificateStatus, reason: string | null, event: string): Promise<CertificateRecord> {
+    const serial = canonicalSerial(serialInput)
+    const now = this.#clock.now()
+    return await this.#db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('certificate').selectAll().where('serial', '=', serial).forUpdate().executeTakeFirst()
+      if (!row) throw new CertificateNotFoundError(serial)
+      if (!from.includes(row.status)) throw new CertificateStateError(`certificate ${serial} is ${row.status}; cannot ${event.split('.')[1]!.replace(/ed$/, '')} it`)
+      const updated = await trx.updateTable('certificate')
+        .set({ status: to, revoked_at: to === 'good' ? null : now, revocation_reason: reason, status_changed_at: now })
+        .where('serial', '=', serial).returningAll().executeTakeFirstOrThrow()
+      await this.#audit.record(trx, { type: event, subscriberId: row.subscriber_id, certificateSerial: serial, data: reason ? { reason } : {} })
+      return toRecord(updated)
+    })
+  }
+}
+
+type CertificateRow = Omit<Selectable<CertificateTable>, 'created_at'>
+
+export function toRecord(row: CertificateRow): CertificateRecord {
+  return {
+    serial: row.serial, subscriberId: row.subscriber_id, holder: row.holder, issuerId: row.issuer_id,
+    der: Buffer.from(row.der), subject: row.subject, spkiSha256: row.spki_sha256,
+    notBefore: row.not_before, notAfter: row.not_after, status: row.status,
+    revokedAt: row.revoked_at, revocationReason: row.revocation_reason, replacedBy: row.replaced_by,
+  }
+}
+
+const challengeHash = (challenge: Buffer) => createHash('sha256').update(challenge).digest('hex')
+
+function displayNameOf(subject: string): string {
+  return /(?:^|,\s*)CN=([^,]+)/.exec(subject)?.[1] ?? ''
+}

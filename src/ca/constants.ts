@@ -1,0 +1,34 @@
+// The certificate authority's fixed parameters. Subscriber validity and the renewal window are
+// settings (CERT_VALIDITY_DAYS, RENEWAL_WINDOW_DAYS); these are not.
+
+export const DAY_MS = 24 * 60 * 60 * 1000
+
+export const ROOT_VALIDITY_YEARS = 20
+export const ISSUING_VALIDITY_YEARS = 5
+
+/**
+ * PostCert's OID arc, under 2.25 (UUID-based OIDs, ITU-T X.667), which needs no registration.
+ * Policies: .1.1 certificate held by a passkey (hardware-bound, user verification),
+ *           .1.2 certificate held in a password-protected file.
+ */
+export const POSTCERT_OID_ARC = '2.25.218079405337465306498611413416520318931'
+export const POLICY_OIDS = {
+  passkey: `${POSTCERT_OID_ARC}.1.1`,
+  file: `${POSTCERT_OID_ARC}.1.2`,
+} as const
+
+/** A proof-of-possession challenge must be answered within this many seconds. */
+export const CHALLENGE_TTL_SECONDS = 5 * 60
+
+/** A CRL promises its successor within a day, and is rebuilt after half of that. */
+export const CRL_NEXT_UPDATE_MS = DAY_MS
+export const CRL_REFRESH_MS = DAY_MS / 2
+
+/** At most this many certificates are asked about in one OCSP request. */
+export const OCSP_MAX_REQUESTS = 20
+
+/** RFC 5280 revocation reasons a caller may give (certificateHold is suspension, not revocation). */
+export const REVOCATION_REASONS = [
+  'unspecified', 'keyCompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'privilegeWithdrawn',
+] as const
+export type RevocationReason = (typeof REVOCATION_REASONS)[number]

@@ -1,0 +1,148 @@
+import { KeyObject, webcrypto } from 'node:crypto'
+
+type CryptoKey = webcrypto.CryptoKey
+type CryptoKeyPair = webcrypto.CryptoKeyPair
+import { sql } from 'kysely'
+import type { Database } from '../db/database.ts'
+import type { SealedBox } from '../keys/sealed-box.ts'
+import type { Clock } from '../util/clock.ts'
+import { ISSUING_VALIDITY_YEARS, ROOT_VALIDITY_YEARS } from './constants.ts'
+import { randomSerial, x509 } from './x509.ts'
+
+const subtle = webcrypto.subtle
+
+/** The CA that signs subscriber certificates, CRLs and OCSP responses, ready to use. */
+export interface IssuingCa {
+  id: string
+  certificate: x509.X509Certificate
+  /** For @peculiar/x509 (certificates, CRLs). */
+  signingKey: CryptoKey
+  /** For node:crypto (OCSP responses). */
+  keyObject: KeyObject
+  root: x509.X509Certificate
+}
+
+export interface CaSummary {
+  id: string
+  role: 'root' | 'issuing'
+  subject: string
+  notBefore: Date
+  notAfter: Date
+  sha256Fingerprint: string
+  hasPrivateKey: boolean
+}
+
+const ROOT_ALG = { name: 'ECDSA', namedCurve: 'P-384', hash: 'SHA-384' } as const
+const ISSUING_ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const
+
+/**
+ * The root and issuing CA. Created at first start (once, even when instances start together)
+ * unless the operator imported their own. Private keys are sealed with the master key and
+ * opened only in memory; they are never logged, returned or published.
+ */
+export class CaHierarchy {
+  readonly #db: Database
+  readonly #box: SealedBox
+  readonly #clock: Clock
+  #loaded: IssuingCa | undefined
+
+  constructor(db: Database, box: SealedBox, clock: Clock) {
+    this.#db = db
+    this.#box = box
+    this.#clock = clock
+  }
+
+  /** Creates the hierarchy if there is none. */
+  async ensure(): Promise<void> {
+    if (await this.#activeRow('issuing')) return
+    const created = await this.#generate()
+    await this.#db.transaction().execute(async (trx) => {
+      await sql`select pg_advisory_xact_lock(hashtext('postcert-ca:' || current_schema()))`.execute(trx)
+      const existing = await trx.selectFrom('ca_certificate').select('id').where('role', '=', 'issuing').where('active', '=', true).executeTakeFirst()
+      if (existing) return
+      await trx.insertInto('ca_certificate').values(created).execute()
+    })
+  }
+
+  /** The active issuing CA with its key (cached after the first call). */
+  async issuing(): Promise<IssuingCa> {
+    if (this.#loaded) return this.#loaded
+    const issuing = await this.#activeRow('issuing')
+    const root = await this.#activeRow('root')
+    if (!issuing || !root || !issuing.sealed_key) throw new Error('the certificate authority is not set up (run the server once, or postcert ca import)')
+    const pkcs8 = this.#box.open(issuing.sealed_key, keyContext(issuing.id))
+    const certificate = new x509.X509Certificate(issuing.der)
+    const algorithm = certificate.publicKey.algorithm as { namedCurve: string }
+    const signingKey = await subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve: algorithm.namedCurve }, false, ['sign'])
+    this.#loaded = {
+      id: issuing.id,
+      certificate,
+      signingKey,
+      keyObject: KeyObject.from(await subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve: algorithm.namedCurve }, true, ['sign'])),
+      root: new x509.X509Certificate(root.der),
+    }
+    return this.#loaded
+  }
+
+  /** Every CA certificate PostCert has used, for chain building and verification. */
+  async all(): Promise<{ id: string; role: string; certificate: x509.X509Certificate; active: boolean }[]> {
+    const rows = await this.#db.selectFrom('ca_certificate').select(['id', 'role', 'der', 'active']).execute()
+    return rows.map((r) => ({ id: r.id, role: r.role, active: r.active, certificate: new x509.X509Certificate(r.der) }))
+  }
+
+  async summary(): Promise<CaSummary[]> {
+    const rows = await this.#db.selectFrom('ca_certificate').selectAll().where('active', '=', true).orderBy('role', 'desc').execute()
+    return await Promise.all(rows.map(async (r) => ({
+      id: r.id, role: r.role, subject: r.subject, notBefore: r.not_before, notAfter: r.not_after,
+      sha256Fingerprint: Buffer.from(await new x509.X509Certificate(r.der).getThumbprint('SHA-256')).toString('hex'),
+      hasPrivateKey: r.sealed_key !== null,
+    })))
+  }
+
+  async #activeRow(role: 'root' | 'issuing') {
+    return await this.#db.selectFrom('ca_certificate').selectAll().where('role', '=', role).where('active', '=', true).executeTakeFirst()
+  }
+
+  async #generate() {
+    const now = this.#clock.now()
+    const years = (n: number) => new Date(Date.UTC(now.getUTCFullYear() + n, now.getUTCMonth(), now.getUTCDate()))
+    const rootKeys = await subtle.generateKey(ROOT_ALG, true, ['sign', 'verify']) as CryptoKeyPair
+    const issuingKeys = await subtle.generateKey(ISSUING_ALG, true, ['sign', 'verify']) as CryptoKeyPair
+    const stamp = now.toISOString().slice(0, 10)
+    const rootName = `C=KR, O=PostCert, CN=PostCert Root CA ${stamp}`
+    const issuingName = `C=KR, O=PostCert, CN=PostCert Issuing CA ${stamp}`
+
+    const root = await x509.X509CertificateGenerator.createSelfSigned({
+      serialNumber: randomSerial(), name: rootName, notBefore: now, notAfter: years(ROOT_VALIDITY_YEARS),
+      keys: rootKeys, signingAlgorithm: ROOT_ALG,
+      extensions: [
+        new x509.BasicConstraintsExtension(true, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+        await x509.SubjectKeyIdentifierExtension.create(rootKeys.publicKey),
+      ],
+    })
+    const issuing = await x509.X509CertificateGenerator.create({
+      serialNumber: randomSerial(), subject: issuingName, issuer: root.subject,
+      notBefore: now, notAfter: years(ISSUING_VALIDITY_YEARS),
+      publicKey: issuingKeys.publicKey, signingKey: rootKeys.privateKey, signingAlgorithm: ROOT_ALG,
+      extensions: [
+        new x509.BasicConstraintsExtension(true, 0, true),
+        // digitalSignature: the issuing CA signs OCSP responses itself.
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+        await x509.SubjectKeyIdentifierExtension.create(issuingKeys.publicKey),
+        await x509.AuthorityKeyIdentifierExtension.create(rootKeys.publicKey),
+      ],
+    })
+    const issuingKey = Buffer.from(await subtle.exportKey('pkcs8', issuingKeys.privateKey))
+    const rootKey = Buffer.from(await subtle.exportKey('pkcs8', rootKeys.privateKey))
+    const rootId = `root-${root.serialNumber.slice(0, 16)}`
+    const issuingId = `issuing-${issuing.serialNumber.slice(0, 16)}`
+    const row = (id: string, role: 'root' | 'issuing', cert: x509.X509Certificate, key: Buffer) => ({
+      id, role, der: new Uint8Array(cert.rawData), sealed_key: this.#box.seal(key, keyContext(id)),
+      subject: cert.subject, not_before: cert.notBefore, not_after: cert.notAfter, active: true,
+    })
+    return [row(rootId, 'root', root, rootKey), row(issuingId, 'issuing', issuing, issuingKey)]
+  }
+}
+
+const keyContext = (id: string) => `ca_certificate:${id}:key`

@@ -1,0 +1,124 @@
+import { createHash, sign } from 'node:crypto'
+import {
+  BasicOCSPResponse, CertID, CertStatus, KeyHash, OCSPRequest, OCSPResponse, OCSPResponseStatus, ResponderID,
+  ResponseBytes, ResponseData, RevokedInfo, SingleResponse, id_pkix_ocsp_basic, id_pkix_ocsp_nonce,
+} from '@peculiar/asn1-ocsp'
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema'
+import { AlgorithmIdentifier, Certificate, CRLReason, Extension } from '@peculiar/asn1-x509'
+import type { Database } from '../db/database.ts'
+import type { Clock } from '../util/clock.ts'
+import { OCSP_MAX_REQUESTS } from './constants.ts'
+import type { CaHierarchy, IssuingCa } from './hierarchy.ts'
+import { reasonCode } from './reasons.ts'
+import { canonicalSerial } from './x509.ts'
+
+const HASHES: Record<string, string> = { '1.3.14.3.2.26': 'sha1', '2.16.840.1.101.3.4.2.1': 'sha256' }
+const ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2'
+
+/** Issuer name and key hashes of our issuing CA, per hash algorithm, to recognise CertIDs. */
+interface IssuerHashes {
+  ca: IssuingCa
+  byAlgorithm: Map<string, { name: Buffer; key: Buffer }>
+  /** SHA-1 of the issuing CA's public key: the responder id (RFC 6960 KeyHash). */
+  responderKeyHash: Buffer
+  certificate: Certificate
+}
+
+/**
+ * RFC 6960 OCSP responder for the issuing CA, signing with the CA key itself. Each answer is
+ * built from the database at request time, so a revocation shows in the next response.
+ * A request that cannot be parsed gets a malformedRequest response, never an exception.
+ */
+export class OcspResponder {
+  readonly #db: Database
+  readonly #hierarchy: CaHierarchy
+  readonly #clock: Clock
+  #issuer: IssuerHashes | undefined
+
+  constructor(db: Database, hierarchy: CaHierarchy, clock: Clock) {
+    this.#db = db
+    this.#hierarchy = hierarchy
+    this.#clock = clock
+  }
+
+  async respond(requestDer: Uint8Array): Promise<Buffer> {
+    let request: OCSPRequest
+    try {
+      request = AsnConvert.parse(requestDer, OCSPRequest)
+    } catch {
+      return status(OCSPResponseStatus.malformedRequest)
+    }
+    const list = request.tbsRequest.requestList ?? []
+    if (list.length === 0 || list.length > OCSP_MAX_REQUESTS) return status(OCSPResponseStatus.malformedRequest)
+
+    const issuer = await this.#issuerHashes()
+    const now = seconds(this.#clock.now())
+    const responses: SingleResponse[] = []
+    for (const { reqCert } of list) {
+      responses.push(new SingleResponse({ certID: reqCert, certStatus: await this.#statusOf(reqCert, issuer), thisUpdate: now }))
+    }
+    const nonce = request.tbsRequest.requestExtensions?.find((e) => e.extnID === id_pkix_ocsp_nonce)
+    const data = new ResponseData({
+      responderID: new ResponderID({ byKey: new KeyHash(issuer.responderKeyHash) }),
+      producedAt: now,
+      responses,
+      ...(nonce ? { responseExtensions: [new Extension({ extnID: id_pkix_ocsp_nonce, critical: false, extnValue: nonce.extnValue })] } : {}),
+    })
+    const tbs = Buffer.from(AsnConvert.serialize(data))
+    const signature = sign('sha256', tbs, { key: issuer.ca.keyObject, dsaEncoding: 'der' })
+    const basic = new BasicOCSPResponse({
+      tbsResponseData: data,
+      signatureAlgorithm: new AlgorithmIdentifier({ algorithm: ECDSA_WITH_SHA256 }),
+      signature: new Uint8Array(signature).buffer,
+      certs: [issuer.certificate],
+    })
+    return Buffer.from(AsnConvert.serialize(new OCSPResponse({
+      responseStatus: OCSPResponseStatus.successful,
+      responseBytes: new ResponseBytes({ responseType: id_pkix_ocsp_basic, response: new OctetString(AsnConvert.serialize(basic)) }),
+    })))
+  }
+
+  async #statusOf(certId: CertID, issuer: IssuerHashes): Promise<CertStatus> {
+    const hashes = issuer.byAlgorithm.get(certId.hashAlgorithm.algorithm)
+    const ours = hashes
+      && Buffer.from(certId.issuerNameHash.buffer).equals(hashes.name)
+      && Buffer.from(certId.issuerKeyHash.buffer).equals(hashes.key)
+    if (!ours) return new CertStatus({ unknown: null })
+    const serial = canonicalSerial(Buffer.from(certId.serialNumber).toString('hex'))
+    const row = await this.#db.selectFrom('certificate')
+      .select(['status', 'revoked_at', 'revocation_reason'])
+      .where('serial', '=', serial).where('issuer_id', '=', issuer.ca.id)
+      .executeTakeFirst() // primary key
+    if (!row) return new CertStatus({ unknown: null })
+    if (row.status === 'good') return new CertStatus({ good: null })
+    return new CertStatus({
+      revoked: new RevokedInfo({
+        revocationTime: seconds(row.revoked_at!),
+        revocationReason: new CRLReason(row.status === 'hold' ? 6 : reasonCode(row.revocation_reason) as number),
+      }),
+    })
+  }
+
+  async #issuerHashes(): Promise<IssuerHashes> {
+    const ca = await this.#hierarchy.issuing()
+    if (this.#issuer?.ca === ca) return this.#issuer
+    const certificate = AsnConvert.parse(ca.certificate.rawData, Certificate)
+    const name = Buffer.from(AsnConvert.serialize(certificate.tbsCertificate.subject))
+    const key = Buffer.from(certificate.tbsCertificate.subjectPublicKeyInfo.subjectPublicKey)
+    const byAlgorithm = new Map(Object.entries(HASHES).map(([oid, alg]) => [oid, {
+      name: createHash(alg).update(name).digest(),
+      key: createHash(alg).update(key).digest(),
+    }]))
+    this.#issuer = { ca, byAlgorithm, certificate, responderKeyHash: createHash('sha1').update(key).digest() }
+    return this.#issuer
+  }
+}
+
+function status(code: OCSPResponseStatus): Buffer {
+  return Buffer.from(AsnConvert.serialize(new OCSPResponse({ responseStatus: code })))
+}
+
+/** OCSP times in whole seconds: GeneralizedTime without fractions is what every client parses. */
+function seconds(date: Date): Date {
+  return new Date(Math.floor(date.getTime() / 1000) * 1000)
+}

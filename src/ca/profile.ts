@@ -1,0 +1,54 @@
+import { webcrypto } from 'node:crypto'
+import type { HolderKind } from '../db/schema/ca.ts'
+import { POLICY_OIDS } from './constants.ts'
+import type { IssuingCa } from './hierarchy.ts'
+import { x509 } from './x509.ts'
+
+export interface SubscriberCertificateInput {
+  serial: string
+  subscriberId: string
+  displayName: string
+  holder: HolderKind
+  spki: Buffer
+  notBefore: Date
+  notAfter: Date
+}
+
+/** Where relying parties find status and the issuer: all under PUBLIC_URL. */
+export interface PkiUrls {
+  crl: string
+  ocsp: string
+  caIssuers: string
+}
+
+export function pkiUrls(issuer: string): PkiUrls {
+  return { crl: `${issuer}/pki/crl`, ocsp: `${issuer}/pki/ocsp`, caIssuers: `${issuer}/pki/issuing.cer` }
+}
+
+/**
+ * The subscriber certificate profile (RFC 5280): C=KR, CN=display name, serialNumber=the
+ * pseudonymous subscriber id; end entity; digitalSignature + nonRepudiation (critical); key
+ * identifiers; the policy of the holder's assurance level; CRL and OCSP locations.
+ */
+export async function buildSubscriberCertificate(input: SubscriberCertificateInput, ca: IssuingCa, urls: PkiUrls): Promise<x509.X509Certificate> {
+  const publicKey = new x509.PublicKey(input.spki)
+  return await x509.X509CertificateGenerator.create({
+    serialNumber: input.serial,
+    subject: [{ '2.5.4.6': ['KR'] }, { '2.5.4.3': [input.displayName] }, { '2.5.4.5': [input.subscriberId] }],
+    issuer: ca.certificate.subject,
+    notBefore: input.notBefore,
+    notAfter: input.notAfter,
+    publicKey,
+    signingKey: ca.signingKey,
+    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation, true),
+      await x509.SubjectKeyIdentifierExtension.create(publicKey, false, webcrypto as never),
+      await x509.AuthorityKeyIdentifierExtension.create(ca.certificate.publicKey, false, webcrypto as never),
+      new x509.CertificatePolicyExtension([POLICY_OIDS[input.holder]]),
+      new x509.CRLDistributionPointsExtension([urls.crl]),
+      new x509.AuthorityInfoAccessExtension({ ocsp: [urls.ocsp], caIssuers: [urls.caIssuers] }),
+    ],
+  })
+}

@@ -1,0 +1,86 @@
+import type { Router } from '../http/router.ts'
+import { readBody } from '../http/form.ts'
+import { InvalidRequestError } from '../errors/errors.ts'
+import type { CertificateAuthority } from './authority.ts'
+import type { CrlPublisher } from './crl.ts'
+import { CertificateNotFoundError } from './errors.ts'
+import type { CaHierarchy } from './hierarchy.ts'
+import type { OcspResponder } from './ocsp.ts'
+import { toPem } from './x509.ts'
+
+const MAX_OCSP_REQUEST_BYTES = 16 * 1024
+
+export interface PkiDeps {
+  hierarchy: CaHierarchy
+  authority: CertificateAuthority
+  crl: CrlPublisher
+  ocsp: OcspResponder
+}
+
+/** Public status publication: the CA chain, the CRL, OCSP, and certificates by serial. */
+export function addPkiRoutes(router: Router, deps: PkiDeps): void {
+  router.add('GET', '/pki/ca.pem', 'pki_ca', async (ctx) => {
+    const ca = await deps.hierarchy.issuing()
+    ctx.type = 'application/pem-certificate-chain'
+    ctx.set('Cache-Control', 'public, max-age=3600')
+    ctx.body = toPem(ca.certificate.rawData, 'CERTIFICATE') + toPem(ca.root.rawData, 'CERTIFICATE')
+  })
+
+  router.add('GET', '/pki/issuing.cer', 'pki_issuing', async (ctx) => {
+    const ca = await deps.hierarchy.issuing()
+    ctx.type = 'application/pkix-cert'
+    ctx.set('Cache-Control', 'public, max-age=3600')
+    ctx.body = Buffer.from(ca.certificate.rawData)
+  })
+
+  router.add('GET', '/pki/crl', 'pki_crl', async (ctx) => {
+    const crl = await deps.crl.current()
+    ctx.type = 'application/pkix-crl'
+    // Revocations must show at once, so caches revalidate; Last-Modified makes that cheap.
+    ctx.set('Cache-Control', 'no-cache')
+    ctx.set('Last-Modified', crl.thisUpdate.toUTCString())
+    ctx.body = crl.der
+  })
+
+  router.add('POST', '/pki/ocsp', 'pki_ocsp', async (ctx) => {
+    const body = await readBody(ctx, MAX_OCSP_REQUEST_BYTES)
+    ctx.type = 'application/ocsp-response'
+    ctx.set('Cache-Control', 'no-store')
+    ctx.body = await deps.ocsp.respond(body)
+  })
+
+  router.add('GET', '/pki/ocsp/*request', 'pki_ocsp', async (ctx, { request = '' }) => {
+    // RFC 6960 A.1: the DER request, base64, URL-encoded, as the last path segment(s).
+    let der: Buffer
+    try {
+      der = Buffer.from(decodeURIComponent(request), 'base64')
+    } catch {
+      throw new InvalidRequestError('the OCSP request is not URL-encoded base64')
+    }
+    ctx.type = 'application/ocsp-response'
+    ctx.set('Cache-Control', 'no-store')
+    ctx.body = await deps.ocsp.respond(der)
+  })
+
+  router.add('GET', '/pki/certificates/:serial', 'pki_certificate', async (ctx, { serial = '' }) => {
+    if (!/^[0-9a-fA-F]{1,64}$/.test(serial)) throw new InvalidRequestError('the serial must be hexadecimal')
+    const record = await deps.authority.find(serial)
+    if (!record) throw new CertificateNotFoundError(serial)
+    ctx.set('Cache-Control', 'no-cache')
+    if (ctx.accepts('application/x-pem-file', 'application/json') === 'application/json') {
+      ctx.body = {
+        serial: record.serial,
+        status: record.status === 'hold' ? 'suspended' : record.status,
+        subject: record.subject,
+        not_before: record.notBefore.toISOString(),
+        not_after: record.notAfter.toISOString(),
+        revoked_at: record.status === 'revoked' ? record.revokedAt?.toISOString() : undefined,
+        revocation_reason: record.status === 'revoked' ? record.revocationReason : undefined,
+        suspended_at: record.status === 'hold' ? record.revokedAt?.toISOString() : undefined,
+      }
+      return
+    }
+    ctx.type = 'application/x-pem-file'
+    ctx.body = toPem(record.der, 'CERTIFICATE')
+  })
+}
