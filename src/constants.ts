@@ -33,5 +33,8 @@ export const SHUTDOWN_GRACE_MS = 10_000
 /** Largest form body accepted by PostCert's own pages. */
 export const MAX_FORM_BYTES = 16 * 1024
 
+/** How often each instance checks that the published CRL is fresh. */
+export const CRL_CHECK_SECONDS = 60 * 60
+
 /** Rows deleted per sweeper statement. */
 export const SWEEP_BATCH_SIZE = 1000

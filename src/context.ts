@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url'
 import pino, { type Logger } from 'pino'
 import type { ServerConfig } from './config/config.ts'
 import type { ServerSecrets } from './config/secrets.ts'
-import { CLOCK_TOLERANCE_SECONDS, MAX_SIGNED_LIFETIME_SECONDS, SWEEP_BATCH_SIZE } from './constants.ts'
+import { CLOCK_TOLERANCE_SECONDS, CRL_CHECK_SECONDS, MAX_SIGNED_LIFETIME_SECONDS, SWEEP_BATCH_SIZE } from './constants.ts'
 import { connectDatabase } from './db/connect.ts'
 import type { Database } from './db/database.ts'
 import { migrateToLatest } from './db/migrator.ts'
@@ -127,11 +127,13 @@ export class AppContext {
     await this.#host.refresh()
   }
 
-  /** Background work: reload on key rotation, sweep expired rows. */
+  /** Background work: reload on key rotation, sweep expired rows, keep the CRL fresh. */
   startBackgroundJobs(): void {
+    // Builds a new CRL only when the current one has aged (or a status changed): at least daily.
+    this.#every(CRL_CHECK_SECONDS, 'crl refresh', () => this.crl.current())
     this.#every(this.config.keyRefreshSeconds, 'key refresh', () => this.host.refresh())
     this.#every(this.config.sweepIntervalSeconds, 'sweep', async () => {
-      const deleted = await sweepExpired(this.db, this.clock, SWEEP_BATCH_SIZE)
+      const deleted = await sweepExpired(this.db, this.clock, SWEEP_BATCH_SIZE) + await this.authority.sweepChallenges()
       if (deleted) this.logger.info({ deleted }, 'expired rows swept')
     })
   }

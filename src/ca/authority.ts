@@ -86,6 +86,12 @@ export class CertificateAuthority {
     return challenge
   }
 
+  /** Deletes challenges nobody answered in time; returns how many. */
+  async sweepChallenges(): Promise<number> {
+    const result = await this.#db.deleteFrom('ca_challenge').where('expires_at', '<=', this.#clock.now()).executeTakeFirst()
+    return Number(result.numDeletedRows)
+  }
+
   async issue(request: IssueRequest): Promise<CertificateRecord> {
     return (await this.#issue(request, 'certificate.issued')).certificate
   }

@@ -1,6 +1,8 @@
 // `postcert <command>`: the operator's tool. Reads the same environment as the server.
+import fs from 'node:fs'
 import { parseArgs } from 'node:util'
 import pino from 'pino'
+import { importHierarchy } from '../ca/import.ts'
 import { buildConfig } from '../config/config.ts'
 import { readEnv } from '../config/env.ts'
 import { loadSecrets } from '../config/secrets.ts'
@@ -28,6 +30,11 @@ const USAGE = `usage: postcert <command>
       --client-id ID               choose the client_id (default: generated)
       --metadata JSON              other client metadata, e.g.
                                    '{"id_token_signed_response_alg":"RS256"}'
+  ca show                          the root and issuing CA: subject, validity, fingerprint
+  ca import --chain CHAIN.pem --key ISSUING-KEY.pem
+                                   use your own issuing CA (signed by your root, whose key
+                                   stays offline) instead of the generated one; only
+                                   before any certificate is issued
   clients list [--json]            registered clients
   clients show CLIENT_ID           one client's metadata (never its secret)
   clients remove CLIENT_ID         delete a client
@@ -41,7 +48,7 @@ async function run(argv: string[]): Promise<void> {
     process.stdout.write(USAGE)
     return
   }
-  if (!['migrate', 'keys', 'clients'].includes(command)) throw new UsageError(`unknown command: ${command}`)
+  if (!['migrate', 'keys', 'clients', 'ca'].includes(command)) throw new UsageError(`unknown command: ${command}`)
   const env = readEnv()
   const config = buildConfig(env)
   const ctx = AppContext.create(config, loadSecrets(env, config), { logger: pino({ level: 'warn' }, pino.destination(2)) })
@@ -53,6 +60,7 @@ async function run(argv: string[]): Promise<void> {
     }
     await ctx.start()
     if (command === 'keys') return await keys(ctx, sub)
+    if (command === 'ca') return await ca(ctx, sub, rest)
     return await clients(ctx, sub, rest)
   } finally {
     await ctx.close()
@@ -74,6 +82,31 @@ async function keys(ctx: AppContext, sub: string | undefined): Promise<void> {
     return
   }
   throw new UsageError('keys: expected list or rotate')
+}
+
+async function ca(ctx: AppContext, sub: string | undefined, rest: string[]): Promise<void> {
+  if (sub === 'show') {
+    const rows = (await ctx.ca.summary()).map((c) => ({
+      role: c.role, id: c.id, subject: c.subject, not_before: iso(c.notBefore), not_after: iso(c.notAfter),
+      key: c.hasPrivateKey ? 'sealed' : 'offline', sha256: c.sha256Fingerprint,
+    }))
+    return print(rows)
+  }
+  if (sub === 'import') {
+    const { values } = parseArgs({ args: rest, strict: true, options: { chain: { type: 'string' }, key: { type: 'string' } } })
+    if (!values.chain || !values.key) throw new UsageError('ca import: --chain and --key are required')
+    const read = (file: string) => {
+      try {
+        return fs.readFileSync(file, 'utf8')
+      } catch (err) {
+        throw new UsageError(`ca import: cannot read ${file}: ${(err as NodeJS.ErrnoException).code}`)
+      }
+    }
+    const result = await importHierarchy(ctx.db, ctx.box, { chainPem: read(values.chain), keyPem: read(values.key) })
+    process.stdout.write(`imported: issuing CA ${result.issuingId}, root ${result.rootId}\nrestart running instances to use it\n`)
+    return
+  }
+  throw new UsageError('ca: expected show or import')
 }
 
 async function clients(ctx: AppContext, sub: string | undefined, rest: string[]): Promise<void> {

@@ -63,6 +63,8 @@ describe('issuance and the certificate verdict', () => {
     await assert.rejects(server.ctx.authority.issue(await request(key, late)()), /already used or expired/)
     const madeUp = signChallenge(key, randomBytes(32))
     await assert.rejects(server.ctx.authority.issue(await request(key, madeUp)()), /already used or expired/)
+    assert.ok(await server.ctx.authority.sweepChallenges() >= 1, 'the expired challenge is swept')
+    assert.equal(await server.ctx.authority.sweepChallenges(), 0)
   })
 
   it('refuses a WebAuthn proof for another challenge', async () => {

@@ -38,10 +38,12 @@ export async function startTestServer(options: {
   env?: ServerEnv
   overrides?: ContextOverrides
   database?: TestDatabase
+  /** The master key the database was set up with, when it comes prepared. */
+  masterKey?: Buffer
 } = {}): Promise<TestServer> {
   const port = await freePort()
   const database = options.database ?? await createTestDatabase(options.backend)
-  const masterKey = randomBytes(32)
+  const masterKey = options.masterKey ?? randomBytes(32)
   const config = buildConfig({ NODE_ENV: 'test', PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, DATA_DIR: tempDir(), ...options.env })
   const ctx = AppContext.create(config, { masterKey }, { logger: pino({ level: 'silent' }), db: database.db, ...options.overrides })
   await ctx.start()
