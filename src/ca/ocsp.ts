@@ -1,9 +1,9 @@
 import { createHash, sign } from 'node:crypto'
 import {
-  BasicOCSPResponse, CertID, CertStatus, KeyHash, OCSPRequest, OCSPResponse, OCSPResponseStatus, ResponderID,
-  ResponseBytes, ResponseData, RevokedInfo, SingleResponse, id_pkix_ocsp_basic, id_pkix_ocsp_nonce,
+  CertID, CertStatus, KeyHash, OCSPRequest, OCSPResponse, OCSPResponseStatus, ResponderID,
+  ResponseData, RevokedInfo, SingleResponse, id_pkix_ocsp_nonce,
 } from '@peculiar/asn1-ocsp'
-import { AsnConvert, OctetString } from '@peculiar/asn1-schema'
+import { AsnConvert } from '@peculiar/asn1-schema'
 import { AlgorithmIdentifier, Certificate, CRLReason, Extension } from '@peculiar/asn1-x509'
 import type { Database } from '../db/database.ts'
 import type { Clock } from '../util/clock.ts'
@@ -13,7 +13,9 @@ import { reasonCode } from './reasons.ts'
 import { canonicalSerial } from './x509.ts'
 
 const HASHES: Record<string, string> = { '1.3.14.3.2.26': 'sha1', '2.16.840.1.101.3.4.2.1': 'sha256' }
-const ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2'
+const ECDSA_WITH_SHA256_ALGORITHM = Buffer.from(AsnConvert.serialize(new AlgorithmIdentifier({ algorithm: '1.2.840.10045.4.3.2' })))
+/** OBJECT IDENTIFIER id-pkix-ocsp-basic (1.3.6.1.5.5.7.48.1.1), DER. */
+const ID_PKIX_OCSP_BASIC = Buffer.from('06092b0601050507300101', 'hex')
 
 /** Issuer name and key hashes of our issuing CA, per hash algorithm, to recognise CertIDs. */
 interface IssuerHashes {
@@ -21,7 +23,6 @@ interface IssuerHashes {
   byAlgorithm: Map<string, { name: Buffer; key: Buffer }>
   /** SHA-1 of the issuing CA's public key: the responder id (RFC 6960 KeyHash). */
   responderKeyHash: Buffer
-  certificate: Certificate
 }
 
 /**
@@ -66,16 +67,12 @@ export class OcspResponder {
     })
     const tbs = Buffer.from(AsnConvert.serialize(data))
     const signature = sign('sha256', tbs, { key: issuer.ca.keyObject, dsaEncoding: 'der' })
-    const basic = new BasicOCSPResponse({
-      tbsResponseData: data,
-      signatureAlgorithm: new AlgorithmIdentifier({ algorithm: ECDSA_WITH_SHA256 }),
-      signature: new Uint8Array(signature).buffer,
-      certs: [issuer.certificate],
-    })
-    return Buffer.from(AsnConvert.serialize(new OCSPResponse({
-      responseStatus: OCSPResponseStatus.successful,
-      responseBytes: new ResponseBytes({ responseType: id_pkix_ocsp_basic, response: new OctetString(AsnConvert.serialize(basic)) }),
-    })))
+    // The outer layers are assembled around the already-encoded tbsResponseData: re-encoding it
+    // through the ASN.1 schema twice more was most of the cost of a response. No certs are
+    // attached: the issuing CA signs itself, and clients have its certificate (RFC 6960 4.2.2.2).
+    const basic = der(0x30, tbs, ECDSA_WITH_SHA256_ALGORITHM, der(0x03, Buffer.from([0]), signature))
+    return der(0x30, der(0x0a, Buffer.from([OCSPResponseStatus.successful])),
+      der(0xa0, der(0x30, ID_PKIX_OCSP_BASIC, der(0x04, basic))))
   }
 
   async #statusOf(certId: CertID, issuer: IssuerHashes): Promise<CertStatus> {
@@ -109,9 +106,17 @@ export class OcspResponder {
       name: createHash(alg).update(name).digest(),
       key: createHash(alg).update(key).digest(),
     }]))
-    this.#issuer = { ca, byAlgorithm, certificate, responderKeyHash: createHash('sha1').update(key).digest() }
+    this.#issuer = { ca, byAlgorithm, responderKeyHash: createHash('sha1').update(key).digest() }
     return this.#issuer
   }
+}
+
+/** A DER TLV: tag, definite length, then the concatenated contents. */
+function der(tag: number, ...contents: Buffer[]): Buffer {
+  const body = Buffer.concat(contents)
+  const n = body.length
+  const length = n < 0x80 ? Buffer.from([n]) : n < 0x100 ? Buffer.from([0x81, n]) : n < 0x10000 ? Buffer.from([0x82, n >> 8, n & 0xff]) : Buffer.from([0x83, n >> 16, (n >> 8) & 0xff, n & 0xff])
+  return Buffer.concat([Buffer.from([tag]), length, body])
 }
 
 function status(code: OCSPResponseStatus): Buffer {
