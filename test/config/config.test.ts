@@ -20,6 +20,8 @@ describe('configuration', () => {
     assert.deepEqual(config.database, { kind: 'pglite', dataDir: path.resolve('.data', 'pglite') })
     assert.equal(config.trustProxy, false)
     assert.equal(config.logLevel, 'info')
+    assert.equal(config.certValidityDays, 365)
+    assert.equal(config.renewalWindowDays, 30)
   })
 
   it('derives the issuer from PORT and strips a trailing slash from PUBLIC_URL', () => {
@@ -47,6 +49,8 @@ describe('configuration', () => {
     ['a TRUST_PROXY that is not a boolean', { TRUST_PROXY: 'maybe' }, /^TRUST_PROXY must be true or false/],
     ['production without PostgreSQL', { NODE_ENV: 'production', PUBLIC_URL: 'https://id.example.kr', POSTCERT_MASTER_KEY: KEY }, /^DATABASE_URL is required in production/],
     ['production over http', { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x', POSTCERT_MASTER_KEY: KEY }, /^PUBLIC_URL must be https in production/],
+    ['a renewal window as long as the validity', { CERT_VALIDITY_DAYS: '30', RENEWAL_WINDOW_DAYS: '30' }, /^RENEWAL_WINDOW_DAYS must be shorter than CERT_VALIDITY_DAYS/],
+    ['a validity beyond 825 days', { CERT_VALIDITY_DAYS: '1000' }, /^CERT_VALIDITY_DAYS must be at most 825/],
     ['production without a master key', { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x', PUBLIC_URL: 'https://id.example.kr' }, /^POSTCERT_MASTER_KEY is required in production/],
     ['production without a trusted TLS proxy', { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x', PUBLIC_URL: 'https://id.example.kr', POSTCERT_MASTER_KEY: KEY }, /^TRUST_PROXY must be true in production/],
   ]
