@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { migrations } from '../../migrations/index.ts'
 import { newMasterKey, runCli, startServerProcess } from '../helpers/process.ts'
 import { freePort, tempDir } from '../helpers/server.ts'
 
@@ -10,9 +11,9 @@ describe('postcert CLI', () => {
   it('migrates, then has nothing left to do', async () => {
     const first = await runCli(['migrate'], env)
     assert.equal(first.code, 0, first.stderr)
-    assert.match(first.stdout, /^applied: 2026-11-25T00-00-00-platform\n$/)
+    assert.equal(first.stdout, `applied: ${migrations.map((m) => m.name).join(', ')}\n`)
     const second = await runCli(['migrate'], env)
-    assert.match(second.stdout, /^up to date \(1 migrations\)\n$/)
+    assert.equal(second.stdout, `up to date (${migrations.length} migrations)\n`)
   })
 
   it('adds, lists, shows and removes a client, never showing the secret again', async () => {
