@@ -25,6 +25,10 @@ export interface ServerConfig {
   certValidityDays: number
   /** Renewal opens this many days before a certificate expires. */
   renewalWindowDays: number
+  /** A real SMS gateway, or undefined for the sandbox outbox (refused in production). */
+  smsGateway: { url: string; token: string } | undefined
+  /** A real identity verification provider, or undefined for the sandbox registry (refused in production). */
+  identityProvider: { url: string; token: string } | undefined
 }
 
 /** Thrown for any invalid setting; `message` is the one line printed at start-up. */
@@ -56,6 +60,10 @@ const schema = z.object({
   SWEEP_INTERVAL_SECONDS: integerText(1, 86400).default(300),
   CERT_VALIDITY_DAYS: integerText(1, 825).default(365),
   RENEWAL_WINDOW_DAYS: integerText(1, 365).default(30),
+  SMS_GATEWAY_URL: z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' }).optional(),
+  SMS_GATEWAY_TOKEN: z.string().optional(),
+  IDENTITY_PROVIDER_URL: z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' }).optional(),
+  IDENTITY_PROVIDER_TOKEN: z.string().optional(),
 })
 
 /**
@@ -80,7 +88,11 @@ export function buildConfig(env: ServerEnv): ServerConfig {
     if (publicUrl.protocol !== 'https:') throw new ConfigError('PUBLIC_URL must be https in production')
     if (!e.POSTCERT_MASTER_KEY) throw new ConfigError('POSTCERT_MASTER_KEY is required in production')
     if (!e.TRUST_PROXY) throw new ConfigError('TRUST_PROXY must be true in production: PostCert serves plain HTTP behind a TLS proxy')
+    if (!e.SMS_GATEWAY_URL) throw new ConfigError('SMS_GATEWAY_URL is required in production (the sandbox SMS outbox is for development)')
+    if (!e.IDENTITY_PROVIDER_URL) throw new ConfigError('IDENTITY_PROVIDER_URL is required in production (the sandbox identity registry is for development)')
   }
+  if (e.SMS_GATEWAY_URL && !e.SMS_GATEWAY_TOKEN) throw new ConfigError('SMS_GATEWAY_TOKEN is required with SMS_GATEWAY_URL')
+  if (e.IDENTITY_PROVIDER_URL && !e.IDENTITY_PROVIDER_TOKEN) throw new ConfigError('IDENTITY_PROVIDER_TOKEN is required with IDENTITY_PROVIDER_URL')
 
   return {
     nodeEnv: e.NODE_ENV,
@@ -95,5 +107,7 @@ export function buildConfig(env: ServerEnv): ServerConfig {
     sweepIntervalSeconds: e.SWEEP_INTERVAL_SECONDS,
     certValidityDays: e.CERT_VALIDITY_DAYS,
     renewalWindowDays: e.RENEWAL_WINDOW_DAYS,
+    smsGateway: e.SMS_GATEWAY_URL ? { url: e.SMS_GATEWAY_URL, token: e.SMS_GATEWAY_TOKEN! } : undefined,
+    identityProvider: e.IDENTITY_PROVIDER_URL ? { url: e.IDENTITY_PROVIDER_URL, token: e.IDENTITY_PROVIDER_TOKEN! } : undefined,
   }
 }

@@ -13,6 +13,10 @@ export interface ServerEnv {
   SWEEP_INTERVAL_SECONDS?: string
   CERT_VALIDITY_DAYS?: string
   RENEWAL_WINDOW_DAYS?: string
+  SMS_GATEWAY_URL?: string
+  SMS_GATEWAY_TOKEN?: string
+  IDENTITY_PROVIDER_URL?: string
+  IDENTITY_PROVIDER_TOKEN?: string
 }
 
 export const ENV_NAMES = [
@@ -28,6 +32,10 @@ export const ENV_NAMES = [
   'SWEEP_INTERVAL_SECONDS',
   'CERT_VALIDITY_DAYS',
   'RENEWAL_WINDOW_DAYS',
+  'SMS_GATEWAY_URL',
+  'SMS_GATEWAY_TOKEN',
+  'IDENTITY_PROVIDER_URL',
+  'IDENTITY_PROVIDER_TOKEN',
 ] as const satisfies readonly (keyof ServerEnv)[]
 
 export function readEnv(source: NodeJS.ProcessEnv = process.env): ServerEnv {

@@ -1,11 +1,12 @@
 import type { Kysely, Transaction } from 'kysely'
 import type { CaSchema } from './schema/ca.ts'
+import type { EnrollmentSchema } from './schema/enrollment.ts'
 import type { MigrationSchema } from './schema/migration.ts'
 import type { OidcPayloadSchema } from './schema/oidc-payload.ts'
 import type { ServerSecretSchema } from './schema/server-secret.ts'
 import type { SigningKeySchema } from './schema/signing-key.ts'
 
-export type DatabaseSchema = CaSchema & MigrationSchema & OidcPayloadSchema & ServerSecretSchema & SigningKeySchema
+export type DatabaseSchema = CaSchema & EnrollmentSchema & MigrationSchema & OidcPayloadSchema & ServerSecretSchema & SigningKeySchema
 
 export type Database = Kysely<DatabaseSchema>
 export type DatabaseTransaction = Transaction<DatabaseSchema>

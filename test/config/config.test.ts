@@ -10,6 +10,7 @@ import { childEnv, ROOT } from '../helpers/process.ts'
 import { tempDir } from '../helpers/server.ts'
 
 const KEY = 'q2Xf0n6yqG3dYc2mCq0m6l9cXH9jQm1dDqRkYkQ1f2s'
+const PROD = { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x', PUBLIC_URL: 'https://id.example.kr', POSTCERT_MASTER_KEY: KEY, TRUST_PROXY: 'true' }
 
 describe('configuration', () => {
   it('defaults to port 3000, a localhost issuer and the embedded database under ./.data', () => {
@@ -53,6 +54,10 @@ describe('configuration', () => {
     ['a validity beyond 825 days', { CERT_VALIDITY_DAYS: '1000' }, /^CERT_VALIDITY_DAYS must be at most 825/],
     ['production without a master key', { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x', PUBLIC_URL: 'https://id.example.kr' }, /^POSTCERT_MASTER_KEY is required in production/],
     ['production without a trusted TLS proxy', { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x', PUBLIC_URL: 'https://id.example.kr', POSTCERT_MASTER_KEY: KEY }, /^TRUST_PROXY must be true in production/],
+    ['production with the sandbox SMS outbox', { ...PROD, IDENTITY_PROVIDER_URL: 'https://idv.example.kr', IDENTITY_PROVIDER_TOKEN: 't' }, /^SMS_GATEWAY_URL is required in production/],
+    ['production with the sandbox identity registry', { ...PROD, SMS_GATEWAY_URL: 'https://sms.example.kr', SMS_GATEWAY_TOKEN: 't' }, /^IDENTITY_PROVIDER_URL is required in production/],
+    ['an SMS gateway without its token', { SMS_GATEWAY_URL: 'https://sms.example.kr' }, /^SMS_GATEWAY_TOKEN is required with SMS_GATEWAY_URL/],
+    ['an identity provider without its token', { IDENTITY_PROVIDER_URL: 'https://idv.example.kr' }, /^IDENTITY_PROVIDER_TOKEN is required with IDENTITY_PROVIDER_URL/],
   ]
   for (const [what, env, message] of refusals) {
     it(`refuses ${what}`, () => {
@@ -61,8 +66,9 @@ describe('configuration', () => {
   }
 
   it('accepts a complete production configuration', () => {
-    const config = buildConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x', PUBLIC_URL: 'https://id.example.kr', POSTCERT_MASTER_KEY: KEY, TRUST_PROXY: 'true' })
+    const config = buildConfig({ ...PROD, SMS_GATEWAY_URL: 'https://sms.example.kr', SMS_GATEWAY_TOKEN: 's', IDENTITY_PROVIDER_URL: 'https://idv.example.kr', IDENTITY_PROVIDER_TOKEN: 'i' })
     assert.equal(config.trustProxy, true)
+    assert.deepEqual(config.smsGateway, { url: 'https://sms.example.kr', token: 's' })
   })
 })
 

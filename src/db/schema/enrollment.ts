@@ -1,0 +1,54 @@
+import type { Generated } from 'kysely'
+
+export type EnrollmentStep = 'phone' | 'identity' | 'holder' | 'done'
+export type DocumentType = 'resident_card' | 'driver_licence' | 'passport'
+
+export interface SubscriberTable {
+  id: string
+  /** Connecting identifier: HMAC of the verified identity under a server secret. */
+  ci: string
+  name: string
+  /** YYYY-MM-DD */
+  birthdate: string
+  phone_e164: string
+  document_type: DocumentType
+  document_last_digits: string
+  created_at: Date
+  updated_at: Date
+}
+
+export interface EnrollmentTable {
+  /** SHA-256 of the cookie token. */
+  id: string
+  step: EnrollmentStep
+  phone_e164: string | null
+  otp_hash: string | null
+  otp_expires_at: Date | null
+  otp_attempts: Generated<number>
+  otp_sent_at: Date | null
+  phone_verified_at: Date | null
+  subscriber_id: string | null
+  identity_verified_at: Date | null
+  created_at: Date
+  expires_at: Date
+}
+
+export interface RateLimitTable {
+  key: string
+  window_start: Date
+  count: number
+}
+
+export interface SandboxSmsTable {
+  id: Generated<number>
+  to_e164: string
+  body: string
+  sent_at: Date
+}
+
+export interface EnrollmentSchema {
+  subscriber: SubscriberTable
+  enrollment: EnrollmentTable
+  rate_limit: RateLimitTable
+  sandbox_sms: SandboxSmsTable
+}

@@ -1,0 +1,40 @@
+import { SmsDeliveryError, type SmsGateway } from './sms-gateway.ts'
+
+const TIMEOUT_MS = 5_000
+const ATTEMPTS = 3
+
+/**
+ * A real SMS provider over HTTP: POST {"to": "+8210…", "text": "…"} as JSON with a bearer token.
+ * Retries network errors, timeouts and 5xx twice with a short backoff; a 4xx is final.
+ */
+export class HttpSmsGateway implements SmsGateway {
+  readonly kind = 'http' as const
+  readonly #url: string
+  readonly #token: string
+
+  constructor(url: string, token: string) {
+    this.#url = url
+    this.#token = token
+  }
+
+  async send(toE164: string, body: string): Promise<void> {
+    let last = ''
+    for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+      try {
+        const res = await fetch(this.#url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${this.#token}` },
+          body: JSON.stringify({ to: toE164, text: body }),
+          signal: AbortSignal.timeout(TIMEOUT_MS),
+        })
+        if (res.ok) return
+        last = `HTTP ${res.status}`
+        if (res.status < 500) break
+      } catch (err) {
+        last = (err as Error).name === 'TimeoutError' ? 'timeout' : (err as Error).message
+      }
+      if (attempt < ATTEMPTS) await new Promise((r) => setTimeout(r, 200 * attempt))
+    }
+    throw new SmsDeliveryError(`the SMS gateway did not accept the message (${last})`)
+  }
+}

@@ -1,0 +1,43 @@
+import { sql } from 'kysely'
+import type { Database } from '../db/database.ts'
+import type { Clock } from './clock.ts'
+
+export interface RateDecision {
+  allowed: boolean
+  /** Seconds until the window resets (when not allowed). */
+  retryAfterSeconds: number
+}
+
+/**
+ * Fixed-window counters in the database, shared by all instances: one atomic upsert per hit.
+ * A hit over the limit still counts, so hammering does not reopen the window early.
+ */
+export class RateLimiter {
+  readonly #db: Database
+  readonly #clock: Clock
+
+  constructor(db: Database, clock: Clock) {
+    this.#db = db
+    this.#clock = clock
+  }
+
+  async hit(key: string, limit: number, windowSeconds: number): Promise<RateDecision> {
+    const now = this.#clock.now().getTime()
+    const windowMs = windowSeconds * 1000
+    const windowStart = new Date(Math.floor(now / windowMs) * windowMs)
+    const row = await this.#db.insertInto('rate_limit')
+      .values({ key, window_start: windowStart, count: 1 })
+      .onConflict((oc) => oc.columns(['key', 'window_start']).doUpdateSet({ count: sql`rate_limit.count + 1` }))
+      .returning('count')
+      .executeTakeFirstOrThrow()
+    const allowed = row.count <= limit
+    return { allowed, retryAfterSeconds: allowed ? 0 : Math.ceil((windowStart.getTime() + windowMs - now) / 1000) }
+  }
+
+  /** Deletes windows that ended more than a day ago. */
+  async sweep(): Promise<number> {
+    const cutoff = new Date(this.#clock.now().getTime() - 24 * 60 * 60 * 1000)
+    const result = await this.#db.deleteFrom('rate_limit').where('window_start', '<', cutoff).executeTakeFirst()
+    return Number(result.numDeletedRows)
+  }
+}
