@@ -14,6 +14,14 @@ import { CaHierarchy } from './ca/hierarchy.ts'
 import { OcspResponder } from './ca/ocsp.ts'
 import { addPkiRoutes } from './ca/routes.ts'
 import { judgeCertificate, type Verdict } from './ca/verdict.ts'
+import { EnrollmentService } from './enrollment/enrollment-service.ts'
+import { HttpIdentityVerifier } from './enrollment/identity/http-identity-verifier.ts'
+import type { IdentityVerifier } from './enrollment/identity/identity-verifier.ts'
+import { SandboxIdentityRegistry } from './enrollment/identity/sandbox-identity-registry.ts'
+import { addEnrollmentRoutes } from './enrollment/routes.ts'
+import { HttpSmsGateway } from './enrollment/sms/http-sms-gateway.ts'
+import { SandboxSmsGateway } from './enrollment/sms/sandbox-sms-gateway.ts'
+import type { SmsGateway } from './enrollment/sms/sms-gateway.ts'
 import { mountApp } from './http/app.ts'
 import { Csrf } from './http/csrf.ts'
 import { Router } from './http/router.ts'
@@ -28,6 +36,7 @@ import { ProviderHost } from './oidc/provider-host.ts'
 import { Metrics } from './ops/metrics.ts'
 import { addOpsRoutes } from './ops/routes.ts'
 import { systemClock, type Clock } from './util/clock.ts'
+import { RateLimiter } from './util/rate-limiter.ts'
 
 export const ROOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -35,6 +44,8 @@ export interface ContextOverrides {
   clock?: Clock
   logger?: Logger
   db?: Database
+  sms?: SmsGateway
+  identity?: IdentityVerifier
 }
 
 /**
@@ -54,6 +65,12 @@ export class AppContext {
   readonly authority: CertificateAuthority
   readonly crl: CrlPublisher
   readonly ocsp: OcspResponder
+  readonly limiter: RateLimiter
+  /** Phone codes: the configured gateway, or the sandbox outbox outside production. */
+  readonly sms: SmsGateway
+  /** Identity documents: the configured provider, or the sandbox registry outside production. */
+  readonly identity: IdentityVerifier
+  #enrollment: EnrollmentService | undefined
   readonly metrics = new Metrics()
   readonly views = new Views(path.join(ROOT_DIR, 'views'))
   #host: ProviderHost | undefined
@@ -78,6 +95,15 @@ export class AppContext {
     })
     this.crl = new CrlPublisher(this.db, this.ca, this.clock)
     this.ocsp = new OcspResponder(this.db, this.ca, this.clock)
+    this.limiter = new RateLimiter(this.db, this.clock)
+    this.sms = overrides.sms ?? (config.smsGateway ? new HttpSmsGateway(config.smsGateway.url, config.smsGateway.token) : new SandboxSmsGateway(this.db, this.clock))
+    this.identity = overrides.identity ?? (config.identityProvider ? new HttpIdentityVerifier(config.identityProvider.url, config.identityProvider.token) : new SandboxIdentityRegistry())
+  }
+
+  /** The enrollment journey; available after start() (it needs server secrets). */
+  get enrollment(): EnrollmentService {
+    if (!this.#enrollment) throw new Error('context not started')
+    return this.#enrollment
   }
 
   /** Is this certificate (DER or serial) ours, valid at `at`, not revoked or suspended? */
@@ -105,13 +131,23 @@ export class AppContext {
     const cookieKeys = await this.secrets.randomKeys('cookie-keys', 2)
     const [csrfKey] = await this.secrets.randomKeys('csrf-key', 1)
     const csrf = new Csrf(csrfKey!)
+    const [otpKey, ciKey] = [(await this.secrets.randomKeys('otp-key', 1))[0]!, (await this.secrets.randomKeys('ci-key', 1))[0]!]
+    this.#enrollment = new EnrollmentService({
+      db: this.db, clock: this.clock, sms: this.sms, identity: this.identity, limiter: this.limiter,
+      authority: this.authority, audit: this.audit,
+      otpKey: Buffer.from(otpKey, 'base64url'), ciKey: Buffer.from(ciKey, 'base64url'),
+    })
+    const https = this.config.publicUrl.protocol === 'https:'
 
     const router = new Router()
     addOpsRoutes(router, { db: this.db, metrics: this.metrics, publicDir: path.join(ROOT_DIR, 'public') })
     addPkiRoutes(router, { hierarchy: this.ca, authority: this.authority, crl: this.crl, ocsp: this.ocsp })
     addInteractionRoutes(router, { provider: () => this.host.provider, views: this.views, csrf })
-
-    const https = this.config.publicUrl.protocol === 'https:'
+    addEnrollmentRoutes(router, {
+      service: this.#enrollment, views: this.views, csrf, secureCookies: https,
+      sandbox: this.sms.kind === 'sandbox' || this.identity.kind === 'sandbox',
+      sandboxOutbox: this.sms instanceof SandboxSmsGateway ? this.sms : undefined,
+    })
     this.#host = new ProviderHost({
       keys: this.signingKeys,
       logger: this.logger,
@@ -134,6 +170,7 @@ export class AppContext {
     this.#every(this.config.keyRefreshSeconds, 'key refresh', () => this.host.refresh())
     this.#every(this.config.sweepIntervalSeconds, 'sweep', async () => {
       const deleted = await sweepExpired(this.db, this.clock, SWEEP_BATCH_SIZE) + await this.authority.sweepChallenges()
+        + await this.enrollment.sweep() + await this.limiter.sweep()
       if (deleted) this.logger.info({ deleted }, 'expired rows swept')
     })
   }

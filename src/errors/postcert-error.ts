@@ -7,6 +7,8 @@ export class PostCertError extends Error {
   readonly status: number
   readonly code: string
   readonly description: string
+  /** Where a browser should go next, shown on the error page (message key of the link text). */
+  link: { href: string; key: string } | undefined
 
   constructor(status: number, code: string, description: string, options?: ErrorOptions) {
     super(description, options)

@@ -25,7 +25,7 @@ export function errorHandler(views: Views, logger: Logger): Middleware {
         const key = `error.${body.error}`
         const message = views.has(locale, key) ? views.message(locale, key) : body.error_description
         ctx.type = 'html'
-        ctx.body = views.render('error', locale, 'error.title', { code: body.error, message, requestId: ctx.state.requestId })
+        ctx.body = views.render('error', locale, 'error.title', { code: body.error, message, requestId: ctx.state.requestId, link: err.expose ? err.link : undefined })
       } else {
         ctx.body = body
       }

@@ -29,6 +29,11 @@ export class Views {
       return new hbs.SafeString(text.replace(/\{\{(\w+)\}\}/g, (_, name: string) => hbs.escapeExpression(String(options.hash[name] ?? ''))))
     })
     const compile = (file: string) => hbs.compile(fs.readFileSync(file, 'utf8'), { strict: false })
+    const partials = path.join(dir, 'partials')
+    for (const file of fs.existsSync(partials) ? fs.readdirSync(partials) : []) {
+      if (file.endsWith('.hbs')) hbs.registerPartial(file.slice(0, -4), fs.readFileSync(path.join(partials, file), 'utf8'))
+    }
+    hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b)
     this.#layout = compile(path.join(dir, 'layouts', 'main.hbs'))
     for (const file of fs.readdirSync(path.join(dir, 'pages'))) {
       if (file.endsWith('.hbs')) this.#pages.set(file.slice(0, -4), compile(path.join(dir, 'pages', file)))
@@ -47,6 +52,11 @@ export class Views {
 
   message(locale: Locale, key: string): string {
     return this.#messages[locale][key] ?? this.#messages.en[key] ?? key
+  }
+
+  /** A message with its {{placeholders}} filled in (plain text; templates escape it). */
+  format(locale: Locale, key: string, params: Record<string, string | number> = {}): string {
+    return this.message(locale, key).replace(/\{\{(\w+)\}\}/g, (_, name: string) => String(params[name] ?? ''))
   }
 
   has(locale: Locale, key: string): boolean {

@@ -1,0 +1,213 @@
+import { createHash, createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto'
+import type { Selectable } from 'kysely'
+import type { AuditLog } from '../audit/audit-log.ts'
+import type { CertificateAuthority, CertificateRecord } from '../ca/authority.ts'
+import type { Database, DatabaseTransaction } from '../db/database.ts'
+import type { EnrollmentTable, SubscriberTable } from '../db/schema/enrollment.ts'
+import type { Clock } from '../util/clock.ts'
+import type { RateLimiter } from '../util/rate-limiter.ts'
+import {
+  ENROLLMENTS_PER_IP_PER_HOUR, ENROLLMENT_TTL, IDENTITY_CHECKS_PER_IP_PER_HOUR, OTP_DIGITS, OTP_MAX_ATTEMPTS,
+  OTP_RESEND_INTERVAL, OTP_TTL, SMS_PER_IP_PER_HOUR, SMS_PER_NUMBER_PER_HOUR,
+} from './constants.ts'
+import {
+  codeExhausted, codeExpired, codeNotSent, codeWrong, enrollmentExpired, identityMismatch, identityNotFound,
+  invalidPhone, phoneNotOwned, providerUnavailable, rateLimited, resendTooSoon, stepNotAllowed,
+} from './errors.ts'
+import { parseIdentityForm, lastDigits } from './identity-form.ts'
+import { IdentityProviderError, type IdentityVerifier } from './identity/identity-verifier.ts'
+import { normalizeKoreanMobile } from './phone-number.ts'
+import { SmsDeliveryError, type SmsGateway } from './sms/sms-gateway.ts'
+
+export type Enrollment = Selectable<EnrollmentTable>
+export type Subscriber = Selectable<SubscriberTable>
+
+export interface EnrollmentDeps {
+  db: Database
+  clock: Clock
+  sms: SmsGateway
+  identity: IdentityVerifier
+  limiter: RateLimiter
+  authority: CertificateAuthority
+  audit: AuditLog
+  /** HMAC key for phone codes at rest. */
+  otpKey: Buffer
+  /** HMAC key of the connecting identifier; must never change. */
+  ciKey: Buffer
+}
+
+/**
+ * The issuance journey up to the holder step: phone, then identity document. State lives in the
+ * database, keyed by the SHA-256 of a cookie token; each step checks it is the current one, so
+ * steps cannot be skipped or replayed, and row locks make concurrent submissions safe.
+ *
+ * Throws EnrollmentError (see errors.ts) for everything the subscriber can fix or must wait for.
+ */
+export class EnrollmentService {
+  readonly #deps: EnrollmentDeps
+
+  constructor(deps: EnrollmentDeps) {
+    this.#deps = deps
+  }
+
+  async start(ip: string): Promise<{ token: string; enrollment: Enrollment }> {
+    await this.#limit(`enroll:ip:${ip}`, ENROLLMENTS_PER_IP_PER_HOUR)
+    const token = randomBytes(32).toString('base64url')
+    const now = this.#deps.clock.now()
+    const enrollment = await this.#deps.db.insertInto('enrollment').values({
+      id: tokenId(token), step: 'phone', phone_e164: null, otp_hash: null, otp_expires_at: null, otp_sent_at: null,
+      phone_verified_at: null, subscriber_id: null, identity_verified_at: null,
+      created_at: now, expires_at: new Date(now.getTime() + ENROLLMENT_TTL * 1000),
+    }).returningAll().executeTakeFirstOrThrow()
+    return { token, enrollment }
+  }
+
+  /** The live enrollment behind a cookie token, or undefined. */
+  async find(token: string | undefined): Promise<Enrollment | undefined> {
+    if (!token || token.length > 100) return undefined
+    return await this.#deps.db.selectFrom('enrollment').selectAll()
+      .where('id', '=', tokenId(token)).where('expires_at', '>', this.#deps.clock.now())
+      .executeTakeFirst()
+  }
+
+  /** Sends a code to the phone (again, after the resend interval; to another number, too). */
+  async sendCode(enrollment: Enrollment, phoneInput: string, ip: string): Promise<Enrollment> {
+    const phone = normalizeKoreanMobile(phoneInput)
+    if (!phone) throw invalidPhone()
+    const now = this.#deps.clock.now()
+    const tooSoon = (current: Enrollment) => {
+      if (!current.otp_sent_at) return
+      const wait = OTP_RESEND_INTERVAL - Math.floor((now.getTime() - current.otp_sent_at.getTime()) / 1000)
+      if (wait > 0) throw resendTooSoon(wait)
+    }
+    tooSoon(enrollment)
+    await this.#limit(`sms:phone:${phone}`, SMS_PER_NUMBER_PER_HOUR)
+    await this.#limit(`sms:ip:${ip}`, SMS_PER_IP_PER_HOUR)
+    const code = String(randomInt(0, 10 ** OTP_DIGITS)).padStart(OTP_DIGITS, '0')
+    const updated = await this.#step(enrollment, 'phone', async (trx, current) => {
+      tooSoon(current)
+      return await trx.updateTable('enrollment').set({
+        phone_e164: phone, otp_hash: this.#codeHash(current.id, phone, code), otp_attempts: 0,
+        otp_sent_at: now, otp_expires_at: new Date(now.getTime() + OTP_TTL * 1000),
+      }).where('id', '=', current.id).returningAll().executeTakeFirstOrThrow()
+    })
+    // Sent after the commit (no transaction waits on the gateway); if it fails the code is
+    // withdrawn so the subscriber can ask again at once.
+    try {
+      await this.#deps.sms.send(phone, `[PostCert] 인증번호 ${code} (3분 안에 입력). 누구에게도 알려주지 마세요. / Your PostCert code is ${code}. Never share it.`)
+    } catch (err) {
+      await this.#deps.db.updateTable('enrollment').set({ otp_hash: null, otp_sent_at: null, otp_expires_at: null }).where('id', '=', updated.id).execute()
+      if (err instanceof SmsDeliveryError) throw providerUnavailable()
+      throw err
+    }
+    return updated
+  }
+
+  async verifyCode(enrollment: Enrollment, codeInput: string): Promise<Enrollment> {
+    const code = codeInput.replace(/\s/g, '')
+    const now = this.#deps.clock.now()
+    // Wrong tries must count even though the step fails, so they commit before the error is thrown.
+    const outcome = await this.#step(enrollment, 'phone', async (trx, current): Promise<{ wrong: number } | { enrollment: Enrollment }> => {
+      if (!current.otp_hash || !current.phone_e164 || !current.otp_expires_at) throw codeNotSent()
+      if (current.otp_attempts >= OTP_MAX_ATTEMPTS) throw codeExhausted()
+      if (current.otp_expires_at <= now) throw codeExpired()
+      const expected = Buffer.from(current.otp_hash, 'hex')
+      const actual = Buffer.from(this.#codeHash(current.id, current.phone_e164, code), 'hex')
+      if (!/^\d+$/.test(code) || !timingSafeEqual(expected, actual)) {
+        const attempts = current.otp_attempts + 1
+        await trx.updateTable('enrollment').set({ otp_attempts: attempts }).where('id', '=', current.id).execute()
+        return { wrong: attempts }
+      }
+      const updated = await trx.updateTable('enrollment')
+        .set({ step: 'identity', phone_verified_at: now, otp_hash: null, otp_expires_at: null })
+        .where('id', '=', current.id).returningAll().executeTakeFirstOrThrow()
+      await this.#deps.audit.record(trx, { type: 'enrollment.phone_verified', data: { phone: maskPhone(current.phone_e164) } })
+      return { enrollment: updated }
+    })
+    if ('wrong' in outcome) throw outcome.wrong >= OTP_MAX_ATTEMPTS ? codeExhausted() : codeWrong(OTP_MAX_ATTEMPTS - outcome.wrong)
+    return outcome.enrollment
+  }
+
+  /**
+   * Checks the identity document with the provider; the verified phone must be registered to the
+   * same person. Finds or creates the subscriber by connecting identifier.
+   */
+  async verifyIdentity(enrollment: Enrollment, form: URLSearchParams, ip: string): Promise<{ enrollment: Enrollment; subscriber: Subscriber; validCertificates: CertificateRecord[] }> {
+    if (enrollment.step !== 'identity') throw stepNotAllowed(enrollment.step)
+    const document = parseIdentityForm(form, this.#deps.clock.now())
+    await this.#limit(`identity:ip:${ip}`, IDENTITY_CHECKS_PER_IP_PER_HOUR)
+    let result
+    try {
+      result = await this.#deps.identity.verify(document)
+    } catch (err) {
+      if (err instanceof IdentityProviderError) throw providerUnavailable()
+      throw err
+    }
+    if (!result.verified) throw result.reason === 'not_found' ? identityNotFound() : identityMismatch()
+    if (!enrollment.phone_e164 || !result.identity.phones.includes(enrollment.phone_e164)) throw phoneNotOwned()
+
+    const now = this.#deps.clock.now()
+    const ci = createHmac('sha256', this.#deps.ciKey).update(result.identity.identityKey).digest('base64url')
+    const { updated, subscriber } = await this.#step(enrollment, 'identity', async (trx, current) => {
+      const fields = {
+        name: result.identity.name, birthdate: result.identity.birthdate, phone_e164: current.phone_e164!,
+        document_type: document.type, document_last_digits: lastDigits(document.number), updated_at: now,
+      }
+      // Unique on ci: a concurrent first enrollment of the same person updates instead of duplicating.
+      const subscriber = await trx.insertInto('subscriber')
+        .values({ id: `ps_${randomBytes(12).toString('base64url')}`, ci, created_at: now, ...fields })
+        .onConflict((oc) => oc.column('ci').doUpdateSet(fields))
+        .returningAll().executeTakeFirstOrThrow()
+      const updated = await trx.updateTable('enrollment')
+        .set({ step: 'holder', subscriber_id: subscriber.id, identity_verified_at: now })
+        .where('id', '=', current.id).returningAll().executeTakeFirstOrThrow()
+      await this.#deps.audit.record(trx, { type: 'enrollment.identity_verified', subscriberId: subscriber.id, data: { document_type: document.type } })
+      return { updated, subscriber }
+    })
+    return { enrollment: updated, subscriber, validCertificates: await this.validCertificates(subscriber.id) }
+  }
+
+  /** The subscriber's certificates in use now: a new enrollment will reissue and revoke them. */
+  async validCertificates(subscriberId: string): Promise<CertificateRecord[]> {
+    const now = this.#deps.clock.now()
+    return (await this.#deps.authority.listBySubscriber(subscriberId)).filter((c) => c.status === 'good' && c.notAfter > now)
+  }
+
+  async subscriber(enrollment: Enrollment): Promise<Subscriber | undefined> {
+    if (!enrollment.subscriber_id) return undefined
+    return await this.#deps.db.selectFrom('subscriber').selectAll().where('id', '=', enrollment.subscriber_id).executeTakeFirst()
+  }
+
+  /** Deletes enrollments that expired a day ago or more. */
+  async sweep(): Promise<number> {
+    const cutoff = new Date(this.#deps.clock.now().getTime() - 24 * 60 * 60 * 1000)
+    const result = await this.#deps.db.deleteFrom('enrollment').where('expires_at', '<', cutoff).executeTakeFirst()
+    return Number(result.numDeletedRows)
+  }
+
+  /** Runs `fn` on the locked enrollment row if it is still live and at `step`. */
+  async #step<T>(enrollment: Enrollment, step: Enrollment['step'], fn: (trx: DatabaseTransaction, current: Enrollment) => Promise<T>): Promise<T> {
+    return await this.#deps.db.transaction().execute(async (trx) => {
+      const current = await trx.selectFrom('enrollment').selectAll().where('id', '=', enrollment.id).forUpdate().executeTakeFirst()
+      if (!current || current.expires_at <= this.#deps.clock.now()) throw enrollmentExpired()
+      if (current.step !== step) throw stepNotAllowed(current.step)
+      return await fn(trx, current)
+    })
+  }
+
+  async #limit(key: string, perHour: number): Promise<void> {
+    const decision = await this.#deps.limiter.hit(key, perHour, 3600)
+    if (!decision.allowed) throw rateLimited(decision.retryAfterSeconds)
+  }
+
+  #codeHash(enrollmentId: string, phone: string, code: string): string {
+    return createHmac('sha256', this.#deps.otpKey).update(`${enrollmentId}:${phone}:${code}`).digest('hex')
+  }
+}
+
+export const tokenId = (token: string) => createHash('sha256').update(token).digest('base64url')
+
+/** +821012345678 -> +82 10-****-5678 for logs and audit. */
+export function maskPhone(e164: string): string {
+  return `${e164.slice(0, 3)} ${e164.slice(3, 5)}-****-${e164.slice(-4)}`
+}

@@ -1,0 +1,176 @@
+import { randomBytes } from 'node:crypto'
+import type { Context } from 'koa'
+import type { Csrf } from '../http/csrf.ts'
+import { readForm } from '../http/form.ts'
+import type { Router } from '../http/router.ts'
+import { pickLocale, type Locale, type Views } from '../http/views.ts'
+import { ENROLLMENT_TTL } from './constants.ts'
+import { EnrollmentError, enrollmentExpired, stepNotAllowed } from './errors.ts'
+import type { Enrollment, EnrollmentService } from './enrollment-service.ts'
+import { DOCUMENT_TYPES } from './identity-form.ts'
+import { formatKoreanMobile } from './phone-number.ts'
+import type { SandboxSmsGateway } from './sms/sandbox-sms-gateway.ts'
+
+const COOKIE = 'postcert_enroll'
+const START_COOKIE = 'postcert_enroll_start'
+
+export interface EnrollmentRouteDeps {
+  service: EnrollmentService
+  views: Views
+  csrf: Csrf
+  secureCookies: boolean
+  /** Present only when the sandbox SMS gateway is in use. */
+  sandboxOutbox: SandboxSmsGateway | undefined
+  sandbox: boolean
+}
+
+/**
+ * /enroll: the issuance journey, one page per step (ko by default, en with ui_locales=en).
+ * Every POST carries a CSRF token bound to the enrollment; the cookie is HttpOnly, SameSite=Lax,
+ * Secure with an https issuer, and lives as long as the enrollment (15 minutes).
+ */
+export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): void {
+  const { service, views, csrf } = deps
+
+  const locale = (ctx: Context): Locale => pickLocale(ctx.query.ui_locales, (langs) => ctx.acceptsLanguages(langs))
+  /** Keeps an explicit language choice across links and redirects. */
+  const href = (ctx: Context, path: string) => (typeof ctx.query.ui_locales === 'string' ? `${path}?ui_locales=${encodeURIComponent(ctx.query.ui_locales)}` : path)
+  const render = (ctx: Context, page: string, titleKey: string, data: Record<string, unknown>) => {
+    const lang = locale(ctx)
+    const other = lang === 'ko' ? 'en' : 'ko'
+    ctx.set('Cache-Control', 'no-store')
+    ctx.type = 'html'
+    ctx.body = views.render(page, lang, titleKey, { sandbox: deps.sandbox, switchHref: `${ctx.path}?ui_locales=${other}`, switchLang: other, ...data })
+  }
+  const cookieOptions = (maxAgeMs: number) => ({ httpOnly: true, sameSite: 'lax' as const, secure: deps.secureCookies, path: '/enroll', maxAge: maxAgeMs, overwrite: true })
+  const errorView = (ctx: Context, err: EnrollmentError) => {
+    const lang = locale(ctx)
+    const key = `enroll.error.${err.code}`
+    const label = err.field ? views.message(lang, `enroll.field.${err.field}`) : ''
+    return { field: err.field, message: views.format(lang, key, { ...err.params, label }) }
+  }
+
+  async function current(ctx: Context): Promise<Enrollment> {
+    const enrollment = await service.find(ctx.cookies.get(COOKIE))
+    if (!enrollment) throw enrollmentExpired()
+    return enrollment
+  }
+
+  /** Runs a step's POST; a fixable error re-renders its page with the message and status. */
+  async function post(ctx: Context, step: Enrollment['step'], action: (enrollment: Enrollment, form: URLSearchParams) => Promise<string>, rerender: (enrollment: Enrollment, form: URLSearchParams, error: ReturnType<typeof errorView>) => Promise<void>) {
+    const form = await readForm(ctx)
+    const enrollment = await current(ctx)
+    csrf.verify(`enroll:${enrollment.id}`, form.get('csrf'))
+    if (enrollment.step !== step) throw stepNotAllowed(enrollment.step)
+    try {
+      const next = await action(enrollment, form)
+      ctx.status = 303
+      ctx.redirect(href(ctx, next))
+    } catch (err) {
+      if (!(err instanceof EnrollmentError) || err.code === 'step_not_allowed' || err.code === 'enrollment_expired') throw err
+      ctx.status = err.status
+      await rerender((await service.find(ctx.cookies.get(COOKIE))) ?? enrollment, form, errorView(ctx, err))
+    }
+  }
+
+  router.add('GET', '/enroll', 'enroll', async (ctx) => {
+    const enrollment = await service.find(ctx.cookies.get(COOKIE))
+    if (enrollment) {
+      ctx.status = 303
+      return ctx.redirect(href(ctx, `/enroll/${enrollment.step}`))
+    }
+    const nonce = randomBytes(16).toString('base64url')
+    ctx.cookies.set(START_COOKIE, nonce, cookieOptions(ENROLLMENT_TTL * 1000))
+    render(ctx, 'enroll-start', 'enroll.title', { action: href(ctx, '/enroll/start'), csrf: csrf.token(`enroll-start:${nonce}`) })
+  })
+
+  router.add('POST', '/enroll/start', 'enroll_start', async (ctx) => {
+    const form = await readForm(ctx)
+    csrf.verify(`enroll-start:${ctx.cookies.get(START_COOKIE) ?? ''}`, form.get('csrf'))
+    const { token } = await service.start(ctx.ip)
+    ctx.cookies.set(COOKIE, token, cookieOptions(ENROLLMENT_TTL * 1000))
+    ctx.cookies.set(START_COOKIE, '', { ...cookieOptions(0), maxAge: 0 })
+    ctx.status = 303
+    ctx.redirect(href(ctx, '/enroll/phone'))
+  })
+
+  const phonePage = async (ctx: Context, enrollment: Enrollment, data: { phone?: string; error?: unknown } = {}) => {
+    const sent = Boolean(enrollment.otp_sent_at && enrollment.phone_e164)
+    render(ctx, 'enroll-phone', 'enroll.phone.title', {
+      step: 'phone', stepNumber: 1, csrf: csrf.token(`enroll:${enrollment.id}`),
+      sendAction: href(ctx, '/enroll/phone/send'), verifyAction: href(ctx, '/enroll/phone/verify'),
+      sent, sentTo: enrollment.phone_e164 ? formatKoreanMobile(enrollment.phone_e164) : '',
+      phone: data.phone ?? (enrollment.phone_e164 ? formatKoreanMobile(enrollment.phone_e164) : ''), ...data,
+    })
+  }
+
+  router.add('GET', '/enroll/phone', 'enroll_phone', async (ctx) => {
+    const enrollment = await current(ctx)
+    if (enrollment.step !== 'phone') return redirectToStep(ctx, enrollment)
+    await phonePage(ctx, enrollment)
+  })
+
+  router.add('POST', '/enroll/phone/send', 'enroll_phone_send', async (ctx) => {
+    await post(ctx, 'phone',
+      async (enrollment, form) => { await service.sendCode(enrollment, form.get('phone') ?? '', ctx.ip); return '/enroll/phone' },
+      async (enrollment, form, error) => phonePage(ctx, enrollment, { phone: form.get('phone') ?? '', error }))
+  })
+
+  router.add('POST', '/enroll/phone/verify', 'enroll_phone_verify', async (ctx) => {
+    await post(ctx, 'phone',
+      async (enrollment, form) => { await service.verifyCode(enrollment, form.get('code') ?? ''); return '/enroll/identity' },
+      async (enrollment, _form, error) => phonePage(ctx, enrollment, { error }))
+  })
+
+  const identityPage = async (ctx: Context, enrollment: Enrollment, data: { values?: Record<string, string>; error?: unknown } = {}) => {
+    const lang = locale(ctx)
+    const chosen = data.values?.document_type
+    render(ctx, 'enroll-identity', 'enroll.identity.title', {
+      step: 'identity', stepNumber: 2, csrf: csrf.token(`enroll:${enrollment.id}`), action: href(ctx, '/enroll/identity'),
+      documentTypes: DOCUMENT_TYPES.map((value) => ({ value, label: views.message(lang, `enroll.document.${value}`), checked: value === (chosen ?? 'resident_card') })),
+      values: data.values ?? {}, error: data.error,
+    })
+  }
+
+  router.add('GET', '/enroll/identity', 'enroll_identity', async (ctx) => {
+    const enrollment = await current(ctx)
+    if (enrollment.step !== 'identity') return redirectToStep(ctx, enrollment)
+    await identityPage(ctx, enrollment)
+  })
+
+  router.add('POST', '/enroll/identity', 'enroll_identity_submit', async (ctx) => {
+    await post(ctx, 'identity',
+      async (enrollment, form) => { await service.verifyIdentity(enrollment, form, ctx.ip); return '/enroll/holder' },
+      async (enrollment, form, error) => identityPage(ctx, enrollment, {
+        // Everything but the document number comes back, so nothing has to be typed twice.
+        values: { document_type: form.get('document_type') ?? '', name: form.get('name') ?? '', birthdate: form.get('birthdate') ?? '', issue_date: form.get('issue_date') ?? '' },
+        error,
+      }))
+  })
+
+  router.add('GET', '/enroll/holder', 'enroll_holder', async (ctx) => {
+    const enrollment = await current(ctx)
+    if (enrollment.step !== 'holder') return redirectToStep(ctx, enrollment)
+    const subscriber = await service.subscriber(enrollment)
+    const existing = subscriber ? await service.validCertificates(subscriber.id) : []
+    render(ctx, 'enroll-holder', 'enroll.holder.title', { step: 'holder', stepNumber: 3, name: subscriber?.name ?? '', existingCount: existing.length })
+  })
+
+  if (deps.sandboxOutbox) {
+    const outbox = deps.sandboxOutbox
+    router.add('GET', '/sandbox/sms', 'sandbox_sms', async (ctx) => {
+      const messages = await outbox.outbox()
+      ctx.set('Cache-Control', 'no-store')
+      if (ctx.accepts('html', 'json') === 'json') {
+        ctx.body = { messages: messages.map((m) => ({ to: m.to, body: m.body, sent_at: m.sentAt.toISOString() })) }
+        return
+      }
+      render(ctx, 'sandbox-sms', 'sandbox.title', { messages: messages.map((m) => ({ ...m, sentAt: m.sentAt.toISOString() })) })
+    })
+  }
+
+  function redirectToStep(ctx: Context, enrollment: Enrollment) {
+    ctx.status = 303
+    ctx.redirect(href(ctx, `/enroll/${enrollment.step}`))
+  }
+}

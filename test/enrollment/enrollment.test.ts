@@ -1,0 +1,183 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import request from 'supertest'
+import { ManualClock } from '../../src/util/clock.ts'
+import { startTestServer, type TestServer } from '../helpers/server.ts'
+import { csrfOf, lastCode, PERSON_1, PERSON_2, startEnrollment, verifyPhone } from './helpers.ts'
+
+const E164_1 = '+821000000001'
+const E164_2 = '+821000000002'
+
+describe('enrollment: phone and identity steps', () => {
+  let server: TestServer
+  const clock = new ManualClock()
+  before(async () => { server = await startTestServer({ overrides: { clock } }) })
+  after(async () => { await server.close() })
+
+  const identity = (p: typeof PERSON_1) => ({ document_type: p.document_type, name: p.name, birthdate: p.birthdate, number: p.number, issue_date: p.issue_date })
+
+  it('walks a subscriber through phone and identity, with a safe cookie', async () => {
+    const { browser, csrf, started } = await startEnrollment(server)
+    const cookie = (started.headers['set-cookie'] as unknown as string[]).find((c) => c.startsWith('postcert_enroll='))!
+    assert.match(cookie, /path=\/enroll/)
+    assert.match(cookie, /httponly/)
+    assert.match(cookie, /samesite=lax/)
+
+    const sent = await browser.post('/enroll/phone/send').type('form').send({ csrf, phone: '010-0000-0001' }).expect(303)
+    assert.equal(sent.headers.location, '/enroll/phone')
+    const page = await browser.get('/enroll/phone').expect(200)
+    assert.match(page.text, /010-0000-0001\(으\)로 인증번호를 보냈습니다/)
+    const code = await lastCode(server, E164_1)
+    const verified = await browser.post('/enroll/phone/verify').type('form').send({ csrf, code }).expect(303)
+    assert.equal(verified.headers.location, '/enroll/identity')
+
+    const form = await browser.get('/enroll/identity').expect(200)
+    assert.match(form.text, /신분증 확인/)
+    const done = await browser.post('/enroll/identity').type('form').send({ csrf, ...identity(PERSON_1) }).expect(303)
+    assert.equal(done.headers.location, '/enroll/holder')
+    const holder = await browser.get('/enroll/holder').expect(200)
+    assert.match(holder.text, /김우정님, 휴대폰과 신분증 확인을 마쳤습니다/)
+  })
+
+  it('finds the same subscriber when the same person comes back, and stores no document number', async () => {
+    const subscribers = async () => server.ctx.db.selectFrom('subscriber').selectAll().where('name', '=', PERSON_1.name).execute()
+    const before = await subscribers()
+    const { browser, csrf } = await startEnrollment(server)
+    clock.advance(61)
+    await verifyPhone(server, browser, csrf, PERSON_1.phone, E164_1)
+    // another document of the same person
+    await browser.post('/enroll/identity').type('form').send({ csrf, document_type: 'passport', name: PERSON_1.name, birthdate: PERSON_1.birthdate, number: 'M00000001', issue_date: '2021-05-10' }).expect(303)
+    const after = await subscribers()
+    assert.equal(after.length, 1)
+    assert.deepEqual(after.map((s) => s.id), before.map((s) => s.id))
+    assert.equal(after[0]!.document_type, 'passport')
+    assert.equal(after[0]!.document_last_digits, '0001')
+    const dump = JSON.stringify(await server.ctx.db.selectFrom('subscriber').selectAll().execute()) + JSON.stringify(await server.ctx.db.selectFrom('audit_event').selectAll().execute())
+    assert.ok(!dump.includes('9001151000001') && !dump.includes('M00000001'), 'no raw document number at rest')
+  })
+
+  it('counts wrong codes and kills the code at the fifth', async () => {
+    const { browser, csrf } = await startEnrollment(server)
+    clock.advance(61)
+    await browser.post('/enroll/phone/send').type('form').send({ csrf, phone: PERSON_2.phone }).expect(303)
+    const code = await lastCode(server, E164_2)
+    const wrong = code === '000000' ? '111111' : '000000'
+    for (let left = 4; left >= 1; left--) {
+      const res = await browser.post('/enroll/phone/verify').type('form').send({ csrf, code: wrong }).expect(400)
+      assert.match(res.text, new RegExp(`인증번호가 맞지 않습니다. ${left}번 더 입력할 수 있습니다`))
+      assert.match(res.text, /aria-invalid="true"/)
+    }
+    const fifth = await browser.post('/enroll/phone/verify').type('form').send({ csrf, code: wrong }).expect(400)
+    assert.match(fifth.text, /5번 잘못 입력했습니다/)
+    const late = await browser.post('/enroll/phone/verify').type('form').send({ csrf, code }).expect(400)
+    assert.match(late.text, /5번 잘못 입력했습니다/, 'even the right code is refused now')
+  })
+
+  it('refuses an expired code', async () => {
+    const { browser, csrf } = await startEnrollment(server)
+    clock.advance(61)
+    await browser.post('/enroll/phone/send').type('form').send({ csrf, phone: PERSON_1.phone }).expect(303)
+    const code = await lastCode(server, E164_1)
+    clock.advance(181)
+    const res = await browser.post('/enroll/phone/verify').type('form').send({ csrf, code }).expect(400)
+    assert.match(res.text, /유효시간\(3분\)이 지났습니다/)
+  })
+
+  it('refuses a resend within a minute, in the page\'s language', async () => {
+    const { browser, csrf } = await startEnrollment(server)
+    clock.advance(61)
+    await browser.post('/enroll/phone/send').type('form').send({ csrf, phone: PERSON_1.phone }).expect(303)
+    clock.advance(20)
+    const res = await browser.post('/enroll/phone/send?ui_locales=en').type('form').send({ csrf, phone: PERSON_1.phone }).expect(429)
+    assert.match(res.text, /You can ask for a new code in 40 seconds/)
+  })
+
+  it('rate-limits codes to one number', async () => {
+    clock.advance(3600)
+    const { browser, csrf } = await startEnrollment(server)
+    const number = '010-9999-0001'
+    for (let i = 0; i < 5; i++) {
+      await browser.post('/enroll/phone/send').type('form').send({ csrf, phone: number }).expect(303)
+      clock.advance(61)
+    }
+    const res = await browser.post('/enroll/phone/send').type('form').send({ csrf, phone: number }).expect(429)
+    assert.match(res.text, /요청이 너무 많습니다/)
+  })
+
+  it('refuses a number that is not a Korean mobile number', async () => {
+    const { browser, csrf } = await startEnrollment(server)
+    const res = await browser.post('/enroll/phone/send').type('form').send({ csrf, phone: '02-123-4567' }).expect(400)
+    assert.match(res.text, /휴대폰 번호 형식이 올바르지 않습니다/)
+    assert.match(res.text, /value="02-123-4567"/, 'what was typed stays in the field')
+  })
+
+  for (const [what, patch, message] of [
+    ['an unknown person', { number: '900115-1999999' }, /입력한 신분증을 찾을 수 없습니다/],
+    ['details that do not match the document', { name: '김우중' }, /신분증 정보와 일치하지 않습니다/],
+    ['a malformed birth date', { birthdate: '1990-02-30' }, /생년월일 항목을 확인해 주세요/],
+    ['a resident number that does not start with the birth date', { number: '910115-1000001' }, /신분증 번호 항목을 확인해 주세요/],
+  ] as const) {
+    it(`refuses ${what}`, async () => {
+      const { browser, csrf } = await startEnrollment(server)
+      clock.advance(61)
+      await verifyPhone(server, browser, csrf, PERSON_1.phone, E164_1)
+      const res = await browser.post('/enroll/identity').type('form').send({ csrf, ...identity(PERSON_1), ...patch }).expect(400)
+      assert.match(res.text, message)
+      assert.ok(!res.text.includes('1000001'), 'the document number is not echoed back')
+    })
+  }
+
+  it('refuses a phone that belongs to someone else', async () => {
+    const { browser, csrf } = await startEnrollment(server)
+    clock.advance(61)
+    await verifyPhone(server, browser, csrf, PERSON_2.phone, E164_2)
+    const res = await browser.post('/enroll/identity').type('form').send({ csrf, ...identity(PERSON_1) }).expect(400)
+    assert.match(res.text, /본인 명의가 아닙니다/)
+  })
+
+  it('does not let a step be skipped or replayed', async () => {
+    const { browser, csrf } = await startEnrollment(server)
+    const skipped = await browser.post('/enroll/identity').type('form').set('Accept', 'application/json').send({ csrf, ...identity(PERSON_1) }).expect(409)
+    assert.equal(skipped.body.error, 'step_not_allowed')
+    await browser.get('/enroll/identity').expect(303).expect('Location', '/enroll/phone')
+    await browser.get('/enroll/holder').expect(303).expect('Location', '/enroll/phone')
+
+    clock.advance(61)
+    await browser.post('/enroll/phone/send').type('form').send({ csrf, phone: PERSON_1.phone }).expect(303)
+    const code = await lastCode(server, E164_1)
+    await browser.post('/enroll/phone/verify').type('form').send({ csrf, code }).expect(303)
+    const replayed = await browser.post('/enroll/phone/verify').type('form').set('Accept', 'text/html').send({ csrf, code }).expect(409)
+    assert.match(replayed.text, /지금은 이 단계를 진행할 수 없습니다/)
+    assert.match(replayed.text, /href="\/enroll"/)
+  })
+
+  it('expires after 15 minutes', async () => {
+    const { browser, csrf } = await startEnrollment(server)
+    clock.advance(15 * 60)
+    const res = await browser.post('/enroll/phone/send').type('form').set('Accept', 'text/html').send({ csrf, phone: PERSON_1.phone }).expect(400)
+    assert.match(res.text, /처음부터 다시 시작해 주세요/)
+    assert.match(res.text, /<a class="button" href="\/enroll">처음부터 다시 시작<\/a>/)
+    await browser.get('/enroll').expect(200)
+  })
+
+  it('refuses a POST without the CSRF token, or with another enrollment\'s', async () => {
+    const { browser } = await startEnrollment(server)
+    await browser.post('/enroll/phone/send').type('form').send({ phone: PERSON_1.phone }).expect(403)
+    const other = await startEnrollment(server)
+    await browser.post('/enroll/phone/send').type('form').send({ csrf: other.csrf, phone: PERSON_1.phone }).expect(403)
+    const start = await request(server.url).post('/enroll/start').type('form').send({ csrf: 'x' }).expect(403)
+    assert.equal(start.body.error, 'invalid_csrf_token')
+  })
+
+  it('shows the journey in English with ui_locales=en, keeping the choice across steps', async () => {
+    const browser = request.agent(server.url)
+    const start = await browser.get('/enroll?ui_locales=en').expect(200)
+    assert.match(start.text, /<html lang="en">/)
+    assert.match(start.text, /What you need/)
+    const started = await browser.post('/enroll/start?ui_locales=en').type('form').send({ csrf: csrfOf(start.text) }).expect(303)
+    assert.equal(started.headers.location, '/enroll/phone?ui_locales=en')
+    const phone = await browser.get(started.headers.location!).expect(200)
+    assert.match(phone.text, /Verify your phone/)
+    assert.match(phone.text, /Step 1 of 4/)
+  })
+})
