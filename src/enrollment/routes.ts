@@ -165,7 +165,7 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
         ctx.body = { messages: messages.map((m) => ({ to: m.to, body: m.body, sent_at: m.sentAt.toISOString() })) }
         return
       }
-      render(ctx, 'sandbox-sms', 'sandbox.title', { messages: messages.map((m) => ({ ...m, sentAt: m.sentAt.toISOString() })) })
+      render(ctx, 'sandbox-sms', 'sandbox.title', { sms: messages.map((m) => ({ ...m, sentAt: m.sentAt.toISOString() })) })
     })
   }
 

@@ -44,6 +44,7 @@ export class Views {
   render(page: string, locale: Locale, titleKey: string, data: Record<string, unknown> = {}): string {
     const template = this.#pages.get(page)
     if (!template) throw new Error(`no such view: ${page}`)
+    if ('messages' in data) throw new Error('"messages" is reserved for the locale strings in views')
     const messages = this.#messages[locale]
     const root = { ...data, messages }
     const body = template(root)
