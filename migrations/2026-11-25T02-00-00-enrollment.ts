@@ -30,10 +30,27 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('phone_verified_at', 'timestamptz')
     .addColumn('subscriber_id', 'text', (c) => c.references('subscriber.id'))
     .addColumn('identity_verified_at', 'timestamptz')
+    .addColumn('holder', 'text', (c) => c.check(sql`holder in ('passkey', 'file')`))
+    .addColumn('certificate_serial', 'text', (c) => c.references('certificate.serial'))
+    // The WebAuthn registration challenge of the passkey holder step.
+    .addColumn('webauthn_challenge', 'text')
     .addColumn('created_at', 'timestamptz', (c) => c.notNull())
     .addColumn('expires_at', 'timestamptz', (c) => c.notNull())
     .execute()
   await db.schema.createIndex('enrollment_expires_idx').on('enrollment').column('expires_at').execute()
+
+  // Passkeys: the WebAuthn credential behind a passkey-held certificate.
+  await db.schema
+    .createTable('webauthn_credential')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('subscriber_id', 'text', (c) => c.notNull().references('subscriber.id'))
+    .addColumn('certificate_serial', 'text', (c) => c.notNull().references('certificate.serial'))
+    .addColumn('public_key', 'bytea', (c) => c.notNull())
+    .addColumn('counter', 'bigint', (c) => c.notNull())
+    .addColumn('transports', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+    .execute()
+  await db.schema.createIndex('webauthn_credential_subscriber_idx').on('webauthn_credential').column('subscriber_id').execute()
 
   // Fixed-window counters for rate limits (per phone number, per client address, ...).
   await db.schema

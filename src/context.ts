@@ -23,6 +23,7 @@ import { HttpSmsGateway } from './enrollment/sms/http-sms-gateway.ts'
 import { SandboxSmsGateway } from './enrollment/sms/sandbox-sms-gateway.ts'
 import type { SmsGateway } from './enrollment/sms/sms-gateway.ts'
 import { mountApp } from './http/app.ts'
+import { buildBrowserBundles } from './http/bundles.ts'
 import { Csrf } from './http/csrf.ts'
 import { Router } from './http/router.ts'
 import { Views } from './http/views.ts'
@@ -140,13 +141,13 @@ export class AppContext {
     const https = this.config.publicUrl.protocol === 'https:'
 
     const router = new Router()
-    addOpsRoutes(router, { db: this.db, metrics: this.metrics, publicDir: path.join(ROOT_DIR, 'public') })
+    addOpsRoutes(router, { db: this.db, metrics: this.metrics, publicDir: path.join(ROOT_DIR, 'public'), bundles: await buildBrowserBundles(ROOT_DIR) })
     addPkiRoutes(router, { hierarchy: this.ca, authority: this.authority, crl: this.crl, ocsp: this.ocsp })
     addInteractionRoutes(router, { provider: () => this.host.provider, views: this.views, csrf })
     addEnrollmentRoutes(router, {
       service: this.#enrollment, views: this.views, csrf, secureCookies: https,
       sandbox: this.sms.kind === 'sandbox' || this.identity.kind === 'sandbox',
-      sandboxOutbox: this.sms instanceof SandboxSmsGateway ? this.sms : undefined,
+      sandboxOutbox: this.sms instanceof SandboxSmsGateway ? this.sms : undefined, hierarchy: this.ca,
     })
     this.#host = new ProviderHost({
       keys: this.signingKeys,

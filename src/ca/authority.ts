@@ -33,6 +33,9 @@ export interface CertificateRecord {
   replacedBy: string | null
 }
 
+/** Extra work that must commit (or roll back) with the issuance, e.g. completing an enrollment. */
+export type InIssuanceTransaction = (trx: DatabaseTransaction, certificate: CertificateRecord) => Promise<void>
+
 export interface IssueRequest {
   subscriberId: string
   displayName: string
@@ -40,6 +43,7 @@ export interface IssueRequest {
   /** The subscriber's public key, SubjectPublicKeyInfo DER. */
   spki: Buffer
   proof: PossessionProof
+  alsoInTransaction?: InIssuanceTransaction
 }
 
 export interface RenewRequest {
@@ -203,6 +207,7 @@ export class CertificateAuthority {
       const extra = alsoInTransaction ? await alsoInTransaction(trx, serial, now) : undefined
       await trx.insertInto('certificate').values(row).execute()
       await this.#audit.record(trx, { type: event, subscriberId: request.subscriberId, certificateSerial: serial, data: { holder: request.holder, notAfter: notAfter.toISOString() } })
+      await request.alsoInTransaction?.(trx, toRecord(row))
       return { certificate: toRecord(row), extra }
     })
   }

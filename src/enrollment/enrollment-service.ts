@@ -1,7 +1,8 @@
 import { createHash, createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto'
 import type { Selectable } from 'kysely'
 import type { AuditLog } from '../audit/audit-log.ts'
-import type { CertificateAuthority, CertificateRecord } from '../ca/authority.ts'
+import type { CertificateAuthority, CertificateRecord, InIssuanceTransaction, IssueRequest } from '../ca/authority.ts'
+import type { PossessionProof } from '../ca/possession.ts'
 import type { Database, DatabaseTransaction } from '../db/database.ts'
 import type { EnrollmentTable, SubscriberTable } from '../db/schema/enrollment.ts'
 import type { Clock } from '../util/clock.ts'
@@ -56,7 +57,7 @@ export class EnrollmentService {
     const now = this.#deps.clock.now()
     const enrollment = await this.#deps.db.insertInto('enrollment').values({
       id: tokenId(token), step: 'phone', phone_e164: null, otp_hash: null, otp_expires_at: null, otp_sent_at: null,
-      phone_verified_at: null, subscriber_id: null, identity_verified_at: null,
+      phone_verified_at: null, subscriber_id: null, identity_verified_at: null, holder: null, certificate_serial: null, webauthn_challenge: null,
       created_at: now, expires_at: new Date(now.getTime() + ENROLLMENT_TTL * 1000),
     }).returningAll().executeTakeFirstOrThrow()
     return { token, enrollment }
@@ -176,6 +177,44 @@ export class EnrollmentService {
   async subscriber(enrollment: Enrollment): Promise<Subscriber | undefined> {
     if (!enrollment.subscriber_id) return undefined
     return await this.#deps.db.selectFrom('subscriber').selectAll().where('id', '=', enrollment.subscriber_id).executeTakeFirst()
+  }
+
+  async certificate(enrollment: Enrollment): Promise<CertificateRecord | undefined> {
+    return enrollment.certificate_serial ? await this.#deps.authority.find(enrollment.certificate_serial) : undefined
+  }
+
+  /** A fresh proof-of-possession challenge for the holder step. */
+  async holderChallenge(enrollment: Enrollment): Promise<Buffer> {
+    if (enrollment.step !== 'holder') throw stepNotAllowed(enrollment.step)
+    return await this.#deps.authority.createChallenge()
+  }
+
+  /**
+   * Issues the certificate to a key the browser made for the certificate file holder, after the
+   * key signed the challenge. Certificates in use are revoked (reissue). The enrollment completes
+   * in the issuance transaction: a second submission issues nothing.
+   */
+  async completeWithFile(enrollment: Enrollment, input: { spki: Buffer; signature: Buffer; challenge: Buffer }): Promise<CertificateRecord> {
+    return await this.#issueTo(enrollment, 'file', input.spki, { type: 'signature', challenge: input.challenge, signature: input.signature })
+  }
+
+  async #issueTo(enrollment: Enrollment, holder: 'passkey' | 'file', spki: Buffer, proof: PossessionProof, also?: InIssuanceTransaction): Promise<CertificateRecord> {
+    if (enrollment.step !== 'holder') throw stepNotAllowed(enrollment.step)
+    const subscriber = await this.subscriber(enrollment)
+    if (!subscriber) throw stepNotAllowed(enrollment.step)
+    const request: IssueRequest = {
+      subscriberId: subscriber.id, displayName: subscriber.name, holder, spki, proof,
+      alsoInTransaction: async (trx, certificate) => {
+        const done = await trx.updateTable('enrollment')
+          .set({ step: 'done', holder, certificate_serial: certificate.serial, webauthn_challenge: null })
+          .where('id', '=', enrollment.id).where('step', '=', 'holder').where('expires_at', '>', this.#deps.clock.now())
+          .returning('id').executeTakeFirst()
+        if (!done) throw stepNotAllowed('done')
+        await also?.(trx, certificate)
+      },
+    }
+    const inUse = await this.validCertificates(subscriber.id)
+    return inUse.length ? (await this.#deps.authority.reissue(request)).certificate : await this.#deps.authority.issue(request)
   }
 
   /** Deletes enrollments that expired a day ago or more. */

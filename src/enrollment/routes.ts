@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import type { Context } from 'koa'
 import type { Csrf } from '../http/csrf.ts'
-import { readForm } from '../http/form.ts'
+import { base64urlField, readForm, readJson } from '../http/form.ts'
+import { toPem } from '../ca/x509.ts'
+import type { CaHierarchy } from '../ca/hierarchy.ts'
 import type { Router } from '../http/router.ts'
 import { pickLocale, type Locale, type Views } from '../http/views.ts'
 import { ENROLLMENT_TTL } from './constants.ts'
@@ -22,6 +24,7 @@ export interface EnrollmentRouteDeps {
   /** Present only when the sandbox SMS gateway is in use. */
   sandboxOutbox: SandboxSmsGateway | undefined
   sandbox: boolean
+  hierarchy: CaHierarchy
 }
 
 /**
@@ -153,7 +156,55 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
     if (enrollment.step !== 'holder') return redirectToStep(ctx, enrollment)
     const subscriber = await service.subscriber(enrollment)
     const existing = subscriber ? await service.validCertificates(subscriber.id) : []
-    render(ctx, 'enroll-holder', 'enroll.holder.title', { step: 'holder', stepNumber: 3, name: subscriber?.name ?? '', existingCount: existing.length })
+    render(ctx, 'enroll-holder', 'enroll.holder.title', {
+      step: 'holder', stepNumber: 3, name: subscriber?.name ?? '', existingCount: existing.length,
+      csrf: csrf.token(`enroll:${enrollment.id}`), scripts: ['/assets/enroll-holder.js'],
+      holderMessages: scriptJson(views.messagesWithPrefix(locale(ctx), 'holder.')),
+    })
+  })
+
+  /** JSON endpoints of the holder step: same cookie, CSRF token in a header. */
+  async function holderApi(ctx: Context): Promise<Enrollment> {
+    const enrollment = await current(ctx)
+    csrf.verify(`enroll:${enrollment.id}`, ctx.get('x-csrf-token') || null)
+    if (enrollment.step !== 'holder') throw stepNotAllowed(enrollment.step)
+    ctx.set('Cache-Control', 'no-store')
+    return enrollment
+  }
+
+  router.add('POST', '/enroll/holder/challenge', 'enroll_holder_challenge', async (ctx) => {
+    const enrollment = await holderApi(ctx)
+    ctx.body = { challenge: (await service.holderChallenge(enrollment)).toString('base64url') }
+  })
+
+  router.add('POST', '/enroll/holder/file', 'enroll_holder_file', async (ctx) => {
+    const enrollment = await holderApi(ctx)
+    const body = await readJson(ctx)
+    const certificate = await service.completeWithFile(enrollment, {
+      spki: base64urlField(body, 'spki'), signature: base64urlField(body, 'signature'), challenge: base64urlField(body, 'challenge', 64),
+    })
+    const ca = await deps.hierarchy.issuing()
+    ctx.body = {
+      serial: certificate.serial,
+      certificate: toPem(certificate.der, 'CERTIFICATE'),
+      chain: toPem(ca.certificate.rawData, 'CERTIFICATE') + toPem(ca.root.rawData, 'CERTIFICATE'),
+      not_after: certificate.notAfter.toISOString(),
+      next: href(ctx, '/enroll/done'),
+    }
+  })
+
+  router.add('GET', '/enroll/done', 'enroll_done', async (ctx) => {
+    const enrollment = await current(ctx)
+    if (enrollment.step !== 'done') return redirectToStep(ctx, enrollment)
+    const certificate = (await service.certificate(enrollment))!
+    const lang = locale(ctx)
+    const days = Math.ceil((certificate.notAfter.getTime() - Date.now()) / 86_400_000)
+    render(ctx, 'enroll-done', 'enroll.done.title', {
+      step: 'done', stepNumber: 4, serial: certificate.serial,
+      holder: views.message(lang, `enroll.holder.${certificate.holder}_label`), file: certificate.holder === 'file',
+      notBefore: certificate.notBefore.toISOString().slice(0, 10), notAfter: certificate.notAfter.toISOString().slice(0, 10), days,
+      scripts: certificate.holder === 'file' ? ['/assets/enroll-done.js'] : [],
+    })
   })
 
   if (deps.sandboxOutbox) {
@@ -173,4 +224,9 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
     ctx.status = 303
     ctx.redirect(href(ctx, `/enroll/${enrollment.step}`))
   }
+}
+
+/** JSON for a <script type="application/json"> block: nothing in it can close the element. */
+function scriptJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026')
 }

@@ -21,3 +21,26 @@ export async function readBody(ctx: Context, limit: number): Promise<Buffer> {
   }
   return Buffer.concat(chunks)
 }
+
+/** A JSON object body (application/json), refusing anything else or anything large. */
+export async function readJson(ctx: Context, limit = 64 * 1024): Promise<Record<string, unknown>> {
+  if (!ctx.is('application/json')) throw new InvalidRequestError('expected application/json')
+  let value: unknown
+  try {
+    value = JSON.parse((await readBody(ctx, limit)).toString('utf8'))
+  } catch (err) {
+    if (err instanceof PayloadTooLargeError) throw err
+    throw new InvalidRequestError('the body is not valid JSON')
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidRequestError('expected a JSON object')
+  return value as Record<string, unknown>
+}
+
+/** A base64url string field of a JSON body, decoded; `max` bytes at most. */
+export function base64urlField(body: Record<string, unknown>, name: string, max = 4096): Buffer {
+  const value = body[name]
+  if (typeof value !== 'string' || !/^[A-Za-z0-9_-]*$/.test(value) || value.length > Math.ceil(max * 4 / 3)) {
+    throw new InvalidRequestError(`${name} must be base64url`)
+  }
+  return Buffer.from(value, 'base64url')
+}

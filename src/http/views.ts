@@ -60,6 +60,11 @@ export class Views {
     return this.message(locale, key).replace(/\{\{(\w+)\}\}/g, (_, name: string) => String(params[name] ?? ''))
   }
 
+  /** The messages whose keys start with `prefix`, without it (for browser scripts). */
+  messagesWithPrefix(locale: Locale, prefix: string): Record<string, string> {
+    return Object.fromEntries(Object.entries(this.#messages[locale]).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]))
+  }
+
   has(locale: Locale, key: string): boolean {
     return key in this.#messages[locale]
   }

@@ -7,7 +7,7 @@ import type { Router } from '../http/router.ts'
 import type { Metrics } from './metrics.ts'
 
 /** Liveness, readiness, metrics, and the few static files PostCert's pages use. */
-export function addOpsRoutes(router: Router, deps: { db: Database; metrics: Metrics; publicDir: string }): void {
+export function addOpsRoutes(router: Router, deps: { db: Database; metrics: Metrics; publicDir: string; bundles: Map<string, Uint8Array> }): void {
   router.add('GET', '/healthz', 'healthz', (ctx) => {
     ctx.set('Cache-Control', 'no-store')
     ctx.body = { status: 'ok' }
@@ -36,6 +36,13 @@ export function addOpsRoutes(router: Router, deps: { db: Database; metrics: Metr
     ctx.body = await deps.metrics.registry.metrics()
   })
 
+  for (const [file, body] of deps.bundles) {
+    router.add('GET', `/assets/${file}`, 'assets', (ctx) => {
+      ctx.set('Cache-Control', 'no-cache')
+      ctx.type = 'text/javascript; charset=utf-8'
+      ctx.body = Buffer.from(body)
+    })
+  }
   for (const file of fs.readdirSync(deps.publicDir)) {
     const type = file.endsWith('.css') ? 'text/css; charset=utf-8' : file.endsWith('.js') ? 'text/javascript; charset=utf-8' : undefined
     if (!type) continue

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { Browser, Page } from 'playwright-core'
 import { launchBrowser, NEEDS_CHROMIUM } from '../helpers/browser.ts'
+import { openssl } from '../helpers/pki.ts'
 import { ROOT } from '../helpers/process.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { lastCode, PERSON_1 } from '../enrollment/helpers.ts'
@@ -11,7 +13,7 @@ import { lastCode, PERSON_1 } from '../enrollment/helpers.ts'
 /** Screenshots of every step go here (ignored by git) for a person to look at. */
 const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots')
 
-describe('enrollment in a real browser (phone and identity steps)', { skip: NEEDS_CHROMIUM }, () => {
+describe('enrollment in a real browser with a certificate file', { skip: NEEDS_CHROMIUM }, () => {
   let server: TestServer
   let browser: Browser
   before(async () => {
@@ -25,7 +27,7 @@ describe('enrollment in a real browser (phone and identity steps)', { skip: NEED
   })
 
   for (const lang of ['ko', 'en'] as const) {
-    it(`a subscriber reaches the holder step on a phone (${lang})`, async () => {
+    it(`a subscriber gets a certificate file on a phone, and its backup opens with openssl (${lang})`, async () => {
       const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: lang === 'ko' ? 'ko-KR' : 'en-US' })
       const page = await context.newPage()
       const violations: string[] = []
@@ -61,8 +63,47 @@ describe('enrollment in a real browser (phone and identity steps)', { skip: NEED
       await page.getByRole('button', { name: t('신분증 확인', 'Check document') }).click()
 
       await page.waitForURL(/\/enroll\/holder/)
-      assert.match(await page.locator('[role=status]').textContent() ?? '', new RegExp(PERSON_1.name))
+      assert.match(await page.locator('p[role=status]').first().textContent() ?? '', new RegExp(PERSON_1.name))
+      await page.getByLabel(t('인증서 비밀번호', 'Certificate password'), { exact: true }).fill('abc123')
+      assert.match(await page.locator('#strength').textContent() ?? '', new RegExp(t('약함', 'Weak')))
+      await page.getByLabel(t('인증서 비밀번호 확인', 'Confirm the certificate password')).fill('abc123')
+      await page.getByRole('button', { name: t('인증서 발급', 'Issue certificate') }).click()
+      assert.match(await page.locator('#holder-error').textContent() ?? '', new RegExp(t('10자 이상', 'at least 10')))
+      await shot('3-holder-weak-password')
+      const PASSWORD = 'Daejeon-2026-safe!'
+      await page.getByLabel(t('인증서 비밀번호', 'Certificate password'), { exact: true }).fill(PASSWORD)
+      assert.match(await page.locator('#strength').textContent() ?? '', new RegExp(t('강함', 'Strong')))
+      await page.getByLabel(t('인증서 비밀번호 확인', 'Confirm the certificate password')).fill(PASSWORD)
       await shot('3-holder')
+      await page.getByRole('button', { name: t('인증서 발급', 'Issue certificate') }).click()
+
+      await page.waitForURL(/\/enroll\/done/, { timeout: 30_000 })
+      const serial = (await page.locator('dl.facts code').textContent())!.trim()
+      assert.match(serial, /^[0-9a-f]{31,32}$/)
+      const backupButton = page.getByRole('button', { name: t('백업 파일 내려받기', 'Download backup') })
+      await backupButton.waitFor()
+      await shot('4-done')
+      const [download] = await Promise.all([page.waitForEvent('download'), backupButton.click()])
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postcert-backup-'))
+      const backup = path.join(dir, download.suggestedFilename())
+      await download.saveAs(backup)
+      assert.equal(path.basename(backup), `postcert-${serial}.pem`)
+
+      // The certificate in the backup verifies against the published chain...
+      const pems = fs.readFileSync(backup, 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/g)!
+      fs.writeFileSync(path.join(dir, 'cert.pem'), pems[0]!)
+      fs.writeFileSync(path.join(dir, 'ca.pem'), await (await fetch(`${server.url}/pki/ca.pem`)).text())
+      const verified = await openssl(['verify', '-CAfile', path.join(dir, 'ca.pem'), path.join(dir, 'cert.pem')])
+      assert.equal(verified.code, 0, verified.output)
+      // ...and its key opens with the password only.
+      assert.equal((await openssl(['pkey', '-in', backup, '-passin', `pass:${PASSWORD}`, '-noout'])).code, 0)
+      assert.notEqual((await openssl(['pkey', '-in', backup, '-passin', 'pass:not-the-password-1', '-noout'])).code, 0)
+      // The key in the backup is the one certified.
+      const keyPub = await openssl(['pkey', '-in', backup, '-passin', `pass:${PASSWORD}`, '-pubout'])
+      const certPub = await openssl(['x509', '-in', path.join(dir, 'cert.pem'), '-noout', '-pubkey'])
+      assert.equal(keyPub.output, certPub.output)
+      const record = await server.ctx.authority.find(serial)
+      assert.equal(record?.holder, 'file')
       assert.deepEqual(violations, [])
       await context.close()
     })

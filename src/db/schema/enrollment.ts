@@ -29,8 +29,24 @@ export interface EnrollmentTable {
   phone_verified_at: Date | null
   subscriber_id: string | null
   identity_verified_at: Date | null
+  holder: 'passkey' | 'file' | null
+  certificate_serial: string | null
+  webauthn_challenge: string | null
   created_at: Date
   expires_at: Date
+}
+
+export interface WebauthnCredentialTable {
+  /** base64url credential id */
+  id: string
+  subscriber_id: string
+  certificate_serial: string
+  /** COSE public key */
+  public_key: Uint8Array
+  counter: number
+  /** JSON array of transports */
+  transports: string
+  created_at: Date
 }
 
 export interface RateLimitTable {
@@ -49,6 +65,7 @@ export interface SandboxSmsTable {
 export interface EnrollmentSchema {
   subscriber: SubscriberTable
   enrollment: EnrollmentTable
+  webauthn_credential: WebauthnCredentialTable
   rate_limit: RateLimitTable
   sandbox_sms: SandboxSmsTable
 }

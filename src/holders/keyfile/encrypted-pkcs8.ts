@@ -1,11 +1,11 @@
 // Password-protected private keys as PKCS#8 EncryptedPrivateKeyInfo with PBES2 (RFC 8018):
 // PBKDF2-HMAC-SHA256 and AES-256-CBC, the format `openssl pkey -passin` opens. WebCrypto only,
 // so the browser (enrollment, login) and Node (tests, tools) share it.
-import type { webcrypto } from 'node:crypto'
 import { DerError, equal, hex, integer, NULL, OCTET_STRING, OID, read, readInteger, SEQUENCE, tlv, type Node } from './der.ts'
 
 /** OWASP's 2023 recommendation for PBKDF2-HMAC-SHA256; makes each password guess cost ~0.5 s in a browser. */
-type CryptoKey = webcrypto.CryptoKey
+/** CryptoKey, named so that this file type-checks with Node's types and with the DOM's. */
+type CryptoKey = Awaited<ReturnType<typeof globalThis.crypto.subtle.importKey>>
 
 export const PBKDF2_ITERATIONS = 600_000
 /** Refuse files that would make us spin for minutes. */
@@ -24,7 +24,7 @@ const subtle = () => globalThis.crypto.subtle
 
 async function deriveKey(password: string, salt: Uint8Array, iterations: number, usage: 'encrypt' | 'decrypt'): Promise<CryptoKey> {
   const base = await subtle().importKey('raw', new TextEncoder().encode(password), 'PBKDF2', false, ['deriveKey'])
-  return await subtle().deriveKey({ name: 'PBKDF2', hash: 'SHA-256', salt, iterations }, base, { name: 'AES-CBC', length: 256 }, false, [usage])
+  return await subtle().deriveKey({ name: 'PBKDF2', hash: 'SHA-256', salt: new Uint8Array(salt), iterations }, base, { name: 'AES-CBC', length: 256 }, false, [usage])
 }
 
 /** Encrypts a PKCS#8 private key (DER) under `password`; returns EncryptedPrivateKeyInfo DER. */
@@ -32,7 +32,7 @@ export async function encryptPkcs8(pkcs8: Uint8Array, password: string, iteratio
   const salt = globalThis.crypto.getRandomValues(new Uint8Array(16))
   const iv = globalThis.crypto.getRandomValues(new Uint8Array(16))
   const key = await deriveKey(password, salt, iterations, 'encrypt')
-  const encrypted = new Uint8Array(await subtle().encrypt({ name: 'AES-CBC', iv }, key, pkcs8))
+  const encrypted = new Uint8Array(await subtle().encrypt({ name: 'AES-CBC', iv }, key, new Uint8Array(pkcs8)))
   const kdf = tlv(SEQUENCE, tlv(OID, OID_PBKDF2), tlv(SEQUENCE,
     tlv(OCTET_STRING, salt), integer(iterations), integer(32), tlv(SEQUENCE, tlv(OID, OID_HMAC_SHA256), tlv(NULL))))
   const scheme = tlv(SEQUENCE, tlv(OID, OID_AES_256_CBC), tlv(OCTET_STRING, iv))
@@ -69,7 +69,7 @@ export async function decryptPkcs8(der: Uint8Array, password: string): Promise<U
   if (iterations < 1 || iterations > MAX_ITERATIONS) throw new KeyFileError('unreasonable PBKDF2 iteration count')
   const key = await deriveKey(password, salt, iterations, 'decrypt')
   try {
-    return new Uint8Array(await subtle().decrypt({ name: 'AES-CBC', iv }, key, encrypted))
+    return new Uint8Array(await subtle().decrypt({ name: 'AES-CBC', iv: new Uint8Array(iv) }, key, new Uint8Array(encrypted)))
   } catch {
     // Bad padding: with CBC this is what a wrong password looks like.
     throw new KeyFileError('wrong password')

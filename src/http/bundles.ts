@@ -1,0 +1,18 @@
+import path from 'node:path'
+import { build } from 'esbuild'
+
+/** Browser entry points (src/browser), served as /assets/<name>.js. */
+const ENTRIES = ['enroll-holder', 'enroll-done']
+
+/**
+ * Bundles the browser TypeScript at start-up, in memory (a few tens of milliseconds): no build
+ * step to forget, no generated files, and PostCert serves every script itself (no CDN).
+ */
+export async function buildBrowserBundles(rootDir: string): Promise<Map<string, Uint8Array>> {
+  const result = await build({
+    entryPoints: Object.fromEntries(ENTRIES.map((name) => [name, path.join(rootDir, 'src/browser', `${name}.ts`)])),
+    bundle: true, format: 'esm', platform: 'browser', target: ['es2022'], minify: true,
+    write: false, outdir: '/assets', logLevel: 'silent', legalComments: 'none',
+  })
+  return new Map(result.outputFiles.map((file) => [path.basename(file.path), file.contents]))
+}
