@@ -22,6 +22,7 @@ import { addEnrollmentRoutes } from './enrollment/routes.ts'
 import { HttpSmsGateway } from './enrollment/sms/http-sms-gateway.ts'
 import { SandboxSmsGateway } from './enrollment/sms/sandbox-sms-gateway.ts'
 import type { SmsGateway } from './enrollment/sms/sms-gateway.ts'
+import { PasskeyRegistrar } from './holders/webauthn/passkeys.ts'
 import { mountApp } from './http/app.ts'
 import { buildBrowserBundles } from './http/bundles.ts'
 import { Csrf } from './http/csrf.ts'
@@ -137,6 +138,7 @@ export class AppContext {
       db: this.db, clock: this.clock, sms: this.sms, identity: this.identity, limiter: this.limiter,
       authority: this.authority, audit: this.audit,
       otpKey: Buffer.from(otpKey, 'base64url'), ciKey: Buffer.from(ciKey, 'base64url'),
+      passkeys: new PasskeyRegistrar(this.config.issuer),
     })
     const https = this.config.publicUrl.protocol === 'https:'
 

@@ -1,6 +1,9 @@
-// The holder step of enrollment, certificate file: make a P-256 key in this browser, encrypt it
-// under the certificate password (which never leaves the browser), keep it in IndexedDB, prove
-// possession by signing the server's challenge, and store the certificate that comes back.
+// The holder step of enrollment.
+// Passkey: register a passkey, then sign the CA's challenge with it (the proof of possession).
+// Certificate file: make a P-256 key in this browser, encrypt it under the certificate password
+// (which never leaves the browser), keep it in IndexedDB, prove possession by signing the
+// server's challenge, and store the certificate that comes back.
+import { startAuthentication, startRegistration, browserSupportsWebAuthn } from '@simplewebauthn/browser'
 import { encryptPkcs8, toPem } from '../holders/keyfile/encrypted-pkcs8.ts'
 import { checkPassword } from '../holders/keyfile/password-policy.ts'
 import { saveCertificate } from './key-store.ts'
@@ -87,5 +90,38 @@ form.addEventListener('submit', async (event) => {
     location.assign(issued.next!)
   } catch (err) {
     fail(`${messages['error.failed']} (${(err as Error).message})`)
+  }
+})
+
+const passkeyButton = document.querySelector<HTMLButtonElement>('#passkey')!
+const passkeyStatus = document.querySelector<HTMLElement>('#passkey-progress')!
+const passkeyError = document.querySelector<HTMLElement>('#passkey-error')!
+
+if (!browserSupportsWebAuthn()) {
+  passkeyButton.disabled = true
+  passkeyError.textContent = messages['passkey.unsupported']!
+  passkeyError.hidden = false
+}
+
+passkeyButton.addEventListener('click', async () => {
+  passkeyError.hidden = true
+  passkeyButton.disabled = true
+  try {
+    passkeyStatus.textContent = messages['passkey.create']!
+    const { registration, challenge } = await post('/enroll/holder/passkey/options') as unknown as { registration: Parameters<typeof startRegistration>[0]['optionsJSON']; challenge: string }
+    const created = await startRegistration({ optionsJSON: registration })
+    passkeyStatus.textContent = messages['passkey.confirm']!
+    const assertion = await startAuthentication({
+      optionsJSON: { challenge, rpId: registration.rp.id, allowCredentials: [{ id: created.id, type: 'public-key', transports: created.response.transports }], userVerification: 'required', timeout: 120_000 },
+    })
+    passkeyStatus.textContent = messages['progress.issue']!
+    const issued = await post('/enroll/holder/passkey', { registration: created, assertion, challenge })
+    passkeyStatus.textContent = messages['progress.done']!
+    location.assign(issued.next!)
+  } catch (err) {
+    passkeyStatus.textContent = ''
+    passkeyError.textContent = `${messages['error.failed']} (${(err as Error).message})`
+    passkeyError.hidden = false
+    passkeyButton.disabled = false
   }
 })

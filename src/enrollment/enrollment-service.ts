@@ -3,6 +3,8 @@ import type { Selectable } from 'kysely'
 import type { AuditLog } from '../audit/audit-log.ts'
 import type { CertificateAuthority, CertificateRecord, InIssuanceTransaction, IssueRequest } from '../ca/authority.ts'
 import type { PossessionProof } from '../ca/possession.ts'
+import type { PasskeyRegistrar } from '../holders/webauthn/passkeys.ts'
+import type { PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/server'
 import type { Database, DatabaseTransaction } from '../db/database.ts'
 import type { EnrollmentTable, SubscriberTable } from '../db/schema/enrollment.ts'
 import type { Clock } from '../util/clock.ts'
@@ -17,6 +19,7 @@ import {
 } from './errors.ts'
 import { parseIdentityForm, lastDigits } from './identity-form.ts'
 import { IdentityProviderError, type IdentityVerifier } from './identity/identity-verifier.ts'
+import { InvalidPossessionProofError } from '../ca/errors.ts'
 import { normalizeKoreanMobile } from './phone-number.ts'
 import { SmsDeliveryError, type SmsGateway } from './sms/sms-gateway.ts'
 
@@ -35,6 +38,7 @@ export interface EnrollmentDeps {
   otpKey: Buffer
   /** HMAC key of the connecting identifier; must never change. */
   ciKey: Buffer
+  passkeys: PasskeyRegistrar
 }
 
 /**
@@ -196,6 +200,33 @@ export class EnrollmentService {
    */
   async completeWithFile(enrollment: Enrollment, input: { spki: Buffer; signature: Buffer; challenge: Buffer }): Promise<CertificateRecord> {
     return await this.#issueTo(enrollment, 'file', input.spki, { type: 'signature', challenge: input.challenge, signature: input.signature })
+  }
+
+  /** Passkey registration options, plus the CA challenge the new passkey will sign right after. */
+  async passkeyOptions(enrollment: Enrollment): Promise<{ registration: PublicKeyCredentialCreationOptionsJSON; challenge: Buffer }> {
+    if (enrollment.step !== 'holder') throw stepNotAllowed(enrollment.step)
+    const subscriber = await this.subscriber(enrollment)
+    if (!subscriber) throw stepNotAllowed(enrollment.step)
+    const existing = await this.#deps.db.selectFrom('webauthn_credential').select('id').where('subscriber_id', '=', subscriber.id).execute()
+    const registration = await this.#deps.passkeys.options({ id: subscriber.id, name: subscriber.name }, existing.map((c) => c.id))
+    await this.#deps.db.updateTable('enrollment').set({ webauthn_challenge: registration.challenge })
+      .where('id', '=', enrollment.id).where('step', '=', 'holder').execute()
+    return { registration, challenge: await this.#deps.authority.createChallenge() }
+  }
+
+  /** Issues the certificate to a new passkey: registration, then an assertion over the CA challenge. */
+  async completeWithPasskey(enrollment: Enrollment, input: { registration: unknown; assertion: unknown; challenge: Buffer }): Promise<CertificateRecord> {
+    if (enrollment.step !== 'holder') throw stepNotAllowed(enrollment.step)
+    if (!enrollment.webauthn_challenge) throw new InvalidPossessionProofError('ask for passkey options first')
+    const passkey = await this.#deps.passkeys.verify({
+      registrationChallenge: enrollment.webauthn_challenge, registration: input.registration, assertion: input.assertion, caChallenge: input.challenge,
+    })
+    return await this.#issueTo(enrollment, 'passkey', passkey.spki, passkey.proof, async (trx, certificate) => {
+      await trx.insertInto('webauthn_credential').values({
+        id: passkey.credentialId, subscriber_id: certificate.subscriberId, certificate_serial: certificate.serial,
+        public_key: passkey.publicKey, counter: passkey.counter, transports: JSON.stringify(passkey.transports), created_at: this.#deps.clock.now(),
+      }).execute()
+    })
   }
 
   async #issueTo(enrollment: Enrollment, holder: 'passkey' | 'file', spki: Buffer, proof: PossessionProof, also?: InIssuanceTransaction): Promise<CertificateRecord> {

@@ -193,6 +193,21 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
     }
   })
 
+  router.add('POST', '/enroll/holder/passkey/options', 'enroll_holder_passkey_options', async (ctx) => {
+    const enrollment = await holderApi(ctx)
+    const { registration, challenge } = await service.passkeyOptions(enrollment)
+    ctx.body = { registration, challenge: challenge.toString('base64url') }
+  })
+
+  router.add('POST', '/enroll/holder/passkey', 'enroll_holder_passkey', async (ctx) => {
+    const enrollment = await holderApi(ctx)
+    const body = await readJson(ctx)
+    const certificate = await service.completeWithPasskey(enrollment, {
+      registration: body.registration, assertion: body.assertion, challenge: base64urlField(body, 'challenge', 64),
+    })
+    ctx.body = { serial: certificate.serial, next: href(ctx, '/enroll/done') }
+  })
+
   router.add('GET', '/enroll/done', 'enroll_done', async (ctx) => {
     const enrollment = await current(ctx)
     if (enrollment.step !== 'done') return redirectToStep(ctx, enrollment)

@@ -8,7 +8,8 @@ import { launchBrowser, NEEDS_CHROMIUM } from '../helpers/browser.ts'
 import { openssl } from '../helpers/pki.ts'
 import { ROOT } from '../helpers/process.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
-import { lastCode, PERSON_1 } from '../enrollment/helpers.ts'
+import { lastCode, PERSON_1, PERSON_2 } from '../enrollment/helpers.ts'
+import { POLICY_OIDS } from '../../src/ca/constants.ts'
 
 /** Screenshots of every step go here (ignored by git) for a person to look at. */
 const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots')
@@ -64,10 +65,11 @@ describe('enrollment in a real browser with a certificate file', { skip: NEEDS_C
 
       await page.waitForURL(/\/enroll\/holder/)
       assert.match(await page.locator('p[role=status]').first().textContent() ?? '', new RegExp(PERSON_1.name))
+      await shot('3-holder-choose')
       await page.getByLabel(t('인증서 비밀번호', 'Certificate password'), { exact: true }).fill('abc123')
       assert.match(await page.locator('#strength').textContent() ?? '', new RegExp(t('약함', 'Weak')))
       await page.getByLabel(t('인증서 비밀번호 확인', 'Confirm the certificate password')).fill('abc123')
-      await page.getByRole('button', { name: t('인증서 발급', 'Issue certificate') }).click()
+      await page.getByRole('button', { name: t('인증서 파일로 발급', 'Issue to a certificate file') }).click()
       assert.match(await page.locator('#holder-error').textContent() ?? '', new RegExp(t('10자 이상', 'at least 10')))
       await shot('3-holder-weak-password')
       const PASSWORD = 'Daejeon-2026-safe!'
@@ -75,7 +77,7 @@ describe('enrollment in a real browser with a certificate file', { skip: NEEDS_C
       assert.match(await page.locator('#strength').textContent() ?? '', new RegExp(t('강함', 'Strong')))
       await page.getByLabel(t('인증서 비밀번호 확인', 'Confirm the certificate password')).fill(PASSWORD)
       await shot('3-holder')
-      await page.getByRole('button', { name: t('인증서 발급', 'Issue certificate') }).click()
+      await page.getByRole('button', { name: t('인증서 파일로 발급', 'Issue to a certificate file') }).click()
 
       await page.waitForURL(/\/enroll\/done/, { timeout: 30_000 })
       const serial = (await page.locator('dl.facts code').textContent())!.trim()
@@ -108,6 +110,66 @@ describe('enrollment in a real browser with a certificate file', { skip: NEEDS_C
       await context.close()
     })
   }
+})
+
+
+describe('enrollment in a real browser with a passkey', { skip: NEEDS_CHROMIUM }, () => {
+  let server: TestServer
+  let browser: Browser
+  before(async () => {
+    server = await startTestServer({ hostname: 'localhost' })
+    browser = await launchBrowser()
+    fs.mkdirSync(SHOTS, { recursive: true })
+  })
+  after(async () => {
+    await browser?.close()
+    await server?.close()
+  })
+
+  it('a subscriber gets a certificate bound to a new passkey (virtual authenticator)', async () => {
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR' })
+    const page = await context.newPage()
+    const cdp = await context.newCDPSession(page)
+    await cdp.send('WebAuthn.enable')
+    await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+    })
+    const base = server.issuer
+    await page.goto(`${base}/enroll`)
+    await page.getByRole('button', { name: '발급 시작' }).click()
+    await page.getByLabel('휴대폰 번호').fill(PERSON_2.phone)
+    await page.getByRole('button', { name: '인증번호 받기' }).click()
+    await page.waitForSelector('#code')
+    await page.getByLabel('인증번호 6자리').fill(await lastCode(server, '+821000000002'))
+    await page.getByRole('button', { name: '확인' }).click()
+    await page.waitForURL(/\/enroll\/identity/)
+    await page.getByLabel('운전면허증').check()
+    await page.getByLabel('이름').fill(PERSON_2.name)
+    await page.getByLabel('생년월일').fill(PERSON_2.birthdate)
+    await page.getByLabel('신분증 번호').fill(PERSON_2.number)
+    await page.getByLabel('발급일자').fill(PERSON_2.issue_date)
+    await page.getByRole('button', { name: '신분증 확인' }).click()
+    await page.waitForURL(/\/enroll\/holder/)
+    await page.getByRole('button', { name: '패스키로 발급' }).click()
+    await page.waitForURL(/\/enroll\/done/, { timeout: 30_000 })
+    await page.screenshot({ path: path.join(SHOTS, 'enroll-ko-4-done-passkey.png'), fullPage: true })
+    assert.match(await page.locator('dl.facts').textContent() ?? '', /패스키/)
+    const serial = (await page.locator('dl.facts code').textContent())!.trim()
+
+    const record = (await server.ctx.authority.find(serial))!
+    assert.equal(record.holder, 'passkey')
+    const credential = await server.ctx.db.selectFrom('webauthn_credential').selectAll().where('certificate_serial', '=', serial).executeTakeFirstOrThrow()
+    assert.equal(credential.subscriber_id, record.subscriberId)
+
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postcert-passkey-'))
+    fs.writeFileSync(path.join(dir, 'cert.pem'), await (await fetch(`${base}/pki/certificates/${serial}`)).text())
+    fs.writeFileSync(path.join(dir, 'ca.pem'), await (await fetch(`${base}/pki/ca.pem`)).text())
+    const verified = await openssl(['verify', '-CAfile', path.join(dir, 'ca.pem'), path.join(dir, 'cert.pem')])
+    assert.equal(verified.code, 0, verified.output)
+    const text = await openssl(['x509', '-in', path.join(dir, 'cert.pem'), '-noout', '-text'])
+    assert.ok(text.output.includes(`Policy: ${POLICY_OIDS.passkey}`), 'the passkey policy')
+    await context.close()
+  })
 })
 
 async function focusedId(page: Page): Promise<string | undefined> {

@@ -40,11 +40,13 @@ export async function startTestServer(options: {
   database?: TestDatabase
   /** The master key the database was set up with, when it comes prepared. */
   masterKey?: Buffer
+  /** The issuer's host name; WebAuthn needs a domain (localhost), not an IP address. */
+  hostname?: string
 } = {}): Promise<TestServer> {
   const port = await freePort()
   const database = options.database ?? await createTestDatabase(options.backend)
   const masterKey = options.masterKey ?? randomBytes(32)
-  const config = buildConfig({ NODE_ENV: 'test', PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, DATA_DIR: tempDir(), ...options.env })
+  const config = buildConfig({ NODE_ENV: 'test', PORT: String(port), PUBLIC_URL: `http://${options.hostname ?? '127.0.0.1'}:${port}`, DATA_DIR: tempDir(), ...options.env })
   const ctx = AppContext.create(config, { masterKey }, { logger: pino({ level: 'silent' }), db: database.db, ...options.overrides })
   await ctx.start()
   let running: RunningServer

@@ -1,0 +1,96 @@
+import {
+  generateRegistrationOptions, verifyAuthenticationResponse, verifyRegistrationResponse,
+  type AuthenticationResponseJSON, type PublicKeyCredentialCreationOptionsJSON, type RegistrationResponseJSON,
+} from '@simplewebauthn/server'
+import { InvalidPossessionProofError } from '../../ca/errors.ts'
+import type { PossessionProof } from '../../ca/possession.ts'
+import { coseToSpki } from './cose-to-spki.ts'
+
+export interface RegisteredPasskey {
+  credentialId: string
+  publicKey: Uint8Array
+  counter: number
+  transports: string[]
+  spki: Buffer
+  proof: PossessionProof
+}
+
+/** ES256, EdDSA, RS256: what passkeys offer, in order of preference. */
+const ALGORITHMS = [-7, -8, -257]
+
+/**
+ * Passkeys as certificate holders. Registration alone does not prove possession (with "none"
+ * attestation nothing in it is signed by the new key), so enrollment asks for an assertion with
+ * the new credential over the CA's challenge right after: that signature is the proof.
+ */
+export class PasskeyRegistrar {
+  readonly #rpID: string
+  readonly #origin: string
+
+  constructor(issuer: string) {
+    const url = new URL(issuer)
+    this.#rpID = url.hostname
+    this.#origin = url.origin
+  }
+
+  async options(user: { id: string; name: string }, exclude: string[]): Promise<PublicKeyCredentialCreationOptionsJSON> {
+    return await generateRegistrationOptions({
+      rpName: 'PostCert', rpID: this.#rpID,
+      userID: new TextEncoder().encode(user.id), userName: user.id, userDisplayName: user.name,
+      attestationType: 'none', supportedAlgorithmIDs: ALGORITHMS,
+      authenticatorSelection: { residentKey: 'required', userVerification: 'required' },
+      excludeCredentials: exclude.map((id) => ({ id })),
+      timeout: 120_000,
+    })
+  }
+
+  /**
+   * Checks, in order:
+   * 1. the registration answers our registration challenge, on our origin and RP id, with user verification;
+   * 2. the assertion comes from the credential just registered;
+   * 3. the assertion answers the CA's challenge, on our origin, with user verification, signed by that credential.
+   */
+  async verify(input: { registrationChallenge: string; registration: unknown; assertion: unknown; caChallenge: Buffer }): Promise<RegisteredPasskey> {
+    let registered
+    try {
+      registered = await verifyRegistrationResponse({
+        response: input.registration as RegistrationResponseJSON,
+        expectedChallenge: input.registrationChallenge, expectedOrigin: this.#origin, expectedRPID: this.#rpID,
+        requireUserVerification: true,
+      })
+    } catch (err) {
+      throw new InvalidPossessionProofError(`the passkey registration is not valid: ${(err as Error).message}`)
+    }
+    if (!registered.verified) throw new InvalidPossessionProofError('the passkey registration did not verify')
+    const credential = registered.registrationInfo.credential
+
+    const assertion = input.assertion as AuthenticationResponseJSON
+    if (assertion?.id !== credential.id) throw new InvalidPossessionProofError('the assertion is not from the registered passkey')
+    let asserted
+    try {
+      asserted = await verifyAuthenticationResponse({
+        response: assertion,
+        expectedChallenge: input.caChallenge.toString('base64url'), expectedOrigin: this.#origin, expectedRPID: this.#rpID,
+        credential: { id: credential.id, publicKey: credential.publicKey, counter: credential.counter },
+        requireUserVerification: true,
+      })
+    } catch (err) {
+      throw new InvalidPossessionProofError(`the passkey assertion is not valid: ${(err as Error).message}`)
+    }
+    if (!asserted.verified) throw new InvalidPossessionProofError('the passkey assertion did not verify')
+
+    const b = (text: string) => Buffer.from(text, 'base64url')
+    return {
+      credentialId: credential.id,
+      publicKey: credential.publicKey,
+      counter: asserted.authenticationInfo.newCounter,
+      transports: credential.transports ?? [],
+      spki: coseToSpki(credential.publicKey),
+      proof: {
+        type: 'webauthn', challenge: input.caChallenge,
+        authenticatorData: b(assertion.response.authenticatorData), clientDataJSON: b(assertion.response.clientDataJSON),
+        signature: b(assertion.response.signature),
+      },
+    }
+  }
+}
