@@ -105,6 +105,18 @@ describe('enrollment: phone and identity steps', () => {
     assert.match(res.text, /요청이 너무 많습니다/)
   })
 
+  it('rate-limits codes from one client address', async () => {
+    clock.advance(3600 - ((clock.now().getTime() / 1000) % 3600) + 1)
+    for (let i = 0; i < 20; i++) {
+      const { browser, csrf } = await startEnrollment(server)
+      await browser.post('/enroll/phone/send').type('form').send({ csrf, phone: `010-8000-${String(i).padStart(4, '0')}` }).expect(303)
+    }
+    const { browser, csrf } = await startEnrollment(server)
+    const res = await browser.post('/enroll/phone/send').type('form').send({ csrf, phone: '010-8000-9999' }).expect(429)
+    assert.match(res.text, /요청이 너무 많습니다/)
+    clock.advance(3600)
+  })
+
   it('refuses a number that is not a Korean mobile number', async () => {
     const { browser, csrf } = await startEnrollment(server)
     const res = await browser.post('/enroll/phone/send').type('form').send({ csrf, phone: '02-123-4567' }).expect(400)
