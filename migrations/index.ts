@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely'
 import * as platform from './2026-11-25T00-00-00-platform.ts'
 import * as certificateAuthority from './2026-11-25T01-00-00-certificate-authority.ts'
 import * as enrollment from './2026-11-25T02-00-00-enrollment.ts'
+import * as login from './2026-11-25T03-00-00-login.ts'
 
 export interface Migration {
   /** ISO-timestamp name; the list below must stay in this order and is never edited, only extended. */
@@ -13,4 +14,5 @@ export const migrations: readonly Migration[] = [
   { name: '2026-11-25T00-00-00-platform', up: platform.up },
   { name: '2026-11-25T01-00-00-certificate-authority', up: certificateAuthority.up },
   { name: '2026-11-25T02-00-00-enrollment', up: enrollment.up },
+  { name: '2026-11-25T03-00-00-login', up: login.up },
 ]

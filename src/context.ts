@@ -23,6 +23,7 @@ import { HttpSmsGateway } from './enrollment/sms/http-sms-gateway.ts'
 import { SandboxSmsGateway } from './enrollment/sms/sandbox-sms-gateway.ts'
 import type { SmsGateway } from './enrollment/sms/sms-gateway.ts'
 import { PasskeyRegistrar } from './holders/webauthn/passkeys.ts'
+import { LoginService } from './login/login-service.ts'
 import { mountApp } from './http/app.ts'
 import { buildBrowserBundles } from './http/bundles.ts'
 import { Csrf } from './http/csrf.ts'
@@ -73,6 +74,7 @@ export class AppContext {
   /** Identity documents: the configured provider, or the sandbox registry outside production. */
   readonly identity: IdentityVerifier
   #enrollment: EnrollmentService | undefined
+  #login: LoginService | undefined
   readonly metrics = new Metrics()
   readonly views = new Views(path.join(ROOT_DIR, 'views'))
   #host: ProviderHost | undefined
@@ -133,6 +135,7 @@ export class AppContext {
     const cookieKeys = await this.secrets.randomKeys('cookie-keys', 2)
     const [csrfKey] = await this.secrets.randomKeys('csrf-key', 1)
     const csrf = new Csrf(csrfKey!)
+    const pairwiseSalt = (await this.secrets.randomKeys('pairwise-salt', 1))[0]!
     const [otpKey, ciKey] = [(await this.secrets.randomKeys('otp-key', 1))[0]!, (await this.secrets.randomKeys('ci-key', 1))[0]!]
     this.#enrollment = new EnrollmentService({
       db: this.db, clock: this.clock, sms: this.sms, identity: this.identity, limiter: this.limiter,
@@ -145,7 +148,9 @@ export class AppContext {
     const router = new Router()
     addOpsRoutes(router, { db: this.db, metrics: this.metrics, publicDir: path.join(ROOT_DIR, 'public'), bundles: await buildBrowserBundles(ROOT_DIR) })
     addPkiRoutes(router, { hierarchy: this.ca, authority: this.authority, crl: this.crl, ocsp: this.ocsp })
-    addInteractionRoutes(router, { provider: () => this.host.provider, views: this.views, csrf })
+    const login = new LoginService({ db: this.db, clock: this.clock, limiter: this.limiter, issuer: this.config.issuer, judge: (c, at) => this.judgeCertificate(c, at) })
+    this.#login = login
+    addInteractionRoutes(router, { provider: () => this.host.provider, views: this.views, csrf, login, audit: this.audit, issuer: this.config.issuer })
     addEnrollmentRoutes(router, {
       service: this.#enrollment, views: this.views, csrf, secureCookies: https,
       sandbox: this.sms.kind === 'sandbox' || this.identity.kind === 'sandbox',
@@ -158,7 +163,13 @@ export class AppContext {
       build: (jwks) => mountApp(
         createProvider({
           issuer: this.config.issuer, trustProxy: this.config.trustProxy, secureCookies: https,
-          jwks, cookieKeys, views: this.views, db: this.db, box: this.box, clock: this.clock,
+          jwks, cookieKeys, views: this.views, db: this.db, box: this.box, clock: this.clock, pairwiseSalt,
+          findRegistration: async (subscriberId, clientId) => (await this.db.selectFrom('registration').select('grant_id')
+            .where('subscriber_id', '=', subscriberId).where('client_id', '=', clientId).executeTakeFirst())?.grant_id,
+          findSubscriber: async (id) => {
+            const s = await this.db.selectFrom('subscriber').select(['name', 'birthdate', 'phone_e164']).where('id', '=', id).executeTakeFirst()
+            return s ? { name: s.name, birthdate: s.birthdate, phone_number: s.phone_e164 } : undefined
+          },
         }),
         { logger: this.logger, metrics: this.metrics, views: this.views, router, trustProxy: this.config.trustProxy, https },
       ),
@@ -173,7 +184,7 @@ export class AppContext {
     this.#every(this.config.keyRefreshSeconds, 'key refresh', () => this.host.refresh())
     this.#every(this.config.sweepIntervalSeconds, 'sweep', async () => {
       const deleted = await sweepExpired(this.db, this.clock, SWEEP_BATCH_SIZE) + await this.authority.sweepChallenges()
-        + await this.enrollment.sweep() + await this.limiter.sweep()
+        + await this.enrollment.sweep() + await this.limiter.sweep() + (await this.#login?.sweep() ?? 0)
       if (deleted) this.logger.info({ deleted }, 'expired rows swept')
     })
   }

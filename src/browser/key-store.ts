@@ -44,3 +44,4 @@ async function run<T>(mode: IDBTransactionMode, fn: (store: IDBObjectStore) => I
 
 export const saveCertificate = (record: StoredCertificate) => run('readwrite', (s) => s.put(record))
 export const loadBySerial = (serial: string) => run<StoredCertificate | undefined>('readonly', (s) => s.index('serial').get(serial))
+export const listCertificates = () => run<StoredCertificate[]>('readonly', (s) => s.getAll())

@@ -1,38 +1,124 @@
 import type { Context } from 'koa'
 import { errors, type default as Provider } from 'oidc-provider'
-import { InteractionExpiredError } from '../errors/errors.ts'
+import type { AuditLog } from '../audit/audit-log.ts'
+import { InteractionExpiredError, InvalidRequestError } from '../errors/errors.ts'
 import type { Csrf } from '../http/csrf.ts'
-import { readForm } from '../http/form.ts'
+import { readForm, readJson } from '../http/form.ts'
 import type { Router } from '../http/router.ts'
 import { pickLocale, type Views } from '../http/views.ts'
+import type { LoginResult, LoginService } from '../login/login-service.ts'
 
 export interface InteractionDeps {
   provider: () => Provider
   views: Views
   csrf: Csrf
+  login: LoginService
+  audit: AuditLog
+  issuer: string
 }
 
-const NOT_AVAILABLE = 'certificate login is not available yet'
+/** Claims each scope brings, as shown on the consent page. */
+const SCOPE_CLAIMS: Record<string, string[]> = { profile: ['name', 'birthdate'], phone: ['phone_number'] }
 
 /**
- * /interaction/:uid: where oidc-provider sends the browser to log in. Certificate login arrives
- * with #5; until then the page says so and returns the subscriber to the institution with
- * access_denied.
+ * /interaction/:uid: where oidc-provider sends the browser. Login is a proof of possession of
+ * the certificate (JSON endpoints used by the page's script); registration at the institution is
+ * the consent, shown the first time and with prompt=consent.
  */
 export function addInteractionRoutes(router: Router, deps: InteractionDeps): void {
+  // ui_locales of the authorization request, overridden by the page's own language switch.
+  const locale = (ctx: Context, params?: Record<string, unknown>) => pickLocale(ctx.query.ui_locales ?? params?.ui_locales, (langs) => ctx.acceptsLanguages(langs))
+
   router.add('GET', '/interaction/:uid', 'interaction', async (ctx, { uid = '' }) => {
     const provider = deps.provider()
     const details = await interactionDetails(provider, ctx, uid)
     const clientId = String(details.params.client_id ?? '')
     const client = await provider.Client.find(clientId)
-    const locale = pickLocale(details.params.ui_locales, (langs) => ctx.acceptsLanguages(langs))
+    const lang = locale(ctx, details.params)
+    const common = { uid, csrf: deps.csrf.token(`interaction:${uid}`), clientName: client?.clientName ?? clientId }
     ctx.set('Cache-Control', 'no-store')
     ctx.type = 'html'
-    ctx.body = deps.views.render('interaction', locale, 'interaction.title', {
-      uid,
-      csrf: deps.csrf.token(`interaction:${uid}`),
-      clientName: client?.clientName ?? clientId,
+    if (details.prompt.name === 'consent') {
+      const scopes = String(details.params.scope ?? '').split(' ')
+      const claims = ['sub', ...scopes.flatMap((s) => SCOPE_CLAIMS[s] ?? [])].map((c) => deps.views.message(lang, `consent.claim.${c}`))
+      ctx.body = deps.views.render('consent', lang, 'consent.title', { ...common, claims })
+      return
+    }
+    const other = lang === 'ko' ? 'en' : 'ko'
+    ctx.body = deps.views.render('interaction', lang, 'interaction.title', {
+      ...common, scripts: ['/assets/login.js'], issuer: deps.issuer, switchHref: `${ctx.path}?ui_locales=${other}`, switchLang: other,
+      loginMessages: JSON.stringify(deps.views.messagesWithPrefix(lang, 'loginjs.')).replace(/</g, '\\u003c'),
     })
+  })
+
+  /** JSON endpoints of the login page: the interaction cookie plus a CSRF header. */
+  async function loginApi(ctx: Context, uid: string) {
+    const provider = deps.provider()
+    const details = await interactionDetails(provider, ctx, uid)
+    deps.csrf.verify(`interaction:${uid}`, ctx.get('x-csrf-token') || null)
+    if (details.prompt.name !== 'login') throw new InvalidRequestError('this sign-in request is not waiting for a login')
+    ctx.set('Cache-Control', 'no-store')
+    return { provider, details }
+  }
+
+  router.add('POST', '/interaction/:uid/challenge', 'interaction_challenge', async (ctx, { uid = '' }) => {
+    await loginApi(ctx, uid)
+    ctx.body = { challenge: await deps.login.createChallenge(uid), passkey: await deps.login.passkeyOptions(uid) }
+  })
+
+  const finishLogin = async (ctx: Context, provider: Provider, clientId: string, result: LoginResult) => {
+    await deps.audit.record(deps.login.db, {
+      type: 'login', subscriberId: result.subscriberId, certificateSerial: result.serial,
+      data: { client: clientId, holder: result.holder, acr: result.acr },
+    })
+    const redirect = await provider.interactionResult(ctx.req, ctx.res, {
+      login: { accountId: result.subscriberId, acr: result.acr, amr: result.amr, remember: true },
+    }, { mergeWithLastSubmission: false })
+    ctx.body = { redirect }
+  }
+
+  router.add('POST', '/interaction/:uid/login/file', 'interaction_login_file', async (ctx, { uid = '' }) => {
+    const { provider, details } = await loginApi(ctx, uid)
+    const body = await readJson(ctx)
+    if (typeof body.proof !== 'string') throw new InvalidRequestError('proof must be a compact JWS')
+    await finishLogin(ctx, provider, String(details.params.client_id), await deps.login.verifyFileProof(uid, body.proof))
+  })
+
+  router.add('POST', '/interaction/:uid/login/passkey', 'interaction_login_passkey', async (ctx, { uid = '' }) => {
+    const { provider, details } = await loginApi(ctx, uid)
+    const body = await readJson(ctx)
+    if (typeof body.assertion !== 'object' || body.assertion === null) throw new InvalidRequestError('assertion must be a WebAuthn response')
+    await finishLogin(ctx, provider, String(details.params.client_id), await deps.login.verifyPasskey(uid, body.assertion as never))
+  })
+
+  router.add('POST', '/interaction/:uid/consent', 'interaction_consent', async (ctx, { uid = '' }) => {
+    const provider = deps.provider()
+    const form = await readForm(ctx)
+    const details = await interactionDetails(provider, ctx, uid)
+    deps.csrf.verify(`interaction:${uid}`, form.get('csrf'))
+    if (details.prompt.name !== 'consent' || !details.session?.accountId) throw new InvalidRequestError('this sign-in request is not waiting for consent')
+    const clientId = String(details.params.client_id)
+    if (form.get('decision') !== 'approve') {
+      const returnTo = await provider.interactionResult(ctx.req, ctx.res, { error: 'access_denied', error_description: 'the subscriber did not register the certificate with this institution' }, { mergeWithLastSubmission: false })
+      ctx.status = 303
+      return ctx.redirect(returnTo)
+    }
+    const missing = details.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> }
+    const grant = (details.grantId ? await provider.Grant.find(details.grantId) : undefined)
+      ?? new provider.Grant({ accountId: details.session.accountId, clientId })
+    if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '))
+    if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims)
+    for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '))
+    const grantId = await grant.save()
+    const now = new Date()
+    await deps.login.db.insertInto('registration')
+      .values({ subscriber_id: details.session.accountId, client_id: clientId, grant_id: grantId, created_at: now, updated_at: now })
+      .onConflict((oc) => oc.columns(['subscriber_id', 'client_id']).doUpdateSet({ grant_id: grantId, updated_at: now }))
+      .execute()
+    await deps.audit.record(deps.login.db, { type: 'consent.granted', subscriberId: details.session.accountId, data: { client: clientId, scope: missing.missingOIDCScope ?? [] } })
+    const returnTo = await provider.interactionResult(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true })
+    ctx.status = 303
+    ctx.redirect(returnTo)
   })
 
   router.add('POST', '/interaction/:uid/abort', 'interaction_abort', async (ctx, { uid = '' }) => {
@@ -41,7 +127,7 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     await interactionDetails(provider, ctx, uid)
     deps.csrf.verify(`interaction:${uid}`, form.get('csrf'))
     const returnTo = await provider.interactionResult(ctx.req, ctx.res,
-      { error: 'access_denied', error_description: NOT_AVAILABLE },
+      { error: 'access_denied', error_description: 'the subscriber cancelled the login' },
       { mergeWithLastSubmission: false })
     ctx.status = 303
     ctx.redirect(returnTo)

@@ -1,4 +1,6 @@
+import { createHmac } from 'node:crypto'
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
+import { ACR_VALUES } from '../login/assurance.ts'
 import { CLOCK_TOLERANCE_SECONDS, TTL } from '../constants.ts'
 import type { PrivateJwk } from '../keys/signing-keys.ts'
 import { pickLocale, type Locale, type Views } from '../http/views.ts'
@@ -6,7 +8,19 @@ import { PostgresAdapter, type AdapterDeps } from './adapter.ts'
 
 export const SIGNING_ALGS = ['ES256', 'PS256', 'RS256'] as const
 
+/** What the provider needs to know of a subscriber for claims. */
+export interface AccountClaims {
+  name: string
+  birthdate: string
+  phone_number: string
+}
+
 export interface ProviderDeps extends AdapterDeps {
+  findSubscriber: (id: string) => Promise<AccountClaims | undefined>
+  /** Key for pairwise subject identifiers. */
+  pairwiseSalt: string
+  /** The grant of the subscriber's registration at this client, if any. */
+  findRegistration: (subscriberId: string, clientId: string) => Promise<string | undefined>
   issuer: string
   trustProxy: boolean
   secureCookies: boolean
@@ -34,8 +48,35 @@ export function createProvider(deps: ProviderDeps): Provider {
       long: { signed: true, httpOnly: true, sameSite: 'lax', secure: deps.secureCookies },
       short: { signed: true, httpOnly: true, sameSite: 'lax', secure: deps.secureCookies },
     },
-    // Until certificate login exists (#5) there are no accounts to find.
-    findAccount: async () => undefined,
+    findAccount: async (_ctx, sub) => {
+      const subscriber = await deps.findSubscriber(sub)
+      if (!subscriber) return undefined
+      return {
+        accountId: sub,
+        claims: async () => ({
+          sub, name: subscriber.name, birthdate: subscriber.birthdate,
+          phone_number: subscriber.phone_number, phone_number_verified: true,
+        }),
+      }
+    },
+    // A different, stable subject for each sector (relying party), so institutions cannot link users.
+    subjectTypes: ['pairwise', 'public'],
+    pairwiseIdentifier: async (_ctx, accountId, client) =>
+      createHmac('sha256', deps.pairwiseSalt).update(`${client.sectorIdentifier}:${accountId}`).digest('base64url'),
+    acrValues: [...ACR_VALUES],
+    // Registration at an institution is the consent: once given, it holds on every device, not
+    // only in the browser session that gave it.
+    loadExistingGrant: async (ctx) => {
+      const clientId = ctx.oidc.client!.clientId
+      const accountId = ctx.oidc.session!.accountId
+      const grantId = ctx.oidc.result?.consent?.grantId
+        ?? ctx.oidc.session!.grantIdFor(clientId)
+        ?? (accountId ? await deps.findRegistration(accountId, clientId) : undefined)
+      if (!grantId) return undefined
+      const grant = await ctx.oidc.provider.Grant.find(grantId)
+      // A grant of another subscriber, or an expired one, is no registration.
+      return grant && grant.accountId === accountId && grant.clientId === clientId ? grant : undefined
+    },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     features: {
       devInteractions: { enabled: false },
@@ -58,14 +99,20 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     pkce: { required: () => true },
     responseTypes: ['code'],
-    scopes: ['openid', 'offline_access'],
-    claims: { openid: ['sub'] },
+    scopes: ['openid', 'offline_access', 'profile', 'phone'],
+    claims: {
+      // acr and amr always travel in the ID token: relying parties decide on the assurance level.
+      openid: ['sub', 'acr', 'amr', 'auth_time'],
+      profile: ['name', 'birthdate'],
+      phone: ['phone_number', 'phone_number_verified'],
+    },
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
     clientDefaults: {
       grant_types: ['authorization_code'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
       id_token_signed_response_alg: 'ES256',
+      subject_type: 'pairwise',
       introspection_signed_response_alg: 'ES256',
     },
     enabledJWA: {

@@ -34,6 +34,14 @@ export class RateLimiter {
     return { allowed, retryAfterSeconds: allowed ? 0 : Math.ceil((windowStart.getTime() + windowMs - now) / 1000) }
   }
 
+  /** The count so far in the current window, without adding to it. */
+  async count(key: string, windowSeconds: number): Promise<number> {
+    const windowMs = windowSeconds * 1000
+    const windowStart = new Date(Math.floor(this.#clock.now().getTime() / windowMs) * windowMs)
+    const row = await this.#db.selectFrom('rate_limit').select('count').where('key', '=', key).where('window_start', '=', windowStart).executeTakeFirst()
+    return row?.count ?? 0
+  }
+
   /** Deletes windows that ended more than a day ago. */
   async sweep(): Promise<number> {
     const cutoff = new Date(this.#clock.now().getTime() - 24 * 60 * 60 * 1000)

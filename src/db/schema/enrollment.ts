@@ -62,7 +62,23 @@ export interface SandboxSmsTable {
   sent_at: Date
 }
 
+export interface LoginChallengeTable {
+  hash: string
+  interaction_uid: string
+  expires_at: Date
+}
+
+export interface RegistrationTable {
+  subscriber_id: string
+  client_id: string
+  grant_id: string
+  created_at: Date
+  updated_at: Date
+}
+
 export interface EnrollmentSchema {
+  login_challenge: LoginChallengeTable
+  registration: RegistrationTable
   subscriber: SubscriberTable
   enrollment: EnrollmentTable
   webauthn_credential: WebauthnCredentialTable

@@ -1,0 +1,93 @@
+// The login page: prove possession of the certificate.
+// Certificate file: the password opens the key here (a wrong password fails here, with no server
+// call); the key signs a JWS over the server's single-use challenge. Passkey: a WebAuthn assertion
+// over the challenge.
+import { startAuthentication } from '@simplewebauthn/browser'
+import { decryptPkcs8, fromPem, KeyFileError } from '../holders/keyfile/encrypted-pkcs8.ts'
+import { createLoginProof } from '../holders/keyfile/login-proof.ts'
+import { listCertificates, type StoredCertificate } from './key-store.ts'
+
+const root = document.querySelector<HTMLElement>('#login')!
+const { uid, csrf, issuer } = root.dataset as { uid: string; csrf: string; issuer: string }
+const messages = JSON.parse(document.querySelector('#login-messages')!.textContent!) as Record<string, string>
+const error = document.querySelector<HTMLElement>('#login-error')!
+const progress = document.querySelector<HTMLElement>('#login-progress')!
+const fieldset = document.querySelector<HTMLFieldSetElement>('#certificates')!
+const form = document.querySelector<HTMLFormElement>('#file-login')!
+const password = document.querySelector<HTMLInputElement>('#login-password')!
+const passkeyButton = document.querySelector<HTMLButtonElement>('#passkey-login')!
+
+function fail(message: string): void {
+  progress.textContent = ''
+  error.textContent = message
+  error.hidden = false
+  for (const b of document.querySelectorAll<HTMLButtonElement>('#login button')) b.disabled = false
+}
+
+async function post(path: string, body: unknown = {}): Promise<Record<string, unknown>> {
+  const res = await fetch(`/interaction/${uid}/${path}`, {
+    method: 'POST', credentials: 'same-origin',
+    headers: { 'content-type': 'application/json', 'x-csrf-token': csrf }, body: JSON.stringify(body),
+  })
+  const json = await res.json().catch(() => ({})) as Record<string, unknown>
+  if (!res.ok) throw new Error(String(json.error_description ?? `HTTP ${res.status}`))
+  return json
+}
+
+const certificates = (await listCertificates()).filter((c) => c.serial && c.certificatePem)
+if (certificates.length === 0) document.querySelector<HTMLElement>('#no-certificates')!.hidden = false
+certificates.forEach((c, i) => {
+  const label = document.createElement('label')
+  label.className = 'choice'
+  const radio = document.createElement('input')
+  radio.type = 'radio'
+  radio.name = 'certificate'
+  radio.value = c.id
+  radio.checked = i === 0
+  label.append(radio, ` ${c.serial!.slice(0, 8)}… · ${messages.expires} ${c.notAfter?.slice(0, 10) ?? ''}`)
+  fieldset.append(label)
+})
+
+const pemBlocks = (text: string) => (text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((pem) => fromPem(pem, 'CERTIFICATE')!)
+
+form.addEventListener('submit', async (event) => {
+  event.preventDefault()
+  error.hidden = true
+  const chosen = certificates.find((c) => c.id === form.querySelector<HTMLInputElement>('input[name=certificate]:checked')?.value)
+  if (!chosen) return fail(messages.choose_first!)
+  for (const b of document.querySelectorAll<HTMLButtonElement>('#login button')) b.disabled = true
+  let key
+  try {
+    progress.textContent = messages.unlocking!
+    const pkcs8 = await decryptPkcs8(fromPem(chosen.encryptedKeyPem, 'ENCRYPTED PRIVATE KEY')!, password.value)
+    key = await crypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign'])
+  } catch (err) {
+    password.focus()
+    return fail(err instanceof KeyFileError && err.message === 'wrong password' ? messages.wrong_password! : `${messages.failed} (${(err as Error).message})`)
+  }
+  try {
+    progress.textContent = messages.signing!
+    const { challenge } = await post('challenge')
+    const chain = [...pemBlocks(chosen.certificatePem!), ...pemBlocks(chosen.chainPem ?? '')]
+    const proof = await createLoginProof(key, chain, { challenge: String(challenge), aud: issuer, interaction: uid, iat: Math.floor(Date.now() / 1000) })
+    const { redirect } = await post('login/file', { proof })
+    location.assign(String(redirect))
+  } catch (err) {
+    fail(`${messages.failed} (${(err as Error).message})`)
+  }
+})
+
+passkeyButton.addEventListener('click', async () => {
+  error.hidden = true
+  passkeyButton.disabled = true
+  try {
+    const { passkey } = await post('challenge') as { passkey: Parameters<typeof startAuthentication>[0]['optionsJSON'] }
+    const assertion = await startAuthentication({ optionsJSON: passkey })
+    const { redirect } = await post('login/passkey', { assertion })
+    location.assign(String(redirect))
+  } catch (err) {
+    fail(`${messages.failed} (${(err as Error).message})`)
+  }
+})
+
+export type { StoredCertificate }

@@ -1,0 +1,167 @@
+import { createHash, randomBytes, verify, X509Certificate } from 'node:crypto'
+import { verifyAuthenticationResponse, type AuthenticationResponseJSON } from '@simplewebauthn/server'
+import type { Database } from '../db/database.ts'
+import type { Verdict } from '../ca/verdict.ts'
+import { parseLoginProof } from '../holders/keyfile/login-proof.ts'
+import type { Clock } from '../util/clock.ts'
+import type { RateLimiter } from '../util/rate-limiter.ts'
+import { assuranceOf } from './assurance.ts'
+import { certificateLocked, certificateRefused, challengeInvalid, invalidProof } from './errors.ts'
+
+/** A login challenge must be answered within this time. */
+const CHALLENGE_TTL_SECONDS = 5 * 60
+/** A proof's iat may be this far from our clock. */
+const IAT_SKEW_SECONDS = 5 * 60
+/** Failed proofs for one certificate, per window, before it is locked until the window ends. */
+const MAX_FAILURES = 5
+const FAILURE_WINDOW_SECONDS = 15 * 60
+
+export interface LoginResult {
+  subscriberId: string
+  serial: string
+  holder: 'passkey' | 'file'
+  acr: string
+  amr: string[]
+}
+
+export interface LoginDeps {
+  db: Database
+  clock: Clock
+  limiter: RateLimiter
+  issuer: string
+  judge: (certificate: Uint8Array | string, at: Date) => Promise<Verdict>
+}
+
+/**
+ * Proof of possession at login: a single-use challenge bound to the interaction, answered by a
+ * JWS from a certificate file or a WebAuthn assertion from a passkey, then the certificate
+ * verdict (ours, valid now, not revoked or suspended).
+ *
+ * Throws LoginError (see errors.ts).
+ */
+export class LoginService {
+  readonly #deps: LoginDeps
+  readonly #rpID: string
+  readonly #origin: string
+
+  /** For audit events written beside a login. */
+  get db(): Database {
+    return this.#deps.db
+  }
+
+  constructor(deps: LoginDeps) {
+    this.#deps = deps
+    this.#rpID = new URL(deps.issuer).hostname
+    this.#origin = new URL(deps.issuer).origin
+  }
+
+  async createChallenge(interactionUid: string): Promise<string> {
+    const challenge = randomBytes(32).toString('base64url')
+    await this.#deps.db.insertInto('login_challenge').values({
+      hash: hash(challenge), interaction_uid: interactionUid,
+      expires_at: new Date(this.#deps.clock.now().getTime() + CHALLENGE_TTL_SECONDS * 1000),
+    }).execute()
+    return challenge
+  }
+
+  /** WebAuthn request options for a passkey login (discoverable credentials: no allow list). */
+  async passkeyOptions(interactionUid: string) {
+    return { challenge: await this.createChallenge(interactionUid), rpId: this.#rpID, userVerification: 'required' as const, timeout: 120_000 }
+  }
+
+  /**
+   * Checks, in order:
+   * 1. the proof is a compact JWS of our type with a certificate in x5c;
+   * 2. the certificate is ours and usable now (the verdict);
+   * 3. the certificate is not locked after repeated failures;
+   * 4. it was made for this issuer, this interaction, and recently;
+   * 5. the signature verifies with the certificate's key;
+   * 6. its challenge was issued for this interaction and is used now, once.
+   */
+  async verifyFileProof(interactionUid: string, jws: string): Promise<LoginResult> {
+    let proof
+    try {
+      proof = parseLoginProof(jws)
+    } catch (err) {
+      throw invalidProof((err as Error).message)
+    }
+    const certificate = await this.#usable(proof.leaf)
+    await this.#assertNotLocked(certificate.serial)
+    const now = this.#deps.clock.now()
+    const { claims } = proof
+    const fail = async (why: string) => {
+      await this.#deps.limiter.hit(`login-fail:${certificate.serial}`, MAX_FAILURES, FAILURE_WINDOW_SECONDS)
+      return invalidProof(why)
+    }
+    if (proof.header.alg !== 'ES256') throw await fail('alg must be ES256')
+    if (claims.aud !== this.#deps.issuer) throw await fail('made for another issuer')
+    if (claims.interaction !== interactionUid) throw await fail('made for another login')
+    if (Math.abs(claims.iat - now.getTime() / 1000) > IAT_SKEW_SECONDS) throw await fail('too old or from the future')
+    const publicKey = new X509Certificate(certificate.der).publicKey
+    const good = verify('sha256', proof.signingInput, { key: publicKey, dsaEncoding: 'ieee-p1363' }, proof.signature)
+    if (!good) throw await fail('the signature does not verify with the certificate')
+    if (!(await this.#consume(claims.challenge, interactionUid))) throw challengeInvalid()
+    return { subscriberId: certificate.subscriberId, serial: certificate.serial, holder: 'file', ...assuranceOf('file') }
+  }
+
+  /**
+   * Checks: the assertion's challenge was issued for this interaction (used once); the credential
+   * is a registered passkey; WebAuthn verification on our origin and RP id with user
+   * verification; then the verdict on the certificate bound to that passkey.
+   */
+  async verifyPasskey(interactionUid: string, assertion: AuthenticationResponseJSON): Promise<LoginResult> {
+    let challenge: string
+    try {
+      challenge = JSON.parse(Buffer.from(assertion.response.clientDataJSON, 'base64url').toString('utf8')).challenge
+    } catch {
+      throw invalidProof('clientDataJSON is not readable')
+    }
+    const credential = typeof assertion?.id === 'string'
+      ? await this.#deps.db.selectFrom('webauthn_credential').selectAll().where('id', '=', assertion.id).executeTakeFirst()
+      : undefined
+    if (!credential) throw invalidProof('this passkey is not registered with PostCert')
+    await this.#assertNotLocked(credential.certificate_serial)
+    if (typeof challenge !== 'string' || !(await this.#consume(challenge, interactionUid))) throw challengeInvalid()
+    let result
+    try {
+      result = await verifyAuthenticationResponse({
+        response: assertion, expectedChallenge: challenge, expectedOrigin: this.#origin, expectedRPID: this.#rpID,
+        credential: { id: credential.id, publicKey: new Uint8Array(credential.public_key), counter: Number(credential.counter) },
+        requireUserVerification: true,
+      })
+    } catch (err) {
+      await this.#deps.limiter.hit(`login-fail:${credential.certificate_serial}`, MAX_FAILURES, FAILURE_WINDOW_SECONDS)
+      throw invalidProof((err as Error).message)
+    }
+    await this.#deps.db.updateTable('webauthn_credential').set({ counter: result.authenticationInfo.newCounter }).where('id', '=', credential.id).execute()
+    const certificate = await this.#usable(credential.certificate_serial)
+    return { subscriberId: certificate.subscriberId, serial: certificate.serial, holder: 'passkey', ...assuranceOf('passkey') }
+  }
+
+  async #usable(certificate: Uint8Array | string) {
+    const verdict = await this.#deps.judge(certificate, this.#deps.clock.now())
+    if (!verdict.valid) throw certificateRefused(verdict.reason, verdict.message)
+    return verdict.certificate
+  }
+
+  async #assertNotLocked(serial: string): Promise<void> {
+    const failures = await this.#deps.limiter.count(`login-fail:${serial}`, FAILURE_WINDOW_SECONDS)
+    if (failures >= MAX_FAILURES) throw certificateLocked(Math.ceil(FAILURE_WINDOW_SECONDS / 60))
+  }
+
+  /** Single use, and only for the interaction it was made for. */
+  async #consume(challenge: string, interactionUid: string): Promise<boolean> {
+    const row = await this.#deps.db.deleteFrom('login_challenge')
+      .where('hash', '=', hash(challenge)).where('interaction_uid', '=', interactionUid)
+      .where('expires_at', '>', this.#deps.clock.now())
+      .returning('hash').executeTakeFirst()
+    return Boolean(row)
+  }
+
+  async sweep(): Promise<number> {
+    const result = await this.#deps.db.deleteFrom('login_challenge').where('expires_at', '<=', this.#deps.clock.now()).executeTakeFirst()
+    return Number(result.numDeletedRows)
+  }
+}
+
+const hash = (challenge: string) => createHash('sha256').update(challenge).digest('hex')

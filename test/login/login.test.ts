@@ -1,0 +1,202 @@
+import assert from 'node:assert/strict'
+import { webcrypto } from 'node:crypto'
+import { after, before, describe, it } from 'node:test'
+import * as client from 'openid-client'
+import request from 'supertest'
+import { x509 } from '../../src/ca/x509.ts'
+import { createLoginProof } from '../../src/holders/keyfile/login-proof.ts'
+import { ACR_SUBSTANTIAL } from '../../src/login/assurance.ts'
+import { ClientStore } from '../../src/oidc/client-store.ts'
+import { ManualClock } from '../../src/util/clock.ts'
+import { issueCertificate, type SubscriberKey } from '../helpers/pki.ts'
+import { startTestServer, type TestServer } from '../helpers/server.ts'
+
+const REDIRECT_URI = 'https://rp.example.kr/callback'
+
+describe('certificate login with a certificate file (programmatic holder)', () => {
+  let server: TestServer
+  let config: client.Configuration
+  let otherSector: client.Configuration
+  const clock = new ManualClock()
+
+  before(async () => {
+    server = await startTestServer({ overrides: { clock } })
+    const store = new ClientStore({ db: server.ctx.db, box: server.ctx.box, clock: server.ctx.clock }, server.ctx.host.provider)
+    const rp = await store.add({ name: '데모은행', redirectUris: [REDIRECT_URI] })
+    const other = await store.add({ name: 'Other Bank', redirectUris: ['https://other.example.kr/cb'] })
+    const discover = (c: typeof rp) => client.discovery(new URL(server.issuer), c.client_id, {}, client.ClientSecretBasic(String(c.client_secret)), { execute: [client.allowInsecureRequests] })
+    config = await discover(rp)
+    otherSector = await discover(other)
+  })
+  after(async () => { await server.close() })
+
+  /** A subscriber with a certificate file, as enrollment leaves them. */
+  async function subscriber() {
+    const id = `ps_test_${Math.random().toString(36).slice(2)}`
+    const now = clock.now()
+    await server.ctx.db.insertInto('subscriber').values({
+      id, ci: `ci-${id}`, name: '김우정', birthdate: '1990-01-15', phone_e164: '+821000000001',
+      document_type: 'resident_card', document_last_digits: '0001', created_at: now, updated_at: now,
+    }).execute()
+    const { certificate, key } = await issueCertificate(server.ctx.authority, { subscriberId: id })
+    return { id, certificate, key }
+  }
+
+  async function webKey(key: SubscriberKey) {
+    const pkcs8 = key.privateKey.export({ format: 'der', type: 'pkcs8' })
+    return await webcrypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign'])
+  }
+
+  /** Authorization request -> login page; returns what a browser holds at that point. */
+  async function begin(cfg = config, redirectUri = REDIRECT_URI) {
+    const verifier = client.randomPKCECodeVerifier()
+    const state = client.randomState()
+    const nonce = client.randomNonce()
+    const url = client.buildAuthorizationUrl(cfg, {
+      redirect_uri: redirectUri, scope: 'openid profile phone', state, nonce,
+      code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+    })
+    const browser = request.agent(server.url)
+    const interaction = (await browser.get(url.pathname + url.search).expect(303)).headers.location!
+    const uid = interaction.split('/').pop()!
+    const page = await browser.get(interaction).expect(200)
+    const csrf = page.text.match(/data-csrf="([^"]+)"/)![1]!
+    return { browser, uid, csrf, verifier, state, nonce, page }
+  }
+
+  const api = (browser: request.Agent, csrf: string, path: string, body: unknown = {}) =>
+    browser.post(path).set('Content-Type', 'application/json').set('X-CSRF-Token', csrf).send(JSON.stringify(body))
+
+  async function prove(flow: Awaited<ReturnType<typeof begin>>, holder: Awaited<ReturnType<typeof subscriber>>, overrides: Record<string, unknown> = {}) {
+    const { challenge } = (await api(flow.browser, flow.csrf, `/interaction/${flow.uid}/challenge`).expect(200)).body
+    const ca = await server.ctx.ca.issuing()
+    const proof = await createLoginProof(await webKey(holder.key), [holder.certificate.der, new Uint8Array(ca.certificate.rawData)], {
+      challenge, aud: server.issuer, interaction: flow.uid, iat: Math.floor(clock.now().getTime() / 1000), ...overrides,
+    })
+    return { proof, response: await api(flow.browser, flow.csrf, `/interaction/${flow.uid}/login/file`, { proof }) }
+  }
+
+  /** Follows redirects inside PostCert until the relying party's callback. */
+  async function follow(browser: request.Agent, location: string): Promise<{ callback?: URL; consentPage?: string; consentPath?: string }> {
+    let next = location
+    for (let i = 0; i < 5; i++) {
+      const url = new URL(next, server.url)
+      if (url.origin !== new URL(server.url).origin) return { callback: url }
+      const res = await browser.get(url.pathname + url.search)
+      if (res.status === 200) return { consentPage: res.text, consentPath: url.pathname }
+      next = res.headers.location!
+    }
+    throw new Error('too many redirects')
+  }
+
+  it('logs in, asks to register with the institution the first time, and returns verified claims', async () => {
+    const holder = await subscriber()
+    const flow = await begin()
+    assert.match(flow.page.text, /데모은행에서 로그인을 요청했습니다/)
+    const { response } = await prove(flow, holder)
+    assert.equal(response.status, 200, response.text)
+    const consent = await follow(flow.browser, response.body.redirect)
+    assert.ok(consent.consentPage, 'the consent page')
+    assert.match(consent.consentPage!, /데모은행에 인증서를 등록하시겠습니까/)
+    assert.match(consent.consentPage!, /휴대폰 번호/)
+    const csrf = consent.consentPage!.match(/name="csrf" value="([^"]+)"/)![1]!
+    const approved = await flow.browser.post(`${consent.consentPath}/consent`).type('form').send({ csrf, decision: 'approve' }).expect(303)
+    const { callback } = await follow(flow.browser, approved.headers.location!)
+    assert.ok(callback)
+
+    const tokens = await client.authorizationCodeGrant(config, callback!, { pkceCodeVerifier: flow.verifier, expectedState: flow.state, expectedNonce: flow.nonce })
+    const claims = tokens.claims()!
+    assert.equal(claims.acr, ACR_SUBSTANTIAL)
+    assert.deepEqual(claims.amr, ['swk', 'pwd'])
+    assert.notEqual(claims.sub, holder.id, 'the subject is pairwise, not the subscriber id')
+    const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub)
+    assert.equal(info.name, '김우정')
+    assert.equal(info.birthdate, '1990-01-15')
+    assert.equal(info.phone_number, '+821000000001')
+
+    // Second time: registered already, no consent page.
+    const again = await begin()
+    const second = await prove(again, holder)
+    const straight = await follow(again.browser, second.response.body.redirect)
+    assert.ok(straight.callback, 'straight back to the institution')
+    const tokens2 = await client.authorizationCodeGrant(config, straight.callback!, { pkceCodeVerifier: again.verifier, expectedState: again.state, expectedNonce: again.nonce })
+    assert.equal(tokens2.claims()!.sub, claims.sub, 'the same subject at the same institution')
+  })
+
+  it('gives another institution another subject', async () => {
+    const holder = await subscriber()
+    const subs: string[] = []
+    for (const [cfg, uri] of [[config, REDIRECT_URI], [otherSector, 'https://other.example.kr/cb']] as const) {
+      const flow = await begin(cfg, uri)
+      const { response } = await prove(flow, holder)
+      let step = await follow(flow.browser, response.body.redirect)
+      if (step.consentPage) {
+        const csrf = step.consentPage.match(/name="csrf" value="([^"]+)"/)![1]!
+        const approved = await flow.browser.post(`${step.consentPath}/consent`).type('form').send({ csrf, decision: 'approve' }).expect(303)
+        step = await follow(flow.browser, approved.headers.location!)
+      }
+      const tokens = await client.authorizationCodeGrant(cfg, step.callback!, { pkceCodeVerifier: flow.verifier, expectedState: flow.state, expectedNonce: flow.nonce })
+      subs.push(tokens.claims()!.sub)
+    }
+    assert.notEqual(subs[0], subs[1])
+  })
+
+  it('refuses a replayed proof, a proof for another login, and one for another issuer', async () => {
+    const holder = await subscriber()
+    const first = await begin()
+    const { proof, response } = await prove(first, holder)
+    assert.equal(response.status, 200)
+    const second = await begin()
+    const replayed = await api(second.browser, second.csrf, `/interaction/${second.uid}/login/file`, { proof }).expect(400)
+    assert.equal(replayed.body.error, 'invalid_proof', 'made for another login')
+    const sameLogin = await begin()
+    const { challenge } = (await api(sameLogin.browser, sameLogin.csrf, `/interaction/${sameLogin.uid}/challenge`).expect(200)).body
+    void challenge
+    const elsewhere = await prove(sameLogin, holder, { aud: 'https://evil.example' })
+    assert.equal(elsewhere.response.status, 400)
+    assert.equal(elsewhere.response.body.error, 'invalid_proof')
+  })
+
+  it('refuses a revoked certificate and an expired one with the right message', async () => {
+    const revoked = await subscriber()
+    await server.ctx.authority.revoke(revoked.certificate.serial, 'keyCompromise')
+    const flow = await begin()
+    const refused = await prove(flow, revoked)
+    assert.equal(refused.response.status, 403)
+    assert.equal(refused.response.body.error, 'certificate_revoked')
+
+    const expiring = await subscriber()
+    clock.advance((expiring.certificate.notAfter.getTime() - clock.now().getTime()) / 1000 + 1)
+    try {
+      const late = await begin()
+      const expired = await prove(late, expiring)
+      assert.equal(expired.response.body.error, 'certificate_expired')
+    } finally {
+      clock.advance(-((expiring.certificate.notAfter.getTime() - Date.now()) / 1000 + 1))
+    }
+  })
+
+  it('locks a certificate after five failed proofs', async () => {
+    const holder = await subscriber()
+    const other = await subscriber()
+    for (let i = 0; i < 5; i++) {
+      const flow = await begin()
+      // signed with another key: the signature does not match the certificate
+      const { challenge } = (await api(flow.browser, flow.csrf, `/interaction/${flow.uid}/challenge`).expect(200)).body
+      const proof = await createLoginProof(await webKey(other.key), [holder.certificate.der], { challenge, aud: server.issuer, interaction: flow.uid, iat: Math.floor(clock.now().getTime() / 1000) })
+      const res = await api(flow.browser, flow.csrf, `/interaction/${flow.uid}/login/file`, { proof }).expect(400)
+      assert.equal(res.body.error, 'invalid_proof')
+    }
+    const flow = await begin()
+    const locked = await prove(flow, holder)
+    assert.equal(locked.response.status, 429)
+    assert.equal(locked.response.body.error, 'certificate_locked')
+  })
+
+  it('refuses login calls without the page\'s CSRF token', async () => {
+    const flow = await begin()
+    await flow.browser.post(`/interaction/${flow.uid}/challenge`).set('Content-Type', 'application/json').send('{}').expect(403)
+  })
+
+  void x509
+})
