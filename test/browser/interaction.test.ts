@@ -48,15 +48,18 @@ describe('the interaction page in a real browser', { skip: NEEDS_CHROMIUM }, () 
     await page.goto(url.href)
     assert.match(new URL(page.url()).pathname, /^\/interaction\//)
     assert.equal(await page.locator('h1').textContent(), '우체국 인증서로 로그인')
-    assert.match(await page.getByRole('status').textContent() ?? '', /인증서 로그인은 아직 제공되지 않습니다/)
+    // The login script ran (CSP allows it) and found no certificate file in this fresh browser.
+    await page.locator('#no-certificates').waitFor()
+    assert.match(await page.locator('#no-certificates').textContent() ?? '', /저장된 인증서 파일이 없습니다/)
 
-    // The stylesheet applied (CSP allows it): the button carries the brand colour and fits the phone.
-    const button = page.getByRole('button', { name: '기관으로 돌아가기' })
-    assert.equal(await button.evaluate((el) => (globalThis as unknown as BrowserGlobals).getComputedStyle(el).backgroundColor), 'rgb(179, 0, 27)')
-    const box = (await button.boundingBox())!
+    // The stylesheet applied (CSP allows it): the main action carries the brand colour and fits the phone.
+    const passkey = page.getByRole('button', { name: '패스키로 로그인' })
+    assert.equal(await passkey.evaluate((el) => (globalThis as unknown as BrowserGlobals).getComputedStyle(el).backgroundColor), 'rgb(179, 0, 27)')
+    const box = (await passkey.boundingBox())!
     assert.ok(box.width <= 390 && box.height >= 44, 'a full-width, thumb-sized button')
-    // Keyboard users land on the action.
-    assert.equal(await page.evaluate(() => (globalThis as unknown as BrowserGlobals).document.activeElement?.textContent?.trim()), '기관으로 돌아가기')
+    // Keyboard users land on the first action.
+    assert.equal(await page.evaluate(() => (globalThis as unknown as BrowserGlobals).document.activeElement?.textContent?.trim()), '패스키로 로그인')
+    const button = page.getByRole('button', { name: '취소하고 기관으로 돌아가기' })
     const shot = `${tempDir('postcert-shot-')}/interaction.png`
     await page.screenshot({ path: shot, fullPage: true })
     t.diagnostic(`screenshot: ${shot}`)

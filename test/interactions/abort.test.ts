@@ -7,7 +7,7 @@ import { startTestServer, type TestServer } from '../helpers/server.ts'
 
 const REDIRECT_URI = 'https://rp.example.kr/callback'
 
-describe('the interaction page before certificate login exists', () => {
+describe('the login page', () => {
   let server: TestServer
   let config: client.Configuration
   let clientName: string
@@ -38,11 +38,13 @@ describe('the interaction page before certificate login exists', () => {
 
   const csrfOf = (html: string) => html.match(/name="csrf" value="([^"]+)"/)![1]!
 
-  it('says in Korean that login is not available yet, naming the institution', async () => {
+  it('names the institution and offers both holders, in Korean', async () => {
     const { browser, interaction } = await begin()
     const page = await browser.get(interaction).expect(200)
     assert.match(page.text, /<html lang="ko">/)
-    assert.match(page.text, /인증서 로그인은 아직 제공되지 않습니다/)
+    assert.match(page.text, /패스키로 로그인/)
+    assert.match(page.text, /인증서 파일로 로그인/)
+    assert.match(page.text, /<script type="module" src="\/assets\/login.js">/)
     assert.ok(page.text.includes(`${clientName}에서 로그인을 요청했습니다`))
     assert.equal(page.headers['cache-control'], 'no-store')
   })
@@ -51,10 +53,10 @@ describe('the interaction page before certificate login exists', () => {
     const { browser, interaction } = await begin({ ui_locales: 'en' })
     const page = await browser.get(interaction).expect(200)
     assert.match(page.text, /<html lang="en">/)
-    assert.match(page.text, /Certificate login is not available yet/)
+    assert.match(page.text, /Log in with a passkey/)
   })
 
-  it('returns the subscriber to the institution with access_denied', async () => {
+  it('returns the subscriber to the institution with access_denied on cancel', async () => {
     const { browser, interaction, verifier, state } = await begin()
     const page = await browser.get(interaction).expect(200)
     const aborted = await browser.post(`${interaction}/abort`).type('form').send({ csrf: csrfOf(page.text) }).expect(303)
@@ -66,7 +68,7 @@ describe('the interaction page before certificate login exists', () => {
       client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state }),
       (err: client.AuthorizationResponseError) => {
         assert.equal(err.error, 'access_denied')
-        assert.equal(err.error_description, 'certificate login is not available yet')
+        assert.equal(err.error_description, 'the subscriber cancelled the login')
         return true
       },
     )
