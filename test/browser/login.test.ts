@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import path from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import * as client from 'openid-client'
+import type { Browser, Page } from 'playwright-core'
+import { ACR_HIGH, ACR_SUBSTANTIAL } from '../../src/login/assurance.ts'
+import { ClientStore } from '../../src/oidc/client-store.ts'
+import { launchBrowser, NEEDS_CHROMIUM } from '../helpers/browser.ts'
+import { addVirtualAuthenticator, enrollInBrowser, type TestPerson } from '../helpers/browser-flows.ts'
+import { ROOT } from '../helpers/process.ts'
+import { startTestServer, type TestServer } from '../helpers/server.ts'
+
+const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots')
+const KIM: TestPerson = { phone: '010-0000-0001', e164: '+821000000001', document: '주민등록증', name: '김우정', birthdate: '1990-01-15', number: '900115-1000001', issueDate: '2015-03-02' }
+const LEE: TestPerson = { phone: '010-0000-0002', e164: '+821000000002', document: '운전면허증', name: '이소포', birthdate: '1985-11-30', number: '12-00-000000-02', issueDate: '2016-02-11' }
+
+describe('certificate login in a real browser', { skip: NEEDS_CHROMIUM }, () => {
+  let server: TestServer
+  let browser: Browser
+  let config: client.Configuration
+  let redirectUri: string
+
+  before(async () => {
+    server = await startTestServer({ hostname: 'localhost' })
+    redirectUri = `${server.issuer}/rp/callback`
+    const store = new ClientStore({ db: server.ctx.db, box: server.ctx.box, clock: server.ctx.clock }, server.ctx.host.provider)
+    const rp = await store.add({ name: '데모은행', redirectUris: [redirectUri] })
+    config = await client.discovery(new URL(server.issuer), rp.client_id, {}, client.ClientSecretBasic(String(rp.client_secret)), { execute: [client.allowInsecureRequests] })
+    browser = await launchBrowser()
+    fs.mkdirSync(SHOTS, { recursive: true })
+  })
+  after(async () => {
+    await browser?.close()
+    await server?.close()
+  })
+
+  /** The relying party's side: start a login, and redeem the code at the callback. */
+  async function login(page: Page, act: () => Promise<void>, expectConsent: boolean, shotPrefix?: string, extra: Record<string, string> = {}) {
+    const verifier = client.randomPKCECodeVerifier()
+    const state = client.randomState()
+    const nonce = client.randomNonce()
+    await page.goto(client.buildAuthorizationUrl(config, {
+      redirect_uri: redirectUri, scope: 'openid profile', state, nonce,
+      code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', ...extra,
+    }).href)
+    await page.waitForURL(/\/interaction\//)
+    if (shotPrefix) await page.screenshot({ path: path.join(SHOTS, `${shotPrefix}-login.png`), fullPage: true })
+    await act()
+    if (expectConsent) {
+      await page.waitForSelector('text=데모은행에 인증서를 등록하시겠습니까?')
+      if (shotPrefix) await page.screenshot({ path: path.join(SHOTS, `${shotPrefix}-consent.png`), fullPage: true })
+      await page.getByRole('button', { name: '등록하고 계속' }).click()
+    }
+    await page.waitForURL((u) => u.pathname === '/rp/callback')
+    const tokens = await client.authorizationCodeGrant(config, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce })
+    return tokens.claims()!
+  }
+
+  it('logs in with the certificate file kept in this browser: consent the first time, none the second', async () => {
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR' })
+    const page = await context.newPage()
+    await enrollInBrowser(page, server, KIM, { password: 'Daejeon-2026-safe!' })
+    const withFile = (password: string) => async () => {
+      await page.getByLabel('인증서 비밀번호').fill(password)
+      await page.getByRole('button', { name: '인증서 파일로 로그인' }).click()
+    }
+
+    // A wrong password fails in the browser: no login request reaches the server.
+    const calls: string[] = []
+    page.on('request', (r) => { if (r.url().includes('/login/')) calls.push(r.url()) })
+    await page.goto(client.buildAuthorizationUrl(config, {
+      redirect_uri: redirectUri, scope: 'openid', state: 's', code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()), code_challenge_method: 'S256',
+    }).href)
+    await page.waitForURL(/\/interaction\//)
+    await withFile('Wrong-password-99')()
+    await page.locator('#login-error').waitFor()
+    assert.match(await page.locator('#login-error').textContent() ?? '', /인증서 비밀번호가 맞지 않습니다/)
+    assert.deepEqual(calls, [])
+
+    const first = await login(page, withFile('Daejeon-2026-safe!'), true, 'login-ko-file')
+    assert.equal(first.acr, ACR_SUBSTANTIAL)
+    // prompt=login: a fresh proof even though PostCert's session is still on; no consent this time.
+    const second = await login(page, withFile('Daejeon-2026-safe!'), false, undefined, { prompt: 'login' })
+    assert.equal(second.sub, first.sub)
+    await context.close()
+  })
+
+  it('logs in with a passkey', async () => {
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR' })
+    const page = await context.newPage()
+    await addVirtualAuthenticator(page)
+    await enrollInBrowser(page, server, LEE, { passkey: true })
+    const claims = await login(page, async () => { await page.getByRole('button', { name: '패스키로 로그인' }).click() }, true, 'login-ko-passkey')
+    assert.equal(claims.acr, ACR_HIGH)
+    assert.deepEqual(claims.amr, ['hwk', 'user', 'mfa'])
+    await context.close()
+  })
+})

@@ -1,0 +1,50 @@
+import type { Page } from 'playwright-core'
+import { lastCode } from '../enrollment/helpers.ts'
+import type { TestServer } from './server.ts'
+
+export interface TestPerson {
+  phone: string
+  e164: string
+  document: string
+  name: string
+  birthdate: string
+  number: string
+  issueDate: string
+}
+
+/** Enrolls through the pages (Korean), ending on the done page; returns the serial. */
+export async function enrollInBrowser(page: Page, server: TestServer, person: TestPerson, holder: { passkey: true } | { password: string }): Promise<string> {
+  await page.goto(`${server.issuer}/enroll`)
+  await page.getByRole('button', { name: '발급 시작' }).click()
+  await page.getByLabel('휴대폰 번호').fill(person.phone)
+  await page.getByRole('button', { name: /인증번호 (다시 )?받기/ }).click()
+  await page.waitForSelector('#code')
+  await page.getByLabel('인증번호 6자리').fill(await lastCode(server, person.e164))
+  await page.getByRole('button', { name: '확인' }).click()
+  await page.waitForURL(/\/enroll\/identity/)
+  await page.getByLabel(person.document).check()
+  await page.getByLabel('이름').fill(person.name)
+  await page.getByLabel('생년월일').fill(person.birthdate)
+  await page.getByLabel('신분증 번호').fill(person.number)
+  await page.getByLabel('발급일자').fill(person.issueDate)
+  await page.getByRole('button', { name: '신분증 확인' }).click()
+  await page.waitForURL(/\/enroll\/holder/)
+  if ('passkey' in holder) {
+    await page.getByRole('button', { name: '패스키로 발급' }).click()
+  } else {
+    await page.getByLabel('인증서 비밀번호', { exact: true }).fill(holder.password)
+    await page.getByLabel('인증서 비밀번호 확인').fill(holder.password)
+    await page.getByRole('button', { name: '인증서 파일로 발급' }).click()
+  }
+  await page.waitForURL(/\/enroll\/done/, { timeout: 30_000 })
+  return (await page.locator('dl.facts code').textContent())!.trim()
+}
+
+/** Adds a platform passkey authenticator (user-verifying) to the page's browser. */
+export async function addVirtualAuthenticator(page: Page): Promise<void> {
+  const cdp = await page.context().newCDPSession(page)
+  await cdp.send('WebAuthn.enable')
+  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+  })
+}
