@@ -9,7 +9,17 @@ import { listCertificates, type StoredCertificate } from './key-store.ts'
 
 const root = document.querySelector<HTMLElement>('#login')!
 const { uid, csrf, issuer } = root.dataset as { uid: string; csrf: string; issuer: string }
-const messages = JSON.parse(document.querySelector('#login-messages')!.textContent!) as Record<string, string>
+const { errors, ...messages } = JSON.parse(document.querySelector('#login-messages')!.textContent!) as Record<string, string> & { errors: Record<string, string> }
+
+/** A refusal from the server, shown in the page's language when we know its code. */
+class LoginRefused extends Error {
+  readonly code: string
+
+  constructor(code: string, description: string) {
+    super(errors[code] ?? description)
+    this.code = code
+  }
+}
 const error = document.querySelector<HTMLElement>('#login-error')!
 const progress = document.querySelector<HTMLElement>('#login-progress')!
 const fieldset = document.querySelector<HTMLFieldSetElement>('#certificates')!
@@ -30,7 +40,7 @@ async function post(path: string, body: unknown = {}): Promise<Record<string, un
     headers: { 'content-type': 'application/json', 'x-csrf-token': csrf }, body: JSON.stringify(body),
   })
   const json = await res.json().catch(() => ({})) as Record<string, unknown>
-  if (!res.ok) throw new Error(String(json.error_description ?? `HTTP ${res.status}`))
+  if (!res.ok) throw new LoginRefused(String(json.error ?? ''), String(json.error_description ?? `HTTP ${res.status}`))
   return json
 }
 
@@ -73,7 +83,7 @@ form.addEventListener('submit', async (event) => {
     const { redirect } = await post('login/file', { proof })
     location.assign(String(redirect))
   } catch (err) {
-    fail(`${messages.failed} (${(err as Error).message})`)
+    fail(err instanceof LoginRefused && errors[err.code] ? err.message : `${messages.failed} (${(err as Error).message})`)
   }
 })
 
@@ -86,7 +96,7 @@ passkeyButton.addEventListener('click', async () => {
     const { redirect } = await post('login/passkey', { assertion })
     location.assign(String(redirect))
   } catch (err) {
-    fail(`${messages.failed} (${(err as Error).message})`)
+    fail(err instanceof LoginRefused && errors[err.code] ? err.message : `${messages.failed} (${(err as Error).message})`)
   }
 })
 

@@ -17,6 +17,9 @@ export interface InteractionDeps {
   issuer: string
 }
 
+const LOGIN_ERRORS = ['invalid_proof', 'challenge_invalid', 'certificate_locked', 'certificate_expired', 'certificate_revoked',
+  'certificate_suspended', 'certificate_unknown', 'certificate_not_yet_valid', 'invalid_csrf_token', 'interaction_expired']
+
 /** Claims each scope brings, as shown on the consent page. */
 const SCOPE_CLAIMS: Record<string, string[]> = { profile: ['name', 'birthdate'], phone: ['phone_number'] }
 
@@ -47,7 +50,11 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     const other = lang === 'ko' ? 'en' : 'ko'
     ctx.body = deps.views.render('interaction', lang, 'interaction.title', {
       ...common, scripts: ['/assets/login.js'], issuer: deps.issuer, switchHref: `${ctx.path}?ui_locales=${other}`, switchLang: other,
-      loginMessages: JSON.stringify(deps.views.messagesWithPrefix(lang, 'loginjs.')).replace(/</g, '\\u003c'),
+      loginMessages: JSON.stringify({
+        ...deps.views.messagesWithPrefix(lang, 'loginjs.'),
+        // The refusals the login endpoints answer with, in the page's language.
+        errors: Object.fromEntries(LOGIN_ERRORS.map((code) => [code, deps.views.message(lang, `error.${code}`)])),
+      }).replace(/</g, '\\u003c'),
     })
   })
 

@@ -60,7 +60,7 @@ describe('certificate login in a real browser', { skip: NEEDS_CHROMIUM }, () => 
   it('logs in with the certificate file kept in this browser: consent the first time, none the second', async () => {
     const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR' })
     const page = await context.newPage()
-    await enrollInBrowser(page, server, KIM, { password: 'Daejeon-2026-safe!' })
+    const serial = await enrollInBrowser(page, server, KIM, { password: 'Daejeon-2026-safe!' })
     const withFile = (password: string) => async () => {
       await page.getByLabel('인증서 비밀번호').fill(password)
       await page.getByRole('button', { name: '인증서 파일로 로그인' }).click()
@@ -83,6 +83,18 @@ describe('certificate login in a real browser', { skip: NEEDS_CHROMIUM }, () => 
     // prompt=login: a fresh proof even though PostCert's session is still on; no consent this time.
     const second = await login(page, withFile('Daejeon-2026-safe!'), false, undefined, { prompt: 'login' })
     assert.equal(second.sub, first.sub)
+
+    // Once revoked, the certificate is refused with a page-language explanation.
+    await server.ctx.authority.revoke(serial, 'keyCompromise')
+    await page.goto(client.buildAuthorizationUrl(config, {
+      redirect_uri: redirectUri, scope: 'openid', state: 's2', prompt: 'login',
+      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()), code_challenge_method: 'S256',
+    }).href)
+    await page.waitForURL(/\/interaction\//)
+    await withFile('Daejeon-2026-safe!')()
+    await page.locator('#login-error').waitFor()
+    assert.match(await page.locator('#login-error').textContent() ?? '', /폐기된 인증서입니다/)
+    await page.screenshot({ path: path.join(SHOTS, 'login-ko-file-revoked.png'), fullPage: true })
     await context.close()
   })
 
