@@ -45,6 +45,7 @@ export class CaHierarchy {
   readonly #box: SealedBox
   readonly #clock: Clock
   #loaded: IssuingCa | undefined
+  #all: { id: string; role: string; certificate: x509.X509Certificate; active: boolean }[] | undefined
 
   constructor(db: Database, box: SealedBox, clock: Clock) {
     this.#db = db
@@ -84,10 +85,17 @@ export class CaHierarchy {
     return this.#loaded
   }
 
-  /** Every CA certificate PostCert has used, for chain building and verification. */
+  /**
+   * Every CA certificate PostCert has used, for chain building and verification. Read once per
+   * process (every login asks): the set changes only by `postcert ca import`, after which
+   * instances restart.
+   */
   async all(): Promise<{ id: string; role: string; certificate: x509.X509Certificate; active: boolean }[]> {
+    if (this.#all) return this.#all
     const rows = await this.#db.selectFrom('ca_certificate').select(['id', 'role', 'der', 'active']).execute()
-    return rows.map((r) => ({ id: r.id, role: r.role, active: r.active, certificate: new x509.X509Certificate(r.der) }))
+    const all = rows.map((r) => ({ id: r.id, role: r.role, active: r.active, certificate: new x509.X509Certificate(r.der) }))
+    if (rows.some((r) => r.role === 'issuing' && r.active)) this.#all = all
+    return all
   }
 
   async summary(): Promise<CaSummary[]> {

@@ -50,7 +50,7 @@ export async function importHierarchy(db: Database, box: SealedBox, input: Impor
   await db.transaction().execute(async (trx) => {
     await sql`select pg_advisory_xact_lock(hashtext('postcert-ca:' || current_schema()))`.execute(trx)
     const issued = await trx.selectFrom('certificate').select('serial').limit(1).executeTakeFirst()
-    if (issued) throw new InvalidRequestError('certificates have already been issued under the current CA; importing another is not supported (CA rollover is not implemented yet)')
+    if (issued) throw new InvalidRequestError('certificates have already been issued under the current CA; importing another is not supported (no CA rollover)')
     await trx.deleteFrom('crl').execute()
     await trx.updateTable('ca_certificate').set({ active: false }).where('active', '=', true).execute()
     await trx.deleteFrom('ca_certificate').where('id', 'in', [rootId, issuingId]).execute()
