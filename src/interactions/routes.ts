@@ -7,6 +7,8 @@ import { readForm, readJson } from '../http/form.ts'
 import type { Router } from '../http/router.ts'
 import { pickLocale, type Views } from '../http/views.ts'
 import type { LoginResult, LoginService } from '../login/login-service.ts'
+import { assuranceOf, meets, requiredAcr } from '../login/assurance.ts'
+import { acrNotMet } from '../login/errors.ts'
 
 export interface InteractionDeps {
   provider: () => Provider
@@ -17,7 +19,7 @@ export interface InteractionDeps {
   issuer: string
 }
 
-const LOGIN_ERRORS = ['invalid_proof', 'challenge_invalid', 'certificate_locked', 'certificate_expired', 'certificate_revoked',
+const LOGIN_ERRORS = ['acr_not_met', 'invalid_proof', 'challenge_invalid', 'certificate_locked', 'certificate_expired', 'certificate_revoked',
   'certificate_suspended', 'certificate_unknown', 'certificate_not_yet_valid', 'invalid_csrf_token', 'interaction_expired']
 
 /** Claims each scope brings, as shown on the consent page. */
@@ -49,7 +51,7 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     }
     const other = lang === 'ko' ? 'en' : 'ko'
     ctx.body = deps.views.render('interaction', lang, 'interaction.title', {
-      ...common, scripts: ['/assets/login.js'], issuer: deps.issuer, switchHref: `${ctx.path}?ui_locales=${other}`, switchLang: other,
+      ...common, scripts: ['/assets/login.js'], issuer: deps.issuer, passkeyOnly: !meets(assuranceOf('file').acr, requiredAcr(details.params)), switchHref: `${ctx.path}?ui_locales=${other}`, switchLang: other,
       loginMessages: JSON.stringify({
         ...deps.views.messagesWithPrefix(lang, 'loginjs.'),
         // The refusals the login endpoints answer with, in the page's language.
@@ -73,7 +75,9 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     ctx.body = { challenge: await deps.login.createChallenge(uid), passkey: await deps.login.passkeyOptions(uid) }
   })
 
-  const finishLogin = async (ctx: Context, provider: Provider, clientId: string, result: LoginResult) => {
+  const finishLogin = async (ctx: Context, provider: Provider, details: { params: Record<string, unknown> }, result: LoginResult) => {
+    const clientId = String(details.params.client_id)
+    if (!meets(result.acr, requiredAcr(details.params))) throw acrNotMet()
     await deps.audit.record(deps.login.db, {
       type: 'login', subscriberId: result.subscriberId, certificateSerial: result.serial,
       data: { client: clientId, holder: result.holder, acr: result.acr },
@@ -88,14 +92,14 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     const { provider, details } = await loginApi(ctx, uid)
     const body = await readJson(ctx)
     if (typeof body.proof !== 'string') throw new InvalidRequestError('proof must be a compact JWS')
-    await finishLogin(ctx, provider, String(details.params.client_id), await deps.login.verifyFileProof(uid, body.proof))
+    await finishLogin(ctx, provider, details, await deps.login.verifyFileProof(uid, body.proof))
   })
 
   router.add('POST', '/interaction/:uid/login/passkey', 'interaction_login_passkey', async (ctx, { uid = '' }) => {
     const { provider, details } = await loginApi(ctx, uid)
     const body = await readJson(ctx)
     if (typeof body.assertion !== 'object' || body.assertion === null) throw new InvalidRequestError('assertion must be a WebAuthn response')
-    await finishLogin(ctx, provider, String(details.params.client_id), await deps.login.verifyPasskey(uid, body.assertion as never))
+    await finishLogin(ctx, provider, details, await deps.login.verifyPasskey(uid, body.assertion as never))
   })
 
   router.add('POST', '/interaction/:uid/consent', 'interaction_consent', async (ctx, { uid = '' }) => {

@@ -12,3 +12,29 @@ export function assuranceOf(holder: 'passkey' | 'file'): { acr: string; amr: str
     // software key, unlocked with the certificate password
     : { acr: ACR_SUBSTANTIAL, amr: ['swk', 'pwd'] }
 }
+
+const RANK: Record<string, number> = { [ACR_SUBSTANTIAL]: 1, [ACR_HIGH]: 2 }
+
+/**
+ * The assurance level a login must reach for this authorization request: the least demanding of
+ * the levels it names, in `acr_values` or as the ID token's `acr` in the `claims` parameter.
+ * Unknown values are ignored; undefined means any holder will do.
+ */
+export function requiredAcr(params: Record<string, unknown>): string | undefined {
+  const named: string[] = []
+  if (typeof params.acr_values === 'string') named.push(...params.acr_values.split(' '))
+  try {
+    const claims = typeof params.claims === 'string' ? JSON.parse(params.claims) : params.claims
+    const acr = claims?.id_token?.acr
+    if (typeof acr?.value === 'string') named.push(acr.value)
+    if (Array.isArray(acr?.values)) named.push(...acr.values.filter((v: unknown) => typeof v === 'string'))
+  } catch {
+    // a malformed claims parameter is oidc-provider's to refuse
+  }
+  const known = named.filter((v) => v in RANK).sort((a, b) => RANK[a]! - RANK[b]!)
+  return known[0]
+}
+
+export function meets(acr: string, required: string | undefined): boolean {
+  return !required || (RANK[acr] ?? 0) >= RANK[required]!
+}

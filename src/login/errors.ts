@@ -18,3 +18,5 @@ export function certificateRefused(reason: VerdictReason, message: string): Logi
     default: return new LoginError(400, 'certificate_unknown', message)
   }
 }
+
+export const acrNotMet = () => new LoginError(403, 'acr_not_met', 'this institution asks for a higher assurance level: log in with a passkey')

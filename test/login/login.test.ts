@@ -5,7 +5,7 @@ import * as client from 'openid-client'
 import request from 'supertest'
 import { x509 } from '../../src/ca/x509.ts'
 import { createLoginProof } from '../../src/holders/keyfile/login-proof.ts'
-import { ACR_SUBSTANTIAL } from '../../src/login/assurance.ts'
+import { ACR_HIGH, ACR_SUBSTANTIAL } from '../../src/login/assurance.ts'
 import { ClientStore } from '../../src/oidc/client-store.ts'
 import { ManualClock } from '../../src/util/clock.ts'
 import { issueCertificate, type SubscriberKey } from '../helpers/pki.ts'
@@ -48,13 +48,13 @@ describe('certificate login with a certificate file (programmatic holder)', () =
   }
 
   /** Authorization request -> login page; returns what a browser holds at that point. */
-  async function begin(cfg = config, redirectUri = REDIRECT_URI) {
+  async function begin(cfg = config, redirectUri = REDIRECT_URI, extra: Record<string, string> = {}) {
     const verifier = client.randomPKCECodeVerifier()
     const state = client.randomState()
     const nonce = client.randomNonce()
     const url = client.buildAuthorizationUrl(cfg, {
       redirect_uri: redirectUri, scope: 'openid profile phone', state, nonce,
-      code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', ...extra,
     })
     const browser = request.agent(server.url)
     const interaction = (await browser.get(url.pathname + url.search).expect(303)).headers.location!
@@ -191,6 +191,26 @@ describe('certificate login with a certificate file (programmatic holder)', () =
     const locked = await prove(flow, holder)
     assert.equal(locked.response.status, 429)
     assert.equal(locked.response.body.error, 'certificate_locked')
+  })
+
+  it('honours a request for the high assurance level: a certificate file is told it cannot meet it', async () => {
+    const holder = await subscriber()
+    const requests: Record<string, string>[] = [
+      { acr_values: ACR_HIGH },
+      { claims: JSON.stringify({ id_token: { acr: { essential: true, value: ACR_HIGH } } }) },
+    ]
+    for (const extra of requests) {
+      const flow = await begin(config, REDIRECT_URI, extra)
+      assert.match(flow.page.text, /패스키 로그인만 허용합니다/)
+      assert.match(flow.page.text, /<form id="file-login" novalidate hidden>/)
+      const { response } = await prove(flow, holder)
+      assert.equal(response.status, 403)
+      assert.equal(response.body.error, 'acr_not_met')
+    }
+    // Either level will do: the file is accepted.
+    const flow = await begin(config, REDIRECT_URI, { acr_values: `${ACR_SUBSTANTIAL} ${ACR_HIGH}` })
+    assert.doesNotMatch(flow.page.text, /패스키 로그인만 허용합니다/)
+    assert.equal((await prove(flow, holder)).response.status, 200)
   })
 
   it('refuses login calls without the page\'s CSRF token', async () => {
