@@ -167,8 +167,8 @@ export class AppContext {
           findRegistration: async (subscriberId, clientId) => (await this.db.selectFrom('registration').select('grant_id')
             .where('subscriber_id', '=', subscriberId).where('client_id', '=', clientId).executeTakeFirst())?.grant_id,
           findSubscriber: async (id) => {
-            const s = await this.db.selectFrom('subscriber').select(['name', 'birthdate', 'phone_e164']).where('id', '=', id).executeTakeFirst()
-            return s ? { name: s.name, birthdate: s.birthdate, phone_number: s.phone_e164 } : undefined
+            const s = await this.db.selectFrom('subscriber').select(['name', 'birthdate', 'phone_e164', 'ci']).where('id', '=', id).executeTakeFirst()
+            return s ? { name: s.name, birthdate: s.birthdate, phone_number: s.phone_e164, ci: s.ci } : undefined
           },
         }),
         { logger: this.logger, metrics: this.metrics, views: this.views, router, trustProxy: this.config.trustProxy, https },

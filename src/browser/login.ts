@@ -27,9 +27,18 @@ const form = document.querySelector<HTMLFormElement>('#file-login')!
 const password = document.querySelector<HTMLInputElement>('#login-password')!
 const passkeyButton = document.querySelector<HTMLButtonElement>('#passkey-login')!
 
-function fail(message: string): void {
+/** Refusals after which the way forward is a new certificate. */
+const NEEDS_NEW_CERTIFICATE = new Set(['certificate_expired', 'certificate_revoked', 'certificate_unknown'])
+
+function fail(message: string, code?: string): void {
   progress.textContent = ''
   error.textContent = message
+  if (code && NEEDS_NEW_CERTIFICATE.has(code)) {
+    const link = document.createElement('a')
+    link.href = '/enroll'
+    link.textContent = messages.get_new!
+    error.append(' ', link)
+  }
   error.hidden = false
   for (const b of document.querySelectorAll<HTMLButtonElement>('#login button')) b.disabled = false
 }
@@ -83,7 +92,7 @@ form.addEventListener('submit', async (event) => {
     const { redirect } = await post('login/file', { proof })
     location.assign(String(redirect))
   } catch (err) {
-    fail(err instanceof LoginRefused && errors[err.code] ? err.message : `${messages.failed} (${(err as Error).message})`)
+    fail(err instanceof LoginRefused && errors[err.code] ? err.message : `${messages.failed} (${(err as Error).message})`, (err as LoginRefused).code)
   }
 })
 
@@ -96,7 +105,7 @@ passkeyButton.addEventListener('click', async () => {
     const { redirect } = await post('login/passkey', { assertion })
     location.assign(String(redirect))
   } catch (err) {
-    fail(err instanceof LoginRefused && errors[err.code] ? err.message : `${messages.failed} (${(err as Error).message})`)
+    fail(err instanceof LoginRefused && errors[err.code] ? err.message : `${messages.failed} (${(err as Error).message})`, (err as LoginRefused).code)
   }
 })
 

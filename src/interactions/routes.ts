@@ -9,6 +9,7 @@ import { pickLocale, type Views } from '../http/views.ts'
 import type { LoginResult, LoginService } from '../login/login-service.ts'
 import { assuranceOf, meets, requiredAcr } from '../login/assurance.ts'
 import { acrNotMet } from '../login/errors.ts'
+import { CI_ALLOWED } from '../oidc/provider.ts'
 
 export interface InteractionDeps {
   provider: () => Provider
@@ -23,7 +24,7 @@ const LOGIN_ERRORS = ['acr_not_met', 'invalid_proof', 'challenge_invalid', 'cert
   'certificate_suspended', 'certificate_unknown', 'certificate_not_yet_valid', 'invalid_csrf_token', 'interaction_expired']
 
 /** Claims each scope brings, as shown on the consent page. */
-const SCOPE_CLAIMS: Record<string, string[]> = { profile: ['name', 'birthdate'], phone: ['phone_number'] }
+const SCOPE_CLAIMS: Record<string, string[]> = { profile: ['name', 'birthdate'], phone: ['phone_number'], ci: ['ci'] }
 
 /**
  * /interaction/:uid: where oidc-provider sends the browser. Login is a proof of possession of
@@ -45,7 +46,10 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     ctx.type = 'html'
     if (details.prompt.name === 'consent') {
       const scopes = String(details.params.scope ?? '').split(' ')
-      const claims = ['sub', ...scopes.flatMap((s) => SCOPE_CLAIMS[s] ?? [])].map((c) => deps.views.message(lang, `consent.claim.${c}`))
+      const ciAllowed = client?.metadata()[CI_ALLOWED] === true
+      const claims = ['sub', ...scopes.flatMap((s) => SCOPE_CLAIMS[s] ?? [])]
+        .filter((c) => c !== 'ci' || ciAllowed)
+        .map((c) => deps.views.message(lang, `consent.claim.${c}`))
       ctx.body = deps.views.render('consent', lang, 'consent.title', { ...common, claims })
       return
     }

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto'
-import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
+import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
 import { ACR_VALUES } from '../login/assurance.ts'
 import { CLOCK_TOLERANCE_SECONDS, TTL } from '../constants.ts'
 import type { PrivateJwk } from '../keys/signing-keys.ts'
@@ -13,7 +13,12 @@ export interface AccountClaims {
   name: string
   birthdate: string
   phone_number: string
+  /** Connecting identifier: the same for a person at every institution, so released only to clients the operator allows. */
+  ci: string
 }
+
+/** Client metadata the operator sets (never the client itself) to release the connecting identifier. */
+export const CI_ALLOWED = 'postcert_ci_allowed'
 
 export interface ProviderDeps extends AdapterDeps {
   findSubscriber: (id: string) => Promise<AccountClaims | undefined>
@@ -48,16 +53,26 @@ export function createProvider(deps: ProviderDeps): Provider {
       long: { signed: true, httpOnly: true, sameSite: 'lax', secure: deps.secureCookies },
       short: { signed: true, httpOnly: true, sameSite: 'lax', secure: deps.secureCookies },
     },
-    findAccount: async (_ctx, sub) => {
+    findAccount: async (ctx, sub) => {
       const subscriber = await deps.findSubscriber(sub)
       if (!subscriber) return undefined
+      const ciAllowed = ctx.oidc?.client?.metadata()[CI_ALLOWED] === true
       return {
         accountId: sub,
         claims: async () => ({
           sub, name: subscriber.name, birthdate: subscriber.birthdate,
           phone_number: subscriber.phone_number, phone_number_verified: true,
+          ...(ciAllowed ? { ci: subscriber.ci } : {}),
         }),
       }
+    },
+    extraClientMetadata: {
+      properties: [CI_ALLOWED],
+      validator: (_ctx, key, value) => {
+        if (key === CI_ALLOWED && value !== undefined && typeof value !== 'boolean') {
+          throw new errors.InvalidClientMetadata(`${CI_ALLOWED} must be true or false`)
+        }
+      },
     },
     // A different, stable subject for each sector (relying party), so institutions cannot link users.
     subjectTypes: ['pairwise', 'public'],
@@ -100,12 +115,13 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     pkce: { required: () => true },
     responseTypes: ['code'],
-    scopes: ['openid', 'offline_access', 'profile', 'phone'],
+    scopes: ['openid', 'offline_access', 'profile', 'phone', 'ci'],
     claims: {
       // acr and amr always travel in the ID token: relying parties decide on the assurance level.
       openid: ['sub', 'acr', 'amr', 'auth_time'],
       profile: ['name', 'birthdate'],
       phone: ['phone_number', 'phone_number_verified'],
+      ci: ['ci'],
     },
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
     clientDefaults: {

@@ -94,6 +94,7 @@ describe('certificate login in a real browser', { skip: NEEDS_CHROMIUM }, () => 
     await withFile('Daejeon-2026-safe!')()
     await page.locator('#login-error').waitFor()
     assert.match(await page.locator('#login-error').textContent() ?? '', /폐기된 인증서입니다/)
+    assert.equal(await page.locator('#login-error a').getAttribute('href'), '/enroll', 'the way to a new certificate')
     await page.screenshot({ path: path.join(SHOTS, 'login-ko-file-revoked.png'), fullPage: true })
     await context.close()
   })

@@ -17,6 +17,7 @@ describe('certificate login with a certificate file (programmatic holder)', () =
   let server: TestServer
   let config: client.Configuration
   let otherSector: client.Configuration
+  let ciClient: client.Configuration
   const clock = new ManualClock()
 
   before(async () => {
@@ -25,8 +26,10 @@ describe('certificate login with a certificate file (programmatic holder)', () =
     const rp = await store.add({ name: '데모은행', redirectUris: [REDIRECT_URI] })
     const other = await store.add({ name: 'Other Bank', redirectUris: ['https://other.example.kr/cb'] })
     const discover = (c: typeof rp) => client.discovery(new URL(server.issuer), c.client_id, {}, client.ClientSecretBasic(String(c.client_secret)), { execute: [client.allowInsecureRequests] })
+    const allowed = await store.add({ name: 'CI Bank', redirectUris: ['https://ci.example.kr/cb'], metadata: { postcert_ci_allowed: true } })
     config = await discover(rp)
     otherSector = await discover(other)
+    ciClient = await discover(allowed)
   })
   after(async () => { await server.close() })
 
@@ -211,6 +214,28 @@ describe('certificate login with a certificate file (programmatic holder)', () =
     const flow = await begin(config, REDIRECT_URI, { acr_values: `${ACR_SUBSTANTIAL} ${ACR_HIGH}` })
     assert.doesNotMatch(flow.page.text, /패스키 로그인만 허용합니다/)
     assert.equal((await prove(flow, holder)).response.status, 200)
+  })
+
+  it('releases the connecting identifier only to clients the operator allows', async () => {
+    const holder = await subscriber()
+    const ci = (await server.ctx.db.selectFrom('subscriber').select('ci').where('id', '=', holder.id).executeTakeFirstOrThrow()).ci
+    const userinfo = async (cfg: client.Configuration, redirectUri: string) => {
+      const flow = await begin(cfg, redirectUri, { scope: 'openid ci' })
+      const { response } = await prove(flow, holder)
+      let step = await follow(flow.browser, response.body.redirect)
+      const consentPage = step.consentPage!
+      const csrf = consentPage.match(/name="csrf" value="([^"]+)"/)![1]!
+      const approved = await flow.browser.post(`${step.consentPath}/consent`).type('form').send({ csrf, decision: 'approve' }).expect(303)
+      step = await follow(flow.browser, approved.headers.location!)
+      const tokens = await client.authorizationCodeGrant(cfg, step.callback!, { pkceCodeVerifier: flow.verifier, expectedState: flow.state, expectedNonce: flow.nonce })
+      return { consentPage, info: await client.fetchUserInfo(cfg, tokens.access_token, tokens.claims()!.sub) }
+    }
+    const allowed = await userinfo(ciClient, 'https://ci.example.kr/cb')
+    assert.match(allowed.consentPage, /연계정보\(CI\)/)
+    assert.equal(allowed.info.ci, ci)
+    const other = await userinfo(otherSector, 'https://other.example.kr/cb')
+    assert.doesNotMatch(other.consentPage, /연계정보\(CI\)/)
+    assert.equal(other.info.ci, undefined)
   })
 
   it('refuses login calls without the page\'s CSRF token', async () => {
