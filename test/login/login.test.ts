@@ -1,15 +1,13 @@
 import assert from 'node:assert/strict'
-import { webcrypto } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import * as client from 'openid-client'
 import request from 'supertest'
-import { x509 } from '../../src/ca/x509.ts'
 import { createLoginProof } from '../../src/holders/keyfile/login-proof.ts'
 import { ACR_HIGH, ACR_SUBSTANTIAL } from '../../src/login/assurance.ts'
 import { ClientStore } from '../../src/oidc/client-store.ts'
 import { ManualClock } from '../../src/util/clock.ts'
-import { issueCertificate, type SubscriberKey } from '../helpers/pki.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
+import { LoginHarness, type Flow, type Holder } from './harness.ts'
 
 const REDIRECT_URI = 'https://rp.example.kr/callback'
 
@@ -30,66 +28,20 @@ describe('certificate login with a certificate file (programmatic holder)', () =
     config = await discover(rp)
     otherSector = await discover(other)
     ciClient = await discover(allowed)
+    h = new LoginHarness(server, clock)
   })
   after(async () => { await server.close() })
 
-  /** A subscriber with a certificate file, as enrollment leaves them. */
-  async function subscriber() {
-    const id = `ps_test_${Math.random().toString(36).slice(2)}`
-    const now = clock.now()
-    await server.ctx.db.insertInto('subscriber').values({
-      id, ci: `ci-${id}`, name: '김우정', birthdate: '1990-01-15', phone_e164: '+821000000001',
-      document_type: 'resident_card', document_last_digits: '0001', created_at: now, updated_at: now,
-    }).execute()
-    const { certificate, key } = await issueCertificate(server.ctx.authority, { subscriberId: id })
-    return { id, certificate, key }
-  }
-
-  async function webKey(key: SubscriberKey) {
-    const pkcs8 = key.privateKey.export({ format: 'der', type: 'pkcs8' })
-    return await webcrypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign'])
-  }
-
-  /** Authorization request -> login page; returns what a browser holds at that point. */
-  async function begin(cfg = config, redirectUri = REDIRECT_URI, extra: Record<string, string> = {}) {
-    const verifier = client.randomPKCECodeVerifier()
-    const state = client.randomState()
-    const nonce = client.randomNonce()
-    const url = client.buildAuthorizationUrl(cfg, {
-      redirect_uri: redirectUri, scope: 'openid profile phone', state, nonce,
-      code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', ...extra,
-    })
-    const browser = request.agent(server.url)
-    const interaction = (await browser.get(url.pathname + url.search).expect(303)).headers.location!
-    const uid = interaction.split('/').pop()!
-    const page = await browser.get(interaction).expect(200)
-    const csrf = page.text.match(/data-csrf="([^"]+)"/)![1]!
-    return { browser, uid, csrf, verifier, state, nonce, page }
-  }
-
-  const api = (browser: request.Agent, csrf: string, path: string, body: unknown = {}) =>
-    browser.post(path).set('Content-Type', 'application/json').set('X-CSRF-Token', csrf).send(JSON.stringify(body))
-
-  async function prove(flow: Awaited<ReturnType<typeof begin>>, holder: Awaited<ReturnType<typeof subscriber>>, overrides: Record<string, unknown> = {}) {
-    const { challenge } = (await api(flow.browser, flow.csrf, `/interaction/${flow.uid}/challenge`).expect(200)).body
-    const ca = await server.ctx.ca.issuing()
-    const proof = await createLoginProof(await webKey(holder.key), [holder.certificate.der, new Uint8Array(ca.certificate.rawData)], {
-      challenge, aud: server.issuer, interaction: flow.uid, iat: Math.floor(clock.now().getTime() / 1000), ...overrides,
-    })
-    return { proof, response: await api(flow.browser, flow.csrf, `/interaction/${flow.uid}/login/file`, { proof }) }
-  }
-
-  /** Follows redirects inside PostCert until the relying party's callback. */
-  async function follow(browser: request.Agent, location: string): Promise<{ callback?: URL; consentPage?: string; consentPath?: string }> {
-    let next = location
-    for (let i = 0; i < 5; i++) {
-      const url = new URL(next, server.url)
-      if (url.origin !== new URL(server.url).origin) return { callback: url }
-      const res = await browser.get(url.pathname + url.search)
-      if (res.status === 200) return { consentPage: res.text, consentPath: url.pathname }
-      next = res.headers.location!
-    }
-    throw new Error('too many redirects')
+  // Thin wrappers over the shared harness, in the shape these tests were written in.
+  let h: LoginHarness
+  const subscriber = () => h.subscriber()
+  const webKey = (key: Holder['key']) => h.webKey(key)
+  const begin = (cfg = config, redirectUri = REDIRECT_URI, extra: Record<string, string> = {}) => h.begin({ config: cfg, redirectUri }, extra)
+  const api = (browser: request.Agent, csrf: string, path: string, body: unknown = {}) => h.api(browser, csrf, path, body)
+  const prove = (flow: Flow, holder: Holder, overrides: Record<string, unknown> = {}) => h.prove(flow, holder, overrides)
+  const follow = async (browser: request.Agent, location: string) => {
+    const step = await h.follow(browser, location)
+    return { callback: step.callback, consentPage: step.page, consentPath: step.path }
   }
 
   it('logs in, asks to register with the institution the first time, and returns verified claims', async () => {
@@ -243,5 +195,4 @@ describe('certificate login with a certificate file (programmatic holder)', () =
     await flow.browser.post(`/interaction/${flow.uid}/challenge`).set('Content-Type', 'application/json').send('{}').expect(403)
   })
 
-  void x509
 })

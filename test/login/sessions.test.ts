@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import * as client from 'openid-client'
+import { ManualClock } from '../../src/util/clock.ts'
+import { startTestServer, type TestServer } from '../helpers/server.ts'
+import { LoginHarness } from './harness.ts'
+
+describe('sessions: prompt, max_age, refresh, userinfo, logout (openid-client)', () => {
+  let server: TestServer
+  let h: LoginHarness
+  let rp: Awaited<ReturnType<LoginHarness['relyingParty']>>
+  const clock = new ManualClock()
+
+  before(async () => {
+    server = await startTestServer({ overrides: { clock } })
+    h = new LoginHarness(server, clock)
+    rp = await h.relyingParty({ name: 'Session Bank', redirectUri: 'https://rp.example.kr/cb', postLogoutRedirectUris: ['https://rp.example.kr/bye'] })
+  })
+  after(async () => { await server.close() })
+
+  const callbackError = async (location: string) => {
+    const url = new URL(location)
+    return url.searchParams.get('error')
+  }
+
+  it('prompt=none: login_required when logged out, a code when logged in', async () => {
+    const out = await h.authorize(rp, { prompt: 'none' })
+    assert.equal(await callbackError(out.location), 'login_required')
+
+    const holder = await h.subscriber()
+    const { browser } = await h.login(rp, holder)
+    const silent = await h.authorize(rp, { prompt: 'none' }, browser)
+    const step = await h.follow(browser, silent.location)
+    assert.ok(step.callback?.searchParams.get('code'), 'a code without any page')
+    const tokens = await client.authorizationCodeGrant(rp.config, step.callback!, { pkceCodeVerifier: silent.verifier, expectedState: silent.state, expectedNonce: silent.nonce })
+    assert.ok(tokens.access_token)
+  })
+
+  it('max_age=0 and prompt=login ask for a fresh proof despite the session', async () => {
+    const holder = await h.subscriber()
+    const { browser } = await h.login(rp, holder)
+    for (const extra of [{ max_age: '0' }, { prompt: 'login' }] as Record<string, string>[]) {
+      const again = await h.authorize(rp, extra, browser)
+      assert.match(again.location, /^\/interaction\//, JSON.stringify(extra))
+    }
+  })
+
+  it('issues a refresh token for offline_access and rotates it on use', async () => {
+    const holder = await h.subscriber()
+    const { tokens } = await h.login(rp, holder, { scope: 'openid offline_access', prompt: 'consent' })
+    assert.ok(tokens.refresh_token)
+    const refreshed = await client.refreshTokenGrant(rp.config, tokens.refresh_token!)
+    assert.ok(refreshed.access_token)
+    assert.ok(refreshed.refresh_token && refreshed.refresh_token !== tokens.refresh_token, 'rotated')
+    await assert.rejects(client.refreshTokenGrant(rp.config, tokens.refresh_token!), (err: client.ResponseBodyError) => err.error === 'invalid_grant')
+  })
+
+  it('answers userinfo by GET and by POST', async () => {
+    const holder = await h.subscriber()
+    const { tokens } = await h.login(rp, holder)
+    const sub = tokens.claims()!.sub
+    assert.equal((await client.fetchUserInfo(rp.config, tokens.access_token, sub)).name, '김우정')
+    const posted = await fetch(`${server.url}/me`, { method: 'POST', headers: { authorization: `Bearer ${tokens.access_token}` } })
+    assert.equal(posted.status, 200)
+    assert.equal(((await posted.json()) as { sub: string }).sub, sub)
+  })
+
+  it('logs out at the relying party\'s request and then needs a login again', async () => {
+    const holder = await h.subscriber()
+    const { tokens, browser } = await h.login(rp, holder)
+    const end = client.buildEndSessionUrl(rp.config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: 'https://rp.example.kr/bye', state: 'bye-state' })
+    const confirm = await browser.get(end.pathname + end.search).expect(200)
+    assert.match(confirm.text, /로그아웃하시겠습니까/)
+    const form = confirm.text.match(/<form[^>]*action="([^"]+)"[\s\S]*?name="xsrf" value="([^"]+)"/)!
+    const done = await browser.post(new URL(form[1]!).pathname).type('form').send({ xsrf: form[2]!, logout: 'yes' }).expect(303)
+    assert.equal(done.headers.location, 'https://rp.example.kr/bye?state=bye-state')
+    const silent = await h.authorize(rp, { prompt: 'none' }, browser)
+    assert.equal(await callbackError(silent.location), 'login_required')
+  })
+})
