@@ -13,7 +13,7 @@ import { CrlPublisher } from './ca/crl.ts'
 import { CaHierarchy } from './ca/hierarchy.ts'
 import { OcspResponder } from './ca/ocsp.ts'
 import { addPkiRoutes } from './ca/routes.ts'
-import { judgeCertificate, type Verdict } from './ca/verdict.ts'
+import { judgeCertificate, StaticCheckCache, type Verdict } from './ca/verdict.ts'
 import { EnrollmentService } from './enrollment/enrollment-service.ts'
 import { HttpIdentityVerifier } from './enrollment/identity/http-identity-verifier.ts'
 import type { IdentityVerifier } from './enrollment/identity/identity-verifier.ts'
@@ -75,6 +75,7 @@ export class AppContext {
   readonly identity: IdentityVerifier
   #enrollment: EnrollmentService | undefined
   #login: LoginService | undefined
+  readonly #staticChecks = new StaticCheckCache()
   readonly metrics = new Metrics()
   readonly views = new Views(path.join(ROOT_DIR, 'views'))
   #host: ProviderHost | undefined
@@ -112,7 +113,7 @@ export class AppContext {
 
   /** Is this certificate (DER or serial) ours, valid at `at`, not revoked or suspended? */
   async judgeCertificate(input: Uint8Array | string, at: Date = this.clock.now()): Promise<Verdict> {
-    return await judgeCertificate(this.db, this.ca, input, at)
+    return await judgeCertificate(this.db, this.ca, input, at, this.#staticChecks)
   }
 
   static create(config: ServerConfig, secrets: ServerSecrets, overrides: ContextOverrides = {}): AppContext {

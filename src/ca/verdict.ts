@@ -1,3 +1,4 @@
+import { X509Certificate as NodeX509 } from 'node:crypto'
 import type { Database } from '../db/database.ts'
 import { toRecord, type CertificateRecord } from './authority.ts'
 import type { CaHierarchy } from './hierarchy.ts'
@@ -6,6 +7,29 @@ import { canonicalSerial, x509 } from './x509.ts'
 export type VerdictReason =
   | 'malformed' | 'unknown' | 'not_ours' | 'bad_signature' | 'not_yet_valid' | 'expired'
   | 'revoked' | 'suspended' | 'key_usage'
+
+/**
+ * What never changes for a recorded certificate: whether its signature verifies with its CA and
+ * whether its key usage allows signatures. Remembered per serial (bounded), so the hot path of a
+ * login is one row lookup, a byte comparison, dates and status.
+ */
+export class StaticCheckCache {
+  readonly #entries = new Map<string, 'ok' | 'bad_signature' | 'key_usage'>()
+  readonly #max: number
+
+  constructor(max = 10_000) {
+    this.#max = max
+  }
+
+  get(serial: string) {
+    return this.#entries.get(serial)
+  }
+
+  set(serial: string, result: 'ok' | 'bad_signature' | 'key_usage'): void {
+    if (this.#entries.size >= this.#max) this.#entries.delete(this.#entries.keys().next().value!)
+    this.#entries.set(serial, result)
+  }
+}
 
 export type Verdict =
   | { valid: true; certificate: CertificateRecord }
@@ -16,49 +40,51 @@ export type Verdict =
  * Checks, in order:
  * 1. it parses (a DER certificate) or names a serial;
  * 2. it is recorded in our database, byte for byte: only what PostCert issued is accepted;
- * 3. its signature verifies with the CA that issued it, which is one of ours;
+ * 3. its signature verifies with the CA that issued it, which is one of ours (remembered per serial);
  * 4. `at` is within its validity (and the issuing CA's);
  * 5. it was not revoked at `at` (a later revocation does not undo an earlier signature);
  * 6. it is not suspended now;
- * 7. its key usage allows digitalSignature.
+ * 7. its key usage allows digitalSignature (remembered per serial).
  */
-export async function judgeCertificate(db: Database, hierarchy: CaHierarchy, input: Uint8Array | string, at: Date): Promise<Verdict> {
-  let presented: x509.X509Certificate | undefined
+export async function judgeCertificate(db: Database, hierarchy: CaHierarchy, input: Uint8Array | string, at: Date, cache = new StaticCheckCache()): Promise<Verdict> {
   let serial: string
   if (typeof input === 'string') {
     serial = canonicalSerial(input)
   } else {
     try {
-      presented = new x509.X509Certificate(input)
+      serial = canonicalSerial(new NodeX509(input).serialNumber)
     } catch {
       return { valid: false, reason: 'malformed', message: 'not a DER X.509 certificate' }
     }
-    serial = canonicalSerial(presented.serialNumber)
   }
 
   const row = await db.selectFrom('certificate').selectAll().where('serial', '=', serial).executeTakeFirst()
   if (!row) return { valid: false, reason: 'unknown', message: `no certificate with serial ${serial} was issued by PostCert` }
   const certificate = toRecord(row)
-  if (presented && !Buffer.from(presented.rawData).equals(certificate.der)) {
+  if (typeof input !== 'string' && !Buffer.from(input).equals(certificate.der)) {
     return { valid: false, reason: 'not_ours', message: 'this certificate is not the one PostCert issued under its serial', certificate }
   }
 
-  const cert = presented ?? new x509.X509Certificate(certificate.der)
   const issuer = (await hierarchy.all()).find((ca) => ca.id === certificate.issuerId)
-  if (!issuer || !(await cert.verify({ publicKey: issuer.certificate.publicKey, signatureOnly: true }))) {
+  let checks = cache.get(serial)
+  if (!checks) {
+    const cert = new x509.X509Certificate(certificate.der)
+    const usage = cert.getExtension(x509.KeyUsagesExtension)
+    checks = !issuer || !(await cert.verify({ publicKey: issuer.certificate.publicKey, signatureOnly: true })) ? 'bad_signature'
+      : !usage || !(usage.usages & x509.KeyUsageFlags.digitalSignature) ? 'key_usage' : 'ok'
+    cache.set(serial, checks)
+  }
+  if (checks === 'bad_signature' || !issuer) {
     return { valid: false, reason: 'bad_signature', message: 'the signature does not verify with the issuing CA', certificate }
   }
-  if (at < cert.notBefore) return { valid: false, reason: 'not_yet_valid', message: `valid from ${cert.notBefore.toISOString()}`, certificate }
-  if (at >= cert.notAfter || at >= issuer.certificate.notAfter) {
-    return { valid: false, reason: 'expired', message: `expired on ${cert.notAfter.toISOString()}`, certificate }
+  if (at < certificate.notBefore) return { valid: false, reason: 'not_yet_valid', message: `valid from ${certificate.notBefore.toISOString()}`, certificate }
+  if (at >= certificate.notAfter || at >= issuer.certificate.notAfter) {
+    return { valid: false, reason: 'expired', message: `expired on ${certificate.notAfter.toISOString()}`, certificate }
   }
   if (certificate.status === 'revoked' && certificate.revokedAt && certificate.revokedAt <= at) {
     return { valid: false, reason: 'revoked', message: `revoked on ${certificate.revokedAt.toISOString()} (${certificate.revocationReason})`, certificate }
   }
   if (certificate.status === 'hold') return { valid: false, reason: 'suspended', message: 'the certificate is suspended', certificate }
-  const usage = cert.getExtension(x509.KeyUsagesExtension)
-  if (!usage || !(usage.usages & x509.KeyUsageFlags.digitalSignature)) {
-    return { valid: false, reason: 'key_usage', message: 'the certificate is not for digital signatures', certificate }
-  }
+  if (checks === 'key_usage') return { valid: false, reason: 'key_usage', message: 'the certificate is not for digital signatures', certificate }
   return { valid: true, certificate }
 }
