@@ -151,7 +151,8 @@ export class AppContext {
     addPkiRoutes(router, { hierarchy: this.ca, authority: this.authority, crl: this.crl, ocsp: this.ocsp })
     const login = new LoginService({ db: this.db, clock: this.clock, limiter: this.limiter, issuer: this.config.issuer, judge: (c, at) => this.judgeCertificate(c, at) })
     this.#login = login
-    addInteractionRoutes(router, { provider: () => this.host.provider, views: this.views, csrf, login, audit: this.audit, issuer: this.config.issuer })
+    addInteractionRoutes(router, { provider: () => this.host.provider, views: this.views, csrf, login, audit: this.audit, issuer: this.config.issuer,
+      clock: this.clock, renewalWindowDays: this.config.renewalWindowDays })
     addEnrollmentRoutes(router, {
       service: this.#enrollment, views: this.views, csrf, secureCookies: https,
       sandbox: this.sms.kind === 'sandbox' || this.identity.kind === 'sandbox',

@@ -1,6 +1,7 @@
 import type { Context } from 'koa'
 import { errors, type default as Provider } from 'oidc-provider'
 import type { AuditLog } from '../audit/audit-log.ts'
+import type { Clock } from '../util/clock.ts'
 import { InteractionExpiredError, InvalidRequestError } from '../errors/errors.ts'
 import type { Csrf } from '../http/csrf.ts'
 import { readForm, readJson } from '../http/form.ts'
@@ -18,6 +19,9 @@ export interface InteractionDeps {
   login: LoginService
   audit: AuditLog
   issuer: string
+  clock: Clock
+  /** Certificates expiring within this many days get the renewal notice at login. */
+  renewalWindowDays: number
 }
 
 const LOGIN_ERRORS = ['acr_not_met', 'invalid_proof', 'challenge_invalid', 'certificate_locked', 'certificate_expired', 'certificate_revoked',
@@ -79,7 +83,7 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     ctx.body = { challenge: await deps.login.createChallenge(uid), passkey: await deps.login.passkeyOptions(uid) }
   })
 
-  const finishLogin = async (ctx: Context, provider: Provider, details: { params: Record<string, unknown> }, result: LoginResult) => {
+  const finishLogin = async (ctx: Context, provider: Provider, details: { uid: string; params: Record<string, unknown> }, result: LoginResult) => {
     const clientId = String(details.params.client_id)
     if (!meets(result.acr, requiredAcr(details.params))) throw acrNotMet()
     await deps.audit.record(deps.login.db, {
@@ -89,8 +93,23 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     const redirect = await provider.interactionResult(ctx.req, ctx.res, {
       login: { accountId: result.subscriberId, acr: result.acr, amr: result.amr, remember: true },
     }, { mergeWithLastSubmission: false })
-    ctx.body = { redirect }
+    // Expiring soon: a notice first (not blocking), then on to the institution.
+    const daysLeft = Math.ceil((result.notAfter.getTime() - deps.clock.now().getTime()) / 86_400_000)
+    ctx.body = daysLeft <= deps.renewalWindowDays
+      ? { redirect: `/interaction/${details.uid}/expiring?days=${daysLeft}&next=${encodeURIComponent(new URL(redirect).pathname)}` }
+      : { redirect }
   }
+
+  router.add('GET', '/interaction/:uid/expiring', 'interaction_expiring', async (ctx, { uid = '' }) => {
+    const next = String(ctx.query.next ?? '')
+    const days = Number(ctx.query.days)
+    // Only the resume path of this very interaction: never an open redirect.
+    if (next !== `/auth/${uid}` || !Number.isInteger(days) || days < 0 || days > 366) throw new InvalidRequestError('not a valid notice')
+    const lang = locale(ctx)
+    ctx.set('Cache-Control', 'no-store')
+    ctx.type = 'html'
+    ctx.body = deps.views.render('expiring', lang, 'expiring.title', { days, next })
+  })
 
   router.add('POST', '/interaction/:uid/login/file', 'interaction_login_file', async (ctx, { uid = '' }) => {
     const { provider, details } = await loginApi(ctx, uid)

@@ -22,6 +22,7 @@ export interface LoginResult {
   holder: 'passkey' | 'file'
   acr: string
   amr: string[]
+  notAfter: Date
 }
 
 export interface LoginDeps {
@@ -101,7 +102,7 @@ export class LoginService {
     const good = verify('sha256', proof.signingInput, { key: publicKey, dsaEncoding: 'ieee-p1363' }, proof.signature)
     if (!good) throw await fail('the signature does not verify with the certificate')
     if (!(await this.#consume(claims.challenge, interactionUid))) throw challengeInvalid()
-    return { subscriberId: certificate.subscriberId, serial: certificate.serial, holder: 'file', ...assuranceOf('file') }
+    return { subscriberId: certificate.subscriberId, serial: certificate.serial, holder: 'file', notAfter: certificate.notAfter, ...assuranceOf('file') }
   }
 
   /**
@@ -135,7 +136,7 @@ export class LoginService {
     }
     await this.#deps.db.updateTable('webauthn_credential').set({ counter: result.authenticationInfo.newCounter }).where('id', '=', credential.id).execute()
     const certificate = await this.#usable(credential.certificate_serial)
-    return { subscriberId: certificate.subscriberId, serial: certificate.serial, holder: 'passkey', ...assuranceOf('passkey') }
+    return { subscriberId: certificate.subscriberId, serial: certificate.serial, holder: 'passkey', notAfter: certificate.notAfter, ...assuranceOf('passkey') }
   }
 
   async #usable(certificate: Uint8Array | string) {

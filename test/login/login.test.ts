@@ -190,6 +190,27 @@ describe('certificate login with a certificate file (programmatic holder)', () =
     assert.equal(other.info.ci, undefined)
   })
 
+  it('shows a renewal notice when the certificate expires within 30 days, then goes on', async () => {
+    const holder = await subscriber()
+    const shift = (holder.certificate.notAfter.getTime() - clock.now().getTime()) / 1000 - 10 * 86_400
+    clock.advance(shift)
+    try {
+      const flow = await begin()
+      const { response } = await prove(flow, holder)
+      assert.equal(response.status, 200, response.text)
+      assert.match(response.body.redirect, new RegExp(`^/interaction/${flow.uid}/expiring\\?days=10&next=`))
+      const notice = await flow.browser.get(response.body.redirect).expect(200)
+      assert.match(notice.text, /인증서가 10일 후에 만료됩니다/)
+      const next = notice.text.match(/<a class="button" href="([^"]+)"/)![1]!
+      assert.equal(next, `/auth/${flow.uid}`)
+      const step = await follow(flow.browser, next)
+      assert.ok(step.callback || step.consentPage, 'on to the institution')
+      await flow.browser.get(`/interaction/${flow.uid}/expiring?days=10&next=${encodeURIComponent('https://evil.example/')}`).expect(400)
+    } finally {
+      clock.advance(-shift)
+    }
+  })
+
   it('refuses login calls without the page\'s CSRF token', async () => {
     const flow = await begin()
     await flow.browser.post(`/interaction/${flow.uid}/challenge`).set('Content-Type', 'application/json').send('{}').expect(403)
