@@ -83,7 +83,7 @@ form.addEventListener('submit', async (event) => {
     const signature = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, keys.privateKey, fromB64url(challenge!))
     const issued = await post('/enroll/holder/file', { spki: b64url(spki), signature: b64url(signature), challenge })
     await saveCertificate({
-      id, encryptedKeyPem, serial: issued.serial, certificatePem: issued.certificate, chainPem: issued.chain,
+      id, encryptedKeyPem, serial: issued.serial, name: issued.name, certificatePem: issued.certificate, chainPem: issued.chain,
       notAfter: issued.not_after, createdAt: new Date().toISOString(),
     })
     status.textContent = messages['progress.done']!

@@ -6,6 +6,8 @@ export interface StoredCertificate {
   id: string
   encryptedKeyPem: string
   serial?: string
+  /** The subscriber's display name in the certificate, to recognise it in a list. */
+  name?: string
   certificatePem?: string
   chainPem?: string
   notAfter?: string

@@ -63,7 +63,7 @@ certificates.forEach((c, i) => {
   radio.name = 'certificate'
   radio.value = c.id
   radio.checked = i === 0
-  label.append(radio, ` ${c.serial!.slice(0, 8)}… · ${messages.expires} ${c.notAfter?.slice(0, 10) ?? ''}`)
+  label.append(radio, ` ${c.name ? `${c.name} · ` : ''}${c.serial!.slice(0, 8)}… · ${messages.expires} ${c.notAfter?.slice(0, 10) ?? ''}`)
   fieldset.append(label)
 })
 

@@ -186,6 +186,7 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
     const ca = await deps.hierarchy.issuing()
     ctx.body = {
       serial: certificate.serial,
+      name: (await service.subscriber(enrollment))?.name ?? '',
       certificate: toPem(certificate.der, 'CERTIFICATE'),
       chain: toPem(ca.certificate.rawData, 'CERTIFICATE') + toPem(ca.root.rawData, 'CERTIFICATE'),
       not_after: certificate.notAfter.toISOString(),

@@ -61,6 +61,7 @@ describe('certificate login in a real browser', { skip: NEEDS_CHROMIUM }, () => 
     const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR' })
     const page = await context.newPage()
     const serial = await enrollInBrowser(page, server, KIM, { password: 'Daejeon-2026-safe!' })
+    const listed = async () => (await page.locator('#certificates label').first().textContent()) ?? ''
     const withFile = (password: string) => async () => {
       await page.getByLabel('인증서 비밀번호').fill(password)
       await page.getByRole('button', { name: '인증서 파일로 로그인' }).click()
@@ -73,6 +74,8 @@ describe('certificate login in a real browser', { skip: NEEDS_CHROMIUM }, () => 
       redirect_uri: redirectUri, scope: 'openid', state: 's', code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()), code_challenge_method: 'S256',
     }).href)
     await page.waitForURL(/\/interaction\//)
+    await page.locator('#certificates label').first().waitFor()
+    assert.match(await listed(), /김우정 · [0-9a-f]{8}… · 만료일 \d{4}-\d{2}-\d{2}/, 'the certificate is listed by name, serial and expiry')
     await withFile('Wrong-password-99')()
     await page.locator('#login-error').waitFor()
     assert.match(await page.locator('#login-error').textContent() ?? '', /인증서 비밀번호가 맞지 않습니다/)

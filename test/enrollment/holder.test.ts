@@ -46,6 +46,7 @@ describe('enrollment: the certificate file holder step over HTTP', () => {
     assert.match(res.body.certificate, /^-----BEGIN CERTIFICATE-----/)
     assert.equal((res.body.chain.match(/BEGIN CERTIFICATE/g) ?? []).length, 2)
     assert.equal(res.body.next, '/enroll/done')
+    assert.equal(res.body.name, '김우정')
     const record = (await server.ctx.authority.find(res.body.serial))!
     assert.equal(record.holder, 'file')
     assert.equal(record.status, 'good')
