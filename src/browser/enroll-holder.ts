@@ -5,6 +5,7 @@
 // server's challenge, and store the certificate that comes back.
 import { startAuthentication, startRegistration, browserSupportsWebAuthn } from '@simplewebauthn/browser'
 import { encryptPkcs8, toPem } from '../holders/keyfile/encrypted-pkcs8.ts'
+import { b64url, fromB64url } from '../holders/keyfile/login-proof.ts'
 import { checkPassword } from '../holders/keyfile/password-policy.ts'
 import { saveCertificate } from './key-store.ts'
 
@@ -18,12 +19,6 @@ const button = form.querySelector<HTMLButtonElement>('button[type=submit]')!
 const messages = JSON.parse(document.querySelector('#holder-messages')!.textContent!) as Record<string, string>
 const csrf = form.dataset.csrf!
 
-const b64url = (bytes: ArrayBuffer | Uint8Array) => {
-  let binary = ''
-  for (const b of new Uint8Array(bytes)) binary += String.fromCharCode(b)
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
-}
-const fromB64url = (text: string) => Uint8Array.from(atob(text.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0))
 
 function showStrength(): void {
   if (!password.value) {

@@ -5,7 +5,7 @@ import { base64urlField, readForm, readJson } from '../http/form.ts'
 import { toPem } from '../ca/x509.ts'
 import type { CaHierarchy } from '../ca/hierarchy.ts'
 import type { Router } from '../http/router.ts'
-import { pickLocale, type Locale, type Views } from '../http/views.ts'
+import { pickLocale, scriptJson, type Locale, type Views } from '../http/views.ts'
 import { ENROLLMENT_TTL } from './constants.ts'
 import { EnrollmentError, enrollmentExpired, stepNotAllowed } from './errors.ts'
 import type { Enrollment, EnrollmentService } from './enrollment-service.ts'
@@ -240,9 +240,4 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
     ctx.status = 303
     ctx.redirect(href(ctx, `/enroll/${enrollment.step}`))
   }
-}
-
-/** JSON for a <script type="application/json"> block: nothing in it can close the element. */
-function scriptJson(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026')
 }

@@ -81,3 +81,8 @@ export function pickLocale(uiLocales: unknown, acceptsLanguages: (langs: string[
   const accepted = acceptsLanguages([...LOCALES])
   return accepted ? (accepted as Locale) : DEFAULT_LOCALE
 }
+
+/** JSON for a <script type="application/json"> block: nothing in it can close the element. */
+export function scriptJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026')
+}

@@ -6,7 +6,7 @@ import { InteractionExpiredError, InvalidRequestError } from '../errors/errors.t
 import type { Csrf } from '../http/csrf.ts'
 import { readForm, readJson } from '../http/form.ts'
 import type { Router } from '../http/router.ts'
-import { pickLocale, type Views } from '../http/views.ts'
+import { pickLocale, scriptJson, type Views } from '../http/views.ts'
 import type { LoginResult, LoginService } from '../login/login-service.ts'
 import { assuranceOf, meets, requiredAcr } from '../login/assurance.ts'
 import { acrNotMet } from '../login/errors.ts'
@@ -60,11 +60,11 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     const other = lang === 'ko' ? 'en' : 'ko'
     ctx.body = deps.views.render('interaction', lang, 'interaction.title', {
       ...common, scripts: ['/assets/login.js'], issuer: deps.issuer, passkeyOnly: !meets(assuranceOf('file').acr, requiredAcr(details.params)), switchHref: `${ctx.path}?ui_locales=${other}`, switchLang: other,
-      loginMessages: JSON.stringify({
+      loginMessages: scriptJson({
         ...deps.views.messagesWithPrefix(lang, 'loginjs.'),
         // The refusals the login endpoints answer with, in the page's language.
         errors: Object.fromEntries(LOGIN_ERRORS.map((code) => [code, deps.views.message(lang, `error.${code}`)])),
-      }).replace(/</g, '\\u003c'),
+      }),
     })
   })
 
@@ -80,7 +80,9 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
 
   router.add('POST', '/interaction/:uid/challenge', 'interaction_challenge', async (ctx, { uid = '' }) => {
     await loginApi(ctx, uid)
-    ctx.body = { challenge: await deps.login.createChallenge(uid), passkey: await deps.login.passkeyOptions(uid) }
+    // One single-use challenge: whichever holder answers it first uses it up.
+    const challenge = await deps.login.createChallenge(uid)
+    ctx.body = { challenge, passkey: deps.login.passkeyOptions(challenge) }
   })
 
   const finishLogin = async (ctx: Context, provider: Provider, details: { uid: string; params: Record<string, unknown> }, result: LoginResult) => {

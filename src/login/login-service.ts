@@ -65,9 +65,9 @@ export class LoginService {
     return challenge
   }
 
-  /** WebAuthn request options for a passkey login (discoverable credentials: no allow list). */
-  async passkeyOptions(interactionUid: string) {
-    return { challenge: await this.createChallenge(interactionUid), rpId: this.#rpID, userVerification: 'required' as const, timeout: 120_000 }
+  /** WebAuthn request options for a passkey login over `challenge` (discoverable credentials: no allow list). */
+  passkeyOptions(challenge: string) {
+    return { challenge, rpId: this.#rpID, userVerification: 'required' as const, timeout: 120_000 }
   }
 
   /**
