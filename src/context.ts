@@ -166,8 +166,11 @@ export class AppContext {
         createProvider({
           issuer: this.config.issuer, trustProxy: this.config.trustProxy, secureCookies: https,
           jwks, cookieKeys, views: this.views, db: this.db, box: this.box, clock: this.clock, pairwiseSalt,
+          allowPrivateNetworkFetch: this.config.nodeEnv !== 'production',
           findRegistration: async (subscriberId, clientId) => (await this.db.selectFrom('registration').select('grant_id')
             .where('subscriber_id', '=', subscriberId).where('client_id', '=', clientId).executeTakeFirst())?.grant_id,
+          rememberLoginCertificate: (ref, serial) => login.rememberLoginCertificate(ref, serial),
+          loginCertificate: (ref) => login.loginCertificate(ref),
           findSubscriber: async (id) => {
             const s = await this.db.selectFrom('subscriber').select(['name', 'birthdate', 'phone_e164', 'ci']).where('id', '=', id).executeTakeFirst()
             return s ? { name: s.name, birthdate: s.birthdate, phone_number: s.phone_e164, ci: s.ci } : undefined

@@ -8,7 +8,7 @@ import { createLoginProof } from '../holders/keyfile/login-proof.ts'
 import { listCertificates, type StoredCertificate } from './key-store.ts'
 
 const root = document.querySelector<HTMLElement>('#login')!
-const { uid, csrf, issuer } = root.dataset as { uid: string; csrf: string; issuer: string }
+const { uid, csrf, issuer, loginHint } = root.dataset as { uid: string; csrf: string; issuer: string; loginHint?: string }
 const { errors, ...messages } = JSON.parse(document.querySelector('#login-messages')!.textContent!) as Record<string, string> & { errors: Record<string, string> }
 
 /** A refusal from the server, shown in the page's language when we know its code. */
@@ -55,6 +55,8 @@ async function post(path: string, body: unknown = {}): Promise<Record<string, un
 
 const certificates = (await listCertificates()).filter((c) => c.serial && c.certificatePem)
 if (certificates.length === 0) document.querySelector<HTMLElement>('#no-certificates')!.hidden = false
+// The institution's login_hint (a serial) picks that certificate, else the first.
+const hinted = certificates.findIndex((c) => c.serial!.toLowerCase() === loginHint)
 certificates.forEach((c, i) => {
   const label = document.createElement('label')
   label.className = 'choice'
@@ -62,7 +64,7 @@ certificates.forEach((c, i) => {
   radio.type = 'radio'
   radio.name = 'certificate'
   radio.value = c.id
-  radio.checked = i === 0
+  radio.checked = i === Math.max(hinted, 0)
   label.append(radio, ` ${c.name ? `${c.name} · ` : ''}${c.serial!.slice(0, 8)}… · ${messages.expires} ${c.notAfter?.slice(0, 10) ?? ''}`)
   fieldset.append(label)
 })

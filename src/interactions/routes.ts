@@ -28,7 +28,7 @@ const LOGIN_ERRORS = ['acr_not_met', 'invalid_proof', 'challenge_invalid', 'cert
   'certificate_suspended', 'certificate_unknown', 'certificate_not_yet_valid', 'invalid_csrf_token', 'interaction_expired']
 
 /** Claims each scope brings, as shown on the consent page. */
-const SCOPE_CLAIMS: Record<string, string[]> = { profile: ['name', 'birthdate'], phone: ['phone_number'], ci: ['ci'] }
+const SCOPE_CLAIMS: Record<string, string[]> = { profile: ['name', 'birthdate'], phone: ['phone_number'], ci: ['ci'], certificate: ['certificate'] }
 
 /**
  * /interaction/:uid: where oidc-provider sends the browser. Login is a proof of possession of
@@ -59,7 +59,7 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     }
     const other = lang === 'ko' ? 'en' : 'ko'
     ctx.body = deps.views.render('interaction', lang, 'interaction.title', {
-      ...common, scripts: ['/assets/login.js'], issuer: deps.issuer, passkeyOnly: !meets(assuranceOf('file').acr, requiredAcr(details.params)), switchHref: `${ctx.path}?ui_locales=${other}`, switchLang: other,
+      ...common, scripts: ['/assets/login.js'], issuer: deps.issuer, loginHint: serialHint(details.params.login_hint), passkeyOnly: !meets(assuranceOf('file').acr, requiredAcr(details.params)), switchHref: `${ctx.path}?ui_locales=${other}`, switchLang: other,
       loginMessages: scriptJson({
         ...deps.views.messagesWithPrefix(lang, 'loginjs.'),
         // The refusals the login endpoints answer with, in the page's language.
@@ -93,7 +93,7 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
       data: { client: clientId, holder: result.holder, acr: result.acr },
     })
     const redirect = await provider.interactionResult(ctx.req, ctx.res, {
-      login: { accountId: result.subscriberId, acr: result.acr, amr: result.amr, remember: true },
+      login: { accountId: result.subscriberId, acr: result.acr, amr: result.amr, remember: true, certificateSerial: result.serial },
     }, { mergeWithLastSubmission: false })
     // Expiring soon: a notice first (not blocking), then on to the institution.
     const daysLeft = Math.ceil((result.notAfter.getTime() - deps.clock.now().getTime()) / 86_400_000)
@@ -168,6 +168,11 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     ctx.status = 303
     ctx.redirect(returnTo)
   })
+}
+
+/** login_hint names a certificate by its serial (hex); anything else is no hint we can use. */
+function serialHint(hint: unknown): string | undefined {
+  return typeof hint === 'string' && /^[0-9a-f]{2,40}$/i.test(hint) ? hint.toLowerCase() : undefined
 }
 
 /** The interaction behind this browser's cookie, which must be the one in the URL. */

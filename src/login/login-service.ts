@@ -3,6 +3,7 @@ import { verifyAuthenticationResponse, type AuthenticationResponseJSON } from '@
 import type { Database } from '../db/database.ts'
 import type { Verdict } from '../ca/verdict.ts'
 import { parseLoginProof } from '../holders/keyfile/login-proof.ts'
+import { TTL } from '../constants.ts'
 import type { Clock } from '../util/clock.ts'
 import type { RateLimiter } from '../util/rate-limiter.ts'
 import { assuranceOf } from './assurance.ts'
@@ -15,6 +16,8 @@ const IAT_SKEW_SECONDS = 5 * 60
 /** Failed proofs for one certificate, per window, before it is locked until the window ends. */
 const MAX_FAILURES = 5
 const FAILURE_WINDOW_SECONDS = 15 * 60
+/** How long a login session's certificate is remembered: as long as a registration (grant) lives. */
+const LOGIN_SESSION_TTL_SECONDS = TTL.Grant
 
 export interface LoginResult {
   subscriberId: string
@@ -23,6 +26,22 @@ export interface LoginResult {
   acr: string
   amr: string[]
   notAfter: Date
+}
+
+/** One login: the oidc-provider session it happened in and its auth_time (epoch seconds). */
+export interface LoginRef {
+  sessionUid: string
+  authTime: number
+}
+
+/** The `certificate` claim: the certificate a login used. */
+export interface CertificateClaim {
+  /** Hex, as in the certificate and on /pki/certificates/{serial}. */
+  serial: string
+  /** base64url SHA-256 of the certificate's DER (RFC 7515 / RFC 8705 thumbprint). */
+  'x5t#S256': string
+  /** ISO 8601. */
+  not_after: string
 }
 
 export interface LoginDeps {
@@ -159,9 +178,39 @@ export class LoginService {
     return Boolean(row)
   }
 
+  /**
+   * Remembers the certificate of a login: the session's uid and the login's auth_time are in every
+   * code and token made from it, so the `certificate` claim names the certificate that login used.
+   */
+  async rememberLoginCertificate(login: LoginRef, serial: string): Promise<void> {
+    const expires = new Date(this.#deps.clock.now().getTime() + LOGIN_SESSION_TTL_SECONDS * 1000)
+    await this.#deps.db.insertInto('login_session')
+      .values({ session_uid: login.sessionUid, auth_time: login.authTime, certificate_serial: serial, expires_at: expires })
+      .onConflict((oc) => oc.columns(['session_uid', 'auth_time']).doUpdateSet({ certificate_serial: serial, expires_at: expires }))
+      .execute()
+  }
+
+  /** The certificate a login used, for the `certificate` claim. */
+  async loginCertificate(login: LoginRef): Promise<CertificateClaim | undefined> {
+    const row = await this.#deps.db.selectFrom('login_session')
+      .innerJoin('certificate', 'certificate.serial', 'login_session.certificate_serial')
+      .select(['certificate.serial', 'certificate.der', 'certificate.not_after'])
+      .where('login_session.session_uid', '=', login.sessionUid).where('login_session.auth_time', '=', String(login.authTime))
+      .where('login_session.expires_at', '>', this.#deps.clock.now())
+      .executeTakeFirst()
+    if (!row) return undefined
+    return {
+      serial: row.serial,
+      'x5t#S256': createHash('sha256').update(row.der).digest('base64url'),
+      not_after: row.not_after.toISOString(),
+    }
+  }
+
   async sweep(): Promise<number> {
-    const result = await this.#deps.db.deleteFrom('login_challenge').where('expires_at', '<=', this.#deps.clock.now()).executeTakeFirst()
-    return Number(result.numDeletedRows)
+    const now = this.#deps.clock.now()
+    const challenges = await this.#deps.db.deleteFrom('login_challenge').where('expires_at', '<=', now).executeTakeFirst()
+    const sessions = await this.#deps.db.deleteFrom('login_session').where('expires_at', '<=', now).executeTakeFirst()
+    return Number(challenges.numDeletedRows) + Number(sessions.numDeletedRows)
   }
 }
 

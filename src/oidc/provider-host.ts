@@ -57,6 +57,8 @@ export class ProviderHost {
     const provider = this.#build(await this.#keys.publishedJwks())
     for (const [event, type] of Object.entries(TOKEN_EVENTS)) provider.on(event as 'access_token.saved', () => this.#metrics.tokenIssued(type))
     provider.on('server_error', (ctx, err) => this.#logger.error({ err, reqId: ctx?.state?.requestId }, 'provider error'))
+    provider.on('backchannel.success', (ctx, client) => this.#logger.info({ reqId: ctx?.state?.requestId, client: client.clientId }, 'back-channel logout delivered'))
+    provider.on('backchannel.error', (ctx, err, client) => this.#logger.warn({ reqId: ctx?.state?.requestId, client: client.clientId, error: err.message }, 'back-channel logout failed'))
     const first = !this.#provider
     this.#provider = provider
     this.#handler = provider.callback()

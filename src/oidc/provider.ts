@@ -4,6 +4,7 @@ import { ACR_VALUES } from '../login/assurance.ts'
 import { CLOCK_TOLERANCE_SECONDS, TTL } from '../constants.ts'
 import type { PrivateJwk } from '../keys/signing-keys.ts'
 import { pickLocale, type Locale, type Views } from '../http/views.ts'
+import type { CertificateClaim, LoginRef } from '../login/login-service.ts'
 import { PostgresAdapter, type AdapterDeps } from './adapter.ts'
 
 export const SIGNING_ALGS = ['ES256', 'PS256', 'RS256'] as const
@@ -26,12 +27,40 @@ export interface ProviderDeps extends AdapterDeps {
   pairwiseSalt: string
   /** The grant of the subscriber's registration at this client, if any. */
   findRegistration: (subscriberId: string, clientId: string) => Promise<string | undefined>
+  /** Which certificate a login used (the `certificate` claim). */
+  rememberLoginCertificate: (login: LoginRef, serial: string) => Promise<void>
+  loginCertificate: (login: LoginRef) => Promise<CertificateClaim | undefined>
   issuer: string
   trustProxy: boolean
   secureCookies: boolean
   jwks: PrivateJwk[]
   cookieKeys: string[]
   views: Views
+  /**
+   * Outside production, back-channel logout may reach relying parties on loopback or private
+   * addresses (a demo on localhost); in production oidc-provider's SSRF guard refuses them.
+   */
+  allowPrivateNetworkFetch: boolean
+}
+
+/** What the login step passes to oidc-provider's interactionResult beside its own fields. */
+export interface PostcertLoginResult {
+  certificateSerial: string
+}
+
+/**
+ * The login a code or token comes from. Codes and refresh tokens carry the session uid and the
+ * auth_time; access tokens carry the uid, and the auth_time in `extra` (extraTokenClaims below).
+ */
+function loginOf(token: unknown): LoginRef | undefined {
+  const t = token as { sessionUid?: string; authTime?: number; extra?: { auth_time?: unknown } } | undefined
+  const authTime = t?.authTime ?? t?.extra?.auth_time
+  return t?.sessionUid && typeof authTime === 'number' ? { sessionUid: t.sessionUid, authTime } : undefined
+}
+
+/** Whether a token's scope or requested claims ask for the `certificate` claim. */
+function wantsCertificate(scope: string, claims: Record<string, unknown> | undefined): boolean {
+  return scope.split(' ').includes('certificate') || (claims !== undefined && 'certificate' in claims)
 }
 
 /** The locale for pages oidc-provider renders itself (errors, logout). */
@@ -53,18 +82,30 @@ export function createProvider(deps: ProviderDeps): Provider {
       long: { signed: true, httpOnly: true, sameSite: 'lax', secure: deps.secureCookies },
       short: { signed: true, httpOnly: true, sameSite: 'lax', secure: deps.secureCookies },
     },
-    findAccount: async (ctx, sub) => {
+    findAccount: async (ctx, sub, token) => {
       const subscriber = await deps.findSubscriber(sub)
       if (!subscriber) return undefined
       const ciAllowed = ctx.oidc?.client?.metadata()[CI_ALLOWED] === true
+      const login = loginOf(token)
       return {
         accountId: sub,
-        claims: async () => ({
-          sub, name: subscriber.name, birthdate: subscriber.birthdate,
-          phone_number: subscriber.phone_number, phone_number_verified: true,
-          ...(ciAllowed ? { ci: subscriber.ci } : {}),
-        }),
+        claims: async (_use, scope, claims) => {
+          const certificate = login && wantsCertificate(scope, claims) ? await deps.loginCertificate(login) : undefined
+          return {
+            sub, name: subscriber.name, birthdate: subscriber.birthdate,
+            phone_number: subscriber.phone_number, phone_number_verified: true,
+            ...(ciAllowed ? { ci: subscriber.ci } : {}),
+            ...(certificate ? { certificate } : {}),
+          }
+        },
       }
+    },
+    // An access token remembers the auth_time of its login (also shown by introspection).
+    extraTokenClaims: (ctx, token) => {
+      if (token.kind !== 'AccessToken') return undefined
+      const { AuthorizationCode: code, RefreshToken: refresh } = ctx.oidc.entities as { AuthorizationCode?: { authTime?: number }; RefreshToken?: { authTime?: number } }
+      const authTime = code?.authTime ?? refresh?.authTime
+      return typeof authTime === 'number' ? { auth_time: authTime } : undefined
     },
     extraClientMetadata: {
       properties: [CI_ALLOWED],
@@ -82,6 +123,14 @@ export function createProvider(deps: ProviderDeps): Provider {
     // Registration at an institution is the consent: once given, it holds on every device, not
     // only in the browser session that gave it.
     loadExistingGrant: async (ctx) => {
+      // Right after a login this is the first awaited hook that sees both the login result and
+      // the session's uid (a new session gets its uid only here), so the certificate used is
+      // remembered here, before any code is issued.
+      const login = ctx.oidc.result?.login as Partial<PostcertLoginResult> | undefined
+      const session = ctx.oidc.session!
+      if (login?.certificateSerial && session.loginTs) {
+        await deps.rememberLoginCertificate({ sessionUid: session.uid, authTime: session.loginTs }, login.certificateSerial)
+      }
       const clientId = ctx.oidc.client!.clientId
       const accountId = ctx.oidc.session!.accountId
       const grantId = ctx.oidc.result?.consent?.grantId
@@ -101,6 +150,8 @@ export function createProvider(deps: ProviderDeps): Provider {
       jwtIntrospection: { enabled: true },
       revocation: { enabled: true },
       userinfo: { enabled: true },
+      // A logout token to each client of the ended session that registered backchannel_logout_uri.
+      backchannelLogout: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => {
@@ -113,15 +164,19 @@ export function createProvider(deps: ProviderDeps): Provider {
         },
       },
     },
+    ...(deps.allowPrivateNetworkFetch
+      ? { fetch: (url: Parameters<typeof fetch>[0], options?: RequestInit) => globalThis.fetch(url, { ...options, dispatcher: undefined } as RequestInit) }
+      : {}),
     pkce: { required: () => true },
     responseTypes: ['code'],
-    scopes: ['openid', 'offline_access', 'profile', 'phone', 'ci'],
+    scopes: ['openid', 'offline_access', 'profile', 'phone', 'ci', 'certificate'],
     claims: {
       // acr and amr always travel in the ID token: relying parties decide on the assurance level.
       openid: ['sub', 'acr', 'amr', 'auth_time'],
       profile: ['name', 'birthdate'],
       phone: ['phone_number', 'phone_number_verified'],
       ci: ['ci'],
+      certificate: ['certificate'],
     },
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
     clientDefaults: {
@@ -130,6 +185,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       token_endpoint_auth_method: 'client_secret_basic',
       id_token_signed_response_alg: 'ES256',
       subject_type: 'pairwise',
+      backchannel_logout_session_required: true,
       introspection_signed_response_alg: 'ES256',
     },
     enabledJWA: {

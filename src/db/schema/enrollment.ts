@@ -1,4 +1,4 @@
-import type { Generated } from 'kysely'
+import type { ColumnType, Generated } from 'kysely'
 
 export type EnrollmentStep = 'phone' | 'identity' | 'holder' | 'done'
 export type DocumentType = 'resident_card' | 'driver_licence' | 'passport'
@@ -76,8 +76,18 @@ export interface RegistrationTable {
   updated_at: Date
 }
 
+/** The certificate an oidc-provider session logged in with (see migrations/…login-session). */
+export interface LoginSessionTable {
+  session_uid: string
+  /** The login's auth_time (seconds since the epoch), as in the ID token. */
+  auth_time: ColumnType<string, number, number>
+  certificate_serial: string
+  expires_at: Date
+}
+
 export interface EnrollmentSchema {
   login_challenge: LoginChallengeTable
+  login_session: LoginSessionTable
   registration: RegistrationTable
   subscriber: SubscriberTable
   enrollment: EnrollmentTable
