@@ -34,6 +34,8 @@ import { SealedBox } from './keys/sealed-box.ts'
 import { SecretStore } from './keys/secret-store.ts'
 import { SigningKeyStore } from './keys/signing-keys.ts'
 import { sweepExpired } from './oidc/adapter.ts'
+import { ClientStore } from './oidc/client-store.ts'
+import { registerDemoClient } from './oidc/demo-client.ts'
 import { createProvider } from './oidc/provider.ts'
 import { ProviderHost } from './oidc/provider-host.ts'
 import { Metrics } from './ops/metrics.ts'
@@ -180,6 +182,12 @@ export class AppContext {
       ),
     })
     await this.#host.refresh()
+    if (this.config.demoRelyingParty) {
+      await registerDemoClient({
+        store: new ClientStore({ db: this.db, box: this.box, clock: this.clock }, this.#host.provider),
+        issuer: this.config.issuer, url: this.config.demoRelyingParty, dataDir: this.config.dataDir, logger: this.logger,
+      })
+    }
   }
 
   /** Background work: reload on key rotation, sweep expired rows, keep the CRL fresh. */

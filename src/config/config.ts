@@ -29,6 +29,8 @@ export interface ServerConfig {
   smsGateway: { url: string; token: string } | undefined
   /** A real identity verification provider, or undefined for the sandbox registry (refused in production). */
   identityProvider: { url: string; token: string } | undefined
+  /** The demo relying party to register at start (development only), or undefined. */
+  demoRelyingParty: URL | undefined
 }
 
 /** Thrown for any invalid setting; `message` is the one line printed at start-up. */
@@ -64,6 +66,7 @@ const schema = z.object({
   SMS_GATEWAY_TOKEN: z.string().optional(),
   IDENTITY_PROVIDER_URL: z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' }).optional(),
   IDENTITY_PROVIDER_TOKEN: z.string().optional(),
+  DEMO_RP_URL: z.string().refine((v) => v === 'off' || /^https?:\/\/[^/]/.test(v) && URL.canParse(v), { error: 'must be an absolute http(s) URL or off' }).optional(),
 })
 
 /**
@@ -90,7 +93,10 @@ export function buildConfig(env: ServerEnv): ServerConfig {
     if (!e.TRUST_PROXY) throw new ConfigError('TRUST_PROXY must be true in production: PostCert serves plain HTTP behind a TLS proxy')
     if (!e.SMS_GATEWAY_URL) throw new ConfigError('SMS_GATEWAY_URL is required in production (the sandbox SMS outbox is for development)')
     if (!e.IDENTITY_PROVIDER_URL) throw new ConfigError('IDENTITY_PROVIDER_URL is required in production (the sandbox identity registry is for development)')
+    if (e.DEMO_RP_URL && e.DEMO_RP_URL !== 'off') throw new ConfigError('DEMO_RP_URL must not be set in production (the demo relying party is for development)')
   }
+  // The demo relying party is registered by default in development only.
+  const demoUrl = e.DEMO_RP_URL ?? (e.NODE_ENV === 'development' ? 'http://localhost:4000' : 'off')
   if (e.SMS_GATEWAY_URL && !e.SMS_GATEWAY_TOKEN) throw new ConfigError('SMS_GATEWAY_TOKEN is required with SMS_GATEWAY_URL')
   if (e.IDENTITY_PROVIDER_URL && !e.IDENTITY_PROVIDER_TOKEN) throw new ConfigError('IDENTITY_PROVIDER_TOKEN is required with IDENTITY_PROVIDER_URL')
 
@@ -109,5 +115,6 @@ export function buildConfig(env: ServerEnv): ServerConfig {
     renewalWindowDays: e.RENEWAL_WINDOW_DAYS,
     smsGateway: e.SMS_GATEWAY_URL ? { url: e.SMS_GATEWAY_URL, token: e.SMS_GATEWAY_TOKEN! } : undefined,
     identityProvider: e.IDENTITY_PROVIDER_URL ? { url: e.IDENTITY_PROVIDER_URL, token: e.IDENTITY_PROVIDER_TOKEN! } : undefined,
+    demoRelyingParty: demoUrl === 'off' ? undefined : new URL(demoUrl),
   }
 }

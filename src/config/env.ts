@@ -17,6 +17,7 @@ export interface ServerEnv {
   SMS_GATEWAY_TOKEN?: string
   IDENTITY_PROVIDER_URL?: string
   IDENTITY_PROVIDER_TOKEN?: string
+  DEMO_RP_URL?: string
 }
 
 export const ENV_NAMES = [
@@ -36,6 +37,7 @@ export const ENV_NAMES = [
   'SMS_GATEWAY_TOKEN',
   'IDENTITY_PROVIDER_URL',
   'IDENTITY_PROVIDER_TOKEN',
+  'DEMO_RP_URL',
 ] as const satisfies readonly (keyof ServerEnv)[]
 
 export function readEnv(source: NodeJS.ProcessEnv = process.env): ServerEnv {

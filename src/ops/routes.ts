@@ -44,7 +44,8 @@ export function addOpsRoutes(router: Router, deps: { db: Database; metrics: Metr
     })
   }
   for (const file of fs.readdirSync(deps.publicDir)) {
-    const type = file.endsWith('.css') ? 'text/css; charset=utf-8' : file.endsWith('.js') ? 'text/javascript; charset=utf-8' : undefined
+    const type = file.endsWith('.css') ? 'text/css; charset=utf-8' : file.endsWith('.js') ? 'text/javascript; charset=utf-8'
+      : file.endsWith('.svg') ? 'image/svg+xml' : undefined
     if (!type) continue
     const body = fs.readFileSync(path.join(deps.publicDir, file))
     router.add('GET', `/assets/${file}`, 'assets', (ctx) => {

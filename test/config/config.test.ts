@@ -56,6 +56,8 @@ describe('configuration', () => {
     ['production without a trusted TLS proxy', { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x', PUBLIC_URL: 'https://id.example.kr', POSTCERT_MASTER_KEY: KEY }, /^TRUST_PROXY must be true in production/],
     ['production with the sandbox SMS outbox', { ...PROD, IDENTITY_PROVIDER_URL: 'https://idv.example.kr', IDENTITY_PROVIDER_TOKEN: 't' }, /^SMS_GATEWAY_URL is required in production/],
     ['production with the sandbox identity registry', { ...PROD, SMS_GATEWAY_URL: 'https://sms.example.kr', SMS_GATEWAY_TOKEN: 't' }, /^IDENTITY_PROVIDER_URL is required in production/],
+    ['the demo relying party in production', { ...PROD, SMS_GATEWAY_URL: 'https://sms.example.kr', SMS_GATEWAY_TOKEN: 't', IDENTITY_PROVIDER_URL: 'https://idv.example.kr', IDENTITY_PROVIDER_TOKEN: 't', DEMO_RP_URL: 'http://localhost:4000' }, /^DEMO_RP_URL must not be set in production/],
+    ['a DEMO_RP_URL that is not a URL', { DEMO_RP_URL: 'localhost:4000' }, /^DEMO_RP_URL must be an absolute http\(s\) URL or off/],
     ['an SMS gateway without its token', { SMS_GATEWAY_URL: 'https://sms.example.kr' }, /^SMS_GATEWAY_TOKEN is required with SMS_GATEWAY_URL/],
     ['an identity provider without its token', { IDENTITY_PROVIDER_URL: 'https://idv.example.kr' }, /^IDENTITY_PROVIDER_TOKEN is required with IDENTITY_PROVIDER_URL/],
   ]
@@ -64,6 +66,13 @@ describe('configuration', () => {
       assert.throws(() => buildConfig(env), (err: Error) => err instanceof ConfigError && message.test(err.message))
     })
   }
+
+  it('registers the demo relying party by default in development only', () => {
+    assert.equal(buildConfig({}).demoRelyingParty?.href, 'http://localhost:4000/')
+    assert.equal(buildConfig({ DEMO_RP_URL: 'off' }).demoRelyingParty, undefined)
+    assert.equal(buildConfig({ NODE_ENV: 'test' }).demoRelyingParty, undefined)
+    assert.equal(buildConfig({ NODE_ENV: 'test', DEMO_RP_URL: 'http://localhost:4100' }).demoRelyingParty?.href, 'http://localhost:4100/')
+  })
 
   it('accepts a complete production configuration', () => {
     const config = buildConfig({ ...PROD, SMS_GATEWAY_URL: 'https://sms.example.kr', SMS_GATEWAY_TOKEN: 's', IDENTITY_PROVIDER_URL: 'https://idv.example.kr', IDENTITY_PROVIDER_TOKEN: 'i' })

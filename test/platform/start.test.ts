@@ -41,6 +41,12 @@ for (const backend of BACKENDS) {
         const mode = fs.statSync(path.join(dataDir, 'master.key')).mode & 0o777
         assert.equal(mode, 0o600, 'the generated master key is readable by its owner only')
       }
+      // Development registers the demo relying party and leaves its credentials for `npm run demo-rp`.
+      const demoFile = path.join(dataDir, 'demo-rp-client.json')
+      const demo = JSON.parse(fs.readFileSync(demoFile, 'utf8'))
+      assert.equal(fs.statSync(demoFile).mode & 0o777, 0o600)
+      assert.deepEqual({ issuer: demo.issuer, client_id: demo.client_id, redirect_uri: demo.redirect_uri },
+        { issuer, client_id: 'postcert-demo-rp', redirect_uri: 'http://localhost:4000/callback' })
       await first.stop()
       assert.match(first.output(), /"msg":"PostCert stopped"/, 'SIGTERM shuts down cleanly')
 
@@ -54,6 +60,10 @@ for (const backend of BACKENDS) {
       const config = await client.discovery(new URL(issuer), client_id, {}, client.ClientSecretBasic(client_secret), { execute: [client.allowInsecureRequests] })
       const { access_token } = await client.clientCredentialsGrant(config)
       assert.equal((await client.tokenIntrospection(config, access_token)).active, true)
+      // The demo client survives the restart with the same secret, which still authenticates.
+      assert.deepEqual(JSON.parse(fs.readFileSync(demoFile, 'utf8')), demo)
+      const demoConfig = await client.discovery(new URL(issuer), demo.client_id, {}, client.ClientSecretBasic(demo.client_secret), { execute: [client.allowInsecureRequests] })
+      assert.equal((await client.tokenIntrospection(demoConfig, 'not-a-token')).active, false, 'the demo client authenticates')
       await second.stop()
     })
   })
