@@ -1,4 +1,5 @@
 // The done page of a certificate file: offer the backup (encrypted key + certificate + chain).
+import { backupText } from '../holders/keyfile/certificate-file.ts'
 import { loadBySerial } from './key-store.ts'
 
 const button = document.querySelector<HTMLButtonElement>('#backup')!
@@ -12,7 +13,7 @@ if (!record?.certificatePem) {
 } else {
   button.hidden = false
   button.addEventListener('click', () => {
-    const text = record.encryptedKeyPem + record.certificatePem + (record.chainPem ?? '')
+    const text = backupText({ encryptedKeyPem: record.encryptedKeyPem, certificatePem: record.certificatePem!, chainPem: record.chainPem ?? '' })
     const url = URL.createObjectURL(new Blob([text], { type: 'application/x-pem-file' }))
     const link = document.createElement('a')
     link.href = url

@@ -4,8 +4,9 @@
 // over the challenge.
 import { startAuthentication } from '@simplewebauthn/browser'
 import { decryptPkcs8, fromPem, KeyFileError } from '../holders/keyfile/encrypted-pkcs8.ts'
-import { createLoginProof } from '../holders/keyfile/login-proof.ts'
-import { listCertificates, type StoredCertificate } from './key-store.ts'
+import { CertificateFileError, certificatesIn, keyMatchesCertificate, parseBackup, summarizeCertificate } from '../holders/keyfile/certificate-file.ts'
+import { b64url, createLoginProof } from '../holders/keyfile/login-proof.ts'
+import { listCertificates, loadBySerial, saveCertificate, type StoredCertificate } from './key-store.ts'
 
 const root = document.querySelector<HTMLElement>('#login')!
 const { uid, csrf, issuer, loginHint } = root.dataset as { uid: string; csrf: string; issuer: string; loginHint?: string }
@@ -53,23 +54,60 @@ async function post(path: string, body: unknown = {}): Promise<Record<string, un
   return json
 }
 
-const certificates = (await listCertificates()).filter((c) => c.serial && c.certificatePem)
-if (certificates.length === 0) document.querySelector<HTMLElement>('#no-certificates')!.hidden = false
-// The institution's login_hint (a serial) picks that certificate, else the first.
-const hinted = certificates.findIndex((c) => c.serial!.toLowerCase() === loginHint)
-certificates.forEach((c, i) => {
-  const label = document.createElement('label')
-  label.className = 'choice'
-  const radio = document.createElement('input')
-  radio.type = 'radio'
-  radio.name = 'certificate'
-  radio.value = c.id
-  radio.checked = i === Math.max(hinted, 0)
-  label.append(radio, ` ${c.name ? `${c.name} · ` : ''}${c.serial!.slice(0, 8)}… · ${messages.expires} ${c.notAfter?.slice(0, 10) ?? ''}`)
-  fieldset.append(label)
-})
+let certificates: StoredCertificate[] = []
 
-const pemBlocks = (text: string) => (text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((pem) => fromPem(pem, 'CERTIFICATE')!)
+/** Lists the certificate files of this browser; `selected` (an id) or the login_hint's serial is checked, else the first. */
+async function showCertificates(selected?: string): Promise<void> {
+  certificates = (await listCertificates()).filter((c) => c.serial && c.certificatePem)
+  for (const old of fieldset.querySelectorAll('label.choice')) old.remove()
+  document.querySelector<HTMLElement>('#no-certificates')!.hidden = certificates.length > 0
+  const preferred = selected ?? certificates.find((c) => c.serial!.toLowerCase() === loginHint)?.id ?? certificates[0]?.id
+  for (const c of certificates) {
+    const label = document.createElement('label')
+    label.className = 'choice'
+    const radio = document.createElement('input')
+    radio.type = 'radio'
+    radio.name = 'certificate'
+    radio.value = c.id
+    radio.checked = c.id === preferred
+    label.append(radio, ` ${c.name ? `${c.name} · ` : ''}${c.serial!.slice(0, 8)}… · ${messages.expires} ${c.notAfter?.slice(0, 10) ?? ''}`)
+    fieldset.append(label)
+  }
+}
+await showCertificates()
+
+// A backup file from another device: checked for shape here, kept encrypted in IndexedDB.
+const backupInput = document.querySelector<HTMLInputElement>('#backup-file')!
+const importStatus = document.querySelector<HTMLElement>('#import-status')!
+backupInput.addEventListener('change', async () => {
+  const file = backupInput.files?.[0]
+  if (!file) return
+  importStatus.classList.remove('error')
+  try {
+    if (file.size > 64 * 1024) throw new CertificateFileError('the file is too large')
+    const backup = parseBackup(await file.text())
+    const summary = summarizeCertificate(certificatesIn(backup.certificatePem)[0]!)
+    const existing = await loadBySerial(summary.serial)
+    if (existing?.certificatePem && existing.encryptedKeyPem === backup.encryptedKeyPem) {
+      await showCertificates(existing.id)
+      importStatus.textContent = messages.import_exists!
+    } else {
+      // A new file, or a fresh copy of one kept here (replacing a damaged key).
+      const id = existing?.id ?? b64url(await crypto.subtle.digest('SHA-256', new Uint8Array(summary.spki)))
+      await saveCertificate({
+        id, ...backup, serial: summary.serial, name: summary.name, notAfter: summary.notAfter.toISOString(), createdAt: new Date().toISOString(),
+      })
+      await showCertificates(id)
+      importStatus.textContent = messages.imported!
+    }
+    password.focus()
+  } catch (err) {
+    importStatus.classList.add('error')
+    importStatus.textContent = err instanceof CertificateFileError ? `${messages.import_invalid} (${err.message})` : `${messages.failed} (${(err as Error).message})`
+  } finally {
+    backupInput.value = ''
+  }
+})
 
 form.addEventListener('submit', async (event) => {
   event.preventDefault()
@@ -81,7 +119,12 @@ form.addEventListener('submit', async (event) => {
   try {
     progress.textContent = messages.unlocking!
     const pkcs8 = await decryptPkcs8(fromPem(chosen.encryptedKeyPem, 'ENCRYPTED PRIVATE KEY')!, password.value)
-    key = await crypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign'])
+    key = await crypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign'])
+    // A file whose key is not the certificate's would only fail at PostCert (and count towards the lock).
+    const leaf = certificatesIn(chosen.certificatePem!)[0]!
+    if (!keyMatchesCertificate(await crypto.subtle.exportKey('jwk', key), summarizeCertificate(leaf).spki)) {
+      return fail(messages.key_mismatch!)
+    }
   } catch (err) {
     password.focus()
     return fail(err instanceof KeyFileError && err.message === 'wrong password' ? messages.wrong_password! : `${messages.failed} (${(err as Error).message})`)
@@ -89,7 +132,7 @@ form.addEventListener('submit', async (event) => {
   try {
     progress.textContent = messages.signing!
     const { challenge } = await post('challenge')
-    const chain = [...pemBlocks(chosen.certificatePem!), ...pemBlocks(chosen.chainPem ?? '')]
+    const chain = [...certificatesIn(chosen.certificatePem!), ...certificatesIn(chosen.chainPem ?? '')]
     const proof = await createLoginProof(key, chain, { challenge: String(challenge), aud: issuer, interaction: uid, iat: Math.floor(Date.now() / 1000) })
     const { redirect } = await post('login/file', { proof })
     location.assign(String(redirect))

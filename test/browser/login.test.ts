@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict'
+import { generateKeyPairSync } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import * as client from 'openid-client'
 import type { Browser, Page } from 'playwright-core'
+import { encryptPkcs8, toPem } from '../../src/holders/keyfile/encrypted-pkcs8.ts'
 import { ACR_HIGH, ACR_SUBSTANTIAL } from '../../src/login/assurance.ts'
 import { ClientStore } from '../../src/oidc/client-store.ts'
 import { launchBrowser, NEEDS_CHROMIUM } from '../helpers/browser.ts'
@@ -99,6 +101,52 @@ describe('certificate login in a real browser', { skip: NEEDS_CHROMIUM }, () => 
     assert.match(await page.locator('#login-error').textContent() ?? '', /폐기된 인증서입니다/)
     assert.equal(await page.locator('#login-error a').getAttribute('href'), '/enroll', 'the way to a new certificate')
     await page.screenshot({ path: path.join(SHOTS, 'login-ko-file-revoked.png'), fullPage: true })
+    await context.close()
+  })
+
+  it('imports a backup file on another device and logs in with it; refuses broken files before any server call', async () => {
+    const first = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR', acceptDownloads: true })
+    const enrolled = await first.newPage()
+    const password = 'Mokpo-2026-harbour!'
+    await enrollInBrowser(enrolled, server, { ...KIM, phone: '010-0000-0001' }, { password })
+    const [download] = await Promise.all([enrolled.waitForEvent('download'), enrolled.getByRole('button', { name: '백업 파일 내려받기' }).click()])
+    const backup = fs.readFileSync((await download.path())!, 'utf8')
+    await first.close()
+
+    // A new device: nothing in this browser yet.
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR' })
+    const page = await context.newPage()
+    const calls: string[] = []
+    page.on('request', (r) => { if (r.url().includes('/login/')) calls.push(r.url()) })
+    const importFile = async (name: string, text: string) => {
+      if (await page.locator('#import-backup[open]').count() === 0) await page.locator('summary', { hasText: '백업 파일 가져오기' }).click()
+      await page.getByLabel('백업 파일', { exact: true }).setInputFiles({ name, mimeType: 'application/x-pem-file', buffer: Buffer.from(text) })
+    }
+    const claims = await login(page, async () => {
+      await page.locator('#no-certificates').waitFor()
+      await importFile('notes.txt', 'not a backup')
+      await page.locator('#import-status', { hasText: 'PostCert 백업 파일이 아닙니다' }).waitFor()
+
+      // The key of another file under the same certificate: refused here, not at PostCert.
+      const otherKey = toPem(await encryptPkcs8(new Uint8Array(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'der', type: 'pkcs8' })), password, 1000), 'ENCRYPTED PRIVATE KEY')
+      await importFile('swapped.pem', backup.replace(/-----BEGIN ENCRYPTED PRIVATE KEY-----[\s\S]+?-----END ENCRYPTED PRIVATE KEY-----\n/, otherKey))
+      await page.locator('#import-status', { hasText: '가져왔습니다' }).waitFor()
+      await page.getByLabel('인증서 비밀번호').fill(password)
+      await page.getByRole('button', { name: '인증서 파일로 로그인' }).click()
+      await page.locator('#login-error', { hasText: '키가 인증서와 맞지 않습니다' }).waitFor()
+      assert.deepEqual(calls, [], 'no proof was sent')
+
+      // The real backup replaces it (same certificate), selected and ready for the password.
+      await page.locator('#import-status').evaluate((e) => { e.textContent = '' })
+      await importFile('postcert-backup.pem', backup)
+      await page.locator('#import-status', { hasText: '가져왔습니다' }).waitFor()
+      assert.equal(await page.locator('#certificates label').count(), 1, 'replaced, not listed twice')
+      assert.match(await page.locator('#certificates label').first().textContent() ?? '', /김우정/)
+      assert.equal(await page.evaluate('document.activeElement && document.activeElement.id'), 'login-password', 'focus moves to the password')
+      await page.getByLabel('인증서 비밀번호').fill(password)
+      await page.getByRole('button', { name: '인증서 파일로 로그인' }).click()
+    }, false) // 김우정 registered with this institution in the first test: registration holds on every device.
+    assert.equal(claims.acr, ACR_SUBSTANTIAL)
     await context.close()
   })
 

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
-import { generateKeyPairSync, createPrivateKey } from 'node:crypto'
+import { createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { describe, it } from 'node:test'
+import { backupText, CertificateFileError, certificatesIn, keyMatchesCertificate, parseBackup, summarizeCertificate } from '../../src/holders/keyfile/certificate-file.ts'
 import { decryptPkcs8, encryptPkcs8, fromPem, KeyFileError, toPem } from '../../src/holders/keyfile/encrypted-pkcs8.ts'
 import { openssl } from '../helpers/pki.ts'
 import { tempDir } from '../helpers/server.ts'
@@ -48,5 +49,58 @@ describe('password-protected key files (PKCS#8, PBES2)', () => {
     fs.writeFileSync(plain, createPrivateKey({ key: Buffer.from(pkcs8()), format: 'der', type: 'pkcs8' }).export({ format: 'pem', type: 'pkcs8' }))
     await openssl(['pkcs8', '-topk8', '-in', plain, '-v2', 'aes-128-cbc', '-v2prf', 'hmacWithSHA256', '-iter', '1000', '-passout', 'pass:p', '-out', path.join(dir, 'aes128.pem')])
     await assert.rejects(decryptPkcs8(fromPem(fs.readFileSync(path.join(dir, 'aes128.pem'), 'utf8'), 'ENCRYPTED PRIVATE KEY')!, 'p'), /not AES-256-CBC/)
+  })
+})
+
+describe('certificate files: what the browser reads of a certificate, and the backup format', () => {
+  /** A certificate made by openssl, so the reader is checked against an independent writer. */
+  async function opensslCertificate(days: number, subject = '/C=KR/CN=김우정/serialNumber=PS1') {
+    const dir = tempDir('postcert-certfile-')
+    const keyFile = path.join(dir, 'key.pem')
+    const certFile = path.join(dir, 'cert.pem')
+    const made = await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-utf8',
+      '-subj', subject, '-days', String(days), '-keyout', keyFile, '-out', certFile])
+    assert.equal(made.code, 0, made.output)
+    const pem = fs.readFileSync(certFile, 'utf8')
+    return { pem, der: fromPem(pem, 'CERTIFICATE')!, key: createPrivateKey(fs.readFileSync(keyFile)) }
+  }
+
+  for (const [what, days] of [['UTCTime', 30], ['GeneralizedTime (after 2049)', 30_000]] as const) {
+    it(`reads serial, name, expiry (${what}) and public key as Node's X509Certificate does`, async () => {
+      const { der } = await opensslCertificate(days)
+      const summary = summarizeCertificate(der)
+      const x509 = new X509Certificate(der)
+      assert.equal(summary.serial, x509.serialNumber.toLowerCase().replace(/^0+/, ''))
+      assert.equal(summary.name, '김우정')
+      assert.equal(summary.notAfter.getTime(), new Date(x509.validTo).getTime())
+      assert.deepEqual(Buffer.from(summary.spki), x509.publicKey.export({ format: 'der', type: 'spki' }))
+    })
+  }
+
+  it('refuses what is not a certificate', () => {
+    assert.throws(() => summarizeCertificate(new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x01])), CertificateFileError)
+    assert.throws(() => summarizeCertificate(new TextEncoder().encode('hello')), CertificateFileError)
+  })
+
+  it('reads back the backup file it writes, and says what a broken one lacks', async () => {
+    const leaf = await opensslCertificate(30)
+    const ca = await opensslCertificate(30, '/CN=Test CA')
+    const encryptedKeyPem = toPem(await encryptPkcs8(pkcs8(), 'Correct horse 42', 1000), 'ENCRYPTED PRIVATE KEY')
+    const file = { encryptedKeyPem, certificatePem: leaf.pem, chainPem: ca.pem }
+    const parsed = parseBackup(backupText(file))
+    assert.deepEqual(parsed, file)
+    assert.deepEqual(certificatesIn(parsed.certificatePem + parsed.chainPem).map((d) => Buffer.from(d)), [Buffer.from(leaf.der), Buffer.from(ca.der)])
+    // Windows line endings and text around the blocks do not matter.
+    assert.deepEqual(parseBackup(`my backup\r\n${backupText(file).replace(/\n/g, '\r\n')}`), file)
+    assert.throws(() => parseBackup(leaf.pem), /no encrypted private key/)
+    assert.throws(() => parseBackup(encryptedKeyPem), /no certificate/)
+  })
+
+  it('tells whether a private key belongs to the certificate', async () => {
+    const { der, key } = await opensslCertificate(30)
+    const spki = summarizeCertificate(der).spki
+    assert.equal(keyMatchesCertificate(key.export({ format: 'jwk' }), spki), true)
+    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' })
+    assert.equal(keyMatchesCertificate(other, spki), false)
   })
 })

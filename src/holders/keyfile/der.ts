@@ -42,6 +42,8 @@ export interface Node {
   tag: number
   /** The contents (without tag and length). */
   value: Uint8Array
+  /** The whole encoding: tag, length and contents. */
+  raw: Uint8Array
   children(): Node[]
 }
 
@@ -66,7 +68,7 @@ export function read(data: Uint8Array, offset = 0): { node: Node; end: number } 
   const value = data.subarray(start, start + length)
   return {
     node: {
-      tag, value,
+      tag, value, raw: data.subarray(offset, start + length),
       children: () => {
         const out: Node[] = []
         let at = 0
