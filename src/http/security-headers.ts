@@ -9,7 +9,8 @@ export function securityHeaders(hsts: boolean): Middleware {
     "default-src 'self'",
     "script-src 'self'",
     "style-src 'self'",
-    "img-src 'self' data:",
+    // Institutions' logos (logo_uri, https only) are shown on the login and registration pages.
+    "img-src 'self' data: https:",
     "object-src 'none'",
     "base-uri 'none'",
     "frame-ancestors 'none'",

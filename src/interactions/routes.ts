@@ -45,16 +45,18 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     const clientId = String(details.params.client_id ?? '')
     const client = await provider.Client.find(clientId)
     const lang = locale(ctx, details.params)
-    const common = { uid, csrf: deps.csrf.token(`interaction:${uid}`), clientName: client?.clientName ?? clientId }
+    // The institution as registered (name, logo) and the claims its request would release.
+    const scopes = String(details.params.scope ?? '').split(' ')
+    const ciAllowed = client?.metadata()[CI_ALLOWED] === true
+    const claims = ['sub', ...new Set(scopes.flatMap((s) => SCOPE_CLAIMS[s] ?? []))]
+      .filter((c) => c !== 'ci' || ciAllowed)
+      .map((c) => deps.views.message(lang, `consent.claim.${c}`))
+    const logo = client?.logoUri?.startsWith('https://') ? client.logoUri : undefined
+    const common = { uid, csrf: deps.csrf.token(`interaction:${uid}`), clientName: client?.clientName ?? clientId, logo, claims }
     ctx.set('Cache-Control', 'no-store')
     ctx.type = 'html'
     if (details.prompt.name === 'consent') {
-      const scopes = String(details.params.scope ?? '').split(' ')
-      const ciAllowed = client?.metadata()[CI_ALLOWED] === true
-      const claims = ['sub', ...scopes.flatMap((s) => SCOPE_CLAIMS[s] ?? [])]
-        .filter((c) => c !== 'ci' || ciAllowed)
-        .map((c) => deps.views.message(lang, `consent.claim.${c}`))
-      ctx.body = deps.views.render('consent', lang, 'consent.title', { ...common, claims })
+      ctx.body = deps.views.render('consent', lang, 'consent.title', common)
       return
     }
     const other = lang === 'ko' ? 'en' : 'ko'

@@ -79,6 +79,17 @@ describe('the certificate claim, login_hint and id_token_hint (openid-client)', 
     assert.match(step.page!, /사용한 인증서 정보/)
   })
 
+  it('shows the institution (name, logo) and what it asks for on the login page', async () => {
+    const bank = await h.relyingParty({ name: '로고 은행', redirectUri: 'https://logo.example.kr/cb', metadata: { logo_uri: 'https://logo.example.kr/logo.png' } })
+    const flow = await h.begin(bank, { scope: 'openid phone certificate' })
+    assert.match(flow.page.text, /<img src="https:\/\/logo\.example\.kr\/logo\.png" alt=""/)
+    assert.match(flow.page.text, /<strong>로고 은행<\/strong>/)
+    const asks = flow.page.text.slice(flow.page.text.indexOf('class="asks-for"'))
+    for (const item of ['이 기관 전용 식별번호', '휴대폰 번호', '사용한 인증서 정보']) assert.ok(asks.includes(item), item)
+    assert.ok(!asks.slice(0, asks.indexOf('</details>')).includes('생년월일'), 'profile was not asked for')
+    assert.match(flow.page.headers['content-security-policy']!, /img-src 'self' data: https:/)
+  })
+
   it('passes login_hint (a serial) to the login page, and ignores other hints', async () => {
     const holder = await h.subscriber()
     const hinted = await h.begin(rp, { login_hint: holder.certificate.serial.toUpperCase() })
