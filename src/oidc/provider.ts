@@ -142,6 +142,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       return grant && grant.accountId === accountId && grant.clientId === clientId ? grant : undefined
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    discovery: { ui_locales_supported: ['ko', 'en'] },
     features: {
       devInteractions: { enabled: false },
       claimsParameter: { enabled: true },
