@@ -3,6 +3,7 @@ import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'o
 import { ACR_VALUES } from '../login/assurance.ts'
 import { CLOCK_TOLERANCE_SECONDS, TTL } from '../constants.ts'
 import type { PrivateJwk } from '../keys/signing-keys.ts'
+import { CookieKeys } from '../http/cookie-keys.ts'
 import { pickLocale, type Locale, type Views } from '../http/views.ts'
 import type { CertificateClaim, LoginRef } from '../login/login-service.ts'
 import { PostgresAdapter, type AdapterDeps } from './adapter.ts'
@@ -78,7 +79,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     adapter: (name: string) => new PostgresAdapter(name, deps),
     jwks: { keys: deps.jwks as unknown as NonNullable<Configuration['jwks']>['keys'] },
     cookies: {
-      keys: deps.cookieKeys,
+      // Keygrip-compatible, with the keys imported once (src/http/cookie-keys.ts).
+      keys: new CookieKeys(deps.cookieKeys) as unknown as string[],
       long: { signed: true, httpOnly: true, sameSite: 'lax', secure: deps.secureCookies },
       short: { signed: true, httpOnly: true, sameSite: 'lax', secure: deps.secureCookies },
     },

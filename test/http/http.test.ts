@@ -205,3 +205,22 @@ describe('behind a TLS proxy', () => {
     await request(untrusted.url).get('/readyz').expect(200)
   })
 })
+
+describe('cookie signatures (CookieKeys, in place of Keygrip)', () => {
+  it('signs and verifies exactly as Keygrip does, with any of the keys', async () => {
+    const { default: Keygrip } = await import('keygrip')
+    const { CookieKeys } = await import('../../src/http/cookie-keys.ts')
+    const keys = ['first-secret-ключ', 'second secret']
+    const ours = new CookieKeys(keys)
+    const theirs = new Keygrip(keys)
+    for (const data of ['_session=abc', '', 'x'.repeat(500), '세션=값']) {
+      assert.equal(ours.sign(data), theirs.sign(data))
+      assert.equal(ours.index(data, theirs.sign(data)), 0)
+    }
+    const old = new Keygrip(['second secret'])
+    assert.equal(ours.index('_session=abc', old.sign('_session=abc')), 1, 'a retired key still verifies')
+    assert.equal(ours.index('_session=abc', ours.sign('_session=abd')), -1)
+    assert.equal(ours.index('_session=abc', ''), -1)
+    assert.equal(ours.verify('_session=abc', 'not-a-signature'), false)
+  })
+})
