@@ -38,3 +38,10 @@ export const CRL_CHECK_SECONDS = 60 * 60
 
 /** Rows deleted per sweeper statement. */
 export const SWEEP_BATCH_SIZE = 1000
+
+/**
+ * How long an instance may reuse a subscriber's claims (name, birth date, phone) read for a login:
+ * its token and userinfo requests follow within a second. They change only when a certificate is
+ * reissued after identity proofing.
+ */
+export const SUBSCRIBER_CACHE_SECONDS = 5

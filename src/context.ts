@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url'
 import pino, { type Logger } from 'pino'
 import type { ServerConfig } from './config/config.ts'
 import type { ServerSecrets } from './config/secrets.ts'
-import { CLOCK_TOLERANCE_SECONDS, CRL_CHECK_SECONDS, MAX_SIGNED_LIFETIME_SECONDS, SWEEP_BATCH_SIZE } from './constants.ts'
+import { CLOCK_TOLERANCE_SECONDS, CRL_CHECK_SECONDS, MAX_SIGNED_LIFETIME_SECONDS, SUBSCRIBER_CACHE_SECONDS, SWEEP_BATCH_SIZE } from './constants.ts'
 import { connectDatabase } from './db/connect.ts'
 import type { Database } from './db/database.ts'
 import { migrateToLatest } from './db/migrator.ts'
@@ -33,10 +33,12 @@ import { addInteractionRoutes } from './interactions/routes.ts'
 import { SealedBox } from './keys/sealed-box.ts'
 import { SecretStore } from './keys/secret-store.ts'
 import { SigningKeyStore } from './keys/signing-keys.ts'
-import { sweepExpired } from './oidc/adapter.ts'
+import type { AdapterPayload } from 'oidc-provider'
+import { CLIENT_CACHE_SECONDS, sweepExpired } from './oidc/adapter.ts'
 import { ClientStore } from './oidc/client-store.ts'
 import { registerDemoClient } from './oidc/demo-client.ts'
-import { createProvider } from './oidc/provider.ts'
+import { createProvider, type AccountClaims } from './oidc/provider.ts'
+import { TtlCache } from './util/ttl-cache.ts'
 import { ProviderHost } from './oidc/provider-host.ts'
 import { Metrics } from './ops/metrics.ts'
 import { addOpsRoutes } from './ops/routes.ts'
@@ -160,6 +162,10 @@ export class AppContext {
       sandbox: this.sms.kind === 'sandbox' || this.identity.kind === 'sandbox',
       sandboxOutbox: this.sms instanceof SandboxSmsGateway ? this.sms : undefined, hierarchy: this.ca,
     })
+    // One cache for every provider instance (they are rebuilt when signing keys rotate).
+    const clientCache = new TtlCache<AdapterPayload>(CLIENT_CACHE_SECONDS)
+    // A login reads the subscriber's claims three times within a second (login, token, userinfo).
+    const subscribers = new TtlCache<AccountClaims>(SUBSCRIBER_CACHE_SECONDS)
     this.#host = new ProviderHost({
       keys: this.signingKeys,
       logger: this.logger,
@@ -167,15 +173,20 @@ export class AppContext {
       build: (jwks) => mountApp(
         createProvider({
           issuer: this.config.issuer, trustProxy: this.config.trustProxy, secureCookies: https,
-          jwks, cookieKeys, views: this.views, db: this.db, box: this.box, clock: this.clock, pairwiseSalt,
+          jwks, cookieKeys, views: this.views, db: this.db, box: this.box, clock: this.clock, pairwiseSalt, clientCache,
           allowPrivateNetworkFetch: this.config.nodeEnv !== 'production',
           findRegistration: async (subscriberId, clientId) => (await this.db.selectFrom('registration').select('grant_id')
             .where('subscriber_id', '=', subscriberId).where('client_id', '=', clientId).executeTakeFirst())?.grant_id,
           rememberLoginCertificate: (ref, serial) => login.rememberLoginCertificate(ref, serial),
           loginCertificate: (ref) => login.loginCertificate(ref),
           findSubscriber: async (id) => {
+            const cached = subscribers.get(id)
+            if (cached) return cached
             const s = await this.db.selectFrom('subscriber').select(['name', 'birthdate', 'phone_e164', 'ci']).where('id', '=', id).executeTakeFirst()
-            return s ? { name: s.name, birthdate: s.birthdate, phone_number: s.phone_e164, ci: s.ci } : undefined
+            if (!s) return undefined
+            const claims = { name: s.name, birthdate: s.birthdate, phone_number: s.phone_e164, ci: s.ci }
+            subscribers.set(id, claims)
+            return claims
           },
         }),
         { logger: this.logger, metrics: this.metrics, views: this.views, router, trustProxy: this.config.trustProxy, https },

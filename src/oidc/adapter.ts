@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto'
-import { sql } from 'kysely'
+import { CompiledQuery, sql } from 'kysely'
 import type { Adapter, AdapterPayload } from 'oidc-provider'
 import type { Database } from '../db/database.ts'
 import type { SealedBox } from '../keys/sealed-box.ts'
 import type { Clock } from '../util/clock.ts'
+import type { TtlCache } from '../util/ttl-cache.ts'
 
 /** Every model oidc-provider persists; the contract tests run against each one. */
 export const OIDC_MODELS = [
@@ -20,11 +21,18 @@ const SEALED_ID_MODELS = new Set(['Session', 'DeviceCode'])
  * expiry (milliseconds later). If the process dies in between, the id stays refused: fail closed.
  */
 const REPLAY_RESERVATION_SECONDS = 600
+/** How long a running instance may use a client's metadata without reading it again (another process's change shows within this). */
+export const CLIENT_CACHE_SECONDS = 10
 
 export interface AdapterDeps {
   db: Database
   box: SealedBox
   clock: Clock
+  /**
+   * Clients are read on almost every request and change rarely (the operator's CLI), so the
+   * provider's adapters keep each client found for CLIENT_CACHE_SECONDS, secret unsealed.
+   */
+  clientCache?: TtlCache<AdapterPayload>
 }
 
 /**
@@ -66,19 +74,21 @@ export class PostgresAdapter implements Adapter {
       sealed_id: SEALED_ID_MODELS.has(this.#model) ? box.seal(id, sealedIdContext(this.#model, key)) : null,
       expires_at: expiresIn ? new Date(clock.now().getTime() + expiresIn * 1000) : null,
     }
-    await db.insertInto('oidc_payload')
-      .values({ model: this.#model, id: key, ...row })
-      .onConflict((oc) => oc.columns(['model', 'id']).doUpdateSet(row))
-      .execute()
+    await db.executeQuery(CompiledQuery.raw(SQL.upsert,
+      [this.#model, key, row.payload, row.grant_id, row.uid, row.user_code, row.sealed_id, row.expires_at]))
+    if (this.#model === 'Client') this.#deps.clientCache?.delete(id)
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
     if (this.#model === 'ReplayDetection') return await this.#claim(id)
-    const row = await this.#live()
-      .select(['payload', 'consumed_at'])
-      .where('id', '=', this.#key(id))
-      .executeTakeFirst() // served by the primary key
-    return row ? this.#restore(row.payload, row.consumed_at, id) : undefined
+    const cache = this.#model === 'Client' ? this.#deps.clientCache : undefined
+    const cached = cache?.get(id)
+    if (cached) return cached
+    const { rows: [row] } = await this.#deps.db.executeQuery<{ payload: string; consumed_at: Date | null }>(
+      CompiledQuery.raw(SQL.find, [this.#model, this.#key(id), this.#deps.clock.now()])) // served by the primary key
+    const found = row ? this.#restore(row.payload, row.consumed_at, id) : undefined
+    if (found) cache?.set(id, found)
+    return found
   }
 
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
@@ -90,16 +100,12 @@ export class PostgresAdapter implements Adapter {
   }
 
   async consume(id: string): Promise<void> {
-    await this.#deps.db.updateTable('oidc_payload')
-      .set({ consumed_at: this.#deps.clock.now() })
-      .where('model', '=', this.#model).where('id', '=', this.#key(id))
-      .execute()
+    await this.#deps.db.executeQuery(CompiledQuery.raw(SQL.consume, [this.#deps.clock.now(), this.#model, this.#key(id)]))
   }
 
   async destroy(id: string): Promise<void> {
-    await this.#deps.db.deleteFrom('oidc_payload')
-      .where('model', '=', this.#model).where('id', '=', this.#key(id))
-      .execute()
+    await this.#deps.db.executeQuery(CompiledQuery.raw(SQL.destroy, [this.#model, this.#key(id)]))
+    if (this.#model === 'Client') this.#deps.clientCache?.delete(id)
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
@@ -111,10 +117,8 @@ export class PostgresAdapter implements Adapter {
 
   async #findBy(column: 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
     if (!value) return undefined
-    const row = await this.#live()
-      .select(['id', 'payload', 'consumed_at', 'sealed_id'])
-      .where(column, '=', value)
-      .executeTakeFirst()
+    const { rows: [row] } = await this.#deps.db.executeQuery<{ id: string; payload: string; consumed_at: Date | null; sealed_id: string | null }>(
+      CompiledQuery.raw(column === 'uid' ? SQL.findByUid : SQL.findByUserCode, [this.#model, value, this.#deps.clock.now()]))
     if (!row?.sealed_id) return undefined
     const id = this.#deps.box.openText(row.sealed_id, sealedIdContext(this.#model, row.id))
     return this.#restore(row.payload, row.consumed_at, id)
@@ -158,17 +162,27 @@ export class PostgresAdapter implements Adapter {
     return restored as AdapterPayload
   }
 
-  /** This model's rows that have not expired. */
-  #live() {
-    const now = this.#deps.clock.now()
-    return this.#deps.db.selectFrom('oidc_payload')
-      .where('model', '=', this.#model)
-      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
-  }
-
   #key(id: string): string {
     return this.#model === 'Client' ? id : createHash('sha256').update(id).digest('base64url')
   }
+}
+
+/**
+ * The statements of the hot path, written out: these run several times in every login, and
+ * building them with Kysely's query builder each time showed in the profile.
+ * Rows past expires_at are never returned.
+ */
+const LIVE = '(expires_at is null or expires_at > $3)'
+const SQL = {
+  find: `select payload, consumed_at from oidc_payload where model = $1 and id = $2 and ${LIVE}`,
+  findByUid: `select id, payload, consumed_at, sealed_id from oidc_payload where model = $1 and uid = $2 and ${LIVE} limit 1`,
+  findByUserCode: `select id, payload, consumed_at, sealed_id from oidc_payload where model = $1 and user_code = $2 and ${LIVE} limit 1`,
+  upsert: `insert into oidc_payload (model, id, payload, grant_id, uid, user_code, sealed_id, expires_at)
+    values ($1, $2, $3, $4, $5, $6, $7, $8)
+    on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
+      user_code = excluded.user_code, sealed_id = excluded.sealed_id, expires_at = excluded.expires_at`,
+  consume: 'update oidc_payload set consumed_at = $1 where model = $2 and id = $3',
+  destroy: 'delete from oidc_payload where model = $1 and id = $2',
 }
 
 const clientSecretContext = (clientId: string) => `oidc_payload:Client:${clientId}:client_secret`

@@ -5,7 +5,9 @@ import { connectDatabase } from '../../src/db/connect.ts'
 import { migrateToLatest } from '../../src/db/migrator.ts'
 import { SealedBox } from '../../src/keys/sealed-box.ts'
 import { OIDC_MODELS, PostgresAdapter, sweepExpired } from '../../src/oidc/adapter.ts'
+import type { AdapterPayload } from 'oidc-provider'
 import { ManualClock } from '../../src/util/clock.ts'
+import { TtlCache } from '../../src/util/ttl-cache.ts'
 import { BACKENDS, createTestDatabase, type TestDatabase } from '../helpers/db.ts'
 
 const GRANTABLE = ['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PreAuthorizedCode']
@@ -159,3 +161,29 @@ for (const backend of BACKENDS) {
     })
   })
 }
+
+describe('client cache (the provider\'s adapters)', () => {
+  it('reads a client once while fresh, forgets it on change, and reads again after the TTL', async () => {
+    const database = await createTestDatabase('pglite')
+    try {
+      await migrateToLatest(database.db)
+      const deps = { db: database.db, box: new SealedBox(Buffer.alloc(32, 3)), clock: { now: () => new Date() } }
+      const cache = new TtlCache<AdapterPayload>(0.2)
+      const cached = new PostgresAdapter('Client', { ...deps, clientCache: cache })
+      const other = new PostgresAdapter('Client', deps) // another process: the CLI
+      await other.upsert('cached-client', { client_id: 'cached-client', client_secret: 's1' } as AdapterPayload, 0)
+      assert.equal((await cached.find('cached-client'))?.client_secret, 's1')
+      await other.upsert('cached-client', { client_id: 'cached-client', client_secret: 's2' } as AdapterPayload, 0)
+      assert.equal((await cached.find('cached-client'))?.client_secret, 's1', 'still the cached copy')
+      const copy = (await cached.find('cached-client'))!
+      copy.client_secret = 'mutated'
+      assert.equal((await cached.find('cached-client'))?.client_secret, 's1', 'callers get copies')
+      await new Promise((resolve) => setTimeout(resolve, 250))
+      assert.equal((await cached.find('cached-client'))?.client_secret, 's2', 'read again after the TTL')
+      await cached.destroy('cached-client')
+      assert.equal(await cached.find('cached-client'), undefined, 'its own change is seen at once')
+    } finally {
+      await database.drop()
+    }
+  })
+})

@@ -1,0 +1,33 @@
+/**
+ * A small in-process cache for rows read on almost every request and changed rarely (clients,
+ * subscribers' claims): each entry is used for `ttlSeconds`, then read again, so a change made by
+ * another process is seen within that time. Values are copied in and out (never shared).
+ */
+export class TtlCache<T> {
+  readonly #entries = new Map<string, { value: T; until: number }>()
+  readonly #ttlMs: number
+  readonly #max: number
+
+  constructor(ttlSeconds: number, max = 10_000) {
+    this.#ttlMs = ttlSeconds * 1000
+    this.#max = max
+  }
+
+  get(key: string): T | undefined {
+    const entry = this.#entries.get(key)
+    if (!entry) return undefined
+    if (entry.until > Date.now()) return structuredClone(entry.value)
+    this.#entries.delete(key)
+    return undefined
+  }
+
+  set(key: string, value: T): void {
+    // The oldest entry goes first when full (Map keeps insertion order).
+    if (this.#entries.size >= this.#max) this.#entries.delete(this.#entries.keys().next().value!)
+    this.#entries.set(key, { value: structuredClone(value), until: Date.now() + this.#ttlMs })
+  }
+
+  delete(key: string): void {
+    this.#entries.delete(key)
+  }
+}
