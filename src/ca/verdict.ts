@@ -1,5 +1,5 @@
-import { X509Certificate as NodeX509 } from 'node:crypto'
 import type { Database } from '../db/database.ts'
+import { summarizeCertificate } from '../holders/keyfile/certificate-file.ts'
 import { toRecord, type CertificateRecord } from './authority.ts'
 import type { CaHierarchy } from './hierarchy.ts'
 import { canonicalSerial, x509 } from './x509.ts'
@@ -52,7 +52,8 @@ export async function judgeCertificate(db: Database, hierarchy: CaHierarchy, inp
     serial = canonicalSerial(input)
   } else {
     try {
-      serial = canonicalSerial(new NodeX509(input).serialNumber)
+      // Only the serial is needed here: the recorded DER is compared byte for byte below.
+      serial = summarizeCertificate(input).serial
     } catch {
       return { valid: false, reason: 'malformed', message: 'not a DER X.509 certificate' }
     }

@@ -20,13 +20,20 @@ export interface LoginProofClaims {
 
 const encoder = new TextEncoder()
 
+/** Node's Buffer when there is one (the server decodes every proof), else the browser's atob/btoa. */
+const NodeBuffer = (globalThis as { Buffer?: { from(data: Uint8Array | string, encoding?: string): Uint8Array & { toString(encoding: string): string } } }).Buffer
+
 export function b64url(bytes: Uint8Array | ArrayBuffer): string {
+  if (NodeBuffer) return NodeBuffer.from(new Uint8Array(bytes)).toString('base64url')
   let binary = ''
   for (const b of new Uint8Array(bytes)) binary += String.fromCharCode(b)
   return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
 }
 
+/** Strict: anything but base64url characters is refused (atob would skip spaces). */
 export function fromB64url(text: string): Uint8Array<ArrayBuffer> {
+  if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new Error('not base64url')
+  if (NodeBuffer) return new Uint8Array(NodeBuffer.from(text, 'base64url'))
   const padded = text.replace(/-/g, '+').replace(/_/g, '/')
   return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0))
 }
@@ -64,6 +71,6 @@ export function parseLoginProof(jws: string): ParsedLoginProof {
   }
   return {
     header, claims, signingInput: encoder.encode(`${h}.${p}`), signature: fromB64url(s),
-    leaf: Uint8Array.from(atob(header.x5c[0]), (c) => c.charCodeAt(0)),
+    leaf: NodeBuffer ? new Uint8Array(NodeBuffer.from(header.x5c[0], 'base64')) : Uint8Array.from(atob(header.x5c[0]), (c) => c.charCodeAt(0)),
   }
 }
