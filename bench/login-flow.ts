@@ -1,12 +1,12 @@
-// Complete certificate logins per second: authorize -> login page -> challenge -> certificate-file
-// proof (ES256 JWS) -> code -> token -> userinfo, with a programmatic holder, against one PostCert
+// Complete certificate logins per second: authorize -> login page (with its challenge) ->
+// certificate-file proof (ES256 JWS) -> code -> token -> userinfo, with a programmatic holder, against one PostCert
 // process on PostgreSQL. Run by hand:
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench:login -- [seconds] [concurrency,...]
 // Subscribers and certificates are prepared first (not timed); each flow uses a fresh browser
-// (cookie jar), as different people logging in would.
+// (cookie jar), as different people logging in would, over kept-alive connections as browsers do.
 import { webcrypto } from 'node:crypto'
+import fs from 'node:fs'
 import * as client from 'openid-client'
-import request from 'supertest'
 import { connectDatabase } from '../src/db/connect.ts'
 import { createLoginProof } from '../src/holders/keyfile/login-proof.ts'
 import { ClientStore } from '../src/oidc/client-store.ts'
@@ -46,40 +46,103 @@ const holders = await Promise.all(Array.from({ length: 64 }, async (_, i) => {
 }))
 await prep.close()
 
-const server = await startServerProcess({ DATABASE_URL: schema.url, PORT: String(port), PUBLIC_URL: issuer, DATA_DIR: tempDir(), POSTCERT_MASTER_KEY: masterKey.toString('base64url'), LOG_LEVEL: 'warn' })
+// SERVER_NODE_OPTIONS reaches the server only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it.
+const server = await startServerProcess({
+  DATABASE_URL: schema.url, PORT: String(port), PUBLIC_URL: issuer, DATA_DIR: tempDir(), POSTCERT_MASTER_KEY: masterKey.toString('base64url'), LOG_LEVEL: 'warn',
+  NODE_OPTIONS: process.env.SERVER_NODE_OPTIONS,
+})
 const config = await client.discovery(new URL(issuer), rp.client_id, {}, client.ClientSecretBasic(String(rp.client_secret)), { execute: [client.allowInsecureRequests] })
 
+/**
+ * A browser's cookie jar, as small as a load generator can make it: name=value per cookie, sent
+ * on the paths it was set for. Connections are kept alive (fetch's default), as browsers do.
+ */
+class Browser {
+  readonly #cookies = new Map<string, { value: string; path: string }>()
+
+  async request(path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Response> {
+    const cookie = [...this.#cookies].filter(([, c]) => path.startsWith(c.path)).map(([name, c]) => `${name}=${c.value}`).join('; ')
+    const res = await fetch(`${issuer}${path}`, { ...init, redirect: 'manual', headers: { ...init.headers, ...(cookie ? { cookie } : {}) } })
+    for (const line of res.headers.getSetCookie()) {
+      const [pair, ...attributes] = line.split(';')
+      const at = pair!.indexOf('=')
+      const name = pair!.slice(0, at).trim()
+      const value = pair!.slice(at + 1).trim()
+      const path = attributes.map((a) => a.trim()).find((a) => a.toLowerCase().startsWith('path='))?.slice(5) ?? '/'
+      if (!value || /expires=Thu, 01 Jan 1970/i.test(line)) this.#cookies.delete(name)
+      else this.#cookies.set(name, { value, path })
+    }
+    return res
+  }
+}
+
 async function flow(holder: (typeof holders)[number]): Promise<void> {
-  const browser = request.agent(issuer)
+  const browser = new Browser()
   const verifier = client.randomPKCECodeVerifier()
   const state = client.randomState()
   const url = client.buildAuthorizationUrl(config, {
     redirect_uri: redirectUri, scope: 'openid profile', state,
     code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
   })
-  const interaction = (await browser.get(url.pathname + url.search)).headers.location!
+  const authorized = await browser.request(url.pathname + url.search)
+  await authorized.arrayBuffer()
+  const interaction = authorized.headers.get('location')!
   const uid = interaction.split('/').pop()!
-  const page = await browser.get(interaction)
-  const csrf = page.text.match(/data-csrf="([^"]+)"/)![1]!
-  const json = (path: string, body: unknown) => browser.post(path).set('Content-Type', 'application/json').set('X-CSRF-Token', csrf).send(JSON.stringify(body))
-  const { challenge } = (await json(`/interaction/${uid}/challenge`, {})).body
-  const proof = await createLoginProof(holder.privateKey, holder.chain, { challenge, aud: issuer, interaction: uid, iat: Math.floor(Date.now() / 1000) })
-  let next: string = (await json(`/interaction/${uid}/login/file`, { proof })).body.redirect
+  const page = await (await browser.request(interaction)).text()
+  const csrf = page.match(/data-csrf="([^"]+)"/)![1]!
+  const json = async (path: string, body: unknown) => {
+    const res = await browser.request(path, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': csrf }, body: JSON.stringify(body) })
+    if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
+    return await res.json() as Record<string, string>
+  }
+  // The page carries the first single-use challenge, as the browser script uses it.
+  const { challenge } = JSON.parse(page.match(/id="login-challenge">([^<]+)</)![1]!) as { challenge: string }
+  const proof = await createLoginProof(holder.privateKey, holder.chain, { challenge: challenge!, aud: issuer, interaction: uid, iat: Math.floor(Date.now() / 1000) })
+  let next = (await json(`/interaction/${uid}/login/file`, { proof })).redirect!
   for (;;) {
     const target = new URL(next, issuer)
     if (target.origin !== issuer) break
-    const res = await browser.get(target.pathname + target.search)
+    const res = await browser.request(target.pathname + target.search)
+    const text = await res.text()
     if (res.status === 200) {
       // first login of this subscriber: register with the institution
-      const consentCsrf = res.text.match(/name="csrf" value="([^"]+)"/)![1]!
-      next = (await browser.post(`${target.pathname}/consent`).type('form').send({ csrf: consentCsrf, decision: 'approve' })).headers.location!
+      const consentCsrf = text.match(/name="csrf" value="([^"]+)"/)![1]!
+      const approved = await browser.request(`${target.pathname}/consent`, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf: consentCsrf, decision: 'approve' }).toString(),
+      })
+      await approved.arrayBuffer()
+      next = approved.headers.get('location')!
       continue
     }
-    next = res.headers.location!
+    next = res.headers.get('location')!
   }
   const tokens = await client.authorizationCodeGrant(config, new URL(next), { pkceCodeVerifier: verifier, expectedState: state })
   await client.fetchUserInfo(config, tokens.access_token, tokens.claims()!.sub)
 }
+
+/** CPU seconds used so far by a process (Linux /proc; clock ticks of 10 ms), 0 elsewhere. */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return 0
+  }
+}
+/** CPU seconds of every PostgreSQL process on this machine. */
+function postgresSeconds(): number {
+  let total = 0
+  for (const pid of fs.existsSync('/proc') ? fs.readdirSync('/proc') : []) {
+    if (!/^\d+$/.test(pid)) continue
+    try {
+      if (fs.readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('postgres')) total += cpuSeconds(Number(pid))
+    } catch {
+      // gone
+    }
+  }
+  return total
+}
+const generatorSeconds = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6 }
 
 try {
   // Warm-up: every subscriber logs in once (registration at the institution happens here).
@@ -88,6 +151,7 @@ try {
   for (const concurrency of levels) {
     const latencies: number[] = []
     let errors = 0
+    const cpuBefore = [cpuSeconds(server.child.pid!), postgresSeconds(), generatorSeconds()]
     const end = Date.now() + seconds * 1000
     await Promise.all(Array.from({ length: concurrency }, async (_, worker) => {
       let i = worker
@@ -103,7 +167,10 @@ try {
     }))
     latencies.sort((a, b) => a - b)
     const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))]?.toFixed(0)
-    console.log(`concurrency ${String(concurrency).padStart(3)}: ${(latencies.length / seconds).toFixed(1)} flows/s   p50 ${pct(0.5)} ms   p99 ${pct(0.99)} ms   errors ${errors}`)
+    // CPU per completed flow: where the machine's two cores go.
+    const [server_, postgres, generator] = [cpuSeconds(server.child.pid!), postgresSeconds(), generatorSeconds()].map((v, i) => (1000 * (v - cpuBefore[i]!)) / Math.max(1, latencies.length))
+    console.log(`concurrency ${String(concurrency).padStart(3)}: ${(latencies.length / seconds).toFixed(1)} flows/s   p50 ${pct(0.5)} ms   p99 ${pct(0.99)} ms   errors ${errors}`
+      + `   CPU ms/flow: server ${server_!.toFixed(1)}, PostgreSQL ${postgres!.toFixed(1)}, load generator ${generator!.toFixed(1)}`)
   }
 } finally {
   await server.stop()

@@ -54,6 +54,20 @@ async function post(path: string, body: unknown = {}): Promise<Record<string, un
   return json
 }
 
+/** A single-use login challenge, with the WebAuthn request options over it. */
+interface Challenge {
+  challenge: string
+  passkey: Parameters<typeof startAuthentication>[0]['optionsJSON']
+}
+
+// The page comes with a first challenge (one request less per login); later attempts ask for more.
+let pageChallenge: Challenge | undefined = JSON.parse(document.querySelector('#login-challenge')!.textContent!) as Challenge
+async function nextChallenge(): Promise<{ challenge: Challenge; fromPage: boolean }> {
+  const fromPage = pageChallenge
+  pageChallenge = undefined
+  return fromPage ? { challenge: fromPage, fromPage: true } : { challenge: await post('challenge') as unknown as Challenge, fromPage: false }
+}
+
 let certificates: StoredCertificate[] = []
 
 /** Lists the certificate files of this browser; `selected` (an id) or the login_hint's serial is checked, else the first. */
@@ -131,11 +145,21 @@ form.addEventListener('submit', async (event) => {
   }
   try {
     progress.textContent = messages.signing!
-    const { challenge } = await post('challenge')
     const chain = [...certificatesIn(chosen.certificatePem!), ...certificatesIn(chosen.chainPem ?? '')]
-    const proof = await createLoginProof(key, chain, { challenge: String(challenge), aud: issuer, interaction: uid, iat: Math.floor(Date.now() / 1000) })
-    const { redirect } = await post('login/file', { proof })
-    location.assign(String(redirect))
+    const prove = async (challenge: Challenge) => {
+      const proof = await createLoginProof(key, chain, { challenge: challenge.challenge, aud: issuer, interaction: uid, iat: Math.floor(Date.now() / 1000) })
+      return await post('login/file', { proof })
+    }
+    const first = await nextChallenge()
+    let result
+    try {
+      result = await prove(first.challenge)
+    } catch (err) {
+      // The page's challenge may have expired while the page sat open: once more with a fresh one.
+      if (!(first.fromPage && err instanceof LoginRefused && err.code === 'challenge_invalid')) throw err
+      result = await prove((await nextChallenge()).challenge)
+    }
+    location.assign(String(result.redirect))
   } catch (err) {
     fail(err instanceof LoginRefused && errors[err.code] ? err.message : `${messages.failed} (${(err as Error).message})`, (err as LoginRefused).code)
   }
@@ -145,8 +169,8 @@ passkeyButton.addEventListener('click', async () => {
   error.hidden = true
   passkeyButton.disabled = true
   try {
-    const { passkey } = await post('challenge') as { passkey: Parameters<typeof startAuthentication>[0]['optionsJSON'] }
-    const assertion = await startAuthentication({ optionsJSON: passkey })
+    const { challenge } = await nextChallenge()
+    const assertion = await startAuthentication({ optionsJSON: challenge.passkey })
     const { redirect } = await post('login/passkey', { assertion })
     location.assign(String(redirect))
   } catch (err) {

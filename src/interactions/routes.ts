@@ -60,7 +60,10 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
       return
     }
     const other = lang === 'ko' ? 'en' : 'ko'
+    // The first single-use challenge comes with the page, saving the browser a request.
+    const challenge = await deps.login.createChallenge(uid)
     ctx.body = deps.views.render('interaction', lang, 'interaction.title', {
+      loginChallenge: scriptJson({ challenge, passkey: deps.login.passkeyOptions(challenge) }),
       ...common, scripts: ['/assets/login.js'], issuer: deps.issuer, loginHint: serialHint(details.params.login_hint), passkeyOnly: !meets(assuranceOf('file').acr, requiredAcr(details.params)), switchHref: `${ctx.path}?ui_locales=${other}`, switchLang: other,
       loginMessages: scriptJson({
         ...deps.views.messagesWithPrefix(lang, 'loginjs.'),
@@ -87,16 +90,18 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     ctx.body = { challenge, passkey: deps.login.passkeyOptions(challenge) }
   })
 
-  const finishLogin = async (ctx: Context, provider: Provider, details: { uid: string; params: Record<string, unknown> }, result: LoginResult) => {
+  const finishLogin = async (ctx: Context, details: LoadedInteraction, result: LoginResult) => {
     const clientId = String(details.params.client_id)
     if (!meets(result.acr, requiredAcr(details.params))) throw acrNotMet()
     await deps.audit.record(deps.login.db, {
       type: 'login', subscriberId: result.subscriberId, certificateSerial: result.serial,
       data: { client: clientId, holder: result.holder, acr: result.acr },
     })
-    const redirect = await provider.interactionResult(ctx.req, ctx.res, {
-      login: { accountId: result.subscriberId, acr: result.acr, amr: result.amr, remember: true, certificateSerial: result.serial },
-    }, { mergeWithLastSubmission: false })
+    // What provider.interactionResult does, on the interaction this request already loaded
+    // (interactionResult would read it and check its cookie a second time).
+    details.result = { login: { accountId: result.subscriberId, acr: result.acr, amr: result.amr, remember: true, certificateSerial: result.serial } }
+    await details.save(details.exp - Math.floor(Date.now() / 1000))
+    const redirect = details.returnTo
     // Expiring soon: a notice first (not blocking), then on to the institution.
     const daysLeft = Math.ceil((result.notAfter.getTime() - deps.clock.now().getTime()) / 86_400_000)
     ctx.body = daysLeft <= deps.renewalWindowDays
@@ -116,17 +121,17 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
   })
 
   router.add('POST', '/interaction/:uid/login/file', 'interaction_login_file', async (ctx, { uid = '' }) => {
-    const { provider, details } = await loginApi(ctx, uid)
+    const { details } = await loginApi(ctx, uid)
     const body = await readJson(ctx)
     if (typeof body.proof !== 'string') throw new InvalidRequestError('proof must be a compact JWS')
-    await finishLogin(ctx, provider, details, await deps.login.verifyFileProof(uid, body.proof))
+    await finishLogin(ctx, details, await deps.login.verifyFileProof(uid, body.proof))
   })
 
   router.add('POST', '/interaction/:uid/login/passkey', 'interaction_login_passkey', async (ctx, { uid = '' }) => {
-    const { provider, details } = await loginApi(ctx, uid)
+    const { details } = await loginApi(ctx, uid)
     const body = await readJson(ctx)
     if (typeof body.assertion !== 'object' || body.assertion === null) throw new InvalidRequestError('assertion must be a WebAuthn response')
-    await finishLogin(ctx, provider, details, await deps.login.verifyPasskey(uid, body.assertion as never))
+    await finishLogin(ctx, details, await deps.login.verifyPasskey(uid, body.assertion as never))
   })
 
   router.add('POST', '/interaction/:uid/consent', 'interaction_consent', async (ctx, { uid = '' }) => {
@@ -177,8 +182,10 @@ function serialHint(hint: unknown): string | undefined {
   return typeof hint === 'string' && /^[0-9a-f]{2,40}$/i.test(hint) ? hint.toLowerCase() : undefined
 }
 
+type LoadedInteraction = Awaited<ReturnType<Provider['interactionDetails']>>
+
 /** The interaction behind this browser's cookie, which must be the one in the URL. */
-async function interactionDetails(provider: Provider, ctx: Context, uid: string) {
+async function interactionDetails(provider: Provider, ctx: Context, uid: string): Promise<LoadedInteraction> {
   try {
     const details = await provider.interactionDetails(ctx.req, ctx.res)
     if (details.uid !== uid) throw new InteractionExpiredError()

@@ -117,6 +117,7 @@ describe('certificate login in a real browser', { skip: NEEDS_CHROMIUM }, () => 
     const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR' })
     const page = await context.newPage()
     const calls: string[] = []
+    const challengeCalls: string[] = []
     page.on('request', (r) => { if (r.url().includes('/login/')) calls.push(r.url()) })
     const importFile = async (name: string, text: string) => {
       if (await page.locator('#import-backup[open]').count() === 0) await page.locator('summary', { hasText: '백업 파일 가져오기' }).click()
@@ -143,9 +144,13 @@ describe('certificate login in a real browser', { skip: NEEDS_CHROMIUM }, () => 
       assert.equal(await page.locator('#certificates label').count(), 1, 'replaced, not listed twice')
       assert.match(await page.locator('#certificates label').first().textContent() ?? '', /김우정/)
       assert.equal(await page.evaluate('document.activeElement && document.activeElement.id'), 'login-password', 'focus moves to the password')
+      // The challenge that came with the page has expired meanwhile: the page asks for a fresh one, once.
+      await server.ctx.db.deleteFrom('login_challenge').execute()
+      page.on('request', (r) => { if (r.url().endsWith('/challenge')) challengeCalls.push(r.url()) })
       await page.getByLabel('인증서 비밀번호').fill(password)
       await page.getByRole('button', { name: '인증서 파일로 로그인' }).click()
-    }, false) // 김우정 registered with this institution in the first test: registration holds on every device.
+    }, false)
+    assert.equal(challengeCalls.length, 1, 'one fresh challenge') // 김우정 registered with this institution in the first test: registration holds on every device.
     assert.equal(claims.acr, ACR_SUBSTANTIAL)
     await context.close()
   })

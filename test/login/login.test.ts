@@ -96,6 +96,25 @@ describe('certificate login with a certificate file (programmatic holder)', () =
     assert.notEqual(subs[0], subs[1])
   })
 
+  it('accepts the challenge that comes with the login page once, for that login only', async () => {
+    const holder = await subscriber()
+    const flow = await begin()
+    const embedded = JSON.parse(flow.page.text.match(/<script type="application\/json" id="login-challenge">([^<]+)<\/script>/)![1]!)
+    assert.equal(embedded.passkey.challenge, embedded.challenge, 'the passkey options are over the same challenge')
+    assert.equal(embedded.passkey.userVerification, 'required')
+    const other = await begin()
+    const ca = await server.ctx.ca.issuing()
+    const sign = async (uid: string) => createLoginProof(await webKey(holder.key), [holder.certificate.der, new Uint8Array(ca.certificate.rawData)], {
+      challenge: embedded.challenge, aud: server.issuer, interaction: uid, iat: Math.floor(clock.now().getTime() / 1000),
+    })
+    const foreign = await api(other.browser, other.csrf, `/interaction/${other.uid}/login/file`, { proof: await sign(other.uid) }).expect(400)
+    assert.equal(foreign.body.error, 'challenge_invalid', 'another login\'s challenge')
+    const proof = await sign(flow.uid)
+    await api(flow.browser, flow.csrf, `/interaction/${flow.uid}/login/file`, { proof }).expect(200)
+    const again = await api(flow.browser, flow.csrf, `/interaction/${flow.uid}/login/file`, { proof }).expect(400)
+    assert.equal(again.body.error, 'challenge_invalid', 'used once')
+  })
+
   it('refuses a replayed proof, a proof for another login, and one for another issuer', async () => {
     const holder = await subscriber()
     const first = await begin()
