@@ -56,7 +56,9 @@ export class SigningKeyStore {
         if (existing.some((k) => k.kty === kty && k.state === state)) continue
         const row = await this.#newRow(kty, state)
         // The partial unique index on (kty) per state makes a racing duplicate a no-op.
-        await this.#db.insertInto('signing_key').values(row).onConflict((oc) => oc.column('kty').where('state', '=', state).doNothing()).execute()
+        // The state is a literal: PostgreSQL matches a partial index to ON CONFLICT when it plans,
+        // and a prepared statement is planned before its parameters are known.
+        await this.#db.insertInto('signing_key').values(row).onConflict((oc) => oc.column('kty').where('state', '=', sql.lit(state)).doNothing()).execute()
       }
     }
   }

@@ -1,0 +1,31 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { sql, type Kysely } from 'kysely'
+import { connectDatabase } from '../../src/db/connect.ts'
+import { createTestSchema, NEEDS_POSTGRES } from '../helpers/db.ts'
+
+describe('PostgreSQL connections', { skip: NEEDS_POSTGRES }, () => {
+  it('prepare each data statement once per connection, and leave the rest unnamed', async () => {
+    const { url, dropSchema } = await createTestSchema()
+    const db = connectDatabase({ kind: 'postgres', url })
+    try {
+      await sql`create table probe (k text, state text, v int)`.execute(db)
+      await sql`create unique index probe_one_active on probe (k) where state = 'active'`.execute(db)
+      const probe = db as unknown as Kysely<{ probe: { k: string; state: string; v: number } }>
+      const prepared = await probe.connection().execute(async (conn) => {
+        for (let i = 0; i < 3; i++) await conn.selectFrom('probe').select('v').where('k', '=', `k${i}`).execute()
+        // A partial-index ON CONFLICT target is matched while planning: this one must stay unnamed to work.
+        for (const state of ['active', 'active']) {
+          await conn.insertInto('probe').values({ k: 'a', state, v: 1 }).onConflict((oc) => oc.column('k').where('state', '=', state).doNothing()).execute()
+        }
+        return (await sql<{ statement: string }>`select statement from pg_prepared_statements where name like 'pc_%'`.execute(conn)).rows.map((r) => r.statement)
+      })
+      assert.equal(prepared.filter((s) => s.startsWith('select "v" from "probe"')).length, 1, 'one prepared statement for three runs')
+      assert.ok(!prepared.some((s) => /on conflict/i.test(s)), 'the ON CONFLICT … WHERE insert ran unnamed')
+      assert.equal((await probe.selectFrom('probe').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n, 1)
+    } finally {
+      await db.destroy()
+      await dropSchema()
+    }
+  })
+})
