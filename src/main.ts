@@ -1,5 +1,8 @@
 // PostCert server: read env -> build config -> build context -> listen; SIGTERM drains and closes.
-import { buildConfig, ConfigError } from './config/config.ts'
+// With WEB_CONCURRENCY above 1, a supervisor process forks that many servers sharing the port.
+import cluster from 'node:cluster'
+import pino from 'pino'
+import { buildConfig, ConfigError, type ServerConfig } from './config/config.ts'
 import { readEnv } from './config/env.ts'
 import { loadSecrets } from './config/secrets.ts'
 import { AppContext } from './context.ts'
@@ -9,8 +12,14 @@ import { describeStartupError } from './util/startup-error.ts'
 async function main(): Promise<void> {
   const env = readEnv()
   const config = buildConfig(env)
+  // Before any worker exists: a development master key is generated here, once.
   const secrets = loadSecrets(env, config)
-  const ctx = AppContext.create(config, secrets)
+  if (config.workers > 1 && cluster.isPrimary) return supervise(config)
+  // In a cluster, every worker is a full instance (they share only the database); the first one
+  // alone registers the demo relying party.
+  const worker = cluster.isWorker ? Number(process.env.POSTCERT_WORKER ?? 0) : undefined
+  const logger = worker === undefined ? undefined : pino({ level: config.logLevel, base: { service: 'postcert', worker, pid: process.pid } })
+  const ctx = AppContext.create(worker ? { ...config, demoRelyingParty: undefined } : config, secrets, { logger })
   try {
     await ctx.start()
   } catch (err) {
@@ -40,6 +49,49 @@ async function main(): Promise<void> {
   }
   process.on('SIGTERM', shutdown)
   process.on('SIGINT', shutdown)
+}
+
+/**
+ * The supervisor of WEB_CONCURRENCY workers: replaces a worker that dies while serving, stops
+ * everything if one fails before it listens (a start-up error would only repeat), and passes
+ * SIGTERM/SIGINT on for a graceful shutdown.
+ */
+function supervise(config: ServerConfig): void {
+  const logger = pino({ level: config.logLevel, base: { service: 'postcert', role: 'supervisor', pid: process.pid } })
+  let stopping = false
+  const fork = (index: number) => {
+    const worker = cluster.fork({ POSTCERT_WORKER: String(index) })
+    let serving = false
+    worker.once('listening', () => { serving = true })
+    worker.on('exit', (code, signal) => {
+      if (stopping) return
+      if (!serving) {
+        logger.error({ worker: index, code, signal }, 'a worker failed to start; stopping')
+        stop('SIGTERM', code ?? 1)
+        return
+      }
+      logger.error({ worker: index, code, signal }, 'worker died; starting a new one')
+      fork(index)
+    })
+  }
+  // Workers get SIGTERM whatever stopped the supervisor: a terminal's Ctrl-C reaches them too, and
+  // a second SIGINT would make them stop without draining.
+  const stop = (signal: NodeJS.Signals, exitCode = 0) => {
+    if (stopping) return
+    stopping = true
+    logger.info({ signal }, 'stopping workers')
+    const workers = Object.values(cluster.workers ?? {})
+    let left = workers.length
+    if (left === 0) process.exit(exitCode)
+    for (const worker of workers) {
+      worker!.on('exit', () => { if (--left === 0) { logger.info('PostCert stopped'); process.exit(exitCode) } })
+      worker!.process.kill('SIGTERM')
+    }
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+  logger.info({ workers: config.workers }, 'starting workers')
+  for (let i = 0; i < config.workers; i++) fork(i)
 }
 
 main().catch((err) => {

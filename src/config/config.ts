@@ -31,6 +31,8 @@ export interface ServerConfig {
   identityProvider: { url: string; token: string } | undefined
   /** The demo relying party to register at start (development only), or undefined. */
   demoRelyingParty: URL | undefined
+  /** Server processes sharing the port (node:cluster); above 1 only with PostgreSQL. */
+  workers: number
 }
 
 /** Thrown for any invalid setting; `message` is the one line printed at start-up. */
@@ -66,6 +68,7 @@ const schema = z.object({
   SMS_GATEWAY_TOKEN: z.string().optional(),
   IDENTITY_PROVIDER_URL: z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' }).optional(),
   IDENTITY_PROVIDER_TOKEN: z.string().optional(),
+  WEB_CONCURRENCY: integerText(1, 64).default(1),
   DEMO_RP_URL: z.string().refine((v) => v === 'off' || /^https?:\/\/[^/]/.test(v) && URL.canParse(v), { error: 'must be an absolute http(s) URL or off' }).optional(),
 })
 
@@ -97,6 +100,7 @@ export function buildConfig(env: ServerEnv): ServerConfig {
   }
   // The demo relying party is registered by default in development only.
   const demoUrl = e.DEMO_RP_URL ?? (e.NODE_ENV === 'development' ? 'http://localhost:4000' : 'off')
+  if (e.WEB_CONCURRENCY > 1 && !e.DATABASE_URL) throw new ConfigError('WEB_CONCURRENCY above 1 needs DATABASE_URL (the embedded database serves one process)')
   if (e.SMS_GATEWAY_URL && !e.SMS_GATEWAY_TOKEN) throw new ConfigError('SMS_GATEWAY_TOKEN is required with SMS_GATEWAY_URL')
   if (e.IDENTITY_PROVIDER_URL && !e.IDENTITY_PROVIDER_TOKEN) throw new ConfigError('IDENTITY_PROVIDER_TOKEN is required with IDENTITY_PROVIDER_URL')
 
@@ -116,5 +120,6 @@ export function buildConfig(env: ServerEnv): ServerConfig {
     smsGateway: e.SMS_GATEWAY_URL ? { url: e.SMS_GATEWAY_URL, token: e.SMS_GATEWAY_TOKEN! } : undefined,
     identityProvider: e.IDENTITY_PROVIDER_URL ? { url: e.IDENTITY_PROVIDER_URL, token: e.IDENTITY_PROVIDER_TOKEN! } : undefined,
     demoRelyingParty: demoUrl === 'off' ? undefined : new URL(demoUrl),
+    workers: e.WEB_CONCURRENCY,
   }
 }

@@ -18,6 +18,7 @@ export interface ServerEnv {
   IDENTITY_PROVIDER_URL?: string
   IDENTITY_PROVIDER_TOKEN?: string
   DEMO_RP_URL?: string
+  WEB_CONCURRENCY?: string
 }
 
 export const ENV_NAMES = [
@@ -38,6 +39,7 @@ export const ENV_NAMES = [
   'IDENTITY_PROVIDER_URL',
   'IDENTITY_PROVIDER_TOKEN',
   'DEMO_RP_URL',
+  'WEB_CONCURRENCY',
 ] as const satisfies readonly (keyof ServerEnv)[]
 
 export function readEnv(source: NodeJS.ProcessEnv = process.env): ServerEnv {

@@ -58,6 +58,8 @@ describe('configuration', () => {
     ['production with the sandbox identity registry', { ...PROD, SMS_GATEWAY_URL: 'https://sms.example.kr', SMS_GATEWAY_TOKEN: 't' }, /^IDENTITY_PROVIDER_URL is required in production/],
     ['the demo relying party in production', { ...PROD, SMS_GATEWAY_URL: 'https://sms.example.kr', SMS_GATEWAY_TOKEN: 't', IDENTITY_PROVIDER_URL: 'https://idv.example.kr', IDENTITY_PROVIDER_TOKEN: 't', DEMO_RP_URL: 'http://localhost:4000' }, /^DEMO_RP_URL must not be set in production/],
     ['a DEMO_RP_URL that is not a URL', { DEMO_RP_URL: 'localhost:4000' }, /^DEMO_RP_URL must be an absolute http\(s\) URL or off/],
+    ['several workers on the embedded database', { WEB_CONCURRENCY: '2' }, /^WEB_CONCURRENCY above 1 needs DATABASE_URL/],
+    ['a WEB_CONCURRENCY of 0', { WEB_CONCURRENCY: '0' }, /^WEB_CONCURRENCY must be at least 1/],
     ['an SMS gateway without its token', { SMS_GATEWAY_URL: 'https://sms.example.kr' }, /^SMS_GATEWAY_TOKEN is required with SMS_GATEWAY_URL/],
     ['an identity provider without its token', { IDENTITY_PROVIDER_URL: 'https://idv.example.kr' }, /^IDENTITY_PROVIDER_TOKEN is required with IDENTITY_PROVIDER_URL/],
   ]
