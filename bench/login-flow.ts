@@ -2,10 +2,13 @@
 // certificate-file proof (ES256 JWS) -> code -> token -> userinfo, with a programmatic holder, against one PostCert
 // process on PostgreSQL. Run by hand:
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench:login -- [seconds] [concurrency,...]
+// WEB_CONCURRENCY=2 runs the server as two worker processes.
 // Subscribers and certificates are prepared first (not timed); each flow uses a fresh browser
 // (cookie jar), as different people logging in would, over kept-alive connections as browsers do.
 import { webcrypto } from 'node:crypto'
 import fs from 'node:fs'
+import http from 'node:http'
+import os from 'node:os'
 import * as client from 'openid-client'
 import { connectDatabase } from '../src/db/connect.ts'
 import { createLoginProof } from '../src/holders/keyfile/login-proof.ts'
@@ -49,30 +52,44 @@ await prep.close()
 // SERVER_NODE_OPTIONS reaches the server only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it.
 const server = await startServerProcess({
   DATABASE_URL: schema.url, PORT: String(port), PUBLIC_URL: issuer, DATA_DIR: tempDir(), POSTCERT_MASTER_KEY: masterKey.toString('base64url'), LOG_LEVEL: 'warn',
-  NODE_OPTIONS: process.env.SERVER_NODE_OPTIONS,
+  NODE_OPTIONS: process.env.SERVER_NODE_OPTIONS, WEB_CONCURRENCY: process.env.WEB_CONCURRENCY,
 })
 const config = await client.discovery(new URL(issuer), rp.client_id, {}, client.ClientSecretBasic(String(rp.client_secret)), { execute: [client.allowInsecureRequests] })
 
-/**
- * A browser's cookie jar, as small as a load generator can make it: name=value per cookie, sent
- * on the paths it was set for. Connections are kept alive (fetch's default), as browsers do.
- */
+/** What a page request answers; bodies are read whole. */
+interface Answer { status: number; location?: string; text: string }
+
+/** Kept-alive connections, as a browser keeps them (node:http: lighter than fetch for the load generator). */
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 })
+
+/** A browser's cookie jar, as small as a load generator can make it: name=value, sent on the paths it was set for. */
 class Browser {
   readonly #cookies = new Map<string, { value: string; path: string }>()
 
-  async request(path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Response> {
+  request(path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
     const cookie = [...this.#cookies].filter(([, c]) => path.startsWith(c.path)).map(([name, c]) => `${name}=${c.value}`).join('; ')
-    const res = await fetch(`${issuer}${path}`, { ...init, redirect: 'manual', headers: { ...init.headers, ...(cookie ? { cookie } : {}) } })
-    for (const line of res.headers.getSetCookie()) {
-      const [pair, ...attributes] = line.split(';')
-      const at = pair!.indexOf('=')
-      const name = pair!.slice(0, at).trim()
-      const value = pair!.slice(at + 1).trim()
-      const path = attributes.map((a) => a.trim()).find((a) => a.toLowerCase().startsWith('path='))?.slice(5) ?? '/'
-      if (!value || /expires=Thu, 01 Jan 1970/i.test(line)) this.#cookies.delete(name)
-      else this.#cookies.set(name, { value, path })
-    }
-    return res
+    return new Promise((resolve, reject) => {
+      const req = http.request(`${issuer}${path}`, { method: init.method ?? 'GET', agent, headers: { ...init.headers, ...(cookie ? { cookie } : {}) } }, (res) => {
+        for (const line of res.headers['set-cookie'] ?? []) this.#keep(line)
+        let text = ''
+        res.setEncoding('utf8')
+        res.on('data', (chunk: string) => { text += chunk })
+        res.on('end', () => resolve({ status: res.statusCode!, location: res.headers.location, text }))
+        res.on('error', reject)
+      })
+      req.on('error', reject)
+      req.end(init.body)
+    })
+  }
+
+  #keep(line: string): void {
+    const [pair, ...attributes] = line.split(';')
+    const at = pair!.indexOf('=')
+    const name = pair!.slice(0, at).trim()
+    const value = pair!.slice(at + 1).trim()
+    const path = attributes.map((a) => a.trim()).find((a) => a.toLowerCase().startsWith('path='))?.slice(5) ?? '/'
+    if (!value || /expires=Thu, 01 Jan 1970/i.test(line)) this.#cookies.delete(name)
+    else this.#cookies.set(name, { value, path })
   }
 }
 
@@ -84,74 +101,65 @@ async function flow(holder: (typeof holders)[number]): Promise<void> {
     redirect_uri: redirectUri, scope: 'openid profile', state,
     code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
   })
-  const authorized = await browser.request(url.pathname + url.search)
-  await authorized.arrayBuffer()
-  const interaction = authorized.headers.get('location')!
+  const interaction = (await browser.request(url.pathname + url.search)).location!
   const uid = interaction.split('/').pop()!
-  const page = await (await browser.request(interaction)).text()
+  const page = (await browser.request(interaction)).text
   const csrf = page.match(/data-csrf="([^"]+)"/)![1]!
-  const json = async (path: string, body: unknown) => {
-    const res = await browser.request(path, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': csrf }, body: JSON.stringify(body) })
-    if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
-    return await res.json() as Record<string, string>
-  }
   // The page carries the first single-use challenge, as the browser script uses it.
   const { challenge } = JSON.parse(page.match(/id="login-challenge">([^<]+)</)![1]!) as { challenge: string }
-  const proof = await createLoginProof(holder.privateKey, holder.chain, { challenge: challenge!, aud: issuer, interaction: uid, iat: Math.floor(Date.now() / 1000) })
-  let next = (await json(`/interaction/${uid}/login/file`, { proof })).redirect!
+  const proof = await createLoginProof(holder.privateKey, holder.chain, { challenge, aud: issuer, interaction: uid, iat: Math.floor(Date.now() / 1000) })
+  const login = await browser.request(`/interaction/${uid}/login/file`, {
+    method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': csrf }, body: JSON.stringify({ proof }),
+  })
+  if (login.status !== 200) throw new Error(`login: ${login.status} ${login.text}`)
+  let next = (JSON.parse(login.text) as { redirect: string }).redirect
   for (;;) {
     const target = new URL(next, issuer)
     if (target.origin !== issuer) break
     const res = await browser.request(target.pathname + target.search)
-    const text = await res.text()
     if (res.status === 200) {
       // first login of this subscriber: register with the institution
-      const consentCsrf = text.match(/name="csrf" value="([^"]+)"/)![1]!
-      const approved = await browser.request(`${target.pathname}/consent`, {
+      const consentCsrf = res.text.match(/name="csrf" value="([^"]+)"/)![1]!
+      next = (await browser.request(`${target.pathname}/consent`, {
         method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf: consentCsrf, decision: 'approve' }).toString(),
-      })
-      await approved.arrayBuffer()
-      next = approved.headers.get('location')!
+      })).location!
       continue
     }
-    next = res.headers.get('location')!
+    next = res.location!
   }
   const tokens = await client.authorizationCodeGrant(config, new URL(next), { pkceCodeVerifier: verifier, expectedState: state })
   await client.fetchUserInfo(config, tokens.access_token, tokens.claims()!.sub)
 }
 
-/** CPU seconds used so far by a process (Linux /proc; clock ticks of 10 ms), 0 elsewhere. */
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-    return (Number(fields[11]) + Number(fields[12])) / 100
-  } catch {
-    return 0
-  }
-}
-/** CPU seconds of every PostgreSQL process on this machine. */
-function postgresSeconds(): number {
+/** CPU seconds used so far by the processes that match (Linux /proc; clock ticks of 10 ms); 0 elsewhere. */
+function cpuSeconds(matches: (pid: string, fields: string[]) => boolean): number {
   let total = 0
   for (const pid of fs.existsSync('/proc') ? fs.readdirSync('/proc') : []) {
     if (!/^\d+$/.test(pid)) continue
     try {
-      if (fs.readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('postgres')) total += cpuSeconds(Number(pid))
+      // After "pid (comm) ": state, ppid, pgrp, ..., utime (12th), stime (13th).
+      const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+      if (matches(pid, fields)) total += (Number(fields[11]) + Number(fields[12])) / 100
     } catch {
       // gone
     }
   }
   return total
 }
+/** The server: its process group (the supervisor and its workers with WEB_CONCURRENCY). */
+const serverSeconds = () => cpuSeconds((_pid, fields) => Number(fields[2]) === server.child.pid)
+/** Every PostgreSQL process on this machine. */
+const postgresSeconds = () => cpuSeconds((pid) => fs.readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('postgres'))
 const generatorSeconds = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6 }
 
 try {
   // Warm-up: every subscriber logs in once (registration at the institution happens here).
   await Promise.all(holders.map((h) => flow(h)))
-  console.log(`${seconds} s per level; one PostCert process, PostgreSQL and this load generator on the same 2-core machine`)
+  console.log(`${seconds} s per level; PostCert (${process.env.WEB_CONCURRENCY ?? 1} worker process(es)), PostgreSQL and this load generator on the same machine (${os.availableParallelism()} cores)`)
   for (const concurrency of levels) {
     const latencies: number[] = []
     let errors = 0
-    const cpuBefore = [cpuSeconds(server.child.pid!), postgresSeconds(), generatorSeconds()]
+    const cpuBefore = [serverSeconds(), postgresSeconds(), generatorSeconds()]
     const end = Date.now() + seconds * 1000
     await Promise.all(Array.from({ length: concurrency }, async (_, worker) => {
       let i = worker
@@ -168,7 +176,7 @@ try {
     latencies.sort((a, b) => a - b)
     const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))]?.toFixed(0)
     // CPU per completed flow: where the machine's two cores go.
-    const [server_, postgres, generator] = [cpuSeconds(server.child.pid!), postgresSeconds(), generatorSeconds()].map((v, i) => (1000 * (v - cpuBefore[i]!)) / Math.max(1, latencies.length))
+    const [server_, postgres, generator] = [serverSeconds(), postgresSeconds(), generatorSeconds()].map((v, i) => (1000 * (v - cpuBefore[i]!)) / Math.max(1, latencies.length))
     console.log(`concurrency ${String(concurrency).padStart(3)}: ${(latencies.length / seconds).toFixed(1)} flows/s   p50 ${pct(0.5)} ms   p99 ${pct(0.99)} ms   errors ${errors}`
       + `   CPU ms/flow: server ${server_!.toFixed(1)}, PostgreSQL ${postgres!.toFixed(1)}, load generator ${generator!.toFixed(1)}`)
   }
