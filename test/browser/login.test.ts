@@ -9,13 +9,11 @@ import { encryptPkcs8, toPem } from '../../src/holders/keyfile/encrypted-pkcs8.t
 import { ACR_HIGH, ACR_SUBSTANTIAL } from '../../src/login/assurance.ts'
 import { ClientStore } from '../../src/oidc/client-store.ts'
 import { launchBrowser, NEEDS_CHROMIUM } from '../helpers/browser.ts'
-import { addVirtualAuthenticator, enrollInBrowser, type TestPerson } from '../helpers/browser-flows.ts'
+import { addVirtualAuthenticator, enrollInBrowser, KIM, LEE } from '../helpers/browser-flows.ts'
 import { ROOT } from '../helpers/process.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
 const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots')
-const KIM: TestPerson = { phone: '010-0000-0001', e164: '+821000000001', document: '주민등록증', name: '김우정', birthdate: '1990-01-15', number: '900115-1000001', issueDate: '2015-03-02' }
-const LEE: TestPerson = { phone: '010-0000-0002', e164: '+821000000002', document: '운전면허증', name: '이소포', birthdate: '1985-11-30', number: '12-00-000000-02', issueDate: '2016-02-11' }
 
 describe('certificate login in a real browser', { skip: NEEDS_CHROMIUM }, () => {
   let server: TestServer

@@ -13,6 +13,10 @@ export interface TestPerson {
 }
 
 /** Enrolls through the pages (Korean), ending on the done page; returns the serial. */
+/** Sandbox test persons (src/enrollment/identity/sandbox-persons.json) as the enrollment form takes them. */
+export const KIM: TestPerson = { phone: '010-0000-0001', e164: '+821000000001', document: '주민등록증', name: '김우정', birthdate: '1990-01-15', number: '900115-1000001', issueDate: '2015-03-02' }
+export const LEE: TestPerson = { phone: '010-0000-0002', e164: '+821000000002', document: '운전면허증', name: '이소포', birthdate: '1985-11-30', number: '12-00-000000-02', issueDate: '2016-02-11' }
+
 export async function enrollInBrowser(page: Page, server: TestServer, person: TestPerson, holder: { passkey: true } | { password: string }): Promise<string> {
   await page.goto(`${server.issuer}/enroll`)
   await page.getByRole('button', { name: '발급 시작' }).click()
