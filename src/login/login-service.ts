@@ -1,5 +1,6 @@
-import { createHash, randomBytes, verify, X509Certificate } from 'node:crypto'
+import { createHash, randomBytes, verify, X509Certificate, type KeyObject } from 'node:crypto'
 import { verifyAuthenticationResponse, type AuthenticationResponseJSON } from '@simplewebauthn/server'
+import { sql } from 'kysely'
 import type { Database } from '../db/database.ts'
 import type { Verdict } from '../ca/verdict.ts'
 import { parseLoginProof } from '../holders/keyfile/login-proof.ts'
@@ -16,6 +17,9 @@ const IAT_SKEW_SECONDS = 5 * 60
 /** Failed proofs for one certificate, per window, before it is locked until the window ends. */
 const MAX_FAILURES = 5
 const FAILURE_WINDOW_SECONDS = 15 * 60
+const LOCK_MINUTES = Math.ceil(FAILURE_WINDOW_SECONDS / 60)
+/** Certificates whose parsed public key is kept (the oldest goes first). */
+const PUBLIC_KEY_CACHE_SIZE = 10_000
 /** How long a login session's certificate is remembered: as long as a registration (grant) lives. */
 const LOGIN_SESSION_TTL_SECONDS = TTL.Grant
 
@@ -63,6 +67,7 @@ export class LoginService {
   readonly #deps: LoginDeps
   readonly #rpID: string
   readonly #origin: string
+  readonly #publicKeys = new Map<string, KeyObject>()
 
   /** For audit events written beside a login. */
   get db(): Database {
@@ -97,6 +102,8 @@ export class LoginService {
    * 4. it was made for this issuer, this interaction, and recently;
    * 5. the signature verifies with the certificate's key;
    * 6. its challenge was issued for this interaction and is used now, once.
+   * The challenge is used up (6) in the same statement that reads the lock (3), so a proof that
+   * fails a check in between has spent it too: every attempt needs a new challenge.
    */
   async verifyFileProof(interactionUid: string, jws: string): Promise<LoginResult> {
     let proof
@@ -106,7 +113,8 @@ export class LoginService {
       throw invalidProof((err as Error).message)
     }
     const certificate = await this.#usable(proof.leaf)
-    await this.#assertNotLocked(certificate.serial)
+    const { used, failures } = await this.#useChallenge(proof.claims.challenge, interactionUid, certificate.serial)
+    if (failures >= MAX_FAILURES) throw certificateLocked(LOCK_MINUTES)
     const now = this.#deps.clock.now()
     const { claims } = proof
     const fail = async (why: string) => {
@@ -117,10 +125,10 @@ export class LoginService {
     if (claims.aud !== this.#deps.issuer) throw await fail('made for another issuer')
     if (claims.interaction !== interactionUid) throw await fail('made for another login')
     if (Math.abs(claims.iat - now.getTime() / 1000) > IAT_SKEW_SECONDS) throw await fail('too old or from the future')
-    const publicKey = new X509Certificate(certificate.der).publicKey
+    const publicKey = this.#publicKey(certificate.serial, certificate.der)
     const good = verify('sha256', proof.signingInput, { key: publicKey, dsaEncoding: 'ieee-p1363' }, proof.signature)
     if (!good) throw await fail('the signature does not verify with the certificate')
-    if (!(await this.#consume(claims.challenge, interactionUid))) throw challengeInvalid()
+    if (!used) throw challengeInvalid()
     return { subscriberId: certificate.subscriberId, serial: certificate.serial, holder: 'file', notAfter: certificate.notAfter, ...assuranceOf('file') }
   }
 
@@ -140,8 +148,10 @@ export class LoginService {
       ? await this.#deps.db.selectFrom('webauthn_credential').selectAll().where('id', '=', assertion.id).executeTakeFirst()
       : undefined
     if (!credential) throw invalidProof('this passkey is not registered with PostCert')
-    await this.#assertNotLocked(credential.certificate_serial)
-    if (typeof challenge !== 'string' || !(await this.#consume(challenge, interactionUid))) throw challengeInvalid()
+    if (typeof challenge !== 'string') throw challengeInvalid()
+    const { used, failures } = await this.#useChallenge(challenge, interactionUid, credential.certificate_serial)
+    if (failures >= MAX_FAILURES) throw certificateLocked(LOCK_MINUTES)
+    if (!used) throw challengeInvalid()
     let result
     try {
       result = await verifyAuthenticationResponse({
@@ -158,24 +168,40 @@ export class LoginService {
     return { subscriberId: certificate.subscriberId, serial: certificate.serial, holder: 'passkey', notAfter: certificate.notAfter, ...assuranceOf('passkey') }
   }
 
+  /**
+   * The certificate's public key, parsed once per serial: the verdict has already matched the
+   * DER byte for byte with the one recorded under that serial, which never changes.
+   */
+  #publicKey(serial: string, der: Uint8Array): KeyObject {
+    let key = this.#publicKeys.get(serial)
+    if (!key) {
+      if (this.#publicKeys.size >= PUBLIC_KEY_CACHE_SIZE) this.#publicKeys.delete(this.#publicKeys.keys().next().value!)
+      key = new X509Certificate(der).publicKey
+      this.#publicKeys.set(serial, key)
+    }
+    return key
+  }
+
   async #usable(certificate: Uint8Array | string) {
     const verdict = await this.#deps.judge(certificate, this.#deps.clock.now())
     if (!verdict.valid) throw certificateRefused(verdict.reason, verdict.message)
     return verdict.certificate
   }
 
-  async #assertNotLocked(serial: string): Promise<void> {
-    const failures = await this.#deps.limiter.count(`login-fail:${serial}`, FAILURE_WINDOW_SECONDS)
-    if (failures >= MAX_FAILURES) throw certificateLocked(Math.ceil(FAILURE_WINDOW_SECONDS / 60))
-  }
-
-  /** Single use, and only for the interaction it was made for. */
-  async #consume(challenge: string, interactionUid: string): Promise<boolean> {
-    const row = await this.#deps.db.deleteFrom('login_challenge')
-      .where('hash', '=', hash(challenge)).where('interaction_uid', '=', interactionUid)
-      .where('expires_at', '>', this.#deps.clock.now())
-      .returning('hash').executeTakeFirst()
-    return Boolean(row)
+  /**
+   * Uses up a challenge (single use, and only for the interaction it was made for) and reads the
+   * certificate's failed proofs in this window: one round trip, as every login needs both.
+   */
+  async #useChallenge(challenge: string, interactionUid: string, serial: string): Promise<{ used: boolean; failures: number }> {
+    const failures = this.#deps.limiter.countExpression(`login-fail:${serial}`, FAILURE_WINDOW_SECONDS)
+    const { rows: [row] } = await sql<{ used: boolean; failures: number }>`
+      with used as (
+        delete from login_challenge
+        where hash = ${hash(challenge)} and interaction_uid = ${interactionUid} and expires_at > ${this.#deps.clock.now()}
+        returning 1
+      )
+      select exists (select 1 from used) as used, ${failures} as failures`.execute(this.#deps.db) // login_challenge_pkey, rate_limit_pkey
+    return { used: row!.used, failures: Number(row!.failures) }
   }
 
   /**

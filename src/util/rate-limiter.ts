@@ -1,4 +1,4 @@
-import { sql } from 'kysely'
+import { sql, type RawBuilder } from 'kysely'
 import type { Database } from '../db/database.ts'
 import type { Clock } from './clock.ts'
 
@@ -34,12 +34,14 @@ export class RateLimiter {
     return { allowed, retryAfterSeconds: allowed ? 0 : Math.ceil((windowStart.getTime() + windowMs - now) / 1000) }
   }
 
-  /** The count so far in the current window, without adding to it. */
-  async count(key: string, windowSeconds: number): Promise<number> {
+  /**
+   * The count so far in the current window, without adding to it, as an expression: callers
+   * read it inside a statement they run anyway (one round trip less). Served by the primary key.
+   */
+  countExpression(key: string, windowSeconds: number): RawBuilder<number> {
     const windowMs = windowSeconds * 1000
     const windowStart = new Date(Math.floor(this.#clock.now().getTime() / windowMs) * windowMs)
-    const row = await this.#db.selectFrom('rate_limit').select('count').where('key', '=', key).where('window_start', '=', windowStart).executeTakeFirst()
-    return row?.count ?? 0
+    return sql<number>`coalesce((select count from rate_limit where key = ${key} and window_start = ${windowStart}), 0)`
   }
 
   /** Deletes windows that ended more than a day ago. */
