@@ -175,8 +175,6 @@ export class AppContext {
           issuer: this.config.issuer, trustProxy: this.config.trustProxy, secureCookies: https,
           jwks, cookieKeys, views: this.views, db: this.db, box: this.box, clock: this.clock, pairwiseSalt, clientCache,
           allowPrivateNetworkFetch: this.config.nodeEnv !== 'production',
-          findRegistration: async (subscriberId, clientId) => (await this.db.selectFrom('registration').select('grant_id')
-            .where('subscriber_id', '=', subscriberId).where('client_id', '=', clientId).executeTakeFirst())?.grant_id,
           rememberLoginCertificate: (ref, serial) => login.rememberLoginCertificate(ref, serial),
           loginCertificate: (ref) => login.loginCertificate(ref),
           findSubscriber: async (id) => {

@@ -6,11 +6,11 @@ import { InteractionExpiredError, InvalidRequestError } from '../errors/errors.t
 import type { Csrf } from '../http/csrf.ts'
 import { readForm, readJson } from '../http/form.ts'
 import type { Router } from '../http/router.ts'
-import { pickLocale, scriptJson, type Views } from '../http/views.ts'
+import { pickLocale, scriptJson, type Locale, type Views } from '../http/views.ts'
 import type { LoginResult, LoginService } from '../login/login-service.ts'
 import { assuranceOf, meets, requiredAcr } from '../login/assurance.ts'
 import { acrNotMet } from '../login/errors.ts'
-import { CI_ALLOWED } from '../oidc/provider.ts'
+import { ciAllowed } from '../oidc/provider.ts'
 
 export interface InteractionDeps {
   provider: () => Provider
@@ -39,6 +39,21 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
   // ui_locales of the authorization request, overridden by the page's own language switch.
   const locale = (ctx: Context, params?: Record<string, unknown>) => pickLocale(ctx.query.ui_locales ?? params?.ui_locales, (langs) => ctx.acceptsLanguages(langs))
 
+  // The login script's texts, the same for every page of a language: made once.
+  const scriptMessages = new Map<Locale, string>()
+  const loginMessages = (lang: Locale) => {
+    let json = scriptMessages.get(lang)
+    if (json === undefined) {
+      json = scriptJson({
+        ...deps.views.messagesWithPrefix(lang, 'loginjs.'),
+        // The refusals the login endpoints answer with, in the page's language.
+        errors: Object.fromEntries(LOGIN_ERRORS.map((code) => [code, deps.views.message(lang, `error.${code}`)])),
+      })
+      scriptMessages.set(lang, json)
+    }
+    return json
+  }
+
   router.add('GET', '/interaction/:uid', 'interaction', async (ctx, { uid = '' }) => {
     const provider = deps.provider()
     const details = await interactionDetails(provider, ctx, uid)
@@ -47,9 +62,8 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     const lang = locale(ctx, details.params)
     // The institution as registered (name, logo) and the claims its request would release.
     const scopes = String(details.params.scope ?? '').split(' ')
-    const ciAllowed = client?.metadata()[CI_ALLOWED] === true
     const claims = ['sub', ...new Set(scopes.flatMap((s) => SCOPE_CLAIMS[s] ?? []))]
-      .filter((c) => c !== 'ci' || ciAllowed)
+      .filter((c) => c !== 'ci' || ciAllowed(client))
       .map((c) => deps.views.message(lang, `consent.claim.${c}`))
     const logo = client?.logoUri?.startsWith('https://') ? client.logoUri : undefined
     const common = { uid, csrf: deps.csrf.token(`interaction:${uid}`), clientName: client?.clientName ?? clientId, logo, claims }
@@ -65,11 +79,7 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     ctx.body = deps.views.render('interaction', lang, 'interaction.title', {
       loginChallenge: scriptJson({ challenge, passkey: deps.login.passkeyOptions(challenge) }),
       ...common, scripts: ['/assets/login.js'], issuer: deps.issuer, loginHint: serialHint(details.params.login_hint), passkeyOnly: !meets(assuranceOf('file').acr, requiredAcr(details.params)), switchHref: `${ctx.path}?ui_locales=${other}`, switchLang: other,
-      loginMessages: scriptJson({
-        ...deps.views.messagesWithPrefix(lang, 'loginjs.'),
-        // The refusals the login endpoints answer with, in the page's language.
-        errors: Object.fromEntries(LOGIN_ERRORS.map((code) => [code, deps.views.message(lang, `error.${code}`)])),
-      }),
+      loginMessages: loginMessages(lang),
     })
   })
 

@@ -33,7 +33,51 @@ export interface AdapterDeps {
    * provider's adapters keep each client found for CLIENT_CACHE_SECONDS, secret unsealed.
    */
   clientCache?: TtlCache<AdapterPayload>
+  /** Rows another statement already read, for the find that follows (see RowHandover). */
+  handover?: RowHandover
 }
+
+/** A stored row as find() reads it. */
+export interface StoredRow {
+  payload: string
+  consumed_at: Date | null
+}
+
+/**
+ * A row that a wider statement already read (a registration with its grant), given to the
+ * adapter's next find of exactly that row, so oidc-provider's own find, with its checks, runs
+ * without a second round trip. Giving and finding happen with no await in between, so the row
+ * is as fresh as a second read would be. One slot: whatever is not taken at once is dropped.
+ */
+export class RowHandover {
+  #entry?: { model: string; key: string; row: StoredRow }
+
+  give(model: string, key: string, row: StoredRow): void {
+    this.#entry = { model, key, row }
+  }
+
+  take(model: string, key: string): StoredRow | undefined {
+    const entry = this.#entry
+    this.#entry = undefined
+    return entry?.model === model && entry.key === key ? entry.row : undefined
+  }
+
+  clear(): void {
+    this.#entry = undefined
+  }
+}
+
+/**
+ * How an id is stored: clients by their id, everything else as its SHA-256 (base64url). The
+ * database computes the same with STORAGE_KEY_SQL (a test holds the two together).
+ */
+export function storageKey(model: string, id: string): string {
+  return model === 'Client' ? id : createHash('sha256').update(id).digest('base64url')
+}
+
+/** storageKey of a non-client id held in a text column, computed by the database. */
+export const storageKeySql = (column: string) =>
+  `rtrim(translate(encode(sha256(convert_to(${column}, 'UTF8')), 'base64'), '+/', '-_'), '=')`
 
 /**
  * oidc-provider storage in PostgreSQL (or PGlite): one table, keyed by (model, id).
@@ -84,8 +128,9 @@ export class PostgresAdapter implements Adapter {
     const cache = this.#model === 'Client' ? this.#deps.clientCache : undefined
     const cached = cache?.get(id)
     if (cached) return cached
-    const { rows: [row] } = await this.#deps.db.executeQuery<{ payload: string; consumed_at: Date | null }>(
-      CompiledQuery.raw(SQL.find, [this.#model, this.#key(id), this.#deps.clock.now()])) // served by the primary key
+    const key = this.#key(id)
+    const row = this.#deps.handover?.take(this.#model, key) ?? (await this.#deps.db.executeQuery<StoredRow>(
+      CompiledQuery.raw(SQL.find, [this.#model, key, this.#deps.clock.now()]))).rows[0] // served by the primary key
     const found = row ? this.#restore(row.payload, row.consumed_at, id) : undefined
     if (found) cache?.set(id, found)
     return found
@@ -163,7 +208,7 @@ export class PostgresAdapter implements Adapter {
   }
 
   #key(id: string): string {
-    return this.#model === 'Client' ? id : createHash('sha256').update(id).digest('base64url')
+    return storageKey(this.#model, id)
   }
 }
 

@@ -1,12 +1,13 @@
 import { createHmac } from 'node:crypto'
-import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
+import Provider, { errors, type Client, type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
 import { ACR_VALUES } from '../login/assurance.ts'
 import { CLOCK_TOLERANCE_SECONDS, TTL } from '../constants.ts'
 import type { PrivateJwk } from '../keys/signing-keys.ts'
 import { CookieKeys } from '../http/cookie-keys.ts'
 import { pickLocale, type Locale, type Views } from '../http/views.ts'
 import type { CertificateClaim, LoginRef } from '../login/login-service.ts'
-import { PostgresAdapter, type AdapterDeps } from './adapter.ts'
+import { PostgresAdapter, RowHandover, type AdapterDeps } from './adapter.ts'
+import { findRegisteredGrant } from './registered-grant.ts'
 
 export const SIGNING_ALGS = ['ES256', 'PS256', 'RS256'] as const
 
@@ -22,12 +23,18 @@ export interface AccountClaims {
 /** Client metadata the operator sets (never the client itself) to release the connecting identifier. */
 export const CI_ALLOWED = 'postcert_ci_allowed'
 
+/**
+ * Whether the operator allowed this client the connecting identifier. oidc-provider keeps extra
+ * metadata on the client under its own name; client.metadata() would rebuild the whole document.
+ */
+export function ciAllowed(client: Client | undefined): boolean {
+  return (client as unknown as Record<string, unknown> | undefined)?.[CI_ALLOWED] === true
+}
+
 export interface ProviderDeps extends AdapterDeps {
   findSubscriber: (id: string) => Promise<AccountClaims | undefined>
   /** Key for pairwise subject identifiers. */
   pairwiseSalt: string
-  /** The grant of the subscriber's registration at this client, if any. */
-  findRegistration: (subscriberId: string, clientId: string) => Promise<string | undefined>
   /** Which certificate a login used (the `certificate` claim). */
   rememberLoginCertificate: (login: LoginRef, serial: string) => Promise<void>
   loginCertificate: (login: LoginRef) => Promise<CertificateClaim | undefined>
@@ -75,8 +82,10 @@ function localeOf(ctx: KoaContextWithOIDC): Locale {
  */
 export function createProvider(deps: ProviderDeps): Provider {
   const { views } = deps
+  const handover = new RowHandover()
+  const adapterDeps = { ...deps, handover }
   const configuration: Configuration = {
-    adapter: (name: string) => new PostgresAdapter(name, deps),
+    adapter: (name: string) => new PostgresAdapter(name, adapterDeps),
     jwks: { keys: deps.jwks as unknown as NonNullable<Configuration['jwks']>['keys'] },
     cookies: {
       // Keygrip-compatible, with the keys imported once (src/http/cookie-keys.ts).
@@ -87,7 +96,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     findAccount: async (ctx, sub, token) => {
       const subscriber = await deps.findSubscriber(sub)
       if (!subscriber) return undefined
-      const ciAllowed = ctx.oidc?.client?.metadata()[CI_ALLOWED] === true
+      const releaseCi = ciAllowed(ctx.oidc?.client)
       const login = loginOf(token)
       return {
         accountId: sub,
@@ -96,7 +105,7 @@ export function createProvider(deps: ProviderDeps): Provider {
           return {
             sub, name: subscriber.name, birthdate: subscriber.birthdate,
             phone_number: subscriber.phone_number, phone_number_verified: true,
-            ...(ciAllowed ? { ci: subscriber.ci } : {}),
+            ...(releaseCi ? { ci: subscriber.ci } : {}),
             ...(certificate ? { certificate } : {}),
           }
         },
@@ -135,11 +144,10 @@ export function createProvider(deps: ProviderDeps): Provider {
       }
       const clientId = ctx.oidc.client!.clientId
       const accountId = ctx.oidc.session!.accountId
-      const grantId = ctx.oidc.result?.consent?.grantId
-        ?? ctx.oidc.session!.grantIdFor(clientId)
-        ?? (accountId ? await deps.findRegistration(accountId, clientId) : undefined)
-      if (!grantId) return undefined
-      const grant = await ctx.oidc.provider.Grant.find(grantId)
+      const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session!.grantIdFor(clientId)
+      const { Grant } = ctx.oidc.provider
+      const grant = grantId ? await Grant.find(grantId)
+        : accountId ? await findRegisteredGrant(adapterDeps, Grant, accountId, clientId) : undefined
       // A grant of another subscriber, or an expired one, is no registration.
       return grant && grant.accountId === accountId && grant.clientId === clientId ? grant : undefined
     },

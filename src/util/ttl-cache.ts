@@ -1,7 +1,8 @@
 /**
  * A small in-process cache for rows read on almost every request and changed rarely (clients,
  * subscribers' claims): each entry is used for `ttlSeconds`, then read again, so a change made by
- * another process is seen within that time. Values are copied in and out (never shared).
+ * another process is seen within that time. A value is copied once when stored and frozen, deeply:
+ * every reader gets that same copy, and no reader can change it (strict-mode code throws).
  */
 export class TtlCache<T> {
   readonly #entries = new Map<string, { value: T; until: number }>()
@@ -16,7 +17,7 @@ export class TtlCache<T> {
   get(key: string): T | undefined {
     const entry = this.#entries.get(key)
     if (!entry) return undefined
-    if (entry.until > Date.now()) return structuredClone(entry.value)
+    if (entry.until > Date.now()) return entry.value
     this.#entries.delete(key)
     return undefined
   }
@@ -24,10 +25,18 @@ export class TtlCache<T> {
   set(key: string, value: T): void {
     // The oldest entry goes first when full (Map keeps insertion order).
     if (this.#entries.size >= this.#max) this.#entries.delete(this.#entries.keys().next().value!)
-    this.#entries.set(key, { value: structuredClone(value), until: Date.now() + this.#ttlMs })
+    this.#entries.set(key, { value: deepFreeze(structuredClone(value)), until: Date.now() + this.#ttlMs })
   }
 
   delete(key: string): void {
     this.#entries.delete(key)
   }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const inner of Object.values(value)) deepFreeze(inner)
+  }
+  return value
 }

@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto'
 import { connectDatabase } from '../../src/db/connect.ts'
 import { migrateToLatest } from '../../src/db/migrator.ts'
 import { SealedBox } from '../../src/keys/sealed-box.ts'
-import { OIDC_MODELS, PostgresAdapter, sweepExpired } from '../../src/oidc/adapter.ts'
+import { CompiledQuery } from 'kysely'
+import { OIDC_MODELS, PostgresAdapter, RowHandover, storageKey, storageKeySql, sweepExpired } from '../../src/oidc/adapter.ts'
 import type { AdapterPayload } from 'oidc-provider'
 import { ManualClock } from '../../src/util/clock.ts'
 import { TtlCache } from '../../src/util/ttl-cache.ts'
@@ -147,6 +148,26 @@ for (const backend of BACKENDS) {
       }
     })
 
+    it('computes the storage key in SQL exactly as in JavaScript', async () => {
+      for (const value of [id(), 'grant-1', '한국어 그랜트', 'x'.repeat(300)]) {
+        const { rows: [row] } = await database.db.executeQuery<{ key: string }>(CompiledQuery.raw(`select ${storageKeySql('$1::text')} as key`, [value]))
+        assert.equal(row!.key, storageKey('Grant', value))
+      }
+    })
+
+    it('finds a handed-over row without reading it, once, and only that row', async () => {
+      const handover = new RowHandover()
+      const a = new PostgresAdapter('Grant', { db: database.db, box, clock, handover })
+      const [key, other] = [id(), id()]
+      await a.upsert(key, { jti: key, accountId: 'stored' } as never, 60)
+      handover.give('Grant', storageKey('Grant', key), { payload: JSON.stringify({ accountId: 'handed' }), consumed_at: null })
+      assert.equal((await a.find(key))?.accountId, 'handed')
+      assert.equal((await a.find(key))?.accountId, 'stored', 'taken once')
+      handover.give('Grant', storageKey('Grant', other), { payload: '{}', consumed_at: null })
+      assert.equal((await a.find(key))?.accountId, 'stored', 'another row is not handed over')
+      assert.equal(await a.find(other), undefined, 'and a slot not taken at once is dropped')
+    })
+
     it('sweeps expired rows in batches and keeps live ones', async () => {
       await database.db.deleteFrom('oidc_payload').execute()
       const a = adapter('AccessToken')
@@ -176,8 +197,8 @@ describe('client cache (the provider\'s adapters)', () => {
       await other.upsert('cached-client', { client_id: 'cached-client', client_secret: 's2' } as AdapterPayload, 0)
       assert.equal((await cached.find('cached-client'))?.client_secret, 's1', 'still the cached copy')
       const copy = (await cached.find('cached-client'))!
-      copy.client_secret = 'mutated'
-      assert.equal((await cached.find('cached-client'))?.client_secret, 's1', 'callers get copies')
+      assert.throws(() => { copy.client_secret = 'mutated' }, TypeError, 'no caller can change the cached copy')
+      assert.equal((await cached.find('cached-client'))?.client_secret, 's1')
       await new Promise((resolve) => setTimeout(resolve, 250))
       assert.equal((await cached.find('cached-client'))?.client_secret, 's2', 'read again after the TTL')
       await cached.destroy('cached-client')
