@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { ManualClock } from '../../src/util/clock.ts'
+import { startTestServer, type TestServer } from '../helpers/server.ts'
+import { LoginHarness, type Holder } from './harness.ts'
+
+describe('registration at the institution (consent)', () => {
+  let server: TestServer
+  let h: LoginHarness
+  let rp: Awaited<ReturnType<LoginHarness['relyingParty']>>
+  const clock = new ManualClock()
+
+  before(async () => {
+    server = await startTestServer({ overrides: { clock } })
+    h = new LoginHarness(server, clock)
+    rp = await h.relyingParty({ name: 'Registration Bank', redirectUri: 'https://reg.example.kr/cb' })
+  })
+  after(async () => { await server.close() })
+
+  /** Login up to what follows the proof, each time in a fresh browser (another device). */
+  const loginStep = async (holder: Holder, extra: Record<string, string> = {}) => {
+    const flow = await h.begin(rp, extra)
+    const { response } = await h.prove(flow, holder)
+    assert.equal(response.status, 200, response.text)
+    return { flow, step: await h.follow(flow.browser, response.body.redirect) }
+  }
+  const registrations = async (holder: Holder) =>
+    (await server.ctx.db.selectFrom('registration').select('grant_id').where('subscriber_id', '=', holder.id).execute()).length
+
+  it('asks the first time only, on any device, and again with prompt=consent', async () => {
+    const holder = await h.subscriber()
+    const first = await loginStep(holder)
+    assert.match(first.step.page ?? '', /Registration Bank에 인증서를 등록하시겠습니까/)
+    await h.consentIfAsked(first.flow.browser, first.step)
+    assert.equal(await registrations(holder), 1)
+
+    const second = await loginStep(holder)
+    assert.ok(second.step.callback?.searchParams.get('code'), 'registered: straight back with a code, from another browser')
+
+    const asked = await loginStep(holder, { prompt: 'consent' })
+    assert.match(asked.step.page ?? '', /등록하시겠습니까/, 'prompt=consent shows the registration page again')
+    await h.consentIfAsked(asked.flow.browser, asked.step)
+    assert.equal(await registrations(holder), 1, 'still one registration')
+  })
+
+  it('returns access_denied when the subscriber declines, and registers nothing', async () => {
+    const holder = await h.subscriber()
+    const { flow, step } = await loginStep(holder)
+    const csrf = step.page!.match(/name="csrf" value="([^"]+)"/)![1]!
+    const declined = await flow.browser.post(`${step.path}/consent`).type('form').send({ csrf, decision: 'deny' }).expect(303)
+    const back = await h.follow(flow.browser, declined.headers.location!)
+    assert.equal(back.callback?.searchParams.get('error'), 'access_denied')
+    assert.equal(await registrations(holder), 0)
+    const again = await loginStep(holder)
+    assert.ok(again.step.page, 'asked again next time')
+  })
+
+  it('asks again once the registration\'s grant is gone', async () => {
+    const holder = await h.subscriber()
+    const first = await loginStep(holder)
+    await h.consentIfAsked(first.flow.browser, first.step)
+    const { grant_id } = await server.ctx.db.selectFrom('registration').select('grant_id').where('subscriber_id', '=', holder.id).executeTakeFirstOrThrow()
+    await server.ctx.host.provider.Grant.adapter.destroy(grant_id)
+    const again = await loginStep(holder)
+    assert.ok(again.step.page, 'the registration page, not a code')
+  })
+})
