@@ -1,5 +1,6 @@
 import type { Database } from '../db/database.ts'
 import { summarizeCertificate } from '../holders/keyfile/certificate-file.ts'
+import { BoundedMap } from '../util/bounded-map.ts'
 import { toRecord, type CertificateRecord } from './authority.ts'
 import type { CaHierarchy } from './hierarchy.ts'
 import { canonicalSerial, x509 } from './x509.ts'
@@ -13,21 +14,9 @@ export type VerdictReason =
  * whether its key usage allows signatures. Remembered per serial (bounded), so the hot path of a
  * login is one row lookup, a byte comparison, dates and status.
  */
-export class StaticCheckCache {
-  readonly #entries = new Map<string, 'ok' | 'bad_signature' | 'key_usage'>()
-  readonly #max: number
-
+export class StaticCheckCache extends BoundedMap<string, 'ok' | 'bad_signature' | 'key_usage'> {
   constructor(max = 10_000) {
-    this.#max = max
-  }
-
-  get(serial: string) {
-    return this.#entries.get(serial)
-  }
-
-  set(serial: string, result: 'ok' | 'bad_signature' | 'key_usage'): void {
-    if (this.#entries.size >= this.#max) this.#entries.delete(this.#entries.keys().next().value!)
-    this.#entries.set(serial, result)
+    super(max)
   }
 }
 

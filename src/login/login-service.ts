@@ -6,6 +6,7 @@ import type { Verdict } from '../ca/verdict.ts'
 import { parseLoginProof } from '../holders/keyfile/login-proof.ts'
 import { TTL } from '../constants.ts'
 import type { Clock } from '../util/clock.ts'
+import { BoundedMap } from '../util/bounded-map.ts'
 import type { RateLimiter } from '../util/rate-limiter.ts'
 import { assuranceOf } from './assurance.ts'
 import { certificateLocked, certificateRefused, challengeInvalid, invalidProof } from './errors.ts'
@@ -67,7 +68,7 @@ export class LoginService {
   readonly #deps: LoginDeps
   readonly #rpID: string
   readonly #origin: string
-  readonly #publicKeys = new Map<string, KeyObject>()
+  readonly #publicKeys = new BoundedMap<string, KeyObject>(PUBLIC_KEY_CACHE_SIZE)
 
   /** For audit events written beside a login. */
   get db(): Database {
@@ -175,7 +176,6 @@ export class LoginService {
   #publicKey(serial: string, der: Uint8Array): KeyObject {
     let key = this.#publicKeys.get(serial)
     if (!key) {
-      if (this.#publicKeys.size >= PUBLIC_KEY_CACHE_SIZE) this.#publicKeys.delete(this.#publicKeys.keys().next().value!)
       key = new X509Certificate(der).publicKey
       this.#publicKeys.set(serial, key)
     }

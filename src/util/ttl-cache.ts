@@ -1,3 +1,5 @@
+import { BoundedMap } from './bounded-map.ts'
+
 /**
  * A small in-process cache for rows read on almost every request and changed rarely (clients,
  * subscribers' claims): each entry is used for `ttlSeconds`, then read again, so a change made by
@@ -5,13 +7,12 @@
  * every reader gets that same copy, and no reader can change it (strict-mode code throws).
  */
 export class TtlCache<T> {
-  readonly #entries = new Map<string, { value: T; until: number }>()
+  readonly #entries: BoundedMap<string, { value: T; until: number }>
   readonly #ttlMs: number
-  readonly #max: number
 
   constructor(ttlSeconds: number, max = 10_000) {
     this.#ttlMs = ttlSeconds * 1000
-    this.#max = max
+    this.#entries = new BoundedMap(max)
   }
 
   get(key: string): T | undefined {
@@ -23,8 +24,6 @@ export class TtlCache<T> {
   }
 
   set(key: string, value: T): void {
-    // The oldest entry goes first when full (Map keeps insertion order).
-    if (this.#entries.size >= this.#max) this.#entries.delete(this.#entries.keys().next().value!)
     this.#entries.set(key, { value: deepFreeze(structuredClone(value)), until: Date.now() + this.#ttlMs })
   }
 
