@@ -4,6 +4,7 @@ import type { Adapter, AdapterPayload } from 'oidc-provider'
 import type { Database } from '../db/database.ts'
 import type { SealedBox } from '../keys/sealed-box.ts'
 import type { Clock } from '../util/clock.ts'
+import { BoundedMap } from '../util/bounded-map.ts'
 import type { TtlCache } from '../util/ttl-cache.ts'
 
 /** Every model oidc-provider persists; the contract tests run against each one. */
@@ -15,6 +16,8 @@ export const OIDC_MODELS = [
 
 /** Models found by a secondary key, which therefore keep their (sealed) plain id. */
 const SEALED_ID_MODELS = new Set(['Session', 'DeviceCode'])
+/** Sealed ids each adapter remembers, each way (the oldest goes first). */
+const SEALED_ID_MEMO_SIZE = 10_000
 
 /**
  * How long a replay-detection id stays reserved before oidc-provider saves it with its real
@@ -92,6 +95,8 @@ export const storageKeySql = (column: string) =>
 export class PostgresAdapter implements Adapter {
   readonly #model: string
   readonly #deps: AdapterDeps
+  readonly #sealedIds = new BoundedMap<string, string>(SEALED_ID_MEMO_SIZE)
+  readonly #openedIds = new BoundedMap<string, string>(SEALED_ID_MEMO_SIZE)
 
   constructor(model: string, deps: AdapterDeps) {
     this.#model = model
@@ -115,7 +120,7 @@ export class PostgresAdapter implements Adapter {
       grant_id: typeof payload.grantId === 'string' ? payload.grantId : null,
       uid: typeof payload.uid === 'string' ? payload.uid : null,
       user_code: typeof payload.userCode === 'string' ? payload.userCode : null,
-      sealed_id: SEALED_ID_MODELS.has(this.#model) ? box.seal(id, sealedIdContext(this.#model, key)) : null,
+      sealed_id: SEALED_ID_MODELS.has(this.#model) ? this.#sealId(id, key) : null,
       expires_at: expiresIn ? new Date(clock.now().getTime() + expiresIn * 1000) : null,
     }
     await db.executeQuery(CompiledQuery.raw(SQL.upsert,
@@ -165,7 +170,12 @@ export class PostgresAdapter implements Adapter {
     const { rows: [row] } = await this.#deps.db.executeQuery<{ id: string; payload: string; consumed_at: Date | null; sealed_id: string | null }>(
       CompiledQuery.raw(column === 'uid' ? SQL.findByUid : SQL.findByUserCode, [this.#model, value, this.#deps.clock.now()]))
     if (!row?.sealed_id) return undefined
-    const id = this.#deps.box.openText(row.sealed_id, sealedIdContext(this.#model, row.id))
+    // Remembered with the row it was sealed for: the seal is bound to that row.
+    let id = this.#openedIds.get(`${row.id}:${row.sealed_id}`)
+    if (!id) {
+      id = this.#deps.box.openText(row.sealed_id, sealedIdContext(this.#model, row.id))
+      this.#openedIds.set(`${row.id}:${row.sealed_id}`, id)
+    }
     return this.#restore(row.payload, row.consumed_at, id)
   }
 
@@ -205,6 +215,20 @@ export class PostgresAdapter implements Adapter {
     }
     if (consumedAt) restored.consumed = Math.floor(consumedAt.getTime() / 1000)
     return restored as AdapterPayload
+  }
+
+  /**
+   * Sealed ids, remembered both ways: a session is saved again on every authorization request in
+   * its browser and found by uid at every token and userinfo request, and each seal or open is an
+   * AES-GCM operation. A sealed id opens only to its own id, so either memo stays true.
+   */
+  #sealId(id: string, key: string): string {
+    const known = this.#sealedIds.get(key)
+    if (known) return known
+    const sealed = this.#deps.box.seal(id, sealedIdContext(this.#model, key))
+    this.#sealedIds.set(key, sealed)
+    this.#openedIds.set(`${key}:${sealed}`, id)
+    return sealed
   }
 
   #key(id: string): string {

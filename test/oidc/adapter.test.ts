@@ -115,6 +115,18 @@ for (const backend of BACKENDS) {
       assert.equal(await a.findByUid(uid), undefined)
     })
 
+    it('Session: a sealed id moved to another row does not open, even after it was found once', async () => {
+      const a = adapter('Session')
+      const [one, two] = [id(), id()]
+      await a.upsert(one, { jti: one, uid: 'uid-one' } as never, 60)
+      await a.upsert(two, { jti: two, uid: 'uid-two' } as never, 60)
+      assert.equal((await a.findByUid('uid-one'))?.jti, one)
+      const sealed = (await database.db.selectFrom('oidc_payload').select('sealed_id').where('uid', '=', 'uid-one').executeTakeFirstOrThrow()).sealed_id
+      await database.db.updateTable('oidc_payload').set({ sealed_id: sealed }).where('uid', '=', 'uid-two').execute()
+      await assert.rejects(a.findByUid('uid-two'), 'bound to the row it was sealed for')
+      assert.equal((await adapter('Session').findByUid('uid-one'))?.jti, one, 'another instance opens it too')
+    })
+
     it('DeviceCode: finds by user code, not after expiry', async () => {
       const a = adapter('DeviceCode')
       const [key, userCode] = [id(), 'BCDF-GHJK']
