@@ -2,7 +2,9 @@
 // certificate-file proof (ES256 JWS) -> code -> token -> userinfo, with a programmatic holder, against one PostCert
 // process on PostgreSQL. Run by hand:
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench:login -- [seconds] [concurrency,...]
-// WEB_CONCURRENCY=2 runs the server as two worker processes.
+// WEB_CONCURRENCY=2 runs the server as two worker processes; WARMUP_SECONDS (default 5) of load
+// come first, unmeasured. PostgreSQL on the same machine may be reached over its Unix socket:
+//   DATABASE_URL='postgres://postgres@localhost/test?host=/var/run/postgresql'
 // Subscribers and certificates are prepared first (not timed); each flow uses a fresh browser
 // (cookie jar), as different people logging in would, over kept-alive connections as browsers do.
 import { webcrypto } from 'node:crypto'
