@@ -2,8 +2,9 @@
 // {challenge, aud = issuer, interaction, iat}, with the certificate chain in x5c. One module for
 // the browser (which signs) and Node (which verifies, and tests and benchmarks that sign).
 
-/** CryptoKey, named so that this file type-checks with Node's types and with the DOM's. */
-type CryptoKey = Awaited<ReturnType<typeof globalThis.crypto.subtle.importKey>>
+import { decodeCompactJws, fromX5c, signCompactJws, toX5c, type CryptoKey } from './compact-jws.ts'
+
+export { b64url, fromB64url } from './compact-jws.ts'
 
 export const LOGIN_PROOF_TYPE = 'postcert-login+jwt'
 
@@ -20,32 +21,9 @@ export interface LoginProofClaims {
 
 const encoder = new TextEncoder()
 
-/** Node's Buffer when there is one (the server decodes every proof), else the browser's atob/btoa. */
-const NodeBuffer = (globalThis as { Buffer?: { from(data: Uint8Array | string, encoding?: string): Uint8Array & { toString(encoding: string): string } } }).Buffer
-
-export function b64url(bytes: Uint8Array | ArrayBuffer): string {
-  if (NodeBuffer) return NodeBuffer.from(new Uint8Array(bytes)).toString('base64url')
-  let binary = ''
-  for (const b of new Uint8Array(bytes)) binary += String.fromCharCode(b)
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
-}
-
-/** Strict: anything but base64url characters is refused (atob would skip spaces). */
-export function fromB64url(text: string): Uint8Array<ArrayBuffer> {
-  if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new Error('not base64url')
-  if (NodeBuffer) return new Uint8Array(NodeBuffer.from(text, 'base64url'))
-  const padded = text.replace(/-/g, '+').replace(/_/g, '/')
-  return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0))
-}
-
 /** Signs the proof with the subscriber's P-256 key; `chain` is DER, leaf first. */
 export async function createLoginProof(privateKey: CryptoKey, chain: Uint8Array[], claims: LoginProofClaims): Promise<string> {
-  // x5c is standard base64 (RFC 7515 4.1.6), not base64url.
-  const x5c = chain.map((der) => btoa(String.fromCharCode(...der)))
-  const header = b64url(encoder.encode(JSON.stringify({ alg: 'ES256', typ: LOGIN_PROOF_TYPE, x5c })))
-  const payload = b64url(encoder.encode(JSON.stringify(claims)))
-  const signature = await globalThis.crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, privateKey, encoder.encode(`${header}.${payload}`))
-  return `${header}.${payload}.${b64url(signature)}`
+  return await signCompactJws(privateKey, { typ: LOGIN_PROOF_TYPE, x5c: toX5c(chain) }, encoder.encode(JSON.stringify(claims)))
 }
 
 export interface ParsedLoginProof {
@@ -59,18 +37,13 @@ export interface ParsedLoginProof {
 
 /** Splits and decodes a proof without trusting anything in it yet. Throws Error('...') on bad shape. */
 export function parseLoginProof(jws: string): ParsedLoginProof {
-  const parts = jws.split('.')
-  if (parts.length !== 3 || jws.length > 16_384) throw new Error('not a compact JWS')
-  const [h, p, s] = parts as [string, string, string]
-  const header = JSON.parse(new TextDecoder().decode(fromB64url(h))) as ParsedLoginProof['header']
-  const claims = JSON.parse(new TextDecoder().decode(fromB64url(p))) as LoginProofClaims
+  const decoded = decodeCompactJws(jws, 16_384)
+  const header = decoded.header as unknown as ParsedLoginProof['header']
+  const claims = JSON.parse(new TextDecoder().decode(decoded.payload)) as LoginProofClaims
   if (header.typ !== LOGIN_PROOF_TYPE) throw new Error('wrong typ')
   if (!Array.isArray(header.x5c) || header.x5c.length < 1 || typeof header.x5c[0] !== 'string') throw new Error('missing x5c')
   if (typeof claims.challenge !== 'string' || typeof claims.aud !== 'string' || typeof claims.interaction !== 'string' || typeof claims.iat !== 'number') {
     throw new Error('missing claims')
   }
-  return {
-    header, claims, signingInput: encoder.encode(`${h}.${p}`), signature: fromB64url(s),
-    leaf: NodeBuffer ? new Uint8Array(NodeBuffer.from(header.x5c[0], 'base64')) : Uint8Array.from(atob(header.x5c[0]), (c) => c.charCodeAt(0)),
-  }
+  return { header, claims, signingInput: decoded.signingInput, signature: decoded.signature, leaf: fromX5c(header.x5c[0]) }
 }
