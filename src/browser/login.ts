@@ -3,10 +3,10 @@
 // call); the key signs a JWS over the server's single-use challenge. Passkey: a WebAuthn assertion
 // over the challenge.
 import { startAuthentication } from '@simplewebauthn/browser'
-import { decryptPkcs8, fromPem, KeyFileError } from '../holders/keyfile/encrypted-pkcs8.ts'
-import { CertificateFileError, certificatesIn, keyMatchesCertificate, parseBackup, summarizeCertificate } from '../holders/keyfile/certificate-file.ts'
+import { CertificateFileError, certificatesIn, parseBackup, summarizeCertificate } from '../holders/keyfile/certificate-file.ts'
 import { b64url, createLoginProof } from '../holders/keyfile/login-proof.ts'
-import { listCertificates, loadBySerial, saveCertificate, type StoredCertificate } from './key-store.ts'
+import { chosenCertificate, KeyOpenError, openKey, showChoices, usableCertificates } from './certificate-choice.ts'
+import { loadBySerial, saveCertificate, type StoredCertificate } from './key-store.ts'
 
 const root = document.querySelector<HTMLElement>('#login')!
 const { uid, csrf, issuer, loginHint } = root.dataset as { uid: string; csrf: string; issuer: string; loginHint?: string }
@@ -72,21 +72,8 @@ let certificates: StoredCertificate[] = []
 
 /** Lists the certificate files of this browser; `selected` (an id) or the login_hint's serial is checked, else the first. */
 async function showCertificates(selected?: string): Promise<void> {
-  certificates = (await listCertificates()).filter((c) => c.serial && c.certificatePem)
-  for (const old of fieldset.querySelectorAll('label.choice')) old.remove()
-  document.querySelector<HTMLElement>('#no-certificates')!.hidden = certificates.length > 0
-  const preferred = selected ?? certificates.find((c) => c.serial!.toLowerCase() === loginHint)?.id ?? certificates[0]?.id
-  for (const c of certificates) {
-    const label = document.createElement('label')
-    label.className = 'choice'
-    const radio = document.createElement('input')
-    radio.type = 'radio'
-    radio.name = 'certificate'
-    radio.value = c.id
-    radio.checked = c.id === preferred
-    label.append(radio, ` ${c.name ? `${c.name} · ` : ''}${c.serial!.slice(0, 8)}… · ${messages.expires} ${c.notAfter?.slice(0, 10) ?? ''}`)
-    fieldset.append(label)
-  }
+  certificates = await usableCertificates()
+  showChoices(fieldset, certificates, selected ?? certificates.find((c) => c.serial!.toLowerCase() === loginHint)?.id, messages.expires!)
 }
 await showCertificates()
 
@@ -126,26 +113,21 @@ backupInput.addEventListener('change', async () => {
 form.addEventListener('submit', async (event) => {
   event.preventDefault()
   error.hidden = true
-  const chosen = certificates.find((c) => c.id === form.querySelector<HTMLInputElement>('input[name=certificate]:checked')?.value)
+  const chosen = chosenCertificate(form, certificates)
   if (!chosen) return fail(messages.choose_first!)
   for (const b of document.querySelectorAll<HTMLButtonElement>('#login button')) b.disabled = true
-  let key
+  let opened
   try {
     progress.textContent = messages.unlocking!
-    const pkcs8 = await decryptPkcs8(fromPem(chosen.encryptedKeyPem, 'ENCRYPTED PRIVATE KEY')!, password.value)
-    key = await crypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign'])
-    // A file whose key is not the certificate's would only fail at PostCert (and count towards the lock).
-    const leaf = certificatesIn(chosen.certificatePem!)[0]!
-    if (!keyMatchesCertificate(await crypto.subtle.exportKey('jwk', key), summarizeCertificate(leaf).spki)) {
-      return fail(messages.key_mismatch!)
-    }
+    opened = await openKey(chosen, password.value)
   } catch (err) {
     password.focus()
-    return fail(err instanceof KeyFileError && err.message === 'wrong password' ? messages.wrong_password! : `${messages.failed} (${(err as Error).message})`)
+    const key = err instanceof KeyOpenError ? err.messageKey : 'failed'
+    return fail(key === 'failed' ? `${messages.failed} (${(err as Error).message})` : messages[key]!)
   }
+  const { key, chain } = opened
   try {
     progress.textContent = messages.signing!
-    const chain = [...certificatesIn(chosen.certificatePem!), ...certificatesIn(chosen.chainPem ?? '')]
     const prove = async (challenge: Challenge) => {
       const proof = await createLoginProof(key, chain, { challenge: challenge.challenge, aud: issuer, interaction: uid, iat: Math.floor(Date.now() / 1000) })
       return await post('login/file', { proof })
