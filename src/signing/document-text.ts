@@ -1,0 +1,37 @@
+import Handlebars from 'handlebars'
+
+/**
+ * A document's text as HTML for the signing page. Everything is escaped first; then, for
+ * text_format "markdown", a safe subset is shaped: headings (#, ##, ###), paragraphs, lists
+ * (- or 1.), **bold**, *emphasis* and `code`. No links, images or HTML: a document cannot carry
+ * anything but text to the page. Plain text keeps its paragraphs and line breaks.
+ */
+export function renderDocumentText(text: string, format: 'plain' | 'markdown' = 'plain'): Handlebars.SafeString {
+  const blocks = text.replace(/\r\n?/g, '\n').split(/\n{2,}/).filter((b) => b.trim() !== '')
+  const html = blocks.map((block) => (format === 'markdown' ? markdownBlock(block) : `<p>${lines(block, escape)}</p>`)).join('\n')
+  return new Handlebars.SafeString(html)
+}
+
+const escape = (s: string) => Handlebars.escapeExpression(s)
+const lines = (block: string, inline: (s: string) => string) => block.split('\n').map(inline).join('<br>')
+
+function markdownBlock(block: string): string {
+  const heading = /^(#{1,3})\s+(.*)$/.exec(block)
+  if (heading && !block.includes('\n')) {
+    // Headings inside a document sit below the page's own h1 and h2.
+    const level = heading[1]!.length + 2
+    return `<h${level}>${inline(heading[2]!)}</h${level}>`
+  }
+  const items = block.split('\n')
+  if (items.every((l) => /^\s*[-*]\s+/.test(l))) return `<ul>${items.map((l) => `<li>${inline(l.replace(/^\s*[-*]\s+/, ''))}</li>`).join('')}</ul>`
+  if (items.every((l) => /^\s*\d{1,3}[.)]\s+/.test(l))) return `<ol>${items.map((l) => `<li>${inline(l.replace(/^\s*\d{1,3}[.)]\s+/, ''))}</li>`).join('')}</ol>`
+  return `<p>${lines(block, inline)}</p>`
+}
+
+/** Inline marks on escaped text: the markers themselves are never HTML. */
+function inline(raw: string): string {
+  // Odd parts were between backticks (code); escaping turns a backtick into an entity, so split first.
+  return raw.split(/`([^`]+)`/).map((part, i) => i % 2 ? `<code>${escape(part)}</code>` : escape(part)
+    .replace(/\*\*([^*]+)\*\*/g, '<strong>$1</strong>')
+    .replace(/(^|[^*\w])\*([^*\s][^*]*)\*(?!\w)/g, '$1<em>$2</em>')).join('')
+}
