@@ -37,13 +37,15 @@ import type { AdapterPayload } from 'oidc-provider'
 import { CLIENT_CACHE_SECONDS, sweepExpired } from './oidc/adapter.ts'
 import { ClientStore } from './oidc/client-store.ts'
 import { registerDemoClient } from './oidc/demo-client.ts'
-import { createProvider, type AccountClaims } from './oidc/provider.ts'
+import { createProvider, pairwiseSubject, type AccountClaims } from './oidc/provider.ts'
 import { TtlCache } from './util/ttl-cache.ts'
 import { ProviderHost } from './oidc/provider-host.ts'
 import { Metrics } from './ops/metrics.ts'
 import { addOpsRoutes } from './ops/routes.ts'
 import { systemClock, type Clock } from './util/clock.ts'
 import { RateLimiter } from './util/rate-limiter.ts'
+import { ReceiptSigner } from './signing/receipt.ts'
+import { SigningService } from './signing/signing-service.ts'
 
 export const ROOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -155,8 +157,24 @@ export class AppContext {
     addPkiRoutes(router, { hierarchy: this.ca, authority: this.authority, crl: this.crl, ocsp: this.ocsp })
     const login = new LoginService({ db: this.db, clock: this.clock, limiter: this.limiter, issuer: this.config.issuer, judge: (c, at) => this.judgeCertificate(c, at) })
     this.#login = login
+    // Receipts are signed with the provider's active EC key, taken at every provider build (rotation).
+    const receipts = new ReceiptSigner()
+    const issuerUrl = new URL(this.config.issuer)
+    const signing = new SigningService({
+      db: this.db, clock: this.clock, issuer: this.config.issuer, judge: (c, at) => this.judgeCertificate(c, at), login,
+      ocsp: this.ocsp, receipts, audit: this.audit, origin: issuerUrl.origin, rpId: issuerUrl.hostname,
+      caChain: async () => {
+        const ca = await this.ca.issuing()
+        return [new Uint8Array(ca.certificate.rawData), new Uint8Array(ca.root.rawData)]
+      },
+    })
     addInteractionRoutes(router, { provider: () => this.host.provider, views: this.views, csrf, login, audit: this.audit, issuer: this.config.issuer,
-      clock: this.clock, renewalWindowDays: this.config.renewalWindowDays })
+      clock: this.clock, renewalWindowDays: this.config.renewalWindowDays, signing,
+      subjectFor: async (clientId, subscriberId) => {
+        const client = await this.host.provider.Client.find(clientId)
+        if (!client) throw new Error(`client ${clientId} vanished during its own request`)
+        return pairwiseSubject(pairwiseSalt, client, subscriberId)
+      } })
     addEnrollmentRoutes(router, {
       service: this.#enrollment, views: this.views, csrf, secureCookies: https,
       sandbox: this.sms.kind === 'sandbox' || this.identity.kind === 'sandbox',
@@ -170,7 +188,9 @@ export class AppContext {
       keys: this.signingKeys,
       logger: this.logger,
       metrics: this.metrics,
-      build: (jwks) => mountApp(
+      build: (jwks) => {
+        receipts.use(jwks)
+        return mountApp(
         createProvider({
           issuer: this.config.issuer, trustProxy: this.config.trustProxy, secureCookies: https,
           jwks, cookieKeys, views: this.views, db: this.db, box: this.box, clock: this.clock, pairwiseSalt, clientCache,
@@ -188,7 +208,8 @@ export class AppContext {
           },
         }),
         { logger: this.logger, metrics: this.metrics, views: this.views, router, trustProxy: this.config.trustProxy, https },
-      ),
+        )
+      },
     })
     await this.#host.refresh()
     if (this.config.demoRelyingParty) {

@@ -1,9 +1,9 @@
 import { createHash, sign } from 'node:crypto'
 import {
-  CertID, CertStatus, KeyHash, OCSPRequest, OCSPResponse, OCSPResponseStatus, ResponderID,
-  ResponseData, RevokedInfo, SingleResponse, id_pkix_ocsp_nonce,
+  BasicOCSPResponse, CertID, CertStatus, KeyHash, OCSPRequest, OCSPResponse, OCSPResponseStatus, Request, ResponderID,
+  ResponseData, RevokedInfo, SingleResponse, TBSRequest, id_pkix_ocsp_nonce,
 } from '@peculiar/asn1-ocsp'
-import { AsnConvert } from '@peculiar/asn1-schema'
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema'
 import { AlgorithmIdentifier, Certificate, CRLReason, Extension } from '@peculiar/asn1-x509'
 import type { Database } from '../db/database.ts'
 import type { Clock } from '../util/clock.ts'
@@ -12,7 +12,8 @@ import type { CaHierarchy, IssuingCa } from './hierarchy.ts'
 import { reasonCode } from './reasons.ts'
 import { canonicalSerial } from './x509.ts'
 
-const HASHES: Record<string, string> = { '1.3.14.3.2.26': 'sha1', '2.16.840.1.101.3.4.2.1': 'sha256' }
+const SHA256 = '2.16.840.1.101.3.4.2.1'
+const HASHES: Record<string, string> = { '1.3.14.3.2.26': 'sha1', [SHA256]: 'sha256' }
 const ECDSA_WITH_SHA256_ALGORITHM = Buffer.from(AsnConvert.serialize(new AlgorithmIdentifier({ algorithm: '1.2.840.10045.4.3.2' })))
 /** OBJECT IDENTIFIER id-pkix-ocsp-basic (1.3.6.1.5.5.7.48.1.1), DER. */
 const ID_PKIX_OCSP_BASIC = Buffer.from('06092b0601050507300101', 'hex')
@@ -75,6 +76,24 @@ export class OcspResponder {
       der(0xa0, der(0x30, ID_PKIX_OCSP_BASIC, der(0x04, basic))))
   }
 
+  /**
+   * The response anyone asking now would get for one certificate (a SHA-256 CertID): a signature
+   * keeps it as evidence of the certificate's status at signing time.
+   */
+  async respondForSerial(serial: string): Promise<Buffer> {
+    const { name, key } = (await this.#issuerHashes()).byAlgorithm.get(SHA256)!
+    const hex = canonicalSerial(serial)
+    // INTEGER content: two's complement, so a leading 1 bit needs a zero byte.
+    const bytes = Buffer.from(hex.length % 2 ? `0${hex}` : hex, 'hex')
+    const serialNumber = bytes[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), bytes]) : bytes
+    const reqCert = new CertID({
+      hashAlgorithm: new AlgorithmIdentifier({ algorithm: SHA256, parameters: null }),
+      issuerNameHash: new OctetString(name), issuerKeyHash: new OctetString(key),
+      serialNumber: new Uint8Array(serialNumber).buffer,
+    })
+    return await this.respond(new Uint8Array(AsnConvert.serialize(new OCSPRequest({ tbsRequest: new TBSRequest({ requestList: [new Request({ reqCert })] }) }))))
+  }
+
   async #statusOf(certId: CertID, issuer: IssuerHashes): Promise<CertStatus> {
     const hashes = issuer.byAlgorithm.get(certId.hashAlgorithm.algorithm)
     const ours = hashes
@@ -126,4 +145,13 @@ function status(code: OCSPResponseStatus): Buffer {
 /** OCSP times in whole seconds: GeneralizedTime without fractions is what every client parses. */
 function seconds(date: Date): Date {
   return new Date(Math.floor(date.getTime() / 1000) * 1000)
+}
+
+/** The status a one-certificate OCSP response of ours gives (signatures check what they keep). */
+export function singleStatus(responseDer: Uint8Array): 'good' | 'revoked' | 'unknown' {
+  const response = AsnConvert.parse(responseDer, OCSPResponse)
+  if (response.responseStatus !== OCSPResponseStatus.successful || !response.responseBytes) return 'unknown'
+  const basic = AsnConvert.parse(response.responseBytes.response.buffer, BasicOCSPResponse)
+  const status = basic.tbsResponseData.responses[0]?.certStatus
+  return status?.good !== undefined ? 'good' : status?.revoked ? 'revoked' : 'unknown'
 }

@@ -4,9 +4,10 @@ import type { EnrollmentSchema } from './schema/enrollment.ts'
 import type { MigrationSchema } from './schema/migration.ts'
 import type { OidcPayloadSchema } from './schema/oidc-payload.ts'
 import type { ServerSecretSchema } from './schema/server-secret.ts'
+import type { SignatureSchema } from './schema/signature.ts'
 import type { SigningKeySchema } from './schema/signing-key.ts'
 
-export type DatabaseSchema = CaSchema & EnrollmentSchema & MigrationSchema & OidcPayloadSchema & ServerSecretSchema & SigningKeySchema
+export type DatabaseSchema = CaSchema & EnrollmentSchema & MigrationSchema & OidcPayloadSchema & ServerSecretSchema & SignatureSchema & SigningKeySchema
 
 export type Database = Kysely<DatabaseSchema>
 export type DatabaseTransaction = Transaction<DatabaseSchema>

@@ -114,12 +114,11 @@ export class LoginService {
       throw invalidProof((err as Error).message)
     }
     const certificate = await this.#usable(proof.leaf)
-    const { used, failures } = await this.#useChallenge(proof.claims.challenge, interactionUid, certificate.serial)
-    if (failures >= MAX_FAILURES) throw certificateLocked(LOCK_MINUTES)
+    const used = await this.spendChallenge(proof.claims.challenge, interactionUid, certificate.serial)
     const now = this.#deps.clock.now()
     const { claims } = proof
     const fail = async (why: string) => {
-      await this.#deps.limiter.hit(`login-fail:${certificate.serial}`, MAX_FAILURES, FAILURE_WINDOW_SECONDS)
+      await this.recordFailure(certificate.serial)
       return invalidProof(why)
     }
     if (proof.header.alg !== 'ES256') throw await fail('alg must be ES256')
@@ -150,9 +149,7 @@ export class LoginService {
       : undefined
     if (!credential) throw invalidProof('this passkey is not registered with PostCert')
     if (typeof challenge !== 'string') throw challengeInvalid()
-    const { used, failures } = await this.#useChallenge(challenge, interactionUid, credential.certificate_serial)
-    if (failures >= MAX_FAILURES) throw certificateLocked(LOCK_MINUTES)
-    if (!used) throw challengeInvalid()
+    if (!(await this.spendChallenge(challenge, interactionUid, credential.certificate_serial))) throw challengeInvalid()
     let result
     try {
       result = await verifyAuthenticationResponse({
@@ -161,7 +158,7 @@ export class LoginService {
         requireUserVerification: true,
       })
     } catch (err) {
-      await this.#deps.limiter.hit(`login-fail:${credential.certificate_serial}`, MAX_FAILURES, FAILURE_WINDOW_SECONDS)
+      await this.recordFailure(credential.certificate_serial)
       throw invalidProof((err as Error).message)
     }
     await this.#deps.db.updateTable('webauthn_credential').set({ counter: result.authenticationInfo.newCounter }).where('id', '=', credential.id).execute()
@@ -189,9 +186,22 @@ export class LoginService {
   }
 
   /**
-   * Uses up a challenge (single use, and only for the interaction it was made for) and reads the
-   * certificate's failed proofs in this window: one round trip, as every login needs both.
+   * Uses up a challenge (single use, and only for the interaction it was made for); true if it
+   * was one. Refuses a certificate locked by failed proofs (certificateLocked). Logins and
+   * signatures both prove possession this way.
    */
+  async spendChallenge(challenge: string, interactionUid: string, serial: string): Promise<boolean> {
+    const { used, failures } = await this.#useChallenge(challenge, interactionUid, serial)
+    if (failures >= MAX_FAILURES) throw certificateLocked(LOCK_MINUTES)
+    return used
+  }
+
+  /** A failed proof of possession: enough of them lock the certificate for a while. */
+  async recordFailure(serial: string): Promise<void> {
+    await this.#deps.limiter.hit(`login-fail:${serial}`, MAX_FAILURES, FAILURE_WINDOW_SECONDS)
+  }
+
+  /** The challenge used up and the certificate's failed proofs in this window, in one round trip. */
   async #useChallenge(challenge: string, interactionUid: string, serial: string): Promise<{ used: boolean; failures: number }> {
     const failures = this.#deps.limiter.countExpression(`login-fail:${serial}`, FAILURE_WINDOW_SECONDS)
     const { rows: [row] } = await sql<{ used: boolean; failures: number }>`

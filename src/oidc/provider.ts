@@ -6,6 +6,7 @@ import type { PrivateJwk } from '../keys/signing-keys.ts'
 import { CookieKeys } from '../http/cookie-keys.ts'
 import { pickLocale, type Locale, type Views } from '../http/views.ts'
 import type { CertificateClaim, LoginRef } from '../login/login-service.ts'
+import { parseSignatureRequest, signaturesResource, SignatureRequestError, SIGNATURE_TYPE } from '../signing/request.ts'
 import { PostgresAdapter, RowHandover, type AdapterDeps } from './adapter.ts'
 import { findRegisteredGrant } from './registered-grant.ts'
 
@@ -49,6 +50,51 @@ export interface ProviderDeps extends AdapterDeps {
    * addresses (a demo on localhost); in production oidc-provider's SSRF guard refuses them.
    */
   allowPrivateNetworkFetch: boolean
+}
+
+/** The signature a consent result carries to the code (see interactions/signing.ts). */
+export interface PostcertConsentResult {
+  postcertSignature?: Record<string, unknown>
+}
+
+/**
+ * Rich Authorization Requests for signatures: a request is checked strictly (one signature
+ * detail at most); the code carries the signature made in its interaction, the access token
+ * made from the code carries it on to the token response and introspection. Refreshed tokens
+ * do not: a signature is given once.
+ */
+function signatureRequests() {
+  return {
+    enabled: true,
+    types: {
+      [SIGNATURE_TYPE]: {
+        validate: (ctx: KoaContextWithOIDC, detail: unknown) => {
+          const all = JSON.parse(String(ctx.oidc.params!.authorization_details)) as { type?: unknown }[]
+          if (all.filter((d) => d.type === SIGNATURE_TYPE).length > 1) throw new errors.InvalidAuthorizationDetails(`one ${SIGNATURE_TYPE} detail per request`)
+          try {
+            parseSignatureRequest(detail)
+          } catch (err) {
+            if (err instanceof SignatureRequestError) throw new errors.InvalidAuthorizationDetails(err.message)
+            throw err
+          }
+        },
+      },
+    },
+    authorizationDetailsForGrantSource: (ctx: KoaContextWithOIDC) => {
+      const signature = (ctx.oidc.result?.consent as PostcertConsentResult | undefined)?.postcertSignature
+      return signature ? [signature as never] : undefined
+    },
+    authorizationDetailsForAccessToken: (_ctx: KoaContextWithOIDC, _token: unknown, source: unknown, grantType: string) =>
+      grantType === 'authorization_code' ? (source as { rar?: never[] } | undefined)?.rar : undefined,
+    authorizationDetailsForIntrospection: (_ctx: KoaContextWithOIDC, token: unknown) => (token as { rar?: never[] }).rar,
+  }
+}
+
+/** The subject a client knows a subscriber by: an HMAC of its sector and the subscriber under a server secret. */
+export function pairwiseSubject(salt: string, client: Client, accountId: string): string {
+  // oidc-provider sets sectorIdentifier on every client (the redirect URIs' host, or the sector URI's).
+  const { sectorIdentifier } = client as unknown as { sectorIdentifier: string }
+  return createHmac('sha256', salt).update(`${sectorIdentifier}:${accountId}`).digest('base64url')
 }
 
 /** What the login step passes to oidc-provider's interactionResult beside its own fields. */
@@ -128,8 +174,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     // A different, stable subject for each sector (relying party), so institutions cannot link users.
     subjectTypes: ['pairwise', 'public'],
-    pairwiseIdentifier: async (_ctx, accountId, client) =>
-      createHmac('sha256', deps.pairwiseSalt).update(`${client.sectorIdentifier}:${accountId}`).digest('base64url'),
+    pairwiseIdentifier: async (_ctx, accountId, client) => pairwiseSubject(deps.pairwiseSalt, client, accountId),
     acrValues: [...ACR_VALUES],
     // Registration at an institution is the consent: once given, it holds on every device, not
     // only in the browser session that gave it.
@@ -156,6 +201,19 @@ export function createProvider(deps: ProviderDeps): Provider {
     features: {
       devInteractions: { enabled: false },
       claimsParameter: { enabled: true },
+      // Electronic signatures are asked for with a `postcert_signature` detail (docs/signatures.md).
+      richAuthorizationRequests: signatureRequests() as never,
+      // oidc-provider wants a resource server for authorization details: PostCert's own signature
+      // API. Other resource indicators are refused (invalid_target), as before.
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: async (ctx, _client, oneOf) => oneOf ?? (ctx.oidc.params?.authorization_details ? signaturesResource(deps.issuer) : undefined),
+        getResourceServerInfo: async (_ctx, resource) => {
+          if (resource !== signaturesResource(deps.issuer)) throw new errors.InvalidTarget()
+          return { scope: 'signatures', audience: resource, accessTokenFormat: 'opaque', accessTokenTTL: TTL.AccessToken }
+        },
+        useGrantedResource: async () => false,
+      },
       clientCredentials: { enabled: true },
       introspection: { enabled: true },
       jwtIntrospection: { enabled: true },
@@ -198,6 +256,8 @@ export function createProvider(deps: ProviderDeps): Provider {
       subject_type: 'pairwise',
       backchannel_logout_session_required: true,
       introspection_signed_response_alg: 'ES256',
+      // Every institution may ask for signatures unless the operator sets this to [] for it.
+      authorization_details_types: [SIGNATURE_TYPE],
     },
     enabledJWA: {
       idTokenSigningAlgValues: [...SIGNING_ALGS],

@@ -1,0 +1,46 @@
+import { createHash, createPrivateKey, type KeyObject } from 'node:crypto'
+import { SignJWT } from 'jose'
+import type { PrivateJwk } from '../keys/signing-keys.ts'
+import type { SigningPayload } from './payload.ts'
+
+export const RECEIPT_TYPE = 'postcert-signature-receipt+jwt'
+
+/** What PostCert attests about a signature; the JWT's iss, sub, aud, iat and jti come beside. */
+export interface ReceiptContent {
+  /** base64url SHA-256 of the signed bytes. */
+  payload_sha256: string
+  documents?: SigningPayload['documents']
+  transaction?: SigningPayload['transaction']
+  signer: { serial: string; 'x5t#S256': string; holder: 'file' | 'passkey' }
+  /** The certificate's status when PostCert received the signature, and the OCSP response saying so (base64 DER). */
+  certificate_status: 'good'
+  ocsp: string
+  /** The subscriber's signature itself: e.g. { format: 'jws', jws }. */
+  signature: Record<string, unknown>
+}
+
+/**
+ * Signs receipts with PostCert's active EC OIDC key: it is in the JWKS, so an institution verifies
+ * a receipt as it verifies an ID token. The key follows rotation (use() on every provider build).
+ */
+export class ReceiptSigner {
+  #key: { kid: string; key: KeyObject } | undefined
+
+  use(jwks: PrivateJwk[]): void {
+    // publishedJwks lists the active keys first and marks all others verify-only.
+    const active = jwks.find((jwk) => jwk.kty === 'EC' && !jwk.key_ops)
+    if (!active) throw new Error('no active EC signing key')
+    this.#key = { kid: active.kid, key: createPrivateKey({ key: active as never, format: 'jwk' }) }
+  }
+
+  async sign(input: { issuer: string; subject: string; clientId: string; id: string; signedAt: Date; content: ReceiptContent }): Promise<string> {
+    if (!this.#key) throw new Error('receipt signer has no key yet')
+    return await new SignJWT({ ...input.content })
+      .setProtectedHeader({ alg: 'ES256', kid: this.#key.kid, typ: RECEIPT_TYPE })
+      .setIssuer(input.issuer).setSubject(input.subject).setAudience(input.clientId)
+      .setIssuedAt(Math.floor(input.signedAt.getTime() / 1000)).setJti(input.id)
+      .sign(this.#key.key)
+  }
+}
+
+export const thumbprint = (der: Uint8Array) => createHash('sha256').update(der).digest('base64url')

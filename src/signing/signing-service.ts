@@ -1,0 +1,212 @@
+import { randomBytes, verify, X509Certificate } from 'node:crypto'
+import { verifyAuthenticationResponse, type AuthenticationResponseJSON } from '@simplewebauthn/server'
+import type { AuditLog } from '../audit/audit-log.ts'
+import { singleStatus, type OcspResponder } from '../ca/ocsp.ts'
+import type { Verdict } from '../ca/verdict.ts'
+import type { Database } from '../db/database.ts'
+import { parseSignatureJws } from '../holders/keyfile/signature-jws.ts'
+import { certificateRefused, challengeInvalid } from '../login/errors.ts'
+import type { LoginService } from '../login/login-service.ts'
+import type { Clock } from '../util/clock.ts'
+import { invalidSignature, notTheSubscriber } from './errors.ts'
+import { canonicalJson, payloadSha256, signingPayload, type SigningPayload } from './payload.ts'
+import { thumbprint, type ReceiptSigner } from './receipt.ts'
+import type { SignatureRequest } from './request.ts'
+
+/** A payload's iat may be this far from our clock (the subscriber reads before signing). */
+const IAT_SKEW_SECONDS = 5 * 60
+
+export interface SigningDeps {
+  db: Database
+  clock: Clock
+  issuer: string
+  judge: (certificate: Uint8Array | string, at: Date) => Promise<Verdict>
+  /** Single-use challenges bound to the interaction, and the lock after failed proofs, shared with login. */
+  login: LoginService
+  ocsp: OcspResponder
+  receipts: ReceiptSigner
+  audit: AuditLog
+  /** The issuing CA and root certificates (DER), packaged with passkey signatures. */
+  caChain: () => Promise<Uint8Array[]>
+  /** WebAuthn origin and RP id: PostCert's. */
+  origin: string
+  rpId: string
+}
+
+/** What the signing page needs: the payload to sign and its canonical bytes (as text). */
+export interface PreparedSignature {
+  payload: SigningPayload
+  canonical: string
+}
+
+/** One signature request being answered, as the interaction knows it. */
+export interface SigningContext {
+  interactionUid: string
+  clientId: string
+  /** The subscriber who logged in: only their own certificate may sign. */
+  subscriberId: string
+  /** The pairwise subject this client knows the subscriber by (for the receipt). */
+  subject: string
+  request: SignatureRequest
+}
+
+export interface StoredSignature {
+  id: string
+  receipt: string
+  /** The subscriber's signature, as the receipt carries it. */
+  signature: Record<string, unknown>
+  payloadSha256: string
+}
+
+/**
+ * Electronic signatures (전자서명) over an institution's signature request: prepares the payload,
+ * checks the subscriber's signature, and archives it with PostCert's receipt.
+ *
+ * Throws SigningError or LoginError (certificate refusals, challenge, lock).
+ */
+export class SigningService {
+  readonly #deps: SigningDeps
+
+  constructor(deps: SigningDeps) {
+    this.#deps = deps
+  }
+
+  async prepare(context: Pick<SigningContext, 'interactionUid' | 'clientId' | 'request'>): Promise<PreparedSignature> {
+    const nonce = await this.#deps.login.createChallenge(context.interactionUid)
+    const payload = signingPayload(context.request, {
+      iss: this.#deps.issuer, client_id: context.clientId, nonce, iat: Math.floor(this.#deps.clock.now().getTime() / 1000),
+    })
+    return { payload, canonical: canonicalJson(payload) }
+  }
+
+  /**
+   * A certificate file's signature (a compact JWS over the payload bytes). Checks, in order:
+   * 1. it is a signature JWS of our type with the signer's chain in x5c;
+   * 2. the signer's certificate is ours and usable now (the verdict);
+   * 3. it is the certificate of the subscriber who logged in;
+   * 4. the certificate is not locked, and the payload's nonce is this interaction's unused challenge;
+   * 5. the payload is exactly the canonical payload of this request, client and issuer;
+   * 6. it was made recently; 7. ES256; 8. the signature verifies with the certificate's key.
+   * A signature that fails after 4 counts as a failed proof of possession.
+   */
+  async signWithFile(context: SigningContext, jws: string): Promise<StoredSignature> {
+    let parsed
+    try {
+      parsed = parseSignatureJws(jws)
+    } catch (err) {
+      throw invalidSignature((err as Error).message)
+    }
+    const verdict = await this.#deps.judge(parsed.leaf, this.#deps.clock.now())
+    if (!verdict.valid) throw certificateRefused(verdict.reason, verdict.message)
+    const certificate = verdict.certificate
+    if (certificate.subscriberId !== context.subscriberId) throw notTheSubscriber()
+    const presented = this.#presentedPayload(parsed.payload)
+    const used = await this.#deps.login.spendChallenge(presented.nonce, context.interactionUid, certificate.serial)
+    const fail = async (why: string) => {
+      await this.#deps.login.recordFailure(certificate.serial)
+      return invalidSignature(why)
+    }
+    const expected = signingPayload(context.request, { iss: this.#deps.issuer, client_id: context.clientId, nonce: presented.nonce, iat: presented.iat })
+    const canonical = canonicalJson(expected)
+    if (!Buffer.from(parsed.payload).equals(Buffer.from(canonical, 'utf8'))) throw await fail('the signed payload is not the one of this request')
+    if (Math.abs(presented.iat - this.#deps.clock.now().getTime() / 1000) > IAT_SKEW_SECONDS) throw await fail('too old or from the future')
+    if (parsed.header.alg !== 'ES256') throw await fail('alg must be ES256')
+    const key = new X509Certificate(certificate.der).publicKey
+    if (!verify('sha256', parsed.signingInput, { key, dsaEncoding: 'ieee-p1363' }, parsed.signature)) {
+      throw await fail('the signature does not verify with the certificate')
+    }
+    if (!used) throw challengeInvalid()
+    return await this.#archive(context, { serial: certificate.serial, der: certificate.der, holder: 'file' }, canonical, { format: 'jws', jws })
+  }
+
+  /**
+   * A passkey's signature: a WebAuthn assertion whose challenge is the SHA-256 of the payload
+   * bytes (sent beside it). Checks, in order:
+   * 1. the payload is exactly the canonical payload of this request, with a recent iat;
+   * 2. the credential is a registered passkey, its certificate ours and usable now (the verdict),
+   *    and the subscriber's who logged in;
+   * 3. the certificate is not locked, and the payload's nonce is this interaction's unused challenge;
+   * 4. WebAuthn verification over that challenge, on our origin and RP id, with user verification.
+   * The signature is kept with the certificate chain: the certificate binds the passkey's public
+   * key, so anyone can check the assertion without PostCert.
+   */
+  async signWithPasskey(context: SigningContext, assertion: AuthenticationResponseJSON, payload: string): Promise<StoredSignature> {
+    const presented = this.#presentedPayload(Buffer.from(payload, 'utf8'))
+    const canonical = canonicalJson(signingPayload(context.request, { iss: this.#deps.issuer, client_id: context.clientId, nonce: presented.nonce, iat: presented.iat }))
+    if (payload !== canonical) throw invalidSignature('the signed payload is not the one of this request')
+    if (Math.abs(presented.iat - this.#deps.clock.now().getTime() / 1000) > IAT_SKEW_SECONDS) throw invalidSignature('too old or from the future')
+    const credential = typeof assertion?.id === 'string'
+      ? await this.#deps.db.selectFrom('webauthn_credential').selectAll().where('id', '=', assertion.id).executeTakeFirst() // primary key
+      : undefined
+    if (!credential) throw invalidSignature('this passkey is not registered with PostCert')
+    const verdict = await this.#deps.judge(credential.certificate_serial, this.#deps.clock.now())
+    if (!verdict.valid) throw certificateRefused(verdict.reason, verdict.message)
+    const certificate = verdict.certificate
+    if (certificate.subscriberId !== context.subscriberId) throw notTheSubscriber()
+    if (!(await this.#deps.login.spendChallenge(presented.nonce, context.interactionUid, certificate.serial))) throw challengeInvalid()
+    const challenge = Buffer.from(await payloadSha256(new Uint8Array(Buffer.from(canonical, 'utf8')))).toString('base64url')
+    let result
+    try {
+      result = await verifyAuthenticationResponse({
+        response: assertion, expectedChallenge: challenge, expectedOrigin: this.#deps.origin, expectedRPID: this.#deps.rpId,
+        credential: { id: credential.id, publicKey: new Uint8Array(credential.public_key), counter: Number(credential.counter) },
+        requireUserVerification: true,
+      })
+    } catch (err) {
+      await this.#deps.login.recordFailure(certificate.serial)
+      throw invalidSignature((err as Error).message)
+    }
+    await this.#deps.db.updateTable('webauthn_credential').set({ counter: result.authenticationInfo.newCounter }).where('id', '=', credential.id).execute()
+    const chain = [certificate.der, ...(await this.#deps.caChain())]
+    return await this.#archive(context, { serial: certificate.serial, der: certificate.der, holder: 'passkey' }, canonical, {
+      format: 'webauthn',
+      credential_id: credential.id,
+      authenticator_data: assertion.response.authenticatorData,
+      client_data_json: assertion.response.clientDataJSON,
+      signature: assertion.response.signature,
+      x5c: chain.map((der) => Buffer.from(der).toString('base64')),
+    })
+  }
+
+  /** The nonce and iat of a payload as presented; the rest is checked by comparing bytes. */
+  #presentedPayload(bytes: Uint8Array): { nonce: string; iat: number } {
+    let presented: Partial<SigningPayload>
+    try {
+      presented = JSON.parse(new TextDecoder().decode(bytes)) as Partial<SigningPayload>
+    } catch {
+      throw invalidSignature('the payload is not JSON')
+    }
+    if (typeof presented.nonce !== 'string' || typeof presented.iat !== 'number') throw invalidSignature('the payload has no nonce or iat')
+    return { nonce: presented.nonce, iat: presented.iat }
+  }
+
+  /** The OCSP response of now, PostCert's receipt, and the row with its audit event in one transaction. */
+  async #archive(context: SigningContext, signer: { serial: string; der: Uint8Array; holder: 'file' | 'passkey' }, canonical: string, signature: Record<string, unknown>): Promise<StoredSignature> {
+    const { db, clock, issuer } = this.#deps
+    const id = `sig_${randomBytes(16).toString('base64url')}`
+    const signedAt = clock.now()
+    const payloadSha256 = thumbprint(Buffer.from(canonical, 'utf8'))
+    const ocsp = await this.#deps.ocsp.respondForSerial(signer.serial)
+    // The verdict said good a moment ago; what is kept as evidence must say so too.
+    if (singleStatus(ocsp) !== 'good') throw certificateRefused('revoked', 'the certificate was revoked or suspended while signing')
+    const receipt = await this.#deps.receipts.sign({
+      issuer, subject: context.subject, clientId: context.clientId, id, signedAt,
+      content: {
+        payload_sha256: payloadSha256,
+        ...(context.request.documents ? { documents: context.request.documents.map((d) => ({ title: d.title, ...(d.mime_type ? { mime_type: d.mime_type } : {}), sha256: d.sha256 })) } : {}),
+        ...(context.request.transaction ? { transaction: context.request.transaction } : {}),
+        signer: { serial: signer.serial, 'x5t#S256': thumbprint(signer.der), holder: signer.holder },
+        certificate_status: 'good', ocsp: ocsp.toString('base64'), signature,
+      },
+    })
+    await db.transaction().execute(async (trx) => {
+      await trx.insertInto('signature').values({
+        id, client_id: context.clientId, subscriber_id: context.subscriberId, certificate_serial: signer.serial, holder: signer.holder,
+        request: JSON.stringify(context.request), payload: canonical, payload_sha256: payloadSha256,
+        signature: JSON.stringify(signature), ocsp, receipt, signed_at: signedAt,
+      }).execute()
+      await this.#deps.audit.record(trx, { type: 'signature', subscriberId: context.subscriberId, certificateSerial: signer.serial, data: { client: context.clientId, signature: id, holder: signer.holder } })
+    })
+    return { id, receipt, signature, payloadSha256 }
+  }
+}
