@@ -11,6 +11,9 @@ import type { LoginResult, LoginService } from '../login/login-service.ts'
 import { assuranceOf, meets, requiredAcr } from '../login/assurance.ts'
 import { acrNotMet } from '../login/errors.ts'
 import { ciAllowed } from '../oidc/provider.ts'
+import { registerAtInstitution } from './registration.ts'
+import type { SigningService } from '../signing/signing-service.ts'
+import { addSigningRoutes, renderSigningPage, signatureRequestOf, type SigningRouteDeps } from './signing.ts'
 
 export interface InteractionDeps {
   provider: () => Provider
@@ -22,6 +25,9 @@ export interface InteractionDeps {
   clock: Clock
   /** Certificates expiring within this many days get the renewal notice at login. */
   renewalWindowDays: number
+  signing: SigningService
+  /** The pairwise subject a client knows a subscriber by. */
+  subjectFor: (clientId: string, subscriberId: string) => Promise<string>
 }
 
 const LOGIN_ERRORS = ['acr_not_met', 'invalid_proof', 'challenge_invalid', 'certificate_locked', 'certificate_expired', 'certificate_revoked',
@@ -36,6 +42,12 @@ const SCOPE_CLAIMS: Record<string, string[]> = { profile: ['name', 'birthdate'],
  * the consent, shown the first time and with prompt=consent.
  */
 export function addInteractionRoutes(router: Router, deps: InteractionDeps): void {
+  const signing: SigningRouteDeps = {
+    provider: deps.provider, views: deps.views, csrf: deps.csrf, signing: deps.signing, db: deps.login.db, audit: deps.audit,
+    subjectFor: deps.subjectFor, interactionDetails,
+  }
+  addSigningRoutes(router, signing)
+
   // ui_locales of the authorization request, overridden by the page's own language switch.
   const locale = (ctx: Context, params?: Record<string, unknown>) => pickLocale(ctx.query.ui_locales ?? params?.ui_locales, (langs) => ctx.acceptsLanguages(langs))
 
@@ -70,15 +82,17 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     ctx.set('Cache-Control', 'no-store')
     ctx.type = 'html'
     if (details.prompt.name === 'consent') {
-      ctx.body = deps.views.render('consent', lang, 'consent.title', common)
+      const request = signatureRequestOf(details)
+      ctx.body = request
+        ? await renderSigningPage(signing, { lang, details, request, common: { ...common, ...languageSwitch(ctx, lang) } })
+        : deps.views.render('consent', lang, 'consent.title', common)
       return
     }
-    const other = lang === 'ko' ? 'en' : 'ko'
     // The first single-use challenge comes with the page, saving the browser a request.
     const challenge = await deps.login.createChallenge(uid)
     ctx.body = deps.views.render('interaction', lang, 'interaction.title', {
       loginChallenge: scriptJson({ challenge, passkey: deps.login.passkeyOptions(challenge) }),
-      ...common, scripts: ['/assets/login.js'], issuer: deps.issuer, loginHint: serialHint(details.params.login_hint), passkeyOnly: !meets(assuranceOf('file').acr, requiredAcr(details.params)), switchHref: `${ctx.path}?ui_locales=${other}`, switchLang: other,
+      ...common, scripts: ['/assets/login.js'], issuer: deps.issuer, loginHint: serialHint(details.params.login_hint), passkeyOnly: !meets(assuranceOf('file').acr, requiredAcr(details.params)), ...languageSwitch(ctx, lang),
       loginMessages: loginMessages(lang),
     })
   })
@@ -150,25 +164,13 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     const details = await interactionDetails(provider, ctx, uid)
     deps.csrf.verify(`interaction:${uid}`, form.get('csrf'))
     if (details.prompt.name !== 'consent' || !details.session?.accountId) throw new InvalidRequestError('this sign-in request is not waiting for consent')
-    const clientId = String(details.params.client_id)
     if (form.get('decision') !== 'approve') {
       const returnTo = await provider.interactionResult(ctx.req, ctx.res, { error: 'access_denied', error_description: 'the subscriber did not register the certificate with this institution' }, { mergeWithLastSubmission: false })
       ctx.status = 303
       return ctx.redirect(returnTo)
     }
-    const missing = details.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> }
-    const grant = (details.grantId ? await provider.Grant.find(details.grantId) : undefined)
-      ?? new provider.Grant({ accountId: details.session.accountId, clientId })
-    if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '))
-    if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims)
-    for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '))
-    const grantId = await grant.save()
-    const now = new Date()
-    await deps.login.db.insertInto('registration')
-      .values({ subscriber_id: details.session.accountId, client_id: clientId, grant_id: grantId, created_at: now, updated_at: now })
-      .onConflict((oc) => oc.columns(['subscriber_id', 'client_id']).doUpdateSet({ grant_id: grantId, updated_at: now }))
-      .execute()
-    await deps.audit.record(deps.login.db, { type: 'consent.granted', subscriberId: details.session.accountId, data: { client: clientId, scope: missing.missingOIDCScope ?? [] } })
+    if (signatureRequestOf(details)) throw new InvalidRequestError('this request asks for a signature: sign it on the signing page')
+    const grantId = await registerAtInstitution(provider, details, { db: deps.login.db, audit: deps.audit })
     const returnTo = await provider.interactionResult(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true })
     ctx.status = 303
     ctx.redirect(returnTo)
@@ -185,6 +187,12 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     ctx.status = 303
     ctx.redirect(returnTo)
   })
+}
+
+/** The page's link to itself in the other language. */
+function languageSwitch(ctx: Context, lang: Locale) {
+  const other = lang === 'ko' ? 'en' : 'ko'
+  return { switchHref: `${ctx.path}?ui_locales=${other}`, switchLang: other }
 }
 
 /** login_hint names a certificate by its serial (hex); anything else is no hint we can use. */

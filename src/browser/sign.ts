@@ -1,0 +1,87 @@
+// The signing page: the subscriber signs the signing payload (src/signing/payload.ts) with a
+// certificate file (the password opens the key here; a compact JWS over the payload bytes) or a
+// passkey (a WebAuthn assertion whose challenge is the SHA-256 of the payload bytes).
+import { startAuthentication } from '@simplewebauthn/browser'
+import { b64url } from '../holders/keyfile/compact-jws.ts'
+import { createSignatureJws } from '../holders/keyfile/signature-jws.ts'
+import { payloadSha256 } from '../signing/payload.ts'
+import { chosenCertificate, KeyOpenError, openKey, showChoices, usableCertificates } from './certificate-choice.ts'
+
+const root = document.querySelector<HTMLElement>('#sign')!
+const { uid, csrf } = root.dataset as { uid: string; csrf: string }
+const { errors, ...messages } = JSON.parse(document.querySelector('#sign-messages')!.textContent!) as Record<string, string> & { errors: Record<string, string> }
+const { canonical } = JSON.parse(document.querySelector('#sign-payload')!.textContent!) as { canonical: string }
+const payload = new TextEncoder().encode(canonical)
+
+const error = document.querySelector<HTMLElement>('#sign-error')!
+const progress = document.querySelector<HTMLElement>('#sign-progress')!
+const form = document.querySelector<HTMLFormElement>('#file-sign')!
+const password = document.querySelector<HTMLInputElement>('#sign-password')!
+const passkeyButton = document.querySelector<HTMLButtonElement>('#passkey-sign')!
+
+class SigningRefused extends Error {
+  readonly code: string
+
+  constructor(code: string, description: string) {
+    super(errors[code] ?? description)
+    this.code = code
+  }
+}
+
+function fail(message: string): void {
+  progress.textContent = ''
+  error.textContent = message
+  error.hidden = false
+  for (const b of document.querySelectorAll<HTMLButtonElement>('#sign button')) b.disabled = false
+}
+const failWith = (err: unknown) => fail(err instanceof SigningRefused && errors[err.code] ? err.message : `${messages.failed} (${(err as Error).message})`)
+
+async function post(path: string, body: unknown): Promise<{ redirect: string }> {
+  const res = await fetch(`/interaction/${uid}/${path}`, {
+    method: 'POST', credentials: 'same-origin',
+    headers: { 'content-type': 'application/json', 'x-csrf-token': csrf }, body: JSON.stringify(body),
+  })
+  const json = await res.json().catch(() => ({})) as Record<string, unknown>
+  if (!res.ok) throw new SigningRefused(String(json.error ?? ''), String(json.error_description ?? `HTTP ${res.status}`))
+  return json as { redirect: string }
+}
+
+const certificates = await usableCertificates()
+showChoices(form.querySelector('fieldset')!, certificates, undefined, messages.expires!)
+
+form.addEventListener('submit', async (event) => {
+  event.preventDefault()
+  error.hidden = true
+  const chosen = chosenCertificate(form, certificates)
+  if (!chosen) return fail(messages.choose_first!)
+  for (const b of document.querySelectorAll<HTMLButtonElement>('#sign button')) b.disabled = true
+  let opened
+  try {
+    progress.textContent = messages.unlocking!
+    opened = await openKey(chosen, password.value)
+  } catch (err) {
+    password.focus()
+    const key = err instanceof KeyOpenError ? err.messageKey : 'failed'
+    return fail(key === 'failed' ? `${messages.failed} (${(err as Error).message})` : messages[key]!)
+  }
+  try {
+    progress.textContent = messages.signing!
+    const jws = await createSignatureJws(opened.key, opened.chain, payload, new Date())
+    location.assign((await post('sign/file', { jws })).redirect)
+  } catch (err) {
+    failWith(err)
+  }
+})
+
+passkeyButton.addEventListener('click', async () => {
+  error.hidden = true
+  passkeyButton.disabled = true
+  try {
+    // The passkey signs the payload's SHA-256 as its challenge; any of the subscriber's passkeys may answer.
+    const challenge = b64url(await payloadSha256(payload))
+    const assertion = await startAuthentication({ optionsJSON: { challenge, rpId: location.hostname, userVerification: 'required', timeout: 120_000 } })
+    location.assign((await post('sign/passkey', { assertion, payload: canonical })).redirect)
+  } catch (err) {
+    failWith(err)
+  }
+})

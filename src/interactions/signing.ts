@@ -1,0 +1,119 @@
+import type { Context } from 'koa'
+import type { default as Provider } from 'oidc-provider'
+import type { AuditLog } from '../audit/audit-log.ts'
+import type { Database } from '../db/database.ts'
+import { InvalidRequestError } from '../errors/errors.ts'
+import type { Csrf } from '../http/csrf.ts'
+import { readJson } from '../http/form.ts'
+import type { Router } from '../http/router.ts'
+import { scriptJson, type Locale, type Views } from '../http/views.ts'
+import type { PostcertConsentResult } from '../oidc/provider.ts'
+import { renderDocumentText } from '../signing/document-text.ts'
+import { parseSignatureRequest, SIGNATURE_TYPE, type SignatureRequest } from '../signing/request.ts'
+import type { SigningService, StoredSignature } from '../signing/signing-service.ts'
+import { registerAtInstitution } from './registration.ts'
+
+type LoadedInteraction = Awaited<ReturnType<Provider['interactionDetails']>>
+
+/** The refusals the signing endpoints answer with, shown by the page in its language. */
+export const SIGNING_ERRORS = ['invalid_signature', 'wrong_certificate', 'challenge_invalid', 'certificate_locked', 'certificate_expired',
+  'certificate_revoked', 'certificate_suspended', 'certificate_unknown', 'invalid_csrf_token', 'interaction_expired']
+
+/** The `postcert_signature` detail of this interaction's request, if it asks for a signature (already validated at /auth). */
+export function signatureRequestOf(details: LoadedInteraction): SignatureRequest | undefined {
+  const raw = details.params.authorization_details
+  if (typeof raw !== 'string') return undefined
+  const detail = (JSON.parse(raw) as { type?: unknown }[]).find((d) => d.type === SIGNATURE_TYPE)
+  return detail ? parseSignatureRequest(detail) : undefined
+}
+
+export interface SigningRouteDeps {
+  provider: () => Provider
+  views: Views
+  csrf: Csrf
+  signing: SigningService
+  db: Database
+  audit: AuditLog
+  /** The pairwise subject this client knows the subscriber by. */
+  subjectFor: (clientId: string, subscriberId: string) => Promise<string>
+  /** The interaction behind this browser's cookie, which must be the one in the URL. */
+  interactionDetails: (provider: Provider, ctx: Context, uid: string) => Promise<LoadedInteraction>
+}
+
+/** The signing page: the institution, every document and the transaction, and the holders to sign with. */
+export async function renderSigningPage(deps: SigningRouteDeps, input: {
+  lang: Locale; details: LoadedInteraction; request: SignatureRequest
+  common: { uid: string; csrf: string; clientName: string; logo?: string; claims: string[] }
+}): Promise<string> {
+  const { lang, details, request, common } = input
+  const prepared = await deps.signing.prepare({ interactionUid: common.uid, clientId: String(details.params.client_id), request })
+  const missing = details.prompt.details as { missingOIDCScope?: string[] }
+  return deps.views.render('sign', lang, 'sign.title', {
+    ...common, scripts: ['/assets/sign.js'],
+    documents: request.documents?.map((d, i) => ({ ...d, number: i + 1, html: renderDocumentText(d.text, d.text_format) })),
+    // Shown with digit grouping; what is signed is the amount as the institution wrote it.
+    transaction: request.transaction && { ...request.transaction, shown: groupDigits(request.transaction.amount) },
+    // A first signature at this institution registers the certificate there too.
+    registers: Boolean(missing.missingOIDCScope?.length),
+    signPayload: scriptJson({ canonical: prepared.canonical }),
+    signMessages: scriptJson({
+      ...deps.views.messagesWithPrefix(lang, 'loginjs.'),
+      ...deps.views.messagesWithPrefix(lang, 'signjs.'),
+      errors: Object.fromEntries(SIGNING_ERRORS.map((code) => [code, deps.views.message(lang, `error.${code}`)])),
+    }),
+  })
+}
+
+/** POST /interaction/:uid/sign/file and /sign/passkey: the subscriber's signature; the page then goes on to the institution. */
+export function addSigningRoutes(router: Router, deps: SigningRouteDeps): void {
+  /** JSON endpoints of the signing page: the interaction cookie plus a CSRF header. */
+  async function signingApi(ctx: Context, uid: string) {
+    const provider = deps.provider()
+    const details = await deps.interactionDetails(provider, ctx, uid)
+    deps.csrf.verify(`interaction:${uid}`, ctx.get('x-csrf-token') || null)
+    ctx.set('Cache-Control', 'no-store')
+    const request = details.prompt.name === 'consent' ? signatureRequestOf(details) : undefined
+    const subscriberId = details.session?.accountId
+    if (!request || !subscriberId) throw new InvalidRequestError('this sign-in request is not waiting for a signature')
+    const clientId = String(details.params.client_id)
+    const context = { interactionUid: uid, clientId, subscriberId, subject: await deps.subjectFor(clientId, subscriberId), request }
+    return { provider, details, context, body: await readJson(ctx) }
+  }
+
+  router.add('POST', '/interaction/:uid/sign/file', 'interaction_sign_file', async (ctx, { uid = '' }) => {
+    const { provider, details, context, body } = await signingApi(ctx, uid)
+    if (typeof body.jws !== 'string') throw new InvalidRequestError('jws must be a compact JWS')
+    const stored = await deps.signing.signWithFile(context, body.jws)
+    ctx.body = { redirect: await finish(provider, ctx, details, context.request, stored) }
+  })
+
+  router.add('POST', '/interaction/:uid/sign/passkey', 'interaction_sign_passkey', async (ctx, { uid = '' }) => {
+    const { provider, details, context, body } = await signingApi(ctx, uid)
+    if (typeof body.assertion !== 'object' || body.assertion === null) throw new InvalidRequestError('assertion must be a WebAuthn response')
+    if (typeof body.payload !== 'string') throw new InvalidRequestError('payload must be the signed payload (canonical JSON)')
+    const stored = await deps.signing.signWithPasskey(context, body.assertion as never, body.payload)
+    ctx.body = { redirect: await finish(provider, ctx, details, context.request, stored) }
+  })
+
+  /** Registers if needed, and hands the signature to the code through the consent result. */
+  async function finish(provider: Provider, ctx: Context, details: LoadedInteraction, request: SignatureRequest, stored: StoredSignature): Promise<string> {
+    const grantId = await registerAtInstitution(provider, details, { db: deps.db, audit: deps.audit })
+    const postcertSignature = {
+      type: SIGNATURE_TYPE,
+      signature_id: stored.id,
+      ...(request.documents ? { documents: request.documents.map((d) => ({ title: d.title, ...(d.mime_type ? { mime_type: d.mime_type } : {}), sha256: d.sha256 })) } : {}),
+      ...(request.transaction ? { transaction: request.transaction } : {}),
+      payload_sha256: stored.payloadSha256,
+      signature: stored.signature,
+      receipt: stored.receipt,
+    }
+    const consent: PostcertConsentResult = { postcertSignature }
+    return await provider.interactionResult(ctx.req, ctx.res, { consent: { grantId, ...consent } }, { mergeWithLastSubmission: true })
+  }
+}
+
+/** "1500000.5" -> "1,500,000.5" */
+function groupDigits(amount: string): string {
+  const [whole, fraction] = amount.split('.')
+  return `${whole!.replace(/\B(?=(\d{3})+(?!\d))/g, ',')}${fraction ? `.${fraction}` : ''}`
+}
