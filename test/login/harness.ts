@@ -25,11 +25,11 @@ export class LoginHarness {
   }
 
   /** Registers a relying party and returns its openid-client configuration and redirect URI. */
-  async relyingParty(input: Partial<NewClient> & { redirectUri: string }): Promise<{ config: client.Configuration; redirectUri: string; clientId: string }> {
+  async relyingParty(input: Partial<NewClient> & { redirectUri: string }): Promise<{ config: client.Configuration; redirectUri: string; clientId: string; clientSecret: string }> {
     const store = new ClientStore({ db: this.server.ctx.db, box: this.server.ctx.box, clock: this.server.ctx.clock }, this.server.ctx.host.provider)
     const rp = await store.add({ name: input.name ?? 'Test Bank', redirectUris: [input.redirectUri], ...input })
     const config = await client.discovery(new URL(this.server.issuer), rp.client_id, {}, client.ClientSecretBasic(String(rp.client_secret)), { execute: [client.allowInsecureRequests] })
-    return { config, redirectUri: input.redirectUri, clientId: rp.client_id }
+    return { config, redirectUri: input.redirectUri, clientId: rp.client_id, clientSecret: String(rp.client_secret) }
   }
 
   /** A subscriber with a certificate file, as enrollment leaves them. */
@@ -49,12 +49,15 @@ export class LoginHarness {
     return await webcrypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign'])
   }
 
-  /** An authorization request as a browser sends it; `browser` keeps PostCert's cookies across flows. */
-  async authorize(rp: { config: client.Configuration; redirectUri: string }, extra: Record<string, string> = {}, browser = request.agent(this.server.url)) {
+  /**
+   * An authorization request as a browser sends it; `browser` keeps PostCert's cookies across flows.
+   * `pushed` is a request already pushed (PAR): the browser only carries its request_uri.
+   */
+  async authorize(rp: { config: client.Configuration; redirectUri: string }, extra: Record<string, string> = {}, browser = request.agent(this.server.url), pushed?: URL) {
     const verifier = client.randomPKCECodeVerifier()
     const state = client.randomState()
     const nonce = client.randomNonce()
-    const url = client.buildAuthorizationUrl(rp.config, {
+    const url = pushed ?? client.buildAuthorizationUrl(rp.config, {
       redirect_uri: rp.redirectUri, scope: 'openid profile phone', state, nonce,
       code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', ...extra,
     })
@@ -63,8 +66,8 @@ export class LoginHarness {
   }
 
   /** Authorization request -> login page. */
-  async begin(rp: { config: client.Configuration; redirectUri: string }, extra: Record<string, string> = {}, browser = request.agent(this.server.url)) {
-    const started = await this.authorize(rp, extra, browser)
+  async begin(rp: { config: client.Configuration; redirectUri: string }, extra: Record<string, string> = {}, browser = request.agent(this.server.url), pushed?: URL) {
+    const started = await this.authorize(rp, extra, browser, pushed)
     assert.match(started.location, /^\/interaction\//, 'the login page')
     const uid = started.location.split('/').pop()!
     const page = await started.browser.get(started.location).expect(200)

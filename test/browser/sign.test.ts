@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import * as jose from 'jose'
+import * as client from 'openid-client'
+import type { Browser, Page } from 'playwright-core'
+import { ClientStore } from '../../src/oidc/client-store.ts'
+import { launchBrowser, NEEDS_CHROMIUM } from '../helpers/browser.ts'
+import { addVirtualAuthenticator, enrollInBrowser, KIM, LEE } from '../helpers/browser-flows.ts'
+import { ROOT } from '../helpers/process.ts'
+import { startTestServer, type TestServer } from '../helpers/server.ts'
+
+const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots')
+const CONTRACT = '# 전자금융거래 약정\n\n제1조 이 약정은 **우체국 금융인증서**로 체결합니다.\n\n- 계약 기간: 1년\n- 해지: 언제든지'
+const DETAIL = {
+  type: 'postcert_signature',
+  documents: [{ title: '전자금융거래 약정서', text: CONTRACT, text_format: 'markdown', sha256: createHash('sha256').update(CONTRACT).digest('base64url') }],
+  transaction: { amount: '250000', currency: 'KRW', payee: '홍길동', account: '우체국 012-3456-7890' },
+}
+
+describe('signing a contract in a real browser', { skip: NEEDS_CHROMIUM }, () => {
+  let server: TestServer
+  let browser: Browser
+  let config: client.Configuration
+  let redirectUri: string
+
+  before(async () => {
+    server = await startTestServer({ hostname: 'localhost' })
+    redirectUri = `${server.issuer}/rp/callback`
+    const store = new ClientStore({ db: server.ctx.db, box: server.ctx.box, clock: server.ctx.clock }, server.ctx.host.provider)
+    const rp = await store.add({ name: '서명은행', redirectUris: [redirectUri] })
+    config = await client.discovery(new URL(server.issuer), rp.client_id, {}, client.ClientSecretBasic(String(rp.client_secret)), { execute: [client.allowInsecureRequests] })
+    browser = await launchBrowser()
+    fs.mkdirSync(SHOTS, { recursive: true })
+  })
+  after(async () => {
+    await browser?.close()
+    await server?.close()
+  })
+
+  /** The institution asks for the signature; `login` and `sign` act on PostCert's pages; the code is redeemed. */
+  async function signContract(page: Page, login: () => Promise<void>, sign: () => Promise<void>, shot: string) {
+    const verifier = client.randomPKCECodeVerifier()
+    await page.goto(client.buildAuthorizationUrl(config, {
+      redirect_uri: redirectUri, scope: 'openid', state: 'sign-state', authorization_details: JSON.stringify([DETAIL]),
+      code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+    }).href)
+    await page.waitForURL(/\/interaction\//)
+    await login()
+    await page.getByRole('heading', { name: '전자서명' }).waitFor()
+    assert.ok(await page.getByRole('heading', { name: '전자금융거래 약정서' }).isVisible(), 'the document is shown')
+    assert.ok(await page.getByText('250,000 KRW').isVisible(), 'the transaction is shown')
+    await page.screenshot({ path: path.join(SHOTS, `${shot}.png`), fullPage: true })
+    await sign()
+    await page.waitForURL((u) => u.pathname === '/rp/callback')
+    const tokens = await client.authorizationCodeGrant(config, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: 'sign-state' })
+    const [detail] = tokens.authorization_details as unknown as Record<string, any>[]
+    const jwks = jose.createLocalJWKSet(await (await fetch(`${server.issuer}/jwks`)).json() as jose.JSONWebKeySet)
+    const { payload } = await jose.jwtVerify(detail!.receipt, jwks, { issuer: server.issuer })
+    return { detail: detail!, receipt: payload }
+  }
+
+  it('signs with the certificate file kept in this browser', async () => {
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR' })
+    const page = await context.newPage()
+    const serial = await enrollInBrowser(page, server, KIM, { password: 'Gangneung-2026-sea!' })
+    const { detail, receipt } = await signContract(page, async () => {
+      await page.getByLabel('인증서 비밀번호').fill('Gangneung-2026-sea!')
+      await page.getByRole('button', { name: '인증서 파일로 로그인' }).click()
+    }, async () => {
+      await page.getByLabel('인증서 비밀번호').fill('Gangneung-2026-sea!')
+      await page.getByRole('button', { name: '인증서로 서명' }).click()
+    }, 'sign-ko-file')
+    assert.equal(detail.signature.format, 'jws')
+    assert.equal((receipt.signer as { serial: string; holder: string }).serial, serial)
+    assert.equal((receipt.signer as { holder: string }).holder, 'file')
+    await context.close()
+  })
+
+  it('signs with a passkey', async () => {
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR' })
+    const page = await context.newPage()
+    await addVirtualAuthenticator(page)
+    const serial = await enrollInBrowser(page, server, LEE, { passkey: true })
+    const { detail, receipt } = await signContract(page, async () => {
+      await page.getByRole('button', { name: '패스키로 로그인' }).click()
+    }, async () => {
+      await page.getByRole('button', { name: '패스키로 서명' }).click()
+    }, 'sign-ko-passkey')
+    assert.equal(detail.signature.format, 'webauthn')
+    assert.equal(detail.signature.x5c.length, 3, 'the certificate with the CA chain')
+    const clientData = JSON.parse(Buffer.from(detail.signature.client_data_json, 'base64url').toString('utf8'))
+    assert.equal(clientData.challenge, detail.payload_sha256, 'the passkey signed the payload\'s SHA-256')
+    assert.equal((receipt.signer as { serial: string }).serial, serial)
+    await context.close()
+  })
+})

@@ -1,0 +1,186 @@
+import assert from 'node:assert/strict'
+import { createHash, X509Certificate } from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import * as jose from 'jose'
+import * as client from 'openid-client'
+import { createSignatureJws } from '../../src/holders/keyfile/signature-jws.ts'
+import { singleStatus } from '../../src/ca/ocsp.ts'
+import { ManualClock } from '../../src/util/clock.ts'
+import { openssl } from '../helpers/pki.ts'
+import { startTestServer, tempDir, type TestServer } from '../helpers/server.ts'
+import { LoginHarness, type Holder } from '../login/harness.ts'
+
+const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('base64url')
+const CONTRACT = '# 대출 약정서\n\n제1조 대출 금액은 **1,500,000원**입니다.\n\n<script>alert(1)</script>'
+const signatureDetail = (overrides: Record<string, unknown> = {}) => ({
+  type: 'postcert_signature',
+  documents: [{ title: '대출 약정서', text: CONTRACT, text_format: 'markdown', sha256: sha256(CONTRACT) }],
+  transaction: { amount: '1500000', currency: 'KRW', payee: '우체국은행', account: '012-345-678901' },
+  ...overrides,
+})
+
+describe('electronic signatures through authorization_details (certificate file)', () => {
+  let server: TestServer
+  let h: LoginHarness
+  let rp: Awaited<ReturnType<LoginHarness['relyingParty']>>
+  const clock = new ManualClock()
+
+  before(async () => {
+    server = await startTestServer({ overrides: { clock } })
+    h = new LoginHarness(server, clock)
+    rp = await h.relyingParty({ name: 'Signing Bank', redirectUri: 'https://sign.example.kr/cb' })
+  })
+  after(async () => { await server.close() })
+
+  /** Login with the holder, up to the signing page. */
+  const toSigningPage = async (holder: Holder, detail: unknown = signatureDetail()) => {
+    const flow = await h.begin(rp, { authorization_details: JSON.stringify([detail]) })
+    const { response } = await h.prove(flow, holder)
+    assert.equal(response.status, 200, response.text)
+    const step = await h.follow(flow.browser, response.body.redirect)
+    assert.ok(step.page, 'the signing page')
+    const canonical = JSON.parse(step.page.match(/id="sign-payload">([^<]+)</)![1]!).canonical as string
+    return { flow, step, canonical, csrf: step.page.match(/data-csrf="([^"]+)"/)![1]! }
+  }
+  const chainOf = async (holder: Holder) => [holder.certificate.der, new Uint8Array((await server.ctx.ca.issuing()).certificate.rawData)]
+  const signFile = async (page: Awaited<ReturnType<typeof toSigningPage>>, holder: Holder, payload = page.canonical) =>
+    h.api(page.flow.browser, page.csrf, `${page.step.path}/sign/file`, {
+      jws: await createSignatureJws(await h.webKey(holder.key), await chainOf(holder), new TextEncoder().encode(payload), clock.now()),
+    })
+
+  it('advertises the signature type in discovery', async () => {
+    const discovery = await (await fetch(`${server.url}/.well-known/openid-configuration`)).json() as Record<string, unknown>
+    assert.deepEqual(discovery.authorization_details_types_supported, ['postcert_signature'])
+  })
+
+  it('shows every document (escaped) and the transaction, then returns a signature with a receipt anyone can verify', async () => {
+    const holder = await h.subscriber()
+    const page = await toSigningPage(holder)
+    assert.match(page.step.page!, /<h3>대출 약정서<\/h3>/)
+    assert.match(page.step.page!, /<strong>1,500,000원<\/strong>/)
+    assert.match(page.step.page!, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/)
+    assert.doesNotMatch(page.step.page!, /<script>alert/)
+    assert.match(page.step.page!, /1,500,000 KRW/)
+    assert.match(page.step.page!, /우체국은행/)
+
+    const signed = await signFile(page, holder)
+    assert.equal(signed.status, 200, signed.text)
+    const callback = (await h.follow(page.flow.browser, signed.body.redirect)).callback!
+    const tokens = await client.authorizationCodeGrant(rp.config, callback, { pkceCodeVerifier: page.flow.verifier, expectedState: page.flow.state, expectedNonce: page.flow.nonce })
+    const [detail] = tokens.authorization_details as unknown as Record<string, any>[]
+    assert.equal(detail!.type, 'postcert_signature')
+    assert.match(detail!.signature_id, /^sig_/)
+    assert.deepEqual(detail!.documents, [{ title: '대출 약정서', sha256: sha256(CONTRACT) }])
+    assert.equal(detail!.payload_sha256, sha256(page.canonical))
+
+    // The subscriber's JWS verifies with the certificate in its own x5c, and carries the payload.
+    const { x5c } = jose.decodeProtectedHeader(detail!.signature.jws)
+    const leaf = await jose.importX509(new X509Certificate(Buffer.from(x5c![0]!, 'base64')).toString(), 'ES256')
+    const verified = await jose.compactVerify(detail!.signature.jws, leaf)
+    assert.equal(new TextDecoder().decode(verified.payload), page.canonical)
+
+    // PostCert's receipt verifies against the JWKS, names the signer and carries a good OCSP response.
+    const jwks = jose.createLocalJWKSet(await (await fetch(`${server.url}/jwks`)).json() as jose.JSONWebKeySet)
+    const { payload: receipt, protectedHeader } = await jose.jwtVerify(detail!.receipt, jwks, { issuer: server.issuer, audience: rp.clientId })
+    assert.equal(protectedHeader.typ, 'postcert-signature-receipt+jwt')
+    assert.equal(receipt.sub, tokens.claims()!.sub, 'the pairwise subject of this institution')
+    assert.equal(receipt.jti, detail!.signature_id)
+    assert.equal(receipt.payload_sha256, detail!.payload_sha256)
+    assert.equal((receipt.signer as { serial: string }).serial, holder.certificate.serial)
+    assert.equal(receipt.certificate_status, 'good')
+    const ocsp = Buffer.from(receipt.ocsp as string, 'base64')
+    assert.equal(singleStatus(ocsp), 'good')
+    const dir = tempDir()
+    fs.writeFileSync(path.join(dir, 'ocsp.der'), ocsp)
+    fs.writeFileSync(path.join(dir, 'chain.pem'), await (await fetch(`${server.url}/pki/ca.pem`)).text())
+    fs.writeFileSync(path.join(dir, 'issuing.pem'), new X509Certificate(new Uint8Array((await server.ctx.ca.issuing()).certificate.rawData)).toString())
+    fs.writeFileSync(path.join(dir, 'signer.pem'), new X509Certificate(holder.certificate.der).toString())
+    const checked = await openssl(['ocsp', '-respin', path.join(dir, 'ocsp.der'), '-issuer', path.join(dir, 'issuing.pem'), '-sha256', '-cert', path.join(dir, 'signer.pem'), '-CAfile', path.join(dir, 'chain.pem')])
+    assert.match(checked.output, /Response verify OK/)
+    assert.match(checked.output, /signer\.pem: good/)
+
+    // Archived, append-only.
+    const row = await server.ctx.db.selectFrom('signature').selectAll().where('id', '=', detail!.signature_id).executeTakeFirstOrThrow()
+    assert.equal(row.payload, page.canonical)
+    assert.equal(row.receipt, detail!.receipt)
+    await assert.rejects(server.ctx.db.updateTable('signature').set({ payload: 'changed' }).where('id', '=', row.id).execute(), /append-only/)
+  })
+
+  it('refuses a signature over another payload, a replay, and another subscriber\'s certificate', async () => {
+    const holder = await h.subscriber()
+    const page = await toSigningPage(holder)
+    const changed = page.canonical.replace(sha256(CONTRACT), sha256(`${CONTRACT} (changed)`))
+    const tampered = await signFile(page, holder, changed)
+    assert.equal(tampered.status, 400)
+    assert.equal(tampered.body.error, 'invalid_signature')
+
+    const stranger = await h.subscriber()
+    const foreign = await signFile(await toSigningPage(holder), stranger)
+    assert.equal(foreign.status, 403)
+    assert.equal(foreign.body.error, 'wrong_certificate')
+
+    const fresh = await toSigningPage(holder)
+    const jws = await createSignatureJws(await h.webKey(holder.key), await chainOf(holder), new TextEncoder().encode(fresh.canonical), clock.now())
+    assert.equal((await h.api(fresh.flow.browser, fresh.csrf, `${fresh.step.path}/sign/file`, { jws })).status, 200)
+    const again = await h.api(fresh.flow.browser, fresh.csrf, `${fresh.step.path}/sign/file`, { jws })
+    assert.ok(again.status >= 400 && again.status < 500, 'a replay is refused')
+  })
+
+  it('returns access_denied when the subscriber declines, and archives nothing', async () => {
+    const holder = await h.subscriber()
+    const page = await toSigningPage(holder)
+    const declined = await page.flow.browser.post(`${page.step.path}/consent`).type('form').send({ csrf: page.csrf, decision: 'deny' }).expect(303)
+    const back = await h.follow(page.flow.browser, declined.headers.location!)
+    assert.equal(back.callback?.searchParams.get('error'), 'access_denied')
+    const approved = await page.flow.browser.post(`${page.step.path}/consent`).type('form').send({ csrf: page.csrf, decision: 'approve' })
+    assert.ok(approved.status >= 400, 'a signature request cannot be approved without signing')
+    assert.equal((await server.ctx.db.selectFrom('signature').select('id').where('subscriber_id', '=', holder.id).execute()).length, 0)
+  })
+
+  it('refuses malformed, oversized, unknown and mismatched details with a reason, at /auth and through PAR', async () => {
+    const doc = signatureDetail().documents[0]!
+    const cases: [unknown[], RegExp][] = [
+      [[{ type: 'payment_initiation' }], /unsupported authorization details type/],
+      [[signatureDetail({ extra: true })], /unknown member "extra"/],
+      [[signatureDetail({ documents: Array.from({ length: 21 }, () => doc) })], /at most 20 documents/],
+      [[signatureDetail({ documents: [{ ...doc, sha256: sha256('another text') }] })], /documents\[0\]\.sha256: is not the SHA-256 of its text/],
+      [[signatureDetail({ transaction: { amount: '-5', currency: 'KRW', payee: 'a', account: 'b' } })], /transaction\.amount/],
+      [[{ type: 'postcert_signature' }], /nothing to sign/],
+      [[signatureDetail(), signatureDetail()], /one postcert_signature detail per request/],
+    ]
+    for (const [details, reason] of cases) {
+      const started = await h.authorize(rp, { authorization_details: JSON.stringify(details) })
+      const url = new URL(started.location)
+      assert.equal(url.searchParams.get('error'), 'invalid_authorization_details', JSON.stringify(details).slice(0, 80))
+      assert.match(url.searchParams.get('error_description') ?? '', reason)
+
+      const par = await fetch(`${server.url}/request`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${rp.clientId}:${rp.clientSecret}`).toString('base64')}` },
+        body: new URLSearchParams({ client_id: rp.clientId, response_type: 'code', redirect_uri: rp.redirectUri, scope: 'openid', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256', authorization_details: JSON.stringify(details) }),
+      })
+      assert.equal(par.status, 400)
+      const body = await par.json() as { error: string; error_description: string }
+      assert.equal(body.error, 'invalid_authorization_details')
+      assert.match(body.error_description, reason)
+    }
+    const notJson = await h.authorize(rp, { authorization_details: '[{' })
+    assert.equal(new URL(notJson.location).searchParams.get('error'), 'invalid_authorization_details')
+  })
+
+  it('accepts a signature request pushed through PAR', async () => {
+    const holder = await h.subscriber()
+    const verifier = client.randomPKCECodeVerifier()
+    const par = await client.buildAuthorizationUrlWithPAR(rp.config, {
+      redirect_uri: rp.redirectUri, scope: 'openid', state: 'par-state',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+      authorization_details: JSON.stringify([signatureDetail()]),
+    })
+    const flow = await h.begin(rp, {}, undefined, par)
+    const { response } = await h.prove(flow, holder)
+    const step = await h.follow(flow.browser, response.body.redirect)
+    assert.match(step.page ?? '', /대출 약정서/)
+  })
+})
