@@ -2,7 +2,8 @@
 // certificate file (the password opens the key here; a compact JWS over the payload bytes) or a
 // passkey (a WebAuthn assertion whose challenge is the SHA-256 of the payload bytes).
 import { startAuthentication } from '@simplewebauthn/browser'
-import { b64url } from '../holders/keyfile/compact-jws.ts'
+import { b64url, toX5c } from '../holders/keyfile/compact-jws.ts'
+import { createSignatureCms } from '../holders/keyfile/signature-cms.ts'
 import { createSignatureJws } from '../holders/keyfile/signature-jws.ts'
 import { payloadSha256 } from '../signing/payload.ts'
 import { chosenCertificate, KeyOpenError, openKey, showChoices, usableCertificates } from './certificate-choice.ts'
@@ -12,6 +13,8 @@ const { uid, csrf } = root.dataset as { uid: string; csrf: string }
 const { errors, ...messages } = JSON.parse(document.querySelector('#sign-messages')!.textContent!) as Record<string, string> & { errors: Record<string, string> }
 const { canonical } = JSON.parse(document.querySelector('#sign-payload')!.textContent!) as { canonical: string }
 const payload = new TextEncoder().encode(canonical)
+/** Standard base64 of DER, as x5c members are written. */
+const base64 = (der: Uint8Array) => toX5c([der])[0]!
 
 const error = document.querySelector<HTMLElement>('#sign-error')!
 const progress = document.querySelector<HTMLElement>('#sign-progress')!
@@ -66,8 +69,10 @@ form.addEventListener('submit', async (event) => {
   }
   try {
     progress.textContent = messages.signing!
-    const jws = await createSignatureJws(opened.key, opened.chain, payload, new Date())
-    location.assign((await post('sign/file', { jws })).redirect)
+    const signedAt = new Date()
+    const jws = await createSignatureJws(opened.key, opened.chain, payload, signedAt)
+    const cms = base64(await createSignatureCms(opened.key, opened.chain, payload, signedAt))
+    location.assign((await post('sign/file', { jws, cms })).redirect)
   } catch (err) {
     failWith(err)
   }

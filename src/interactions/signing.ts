@@ -83,7 +83,8 @@ export function addSigningRoutes(router: Router, deps: SigningRouteDeps): void {
   router.add('POST', '/interaction/:uid/sign/file', 'interaction_sign_file', async (ctx, { uid = '' }) => {
     const { provider, details, context, body } = await signingApi(ctx, uid)
     if (typeof body.jws !== 'string') throw new InvalidRequestError('jws must be a compact JWS')
-    const stored = await deps.signing.signWithFile(context, body.jws)
+    if (typeof body.cms !== 'string') throw new InvalidRequestError('cms must be a detached CMS SignedData (base64 DER)')
+    const stored = await deps.signing.signWithFile(context, body.jws, body.cms)
     ctx.body = { redirect: await finish(provider, ctx, details, context.request, stored) }
   })
 

@@ -8,6 +8,7 @@ import { parseSignatureJws } from '../holders/keyfile/signature-jws.ts'
 import { certificateRefused, challengeInvalid } from '../login/errors.ts'
 import type { LoginService } from '../login/login-service.ts'
 import type { Clock } from '../util/clock.ts'
+import { checkSignatureCms } from './cms-check.ts'
 import { invalidSignature, notTheSubscriber } from './errors.ts'
 import { canonicalJson, payloadSha256, signingPayload, type SigningPayload } from './payload.ts'
 import { thumbprint, type ReceiptSigner } from './receipt.ts'
@@ -80,16 +81,18 @@ export class SigningService {
   }
 
   /**
-   * A certificate file's signature (a compact JWS over the payload bytes). Checks, in order:
+   * A certificate file's signature: a compact JWS over the payload bytes, and the same key's
+   * detached CMS SignedData over them (base64 DER). Checks, in order:
    * 1. it is a signature JWS of our type with the signer's chain in x5c;
    * 2. the signer's certificate is ours and usable now (the verdict);
    * 3. it is the certificate of the subscriber who logged in;
    * 4. the certificate is not locked, and the payload's nonce is this interaction's unused challenge;
    * 5. the payload is exactly the canonical payload of this request, client and issuer;
-   * 6. it was made recently; 7. ES256; 8. the signature verifies with the certificate's key.
+   * 6. it was made recently; 7. ES256; 8. the JWS verifies with the certificate's key;
+   * 9. the CMS is that certificate's signature of the same bytes, made recently (checkSignatureCms).
    * A signature that fails after 4 counts as a failed proof of possession.
    */
-  async signWithFile(context: SigningContext, jws: string): Promise<StoredSignature> {
+  async signWithFile(context: SigningContext, jws: string, cms: string): Promise<StoredSignature> {
     let parsed
     try {
       parsed = parseSignatureJws(jws)
@@ -115,8 +118,15 @@ export class SigningService {
     if (!verify('sha256', parsed.signingInput, { key, dsaEncoding: 'ieee-p1363' }, parsed.signature)) {
       throw await fail('the signature does not verify with the certificate')
     }
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(cms)) throw await fail('cms must be base64 DER')
+    try {
+      const signingTime = checkSignatureCms(Buffer.from(cms, 'base64'), parsed.payload, { der: certificate.der, publicKey: key })
+      if (Math.abs(signingTime.getTime() - this.#deps.clock.now().getTime()) > IAT_SKEW_SECONDS * 1000) throw new Error('the CMS signingTime is too old or from the future')
+    } catch (err) {
+      throw await fail((err as Error).message)
+    }
     if (!used) throw challengeInvalid()
-    return await this.#archive(context, { serial: certificate.serial, der: certificate.der, holder: 'file' }, canonical, { format: 'jws', jws })
+    return await this.#archive(context, { serial: certificate.serial, der: certificate.der, holder: 'file' }, canonical, { format: 'jws', jws, cms })
   }
 
   /**

@@ -74,6 +74,7 @@ describe('signing a contract in a real browser', { skip: NEEDS_CHROMIUM }, () =>
       await page.getByRole('button', { name: '인증서로 서명' }).click()
     }, 'sign-ko-file')
     assert.equal(detail.signature.format, 'jws')
+    assert.ok(detail.signature.cms, 'with the detached CMS')
     assert.equal((receipt.signer as { serial: string; holder: string }).serial, serial)
     assert.equal((receipt.signer as { holder: string }).holder, 'file')
     await context.close()

@@ -5,6 +5,7 @@ import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import * as jose from 'jose'
 import * as client from 'openid-client'
+import { createSignatureCms } from '../../src/holders/keyfile/signature-cms.ts'
 import { createSignatureJws } from '../../src/holders/keyfile/signature-jws.ts'
 import { singleStatus } from '../../src/ca/ocsp.ts'
 import { ManualClock } from '../../src/util/clock.ts'
@@ -45,10 +46,16 @@ describe('electronic signatures through authorization_details (certificate file)
     return { flow, step, canonical, csrf: step.page.match(/data-csrf="([^"]+)"/)![1]! }
   }
   const chainOf = async (holder: Holder) => [holder.certificate.der, new Uint8Array((await server.ctx.ca.issuing()).certificate.rawData)]
-  const signFile = async (page: Awaited<ReturnType<typeof toSigningPage>>, holder: Holder, payload = page.canonical) =>
-    h.api(page.flow.browser, page.csrf, `${page.step.path}/sign/file`, {
-      jws: await createSignatureJws(await h.webKey(holder.key), await chainOf(holder), new TextEncoder().encode(payload), clock.now()),
-    })
+  /** What the signing page's script sends: the JWS and the detached CMS over the same bytes. */
+  const fileSignature = async (holder: Holder, payload: string, cmsPayload = payload) => {
+    const [key, chain] = [await h.webKey(holder.key), await chainOf(holder)]
+    return {
+      jws: await createSignatureJws(key, chain, new TextEncoder().encode(payload), clock.now()),
+      cms: Buffer.from(await createSignatureCms(key, chain, new TextEncoder().encode(cmsPayload), clock.now())).toString('base64'),
+    }
+  }
+  const signFile = async (page: Awaited<ReturnType<typeof toSigningPage>>, holder: Holder, payload = page.canonical, cmsPayload = payload) =>
+    h.api(page.flow.browser, page.csrf, `${page.step.path}/sign/file`, await fileSignature(holder, payload, cmsPayload))
 
   it('advertises the signature type in discovery', async () => {
     const discovery = await (await fetch(`${server.url}/.well-known/openid-configuration`)).json() as Record<string, unknown>
@@ -81,6 +88,17 @@ describe('electronic signatures through authorization_details (certificate file)
     const verified = await jose.compactVerify(detail!.signature.jws, leaf)
     assert.equal(new TextDecoder().decode(verified.payload), page.canonical)
 
+    // The detached CMS verifies with openssl against the published chain, over the payload bytes.
+    const dir = tempDir()
+    fs.writeFileSync(path.join(dir, 'payload.json'), page.canonical)
+    fs.writeFileSync(path.join(dir, 'signature.p7s'), Buffer.from(detail!.signature.cms, 'base64'))
+    fs.writeFileSync(path.join(dir, 'chain.pem'), await (await fetch(`${server.url}/pki/ca.pem`)).text())
+    const cms = await openssl(['cms', '-verify', '-binary', '-inform', 'DER', '-in', path.join(dir, 'signature.p7s'), '-content', path.join(dir, 'payload.json'), '-CAfile', path.join(dir, 'chain.pem'), '-out', path.join(dir, 'out')])
+    assert.equal(cms.code, 0, cms.output)
+    fs.writeFileSync(path.join(dir, 'payload.json'), page.canonical.replace('대출', '대여'))
+    const changed = await openssl(['cms', '-verify', '-binary', '-inform', 'DER', '-in', path.join(dir, 'signature.p7s'), '-content', path.join(dir, 'payload.json'), '-CAfile', path.join(dir, 'chain.pem'), '-out', path.join(dir, 'out')])
+    assert.notEqual(changed.code, 0, 'a changed document fails verification')
+
     // PostCert's receipt verifies against the JWKS, names the signer and carries a good OCSP response.
     const jwks = jose.createLocalJWKSet(await (await fetch(`${server.url}/jwks`)).json() as jose.JSONWebKeySet)
     const { payload: receipt, protectedHeader } = await jose.jwtVerify(detail!.receipt, jwks, { issuer: server.issuer, audience: rp.clientId })
@@ -92,9 +110,7 @@ describe('electronic signatures through authorization_details (certificate file)
     assert.equal(receipt.certificate_status, 'good')
     const ocsp = Buffer.from(receipt.ocsp as string, 'base64')
     assert.equal(singleStatus(ocsp), 'good')
-    const dir = tempDir()
     fs.writeFileSync(path.join(dir, 'ocsp.der'), ocsp)
-    fs.writeFileSync(path.join(dir, 'chain.pem'), await (await fetch(`${server.url}/pki/ca.pem`)).text())
     fs.writeFileSync(path.join(dir, 'issuing.pem'), new X509Certificate(new Uint8Array((await server.ctx.ca.issuing()).certificate.rawData)).toString())
     fs.writeFileSync(path.join(dir, 'signer.pem'), new X509Certificate(holder.certificate.der).toString())
     const checked = await openssl(['ocsp', '-respin', path.join(dir, 'ocsp.der'), '-issuer', path.join(dir, 'issuing.pem'), '-sha256', '-cert', path.join(dir, 'signer.pem'), '-CAfile', path.join(dir, 'chain.pem')])
@@ -116,15 +132,19 @@ describe('electronic signatures through authorization_details (certificate file)
     assert.equal(tampered.status, 400)
     assert.equal(tampered.body.error, 'invalid_signature')
 
+    const cmsOverOther = await signFile(await toSigningPage(holder), holder, (await toSigningPage(holder)).canonical, changed)
+    assert.equal(cmsOverOther.status, 400)
+    assert.match(cmsOverOther.body.error_description, /messageDigest/)
+
     const stranger = await h.subscriber()
     const foreign = await signFile(await toSigningPage(holder), stranger)
     assert.equal(foreign.status, 403)
     assert.equal(foreign.body.error, 'wrong_certificate')
 
     const fresh = await toSigningPage(holder)
-    const jws = await createSignatureJws(await h.webKey(holder.key), await chainOf(holder), new TextEncoder().encode(fresh.canonical), clock.now())
-    assert.equal((await h.api(fresh.flow.browser, fresh.csrf, `${fresh.step.path}/sign/file`, { jws })).status, 200)
-    const again = await h.api(fresh.flow.browser, fresh.csrf, `${fresh.step.path}/sign/file`, { jws })
+    const signature = await fileSignature(holder, fresh.canonical)
+    assert.equal((await h.api(fresh.flow.browser, fresh.csrf, `${fresh.step.path}/sign/file`, signature)).status, 200)
+    const again = await h.api(fresh.flow.browser, fresh.csrf, `${fresh.step.path}/sign/file`, signature)
     assert.ok(again.status >= 400 && again.status < 500, 'a replay is refused')
   })
 
