@@ -32,7 +32,7 @@ import { Views } from './http/views.ts'
 import { addInteractionRoutes } from './interactions/routes.ts'
 import { SealedBox } from './keys/sealed-box.ts'
 import { SecretStore } from './keys/secret-store.ts'
-import { SigningKeyStore } from './keys/signing-keys.ts'
+import { publicJwk, SigningKeyStore } from './keys/signing-keys.ts'
 import type { AdapterPayload } from 'oidc-provider'
 import { CLIENT_CACHE_SECONDS, sweepExpired } from './oidc/adapter.ts'
 import { ClientStore } from './oidc/client-store.ts'
@@ -45,6 +45,7 @@ import { addOpsRoutes } from './ops/routes.ts'
 import { systemClock, type Clock } from './util/clock.ts'
 import { RateLimiter } from './util/rate-limiter.ts'
 import { ReceiptSigner } from './signing/receipt.ts'
+import { addSignatureRoutes } from './signing/routes.ts'
 import { SigningService } from './signing/signing-service.ts'
 
 export const ROOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -167,6 +168,13 @@ export class AppContext {
         const ca = await this.ca.issuing()
         return [new Uint8Array(ca.certificate.rawData), new Uint8Array(ca.root.rawData)]
       },
+    })
+    addSignatureRoutes(router, {
+      db: this.db, provider: () => this.host.provider, limiter: this.limiter, judge: (serial) => this.judgeCertificate(serial),
+      anchors: async () => ({
+        caCertificates: (await this.ca.all()).map((ca) => new Uint8Array(ca.certificate.rawData)),
+        receiptKeys: (await this.signingKeys.publishedJwks()).map(publicJwk),
+      }),
     })
     addInteractionRoutes(router, { provider: () => this.host.provider, views: this.views, csrf, login, audit: this.audit, issuer: this.config.issuer,
       clock: this.clock, renewalWindowDays: this.config.renewalWindowDays, signing,

@@ -104,6 +104,7 @@ export function addSigningRoutes(router: Router, deps: SigningRouteDeps): void {
       signature_id: stored.id,
       ...(request.documents ? { documents: request.documents.map((d) => ({ title: d.title, ...(d.mime_type ? { mime_type: d.mime_type } : {}), sha256: d.sha256 })) } : {}),
       ...(request.transaction ? { transaction: request.transaction } : {}),
+      payload: stored.payload,
       payload_sha256: stored.payloadSha256,
       signature: stored.signature,
       receipt: stored.receipt,

@@ -23,6 +23,12 @@ export interface SigningKeyInfo {
 
 export type PrivateJwk = JsonWebKey & { kid: string; use: 'sig'; key_ops?: string[] }
 
+/** The public part of a signing JWK (what the JWKS publishes). */
+export function publicJwk(jwk: PrivateJwk): JsonWebKey & { kid: string } {
+  const { kty, crv, x, y, n, e } = jwk
+  return Object.fromEntries(Object.entries({ kty, crv, x, y, n, e, kid: jwk.kid, use: 'sig' }).filter(([, v]) => v !== undefined)) as JsonWebKey & { kid: string }
+}
+
 export interface RotationResult {
   activated: string[]
   retired: string[]

@@ -53,6 +53,8 @@ export interface SigningContext {
 
 export interface StoredSignature {
   id: string
+  /** The signed bytes (canonical JSON). */
+  payload: string
   receipt: string
   /** The subscriber's signature, as the receipt carries it. */
   signature: Record<string, unknown>
@@ -217,6 +219,6 @@ export class SigningService {
       }).execute()
       await this.#deps.audit.record(trx, { type: 'signature', subscriberId: context.subscriberId, certificateSerial: signer.serial, data: { client: context.clientId, signature: id, holder: signer.holder } })
     })
-    return { id, receipt, signature, payloadSha256 }
+    return { id, payload: canonical, receipt, signature, payloadSha256 }
   }
 }

@@ -1,0 +1,198 @@
+import { createHash, verify as verifySignature, X509Certificate, type KeyObject } from 'node:crypto'
+import { ResponseData } from '@peculiar/asn1-ocsp'
+import { AsnConvert } from '@peculiar/asn1-schema'
+import * as jose from 'jose'
+import type { Verdict } from '../ca/verdict.ts'
+import { read } from '../holders/keyfile/der.ts'
+import { checkSignatureCms } from './cms-check.ts'
+import { parseSignatureJws } from '../holders/keyfile/signature-jws.ts'
+import { canonicalJson, type SigningPayload } from './payload.ts'
+
+/**
+ * Signature evidence, as the token response's authorization_details entry carries it and as
+ * GET /signatures/{id} returns it (with `request`, the documents' texts).
+ */
+export interface SignatureEvidence {
+  signature_id?: string
+  /** The signed bytes: canonical JSON of the signing payload. */
+  payload: string
+  signature: Record<string, unknown>
+  receipt: string
+  request?: { documents?: { title: string; text?: string; mime_type?: string; sha256: string }[] }
+}
+
+/** What a verifier trusts: PostCert's CA certificates and the keys that sign receipts. */
+export interface TrustAnchors {
+  /** Root and issuing CA certificates (DER). A chain must end at one of the self-signed ones. */
+  caCertificates: Uint8Array[]
+  /** Public JWKs of PostCert's OIDC keys (the JWKS). */
+  receiptKeys: jose.JWK[]
+}
+
+export interface VerificationCheck {
+  name: 'payload' | 'signature' | 'chain' | 'receipt' | 'documents' | 'ocsp' | 'validity'
+  ok: boolean
+  detail?: string
+}
+
+export interface VerificationReport {
+  /** The signature, the certificate chain, the receipt and the payload all agree. */
+  valid: boolean
+  /** And the certificate was within validity and in good standing when it signed. */
+  valid_at_signing: boolean
+  signature_id?: string
+  signed_at?: string
+  institution?: string
+  signer?: { serial: string; subject: string; holder?: string; 'x5t#S256': string }
+  documents?: { title: string; sha256: string; text_matches?: boolean }[]
+  transaction?: SigningPayload['transaction']
+  checks: VerificationCheck[]
+}
+
+/**
+ * Verifies signature evidence with the trust anchors alone: nothing here asks PostCert. Checks:
+ * payload (canonical JSON of a signing payload); signature (the JWS and CMS of a certificate file,
+ * or a passkey's WebAuthn assertion over the payload's SHA-256, with the certificate's key);
+ * chain (the certificate chains to a trusted CA); receipt (signed by a receipt key, naming this
+ * payload, institution and certificate); documents (the payload's, the receipt's and any texts
+ * given agree); ocsp (the status kept in the receipt is the issuing CA's "good" for this
+ * certificate, from the moment of signing); validity (the signing time is within the certificate's).
+ */
+export async function verifyEvidence(evidence: SignatureEvidence, anchors: TrustAnchors): Promise<VerificationReport> {
+  const checks: VerificationCheck[] = []
+  const check = (name: VerificationCheck['name'], ok: boolean, detail?: string) => { checks.push({ name, ok, ...(detail ? { detail } : {}) }); return ok }
+  const passed = (name: VerificationCheck['name']) => checks.some((c) => c.name === name && c.ok)
+  const report = (extra: Partial<VerificationReport> = {}): VerificationReport => {
+    const valid = (['payload', 'signature', 'chain', 'receipt', 'documents'] as const).every(passed)
+    return { valid, valid_at_signing: valid && passed('ocsp') && passed('validity'), ...extra, checks }
+  }
+
+  let payload: SigningPayload
+  try {
+    payload = JSON.parse(evidence.payload) as SigningPayload
+    if (canonicalJson(payload) !== evidence.payload || payload.v !== 1 || typeof payload.iss !== 'string' || typeof payload.client_id !== 'string') throw new Error('not a canonical signing payload')
+    check('payload', true)
+  } catch (err) {
+    check('payload', false, (err as Error).message)
+    return report({ signature_id: evidence.signature_id })
+  }
+  const bytes = Buffer.from(evidence.payload, 'utf8')
+  const common = { signature_id: evidence.signature_id, institution: payload.client_id, transaction: payload.transaction }
+
+  // The signer's certificate: x5c[0] of the JWS, or of the passkey package.
+  let chain: X509Certificate[]
+  let holder: 'file' | 'passkey'
+  try {
+    const sig = evidence.signature
+    if (sig.format === 'jws' && typeof sig.jws === 'string') {
+      holder = 'file'
+      const jws = parseSignatureJws(sig.jws)
+      chain = jws.header.x5c.map((c) => new X509Certificate(Buffer.from(c, 'base64')))
+      const leafKey = chain[0]!.publicKey
+      if (!Buffer.from(jws.payload).equals(bytes)) throw new Error('the JWS signs other bytes than the payload')
+      if (jws.header.alg !== 'ES256' || !verifySignature('sha256', jws.signingInput, { key: leafKey, dsaEncoding: 'ieee-p1363' }, jws.signature)) throw new Error('the JWS does not verify with its certificate')
+      if (typeof sig.cms === 'string') checkSignatureCms(Buffer.from(sig.cms, 'base64'), bytes, { der: chain[0]!.raw, publicKey: leafKey })
+    } else if (sig.format === 'webauthn' && Array.isArray(sig.x5c)) {
+      holder = 'passkey'
+      chain = (sig.x5c as string[]).map((c) => new X509Certificate(Buffer.from(c, 'base64')))
+      checkAssertion(sig, bytes, new URL(payload.iss), chain[0]!.publicKey)
+    } else {
+      throw new Error('unknown signature format')
+    }
+    check('signature', true)
+  } catch (err) {
+    check('signature', false, (err as Error).message)
+    return report(common)
+  }
+  const leaf = chain[0]!
+  const signer = { serial: leaf.serialNumber.toLowerCase().replace(/^0+/, ''), subject: leaf.subject.replace(/\n/g, ', '), holder, 'x5t#S256': createHash('sha256').update(leaf.raw).digest('base64url') }
+
+  const issuing = chainsToAnchor(leaf, anchors.caCertificates)
+  check('chain', Boolean(issuing), issuing ? undefined : 'the certificate does not chain to a trusted PostCert CA')
+
+  let receipt: jose.JWTPayload | undefined
+  try {
+    const keys = jose.createLocalJWKSet({ keys: anchors.receiptKeys })
+    receipt = (await jose.jwtVerify(evidence.receipt, keys, { issuer: payload.iss, audience: payload.client_id, typ: 'postcert-signature-receipt+jwt' })).payload
+    const named = receipt.signer as { serial?: string; 'x5t#S256'?: string } | undefined
+    if (receipt.payload_sha256 !== createHash('sha256').update(bytes).digest('base64url')) throw new Error('the receipt names other signed bytes')
+    if (named?.['x5t#S256'] !== signer['x5t#S256']) throw new Error('the receipt names another certificate')
+    if (evidence.signature_id && receipt.jti !== evidence.signature_id) throw new Error('the receipt is for another signature')
+    check('receipt', true)
+  } catch (err) {
+    check('receipt', false, (err as Error).message)
+  }
+  const signedAt = receipt?.iat ? new Date(receipt.iat * 1000) : undefined
+
+  const documents = payload.documents?.map((d, i) => {
+    const text = evidence.request?.documents?.[i]?.text
+    const isText = !d.mime_type || d.mime_type === 'text/plain' || d.mime_type === 'text/markdown'
+    return { title: d.title, sha256: d.sha256, ...(text !== undefined && isText ? { text_matches: createHash('sha256').update(text, 'utf8').digest('base64url') === d.sha256 } : {}) }
+  })
+  const receiptDocuments = canonicalJson((receipt?.documents as unknown[] | undefined) ?? null)
+  const documentsOk = (!receipt || receiptDocuments === canonicalJson(payload.documents ?? null)) && !documents?.some((d) => d.text_matches === false)
+  check('documents', documentsOk, documentsOk ? undefined : documents?.some((d) => d.text_matches === false) ? 'a document\'s text is not the one signed' : 'the receipt lists other documents')
+
+  if (receipt && issuing && signedAt) {
+    const ocsp = ocspAtSigning(Buffer.from(String(receipt.ocsp ?? ''), 'base64'), issuing, leaf, signedAt)
+    check('ocsp', ocsp === undefined, ocsp)
+    const within = signedAt >= new Date(leaf.validFrom) && signedAt < new Date(leaf.validTo)
+    check('validity', within, within ? undefined : `signed at ${signedAt.toISOString()}, outside the certificate's validity`)
+  }
+  return report({ ...common, signed_at: signedAt?.toISOString(), signer, documents })
+}
+
+/** How a certificate stands now, for a report: the verdict of this moment. */
+export function statusNowOf(verdict: Verdict): { status_now: string; revoked_at?: string; revocation_reason?: string } {
+  if (verdict.valid) return { status_now: 'good' }
+  const status = verdict.reason === 'revoked' || verdict.reason === 'suspended' || verdict.reason === 'expired' ? verdict.reason : 'unknown'
+  const revokedAt = verdict.certificate?.revokedAt
+  return { status_now: status, ...(revokedAt ? { revoked_at: revokedAt.toISOString(), revocation_reason: verdict.certificate?.revocationReason ?? undefined } : {}) }
+}
+
+/** A passkey's assertion over the payload, checked as WebAuthn does, with the certificate's key. */
+function checkAssertion(sig: Record<string, unknown>, payload: Buffer, issuer: URL, key: KeyObject): void {
+  const clientDataJson = Buffer.from(String(sig.client_data_json), 'base64url')
+  const authenticatorData = Buffer.from(String(sig.authenticator_data), 'base64url')
+  const clientData = JSON.parse(clientDataJson.toString('utf8')) as { type?: string; challenge?: string; origin?: string }
+  if (clientData.type !== 'webauthn.get') throw new Error('not a WebAuthn assertion')
+  if (clientData.challenge !== createHash('sha256').update(payload).digest('base64url')) throw new Error('the assertion signs another payload')
+  if (clientData.origin !== issuer.origin) throw new Error('the assertion was made for another origin')
+  if (authenticatorData.length < 37 || !authenticatorData.subarray(0, 32).equals(createHash('sha256').update(issuer.hostname).digest())) throw new Error('the assertion was made for another RP id')
+  if ((authenticatorData[32]! & 0x05) !== 0x05) throw new Error('the assertion lacks user presence and verification')
+  const signed = Buffer.concat([authenticatorData, createHash('sha256').update(clientDataJson).digest()])
+  const algorithm = key.asymmetricKeyType === 'ed25519' ? null : 'sha256'
+  if (!verifySignature(algorithm, signed, key, Buffer.from(String(sig.signature), 'base64url'))) throw new Error('the assertion does not verify with the certificate')
+}
+
+/** The issuing CA that signed `leaf`, if it and its root are among the anchors. */
+function chainsToAnchor(leaf: X509Certificate, anchors: Uint8Array[]): X509Certificate | undefined {
+  const cas = anchors.map((der) => new X509Certificate(der))
+  const issuing = cas.find((ca) => leaf.checkIssued(ca) && leaf.verify(ca.publicKey))
+  if (!issuing) return undefined
+  const root = cas.find((ca) => issuing.checkIssued(ca) && issuing.verify(ca.publicKey) && ca.checkIssued(ca))
+  return root ? issuing : undefined
+}
+
+/** Why the receipt's OCSP response is not the issuing CA's "good" for `leaf` at signing time, or undefined. */
+function ocspAtSigning(der: Buffer, issuing: X509Certificate, leaf: X509Certificate, signedAt: Date): string | undefined {
+  try {
+    // OCSPResponse { status, [0] { SEQUENCE { id-pkix-ocsp-basic, OCTET STRING BasicOCSPResponse } } }
+    const [status, bytes] = read(der).node.children()
+    if (status?.value[0] !== 0 || !bytes) return 'the OCSP response is not successful'
+    const basic = read(bytes.children()[0]!.children()[1]!.value).node
+    const [tbs, , signature] = basic.children()
+    if (!tbs || !signature || !verifySignature('sha256', tbs.raw, { key: issuing.publicKey, dsaEncoding: 'der' }, signature.value.subarray(1))) {
+      return 'the OCSP response is not signed by the issuing CA'
+    }
+    const data = AsnConvert.parse(tbs.raw, ResponseData)
+    const single = data.responses[0]
+    const serial = Buffer.from(single?.certID.serialNumber ?? new ArrayBuffer(0)).toString('hex').replace(/^0+/, '')
+    if (serial !== leaf.serialNumber.toLowerCase().replace(/^0+/, '')) return 'the OCSP response is for another certificate'
+    if (single?.certStatus.good === undefined) return 'the OCSP response does not say good'
+    if (Math.abs(data.producedAt.getTime() - signedAt.getTime()) > 5 * 60 * 1000) return 'the OCSP response is not from the time of signing'
+    return undefined
+  } catch (err) {
+    return `the OCSP response cannot be read (${(err as Error).message})`
+  }
+}
