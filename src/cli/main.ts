@@ -11,6 +11,7 @@ import { migrateToLatest } from '../db/migrator.ts'
 import { PostCertError } from '../errors/errors.ts'
 import { ClientStore } from '../oidc/client-store.ts'
 import { describeStartupError } from '../util/startup-error.ts'
+import { verifyCommand, VerifyUsageError } from './verify.ts'
 
 const USAGE = `usage: postcert <command>
 
@@ -35,6 +36,11 @@ const USAGE = `usage: postcert <command>
                                    use your own issuing CA (signed by your root, whose key
                                    stays offline) instead of the generated one; only
                                    before any certificate is issued
+  verify FILE [--json] [--ca CHAIN.pem --jwks JWKS.json]
+                                   check signature evidence (a token response's
+                                   authorization_details entry, or GET /signatures/{id}):
+                                   exit 0 when valid at signing; with --ca and --jwks
+                                   only those files are trusted (no database)
   clients list [--json]            registered clients
   clients show CLIENT_ID           one client's metadata (never its secret)
   clients remove CLIENT_ID         delete a client
@@ -48,10 +54,24 @@ async function run(argv: string[]): Promise<void> {
     process.stdout.write(USAGE)
     return
   }
-  if (!['migrate', 'keys', 'clients', 'ca'].includes(command)) throw new UsageError(`unknown command: ${command}`)
-  const env = readEnv()
-  const config = buildConfig(env)
-  const ctx = AppContext.create(config, loadSecrets(env, config), { logger: pino({ level: 'warn' }, pino.destination(2)) })
+  if (!['migrate', 'keys', 'clients', 'ca', 'verify'].includes(command)) throw new UsageError(`unknown command: ${command}`)
+  const open = () => {
+    const env = readEnv()
+    const config = buildConfig(env)
+    return AppContext.create(config, loadSecrets(env, config), { logger: pino({ level: 'warn' }, pino.destination(2)) })
+  }
+  if (command === 'verify') {
+    const { values, positionals } = parseArgs({ args: argv.slice(1), strict: true, allowPositionals: true, options: { json: { type: 'boolean' }, ca: { type: 'string' }, jwks: { type: 'string' } } })
+    if (positionals.length !== 1) throw new UsageError('verify: one evidence file expected')
+    try {
+      process.exitCode = await verifyCommand({ file: positionals[0]!, json: Boolean(values.json), caFile: values.ca, jwksFile: values.jwks }, async () => open())
+    } catch (err) {
+      if (err instanceof VerifyUsageError) throw new UsageError(err.message)
+      throw err
+    }
+    return
+  }
+  const ctx = open()
   try {
     if (command === 'migrate') {
       const { applied, current } = await migrateToLatest(ctx.db)
@@ -171,7 +191,7 @@ function print(rows: Record<string, string>[]): void {
 const iso = (d: Date | null) => (d ? d.toISOString() : '-')
 
 run(process.argv.slice(2)).then(
-  () => process.exit(0),
+  () => process.exit(process.exitCode ?? 0),
   (err) => {
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`postcert: ${(err as Error).message}\n\n${USAGE}`)
