@@ -1,26 +1,16 @@
 import assert from 'node:assert/strict'
-import { createHash, X509Certificate } from 'node:crypto'
+import { X509Certificate } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import * as jose from 'jose'
 import * as client from 'openid-client'
-import { createSignatureCms } from '../../src/holders/keyfile/signature-cms.ts'
-import { createSignatureJws } from '../../src/holders/keyfile/signature-jws.ts'
 import { singleStatus } from '../../src/ca/ocsp.ts'
 import { ManualClock } from '../../src/util/clock.ts'
 import { openssl } from '../helpers/pki.ts'
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.ts'
 import { LoginHarness, type Holder } from '../login/harness.ts'
-
-const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('base64url')
-const CONTRACT = '# 대출 약정서\n\n제1조 대출 금액은 **1,500,000원**입니다.\n\n<script>alert(1)</script>'
-const signatureDetail = (overrides: Record<string, unknown> = {}) => ({
-  type: 'postcert_signature',
-  documents: [{ title: '대출 약정서', text: CONTRACT, text_format: 'markdown', sha256: sha256(CONTRACT) }],
-  transaction: { amount: '1500000', currency: 'KRW', payee: '우체국은행', account: '012-345-678901' },
-  ...overrides,
-})
+import { CONTRACT, sha256, signatureDetail, SigningHarness, type SigningPage } from './harness.ts'
 
 describe('electronic signatures through authorization_details (certificate file)', () => {
   let server: TestServer
@@ -32,30 +22,14 @@ describe('electronic signatures through authorization_details (certificate file)
     server = await startTestServer({ overrides: { clock } })
     h = new LoginHarness(server, clock)
     rp = await h.relyingParty({ name: 'Signing Bank', redirectUri: 'https://sign.example.kr/cb' })
+    signing = new SigningHarness(h, server, clock)
   })
   after(async () => { await server.close() })
 
-  /** Login with the holder, up to the signing page. */
-  const toSigningPage = async (holder: Holder, detail: unknown = signatureDetail()) => {
-    const flow = await h.begin(rp, { authorization_details: JSON.stringify([detail]) })
-    const { response } = await h.prove(flow, holder)
-    assert.equal(response.status, 200, response.text)
-    const step = await h.follow(flow.browser, response.body.redirect)
-    assert.ok(step.page, 'the signing page')
-    const canonical = JSON.parse(step.page.match(/id="sign-payload">([^<]+)</)![1]!).canonical as string
-    return { flow, step, canonical, csrf: step.page.match(/data-csrf="([^"]+)"/)![1]! }
-  }
-  const chainOf = async (holder: Holder) => [holder.certificate.der, new Uint8Array((await server.ctx.ca.issuing()).certificate.rawData)]
-  /** What the signing page's script sends: the JWS and the detached CMS over the same bytes. */
-  const fileSignature = async (holder: Holder, payload: string, cmsPayload = payload) => {
-    const [key, chain] = [await h.webKey(holder.key), await chainOf(holder)]
-    return {
-      jws: await createSignatureJws(key, chain, new TextEncoder().encode(payload), clock.now()),
-      cms: Buffer.from(await createSignatureCms(key, chain, new TextEncoder().encode(cmsPayload), clock.now())).toString('base64'),
-    }
-  }
-  const signFile = async (page: Awaited<ReturnType<typeof toSigningPage>>, holder: Holder, payload = page.canonical, cmsPayload = payload) =>
-    h.api(page.flow.browser, page.csrf, `${page.step.path}/sign/file`, await fileSignature(holder, payload, cmsPayload))
+  let signing: SigningHarness
+  const toSigningPage = (holder: Holder, detail?: unknown) => signing.toSigningPage(rp, holder, detail)
+  const fileSignature = (holder: Holder, payload: string, cmsPayload?: string) => signing.fileSignature(holder, payload, cmsPayload)
+  const signFile = (page: SigningPage, holder: Holder, payload?: string, cmsPayload?: string) => signing.signFile(page, holder, payload, cmsPayload)
 
   it('advertises the signature type in discovery', async () => {
     const discovery = await (await fetch(`${server.url}/.well-known/openid-configuration`)).json() as Record<string, unknown>

@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import path from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { ManualClock } from '../../src/util/clock.ts'
+import { runCli } from '../helpers/process.ts'
+import { startTestServer, tempDir, type TestServer } from '../helpers/server.ts'
+import { LoginHarness } from '../login/harness.ts'
+import { CONTRACT, SigningHarness } from './harness.ts'
+
+describe('the signature archive and its verifiers', () => {
+  let server: TestServer
+  let h: LoginHarness
+  let signing: SigningHarness
+  let rp: Awaited<ReturnType<LoginHarness['relyingParty']>>
+  let other: Awaited<ReturnType<LoginHarness['relyingParty']>>
+  const clock = new ManualClock()
+
+  before(async () => {
+    server = await startTestServer({ overrides: { clock } })
+    h = new LoginHarness(server, clock)
+    signing = new SigningHarness(h, server, clock)
+    rp = await h.relyingParty({ name: 'Archive Bank', redirectUri: 'https://archive.example.kr/cb' })
+    other = await h.relyingParty({ name: 'Other Bank', redirectUri: 'https://other.example.kr/cb' })
+  })
+  after(async () => { await server.close() })
+
+  const verify = async (evidence: unknown) => {
+    const res = await fetch(`${server.url}/signatures/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(evidence) })
+    assert.equal(res.status, 200)
+    return await res.json() as Record<string, any>
+  }
+
+  it('gives the signature to the institution that asked, with its access token, and to no other', async () => {
+    const holder = await h.subscriber()
+    const { evidence, tokens } = await signing.sign(rp, holder)
+    const get = (token?: string) => fetch(`${server.url}/signatures/${evidence.signature_id}`, { headers: token ? { authorization: `Bearer ${token}` } : {} })
+    const own = await get(tokens.access_token)
+    assert.equal(own.status, 200)
+    const archived = await own.json() as Record<string, any>
+    assert.equal(archived.payload, evidence.payload)
+    assert.equal(archived.receipt, evidence.receipt)
+    assert.equal(archived.request.documents[0].text, CONTRACT, 'with the text the subscriber read')
+
+    const stranger = await h.subscriber()
+    const { tokens: otherTokens } = await signing.sign(other, stranger)
+    const foreign = await get(otherTokens.access_token)
+    assert.equal(foreign.status, 404, 'another institution cannot read it')
+    const none = await get()
+    assert.equal(none.status, 401)
+    assert.equal((await none.json() as { error: string }).error, 'invalid_token')
+    assert.equal((await get('not-a-token')).status, 401)
+  })
+
+  it('verifies a signature; a changed document does not; a revocation after signing shows as revoked now', async () => {
+    const holder = await h.subscriber()
+    const { evidence, tokens } = await signing.sign(rp, holder)
+    const archived = await (await fetch(`${server.url}/signatures/${evidence.signature_id}`, { headers: { authorization: `Bearer ${tokens.access_token}` } })).json() as Record<string, any>
+
+    const report = await verify(archived)
+    assert.equal(report.valid, true, JSON.stringify(report.checks))
+    assert.equal(report.valid_at_signing, true)
+    assert.equal(report.status_now, 'good')
+    assert.equal(report.signer.serial, holder.certificate.serial)
+    assert.equal(report.documents[0].text_matches, true)
+    assert.equal((await verify(evidence)).valid_at_signing, true, 'the token response\'s entry is evidence too')
+
+    const changed = structuredClone(archived)
+    changed.request.documents[0].text = CONTRACT.replace('1,500,000', '15,000,000')
+    const refused = await verify(changed)
+    assert.equal(refused.valid, false)
+    assert.equal(refused.documents[0].text_matches, false)
+
+    const forged = structuredClone(archived)
+    forged.payload = forged.payload.replace('"1500000"', '"1500001"')
+    assert.equal((await verify(forged)).valid, false, 'a changed transaction')
+
+    await server.ctx.authority.revoke(holder.certificate.serial, 'keyCompromise')
+    const later = await verify(archived)
+    assert.equal(later.valid_at_signing, true, 'valid at signing')
+    assert.equal(later.status_now, 'revoked', 'revoked now')
+    assert.equal(later.revocation_reason, 'keyCompromise')
+  })
+
+  it('refuses what is not evidence, with a reason', async () => {
+    const res = await fetch(`${server.url}/signatures/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"payload": 1}' })
+    assert.equal(res.status, 400)
+    assert.equal((await res.json() as { error: string }).error, 'invalid_request')
+  })
+
+  it('postcert verify checks a file offline with the CA chain and the JWKS', async () => {
+    const holder = await h.subscriber()
+    const { evidence } = await signing.sign(rp, holder)
+    const dir = tempDir()
+    const file = (name: string, content: string) => { fs.writeFileSync(path.join(dir, name), content); return path.join(dir, name) }
+    const ca = file('ca.pem', await (await fetch(`${server.url}/pki/ca.pem`)).text())
+    const jwks = file('jwks.json', await (await fetch(`${server.url}/jwks`)).text())
+    const good = await runCli(['verify', file('good.json', JSON.stringify(evidence)), '--ca', ca, '--jwks', jwks], {})
+    assert.equal(good.code, 0, good.stderr)
+    assert.match(good.stdout, /valid at signing/)
+    assert.match(good.stdout, new RegExp(`serial ${holder.certificate.serial}, certificate file`))
+
+    const tampered = { ...evidence, payload: evidence.payload.replace('"KRW"', '"USD"') }
+    const bad = await runCli(['verify', file('bad.json', JSON.stringify(tampered)), '--ca', ca, '--jwks', jwks, '--json'], {})
+    assert.equal(bad.code, 1)
+    assert.equal(JSON.parse(bad.stdout).valid, false)
+
+    const missing = await runCli(['verify', path.join(dir, 'nothing.json'), '--ca', ca, '--jwks', jwks], {})
+    assert.equal(missing.code, 2)
+    assert.match(missing.stderr, /cannot read/)
+  })
+
+  it('postcert verify reads the trust anchors and the status now from the database', async (t) => {
+    if (!server.database.url) return t.skip('needs PostgreSQL (DATABASE_URL): the CLI is a second process on the same database')
+    const holder = await h.subscriber()
+    const { evidence } = await signing.sign(rp, holder)
+    await server.ctx.authority.revoke(holder.certificate.serial, 'affiliationChanged')
+    const file = path.join(tempDir(), 'evidence.json')
+    fs.writeFileSync(file, JSON.stringify(evidence))
+    const env = { DATABASE_URL: server.database.url, POSTCERT_MASTER_KEY: server.masterKey.toString('base64'), DATA_DIR: tempDir() }
+    const out = await runCli(['verify', file], env)
+    assert.equal(out.code, 0, out.stderr)
+    assert.match(out.stdout, /valid at signing/)
+    assert.match(out.stdout, /status now  revoked since .* \(affiliationChanged\)/)
+  })
+})
