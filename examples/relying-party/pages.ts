@@ -26,7 +26,7 @@ export function html(strings: TemplateStringsArray, ...values: unknown[]): SafeH
   return new SafeHtml(strings.reduce((out, part, i) => out + render(values[i - 1]) + part))
 }
 
-function layout(title: string, body: SafeHtml): string {
+export function layout(title: string, body: SafeHtml): string {
   return html`<!doctype html>
 <html lang="ko">
 <head>
@@ -60,6 +60,7 @@ ${logoutForm(input.csrf!)}`
 <span lang="en">Sign in with your Post Office certificate to see your accounts.</span></p>
 <p><a class="postcert-login" id="login" href="/login"><img src="/static/postcert-mark.svg" alt=""><span>우체국 인증서로 로그인<small lang="en">Login with Post Office cert</small></span></a></p>
 <p><a id="login-passkey" href="/login?acr=high">패스키로만 로그인 (보안 등급 높음) <span lang="en">With a passkey only (high assurance)</span></a></p>`}
+<p><a class="action" id="contract" href="/contract">대출 약정서에 전자서명하기 <span lang="en">Sign the loan contract</span></a></p>
 `)
 }
 

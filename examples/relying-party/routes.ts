@@ -1,11 +1,13 @@
 // Demo Bank's routes: sign-in (PKCE S256, state, nonce), the verified claims, RP-initiated and
-// back-channel logout. No JavaScript in the pages; every value escaped (pages.ts).
+// back-channel logout, and a contract signed through PostCert (contract.ts). No JavaScript in the pages; every value escaped (pages.ts).
 import Koa, { type Context } from 'koa'
 import * as client from 'openid-client'
 import { ACR_HIGH, claimRows } from './claims.ts'
+import { contractPage, signedPage } from './contract-pages.ts'
+import { CONTRACT_TEXT, contractSignatureRequest, ContractVerifier } from './contract.ts'
 import { InvalidLogoutTokenError, LogoutTokenVerifier } from './logout-token.ts'
 import { errorPage, homePage, html, mePage, type SafeHtml } from './pages.ts'
-import { sameToken, SessionStore, type Login, type Session } from './sessions.ts'
+import { sameToken, SessionStore, type Login, type PendingLogin, type Session } from './sessions.ts'
 
 const FORM_LIMIT = 64 * 1024
 
@@ -24,6 +26,7 @@ export function createDemoApp(deps: DemoAppDeps): Koa {
   const { config, baseUrl, log } = deps
   const metadata = config.serverMetadata()
   const sessions = new SessionStore()
+  const contracts = new ContractVerifier({ issuer: metadata.issuer, jwksUri: metadata.jwks_uri!, clientId: deps.clientId })
   const verifier = new LogoutTokenVerifier({ jwksUri: metadata.jwks_uri!, issuer: metadata.issuer, clientId: deps.clientId })
   const secure = baseUrl.startsWith('https:')
   // The __Host- prefix pins a Secure cookie to this origin and path.
@@ -73,6 +76,37 @@ export function createDemoApp(deps: DemoAppDeps): Koa {
       ctx.redirect(url.href)
     },
 
+    'GET /contract': (ctx) => page(ctx, 200, contractPage()),
+
+    // The contract is long: the request is pushed to PostCert first (PAR), the browser carries its request_uri.
+    'GET /contract/sign': async (ctx) => {
+      let session = current(ctx)
+      if (!session) {
+        session = sessions.create()
+        setSessionCookie(ctx, session)
+      }
+      const codeVerifier = client.randomPKCECodeVerifier()
+      const state = client.randomState()
+      const nonce = client.randomNonce()
+      sessions.addPending(session, state, { codeVerifier, nonce, signing: true })
+      const url = await client.buildAuthorizationUrlWithPAR(config, {
+        redirect_uri: `${baseUrl}/callback`, scope: 'openid', state, nonce,
+        code_challenge: await client.calculatePKCECodeChallenge(codeVerifier), code_challenge_method: 'S256',
+        authorization_details: JSON.stringify(contractSignatureRequest()),
+      })
+      ctx.redirect(url.href)
+    },
+
+    'GET /contract/signed': async (ctx) => {
+      const session = current(ctx)
+      const evidence = session?.signature
+      if (!evidence) return ctx.redirect('/contract')
+      // Checked again on every view: the certificate's status now may have changed since.
+      const tampered = ctx.query.tampered === '1'
+      const checked = await contracts.check(evidence, tampered ? CONTRACT_TEXT.replace('5,000,000원', '50,000,000원') : CONTRACT_TEXT)
+      page(ctx, 200, signedPage({ checked, signatureId: String(evidence.signature_id), tampered }))
+    },
+
     'GET /callback': async (ctx) => {
       const session = current(ctx)
       const state = typeof ctx.query.state === 'string' ? ctx.query.state : undefined
@@ -82,6 +116,7 @@ export function createDemoApp(deps: DemoAppDeps): Koa {
 <span lang="en">This response does not match a sign-in started in this browser, or it expired. Please sign in again.</span>`)
       }
       session.pending.delete(state)
+      if (pending.signing) return await signed(ctx, session, state, pending)
       let login: Login
       try {
         const tokens = await client.authorizationCodeGrant(config, new URL(ctx.originalUrl, baseUrl), {
@@ -157,6 +192,24 @@ export function createDemoApp(deps: DemoAppDeps): Koa {
       log(`back-channel logout: ended ${ended} session(s) (sid ${target.sid ?? '-'}, sub ${target.sub ?? '-'})`)
       ctx.status = 200
     },
+  }
+
+  /** The callback of a signature request: the signature comes with the tokens, and is checked before it is kept. */
+  async function signed(ctx: Context, session: Session, state: string, pending: PendingLogin) {
+    try {
+      const tokens = await client.authorizationCodeGrant(config, new URL(ctx.originalUrl, baseUrl), {
+        pkceCodeVerifier: pending.codeVerifier, expectedState: state, expectedNonce: pending.nonce, idTokenExpected: true,
+      })
+      const [evidence] = (tokens.authorization_details ?? []) as unknown as Record<string, unknown>[]
+      if (evidence?.type !== 'postcert_signature') throw new Error('the token response has no signature')
+      await contracts.check(evidence)
+      session.signature = evidence
+    } catch (err) {
+      if (err instanceof client.AuthorizationResponseError) return failure(ctx, 200, explain(err.error), err.error, err.error_description)
+      log(`signature failed: ${(err as Error).message}`)
+      return failure(ctx, 400, html`서명을 확인하지 못했습니다. 다시 서명해 주세요. <span lang="en">The signature could not be verified. Please sign again.</span>`)
+    }
+    ctx.redirect('/contract/signed')
   }
 
   const app = new Koa()

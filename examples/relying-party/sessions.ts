@@ -9,6 +9,8 @@ export interface PendingLogin {
   nonce: string
   /** The acr asked for with acr_values, checked again on the ID token. */
   acr?: string
+  /** A signature of the contract was asked for (contract.ts). */
+  signing?: boolean
 }
 
 export interface Login {
@@ -26,6 +28,8 @@ export interface Session {
   login?: Login
   /** The state sent with RP-initiated logout, to recognise the way back. */
   logoutState?: string
+  /** The contract's signature as it came back: the token response's authorization_details entry. */
+  signature?: Record<string, unknown>
 }
 
 /** Idle sessions end after an hour. */

@@ -161,6 +161,62 @@ describe('the demo relying party (examples/relying-party) in a real browser', { 
     await context.close()
   })
 
+  it('contract: signed with a certificate file and with a passkey, verified; a changed text fails; revoked later shows as revoked now', async () => {
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR' })
+    const page = await context.newPage()
+    await addVirtualAuthenticator(page)
+    const password = 'Yeosu-2026-night-sea!'
+    const fileSerial = await enrollInBrowser(page, server, KIM, { password })
+
+    /** From the demo's contract page through PostCert's login and signing pages, back to the verified signature. */
+    const signContract = async (login: () => Promise<void>, sign: () => Promise<void>, shot: string) => {
+      await page.goto(`${demo.url}/contract`)
+      await page.locator('#sign').click()
+      await page.waitForURL(/\/interaction\//)
+      await login()
+      await page.getByRole('heading', { name: '데모 은행 신용대출 약정서' }).waitFor()
+      assert.ok(await page.getByText('5,000,000 KRW').isVisible(), 'the loan on PostCert\'s signing page')
+      await sign()
+      await page.waitForURL(`${demo.url}/contract/signed`)
+      await page.screenshot({ path: path.join(SHOTS, shot), fullPage: true })
+      assert.match(await page.locator('#verdict').textContent() ?? '', /서명 당시 유효한 서명입니다/)
+      assert.match(await page.locator('#text-matches').textContent() ?? '', /서명한 문구와 같음/)
+      assert.equal((await page.locator('#status-now').textContent())?.trim(), 'good')
+    }
+
+    await signContract(async () => {
+      await page.getByLabel('인증서 비밀번호').fill(password)
+      await page.getByRole('button', { name: '인증서 파일로 로그인' }).click()
+    }, async () => {
+      await page.getByLabel('인증서 비밀번호').fill(password)
+      await page.getByRole('button', { name: '인증서로 서명' }).click()
+    }, 'demo-rp-signed-file.png')
+    assert.match(await page.locator('body').textContent() ?? '', new RegExp(fileSerial))
+
+    // The bank checks the signature against a contract text with one change: it does not match.
+    await page.locator('#tamper').click()
+    assert.match(await page.locator('#verdict').textContent() ?? '', /서명이 유효하지 않습니다/)
+    assert.match(await page.locator('#text-matches').textContent() ?? '', /서명한 문구와 다름/)
+
+    // Revoked after signing: still valid at signing, revoked now.
+    await server.ctx.authority.revoke(fileSerial, 'keyCompromise')
+    await page.goto(`${demo.url}/contract/signed`)
+    assert.match(await page.locator('#verdict').textContent() ?? '', /서명 당시 유효한 서명입니다/)
+    assert.match(await page.locator('#status-now').textContent() ?? '', /^revoked \(.*keyCompromise\)/)
+    await page.screenshot({ path: path.join(SHOTS, 'demo-rp-signed-revoked.png'), fullPage: true })
+
+    // The same person with a passkey (PostCert's session is still on: straight to the signing page).
+    await context.clearCookies()
+    const passkeySerial = await enrollInBrowser(page, server, KIM, { passkey: true })
+    await signContract(async () => {
+      await page.getByRole('button', { name: '패스키로 로그인' }).click()
+    }, async () => {
+      await page.getByRole('button', { name: '패스키로 서명' }).click()
+    }, 'demo-rp-signed-passkey.png')
+    assert.match(await page.locator('body').textContent() ?? '', new RegExp(`${passkeySerial}[^]*패스키`))
+    await context.close()
+  })
+
   /** From the demo to its claims page, through PostCert without any page when its session is on. */
   async function startOrReturn(page: Page) {
     await page.goto(demo.url)
