@@ -30,6 +30,9 @@ export const MAX_SIGNED_LIFETIME_SECONDS = Math.max(TTL.IdToken, TTL.AccessToken
 /** Requests still running after this long during shutdown are cut off. */
 export const SHUTDOWN_GRACE_MS = 10_000
 
+/** Largest pushed authorization request (PAR): signature requests carry the documents' texts. */
+export const MAX_PUSHED_REQUEST_BYTES = 2 * 1024 * 1024
+
 /** Largest form body accepted by PostCert's own pages. */
 export const MAX_FORM_BYTES = 16 * 1024
 

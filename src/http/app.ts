@@ -2,6 +2,7 @@ import type Provider from 'oidc-provider'
 import type { Logger } from 'pino'
 import type { Metrics } from '../ops/metrics.ts'
 import { errorHandler } from './error-handler.ts'
+import { pushedRequestBody } from './pushed-request-body.ts'
 import { requestContext } from './request-context.ts'
 import { requireHttps } from './require-https.ts'
 import type { Router } from './router.ts'
@@ -29,6 +30,7 @@ export function mountApp(provider: Provider, deps: AppDeps): Provider {
   provider.use(securityHeaders(deps.https))
   provider.use(errorHandler(deps.views, deps.logger))
   provider.use(requireHttps(deps.https))
+  provider.use(pushedRequestBody('/request'))
   provider.use(deps.router.middleware())
   return provider
 }

@@ -12,7 +12,7 @@ export const signaturesResource = (issuer: string) => `${issuer}/signatures`
 export const SIGNATURE_LIMITS = {
   documents: 20,
   titleChars: 200,
-  /** Per document. The request as a whole is also bound by oidc-provider's 56 KiB request body. */
+  /** Per document. A request as a whole: 56 KiB at /auth, 2 MiB pushed (PAR, MAX_PUSHED_REQUEST_BYTES). */
   textChars: 100_000,
   payeeChars: 200,
   accountChars: 100,

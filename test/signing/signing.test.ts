@@ -164,6 +164,28 @@ describe('electronic signatures through authorization_details (certificate file)
     assert.equal(new URL(notJson.location).searchParams.get('error'), 'invalid_authorization_details')
   })
 
+  it('takes a long contract through PAR, beyond oidc-provider\'s own 56 KiB body limit', async () => {
+    const holder = await h.subscriber()
+    const text = `# 장기 약정서\n\n${'제1조 이 약정은 길게 씁니다. '.repeat(4000)}끝.`
+    const detail = signatureDetail({ documents: [{ title: '장기 약정서', text, sha256: sha256(text) }] })
+    const verifier = client.randomPKCECodeVerifier()
+    const par = await client.buildAuthorizationUrlWithPAR(rp.config, {
+      redirect_uri: rp.redirectUri, scope: 'openid', state: 'long',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+      authorization_details: JSON.stringify([detail]),
+    })
+    const flow = await h.begin(rp, {}, undefined, par)
+    const { response } = await h.prove(flow, holder)
+    const step = await h.follow(flow.browser, response.body.redirect)
+    assert.match(step.page ?? '', /끝\./, 'the whole text on the signing page')
+    const tooLong = await fetch(`${server.url}/request`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${rp.clientId}:${rp.clientSecret}`).toString('base64')}` },
+      body: new URLSearchParams({ client_id: rp.clientId, response_type: 'code', scope: 'openid', filler: 'x'.repeat(3 * 1024 * 1024) }),
+    })
+    assert.equal(tooLong.status, 413)
+  })
+
   it('accepts a signature request pushed through PAR', async () => {
     const holder = await h.subscriber()
     const verifier = client.randomPKCECodeVerifier()
