@@ -23,6 +23,14 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('receipt', 'text', (c) => c.notNull())
     .addColumn('signed_at', 'timestamptz', (c) => c.notNull())
     .execute()
+  // The public key of every OIDC key that signed a receipt. Signing keys are deleted once what they
+  // signed for OpenID Connect has expired; receipts must stay verifiable for years.
+  await db.schema
+    .createTable('receipt_key')
+    .addColumn('kid', 'text', (c) => c.primaryKey())
+    .addColumn('public_jwk', 'text', (c) => c.notNull())
+    .addColumn('first_used_at', 'timestamptz', (c) => c.notNull())
+    .execute()
   await db.schema.createIndex('signature_client_idx').on('signature').columns(['client_id', 'signed_at']).execute()
   await db.schema.createIndex('signature_subscriber_idx').on('signature').columns(['subscriber_id', 'signed_at']).execute()
   await sql`

@@ -32,7 +32,7 @@ import { Views } from './http/views.ts'
 import { addInteractionRoutes } from './interactions/routes.ts'
 import { SealedBox } from './keys/sealed-box.ts'
 import { SecretStore } from './keys/secret-store.ts'
-import { publicJwk, SigningKeyStore } from './keys/signing-keys.ts'
+import { SigningKeyStore } from './keys/signing-keys.ts'
 import type { AdapterPayload } from 'oidc-provider'
 import { CLIENT_CACHE_SECONDS, sweepExpired } from './oidc/adapter.ts'
 import { ClientStore } from './oidc/client-store.ts'
@@ -45,6 +45,7 @@ import { addOpsRoutes } from './ops/routes.ts'
 import { systemClock, type Clock } from './util/clock.ts'
 import { RateLimiter } from './util/rate-limiter.ts'
 import { ReceiptSigner } from './signing/receipt.ts'
+import { trustAnchors } from './signing/anchors.ts'
 import { addSignatureRoutes } from './signing/routes.ts'
 import { SigningService } from './signing/signing-service.ts'
 
@@ -171,10 +172,7 @@ export class AppContext {
     })
     addSignatureRoutes(router, {
       db: this.db, provider: () => this.host.provider, limiter: this.limiter, judge: (serial) => this.judgeCertificate(serial),
-      anchors: async () => ({
-        caCertificates: (await this.ca.all()).map((ca) => new Uint8Array(ca.certificate.rawData)),
-        receiptKeys: (await this.signingKeys.publishedJwks()).map(publicJwk),
-      }),
+      anchors: () => trustAnchors({ db: this.db, ca: this.ca, signingKeys: this.signingKeys }),
     })
     addInteractionRoutes(router, { provider: () => this.host.provider, views: this.views, csrf, login, audit: this.audit, issuer: this.config.issuer,
       clock: this.clock, renewalWindowDays: this.config.renewalWindowDays, signing,

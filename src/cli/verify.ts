@@ -4,8 +4,8 @@ import fs from 'node:fs'
 import { X509Certificate } from 'node:crypto'
 import type { JWK } from 'jose'
 import type { AppContext } from '../context.ts'
-import { publicJwk } from '../keys/signing-keys.ts'
-import { statusNowOf, verifyEvidence, type SignatureEvidence, type TrustAnchors, type VerificationReport } from '../signing/verify.ts'
+import { trustAnchors } from '../signing/anchors.ts'
+import { statusNowOf, verifyEvidence, type SignatureEvidence, type VerificationReport } from '../signing/verify.ts'
 
 /** Thrown for a file or option the operator must fix (exit code 2). */
 export class VerifyUsageError extends Error {}
@@ -35,11 +35,7 @@ export async function verifyCommand(options: VerifyOptions, openContext: () => P
   } else {
     const ctx = await openContext()
     try {
-      const anchors: TrustAnchors = {
-        caCertificates: (await ctx.ca.all()).map((ca) => new Uint8Array(ca.certificate.rawData)),
-        receiptKeys: (await ctx.signingKeys.publishedJwks()).map(publicJwk),
-      }
-      report = await verifyEvidence(evidence, anchors)
+      report = await verifyEvidence(evidence, await trustAnchors(ctx))
       if (report.signer) report = { ...report, ...statusNowOf(await ctx.judgeCertificate(report.signer.serial)) }
     } finally {
       await ctx.close()

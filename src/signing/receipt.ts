@@ -1,6 +1,6 @@
 import { createHash, createPrivateKey, type KeyObject } from 'node:crypto'
 import { SignJWT } from 'jose'
-import type { PrivateJwk } from '../keys/signing-keys.ts'
+import { publicJwk, type PrivateJwk } from '../keys/signing-keys.ts'
 import type { SigningPayload } from './payload.ts'
 
 export const RECEIPT_TYPE = 'postcert-signature-receipt+jwt'
@@ -24,13 +24,19 @@ export interface ReceiptContent {
  * a receipt as it verifies an ID token. The key follows rotation (use() on every provider build).
  */
 export class ReceiptSigner {
-  #key: { kid: string; key: KeyObject } | undefined
+  #key: { kid: string; key: KeyObject; publicJwk: ReturnType<typeof publicJwk> } | undefined
 
   use(jwks: PrivateJwk[]): void {
     // publishedJwks lists the active keys first and marks all others verify-only.
     const active = jwks.find((jwk) => jwk.kty === 'EC' && !jwk.key_ops)
     if (!active) throw new Error('no active EC signing key')
-    this.#key = { kid: active.kid, key: createPrivateKey({ key: active as never, format: 'jwk' }) }
+    this.#key = { kid: active.kid, key: createPrivateKey({ key: active as never, format: 'jwk' }), publicJwk: publicJwk(active) }
+  }
+
+  /** The public key receipts are signed with now (kept in receipt_key with every signature). */
+  get publicKey(): ReturnType<typeof publicJwk> {
+    if (!this.#key) throw new Error('receipt signer has no key yet')
+    return this.#key.publicJwk
   }
 
   async sign(input: { issuer: string; subject: string; clientId: string; id: string; signedAt: Date; content: ReceiptContent }): Promise<string> {

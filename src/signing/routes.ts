@@ -6,6 +6,7 @@ import { InvalidRequestError, NotFoundError } from '../errors/errors.ts'
 import { readJson } from '../http/form.ts'
 import type { Router } from '../http/router.ts'
 import type { RateLimiter } from '../util/rate-limiter.ts'
+import { receiptKeys } from './anchors.ts'
 import { invalidToken, verifyRateLimited } from './errors.ts'
 import { statusNowOf, verifyEvidence, type SignatureEvidence, type TrustAnchors } from './verify.ts'
 
@@ -28,6 +29,13 @@ export interface SignatureRouteDeps {
  * (its access token), POST /signatures/verify for anyone.
  */
 export function addSignatureRoutes(router: Router, deps: SignatureRouteDeps): void {
+  // Every key that ever signed a receipt, public: receipts outlive the OIDC keys of the JWKS.
+  router.add('GET', '/signatures/keys', 'signature_keys', async (ctx) => {
+    ctx.set('Cache-Control', 'public, max-age=300')
+    ctx.type = 'application/jwk-set+json'
+    ctx.body = { keys: await receiptKeys(deps.db) }
+  })
+
   router.add('GET', '/signatures/:id', 'signature', async (ctx, { id = '' }) => {
     const clientId = await bearerClient(ctx)
     const row = /^sig_[A-Za-z0-9_-]{22}$/.test(id)

@@ -217,6 +217,9 @@ export class SigningService {
         request: JSON.stringify(context.request), payload: canonical, payload_sha256: payloadSha256,
         signature: JSON.stringify(signature), ocsp, receipt, signed_at: signedAt,
       }).execute()
+      const key = this.#deps.receipts.publicKey
+      await trx.insertInto('receipt_key').values({ kid: key.kid, public_jwk: JSON.stringify(key), first_used_at: signedAt })
+        .onConflict((oc) => oc.column('kid').doNothing()).execute()
       await this.#deps.audit.record(trx, { type: 'signature', subscriberId: context.subscriberId, certificateSerial: signer.serial, data: { client: context.clientId, signature: id, holder: signer.holder } })
     })
     return { id, payload: canonical, receipt, signature, payloadSha256 }

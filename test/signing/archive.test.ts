@@ -82,6 +82,27 @@ describe('the signature archive and its verifiers', () => {
     assert.equal(later.revocation_reason, 'keyCompromise')
   })
 
+  it('still verifies a receipt once its OIDC key has left the JWKS (receipt keys are kept)', async () => {
+    const holder = await h.subscriber()
+    const { evidence } = await signing.sign(rp, holder)
+    const { kid } = JSON.parse(Buffer.from(String(evidence.receipt).split('.')[0]!, 'base64url').toString()) as { kid: string }
+    // Two rotations, the second after the first's retired key has served its time: it is deleted.
+    await server.ctx.signingKeys.rotate()
+    clock.advance(30 * 86_400)
+    try {
+      await server.ctx.signingKeys.rotate()
+      await server.ctx.host.refresh()
+      const jwks = await (await fetch(`${server.url}/jwks`)).json() as { keys: { kid: string }[] }
+      assert.ok(!jwks.keys.some((k) => k.kid === kid), 'the key left the JWKS')
+      const kept = await (await fetch(`${server.url}/signatures/keys`)).json() as { keys: { kid: string; d?: string }[] }
+      assert.ok(kept.keys.some((k) => k.kid === kid && !k.d), 'its public part stays at /signatures/keys')
+      const report = await verify(evidence)
+      assert.equal(report.valid, true, JSON.stringify(report.checks))
+    } finally {
+      clock.advance(-30 * 86_400)
+    }
+  })
+
   it('refuses what is not evidence, with a reason', async () => {
     const res = await fetch(`${server.url}/signatures/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"payload": 1}' })
     assert.equal(res.status, 400)
