@@ -59,3 +59,22 @@ export async function openKey(chosen: StoredCertificate, password: string): Prom
   if (!keyMatchesCertificate(await crypto.subtle.exportKey('jwk', key), summarizeCertificate(leaf).spki)) throw new KeyOpenError('key_mismatch')
   return { key, chain: [...certificatesIn(chosen.certificatePem!), ...certificatesIn(chosen.chainPem ?? '')] }
 }
+
+/**
+ * The key of the file chosen in `form`, opened with the password field's value, or the message to
+ * show (in the page's language: loginjs.* texts) when there is none or it does not open.
+ * `busy` runs once a file is chosen, before the slow part (PBKDF2).
+ */
+export async function openChosenKey(form: HTMLFormElement, certificates: StoredCertificate[], password: HTMLInputElement,
+  messages: Record<string, string>, busy: () => void): Promise<{ key: CryptoKey; chain: Uint8Array[] } | { error: string }> {
+  const chosen = chosenCertificate(form, certificates)
+  if (!chosen) return { error: messages.choose_first! }
+  busy()
+  try {
+    return await openKey(chosen, password.value)
+  } catch (err) {
+    password.focus()
+    const key = err instanceof KeyOpenError ? err.messageKey : 'failed'
+    return { error: key === 'failed' ? `${messages.failed} (${(err as Error).message})` : messages[key]! }
+  }
+}

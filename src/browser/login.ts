@@ -5,7 +5,7 @@
 import { startAuthentication } from '@simplewebauthn/browser'
 import { CertificateFileError, certificatesIn, parseBackup, summarizeCertificate } from '../holders/keyfile/certificate-file.ts'
 import { b64url, createLoginProof } from '../holders/keyfile/login-proof.ts'
-import { chosenCertificate, KeyOpenError, openKey, showChoices, usableCertificates } from './certificate-choice.ts'
+import { openChosenKey, showChoices, usableCertificates } from './certificate-choice.ts'
 import { loadBySerial, saveCertificate, type StoredCertificate } from './key-store.ts'
 
 const root = document.querySelector<HTMLElement>('#login')!
@@ -113,18 +113,11 @@ backupInput.addEventListener('change', async () => {
 form.addEventListener('submit', async (event) => {
   event.preventDefault()
   error.hidden = true
-  const chosen = chosenCertificate(form, certificates)
-  if (!chosen) return fail(messages.choose_first!)
-  for (const b of document.querySelectorAll<HTMLButtonElement>('#login button')) b.disabled = true
-  let opened
-  try {
+  const opened = await openChosenKey(form, certificates, password, messages, () => {
+    for (const b of document.querySelectorAll<HTMLButtonElement>('#login button')) b.disabled = true
     progress.textContent = messages.unlocking!
-    opened = await openKey(chosen, password.value)
-  } catch (err) {
-    password.focus()
-    const key = err instanceof KeyOpenError ? err.messageKey : 'failed'
-    return fail(key === 'failed' ? `${messages.failed} (${(err as Error).message})` : messages[key]!)
-  }
+  })
+  if ('error' in opened) return fail(opened.error)
   const { key, chain } = opened
   try {
     progress.textContent = messages.signing!

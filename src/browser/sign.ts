@@ -6,7 +6,7 @@ import { b64url, toX5c } from '../holders/keyfile/compact-jws.ts'
 import { createSignatureCms } from '../holders/keyfile/signature-cms.ts'
 import { createSignatureJws } from '../holders/keyfile/signature-jws.ts'
 import { payloadSha256 } from '../signing/payload.ts'
-import { chosenCertificate, KeyOpenError, openKey, showChoices, usableCertificates } from './certificate-choice.ts'
+import { openChosenKey, showChoices, usableCertificates } from './certificate-choice.ts'
 
 const root = document.querySelector<HTMLElement>('#sign')!
 const { uid, csrf } = root.dataset as { uid: string; csrf: string }
@@ -55,18 +55,11 @@ showChoices(form.querySelector('fieldset')!, certificates, undefined, messages.e
 form.addEventListener('submit', async (event) => {
   event.preventDefault()
   error.hidden = true
-  const chosen = chosenCertificate(form, certificates)
-  if (!chosen) return fail(messages.choose_first!)
-  for (const b of document.querySelectorAll<HTMLButtonElement>('#sign button')) b.disabled = true
-  let opened
-  try {
+  const opened = await openChosenKey(form, certificates, password, messages, () => {
+    for (const b of document.querySelectorAll<HTMLButtonElement>('#sign button')) b.disabled = true
     progress.textContent = messages.unlocking!
-    opened = await openKey(chosen, password.value)
-  } catch (err) {
-    password.focus()
-    const key = err instanceof KeyOpenError ? err.messageKey : 'failed'
-    return fail(key === 'failed' ? `${messages.failed} (${(err as Error).message})` : messages[key]!)
-  }
+  })
+  if ('error' in opened) return fail(opened.error)
   try {
     progress.textContent = messages.signing!
     const signedAt = new Date()
