@@ -22,6 +22,9 @@ export async function registerAtInstitution(provider: Provider, details: LoadedI
     .values({ subscriber_id: accountId, client_id: clientId, grant_id: grantId, created_at: now, updated_at: now })
     .onConflict((oc) => oc.columns(['subscriber_id', 'client_id']).doUpdateSet({ grant_id: grantId, updated_at: now }))
     .execute()
-  await deps.audit.record(deps.db, { type: 'consent.granted', subscriberId: accountId, data: { client: clientId, scope: missing.missingOIDCScope ?? [] } })
+  // A new registration, or more granted: recorded. A signature at a registered institution grants nothing new.
+  if (!details.grantId || missing.missingOIDCScope || missing.missingOIDCClaims || missing.missingResourceScopes) {
+    await deps.audit.record(deps.db, { type: 'consent.granted', subscriberId: accountId, data: { client: clientId, scope: missing.missingOIDCScope ?? [] } })
+  }
   return grantId
 }

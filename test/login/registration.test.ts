@@ -41,6 +41,8 @@ describe('registration at the institution (consent)', () => {
     assert.match(asked.step.page ?? '', /등록하시겠습니까/, 'prompt=consent shows the registration page again')
     await h.consentIfAsked(asked.flow.browser, asked.step)
     assert.equal(await registrations(holder), 1, 'still one registration')
+    const granted = await server.ctx.db.selectFrom('audit_event').select('data').where('subscriber_id', '=', holder.id).where('type', '=', 'consent.granted').execute()
+    assert.equal(granted.length, 1, 'the audit log records the registration; asking again granted nothing new')
   })
 
   it('returns access_denied when the subscriber declines, and registers nothing', async () => {
