@@ -179,7 +179,8 @@ export class AppContext {
       subjectFor: async (clientId, subscriberId) => {
         const client = await this.host.provider.Client.find(clientId)
         if (!client) throw new Error(`client ${clientId} vanished during its own request`)
-        return pairwiseSubject(pairwiseSalt, client, subscriberId)
+        // The receipt names the subscriber as the ID token does: pairwise unless the client is registered for public subjects.
+        return client.subjectType === 'public' ? subscriberId : pairwiseSubject(pairwiseSalt, client, subscriberId)
       } })
     addEnrollmentRoutes(router, {
       service: this.#enrollment, views: this.views, csrf, secureCookies: https,

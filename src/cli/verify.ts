@@ -20,23 +20,31 @@ export interface VerifyOptions {
 
 /** Returns the exit code: 0 when the signature was valid at signing, 1 when not. */
 export async function verifyCommand(options: VerifyOptions, openContext: () => Promise<AppContext>): Promise<number> {
-  const evidence = readJson(options.file) as SignatureEvidence
-  if (typeof evidence?.payload !== 'string' || typeof evidence.receipt !== 'string' || typeof evidence.signature !== 'object') {
+  const evidence = readJson(options.file) as SignatureEvidence | null
+  if (typeof evidence !== 'object' || evidence === null || typeof evidence.payload !== 'string' || typeof evidence.receipt !== 'string' || typeof evidence.signature !== 'object' || evidence.signature === null) {
     throw new VerifyUsageError(`${options.file}: not signature evidence (payload, signature and receipt expected)`)
   }
   let report: VerificationReport & { status_now?: string; revoked_at?: string; revocation_reason?: string }
   if (options.caFile || options.jwksFile) {
     // Only from the files given: nothing is asked of PostCert, so the status now is not known.
     if (!options.caFile || !options.jwksFile) throw new VerifyUsageError('verify: --ca and --jwks go together')
-    const caCertificates = (fs.readFileSync(options.caFile, 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [])
-      .map((pem) => new Uint8Array(new X509Certificate(pem).raw))
-    const jwks = readJson(options.jwksFile) as { keys?: JWK[] }
-    report = await verifyEvidence(evidence, { caCertificates, receiptKeys: jwks.keys ?? [] })
+    const pems = readText(options.caFile).match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []
+    const caCertificates = pems.map((pem) => {
+      try {
+        return new Uint8Array(new X509Certificate(pem).raw)
+      } catch {
+        throw new VerifyUsageError(`${options.caFile}: a certificate in it cannot be read`)
+      }
+    })
+    if (!caCertificates.length) throw new VerifyUsageError(`${options.caFile}: no PEM certificates in it`)
+    const jwks = readJson(options.jwksFile) as { keys?: unknown } | null
+    if (typeof jwks !== 'object' || jwks === null || !Array.isArray(jwks.keys)) throw new VerifyUsageError(`${options.jwksFile}: not a JWKS ({"keys": [...]})`)
+    report = await verifyEvidence(evidence, { caCertificates, receiptKeys: jwks.keys as JWK[] })
   } else {
     const ctx = await openContext()
     try {
       report = await verifyEvidence(evidence, await trustAnchors(ctx))
-      if (report.signer) report = { ...report, ...statusNowOf(await ctx.judgeCertificate(report.signer.serial)) }
+      if (report.signer && report.checks.some((c) => c.name === 'chain' && c.ok)) report = { ...report, ...statusNowOf(await ctx.judgeCertificate(report.signer.serial)) }
     } finally {
       await ctx.close()
     }
@@ -59,13 +67,16 @@ function describe(r: VerificationReport & { status_now?: string; revoked_at?: st
   return `${lines.join('\n')}\n`
 }
 
-function readJson(file: string): unknown {
-  let text: string
+function readText(file: string): string {
   try {
-    text = fs.readFileSync(file, 'utf8')
+    return fs.readFileSync(file, 'utf8')
   } catch (err) {
     throw new VerifyUsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code}`)
   }
+}
+
+function readJson(file: string): unknown {
+  const text = readText(file)
   try {
     return JSON.parse(text)
   } catch {

@@ -7,6 +7,8 @@ import type { Csrf } from '../http/csrf.ts'
 import { readJson } from '../http/form.ts'
 import type { Router } from '../http/router.ts'
 import { scriptJson, type Locale, type Views } from '../http/views.ts'
+import { assuranceOf, meets, requiredAcr } from '../login/assurance.ts'
+import { acrNotMet } from '../login/errors.ts'
 import type { PostcertConsentResult } from '../oidc/provider.ts'
 import { renderDocumentText } from '../signing/document-text.ts'
 import { parseSignatureRequest, SIGNATURE_TYPE, type SignatureRequest } from '../signing/request.ts'
@@ -16,7 +18,7 @@ import { registerAtInstitution } from './registration.ts'
 type LoadedInteraction = Awaited<ReturnType<Provider['interactionDetails']>>
 
 /** The refusals the signing endpoints answer with, shown by the page in its language. */
-export const SIGNING_ERRORS = ['invalid_signature', 'wrong_certificate', 'challenge_invalid', 'certificate_locked', 'certificate_expired',
+export const SIGNING_ERRORS = ['acr_not_met', 'invalid_signature', 'wrong_certificate', 'challenge_invalid', 'certificate_locked', 'certificate_expired',
   'certificate_revoked', 'certificate_suspended', 'certificate_unknown', 'invalid_csrf_token', 'interaction_expired']
 
 /** The `postcert_signature` detail of this interaction's request, if it asks for a signature (already validated at /auth). */
@@ -55,6 +57,7 @@ export async function renderSigningPage(deps: SigningRouteDeps, input: {
     transaction: request.transaction && { ...request.transaction, shown: groupDigits(request.transaction.amount) },
     // A first signature at this institution registers the certificate there too.
     registers: Boolean(missing.missingOIDCScope?.length),
+    passkeyOnly: !meets(assuranceOf('file').acr, requiredAcr(details.params)),
     signPayload: scriptJson({ canonical: prepared.canonical }),
     signMessages: scriptJson({
       ...deps.views.messagesWithPrefix(lang, 'loginjs.'),
@@ -82,6 +85,8 @@ export function addSigningRoutes(router: Router, deps: SigningRouteDeps): void {
 
   router.add('POST', '/interaction/:uid/sign/file', 'interaction_sign_file', async (ctx, { uid = '' }) => {
     const { provider, details, context, body } = await signingApi(ctx, uid)
+    // As at login: a request that asks for passkey assurance is not signed with a certificate file.
+    if (!meets(assuranceOf('file').acr, requiredAcr(details.params))) throw acrNotMet()
     if (typeof body.jws !== 'string') throw new InvalidRequestError('jws must be a compact JWS')
     if (typeof body.cms !== 'string') throw new InvalidRequestError('cms must be a detached CMS SignedData (base64 DER)')
     const stored = await deps.signing.signWithFile(context, body.jws, body.cms)

@@ -33,19 +33,17 @@ export class ReceiptSigner {
     this.#key = { kid: active.kid, key: createPrivateKey({ key: active as never, format: 'jwk' }), publicJwk: publicJwk(active) }
   }
 
-  /** The public key receipts are signed with now (kept in receipt_key with every signature). */
-  get publicKey(): ReturnType<typeof publicJwk> {
-    if (!this.#key) throw new Error('receipt signer has no key yet')
-    return this.#key.publicJwk
-  }
-
-  async sign(input: { issuer: string; subject: string; clientId: string; id: string; signedAt: Date; content: ReceiptContent }): Promise<string> {
-    if (!this.#key) throw new Error('receipt signer has no key yet')
-    return await new SignJWT({ ...input.content })
-      .setProtectedHeader({ alg: 'ES256', kid: this.#key.kid, typ: RECEIPT_TYPE })
+  /** The receipt, and the public key that signed it (kept in receipt_key with the signature). */
+  async sign(input: { issuer: string; subject: string; clientId: string; id: string; signedAt: Date; content: ReceiptContent }): Promise<{ receipt: string; key: ReturnType<typeof publicJwk> }> {
+    // Taken once: a rotation may swap the key while this receipt is being signed.
+    const key = this.#key
+    if (!key) throw new Error('receipt signer has no key yet')
+    const receipt = await new SignJWT({ ...input.content })
+      .setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: RECEIPT_TYPE })
       .setIssuer(input.issuer).setSubject(input.subject).setAudience(input.clientId)
       .setIssuedAt(Math.floor(input.signedAt.getTime() / 1000)).setJti(input.id)
-      .sign(this.#key.key)
+      .sign(key.key)
+    return { receipt, key: key.publicJwk }
   }
 }
 

@@ -21,13 +21,23 @@ export const SIGNATURE_LIMITS = {
 /** Media types of documents whose bytes are their text (UTF-8): the digest must be the text's. */
 const TEXT_TYPES = new Set(['text/plain', 'text/markdown'])
 
+/**
+ * Characters that make a text look other than it is: bidirectional overrides and isolates,
+ * zero-width characters, and (outside the document text's line breaks and tabs) control characters.
+ */
+const DECEPTIVE = /[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u061c]/
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
+const CONTROL_BUT_LAYOUT = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/
+
 const b64urlSha256 = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a SHA-256 digest in base64url (43 characters)')
 const text = (max: number) => z.string().refine((s) => s.trim() !== '', 'must not be blank').refine((s) => s.length <= max, `must be at most ${max} characters`)
+  .refine((s) => !DECEPTIVE.test(s) && !CONTROL.test(s), 'must not contain control, zero-width or bidirectional override characters')
 
 const Document = z.object({
   title: text(SIGNATURE_LIMITS.titleChars),
   /** What the subscriber reads: plain text, or the safe Markdown subset with text_format "markdown". */
-  text: z.string().min(1, 'must not be empty').max(SIGNATURE_LIMITS.textChars, `must be at most ${SIGNATURE_LIMITS.textChars} characters`),
+  text: z.string().min(1, 'must not be empty').max(SIGNATURE_LIMITS.textChars, `must be at most ${SIGNATURE_LIMITS.textChars} characters`)
+    .refine((s) => !DECEPTIVE.test(s) && !CONTROL_BUT_LAYOUT.test(s), 'must not contain control, zero-width or bidirectional override characters (line breaks and tabs are fine)'),
   text_format: z.enum(['plain', 'markdown']).optional(),
   /** Of the signed bytes; without it the signed bytes are the text itself (UTF-8). */
   mime_type: z.string().regex(/^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/, 'must be a media type such as application/pdf').max(100).optional(),

@@ -1,6 +1,7 @@
 import type { Context } from 'koa'
 import type Provider from 'oidc-provider'
 import type { Verdict } from '../ca/verdict.ts'
+import { MAX_PUSHED_REQUEST_BYTES } from '../constants.ts'
 import type { Database } from '../db/database.ts'
 import { InvalidRequestError, NotFoundError } from '../errors/errors.ts'
 import { readJson } from '../http/form.ts'
@@ -10,8 +11,8 @@ import { receiptKeys } from './anchors.ts'
 import { invalidToken, verifyRateLimited } from './errors.ts'
 import { statusNowOf, verifyEvidence, type SignatureEvidence, type TrustAnchors } from './verify.ts'
 
-/** Evidence with the documents' texts can be long: a request body holds at most this. */
-const MAX_VERIFY_BYTES = 256 * 1024
+/** Evidence with the documents' texts is as long as the request that carried them, and more. */
+const MAX_VERIFY_BYTES = MAX_PUSHED_REQUEST_BYTES + 1024 * 1024
 /** Verifications per client address per minute (each is a few signature checks). */
 const VERIFY_PER_MINUTE = 120
 
@@ -60,7 +61,9 @@ export function addSignatureRoutes(router: Router, deps: SignatureRouteDeps): vo
     }
     const report = await verifyEvidence(body as unknown as SignatureEvidence, await deps.anchors())
     ctx.set('Cache-Control', 'no-store')
-    ctx.body = { ...report, ...(report.signer ? await statusNow(report.signer.serial) : {}) }
+    // The status now is of PostCert's certificate with that serial: only said of a certificate that chains to PostCert.
+    const ours = report.signer && report.checks.some((c) => c.name === 'chain' && c.ok)
+    ctx.body = { ...report, ...(ours ? await statusNow(report.signer!.serial) : {}) }
   })
 
   /** The certificate's status now, from the database (the evidence says how it stood at signing). */

@@ -182,14 +182,16 @@ export class SigningService {
 
   /** The nonce and iat of a payload as presented; the rest is checked by comparing bytes. */
   #presentedPayload(bytes: Uint8Array): { nonce: string; iat: number } {
-    let presented: Partial<SigningPayload>
+    let presented: Partial<SigningPayload> | null
     try {
-      presented = JSON.parse(new TextDecoder().decode(bytes)) as Partial<SigningPayload>
+      presented = JSON.parse(new TextDecoder().decode(bytes)) as Partial<SigningPayload> | null
     } catch {
       throw invalidSignature('the payload is not JSON')
     }
-    if (typeof presented.nonce !== 'string' || typeof presented.iat !== 'number') throw invalidSignature('the payload has no nonce or iat')
-    return { nonce: presented.nonce, iat: presented.iat }
+    if (typeof presented !== 'object' || presented === null || typeof presented.nonce !== 'string' || !Number.isSafeInteger(presented.iat)) {
+      throw invalidSignature('the payload has no nonce or no iat in whole seconds')
+    }
+    return { nonce: presented.nonce, iat: presented.iat! }
   }
 
   /** The OCSP response of now, PostCert's receipt, and the row with its audit event in one transaction. */
@@ -201,7 +203,7 @@ export class SigningService {
     const ocsp = await this.#deps.ocsp.respondForSerial(signer.serial)
     // The verdict said good a moment ago; what is kept as evidence must say so too.
     if (singleStatus(ocsp) !== 'good') throw certificateRefused('revoked', 'the certificate was revoked or suspended while signing')
-    const receipt = await this.#deps.receipts.sign({
+    const { receipt, key } = await this.#deps.receipts.sign({
       issuer, subject: context.subject, clientId: context.clientId, id, signedAt,
       content: {
         payload_sha256: payloadSha256,
@@ -217,7 +219,6 @@ export class SigningService {
         request: JSON.stringify(context.request), payload: canonical, payload_sha256: payloadSha256,
         signature: JSON.stringify(signature), ocsp, receipt, signed_at: signedAt,
       }).execute()
-      const key = this.#deps.receipts.publicKey
       await trx.insertInto('receipt_key').values({ kid: key.kid, public_jwk: JSON.stringify(key), first_used_at: signedAt })
         .onConflict((oc) => oc.column('kid').doNothing()).execute()
       await this.#deps.audit.record(trx, { type: 'signature', subscriberId: context.subscriberId, certificateSerial: signer.serial, data: { client: context.clientId, signature: id, holder: signer.holder } })

@@ -70,7 +70,7 @@ export async function verifyEvidence(evidence: SignatureEvidence, anchors: Trust
   let payload: SigningPayload
   try {
     payload = JSON.parse(evidence.payload) as SigningPayload
-    if (canonicalJson(payload) !== evidence.payload || payload.v !== 1 || typeof payload.iss !== 'string' || typeof payload.client_id !== 'string') throw new Error('not a canonical signing payload')
+    if (!isSigningPayload(payload) || canonicalJson(payload) !== evidence.payload) throw new Error('not a canonical signing payload')
     check('payload', true)
   } catch (err) {
     check('payload', false, (err as Error).message)
@@ -91,7 +91,9 @@ export async function verifyEvidence(evidence: SignatureEvidence, anchors: Trust
       const leafKey = chain[0]!.publicKey
       if (!Buffer.from(jws.payload).equals(bytes)) throw new Error('the JWS signs other bytes than the payload')
       if (jws.header.alg !== 'ES256' || !verifySignature('sha256', jws.signingInput, { key: leafKey, dsaEncoding: 'ieee-p1363' }, jws.signature)) throw new Error('the JWS does not verify with its certificate')
-      if (typeof sig.cms === 'string') checkSignatureCms(Buffer.from(sig.cms, 'base64'), bytes, { der: chain[0]!.raw, publicKey: leafKey })
+      // A certificate file signs both ways; evidence without its CMS is not the whole signature.
+      if (typeof sig.cms !== 'string') throw new Error('the CMS of the signature is missing')
+      checkSignatureCms(Buffer.from(sig.cms, 'base64'), bytes, { der: chain[0]!.raw, publicKey: leafKey })
     } else if (sig.format === 'webauthn' && Array.isArray(sig.x5c)) {
       holder = 'passkey'
       chain = (sig.x5c as string[]).map((c) => new X509Certificate(Buffer.from(c, 'base64')))
@@ -118,6 +120,7 @@ export async function verifyEvidence(evidence: SignatureEvidence, anchors: Trust
     if (receipt.payload_sha256 !== createHash('sha256').update(bytes).digest('base64url')) throw new Error('the receipt names other signed bytes')
     if (named?.['x5t#S256'] !== signer['x5t#S256']) throw new Error('the receipt names another certificate')
     if (evidence.signature_id && receipt.jti !== evidence.signature_id) throw new Error('the receipt is for another signature')
+    if (canonicalJson(receipt.signature ?? null) !== canonicalJson(evidence.signature)) throw new Error('the receipt carries another signature')
     check('receipt', true)
   } catch (err) {
     check('receipt', false, (err as Error).message)
@@ -125,7 +128,8 @@ export async function verifyEvidence(evidence: SignatureEvidence, anchors: Trust
   const signedAt = receipt?.iat ? new Date(receipt.iat * 1000) : undefined
 
   const documents = payload.documents?.map((d, i) => {
-    const text = evidence.request?.documents?.[i]?.text
+    const given = evidence.request?.documents?.[i]?.text
+    const text = typeof given === 'string' ? given : undefined
     const isText = !d.mime_type || d.mime_type === 'text/plain' || d.mime_type === 'text/markdown'
     return { title: d.title, sha256: d.sha256, ...(text !== undefined && isText ? { text_matches: createHash('sha256').update(text, 'utf8').digest('base64url') === d.sha256 } : {}) }
   })
@@ -140,6 +144,16 @@ export async function verifyEvidence(evidence: SignatureEvidence, anchors: Trust
     check('validity', within, within ? undefined : `signed at ${signedAt.toISOString()}, outside the certificate's validity`)
   }
   return report({ ...common, signed_at: signedAt?.toISOString(), signer, documents })
+}
+
+/** The shape of a signing payload (signingPayload makes them); anything else is refused before it is read. */
+function isSigningPayload(value: unknown): value is SigningPayload {
+  const p = value as SigningPayload | null
+  const strings = (o: unknown, keys: string[]) => typeof o === 'object' && o !== null && keys.every((k) => typeof (o as Record<string, unknown>)[k] === 'string')
+  return typeof p === 'object' && p !== null && p.v === 1 && typeof p.iss === 'string' && URL.canParse(p.iss) && typeof p.client_id === 'string'
+    && typeof p.nonce === 'string' && Number.isSafeInteger(p.iat)
+    && (p.documents === undefined || (Array.isArray(p.documents) && p.documents.every((d) => strings(d, ['title', 'sha256']) && (d.mime_type === undefined || typeof d.mime_type === 'string'))))
+    && (p.transaction === undefined || strings(p.transaction, ['amount', 'currency', 'payee', 'account']))
 }
 
 /** How a certificate stands now, for a report: the verdict of this moment. */

@@ -103,6 +103,23 @@ describe('the signature archive and its verifiers', () => {
     }
   })
 
+  it('does not call evidence valid without the CMS, with another signature than the receipt\'s, or with a payload of the wrong shape', async () => {
+    const holder = await h.subscriber()
+    const { evidence } = await signing.sign(rp, holder)
+    const { cms: _cms, ...withoutCms } = evidence.signature
+    const noCms = await verify({ ...evidence, signature: withoutCms })
+    assert.equal(noCms.valid, false)
+    assert.match(JSON.stringify(noCms.checks), /CMS of the signature is missing/)
+
+    const { evidence: another } = await signing.sign(rp, holder)
+    const swapped = await verify({ ...evidence, signature: another.signature })
+    assert.equal(swapped.valid, false, 'a signature that is not the receipt\'s')
+
+    const odd = await verify({ ...evidence, payload: '{"documents":"x","v":1}', request: { documents: [{ text: 5 }] } })
+    assert.equal(odd.valid, false)
+    assert.equal(odd.status_now, undefined, 'no status for a certificate not shown to be PostCert\'s')
+  })
+
   it('refuses what is not evidence, with a reason', async () => {
     const res = await fetch(`${server.url}/signatures/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"payload": 1}' })
     assert.equal(res.status, 400)
@@ -129,6 +146,12 @@ describe('the signature archive and its verifiers', () => {
     const missing = await runCli(['verify', path.join(dir, 'nothing.json'), '--ca', ca, '--jwks', jwks], {})
     assert.equal(missing.code, 2)
     assert.match(missing.stderr, /cannot read/)
+    const notJwks = await runCli(['verify', path.join(dir, 'good.json'), '--ca', ca, '--jwks', file('null.json', 'null')], {})
+    assert.equal(notJwks.code, 2)
+    assert.match(notJwks.stderr, /not a JWKS/)
+    const notCa = await runCli(['verify', path.join(dir, 'good.json'), '--ca', file('empty.pem', 'nothing'), '--jwks', jwks], {})
+    assert.equal(notCa.code, 2)
+    assert.match(notCa.stderr, /no PEM certificates/)
   })
 
   it('postcert verify reads the trust anchors and the status now from the database', async (t) => {

@@ -122,6 +122,24 @@ describe('electronic signatures through authorization_details (certificate file)
     assert.ok(again.status >= 400 && again.status < 500, 'a replay is refused')
   })
 
+  it('keeps to the assurance asked for, names the subscriber as the ID token does, and refuses a payload that is not one', async () => {
+    const holder = await h.subscriber()
+    // Only passkeys will do: a certificate file is refused (at login already; the signing page would refuse it too).
+    const strict = await h.begin(rp, { authorization_details: JSON.stringify([signatureDetail()]), acr_values: 'urn:postcert:loa:high' })
+    assert.equal((await h.prove(strict, holder)).response.body.error, 'acr_not_met')
+
+    const publicRp = await h.relyingParty({ name: 'Public Subject Bank', redirectUri: 'https://public.example.kr/cb', metadata: { subject_type: 'public' } })
+    const { evidence, tokens } = await signing.sign(publicRp, holder)
+    const receipt = jose.decodeJwt(evidence.receipt)
+    assert.equal(receipt.sub, tokens.claims()!.sub)
+    assert.equal(receipt.sub, holder.id)
+
+    const page = await toSigningPage(holder)
+    const passkey = await h.api(page.flow.browser, page.csrf, `${page.step.path}/sign/passkey`, { assertion: { id: 'x', response: {} }, payload: 'null' })
+    assert.equal(passkey.status, 400)
+    assert.equal(passkey.body.error, 'invalid_signature')
+  })
+
   it('returns access_denied when the subscriber declines, and archives nothing', async () => {
     const holder = await h.subscriber()
     const page = await toSigningPage(holder)
@@ -142,6 +160,7 @@ describe('electronic signatures through authorization_details (certificate file)
       [[signatureDetail({ documents: [{ ...doc, sha256: sha256('another text') }] })], /documents\[0\]\.sha256: is not the SHA-256 of its text/],
       [[signatureDetail({ transaction: { amount: '-5', currency: 'KRW', payee: 'a', account: 'b' } })], /transaction\.amount/],
       [[{ type: 'postcert_signature' }], /nothing to sign/],
+      [[signatureDetail({ transaction: { amount: '1', currency: 'KRW', payee: '홍길동\u202e', account: 'b' } })], /bidirectional override/],
       [[signatureDetail(), signatureDetail()], /one postcert_signature detail per request/],
     ]
     for (const [details, reason] of cases) {
