@@ -1,7 +1,7 @@
 // Password-protected private keys as PKCS#8 EncryptedPrivateKeyInfo with PBES2 (RFC 8018):
 // PBKDF2-HMAC-SHA256 and AES-256-CBC, the format `openssl pkey -passin` opens. WebCrypto only,
 // so the browser (enrollment, login) and Node (tests, tools) share it.
-import { DerError, equal, hex, integer, NULL, OCTET_STRING, OID, read, readInteger, SEQUENCE, tlv, type Node } from './der.ts'
+import { DerError, equal, hex, INTEGER, integer, NULL, OCTET_STRING, OID, read, readInteger, SEQUENCE, tlv, type Node } from './der.ts'
 
 /** OWASP's 2023 recommendation for PBKDF2-HMAC-SHA256; makes each password guess cost ~0.5 s in a browser. */
 /** CryptoKey, named so that this file type-checks with Node's types and with the DOM's. */
@@ -68,11 +68,26 @@ export async function decryptPkcs8(der: Uint8Array, password: string): Promise<U
   }
   if (iterations < 1 || iterations > MAX_ITERATIONS) throw new KeyFileError('unreasonable PBKDF2 iteration count')
   const key = await deriveKey(password, salt, iterations, 'decrypt')
+  let plain: Uint8Array
   try {
-    return new Uint8Array(await subtle().decrypt({ name: 'AES-CBC', iv: new Uint8Array(iv) }, key, new Uint8Array(encrypted)))
+    plain = new Uint8Array(await subtle().decrypt({ name: 'AES-CBC', iv: new Uint8Array(iv) }, key, new Uint8Array(encrypted)))
   } catch {
     // Bad padding: with CBC this is what a wrong password looks like.
     throw new KeyFileError('wrong password')
+  }
+  // A wrong password still gives valid padding about once in 256 tries: what comes out must be a
+  // PrivateKeyInfo (one SEQUENCE, starting with its version INTEGER), or the password was wrong.
+  if (!isPrivateKeyInfo(plain)) throw new KeyFileError('wrong password')
+  return plain
+}
+
+function isPrivateKeyInfo(der: Uint8Array): boolean {
+  try {
+    const { node, end } = read(der)
+    const [version, algorithm, privateKey] = node.children()
+    return node.tag === SEQUENCE && end === der.length && version?.tag === INTEGER && algorithm?.tag === SEQUENCE && privateKey?.tag === OCTET_STRING
+  } catch {
+    return false
   }
 }
 
