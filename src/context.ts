@@ -161,10 +161,9 @@ export class AppContext {
     this.#login = login
     // Receipts are signed with the provider's active EC key, taken at every provider build (rotation).
     const receipts = new ReceiptSigner()
-    const issuerUrl = new URL(this.config.issuer)
     const signing = new SigningService({
       db: this.db, clock: this.clock, issuer: this.config.issuer, judge: (c, at) => this.judgeCertificate(c, at), login,
-      ocsp: this.ocsp, receipts, audit: this.audit, origin: issuerUrl.origin, rpId: issuerUrl.hostname,
+      ocsp: this.ocsp, receipts, audit: this.audit,
       caChain: async () => {
         const ca = await this.ca.issuing()
         return [new Uint8Array(ca.certificate.rawData), new Uint8Array(ca.root.rawData)]

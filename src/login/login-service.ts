@@ -1,7 +1,8 @@
 import { createHash, randomBytes, verify, X509Certificate, type KeyObject } from 'node:crypto'
 import { verifyAuthenticationResponse, type AuthenticationResponseJSON } from '@simplewebauthn/server'
-import { sql } from 'kysely'
+import { sql, type Selectable } from 'kysely'
 import type { Database } from '../db/database.ts'
+import type { WebauthnCredentialTable } from '../db/schema/enrollment.ts'
 import type { Verdict } from '../ca/verdict.ts'
 import { parseLoginProof } from '../holders/keyfile/login-proof.ts'
 import { TTL } from '../constants.ts'
@@ -48,6 +49,9 @@ export interface CertificateClaim {
   /** ISO 8601. */
   not_after: string
 }
+
+/** A registered passkey, as webauthn_credential keeps it. */
+export type PasskeyCredential = Selectable<WebauthnCredentialTable>
 
 export interface LoginDeps {
   db: Database
@@ -125,7 +129,7 @@ export class LoginService {
     if (claims.aud !== this.#deps.issuer) throw await fail('made for another issuer')
     if (claims.interaction !== interactionUid) throw await fail('made for another login')
     if (Math.abs(claims.iat - now.getTime() / 1000) > IAT_SKEW_SECONDS) throw await fail('too old or from the future')
-    const publicKey = this.#publicKey(certificate.serial, certificate.der)
+    const publicKey = this.publicKeyOf(certificate.serial, certificate.der)
     const good = verify('sha256', proof.signingInput, { key: publicKey, dsaEncoding: 'ieee-p1363' }, proof.signature)
     if (!good) throw await fail('the signature does not verify with the certificate')
     if (!used) throw challengeInvalid()
@@ -144,12 +148,29 @@ export class LoginService {
     } catch {
       throw invalidProof('clientDataJSON is not readable')
     }
-    const credential = typeof assertion?.id === 'string'
-      ? await this.#deps.db.selectFrom('webauthn_credential').selectAll().where('id', '=', assertion.id).executeTakeFirst()
-      : undefined
+    const credential = await this.findPasskey(assertion)
     if (!credential) throw invalidProof('this passkey is not registered with PostCert')
     if (typeof challenge !== 'string') throw challengeInvalid()
     if (!(await this.spendChallenge(challenge, interactionUid, credential.certificate_serial))) throw challengeInvalid()
+    const failed = await this.checkAssertion(credential, assertion, challenge)
+    if (failed) throw invalidProof(failed)
+    const certificate = await this.#usable(credential.certificate_serial)
+    return { subscriberId: certificate.subscriberId, serial: certificate.serial, holder: 'passkey', notAfter: certificate.notAfter, ...assuranceOf('passkey') }
+  }
+
+  /** The registered passkey that made `assertion`, if any (webauthn_credential primary key). */
+  async findPasskey(assertion: AuthenticationResponseJSON): Promise<PasskeyCredential | undefined> {
+    return typeof assertion?.id === 'string'
+      ? await this.#deps.db.selectFrom('webauthn_credential').selectAll().where('id', '=', assertion.id).executeTakeFirst()
+      : undefined
+  }
+
+  /**
+   * WebAuthn verification of the passkey's assertion over `challenge`, on PostCert's origin and RP
+   * id, with user verification. A failure counts towards the certificate's lock; a success moves
+   * the signature counter on. Returns why it failed, or undefined. Logins and signatures both use it.
+   */
+  async checkAssertion(credential: PasskeyCredential, assertion: AuthenticationResponseJSON, challenge: string): Promise<string | undefined> {
     let result
     try {
       result = await verifyAuthenticationResponse({
@@ -159,18 +180,17 @@ export class LoginService {
       })
     } catch (err) {
       await this.recordFailure(credential.certificate_serial)
-      throw invalidProof((err as Error).message)
+      return (err as Error).message
     }
     await this.#deps.db.updateTable('webauthn_credential').set({ counter: result.authenticationInfo.newCounter }).where('id', '=', credential.id).execute()
-    const certificate = await this.#usable(credential.certificate_serial)
-    return { subscriberId: certificate.subscriberId, serial: certificate.serial, holder: 'passkey', notAfter: certificate.notAfter, ...assuranceOf('passkey') }
+    return undefined
   }
 
   /**
    * The certificate's public key, parsed once per serial: the verdict has already matched the
    * DER byte for byte with the one recorded under that serial, which never changes.
    */
-  #publicKey(serial: string, der: Uint8Array): KeyObject {
+  publicKeyOf(serial: string, der: Uint8Array): KeyObject {
     let key = this.#publicKeys.get(serial)
     if (!key) {
       key = new X509Certificate(der).publicKey

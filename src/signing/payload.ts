@@ -20,14 +20,20 @@ export interface SigningPayload {
   iat: number
 }
 
+type SignableRequest = { documents?: { title: string; mime_type?: string; sha256: string }[]; transaction?: SigningPayload['transaction'] }
+
+/** The documents as they are signed (and named in receipts and token responses): title, media type, digest; never the text. */
+export function signedDocuments(request: SignableRequest): Pick<SigningPayload, 'documents'> {
+  return request.documents ? { documents: request.documents.map((d) => ({ title: d.title, ...(d.mime_type ? { mime_type: d.mime_type } : {}), sha256: d.sha256 })) } : {}
+}
+
 /** The parts of a request that are signed (the text of a document is covered by its sha256). */
-export function signingPayload(request: { documents?: { title: string; mime_type?: string; sha256: string }[]; transaction?: SigningPayload['transaction'] },
-  context: { iss: string; client_id: string; nonce: string; iat: number }): SigningPayload {
+export function signingPayload(request: SignableRequest, context: { iss: string; client_id: string; nonce: string; iat: number }): SigningPayload {
   return {
     v: SIGNING_PAYLOAD_VERSION,
     iss: context.iss,
     client_id: context.client_id,
-    ...(request.documents ? { documents: request.documents.map((d) => ({ title: d.title, ...(d.mime_type ? { mime_type: d.mime_type } : {}), sha256: d.sha256 })) } : {}),
+    ...signedDocuments(request),
     ...(request.transaction ? { transaction: { amount: request.transaction.amount, currency: request.transaction.currency, payee: request.transaction.payee, account: request.transaction.account } } : {}),
     nonce: context.nonce,
     iat: context.iat,

@@ -1,5 +1,5 @@
-import { randomBytes, verify, X509Certificate } from 'node:crypto'
-import { verifyAuthenticationResponse, type AuthenticationResponseJSON } from '@simplewebauthn/server'
+import { randomBytes, verify } from 'node:crypto'
+import type { AuthenticationResponseJSON } from '@simplewebauthn/server'
 import type { AuditLog } from '../audit/audit-log.ts'
 import { singleStatus, type OcspResponder } from '../ca/ocsp.ts'
 import type { Verdict } from '../ca/verdict.ts'
@@ -10,7 +10,7 @@ import type { LoginService } from '../login/login-service.ts'
 import type { Clock } from '../util/clock.ts'
 import { checkSignatureCms } from './cms-check.ts'
 import { invalidSignature, notTheSubscriber } from './errors.ts'
-import { canonicalJson, payloadSha256, signingPayload, type SigningPayload } from './payload.ts'
+import { canonicalJson, payloadSha256, signedDocuments, signingPayload, type SigningPayload } from './payload.ts'
 import { thumbprint, type ReceiptSigner } from './receipt.ts'
 import type { SignatureRequest } from './request.ts'
 
@@ -29,9 +29,6 @@ export interface SigningDeps {
   audit: AuditLog
   /** The issuing CA and root certificates (DER), packaged with passkey signatures. */
   caChain: () => Promise<Uint8Array[]>
-  /** WebAuthn origin and RP id: PostCert's. */
-  origin: string
-  rpId: string
 }
 
 /** What the signing page needs: the payload to sign and its canonical bytes (as text). */
@@ -105,18 +102,16 @@ export class SigningService {
     if (!verdict.valid) throw certificateRefused(verdict.reason, verdict.message)
     const certificate = verdict.certificate
     if (certificate.subscriberId !== context.subscriberId) throw notTheSubscriber()
-    const presented = this.#presentedPayload(parsed.payload)
-    const used = await this.#deps.login.spendChallenge(presented.nonce, context.interactionUid, certificate.serial)
+    const payload = this.#payloadFor(context, parsed.payload)
+    const used = await this.#deps.login.spendChallenge(payload.nonce, context.interactionUid, certificate.serial)
     const fail = async (why: string) => {
       await this.#deps.login.recordFailure(certificate.serial)
       return invalidSignature(why)
     }
-    const expected = signingPayload(context.request, { iss: this.#deps.issuer, client_id: context.clientId, nonce: presented.nonce, iat: presented.iat })
-    const canonical = canonicalJson(expected)
-    if (!Buffer.from(parsed.payload).equals(Buffer.from(canonical, 'utf8'))) throw await fail('the signed payload is not the one of this request')
-    if (Math.abs(presented.iat - this.#deps.clock.now().getTime() / 1000) > IAT_SKEW_SECONDS) throw await fail('too old or from the future')
+    if (payload.mismatch) throw await fail(payload.mismatch)
+    const { canonical } = payload
     if (parsed.header.alg !== 'ES256') throw await fail('alg must be ES256')
-    const key = new X509Certificate(certificate.der).publicKey
+    const key = this.#deps.login.publicKeyOf(certificate.serial, certificate.der)
     if (!verify('sha256', parsed.signingInput, { key, dsaEncoding: 'ieee-p1363' }, parsed.signature)) {
       throw await fail('the signature does not verify with the certificate')
     }
@@ -143,32 +138,18 @@ export class SigningService {
    * key, so anyone can check the assertion without PostCert.
    */
   async signWithPasskey(context: SigningContext, assertion: AuthenticationResponseJSON, payload: string): Promise<StoredSignature> {
-    const presented = this.#presentedPayload(Buffer.from(payload, 'utf8'))
-    const canonical = canonicalJson(signingPayload(context.request, { iss: this.#deps.issuer, client_id: context.clientId, nonce: presented.nonce, iat: presented.iat }))
-    if (payload !== canonical) throw invalidSignature('the signed payload is not the one of this request')
-    if (Math.abs(presented.iat - this.#deps.clock.now().getTime() / 1000) > IAT_SKEW_SECONDS) throw invalidSignature('too old or from the future')
-    const credential = typeof assertion?.id === 'string'
-      ? await this.#deps.db.selectFrom('webauthn_credential').selectAll().where('id', '=', assertion.id).executeTakeFirst() // primary key
-      : undefined
+    const { nonce, canonical, mismatch } = this.#payloadFor(context, Buffer.from(payload, 'utf8'))
+    if (mismatch) throw invalidSignature(mismatch)
+    const credential = await this.#deps.login.findPasskey(assertion)
     if (!credential) throw invalidSignature('this passkey is not registered with PostCert')
     const verdict = await this.#deps.judge(credential.certificate_serial, this.#deps.clock.now())
     if (!verdict.valid) throw certificateRefused(verdict.reason, verdict.message)
     const certificate = verdict.certificate
     if (certificate.subscriberId !== context.subscriberId) throw notTheSubscriber()
-    if (!(await this.#deps.login.spendChallenge(presented.nonce, context.interactionUid, certificate.serial))) throw challengeInvalid()
+    if (!(await this.#deps.login.spendChallenge(nonce, context.interactionUid, certificate.serial))) throw challengeInvalid()
     const challenge = Buffer.from(await payloadSha256(new Uint8Array(Buffer.from(canonical, 'utf8')))).toString('base64url')
-    let result
-    try {
-      result = await verifyAuthenticationResponse({
-        response: assertion, expectedChallenge: challenge, expectedOrigin: this.#deps.origin, expectedRPID: this.#deps.rpId,
-        credential: { id: credential.id, publicKey: new Uint8Array(credential.public_key), counter: Number(credential.counter) },
-        requireUserVerification: true,
-      })
-    } catch (err) {
-      await this.#deps.login.recordFailure(certificate.serial)
-      throw invalidSignature((err as Error).message)
-    }
-    await this.#deps.db.updateTable('webauthn_credential').set({ counter: result.authenticationInfo.newCounter }).where('id', '=', credential.id).execute()
+    const failed = await this.#deps.login.checkAssertion(credential, assertion, challenge)
+    if (failed) throw invalidSignature(failed)
     const chain = [certificate.der, ...(await this.#deps.caChain())]
     return await this.#archive(context, { serial: certificate.serial, der: certificate.der, holder: 'passkey' }, canonical, {
       format: 'webauthn',
@@ -180,8 +161,12 @@ export class SigningService {
     })
   }
 
-  /** The nonce and iat of a payload as presented; the rest is checked by comparing bytes. */
-  #presentedPayload(bytes: Uint8Array): { nonce: string; iat: number } {
+  /**
+   * The payload as presented: its nonce, and the canonical payload this request, client and
+   * issuer give with that nonce and iat. `mismatch` says why the presented bytes are not exactly
+   * those, or were made too long ago. Throws invalidSignature when there is no nonce or iat to read.
+   */
+  #payloadFor(context: SigningContext, bytes: Uint8Array): { nonce: string; canonical: string; mismatch?: string } {
     let presented: Partial<SigningPayload> | null
     try {
       presented = JSON.parse(new TextDecoder().decode(bytes)) as Partial<SigningPayload> | null
@@ -191,7 +176,11 @@ export class SigningService {
     if (typeof presented !== 'object' || presented === null || typeof presented.nonce !== 'string' || !Number.isSafeInteger(presented.iat)) {
       throw invalidSignature('the payload has no nonce or no iat in whole seconds')
     }
-    return { nonce: presented.nonce, iat: presented.iat! }
+    const { nonce, iat } = presented as { nonce: string; iat: number }
+    const canonical = canonicalJson(signingPayload(context.request, { iss: this.#deps.issuer, client_id: context.clientId, nonce, iat }))
+    const mismatch = !Buffer.from(bytes).equals(Buffer.from(canonical, 'utf8')) ? 'the signed payload is not the one of this request'
+      : Math.abs(iat - this.#deps.clock.now().getTime() / 1000) > IAT_SKEW_SECONDS ? 'too old or from the future' : undefined
+    return { nonce, canonical, ...(mismatch ? { mismatch } : {}) }
   }
 
   /** The OCSP response of now, PostCert's receipt, and the row with its audit event in one transaction. */
@@ -207,7 +196,7 @@ export class SigningService {
       issuer, subject: context.subject, clientId: context.clientId, id, signedAt,
       content: {
         payload_sha256: payloadSha256,
-        ...(context.request.documents ? { documents: context.request.documents.map((d) => ({ title: d.title, ...(d.mime_type ? { mime_type: d.mime_type } : {}), sha256: d.sha256 })) } : {}),
+        ...signedDocuments(context.request),
         ...(context.request.transaction ? { transaction: context.request.transaction } : {}),
         signer: { serial: signer.serial, 'x5t#S256': thumbprint(signer.der), holder: signer.holder },
         certificate_status: 'good', ocsp: ocsp.toString('base64'), signature,
