@@ -16,6 +16,7 @@ export class Views {
   readonly #pages = new Map<string, Handlebars.TemplateDelegate>()
   readonly #layout: Handlebars.TemplateDelegate
   readonly #messages: Record<Locale, Messages>
+  readonly #scriptMessages = new Map<string, string>()
 
   constructor(dir: string) {
     const hbs = Handlebars.create()
@@ -63,6 +64,24 @@ export class Views {
   /** The messages whose keys start with `prefix`, without it (for browser scripts). */
   messagesWithPrefix(locale: Locale, prefix: string): Record<string, string> {
     return Object.fromEntries(Object.entries(this.#messages[locale]).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]))
+  }
+
+  /**
+   * The texts a page's script needs, as JSON for a <script type="application/json"> block: the
+   * messages under each prefix (later prefixes win), and `errors`, the message of each error code
+   * its endpoints answer with. The same for every page of a language, so made once.
+   */
+  scriptMessages(locale: Locale, prefixes: readonly string[], errorCodes: readonly string[]): string {
+    const key = `${locale}|${prefixes.join(',')}|${errorCodes.join(',')}`
+    let json = this.#scriptMessages.get(key)
+    if (json === undefined) {
+      json = scriptJson({
+        ...Object.assign({}, ...prefixes.map((prefix) => this.messagesWithPrefix(locale, prefix))),
+        errors: Object.fromEntries(errorCodes.map((code) => [code, this.message(locale, `error.${code}`)])),
+      })
+      this.#scriptMessages.set(key, json)
+    }
+    return json
   }
 
   has(locale: Locale, key: string): boolean {

@@ -8,7 +8,7 @@ import { readForm, readJson } from '../http/form.ts'
 import type { Router } from '../http/router.ts'
 import { pickLocale, scriptJson, type Locale, type Views } from '../http/views.ts'
 import type { LoginResult, LoginService } from '../login/login-service.ts'
-import { assuranceOf, meets, requiredAcr } from '../login/assurance.ts'
+import { meets, passkeyOnly, requiredAcr } from '../login/assurance.ts'
 import { acrNotMet } from '../login/errors.ts'
 import { ciAllowed } from '../oidc/provider.ts'
 import { registerAtInstitution } from './registration.ts'
@@ -51,21 +51,6 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
   // ui_locales of the authorization request, overridden by the page's own language switch.
   const locale = (ctx: Context, params?: Record<string, unknown>) => pickLocale(ctx.query.ui_locales ?? params?.ui_locales, (langs) => ctx.acceptsLanguages(langs))
 
-  // The login script's texts, the same for every page of a language: made once.
-  const scriptMessages = new Map<Locale, string>()
-  const loginMessages = (lang: Locale) => {
-    let json = scriptMessages.get(lang)
-    if (json === undefined) {
-      json = scriptJson({
-        ...deps.views.messagesWithPrefix(lang, 'loginjs.'),
-        // The refusals the login endpoints answer with, in the page's language.
-        errors: Object.fromEntries(LOGIN_ERRORS.map((code) => [code, deps.views.message(lang, `error.${code}`)])),
-      })
-      scriptMessages.set(lang, json)
-    }
-    return json
-  }
-
   router.add('GET', '/interaction/:uid', 'interaction', async (ctx, { uid = '' }) => {
     const provider = deps.provider()
     const details = await interactionDetails(provider, ctx, uid)
@@ -92,8 +77,9 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     const challenge = await deps.login.createChallenge(uid)
     ctx.body = deps.views.render('interaction', lang, 'interaction.title', {
       loginChallenge: scriptJson({ challenge, passkey: deps.login.passkeyOptions(challenge) }),
-      ...common, scripts: ['/assets/login.js'], issuer: deps.issuer, loginHint: serialHint(details.params.login_hint), passkeyOnly: !meets(assuranceOf('file').acr, requiredAcr(details.params)), ...languageSwitch(ctx, lang),
-      loginMessages: loginMessages(lang),
+      ...common, scripts: ['/assets/login.js'], issuer: deps.issuer, loginHint: serialHint(details.params.login_hint), passkeyOnly: passkeyOnly(details.params), ...languageSwitch(ctx, lang),
+      // The login script's texts, with the refusals the login endpoints answer with.
+      loginMessages: deps.views.scriptMessages(lang, ['loginjs.'], LOGIN_ERRORS),
     })
   })
 

@@ -7,10 +7,11 @@ import type { Csrf } from '../http/csrf.ts'
 import { readJson } from '../http/form.ts'
 import type { Router } from '../http/router.ts'
 import { scriptJson, type Locale, type Views } from '../http/views.ts'
-import { assuranceOf, meets, requiredAcr } from '../login/assurance.ts'
+import { passkeyOnly } from '../login/assurance.ts'
 import { acrNotMet } from '../login/errors.ts'
 import type { PostcertConsentResult } from '../oidc/provider.ts'
 import { renderDocumentText } from '../signing/document-text.ts'
+import { signedDocuments } from '../signing/payload.ts'
 import { parseSignatureRequest, SIGNATURE_TYPE, type SignatureRequest } from '../signing/request.ts'
 import type { SigningService, StoredSignature } from '../signing/signing-service.ts'
 import { registerAtInstitution } from './registration.ts'
@@ -57,13 +58,9 @@ export async function renderSigningPage(deps: SigningRouteDeps, input: {
     transaction: request.transaction && { ...request.transaction, shown: groupDigits(request.transaction.amount) },
     // A first signature at this institution registers the certificate there too.
     registers: Boolean(missing.missingOIDCScope?.length),
-    passkeyOnly: !meets(assuranceOf('file').acr, requiredAcr(details.params)),
+    passkeyOnly: passkeyOnly(details.params),
     signPayload: scriptJson({ canonical: prepared.canonical }),
-    signMessages: scriptJson({
-      ...deps.views.messagesWithPrefix(lang, 'loginjs.'),
-      ...deps.views.messagesWithPrefix(lang, 'signjs.'),
-      errors: Object.fromEntries(SIGNING_ERRORS.map((code) => [code, deps.views.message(lang, `error.${code}`)])),
-    }),
+    signMessages: deps.views.scriptMessages(lang, ['loginjs.', 'signjs.'], SIGNING_ERRORS),
   })
 }
 
@@ -86,7 +83,7 @@ export function addSigningRoutes(router: Router, deps: SigningRouteDeps): void {
   router.add('POST', '/interaction/:uid/sign/file', 'interaction_sign_file', async (ctx, { uid = '' }) => {
     const { provider, details, context, body } = await signingApi(ctx, uid)
     // As at login: a request that asks for passkey assurance is not signed with a certificate file.
-    if (!meets(assuranceOf('file').acr, requiredAcr(details.params))) throw acrNotMet()
+    if (passkeyOnly(details.params)) throw acrNotMet()
     if (typeof body.jws !== 'string') throw new InvalidRequestError('jws must be a compact JWS')
     if (typeof body.cms !== 'string') throw new InvalidRequestError('cms must be a detached CMS SignedData (base64 DER)')
     const stored = await deps.signing.signWithFile(context, body.jws, body.cms)
@@ -107,7 +104,7 @@ export function addSigningRoutes(router: Router, deps: SigningRouteDeps): void {
     const postcertSignature = {
       type: SIGNATURE_TYPE,
       signature_id: stored.id,
-      ...(request.documents ? { documents: request.documents.map((d) => ({ title: d.title, ...(d.mime_type ? { mime_type: d.mime_type } : {}), sha256: d.sha256 })) } : {}),
+      ...signedDocuments(request),
       ...(request.transaction ? { transaction: request.transaction } : {}),
       payload: stored.payload,
       payload_sha256: stored.payloadSha256,

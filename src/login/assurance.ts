@@ -38,3 +38,8 @@ export function requiredAcr(params: Record<string, unknown>): string | undefined
 export function meets(acr: string, required: string | undefined): boolean {
   return !required || (RANK[acr] ?? 0) >= RANK[required]!
 }
+
+/** Whether this authorization request asks for more than a certificate file gives: passkeys only. */
+export function passkeyOnly(params: Record<string, unknown>): boolean {
+  return !meets(assuranceOf('file').acr, requiredAcr(params))
+}
