@@ -1,17 +1,19 @@
 import { createHash, verify, type KeyObject } from 'node:crypto'
 import { equal, OCTET_STRING, read, SEQUENCE, type Node } from '../holders/keyfile/der.ts'
+import { CMS_OIDS } from '../holders/keyfile/signature-cms.ts'
 
-const OID_DATA = '06092a864886f70d010701'
-const OID_SIGNED_DATA = '06092a864886f70d010702'
-const OID_CONTENT_TYPE = '06092a864886f70d010903'
-const OID_MESSAGE_DIGEST = '06092a864886f70d010904'
-const OID_SIGNING_TIME = '06092a864886f70d010905'
-const OID_SHA256 = '0609608648016503040201'
-const OID_ECDSA_SHA256 = '06082a8648ce3d040302'
 /** Largest CMS accepted: a chain of three certificates and one signer fit well within. */
 export const MAX_CMS_BYTES = 16 * 1024
 
 const hexOf = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex')
+// The identifiers the signing side writes, as hex to compare encodings and to key attributes by.
+const OID_DATA = hexOf(CMS_OIDS.data)
+const OID_SIGNED_DATA = hexOf(CMS_OIDS.signedData)
+const OID_CONTENT_TYPE = hexOf(CMS_OIDS.contentType)
+const OID_MESSAGE_DIGEST = hexOf(CMS_OIDS.messageDigest)
+const OID_SIGNING_TIME = hexOf(CMS_OIDS.signingTime)
+const OID_SHA256 = hexOf(CMS_OIDS.sha256)
+const OID_ECDSA_SHA256 = hexOf(CMS_OIDS.ecdsaWithSha256)
 
 /**
  * Checks a detached CMS SignedData made by createSignatureCms, in order:

@@ -8,13 +8,19 @@ const SET = 0x31
 const UTC_TIME = 0x17
 const oid = (dotted: string) => tlv(OID, encodeOid(dotted))
 
-const ID_SIGNED_DATA = oid('1.2.840.113549.1.7.2')
-const ID_DATA = oid('1.2.840.113549.1.7.1')
-const ID_CONTENT_TYPE = oid('1.2.840.113549.1.9.3')
-const ID_MESSAGE_DIGEST = oid('1.2.840.113549.1.9.4')
-const ID_SIGNING_TIME = oid('1.2.840.113549.1.9.5')
-const SHA256 = tlv(SEQUENCE, oid('2.16.840.1.101.3.4.2.1'))
-const ECDSA_WITH_SHA256 = tlv(SEQUENCE, oid('1.2.840.10045.4.3.2'))
+/** The object identifiers of a signature CMS, DER (tag, length, value): written here, checked by src/signing/cms-check.ts. */
+export const CMS_OIDS = {
+  signedData: oid('1.2.840.113549.1.7.2'),
+  data: oid('1.2.840.113549.1.7.1'),
+  contentType: oid('1.2.840.113549.1.9.3'),
+  messageDigest: oid('1.2.840.113549.1.9.4'),
+  signingTime: oid('1.2.840.113549.1.9.5'),
+  sha256: oid('2.16.840.1.101.3.4.2.1'),
+  ecdsaWithSha256: oid('1.2.840.10045.4.3.2'),
+}
+const { signedData: ID_SIGNED_DATA, data: ID_DATA, contentType: ID_CONTENT_TYPE, messageDigest: ID_MESSAGE_DIGEST, signingTime: ID_SIGNING_TIME } = CMS_OIDS
+const SHA256 = tlv(SEQUENCE, CMS_OIDS.sha256)
+const ECDSA_WITH_SHA256 = tlv(SEQUENCE, CMS_OIDS.ecdsaWithSha256)
 
 /**
  * SignedData over `content` (not included: detached), signed by the leaf of `chain` (DER, leaf
