@@ -5,7 +5,7 @@ import { X509Certificate } from 'node:crypto'
 import type { JWK } from 'jose'
 import type { AppContext } from '../context.ts'
 import { trustAnchors } from '../signing/anchors.ts'
-import { statusNowOf, verifyEvidence, type SignatureEvidence, type VerificationReport } from '../signing/verify.ts'
+import { isEvidence, verifyEvidence, withStatusNow, type StatusNow, type VerificationReport } from '../signing/verify.ts'
 
 /** Thrown for a file or option the operator must fix (exit code 2). */
 export class VerifyUsageError extends Error {}
@@ -20,11 +20,11 @@ export interface VerifyOptions {
 
 /** Returns the exit code: 0 when the signature was valid at signing, 1 when not. */
 export async function verifyCommand(options: VerifyOptions, openContext: () => Promise<AppContext>): Promise<number> {
-  const evidence = readJson(options.file) as SignatureEvidence | null
-  if (typeof evidence !== 'object' || evidence === null || typeof evidence.payload !== 'string' || typeof evidence.receipt !== 'string' || typeof evidence.signature !== 'object' || evidence.signature === null) {
+  const evidence = readJson(options.file)
+  if (!isEvidence(evidence)) {
     throw new VerifyUsageError(`${options.file}: not signature evidence (payload, signature and receipt expected)`)
   }
-  let report: VerificationReport & { status_now?: string; revoked_at?: string; revocation_reason?: string }
+  let report: VerificationReport & StatusNow
   if (options.caFile || options.jwksFile) {
     // Only from the files given: nothing is asked of PostCert, so the status now is not known.
     if (!options.caFile || !options.jwksFile) throw new VerifyUsageError('verify: --ca and --jwks go together')
@@ -43,8 +43,7 @@ export async function verifyCommand(options: VerifyOptions, openContext: () => P
   } else {
     const ctx = await openContext()
     try {
-      report = await verifyEvidence(evidence, await trustAnchors(ctx))
-      if (report.signer && report.checks.some((c) => c.name === 'chain' && c.ok)) report = { ...report, ...statusNowOf(await ctx.judgeCertificate(report.signer.serial)) }
+      report = await withStatusNow(await verifyEvidence(evidence, await trustAnchors(ctx)), (serial) => ctx.judgeCertificate(serial))
     } finally {
       await ctx.close()
     }
@@ -53,7 +52,7 @@ export async function verifyCommand(options: VerifyOptions, openContext: () => P
   return report.valid_at_signing ? 0 : 1
 }
 
-function describe(r: VerificationReport & { status_now?: string; revoked_at?: string; revocation_reason?: string }): string {
+function describe(r: VerificationReport & StatusNow): string {
   const verdict = r.valid_at_signing ? 'valid at signing' : r.valid ? 'signature valid, but the certificate was not in good standing at signing' : 'NOT VALID'
   const lines = [`signature ${r.signature_id ?? '(no id)'}: ${verdict}`]
   const row = (label: string, value: string | undefined) => { if (value) lines.push(`  ${label.padEnd(12)}${value}`) }

@@ -9,7 +9,7 @@ import type { Router } from '../http/router.ts'
 import type { RateLimiter } from '../util/rate-limiter.ts'
 import { receiptKeys } from './anchors.ts'
 import { invalidToken, verifyRateLimited } from './errors.ts'
-import { statusNowOf, verifyEvidence, type SignatureEvidence, type TrustAnchors } from './verify.ts'
+import { isEvidence, verifyEvidence, withStatusNow, type TrustAnchors } from './verify.ts'
 
 /** Evidence with the documents' texts is as long as the request that carried them, and more. */
 const MAX_VERIFY_BYTES = MAX_PUSHED_REQUEST_BYTES + 1024 * 1024
@@ -56,18 +56,11 @@ export function addSignatureRoutes(router: Router, deps: SignatureRouteDeps): vo
     const decision = await deps.limiter.hit(`verify:${ctx.ip}`, VERIFY_PER_MINUTE, 60)
     if (!decision.allowed) throw verifyRateLimited(decision.retryAfterSeconds)
     const body = await readJson(ctx, MAX_VERIFY_BYTES)
-    if (typeof body.payload !== 'string' || typeof body.receipt !== 'string' || typeof body.signature !== 'object' || body.signature === null) {
-      throw new InvalidRequestError('expected signature evidence: payload, signature and receipt (as in the token response or GET /signatures/{id})')
-    }
-    const report = await verifyEvidence(body as unknown as SignatureEvidence, await deps.anchors())
+    if (!isEvidence(body)) throw new InvalidRequestError('expected signature evidence: payload, signature and receipt (as in the token response or GET /signatures/{id})')
+    const report = await verifyEvidence(body, await deps.anchors())
     ctx.set('Cache-Control', 'no-store')
-    // The status now is of PostCert's certificate with that serial: only said of a certificate that chains to PostCert.
-    const ours = report.signer && report.checks.some((c) => c.name === 'chain' && c.ok)
-    ctx.body = { ...report, ...(ours ? await statusNow(report.signer!.serial) : {}) }
+    ctx.body = await withStatusNow(report, deps.judge)
   })
-
-  /** The certificate's status now, from the database (the evidence says how it stood at signing). */
-  const statusNow = async (serial: string) => statusNowOf(await deps.judge(serial))
 
   /** The client of the bearer access token (RFC 6750). */
   async function bearerClient(ctx: Context): Promise<string> {

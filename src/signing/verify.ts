@@ -21,6 +21,13 @@ export interface SignatureEvidence {
   request?: { documents?: { title: string; text?: string; mime_type?: string; sha256: string }[] }
 }
 
+/** Whether a value has the shape of evidence (payload, signature, receipt); the checks then say whether it holds. */
+export function isEvidence(value: unknown): value is SignatureEvidence {
+  const e = value as SignatureEvidence | null
+  return typeof e === 'object' && e !== null && typeof e.payload === 'string' && typeof e.receipt === 'string'
+    && typeof e.signature === 'object' && e.signature !== null
+}
+
 /** What a verifier trusts: PostCert's CA certificates and the keys that sign receipts. */
 export interface TrustAnchors {
   /** Root and issuing CA certificates (DER). A chain must end at one of the self-signed ones. */
@@ -156,8 +163,22 @@ function isSigningPayload(value: unknown): value is SigningPayload {
     && (p.transaction === undefined || strings(p.transaction, ['amount', 'currency', 'payee', 'account']))
 }
 
-/** How a certificate stands now, for a report: the verdict of this moment. */
-export function statusNowOf(verdict: Verdict): { status_now: string; revoked_at?: string; revocation_reason?: string } {
+export interface StatusNow {
+  status_now?: string
+  revoked_at?: string
+  revocation_reason?: string
+}
+
+/**
+ * The report with how the signer's certificate stands now (`judge`: the verdict of this moment).
+ * Said only of a certificate that chains to PostCert: a lookup by serial alone could describe another.
+ */
+export async function withStatusNow(report: VerificationReport, judge: (serial: string) => Promise<Verdict>): Promise<VerificationReport & StatusNow> {
+  const ours = report.signer && report.checks.some((c) => c.name === 'chain' && c.ok)
+  return ours ? { ...report, ...statusNowOf(await judge(report.signer!.serial)) } : report
+}
+
+function statusNowOf(verdict: Verdict): StatusNow {
   if (verdict.valid) return { status_now: 'good' }
   const status = verdict.reason === 'revoked' || verdict.reason === 'suspended' || verdict.reason === 'expired' ? verdict.reason : 'unknown'
   const revokedAt = verdict.certificate?.revokedAt
