@@ -72,7 +72,7 @@ export class RowHandover {
 
 /**
  * How an id is stored: clients by their id, everything else as its SHA-256 (base64url). The
- * database computes the same with STORAGE_KEY_SQL (a test holds the two together).
+ * database computes the same with storageKeySql (a test holds the two together).
  */
 export function storageKey(model: string, id: string): string {
   return model === 'Client' ? id : createHash('sha256').update(id).digest('base64url')
@@ -170,13 +170,7 @@ export class PostgresAdapter implements Adapter {
     const { rows: [row] } = await this.#deps.db.executeQuery<{ id: string; payload: string; consumed_at: Date | null; sealed_id: string | null }>(
       CompiledQuery.raw(column === 'uid' ? SQL.findByUid : SQL.findByUserCode, [this.#model, value, this.#deps.clock.now()]))
     if (!row?.sealed_id) return undefined
-    // Remembered with the row it was sealed for: the seal is bound to that row.
-    let id = this.#openedIds.get(`${row.id}:${row.sealed_id}`)
-    if (!id) {
-      id = this.#deps.box.openText(row.sealed_id, sealedIdContext(this.#model, row.id))
-      this.#openedIds.set(`${row.id}:${row.sealed_id}`, id)
-    }
-    return this.#restore(row.payload, row.consumed_at, id)
+    return this.#restore(row.payload, row.consumed_at, this.#openId(row.id, row.sealed_id))
   }
 
   /**
@@ -229,6 +223,16 @@ export class PostgresAdapter implements Adapter {
     this.#sealedIds.set(key, sealed)
     this.#openedIds.set(`${key}:${sealed}`, id)
     return sealed
+  }
+
+  /** The id a row's sealed id opens to; remembered with the row it was sealed for, as the seal is bound to it. */
+  #openId(key: string, sealed: string): string {
+    let id = this.#openedIds.get(`${key}:${sealed}`)
+    if (!id) {
+      id = this.#deps.box.openText(sealed, sealedIdContext(this.#model, key))
+      this.#openedIds.set(`${key}:${sealed}`, id)
+    }
+    return id
   }
 
   #key(id: string): string {
