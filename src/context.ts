@@ -57,6 +57,8 @@ export interface ContextOverrides {
   db?: Database
   sms?: SmsGateway
   identity?: IdentityVerifier
+  /** Outgoing requests of the provider (tests trust their own TLS CA). */
+  fetch?: typeof globalThis.fetch
 }
 
 /**
@@ -86,6 +88,7 @@ export class AppContext {
   readonly #staticChecks = new StaticCheckCache()
   readonly metrics = new Metrics()
   readonly views = new Views(path.join(ROOT_DIR, 'views'))
+  readonly #fetch: typeof globalThis.fetch | undefined
   #host: ProviderHost | undefined
   #timers: NodeJS.Timeout[] = []
 
@@ -110,6 +113,7 @@ export class AppContext {
     this.ocsp = new OcspResponder(this.db, this.ca, this.clock)
     this.limiter = new RateLimiter(this.db, this.clock)
     this.sms = overrides.sms ?? (config.smsGateway ? new HttpSmsGateway(config.smsGateway.url, config.smsGateway.token) : new SandboxSmsGateway(this.db, this.clock))
+    this.#fetch = overrides.fetch
     this.identity = overrides.identity ?? (config.identityProvider ? new HttpIdentityVerifier(config.identityProvider.url, config.identityProvider.token) : new SandboxIdentityRegistry())
   }
 
@@ -200,7 +204,8 @@ export class AppContext {
         createProvider({
           issuer: this.config.issuer, trustProxy: this.config.trustProxy, secureCookies: https,
           jwks, cookieKeys, views: this.views, db: this.db, box: this.box, clock: this.clock, pairwiseSalt, clientCache,
-          allowPrivateNetworkFetch: this.config.nodeEnv !== 'production',
+          allowPrivateNetworkFetch: this.config.nodeEnv !== 'production', production: this.config.nodeEnv === 'production',
+          openRegistration: this.config.testMode, fetch: this.#fetch,
           rememberLoginCertificate: (ref, serial) => login.rememberLoginCertificate(ref, serial),
           loginCertificate: (ref) => login.loginCertificate(ref),
           findSubscriber: async (id) => {

@@ -10,6 +10,7 @@ import { AppContext } from '../context.ts'
 import { migrateToLatest } from '../db/migrator.ts'
 import { PostCertError } from '../errors/errors.ts'
 import { ClientStore } from '../oidc/client-store.ts'
+import { createInitialAccessToken } from '../oidc/initial-access-token.ts'
 import { describeStartupError } from '../util/startup-error.ts'
 import { verifyCommand, VerifyUsageError } from './verify.ts'
 
@@ -31,6 +32,16 @@ const USAGE = `usage: postcert <command>
       --client-id ID               choose the client_id (default: generated)
       --metadata JSON              other client metadata, e.g.
                                    '{"id_token_signed_response_alg":"RS256"}'
+      --fapi                       under the FAPI 2.0 profile: PAR, DPoP and
+                                   private_key_jwt (give "jwks" in --metadata)
+      --ci                         release the connecting identifier (ci) to it
+  iat create [options]             an initial access token for dynamic registration
+                                   (POST {issuer}/reg, RFC 7591); shown once
+      --expires-in-days N          default 7
+      --reusable                   may register several clients until it expires
+                                   (default: spent by the first registration)
+      --ci                         its clients may receive the connecting identifier
+      --fapi                       its clients must register under FAPI 2.0
   ca show                          the root and issuing CA: subject, validity, fingerprint
   ca import --chain CHAIN.pem --key ISSUING-KEY.pem
                                    use your own issuing CA (signed by your root, whose key
@@ -54,7 +65,7 @@ async function run(argv: string[]): Promise<void> {
     process.stdout.write(USAGE)
     return
   }
-  if (!['migrate', 'keys', 'clients', 'ca', 'verify'].includes(command)) throw new UsageError(`unknown command: ${command}`)
+  if (!['migrate', 'keys', 'clients', 'ca', 'verify', 'iat'].includes(command)) throw new UsageError(`unknown command: ${command}`)
   const open = () => {
     const env = readEnv()
     const config = buildConfig(env)
@@ -81,6 +92,7 @@ async function run(argv: string[]): Promise<void> {
     await ctx.start()
     if (command === 'keys') return await keys(ctx, sub)
     if (command === 'ca') return await ca(ctx, sub, rest)
+    if (command === 'iat') return await initialAccessToken(ctx, sub, rest)
     return await clients(ctx, sub, rest)
   } finally {
     await ctx.close()
@@ -138,7 +150,7 @@ async function clients(ctx: AppContext, sub: string | undefined, rest: string[])
         name: { type: 'string' }, 'client-id': { type: 'string' }, public: { type: 'boolean' },
         'redirect-uri': { type: 'string', multiple: true }, 'post-logout-redirect-uri': { type: 'string', multiple: true },
         'grant-type': { type: 'string', multiple: true }, 'auth-method': { type: 'string' }, scope: { type: 'string' },
-        metadata: { type: 'string' },
+        metadata: { type: 'string' }, fapi: { type: 'boolean' }, ci: { type: 'boolean' },
       },
     })
     if (!values.name) throw new UsageError('clients add: --name is required')
@@ -155,6 +167,7 @@ async function clients(ctx: AppContext, sub: string | undefined, rest: string[])
       name: values.name, clientId: values['client-id'], public: values.public,
       redirectUris: values['redirect-uri'], postLogoutRedirectUris: values['post-logout-redirect-uri'],
       grantTypes: values['grant-type'], authMethod: values['auth-method'], scope: values.scope, metadata,
+      fapi: values.fapi, ci: values.ci,
     })
     process.stdout.write(JSON.stringify(client, null, 2) + '\n')
     if (client.client_secret) process.stderr.write('The client_secret is shown only now; store it safely.\n')
@@ -178,6 +191,22 @@ async function clients(ctx: AppContext, sub: string | undefined, rest: string[])
     return
   }
   throw new UsageError('clients: expected add, list, show or remove')
+}
+
+async function initialAccessToken(ctx: AppContext, sub: string | undefined, rest: string[]): Promise<void> {
+  if (sub !== 'create') throw new UsageError('iat: expected create')
+  const { values } = parseArgs({
+    args: rest, strict: true,
+    options: { 'expires-in-days': { type: 'string' }, reusable: { type: 'boolean' }, ci: { type: 'boolean' }, fapi: { type: 'boolean' } },
+  })
+  const days = Number(values['expires-in-days'] ?? 7)
+  if (!Number.isInteger(days) || days < 1 || days > 365) throw new UsageError('iat create: --expires-in-days must be an integer from 1 to 365')
+  const { token, expiresAt, policies } = await createInitialAccessToken(ctx.host.provider, { days, ci: values.ci, fapi: values.fapi, reusable: values.reusable })
+  process.stdout.write(`${JSON.stringify({
+    initial_access_token: token, registration_endpoint: `${ctx.config.issuer}/reg`,
+    expires_at: expiresAt.toISOString(), policies,
+  }, null, 2)}\n`)
+  process.stderr.write('The token is shown only now; give it to the institution over a secure channel.\n')
 }
 
 function print(rows: Record<string, string>[]): void {

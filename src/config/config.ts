@@ -33,6 +33,11 @@ export interface ServerConfig {
   demoRelyingParty: URL | undefined
   /** Server processes sharing the port (node:cluster); above 1 only with PostgreSQL. */
   workers: number
+  /**
+   * Test mode for the OpenID conformance suite: open dynamic registration and a sandbox
+   * subscriber whose login a scripted browser completes with one click (docs/conformance.md).
+   */
+  testMode: boolean
 }
 
 /** Thrown for any invalid setting; `message` is the one line printed at start-up. */
@@ -69,6 +74,7 @@ const schema = z.object({
   IDENTITY_PROVIDER_URL: z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' }).optional(),
   IDENTITY_PROVIDER_TOKEN: z.string().optional(),
   WEB_CONCURRENCY: integerText(1, 64).default(1),
+  POSTCERT_TEST_MODE: booleanText.default(false),
   DEMO_RP_URL: z.string().refine((v) => v === 'off' || /^https?:\/\/[^/]/.test(v) && URL.canParse(v), { error: 'must be an absolute http(s) URL or off' }).optional(),
 })
 
@@ -96,6 +102,7 @@ export function buildConfig(env: ServerEnv): ServerConfig {
     if (!e.TRUST_PROXY) throw new ConfigError('TRUST_PROXY must be true in production: PostCert serves plain HTTP behind a TLS proxy')
     if (!e.SMS_GATEWAY_URL) throw new ConfigError('SMS_GATEWAY_URL is required in production (the sandbox SMS outbox is for development)')
     if (!e.IDENTITY_PROVIDER_URL) throw new ConfigError('IDENTITY_PROVIDER_URL is required in production (the sandbox identity registry is for development)')
+    if (e.POSTCERT_TEST_MODE) throw new ConfigError('POSTCERT_TEST_MODE must not be set in production (open registration and a one-click test subscriber are for conformance testing)')
     if (e.DEMO_RP_URL && e.DEMO_RP_URL !== 'off') throw new ConfigError('DEMO_RP_URL must not be set in production (the demo relying party is for development)')
   }
   // The demo relying party is registered by default in development only.
@@ -121,5 +128,6 @@ export function buildConfig(env: ServerEnv): ServerConfig {
     identityProvider: e.IDENTITY_PROVIDER_URL ? { url: e.IDENTITY_PROVIDER_URL, token: e.IDENTITY_PROVIDER_TOKEN! } : undefined,
     demoRelyingParty: demoUrl === 'off' ? undefined : new URL(demoUrl),
     workers: e.WEB_CONCURRENCY,
+    testMode: e.POSTCERT_TEST_MODE,
   }
 }

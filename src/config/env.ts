@@ -19,6 +19,7 @@ export interface ServerEnv {
   IDENTITY_PROVIDER_TOKEN?: string
   DEMO_RP_URL?: string
   WEB_CONCURRENCY?: string
+  POSTCERT_TEST_MODE?: string
 }
 
 export const ENV_NAMES = [
@@ -38,6 +39,7 @@ export const ENV_NAMES = [
   'SMS_GATEWAY_TOKEN',
   'IDENTITY_PROVIDER_URL',
   'IDENTITY_PROVIDER_TOKEN',
+  'POSTCERT_TEST_MODE',
   'DEMO_RP_URL',
   'WEB_CONCURRENCY',
 ] as const satisfies readonly (keyof ServerEnv)[]

@@ -10,7 +10,7 @@ import { pickLocale, scriptJson, type Locale, type Views } from '../http/views.t
 import type { LoginResult, LoginService } from '../login/login-service.ts'
 import { meets, passkeyOnly, requiredAcr } from '../login/assurance.ts'
 import { acrNotMet } from '../login/errors.ts'
-import { ciAllowed } from '../oidc/provider.ts'
+import { ciAllowed, displayName } from '../oidc/client-policy.ts'
 import { registerAtInstitution } from './registration.ts'
 import type { SigningService } from '../signing/signing-service.ts'
 import { addSigningRoutes, renderSigningPage, signatureRequestOf, type SigningRouteDeps } from './signing.ts'
@@ -63,7 +63,7 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
       .filter((c) => c !== 'ci' || ciAllowed(client))
       .map((c) => deps.views.message(lang, `consent.claim.${c}`))
     const logo = client?.logoUri?.startsWith('https://') ? client.logoUri : undefined
-    const common = { uid, csrf: deps.csrf.token(`interaction:${uid}`), clientName: client?.clientName ?? clientId, logo, claims }
+    const common = { uid, csrf: deps.csrf.token(`interaction:${uid}`), clientName: displayName(client, lang, clientId), logo, claims }
     ctx.set('Cache-Control', 'no-store')
     ctx.type = 'html'
     if (details.prompt.name === 'consent') {

@@ -5,6 +5,7 @@ import type { Database } from '../db/database.ts'
 import { InvalidRequestError, NotFoundError } from '../errors/errors.ts'
 import type { AdapterDeps } from './adapter.ts'
 import { PostgresAdapter } from './adapter.ts'
+import { CI_ALLOWED, FAPI_PROFILE } from './client-policy.ts'
 
 export interface NewClient {
   name: string
@@ -17,6 +18,10 @@ export interface NewClient {
   scope?: string
   /** Any other client metadata (RFC 7591 names), e.g. id_token_signed_response_alg. */
   metadata?: Record<string, unknown>
+  /** Under the FAPI 2.0 profile: PAR, DPoP-bound tokens, private_key_jwt (its jwks in metadata). */
+  fapi?: boolean
+  /** The operator releases the connecting identifier to this client. */
+  ci?: boolean
 }
 
 export type ClientMetadata = Record<string, unknown> & { client_id: string }
@@ -43,7 +48,7 @@ export class ClientStore {
   async add(input: NewClient): Promise<ClientMetadata> {
     const redirectUris = input.redirectUris ?? []
     const grantTypes = input.grantTypes ?? (redirectUris.length ? ['authorization_code', 'refresh_token'] : ['client_credentials'])
-    const authMethod = input.authMethod ?? (input.public ? 'none' : 'client_secret_basic')
+    const authMethod = input.authMethod ?? (input.public ? 'none' : input.fapi ? 'private_key_jwt' : 'client_secret_basic')
     if (input.public && authMethod !== 'none') throw new InvalidRequestError('a public client authenticates with "none"')
     const metadata: ClientMetadata = {
       ...input.metadata,
@@ -56,6 +61,9 @@ export class ClientStore {
       token_endpoint_auth_method: authMethod,
       ...(input.postLogoutRedirectUris?.length ? { post_logout_redirect_uris: input.postLogoutRedirectUris } : {}),
       ...(input.scope ? { scope: input.scope } : {}),
+      ...(input.ci ? { [CI_ALLOWED]: true } : {}),
+      // What client-policy.ts requires of a FAPI client, written out so the stored document says it.
+      ...(input.fapi ? { [FAPI_PROFILE]: '2.0', require_pushed_authorization_requests: true, dpop_bound_access_tokens: true } : {}),
     }
     if (authMethod !== 'none' && authMethod !== 'private_key_jwt') {
       metadata.client_secret = randomBytes(32).toString('base64url')

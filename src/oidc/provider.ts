@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
 import Provider, { errors, type Client, type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
 import { ACR_VALUES } from '../login/assurance.ts'
 import { CLOCK_TOLERANCE_SECONDS, TTL } from '../constants.ts'
@@ -9,6 +9,8 @@ import type { CertificateClaim, LoginRef } from '../login/login-service.ts'
 import { parseSignatureRequest, signaturesResource, SignatureRequestError, SIGNATURE_TYPE } from '../signing/request.ts'
 import { PostgresAdapter, RowHandover, type AdapterDeps } from './adapter.ts'
 import { findRegisteredGrant } from './registered-grant.ts'
+import { checkClientMetadata, ciAllowed, CI_ALLOWED, fapiProfileOf, FAPI_SIGNING_ALGS, POSTCERT_CLIENT_PROPERTIES, REGISTRATION_POLICIES } from './client-policy.ts'
+import { spendInitialAccessToken } from './initial-access-token.ts'
 
 export const SIGNING_ALGS = ['ES256', 'PS256', 'RS256'] as const
 
@@ -19,17 +21,6 @@ export interface AccountClaims {
   phone_number: string
   /** Connecting identifier: the same for a person at every institution, so released only to clients the operator allows. */
   ci: string
-}
-
-/** Client metadata the operator sets (never the client itself) to release the connecting identifier. */
-export const CI_ALLOWED = 'postcert_ci_allowed'
-
-/**
- * Whether the operator allowed this client the connecting identifier. oidc-provider keeps extra
- * metadata on the client under its own name; client.metadata() would rebuild the whole document.
- */
-export function ciAllowed(client: Client | undefined): boolean {
-  return (client as unknown as Record<string, unknown> | undefined)?.[CI_ALLOWED] === true
 }
 
 export interface ProviderDeps extends AdapterDeps {
@@ -50,6 +41,15 @@ export interface ProviderDeps extends AdapterDeps {
    * addresses (a demo on localhost); in production oidc-provider's SSRF guard refuses them.
    */
   allowPrivateNetworkFetch: boolean
+  /** Production applies the strict client policy (https redirect URIs even on localhost). */
+  production: boolean
+  /**
+   * Open dynamic registration, without an initial access token: the test mode for the OpenID
+   * conformance suite only (refused in production by the config).
+   */
+  openRegistration: boolean
+  /** Outgoing requests (sector documents, client JWKS, back-channel logout); tests trust their own TLS CA here. */
+  fetch?: typeof globalThis.fetch
 }
 
 /** The signature a consent result carries to the code (see interactions/signing.ts). */
@@ -165,12 +165,19 @@ export function createProvider(deps: ProviderDeps): Provider {
       return typeof authTime === 'number' ? { auth_time: authTime } : undefined
     },
     extraClientMetadata: {
-      properties: [CI_ALLOWED],
-      validator: (_ctx, key, value) => {
-        if (key === CI_ALLOWED && value !== undefined && typeof value !== 'boolean') {
-          throw new errors.InvalidClientMetadata(`${CI_ALLOWED} must be true or false`)
-        }
+      properties: POSTCERT_CLIENT_PROPERTIES,
+      // Called once per property; the whole document is checked at the first (client-policy.ts).
+      validator: (ctx, key, value, metadata) => {
+        if (key !== CI_ALLOWED) return
+        if (value !== undefined && typeof value !== 'boolean') throw new errors.InvalidClientMetadata(`${CI_ALLOWED} must be true or false`)
+        checkClientMetadata(ctx as KoaContextWithOIDC | undefined, metadata as unknown as Record<string, unknown>, { production: deps.production })
       },
+    },
+    // FAPI 2.0 client assertions: the issuer as audience (oidc-provider's own check) and no RS256.
+    assertJwtClientAuthClaimsAndHeader: async (ctx, claims, header) => {
+      if (!ctx.oidc.isFapi('2.0')) return
+      if (claims.aud !== ctx.oidc.issuer) throw new errors.InvalidClientAuth('audience (aud) must equal the issuer identifier url')
+      if (!FAPI_SIGNING_ALGS.includes(String(header.alg))) throw new errors.InvalidClientAuth(`FAPI 2.0 client assertions are signed with ${FAPI_SIGNING_ALGS.join(', ')}`)
     },
     // A different, stable subject for each sector (relying party), so institutions cannot link users.
     subjectTypes: ['pairwise', 'public'],
@@ -215,6 +222,19 @@ export function createProvider(deps: ProviderDeps): Provider {
         useGrantedResource: async () => false,
       },
       clientCredentials: { enabled: true },
+      // RFC 7591 registration with an operator's initial access token (`postcert iat create`),
+      // RFC 7592 management with the registration access token it returns.
+      registration: {
+        enabled: true,
+        initialAccessToken: !deps.openRegistration,
+        policies: REGISTRATION_POLICIES,
+        idFactory: () => `pc_${randomBytes(12).toString('base64url')}`,
+        secretFactory: async () => randomBytes(32).toString('base64url'),
+      },
+      registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
+      // The FAPI 2.0 Security Profile for clients registered under it (postcert_fapi_profile).
+      fapi: { enabled: true, profile: (_ctx, client) => fapiProfileOf(client) },
+      dPoP: { enabled: true },
       introspection: { enabled: true },
       jwtIntrospection: { enabled: true },
       revocation: { enabled: true },
@@ -233,9 +253,10 @@ export function createProvider(deps: ProviderDeps): Provider {
         },
       },
     },
-    ...(deps.allowPrivateNetworkFetch
-      ? { fetch: (url: Parameters<typeof fetch>[0], options?: RequestInit) => globalThis.fetch(url, { ...options, dispatcher: undefined } as RequestInit) }
-      : {}),
+    ...(deps.fetch ? { fetch: deps.fetch }
+      : deps.allowPrivateNetworkFetch
+        ? { fetch: (url: Parameters<typeof fetch>[0], options?: RequestInit) => globalThis.fetch(url, { ...options, dispatcher: undefined } as RequestInit) }
+        : {}),
     pkce: { required: () => true },
     responseTypes: ['code'],
     scopes: ['openid', 'offline_access', 'profile', 'phone', 'ci', 'certificate'],
@@ -291,5 +312,6 @@ export function createProvider(deps: ProviderDeps): Provider {
   }
   const provider = new Provider(deps.issuer, configuration)
   provider.proxy = deps.trustProxy
+  provider.use(spendInitialAccessToken as never)
   return provider
 }

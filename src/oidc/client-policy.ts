@@ -1,0 +1,149 @@
+import { errors, type Client, type KoaContextWithOIDC } from 'oidc-provider'
+
+/** Client metadata the operator sets (never the client itself) to release the connecting identifier. */
+export const CI_ALLOWED = 'postcert_ci_allowed'
+/** Client metadata: "2.0" puts a client under the FAPI 2.0 Security Profile (see fapiRules). */
+export const FAPI_PROFILE = 'postcert_fapi_profile'
+/** Names shown to subscribers in their language (RFC 7591 section 2.2 language tags). */
+export const LOCALIZED_NAMES = ['client_name#ko', 'client_name#en'] as const
+
+/** Every metadata property PostCert adds to oidc-provider's. The first one triggers the whole-document checks. */
+export const POSTCERT_CLIENT_PROPERTIES = [CI_ALLOWED, FAPI_PROFILE, ...LOCALIZED_NAMES]
+
+/** What the FAPI 2.0 Security Profile allows for signatures (section 5.4: PS256, ES256, EdDSA). */
+export const FAPI_SIGNING_ALGS = ['PS256', 'ES256', 'EdDSA']
+
+/** Initial access token policies (`postcert iat create --ci / --fapi`), run before the checks below. */
+export const REGISTRATION_POLICIES = {
+  /** The operator approved this institution for the connecting identifier. */
+  ci: (_ctx: KoaContextWithOIDC, properties: Record<string, unknown>) => { properties[CI_ALLOWED] = true },
+  /** The institution must register under the FAPI 2.0 profile. */
+  fapi2: (_ctx: KoaContextWithOIDC, properties: Record<string, unknown>) => { properties[FAPI_PROFILE] = '2.0' },
+  /** A marker, not a rule: the token may register more than one client until it expires. */
+  reusable: () => {},
+}
+
+/**
+ * Whether the operator allowed this client the connecting identifier. oidc-provider keeps extra
+ * metadata on the client under its own name; client.metadata() would rebuild the whole document.
+ */
+export function ciAllowed(client: Client | undefined): boolean {
+  return (client as unknown as Record<string, unknown> | undefined)?.[CI_ALLOWED] === true
+}
+
+/** The FAPI profile oidc-provider applies to a request of this client (features.fapi.profile). */
+export function fapiProfileOf(client: Client | undefined): '2.0' | undefined {
+  return (client as unknown as Record<string, unknown> | undefined)?.[FAPI_PROFILE] === '2.0' ? '2.0' : undefined
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]'])
+/** URIs shown to subscribers as links: they must not be downgraded or point at a local file. */
+const PAGE_URIS = ['logo_uri', 'policy_uri', 'tos_uri', 'client_uri']
+
+type Metadata = Record<string, unknown>
+
+/**
+ * PostCert's client policy, applied by oidc-provider's extraClientMetadata validator before its
+ * own checks: at dynamic registration and its updates, when the operator adds a client, and
+ * whenever a stored client is loaded (so a rule added later also holds for older clients).
+ *
+ * Checks:
+ * - redirect URIs are exact https URLs (http only on a loopback host outside production):
+ *   no wildcard, no fragment, no user info;
+ * - post-logout redirect URIs follow the same rule;
+ * - logo, policy, terms and client URIs are https;
+ * - `jwks` and `jwks_uri` are not both given, and private_key_jwt has one of them;
+ * - localized names are non-empty strings;
+ * - the connecting identifier is never granted by the client itself (registration keeps it only
+ *   from an operator's initial access token, an update keeps what was stored);
+ * - FAPI 2.0 clients satisfy fapiRules.
+ *
+ * Throws InvalidRedirectUri or InvalidClientMetadata (RFC 7591 section 3.2.2).
+ */
+export function checkClientMetadata(ctx: KoaContextWithOIDC | undefined, metadata: Metadata, options: { production: boolean }): void {
+  keepOperatorGrants(ctx, metadata)
+  // oidc-provider answers invalid_redirect_uri for a message about redirect_uris, invalid_client_metadata otherwise.
+  for (const uri of list(metadata.redirect_uris)) checkRedirectUri(uri, 'redirect_uris', options)
+  for (const uri of list(metadata.post_logout_redirect_uris)) checkRedirectUri(uri, 'post_logout_redirect_uris', options)
+  for (const key of PAGE_URIS) {
+    const value = metadata[key]
+    if (value !== undefined && (typeof value !== 'string' || URL.parse(value)?.protocol !== 'https:')) throw new errors.InvalidClientMetadata(`${key} must be an https URL`)
+  }
+  if (metadata.jwks !== undefined && metadata.jwks_uri !== undefined) throw new errors.InvalidClientMetadata('jwks and jwks_uri must not both be given')
+  if (metadata.token_endpoint_auth_method === 'private_key_jwt' && metadata.jwks === undefined && metadata.jwks_uri === undefined) {
+    throw new errors.InvalidClientMetadata('private_key_jwt needs the client\'s public keys: jwks or jwks_uri')
+  }
+  for (const key of LOCALIZED_NAMES) {
+    const value = metadata[key]
+    if (value !== undefined && (typeof value !== 'string' || !value.trim())) throw new errors.InvalidClientMetadata(`${key} must be a non-empty string`)
+  }
+  const profile = metadata[FAPI_PROFILE]
+  if (profile !== undefined && profile !== '2.0') throw new errors.InvalidClientMetadata(`${FAPI_PROFILE} must be "2.0" when given`)
+  if (profile === '2.0') fapiRules(metadata)
+}
+
+/**
+ * FAPI 2.0 Security Profile (final), for a client registered under it:
+ * - authorization code only (refresh tokens allowed), response type `code`;
+ * - private_key_jwt client authentication, with PS256, ES256 or EdDSA assertions;
+ * - PAR required and DPoP-bound tokens: set when absent, refused when turned off;
+ * - ID tokens signed with PS256 or ES256.
+ * PKCE S256, the 60-second code lifetime and `iss` in the response hold for every client.
+ */
+function fapiRules(metadata: Metadata): void {
+  const grants = list(metadata.grant_types)
+  const other = grants.find((g) => g !== 'authorization_code' && g !== 'refresh_token')
+  if (other || !grants.includes('authorization_code')) throw new errors.InvalidClientMetadata(`FAPI 2.0 clients use the authorization code grant only${other ? `, not ${other}` : ''}`)
+  if (list(metadata.response_types).some((t) => t !== 'code')) throw new errors.InvalidClientMetadata('FAPI 2.0 clients use response_type code only')
+  if (metadata.token_endpoint_auth_method !== 'private_key_jwt') throw new errors.InvalidClientMetadata('FAPI 2.0 clients authenticate with private_key_jwt')
+  const assertionAlg = metadata.token_endpoint_auth_signing_alg
+  if (assertionAlg !== undefined && !FAPI_SIGNING_ALGS.includes(String(assertionAlg))) {
+    throw new errors.InvalidClientMetadata(`FAPI 2.0 client assertions are signed with ${FAPI_SIGNING_ALGS.join(', ')}`)
+  }
+  if (!FAPI_SIGNING_ALGS.includes(String(metadata.id_token_signed_response_alg))) {
+    throw new errors.InvalidClientMetadata(`FAPI 2.0 ID tokens are signed with ${FAPI_SIGNING_ALGS.join(', ')}`)
+  }
+  for (const key of ['require_pushed_authorization_requests', 'dpop_bound_access_tokens']) {
+    if (metadata[key] === false) throw new errors.InvalidClientMetadata(`FAPI 2.0 clients must have ${key}`)
+    metadata[key] = true
+  }
+}
+
+function checkRedirectUri(uri: unknown, label: string, { production }: { production: boolean }): void {
+  const Err = errors.InvalidClientMetadata
+  const url = typeof uri === 'string' ? URL.parse(uri) : null
+  if (!url) throw new Err(`${label} must only contain absolute URLs`)
+  if (String(uri).includes('*')) throw new Err(`${label} must be exact: wildcards are not allowed`)
+  if (String(uri).includes('#')) throw new Err(`${label} must not contain fragments`)
+  if (url.username || url.password) throw new Err(`${label} must not contain user information`)
+  if (url.protocol === 'https:') return
+  if (url.protocol === 'http:' && LOOPBACK.has(url.hostname) && !production) return
+  throw new Err(production ? `${label} must use https` : `${label} must use https (http only on localhost outside production)`)
+}
+
+/**
+ * The connecting identifier is released only with the operator's approval: at registration
+ * through an initial access token carrying the `ci` policy (which has already set it), at an
+ * update as stored before. Whatever the client sent itself is dropped.
+ */
+function keepOperatorGrants(ctx: KoaContextWithOIDC | undefined, metadata: Metadata): void {
+  const route = ctx?.oidc?.route
+  if (route === 'registration') {
+    const policies = (ctx!.oidc.entities.InitialAccessToken as { policies?: string[] } | undefined)?.policies ?? []
+    if (!policies.includes('ci')) delete metadata[CI_ALLOWED]
+  } else if (route === 'client_update') {
+    const stored = ciAllowed(ctx!.oidc.entities.Client)
+    if (stored) metadata[CI_ALLOWED] = true
+    else delete metadata[CI_ALLOWED]
+  }
+}
+
+function list(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : []
+}
+
+/** The institution's name as a subscriber reading `locale` should see it. */
+export function displayName(client: Client | undefined, locale: string, fallback: string): string {
+  const localized = (client as unknown as Record<string, unknown> | undefined)?.[`client_name#${locale}`]
+  return typeof localized === 'string' ? localized : client?.clientName ?? fallback
+}
