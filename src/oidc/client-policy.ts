@@ -79,18 +79,18 @@ export function checkClientMetadata(ctx: KoaContextWithOIDC | undefined, metadat
   }
   const profile = metadata[FAPI_PROFILE]
   if (profile !== undefined && profile !== '2.0') throw new errors.InvalidClientMetadata(`${FAPI_PROFILE} must be "2.0" when given`)
-  if (profile === '2.0') fapiRules(metadata)
+  if (profile === '2.0') fapiRules(metadata, sent(ctx))
 }
 
 /**
  * FAPI 2.0 Security Profile (final), for a client registered under it:
  * - authorization code only (refresh tokens allowed), response type `code`;
  * - private_key_jwt client authentication, with PS256, ES256 or EdDSA assertions;
- * - PAR required and DPoP-bound tokens: set when absent, refused when turned off;
+ * - PAR required and DPoP-bound tokens: always set, and a registration that turns them off is refused;
  * - ID tokens signed with PS256 or ES256.
  * PKCE S256, the 60-second code lifetime and `iss` in the response hold for every client.
  */
-function fapiRules(metadata: Metadata): void {
+function fapiRules(metadata: Metadata, body: Metadata): void {
   const grants = list(metadata.grant_types)
   const other = grants.find((g) => g !== 'authorization_code' && g !== 'refresh_token')
   if (other || !grants.includes('authorization_code')) throw new errors.InvalidClientMetadata(`FAPI 2.0 clients use the authorization code grant only${other ? `, not ${other}` : ''}`)
@@ -104,7 +104,8 @@ function fapiRules(metadata: Metadata): void {
     throw new errors.InvalidClientMetadata(`FAPI 2.0 ID tokens are signed with ${FAPI_SIGNING_ALGS.join(', ')}`)
   }
   for (const key of ['require_pushed_authorization_requests', 'dpop_bound_access_tokens']) {
-    if (metadata[key] === false) throw new errors.InvalidClientMetadata(`FAPI 2.0 clients must have ${key}`)
+    // oidc-provider fills in false as the default, so only what the client sent is refused.
+    if (body[key] === false) throw new errors.InvalidClientMetadata(`FAPI 2.0 clients must have ${key}`)
     metadata[key] = true
   }
 }
@@ -136,6 +137,12 @@ function keepOperatorGrants(ctx: KoaContextWithOIDC | undefined, metadata: Metad
     if (stored) metadata[CI_ALLOWED] = true
     else delete metadata[CI_ALLOWED]
   }
+}
+
+/** The metadata a registration or update request sent, or nothing when a stored client is loaded. */
+function sent(ctx: KoaContextWithOIDC | undefined): Metadata {
+  const route = ctx?.oidc?.route
+  return route === 'registration' || route === 'client_update' ? (ctx!.oidc.body as Metadata | undefined) ?? {} : {}
 }
 
 function list(value: unknown): unknown[] {
