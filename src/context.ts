@@ -24,6 +24,7 @@ import { SandboxSmsGateway } from './enrollment/sms/sandbox-sms-gateway.ts'
 import type { SmsGateway } from './enrollment/sms/sms-gateway.ts'
 import { PasskeyRegistrar } from './holders/webauthn/passkeys.ts'
 import { LoginService } from './login/login-service.ts'
+import { TestSubscriber } from './login/test-subscriber.ts'
 import { mountApp } from './http/app.ts'
 import { buildBrowserBundles } from './http/bundles.ts'
 import { Csrf } from './http/csrf.ts'
@@ -177,7 +178,11 @@ export class AppContext {
       db: this.db, provider: () => this.host.provider, limiter: this.limiter, judge: (serial) => this.judgeCertificate(serial),
       anchors: () => trustAnchors({ db: this.db, ca: this.ca, signingKeys: this.signingKeys }),
     })
-    addInteractionRoutes(router, { provider: () => this.host.provider, views: this.views, csrf, login, audit: this.audit, issuer: this.config.issuer,
+    const testSubscriber = this.config.testMode
+      ? await TestSubscriber.ensure({ db: this.db, secrets: this.secrets, authority: this.authority, ca: this.ca, clock: this.clock, issuer: this.config.issuer })
+      : undefined
+    if (testSubscriber) this.logger.warn('test mode: open client registration and a one-click test subscriber (never in production)')
+    addInteractionRoutes(router, { provider: () => this.host.provider, views: this.views, csrf, login, audit: this.audit, issuer: this.config.issuer, testSubscriber,
       clock: this.clock, renewalWindowDays: this.config.renewalWindowDays, signing,
       subjectFor: async (clientId, subscriberId) => {
         const client = await this.host.provider.Client.find(clientId)

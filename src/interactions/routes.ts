@@ -11,6 +11,7 @@ import type { LoginResult, LoginService } from '../login/login-service.ts'
 import { meets, passkeyOnly, requiredAcr } from '../login/assurance.ts'
 import { acrNotMet } from '../login/errors.ts'
 import { ciAllowed, displayName } from '../oidc/client-policy.ts'
+import type { TestSubscriber } from '../login/test-subscriber.ts'
 import { registerAtInstitution } from './registration.ts'
 import type { SigningService } from '../signing/signing-service.ts'
 import { addSigningRoutes, renderSigningPage, signatureRequestOf, type SigningRouteDeps } from './signing.ts'
@@ -28,6 +29,8 @@ export interface InteractionDeps {
   signing: SigningService
   /** The pairwise subject a client knows a subscriber by. */
   subjectFor: (clientId: string, subscriberId: string) => Promise<string>
+  /** Test mode only (POSTCERT_TEST_MODE): the sandbox subscriber a scripted browser logs in as. */
+  testSubscriber?: TestSubscriber
 }
 
 const LOGIN_ERRORS = ['acr_not_met', 'invalid_proof', 'challenge_invalid', 'certificate_locked', 'certificate_expired', 'certificate_revoked',
@@ -80,14 +83,15 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
       ...common, scripts: ['/assets/login.js'], issuer: deps.issuer, loginHint: serialHint(details.params.login_hint), passkeyOnly: passkeyOnly(details.params), ...languageSwitch(ctx, lang),
       // The login script's texts, with the refusals the login endpoints answer with.
       loginMessages: deps.views.scriptMessages(lang, ['loginjs.'], LOGIN_ERRORS),
+      testMode: Boolean(deps.testSubscriber),
     })
   })
 
-  /** JSON endpoints of the login page: the interaction cookie plus a CSRF header. */
-  async function loginApi(ctx: Context, uid: string) {
+  /** JSON endpoints of the login page: the interaction cookie plus a CSRF header (or form field). */
+  async function loginApi(ctx: Context, uid: string, csrfToken = ctx.get('x-csrf-token') || null) {
     const provider = deps.provider()
     const details = await interactionDetails(provider, ctx, uid)
-    deps.csrf.verify(`interaction:${uid}`, ctx.get('x-csrf-token') || null)
+    deps.csrf.verify(`interaction:${uid}`, csrfToken)
     if (details.prompt.name !== 'login') throw new InvalidRequestError('this sign-in request is not waiting for a login')
     ctx.set('Cache-Control', 'no-store')
     return { provider, details }
@@ -136,6 +140,18 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     if (typeof body.proof !== 'string') throw new InvalidRequestError('proof must be a compact JWS')
     await finishLogin(ctx, details, await deps.login.verifyFileProof(uid, body.proof))
   })
+
+  // Test mode: one click logs in the sandbox subscriber, through the same proof check as the page.
+  const testSubscriber = deps.testSubscriber
+  if (testSubscriber) {
+    router.add('POST', '/interaction/:uid/test-login', 'interaction_test_login', async (ctx, { uid = '' }) => {
+      const { details } = await loginApi(ctx, uid, (await readForm(ctx)).get('csrf'))
+      const challenge = await deps.login.createChallenge(uid)
+      await finishLogin(ctx, details, await deps.login.verifyFileProof(uid, await testSubscriber.proof(uid, challenge)))
+      ctx.status = 303
+      ctx.redirect((ctx.body as { redirect: string }).redirect)
+    })
+  }
 
   router.add('POST', '/interaction/:uid/login/passkey', 'interaction_login_passkey', async (ctx, { uid = '' }) => {
     const { details } = await loginApi(ctx, uid)

@@ -227,7 +227,8 @@ export function createProvider(deps: ProviderDeps): Provider {
       registration: {
         enabled: true,
         initialAccessToken: !deps.openRegistration,
-        policies: REGISTRATION_POLICIES,
+        // Policies travel on initial access tokens, so open registration has none.
+        ...(deps.openRegistration ? {} : { policies: REGISTRATION_POLICIES }),
         idFactory: () => `pc_${randomBytes(12).toString('base64url')}`,
         secretFactory: async () => randomBytes(32).toString('base64url'),
       },
