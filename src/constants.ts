@@ -21,8 +21,12 @@ export const TTL = {
   DeviceCode: 10 * 60,
 } as const
 
-/** Allowed clock difference between PostCert and its relying parties. */
-export const CLOCK_TOLERANCE_SECONDS = 5
+/**
+ * Allowed clock difference between PostCert and its relying parties: FAPI 2.0 (section 5.3.1.1)
+ * asks authorization servers to accept JWTs (client assertions, DPoP proofs) issued up to 10
+ * seconds in the future.
+ */
+export const CLOCK_TOLERANCE_SECONDS = 10
 
 /** The longest-lived thing PostCert signs with an OIDC key today (ID tokens, JWT introspection). */
 export const MAX_SIGNED_LIFETIME_SECONDS = Math.max(TTL.IdToken, TTL.AccessToken)

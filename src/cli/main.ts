@@ -35,6 +35,8 @@ const USAGE = `usage: postcert <command>
       --fapi                       under the FAPI 2.0 profile: PAR, DPoP and
                                    private_key_jwt (give "jwks" in --metadata)
       --ci                         release the connecting identifier (ci) to it
+      --pkce-optional              let this confidential client omit PKCE (the OpenID
+                                   certification plans send none)
   iat create [options]             an initial access token for dynamic registration
                                    (POST {issuer}/reg, RFC 7591); shown once
       --expires-in-days N          default 7
@@ -42,6 +44,7 @@ const USAGE = `usage: postcert <command>
                                    (default: spent by the first registration)
       --ci                         its clients may receive the connecting identifier
       --fapi                       its clients must register under FAPI 2.0
+      --pkce-optional              its confidential clients may omit PKCE
   ca show                          the root and issuing CA: subject, validity, fingerprint
   ca import --chain CHAIN.pem --key ISSUING-KEY.pem
                                    use your own issuing CA (signed by your root, whose key
@@ -150,7 +153,7 @@ async function clients(ctx: AppContext, sub: string | undefined, rest: string[])
         name: { type: 'string' }, 'client-id': { type: 'string' }, public: { type: 'boolean' },
         'redirect-uri': { type: 'string', multiple: true }, 'post-logout-redirect-uri': { type: 'string', multiple: true },
         'grant-type': { type: 'string', multiple: true }, 'auth-method': { type: 'string' }, scope: { type: 'string' },
-        metadata: { type: 'string' }, fapi: { type: 'boolean' }, ci: { type: 'boolean' },
+        metadata: { type: 'string' }, fapi: { type: 'boolean' }, ci: { type: 'boolean' }, 'pkce-optional': { type: 'boolean' },
       },
     })
     if (!values.name) throw new UsageError('clients add: --name is required')
@@ -167,7 +170,7 @@ async function clients(ctx: AppContext, sub: string | undefined, rest: string[])
       name: values.name, clientId: values['client-id'], public: values.public,
       redirectUris: values['redirect-uri'], postLogoutRedirectUris: values['post-logout-redirect-uri'],
       grantTypes: values['grant-type'], authMethod: values['auth-method'], scope: values.scope, metadata,
-      fapi: values.fapi, ci: values.ci,
+      fapi: values.fapi, ci: values.ci, pkceOptional: values['pkce-optional'],
     })
     process.stdout.write(JSON.stringify(client, null, 2) + '\n')
     if (client.client_secret) process.stderr.write('The client_secret is shown only now; store it safely.\n')
@@ -197,11 +200,15 @@ async function initialAccessToken(ctx: AppContext, sub: string | undefined, rest
   if (sub !== 'create') throw new UsageError('iat: expected create')
   const { values } = parseArgs({
     args: rest, strict: true,
-    options: { 'expires-in-days': { type: 'string' }, reusable: { type: 'boolean' }, ci: { type: 'boolean' }, fapi: { type: 'boolean' } },
+    options: {
+      'expires-in-days': { type: 'string' }, reusable: { type: 'boolean' }, ci: { type: 'boolean' }, fapi: { type: 'boolean' }, 'pkce-optional': { type: 'boolean' },
+    },
   })
   const days = Number(values['expires-in-days'] ?? 7)
   if (!Number.isInteger(days) || days < 1 || days > 365) throw new UsageError('iat create: --expires-in-days must be an integer from 1 to 365')
-  const { token, expiresAt, policies } = await createInitialAccessToken(ctx.host.provider, { days, ci: values.ci, fapi: values.fapi, reusable: values.reusable })
+  const { token, expiresAt, policies } = await createInitialAccessToken(ctx.host.provider, {
+    days, ci: values.ci, fapi: values.fapi, reusable: values.reusable, pkceOptional: values['pkce-optional'],
+  })
   process.stdout.write(`${JSON.stringify({
     initial_access_token: token, registration_endpoint: `${ctx.config.issuer}/reg`,
     expires_at: expiresAt.toISOString(), policies,

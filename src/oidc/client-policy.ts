@@ -4,11 +4,17 @@ import { errors, type Client, type KoaContextWithOIDC } from 'oidc-provider'
 export const CI_ALLOWED = 'postcert_ci_allowed'
 /** Client metadata: "2.0" puts a client under the FAPI 2.0 Security Profile (see fapiRules). */
 export const FAPI_PROFILE = 'postcert_fapi_profile'
+/**
+ * Client metadata the operator sets (never the client itself): false lets a confidential client
+ * omit PKCE, as OpenID Connect's certification plans do (they rely on nonce and client
+ * authentication). Public and FAPI clients always use PKCE; everyone else does by default.
+ */
+export const PKCE_REQUIRED = 'postcert_pkce_required'
 /** Names shown to subscribers in their language (RFC 7591 section 2.2 language tags). */
 export const LOCALIZED_NAMES = ['client_name#ko', 'client_name#en'] as const
 
 /** Every metadata property PostCert adds to oidc-provider's. The first one triggers the whole-document checks. */
-export const POSTCERT_CLIENT_PROPERTIES = [CI_ALLOWED, FAPI_PROFILE, ...LOCALIZED_NAMES]
+export const POSTCERT_CLIENT_PROPERTIES = [CI_ALLOWED, FAPI_PROFILE, PKCE_REQUIRED, ...LOCALIZED_NAMES]
 
 /** What the FAPI 2.0 Security Profile allows for signatures (section 5.4: PS256, ES256, EdDSA). */
 export const FAPI_SIGNING_ALGS = ['PS256', 'ES256', 'EdDSA']
@@ -19,6 +25,8 @@ export const REGISTRATION_POLICIES = {
   ci: (_ctx: KoaContextWithOIDC, properties: Record<string, unknown>) => { properties[CI_ALLOWED] = true },
   /** The institution must register under the FAPI 2.0 profile. */
   fapi2: (_ctx: KoaContextWithOIDC, properties: Record<string, unknown>) => { properties[FAPI_PROFILE] = '2.0' },
+  /** The operator exempts this token's confidential clients from PKCE (the certification suite's clients). */
+  'pkce-optional': (_ctx: KoaContextWithOIDC, properties: Record<string, unknown>) => { properties[PKCE_REQUIRED] = false },
   /** A marker, not a rule: the token may register more than one client until it expires. */
   reusable: () => {},
 }
@@ -29,6 +37,11 @@ export const REGISTRATION_POLICIES = {
  */
 export function ciAllowed(client: Client | undefined): boolean {
   return (client as unknown as Record<string, unknown> | undefined)?.[CI_ALLOWED] === true
+}
+
+/** Whether this client's authorization requests must carry PKCE (pkce.required). */
+export function pkceRequired(client: Client): boolean {
+  return (client as unknown as Record<string, unknown>)[PKCE_REQUIRED] !== false || client.clientAuthMethod === 'none' || fapiProfileOf(client) !== undefined
 }
 
 /** The FAPI profile oidc-provider applies to a request of this client (features.fapi.profile). */
@@ -54,8 +67,9 @@ type Metadata = Record<string, unknown>
  * - logo, policy, terms and client URIs are https;
  * - `jwks` and `jwks_uri` are not both given, and private_key_jwt has one of them;
  * - localized names are non-empty strings;
- * - the connecting identifier is never granted by the client itself (registration keeps it only
- *   from an operator's initial access token, an update keeps what was stored);
+ * - the connecting identifier and the PKCE exemption are never granted by a client itself
+ *   (registration keeps them only from an operator's initial access token, an update keeps what
+ *   was stored), and public and FAPI clients are never exempt from PKCE;
  * - FAPI 2.0 clients satisfy fapiRules.
  *
  * Throws InvalidRedirectUri or InvalidClientMetadata (RFC 7591 section 3.2.2).
@@ -76,6 +90,11 @@ export function checkClientMetadata(ctx: KoaContextWithOIDC | undefined, metadat
   for (const key of LOCALIZED_NAMES) {
     const value = metadata[key]
     if (value !== undefined && (typeof value !== 'string' || !value.trim())) throw new errors.InvalidClientMetadata(`${key} must be a non-empty string`)
+  }
+  const pkce = metadata[PKCE_REQUIRED]
+  if (pkce !== undefined && typeof pkce !== 'boolean') throw new errors.InvalidClientMetadata(`${PKCE_REQUIRED} must be true or false`)
+  if (pkce === false && (metadata.token_endpoint_auth_method === 'none' || metadata[FAPI_PROFILE] !== undefined)) {
+    throw new errors.InvalidClientMetadata('public and FAPI clients always use PKCE')
   }
   const profile = metadata[FAPI_PROFILE]
   if (profile !== undefined && profile !== '2.0') throw new errors.InvalidClientMetadata(`${FAPI_PROFILE} must be "2.0" when given`)
@@ -122,20 +141,23 @@ function checkRedirectUri(uri: unknown, label: string, { production }: { product
   throw new Err(production ? `${label} must use https` : `${label} must use https (http only on localhost outside production)`)
 }
 
+/** What only the operator grants, with the initial access token policy that grants it at registration. */
+const OPERATOR_GRANTS = [[CI_ALLOWED, 'ci'], [PKCE_REQUIRED, 'pkce-optional']] as const
+
 /**
- * The connecting identifier is released only with the operator's approval: at registration
- * through an initial access token carrying the `ci` policy (which has already set it), at an
- * update as stored before. Whatever the client sent itself is dropped.
+ * The connecting identifier and the PKCE exemption come only from the operator: at registration
+ * through an initial access token carrying the policy (which has already set them), at an update
+ * as stored before. Whatever the client sent itself is dropped.
  */
 function keepOperatorGrants(ctx: KoaContextWithOIDC | undefined, metadata: Metadata): void {
   const route = ctx?.oidc?.route
-  if (route === 'registration') {
-    const policies = (ctx!.oidc.entities.InitialAccessToken as { policies?: string[] } | undefined)?.policies ?? []
-    if (!policies.includes('ci')) delete metadata[CI_ALLOWED]
-  } else if (route === 'client_update') {
-    const stored = ciAllowed(ctx!.oidc.entities.Client)
-    if (stored) metadata[CI_ALLOWED] = true
-    else delete metadata[CI_ALLOWED]
+  if (route !== 'registration' && route !== 'client_update') return
+  const policies = (ctx!.oidc.entities.InitialAccessToken as { policies?: string[] } | undefined)?.policies ?? []
+  const stored = ctx!.oidc.entities.Client as unknown as Metadata | undefined
+  for (const [property, policy] of OPERATOR_GRANTS) {
+    const granted = route === 'registration' ? (policies.includes(policy) ? metadata[property] : undefined) : stored?.[property]
+    if (granted === undefined) delete metadata[property]
+    else metadata[property] = granted
   }
 }
 

@@ -9,7 +9,7 @@ import type { CertificateClaim, LoginRef } from '../login/login-service.ts'
 import { parseSignatureRequest, signaturesResource, SignatureRequestError, SIGNATURE_TYPE } from '../signing/request.ts'
 import { PostgresAdapter, RowHandover, type AdapterDeps } from './adapter.ts'
 import { findRegisteredGrant } from './registered-grant.ts'
-import { checkClientMetadata, ciAllowed, CI_ALLOWED, fapiProfileOf, FAPI_SIGNING_ALGS, POSTCERT_CLIENT_PROPERTIES, REGISTRATION_POLICIES } from './client-policy.ts'
+import { checkClientMetadata, ciAllowed, CI_ALLOWED, fapiProfileOf, FAPI_SIGNING_ALGS, pkceRequired, POSTCERT_CLIENT_PROPERTIES, REGISTRATION_POLICIES } from './client-policy.ts'
 import { spendInitialAccessToken } from './initial-access-token.ts'
 
 export const SIGNING_ALGS = ['ES256', 'PS256', 'RS256'] as const
@@ -240,6 +240,8 @@ export function createProvider(deps: ProviderDeps): Provider {
       jwtIntrospection: { enabled: true },
       revocation: { enabled: true },
       userinfo: { enabled: true },
+      // Signed userinfo responses for clients that register userinfo_signed_response_alg.
+      jwtUserinfo: { enabled: true },
       // A logout token to each client of the ended session that registered backchannel_logout_uri.
       backchannelLogout: { enabled: true },
       rpInitiatedLogout: {
@@ -258,7 +260,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       : deps.allowPrivateNetworkFetch
         ? { fetch: (url: Parameters<typeof fetch>[0], options?: RequestInit) => globalThis.fetch(url, { ...options, dispatcher: undefined } as RequestInit) }
         : {}),
-    pkce: { required: () => true },
+    pkce: { required: (_ctx, client) => pkceRequired(client) },
     responseTypes: ['code'],
     scopes: ['openid', 'offline_access', 'profile', 'phone', 'ci', 'certificate'],
     claims: {
@@ -286,8 +288,12 @@ export function createProvider(deps: ProviderDeps): Provider {
       userinfoSigningAlgValues: [...SIGNING_ALGS],
       introspectionSigningAlgValues: [...SIGNING_ALGS],
       authorizationSigningAlgValues: [...SIGNING_ALGS],
+      dPoPSigningAlgValues: ['ES256', 'PS256', 'EdDSA', 'Ed25519'],
     },
-    rotateRefreshToken: true,
+    // Rotation limits a stolen refresh token of a bearer client. A FAPI client's tokens are
+    // sender-constrained instead, and FAPI 2.0 (section 5.3.2.1) lets its previous refresh token
+    // keep working, which rotation would break.
+    rotateRefreshToken: (ctx) => !ctx.oidc.isFapi('2.0'),
     clockTolerance: CLOCK_TOLERANCE_SECONDS,
     ttl: {
       AccessToken: TTL.AccessToken,

@@ -1,0 +1,51 @@
+import { after, before, describe, it } from 'node:test'
+import { Conformance } from './harness.ts'
+
+/**
+ * How PostCert stands with a module of an OpenID Foundation test plan:
+ * - `passes`: the test does what the module does and asserts what it asserts;
+ * - `skipped by the suite`: the module's own precondition is false for PostCert (the test checks
+ *   that precondition, and what PostCert answers if the request is sent anyway);
+ * - `not applicable`: the module needs something PostCert deliberately does not offer (`why`
+ *   says what); the test checks PostCert refuses it cleanly.
+ */
+export type ModuleStatus = 'passes' | 'skipped by the suite' | 'not applicable'
+
+export interface ModuleSpec {
+  status: ModuleStatus
+  /** One line for docs/conformance.md: why it is skipped or not applicable, or what to know. */
+  note?: string
+  test: (c: Conformance) => Promise<void>
+}
+
+export interface PlanSpec {
+  /** The plan's name in the suite, e.g. oidcc-basic-certification-test-plan. */
+  name: string
+  /** The variant the tests follow, as the suite writes it. */
+  variant: string
+  /** Server options the whole plan needs (environment, overrides), made before the server starts. */
+  server?: () => Promise<Parameters<typeof Conformance.start>[0]>
+  /** Shared preparation (clients the plan's config would name), run once after the server starts. */
+  setup?: (c: Conformance) => Promise<void>
+  /** Closes what `server` or `setup` opened besides PostCert (sites, listeners). */
+  teardown?: () => Promise<void>
+  modules: Record<string, ModuleSpec>
+}
+
+/** One node:test test per module, named after it, on one server for the plan. */
+export function runPlan(plan: PlanSpec): void {
+  describe(plan.name, () => {
+    let c: Conformance
+    before(async () => {
+      c = await Conformance.start(await plan.server?.())
+      await plan.setup?.(c)
+    })
+    after(async () => {
+      await c?.close()
+      await plan.teardown?.()
+    })
+    for (const [name, spec] of Object.entries(plan.modules)) {
+      it(name, async () => { await spec.test(c) })
+    }
+  })
+}
