@@ -2,6 +2,7 @@ import type Provider from 'oidc-provider'
 import type { Logger } from 'pino'
 import type { Metrics } from '../ops/metrics.ts'
 import { errorHandler } from './error-handler.ts'
+import { postAsGet } from './post-as-get.ts'
 import { pushedRequestBody } from './pushed-request-body.ts'
 import { requestContext } from './request-context.ts'
 import { requireHttps } from './require-https.ts'
@@ -31,6 +32,7 @@ export function mountApp(provider: Provider, deps: AppDeps): Provider {
   provider.use(errorHandler(deps.views, deps.logger))
   provider.use(requireHttps(deps.https))
   provider.use(pushedRequestBody('/request'))
+  provider.use(postAsGet(['/auth', '/session/end']))
   provider.use(deps.router.middleware())
   return provider
 }
