@@ -181,7 +181,7 @@ export class AppContext {
     const testSubscriber = this.config.testMode
       ? await TestSubscriber.ensure({ db: this.db, secrets: this.secrets, authority: this.authority, ca: this.ca, clock: this.clock, issuer: this.config.issuer })
       : undefined
-    if (testSubscriber) this.logger.warn('test mode: open client registration and a one-click test subscriber (never in production)')
+    if (testSubscriber) this.logger.warn('test mode: a one-click test subscriber on the login page (never in production)')
     addInteractionRoutes(router, { provider: () => this.host.provider, views: this.views, csrf, login, audit: this.audit, issuer: this.config.issuer, testSubscriber,
       clock: this.clock, renewalWindowDays: this.config.renewalWindowDays, signing,
       subjectFor: async (clientId, subscriberId) => {
@@ -210,7 +210,7 @@ export class AppContext {
           issuer: this.config.issuer, trustProxy: this.config.trustProxy, secureCookies: https,
           jwks, cookieKeys, views: this.views, db: this.db, box: this.box, clock: this.clock, pairwiseSalt, clientCache,
           allowPrivateNetworkFetch: this.config.nodeEnv !== 'production', production: this.config.nodeEnv === 'production',
-          openRegistration: this.config.testMode, fetch: this.#fetch,
+          fetch: this.#fetch,
           rememberLoginCertificate: (ref, serial) => login.rememberLoginCertificate(ref, serial),
           loginCertificate: (ref) => login.loginCertificate(ref),
           findSubscriber: async (id) => {

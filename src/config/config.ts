@@ -34,8 +34,8 @@ export interface ServerConfig {
   /** Server processes sharing the port (node:cluster); above 1 only with PostgreSQL. */
   workers: number
   /**
-   * Test mode for the OpenID conformance suite: open dynamic registration and a sandbox
-   * subscriber whose login a scripted browser completes with one click (docs/conformance.md).
+   * Test mode for the OpenID conformance suite: a sandbox subscriber whose login a scripted
+   * browser completes with one click (docs/conformance.md).
    */
   testMode: boolean
 }
@@ -102,7 +102,7 @@ export function buildConfig(env: ServerEnv): ServerConfig {
     if (!e.TRUST_PROXY) throw new ConfigError('TRUST_PROXY must be true in production: PostCert serves plain HTTP behind a TLS proxy')
     if (!e.SMS_GATEWAY_URL) throw new ConfigError('SMS_GATEWAY_URL is required in production (the sandbox SMS outbox is for development)')
     if (!e.IDENTITY_PROVIDER_URL) throw new ConfigError('IDENTITY_PROVIDER_URL is required in production (the sandbox identity registry is for development)')
-    if (e.POSTCERT_TEST_MODE) throw new ConfigError('POSTCERT_TEST_MODE must not be set in production (open registration and a one-click test subscriber are for conformance testing)')
+    if (e.POSTCERT_TEST_MODE) throw new ConfigError('POSTCERT_TEST_MODE must not be set in production (its one-click test subscriber is for conformance testing)')
     if (e.DEMO_RP_URL && e.DEMO_RP_URL !== 'off') throw new ConfigError('DEMO_RP_URL must not be set in production (the demo relying party is for development)')
   }
   // The demo relying party is registered by default in development only.

@@ -43,11 +43,6 @@ export interface ProviderDeps extends AdapterDeps {
   allowPrivateNetworkFetch: boolean
   /** Production applies the strict client policy (https redirect URIs even on localhost). */
   production: boolean
-  /**
-   * Open dynamic registration, without an initial access token: the test mode for the OpenID
-   * conformance suite only (refused in production by the config).
-   */
-  openRegistration: boolean
   /** Outgoing requests (sector documents, client JWKS, back-channel logout); tests trust their own TLS CA here. */
   fetch?: typeof globalThis.fetch
 }
@@ -226,9 +221,8 @@ export function createProvider(deps: ProviderDeps): Provider {
       // RFC 7592 management with the registration access token it returns.
       registration: {
         enabled: true,
-        initialAccessToken: !deps.openRegistration,
-        // Policies travel on initial access tokens, so open registration has none.
-        ...(deps.openRegistration ? {} : { policies: REGISTRATION_POLICIES }),
+        initialAccessToken: true,
+        policies: REGISTRATION_POLICIES,
         idFactory: () => `pc_${randomBytes(12).toString('base64url')}`,
         secretFactory: async () => randomBytes(32).toString('base64url'),
       },

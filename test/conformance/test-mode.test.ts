@@ -5,6 +5,7 @@ import request from 'supertest'
 import type { Browser } from 'playwright-core'
 import { buildConfig, ConfigError } from '../../src/config/config.ts'
 import { TEST_SUBSCRIBER_ID } from '../../src/login/test-subscriber.ts'
+import { createInitialAccessToken } from '../../src/oidc/initial-access-token.ts'
 import { launchBrowser, NEEDS_CHROMIUM } from '../helpers/browser.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
@@ -30,15 +31,10 @@ describe('test mode for the OpenID conformance suite (POSTCERT_TEST_MODE)', () =
     assert.throws(() => buildConfig({ ...PRODUCTION, POSTCERT_TEST_MODE: 'true' }), (err: Error) => err instanceof ConfigError && /POSTCERT_TEST_MODE/.test(err.message))
   })
 
-  it('opens dynamic registration without an initial access token', async () => {
-    const res = await request(server.url).post('/reg').set('Content-Type', 'application/json')
-      .send(JSON.stringify({ redirect_uris: ['https://suite.example.org/test/a/postcert/callback'] })).expect(201)
-    assert.ok(res.body.client_id)
-  })
-
   it('lets a scripted browser log in as the test subscriber with one click, then approve', { skip: NEEDS_CHROMIUM }, async () => {
     const redirectUri = `${server.issuer}/rp/callback`
-    const registered = (await request(server.url).post('/reg').set('Content-Type', 'application/json')
+    const { token } = await createInitialAccessToken(server.ctx.host.provider, { days: 1 })
+    const registered = (await request(server.url).post('/reg').set('Content-Type', 'application/json').set('Authorization', `Bearer ${token}`)
       .send(JSON.stringify({ redirect_uris: [redirectUri], client_name: 'Conformance Suite' })).expect(201)).body
     const config = await client.discovery(new URL(server.issuer), registered.client_id, {}, client.ClientSecretBasic(registered.client_secret), { execute: [client.allowInsecureRequests] })
     const verifier = client.randomPKCECodeVerifier()
@@ -70,9 +66,8 @@ describe('outside test mode', () => {
   before(async () => { server = await startTestServer() })
   after(async () => { await server.close() })
 
-  it('has no test login and needs an initial access token to register', async () => {
+  it('has no test login and no test subscriber', async () => {
     await request(server.url).post('/interaction/x/test-login').type('form').send({ csrf: 'x' }).expect(404)
-    await request(server.url).post('/reg').set('Content-Type', 'application/json').send(JSON.stringify({ redirect_uris: ['https://a.example.kr/cb'] })).expect(401)
     const subscriber = await server.ctx.db.selectFrom('subscriber').select('id').where('id', '=', TEST_SUBSCRIBER_ID).executeTakeFirst()
     assert.equal(subscriber, undefined)
   })

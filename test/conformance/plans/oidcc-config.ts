@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict'
+import request from 'supertest'
+import type { Conformance } from '../harness.ts'
+import type { PlanSpec } from '../plan.ts'
+
+/** PostCert as deployed: an https issuer behind a TLS proxy (the suite refuses http endpoints). */
+const ISSUER = 'https://id.postcert.test'
+
+/** A request as the TLS proxy forwards it. */
+const viaProxy = (c: Conformance, path: string) => request(c.server.url).get(path).set('X-Forwarded-Proto', 'https').set('Host', new URL(ISSUER).host)
+
+/** The discovery checks both the config and the dynamic plans run (the dynamic plan adds its own on top). */
+export async function checkDiscovery(c: Conformance, issuer: string, fetch: (path: string) => request.Test): Promise<Record<string, any>> {
+  const res = await fetch('/.well-known/openid-configuration').expect(200)
+  assert.match(String(res.headers['content-type']), /^application\/json/)
+  const m = res.body
+  assert.equal(m.issuer, issuer, 'issuer matches the discovery URL')
+  assert.ok(m.response_types_supported.includes('code'))
+  assert.ok(m.subject_types_supported.some((t: string) => t === 'public' || t === 'pairwise'))
+  assert.ok(m.id_token_signing_alg_values_supported.includes('RS256'), 'RS256 for ID tokens')
+  for (const key of ['authorization_endpoint', 'token_endpoint', 'userinfo_endpoint', 'jwks_uri']) assert.ok(m[key], `${key} is given`)
+  for (const [key, value] of Object.entries(m)) {
+    if (key.endsWith('_endpoint') || key === 'jwks_uri') assert.equal(new URL(String(value)).protocol, 'https:', `${key} is https`)
+  }
+  assert.ok(m.scopes_supported.includes('openid'))
+  assert.ok(m.scopes_supported.every((s: string) => /^[\x21\x23-\x5B\x5D-\x7E]+$/.test(s)), 'scope syntax')
+  assert.ok(Array.isArray(m.claims_supported) && m.claims_supported.length)
+  assert.ok(Array.isArray(m.grant_types_supported) && m.grant_types_supported.length)
+  assert.ok(Array.isArray(m.code_challenge_methods_supported))
+  if (m.request_object_signing_alg_values_supported) assert.ok(m.request_object_signing_alg_values_supported.includes('RS256'))
+  for (const locale of m.ui_locales_supported ?? []) assert.match(locale, /^[a-zA-Z]{2,8}(-[a-zA-Z0-9]{1,8})*$/)
+  // The JWKS: valid keys, each with a unique kid.
+  const jwks = (await fetch(new URL(m.jwks_uri).pathname).expect(200)).body
+  assert.ok(jwks.keys.length)
+  const kids = jwks.keys.map((k: { kid: string }) => k.kid)
+  assert.equal(new Set(kids).size, kids.length, 'unique kids')
+  for (const key of jwks.keys) {
+    assert.ok(key.kty && key.kid)
+    assert.ok(!('d' in key), 'no private parts')
+  }
+  assert.ok(jwks.keys.some((k: { kty: string }) => k.kty === 'RSA'), 'an RSA key for RS256')
+  return m
+}
+
+export const OIDCC_CONFIG: PlanSpec = {
+  name: 'oidcc-config-certification-test-plan',
+  variant: 'server_metadata=discovery, client_registration=static_client',
+  server: async () => ({ env: { PUBLIC_URL: ISSUER, TRUST_PROXY: 'true' } }),
+  modules: {
+    'oidcc-discovery-endpoint-verification': {
+      status: 'passes',
+      note: 'run against an https issuer behind the TLS proxy, as deployed',
+      test: async (c) => { await checkDiscovery(c, ISSUER, (path) => viaProxy(c, path)) },
+    },
+  },
+}
