@@ -63,6 +63,36 @@ describe('postcert CLI', () => {
     assert.match(method.stderr, /^postcert: token_endpoint_auth_method must be 'client_secret_basic', 'client_secret_post', 'private_key_jwt', or 'none'\n$/)
   })
 
+  it('creates an initial access token that a running server takes for one registration', async () => {
+    const created = await runCli(['iat', 'create', '--ci', '--expires-in-days', '2'], env)
+    assert.equal(created.code, 0, created.stderr)
+    const token = JSON.parse(created.stdout)
+    assert.ok(token.initial_access_token.length >= 43)
+    assert.deepEqual(token.policies, ['ci'])
+    assert.match(token.registration_endpoint, /\/reg$/)
+    assert.ok(Math.abs(Date.parse(token.expires_at) - Date.now() - 2 * 86_400_000) < 60_000)
+    assert.match(created.stderr, /shown only now/)
+    for (const days of ['0', '366', 'x']) {
+      const bad = await runCli(['iat', 'create', '--expires-in-days', days], env)
+      assert.equal(bad.code, 2, days)
+      assert.match(bad.stderr, /--expires-in-days must be an integer from 1 to 365/)
+    }
+    const port = await freePort()
+    const server = await startServerProcess({ ...env, PORT: String(port) })
+    try {
+      const register = () => fetch(`${server.url}/reg`, {
+        method: 'POST', headers: { authorization: `Bearer ${token.initial_access_token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ redirect_uris: ['https://rp.example.kr/cb'], postcert_ci_allowed: true }),
+      })
+      const first = await register()
+      assert.equal(first.status, 201)
+      assert.equal(((await first.json()) as { postcert_ci_allowed?: boolean }).postcert_ci_allowed, true, 'the operator approved it with --ci')
+      assert.equal((await register()).status, 401, 'spent by the first registration')
+    } finally {
+      await server.stop()
+    }
+  })
+
   it('explains usage mistakes with exit code 2', async () => {
     for (const args of [['nonsense'], ['keys'], ['clients', 'add'], ['clients', 'add', '--name', 'x', '--bogus']]) {
       const result = await runCli(args, env)

@@ -140,6 +140,24 @@ describe('dynamic client registration (RFC 7591) and its management (RFC 7592)',
     assert.equal((await update({ postcert_ci_allowed: false }, approved).expect(200)).body.postcert_ci_allowed, true)
   })
 
+  it('requires PKCE unless the operator exempts a confidential client', async () => {
+    const noPkce = async (registered: Record<string, string>) => {
+      const rp = await rpFor(server, registered)
+      const url = client.buildAuthorizationUrl(rp.config, { redirect_uri: REDIRECT, scope: 'openid', nonce: 'n', state: 's' })
+      return (await request(server.url).get(url.pathname + url.search)).headers.location!
+    }
+    const self = (await register({ redirect_uris: [REDIRECT], postcert_pkce_required: false }, await iat()).expect(201)).body
+    assert.equal(self.postcert_pkce_required, undefined, 'a client cannot exempt itself')
+    assert.match(await noPkce(self), /error=invalid_request.*PKCE/)
+    const exempt = (await register({ redirect_uris: [REDIRECT] }, await iat({ pkceOptional: true })).expect(201)).body
+    assert.equal(exempt.postcert_pkce_required, false)
+    assert.match(await noPkce(exempt), /^\/interaction\//)
+    // A public client is never exempt, even with the operator's token.
+    const pub = await register({ redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none' }, await iat({ pkceOptional: true })).expect(400)
+    assert.equal(pub.body.error, 'invalid_client_metadata')
+    assert.match(pub.body.error_description, /always use PKCE/)
+  })
+
   it('limits the scopes a client may ask for', async () => {
     const registered = (await register({ redirect_uris: [REDIRECT], scope: 'openid profile' }, await iat()).expect(201)).body
     const rp = await rpFor(server, registered)
