@@ -175,7 +175,7 @@ export class AppContext {
       },
     })
     addSignatureRoutes(router, {
-      db: this.db, provider: () => this.host.provider, limiter: this.limiter, judge: (serial) => this.judgeCertificate(serial),
+      db: this.db, provider: () => this.host.provider, limiter: this.limiter, issuer: this.config.issuer, judge: (serial) => this.judgeCertificate(serial),
       anchors: () => trustAnchors({ db: this.db, ca: this.ca, signingKeys: this.signingKeys }),
     })
     const testSubscriber = this.config.testMode

@@ -4,6 +4,7 @@ import type { Verdict } from '../ca/verdict.ts'
 import { MAX_PUSHED_REQUEST_BYTES } from '../constants.ts'
 import type { Database } from '../db/database.ts'
 import { InvalidRequestError, NotFoundError } from '../errors/errors.ts'
+import { checkDpopProof, InvalidDpopProofError } from '../http/dpop-proof.ts'
 import { readJson } from '../http/form.ts'
 import type { Router } from '../http/router.ts'
 import type { RateLimiter } from '../util/rate-limiter.ts'
@@ -23,6 +24,8 @@ export interface SignatureRouteDeps {
   /** The verdict on a certificate now. */
   judge: (serial: string) => Promise<Verdict>
   limiter: RateLimiter
+  /** The issuer: the URL a DPoP proof names (htu) is the public one, not the one behind the proxy. */
+  issuer: string
 }
 
 /**
@@ -62,17 +65,34 @@ export function addSignatureRoutes(router: Router, deps: SignatureRouteDeps): vo
     ctx.body = await withStatusNow(report, deps.judge)
   })
 
-  /** The client of the bearer access token (RFC 6750). */
+  /**
+   * The client of the access token: a bearer token (RFC 6750), or a DPoP-bound one with the
+   * `DPoP` scheme and a proof (RFC 9449), as FAPI clients hold.
+   */
   async function bearerClient(ctx: Context): Promise<string> {
+    const challenge = 'Bearer realm="signatures", DPoP realm="signatures" algs="ES256 PS256 EdDSA"'
     const refuse = (why: string) => {
-      ctx.set('WWW-Authenticate', `Bearer realm="signatures", error="invalid_token"`)
+      ctx.set('WWW-Authenticate', challenge.replace('Bearer realm="signatures"', 'Bearer realm="signatures", error="invalid_token"'))
       return invalidToken(why)
     }
-    const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(ctx.get('authorization'))
-    if (!match) throw refuse('an access token is required (Authorization: Bearer)')
-    const token = await deps.provider().AccessToken.find(match[1]!)
+    const match = /^(Bearer|DPoP) ([A-Za-z0-9._~+/-]+=*)$/i.exec(ctx.get('authorization'))
+    if (!match) throw refuse('an access token is required (Authorization: Bearer, or DPoP with a proof)')
+    const provider = deps.provider()
+    const scheme = match[1]!.toLowerCase()
+    const token = await provider.AccessToken.find(match[2]!)
     if (!token) throw refuse('the access token is unknown or expired')
-    if (token.jkt) throw refuse('a DPoP-bound access token needs a DPoP proof, which this endpoint does not take yet')
+    if (token.jkt) {
+      if (scheme !== 'dpop') throw refuse('this access token is DPoP-bound: send it with the DPoP scheme and a proof')
+      const proofs = ctx.req.headersDistinct.dpop ?? []
+      try {
+        await checkDpopProof(provider, { method: ctx.method, url: `${deps.issuer}${ctx.path}`, proofs }, { value: match[2]!, jkt: token.jkt, clientId: token.clientId! })
+      } catch (err) {
+        if (err instanceof InvalidDpopProofError) ctx.set('WWW-Authenticate', challenge.replace('DPoP realm="signatures"', 'DPoP realm="signatures", error="invalid_dpop_proof"'))
+        throw err
+      }
+    } else if (scheme !== 'bearer') {
+      throw refuse('this access token is not DPoP-bound: send it with the Bearer scheme')
+    }
     return token.clientId!
   }
 }

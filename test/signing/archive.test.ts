@@ -2,6 +2,9 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { createHash } from 'node:crypto'
+import { SignJWT } from 'jose'
+import * as client from 'openid-client'
 import { ManualClock } from '../../src/util/clock.ts'
 import { runCli } from '../helpers/process.ts'
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.ts'
@@ -50,6 +53,41 @@ describe('the signature archive and its verifiers', () => {
     assert.equal(none.status, 401)
     assert.equal((await none.json() as { error: string }).error, 'invalid_token')
     assert.equal((await get('not-a-token')).status, 401)
+  })
+
+  it('gives the signature for a DPoP-bound access token only with a matching proof', async () => {
+    const keyPair = await client.randomDPoPKeyPair('ES256')
+    const dpop = client.getDPoPHandle(rp.config, keyPair)
+    const { evidence, tokens } = await signing.sign(rp, await h.subscriber(), undefined, { DPoP: dpop })
+    assert.equal(tokens.token_type, 'dpop')
+    const url = new URL(`${server.issuer}/signatures/${evidence.signature_id}`)
+    const own = await client.fetchProtectedResource(rp.config, tokens.access_token, url, 'GET', null, undefined, { DPoP: dpop })
+    assert.equal(own.status, 200)
+    assert.equal(((await own.json()) as { receipt: string }).receipt, evidence.receipt)
+
+    const refused = async (headers: Record<string, string>, description: RegExp) => {
+      const res = await fetch(url, { headers })
+      assert.equal(res.status, 401)
+      const body = await res.json() as { error: string; error_description: string }
+      assert.match(body.error_description, description)
+      return body.error
+    }
+    assert.equal(await refused({ authorization: `Bearer ${tokens.access_token}` }, /DPoP-bound/), 'invalid_token')
+    assert.equal(await refused({ authorization: `DPoP ${tokens.access_token}` }, /proof is required/), 'invalid_dpop_proof')
+    // A proof made with another key, or for another URL, or used a second time.
+    const proofFor = async (key: typeof keyPair, htu: string, jti = crypto.randomUUID()) => {
+      const jwk = await crypto.subtle.exportKey('jwk', key.publicKey)
+      const ath = createHash('sha256').update(tokens.access_token).digest('base64url')
+      return await new SignJWT({ htm: 'GET', htu, jti, ath }).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: { kty: jwk.kty!, crv: jwk.crv!, x: jwk.x!, y: jwk.y! } }).setIssuedAt().sign(key.privateKey)
+    }
+    const stranger = await client.randomDPoPKeyPair('ES256')
+    const auth = { authorization: `DPoP ${tokens.access_token}` }
+    assert.equal(await refused({ ...auth, dpop: await proofFor(stranger, url.href) }, /another key/), 'invalid_dpop_proof')
+    assert.equal(await refused({ ...auth, dpop: await proofFor(stranger, `${server.issuer}/signatures/other`) }, /another URL/), 'invalid_dpop_proof')
+    assert.equal(await refused({ ...auth, dpop: 'not.a.jwt' }, /not valid/), 'invalid_dpop_proof')
+    const once = await proofFor(keyPair, url.href)
+    assert.equal((await fetch(url, { headers: { ...auth, dpop: once } })).status, 200, 'a proof of its own')
+    assert.equal(await refused({ ...auth, dpop: once }, /used before/), 'invalid_dpop_proof')
   })
 
   it('verifies a signature; a changed document does not; a revocation after signing shows as revoked now', async () => {

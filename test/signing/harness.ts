@@ -59,13 +59,13 @@ export class SigningHarness {
     return this.#h.api(page.flow.browser, page.csrf, `${page.step.path}/sign/file`, await this.fileSignature(holder, payload, cmsPayload))
   }
 
-  /** A whole signature: page, signature, code, tokens; returns the token response's detail and the tokens. */
-  async sign(rp: RelyingParty, holder: Holder, detail: unknown = signatureDetail()) {
+  /** A whole signature: page, signature, code, tokens (DPoP-bound with `DPoP`); returns the token response's detail and the tokens. */
+  async sign(rp: RelyingParty, holder: Holder, detail: unknown = signatureDetail(), options: { DPoP?: client.DPoPHandle } = {}) {
     const page = await this.toSigningPage(rp, holder, detail)
     const signed = await this.signFile(page, holder)
     assert.equal(signed.status, 200, signed.text)
     const callback = (await this.#h.follow(page.flow.browser, signed.body.redirect)).callback!
-    const tokens = await client.authorizationCodeGrant(rp.config, callback, { pkceCodeVerifier: page.flow.verifier, expectedState: page.flow.state, expectedNonce: page.flow.nonce })
+    const tokens = await client.authorizationCodeGrant(rp.config, callback, { pkceCodeVerifier: page.flow.verifier, expectedState: page.flow.state, expectedNonce: page.flow.nonce }, undefined, options)
     const [evidence] = tokens.authorization_details as unknown as Record<string, any>[]
     return { page, tokens, evidence: evidence! }
   }
