@@ -41,12 +41,12 @@ describe('enrollment in a real browser with a certificate file', { skip: NEEDS_C
       await page.getByRole('button', { name: t('발급 시작', 'Start') }).click()
 
       await page.waitForURL(/\/enroll\/phone/)
-      assert.equal(await focusedId(page), 'phone', 'the phone field has focus')
+      assert.equal(await focusedId(page, 'phone'), 'phone', 'the phone field has focus')
       await page.getByLabel(t('휴대폰 번호', 'Mobile number')).fill(PERSON_1.phone)
       await shot('1-phone')
       await page.getByRole('button', { name: t('인증번호 받기', 'Send code') }).click()
       await page.waitForSelector('#code')
-      assert.equal(await focusedId(page), 'code', 'after sending, the code field has focus')
+      assert.equal(await focusedId(page, 'code'), 'code', 'after sending, the code field has focus')
       await page.getByLabel(t('인증번호 6자리', '6-digit code')).fill('000000' === await lastCode(server, '+821000000001') ? '111111' : '000000')
       await page.getByRole('button', { name: t('확인', 'Verify') }).click()
       await page.waitForSelector('[role=alert]')
@@ -172,6 +172,9 @@ describe('enrollment in a real browser with a passkey', { skip: NEEDS_CHROMIUM }
   })
 })
 
-async function focusedId(page: Page): Promise<string | undefined> {
-  return await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { id?: string } | null } }).document.activeElement?.id)
+/** The focused element's id, once `expected` has focus or after 5 s (autofocus lands after load, later on a busy machine). */
+async function focusedId(page: Page, expected?: string): Promise<string | undefined> {
+  const read = () => (globalThis as unknown as { document: { activeElement: { id?: string } | null } }).document.activeElement?.id
+  if (expected) await page.waitForFunction((id) => (globalThis as unknown as { document: { activeElement: { id?: string } | null } }).document.activeElement?.id === id, expected, { timeout: 5000 }).catch(() => {})
+  return await page.evaluate(read)
 }

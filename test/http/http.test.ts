@@ -161,7 +161,7 @@ describe('HTTP surface', () => {
       assert.match(res.headers['content-type']!, /text\/html/)
       assert.match(res.text, /<html lang="ko">/)
       assert.match(res.text, /요청을 처리할 수 없습니다/)
-      assert.match(res.text, /<code>(invalid_request|invalid_client)<\/code>/)
+      assert.match(res.text, /<code id="error-code">(invalid_request|invalid_client)<\/code>/)
       assert.doesNotMatch(res.text, /at .*\.(ts|js):\d+/, 'no stack trace')
     })
   }
