@@ -288,6 +288,10 @@ export function createProvider(deps: ProviderDeps): Provider {
     // sender-constrained instead, and FAPI 2.0 (section 5.3.2.1) lets its previous refresh token
     // keep working, which rotation would break.
     rotateRefreshToken: (ctx) => !ctx.oidc.isFapi('2.0'),
+    // A logout ends the session and its tokens, not the registration at the institution (the
+    // grant holds on every device); revoking an access token revokes only that token. Code and
+    // refresh-token reuse still revoke the whole grant.
+    revokeGrantPolicy: (ctx) => !String(ctx.oidc.route).startsWith('end_session') && !(ctx.oidc.route === 'revocation' && ctx.oidc.entities.AccessToken),
     clockTolerance: CLOCK_TOLERANCE_SECONDS,
     ttl: {
       AccessToken: TTL.AccessToken,

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import request from 'supertest'
 import { ManualClock } from '../../src/util/clock.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { LoginHarness, type Holder } from './harness.ts'
@@ -55,6 +56,17 @@ describe('registration at the institution (consent)', () => {
     assert.equal(await registrations(holder), 0)
     const again = await loginStep(holder)
     assert.ok(again.step.page, 'asked again next time')
+  })
+
+  it('keeps the registration when the subscriber logs out, and ends the session\'s tokens', async () => {
+    const holder = await h.subscriber()
+    const { tokens, browser } = await h.login(rp, holder)
+    const logout = await browser.get(`/session/end?id_token_hint=${tokens.id_token}`).set('Accept', 'text/html').expect(200)
+    const xsrf = logout.text.match(/name="xsrf" value="([^"]+)"/)![1]!
+    await browser.post('/session/end/confirm').type('form').send({ xsrf, logout: 'yes' }).expect(303)
+    await request(server.url).get('/me').set('Authorization', `Bearer ${tokens.access_token}`).expect(401)
+    const again = await loginStep(holder)
+    assert.ok(again.step.callback?.searchParams.get('code'), 'still registered: no registration page after the logout')
   })
 
   it('asks again once the registration\'s grant is gone', async () => {

@@ -722,14 +722,14 @@ export const FAPI2: PlanSpec = {
     },
     'fapi2-security-profile-final-ensure-response-type-code-idtoken-fails': {
       status: 'passes',
-      note: 'refused at PAR',
+      note: 'refused at PAR: 400 unsupported_response_type',
       test: async (c) => {
         parError(await par(c, rp1, { params: { response_type: 'code id_token' } }), FOUR_XX, ['unsupported_response_type', 'invalid_request', 'unauthorized_client'])
       },
     },
     'fapi2-security-profile-final-ensure-response-type-token-fails': {
       status: 'passes',
-      note: 'refused at PAR',
+      note: 'refused at PAR: 400 unsupported_response_type',
       test: async (c) => {
         parError(await par(c, rp1, { params: { response_type: 'token' } }), FOUR_XX, ['unsupported_response_type', 'invalid_request', 'unauthorized_client'])
       },
@@ -782,7 +782,7 @@ export const FAPI2: PlanSpec = {
     },
     'fapi2-security-profile-final-ensure-signed-client-assertion-with-RS256-fails': {
       status: 'passes',
-      note: 'runs because the client key is PS256; the suite skips it for an ES256 client key',
+      note: 'runs with a PS256 client key, as here; with the ES256 keys of conformance:prepare the suite skips it',
       test: async (c) => {
         await assertionModule(c, (c) => assertion(c, rp1, { alg: 'RS256' }), INVALID_CLIENT)
       },
@@ -937,7 +937,7 @@ export const FAPI2: PlanSpec = {
     },
     'fapi2-security-profile-final-par-attempt-to-use-request_uri-for-different-client': {
       status: 'passes',
-      note: 'an error page: the request_uri is client 1\'s and the redirect URI is not client 2\'s',
+      note: 'an error page, 400 invalid_redirect_uri: the URL carries client 1\'s redirect_uri (a duplicate of the pushed one), which client 2 has not registered',
       test: async (c) => {
         const p = await pushed(c, rp1)
         const { step } = await visit(c, authorizationPath(p, { clientId: rp2.clientId }))
