@@ -35,6 +35,7 @@ export class Views {
       if (file.endsWith('.hbs')) hbs.registerPartial(file.slice(0, -4), fs.readFileSync(path.join(partials, file), 'utf8'))
     }
     hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b)
+    hbs.registerHelper('or', (...args: unknown[]) => args.slice(0, -1).some(Boolean))
     this.#layout = compile(path.join(dir, 'layouts', 'main.hbs'))
     for (const file of fs.readdirSync(path.join(dir, 'pages'))) {
       if (file.endsWith('.hbs')) this.#pages.set(file.slice(0, -4), compile(path.join(dir, 'pages', file)))

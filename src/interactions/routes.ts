@@ -65,8 +65,12 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     const claims = ['sub', ...new Set(scopes.flatMap((s) => SCOPE_CLAIMS[s] ?? []))]
       .filter((c) => c !== 'ci' || ciAllowed(client))
       .map((c) => deps.views.message(lang, `consent.claim.${c}`))
-    const logo = client?.logoUri?.startsWith('https://') ? client.logoUri : undefined
-    const common = { uid, csrf: deps.csrf.token(`interaction:${uid}`), clientName: displayName(client, lang, clientId), logo, claims }
+    // Registered as https (client-policy.ts); checked again, as these become links and an image.
+    const https = (uri: string | undefined) => (uri?.startsWith('https://') ? uri : undefined)
+    const common = {
+      uid, csrf: deps.csrf.token(`interaction:${uid}`), clientName: displayName(client, lang, clientId), claims,
+      logo: https(client?.logoUri), policyUri: https(client?.policyUri), tosUri: https(client?.tosUri),
+    }
     ctx.set('Cache-Control', 'no-store')
     ctx.type = 'html'
     if (details.prompt.name === 'consent') {

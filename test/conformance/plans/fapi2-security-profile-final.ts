@@ -814,7 +814,7 @@ export const FAPI2: PlanSpec = {
     },
     'fapi2-security-profile-final-dpop-negative-tests': {
       status: 'passes',
-      note: 'the issuer has an explicit port in-process, so the default-port htu case sends the URL unchanged',
+      note: 'the RS256 case runs because the DPoP key is RSA (PS256, the suite\'s default); the issuer has a port in-process, so the default-port htu case sends the URL unchanged',
       test: async (c) => {
         const { tokens, key } = await fapiFlow(c, rp1)
         const at = tokens.access_token
