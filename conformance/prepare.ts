@@ -5,7 +5,8 @@
 // POSTCERT_MASTER_KEY, ...); with the embedded database, stop the server first. It
 //  1. creates a reusable initial access token whose clients may omit PKCE (the OpenID Connect
 //     plans register their own clients and send no PKCE),
-//  2. registers the two FAPI 2.0 clients the FAPI plan names, with new ES256 keys,
+//  2. registers the two FAPI 2.0 clients the FAPI plan names, with new PS256 keys (the suite
+//     runs its RS256-must-fail module only for PS256 client keys),
 //  3. writes every config of this folder into DIR with the placeholders filled in.
 // The written files hold the token and the FAPI clients' private keys: keep them private.
 import { execFileSync } from 'node:child_process'
@@ -34,9 +35,9 @@ const postcert = (...args: string[]): Record<string, unknown> => {
 
 const iat = postcert('iat', 'create', '--pkce-optional', '--reusable', '--expires-in-days', '7')
 const fapi = [1, 2].map((n) => {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
   const kid = `conformance-${n}-${randomBytes(4).toString('hex')}`
-  const jwk = (key: typeof privateKey) => ({ ...key.export({ format: 'jwk' }), kid, alg: 'ES256', use: 'sig' })
+  const jwk = (key: typeof privateKey) => ({ ...key.export({ format: 'jwk' }), kid, alg: 'PS256', use: 'sig' })
   // The second client's redirect URI carries a query, as the FAPI plan's happy flow checks.
   const redirect = `${suite}/test/a/postcert-fapi/callback${n === 2 ? '?dummy1=lorem&dummy2=ipsum' : ''}`
   const client = postcert('clients', 'add', '--fapi', '--name', `OpenID conformance suite, FAPI client ${n}`, '--redirect-uri', redirect,

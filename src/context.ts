@@ -38,6 +38,7 @@ import type { AdapterPayload } from 'oidc-provider'
 import { CLIENT_CACHE_SECONDS, sweepExpired } from './oidc/adapter.ts'
 import { ClientStore } from './oidc/client-store.ts'
 import { registerDemoClient } from './oidc/demo-client.ts'
+import { addSectorRoute } from './oidc/sector-route.ts'
 import { createProvider, pairwiseSubject, type AccountClaims } from './oidc/provider.ts'
 import { TtlCache } from './util/ttl-cache.ts'
 import { ProviderHost } from './oidc/provider-host.ts'
@@ -174,6 +175,7 @@ export class AppContext {
         return [new Uint8Array(ca.certificate.rawData), new Uint8Array(ca.root.rawData)]
       },
     })
+    addSectorRoute(router, { provider: () => this.host.provider, issuer: this.config.issuer })
     addSignatureRoutes(router, {
       db: this.db, provider: () => this.host.provider, limiter: this.limiter, issuer: this.config.issuer, judge: (serial) => this.judgeCertificate(serial),
       anchors: () => trustAnchors({ db: this.db, ca: this.ca, signingKeys: this.signingKeys }),
@@ -188,7 +190,7 @@ export class AppContext {
         const client = await this.host.provider.Client.find(clientId)
         if (!client) throw new Error(`client ${clientId} vanished during its own request`)
         // The receipt names the subscriber as the ID token does: pairwise unless the client is registered for public subjects.
-        return client.subjectType === 'public' ? subscriberId : pairwiseSubject(pairwiseSalt, client, subscriberId)
+        return client.subjectType === 'public' ? subscriberId : pairwiseSubject(pairwiseSalt, this.config.issuer, client, subscriberId)
       } })
     addEnrollmentRoutes(router, {
       service: this.#enrollment, views: this.views, csrf, secureCookies: https,

@@ -70,12 +70,15 @@ type Metadata = Record<string, unknown>
  * - the connecting identifier and the PKCE exemption are never granted by a client itself
  *   (registration keeps them only from an operator's initial access token, an update keeps what
  *   was stored), and public and FAPI clients are never exempt from PKCE;
- * - FAPI 2.0 clients satisfy fapiRules.
+ * - FAPI 2.0 clients satisfy fapiRules;
+ * - a pairwise client with redirect URIs on several hosts and no sector_identifier_uri gets a
+ *   sector of its own (assignOwnSector).
  *
  * Throws InvalidRedirectUri or InvalidClientMetadata (RFC 7591 section 3.2.2).
  */
-export function checkClientMetadata(ctx: KoaContextWithOIDC | undefined, metadata: Metadata, options: { production: boolean }): void {
+export function checkClientMetadata(ctx: KoaContextWithOIDC | undefined, metadata: Metadata, options: { production: boolean; issuer: string }): void {
   keepOperatorGrants(ctx, metadata)
+  assignOwnSector(metadata, options.issuer)
   // oidc-provider answers invalid_redirect_uri for a message about redirect_uris, invalid_client_metadata otherwise.
   for (const uri of list(metadata.redirect_uris)) checkRedirectUri(uri, 'redirect_uris', options)
   for (const uri of list(metadata.post_logout_redirect_uris)) checkRedirectUri(uri, 'post_logout_redirect_uris', options)
@@ -159,6 +162,35 @@ function keepOperatorGrants(ctx: KoaContextWithOIDC | undefined, metadata: Metad
     if (granted === undefined) delete metadata[property]
     else metadata[property] = granted
   }
+}
+
+/**
+ * The sector document PostCert publishes for a client it gave a sector of its own. oidc-provider
+ * takes only https sector URIs; with an http issuer (development) the URI still says https: it
+ * is never fetched, PostCert knows it.
+ */
+export const ownSectorUri = (issuer: string, clientId: string) => `${sectorBase(issuer)}${encodeURIComponent(clientId)}`
+const sectorBase = (issuer: string) => `${issuer.replace(/^http:/, 'https:')}/sectors/`
+
+/** Whether this is the sector PostCert gave the client (never fetched: PostCert wrote it). */
+export const isOwnSector = (issuer: string, clientId: string, uri: string | undefined) => uri !== undefined && uri === ownSectorUri(issuer, clientId)
+
+/**
+ * OpenID Connect derives a pairwise sector from the redirect URIs' one host, and asks a client
+ * whose redirect URIs span several hosts to register a sector_identifier_uri. Instead of refusing
+ * such a client (subjects stay pairwise by default, so it never chose them), PostCert gives it a
+ * sector of its own, published at /sectors/{client_id}: its subjects are its alone, which links
+ * nothing. Clients that should share subjects register a sector document themselves.
+ */
+function assignOwnSector(metadata: Metadata, issuer: string): void {
+  const uri = metadata.sector_identifier_uri
+  // Another client's PostCert sector would give this one the same subjects: never.
+  if (typeof uri === 'string' && uri.startsWith(sectorBase(issuer)) && !isOwnSector(issuer, String(metadata.client_id), uri)) {
+    throw new errors.InvalidClientMetadata('sector_identifier_uri names a sector PostCert gave another client')
+  }
+  if (metadata.subject_type !== 'pairwise' || uri !== undefined || typeof metadata.client_id !== 'string') return
+  const hosts = new Set(list(metadata.redirect_uris).map((uri) => (typeof uri === 'string' ? URL.parse(uri)?.host : undefined)))
+  if (hosts.size > 1) metadata.sector_identifier_uri = ownSectorUri(issuer, metadata.client_id)
 }
 
 /** The metadata a registration or update request sent, or nothing when a stored client is loaded. */

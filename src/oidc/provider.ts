@@ -9,7 +9,7 @@ import type { CertificateClaim, LoginRef } from '../login/login-service.ts'
 import { parseSignatureRequest, signaturesResource, SignatureRequestError, SIGNATURE_TYPE } from '../signing/request.ts'
 import { PostgresAdapter, RowHandover, type AdapterDeps } from './adapter.ts'
 import { findRegisteredGrant } from './registered-grant.ts'
-import { checkClientMetadata, ciAllowed, CI_ALLOWED, fapiProfileOf, FAPI_SIGNING_ALGS, pkceRequired, POSTCERT_CLIENT_PROPERTIES, REGISTRATION_POLICIES } from './client-policy.ts'
+import { checkClientMetadata, ciAllowed, CI_ALLOWED, isOwnSector, fapiProfileOf, FAPI_SIGNING_ALGS, pkceRequired, POSTCERT_CLIENT_PROPERTIES, REGISTRATION_POLICIES } from './client-policy.ts'
 import { spendInitialAccessToken } from './initial-access-token.ts'
 
 export const SIGNING_ALGS = ['ES256', 'PS256', 'RS256'] as const
@@ -85,11 +85,15 @@ function signatureRequests() {
   }
 }
 
-/** The subject a client knows a subscriber by: an HMAC of its sector and the subscriber under a server secret. */
-export function pairwiseSubject(salt: string, client: Client, accountId: string): string {
-  // oidc-provider sets sectorIdentifier on every client (the redirect URIs' host, or the sector URI's).
-  const { sectorIdentifier } = client as unknown as { sectorIdentifier: string }
-  return createHmac('sha256', salt).update(`${sectorIdentifier}:${accountId}`).digest('base64url')
+/**
+ * The subject a client knows a subscriber by: an HMAC of its sector and the subscriber under a
+ * server secret. The sector is the host oidc-provider derives (of the redirect URIs or of the
+ * sector document), or for a sector PostCert assigned, that sector's whole URI (client-policy.ts).
+ */
+export function pairwiseSubject(salt: string, issuer: string, client: Client, accountId: string): string {
+  const { sectorIdentifier, sectorIdentifierUri } = client as unknown as { sectorIdentifier: string; sectorIdentifierUri?: string }
+  const sector = isOwnSector(issuer, client.clientId, sectorIdentifierUri) ? sectorIdentifierUri : sectorIdentifier
+  return createHmac('sha256', salt).update(`${sector}:${accountId}`).digest('base64url')
 }
 
 /** What the login step passes to oidc-provider's interactionResult beside its own fields. */
@@ -165,7 +169,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       validator: (ctx, key, value, metadata) => {
         if (key !== CI_ALLOWED) return
         if (value !== undefined && typeof value !== 'boolean') throw new errors.InvalidClientMetadata(`${CI_ALLOWED} must be true or false`)
-        checkClientMetadata(ctx as KoaContextWithOIDC | undefined, metadata as unknown as Record<string, unknown>, { production: deps.production })
+        checkClientMetadata(ctx as KoaContextWithOIDC | undefined, metadata as unknown as Record<string, unknown>, { production: deps.production, issuer: deps.issuer })
       },
     },
     // FAPI 2.0 client assertions: the issuer as audience (oidc-provider's own check) and no RS256.
@@ -176,7 +180,9 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     // A different, stable subject for each sector (relying party), so institutions cannot link users.
     subjectTypes: ['pairwise', 'public'],
-    pairwiseIdentifier: async (_ctx, accountId, client) => pairwiseSubject(deps.pairwiseSalt, client, accountId),
+    pairwiseIdentifier: async (_ctx, accountId, client) => pairwiseSubject(deps.pairwiseSalt, deps.issuer, client, accountId),
+    // A sector document PostCert assigned is its own: there is nothing to fetch.
+    sectorIdentifierUriValidate: (client) => !isOwnSector(deps.issuer, client.clientId, client.sectorIdentifierUri),
     acrValues: [...ACR_VALUES],
     // Registration at an institution is the consent: once given, it holds on every device, not
     // only in the browser session that gave it.

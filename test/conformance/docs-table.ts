@@ -23,7 +23,7 @@ export function planTable(plan: PlanSpec): string {
   const specs = Object.entries(plan.modules)
   const rows = specs.map(([name, spec]) => `| \`${name}\` | ${spec.status} | ${spec.note ?? ''} |`)
   const count = (status: string) => specs.filter(([, spec]) => spec.status === status).length
-  const summary = `${specs.length} modules: ${count('passes')} pass, ${count('skipped by the suite')} skipped by the suite, ${count('not applicable')} not applicable.`
+  const summary = `${specs.length} module${specs.length === 1 ? '' : 's'}: ${count('passes')} pass, ${count('skipped by the suite')} skipped by the suite, ${count('not applicable')} not applicable.`
   return [`<!-- plan:${plan.name} -->`, `Variant: ${plan.variant}.`, '', summary, '', '| Module | Status | Note |', '|---|---|---|', ...rows, '<!-- /plan -->'].join('\n')
 }
 

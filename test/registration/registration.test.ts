@@ -100,6 +100,25 @@ describe('dynamic client registration (RFC 7591) and its management (RFC 7592)',
     await refused({ redirect_uris: [REDIRECT], sector_identifier_uri: 'http://bank.example.kr/sector.json' }, 'invalid_client_metadata', /sector_identifier_uri must be a https uri/)
   })
 
+  it('gives a pairwise client with redirect URIs on several hosts a sector of its own', async () => {
+    const uris = ['https://web.own.example.kr/cb', 'https://app.own.example.kr/cb']
+    const own = (await register({ redirect_uris: uris }, await iat()).expect(201)).body
+    const sectors = `${server.issuer.replace('http:', 'https:')}/sectors/`
+    assert.equal(own.sector_identifier_uri, `${sectors}${own.client_id}`)
+    assert.deepEqual((await request(server.url).get(`/sectors/${own.client_id}`).expect(200)).body, uris, 'its sector document lists its redirect URIs')
+    await request(server.url).get('/sectors/pc_nobody').expect(404)
+    const sibling = (await register({ redirect_uris: uris }, await iat()).expect(201)).body
+    const holder = await h.subscriber()
+    const subjects = []
+    for (const registered of [own, sibling]) {
+      const { tokens } = await h.login(await rpFor(server, registered), holder)
+      subjects.push(tokens.claims()!.sub)
+    }
+    assert.notEqual(subjects[0], subjects[1], 'each such client has subjects of its own')
+    // Claiming the sector PostCert gave another client would share its subjects: refused.
+    await refused({ redirect_uris: uris, sector_identifier_uri: `${sectors}${sibling.client_id}` }, 'invalid_client_metadata', /another client/)
+  })
+
   it('gives two clients of one sector the same pairwise subject, and another sector a different one', async () => {
     site.serve('/sector.json', ['https://web.bank.example.kr/cb', 'https://app.bank.example.kr/cb'])
     const sector = `${site.origin}/sector.json`
@@ -227,8 +246,8 @@ describe('dynamic client registration (RFC 7591) and its management (RFC 7592)',
 
   it('applies the production policy: no http redirect URI even on localhost', () => {
     const metadata = () => ({ redirect_uris: ['http://localhost:4000/callback'] })
-    assert.doesNotThrow(() => checkClientMetadata(undefined, metadata(), { production: false }))
-    assert.throws(() => checkClientMetadata(undefined, metadata(), { production: true }), (err: Error & { error?: string; error_description?: string }) =>
+    assert.doesNotThrow(() => checkClientMetadata(undefined, metadata(), { production: false, issuer: server.issuer }))
+    assert.throws(() => checkClientMetadata(undefined, metadata(), { production: true, issuer: server.issuer }), (err: Error & { error?: string; error_description?: string }) =>
       err.error === 'invalid_redirect_uri' && err.error_description === 'redirect_uris must use https')
   })
 })

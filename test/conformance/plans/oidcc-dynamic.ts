@@ -294,16 +294,13 @@ export const OIDCC_DYNAMIC: PlanSpec = {
       },
     },
     'oidcc-ensure-redirect-uri-in-authorization-request': {
-      status: 'not applicable',
-      note: 'fails today (server gap): the suite registers two redirect URIs on different hosts without subject_type; PostCert\'s default pairwise subject then needs a sector_identifier_uri and the registration gets 400 invalid_client_metadata. Registered with subject_type public, the request without redirect_uri gets an error page',
+      status: 'passes',
+      note: 'two redirect URIs on different hosts and no sector document: PostCert gives the pairwise client a sector of its own',
       test: async (c) => {
         const redirectUris = [`${SUITE}/callback`, 'https://example.org/redirect']
         const key = await suiteKey(false)
-        const refused = await c.registration(registrationRequest({ jwks: key }, { redirect_uris: redirectUris }))
-        assert.equal(refused.status, 400, 'the suite\'s registration is refused today')
-        assert.equal(refused.body.error, 'invalid_client_metadata')
-        assert.match(refused.body.error_description, /sector_identifier_uri/)
-        const rp = await suiteRp(c, registered(c, await c.registration(registrationRequest({ jwks: key }, { redirect_uris: redirectUris, subject_type: 'public' }))), key)
+        const rp = await suiteRp(c, registered(c, await c.registration(registrationRequest({ jwks: key }, { redirect_uris: redirectUris }))), key)
+        assert.equal(rp.registered.subject_type, 'pairwise')
         const { step } = await c.authorize(rp, { redirect_uri: undefined })
         assert.match(Conformance.errorPage(step), /<code id="error-code">invalid_request<\/code>/)
         await unregister(c, rp)
