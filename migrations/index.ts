@@ -5,6 +5,7 @@ import * as enrollment from './2026-11-25T02-00-00-enrollment.ts'
 import * as login from './2026-11-25T03-00-00-login.ts'
 import * as loginSession from './2026-11-26T00-00-00-login-session.ts'
 import * as signatures from './2026-12-01T00-00-00-signatures.ts'
+import * as account from './2026-12-01T01-00-00-account.ts'
 
 export interface Migration {
   /** ISO-timestamp name; the list below must stay in this order and is never edited, only extended. */
@@ -19,4 +20,5 @@ export const migrations: readonly Migration[] = [
   { name: '2026-11-25T03-00-00-login', up: login.up },
   { name: '2026-11-26T00-00-00-login-session', up: loginSession.up },
   { name: '2026-12-01T00-00-00-signatures', up: signatures.up },
+  { name: '2026-12-01T01-00-00-account', up: account.up },
 ]

@@ -60,6 +60,8 @@ export interface SandboxSmsTable {
   to_e164: string
   body: string
   sent_at: Date
+  /** The sender's idempotency key, when it gave one (a message sent twice is kept once). */
+  idempotency_key: ColumnType<string | null, string | null | undefined, string | null>
 }
 
 export interface LoginChallengeTable {

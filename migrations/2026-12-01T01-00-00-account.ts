@@ -1,0 +1,29 @@
+import type { Kysely } from 'kysely'
+
+// Frozen in time: the subscriber portal (/account) and expiry reminders as of this date.
+export async function up(db: Kysely<any>): Promise<void> {
+  // A signed-in portal session: the cookie holds a random token, the row its SHA-256.
+  await db.schema
+    .createTable('account_session')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('subscriber_id', 'text', (c) => c.notNull().references('subscriber.id'))
+    // The certificate the portal login was made with.
+    .addColumn('certificate_serial', 'text', (c) => c.notNull().references('certificate.serial'))
+    .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+    .addColumn('expires_at', 'timestamptz', (c) => c.notNull())
+    .execute()
+  await db.schema.createIndex('account_session_expires_idx').on('account_session').column('expires_at').execute()
+  // One row per certificate and reminder (30, 7, 1 days before expiry): claimed by exactly one
+  // instance, marked sent once the gateway took the message.
+  await db.schema
+    .createTable('expiry_reminder')
+    .addColumn('certificate_serial', 'text', (c) => c.notNull().references('certificate.serial'))
+    .addColumn('days_before', 'integer', (c) => c.notNull())
+    .addColumn('claimed_at', 'timestamptz', (c) => c.notNull())
+    .addColumn('sent_at', 'timestamptz')
+    .addPrimaryKeyConstraint('expiry_reminder_pk', ['certificate_serial', 'days_before'])
+    .execute()
+  // The sandbox outbox keeps a message's idempotency key: a message sent again is not a second one.
+  await db.schema.alterTable('sandbox_sms').addColumn('idempotency_key', 'text').execute()
+  await db.schema.createIndex('sandbox_sms_idempotency_idx').on('sandbox_sms').column('idempotency_key').unique().execute()
+}
