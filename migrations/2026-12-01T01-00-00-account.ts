@@ -23,6 +23,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('sent_at', 'timestamptz')
     .addPrimaryKeyConstraint('expiry_reminder_pk', ['certificate_serial', 'days_before'])
     .execute()
+  // The portal finds a subscriber's sessions at an institution through the certificates they logged in with.
+  await db.schema.createIndex('login_session_certificate_idx').on('login_session').column('certificate_serial').execute()
   // The sandbox outbox keeps a message's idempotency key: a message sent again is not a second one.
   await db.schema.alterTable('sandbox_sms').addColumn('idempotency_key', 'text').execute()
   await db.schema.createIndex('sandbox_sms_idempotency_idx').on('sandbox_sms').column('idempotency_key').unique().execute()

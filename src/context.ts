@@ -24,6 +24,9 @@ import { SandboxSmsGateway } from './enrollment/sms/sandbox-sms-gateway.ts'
 import type { SmsGateway } from './enrollment/sms/sms-gateway.ts'
 import { PasskeyRegistrar } from './holders/webauthn/passkeys.ts'
 import { LoginService } from './login/login-service.ts'
+import { AccountService } from './account/account-service.ts'
+import { ACCOUNT_CLIENT_ID, registerAccountClient } from './account/portal-client.ts'
+import { addAccountRoutes } from './account/routes.ts'
 import { TestSubscriber } from './login/test-subscriber.ts'
 import { mountApp } from './http/app.ts'
 import { buildBrowserBundles } from './http/bundles.ts'
@@ -87,6 +90,7 @@ export class AppContext {
   readonly identity: IdentityVerifier
   #enrollment: EnrollmentService | undefined
   #login: LoginService | undefined
+  #account: AccountService | undefined
   readonly #staticChecks = new StaticCheckCache()
   readonly metrics = new Metrics()
   readonly views = new Views(path.join(ROOT_DIR, 'views'))
@@ -180,22 +184,30 @@ export class AppContext {
       db: this.db, provider: () => this.host.provider, limiter: this.limiter, issuer: this.config.issuer, judge: (serial) => this.judgeCertificate(serial),
       anchors: () => trustAnchors({ db: this.db, ca: this.ca, signingKeys: this.signingKeys }),
     })
+    // The subject a client knows a subscriber by, as in its ID tokens: pairwise unless the client is registered for public subjects.
+    const subjectFor = async (clientId: string, subscriberId: string) => {
+      const client = await this.host.provider.Client.find(clientId)
+      if (!client) throw new Error(`client ${clientId} vanished during its own request`)
+      return client.subjectType === 'public' ? subscriberId : pairwiseSubject(pairwiseSalt, this.config.issuer, client, subscriberId)
+    }
     const testSubscriber = this.config.testMode
       ? await TestSubscriber.ensure({ db: this.db, secrets: this.secrets, authority: this.authority, ca: this.ca, clock: this.clock, issuer: this.config.issuer })
       : undefined
     if (testSubscriber) this.logger.warn('test mode: a one-click test subscriber on the login page (never in production)')
     addInteractionRoutes(router, { provider: () => this.host.provider, views: this.views, csrf, login, audit: this.audit, issuer: this.config.issuer, testSubscriber,
-      clock: this.clock, renewalWindowDays: this.config.renewalWindowDays, signing,
-      subjectFor: async (clientId, subscriberId) => {
-        const client = await this.host.provider.Client.find(clientId)
-        if (!client) throw new Error(`client ${clientId} vanished during its own request`)
-        // The receipt names the subscriber as the ID token does: pairwise unless the client is registered for public subjects.
-        return client.subjectType === 'public' ? subscriberId : pairwiseSubject(pairwiseSalt, this.config.issuer, client, subscriberId)
-      } })
+      clock: this.clock, renewalWindowDays: this.config.renewalWindowDays, signing, subjectFor })
     addEnrollmentRoutes(router, {
       service: this.#enrollment, views: this.views, csrf, secureCookies: https,
       sandbox: this.sms.kind === 'sandbox' || this.identity.kind === 'sandbox',
       sandboxOutbox: this.sms instanceof SandboxSmsGateway ? this.sms : undefined, hierarchy: this.ca,
+    })
+    const account = new AccountService({
+      db: this.db, clock: this.clock, authority: this.authority, audit: this.audit, provider: () => this.host.provider,
+    })
+    this.#account = account
+    addAccountRoutes(router, {
+      service: account, provider: () => this.host.provider, views: this.views, csrf, issuer: this.config.issuer, secureCookies: https,
+      loginCertificate: (ref) => login.loginCertificate(ref),
     })
     // One cache for every provider instance (they are rebuilt when signing keys rotate).
     const clientCache = new TtlCache<AdapterPayload>(CLIENT_CACHE_SECONDS)
@@ -212,7 +224,7 @@ export class AppContext {
           issuer: this.config.issuer, trustProxy: this.config.trustProxy, secureCookies: https,
           jwks, cookieKeys, views: this.views, db: this.db, box: this.box, clock: this.clock, pairwiseSalt, clientCache,
           allowPrivateNetworkFetch: this.config.nodeEnv !== 'production', production: this.config.nodeEnv === 'production',
-          fetch: this.#fetch,
+          fetch: this.#fetch, firstPartyClients: [ACCOUNT_CLIENT_ID],
           rememberLoginCertificate: (ref, serial) => login.rememberLoginCertificate(ref, serial),
           loginCertificate: (ref) => login.loginCertificate(ref),
           findSubscriber: async (id) => {
@@ -230,6 +242,8 @@ export class AppContext {
       },
     })
     await this.#host.refresh()
+    const clients = new ClientStore({ db: this.db, box: this.box, clock: this.clock }, this.#host.provider)
+    await registerAccountClient(clients, this.config.issuer, this.logger)
     if (this.config.demoRelyingParty) {
       await registerDemoClient({
         store: new ClientStore({ db: this.db, box: this.box, clock: this.clock }, this.#host.provider),
@@ -245,7 +259,7 @@ export class AppContext {
     this.#every(this.config.keyRefreshSeconds, 'key refresh', () => this.host.refresh())
     this.#every(this.config.sweepIntervalSeconds, 'sweep', async () => {
       const deleted = await sweepExpired(this.db, this.clock, SWEEP_BATCH_SIZE) + await this.authority.sweepChallenges()
-        + await this.enrollment.sweep() + await this.limiter.sweep() + (await this.#login?.sweep() ?? 0)
+        + await this.enrollment.sweep() + await this.limiter.sweep() + (await this.#login?.sweep() ?? 0) + (await this.#account?.sweep() ?? 0)
       if (deleted) this.logger.info({ deleted }, 'expired rows swept')
     })
   }

@@ -106,3 +106,9 @@ export function pickLocale(uiLocales: unknown, acceptsLanguages: (langs: string[
 export function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026')
 }
+
+/** The data of the lang-switch partial: this page in the other language. */
+export function languageSwitch(path: string, lang: Locale): { switchHref: string; switchLang: Locale } {
+  const other: Locale = lang === 'ko' ? 'en' : 'ko'
+  return { switchHref: `${path}?ui_locales=${other}`, switchLang: other }
+}

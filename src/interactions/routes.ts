@@ -6,11 +6,12 @@ import { InteractionExpiredError, InvalidRequestError } from '../errors/errors.t
 import type { Csrf } from '../http/csrf.ts'
 import { readForm, readJson } from '../http/form.ts'
 import type { Router } from '../http/router.ts'
-import { pickLocale, scriptJson, type Locale, type Views } from '../http/views.ts'
+import { languageSwitch, pickLocale, scriptJson, type Locale, type Views } from '../http/views.ts'
 import type { LoginResult, LoginService } from '../login/login-service.ts'
 import { meets, passkeyOnly, requiredAcr } from '../login/assurance.ts'
 import { acrNotMet } from '../login/errors.ts'
 import { ciAllowed, displayName } from '../oidc/client-policy.ts'
+import { deviceOf, truncatedIp } from '../audit/client-info.ts'
 import type { TestSubscriber } from '../login/test-subscriber.ts'
 import { registerAtInstitution } from './registration.ts'
 import type { SigningService } from '../signing/signing-service.ts'
@@ -76,7 +77,7 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     if (details.prompt.name === 'consent') {
       const request = signatureRequestOf(details)
       ctx.body = request
-        ? await renderSigningPage(signing, { lang, details, request, common: { ...common, ...languageSwitch(ctx, lang) } })
+        ? await renderSigningPage(signing, { lang, details, request, common: { ...common, ...languageSwitch(ctx.path, lang) } })
         : deps.views.render('consent', lang, 'consent.title', common)
       return
     }
@@ -84,7 +85,7 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     const challenge = await deps.login.createChallenge(uid)
     ctx.body = deps.views.render('interaction', lang, 'interaction.title', {
       loginChallenge: scriptJson({ challenge, passkey: deps.login.passkeyOptions(challenge) }),
-      ...common, scripts: ['/assets/login.js'], issuer: deps.issuer, loginHint: serialHint(details.params.login_hint), passkeyOnly: passkeyOnly(details.params), ...languageSwitch(ctx, lang),
+      ...common, scripts: ['/assets/login.js'], issuer: deps.issuer, loginHint: serialHint(details.params.login_hint), passkeyOnly: passkeyOnly(details.params), ...languageSwitch(ctx.path, lang),
       // The login script's texts, with the refusals the login endpoints answer with.
       loginMessages: deps.views.scriptMessages(lang, ['loginjs.'], LOGIN_ERRORS),
       testMode: Boolean(deps.testSubscriber),
@@ -113,7 +114,7 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     if (!meets(result.acr, requiredAcr(details.params))) throw acrNotMet()
     await deps.audit.record(deps.login.db, {
       type: 'login', subscriberId: result.subscriberId, certificateSerial: result.serial,
-      data: { client: clientId, holder: result.holder, acr: result.acr },
+      data: { client: clientId, holder: result.holder, acr: result.acr, ip: truncatedIp(ctx.ip), device: deviceOf(ctx.get('user-agent')) },
     })
     // What provider.interactionResult does, on the interaction this request already loaded
     // (interactionResult would read it and check its cookie a second time).
@@ -193,12 +194,6 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     ctx.status = 303
     ctx.redirect(returnTo)
   })
-}
-
-/** The page's link to itself in the other language. */
-function languageSwitch(ctx: Context, lang: Locale) {
-  const other = lang === 'ko' ? 'en' : 'ko'
-  return { switchHref: `${ctx.path}?ui_locales=${other}`, switchLang: other }
 }
 
 /** login_hint names a certificate by its serial (hex); anything else is no hint we can use. */

@@ -41,6 +41,8 @@ export interface ProviderDeps extends AdapterDeps {
    * addresses (a demo on localhost); in production oidc-provider's SSRF guard refuses them.
    */
   allowPrivateNetworkFetch: boolean
+  /** PostCert's own clients (the portal): signed in without a registration page, openid only. */
+  firstPartyClients: string[]
   /** Production applies the strict client policy (https redirect URIs even on localhost). */
   production: boolean
   /** Outgoing requests (sector documents, client JWKS, back-channel logout); tests trust their own TLS CA here. */
@@ -202,7 +204,15 @@ export function createProvider(deps: ProviderDeps): Provider {
       const grant = grantId ? await Grant.find(grantId)
         : accountId ? await findRegisteredGrant(adapterDeps, Grant, accountId, clientId) : undefined
       // A grant of another subscriber, or an expired one, is no registration.
-      return grant && grant.accountId === accountId && grant.clientId === clientId ? grant : undefined
+      if (grant && grant.accountId === accountId && grant.clientId === clientId) return grant
+      // PostCert's own pages (the portal) are no institution to register with: openid only.
+      if (accountId && deps.firstPartyClients.includes(clientId)) {
+        const own = new Grant({ accountId, clientId })
+        own.addOIDCScope('openid')
+        await own.save()
+        return own
+      }
+      return undefined
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     discovery: { ui_locales_supported: ['ko', 'en'] },

@@ -1,0 +1,199 @@
+import { createHash, randomBytes } from 'node:crypto'
+import type Provider from 'oidc-provider'
+import type { AuditLog } from '../audit/audit-log.ts'
+import type { CertificateAuthority, CertificateRecord } from '../ca/authority.ts'
+import type { Database } from '../db/database.ts'
+import { NotFoundError } from '../errors/errors.ts'
+import type { Clock } from '../util/clock.ts'
+
+/** A portal session lasts this long from its login (seconds); the portal then asks for the certificate again. */
+export const ACCOUNT_SESSION_SECONDS = 30 * 60
+/** Activity entries per page. */
+export const ACTIVITY_PAGE_SIZE = 20
+
+export interface AccountSession {
+  subscriberId: string
+  /** The certificate the portal login was made with. */
+  certificateSerial: string
+  expiresAt: Date
+}
+
+export interface CertificateOverview extends CertificateRecord {
+  daysLeft: number
+  lastUsedAt: Date | null
+}
+
+export interface Institution {
+  clientId: string
+  name: string
+  registeredAt: Date
+  scopes: string[]
+  claims: string[]
+}
+
+export interface ActivityEntry {
+  id: number
+  at: Date
+  type: string
+  clientId?: string
+  serial?: string
+  ip?: string
+  device?: string
+}
+
+export interface AccountDeps {
+  db: Database
+  clock: Clock
+  authority: CertificateAuthority
+  audit: AuditLog
+  provider: () => Provider
+}
+
+const hash = (token: string) => createHash('sha256').update(token).digest('base64url')
+
+/**
+ * The subscriber portal's data: its sessions, the subscriber's certificates, the institutions
+ * they registered with (and revoking one), and their activity. Every query is filtered by the
+ * signed-in subscriber: one subscriber never reaches another's rows (NotFoundError, as for a
+ * row that does not exist).
+ */
+export class AccountService {
+  readonly #deps: AccountDeps
+
+  constructor(deps: AccountDeps) {
+    this.#deps = deps
+  }
+
+  get db(): Database {
+    return this.#deps.db
+  }
+
+  /** A new session; returns the cookie's token (stored only as its hash). */
+  async createSession(subscriberId: string, certificateSerial: string): Promise<string> {
+    const token = randomBytes(32).toString('base64url')
+    const now = this.#deps.clock.now()
+    await this.#deps.db.insertInto('account_session').values({
+      id: hash(token), subscriber_id: subscriberId, certificate_serial: certificateSerial,
+      created_at: now, expires_at: new Date(now.getTime() + ACCOUNT_SESSION_SECONDS * 1000),
+    }).execute()
+    return token
+  }
+
+  async findSession(token: string | undefined): Promise<AccountSession | undefined> {
+    if (!token) return undefined
+    const row = await this.#deps.db.selectFrom('account_session').selectAll()
+      .where('id', '=', hash(token)).where('expires_at', '>', this.#deps.clock.now()) // primary key
+      .executeTakeFirst()
+    return row ? { subscriberId: row.subscriber_id, certificateSerial: row.certificate_serial, expiresAt: row.expires_at } : undefined
+  }
+
+  async endSession(token: string | undefined): Promise<void> {
+    if (token) await this.#deps.db.deleteFrom('account_session').where('id', '=', hash(token)).execute()
+  }
+
+  /** Deletes expired sessions (the background sweep). */
+  async sweep(): Promise<number> {
+    const result = await this.#deps.db.deleteFrom('account_session').where('expires_at', '<=', this.#deps.clock.now()).executeTakeFirst() // account_session_expires_idx
+    return Number(result.numDeletedRows)
+  }
+
+  /** Every certificate of the subscriber, newest first, with days left and its last login. */
+  async certificates(subscriberId: string): Promise<CertificateOverview[]> {
+    const [certificates, uses] = await Promise.all([
+      this.#deps.authority.listBySubscriber(subscriberId),
+      this.#deps.db.selectFrom('audit_event').select(['certificate_serial']).select((eb) => eb.fn.max('occurred_at').as('last'))
+        .where('subscriber_id', '=', subscriberId).where('type', '=', 'login').groupBy('certificate_serial') // audit_event_subscriber_idx
+        .execute(),
+    ])
+    const lastUse = new Map(uses.map((u) => [u.certificate_serial, u.last as Date | null]))
+    const now = this.#deps.clock.now().getTime()
+    return certificates
+      .map((c) => ({ ...c, daysLeft: Math.max(0, Math.ceil((c.notAfter.getTime() - now) / 86_400_000)), lastUsedAt: lastUse.get(c.serial) ?? null }))
+      .sort((a, b) => b.notAfter.getTime() - a.notAfter.getTime())
+  }
+
+  /** One of the subscriber's certificates; NotFoundError for anyone else's. */
+  async certificate(subscriberId: string, serial: string): Promise<CertificateOverview> {
+    const found = (await this.certificates(subscriberId)).find((c) => c.serial === serial.toLowerCase())
+    if (!found) throw new NotFoundError('no such certificate among yours')
+    return found
+  }
+
+  /** The institutions the subscriber registered with: name, date, and what the registration grants. */
+  async institutions(subscriberId: string): Promise<Institution[]> {
+    const rows = await this.#deps.db.selectFrom('registration').selectAll().where('subscriber_id', '=', subscriberId).orderBy('created_at', 'desc').execute()
+    const provider = this.#deps.provider()
+    const found = await Promise.all(rows.map(async (row) => {
+      const [client, grant] = await Promise.all([provider.Client.find(row.client_id), provider.Grant.find(row.grant_id)])
+      if (!grant) return undefined // revoked or expired: no longer a registration
+      const scopes = String(grant.getOIDCScope() ?? '').split(' ').filter(Boolean)
+      const claims = [...new Set([...grant.getOIDCClaims()])]
+      return { clientId: row.client_id, name: client?.clientName ?? row.client_id, registeredAt: row.created_at, scopes, claims }
+    }))
+    return found.filter((i): i is Institution => i !== undefined)
+  }
+
+  /**
+   * Ends the registration at an institution: its grant and every token and code of it are
+   * deleted, the institution is told by back-channel logout for each of the subscriber's
+   * sessions with it, and the next login there asks to register again.
+   */
+  async revokeInstitution(subscriberId: string, clientId: string): Promise<{ notified: number }> {
+    const { db, audit } = this.#deps
+    const row = await db.selectFrom('registration').select('grant_id')
+      .where('subscriber_id', '=', subscriberId).where('client_id', '=', clientId).executeTakeFirst()
+    if (!row) throw new NotFoundError('you are not registered with this institution')
+    const provider = this.#deps.provider()
+    const notified = await this.#backchannelLogout(provider, subscriberId, clientId)
+    await Promise.all([provider.AccessToken, provider.RefreshToken, provider.AuthorizationCode].map((model) => model.adapter.revokeByGrantId(row.grant_id)))
+    await provider.Grant.adapter.destroy(row.grant_id)
+    await db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('registration').where('subscriber_id', '=', subscriberId).where('client_id', '=', clientId).execute()
+      await audit.record(trx, { type: 'registration.revoked', subscriberId, data: { client: clientId, notified } })
+    })
+    return { notified }
+  }
+
+  /** A page of the subscriber's events, newest first; `before` is the last id of the page before. */
+  async activity(subscriberId: string, before?: number): Promise<{ entries: ActivityEntry[]; next?: number }> {
+    let query = this.#deps.db.selectFrom('audit_event').selectAll().where('subscriber_id', '=', subscriberId)
+    if (before !== undefined) query = query.where('id', '<', before)
+    const rows = await query.orderBy('id', 'desc').limit(ACTIVITY_PAGE_SIZE + 1).execute() // audit_event_subscriber_idx
+    const entries = rows.slice(0, ACTIVITY_PAGE_SIZE).map((r) => {
+      const data = JSON.parse(r.data) as Record<string, unknown>
+      const text = (key: string) => (typeof data[key] === 'string' ? data[key] as string : undefined)
+      return { id: r.id, at: r.occurred_at, type: r.type, clientId: text('client'), serial: r.certificate_serial ?? undefined, ip: text('ip'), device: text('device') }
+    })
+    return { entries, next: rows.length > ACTIVITY_PAGE_SIZE ? entries.at(-1)!.id : undefined }
+  }
+
+  /**
+   * A logout token to the institution for each live PostCert session of the subscriber that
+   * logged in there (its sid), found through the certificates they logged in with.
+   */
+  async #backchannelLogout(provider: Provider, subscriberId: string, clientId: string): Promise<number> {
+    const client = await provider.Client.find(clientId)
+    if (!client?.backchannelLogoutUri) return 0
+    const sessions = await this.#deps.db.selectFrom('login_session').innerJoin('certificate', 'certificate.serial', 'login_session.certificate_serial')
+      .select('login_session.session_uid').distinct()
+      .where('certificate.subscriber_id', '=', subscriberId).where('login_session.expires_at', '>', this.#deps.clock.now()) // certificate_subscriber_idx, login_session_certificate_idx
+      .execute()
+    let sent = 0
+    for (const { session_uid } of sessions) {
+      const session = await provider.Session.findByUid(session_uid)
+      const sid = session?.accountId === subscriberId ? session.authorizations?.[clientId]?.sid : undefined
+      if (!sid) continue
+      try {
+        // oidc-provider's own logout token, as at /session/end: it turns the account into the
+        // client's (pairwise) subject, signs it (typ logout+jwt) and adds the sid.
+        await (client as unknown as { backchannelLogout(accountId: string, sid: string): Promise<void> }).backchannelLogout(subscriberId, sid)
+        sent++
+      } catch {
+        // The institution could not be reached: the registration still ends (its tokens are gone).
+      }
+      delete session!.authorizations![clientId]
+      await session!.save(Math.max(1, (session!.exp ?? 0) - Math.floor(Date.now() / 1000)))
+    }
+    return sent
+  }
+}

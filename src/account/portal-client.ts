@@ -1,0 +1,25 @@
+import type { Logger } from 'pino'
+import type { ClientStore } from '../oidc/client-store.ts'
+
+/** The client_id of the subscriber portal: PostCert as its own first-party client. */
+export const ACCOUNT_CLIENT_ID = 'postcert-account'
+
+export const accountRedirectUri = (issuer: string) => `${issuer}/account/callback`
+
+/**
+ * Registers the portal as a client of PostCert (at every start, on every instance: the same
+ * metadata, so a change of PUBLIC_URL is picked up). A public client with PKCE whose subjects
+ * are the subscriber ids; it is first-party, so no registration (consent) page is shown for it
+ * (provider.ts, loadExistingGrant). Its codes are redeemed in-process (account/routes.ts).
+ */
+export async function registerAccountClient(store: ClientStore, issuer: string, logger: Logger): Promise<void> {
+  const redirectUri = accountRedirectUri(issuer)
+  const current = await store.show(ACCOUNT_CLIENT_ID).catch(() => undefined)
+  if ((current?.redirect_uris as string[] | undefined)?.[0] === redirectUri) return
+  if (current) await store.remove(ACCOUNT_CLIENT_ID)
+  await store.add({
+    clientId: ACCOUNT_CLIENT_ID, name: '우체국 금융인증서 내 정보', public: true, redirectUris: [redirectUri], grantTypes: ['authorization_code'],
+    scope: 'openid', metadata: { subject_type: 'public', 'client_name#en': 'PostCert: my account', 'client_name#ko': '우체국 금융인증서 내 정보' },
+  })
+  logger.info({ client_id: ACCOUNT_CLIENT_ID }, 'subscriber portal registered as a first-party client')
+}

@@ -1,0 +1,198 @@
+import { createHash, randomBytes } from 'node:crypto'
+import type { Context } from 'koa'
+import type Provider from 'oidc-provider'
+import { InvalidRequestError } from '../errors/errors.ts'
+import type { Csrf } from '../http/csrf.ts'
+import { readForm } from '../http/form.ts'
+import type { Router } from '../http/router.ts'
+import { languageSwitch, pickLocale, type Locale, type Views } from '../http/views.ts'
+import type { CertificateClaim, LoginRef } from '../login/login-service.ts'
+import { displayName } from '../oidc/client-policy.ts'
+import { ACCOUNT_SESSION_SECONDS, type AccountService, type AccountSession } from './account-service.ts'
+import { ACCOUNT_CLIENT_ID, accountRedirectUri } from './portal-client.ts'
+
+const SESSION_COOKIE = 'postcert_account'
+const LOGIN_COOKIE = 'postcert_account_login'
+/** Time to complete the certificate login started from the portal. */
+const LOGIN_SECONDS = 10 * 60
+
+export interface AccountRouteDeps {
+  service: AccountService
+  provider: () => Provider
+  views: Views
+  csrf: Csrf
+  issuer: string
+  secureCookies: boolean
+  /** The certificate a login used (login-service.ts). */
+  loginCertificate: (login: LoginRef) => Promise<CertificateClaim | undefined>
+}
+
+const s256 = (verifier: string) => createHash('sha256').update(verifier).digest('base64url')
+
+/**
+ * /account: the subscriber portal, signed in with the certificate itself. PostCert is its own
+ * first-party client: /account sends the browser through the ordinary authorization endpoint
+ * (prompt=login, PKCE, state, nonce) and redeems the code in-process at /account/callback with
+ * the token endpoint's checks, instead of calling its own public URL.
+ */
+export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
+  const { service, views } = deps
+  const locale = (ctx: Context): Locale => pickLocale(ctx.query.ui_locales, (langs) => ctx.acceptsLanguages(langs))
+  const cookie = (path: string, seconds: number) => ({ httpOnly: true, sameSite: 'lax' as const, secure: deps.secureCookies, path, maxAge: seconds * 1000, overwrite: true, signed: true })
+  const render = (ctx: Context, page: string, title: string, data: Record<string, unknown> = {}) => {
+    ctx.set('Cache-Control', 'no-store')
+    ctx.type = 'html'
+    const lang = locale(ctx)
+    ctx.body = views.render(page, lang, title, { ...languageSwitch(ctx.path, lang), ...data })
+  }
+
+  /** The signed-in session, or undefined (the caller sends the browser to log in). */
+  const sessionOf = async (ctx: Context): Promise<{ session: AccountSession; csrf: string; token: string } | undefined> => {
+    const token = ctx.cookies.get(SESSION_COOKIE, { signed: true })
+    const session = await service.findSession(token)
+    return session && token ? { session, token, csrf: deps.csrf.token(`account:${token}`) } : undefined
+  }
+  /** For actions: a session and the form's CSRF token, or a 4xx. */
+  const signedInForm = async (ctx: Context) => {
+    const found = await sessionOf(ctx)
+    if (!found) throw new InvalidRequestError('your session at the portal has ended; sign in again')
+    const form = await readForm(ctx)
+    deps.csrf.verify(`account:${found.token}`, form.get('csrf'))
+    return { ...found, form }
+  }
+
+  const startLogin = (ctx: Context) => {
+    const login = { state: randomBytes(16).toString('base64url'), nonce: randomBytes(16).toString('base64url'), verifier: randomBytes(32).toString('base64url') }
+    ctx.cookies.set(LOGIN_COOKIE, Buffer.from(JSON.stringify(login)).toString('base64url'), cookie('/account', LOGIN_SECONDS))
+    const query = new URLSearchParams({
+      client_id: ACCOUNT_CLIENT_ID, response_type: 'code', scope: 'openid', redirect_uri: accountRedirectUri(deps.issuer),
+      state: login.state, nonce: login.nonce, code_challenge: s256(login.verifier), code_challenge_method: 'S256',
+      // Every portal visit proves possession of the certificate again, whatever the SSO session.
+      prompt: 'login', ui_locales: locale(ctx),
+    })
+    ctx.set('Cache-Control', 'no-store')
+    ctx.status = 303
+    ctx.redirect(`/auth?${query}`)
+  }
+
+  router.add('GET', '/account', 'account', async (ctx) => {
+    const found = await sessionOf(ctx)
+    if (!found) return startLogin(ctx)
+    const lang = locale(ctx)
+    const { subscriberId } = found.session
+    const [certificates, institutions, activity] = await Promise.all([
+      service.certificates(subscriberId), service.institutions(subscriberId), service.activity(subscriberId),
+    ])
+    const provider = deps.provider()
+    const revoked = typeof ctx.query.revoked === 'string' ? ctx.query.revoked : undefined
+    const names = await institutionNames(provider, lang, [...institutions.map((i) => i.clientId), ...(revoked ? [revoked] : [])])
+    render(ctx, 'account', 'account.title', {
+      csrf: found.csrf, lang,
+      certificates: certificates.map((c) => certificateView(c, lang, views)),
+      institutions: institutions.map((i) => ({ ...i, name: names.get(i.clientId), registeredAt: day(i.registeredAt), scopes: i.scopes.join(' ') })),
+      activity: activity.entries.slice(0, 5).map((e) => activityView(e, lang, views, names)),
+      revoked: revoked ? names.get(revoked) : undefined,
+      sessionMinutes: ACCOUNT_SESSION_SECONDS / 60,
+    })
+  })
+
+  router.add('GET', '/account/callback', 'account_callback', async (ctx) => {
+    const saved = ctx.cookies.get(LOGIN_COOKIE, { signed: true })
+    ctx.cookies.set(LOGIN_COOKIE, '', { ...cookie('/account', 0), maxAge: 0 })
+    if (typeof ctx.query.error === 'string') {
+      ctx.status = 400
+      return render(ctx, 'error', 'error.title', { code: ctx.query.error, message: views.message(locale(ctx), 'account.login_failed'), link: { href: '/account', key: 'account.try_again' } })
+    }
+    const login = saved ? JSON.parse(Buffer.from(saved, 'base64url').toString()) as { state: string; nonce: string; verifier: string } : undefined
+    if (!login || ctx.query.state !== login.state) throw new InvalidRequestError('this sign-in to the portal was not started here, or has expired: open /account again')
+    if (ctx.query.iss !== deps.issuer) throw new InvalidRequestError('the response does not come from this issuer')
+    // The token endpoint's checks, on the code as oidc-provider stored it.
+    const code = await deps.provider().AuthorizationCode.find(String(ctx.query.code ?? ''))
+    if (!code || (code as unknown as { consumed?: number }).consumed || code.clientId !== ACCOUNT_CLIENT_ID || code.redirectUri !== accountRedirectUri(deps.issuer)
+      || code.codeChallenge !== s256(login.verifier) || code.nonce !== login.nonce || !code.accountId || !code.sessionUid || !code.authTime) {
+      throw new InvalidRequestError('the sign-in code is not valid: open /account again')
+    }
+    await code.consume()
+    const certificate = await deps.loginCertificate({ sessionUid: code.sessionUid, authTime: code.authTime })
+    if (!certificate) throw new InvalidRequestError('the certificate of this sign-in is not known: open /account again')
+    const token = await service.createSession(code.accountId, certificate.serial)
+    ctx.cookies.set(SESSION_COOKIE, token, cookie('/account', ACCOUNT_SESSION_SECONDS))
+    ctx.status = 303
+    ctx.redirect('/account')
+  })
+
+  router.add('POST', '/account/logout', 'account_logout', async (ctx) => {
+    const { token } = await signedInForm(ctx)
+    await service.endSession(token)
+    ctx.cookies.set(SESSION_COOKIE, '', { ...cookie('/account', 0), maxAge: 0 })
+    render(ctx, 'account-signed-out', 'account.signed_out_title')
+  })
+
+  router.add('GET', '/account/certificates/:serial', 'account_certificate', async (ctx, { serial = '' }) => {
+    const found = await sessionOf(ctx)
+    if (!found) return startLogin(ctx)
+    const certificate = await service.certificate(found.session.subscriberId, serial)
+    render(ctx, 'account-certificate', 'account.certificate_title', { certificate: certificateView(certificate, locale(ctx), views), pemHref: `/account/certificates/${certificate.serial}/pem` })
+  })
+
+  router.add('GET', '/account/certificates/:serial/pem', 'account_certificate_pem', async (ctx, { serial = '' }) => {
+    const found = await sessionOf(ctx)
+    if (!found) return startLogin(ctx)
+    const certificate = await service.certificate(found.session.subscriberId, serial)
+    const base64 = certificate.der.toString('base64').replace(/.{1,64}/g, '$&\n')
+    ctx.set('Cache-Control', 'no-store')
+    ctx.set('Content-Disposition', `attachment; filename="postcert-${certificate.serial}.pem"`)
+    ctx.type = 'application/x-pem-file'
+    ctx.body = `-----BEGIN CERTIFICATE-----\n${base64}-----END CERTIFICATE-----\n`
+  })
+
+  router.add('POST', '/account/institutions/:clientId/revoke', 'account_institution_revoke', async (ctx, { clientId = '' }) => {
+    const { session } = await signedInForm(ctx)
+    await service.revokeInstitution(session.subscriberId, clientId)
+    ctx.status = 303
+    ctx.redirect(`/account?revoked=${encodeURIComponent(clientId)}`)
+  })
+
+  router.add('GET', '/account/activity', 'account_activity', async (ctx) => {
+    const found = await sessionOf(ctx)
+    if (!found) return startLogin(ctx)
+    const lang = locale(ctx)
+    const before = typeof ctx.query.before === 'string' && /^\d{1,15}$/.test(ctx.query.before) ? Number(ctx.query.before) : undefined
+    const page = await service.activity(found.session.subscriberId, before)
+    const names = await institutionNames(deps.provider(), lang, page.entries.flatMap((e) => (e.clientId ? [e.clientId] : [])))
+    render(ctx, 'account-activity', 'account.activity_title', {
+      entries: page.entries.map((e) => activityView(e, lang, views, names)),
+      nextHref: page.next ? `/account/activity?before=${page.next}` : undefined,
+    })
+  })
+}
+
+/** The institutions' names in the page's language. */
+async function institutionNames(provider: Provider, lang: Locale, clientIds: string[]): Promise<Map<string, string>> {
+  const unique = [...new Set(clientIds)]
+  const clients = await Promise.all(unique.map((id) => provider.Client.find(id)))
+  return new Map(unique.map((id, i) => [id, displayName(clients[i], lang, id)]))
+}
+
+const day = (d: Date) => d.toISOString().slice(0, 10)
+const time = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`
+
+function certificateView(c: Awaited<ReturnType<AccountService['certificate']>>, lang: Locale, views: Views) {
+  const expired = c.daysLeft === 0
+  const status = c.status === 'revoked' ? 'revoked' : c.status === 'hold' ? 'suspended' : expired ? 'expired' : c.replacedBy ? 'replaced' : 'good'
+  return {
+    serial: c.serial, shortSerial: `${c.serial.slice(0, 8)}…`, holder: views.message(lang, `account.holder.${c.holder}`),
+    status, statusText: views.message(lang, `account.status.${status}`), notBefore: day(c.notBefore), notAfter: day(c.notAfter),
+    daysLeft: c.daysLeft, lastUsed: c.lastUsedAt ? time(c.lastUsedAt) : views.message(lang, 'account.never'),
+    subject: c.subject, revokedAt: c.revokedAt ? time(c.revokedAt) : undefined,
+  }
+}
+
+function activityView(e: Awaited<ReturnType<AccountService['activity']>>['entries'][number], lang: Locale, views: Views, names: Map<string, string>) {
+  const key = `account.event.${e.type}`
+  return {
+    at: time(e.at), what: views.has(lang, key) ? views.message(lang, key) : e.type,
+    institution: e.clientId ? names.get(e.clientId) ?? e.clientId : undefined,
+    serial: e.serial ? `${e.serial.slice(0, 8)}…` : undefined, ip: e.ip, device: e.device,
+  }
+}

@@ -1,0 +1,176 @@
+import assert from 'node:assert/strict'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { after, before, describe, it } from 'node:test'
+import { X509Certificate } from 'node:crypto'
+import * as client from 'openid-client'
+import request from 'supertest'
+import { ACCOUNT_SESSION_SECONDS } from '../../src/account/account-service.ts'
+import { ManualClock } from '../../src/util/clock.ts'
+import { startTestServer, type TestServer } from '../helpers/server.ts'
+import { LoginHarness, type Holder } from '../login/harness.ts'
+
+describe('the subscriber portal (/account)', () => {
+  let server: TestServer
+  let h: LoginHarness
+  const clock = new ManualClock()
+  const logoutTokens: string[] = []
+  let listener: http.Server
+  let backchannelUri: string
+
+  before(async () => {
+    listener = http.createServer((req, res) => {
+      let body = ''
+      req.on('data', (d) => { body += d })
+      req.on('end', () => {
+        logoutTokens.push(new URLSearchParams(body).get('logout_token') ?? '')
+        res.writeHead(200, { 'cache-control': 'no-store' }).end()
+      })
+    })
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve))
+    backchannelUri = `http://127.0.0.1:${(listener.address() as AddressInfo).port}/backchannel-logout`
+    server = await startTestServer({ overrides: { clock } })
+    h = new LoginHarness(server, clock)
+  })
+  after(async () => {
+    await server.close()
+    await new Promise((resolve) => listener.close(resolve))
+  })
+
+  /** Signs in to the portal with the certificate in `browser`; returns the dashboard's HTML. */
+  async function signIn(holder: Holder, browser = request.agent(server.url)) {
+    const start = await browser.get('/account').expect(303)
+    assert.match(start.headers.location!, /^\/auth\?client_id=postcert-account&.*prompt=login/)
+    const location = (await browser.get(start.headers.location!).expect(303)).headers.location!
+    assert.match(location, /^\/interaction\//, 'the login page, never a registration page')
+    const page = await browser.get(location).expect(200)
+    const flow = { browser, uid: location.split('/').pop()!, csrf: page.text.match(/data-csrf="([^"]+)"/)![1]! }
+    const { response } = await h.prove(flow as never, holder)
+    assert.equal(response.status, 200, response.text)
+    const reached = await h.follow(browser, response.body.redirect)
+    assert.equal(reached.path, '/account', 'back on the portal')
+    return { browser, page: reached.page!, csrf: reached.page!.match(/name="csrf" value="([^"]+)"/)![1]! }
+  }
+
+  /** Logs in at an institution with offline access, registering there; returns its tokens. */
+  async function bankLogin(holder: Holder) {
+    const rp = await h.relyingParty({ name: '예시은행', redirectUri: 'https://bank.example.kr/cb', metadata: { backchannel_logout_uri: backchannelUri }, scope: 'openid offline_access profile' })
+    const { tokens, browser } = await h.login(rp, holder, { scope: 'openid offline_access', prompt: 'consent' })
+    assert.ok(tokens.refresh_token)
+    return { rp, tokens, browser }
+  }
+
+  it('signs in with the certificate and lists it: holder, serial, status, validity, days left', async () => {
+    const holder = await h.subscriber()
+    const { page } = await signIn(holder)
+    const row = page.match(new RegExp(`<tr data-serial="${holder.certificate.serial}">[\\s\\S]*?</tr>`))?.[0]
+    assert.ok(row, 'the certificate is listed')
+    assert.match(row, /인증서 파일/)
+    assert.match(row, /정상 · 36[45]일 남음/)
+    assert.match(row, /\d{4}-\d{2}-\d{2} ~ \d{4}-\d{2}-\d{2}/)
+    assert.match(row, /\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC/, 'last used: this very login')
+    assert.match(page, /id="no-institutions"/, 'the portal is no institution to register with')
+  })
+
+  it('shows a certificate\'s details and its PEM; another subscriber\'s certificate is not found', async () => {
+    const holder = await h.subscriber()
+    const stranger = await h.subscriber()
+    const { browser } = await signIn(holder)
+    const details = await browser.get(`/account/certificates/${holder.certificate.serial}`).expect(200)
+    assert.match(details.text, new RegExp(holder.certificate.serial))
+    const pem = await browser.get(`/account/certificates/${holder.certificate.serial}/pem`).expect(200)
+    assert.match(String(pem.headers['content-disposition']), /attachment; filename="postcert-[0-9a-f]+\.pem"/)
+    assert.equal(BigInt(`0x${new X509Certificate(pem.text).serialNumber}`), BigInt(`0x${holder.certificate.serial}`))
+    await browser.get(`/account/certificates/${stranger.certificate.serial}`).expect(404)
+    await browser.get(`/account/certificates/${stranger.certificate.serial}/pem`).expect(404)
+  })
+
+  it('revokes an institution: its refresh token stops working, it is told by back-channel logout, and it asks to register again', async () => {
+    const holder = await h.subscriber()
+    const { rp, tokens } = await bankLogin(holder)
+    const { browser, page, csrf } = await signIn(holder)
+    assert.match(page, /<li data-client="[^"]+">\s*<strong>예시은행<\/strong>/)
+    const before = logoutTokens.length
+    const revoked = await browser.post(`/account/institutions/${rp.clientId}/revoke`).type('form').send({ csrf }).expect(303)
+    assert.equal(revoked.headers.location, `/account?revoked=${rp.clientId}`)
+    assert.match((await browser.get(revoked.headers.location!).expect(200)).text, /예시은행 등록을 해지했습니다/)
+
+    await assert.rejects(client.refreshTokenGrant(rp.config, tokens.refresh_token!), (err: client.ResponseBodyError) => err.error === 'invalid_grant')
+    await request(server.url).get('/me').set('Authorization', `Bearer ${tokens.access_token}`).expect(401)
+    assert.equal(logoutTokens.length, before + 1, 'one logout token')
+    const claims = JSON.parse(Buffer.from(logoutTokens.at(-1)!.split('.')[1]!, 'base64url').toString())
+    assert.equal(claims.sub, tokens.claims()!.sub)
+    assert.equal(claims.sid, tokens.claims()!.sid)
+    assert.equal(await server.ctx.db.selectFrom('registration').select('grant_id').where('subscriber_id', '=', holder.id).executeTakeFirst(), undefined)
+    const again = await h.begin(rp, { scope: 'openid' })
+    const { response } = await h.prove(again, holder)
+    const next = await h.follow(again.browser, response.body.redirect)
+    assert.match(next.page ?? '', /등록하시겠습니까/, 'the registration page again')
+  })
+
+  it('lists the login at the institution in the activity, with a truncated address and the device', async () => {
+    const holder = await h.subscriber()
+    await bankLogin(holder)
+    const { browser } = await signIn(holder)
+    const activity = await browser.get('/account/activity').expect(200)
+    assert.match(activity.text, /<td>로그인 <code>[0-9a-f]{8}…<\/code><\/td><td>예시은행<\/td><td>127\.0\.0\.x<\/td>/)
+    assert.match(activity.text, /이용기관 등록/)
+    assert.match(activity.text, /인증서 발급/)
+    assert.doesNotMatch(activity.text, /127\.0\.0\.1\b/, 'never the whole address')
+  })
+
+  it('pages the activity, newest first', async () => {
+    const holder = await h.subscriber()
+    const { browser } = await signIn(holder)
+    for (let i = 0; i < 22; i++) await server.ctx.audit.record(server.ctx.db, { type: 'login', subscriberId: holder.id, data: { client: `c${i}` } })
+    const first = await browser.get('/account/activity').expect(200)
+    assert.match(first.text, /<td>c21<\/td>/)
+    const next = first.text.match(/href="\/account\/activity\?before(?:=|&#x3D;)(\d+)" id="activity-next"/)![1]!
+    const second = await browser.get(`/account/activity?before=${next}`).expect(200)
+    assert.doesNotMatch(second.text, /<td>c21<\/td>/)
+    assert.match(second.text, /인증서 발급/, 'the oldest events on the last page')
+  })
+
+  it('refuses actions without the page\'s CSRF token, or for an institution the subscriber is not registered with', async () => {
+    const holder = await h.subscriber()
+    const { rp } = await bankLogin(holder)
+    const { browser, csrf } = await signIn(holder)
+    const forged = await browser.post(`/account/institutions/${rp.clientId}/revoke`).type('form').send({ csrf: 'forged' }).expect(403)
+    assert.equal(forged.body.error ?? 'invalid_csrf_token', 'invalid_csrf_token')
+    await browser.post('/account/institutions/pc_unknown/revoke').type('form').send({ csrf }).expect(404)
+    const stranger = await request(server.url).post(`/account/institutions/${rp.clientId}/revoke`).type('form').send({ csrf }).expect(400)
+    assert.match(stranger.text, /sign in again/)
+  })
+
+  it('ends the session after its time, and at sign-out', async () => {
+    const holder = await h.subscriber()
+    const { browser, csrf } = await signIn(holder)
+    await browser.get('/account').expect(200)
+    clock.advance(ACCOUNT_SESSION_SECONDS + 1)
+    assert.match((await browser.get('/account').expect(303)).headers.location!, /^\/auth\?/)
+    const again = await signIn(holder)
+    const out = await again.browser.post('/account/logout').type('form').send({ csrf: again.csrf }).expect(200)
+    assert.match(out.text, /로그아웃했습니다/)
+    await again.browser.get('/account').expect(303)
+    assert.notEqual(csrf, again.csrf, 'each session has its own CSRF token')
+  })
+
+  it('refuses a callback that this browser did not start, or a code used twice', async () => {
+    await request(server.url).get('/account/callback?code=x&state=y').expect(400)
+    const holder = await h.subscriber()
+    const browser = request.agent(server.url)
+    const start = await browser.get('/account').expect(303)
+    const location = (await browser.get(start.headers.location!).expect(303)).headers.location!
+    const page = await browser.get(location).expect(200)
+    const { response } = await h.prove({ browser, uid: location.split('/').pop()!, csrf: page.text.match(/data-csrf="([^"]+)"/)![1]! } as never, holder)
+    const callback = (await browser.get(new URL(response.body.redirect).pathname).expect(303)).headers.location!
+    assert.match(callback, /\/account\/callback\?code=/)
+    const url = new URL(callback, server.url)
+    const cookies = (await browser.get(url.pathname + url.search).expect(303)).headers
+    assert.ok(cookies['set-cookie'])
+    // The same code again (with a new login cookie from another start): refused.
+    await browser.get('/account')
+    const replay = await browser.get(url.pathname + url.search)
+    assert.equal(replay.status, 400)
+  })
+})
