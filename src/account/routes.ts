@@ -85,7 +85,9 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
     ])
     const provider = deps.provider()
     const revoked = typeof ctx.query.revoked === 'string' ? ctx.query.revoked : undefined
-    const names = await institutionNames(provider, lang, [...institutions.map((i) => i.clientId), ...(revoked ? [revoked] : [])])
+    const names = await institutionNames(provider, lang, [
+      ...institutions.map((i) => i.clientId), ...activity.entries.flatMap((e) => (e.clientId ? [e.clientId] : [])), ...(revoked ? [revoked] : []),
+    ])
     render(ctx, 'account', 'account.title', {
       csrf: found.csrf, lang,
       certificates: certificates.map((c) => certificateView(c, lang, views)),

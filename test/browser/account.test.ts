@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import path from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import * as client from 'openid-client'
+import type { Browser, Page } from 'playwright-core'
+import { ClientStore } from '../../src/oidc/client-store.ts'
+import { launchBrowser, NEEDS_CHROMIUM } from '../helpers/browser.ts'
+import { enrollInBrowser, KIM } from '../helpers/browser-flows.ts'
+import { ROOT } from '../helpers/process.ts'
+import { startTestServer, type TestServer } from '../helpers/server.ts'
+
+const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots')
+const PASSWORD = 'Gwangju-2026-portal!'
+
+describe('the subscriber portal in a real browser', { skip: NEEDS_CHROMIUM }, () => {
+  let server: TestServer
+  let browser: Browser
+  let config: client.Configuration
+  let redirectUri: string
+
+  before(async () => {
+    server = await startTestServer({ hostname: 'localhost' })
+    redirectUri = `${server.issuer}/rp/callback`
+    const store = new ClientStore({ db: server.ctx.db, box: server.ctx.box, clock: server.ctx.clock }, server.ctx.host.provider)
+    const rp = await store.add({ name: '포털은행', redirectUris: [redirectUri], scope: 'openid profile offline_access' })
+    config = await client.discovery(new URL(server.issuer), rp.client_id, {}, client.ClientSecretBasic(String(rp.client_secret)), { execute: [client.allowInsecureRequests] })
+    browser = await launchBrowser()
+    fs.mkdirSync(SHOTS, { recursive: true })
+  })
+  after(async () => {
+    await browser?.close()
+    await server?.close()
+  })
+
+  const logInWithFile = async (page: Page) => {
+    await page.waitForURL(/\/interaction\//)
+    await page.locator('#certificates label').first().waitFor()
+    await page.getByLabel('인증서 비밀번호').fill(PASSWORD)
+    await page.getByRole('button', { name: '인증서 파일로 로그인' }).click()
+  }
+
+  it('revokes an institution, whose refresh token then stops working; the activity lists the login there', async () => {
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR' })
+    const page = await context.newPage()
+    await enrollInBrowser(page, server, KIM, { password: PASSWORD })
+
+    // The institution: a login with offline access, registering there.
+    const verifier = client.randomPKCECodeVerifier()
+    await page.goto(client.buildAuthorizationUrl(config, {
+      redirect_uri: redirectUri, scope: 'openid offline_access', prompt: 'consent', state: 'st', nonce: 'n',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+    }).href)
+    await logInWithFile(page)
+    await page.getByRole('button', { name: '등록하고 계속' }).click()
+    await page.waitForURL((u) => u.pathname === '/rp/callback')
+    const tokens = await client.authorizationCodeGrant(config, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: 'st', expectedNonce: 'n' })
+    assert.ok(tokens.refresh_token)
+
+    // The portal: the certificate again, no registration page.
+    await page.goto(`${server.issuer}/account`)
+    await logInWithFile(page)
+    await page.waitForURL((u) => u.pathname === '/account')
+    assert.match(await page.locator('#certificates tbody').textContent() ?? '', /인증서 파일[\s\S]*정상 · \d+일 남음/)
+    const recent = await page.locator('#activity').textContent() ?? ''
+    assert.match(recent, /로그인[\s\S]*포털은행/, 'the login at the institution')
+    assert.match(recent, /우체국 금융인증서 내 정보/, 'and this one, named as the portal')
+    await page.screenshot({ path: path.join(SHOTS, 'account-ko.png'), fullPage: true })
+
+    await page.getByRole('button', { name: '포털은행 등록 해지' }).click()
+    await page.locator('#revoked-notice').waitFor()
+    assert.match(await page.locator('#revoked-notice').textContent() ?? '', /포털은행 등록을 해지했습니다/)
+    assert.equal(await page.locator('#institutions').count(), 0, 'no institution left')
+    await assert.rejects(client.refreshTokenGrant(config, tokens.refresh_token!), (err: client.ResponseBodyError) => err.error === 'invalid_grant')
+
+    await page.getByRole('link', { name: '이용 내역 전체 보기' }).click()
+    await page.waitForURL((u) => u.pathname === '/account/activity')
+    const activity = await page.locator('#activity').textContent() ?? ''
+    assert.match(activity, /이용기관 등록 해지/)
+    assert.match(activity, /로그인[\s\S]*포털은행[\s\S]*127\.0\.0\.x · Chrome on Linux/)
+
+    // In English, as ui_locales asks.
+    await page.goto(`${server.issuer}/account?ui_locales=en`)
+    await page.locator('h1', { hasText: 'My certificates' }).waitFor()
+    await page.screenshot({ path: path.join(SHOTS, 'account-en.png'), fullPage: true })
+    await context.close()
+  })
+})
