@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 
 // Frozen in time: the subscriber portal (/account) and expiry reminders as of this date.
 export async function up(db: Kysely<any>): Promise<void> {
@@ -25,6 +25,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute()
   // The portal finds a subscriber's sessions at an institution through the certificates they logged in with.
   await db.schema.createIndex('login_session_certificate_idx').on('login_session').column('certificate_serial').execute()
+  // Expiry reminders look for good, unreplaced certificates by how soon they expire.
+  await db.schema.createIndex('certificate_expiry_idx').on('certificate').columns(['not_after', 'serial'])
+    .where(sql.ref('status'), '=', 'good').where(sql.ref('replaced_by'), 'is', null).execute()
   // The sandbox outbox keeps a message's idempotency key: a message sent again is not a second one.
   await db.schema.alterTable('sandbox_sms').addColumn('idempotency_key', 'text').execute()
   await db.schema.createIndex('sandbox_sms_idempotency_idx').on('sandbox_sms').column('idempotency_key').unique().execute()

@@ -43,6 +43,9 @@ export const MAX_FORM_BYTES = 16 * 1024
 /** How often each instance checks that the published CRL is fresh. */
 export const CRL_CHECK_SECONDS = 60 * 60
 
+/** How often each instance looks for expiry reminders to send (well under a day: the last one is due 1 day before). */
+export const EXPIRY_REMINDER_SECONDS = 15 * 60
+
 /** Rows deleted per sweeper statement. */
 export const SWEEP_BATCH_SIZE = 1000
 

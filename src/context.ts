@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url'
 import pino, { type Logger } from 'pino'
 import type { ServerConfig } from './config/config.ts'
 import type { ServerSecrets } from './config/secrets.ts'
-import { CLOCK_TOLERANCE_SECONDS, CRL_CHECK_SECONDS, MAX_SIGNED_LIFETIME_SECONDS, SUBSCRIBER_CACHE_SECONDS, SWEEP_BATCH_SIZE } from './constants.ts'
+import { CLOCK_TOLERANCE_SECONDS, CRL_CHECK_SECONDS, EXPIRY_REMINDER_SECONDS, MAX_SIGNED_LIFETIME_SECONDS, SUBSCRIBER_CACHE_SECONDS, SWEEP_BATCH_SIZE } from './constants.ts'
 import { connectDatabase } from './db/connect.ts'
 import type { Database } from './db/database.ts'
 import { migrateToLatest } from './db/migrator.ts'
@@ -25,6 +25,7 @@ import type { SmsGateway } from './enrollment/sms/sms-gateway.ts'
 import { PasskeyRegistrar } from './holders/webauthn/passkeys.ts'
 import { LoginService } from './login/login-service.ts'
 import { AccountService } from './account/account-service.ts'
+import { ExpiryReminders } from './account/expiry-reminders.ts'
 import { ACCOUNT_CLIENT_ID, registerAccountClient } from './account/portal-client.ts'
 import { addAccountRoutes } from './account/routes.ts'
 import { TestSubscriber } from './login/test-subscriber.ts'
@@ -257,6 +258,12 @@ export class AppContext {
     // Builds a new CRL only when the current one has aged (or a status changed): at least daily.
     this.#every(CRL_CHECK_SECONDS, 'crl refresh', () => this.crl.current())
     this.#every(this.config.keyRefreshSeconds, 'key refresh', () => this.host.refresh())
+    // Text messages 30, 7 and 1 days before a certificate expires, each once across all instances.
+    const reminders = new ExpiryReminders({ db: this.db, clock: this.clock, sms: this.sms, issuer: this.config.issuer, logger: this.logger })
+    this.#every(EXPIRY_REMINDER_SECONDS, 'expiry reminders', async () => {
+      const sent = await reminders.run()
+      if (sent) this.logger.info({ sent }, 'expiry reminders sent')
+    })
     this.#every(this.config.sweepIntervalSeconds, 'sweep', async () => {
       const deleted = await sweepExpired(this.db, this.clock, SWEEP_BATCH_SIZE) + await this.authority.sweepChallenges()
         + await this.enrollment.sweep() + await this.limiter.sweep() + (await this.#login?.sweep() ?? 0) + (await this.#account?.sweep() ?? 0)
