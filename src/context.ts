@@ -200,14 +200,14 @@ export class AppContext {
     addEnrollmentRoutes(router, {
       service: this.#enrollment, views: this.views, csrf, secureCookies: https,
       sandbox: this.sms.kind === 'sandbox' || this.identity.kind === 'sandbox',
-      sandboxOutbox: this.sms instanceof SandboxSmsGateway ? this.sms : undefined, hierarchy: this.ca,
+      sandboxOutbox: this.sms instanceof SandboxSmsGateway ? this.sms : undefined, hierarchy: this.ca, authority: this.authority, clock: this.clock,
     })
     const account = new AccountService({
       db: this.db, clock: this.clock, authority: this.authority, audit: this.audit, provider: () => this.host.provider,
     })
     this.#account = account
     addAccountRoutes(router, {
-      service: account, provider: () => this.host.provider, views: this.views, csrf, issuer: this.config.issuer, secureCookies: https,
+      service: account, authority: this.authority, provider: () => this.host.provider, views: this.views, csrf, issuer: this.config.issuer, secureCookies: https,
       loginCertificate: (ref) => login.loginCertificate(ref),
     })
     // One cache for every provider instance (they are rebuilt when signing keys rotate).

@@ -8,7 +8,9 @@ import type { Router } from '../http/router.ts'
 import { languageSwitch, pickLocale, type Locale, type Views } from '../http/views.ts'
 import type { CertificateClaim, LoginRef } from '../login/login-service.ts'
 import { displayName } from '../oidc/client-policy.ts'
+import type { CertificateAuthority } from '../ca/authority.ts'
 import { ACCOUNT_SESSION_SECONDS, type AccountService, type AccountSession } from './account-service.ts'
+import { CERTIFICATE_ACTIONS, changeCertificateStatus, SUBSCRIBER_REVOCATION_REASONS } from './certificate-actions.ts'
 import { ACCOUNT_CLIENT_ID, accountRedirectUri } from './portal-client.ts'
 
 const SESSION_COOKIE = 'postcert_account'
@@ -18,6 +20,7 @@ const LOGIN_SECONDS = 10 * 60
 
 export interface AccountRouteDeps {
   service: AccountService
+  authority: CertificateAuthority
   provider: () => Provider
   views: Views
   csrf: Csrf
@@ -134,7 +137,11 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
     const found = await sessionOf(ctx)
     if (!found) return startLogin(ctx)
     const certificate = await service.certificate(found.session.subscriberId, serial)
-    render(ctx, 'account-certificate', 'account.certificate_title', { certificate: certificateView(certificate, locale(ctx), views), pemHref: `/account/certificates/${certificate.serial}/pem` })
+    render(ctx, 'account-certificate', 'account.certificate_title', {
+      certificate: certificateView(certificate, locale(ctx), views), pemHref: `/account/certificates/${certificate.serial}/pem`, csrf: found.csrf,
+      reasons: SUBSCRIBER_REVOCATION_REASONS.map((value) => ({ value, label: views.message(locale(ctx), `account.reason.${value}`) })),
+      file: certificate.holder === 'file', scripts: certificate.holder === 'file' ? ['/assets/enroll-done.js'] : [],
+    })
   })
 
   router.add('GET', '/account/certificates/:serial/pem', 'account_certificate_pem', async (ctx, { serial = '' }) => {
@@ -147,6 +154,25 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
     ctx.type = 'application/x-pem-file'
     ctx.body = `-----BEGIN CERTIFICATE-----\n${base64}-----END CERTIFICATE-----\n`
   })
+
+  for (const action of CERTIFICATE_ACTIONS) {
+    router.add('POST', `/account/certificates/:serial/${action}`, `account_certificate_${action}`, async (ctx, { serial = '' }) => {
+      const { session, token, form } = await signedInForm(ctx)
+      if (action === 'revoke' && form.get('confirm') !== 'yes') throw new InvalidRequestError('tick the box to confirm: a revoked certificate cannot be used again')
+      const changed = await changeCertificateStatus(deps.authority, session.subscriberId, serial, action, form.get('reason') ?? undefined)
+      // The portal's own login certificate no longer valid: the portal session ends with it.
+      const signedOut = changed.serial === session.certificateSerial && changed.status !== 'good'
+      if (signedOut) {
+        await service.endSession(token)
+        ctx.cookies.set(SESSION_COOKIE, '', { ...cookie('/account', 0), maxAge: 0 })
+      }
+      const lang = locale(ctx)
+      render(ctx, 'account-certificate-changed', 'account.changed_title', {
+        certificate: certificateView(await service.certificate(session.subscriberId, changed.serial), lang, views),
+        message: views.message(lang, `account.changed.${action}`), reissue: changed.status === 'revoked', signedOut,
+      })
+    })
+  }
 
   router.add('POST', '/account/institutions/:clientId/revoke', 'account_institution_revoke', async (ctx, { clientId = '' }) => {
     const { session } = await signedInForm(ctx)

@@ -4,6 +4,10 @@ import type { Csrf } from '../http/csrf.ts'
 import { base64urlField, readForm, readJson } from '../http/form.ts'
 import { toPem } from '../ca/x509.ts'
 import type { CaHierarchy } from '../ca/hierarchy.ts'
+import type { CertificateAuthority } from '../ca/authority.ts'
+import { InvalidRequestError } from '../errors/errors.ts'
+import type { Clock } from '../util/clock.ts'
+import { CERTIFICATE_ACTIONS, changeCertificateStatus, SUBSCRIBER_REVOCATION_REASONS } from '../account/certificate-actions.ts'
 import type { Router } from '../http/router.ts'
 import { pickLocale, scriptJson, type Locale, type Views } from '../http/views.ts'
 import { ENROLLMENT_TTL } from './constants.ts'
@@ -25,6 +29,8 @@ export interface EnrollmentRouteDeps {
   sandboxOutbox: SandboxSmsGateway | undefined
   sandbox: boolean
   hierarchy: CaHierarchy
+  authority: CertificateAuthority
+  clock: Clock
 }
 
 /**
@@ -156,12 +162,43 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
     if (enrollment.step !== 'holder') return redirectToStep(ctx, enrollment)
     const subscriber = await service.subscriber(enrollment)
     const existing = subscriber ? await service.validCertificates(subscriber.id) : []
+    const lang = locale(ctx)
+    // Identity proven again: the certificates in use (or suspended) can be revoked or suspended
+    // here, for a lost device or a forgotten password, before a new one is issued.
+    const now = deps.clock.now()
+    const manageable = subscriber ? (await deps.authority.listBySubscriber(subscriber.id)).filter((c) => c.status !== 'revoked' && c.notAfter > now) : []
+    const changed = typeof ctx.query.changed === 'string' ? manageable.find((c) => c.serial === ctx.query.changed) : undefined
     render(ctx, 'enroll-holder', 'enroll.holder.title', {
       step: 'holder', stepNumber: 3, name: subscriber?.name ?? '', existingCount: existing.length,
+      manage: manageable.map((c) => ({
+        serial: c.serial, shortSerial: `${c.serial.slice(0, 8)}…`, holder: views.message(lang, `account.holder.${c.holder}`),
+        notAfter: c.notAfter.toISOString().slice(0, 10), suspended: c.status === 'hold',
+        statusText: views.message(lang, `account.status.${c.status === 'hold' ? 'suspended' : 'good'}`),
+      })),
+      changed: typeof ctx.query.changed === 'string'
+        ? views.format(lang, 'enroll.holder.changed', { serial: `${ctx.query.changed.slice(0, 8)}…`, status: views.message(lang, `account.status.${changed ? (changed.status === 'hold' ? 'suspended' : 'good') : 'revoked'}`) })
+        : undefined,
+      reasons: SUBSCRIBER_REVOCATION_REASONS.map((value) => ({ value, label: views.message(lang, `account.reason.${value}`) })),
       csrf: csrf.token(`enroll:${enrollment.id}`), scripts: ['/assets/enroll-holder.js'],
       holderMessages: scriptJson(views.messagesWithPrefix(locale(ctx), 'holder.')),
     })
   })
+
+  for (const action of CERTIFICATE_ACTIONS) {
+    router.add('POST', `/enroll/certificates/:serial/${action}`, `enroll_certificate_${action}`, async (ctx, { serial = '' }) => {
+      const enrollment = await current(ctx)
+      const form = await readForm(ctx)
+      csrf.verify(`enroll:${enrollment.id}`, form.get('csrf'))
+      if (enrollment.step !== 'holder') throw stepNotAllowed(enrollment.step)
+      const subscriber = await service.subscriber(enrollment)
+      if (!subscriber) throw stepNotAllowed(enrollment.step)
+      if (action === 'revoke' && form.get('confirm') !== 'yes') throw new InvalidRequestError('tick the box to confirm: a revoked certificate cannot be used again')
+      const changed = await changeCertificateStatus(deps.authority, subscriber.id, serial, action, form.get('reason') ?? undefined)
+      const query = new URLSearchParams({ changed: changed.serial, ...(typeof ctx.query.ui_locales === 'string' ? { ui_locales: ctx.query.ui_locales } : {}) })
+      ctx.status = 303
+      ctx.redirect(`/enroll/holder?${query}`)
+    })
+  }
 
   /** JSON endpoints of the holder step: same cookie, CSRF token in a header. */
   async function holderApi(ctx: Context): Promise<Enrollment> {

@@ -8,6 +8,7 @@ import request from 'supertest'
 import { ACCOUNT_SESSION_SECONDS } from '../../src/account/account-service.ts'
 import { ManualClock } from '../../src/util/clock.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
+import { issueCertificate } from '../helpers/pki.ts'
 import { LoginHarness, type Holder } from '../login/harness.ts'
 
 describe('the subscriber portal (/account)', () => {
@@ -153,6 +154,39 @@ describe('the subscriber portal (/account)', () => {
     assert.match(out.text, /로그아웃했습니다/)
     await again.browser.get('/account').expect(303)
     assert.notEqual(csrf, again.csrf, 'each session has its own CSRF token')
+  })
+
+  it('revokes a certificate with a reason and a confirmation: the status says so at once, the portal session ends with it', async () => {
+    const holder = await h.subscriber()
+    const { browser, csrf } = await signIn(holder)
+    const path = `/account/certificates/${holder.certificate.serial}/revoke`
+    assert.match((await browser.post(path).type('form').send({ csrf, reason: 'keyCompromise' }).expect(400)).text, /tick the box/)
+    assert.match((await browser.post(path).type('form').send({ csrf, confirm: 'yes' }).expect(400)).text, /choose why/)
+    const done = await browser.post(path).type('form').send({ csrf, reason: 'keyCompromise', confirm: 'yes' }).expect(200)
+    assert.match(done.text, /인증서를 폐기했습니다/)
+    assert.match(done.text, /href="\/enroll" id="reissue"/, 'offers a new certificate')
+    assert.match(done.text, /로그아웃되었습니다/, 'the portal\'s own certificate: signed out')
+    const status = await request(server.url).get(`/pki/certificates/${holder.certificate.serial}`).set('Accept', 'application/json').expect(200)
+    assert.equal(status.body.status, 'revoked')
+    assert.equal(status.body.revocation_reason ?? status.body.reason, 'keyCompromise')
+    await browser.get('/account').expect(303)
+  })
+
+  it('suspends and resumes another certificate of the subscriber; refuses what does not apply and someone else\'s', async () => {
+    const holder = await h.subscriber()
+    const second = (await issueCertificate(server.ctx.authority, { subscriberId: holder.id })).certificate
+    const stranger = await h.subscriber()
+    const { browser, csrf } = await signIn(holder)
+    const act = (serial: string, action: string) => browser.post(`/account/certificates/${serial}/${action}`).type('form').send({ csrf })
+    assert.match((await act(second.serial, 'resume').expect(409)).text, /invalid_certificate_state|cannot resume/)
+    assert.match((await act(second.serial, 'suspend').expect(200)).text, /효력을 정지했습니다/)
+    assert.equal((await server.ctx.authority.find(second.serial))!.status, 'hold')
+    assert.match((await browser.get('/account').expect(200)).text, /효력정지/)
+    assert.match((await act(second.serial, 'resume').expect(200)).text, /효력을 회복했습니다/)
+    assert.equal((await server.ctx.authority.find(second.serial))!.status, 'good')
+    await act(stranger.certificate.serial, 'suspend').expect(404)
+    assert.equal((await server.ctx.authority.find(stranger.certificate.serial))!.status, 'good', 'untouched')
+    await browser.get('/account').expect(200)
   })
 
   it('refuses a callback that this browser did not start, or a code used twice', async () => {
