@@ -6,9 +6,11 @@ import * as client from 'openid-client'
 import type { Browser, Page } from 'playwright-core'
 import { ClientStore } from '../../src/oidc/client-store.ts'
 import { launchBrowser, NEEDS_CHROMIUM } from '../helpers/browser.ts'
-import { enrollInBrowser, KIM } from '../helpers/browser-flows.ts'
+import { enrollInBrowser, KIM, LEE } from '../helpers/browser-flows.ts'
+import { lastCode } from '../enrollment/helpers.ts'
+import { openssl } from '../helpers/pki.ts'
 import { ROOT } from '../helpers/process.ts'
-import { startTestServer, type TestServer } from '../helpers/server.ts'
+import { startTestServer, tempDir, type TestServer } from '../helpers/server.ts'
 
 const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots')
 const PASSWORD = 'Gwangju-2026-portal!'
@@ -84,5 +86,49 @@ describe('the subscriber portal in a real browser', { skip: NEEDS_CHROMIUM }, ()
     await page.locator('h1', { hasText: 'My certificates' }).waitFor()
     await page.screenshot({ path: path.join(SHOTS, 'account-en.png'), fullPage: true })
     await context.close()
+  })
+
+  it('reports a lost certificate without having it (phone code and identity document again); OCSP then says revoked', async () => {
+    const device = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR' })
+    const serial = await enrollInBrowser(await device.newPage(), server, LEE, { password: PASSWORD })
+    await device.close()
+
+    // Another browser, without the certificate: the journey proves phone and identity again.
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR' })
+    const page = await context.newPage()
+    await page.goto(`${server.issuer}/enroll`)
+    await page.getByRole('button', { name: '발급 시작' }).click()
+    await page.getByLabel('휴대폰 번호').fill(LEE.phone)
+    await page.getByRole('button', { name: /인증번호 (다시 )?받기/ }).click()
+    await page.waitForSelector('#code')
+    await page.getByLabel('인증번호 6자리').fill(await lastCode(server, LEE.e164))
+    await page.getByRole('button', { name: '확인' }).click()
+    await page.waitForURL(/\/enroll\/identity/)
+    await page.getByLabel(LEE.document).check()
+    await page.getByLabel('이름').fill(LEE.name)
+    await page.getByLabel('생년월일').fill(LEE.birthdate)
+    await page.getByLabel('신분증 번호').fill(LEE.number)
+    await page.getByLabel('발급일자').fill(LEE.issueDate)
+    await page.getByRole('button', { name: '신분증 확인' }).click()
+    await page.waitForURL(/\/enroll\/holder/)
+    const item = page.locator(`#manage li[data-serial="${serial}"]`)
+    await item.getByLabel('기기 분실·도난 또는 비밀번호 유출').check()
+    await item.getByLabel('폐기한 인증서는 다시 쓸 수 없음을 확인했습니다.').check()
+    await item.getByRole('button', { name: '인증서 폐기' }).click()
+    await page.locator('#changed').waitFor()
+    assert.match(await page.locator('#changed').textContent() ?? '', /폐기/)
+    await page.screenshot({ path: path.join(SHOTS, 'lost-reported-ko.png'), fullPage: true })
+    await context.close()
+
+    // What any relying party would ask: openssl's OCSP client against /pki/ocsp.
+    const dir = tempDir('postcert-ocsp-')
+    const file = (name: string) => path.join(dir, name)
+    fs.writeFileSync(file('ca.pem'), await (await fetch(`${server.url}/pki/ca.pem`)).text())
+    fs.writeFileSync(file('issuing.pem'), (await (await fetch(`${server.url}/pki/ca.pem`)).text()).split(/(?<=-----END CERTIFICATE-----\n)/)[0]!)
+    fs.writeFileSync(file('lost.pem'), await (await fetch(`${server.url}/pki/certificates/${serial}`)).text())
+    const answer = await openssl(['ocsp', '-issuer', file('issuing.pem'), '-CAfile', file('ca.pem'), '-url', `${server.url}/pki/ocsp`, '-cert', file('lost.pem')])
+    assert.match(answer.output, /Response verify OK/)
+    assert.match(answer.output, /lost\.pem: revoked/)
+    assert.match(answer.output, /Reason: keyCompromise/)
   })
 })
