@@ -11,6 +11,13 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('certificate_serial', 'text', (c) => c.notNull().references('certificate.serial'))
     .addColumn('created_at', 'timestamptz', (c) => c.notNull())
     .addColumn('expires_at', 'timestamptz', (c) => c.notNull())
+    // Renewal asks for a phone code on top of the certificate login: its state, per session.
+    .addColumn('otp_hash', 'text')
+    .addColumn('otp_sent_at', 'timestamptz')
+    .addColumn('otp_expires_at', 'timestamptz')
+    .addColumn('otp_attempts', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('phone_verified_at', 'timestamptz')
+    .addColumn('webauthn_challenge', 'text')
     .execute()
   await db.schema.createIndex('account_session_expires_idx').on('account_session').column('expires_at').execute()
   // One row per certificate and reminder (30, 7, 1 days before expiry): claimed by exactly one

@@ -12,6 +12,8 @@ export const ACCOUNT_SESSION_SECONDS = 30 * 60
 export const ACTIVITY_PAGE_SIZE = 20
 
 export interface AccountSession {
+  /** The row's id (the token's hash). */
+  id: string
   subscriberId: string
   /** The certificate the portal login was made with. */
   certificateSerial: string
@@ -75,6 +77,7 @@ export class AccountService {
     await this.#deps.db.insertInto('account_session').values({
       id: hash(token), subscriber_id: subscriberId, certificate_serial: certificateSerial,
       created_at: now, expires_at: new Date(now.getTime() + ACCOUNT_SESSION_SECONDS * 1000),
+      otp_hash: null, otp_sent_at: null, otp_expires_at: null, phone_verified_at: null, webauthn_challenge: null,
     }).execute()
     return token
   }
@@ -84,7 +87,7 @@ export class AccountService {
     const row = await this.#deps.db.selectFrom('account_session').selectAll()
       .where('id', '=', hash(token)).where('expires_at', '>', this.#deps.clock.now()) // primary key
       .executeTakeFirst()
-    return row ? { subscriberId: row.subscriber_id, certificateSerial: row.certificate_serial, expiresAt: row.expires_at } : undefined
+    return row ? { id: row.id, subscriberId: row.subscriber_id, certificateSerial: row.certificate_serial, expiresAt: row.expires_at } : undefined
   }
 
   async endSession(token: string | undefined): Promise<void> {

@@ -9,9 +9,13 @@ import { languageSwitch, pickLocale, type Locale, type Views } from '../http/vie
 import type { CertificateClaim, LoginRef } from '../login/login-service.ts'
 import { displayName } from '../oidc/client-policy.ts'
 import type { CertificateAuthority } from '../ca/authority.ts'
+import type { CaHierarchy } from '../ca/hierarchy.ts'
 import { ACCOUNT_SESSION_SECONDS, type AccountService, type AccountSession } from './account-service.ts'
 import { CERTIFICATE_ACTIONS, changeCertificateStatus, SUBSCRIBER_REVOCATION_REASONS } from './certificate-actions.ts'
 import { ACCOUNT_CLIENT_ID, accountRedirectUri } from './portal-client.ts'
+import type { RenewalService } from './renewal.ts'
+import { certificateView, day, time } from './certificate-view.ts'
+import { addRenewalRoutes } from './renewal-routes.ts'
 
 const SESSION_COOKIE = 'postcert_account'
 const LOGIN_COOKIE = 'postcert_account_login'
@@ -20,7 +24,9 @@ const LOGIN_SECONDS = 10 * 60
 
 export interface AccountRouteDeps {
   service: AccountService
+  renewal: RenewalService
   authority: CertificateAuthority
+  hierarchy: CaHierarchy
   provider: () => Provider
   views: Views
   csrf: Csrf
@@ -77,6 +83,16 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
     ctx.status = 303
     ctx.redirect(`/auth?${query}`)
   }
+
+  /** A JSON endpoint of a portal page's script: the session, and the page's CSRF token in a header. */
+  const signedInApi = async (ctx: Context) => {
+    const found = await sessionOf(ctx)
+    if (!found) throw new InvalidRequestError('your session at the portal has ended; sign in again')
+    deps.csrf.verify(`account:${found.token}`, ctx.get('x-csrf-token') || null)
+    ctx.set('Cache-Control', 'no-store')
+    return found
+  }
+  addRenewalRoutes(router, { renewal: deps.renewal, views, authority: deps.authority, hierarchy: deps.hierarchy }, { sessionOf, signedInForm, signedInApi, startLogin, render, locale })
 
   router.add('GET', '/account', 'account', async (ctx) => {
     const found = await sessionOf(ctx)
@@ -140,7 +156,7 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
     render(ctx, 'account-certificate', 'account.certificate_title', {
       certificate: certificateView(certificate, locale(ctx), views), pemHref: `/account/certificates/${certificate.serial}/pem`, csrf: found.csrf,
       reasons: SUBSCRIBER_REVOCATION_REASONS.map((value) => ({ value, label: views.message(locale(ctx), `account.reason.${value}`) })),
-      file: certificate.holder === 'file', scripts: certificate.holder === 'file' ? ['/assets/enroll-done.js'] : [],
+      file: certificate.holder === 'file', scripts: certificate.holder === 'file' ? ['/assets/enroll-done.js'] : [], renewed: ctx.query.renewed === '1',
     })
   })
 
@@ -200,20 +216,6 @@ async function institutionNames(provider: Provider, lang: Locale, clientIds: str
   const unique = [...new Set(clientIds)]
   const clients = await Promise.all(unique.map((id) => provider.Client.find(id)))
   return new Map(unique.map((id, i) => [id, displayName(clients[i], lang, id)]))
-}
-
-const day = (d: Date) => d.toISOString().slice(0, 10)
-const time = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`
-
-function certificateView(c: Awaited<ReturnType<AccountService['certificate']>>, lang: Locale, views: Views) {
-  const expired = c.daysLeft === 0
-  const status = c.status === 'revoked' ? 'revoked' : c.status === 'hold' ? 'suspended' : expired ? 'expired' : c.replacedBy ? 'replaced' : 'good'
-  return {
-    serial: c.serial, shortSerial: `${c.serial.slice(0, 8)}…`, holder: views.message(lang, `account.holder.${c.holder}`),
-    status, statusText: views.message(lang, `account.status.${status}`), notBefore: day(c.notBefore), notAfter: day(c.notAfter),
-    daysLeft: c.daysLeft, lastUsed: c.lastUsedAt ? time(c.lastUsedAt) : views.message(lang, 'account.never'),
-    subject: c.subject, revokedAt: c.revokedAt ? time(c.revokedAt) : undefined,
-  }
 }
 
 function activityView(e: Awaited<ReturnType<AccountService['activity']>>['entries'][number], lang: Locale, views: Views, names: Map<string, string>) {

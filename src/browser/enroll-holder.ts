@@ -18,6 +18,8 @@ const error = document.querySelector<HTMLElement>('#holder-error')!
 const button = form.querySelector<HTMLButtonElement>('button[type=submit]')!
 const messages = JSON.parse(document.querySelector('#holder-messages')!.textContent!) as Record<string, string>
 const csrf = form.dataset.csrf!
+// Enrollment's holder step, or a renewal's (/account/certificates/{serial}/renew): the same endpoints under another path.
+const api = form.dataset.api || '/enroll/holder'
 
 
 function showStrength(): void {
@@ -74,9 +76,9 @@ form.addEventListener('submit', async (event) => {
     await saveCertificate({ id, encryptedKeyPem, createdAt: new Date().toISOString() })
 
     status.textContent = messages['progress.issue']!
-    const { challenge } = await post('/enroll/holder/challenge')
+    const { challenge } = await post(`${api}/challenge`)
     const signature = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, keys.privateKey, fromB64url(challenge!))
-    const issued = await post('/enroll/holder/file', { spki: b64url(spki), signature: b64url(signature), challenge })
+    const issued = await post(`${api}/file`, { spki: b64url(spki), signature: b64url(signature), challenge })
     await saveCertificate({
       id, encryptedKeyPem, serial: issued.serial, name: issued.name, certificatePem: issued.certificate, chainPem: issued.chain,
       notAfter: issued.not_after, createdAt: new Date().toISOString(),
@@ -103,14 +105,14 @@ passkeyButton.addEventListener('click', async () => {
   passkeyButton.disabled = true
   try {
     passkeyStatus.textContent = messages['passkey.create']!
-    const { registration, challenge } = await post('/enroll/holder/passkey/options') as unknown as { registration: Parameters<typeof startRegistration>[0]['optionsJSON']; challenge: string }
+    const { registration, challenge } = await post(`${api}/passkey/options`) as unknown as { registration: Parameters<typeof startRegistration>[0]['optionsJSON']; challenge: string }
     const created = await startRegistration({ optionsJSON: registration })
     passkeyStatus.textContent = messages['passkey.confirm']!
     const assertion = await startAuthentication({
       optionsJSON: { challenge, rpId: registration.rp.id, allowCredentials: [{ id: created.id, type: 'public-key', transports: created.response.transports }], userVerification: 'required', timeout: 120_000 },
     })
     passkeyStatus.textContent = messages['progress.issue']!
-    const issued = await post('/enroll/holder/passkey', { registration: created, assertion, challenge })
+    const issued = await post(`${api}/passkey`, { registration: created, assertion, challenge })
     passkeyStatus.textContent = messages['progress.done']!
     location.assign(issued.next!)
   } catch (err) {

@@ -53,6 +53,8 @@ export interface RenewRequest {
   holder?: HolderKind
   /** Display name for the new certificate; defaults to the old certificate's. */
   displayName?: string
+  /** Extra work that must commit with the renewal (a new passkey's credential). */
+  alsoInTransaction?: InIssuanceTransaction
 }
 
 /**
@@ -131,6 +133,7 @@ export class CertificateAuthority {
       spki: request.spki,
       proof: request.proof,
       notAfter: new Date(old.notAfter.getTime() + this.#settings.validityDays * DAY_MS),
+      alsoInTransaction: request.alsoInTransaction,
     }, 'certificate.renewed', async (trx, newSerial, now) => {
       // Re-check under a row lock: two renewals of one certificate must not both succeed.
       const locked = await trx.selectFrom('certificate').selectAll().where('serial', '=', serial).forUpdate().executeTakeFirstOrThrow()

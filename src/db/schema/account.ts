@@ -1,3 +1,5 @@
+import type { ColumnType } from 'kysely'
+
 /** A signed-in session of the subscriber portal (/account). */
 export interface AccountSessionTable {
   /** SHA-256 (base64url) of the cookie's token. */
@@ -6,6 +8,14 @@ export interface AccountSessionTable {
   certificate_serial: string
   created_at: Date
   expires_at: Date
+  otp_hash: string | null
+  otp_sent_at: Date | null
+  otp_expires_at: Date | null
+  otp_attempts: ColumnType<number, number | undefined, number>
+  /** When this session proved the subscriber's phone (renewal needs it within minutes). */
+  phone_verified_at: Date | null
+  /** The registration challenge of a passkey being made for a renewal. */
+  webauthn_challenge: string | null
 }
 
 /** An expiry reminder, claimed by one instance and marked once sent. */

@@ -1,0 +1,17 @@
+import type { Locale, Views } from '../http/views.ts'
+import type { CertificateOverview } from './account-service.ts'
+
+/** How the portal's pages show dates, times and certificates. */
+export const day = (d: Date) => d.toISOString().slice(0, 10)
+export const time = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`
+
+export function certificateView(c: CertificateOverview, lang: Locale, views: Views) {
+  const expired = c.daysLeft === 0
+  const status = c.status === 'revoked' ? 'revoked' : c.status === 'hold' ? 'suspended' : expired ? 'expired' : c.replacedBy ? 'replaced' : 'good'
+  return {
+    serial: c.serial, shortSerial: `${c.serial.slice(0, 8)}…`, holder: views.message(lang, `account.holder.${c.holder}`),
+    status, statusText: views.message(lang, `account.status.${status}`), notBefore: day(c.notBefore), notAfter: day(c.notAfter),
+    daysLeft: c.daysLeft, lastUsed: c.lastUsedAt ? time(c.lastUsedAt) : views.message(lang, 'account.never'),
+    subject: c.subject, revokedAt: c.revokedAt ? time(c.revokedAt) : undefined,
+  }
+}

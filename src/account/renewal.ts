@@ -1,0 +1,201 @@
+import { createHmac, randomInt, timingSafeEqual } from 'node:crypto'
+import type { AuditLog } from '../audit/audit-log.ts'
+import type { CertificateAuthority, CertificateRecord } from '../ca/authority.ts'
+import { CertificateStateError, RenewalNotAllowedError } from '../ca/errors.ts'
+import type { Database } from '../db/database.ts'
+import { OTP_DIGITS, OTP_MAX_ATTEMPTS, OTP_RESEND_INTERVAL, OTP_TTL, SMS_PER_NUMBER_PER_HOUR } from '../enrollment/constants.ts'
+import { codeExhausted, codeExpired, codeNotSent, codeWrong, providerUnavailable, rateLimited, resendTooSoon } from '../enrollment/errors.ts'
+import { SmsDeliveryError, type SmsGateway } from '../enrollment/sms/sms-gateway.ts'
+import { NotFoundError } from '../errors/errors.ts'
+import { PostCertError } from '../errors/postcert-error.ts'
+import type { PasskeyRegistrar } from '../holders/webauthn/passkeys.ts'
+import type { Clock } from '../util/clock.ts'
+import type { RateLimiter } from '../util/rate-limiter.ts'
+import type { AccountSession } from './account-service.ts'
+
+/** How long a verified phone code lets the session renew (seconds). */
+export const RENEWAL_PHONE_SECONDS = 10 * 60
+
+/** Renewal needs the phone code first (or again, after a renewal or when it is too old). */
+export const phoneNotVerified = () => new PostCertError(403, 'phone_not_verified', 'confirm the code sent to your phone first')
+
+export type RenewalState =
+  | { kind: 'open'; certificate: CertificateRecord; closesAt: Date; phoneVerified: boolean; phone: string }
+  | { kind: 'not_yet'; certificate: CertificateRecord; opensAt: Date }
+  | { kind: 'over'; certificate: CertificateRecord; why: 'expired' | 'revoked' | 'suspended' }
+
+export interface RenewalDeps {
+  db: Database
+  clock: Clock
+  authority: CertificateAuthority
+  sms: SmsGateway
+  limiter: RateLimiter
+  audit: AuditLog
+  passkeys: PasskeyRegistrar
+  /** Keys the stored hash of a phone code (a server secret). */
+  otpKey: Buffer
+}
+
+/**
+ * Renewal (갱신) from the portal: the subscriber signed in with the certificate (a fresh proof,
+ * prompt=login), confirms a code sent to their phone, and makes a new key, which proves
+ * possession over a CA challenge; the CA issues the new certificate for one more period past
+ * the old expiry and revokes the old one as superseded, in one transaction. Only inside the
+ * renewal window; before it the subscriber is told when it opens, after expiry to reissue.
+ */
+export class RenewalService {
+  readonly #deps: RenewalDeps
+
+  constructor(deps: RenewalDeps) {
+    this.#deps = deps
+  }
+
+  /** Where the certificate stands for renewal, for the session's subscriber. */
+  async state(session: AccountSession, serial: string): Promise<RenewalState> {
+    const certificate = await this.#own(session, serial)
+    const now = this.#deps.clock.now()
+    if (certificate.status === 'revoked') return { kind: 'over', certificate, why: 'revoked' }
+    if (certificate.status === 'hold') return { kind: 'over', certificate, why: 'suspended' }
+    if (certificate.notAfter <= now) return { kind: 'over', certificate, why: 'expired' }
+    const { opensAt, closesAt } = this.#deps.authority.renewalWindow(certificate)
+    if (now < opensAt) return { kind: 'not_yet', certificate, opensAt }
+    const row = await this.#session(session)
+    const phoneVerified = row.phone_verified_at !== null && now.getTime() - row.phone_verified_at.getTime() < RENEWAL_PHONE_SECONDS * 1000
+    return { kind: 'open', certificate, closesAt, phoneVerified, phone: await this.#phone(session) }
+  }
+
+  /** Sends a code to the subscriber's phone on file (never to a number the request names). */
+  async sendCode(session: AccountSession, serial: string): Promise<void> {
+    await this.#open(session, serial)
+    const { db, clock } = this.#deps
+    const now = clock.now()
+    const row = await this.#session(session)
+    if (row.otp_sent_at) {
+      const wait = OTP_RESEND_INTERVAL - Math.floor((now.getTime() - row.otp_sent_at.getTime()) / 1000)
+      if (wait > 0) throw resendTooSoon(wait)
+    }
+    const phone = await this.#phone(session)
+    const decision = await this.#deps.limiter.hit(`sms:phone:${phone}`, SMS_PER_NUMBER_PER_HOUR, 3600)
+    if (!decision.allowed) throw rateLimited(decision.retryAfterSeconds)
+    const code = String(randomInt(0, 10 ** OTP_DIGITS)).padStart(OTP_DIGITS, '0')
+    await db.updateTable('account_session').set({
+      otp_hash: this.#hash(session.id, code), otp_sent_at: now, otp_expires_at: new Date(now.getTime() + OTP_TTL * 1000), otp_attempts: 0, phone_verified_at: null,
+    }).where('id', '=', session.id).execute()
+    try {
+      await this.#deps.sms.send(phone, `[PostCert] 인증서 갱신 인증번호 ${code} (3분 안에 입력). 누구에게도 알려주지 마세요. / Your PostCert renewal code is ${code}. Never share it.`)
+    } catch (err) {
+      await db.updateTable('account_session').set({ otp_hash: null, otp_sent_at: null, otp_expires_at: null }).where('id', '=', session.id).execute()
+      if (err instanceof SmsDeliveryError) throw providerUnavailable()
+      throw err
+    }
+  }
+
+  /** Checks the code: five tries, three minutes, compared in constant time. */
+  async verifyCode(session: AccountSession, serial: string, input: string): Promise<void> {
+    await this.#open(session, serial)
+    const code = input.replace(/\s/g, '')
+    const now = this.#deps.clock.now()
+    const row = await this.#session(session)
+    if (!row.otp_hash || !row.otp_expires_at) throw codeNotSent()
+    if (row.otp_attempts >= OTP_MAX_ATTEMPTS) throw codeExhausted()
+    if (row.otp_expires_at <= now) throw codeExpired()
+    const expected = Buffer.from(row.otp_hash, 'hex')
+    const actual = Buffer.from(this.#hash(session.id, code), 'hex')
+    if (!/^\d+$/.test(code) || !timingSafeEqual(expected, actual)) {
+      // Counted atomically: parallel guesses cannot share one attempt.
+      const counted = await this.#deps.db.updateTable('account_session').set((eb) => ({ otp_attempts: eb('otp_attempts', '+', 1) }))
+        .where('id', '=', session.id).returning('otp_attempts').executeTakeFirstOrThrow()
+      throw counted.otp_attempts >= OTP_MAX_ATTEMPTS ? codeExhausted() : codeWrong(OTP_MAX_ATTEMPTS - counted.otp_attempts)
+    }
+    const used = await this.#deps.db.updateTable('account_session').set({ otp_hash: null, otp_expires_at: null, phone_verified_at: now })
+      .where('id', '=', session.id).where('otp_hash', '=', row.otp_hash).returning('id').executeTakeFirst()
+    if (!used) throw codeNotSent() // spent by a parallel request
+  }
+
+  /** A proof-of-possession challenge for the new key. */
+  async challenge(session: AccountSession, serial: string): Promise<Buffer> {
+    await this.#ready(session, serial)
+    return await this.#deps.authority.createChallenge()
+  }
+
+  /** Renews to a certificate-file key the browser made, which signed the challenge. */
+  async renewWithFile(session: AccountSession, serial: string, input: { spki: Buffer; signature: Buffer; challenge: Buffer }): Promise<CertificateRecord> {
+    const old = await this.#ready(session, serial)
+    return await this.#renew(session, old, {
+      holder: 'file', spki: input.spki, proof: { type: 'signature', challenge: input.challenge, signature: input.signature },
+    })
+  }
+
+  /** Passkey registration options for the new key, and the CA challenge it signs next. */
+  async passkeyOptions(session: AccountSession, serial: string) {
+    await this.#ready(session, serial)
+    const subscriber = await this.#deps.db.selectFrom('subscriber').select(['id', 'name']).where('id', '=', session.subscriberId).executeTakeFirstOrThrow()
+    const existing = await this.#deps.db.selectFrom('webauthn_credential').select('id').where('subscriber_id', '=', subscriber.id).execute()
+    const registration = await this.#deps.passkeys.options({ id: subscriber.id, name: subscriber.name }, existing.map((c) => c.id))
+    await this.#deps.db.updateTable('account_session').set({ webauthn_challenge: registration.challenge }).where('id', '=', session.id).execute()
+    return { registration, challenge: await this.#deps.authority.createChallenge() }
+  }
+
+  /** Renews to a new passkey: its registration, then its assertion over the CA challenge. */
+  async renewWithPasskey(session: AccountSession, serial: string, input: { registration: unknown; assertion: unknown; challenge: Buffer }): Promise<CertificateRecord> {
+    const old = await this.#ready(session, serial)
+    const row = await this.#session(session)
+    if (!row.webauthn_challenge) throw new PostCertError(400, 'invalid_request', 'ask for passkey options first')
+    const passkey = await this.#deps.passkeys.verify({ registrationChallenge: row.webauthn_challenge, registration: input.registration, assertion: input.assertion, caChallenge: input.challenge })
+    return await this.#renew(session, old, {
+      holder: 'passkey', spki: passkey.spki, proof: passkey.proof,
+      alsoInTransaction: async (trx, certificate) => {
+        await trx.insertInto('webauthn_credential').values({
+          id: passkey.credentialId, subscriber_id: certificate.subscriberId, certificate_serial: certificate.serial,
+          public_key: passkey.publicKey, counter: passkey.counter, transports: JSON.stringify(passkey.transports), created_at: this.#deps.clock.now(),
+        }).execute()
+      },
+    })
+  }
+
+  /** The subscriber's name, as the certificate file script stores it with the certificate. */
+  async subscriberName(session: AccountSession): Promise<string> {
+    return (await this.#deps.db.selectFrom('subscriber').select('name').where('id', '=', session.subscriberId).executeTakeFirstOrThrow()).name
+  }
+
+  async #renew(session: AccountSession, old: CertificateRecord, request: Omit<Parameters<CertificateAuthority['renew']>[0], 'serial'>): Promise<CertificateRecord> {
+    const renewed = await this.#deps.authority.renew({ serial: old.serial, ...request })
+    // One phone code, one renewal.
+    await this.#deps.db.updateTable('account_session').set({ phone_verified_at: null, webauthn_challenge: null }).where('id', '=', session.id).execute()
+    return renewed
+  }
+
+  /** The certificate, renewable now, for a session whose phone code is fresh. */
+  async #ready(session: AccountSession, serial: string): Promise<CertificateRecord> {
+    const state = await this.#open(session, serial)
+    if (!state.phoneVerified) throw phoneNotVerified()
+    return state.certificate
+  }
+
+  async #open(session: AccountSession, serial: string): Promise<Extract<RenewalState, { kind: 'open' }>> {
+    const state = await this.state(session, serial)
+    if (state.kind === 'open') return state
+    if (state.kind === 'not_yet') throw new RenewalNotAllowedError(`renewal of this certificate opens on ${state.opensAt.toISOString().slice(0, 10)}`, state.opensAt)
+    if (state.why === 'expired') throw new RenewalNotAllowedError('this certificate has expired: get a new one at /enroll')
+    throw new CertificateStateError(`this certificate is ${state.why}: it cannot be renewed`)
+  }
+
+  async #own(session: AccountSession, serial: string): Promise<CertificateRecord> {
+    const certificate = await this.#deps.authority.find(serial)
+    if (!certificate || certificate.subscriberId !== session.subscriberId) throw new NotFoundError('no such certificate among yours')
+    return certificate
+  }
+
+  async #session(session: AccountSession) {
+    return await this.#deps.db.selectFrom('account_session').selectAll().where('id', '=', session.id).executeTakeFirstOrThrow()
+  }
+
+  async #phone(session: AccountSession): Promise<string> {
+    const row = await this.#deps.db.selectFrom('subscriber').select('phone_e164').where('id', '=', session.subscriberId).executeTakeFirstOrThrow()
+    return row.phone_e164
+  }
+
+  #hash(sessionId: string, code: string): string {
+    return createHmac('sha256', this.#deps.otpKey).update(`account:${sessionId}:${code}`).digest('hex')
+  }
+}

@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict'
+import { generateKeyPairSync, sign } from 'node:crypto'
+import { after, before, describe, it } from 'node:test'
+import request from 'supertest'
+import { ManualClock } from '../../src/util/clock.ts'
+import { lastCode } from '../enrollment/helpers.ts'
+import { issueCertificate } from '../helpers/pki.ts'
+import { startTestServer, type TestServer } from '../helpers/server.ts'
+import { LoginHarness, type Holder } from '../login/harness.ts'
+
+const DAY = 86_400
+
+describe('renewal (갱신) in the portal: the certificate, a phone code, a new key', () => {
+  let server: TestServer
+  let h: LoginHarness
+  const clock = new ManualClock()
+
+  before(async () => {
+    server = await startTestServer({ overrides: { clock } })
+    h = new LoginHarness(server, clock)
+  })
+  after(async () => { await server.close() })
+
+  async function signIn(holder: Holder) {
+    const browser = request.agent(server.url)
+    const start = await browser.get('/account').expect(303)
+    const location = (await browser.get(start.headers.location!).expect(303)).headers.location!
+    const page = await browser.get(location).expect(200)
+    const { response } = await h.prove({ browser, uid: location.split('/').pop()!, csrf: page.text.match(/data-csrf="([^"]+)"/)![1]! } as never, holder)
+    assert.equal(response.status, 200, response.text)
+    let reached = await h.follow(browser, response.body.redirect)
+    // Inside the renewal window the login shows its notice first; the subscriber goes on.
+    if (reached.path?.endsWith('/expiring')) reached = await h.follow(browser, reached.page!.match(/href="(\/auth\/[^"]+)"/)![1]!)
+    assert.equal(reached.path, '/account')
+    return { browser, csrf: reached.page!.match(/name="csrf" value="([^"]+)"/)![1]! }
+  }
+
+  /** What the holder script does for a certificate file: a new P-256 key signs the CA challenge. */
+  async function renewWithNewKey(browser: request.Agent, csrf: string, serial: string) {
+    const api = (path: string, body: unknown = {}) => browser.post(`/account/certificates/${serial}/renew/${path}`).set('X-CSRF-Token', csrf).set('Content-Type', 'application/json').send(JSON.stringify(body))
+    const key = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    const { challenge } = (await api('challenge').expect(200)).body
+    const signature = sign('sha256', Buffer.from(challenge, 'base64url'), { key: key.privateKey, dsaEncoding: 'ieee-p1363' })
+    const res = await api('file', { spki: key.publicKey.export({ format: 'der', type: 'spki' }).toString('base64url'), signature: signature.toString('base64url'), challenge })
+    return { res, key: { privateKey: key.privateKey, spki: key.publicKey.export({ format: 'der', type: 'spki' }) } }
+  }
+
+  it('says when renewal opens, and refuses it before then', async () => {
+    const holder = await h.subscriber()
+    const { browser, csrf } = await signIn(holder)
+    const page = await browser.get(`/account/certificates/${holder.certificate.serial}/renew`).expect(200)
+    const opens = new Date(holder.certificate.notAfter.getTime() - 30 * DAY * 1000).toISOString().slice(0, 10)
+    assert.match(page.text, new RegExp(`갱신은 ${opens}부터 할 수 있습니다`))
+    const refused = await browser.post(`/account/certificates/${holder.certificate.serial}/renew/code`).type('form').send({ csrf }).set('Accept', 'application/json').expect(409)
+    assert.equal(refused.body.error, 'renewal_not_allowed')
+    assert.match(refused.body.error_description, new RegExp(`opens on ${opens}`))
+  })
+
+  it('renews inside the window with a phone code: the new certificate logs in, the old one is refused', async () => {
+    const holder = await h.subscriber()
+    clock.advance(340 * DAY)
+    try {
+      const { browser, csrf } = await signIn(holder)
+      const serial = holder.certificate.serial
+      const page = await browser.get(`/account/certificates/${serial}/renew`).expect(200)
+      assert.match(page.text, /휴대폰 확인/)
+      assert.match(page.text, /010-\*\*\*\*-0001/, 'the phone on file, masked')
+      // Without the phone code, no key is taken.
+      const early = await browser.post(`/account/certificates/${serial}/renew/challenge`).set('X-CSRF-Token', csrf).set('Content-Type', 'application/json').send('{}').expect(403)
+      assert.equal(early.body.error, 'phone_not_verified')
+
+      await browser.post(`/account/certificates/${serial}/renew/code`).type('form').send({ csrf }).expect(303)
+      const wrong = await browser.post(`/account/certificates/${serial}/renew/verify`).type('form').set('Accept', 'application/json').send({ csrf, code: '000000' })
+      assert.equal(wrong.status, 400)
+      await browser.post(`/account/certificates/${serial}/renew/verify`).type('form').send({ csrf, code: await lastCode(server, '+821000000001') }).expect(303)
+      assert.match((await browser.get(`/account/certificates/${serial}/renew`).expect(200)).text, /id="file-form"[^>]*data-api="\/account\/certificates\/[0-9a-f]+\/renew"/)
+
+      const { res, key } = await renewWithNewKey(browser, csrf, serial)
+      assert.equal(res.status, 200, res.text)
+      const renewed = await server.ctx.authority.find(res.body.serial)
+      assert.ok(renewed)
+      assert.equal(renewed.notAfter.getTime(), holder.certificate.notAfter.getTime() + 365 * DAY * 1000, 'one more period past the old expiry')
+      const old = (await server.ctx.authority.find(serial))!
+      assert.equal(old.status, 'revoked')
+      assert.equal(old.revocationReason, 'superseded')
+      assert.equal(old.replacedBy, renewed.serial)
+      assert.equal(res.body.next, `/account/certificates/${renewed.serial}?renewed=1`)
+
+      // One phone code, one renewal.
+      const again = await browser.post(`/account/certificates/${renewed.serial}/renew/challenge`).set('X-CSRF-Token', csrf).set('Content-Type', 'application/json').send('{}')
+      assert.notEqual(again.status, 200)
+
+      const rp = await h.relyingParty({ redirectUri: 'https://renew.example.kr/cb' })
+      const { tokens } = await h.login(rp, { ...holder, certificate: renewed, key })
+      assert.ok(tokens.claims()!.sub)
+      const flow = await h.begin(rp)
+      const { response } = await h.prove(flow, holder)
+      assert.equal(response.status, 403)
+      assert.equal(response.body.error, 'certificate_revoked')
+    } finally {
+      clock.advance(-340 * DAY)
+    }
+  })
+
+  it('after expiry, points to a new certificate instead; refuses renewing someone else\'s', async () => {
+    const holder = await h.subscriber()
+    clock.advance(366 * DAY)
+    try {
+      // Signed in with a newer certificate of the same subscriber, looking at the expired one.
+      const { certificate: newer, key } = await issueCertificate(server.ctx.authority, { subscriberId: holder.id })
+      const { browser, csrf } = await signIn({ ...holder, certificate: newer, key })
+      const page = await browser.get(`/account/certificates/${holder.certificate.serial}/renew`).expect(200)
+      assert.match(page.text, /만료된 인증서는 갱신할 수 없습니다/)
+      assert.match(page.text, /href="\/enroll"/)
+      const refused = await browser.post(`/account/certificates/${holder.certificate.serial}/renew/code`).type('form').set('Accept', 'application/json').send({ csrf }).expect(409)
+      assert.match(refused.body.error_description, /expired/)
+      const stranger = await h.subscriber()
+      await browser.get(`/account/certificates/${stranger.certificate.serial}/renew`).expect(404)
+    } finally {
+      clock.advance(-366 * DAY)
+    }
+  })
+})
