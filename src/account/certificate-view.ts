@@ -12,6 +12,7 @@ export function certificateView(c: CertificateOverview, lang: Locale, views: Vie
     serial: c.serial, shortSerial: `${c.serial.slice(0, 8)}…`, holder: views.message(lang, `account.holder.${c.holder}`),
     status, statusText: views.message(lang, `account.status.${status}`), notBefore: day(c.notBefore), notAfter: day(c.notAfter),
     daysLeft: c.daysLeft, lastUsed: c.lastUsedAt ? time(c.lastUsedAt) : views.message(lang, 'account.never'),
-    subject: c.subject, revokedAt: c.revokedAt ? time(c.revokedAt) : undefined,
+    // The subject's serialNumber attribute (the subscriber id) by name, as the CA wrote it.
+    subject: c.subject.replace(/\b2\.5\.4\.5=/, 'serialNumber='), revokedAt: c.revokedAt ? time(c.revokedAt) : undefined,
   }
 }

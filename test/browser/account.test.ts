@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test'
 import * as client from 'openid-client'
 import type { Browser, Page } from 'playwright-core'
 import { ClientStore } from '../../src/oidc/client-store.ts'
+import { ManualClock } from '../../src/util/clock.ts'
 import { launchBrowser, NEEDS_CHROMIUM } from '../helpers/browser.ts'
 import { enrollInBrowser, KIM, LEE } from '../helpers/browser-flows.ts'
 import { lastCode } from '../enrollment/helpers.ts'
@@ -130,5 +131,65 @@ describe('the subscriber portal in a real browser', { skip: NEEDS_CHROMIUM }, ()
     assert.match(answer.output, /Response verify OK/)
     assert.match(answer.output, /lost\.pem: revoked/)
     assert.match(answer.output, /Reason: keyCompromise/)
+  })
+
+  it('renews inside the window (fixed clock) and logs in with the new certificate; the old one is refused', async () => {
+    const clock = new ManualClock()
+    const renewServer = await startTestServer({ hostname: 'localhost', overrides: { clock } })
+    try {
+      const redirect = `${renewServer.issuer}/rp/callback`
+      const store = new ClientStore({ db: renewServer.ctx.db, box: renewServer.ctx.box, clock: renewServer.ctx.clock }, renewServer.ctx.host.provider)
+      const rp = await store.add({ name: '갱신은행', redirectUris: [redirect] })
+      const rpConfig = await client.discovery(new URL(renewServer.issuer), rp.client_id, {}, client.ClientSecretBasic(String(rp.client_secret)), { execute: [client.allowInsecureRequests] })
+      const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR' })
+      const page = await context.newPage()
+      const oldSerial = await enrollInBrowser(page, renewServer, KIM, { password: PASSWORD })
+
+      // 340 days later, inside the 30-day window: the server's clock and the browser's agree.
+      clock.advance(340 * 86_400)
+      await page.clock.setSystemTime(clock.now())
+      await page.goto(`${renewServer.issuer}/account`)
+      await logInWithFile(page)
+      await page.getByRole('link', { name: '로그인 계속하기' }).click() // the notice of a certificate in its renewal window
+      await page.waitForURL((u) => u.pathname === '/account')
+      await page.locator(`tr[data-serial="${oldSerial}"] a`).click()
+      await page.getByRole('link', { name: '인증서 갱신' }).click()
+      await page.getByRole('button', { name: '인증번호 받기' }).click()
+      await page.getByLabel('인증번호 6자리').fill(await lastCode(renewServer, KIM.e164))
+      await page.getByRole('button', { name: '확인' }).click()
+      await page.locator('#renew-phone-ok').waitFor()
+      await page.getByLabel('인증서 비밀번호', { exact: true }).fill(PASSWORD)
+      await page.getByLabel('인증서 비밀번호 확인').fill(PASSWORD)
+      await page.getByRole('button', { name: '인증서 파일로 발급' }).click()
+      await page.locator('#renewed').waitFor({ timeout: 30_000 })
+      const newSerial = new URL(page.url()).pathname.split('/').pop()!
+      assert.notEqual(newSerial, oldSerial)
+      await page.screenshot({ path: path.join(SHOTS, 'account-renewed-ko.png'), fullPage: true })
+
+      // At the institution: the new certificate logs in, the old one is refused.
+      const loginWith = async (serial: string) => {
+        const verifier = client.randomPKCECodeVerifier()
+        await page.goto(client.buildAuthorizationUrl(rpConfig, {
+          redirect_uri: redirect, scope: 'openid', state: 's', nonce: 'n', prompt: 'login',
+          code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+        }).href)
+        await page.waitForURL(/\/interaction\//)
+        await page.locator('#certificates label', { hasText: `${serial.slice(0, 8)}…` }).click()
+        await page.getByLabel('인증서 비밀번호').fill(PASSWORD)
+        await page.getByRole('button', { name: '인증서 파일로 로그인' }).click()
+        return verifier
+      }
+      const verifier = await loginWith(newSerial)
+      await page.getByRole('button', { name: '등록하고 계속' }).click()
+      await page.waitForURL((u) => u.pathname === '/rp/callback')
+      const tokens = await client.authorizationCodeGrant(rpConfig, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: 's', expectedNonce: 'n' })
+      assert.ok(tokens.claims()!.sub)
+      await loginWith(oldSerial)
+      await page.locator('#login-error').waitFor()
+      assert.match(await page.locator('#login-error').textContent() ?? '', /폐기된 인증서입니다/)
+      await context.close()
+    } finally {
+      await renewServer.close()
+    }
   })
 })
