@@ -28,7 +28,7 @@ import { AccountService } from './account/account-service.ts'
 import { ExpiryReminders } from './account/expiry-reminders.ts'
 import { ACCOUNT_CLIENT_ID, registerAccountClient } from './account/portal-client.ts'
 import { addAccountRoutes } from './account/routes.ts'
-import { RenewalService } from './account/renewal.ts'
+import { AccountIssuance } from './account/issuance.ts'
 import { TestSubscriber } from './login/test-subscriber.ts'
 import { mountApp } from './http/app.ts'
 import { buildBrowserBundles } from './http/bundles.ts'
@@ -207,12 +207,12 @@ export class AppContext {
       db: this.db, clock: this.clock, authority: this.authority, audit: this.audit, provider: () => this.host.provider,
     })
     this.#account = account
-    const renewal = new RenewalService({
+    const issuance = new AccountIssuance({
       db: this.db, clock: this.clock, authority: this.authority, sms: this.sms, limiter: this.limiter, audit: this.audit,
       passkeys: new PasskeyRegistrar(this.config.issuer), otpKey: Buffer.from(otpKey, 'base64url'),
     })
     addAccountRoutes(router, {
-      service: account, renewal, authority: this.authority, hierarchy: this.ca, provider: () => this.host.provider, views: this.views, csrf, issuer: this.config.issuer, secureCookies: https,
+      service: account, issuance, authority: this.authority, hierarchy: this.ca, provider: () => this.host.provider, views: this.views, csrf, issuer: this.config.issuer, secureCookies: https,
       loginCertificate: (ref) => login.loginCertificate(ref),
     })
     // One cache for every provider instance (they are rebuilt when signing keys rotate).

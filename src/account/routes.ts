@@ -10,12 +10,13 @@ import type { CertificateClaim, LoginRef } from '../login/login-service.ts'
 import { displayName } from '../oidc/client-policy.ts'
 import type { CertificateAuthority } from '../ca/authority.ts'
 import type { CaHierarchy } from '../ca/hierarchy.ts'
+import { MAX_CERTIFICATES_IN_USE } from '../ca/constants.ts'
 import { ACCOUNT_SESSION_SECONDS, type AccountService, type AccountSession } from './account-service.ts'
 import { CERTIFICATE_ACTIONS, changeCertificateStatus, SUBSCRIBER_REVOCATION_REASONS } from './certificate-actions.ts'
 import { ACCOUNT_CLIENT_ID, accountRedirectUri } from './portal-client.ts'
-import type { RenewalService } from './renewal.ts'
 import { certificateView, day, time } from './certificate-view.ts'
-import { addRenewalRoutes } from './renewal-routes.ts'
+import type { AccountIssuance } from './issuance.ts'
+import { addIssuanceRoutes } from './issuance-routes.ts'
 
 const SESSION_COOKIE = 'postcert_account'
 const LOGIN_COOKIE = 'postcert_account_login'
@@ -24,7 +25,7 @@ const LOGIN_SECONDS = 10 * 60
 
 export interface AccountRouteDeps {
   service: AccountService
-  renewal: RenewalService
+  issuance: AccountIssuance
   authority: CertificateAuthority
   hierarchy: CaHierarchy
   provider: () => Provider
@@ -92,7 +93,7 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
     ctx.set('Cache-Control', 'no-store')
     return found
   }
-  addRenewalRoutes(router, { renewal: deps.renewal, views, authority: deps.authority, hierarchy: deps.hierarchy }, { sessionOf, signedInForm, signedInApi, startLogin, render, locale })
+  addIssuanceRoutes(router, { issuance: deps.issuance, views, hierarchy: deps.hierarchy }, { sessionOf, signedInForm, signedInApi, startLogin, render, locale })
 
   router.add('GET', '/account', 'account', async (ctx) => {
     const found = await sessionOf(ctx)
@@ -114,6 +115,7 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
       activity: activity.entries.slice(0, 5).map((e) => activityView(e, lang, views, names)),
       revoked: revoked ? names.get(revoked) : undefined,
       sessionMinutes: ACCOUNT_SESSION_SECONDS / 60,
+      canAdd: certificates.filter((c) => c.status !== 'revoked' && c.daysLeft > 0).length < MAX_CERTIFICATES_IN_USE,
     })
   })
 
@@ -156,7 +158,7 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
     render(ctx, 'account-certificate', 'account.certificate_title', {
       certificate: certificateView(certificate, locale(ctx), views), pemHref: `/account/certificates/${certificate.serial}/pem`, csrf: found.csrf,
       reasons: SUBSCRIBER_REVOCATION_REASONS.map((value) => ({ value, label: views.message(locale(ctx), `account.reason.${value}`) })),
-      file: certificate.holder === 'file', scripts: certificate.holder === 'file' ? ['/assets/enroll-done.js'] : [], renewed: ctx.query.renewed === '1',
+      file: certificate.holder === 'file', scripts: certificate.holder === 'file' ? ['/assets/enroll-done.js'] : [], issued: ctx.query.issued === '1',
     })
   })
 

@@ -4,8 +4,8 @@ import type { AuditLog } from '../audit/audit-log.ts'
 import type { Database, DatabaseTransaction } from '../db/database.ts'
 import type { CertificateStatus, CertificateTable, HolderKind } from '../db/schema/ca.ts'
 import type { Clock } from '../util/clock.ts'
-import { CHALLENGE_TTL_SECONDS, DAY_MS, REVOCATION_REASONS, type RevocationReason } from './constants.ts'
-import { CertificateNotFoundError, CertificateStateError, InvalidPossessionProofError, RenewalNotAllowedError } from './errors.ts'
+import { CHALLENGE_TTL_SECONDS, DAY_MS, MAX_CERTIFICATES_IN_USE, REVOCATION_REASONS, type RevocationReason } from './constants.ts'
+import { CertificateLimitError, CertificateNotFoundError, CertificateStateError, InvalidPossessionProofError, RenewalNotAllowedError } from './errors.ts'
 import type { CaHierarchy } from './hierarchy.ts'
 import { subscriberKey, verifyPossession, type PossessionProof } from './possession.ts'
 import { buildSubscriberCertificate, pkiUrls } from './profile.ts'
@@ -100,6 +100,21 @@ export class CertificateAuthority {
 
   async issue(request: IssueRequest): Promise<CertificateRecord> {
     return (await this.#issue(request, 'certificate.issued')).certificate
+  }
+
+  /**
+   * Issues one more certificate beside those in use (another device), up to
+   * MAX_CERTIFICATES_IN_USE. The count is taken (by a statement of its own, so it sees what
+   * committed before) under a lock on the subscriber's row: two requests at once cannot both pass.
+   */
+  async add(request: IssueRequest): Promise<CertificateRecord> {
+    return (await this.#issue(request, 'certificate.issued', async (trx, _serial, now) => {
+      await trx.selectFrom('subscriber').select('id').where('id', '=', request.subscriberId).forUpdate().executeTakeFirstOrThrow()
+      const inUse = await trx.selectFrom('certificate').select('serial')
+        .where('subscriber_id', '=', request.subscriberId).where('status', '!=', 'revoked').where('not_after', '>', now)
+        .execute() // certificate_subscriber_idx
+      if (inUse.length >= MAX_CERTIFICATES_IN_USE) throw new CertificateLimitError(MAX_CERTIFICATES_IN_USE)
+    })).certificate
   }
 
   /** Issues anew after identity proofing again, revoking every earlier certificate of the subscriber. */

@@ -32,3 +32,10 @@ export const REVOCATION_REASONS = [
   'unspecified', 'keyCompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'privilegeWithdrawn',
 ] as const
 export type RevocationReason = (typeof REVOCATION_REASONS)[number]
+
+/**
+ * Certificates one subscriber may hold in use at once (valid or suspended, not expired): e.g. a
+ * passkey on the phone and a certificate file on the PC. Enrollment (identity proven again)
+ * replaces them all; renewal replaces one by one.
+ */
+export const MAX_CERTIFICATES_IN_USE = 2

@@ -34,3 +34,10 @@ export class CertificateStateError extends PostCertError {
     super(409, 'invalid_certificate_state', description)
   }
 }
+
+/** Another certificate asked for while the subscriber already holds as many as allowed. */
+export class CertificateLimitError extends PostCertError {
+  constructor(limit: number) {
+    super(409, 'certificate_limit', `you already hold ${limit} certificates in use, the most one person may hold: revoke one first`)
+  }
+}

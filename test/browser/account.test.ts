@@ -161,7 +161,7 @@ describe('the subscriber portal in a real browser', { skip: NEEDS_CHROMIUM }, ()
       await page.getByLabel('인증서 비밀번호', { exact: true }).fill(PASSWORD)
       await page.getByLabel('인증서 비밀번호 확인').fill(PASSWORD)
       await page.getByRole('button', { name: '인증서 파일로 발급' }).click()
-      await page.locator('#renewed').waitFor({ timeout: 30_000 })
+      await page.locator('#issued').waitFor({ timeout: 30_000 })
       const newSerial = new URL(page.url()).pathname.split('/').pop()!
       assert.notEqual(newSerial, oldSerial)
       await page.screenshot({ path: path.join(SHOTS, 'account-renewed-ko.png'), fullPage: true })

@@ -1,7 +1,8 @@
 import { createHmac, randomInt, timingSafeEqual } from 'node:crypto'
 import type { AuditLog } from '../audit/audit-log.ts'
 import type { CertificateAuthority, CertificateRecord } from '../ca/authority.ts'
-import { CertificateStateError, RenewalNotAllowedError } from '../ca/errors.ts'
+import { MAX_CERTIFICATES_IN_USE } from '../ca/constants.ts'
+import { CertificateLimitError, CertificateStateError, RenewalNotAllowedError } from '../ca/errors.ts'
 import type { Database } from '../db/database.ts'
 import { OTP_DIGITS, OTP_MAX_ATTEMPTS, OTP_RESEND_INTERVAL, OTP_TTL, SMS_PER_NUMBER_PER_HOUR } from '../enrollment/constants.ts'
 import { codeExhausted, codeExpired, codeNotSent, codeWrong, providerUnavailable, rateLimited, resendTooSoon } from '../enrollment/errors.ts'
@@ -13,16 +14,19 @@ import type { Clock } from '../util/clock.ts'
 import type { RateLimiter } from '../util/rate-limiter.ts'
 import type { AccountSession } from './account-service.ts'
 
-/** How long a verified phone code lets the session renew (seconds). */
-export const RENEWAL_PHONE_SECONDS = 10 * 60
+/** How long a verified phone code lets the session make one new key (seconds). */
+export const PHONE_STEP_UP_SECONDS = 10 * 60
 
-/** Renewal needs the phone code first (or again, after a renewal or when it is too old). */
+/** A new key needs the phone code first (or again, after one issuance or when it is too old). */
 export const phoneNotVerified = () => new PostCertError(403, 'phone_not_verified', 'confirm the code sent to your phone first')
 
-export type RenewalState =
-  | { kind: 'open'; certificate: CertificateRecord; closesAt: Date; phoneVerified: boolean; phone: string }
+/** What the portal issues: a renewal of one certificate, or one more certificate (another device). */
+export type IssuanceTarget = { kind: 'renew'; serial: string } | { kind: 'add' }
+
+export type IssuanceState =
+  | { kind: 'open'; certificate?: CertificateRecord; closesAt?: Date; phoneVerified: boolean; phone: string }
   | { kind: 'not_yet'; certificate: CertificateRecord; opensAt: Date }
-  | { kind: 'over'; certificate: CertificateRecord; why: 'expired' | 'revoked' | 'suspended' }
+  | { kind: 'over'; certificate?: CertificateRecord; why: 'expired' | 'revoked' | 'suspended' | 'limit' }
 
 export interface RenewalDeps {
   db: Database
@@ -37,36 +41,47 @@ export interface RenewalDeps {
 }
 
 /**
- * Renewal (갱신) from the portal: the subscriber signed in with the certificate (a fresh proof,
+ * New keys from the portal. The subscriber signed in with a certificate (a fresh proof,
  * prompt=login), confirms a code sent to their phone, and makes a new key, which proves
- * possession over a CA challenge; the CA issues the new certificate for one more period past
- * the old expiry and revokes the old one as superseded, in one transaction. Only inside the
- * renewal window; before it the subscriber is told when it opens, after expiry to reissue.
+ * possession over a CA challenge. Then either:
+ * - renewal (갱신): the CA issues the new certificate for one more period past the old expiry and
+ *   revokes the old one as superseded, in one transaction; only inside the renewal window
+ *   (before it the subscriber is told when it opens, after expiry to reissue);
+ * - another certificate (a passkey on the phone beside a file on the PC), up to
+ *   MAX_CERTIFICATES_IN_USE.
  */
-export class RenewalService {
+export class AccountIssuance {
   readonly #deps: RenewalDeps
 
   constructor(deps: RenewalDeps) {
     this.#deps = deps
   }
 
-  /** Where the certificate stands for renewal, for the session's subscriber. */
-  async state(session: AccountSession, serial: string): Promise<RenewalState> {
-    const certificate = await this.#own(session, serial)
+  /** Where the target stands for the session's subscriber. */
+  async state(session: AccountSession, target: IssuanceTarget): Promise<IssuanceState> {
     const now = this.#deps.clock.now()
+    if (target.kind === 'add') {
+      const inUse = (await this.#deps.authority.listBySubscriber(session.subscriberId)).filter((c) => c.status !== 'revoked' && c.notAfter > now)
+      if (inUse.length >= MAX_CERTIFICATES_IN_USE) return { kind: 'over', why: 'limit' }
+      return { kind: 'open', phoneVerified: await this.#phoneVerified(session), phone: await this.#phone(session) }
+    }
+    const certificate = await this.#own(session, target.serial)
     if (certificate.status === 'revoked') return { kind: 'over', certificate, why: 'revoked' }
     if (certificate.status === 'hold') return { kind: 'over', certificate, why: 'suspended' }
     if (certificate.notAfter <= now) return { kind: 'over', certificate, why: 'expired' }
     const { opensAt, closesAt } = this.#deps.authority.renewalWindow(certificate)
     if (now < opensAt) return { kind: 'not_yet', certificate, opensAt }
+    return { kind: 'open', certificate, closesAt, phoneVerified: await this.#phoneVerified(session), phone: await this.#phone(session) }
+  }
+
+  async #phoneVerified(session: AccountSession): Promise<boolean> {
     const row = await this.#session(session)
-    const phoneVerified = row.phone_verified_at !== null && now.getTime() - row.phone_verified_at.getTime() < RENEWAL_PHONE_SECONDS * 1000
-    return { kind: 'open', certificate, closesAt, phoneVerified, phone: await this.#phone(session) }
+    return row.phone_verified_at !== null && this.#deps.clock.now().getTime() - row.phone_verified_at.getTime() < PHONE_STEP_UP_SECONDS * 1000
   }
 
   /** Sends a code to the subscriber's phone on file (never to a number the request names). */
-  async sendCode(session: AccountSession, serial: string): Promise<void> {
-    await this.#open(session, serial)
+  async sendCode(session: AccountSession, target: IssuanceTarget): Promise<void> {
+    await this.#open(session, target)
     const { db, clock } = this.#deps
     const now = clock.now()
     const row = await this.#session(session)
@@ -91,8 +106,8 @@ export class RenewalService {
   }
 
   /** Checks the code: five tries, three minutes, compared in constant time. */
-  async verifyCode(session: AccountSession, serial: string, input: string): Promise<void> {
-    await this.#open(session, serial)
+  async verifyCode(session: AccountSession, target: IssuanceTarget, input: string): Promise<void> {
+    await this.#open(session, target)
     const code = input.replace(/\s/g, '')
     const now = this.#deps.clock.now()
     const row = await this.#session(session)
@@ -113,22 +128,22 @@ export class RenewalService {
   }
 
   /** A proof-of-possession challenge for the new key. */
-  async challenge(session: AccountSession, serial: string): Promise<Buffer> {
-    await this.#ready(session, serial)
+  async challenge(session: AccountSession, target: IssuanceTarget): Promise<Buffer> {
+    await this.#ready(session, target)
     return await this.#deps.authority.createChallenge()
   }
 
-  /** Renews to a certificate-file key the browser made, which signed the challenge. */
-  async renewWithFile(session: AccountSession, serial: string, input: { spki: Buffer; signature: Buffer; challenge: Buffer }): Promise<CertificateRecord> {
-    const old = await this.#ready(session, serial)
-    return await this.#renew(session, old, {
+  /** A certificate for a certificate-file key the browser made, which signed the challenge. */
+  async withFile(session: AccountSession, target: IssuanceTarget, input: { spki: Buffer; signature: Buffer; challenge: Buffer }): Promise<CertificateRecord> {
+    const old = await this.#ready(session, target)
+    return await this.#issue(session, old, {
       holder: 'file', spki: input.spki, proof: { type: 'signature', challenge: input.challenge, signature: input.signature },
     })
   }
 
   /** Passkey registration options for the new key, and the CA challenge it signs next. */
-  async passkeyOptions(session: AccountSession, serial: string) {
-    await this.#ready(session, serial)
+  async passkeyOptions(session: AccountSession, target: IssuanceTarget) {
+    await this.#ready(session, target)
     const subscriber = await this.#deps.db.selectFrom('subscriber').select(['id', 'name']).where('id', '=', session.subscriberId).executeTakeFirstOrThrow()
     const existing = await this.#deps.db.selectFrom('webauthn_credential').select('id').where('subscriber_id', '=', subscriber.id).execute()
     const registration = await this.#deps.passkeys.options({ id: subscriber.id, name: subscriber.name }, existing.map((c) => c.id))
@@ -136,13 +151,13 @@ export class RenewalService {
     return { registration, challenge: await this.#deps.authority.createChallenge() }
   }
 
-  /** Renews to a new passkey: its registration, then its assertion over the CA challenge. */
-  async renewWithPasskey(session: AccountSession, serial: string, input: { registration: unknown; assertion: unknown; challenge: Buffer }): Promise<CertificateRecord> {
-    const old = await this.#ready(session, serial)
+  /** A certificate for a new passkey: its registration, then its assertion over the CA challenge. */
+  async withPasskey(session: AccountSession, target: IssuanceTarget, input: { registration: unknown; assertion: unknown; challenge: Buffer }): Promise<CertificateRecord> {
+    const old = await this.#ready(session, target)
     const row = await this.#session(session)
     if (!row.webauthn_challenge) throw new PostCertError(400, 'invalid_request', 'ask for passkey options first')
     const passkey = await this.#deps.passkeys.verify({ registrationChallenge: row.webauthn_challenge, registration: input.registration, assertion: input.assertion, caChallenge: input.challenge })
-    return await this.#renew(session, old, {
+    return await this.#issue(session, old, {
       holder: 'passkey', spki: passkey.spki, proof: passkey.proof,
       alsoInTransaction: async (trx, certificate) => {
         await trx.insertInto('webauthn_credential').values({
@@ -158,23 +173,26 @@ export class RenewalService {
     return (await this.#deps.db.selectFrom('subscriber').select('name').where('id', '=', session.subscriberId).executeTakeFirstOrThrow()).name
   }
 
-  async #renew(session: AccountSession, old: CertificateRecord, request: Omit<Parameters<CertificateAuthority['renew']>[0], 'serial'>): Promise<CertificateRecord> {
-    const renewed = await this.#deps.authority.renew({ serial: old.serial, ...request })
-    // One phone code, one renewal.
-    await this.#deps.db.updateTable('account_session').set({ phone_verified_at: null, webauthn_challenge: null }).where('id', '=', session.id).execute()
-    return renewed
+  /** Renews `old`, or (none) adds a certificate; one phone code serves one of them. */
+  async #issue(session: AccountSession, old: CertificateRecord | undefined, request: Omit<Parameters<CertificateAuthority['renew']>[0], 'serial'>): Promise<CertificateRecord> {
+    const { authority, db } = this.#deps
+    const issued = old ? await authority.renew({ serial: old.serial, ...request })
+      : await authority.add({ subscriberId: session.subscriberId, displayName: await this.subscriberName(session), holder: request.holder ?? 'file', spki: request.spki, proof: request.proof, alsoInTransaction: request.alsoInTransaction })
+    await db.updateTable('account_session').set({ phone_verified_at: null, webauthn_challenge: null }).where('id', '=', session.id).execute()
+    return issued
   }
 
-  /** The certificate, renewable now, for a session whose phone code is fresh. */
-  async #ready(session: AccountSession, serial: string): Promise<CertificateRecord> {
-    const state = await this.#open(session, serial)
+  /** The certificate to renew (none for another certificate), for a session whose phone code is fresh. */
+  async #ready(session: AccountSession, target: IssuanceTarget): Promise<CertificateRecord | undefined> {
+    const state = await this.#open(session, target)
     if (!state.phoneVerified) throw phoneNotVerified()
     return state.certificate
   }
 
-  async #open(session: AccountSession, serial: string): Promise<Extract<RenewalState, { kind: 'open' }>> {
-    const state = await this.state(session, serial)
+  async #open(session: AccountSession, target: IssuanceTarget): Promise<Extract<IssuanceState, { kind: 'open' }>> {
+    const state = await this.state(session, target)
     if (state.kind === 'open') return state
+    if (state.kind === 'over' && state.why === 'limit') throw new CertificateLimitError(MAX_CERTIFICATES_IN_USE)
     if (state.kind === 'not_yet') throw new RenewalNotAllowedError(`renewal of this certificate opens on ${state.opensAt.toISOString().slice(0, 10)}`, state.opensAt)
     if (state.why === 'expired') throw new RenewalNotAllowedError('this certificate has expired: get a new one at /enroll')
     throw new CertificateStateError(`this certificate is ${state.why}: it cannot be renewed`)

@@ -10,7 +10,7 @@ import { LoginHarness, type Holder } from '../login/harness.ts'
 
 const DAY = 86_400
 
-describe('renewal (갱신) in the portal: the certificate, a phone code, a new key', () => {
+describe('new keys from the portal (renewal, another device): the certificate, a phone code, a new key', () => {
   let server: TestServer
   let h: LoginHarness
   const clock = new ManualClock()
@@ -36,8 +36,8 @@ describe('renewal (갱신) in the portal: the certificate, a phone code, a new k
   }
 
   /** What the holder script does for a certificate file: a new P-256 key signs the CA challenge. */
-  async function renewWithNewKey(browser: request.Agent, csrf: string, serial: string) {
-    const api = (path: string, body: unknown = {}) => browser.post(`/account/certificates/${serial}/renew/${path}`).set('X-CSRF-Token', csrf).set('Content-Type', 'application/json').send(JSON.stringify(body))
+  async function renewWithNewKey(browser: request.Agent, csrf: string, serial: string, base = `/account/certificates/${serial}/renew`) {
+    const api = (path: string, body: unknown = {}) => browser.post(`${base}/${path}`).set('X-CSRF-Token', csrf).set('Content-Type', 'application/json').send(JSON.stringify(body))
     const key = generateKeyPairSync('ec', { namedCurve: 'P-256' })
     const { challenge } = (await api('challenge').expect(200)).body
     const signature = sign('sha256', Buffer.from(challenge, 'base64url'), { key: key.privateKey, dsaEncoding: 'ieee-p1363' })
@@ -84,7 +84,7 @@ describe('renewal (갱신) in the portal: the certificate, a phone code, a new k
       assert.equal(old.status, 'revoked')
       assert.equal(old.revocationReason, 'superseded')
       assert.equal(old.replacedBy, renewed.serial)
-      assert.equal(res.body.next, `/account/certificates/${renewed.serial}?renewed=1`)
+      assert.equal(res.body.next, `/account/certificates/${renewed.serial}?issued=1`)
 
       // One phone code, one renewal.
       const again = await browser.post(`/account/certificates/${renewed.serial}/renew/challenge`).set('X-CSRF-Token', csrf).set('Content-Type', 'application/json').send('{}')
@@ -119,5 +119,43 @@ describe('renewal (갱신) in the portal: the certificate, a phone code, a new k
     } finally {
       clock.advance(-366 * DAY)
     }
+  })
+
+  it('adds a certificate for another device up to the cap, keeping the current one', async () => {
+    const holder = await h.subscriber()
+    const { browser, csrf } = await signIn(holder)
+    assert.match((await browser.get('/account').expect(200)).text, /id="add-certificate"/)
+    await browser.post('/account/add/code').type('form').send({ csrf }).expect(303)
+    await browser.post('/account/add/verify').type('form').send({ csrf, code: await lastCode(server, '+821000000001') }).expect(303)
+    const { res } = await renewWithNewKey(browser, csrf, '', '/account/add')
+    assert.equal(res.status, 200, res.text)
+    assert.equal((await server.ctx.authority.find(holder.certificate.serial))!.status, 'good', 'the current one stays')
+    assert.equal((await server.ctx.authority.find(res.body.serial))!.status, 'good')
+    // Two in use: no more.
+    assert.doesNotMatch((await browser.get('/account').expect(200)).text, /id="add-certificate"/)
+    assert.match((await browser.get('/account/add').expect(200)).text, /2개까지입니다/)
+    const refused = await browser.post('/account/add/code').type('form').set('Accept', 'application/json').send({ csrf }).expect(409)
+    assert.equal(refused.body.error, 'certificate_limit')
+  })
+
+  it('lets only one of two simultaneous additions pass the cap', async () => {
+    const holder = await h.subscriber()
+    const add = async () => {
+      const { spki, privateKey } = (() => {
+        const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+        return { spki: pair.publicKey.export({ format: 'der', type: 'spki' }), privateKey: pair.privateKey }
+      })()
+      const challenge = await server.ctx.authority.createChallenge()
+      return await server.ctx.authority.add({
+        subscriberId: holder.id, displayName: '김우정', holder: 'file', spki,
+        proof: { type: 'signature', challenge, signature: sign('sha256', challenge, { key: privateKey, dsaEncoding: 'ieee-p1363' }) },
+      })
+    }
+    const results = await Promise.allSettled([add(), add()])
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1)
+    const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult
+    assert.equal((rejected.reason as { code?: string; error?: string }).error ?? (rejected.reason as { code?: string }).code, 'certificate_limit')
+    const inUse = (await server.ctx.authority.listBySubscriber(holder.id)).filter((c) => c.status === 'good')
+    assert.equal(inUse.length, 2)
   })
 })

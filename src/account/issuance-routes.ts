@@ -1,0 +1,113 @@
+import type { Context } from 'koa'
+import type { CaHierarchy } from '../ca/hierarchy.ts'
+import { toPem } from '../ca/x509.ts'
+import { base64urlField, readJson } from '../http/form.ts'
+import type { Router } from '../http/router.ts'
+import { scriptJson, type Locale, type Views } from '../http/views.ts'
+import type { AccountSession } from './account-service.ts'
+import { day } from './certificate-view.ts'
+import type { AccountIssuance, IssuanceTarget } from './issuance.ts'
+
+/** What the portal's routes share with these (account/routes.ts). */
+export interface AccountGate {
+  sessionOf: (ctx: Context) => Promise<{ session: AccountSession; csrf: string; token: string } | undefined>
+  signedInForm: (ctx: Context) => Promise<{ session: AccountSession; csrf: string; token: string; form: URLSearchParams }>
+  signedInApi: (ctx: Context) => Promise<{ session: AccountSession; csrf: string; token: string }>
+  startLogin: (ctx: Context) => void
+  render: (ctx: Context, page: string, title: string, data?: Record<string, unknown>) => void
+  locale: (ctx: Context) => Locale
+}
+
+/**
+ * New keys from the portal, at two places with the same steps: a renewal at
+ * /account/certificates/{serial}/renew, another certificate at /account/add. Each has its page
+ * (when renewal opens, or the phone code, or the holder choice), the phone code's two forms,
+ * and under the same path the holder step's JSON endpoints, as the enrollment's holder script
+ * calls them.
+ */
+export function addIssuanceRoutes(router: Router, deps: { issuance: AccountIssuance; views: Views; hierarchy: CaHierarchy }, gate: AccountGate): void {
+  mount('/account/certificates/:serial/renew', 'account_renew', ({ serial = '' }) => ({ kind: 'renew', serial }))
+  mount('/account/add', 'account_add', () => ({ kind: 'add' }))
+
+  function mount(path: string, name: string, targetOf: (params: Record<string, string>) => IssuanceTarget): void {
+    const { issuance, views } = deps
+    const base = (target: IssuanceTarget) => (target.kind === 'renew' ? `/account/certificates/${target.serial}/renew` : '/account/add')
+
+    router.add('GET', path, name, async (ctx, params) => {
+      const found = await gate.sessionOf(ctx)
+      if (!found) return gate.startLogin(ctx)
+      const lang = gate.locale(ctx)
+      const target = targetOf(params)
+      const state = await issuance.state(found.session, target)
+      const c = state.certificate
+      const data: Record<string, unknown> = {
+        renew: target.kind === 'renew', csrf: found.csrf, state: state.kind,
+        certificate: c ? { serial: c.serial, holder: views.message(lang, `account.holder.${c.holder}`), notBefore: day(c.notBefore), notAfter: day(c.notAfter) } : undefined,
+      }
+      if (state.kind === 'not_yet') data.opensAt = day(state.opensAt)
+      if (state.kind === 'over') data.why = views.message(lang, `account.issue_over.${state.why}`)
+      if (state.kind === 'open') {
+        Object.assign(data, {
+          closesAt: state.closesAt ? day(state.closesAt) : undefined, phoneVerified: state.phoneVerified, phone: maskPhone(state.phone),
+          sent: ctx.query.sent === '1', api: base(target),
+          ...(state.phoneVerified ? { scripts: ['/assets/enroll-holder.js'], holderMessages: scriptJson(views.messagesWithPrefix(lang, 'holder.')) } : {}),
+        })
+      }
+      gate.render(ctx, 'account-issue', target.kind === 'renew' ? 'account.renew_title' : 'account.add_title', data)
+    })
+
+    router.add('POST', `${path}/code`, `${name}_code`, async (ctx, params) => {
+      const { session } = await gate.signedInForm(ctx)
+      const target = targetOf(params)
+      await issuance.sendCode(session, target)
+      ctx.status = 303
+      ctx.redirect(`${base(target)}?sent=1`)
+    })
+
+    router.add('POST', `${path}/verify`, `${name}_verify`, async (ctx, params) => {
+      const { session, form } = await gate.signedInForm(ctx)
+      const target = targetOf(params)
+      await issuance.verifyCode(session, target, form.get('code') ?? '')
+      ctx.status = 303
+      ctx.redirect(base(target))
+    })
+
+    router.add('POST', `${path}/challenge`, `${name}_challenge`, async (ctx, params) => {
+      const { session } = await gate.signedInApi(ctx)
+      ctx.body = { challenge: (await issuance.challenge(session, targetOf(params))).toString('base64url') }
+    })
+
+    router.add('POST', `${path}/file`, `${name}_file`, async (ctx, params) => {
+      const { session } = await gate.signedInApi(ctx)
+      const body = await readJson(ctx)
+      const issued = await issuance.withFile(session, targetOf(params), {
+        spki: base64urlField(body, 'spki'), signature: base64urlField(body, 'signature'), challenge: base64urlField(body, 'challenge', 64),
+      })
+      const ca = await deps.hierarchy.issuing()
+      ctx.body = {
+        serial: issued.serial, name: await issuance.subscriberName(session), certificate: toPem(issued.der, 'CERTIFICATE'),
+        chain: toPem(ca.certificate.rawData, 'CERTIFICATE') + toPem(ca.root.rawData, 'CERTIFICATE'),
+        not_after: issued.notAfter.toISOString(), next: `/account/certificates/${issued.serial}?issued=1`,
+      }
+    })
+
+    router.add('POST', `${path}/passkey/options`, `${name}_passkey_options`, async (ctx, params) => {
+      const { session } = await gate.signedInApi(ctx)
+      const { registration, challenge } = await issuance.passkeyOptions(session, targetOf(params))
+      ctx.body = { registration, challenge: challenge.toString('base64url') }
+    })
+
+    router.add('POST', `${path}/passkey`, `${name}_passkey`, async (ctx, params) => {
+      const { session } = await gate.signedInApi(ctx)
+      const body = await readJson(ctx)
+      const issued = await issuance.withPasskey(session, targetOf(params), { registration: body.registration, assertion: body.assertion, challenge: base64urlField(body, 'challenge', 64) })
+      ctx.body = { serial: issued.serial, next: `/account/certificates/${issued.serial}?issued=1` }
+    })
+  }
+}
+
+/** 010-****-0001: enough to recognise one's own number. */
+function maskPhone(e164: string): string {
+  const local = `0${e164.replace(/^\+82/, '')}`
+  return `${local.slice(0, 3)}-****-${local.slice(-4)}`
+}
