@@ -16,10 +16,17 @@ export async function registerAccountClient(store: ClientStore, issuer: string, 
   const redirectUri = accountRedirectUri(issuer)
   const current = await store.show(ACCOUNT_CLIENT_ID).catch(() => undefined)
   if ((current?.redirect_uris as string[] | undefined)?.[0] === redirectUri) return
-  if (current) await store.remove(ACCOUNT_CLIENT_ID)
-  await store.add({
-    clientId: ACCOUNT_CLIENT_ID, name: '우체국 금융인증서 내 정보', public: true, redirectUris: [redirectUri], grantTypes: ['authorization_code'],
-    scope: 'openid', metadata: { subject_type: 'public', 'client_name#en': 'PostCert: my account', 'client_name#ko': '우체국 금융인증서 내 정보' },
-  })
+  if (current) await store.remove(ACCOUNT_CLIENT_ID).catch(() => {})
+  try {
+    await store.add({
+      clientId: ACCOUNT_CLIENT_ID, name: '우체국 금융인증서 내 정보', public: true, redirectUris: [redirectUri], grantTypes: ['authorization_code'],
+      scope: 'openid', metadata: { subject_type: 'public', 'client_name#en': 'PostCert: my account', 'client_name#ko': '우체국 금융인증서 내 정보' },
+    })
+  } catch (err) {
+    // Several instances (or workers) start at once: whichever registered it first did the job.
+    const now = await store.show(ACCOUNT_CLIENT_ID).catch(() => undefined)
+    if ((now?.redirect_uris as string[] | undefined)?.[0] !== redirectUri) throw err
+    return
+  }
   logger.info({ client_id: ACCOUNT_CLIENT_ID }, 'subscriber portal registered as a first-party client')
 }
