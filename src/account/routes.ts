@@ -111,7 +111,7 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
     render(ctx, 'account', 'account.title', {
       csrf: found.csrf, lang,
       certificates: certificates.map((c) => certificateView(c, lang, views)),
-      institutions: institutions.map((i) => ({ ...i, name: names.get(i.clientId), registeredAt: day(i.registeredAt), scopes: i.scopes.join(' ') })),
+      institutions: institutions.map((i) => ({ ...i, name: names.get(i.clientId), registeredAt: day(i.registeredAt), scopes: i.scopes.join(' '), claims: i.claims.join(' ') })),
       activity: activity.entries.slice(0, 5).map((e) => activityView(e, lang, views, names)),
       revoked: revoked ? names.get(revoked) : undefined,
       sessionMinutes: ACCOUNT_SESSION_SECONDS / 60,

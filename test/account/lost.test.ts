@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import request from 'supertest'
+import { x509 } from '../../src/ca/x509.ts'
 import { issueCertificate } from '../helpers/pki.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { PERSON_1, startEnrollment, verifyPhone } from '../enrollment/helpers.ts'
@@ -36,6 +37,10 @@ describe('a lost certificate reported without it: phone code and identity docume
     const status = await request(server.url).get(`/pki/certificates/${certificate.serial}`).set('Accept', 'application/json').expect(200)
     assert.equal(status.body.status, 'revoked')
     assert.equal(status.body.revocation_reason, 'keyCompromise')
+    const crl = new x509.X509Crl(Buffer.from(await (await fetch(`${server.url}/pki/crl`)).arrayBuffer()))
+    const entry = crl.entries.find((e) => BigInt(`0x${e.serialNumber}`) === BigInt(`0x${certificate.serial}`))
+    assert.ok(entry, 'on the CRL at once')
+    assert.equal(entry.reason, x509.X509CrlReason.keyCompromise)
   })
 
   it('suspends and resumes there; refuses another person\'s certificate and forms without the token', async () => {

@@ -44,7 +44,7 @@ describe('the subscriber portal in a real browser', { skip: NEEDS_CHROMIUM }, ()
   }
 
   it('revokes an institution, whose refresh token then stops working; the activity lists the login there', async () => {
-    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR' })
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR', acceptDownloads: true })
     const page = await context.newPage()
     await enrollInBrowser(page, server, KIM, { password: PASSWORD })
 
@@ -69,6 +69,12 @@ describe('the subscriber portal in a real browser', { skip: NEEDS_CHROMIUM }, ()
     assert.match(recent, /로그인[\s\S]*포털은행/, 'the login at the institution')
     assert.match(recent, /우체국 금융인증서 내 정보/, 'and this one, named as the portal')
     await page.screenshot({ path: path.join(SHOTS, 'account-ko.png'), fullPage: true })
+
+    // The certificate file's backup again, from this browser's storage.
+    await page.locator('#certificates tbody a').first().click()
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: '백업 파일 내려받기' }).click()])
+    assert.match(fs.readFileSync((await download.path())!, 'utf8'), /-----BEGIN ENCRYPTED PRIVATE KEY-----[\s\S]+-----BEGIN CERTIFICATE-----/)
+    await page.goto(`${server.issuer}/account`)
 
     await page.getByRole('button', { name: '포털은행 등록 해지' }).click()
     await page.locator('#revoked-notice').waitFor()

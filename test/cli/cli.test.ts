@@ -27,7 +27,8 @@ describe('postcert CLI', () => {
     assert.match(added.stderr, /shown only now/)
 
     const listed = await runCli(['clients', 'list', '--json'], env)
-    assert.deepEqual(JSON.parse(listed.stdout).map((c: { client_id: string }) => c.client_id), ['demo-rp'])
+    // The portal is a client too (first-party, registered at every start).
+    assert.deepEqual(JSON.parse(listed.stdout).map((c: { client_id: string }) => c.client_id), ['demo-rp', 'postcert-account'])
     assert.ok(!listed.stdout.includes(client.client_secret))
     const table = await runCli(['clients', 'list'], env)
     assert.match(table.stdout, /demo-rp\s+우체국 데모\s+client_secret_basic\s+authorization_code,refresh_token/)
