@@ -7,7 +7,7 @@ import type { Browser, Page } from 'playwright-core'
 import { ClientStore } from '../../src/oidc/client-store.ts'
 import { ManualClock } from '../../src/util/clock.ts'
 import { launchBrowser, NEEDS_CHROMIUM } from '../helpers/browser.ts'
-import { enrollInBrowser, KIM, LEE } from '../helpers/browser-flows.ts'
+import { enrollInBrowser, KIM, LEE, proveIdentityInBrowser } from '../helpers/browser-flows.ts'
 import { lastCode } from '../enrollment/helpers.ts'
 import { openssl } from '../helpers/pki.ts'
 import { ROOT } from '../helpers/process.ts'
@@ -103,21 +103,7 @@ describe('the subscriber portal in a real browser', { skip: NEEDS_CHROMIUM }, ()
     // Another browser, without the certificate: the journey proves phone and identity again.
     const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR' })
     const page = await context.newPage()
-    await page.goto(`${server.issuer}/enroll`)
-    await page.getByRole('button', { name: '발급 시작' }).click()
-    await page.getByLabel('휴대폰 번호').fill(LEE.phone)
-    await page.getByRole('button', { name: /인증번호 (다시 )?받기/ }).click()
-    await page.waitForSelector('#code')
-    await page.getByLabel('인증번호 6자리').fill(await lastCode(server, LEE.e164))
-    await page.getByRole('button', { name: '확인' }).click()
-    await page.waitForURL(/\/enroll\/identity/)
-    await page.getByLabel(LEE.document).check()
-    await page.getByLabel('이름').fill(LEE.name)
-    await page.getByLabel('생년월일').fill(LEE.birthdate)
-    await page.getByLabel('신분증 번호').fill(LEE.number)
-    await page.getByLabel('발급일자').fill(LEE.issueDate)
-    await page.getByRole('button', { name: '신분증 확인' }).click()
-    await page.waitForURL(/\/enroll\/holder/)
+    await proveIdentityInBrowser(page, server, LEE)
     const item = page.locator(`#manage li[data-serial="${serial}"]`)
     await item.getByLabel('기기 분실·도난 또는 비밀번호 유출').check()
     await item.getByLabel('폐기한 인증서는 다시 쓸 수 없음을 확인했습니다.').check()

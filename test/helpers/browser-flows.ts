@@ -18,6 +18,20 @@ export const KIM: TestPerson = { phone: '010-0000-0001', e164: '+821000000001', 
 export const LEE: TestPerson = { phone: '010-0000-0002', e164: '+821000000002', document: '운전면허증', name: '이소포', birthdate: '1985-11-30', number: '12-00-000000-02', issueDate: '2016-02-11' }
 
 export async function enrollInBrowser(page: Page, server: TestServer, person: TestPerson, holder: { passkey: true } | { password: string }): Promise<string> {
+  await proveIdentityInBrowser(page, server, person)
+  if ('passkey' in holder) {
+    await page.getByRole('button', { name: '패스키로 발급' }).click()
+  } else {
+    await page.getByLabel('인증서 비밀번호', { exact: true }).fill(holder.password)
+    await page.getByLabel('인증서 비밀번호 확인').fill(holder.password)
+    await page.getByRole('button', { name: '인증서 파일로 발급' }).click()
+  }
+  await page.waitForURL(/\/enroll\/done/, { timeout: 30_000 })
+  return (await page.locator('dl.facts code').textContent())!.trim()
+}
+
+/** The journey's first two steps (phone code, identity document), ending on the holder page. */
+export async function proveIdentityInBrowser(page: Page, server: TestServer, person: TestPerson): Promise<void> {
   await page.goto(`${server.issuer}/enroll`)
   await page.getByRole('button', { name: '발급 시작' }).click()
   await page.getByLabel('휴대폰 번호').fill(person.phone)
@@ -33,15 +47,6 @@ export async function enrollInBrowser(page: Page, server: TestServer, person: Te
   await page.getByLabel('발급일자').fill(person.issueDate)
   await page.getByRole('button', { name: '신분증 확인' }).click()
   await page.waitForURL(/\/enroll\/holder/)
-  if ('passkey' in holder) {
-    await page.getByRole('button', { name: '패스키로 발급' }).click()
-  } else {
-    await page.getByLabel('인증서 비밀번호', { exact: true }).fill(holder.password)
-    await page.getByLabel('인증서 비밀번호 확인').fill(holder.password)
-    await page.getByRole('button', { name: '인증서 파일로 발급' }).click()
-  }
-  await page.waitForURL(/\/enroll\/done/, { timeout: 30_000 })
-  return (await page.locator('dl.facts code').textContent())!.trim()
 }
 
 /** Adds a platform passkey authenticator (user-verifying) to the page's browser. */
