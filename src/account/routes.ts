@@ -7,6 +7,7 @@ import { readForm } from '../http/form.ts'
 import type { Router } from '../http/router.ts'
 import { languageSwitch, pickLocale, type Locale, type Views } from '../http/views.ts'
 import type { CertificateClaim, LoginRef } from '../login/login-service.ts'
+import { storageKey } from '../oidc/adapter.ts'
 import { displayName } from '../oidc/client-policy.ts'
 import type { CertificateAuthority } from '../ca/authority.ts'
 import type { CaHierarchy } from '../ca/hierarchy.ts'
@@ -135,7 +136,11 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
       || code.codeChallenge !== s256(login.verifier) || code.nonce !== login.nonce || !code.accountId || !code.sessionUid || !code.authTime) {
       throw new InvalidRequestError('the sign-in code is not valid: open /account again')
     }
-    await code.consume()
+    // Used up atomically: of two callbacks racing with one code, one wins.
+    const spent = await service.db.updateTable('oidc_payload').set({ consumed_at: new Date() })
+      .where('model', '=', 'AuthorizationCode').where('id', '=', storageKey('AuthorizationCode', String(ctx.query.code))).where('consumed_at', 'is', null)
+      .returning('id').executeTakeFirst() // primary key
+    if (!spent) throw new InvalidRequestError('the sign-in code is not valid: open /account again')
     const certificate = await deps.loginCertificate({ sessionUid: code.sessionUid, authTime: code.authTime })
     if (!certificate) throw new InvalidRequestError('the certificate of this sign-in is not known: open /account again')
     const token = await service.createSession(code.accountId, certificate.serial)

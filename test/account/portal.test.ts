@@ -189,6 +189,18 @@ describe('the subscriber portal (/account)', () => {
     await browser.get('/account').expect(200)
   })
 
+  it('signs in once when two callbacks come at once with the same code', async () => {
+    const holder = await h.subscriber()
+    const browser = request.agent(server.url)
+    const start = await browser.get('/account').expect(303)
+    const location = (await browser.get(start.headers.location!).expect(303)).headers.location!
+    const page = await browser.get(location).expect(200)
+    const { response } = await h.prove({ browser, uid: location.split('/').pop()!, csrf: page.text.match(/data-csrf="([^"]+)"/)![1]! } as never, holder)
+    const callback = new URL((await browser.get(new URL(response.body.redirect).pathname).expect(303)).headers.location!, server.url)
+    const racing = await Promise.all([1, 2].map(() => browser.get(callback.pathname + callback.search)))
+    assert.deepEqual(racing.map((r) => r.status).sort(), [303, 400])
+  })
+
   it('refuses a callback that this browser did not start, or a code used twice', async () => {
     await request(server.url).get('/account/callback?code=x&state=y').expect(400)
     const holder = await h.subscriber()
