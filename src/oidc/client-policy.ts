@@ -74,7 +74,8 @@ type Metadata = Record<string, unknown>
  * - a pairwise client with redirect URIs on several hosts and no sector_identifier_uri gets a
  *   sector of its own (assignOwnSector).
  *
- * Throws InvalidRedirectUri or InvalidClientMetadata (RFC 7591 section 3.2.2).
+ * Throws InvalidClientMetadata, which oidc-provider answers as invalid_redirect_uri when the
+ * message is about redirect_uris (RFC 7591 section 3.2.2).
  */
 export function checkClientMetadata(ctx: KoaContextWithOIDC | undefined, metadata: Metadata, options: { production: boolean; issuer: string }): void {
   keepOperatorGrants(ctx, metadata)
@@ -110,7 +111,8 @@ export function checkClientMetadata(ctx: KoaContextWithOIDC | undefined, metadat
  * - private_key_jwt client authentication, with PS256, ES256 or EdDSA assertions;
  * - PAR required and DPoP-bound tokens: always set, and a registration that turns them off is refused;
  * - ID tokens signed with PS256 or ES256.
- * PKCE S256, the 60-second code lifetime and `iss` in the response hold for every client.
+ * PKCE S256 (never exempt for them), the 60-second code lifetime and `iss` in the response are
+ * set for every client elsewhere (pkceRequired, TTL.AuthorizationCode, oidc-provider).
  */
 function fapiRules(metadata: Metadata, body: Metadata): void {
   const grants = list(metadata.grant_types)
