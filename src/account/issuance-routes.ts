@@ -1,6 +1,7 @@
 import type { Context } from 'koa'
 import type { CaHierarchy } from '../ca/hierarchy.ts'
 import { toPem } from '../ca/x509.ts'
+import { formatKoreanMobile } from '../enrollment/phone-number.ts'
 import { base64urlField, readJson } from '../http/form.ts'
 import type { Router } from '../http/router.ts'
 import { scriptJson, type Locale, type Views } from '../http/views.ts'
@@ -107,7 +108,4 @@ export function addIssuanceRoutes(router: Router, deps: { issuance: AccountIssua
 }
 
 /** 010-****-0001: enough to recognise one's own number. */
-function maskPhone(e164: string): string {
-  const local = `0${e164.replace(/^\+82/, '')}`
-  return `${local.slice(0, 3)}-****-${local.slice(-4)}`
-}
+const maskPhone = (e164: string) => formatKoreanMobile(e164).replace(/-\d+-/, '-****-')

@@ -1,11 +1,12 @@
-import { createHmac, randomInt, timingSafeEqual } from 'node:crypto'
+import { createHmac } from 'node:crypto'
 import type { AuditLog } from '../audit/audit-log.ts'
 import type { CertificateAuthority, CertificateRecord } from '../ca/authority.ts'
 import { MAX_CERTIFICATES_IN_USE } from '../ca/constants.ts'
 import { CertificateLimitError, CertificateStateError, RenewalNotAllowedError } from '../ca/errors.ts'
 import type { Database } from '../db/database.ts'
-import { OTP_DIGITS, OTP_MAX_ATTEMPTS, OTP_RESEND_INTERVAL, OTP_TTL, SMS_PER_NUMBER_PER_HOUR } from '../enrollment/constants.ts'
-import { codeExhausted, codeExpired, codeNotSent, codeWrong, providerUnavailable, rateLimited, resendTooSoon } from '../enrollment/errors.ts'
+import { OTP_TTL, SMS_PER_NUMBER_PER_HOUR } from '../enrollment/constants.ts'
+import { codeNotSent, providerUnavailable, rateLimited } from '../enrollment/errors.ts'
+import { assertResendAllowed, newPhoneCode, phoneCodeMatches, wrongCode } from '../enrollment/phone-code.ts'
 import { SmsDeliveryError, type SmsGateway } from '../enrollment/sms/sms-gateway.ts'
 import { NotFoundError } from '../errors/errors.ts'
 import { PostCertError } from '../errors/postcert-error.ts'
@@ -84,15 +85,11 @@ export class AccountIssuance {
     await this.#open(session, target)
     const { db, clock } = this.#deps
     const now = clock.now()
-    const row = await this.#session(session)
-    if (row.otp_sent_at) {
-      const wait = OTP_RESEND_INTERVAL - Math.floor((now.getTime() - row.otp_sent_at.getTime()) / 1000)
-      if (wait > 0) throw resendTooSoon(wait)
-    }
+    assertResendAllowed((await this.#session(session)).otp_sent_at, now)
     const phone = await this.#phone(session)
     const decision = await this.#deps.limiter.hit(`sms:phone:${phone}`, SMS_PER_NUMBER_PER_HOUR, 3600)
     if (!decision.allowed) throw rateLimited(decision.retryAfterSeconds)
-    const code = String(randomInt(0, 10 ** OTP_DIGITS)).padStart(OTP_DIGITS, '0')
+    const code = newPhoneCode()
     await db.updateTable('account_session').set({
       otp_hash: this.#hash(session.id, code), otp_sent_at: now, otp_expires_at: new Date(now.getTime() + OTP_TTL * 1000), otp_attempts: 0, phone_verified_at: null,
     }).where('id', '=', session.id).execute()
@@ -108,19 +105,13 @@ export class AccountIssuance {
   /** Checks the code: five tries, three minutes, compared in constant time. */
   async verifyCode(session: AccountSession, target: IssuanceTarget, input: string): Promise<void> {
     await this.#open(session, target)
-    const code = input.replace(/\s/g, '')
     const now = this.#deps.clock.now()
     const row = await this.#session(session)
-    if (!row.otp_hash || !row.otp_expires_at) throw codeNotSent()
-    if (row.otp_attempts >= OTP_MAX_ATTEMPTS) throw codeExhausted()
-    if (row.otp_expires_at <= now) throw codeExpired()
-    const expected = Buffer.from(row.otp_hash, 'hex')
-    const actual = Buffer.from(this.#hash(session.id, code), 'hex')
-    if (!/^\d+$/.test(code) || !timingSafeEqual(expected, actual)) {
+    if (!phoneCodeMatches({ hash: row.otp_hash, expiresAt: row.otp_expires_at, attempts: row.otp_attempts }, input, (code) => this.#hash(session.id, code), now)) {
       // Counted atomically: parallel guesses cannot share one attempt.
       const counted = await this.#deps.db.updateTable('account_session').set((eb) => ({ otp_attempts: eb('otp_attempts', '+', 1) }))
         .where('id', '=', session.id).returning('otp_attempts').executeTakeFirstOrThrow()
-      throw counted.otp_attempts >= OTP_MAX_ATTEMPTS ? codeExhausted() : codeWrong(OTP_MAX_ATTEMPTS - counted.otp_attempts)
+      throw wrongCode(counted.otp_attempts)
     }
     const used = await this.#deps.db.updateTable('account_session').set({ otp_hash: null, otp_expires_at: null, phone_verified_at: now })
       .where('id', '=', session.id).where('otp_hash', '=', row.otp_hash).returning('id').executeTakeFirst()

@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto'
+import { createHash, createHmac, randomBytes } from 'node:crypto'
 import type { Selectable } from 'kysely'
 import type { AuditLog } from '../audit/audit-log.ts'
 import type { CertificateAuthority, CertificateRecord, InIssuanceTransaction, IssueRequest } from '../ca/authority.ts'
@@ -10,13 +10,12 @@ import type { EnrollmentTable, SubscriberTable } from '../db/schema/enrollment.t
 import type { Clock } from '../util/clock.ts'
 import type { RateLimiter } from '../util/rate-limiter.ts'
 import {
-  ENROLLMENTS_PER_IP_PER_HOUR, ENROLLMENT_TTL, IDENTITY_CHECKS_PER_IP_PER_HOUR, OTP_DIGITS, OTP_MAX_ATTEMPTS,
-  OTP_RESEND_INTERVAL, OTP_TTL, SMS_PER_IP_PER_HOUR, SMS_PER_NUMBER_PER_HOUR,
+  ENROLLMENTS_PER_IP_PER_HOUR, ENROLLMENT_TTL, IDENTITY_CHECKS_PER_IP_PER_HOUR, OTP_TTL, SMS_PER_IP_PER_HOUR, SMS_PER_NUMBER_PER_HOUR,
 } from './constants.ts'
 import {
-  codeExhausted, codeExpired, codeNotSent, codeWrong, enrollmentExpired, identityMismatch, identityNotFound,
-  invalidPhone, phoneNotOwned, providerUnavailable, rateLimited, resendTooSoon, stepNotAllowed,
+  enrollmentExpired, identityMismatch, identityNotFound, invalidPhone, phoneNotOwned, providerUnavailable, rateLimited, stepNotAllowed,
 } from './errors.ts'
+import { assertResendAllowed, newPhoneCode, phoneCodeMatches, wrongCode } from './phone-code.ts'
 import { parseIdentityForm, lastDigits } from './identity-form.ts'
 import { IdentityProviderError, type IdentityVerifier } from './identity/identity-verifier.ts'
 import { InvalidPossessionProofError } from '../ca/errors.ts'
@@ -80,17 +79,12 @@ export class EnrollmentService {
     const phone = normalizeKoreanMobile(phoneInput)
     if (!phone) throw invalidPhone()
     const now = this.#deps.clock.now()
-    const tooSoon = (current: Enrollment) => {
-      if (!current.otp_sent_at) return
-      const wait = OTP_RESEND_INTERVAL - Math.floor((now.getTime() - current.otp_sent_at.getTime()) / 1000)
-      if (wait > 0) throw resendTooSoon(wait)
-    }
-    tooSoon(enrollment)
+    assertResendAllowed(enrollment.otp_sent_at, now)
     await this.#limit(`sms:phone:${phone}`, SMS_PER_NUMBER_PER_HOUR)
     await this.#limit(`sms:ip:${ip}`, SMS_PER_IP_PER_HOUR)
-    const code = String(randomInt(0, 10 ** OTP_DIGITS)).padStart(OTP_DIGITS, '0')
+    const code = newPhoneCode()
     const updated = await this.#step(enrollment, 'phone', async (trx, current) => {
-      tooSoon(current)
+      assertResendAllowed(current.otp_sent_at, now)
       return await trx.updateTable('enrollment').set({
         phone_e164: phone, otp_hash: this.#codeHash(current.id, phone, code), otp_attempts: 0,
         otp_sent_at: now, otp_expires_at: new Date(now.getTime() + OTP_TTL * 1000),
@@ -109,16 +103,12 @@ export class EnrollmentService {
   }
 
   async verifyCode(enrollment: Enrollment, codeInput: string): Promise<Enrollment> {
-    const code = codeInput.replace(/\s/g, '')
     const now = this.#deps.clock.now()
     // Wrong tries must count even though the step fails, so they commit before the error is thrown.
     const outcome = await this.#step(enrollment, 'phone', async (trx, current): Promise<{ wrong: number } | { enrollment: Enrollment }> => {
-      if (!current.otp_hash || !current.phone_e164 || !current.otp_expires_at) throw codeNotSent()
-      if (current.otp_attempts >= OTP_MAX_ATTEMPTS) throw codeExhausted()
-      if (current.otp_expires_at <= now) throw codeExpired()
-      const expected = Buffer.from(current.otp_hash, 'hex')
-      const actual = Buffer.from(this.#codeHash(current.id, current.phone_e164, code), 'hex')
-      if (!/^\d+$/.test(code) || !timingSafeEqual(expected, actual)) {
+      const phone = current.phone_e164
+      const stored = { hash: phone ? current.otp_hash : null, expiresAt: current.otp_expires_at, attempts: current.otp_attempts }
+      if (!phoneCodeMatches(stored, codeInput, (code) => this.#codeHash(current.id, phone!, code), now)) {
         const attempts = current.otp_attempts + 1
         await trx.updateTable('enrollment').set({ otp_attempts: attempts }).where('id', '=', current.id).execute()
         return { wrong: attempts }
@@ -126,10 +116,10 @@ export class EnrollmentService {
       const updated = await trx.updateTable('enrollment')
         .set({ step: 'identity', phone_verified_at: now, otp_hash: null, otp_expires_at: null })
         .where('id', '=', current.id).returningAll().executeTakeFirstOrThrow()
-      await this.#deps.audit.record(trx, { type: 'enrollment.phone_verified', data: { phone: maskPhone(current.phone_e164) } })
+      await this.#deps.audit.record(trx, { type: 'enrollment.phone_verified', data: { phone: maskPhone(phone!) } })
       return { enrollment: updated }
     })
-    if ('wrong' in outcome) throw outcome.wrong >= OTP_MAX_ATTEMPTS ? codeExhausted() : codeWrong(OTP_MAX_ATTEMPTS - outcome.wrong)
+    if ('wrong' in outcome) throw wrongCode(outcome.wrong)
     return outcome.enrollment
   }
 
