@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type Provider from 'oidc-provider'
 import type { AuditLog } from '../audit/audit-log.ts'
-import type { CertificateAuthority, CertificateRecord } from '../ca/authority.ts'
+import { isInUse, type CertificateAuthority, type CertificateRecord } from '../ca/authority.ts'
 import type { Database } from '../db/database.ts'
 import { NotFoundError } from '../errors/errors.ts'
 import type { Clock } from '../util/clock.ts'
@@ -21,6 +21,8 @@ export interface AccountSession {
 }
 
 export interface CertificateOverview extends CertificateRecord {
+  /** Counts towards MAX_CERTIFICATES_IN_USE (isInUse). */
+  inUse: boolean
   daysLeft: number
   lastUsedAt: Date | null
 }
@@ -109,9 +111,11 @@ export class AccountService {
         .execute(),
     ])
     const lastUse = new Map(uses.map((u) => [u.certificate_serial, u.last as Date | null]))
-    const now = this.#deps.clock.now().getTime()
+    const now = this.#deps.clock.now()
     return certificates
-      .map((c) => ({ ...c, daysLeft: Math.max(0, Math.ceil((c.notAfter.getTime() - now) / 86_400_000)), lastUsedAt: lastUse.get(c.serial) ?? null }))
+      .map((c) => ({
+        ...c, inUse: isInUse(c, now), daysLeft: Math.max(0, Math.ceil((c.notAfter.getTime() - now.getTime()) / 86_400_000)), lastUsedAt: lastUse.get(c.serial) ?? null,
+      }))
       .sort((a, b) => b.notAfter.getTime() - a.notAfter.getTime())
   }
 

@@ -18,10 +18,13 @@ export const SUBSCRIBER_REVOCATION_REASONS = ['keyCompromise', 'cessationOfOpera
  * from that status at once.
  *
  * Throws: NotFoundError for a certificate that is not the subscriber's (as for one that does not
- * exist), InvalidRequestError for a missing reason, CertificateStateError (409) for an action
+ * exist), InvalidRequestError for a revocation without its confirmation or reason, CertificateStateError (409) for an action
  * the certificate's state does not allow (resuming a valid one, anything on a revoked one).
  */
-export async function changeCertificateStatus(authority: CertificateAuthority, subscriberId: string, serial: string, action: CertificateAction, reason?: string): Promise<CertificateRecord> {
+export async function changeCertificateStatus(authority: CertificateAuthority, subscriberId: string, serial: string, action: CertificateAction, form: URLSearchParams): Promise<CertificateRecord> {
+  // A revocation cannot be undone: the form says so, and the subscriber ticked that they read it.
+  if (action === 'revoke' && form.get('confirm') !== 'yes') throw new InvalidRequestError('tick the box to confirm: a revoked certificate cannot be used again')
+  const reason = form.get('reason') ?? undefined
   const certificate = await authority.find(serial)
   if (!certificate || certificate.subscriberId !== subscriberId) throw new NotFoundError('no such certificate among yours')
   if (action === 'suspend') return await authority.suspend(certificate.serial)

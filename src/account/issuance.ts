@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto'
 import type { AuditLog } from '../audit/audit-log.ts'
-import type { CertificateAuthority, CertificateRecord } from '../ca/authority.ts'
+import { isInUse, type CertificateAuthority, type CertificateRecord } from '../ca/authority.ts'
 import { MAX_CERTIFICATES_IN_USE } from '../ca/constants.ts'
 import { CertificateLimitError, CertificateStateError, RenewalNotAllowedError } from '../ca/errors.ts'
 import type { Database } from '../db/database.ts'
@@ -62,7 +62,7 @@ export class AccountIssuance {
   async state(session: AccountSession, target: IssuanceTarget): Promise<IssuanceState> {
     const now = this.#deps.clock.now()
     if (target.kind === 'add') {
-      const inUse = (await this.#deps.authority.listBySubscriber(session.subscriberId)).filter((c) => c.status !== 'revoked' && c.notAfter > now)
+      const inUse = (await this.#deps.authority.listBySubscriber(session.subscriberId)).filter((c) => isInUse(c, now))
       if (inUse.length >= MAX_CERTIFICATES_IN_USE) return { kind: 'over', why: 'limit' }
       return { kind: 'open', phoneVerified: await this.#phoneVerified(session), phone: await this.#phone(session) }
     }

@@ -116,7 +116,7 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
       activity: activity.entries.slice(0, 5).map((e) => activityView(e, lang, views, names)),
       revoked: revoked ? names.get(revoked) : undefined,
       sessionMinutes: ACCOUNT_SESSION_SECONDS / 60,
-      canAdd: certificates.filter((c) => c.status !== 'revoked' && c.daysLeft > 0).length < MAX_CERTIFICATES_IN_USE,
+      canAdd: certificates.filter((c) => c.inUse).length < MAX_CERTIFICATES_IN_USE,
     })
   })
 
@@ -181,8 +181,7 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
   for (const action of CERTIFICATE_ACTIONS) {
     router.add('POST', `/account/certificates/:serial/${action}`, `account_certificate_${action}`, async (ctx, { serial = '' }) => {
       const { session, token, form } = await signedInForm(ctx)
-      if (action === 'revoke' && form.get('confirm') !== 'yes') throw new InvalidRequestError('tick the box to confirm: a revoked certificate cannot be used again')
-      const changed = await changeCertificateStatus(deps.authority, session.subscriberId, serial, action, form.get('reason') ?? undefined)
+      const changed = await changeCertificateStatus(deps.authority, session.subscriberId, serial, action, form)
       // The portal's own login certificate no longer valid: the portal session ends with it.
       const signedOut = changed.serial === session.certificateSerial && changed.status !== 'good'
       if (signedOut) {

@@ -254,6 +254,9 @@ export class CertificateAuthority {
   }
 }
 
+/** In use: not revoked and not expired (valid or suspended). What MAX_CERTIFICATES_IN_USE counts, as add() does in SQL. */
+export const isInUse = (c: Pick<CertificateRecord, 'status' | 'notAfter'>, now: Date) => c.status !== 'revoked' && c.notAfter > now
+
 type CertificateRow = Omit<Selectable<CertificateTable>, 'created_at'>
 
 export function toRecord(row: CertificateRow): CertificateRecord {

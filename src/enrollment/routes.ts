@@ -4,8 +4,7 @@ import type { Csrf } from '../http/csrf.ts'
 import { base64urlField, readForm, readJson } from '../http/form.ts'
 import { toPem } from '../ca/x509.ts'
 import type { CaHierarchy } from '../ca/hierarchy.ts'
-import type { CertificateAuthority } from '../ca/authority.ts'
-import { InvalidRequestError } from '../errors/errors.ts'
+import { isInUse, type CertificateAuthority } from '../ca/authority.ts'
 import type { Clock } from '../util/clock.ts'
 import { CERTIFICATE_ACTIONS, changeCertificateStatus, SUBSCRIBER_REVOCATION_REASONS } from '../account/certificate-actions.ts'
 import type { Router } from '../http/router.ts'
@@ -166,7 +165,7 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
     // Identity proven again: the certificates in use (or suspended) can be revoked or suspended
     // here, for a lost device or a forgotten password, before a new one is issued.
     const now = deps.clock.now()
-    const manageable = subscriber ? (await deps.authority.listBySubscriber(subscriber.id)).filter((c) => c.status !== 'revoked' && c.notAfter > now) : []
+    const manageable = subscriber ? (await deps.authority.listBySubscriber(subscriber.id)).filter((c) => isInUse(c, now)) : []
     const changed = typeof ctx.query.changed === 'string' ? manageable.find((c) => c.serial === ctx.query.changed) : undefined
     render(ctx, 'enroll-holder', 'enroll.holder.title', {
       step: 'holder', stepNumber: 3, name: subscriber?.name ?? '', existingCount: existing.length,
@@ -192,8 +191,7 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
       if (enrollment.step !== 'holder') throw stepNotAllowed(enrollment.step)
       const subscriber = await service.subscriber(enrollment)
       if (!subscriber) throw stepNotAllowed(enrollment.step)
-      if (action === 'revoke' && form.get('confirm') !== 'yes') throw new InvalidRequestError('tick the box to confirm: a revoked certificate cannot be used again')
-      const changed = await changeCertificateStatus(deps.authority, subscriber.id, serial, action, form.get('reason') ?? undefined)
+      const changed = await changeCertificateStatus(deps.authority, subscriber.id, serial, action, form)
       const query = new URLSearchParams({ changed: changed.serial, ...(typeof ctx.query.ui_locales === 'string' ? { ui_locales: ctx.query.ui_locales } : {}) })
       ctx.status = 303
       ctx.redirect(`/enroll/holder?${query}`)
