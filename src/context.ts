@@ -252,7 +252,7 @@ export class AppContext {
     await registerAccountClient(clients, this.config.issuer, this.logger)
     if (this.config.demoRelyingParty) {
       await registerDemoClient({
-        store: new ClientStore({ db: this.db, box: this.box, clock: this.clock }, this.#host.provider),
+        store: clients,
         issuer: this.config.issuer, url: this.config.demoRelyingParty, dataDir: this.config.dataDir, logger: this.logger,
       })
     }
