@@ -7,7 +7,7 @@ import { readForm } from '../http/form.ts'
 import type { Router } from '../http/router.ts'
 import { languageSwitch, pickLocale, type Locale, type Views } from '../http/views.ts'
 import type { CertificateClaim, LoginRef } from '../login/login-service.ts'
-import { storageKey } from '../oidc/adapter.ts'
+import type { PostgresAdapter } from '../oidc/adapter.ts'
 import { displayName } from '../oidc/client-policy.ts'
 import type { CertificateAuthority } from '../ca/authority.ts'
 import type { CaHierarchy } from '../ca/hierarchy.ts'
@@ -131,16 +131,15 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
     if (!login || ctx.query.state !== login.state) throw new InvalidRequestError('this sign-in to the portal was not started here, or has expired: open /account again')
     if (ctx.query.iss !== deps.issuer) throw new InvalidRequestError('the response does not come from this issuer')
     // The token endpoint's checks, on the code as oidc-provider stored it.
-    const code = await deps.provider().AuthorizationCode.find(String(ctx.query.code ?? ''))
-    if (!code || (code as unknown as { consumed?: number }).consumed || code.clientId !== ACCOUNT_CLIENT_ID || code.redirectUri !== accountRedirectUri(deps.issuer)
-      || code.codeChallenge !== s256(login.verifier) || code.nonce !== login.nonce || !code.accountId || !code.sessionUid || !code.authTime) {
+    const { AuthorizationCode } = deps.provider()
+    const value = String(ctx.query.code ?? '')
+    const code = await AuthorizationCode.find(value)
+    // Used up atomically (a used code is refused here too): of two callbacks racing with one code, one wins.
+    if (!code || code.clientId !== ACCOUNT_CLIENT_ID || code.redirectUri !== accountRedirectUri(deps.issuer)
+      || code.codeChallenge !== s256(login.verifier) || code.nonce !== login.nonce || !code.accountId || !code.sessionUid || !code.authTime
+      || !(await (AuthorizationCode.adapter as PostgresAdapter).consumeOnce(value))) {
       throw new InvalidRequestError('the sign-in code is not valid: open /account again')
     }
-    // Used up atomically: of two callbacks racing with one code, one wins.
-    const spent = await service.db.updateTable('oidc_payload').set({ consumed_at: new Date() })
-      .where('model', '=', 'AuthorizationCode').where('id', '=', storageKey('AuthorizationCode', String(ctx.query.code))).where('consumed_at', 'is', null)
-      .returning('id').executeTakeFirst() // primary key
-    if (!spent) throw new InvalidRequestError('the sign-in code is not valid: open /account again')
     const certificate = await deps.loginCertificate({ sessionUid: code.sessionUid, authTime: code.authTime })
     if (!certificate) throw new InvalidRequestError('the certificate of this sign-in is not known: open /account again')
     const token = await service.createSession(code.accountId, certificate.serial)

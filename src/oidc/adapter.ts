@@ -153,6 +153,15 @@ export class PostgresAdapter implements Adapter {
     await this.#deps.db.executeQuery(CompiledQuery.raw(SQL.consume, [this.#deps.clock.now(), this.#model, this.#key(id)]))
   }
 
+  /**
+   * Marks a row consumed unless it already is; true for exactly one of any callers racing on it.
+   * (oidc-provider's own consume() is unconditional: it checks `consumed` on what it read.)
+   */
+  async consumeOnce(id: string): Promise<boolean> {
+    const { rows } = await this.#deps.db.executeQuery(CompiledQuery.raw(SQL.consumeOnce, [this.#deps.clock.now(), this.#model, this.#key(id)]))
+    return rows.length === 1
+  }
+
   async destroy(id: string): Promise<void> {
     await this.#deps.db.executeQuery(CompiledQuery.raw(SQL.destroy, [this.#model, this.#key(id)]))
     if (this.#model === 'Client') this.#deps.clientCache?.delete(id)
@@ -255,6 +264,7 @@ const SQL = {
     on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
       user_code = excluded.user_code, sealed_id = excluded.sealed_id, expires_at = excluded.expires_at`,
   consume: 'update oidc_payload set consumed_at = $1 where model = $2 and id = $3',
+  consumeOnce: 'update oidc_payload set consumed_at = $1 where model = $2 and id = $3 and consumed_at is null returning id',
   destroy: 'delete from oidc_payload where model = $1 and id = $2',
 }
 

@@ -76,6 +76,16 @@ for (const backend of BACKENDS) {
           assert.equal((await a.find(key))?.consumed, Math.floor(clock.now().getTime() / 1000))
         })
 
+        if (model === 'AuthorizationCode') it('consumes a row once: of callers racing on it, exactly one succeeds', async () => {
+          const a = adapter(model)
+          const key = id()
+          await a.upsert(key, { jti: key } as never, 60)
+          const results = await Promise.all([a.consumeOnce(key), a.consumeOnce(key), a.consumeOnce(key)])
+          assert.deepEqual(results.filter(Boolean).length, 1)
+          assert.equal((await a.find(key))?.consumed, Math.floor(clock.now().getTime() / 1000))
+          assert.equal(await a.consumeOnce(id()), false, 'an unknown id is not consumed')
+        })
+
         it('destroys one row and leaves the others', async () => {
           const a = adapter(model)
           const [one, two] = [id(), id()]
