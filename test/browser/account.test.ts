@@ -4,7 +4,6 @@ import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import * as client from 'openid-client'
 import type { Browser, Page } from 'playwright-core'
-import { ClientStore } from '../../src/oidc/client-store.ts'
 import { ManualClock } from '../../src/util/clock.ts'
 import { launchBrowser, NEEDS_CHROMIUM } from '../helpers/browser.ts'
 import { enrollInBrowser, KIM, LEE, proveIdentityInBrowser } from '../helpers/browser-flows.ts'
@@ -12,6 +11,7 @@ import { lastCode } from '../enrollment/helpers.ts'
 import { openssl } from '../helpers/pki.ts'
 import { ROOT } from '../helpers/process.ts'
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.ts'
+import { LoginHarness } from '../login/harness.ts'
 
 const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots')
 const PASSWORD = 'Gwangju-2026-portal!'
@@ -25,9 +25,7 @@ describe('the subscriber portal in a real browser', { skip: NEEDS_CHROMIUM }, ()
   before(async () => {
     server = await startTestServer({ hostname: 'localhost' })
     redirectUri = `${server.issuer}/rp/callback`
-    const store = new ClientStore({ db: server.ctx.db, box: server.ctx.box, clock: server.ctx.clock }, server.ctx.host.provider)
-    const rp = await store.add({ name: '포털은행', redirectUris: [redirectUri], scope: 'openid profile offline_access' })
-    config = await client.discovery(new URL(server.issuer), rp.client_id, {}, client.ClientSecretBasic(String(rp.client_secret)), { execute: [client.allowInsecureRequests] })
+    ;({ config } = await new LoginHarness(server, server.ctx.clock).relyingParty({ name: '포털은행', redirectUri, scope: 'openid profile offline_access' }))
     browser = await launchBrowser()
     fs.mkdirSync(SHOTS, { recursive: true })
   })
@@ -130,9 +128,7 @@ describe('the subscriber portal in a real browser', { skip: NEEDS_CHROMIUM }, ()
     const renewServer = await startTestServer({ hostname: 'localhost', overrides: { clock } })
     try {
       const redirect = `${renewServer.issuer}/rp/callback`
-      const store = new ClientStore({ db: renewServer.ctx.db, box: renewServer.ctx.box, clock: renewServer.ctx.clock }, renewServer.ctx.host.provider)
-      const rp = await store.add({ name: '갱신은행', redirectUris: [redirect] })
-      const rpConfig = await client.discovery(new URL(renewServer.issuer), rp.client_id, {}, client.ClientSecretBasic(String(rp.client_secret)), { execute: [client.allowInsecureRequests] })
+      const { config: rpConfig } = await new LoginHarness(renewServer, clock).relyingParty({ name: '갱신은행', redirectUri: redirect })
       const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR' })
       const page = await context.newPage()
       const oldSerial = await enrollInBrowser(page, renewServer, KIM, { password: PASSWORD })

@@ -6,17 +6,10 @@ import request from 'supertest'
 import { createInitialAccessToken } from '../../src/oidc/initial-access-token.ts'
 import { ManualClock } from '../../src/util/clock.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
+import { clientKey } from '../conformance/harness.ts'
 import { LoginHarness } from '../login/harness.ts'
 
 const REDIRECT = 'https://fapi.bank.example.kr/callback'
-
-/** A client key pair: the private key for openid-client, the public JWK to register. */
-async function clientKey(alg: 'ES256' | 'PS256' | 'RS256') {
-  const pair = alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('rsa', { modulusLength: 2048 })
-  const algorithm = alg === 'ES256' ? { name: 'ECDSA', namedCurve: 'P-256' } : alg === 'PS256' ? { name: 'RSA-PSS', hash: 'SHA-256' } : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }
-  const key = await webcrypto.subtle.importKey('pkcs8', pair.privateKey.export({ format: 'der', type: 'pkcs8' }), algorithm, false, ['sign'])
-  return { key, jwk: { ...pair.publicKey.export({ format: 'jwk' }), kid: `${alg}-key`, use: 'sig' } }
-}
 
 describe('the FAPI 2.0 Security Profile for clients registered under it', () => {
   let server: TestServer
@@ -27,11 +20,11 @@ describe('the FAPI 2.0 Security Profile for clients registered under it', () => 
   before(async () => {
     server = await startTestServer({ overrides: { clock } })
     h = new LoginHarness(server, clock)
-    const { key, jwk } = await clientKey('ES256')
+    const { privateKey: key, jwk } = await clientKey('ES256')
     const registered = (await register({
       redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'refresh_token'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [jwk] },
     }, { fapi: true }).expect(201)).body
-    fapi = { config: await discover(registered.client_id, client.PrivateKeyJwt({ key, kid: jwk.kid })), redirectUri: REDIRECT, clientId: registered.client_id }
+    fapi = { config: await discover(registered.client_id, client.PrivateKeyJwt({ key, kid: String(jwk.kid) })), redirectUri: REDIRECT, clientId: registered.client_id }
   })
   after(async () => { await server.close() })
 
@@ -162,7 +155,7 @@ describe('the FAPI 2.0 Security Profile for clients registered under it', () => 
     const registered = (await register({ redirect_uris: [REDIRECT], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [jwk] } }, { fapi: true }).expect(201)).body
     const push = async (algorithm: Parameters<typeof webcrypto.subtle.importKey>[2]) => {
       const key = await webcrypto.subtle.importKey('pkcs8', pkcs8, algorithm, false, ['sign'])
-      const config = await discover(registered.client_id, client.PrivateKeyJwt({ key, kid: jwk.kid }))
+      const config = await discover(registered.client_id, client.PrivateKeyJwt({ key, kid: String(jwk.kid) }))
       const verifier = client.randomPKCECodeVerifier()
       return await client.buildAuthorizationUrlWithPAR(config, {
         redirect_uri: REDIRECT, scope: 'openid', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
