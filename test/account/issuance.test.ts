@@ -7,6 +7,7 @@ import { lastCode } from '../enrollment/helpers.ts'
 import { issueCertificate } from '../helpers/pki.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { LoginHarness, type Holder } from '../login/harness.ts'
+import { signInToPortal } from './helpers.ts'
 
 const DAY = 86_400
 
@@ -21,19 +22,7 @@ describe('new keys from the portal (renewal, another device): the certificate, a
   })
   after(async () => { await server.close() })
 
-  async function signIn(holder: Holder) {
-    const browser = request.agent(server.url)
-    const start = await browser.get('/account').expect(303)
-    const location = (await browser.get(start.headers.location!).expect(303)).headers.location!
-    const page = await browser.get(location).expect(200)
-    const { response } = await h.prove({ browser, uid: location.split('/').pop()!, csrf: page.text.match(/data-csrf="([^"]+)"/)![1]! } as never, holder)
-    assert.equal(response.status, 200, response.text)
-    let reached = await h.follow(browser, response.body.redirect)
-    // Inside the renewal window the login shows its notice first; the subscriber goes on.
-    if (reached.path?.endsWith('/expiring')) reached = await h.follow(browser, reached.page!.match(/href="(\/auth\/[^"]+)"/)![1]!)
-    assert.equal(reached.path, '/account')
-    return { browser, csrf: reached.page!.match(/name="csrf" value="([^"]+)"/)![1]! }
-  }
+  const signIn = (holder: Holder) => signInToPortal(h, server, holder)
 
   /** What the holder script does for a certificate file: a new P-256 key signs the CA challenge. */
   async function renewWithNewKey(browser: request.Agent, csrf: string, serial: string, base = `/account/certificates/${serial}/renew`) {

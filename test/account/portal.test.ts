@@ -10,6 +10,7 @@ import { ManualClock } from '../../src/util/clock.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { issueCertificate } from '../helpers/pki.ts'
 import { LoginHarness, type Holder } from '../login/harness.ts'
+import { provePortalLogin, signInToPortal } from './helpers.ts'
 
 describe('the subscriber portal (/account)', () => {
   let server: TestServer
@@ -38,20 +39,7 @@ describe('the subscriber portal (/account)', () => {
     await new Promise((resolve) => listener.close(resolve))
   })
 
-  /** Signs in to the portal with the certificate in `browser`; returns the dashboard's HTML. */
-  async function signIn(holder: Holder, browser = request.agent(server.url)) {
-    const start = await browser.get('/account').expect(303)
-    assert.match(start.headers.location!, /^\/auth\?client_id=postcert-account&.*prompt=login/)
-    const location = (await browser.get(start.headers.location!).expect(303)).headers.location!
-    assert.match(location, /^\/interaction\//, 'the login page, never a registration page')
-    const page = await browser.get(location).expect(200)
-    const flow = { browser, uid: location.split('/').pop()!, csrf: page.text.match(/data-csrf="([^"]+)"/)![1]! }
-    const { response } = await h.prove(flow as never, holder)
-    assert.equal(response.status, 200, response.text)
-    const reached = await h.follow(browser, response.body.redirect)
-    assert.equal(reached.path, '/account', 'back on the portal')
-    return { browser, page: reached.page!, csrf: reached.page!.match(/name="csrf" value="([^"]+)"/)![1]! }
-  }
+  const signIn = (holder: Holder, browser?: request.Agent) => signInToPortal(h, server, holder, browser)
 
   /** Logs in at an institution with offline access, registering there; returns its tokens. */
   async function bankLogin(holder: Holder) {
@@ -191,12 +179,8 @@ describe('the subscriber portal (/account)', () => {
 
   it('signs in once when two callbacks come at once with the same code', async () => {
     const holder = await h.subscriber()
-    const browser = request.agent(server.url)
-    const start = await browser.get('/account').expect(303)
-    const location = (await browser.get(start.headers.location!).expect(303)).headers.location!
-    const page = await browser.get(location).expect(200)
-    const { response } = await h.prove({ browser, uid: location.split('/').pop()!, csrf: page.text.match(/data-csrf="([^"]+)"/)![1]! } as never, holder)
-    const callback = new URL((await browser.get(new URL(response.body.redirect).pathname).expect(303)).headers.location!, server.url)
+    const { browser, redirect } = await provePortalLogin(h, server, holder)
+    const callback = new URL((await browser.get(new URL(redirect).pathname).expect(303)).headers.location!, server.url)
     const racing = await Promise.all([1, 2].map(() => browser.get(callback.pathname + callback.search)))
     assert.deepEqual(racing.map((r) => r.status).sort(), [303, 400])
   })
@@ -204,12 +188,8 @@ describe('the subscriber portal (/account)', () => {
   it('refuses a callback that this browser did not start, or a code used twice', async () => {
     await request(server.url).get('/account/callback?code=x&state=y').expect(400)
     const holder = await h.subscriber()
-    const browser = request.agent(server.url)
-    const start = await browser.get('/account').expect(303)
-    const location = (await browser.get(start.headers.location!).expect(303)).headers.location!
-    const page = await browser.get(location).expect(200)
-    const { response } = await h.prove({ browser, uid: location.split('/').pop()!, csrf: page.text.match(/data-csrf="([^"]+)"/)![1]! } as never, holder)
-    const callback = (await browser.get(new URL(response.body.redirect).pathname).expect(303)).headers.location!
+    const { browser, redirect } = await provePortalLogin(h, server, holder)
+    const callback = (await browser.get(new URL(redirect).pathname).expect(303)).headers.location!
     assert.match(callback, /\/account\/callback\?code=/)
     const url = new URL(callback, server.url)
     const cookies = (await browser.get(url.pathname + url.search).expect(303)).headers
