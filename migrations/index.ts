@@ -6,6 +6,7 @@ import * as login from './2026-11-25T03-00-00-login.ts'
 import * as loginSession from './2026-11-26T00-00-00-login-session.ts'
 import * as signatures from './2026-12-01T00-00-00-signatures.ts'
 import * as account from './2026-12-01T01-00-00-account.ts'
+import * as statusGoverns from './2026-12-06T00-00-00-status-governs.ts'
 
 export interface Migration {
   /** ISO-timestamp name; the list below must stay in this order and is never edited, only extended. */
@@ -21,4 +22,5 @@ export const migrations: readonly Migration[] = [
   { name: '2026-11-26T00-00-00-login-session', up: loginSession.up },
   { name: '2026-12-01T00-00-00-signatures', up: signatures.up },
   { name: '2026-12-01T01-00-00-account', up: account.up },
+  { name: '2026-12-06T00-00-00-status-governs', up: statusGoverns.up },
 ]

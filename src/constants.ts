@@ -46,6 +46,12 @@ export const CRL_CHECK_SECONDS = 60 * 60
 /** How often each instance looks for expiry reminders to send (well under a day: the last one is due 1 day before). */
 export const EXPIRY_REMINDER_SECONDS = 15 * 60
 
+/**
+ * How often each instance ends the logins of certificates that expired and retries back-channel
+ * logouts that failed (a status change delivers its own at once).
+ */
+export const LOGOUT_NOTICE_SECONDS = 30
+
 /** Rows deleted per sweeper statement. */
 export const SWEEP_BATCH_SIZE = 1000
 

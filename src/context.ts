@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url'
 import pino, { type Logger } from 'pino'
 import type { ServerConfig } from './config/config.ts'
 import type { ServerSecrets } from './config/secrets.ts'
-import { CLOCK_TOLERANCE_SECONDS, CRL_CHECK_SECONDS, EXPIRY_REMINDER_SECONDS, MAX_SIGNED_LIFETIME_SECONDS, SUBSCRIBER_CACHE_SECONDS, SWEEP_BATCH_SIZE } from './constants.ts'
+import { CLOCK_TOLERANCE_SECONDS, CRL_CHECK_SECONDS, EXPIRY_REMINDER_SECONDS, LOGOUT_NOTICE_SECONDS, MAX_SIGNED_LIFETIME_SECONDS, SUBSCRIBER_CACHE_SECONDS, SWEEP_BATCH_SIZE } from './constants.ts'
 import { connectDatabase } from './db/connect.ts'
 import type { Database } from './db/database.ts'
 import { migrateToLatest } from './db/migrator.ts'
@@ -24,6 +24,8 @@ import { SandboxSmsGateway } from './enrollment/sms/sandbox-sms-gateway.ts'
 import type { SmsGateway } from './enrollment/sms/sms-gateway.ts'
 import { PasskeyRegistrar } from './holders/webauthn/passkeys.ts'
 import { LoginService } from './login/login-service.ts'
+import { CertificateLogins } from './login/certificate-logins.ts'
+import { LogoutNotices } from './oidc/logout-notices.ts'
 import { AccountService } from './account/account-service.ts'
 import { ExpiryReminders } from './account/expiry-reminders.ts'
 import { ACCOUNT_CLIENT_ID, registerAccountClient } from './account/portal-client.ts'
@@ -83,6 +85,10 @@ export class AppContext {
   readonly audit: AuditLog
   readonly ca: CaHierarchy
   readonly authority: CertificateAuthority
+  /** What a certificate's logins opened ends with it (told by the CA; also the expiry job). */
+  readonly certificateLogins: CertificateLogins
+  /** Back-channel logouts owed to institutions, until delivered. */
+  readonly logoutNotices: LogoutNotices
   readonly crl: CrlPublisher
   readonly ocsp: OcspResponder
   readonly limiter: RateLimiter
@@ -113,8 +119,10 @@ export class AppContext {
     this.signingKeys = new SigningKeyStore(this.db, this.box, this.clock, retain)
     this.audit = new AuditLog(this.clock)
     this.ca = new CaHierarchy(this.db, this.box, this.clock)
+    this.logoutNotices = new LogoutNotices({ db: this.db, clock: this.clock, provider: () => this.host.provider, logger: this.logger })
+    this.certificateLogins = new CertificateLogins({ db: this.db, clock: this.clock, notices: this.logoutNotices, logger: this.logger })
     this.authority = new CertificateAuthority({
-      db: this.db, hierarchy: this.ca, clock: this.clock, audit: this.audit,
+      db: this.db, hierarchy: this.ca, clock: this.clock, audit: this.audit, listener: this.certificateLogins,
       settings: { issuer: config.issuer, validityDays: config.certValidityDays, renewalWindowDays: config.renewalWindowDays },
     })
     this.crl = new CrlPublisher(this.db, this.ca, this.clock)
@@ -231,8 +239,9 @@ export class AppContext {
           jwks, cookieKeys, views: this.views, db: this.db, box: this.box, clock: this.clock, pairwiseSalt, clientCache,
           allowPrivateNetworkFetch: this.config.nodeEnv !== 'production', production: this.config.nodeEnv === 'production',
           fetch: this.#fetch, firstPartyClients: [ACCOUNT_CLIENT_ID],
-          rememberLoginCertificate: (ref, serial) => login.rememberLoginCertificate(ref, serial),
+          rememberLoginCertificate: (ref, serial, clientId) => login.rememberLoginCertificate(ref, serial, clientId),
           loginCertificate: (ref) => login.loginCertificate(ref),
+          loginPolicy: { loginReuseSeconds: this.config.loginReuseSeconds, loginClient: (ref) => login.loginClient(ref) },
           findSubscriber: async (id) => {
             const cached = subscribers.get(id)
             if (cached) return cached
@@ -263,6 +272,12 @@ export class AppContext {
     // Builds a new CRL only when the current one has aged (or a status changed): at least daily.
     this.#every(CRL_CHECK_SECONDS, 'crl refresh', () => this.crl.current())
     this.#every(this.config.keyRefreshSeconds, 'key refresh', () => this.host.refresh())
+    // Logins of certificates that expired end like those of revoked ones; institutions are told.
+    this.#every(LOGOUT_NOTICE_SECONDS, 'certificate logins', async () => {
+      const expired = await this.certificateLogins.endExpired()
+      const delivered = await this.logoutNotices.deliver()
+      if (expired || delivered) this.logger.info({ expired, delivered }, 'logins of expired certificates ended, back-channel logouts delivered')
+    })
     // Text messages 30, 7 and 1 days before a certificate expires, each once across all instances.
     const reminders = new ExpiryReminders({ db: this.db, clock: this.clock, sms: this.sms, issuer: this.config.issuer, logger: this.logger })
     this.#every(EXPIRY_REMINDER_SECONDS, 'expiry reminders', async () => {

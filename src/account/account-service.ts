@@ -56,6 +56,25 @@ export interface AccountDeps {
 const hash = (token: string) => createHash('sha256').update(token).digest('base64url')
 
 /**
+ * Ends the portal sessions signed in with these certificates, in the transaction of their status
+ * change (login/certificate-logins.ts).
+ */
+export async function endAccountSessions(trx: Database, serials: string[]): Promise<number> {
+  if (!serials.length) return 0
+  const result = await trx.deleteFrom('account_session').where('certificate_serial', 'in', serials).executeTakeFirst() // account_session_certificate_idx
+  return Number(result.numDeletedRows)
+}
+
+/**
+ * Moves a portal session to the certificate that renewed the one it signed in with, in the
+ * renewal's transaction: the key that renewed proved possession there, so the renewing
+ * subscriber stays signed in while the old certificate's other sessions end.
+ */
+export async function moveAccountSession(trx: Database, sessionId: string, serial: string): Promise<void> {
+  await trx.updateTable('account_session').set({ certificate_serial: serial }).where('id', '=', sessionId).execute() // primary key
+}
+
+/**
  * The subscriber portal's data: its sessions, the subscriber's certificates, the institutions
  * they registered with (and revoking one), and their activity. Every query is filtered by the
  * signed-in subscriber: one subscriber never reaches another's rows (NotFoundError, as for a
@@ -72,28 +91,44 @@ export class AccountService {
     return this.#deps.db
   }
 
-  /** A new session; returns the cookie's token (stored only as its hash). */
-  async createSession(subscriberId: string, certificateSerial: string): Promise<string> {
+  /**
+   * A new session for a sign-in made with `certificateSerial` in the PostCert session
+   * `oidcSessionUid`; returns the cookie's token (stored only as its hash).
+   */
+  async createSession(subscriberId: string, certificateSerial: string, oidcSessionUid: string): Promise<string> {
     const token = randomBytes(32).toString('base64url')
     const now = this.#deps.clock.now()
     await this.#deps.db.insertInto('account_session').values({
-      id: hash(token), subscriber_id: subscriberId, certificate_serial: certificateSerial,
+      id: hash(token), subscriber_id: subscriberId, certificate_serial: certificateSerial, oidc_session_uid: oidcSessionUid,
       created_at: now, expires_at: new Date(now.getTime() + ACCOUNT_SESSION_SECONDS * 1000),
       otp_hash: null, otp_sent_at: null, otp_expires_at: null, phone_verified_at: null, webauthn_challenge: null,
     }).execute()
     return token
   }
 
+  /**
+   * The live session behind a cookie token. A session lives only while the certificate it signed
+   * in with is good and unexpired (a status change also deletes it: endAccountSessions).
+   */
   async findSession(token: string | undefined): Promise<AccountSession | undefined> {
     if (!token) return undefined
-    const row = await this.#deps.db.selectFrom('account_session').selectAll()
-      .where('id', '=', hash(token)).where('expires_at', '>', this.#deps.clock.now()) // primary key
+    const now = this.#deps.clock.now()
+    const row = await this.#deps.db.selectFrom('account_session')
+      .innerJoin('certificate', 'certificate.serial', 'account_session.certificate_serial')
+      .select(['account_session.id', 'account_session.subscriber_id', 'account_session.certificate_serial', 'account_session.expires_at'])
+      .where('account_session.id', '=', hash(token)).where('account_session.expires_at', '>', now) // primary keys
+      .where('certificate.status', '=', 'good').where('certificate.not_after', '>', now)
       .executeTakeFirst()
     return row ? { id: row.id, subscriberId: row.subscriber_id, certificateSerial: row.certificate_serial, expiresAt: row.expires_at } : undefined
   }
 
+  /** Signs out of the portal, and out of the PostCert session the sign-in made (the next visit proves possession again). */
   async endSession(token: string | undefined): Promise<void> {
-    if (token) await this.#deps.db.deleteFrom('account_session').where('id', '=', hash(token)).execute()
+    if (!token) return
+    const ended = await this.#deps.db.deleteFrom('account_session').where('id', '=', hash(token)).returning('oidc_session_uid').executeTakeFirst()
+    if (!ended?.oidc_session_uid) return
+    const session = await this.#deps.provider().Session.findByUid(ended.oidc_session_uid)
+    await session?.destroy()
   }
 
   /** Deletes expired sessions (the background sweep). */

@@ -13,7 +13,7 @@ import { PostCertError } from '../errors/postcert-error.ts'
 import type { PasskeyRegistrar } from '../holders/webauthn/passkeys.ts'
 import type { Clock } from '../util/clock.ts'
 import type { RateLimiter } from '../util/rate-limiter.ts'
-import type { AccountSession } from './account-service.ts'
+import { moveAccountSession, type AccountSession } from './account-service.ts'
 
 /** How long a verified phone code lets the session make one new key (seconds). */
 export const PHONE_STEP_UP_SECONDS = 10 * 60
@@ -167,7 +167,16 @@ export class AccountIssuance {
   /** Renews `old`, or (none) adds a certificate; one phone code serves one of them. */
   async #issue(session: AccountSession, old: CertificateRecord | undefined, request: Omit<Parameters<CertificateAuthority['renew']>[0], 'serial'>): Promise<CertificateRecord> {
     const { authority, db } = this.#deps
-    const issued = old ? await authority.renew({ serial: old.serial, ...request })
+    // The renewing session signed in with the old certificate, which ends with the renewal: it
+    // stays signed in with the new one, whose key just proved possession (moveAccountSession).
+    const renewing = old?.serial === session.certificateSerial
+    const issued = old ? await authority.renew({
+      serial: old.serial, ...request,
+      alsoInTransaction: async (trx, certificate) => {
+        await request.alsoInTransaction?.(trx, certificate)
+        if (renewing) await moveAccountSession(trx, session.id, certificate.serial)
+      },
+    })
       : await authority.add({ subscriberId: session.subscriberId, displayName: await this.subscriberName(session), holder: request.holder ?? 'file', spki: request.spki, proof: request.proof, alsoInTransaction: request.alsoInTransaction })
     await db.updateTable('account_session').set({ phone_verified_at: null, webauthn_challenge: null }).where('id', '=', session.id).execute()
     return issued

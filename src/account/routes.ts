@@ -142,7 +142,7 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
     }
     const certificate = await deps.loginCertificate({ sessionUid: code.sessionUid, authTime: code.authTime })
     if (!certificate) throw new InvalidRequestError('the certificate of this sign-in is not known: open /account again')
-    const token = await service.createSession(code.accountId, certificate.serial)
+    const token = await service.createSession(code.accountId, certificate.serial, code.sessionUid)
     ctx.cookies.set(SESSION_COOKIE, token, cookie('/account', ACCOUNT_SESSION_SECONDS))
     ctx.status = 303
     ctx.redirect('/account')
@@ -179,14 +179,12 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
 
   for (const action of CERTIFICATE_ACTIONS) {
     router.add('POST', `/account/certificates/:serial/${action}`, `account_certificate_${action}`, async (ctx, { serial = '' }) => {
-      const { session, token, form } = await signedInForm(ctx)
+      const { session, form } = await signedInForm(ctx)
       const changed = await changeCertificateStatus(deps.authority, session.subscriberId, serial, action, form)
-      // The portal's own login certificate no longer valid: the portal session ends with it.
+      // The portal's own login certificate no longer valid: the CA ended the portal session with
+      // it (and the PostCert session); the cookie goes too.
       const signedOut = changed.serial === session.certificateSerial && changed.status !== 'good'
-      if (signedOut) {
-        await service.endSession(token)
-        ctx.cookies.set(SESSION_COOKIE, '', { ...cookie('/account', 0), maxAge: 0 })
-      }
+      if (signedOut) ctx.cookies.set(SESSION_COOKIE, '', { ...cookie('/account', 0), maxAge: 0 })
       const lang = locale(ctx)
       render(ctx, 'account-certificate-changed', 'account.changed_title', {
         certificate: certificateView(await service.certificate(session.subscriberId, changed.serial), lang, views),

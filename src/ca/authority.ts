@@ -58,9 +58,21 @@ export interface RenewRequest {
 }
 
 /**
+ * Told when certificates stop being usable (revoked, suspended, superseded; found expired), so
+ * that what their logins opened ends with them (login/certificate-logins.ts).
+ */
+export interface CertificateStatusListener {
+  /** Inside the transaction that changes the status, after every other write of it. */
+  ended(trx: DatabaseTransaction, serials: string[]): Promise<void>
+  /** After that transaction committed (work that must not hold it open: notifying institutions). */
+  committed(): Promise<void>
+}
+
+/**
  * The certificate lifecycle: issue, renew, reissue, revoke, suspend, resume. Every change and
  * its audit event commit in one transaction; a certificate that is not in the database was
- * never issued, whatever it looks like.
+ * never issued, whatever it looks like. Every change that makes a certificate unusable tells the
+ * status listener in that transaction: this is the one place status changes end logins.
  *
  * Throws: InvalidPossessionProofError, UnsupportedKeyError (issuance input),
  * CertificateNotFoundError, RenewalNotAllowedError, CertificateStateError (lifecycle rules).
@@ -71,13 +83,15 @@ export class CertificateAuthority {
   readonly #clock: Clock
   readonly #audit: AuditLog
   readonly #settings: CaSettings
+  readonly #listener: CertificateStatusListener | undefined
 
-  constructor(deps: { db: Database; hierarchy: CaHierarchy; clock: Clock; audit: AuditLog; settings: CaSettings }) {
+  constructor(deps: { db: Database; hierarchy: CaHierarchy; clock: Clock; audit: AuditLog; settings: CaSettings; listener?: CertificateStatusListener }) {
     this.#db = deps.db
     this.#hierarchy = deps.hierarchy
     this.#clock = deps.clock
     this.#audit = deps.audit
     this.#settings = deps.settings
+    this.#listener = deps.listener
   }
 
   get settings(): CaSettings {
@@ -114,21 +128,22 @@ export class CertificateAuthority {
         .where('subscriber_id', '=', request.subscriberId).where('status', '!=', 'revoked').where('not_after', '>', now)
         .execute() // certificate_subscriber_idx
       if (inUse.length >= MAX_CERTIFICATES_IN_USE) throw new CertificateLimitError(MAX_CERTIFICATES_IN_USE)
+      return []
     })).certificate
   }
 
-  /** Issues anew after identity proofing again, revoking every earlier certificate of the subscriber. */
+  /** Issues anew after identity proofing again, revoking every earlier certificate of the subscriber in use (suspended ones too). */
   async reissue(request: IssueRequest): Promise<{ certificate: CertificateRecord; revoked: string[] }> {
     return await this.#issue(request, 'certificate.reissued', async (trx, serial, now) => {
       const earlier = await trx.updateTable('certificate')
         .set({ status: 'revoked', revoked_at: now, revocation_reason: 'superseded', replaced_by: serial, status_changed_at: now })
-        .where('subscriber_id', '=', request.subscriberId).where('status', '!=', 'revoked').where('serial', '!=', serial)
+        .where('subscriber_id', '=', request.subscriberId).where('status', '!=', 'revoked').where('not_after', '>', now).where('serial', '!=', serial)
         .returning('serial').execute() // certificate_subscriber_idx
       for (const row of earlier) {
         await this.#audit.record(trx, { type: 'certificate.revoked', subscriberId: request.subscriberId, certificateSerial: row.serial, data: { reason: 'superseded', replacedBy: serial } })
       }
       return earlier.map((r) => r.serial)
-    }).then(({ certificate, extra }) => ({ certificate, revoked: extra ?? [] }))
+    }).then(({ certificate, ended }) => ({ certificate, revoked: ended }))
   }
 
   /**
@@ -157,6 +172,7 @@ export class CertificateAuthority {
         .set({ status: 'revoked', revoked_at: now, revocation_reason: 'superseded', replaced_by: newSerial, status_changed_at: now })
         .where('serial', '=', serial).execute()
       await this.#audit.record(trx, { type: 'certificate.revoked', subscriberId: old.subscriberId, certificateSerial: serial, data: { reason: 'superseded', replacedBy: newSerial } })
+      return [serial]
     })
     return certificate
   }
@@ -198,11 +214,16 @@ export class CertificateAuthority {
     if (now < opensAt) throw new RenewalNotAllowedError(`renewal of certificate ${record.serial} opens on ${opensAt.toISOString()}`, opensAt)
   }
 
-  async #issue<T>(
+  /**
+   * Issues in one transaction: the challenge used up, `replacing` (the CA's own rules: the limit,
+   * the certificates a renewal or reissue revokes, returned), the new row and its audit event,
+   * the caller's work, and last the listener for what was revoked.
+   */
+  async #issue(
     request: IssueRequest & { notAfter?: Date },
     event: string,
-    alsoInTransaction?: (trx: DatabaseTransaction, serial: string, now: Date) => Promise<T>,
-  ): Promise<{ certificate: CertificateRecord; extra: T | undefined }> {
+    replacing?: (trx: DatabaseTransaction, serial: string, now: Date) => Promise<string[]>,
+  ): Promise<{ certificate: CertificateRecord; ended: string[] }> {
     const key = subscriberKey(request.spki)
     verifyPossession(key, request.proof)
     const ca = await this.#hierarchy.issuing()
@@ -220,14 +241,17 @@ export class CertificateAuthority {
       not_before: cert.notBefore, not_after: cert.notAfter, status: 'good',
       revoked_at: null, revocation_reason: null, replaced_by: null, status_changed_at: null,
     }
-    return await this.#db.transaction().execute(async (trx) => {
+    const issued = await this.#db.transaction().execute(async (trx) => {
       await this.#consumeChallenge(trx, request.proof.challenge, now)
-      const extra = alsoInTransaction ? await alsoInTransaction(trx, serial, now) : undefined
+      const ended = replacing ? await replacing(trx, serial, now) : []
       await trx.insertInto('certificate').values(row).execute()
       await this.#audit.record(trx, { type: event, subscriberId: request.subscriberId, certificateSerial: serial, data: { holder: request.holder, notAfter: notAfter.toISOString() } })
       await request.alsoInTransaction?.(trx, toRecord(row))
-      return { certificate: toRecord(row), extra }
+      if (ended.length) await this.#listener?.ended(trx, ended)
+      return { certificate: toRecord(row), ended }
     })
+    if (issued.ended.length) await this.#listener?.committed()
+    return issued
   }
 
   /** Single use: the delete succeeds for exactly one caller, and only before expiry. */
@@ -241,7 +265,9 @@ export class CertificateAuthority {
   async #changeStatus(serialInput: string, from: CertificateStatus[], to: CertificateStatus, reason: string | null, event: string): Promise<CertificateRecord> {
     const serial = canonicalSerial(serialInput)
     const now = this.#clock.now()
-    return await this.#db.transaction().execute(async (trx) => {
+    // A resumed certificate restores nothing: what it opened ended with the suspension.
+    const ends = to !== 'good'
+    const changed = await this.#db.transaction().execute(async (trx) => {
       const row = await trx.selectFrom('certificate').selectAll().where('serial', '=', serial).forUpdate().executeTakeFirst()
       if (!row) throw new CertificateNotFoundError(serial)
       if (!from.includes(row.status)) throw new CertificateStateError(`certificate ${serial} is ${row.status}; cannot ${event.split('.')[1]!.replace(/ed$/, '')} it`)
@@ -249,8 +275,11 @@ export class CertificateAuthority {
         .set({ status: to, revoked_at: to === 'good' ? null : now, revocation_reason: reason, status_changed_at: now })
         .where('serial', '=', serial).returningAll().executeTakeFirstOrThrow()
       await this.#audit.record(trx, { type: event, subscriberId: row.subscriber_id, certificateSerial: serial, data: reason ? { reason } : {} })
+      if (ends) await this.#listener?.ended(trx, [serial])
       return toRecord(updated)
     })
+    if (ends) await this.#listener?.committed()
+    return changed
   }
 }
 

@@ -38,6 +38,11 @@ export interface ServerConfig {
    * browser completes with one click (docs/conformance.md).
    */
   testMode: boolean
+  /**
+   * How long a login may be reused, at the institution it was made for only, without a new
+   * proof of possession (prompt=none, max_age, a second authorization request); 0: never.
+   */
+  loginReuseSeconds: number
 }
 
 /** Thrown for any invalid setting; `message` is the one line printed at start-up. */
@@ -75,6 +80,7 @@ const schema = z.object({
   IDENTITY_PROVIDER_TOKEN: z.string().optional(),
   WEB_CONCURRENCY: integerText(1, 64).default(1),
   POSTCERT_TEST_MODE: booleanText.default(false),
+  LOGIN_REUSE_SECONDS: integerText(0, 3600).default(600),
   DEMO_RP_URL: z.string().refine((v) => v === 'off' || /^https?:\/\/[^/]/.test(v) && URL.canParse(v), { error: 'must be an absolute http(s) URL or off' }).optional(),
 })
 
@@ -129,5 +135,6 @@ export function buildConfig(env: ServerEnv): ServerConfig {
     demoRelyingParty: demoUrl === 'off' ? undefined : new URL(demoUrl),
     workers: e.WEB_CONCURRENCY,
     testMode: e.POSTCERT_TEST_MODE,
+    loginReuseSeconds: e.LOGIN_REUSE_SECONDS,
   }
 }

@@ -20,6 +20,7 @@ export interface ServerEnv {
   DEMO_RP_URL?: string
   WEB_CONCURRENCY?: string
   POSTCERT_TEST_MODE?: string
+  LOGIN_REUSE_SECONDS?: string
 }
 
 export const ENV_NAMES = [
@@ -42,6 +43,7 @@ export const ENV_NAMES = [
   'POSTCERT_TEST_MODE',
   'DEMO_RP_URL',
   'WEB_CONCURRENCY',
+  'LOGIN_REUSE_SECONDS',
 ] as const satisfies readonly (keyof ServerEnv)[]
 
 export function readEnv(source: NodeJS.ProcessEnv = process.env): ServerEnv {

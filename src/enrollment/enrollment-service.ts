@@ -1,7 +1,7 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto'
 import type { Selectable } from 'kysely'
 import type { AuditLog } from '../audit/audit-log.ts'
-import type { CertificateAuthority, CertificateRecord, InIssuanceTransaction, IssueRequest } from '../ca/authority.ts'
+import { isInUse, type CertificateAuthority, type CertificateRecord, type InIssuanceTransaction, type IssueRequest } from '../ca/authority.ts'
 import type { PossessionProof } from '../ca/possession.ts'
 import type { PasskeyRegistrar } from '../holders/webauthn/passkeys.ts'
 import type { PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/server'
@@ -162,10 +162,10 @@ export class EnrollmentService {
     return { enrollment: updated, subscriber, validCertificates: await this.validCertificates(subscriber.id) }
   }
 
-  /** The subscriber's certificates in use now: a new enrollment will reissue and revoke them. */
+  /** The subscriber's certificates in use now, suspended ones included: a new enrollment will reissue and revoke them. */
   async validCertificates(subscriberId: string): Promise<CertificateRecord[]> {
     const now = this.#deps.clock.now()
-    return (await this.#deps.authority.listBySubscriber(subscriberId)).filter((c) => c.status === 'good' && c.notAfter > now)
+    return (await this.#deps.authority.listBySubscriber(subscriberId)).filter((c) => isInUse(c, now))
   }
 
   async subscriber(enrollment: Enrollment): Promise<Subscriber | undefined> {

@@ -235,15 +235,37 @@ export class LoginService {
   }
 
   /**
-   * Remembers the certificate of a login: the session's uid and the login's auth_time are in every
-   * code and token made from it, so the `certificate` claim names the certificate that login used.
+   * Remembers the certificate of a login and the institution it was made for: the session's uid
+   * and the login's auth_time are in every code and token made from it, so the `certificate`
+   * claim names the certificate that login used, and the certificate's status governs them
+   * (oidc/adapter.ts). Only while the certificate is good, read under a share lock: a status
+   * change in progress holds the row and is waited for, so no login it ends is born after it.
+   * An ended login is never revived. False when the certificate is no longer good.
    */
-  async rememberLoginCertificate(login: LoginRef, serial: string): Promise<void> {
-    const expires = new Date(this.#deps.clock.now().getTime() + LOGIN_SESSION_TTL_SECONDS * 1000)
-    await this.#deps.db.insertInto('login_session')
-      .values({ session_uid: login.sessionUid, auth_time: login.authTime, certificate_serial: serial, expires_at: expires })
-      .onConflict((oc) => oc.columns(['session_uid', 'auth_time']).doUpdateSet({ certificate_serial: serial, expires_at: expires }))
-      .execute()
+  async rememberLoginCertificate(login: LoginRef, serial: string, clientId: string): Promise<boolean> {
+    const now = this.#deps.clock.now()
+    const expires = new Date(now.getTime() + LOGIN_SESSION_TTL_SECONDS * 1000)
+    const { rows } = await sql<{ session_uid: string }>`
+      insert into login_session (session_uid, auth_time, certificate_serial, client_id, expires_at)
+      select ${login.sessionUid}, ${login.authTime}, c.serial, ${clientId}, ${expires}
+      from certificate c where c.serial = ${serial} and c.status = 'good' and c.not_after > ${now}
+      for share
+      on conflict (session_uid, auth_time) do update set client_id = excluded.client_id, expires_at = excluded.expires_at
+        where login_session.ended_at is null and login_session.certificate_serial = excluded.certificate_serial
+      returning session_uid`.execute(this.#deps.db) // certificate_pkey, login_session_pkey
+    return rows.length === 1
+  }
+
+  /**
+   * The institution a live login was made for (a session is reused only there), or undefined
+   * when the login is unknown or ended.
+   */
+  async loginClient(login: LoginRef): Promise<string | undefined> {
+    const row = await this.#deps.db.selectFrom('login_session').select('client_id')
+      .where('session_uid', '=', login.sessionUid).where('auth_time', '=', String(login.authTime)) // login_session_pkey
+      .where('ended_at', 'is', null).where('expires_at', '>', this.#deps.clock.now())
+      .executeTakeFirst()
+    return row?.client_id ?? undefined
   }
 
   /** The certificate a login used, for the `certificate` claim. */
@@ -271,3 +293,23 @@ export class LoginService {
 }
 
 const hash = (challenge: string) => createHash('sha256').update(challenge).digest('hex')
+
+/** A login a status change ended: the session it was made in, and for which institution. */
+export interface EndedLogin {
+  sessionUid: string
+  clientId: string | null
+  serial: string
+}
+
+/**
+ * Ends the live logins of these certificates, in the status change's transaction, before their
+ * rows are deleted (see the share lock in oidc/adapter.ts). Each login is ended once: of two
+ * transactions ending the same certificate, only one gets it back.
+ */
+export async function endLoginSessions(trx: Database, serials: string[], now: Date): Promise<EndedLogin[]> {
+  if (!serials.length) return []
+  const rows = await trx.updateTable('login_session').set({ ended_at: now })
+    .where('certificate_serial', 'in', serials).where('ended_at', 'is', null) // login_session_certificate_idx
+    .returning(['session_uid', 'client_id', 'certificate_serial']).execute()
+  return rows.map((r) => ({ sessionUid: r.session_uid, clientId: r.client_id, serial: r.certificate_serial }))
+}

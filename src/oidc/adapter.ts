@@ -44,6 +44,36 @@ export interface AdapterDeps {
 export interface StoredRow {
   payload: string
   consumed_at: Date | null
+  /** False when the certificate of the row's login is no longer good (see USABLE); rows of no login are usable. */
+  usable?: boolean
+}
+
+/**
+ * Models whose rows belong to a certificate login, and where that login is named: a session by
+ * its uid and loginTs, codes and refresh tokens by sessionUid and authTime, access tokens by
+ * sessionUid and the auth_time oidc/provider.ts puts in `extra`; an interaction once its login
+ * step is done names the certificate itself.
+ */
+export type LoginBinding = { serial: string } | { sessionUid: string; authTime: number | null }
+
+export function loginBinding(model: string, payload: AdapterPayload): LoginBinding | undefined {
+  const p = payload as Record<string, unknown> & { result?: { login?: { certificateSerial?: unknown } }; extra?: { auth_time?: unknown } }
+  const time = (value: unknown) => (typeof value === 'number' ? value : null)
+  switch (model) {
+    case 'Interaction': {
+      const serial = p.result?.login?.certificateSerial
+      return typeof serial === 'string' ? { serial } : undefined
+    }
+    case 'Session':
+      return typeof p.accountId === 'string' && typeof p.uid === 'string' ? { sessionUid: p.uid, authTime: time(p.loginTs) } : undefined
+    case 'AuthorizationCode':
+    case 'RefreshToken':
+      return typeof p.sessionUid === 'string' ? { sessionUid: p.sessionUid, authTime: time(p.authTime) } : undefined
+    case 'AccessToken':
+      return typeof p.sessionUid === 'string' ? { sessionUid: p.sessionUid, authTime: time(p.extra?.auth_time) } : undefined
+    default:
+      return undefined
+  }
 }
 
 /**
@@ -91,6 +121,11 @@ export const storageKeySql = (column: string) =>
  * - Rows past `expires_at` are never returned; the sweeper deletes them later.
  * - ReplayDetection `find` atomically reserves the id (see `#claim`), making the
  *   find-then-save of oidc-provider's `unique()` safe across instances.
+ * - A certificate's status governs what its logins opened: each row of a login (loginBinding)
+ *   is stored with that login's certificate, and find never returns one whose certificate is
+ *   revoked, suspended or expired (so the token endpoint answers invalid_grant, userinfo 401,
+ *   introspection inactive, /auth a login page), on every instance at once. A status change
+ *   also deletes them (deleteByCertificate).
  */
 export class PostgresAdapter implements Adapter {
   readonly #model: string
@@ -115,6 +150,7 @@ export class PostgresAdapter implements Adapter {
     } else {
       delete stored.jti
     }
+    const binding = loginBinding(this.#model, payload)
     const row = {
       payload: JSON.stringify(stored),
       grant_id: typeof payload.grantId === 'string' ? payload.grantId : null,
@@ -123,8 +159,12 @@ export class PostgresAdapter implements Adapter {
       sealed_id: SEALED_ID_MODELS.has(this.#model) ? this.#sealId(id, key) : null,
       expires_at: expiresIn ? new Date(clock.now().getTime() + expiresIn * 1000) : null,
     }
-    await db.executeQuery(CompiledQuery.raw(SQL.upsert,
-      [this.#model, key, row.payload, row.grant_id, row.uid, row.user_code, row.sealed_id, row.expires_at]))
+    await db.executeQuery(CompiledQuery.raw(SQL.upsert, [
+      this.#model, key, row.payload, row.grant_id, row.uid, row.user_code, row.sealed_id, row.expires_at,
+      binding && 'serial' in binding ? binding.serial : null,
+      binding && 'sessionUid' in binding ? binding.sessionUid : null,
+      binding && 'sessionUid' in binding ? binding.authTime : null,
+    ]))
     if (this.#model === 'Client') this.#deps.clientCache?.delete(id)
   }
 
@@ -136,7 +176,7 @@ export class PostgresAdapter implements Adapter {
     const key = this.#key(id)
     const row = this.#deps.handover?.take(this.#model, key) ?? (await this.#deps.db.executeQuery<StoredRow>(
       CompiledQuery.raw(SQL.find, [this.#model, key, this.#deps.clock.now()]))).rows[0] // served by the primary key
-    const found = row ? this.#restore(row.payload, row.consumed_at, id) : undefined
+    const found = row && row.usable !== false ? this.#restore(row.payload, row.consumed_at, id) : undefined
     if (found) cache?.set(id, found)
     return found
   }
@@ -176,9 +216,9 @@ export class PostgresAdapter implements Adapter {
 
   async #findBy(column: 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
     if (!value) return undefined
-    const { rows: [row] } = await this.#deps.db.executeQuery<{ id: string; payload: string; consumed_at: Date | null; sealed_id: string | null }>(
+    const { rows: [row] } = await this.#deps.db.executeQuery<{ id: string; payload: string; consumed_at: Date | null; sealed_id: string | null; usable: boolean }>(
       CompiledQuery.raw(column === 'uid' ? SQL.findByUid : SQL.findByUserCode, [this.#model, value, this.#deps.clock.now()]))
-    if (!row?.sealed_id) return undefined
+    if (!row?.sealed_id || !row.usable) return undefined
     return this.#restore(row.payload, row.consumed_at, this.#openId(row.id, row.sealed_id))
   }
 
@@ -254,18 +294,64 @@ export class PostgresAdapter implements Adapter {
  * building them with Kysely's query builder each time showed in the profile.
  * Rows past expires_at are never returned.
  */
-const LIVE = '(expires_at is null or expires_at > $3)'
+const LIVE = '(p.expires_at is null or p.expires_at > $3)'
+/**
+ * A row of a login is usable while that login's certificate is good and unexpired ($3 is now).
+ * '' (a login unknown or ended) matches no certificate and is never usable.
+ */
+const USABLE = `coalesce(p.certificate_serial is null or (c.status = 'good' and c.not_after > $3), false) as usable`
+const GOVERNED = 'oidc_payload p left join certificate c on c.serial = p.certificate_serial' // certificate_pkey
+/**
+ * The certificate of a row's login: given (an interaction), or that of the live login its
+ * session uid and auth_time name. FOR SHARE waits for a status change in progress, which ends
+ * the login (login_session.ended_at) before it deletes rows: a row written meanwhile gets ''.
+ */
+const CERTIFICATE_OF_LOGIN = `coalesce($9::text, case when $10::text is null then null else coalesce(
+  (select ls.certificate_serial from login_session ls where ls.session_uid = $10::text and ls.auth_time = $11::bigint and ls.ended_at is null for share), '') end)`
 const SQL = {
-  find: `select payload, consumed_at from oidc_payload where model = $1 and id = $2 and ${LIVE}`,
-  findByUid: `select id, payload, consumed_at, sealed_id from oidc_payload where model = $1 and uid = $2 and ${LIVE} limit 1`,
-  findByUserCode: `select id, payload, consumed_at, sealed_id from oidc_payload where model = $1 and user_code = $2 and ${LIVE} limit 1`,
-  upsert: `insert into oidc_payload (model, id, payload, grant_id, uid, user_code, sealed_id, expires_at)
-    values ($1, $2, $3, $4, $5, $6, $7, $8)
+  find: `select p.payload, p.consumed_at, ${USABLE} from ${GOVERNED} where p.model = $1 and p.id = $2 and ${LIVE}`,
+  findByUid: `select p.id, p.payload, p.consumed_at, p.sealed_id, ${USABLE} from ${GOVERNED} where p.model = $1 and p.uid = $2 and ${LIVE} limit 1`,
+  findByUserCode: `select p.id, p.payload, p.consumed_at, p.sealed_id, ${USABLE} from ${GOVERNED} where p.model = $1 and p.user_code = $2 and ${LIVE} limit 1`,
+  upsert: `insert into oidc_payload (model, id, payload, grant_id, uid, user_code, sealed_id, expires_at, certificate_serial)
+    values ($1, $2, $3, $4, $5, $6, $7, $8, ${CERTIFICATE_OF_LOGIN})
     on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
-      user_code = excluded.user_code, sealed_id = excluded.sealed_id, expires_at = excluded.expires_at`,
+      user_code = excluded.user_code, sealed_id = excluded.sealed_id, expires_at = excluded.expires_at, certificate_serial = excluded.certificate_serial`,
   consume: 'update oidc_payload set consumed_at = $1 where model = $2 and id = $3',
   consumeOnce: 'update oidc_payload set consumed_at = $1 where model = $2 and id = $3 and consumed_at is null returning id',
   destroy: 'delete from oidc_payload where model = $1 and id = $2',
+}
+
+/** A row deleted because its login's certificate changed status: what a logout notice needs of it. */
+export interface EndedRow {
+  model: string
+  serial: string
+  payload: Record<string, unknown>
+}
+
+/**
+ * Deletes every row of the logins of these certificates (sessions, interactions, codes, tokens),
+ * in the caller's transaction; returns them. Called where the status changes (ca/status-effects.ts).
+ */
+export async function deleteByCertificate(trx: Database, serials: string[]): Promise<EndedRow[]> {
+  if (!serials.length) return [] // never an unfiltered delete
+  const rows = await trx.deleteFrom('oidc_payload').where('certificate_serial', 'in', serials) // oidc_payload_certificate_idx
+    .returning(['model', 'certificate_serial', 'payload']).execute()
+  return rows.map((r) => ({ model: r.model, serial: r.certificate_serial!, payload: JSON.parse(r.payload) as Record<string, unknown> }))
+}
+
+/** What a stored session says of the institutions it logged in to. */
+export interface StoredSession {
+  accountId?: string
+  authorizations?: Record<string, { sid?: string; grantId?: string }>
+}
+
+/** Sessions by uid, whatever their certificate (for the logout notices of a status change). */
+export async function sessionsByUid(trx: Database, uids: string[]): Promise<Map<string, StoredSession>> {
+  if (!uids.length) return new Map()
+  const rows = await trx.selectFrom('oidc_payload').select(['uid', 'payload'])
+    .where('model', '=', 'Session').where('uid', 'in', uids) // oidc_payload_uid_idx
+    .execute()
+  return new Map(rows.map((r) => [r.uid!, JSON.parse(r.payload) as StoredSession]))
 }
 
 const clientSecretContext = (clientId: string) => `oidc_payload:Client:${clientId}:client_secret`

@@ -9,6 +9,7 @@ import type { CertificateClaim, LoginRef } from '../login/login-service.ts'
 import { parseSignatureRequest, signaturesResource, SignatureRequestError, SIGNATURE_TYPE } from '../signing/request.ts'
 import { PostgresAdapter, RowHandover, type AdapterDeps } from './adapter.ts'
 import { findRegisteredGrant } from './registered-grant.ts'
+import { loginPolicy, type LoginPolicyDeps } from './login-policy.ts'
 import { checkClientMetadata, ciAllowed, CI_ALLOWED, isOwnSector, fapiProfileOf, FAPI_SIGNING_ALGS, pkceRequired, POSTCERT_CLIENT_PROPERTIES, REGISTRATION_POLICIES } from './client-policy.ts'
 import { spendInitialAccessToken } from './initial-access-token.ts'
 
@@ -27,9 +28,14 @@ export interface ProviderDeps extends AdapterDeps {
   findSubscriber: (id: string) => Promise<AccountClaims | undefined>
   /** Key for pairwise subject identifiers. */
   pairwiseSalt: string
-  /** Which certificate a login used (the `certificate` claim). */
-  rememberLoginCertificate: (login: LoginRef, serial: string) => Promise<void>
+  /**
+   * Remembers which certificate a login used and for which institution (the `certificate` claim,
+   * status governance, reuse); false when the certificate is no longer good.
+   */
+  rememberLoginCertificate: (login: LoginRef, serial: string, clientId: string) => Promise<boolean>
   loginCertificate: (login: LoginRef) => Promise<CertificateClaim | undefined>
+  /** When a PostCert session may be reused without a new proof (login-policy.ts). */
+  loginPolicy: LoginPolicyDeps
   issuer: string
   trustProxy: boolean
   secureCookies: boolean
@@ -194,10 +200,13 @@ export function createProvider(deps: ProviderDeps): Provider {
       // remembered here, before any code is issued.
       const login = ctx.oidc.result?.login as Partial<PostcertLoginResult> | undefined
       const session = ctx.oidc.session!
-      if (login?.certificateSerial && session.loginTs) {
-        await deps.rememberLoginCertificate({ sessionUid: session.uid, authTime: session.loginTs }, login.certificateSerial)
-      }
       const clientId = ctx.oidc.client!.clientId
+      if (login?.certificateSerial && session.loginTs) {
+        // Revoked, suspended or expired between the proof and now: the login opens nothing.
+        if (!(await deps.rememberLoginCertificate({ sessionUid: session.uid, authTime: session.loginTs }, login.certificateSerial, clientId))) {
+          throw new errors.AccessDenied('the certificate of this login is no longer valid')
+        }
+      }
       const accountId = ctx.oidc.session!.accountId
       const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session!.grantIdFor(clientId)
       const { Grant } = ctx.oidc.provider
@@ -214,7 +223,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       }
       return undefined
     },
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: loginPolicy(deps.loginPolicy) },
     discovery: { ui_locales_supported: ['ko', 'en'] },
     features: {
       devInteractions: { enabled: false },

@@ -118,11 +118,80 @@ for (const backend of BACKENDS) {
     it('Session: finds by uid, not after expiry', async () => {
       const a = adapter('Session')
       const [key, uid] = [id(), id()]
-      await a.upsert(key, { jti: key, uid, accountId: 'acc' } as never, 30)
-      assert.deepEqual(await a.findByUid(uid), { jti: key, uid, accountId: 'acc' })
+      await a.upsert(key, { jti: key, uid, state: { x: 1 } } as never, 30)
+      assert.deepEqual(await a.findByUid(uid), { jti: key, uid, state: { x: 1 } })
       assert.equal(await a.findByUid('nope'), undefined)
       clock.advance(31)
       assert.equal(await a.findByUid(uid), undefined)
+    })
+
+    describe('rows of a certificate login', () => {
+      /** A certificate row as the CA leaves it, and a login made with it (login_session). */
+      async function certificateLogin(status: 'good' | 'revoked' | 'hold' = 'good', notAfter = new Date(clock.now().getTime() + 86_400_000)) {
+        const serial = randomBytes(8).toString('hex')
+        const now = clock.now()
+        await database.db.insertInto('ca_certificate').values({ id: `ca-${serial}`, role: 'issuing', der: new Uint8Array([1]), sealed_key: null, subject: 'CN=t', not_before: now, not_after: notAfter, active: false }).execute()
+        await database.db.insertInto('certificate').values({
+          serial, subscriber_id: 'ps_1', holder: 'file', issuer_id: `ca-${serial}`, der: new Uint8Array([1]), subject: 'CN=t', spki_sha256: 'x',
+          not_before: now, not_after: notAfter, status, revoked_at: null, revocation_reason: null, replaced_by: null, status_changed_at: null,
+        }).execute()
+        const login = { sessionUid: id(), authTime: 1_764_000_000 }
+        await database.db.insertInto('login_session').values({ session_uid: login.sessionUid, auth_time: login.authTime, certificate_serial: serial, client_id: 'bank', expires_at: notAfter }).execute()
+        return { serial, login }
+      }
+      const setStatus = (serial: string, status: 'good' | 'revoked' | 'hold') => database.db.updateTable('certificate').set({ status }).where('serial', '=', serial).execute()
+
+      it('are found while the certificate is good, and never once it is revoked, suspended or expired', async () => {
+        const { serial, login } = await certificateLogin()
+        const rows = {
+          Session: { uid: login.sessionUid, accountId: 'ps_1', loginTs: login.authTime },
+          AuthorizationCode: { sessionUid: login.sessionUid, authTime: login.authTime, accountId: 'ps_1' },
+          RefreshToken: { sessionUid: login.sessionUid, authTime: login.authTime, accountId: 'ps_1' },
+          AccessToken: { sessionUid: login.sessionUid, extra: { auth_time: login.authTime }, accountId: 'ps_1' },
+          Interaction: { result: { login: { accountId: 'ps_1', certificateSerial: serial } } },
+        }
+        const keys = new Map<string, string>()
+        for (const [model, payload] of Object.entries(rows)) {
+          const key = id()
+          keys.set(model, key)
+          await adapter(model).upsert(key, { jti: key, ...payload } as never, 3600)
+        }
+        const stored = await database.db.selectFrom('oidc_payload').select('certificate_serial').where('certificate_serial', '=', serial).execute()
+        assert.equal(stored.length, 5, 'each row knows its certificate')
+        const found = async () => Promise.all([...keys].map(async ([model, key]) => Boolean(await adapter(model).find(key))))
+        assert.deepEqual(await found(), [true, true, true, true, true])
+        assert.ok(await adapter('Session').findByUid(login.sessionUid))
+        for (const status of ['hold', 'revoked'] as const) {
+          await setStatus(serial, status)
+          assert.deepEqual(await found(), [false, false, false, false, false], status)
+          assert.equal(await adapter('Session').findByUid(login.sessionUid), undefined, status)
+        }
+        await setStatus(serial, 'good')
+        assert.deepEqual(await found(), [true, true, true, true, true], 'the status alone decides (a status change also deletes them)')
+        clock.advance(86_400)
+        assert.deepEqual(await found(), [false, false, false, false, false], 'expired')
+      })
+
+      it('a row of a login that is unknown or ended is never found (fail closed)', async () => {
+        const { login } = await certificateLogin()
+        const unknown = id()
+        await adapter('RefreshToken').upsert(unknown, { jti: unknown, sessionUid: id(), authTime: login.authTime } as never, 3600)
+        const noTime = id()
+        await adapter('AccessToken').upsert(noTime, { jti: noTime, sessionUid: login.sessionUid } as never, 3600)
+        await database.db.updateTable('login_session').set({ ended_at: clock.now() }).where('session_uid', '=', login.sessionUid).execute()
+        const ended = id()
+        await adapter('RefreshToken').upsert(ended, { jti: ended, sessionUid: login.sessionUid, authTime: login.authTime } as never, 3600)
+        for (const [model, key] of [['RefreshToken', unknown], ['AccessToken', noTime], ['RefreshToken', ended]]) {
+          assert.equal(await adapter(model!).find(key!), undefined, `${model} ${key}`)
+        }
+      })
+
+      it('rows of no login (client credentials, clients, grants) are not governed', async () => {
+        const key = id()
+        await adapter('AccessToken').upsert(key, { jti: key, gty: 'client_credentials', clientId: 'c' } as never, 3600)
+        assert.ok(await adapter('AccessToken').find(key))
+        assert.equal((await database.db.selectFrom('oidc_payload').select('certificate_serial').where('id', '=', storageKey('AccessToken', key)).executeTakeFirstOrThrow()).certificate_serial, null)
+      })
     })
 
     it('Session: a sealed id moved to another row does not open, even after it was found once', async () => {

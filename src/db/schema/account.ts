@@ -16,6 +16,8 @@ export interface AccountSessionTable {
   phone_verified_at: Date | null
   /** The registration challenge of a passkey being made for a renewal. */
   webauthn_challenge: string | null
+  /** The uid of the PostCert (oidc-provider) session the sign-in made; the portal's logout ends it. */
+  oidc_session_uid: ColumnType<string | null, string | null | undefined, string | null>
 }
 
 /** An expiry reminder, claimed by one instance and marked once sent. */

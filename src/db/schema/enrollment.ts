@@ -85,6 +85,10 @@ export interface LoginSessionTable {
   auth_time: ColumnType<string, number, number>
   certificate_serial: string
   expires_at: Date
+  /** The institution the login proved possession for (null for logins before 2026-12-06). */
+  client_id: ColumnType<string | null, string | null | undefined, string | null>
+  /** When a status change of the certificate ended this login. */
+  ended_at: ColumnType<Date | null, Date | null | undefined, Date | null>
 }
 
 export interface EnrollmentSchema {

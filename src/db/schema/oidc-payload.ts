@@ -1,3 +1,5 @@
+import type { ColumnType } from 'kysely'
+
 /** One row per oidc-provider model instance (tokens, sessions, grants, clients, ...). */
 export interface OidcPayloadTable {
   model: string
@@ -12,6 +14,11 @@ export interface OidcPayloadTable {
   sealed_id: string | null
   expires_at: Date | null
   consumed_at: Date | null
+  /**
+   * The certificate of the login behind a session, an interaction after a login, a code or a
+   * token; '' when that login is unknown or ended (no certificate matches); null for the rest.
+   */
+  certificate_serial: ColumnType<string | null, string | null | undefined, string | null>
 }
 
 export interface OidcPayloadSchema {

@@ -1,0 +1,96 @@
+import { sql } from 'kysely'
+import type { Logger } from 'pino'
+import { endAccountSessions } from '../account/account-service.ts'
+import type { CertificateStatusListener } from '../ca/authority.ts'
+import { DAY_MS } from '../ca/constants.ts'
+import type { Database, DatabaseTransaction } from '../db/database.ts'
+import { deleteByCertificate, sessionsByUid } from '../oidc/adapter.ts'
+import type { LogoutNotice, LogoutNotices } from '../oidc/logout-notices.ts'
+import type { Clock } from '../util/clock.ts'
+import { endLoginSessions } from './login-service.ts'
+
+/** Expired certificates are looked for this far back (older ones had their turn; their rows are refused anyway). */
+const EXPIRY_LOOKBACK_MS = 7 * DAY_MS
+/** Expired certificates ended per run. */
+const EXPIRY_BATCH = 100
+
+/**
+ * A certificate's status governs what its logins opened. When it stops being usable (revoked,
+ * suspended, superseded by renewal or reissue, or expired) this ends, in the transaction of
+ * that change:
+ * 1. its logins (login_session), first, so no token or session can be written for them after;
+ * 2. their PostCert sessions, pending interactions, unredeemed codes, access and refresh tokens;
+ * 3. the portal sessions signed in with it;
+ * and owes each institution where one of its logins was used a back-channel logout with that
+ * session's sid, delivered after the commit (oidc/logout-notices.ts).
+ * The adapter refuses such rows on every use as well, so an instance that has not heard of the
+ * change yet refuses them too. Nothing comes back when a suspension is lifted.
+ */
+export class CertificateLogins implements CertificateStatusListener {
+  readonly #db: Database
+  readonly #clock: Clock
+  readonly #notices: LogoutNotices
+  readonly #logger: Logger
+
+  constructor(deps: { db: Database; clock: Clock; notices: LogoutNotices; logger: Logger }) {
+    this.#db = deps.db
+    this.#clock = deps.clock
+    this.#notices = deps.notices
+    this.#logger = deps.logger
+  }
+
+  async ended(trx: DatabaseTransaction, serials: string[]): Promise<void> {
+    const logins = await endLoginSessions(trx, serials, this.#clock.now())
+    // Read before the sessions go: each names its sid at every institution it logged in to.
+    const sessions = await sessionsByUid(trx, [...new Set(logins.map((l) => l.sessionUid))])
+    const rows = await deleteByCertificate(trx, serials)
+    await endAccountSessions(trx, serials)
+
+    const owners = new Map((await trx.selectFrom('certificate').select(['serial', 'subscriber_id']).where('serial', 'in', serials).execute()) // certificate_pkey
+      .map((c) => [c.serial, c.subscriber_id]))
+    const notices = new Map<string, LogoutNotice>()
+    const owe = (clientId: unknown, sid: unknown, serial: string) => {
+      const subscriberId = owners.get(serial)
+      if (typeof clientId === 'string' && typeof sid === 'string' && subscriberId) notices.set(`${clientId} ${sid}`, { clientId, sid, subscriberId, serial })
+    }
+    for (const login of logins) {
+      const authorizations = sessions.get(login.sessionUid)?.authorizations ?? {}
+      // A login remembered before its institution was (older rows) ends the whole session's.
+      const clients = login.clientId ? [login.clientId] : Object.keys(authorizations)
+      for (const clientId of clients) owe(clientId, authorizations[clientId]?.sid, login.serial)
+    }
+    // Codes and tokens name their session's sid too: the institution is told even when the
+    // PostCert session itself has already ended (tokens outlive it).
+    for (const row of rows) owe(row.payload.clientId, row.payload.sid, row.serial)
+    await this.#notices.add(trx, [...notices.values()])
+  }
+
+  async committed(): Promise<void> {
+    try {
+      await this.#notices.deliver()
+    } catch (err) {
+      // Kept in the outbox: every instance's background job delivers it.
+      this.#logger.warn({ err }, 'back-channel logouts deferred')
+    }
+  }
+
+  /**
+   * Ends what the logins of certificates that expired opened (expiry changes no status, so this
+   * background job does it; each instance runs it, and each login ends once). Returns how many
+   * certificates it ended.
+   */
+  async endExpired(): Promise<number> {
+    const now = this.#clock.now()
+    const { rows } = await sql<{ serial: string }>`
+      select c.serial from certificate c
+      where c.status = 'good' and c.replaced_by is null and c.not_after <= ${now} and c.not_after > ${new Date(now.getTime() - EXPIRY_LOOKBACK_MS)}
+        and (exists (select 1 from login_session ls where ls.certificate_serial = c.serial and ls.ended_at is null)
+          or exists (select 1 from account_session a where a.certificate_serial = c.serial))
+      limit ${EXPIRY_BATCH}`.execute(this.#db) // certificate_expiry_idx, login_session_certificate_idx, account_session_certificate_idx
+    const serials = rows.map((r) => r.serial)
+    if (!serials.length) return 0
+    await this.#db.transaction().execute(async (trx) => this.ended(trx, serials))
+    await this.committed()
+    return serials.length
+  }
+}

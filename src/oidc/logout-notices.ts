@@ -1,0 +1,85 @@
+import { sql } from 'kysely'
+import type Provider from 'oidc-provider'
+import type { Logger } from 'pino'
+import type { Database } from '../db/database.ts'
+import type { Clock } from '../util/clock.ts'
+
+/** Notices one delivery run takes (the rest wait for the next run). */
+const BATCH_SIZE = 100
+/** Retries back off from 30 s, doubling, to at most an hour; after this many attempts the notice is dropped. */
+const MAX_ATTEMPTS = 12
+
+/** A back-channel logout owed to an institution: its session `sid` there ended. */
+export interface LogoutNotice {
+  clientId: string
+  /** The account id; oidc-provider turns it into the institution's (pairwise) subject. */
+  subscriberId: string
+  sid: string
+  /** The certificate whose status change ended the login. */
+  serial: string
+}
+
+/**
+ * The outbox of back-channel logouts (OpenID Connect Back-Channel Logout 1.0). Notices are
+ * written in the transaction that ended the logins, so a crash loses none; delivery comes
+ * after the commit, at once and again by every instance's background job until the institution
+ * answers 200 (at least once: logout tokens carry a jti for the institution to drop repeats).
+ * Institutions that registered no backchannel_logout_uri are skipped.
+ */
+export class LogoutNotices {
+  readonly #db: Database
+  readonly #clock: Clock
+  readonly #provider: () => Provider
+  readonly #logger: Logger
+
+  constructor(deps: { db: Database; clock: Clock; provider: () => Provider; logger: Logger }) {
+    this.#db = deps.db
+    this.#clock = deps.clock
+    this.#provider = deps.provider
+    this.#logger = deps.logger
+  }
+
+  /** Adds notices in the caller's transaction. */
+  async add(trx: Database, notices: LogoutNotice[]): Promise<void> {
+    if (!notices.length) return
+    const now = this.#clock.now()
+    await trx.insertInto('logout_notice').values(notices.map((n) => ({
+      client_id: n.clientId, subscriber_id: n.subscriberId, sid: n.sid, certificate_serial: n.serial, created_at: now, next_attempt_at: now,
+    }))).execute()
+  }
+
+  /**
+   * Delivers the notices that are due; returns how many were delivered. Each is claimed first
+   * (its next attempt moved on, SKIP LOCKED), so instances running this at once never send one
+   * notice twice in a round, and a crash mid-send only delays it.
+   */
+  async deliver(): Promise<number> {
+    const now = this.#clock.now()
+    const { rows } = await sql<{ id: string; client_id: string; subscriber_id: string; sid: string; attempts: number }>`
+      update logout_notice n set attempts = n.attempts + 1,
+        next_attempt_at = ${now}::timestamptz + make_interval(secs => least(3600, 30 * power(2, n.attempts)))
+      where n.id in (
+        select id from logout_notice where next_attempt_at <= ${now} order by next_attempt_at limit ${BATCH_SIZE} for update skip locked
+      )
+      returning n.id, n.client_id, n.subscriber_id, n.sid, n.attempts`.execute(this.#db) // logout_notice_due_idx
+    if (!rows.length) return 0
+    const provider = this.#provider()
+    const outcomes = await Promise.all(rows.map(async (notice) => {
+      const client = await provider.Client.find(notice.client_id)
+      if (!client?.backchannelLogoutUri) return { notice, done: true, sent: false }
+      try {
+        // oidc-provider's own logout token, as at /session/end: the institution's subject, typ logout+jwt, the sid.
+        await (client as unknown as { backchannelLogout(accountId: string, sid: string): Promise<void> }).backchannelLogout(notice.subscriber_id, notice.sid)
+        return { notice, done: true, sent: true }
+      } catch (err) {
+        const last = notice.attempts >= MAX_ATTEMPTS
+        this.#logger[last ? 'error' : 'warn']({ err, client_id: notice.client_id, attempts: notice.attempts },
+          last ? 'back-channel logout undeliverable: dropped' : 'back-channel logout failed: will retry')
+        return { notice, done: last, sent: false }
+      }
+    }))
+    const done = outcomes.filter((o) => o.done).map((o) => o.notice.id)
+    if (done.length) await this.#db.deleteFrom('logout_notice').where('id', 'in', done).execute() // primary key
+    return outcomes.filter((o) => o.sent).length
+  }
+}

@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { CookieAccessInfo } from 'cookiejar'
+import request from 'supertest'
+import { connectDatabase } from '../../src/db/connect.ts'
+import { ManualClock } from '../../src/util/clock.ts'
+import { signInToPortal } from '../account/helpers.ts'
+import { backchannelReceiver, type BackchannelReceiver } from '../helpers/backchannel.ts'
+import { NEEDS_POSTGRES } from '../helpers/db.ts'
+import { signChallenge, subscriberKey } from '../helpers/pki.ts'
+import { startTestServer, type TestServer } from '../helpers/server.ts'
+import { LoginHarness, type Holder } from './harness.ts'
+
+const DAY = 86_400
+
+/** The cookies a supertest agent holds, as a browser would send them to another instance of the same issuer. */
+const cookieHeader = (agent: request.Agent) =>
+  ((agent as unknown as { jar: { getCookies(a: unknown): { toValueString(): string }[] } }).jar.getCookies(CookieAccessInfo.All))
+    .map((c) => c.toValueString()).join('; ')
+
+/**
+ * How each change is made, on instance A. `setup` runs before the login (moving the clock where
+ * the change can happen), `change` makes it; both get the subscriber's certificate.
+ */
+const CHANGES: Record<string, { setup?: (clock: ManualClock) => void; change: (a: TestServer, holder: Holder, clock: ManualClock) => Promise<void> }> = {
+  revoke: { change: async (a, holder) => { await a.ctx.authority.revoke(holder.certificate.serial, 'keyCompromise') } },
+  suspend: { change: async (a, holder) => { await a.ctx.authority.suspend(holder.certificate.serial) } },
+  expiry: {
+    // The login a minute before the certificate expires; the change is two minutes passing.
+    setup: (clock) => clock.advance(365 * DAY - 60),
+    change: async (a, _holder, clock) => {
+      clock.advance(120)
+      assert.equal(await a.ctx.certificateLogins.endExpired(), 1, 'the background job finds the expired certificate')
+    },
+  },
+  renewal: {
+    setup: (clock) => clock.advance(340 * DAY),
+    change: async (a, holder) => {
+      const key = subscriberKey()
+      await a.ctx.authority.renew({ serial: holder.certificate.serial, spki: key.spki, proof: signChallenge(key, await a.ctx.authority.createChallenge()) })
+    },
+  },
+}
+
+for (const topology of ['one instance', 'two instances'] as const) {
+  describe(`a certificate's status governs what its logins opened (${topology})`, { skip: topology === 'two instances' && NEEDS_POSTGRES }, () => {
+    for (const [name, { setup, change }] of Object.entries(CHANGES)) {
+      describe(name, () => {
+        let a: TestServer
+        let b: TestServer
+        let h: LoginHarness
+        let receiver: BackchannelReceiver
+        const clock = new ManualClock()
+
+        before(async () => {
+          receiver = await backchannelReceiver()
+          a = await startTestServer({ overrides: { clock } })
+          // The second instance: its own connections to the same database, the same issuer and keys.
+          b = topology === 'one instance' ? a : await startTestServer({
+            database: { ...a.database, db: connectDatabase({ kind: 'postgres', url: a.database.url! }), dropData: async () => {} },
+            masterKey: a.masterKey, env: { PUBLIC_URL: a.issuer }, overrides: { clock },
+          })
+          h = new LoginHarness(a, clock)
+        })
+        after(async () => {
+          if (b !== a) await b.close()
+          await a.close()
+          await receiver.close()
+        })
+
+        it('refresh invalid_grant, earlier access tokens 401 at userinfo and inactive at introspection, an unredeemed code refused, /auth asks for the certificate, the portal session ended, the institution told by back-channel logout', async () => {
+          const holder = await h.subscriber()
+          setup?.(clock)
+          const rp = await h.relyingParty({ name: '상태은행', redirectUri: 'https://status.example.kr/cb', scope: 'openid offline_access profile', metadata: { backchannel_logout_uri: receiver.uri } })
+          const { tokens, browser } = await h.login(rp, holder, { scope: 'openid offline_access profile', prompt: 'consent' })
+          const idToken = tokens.claims()!
+          const portal = await signInToPortal(h, a, holder)
+          // Before the change, on the other instance: the same institution's silent request gets a code at once.
+          const silent = await h.authorize(rp, { prompt: 'none', scope: 'openid offline_access profile' }, browser)
+          const pendingCode = await h.follow(browser, silent.location)
+          assert.ok(pendingCode.callback?.searchParams.get('code'), 'a code without a page, inside the reuse window')
+
+          const basic = `Basic ${Buffer.from(`${rp.clientId}:${rp.clientSecret}`).toString('base64')}`
+          const form = (path: string, body: Record<string, string>) => fetch(`${b.url}${path}`, {
+            method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(body),
+          })
+          const userinfo = () => fetch(`${b.url}/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } })
+          assert.equal((await userinfo()).status, 200, 'userinfo works before')
+          assert.equal(((await (await form('/token/introspection', { token: tokens.access_token })).json()) as { active: boolean }).active, true)
+
+          await change(a, holder, clock)
+
+          const refreshed = await form('/token', { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! })
+          assert.equal(refreshed.status, 400)
+          assert.equal(((await refreshed.json()) as { error: string }).error, 'invalid_grant')
+          assert.equal((await userinfo()).status, 401)
+          for (const token of [tokens.access_token, tokens.refresh_token!]) {
+            assert.equal(((await (await form('/token/introspection', { token })).json()) as { active: boolean }).active, false)
+          }
+          const exchanged = await form('/token', { grant_type: 'authorization_code', code: pendingCode.callback!.searchParams.get('code')!, redirect_uri: rp.redirectUri, code_verifier: silent.verifier })
+          assert.equal(((await exchanged.json()) as { error: string }).error, 'invalid_grant', 'a code issued before is refused')
+
+          // The same browser on the other instance: the login page, or login_required without one.
+          const auth = async (extra: Record<string, string>) => {
+            const started = await h.authorize(rp, { scope: 'openid offline_access profile', ...extra }, request.agent(b.url).set('cookie', cookieHeader(browser)))
+            return started.location
+          }
+          assert.match(await auth({}), /^\/interaction\//, 'the login page')
+          assert.equal(new URL(await auth({ prompt: 'none' })).searchParams.get('error'), 'login_required')
+
+          const account = await fetch(`${b.url}/account`, { headers: { cookie: cookieHeader(portal.browser) }, redirect: 'manual' })
+          assert.equal(account.status, 303)
+          assert.match(account.headers.get('location')!, /^\/auth\?client_id=postcert-account/, 'the portal asks for the certificate again')
+
+          const logouts = await receiver.verified(a.issuer, `${a.url}/jwks`, rp.clientId)
+          assert.equal(logouts.length, 1, 'one logout token for the one session')
+          assert.equal(logouts[0]!.sub, idToken.sub)
+          assert.equal(logouts[0]!.sid, idToken.sid)
+          assert.equal(await a.ctx.db.selectFrom('logout_notice').select('id').executeTakeFirst(), undefined, 'delivered: none left in the outbox')
+        })
+      })
+    }
+  })
+}
