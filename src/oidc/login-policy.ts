@@ -29,10 +29,10 @@ export function loginPolicy(deps: LoginPolicyDeps): interactionPolicy.Prompt[] {
   const login = policy.get('login')!
   const reusable = (ctx: KoaContextWithOIDC) => Boolean(ctx.oidc.session?.accountId) && !ctx.oidc.result?.login
 
-  login.checks.add(new Check('postcert_login_expired', 'the login is older than the reuse window', (ctx) =>
+  login.checks.add(new Check('postcert_login_expired', 'the login is older than the reuse window', 'login_required', (ctx) =>
     reusable(ctx) && (deps.loginReuseSeconds === 0 || ctx.oidc.session!.past(deps.loginReuseSeconds))))
 
-  login.checks.add(new Check('postcert_other_institution', 'every institution login proves possession of the certificate', async (ctx) => {
+  login.checks.add(new Check('postcert_other_institution', 'every institution login proves possession of the certificate', 'login_required', async (ctx) => {
     if (!reusable(ctx)) return Check.NO_NEED_TO_PROMPT
     const session = ctx.oidc.session!
     const client = ctx.oidc.client!
@@ -40,7 +40,7 @@ export function loginPolicy(deps: LoginPolicyDeps): interactionPolicy.Prompt[] {
     return madeFor !== client.clientId
   }))
 
-  login.checks.add(new Check('postcert_acr', 'the requested assurance level needs a new proof', (ctx) =>
+  login.checks.add(new Check('postcert_acr', 'the requested assurance level needs a new proof', 'login_required', (ctx) =>
     reusable(ctx) && !meets(String(ctx.oidc.session!.acr ?? ''), requiredAcr(ctx.oidc.params as Record<string, unknown>))))
 
   return [...policy]

@@ -50,6 +50,7 @@ describe('new keys from the portal (renewal, another device): the certificate, a
     clock.advance(340 * DAY)
     try {
       const { browser, csrf } = await signIn(holder)
+      const elsewhere = await signIn(holder)
       const serial = holder.certificate.serial
       const page = await browser.get(`/account/certificates/${serial}/renew`).expect(200)
       assert.match(page.text, /휴대폰 확인/)
@@ -74,6 +75,10 @@ describe('new keys from the portal (renewal, another device): the certificate, a
       assert.equal(old.revocationReason, 'superseded')
       assert.equal(old.replacedBy, renewed.serial)
       assert.equal(res.body.next, `/account/certificates/${renewed.serial}?issued=1`)
+      // The renewing session goes on with the new certificate (its backup is offered there); the
+      // old certificate's other portal sessions ended with it.
+      assert.match((await browser.get(res.body.next).expect(200)).text, new RegExp(renewed.serial))
+      assert.equal((await elsewhere.browser.get('/account').expect(303)).headers.location?.startsWith('/auth?'), true)
 
       // One phone code, one renewal.
       const again = await browser.post(`/account/certificates/${renewed.serial}/renew/challenge`).set('X-CSRF-Token', csrf).set('Content-Type', 'application/json').send('{}')

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict'
+import { generateKeyPairSync, sign } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
+import * as client from 'openid-client'
 import request from 'supertest'
+import { ManualClock } from '../../src/util/clock.ts'
+import { LoginHarness } from '../login/harness.ts'
 import { x509 } from '../../src/ca/x509.ts'
 import { issueCertificate } from '../helpers/pki.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
@@ -8,7 +12,8 @@ import { PERSON_1, startEnrollment, verifyPhone } from '../enrollment/helpers.ts
 
 describe('a lost certificate reported without it: phone code and identity document again', () => {
   let server: TestServer
-  before(async () => { server = await startTestServer() })
+  const clock = new ManualClock()
+  before(async () => { server = await startTestServer({ overrides: { clock } }) })
   after(async () => { await server.close() })
 
   /** Proves phone and identity again, as the enrollment does; returns the holder page and the subscriber. */
@@ -58,5 +63,25 @@ describe('a lost certificate reported without it: phone code and identity docume
     const fresh = await startEnrollment(server)
     await fresh.browser.post(`/enroll/certificates/${certificate.serial}/suspend`).type('form').send({ csrf: fresh.csrf }).expect(409)
     assert.equal((await server.ctx.authority.find(other.certificate.serial))!.status, 'good')
+  })
+
+  it('a new enrollment revokes every certificate in use, a suspended one too, and ends what it opened', async () => {
+    clock.advance(3600) // past the hour's text-message limit of the tests before
+    const { subscriberId } = await proveAgain()
+    const { certificate, key } = await issueCertificate(server.ctx.authority, { subscriberId })
+    const h = new LoginHarness(server, clock)
+    const bank = await h.relyingParty({ name: '재발급은행', redirectUri: 'https://reissue.example.kr/cb', scope: 'openid offline_access' })
+    const { tokens } = await h.login(bank, { id: subscriberId, certificate, key }, { scope: 'openid offline_access', prompt: 'consent' })
+    const { browser, csrf } = await proveAgain()
+    await browser.post(`/enroll/certificates/${certificate.serial}/suspend`).type('form').send({ csrf }).expect(303)
+    // The device is found again... and the subscriber gets a new certificate anyway.
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    const api = (path: string, body: unknown = {}) => browser.post(path).set('Content-Type', 'application/json').set('X-CSRF-Token', csrf).send(JSON.stringify(body))
+    const { challenge } = (await api('/enroll/holder/challenge').expect(200)).body
+    const signature = sign('sha256', Buffer.from(challenge, 'base64url'), { key: privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')
+    const issued = await api('/enroll/holder/file', { spki: publicKey.export({ format: 'der', type: 'spki' }).toString('base64url'), signature, challenge }).expect(200)
+    const old = (await server.ctx.authority.find(certificate.serial))!
+    assert.deepEqual([old.status, old.revocationReason, old.replacedBy], ['revoked', 'superseded', issued.body.serial])
+    await assert.rejects(client.refreshTokenGrant(bank.config, tokens.refresh_token!), (err: client.ResponseBodyError) => err.error === 'invalid_grant')
   })
 })
