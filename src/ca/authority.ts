@@ -270,7 +270,7 @@ export class CertificateAuthority {
     const changed = await this.#db.transaction().execute(async (trx) => {
       const row = await trx.selectFrom('certificate').selectAll().where('serial', '=', serial).forUpdate().executeTakeFirst()
       if (!row) throw new CertificateNotFoundError(serial)
-      if (!from.includes(row.status)) throw new CertificateStateError(`certificate ${serial} is ${row.status}; cannot ${event.split('.')[1]!.replace(/ed$/, '')} it`)
+      if (!from.includes(row.status)) throw new CertificateStateError(`certificate ${serial} is ${row.status}; cannot ${VERBS[event]} it`)
       const updated = await trx.updateTable('certificate')
         .set({ status: to, revoked_at: to === 'good' ? null : now, revocation_reason: reason, status_changed_at: now })
         .where('serial', '=', serial).returningAll().executeTakeFirstOrThrow()
@@ -285,6 +285,9 @@ export class CertificateAuthority {
 
 /** In use: not revoked and not expired (valid or suspended). What MAX_CERTIFICATES_IN_USE counts, as add() does in SQL. */
 export const isInUse = (c: Pick<CertificateRecord, 'status' | 'notAfter'>, now: Date) => c.status !== 'revoked' && c.notAfter > now
+
+/** What each status change is called in a refusal. */
+const VERBS: Record<string, string> = { 'certificate.revoked': 'revoke', 'certificate.suspended': 'suspend', 'certificate.resumed': 'resume' }
 
 type CertificateRow = Omit<Selectable<CertificateTable>, 'created_at'>
 

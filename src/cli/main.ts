@@ -2,6 +2,8 @@
 import fs from 'node:fs'
 import { parseArgs } from 'node:util'
 import pino from 'pino'
+import { REVOCATION_REASONS, type RevocationReason } from '../ca/constants.ts'
+import { CertificateNotFoundError } from '../ca/errors.ts'
 import { importHierarchy } from '../ca/import.ts'
 import { buildConfig } from '../config/config.ts'
 import { readEnv } from '../config/env.ts'
@@ -45,6 +47,14 @@ const USAGE = `usage: postcert <command>
       --ci                         its clients may receive the connecting identifier
       --fapi                       its clients must register under FAPI 2.0
       --pkce-optional              its confidential clients may omit PKCE
+  certificates show SERIAL         a subscriber certificate: holder, validity, status
+  certificates revoke SERIAL --reason REASON
+                                   revoke it (keyCompromise, cessationOfOperation,
+                                   affiliationChanged, privilegeWithdrawn, unspecified):
+                                   its logins, tokens and portal sessions end, and the
+                                   institutions are told by back-channel logout
+  certificates suspend SERIAL      suspend it (효력정지), with the same effect
+  certificates resume SERIAL       lift a suspension; what it had opened stays ended
   ca show                          the root and issuing CA: subject, validity, fingerprint
   ca import --chain CHAIN.pem --key ISSUING-KEY.pem
                                    use your own issuing CA (signed by your root, whose key
@@ -68,7 +78,7 @@ async function run(argv: string[]): Promise<void> {
     process.stdout.write(USAGE)
     return
   }
-  if (!['migrate', 'keys', 'clients', 'ca', 'verify', 'iat'].includes(command)) throw new UsageError(`unknown command: ${command}`)
+  if (!['migrate', 'keys', 'clients', 'ca', 'verify', 'iat', 'certificates'].includes(command)) throw new UsageError(`unknown command: ${command}`)
   const open = () => {
     const env = readEnv()
     const config = buildConfig(env)
@@ -96,6 +106,7 @@ async function run(argv: string[]): Promise<void> {
     if (command === 'keys') return await keys(ctx, sub)
     if (command === 'ca') return await ca(ctx, sub, rest)
     if (command === 'iat') return await initialAccessToken(ctx, sub, rest)
+    if (command === 'certificates') return await certificates(ctx, sub, rest)
     return await clients(ctx, sub, rest)
   } finally {
     await ctx.close()
@@ -142,6 +153,26 @@ async function ca(ctx: AppContext, sub: string | undefined, rest: string[]): Pro
     return
   }
   throw new UsageError('ca: expected show or import')
+}
+
+/** The operator's certificate actions: through the CA, as the portal's, so the same logins end. */
+async function certificates(ctx: AppContext, sub: string | undefined, rest: string[]): Promise<void> {
+  if (!sub || !['show', 'revoke', 'suspend', 'resume'].includes(sub)) throw new UsageError('certificates: expected show, revoke, suspend or resume')
+  const { values, positionals } = parseArgs({ args: rest, strict: true, allowPositionals: true, options: { reason: { type: 'string' } } })
+  const serial = positionals[0]
+  if (positionals.length !== 1 || !/^[0-9a-fA-F]{1,40}$/.test(serial!)) throw new UsageError(`certificates ${sub}: one SERIAL (hex) expected`)
+  if (sub === 'revoke' && !(REVOCATION_REASONS as readonly string[]).includes(values.reason ?? '')) {
+    throw new UsageError(`certificates revoke: --reason must be one of ${REVOCATION_REASONS.filter((r) => r !== 'superseded').join(', ')}`)
+  }
+  if (sub === 'revoke' && values.reason === 'superseded') throw new UsageError('certificates revoke: superseded is for renewal and reissue')
+  const record = sub === 'show' ? await ctx.authority.find(serial!)
+    : sub === 'revoke' ? await ctx.authority.revoke(serial!, values.reason as RevocationReason)
+      : sub === 'suspend' ? await ctx.authority.suspend(serial!) : await ctx.authority.resume(serial!)
+  if (!record) throw new CertificateNotFoundError(serial!)
+  print([{
+    serial: record.serial, subscriber: record.subscriberId, holder: record.holder, not_after: iso(record.notAfter),
+    status: record.status, reason: record.revocationReason ?? '-', changed: iso(record.revokedAt),
+  }])
 }
 
 async function clients(ctx: AppContext, sub: string | undefined, rest: string[]): Promise<void> {

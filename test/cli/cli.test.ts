@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { migrations } from '../../migrations/index.ts'
+import * as client from 'openid-client'
+import { systemClock } from '../../src/util/clock.ts'
+import { backchannelReceiver, type BackchannelReceiver } from '../helpers/backchannel.ts'
+import { NEEDS_POSTGRES } from '../helpers/db.ts'
 import { newMasterKey, runCli, startServerProcess } from '../helpers/process.ts'
-import { freePort, tempDir } from '../helpers/server.ts'
+import { freePort, startTestServer, tempDir, type TestServer } from '../helpers/server.ts'
+import { LoginHarness } from '../login/harness.ts'
 
 describe('postcert CLI', () => {
   let env: Record<string, string>
@@ -113,5 +118,50 @@ describe('postcert CLI', () => {
       await server.stop()
     }
     assert.equal((await runCli(['keys', 'list'], env)).code, 0, 'free again once the server stopped')
+  })
+})
+
+describe('postcert certificates: the operator revokes, suspends and resumes beside a running instance', { skip: NEEDS_POSTGRES }, () => {
+  let server: TestServer
+  let receiver: BackchannelReceiver
+  let env: Record<string, string>
+  before(async () => {
+    receiver = await backchannelReceiver()
+    server = await startTestServer({ backend: 'postgres' })
+    env = { DATABASE_URL: server.database.url!, POSTCERT_MASTER_KEY: server.masterKey.toString('base64'), PUBLIC_URL: server.issuer, DATA_DIR: tempDir() }
+  })
+  after(async () => {
+    await server.close()
+    await receiver.close()
+  })
+
+  it('ends what the certificate opened, tells the institution, and restores nothing on resume', async () => {
+    const h = new LoginHarness(server, systemClock)
+    const holder = await h.subscriber()
+    const bank = await h.relyingParty({ name: '운영은행', redirectUri: 'https://operator.example.kr/cb', scope: 'openid offline_access', metadata: { backchannel_logout_uri: receiver.uri } })
+    const { tokens } = await h.login(bank, holder, { scope: 'openid offline_access', prompt: 'consent' })
+    const serial = holder.certificate.serial
+
+    const shown = await runCli(['certificates', 'show', serial], env)
+    assert.equal(shown.code, 0, shown.stderr)
+    assert.match(shown.stdout, new RegExp(`${serial}\\s+${holder.id}\\s+file\\s+\\S+\\s+good`))
+    const suspended = await runCli(['certificates', 'suspend', serial], env)
+    assert.equal(suspended.code, 0, suspended.stderr)
+    assert.match(suspended.stdout, /\shold\s+certificateHold/)
+    assert.equal(receiver.tokens.length, 1, 'the CLI delivered the back-channel logout')
+    await assert.rejects(client.refreshTokenGrant(bank.config, tokens.refresh_token!), (err: client.ResponseBodyError) => err.error === 'invalid_grant')
+    assert.equal((await runCli(['certificates', 'resume', serial], env)).code, 0)
+    await assert.rejects(client.refreshTokenGrant(bank.config, tokens.refresh_token!), (err: client.ResponseBodyError) => err.error === 'invalid_grant')
+
+    const noReason = await runCli(['certificates', 'revoke', serial], env)
+    assert.equal(noReason.code, 2)
+    assert.match(noReason.stderr, /--reason must be one of keyCompromise|--reason must be one of unspecified, keyCompromise/)
+    const revoked = await runCli(['certificates', 'revoke', serial, '--reason', 'keyCompromise'], env)
+    assert.match(revoked.stdout, /\srevoked\s+keyCompromise/)
+    const again = await runCli(['certificates', 'revoke', serial, '--reason', 'keyCompromise'], env)
+    assert.equal(again.code, 1)
+    assert.match(again.stderr, /is revoked; cannot revoke it/)
+    const unknown = await runCli(['certificates', 'show', 'abcdef'], env)
+    assert.deepEqual([unknown.code, unknown.stderr], [1, 'postcert: no certificate with serial abcdef\n'])
   })
 })
