@@ -18,8 +18,22 @@ export interface SignatureEvidence {
   payload: string
   signature: Record<string, unknown>
   receipt: string
-  request?: { documents?: { title: string; text?: string; mime_type?: string; sha256: string }[] }
+  request?: { type?: unknown; documents?: { title: string; text?: string; mime_type?: string; sha256: string }[]; transaction?: unknown }
+  /** Copies of signed values a reader sees first; each must agree with what is signed (the `evidence` check). */
+  type?: unknown
+  documents?: unknown
+  transaction?: unknown
+  payload_sha256?: unknown
+  signed_at?: unknown
+  holder?: unknown
+  certificate_serial?: unknown
+  client_id?: unknown
 }
+
+/** The members evidence may have (the token response's entry, GET /signatures/{id}); any other is a failed check. */
+const EVIDENCE_MEMBERS = new Set(['type', 'signature_id', 'documents', 'transaction', 'payload', 'payload_sha256', 'signature', 'receipt', 'signed_at', 'holder', 'certificate_serial', 'request', 'client_id'])
+const REQUEST_MEMBERS = new Set(['type', 'documents', 'transaction'])
+const DOCUMENT_MEMBERS = new Set(['title', 'text', 'text_format', 'mime_type', 'sha256'])
 
 /** Whether a value has the shape of evidence (payload, signature, receipt); the checks then say whether it holds. */
 export function isEvidence(value: unknown): value is SignatureEvidence {
@@ -37,13 +51,13 @@ export interface TrustAnchors {
 }
 
 export interface VerificationCheck {
-  name: 'payload' | 'signature' | 'chain' | 'receipt' | 'documents' | 'ocsp' | 'validity'
+  name: 'payload' | 'signature' | 'chain' | 'receipt' | 'documents' | 'evidence' | 'ocsp' | 'validity'
   ok: boolean
   detail?: string
 }
 
 export interface VerificationReport {
-  /** The signature, the certificate chain, the receipt and the payload all agree. */
+  /** The signature, the certificate chain, the receipt, the payload and every copied field of the evidence all agree. */
   valid: boolean
   /** And the certificate was within validity and in good standing when it signed. */
   valid_at_signing: boolean
@@ -62,15 +76,18 @@ export interface VerificationReport {
  * or a passkey's WebAuthn assertion over the payload's SHA-256, with the certificate's key);
  * chain (the certificate chains to a trusted CA); receipt (signed by a receipt key, naming this
  * payload, institution and certificate); documents (the payload's, the receipt's and any texts
- * given agree); ocsp (the status kept in the receipt is the issuing CA's "good" for this
- * certificate, from the moment of signing); validity (the signing time is within the certificate's).
+ * given agree); evidence (every value the evidence repeats beside the signed bytes, which a
+ * reader may take for them: amount, payee, titles, institution, times, signer, is exactly what is
+ * signed, and there is nothing else); ocsp (the status kept in the receipt is the issuing CA's
+ * "good" for this certificate, from the moment of signing); validity (the signing time is within
+ * the certificate's). The report shows signed values only.
  */
 export async function verifyEvidence(evidence: SignatureEvidence, anchors: TrustAnchors): Promise<VerificationReport> {
   const checks: VerificationCheck[] = []
   const check = (name: VerificationCheck['name'], ok: boolean, detail?: string) => { checks.push({ name, ok, ...(detail ? { detail } : {}) }); return ok }
   const passed = (name: VerificationCheck['name']) => checks.some((c) => c.name === name && c.ok)
   const report = (extra: Partial<VerificationReport> = {}): VerificationReport => {
-    const valid = (['payload', 'signature', 'chain', 'receipt', 'documents'] as const).every(passed)
+    const valid = (['payload', 'signature', 'chain', 'receipt', 'documents', 'evidence'] as const).every(passed)
     return { valid, valid_at_signing: valid && passed('ocsp') && passed('validity'), ...extra, checks }
   }
 
@@ -144,6 +161,9 @@ export async function verifyEvidence(evidence: SignatureEvidence, anchors: Trust
   const documentsOk = (!receipt || receiptDocuments === canonicalJson(payload.documents ?? null)) && !documents?.some((d) => d.text_matches === false)
   check('documents', documentsOk, documentsOk ? undefined : documents?.some((d) => d.text_matches === false) ? 'a document\'s text is not the one signed' : 'the receipt lists other documents')
 
+  const disagreeing = disagreements(evidence, { payload, bytes, signer, signedAt, receipt })
+  check('evidence', disagreeing.length === 0, disagreeing.length ? `not what is signed: ${disagreeing.join(', ')}` : undefined)
+
   if (receipt && issuing && signedAt) {
     const ocsp = ocspAtSigning(Buffer.from(String(receipt.ocsp ?? ''), 'base64'), issuing, leaf, signedAt)
     check('ocsp', ocsp === undefined, ocsp)
@@ -151,6 +171,66 @@ export async function verifyEvidence(evidence: SignatureEvidence, anchors: Trust
     check('validity', within, within ? undefined : `signed at ${signedAt.toISOString()}, outside the certificate's validity`)
   }
   return report({ ...common, signed_at: signedAt?.toISOString(), signer, documents })
+}
+
+/**
+ * The evidence's members that disagree with what the signature and receipt cover, by name
+ * (e.g. `transaction.amount`, `request.documents[0].title`); members PostCert never writes count too.
+ */
+function disagreements(evidence: SignatureEvidence, signed: {
+  payload: SigningPayload; bytes: Buffer; signer: { serial: string; holder: string }; signedAt?: Date; receipt?: jose.JWTPayload
+}): string[] {
+  const found: string[] = []
+  const same = (a: unknown, b: unknown) => canonicalJson(a ?? null) === canonicalJson(b ?? null)
+  const unknown = (value: unknown, allowed: Set<string>, at: string) => {
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      for (const key of Object.keys(value)) if (!allowed.has(key)) found.push(`${at}${key} (not a member of evidence)`)
+    }
+  }
+  unknown(evidence, EVIDENCE_MEMBERS, '')
+  const has = (key: keyof SignatureEvidence) => Object.hasOwn(evidence, key)
+  const transaction = (value: unknown, at: string) => {
+    const given = value as Record<string, unknown> | null
+    const covered = signed.payload.transaction as Record<string, unknown> | undefined
+    if (!covered || typeof given !== 'object' || given === null || Array.isArray(given)) {
+      if (!same(given, covered)) found.push(at)
+      return
+    }
+    for (const key of new Set([...Object.keys(given), ...Object.keys(covered)])) if (!same(given[key], covered[key])) found.push(`${at}.${key}`)
+  }
+  const documents = (value: unknown, at: string, withText: boolean) => {
+    const covered = signed.payload.documents ?? []
+    if (!Array.isArray(value)) return void found.push(at)
+    if (value.length !== covered.length) found.push(`${at} (${value.length} documents, ${covered.length} signed)`)
+    value.forEach((d: unknown, i: number) => {
+      const doc = d as Record<string, unknown> | null
+      if (typeof doc !== 'object' || doc === null) return void found.push(`${at}[${i}]`)
+      unknown(doc, withText ? DOCUMENT_MEMBERS : new Set(['title', 'mime_type', 'sha256']), `${at}[${i}].`)
+      for (const key of ['title', 'mime_type', 'sha256'] as const) if (!same(doc[key], covered[i]?.[key])) found.push(`${at}[${i}].${key}`)
+    })
+  }
+  if (has('type') && evidence.type !== 'postcert_signature') found.push('type')
+  if (has('documents')) documents(evidence.documents, 'documents', false)
+  if (has('transaction')) transaction(evidence.transaction, 'transaction')
+  if (has('client_id') && evidence.client_id !== signed.payload.client_id) found.push('client_id')
+  if (has('payload_sha256') && evidence.payload_sha256 !== createHash('sha256').update(signed.bytes).digest('base64url')) found.push('payload_sha256')
+  if (has('certificate_serial') && String(evidence.certificate_serial).toLowerCase().replace(/^0+/, '') !== signed.signer.serial) found.push('certificate_serial')
+  if (has('holder') && evidence.holder !== signed.signer.holder) found.push('holder')
+  // The receipt's iat is in whole seconds; the archive keeps milliseconds.
+  if (has('signed_at') && (!signed.signedAt || typeof evidence.signed_at !== 'string'
+    || Math.floor(Date.parse(evidence.signed_at) / 1000) !== Math.floor(signed.signedAt.getTime() / 1000))) found.push('signed_at')
+  if (has('request')) {
+    const request = evidence.request as Record<string, unknown> | null
+    if (typeof request !== 'object' || request === null || Array.isArray(request)) {
+      found.push('request')
+    } else {
+      unknown(request, REQUEST_MEMBERS, 'request.')
+      if (Object.hasOwn(request, 'type') && request.type !== 'postcert_signature') found.push('request.type')
+      if (Object.hasOwn(request, 'documents') || signed.payload.documents) documents(request.documents, 'request.documents', true)
+      if (Object.hasOwn(request, 'transaction') || signed.payload.transaction) transaction(request.transaction, 'request.transaction')
+    }
+  }
+  return found
 }
 
 /** The shape of a signing payload (signingPayload makes them); anything else is refused before it is read. */

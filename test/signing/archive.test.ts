@@ -120,6 +120,53 @@ describe('the signature archive and its verifiers', () => {
     assert.equal(later.revocation_reason, 'keyCompromise')
   })
 
+  it('fails evidence whose copied fields disagree with what is signed, naming the field; reports signed values only', async () => {
+    const holder = await h.subscriber()
+    const { evidence, tokens } = await signing.sign(rp, holder)
+    const archived = await (await fetch(`${server.url}/signatures/${evidence.signature_id}`, { headers: { authorization: `Bearer ${tokens.access_token}` } })).json() as Record<string, any>
+    const clean = await verify(archived)
+    assert.equal(clean.valid, true, JSON.stringify(clean.checks))
+    assert.deepEqual(clean.checks.find((c: { name: string }) => c.name === 'evidence'), { name: 'evidence', ok: true })
+
+    const tampered: [string, (e: Record<string, any>) => void, string][] = [
+      ['the archive\'s amount', (e) => { e.request.transaction.amount = '15000000' }, 'request.transaction.amount'],
+      ['the archive\'s payee', (e) => { e.request.transaction.payee = '사기계좌' }, 'request.transaction.payee'],
+      ['the archive\'s title', (e) => { e.request.documents[0].title = '단순 안내문' }, 'request.documents[0].title'],
+      ['the signing time', (e) => { e.signed_at = '2020-01-01T00:00:00.000Z' }, 'signed_at'],
+      ['the signer', (e) => { e.certificate_serial = 'abcdef' }, 'certificate_serial'],
+      ['the institution', (e) => { e.client_id = 'another-bank' }, 'client_id'],
+      ['a member never written', (e) => { e.amount_in_words = '일천오백만원' }, 'amount_in_words (not a member of evidence)'],
+    ]
+    for (const [what, tamper, field] of tampered) {
+      const changed = structuredClone(archived)
+      tamper(changed)
+      const report = await verify(changed)
+      assert.equal(report.valid, false, what)
+      const failed = report.checks.find((c: { name: string; ok: boolean }) => c.name === 'evidence')
+      assert.equal(failed.ok, false, what)
+      assert.match(failed.detail, new RegExp(`(^|[ :,])${field.replace(/[[\]().]/g, '\\$&')}(,|$)`), what)
+      assert.equal(report.transaction.amount, '1500000', `${what}: the report shows the signed amount`)
+      assert.equal(report.documents[0].title, JSON.parse(archived.payload).documents[0].title, `${what}: the report shows the signed title`)
+    }
+    const text = structuredClone(archived)
+    text.request.documents[0].text = CONTRACT.replace('1,500,000', '15,000,000')
+    assert.equal((await verify(text)).checks.find((c: { name: string }) => c.name === 'documents').ok, false, 'a changed text')
+
+    // The token response's entry: its documents and transaction are copies too.
+    for (const [tamper, field] of [
+      [(e: Record<string, any>) => { e.transaction.amount = '1' }, 'transaction.amount'],
+      [(e: Record<string, any>) => { e.documents[0].title = '다른 문서' }, 'documents[0].title'],
+      [(e: Record<string, any>) => { e.payload_sha256 = 'A'.repeat(43) }, 'payload_sha256'],
+    ] as const) {
+      const changed = structuredClone(evidence) as Record<string, any>
+      tamper(changed)
+      const report = await verify(changed)
+      assert.equal(report.valid, false, field)
+      assert.match(report.checks.find((c: { name: string }) => c.name === 'evidence').detail, new RegExp(field.replace(/[[\]().]/g, '\\$&')))
+    }
+    assert.equal((await verify(evidence)).valid, true)
+  })
+
   it('still verifies a receipt once its OIDC key has left the JWKS (receipt keys are kept)', async () => {
     const holder = await h.subscriber()
     const { evidence } = await signing.sign(rp, holder)
@@ -180,6 +227,14 @@ describe('the signature archive and its verifiers', () => {
     const bad = await runCli(['verify', file('bad.json', JSON.stringify(tampered)), '--ca', ca, '--jwks', jwks, '--json'], {})
     assert.equal(bad.code, 1)
     assert.equal(JSON.parse(bad.stdout).valid, false)
+    // The entry's own copy of the amount changed, the signed bytes not: refused, the field named, the signed amount shown.
+    const copied = structuredClone(evidence) as Record<string, any>
+    copied.transaction.amount = '15000000'
+    const misleading = await runCli(['verify', file('copied.json', JSON.stringify(copied)), '--ca', ca, '--jwks', jwks], {})
+    assert.equal(misleading.code, 1)
+    assert.match(misleading.stdout, /NOT VALID/)
+    assert.match(misleading.stdout, /evidence FAILED: not what is signed: transaction\.amount/)
+    assert.match(misleading.stdout, /transaction 1500000 KRW/)
 
     const missing = await runCli(['verify', path.join(dir, 'nothing.json'), '--ca', ca, '--jwks', jwks], {})
     assert.equal(missing.code, 2)
