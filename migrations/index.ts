@@ -7,6 +7,7 @@ import * as loginSession from './2026-11-26T00-00-00-login-session.ts'
 import * as signatures from './2026-12-01T00-00-00-signatures.ts'
 import * as account from './2026-12-01T01-00-00-account.ts'
 import * as statusGoverns from './2026-12-06T00-00-00-status-governs.ts'
+import * as passkeyAttestation from './2026-12-06T01-00-00-passkey-attestation.ts'
 
 export interface Migration {
   /** ISO-timestamp name; the list below must stay in this order and is never edited, only extended. */
@@ -23,4 +24,5 @@ export const migrations: readonly Migration[] = [
   { name: '2026-12-01T00-00-00-signatures', up: signatures.up },
   { name: '2026-12-01T01-00-00-account', up: account.up },
   { name: '2026-12-06T00-00-00-status-governs', up: statusGoverns.up },
+  { name: '2026-12-06T01-00-00-passkey-attestation', up: passkeyAttestation.up },
 ]

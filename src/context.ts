@@ -23,6 +23,7 @@ import { HttpSmsGateway } from './enrollment/sms/http-sms-gateway.ts'
 import { SandboxSmsGateway } from './enrollment/sms/sandbox-sms-gateway.ts'
 import type { SmsGateway } from './enrollment/sms/sms-gateway.ts'
 import { PasskeyRegistrar } from './holders/webauthn/passkeys.ts'
+import { loadAttestationTrust } from './holders/webauthn/trust-loader.ts'
 import { LoginService } from './login/login-service.ts'
 import { CertificateLogins } from './login/certificate-logins.ts'
 import { LogoutNotices } from './oidc/logout-notices.ts'
@@ -166,11 +167,13 @@ export class AppContext {
     const csrf = new Csrf(csrfKey!)
     const pairwiseSalt = (await this.secrets.randomKeys('pairwise-salt', 1))[0]!
     const [otpKey, ciKey] = [(await this.secrets.randomKeys('otp-key', 1))[0]!, (await this.secrets.randomKeys('ci-key', 1))[0]!]
+    // Which passkeys are hardware-bound: read at start-up (a bad file stops it here).
+    const passkeys = new PasskeyRegistrar(this.config.issuer, await loadAttestationTrust(this.config.attestation, this.clock.now(), this.logger), this.clock)
     this.#enrollment = new EnrollmentService({
       db: this.db, clock: this.clock, sms: this.sms, identity: this.identity, limiter: this.limiter,
       authority: this.authority, audit: this.audit,
       otpKey: Buffer.from(otpKey, 'base64url'), ciKey: Buffer.from(ciKey, 'base64url'),
-      passkeys: new PasskeyRegistrar(this.config.issuer),
+      passkeys,
     })
     const https = this.config.publicUrl.protocol === 'https:'
 
@@ -217,7 +220,7 @@ export class AppContext {
     this.#account = account
     const issuance = new AccountIssuance({
       db: this.db, clock: this.clock, authority: this.authority, sms: this.sms, limiter: this.limiter, audit: this.audit,
-      passkeys: new PasskeyRegistrar(this.config.issuer), otpKey: Buffer.from(otpKey, 'base64url'),
+      passkeys, otpKey: Buffer.from(otpKey, 'base64url'),
     })
     addAccountRoutes(router, {
       service: account, issuance, authority: this.authority, hierarchy: this.ca, provider: () => this.host.provider, views: this.views, csrf, issuer: this.config.issuer, secureCookies: https,

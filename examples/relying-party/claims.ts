@@ -5,8 +5,8 @@ export const ACR_HIGH = 'urn:postcert:loa:high'
 export const ACR_SUBSTANTIAL = 'urn:postcert:loa:substantial'
 
 const ACR_MEANING: Record<string, string> = {
-  [ACR_HIGH]: '높음: 패스키 (기기 PIN·생체 인증) / high: passkey with PIN or biometrics',
-  [ACR_SUBSTANTIAL]: '상당: 비밀번호로 보호된 인증서 파일 / substantial: password-protected certificate file',
+  [ACR_HIGH]: '높음: 제조사 인증이 확인된 기기의 패스키 (PIN·생체 인증) / high: passkey on an attested device, with PIN or biometrics',
+  [ACR_SUBSTANTIAL]: '상당: 비밀번호로 보호된 인증서 파일, 또는 기기 인증이 없는 패스키 / substantial: password-protected certificate file, or a passkey on an unattested device',
 }
 
 // RFC 8176 authentication method reference values PostCert uses.

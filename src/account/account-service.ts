@@ -4,6 +4,7 @@ import type { AuditLog } from '../audit/audit-log.ts'
 import { isInUse, type CertificateAuthority, type CertificateRecord } from '../ca/authority.ts'
 import type { Database } from '../db/database.ts'
 import { NotFoundError } from '../errors/errors.ts'
+import { ACR_HIGH, assuranceOf } from '../login/assurance.ts'
 import type { Clock } from '../util/clock.ts'
 
 /** A portal session lasts this long from its login (seconds); the portal then asks for the certificate again. */
@@ -23,6 +24,8 @@ export interface AccountSession {
 export interface CertificateOverview extends CertificateRecord {
   /** Counts towards MAX_CERTIFICATES_IN_USE (isInUse). */
   inUse: boolean
+  /** The assurance level a login with it gives (an attested passkey: high). */
+  level: 'high' | 'substantial'
   daysLeft: number
   lastUsedAt: Date | null
 }
@@ -139,17 +142,19 @@ export class AccountService {
 
   /** Every certificate of the subscriber, newest first, with days left and its last login. */
   async certificates(subscriberId: string): Promise<CertificateOverview[]> {
-    const [certificates, uses] = await Promise.all([
+    const [certificates, uses, passkeys] = await Promise.all([
       this.#deps.authority.listBySubscriber(subscriberId),
       this.#deps.db.selectFrom('audit_event').select(['certificate_serial']).select((eb) => eb.fn.max('occurred_at').as('last'))
         .where('subscriber_id', '=', subscriberId).where('type', '=', 'login').groupBy('certificate_serial') // audit_event_subscriber_idx
         .execute(),
+      this.#deps.db.selectFrom('webauthn_credential').select(['certificate_serial', 'attested']).where('subscriber_id', '=', subscriberId).execute(),
     ])
+    const attested = new Set(passkeys.filter((p) => p.attested).map((p) => p.certificate_serial))
     const lastUse = new Map(uses.map((u) => [u.certificate_serial, u.last as Date | null]))
     const now = this.#deps.clock.now()
     return certificates
       .map((c) => ({
-        ...c, inUse: isInUse(c, now), daysLeft: Math.max(0, Math.ceil((c.notAfter.getTime() - now.getTime()) / 86_400_000)), lastUsedAt: lastUse.get(c.serial) ?? null,
+        ...c, inUse: isInUse(c, now), level: assuranceOf(c.holder, attested.has(c.serial)).acr === ACR_HIGH ? 'high' as const : 'substantial' as const, daysLeft: Math.max(0, Math.ceil((c.notAfter.getTime() - now.getTime()) / 86_400_000)), lastUsedAt: lastUse.get(c.serial) ?? null,
       }))
       .sort((a, b) => b.notAfter.getTime() - a.notAfter.getTime())
   }

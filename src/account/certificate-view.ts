@@ -10,6 +10,7 @@ export function certificateView(c: CertificateOverview, lang: Locale, views: Vie
   const status = c.status === 'revoked' ? 'revoked' : c.status === 'hold' ? 'suspended' : expired ? 'expired' : c.replacedBy ? 'replaced' : 'good'
   return {
     serial: c.serial, shortSerial: `${c.serial.slice(0, 8)}…`, holder: views.message(lang, `account.holder.${c.holder}`),
+    level: views.message(lang, `assurance.${c.level}`), levelHelp: views.message(lang, `assurance.${c.level}_help`),
     status, statusText: views.message(lang, `account.status.${status}`), notBefore: day(c.notBefore), notAfter: day(c.notAfter),
     daysLeft: c.daysLeft, lastUsed: c.lastUsedAt ? time(c.lastUsedAt) : views.message(lang, 'account.never'),
     // The subject's serialNumber attribute (the subscriber id) by name, as the CA wrote it.

@@ -10,7 +10,7 @@ import { assertResendAllowed, newPhoneCode, phoneCodeMatches, wrongCode } from '
 import { SmsDeliveryError, type SmsGateway } from '../enrollment/sms/sms-gateway.ts'
 import { NotFoundError } from '../errors/errors.ts'
 import { PostCertError } from '../errors/postcert-error.ts'
-import type { PasskeyRegistrar } from '../holders/webauthn/passkeys.ts'
+import { savePasskey, type PasskeyRegistrar } from '../holders/webauthn/passkeys.ts'
 import type { Clock } from '../util/clock.ts'
 import type { RateLimiter } from '../util/rate-limiter.ts'
 import { moveAccountSession, type AccountSession } from './account-service.ts'
@@ -149,13 +149,8 @@ export class AccountIssuance {
     if (!row.webauthn_challenge) throw new PostCertError(400, 'invalid_request', 'ask for passkey options first')
     const passkey = await this.#deps.passkeys.verify({ registrationChallenge: row.webauthn_challenge, registration: input.registration, assertion: input.assertion, caChallenge: input.challenge })
     return await this.#issue(session, old, {
-      holder: 'passkey', spki: passkey.spki, proof: passkey.proof,
-      alsoInTransaction: async (trx, certificate) => {
-        await trx.insertInto('webauthn_credential').values({
-          id: passkey.credentialId, subscriber_id: certificate.subscriberId, certificate_serial: certificate.serial,
-          public_key: passkey.publicKey, counter: passkey.counter, transports: JSON.stringify(passkey.transports), created_at: this.#deps.clock.now(),
-        }).execute()
-      },
+      holder: 'passkey', attested: passkey.attestation.attested, spki: passkey.spki, proof: passkey.proof,
+      alsoInTransaction: async (trx, certificate) => savePasskey(trx, passkey, certificate, this.#deps.clock.now()),
     })
   }
 
@@ -177,7 +172,7 @@ export class AccountIssuance {
         if (renewing) await moveAccountSession(trx, session.id, certificate.serial)
       },
     })
-      : await authority.add({ subscriberId: session.subscriberId, displayName: await this.subscriberName(session), holder: request.holder ?? 'file', spki: request.spki, proof: request.proof, alsoInTransaction: request.alsoInTransaction })
+      : await authority.add({ subscriberId: session.subscriberId, displayName: await this.subscriberName(session), holder: request.holder ?? 'file', attested: request.attested, spki: request.spki, proof: request.proof, alsoInTransaction: request.alsoInTransaction })
     await db.updateTable('account_session').set({ phone_verified_at: null, webauthn_challenge: null }).where('id', '=', session.id).execute()
     return issued
   }

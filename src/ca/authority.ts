@@ -40,6 +40,8 @@ export interface IssueRequest {
   subscriberId: string
   displayName: string
   holder: HolderKind
+  /** A passkey whose attestation PostCert verified: the hardware-bound policy (ca/constants.ts). */
+  attested?: boolean
   /** The subscriber's public key, SubjectPublicKeyInfo DER. */
   spki: Buffer
   proof: PossessionProof
@@ -51,6 +53,7 @@ export interface RenewRequest {
   spki: Buffer
   proof: PossessionProof
   holder?: HolderKind
+  attested?: boolean
   /** Display name for the new certificate; defaults to the old certificate's. */
   displayName?: string
   /** Extra work that must commit with the renewal (a new passkey's credential). */
@@ -160,6 +163,7 @@ export class CertificateAuthority {
       subscriberId: old.subscriberId,
       displayName: request.displayName ?? displayNameOf(old.subject),
       holder: request.holder ?? old.holder,
+      attested: request.attested,
       spki: request.spki,
       proof: request.proof,
       notAfter: new Date(old.notAfter.getTime() + this.#settings.validityDays * DAY_MS),
@@ -232,7 +236,7 @@ export class CertificateAuthority {
     const notAfter = request.notAfter ?? new Date(now.getTime() + this.#settings.validityDays * DAY_MS)
     const spki = Buffer.from(key.export({ format: 'der', type: 'spki' }))
     const cert = await buildSubscriberCertificate({
-      serial, subscriberId: request.subscriberId, displayName: request.displayName, holder: request.holder,
+      serial, subscriberId: request.subscriberId, displayName: request.displayName, holder: request.holder, attested: request.attested,
       spki, notBefore: now, notAfter,
     }, ca, pkiUrls(this.#settings.issuer))
     const row: CertificateRow = {

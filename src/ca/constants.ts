@@ -8,13 +8,17 @@ export const ISSUING_VALIDITY_YEARS = 5
 
 /**
  * PostCert's OID arc, under 2.25 (UUID-based OIDs, ITU-T X.667), which needs no registration.
- * Policies: .1.1 certificate held by a passkey (hardware-bound, user verification),
- *           .1.2 certificate held in a password-protected file.
+ * Policies: .1.1 certificate held by a passkey whose attestation PostCert verified (hardware-bound,
+ *                user verification: loa:high),
+ *           .1.2 certificate held in a password-protected file (loa:substantial),
+ *           .1.3 certificate held by a passkey whose device was not attested (user verification,
+ *                key protection unknown: loa:substantial).
  */
 export const POSTCERT_OID_ARC = '2.25.218079405337465306498611413416520318931'
 export const POLICY_OIDS = {
   passkey: `${POSTCERT_OID_ARC}.1.1`,
   file: `${POSTCERT_OID_ARC}.1.2`,
+  passkeyUnattested: `${POSTCERT_OID_ARC}.1.3`,
 } as const
 
 /** A proof-of-possession challenge must be answered within this many seconds. */

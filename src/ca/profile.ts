@@ -9,6 +9,8 @@ export interface SubscriberCertificateInput {
   subscriberId: string
   displayName: string
   holder: HolderKind
+  /** A passkey whose attestation PostCert verified (hardware-bound). */
+  attested?: boolean
   spki: Buffer
   notBefore: Date
   notAfter: Date
@@ -46,7 +48,7 @@ export async function buildSubscriberCertificate(input: SubscriberCertificateInp
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation, true),
       await x509.SubjectKeyIdentifierExtension.create(publicKey, false, webcrypto as never),
       await x509.AuthorityKeyIdentifierExtension.create(ca.certificate.publicKey, false, webcrypto as never),
-      new x509.CertificatePolicyExtension([POLICY_OIDS[input.holder]]),
+      new x509.CertificatePolicyExtension([input.holder === 'passkey' && !input.attested ? POLICY_OIDS.passkeyUnattested : POLICY_OIDS[input.holder]]),
       new x509.CRLDistributionPointsExtension([urls.crl]),
       new x509.AuthorityInfoAccessExtension({ ocsp: [urls.ocsp], caIssuers: [urls.caIssuers] }),
     ],

@@ -1,6 +1,7 @@
 import path from 'node:path'
 import { z } from 'zod'
 import type { ServerEnv } from './env.ts'
+import type { AttestationSettings } from '../holders/webauthn/trust-loader.ts'
 
 export type NodeEnv = 'development' | 'test' | 'production'
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
@@ -43,6 +44,8 @@ export interface ServerConfig {
    * proof of possession (prompt=none, max_age, a second authorization request); 0: never.
    */
   loginReuseSeconds: number
+  /** Which passkey attestations give the high assurance level (holders/webauthn/attestation.ts). */
+  attestation: AttestationSettings
 }
 
 /** Thrown for any invalid setting; `message` is the one line printed at start-up. */
@@ -81,6 +84,10 @@ const schema = z.object({
   WEB_CONCURRENCY: integerText(1, 64).default(1),
   POSTCERT_TEST_MODE: booleanText.default(false),
   LOGIN_REUSE_SECONDS: integerText(0, 3600).default(600),
+  PASSKEY_ATTESTATION_ROOTS: z.string().optional(),
+  PASSKEY_AAGUIDS: z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(\s*,\s*[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$/, { error: 'must be AAGUIDs (8-4-4-4-12 hex digits) separated by commas' }).optional(),
+  FIDO_MDS_FILE: z.string().optional(),
+  FIDO_MDS_ROOTS: z.string().optional(),
   DEMO_RP_URL: z.string().refine((v) => v === 'off' || /^https?:\/\/[^/]/.test(v) && URL.canParse(v), { error: 'must be an absolute http(s) URL or off' }).optional(),
 })
 
@@ -115,6 +122,7 @@ export function buildConfig(env: ServerEnv): ServerConfig {
   const demoUrl = e.DEMO_RP_URL ?? (e.NODE_ENV === 'development' ? 'http://localhost:4000' : 'off')
   if (e.WEB_CONCURRENCY > 1 && !e.DATABASE_URL) throw new ConfigError('WEB_CONCURRENCY above 1 needs DATABASE_URL (the embedded database serves one process)')
   if (e.SMS_GATEWAY_URL && !e.SMS_GATEWAY_TOKEN) throw new ConfigError('SMS_GATEWAY_TOKEN is required with SMS_GATEWAY_URL')
+  if (e.FIDO_MDS_ROOTS && !e.FIDO_MDS_FILE) throw new ConfigError('FIDO_MDS_ROOTS needs FIDO_MDS_FILE (the roots verify that BLOB)')
   if (e.IDENTITY_PROVIDER_URL && !e.IDENTITY_PROVIDER_TOKEN) throw new ConfigError('IDENTITY_PROVIDER_TOKEN is required with IDENTITY_PROVIDER_URL')
 
   return {
@@ -136,5 +144,11 @@ export function buildConfig(env: ServerEnv): ServerConfig {
     workers: e.WEB_CONCURRENCY,
     testMode: e.POSTCERT_TEST_MODE,
     loginReuseSeconds: e.LOGIN_REUSE_SECONDS,
+    attestation: {
+      rootsFile: e.PASSKEY_ATTESTATION_ROOTS ? path.resolve(e.PASSKEY_ATTESTATION_ROOTS) : undefined,
+      aaguids: e.PASSKEY_AAGUIDS ? e.PASSKEY_AAGUIDS.split(',').map((a) => a.trim().toLowerCase()) : [],
+      mdsFile: e.FIDO_MDS_FILE ? path.resolve(e.FIDO_MDS_FILE) : undefined,
+      mdsRootsFile: e.FIDO_MDS_ROOTS ? path.resolve(e.FIDO_MDS_ROOTS) : undefined,
+    },
   }
 }

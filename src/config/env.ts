@@ -21,6 +21,10 @@ export interface ServerEnv {
   WEB_CONCURRENCY?: string
   POSTCERT_TEST_MODE?: string
   LOGIN_REUSE_SECONDS?: string
+  PASSKEY_ATTESTATION_ROOTS?: string
+  PASSKEY_AAGUIDS?: string
+  FIDO_MDS_FILE?: string
+  FIDO_MDS_ROOTS?: string
 }
 
 export const ENV_NAMES = [
@@ -44,6 +48,10 @@ export const ENV_NAMES = [
   'DEMO_RP_URL',
   'WEB_CONCURRENCY',
   'LOGIN_REUSE_SECONDS',
+  'PASSKEY_ATTESTATION_ROOTS',
+  'PASSKEY_AAGUIDS',
+  'FIDO_MDS_FILE',
+  'FIDO_MDS_ROOTS',
 ] as const satisfies readonly (keyof ServerEnv)[]
 
 export function readEnv(source: NodeJS.ProcessEnv = process.env): ServerEnv {

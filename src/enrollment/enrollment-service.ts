@@ -3,7 +3,7 @@ import type { Selectable } from 'kysely'
 import type { AuditLog } from '../audit/audit-log.ts'
 import { isInUse, type CertificateAuthority, type CertificateRecord, type InIssuanceTransaction, type IssueRequest } from '../ca/authority.ts'
 import type { PossessionProof } from '../ca/possession.ts'
-import type { PasskeyRegistrar } from '../holders/webauthn/passkeys.ts'
+import { isAttested, savePasskey, type PasskeyRegistrar } from '../holders/webauthn/passkeys.ts'
 import type { PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/server'
 import type { Database, DatabaseTransaction } from '../db/database.ts'
 import type { EnrollmentTable, SubscriberTable } from '../db/schema/enrollment.ts'
@@ -177,6 +177,11 @@ export class EnrollmentService {
     return enrollment.certificate_serial ? await this.#deps.authority.find(enrollment.certificate_serial) : undefined
   }
 
+  /** Whether the passkey of this certificate was attested (its level is high). */
+  async attested(serial: string): Promise<boolean> {
+    return await isAttested(this.#deps.db, serial)
+  }
+
   /** A fresh proof-of-possession challenge for the holder step. */
   async holderChallenge(enrollment: Enrollment): Promise<Buffer> {
     if (enrollment.step !== 'holder') throw stepNotAllowed(enrollment.step)
@@ -212,19 +217,16 @@ export class EnrollmentService {
       registrationChallenge: enrollment.webauthn_challenge, registration: input.registration, assertion: input.assertion, caChallenge: input.challenge,
     })
     return await this.#issueTo(enrollment, 'passkey', passkey.spki, passkey.proof, async (trx, certificate) => {
-      await trx.insertInto('webauthn_credential').values({
-        id: passkey.credentialId, subscriber_id: certificate.subscriberId, certificate_serial: certificate.serial,
-        public_key: passkey.publicKey, counter: passkey.counter, transports: JSON.stringify(passkey.transports), created_at: this.#deps.clock.now(),
-      }).execute()
-    })
+      await savePasskey(trx, passkey, certificate, this.#deps.clock.now())
+    }, passkey.attestation.attested)
   }
 
-  async #issueTo(enrollment: Enrollment, holder: 'passkey' | 'file', spki: Buffer, proof: PossessionProof, also?: InIssuanceTransaction): Promise<CertificateRecord> {
+  async #issueTo(enrollment: Enrollment, holder: 'passkey' | 'file', spki: Buffer, proof: PossessionProof, also?: InIssuanceTransaction, attested?: boolean): Promise<CertificateRecord> {
     if (enrollment.step !== 'holder') throw stepNotAllowed(enrollment.step)
     const subscriber = await this.subscriber(enrollment)
     if (!subscriber) throw stepNotAllowed(enrollment.step)
     const request: IssueRequest = {
-      subscriberId: subscriber.id, displayName: subscriber.name, holder, spki, proof,
+      subscriberId: subscriber.id, displayName: subscriber.name, holder, attested, spki, proof,
       alsoInTransaction: async (trx, certificate) => {
         const done = await trx.updateTable('enrollment')
           .set({ step: 'done', holder, certificate_serial: certificate.serial, webauthn_challenge: null })

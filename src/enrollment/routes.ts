@@ -8,6 +8,7 @@ import { isInUse, type CertificateAuthority } from '../ca/authority.ts'
 import type { Clock } from '../util/clock.ts'
 import { CERTIFICATE_ACTIONS, changeCertificateStatus, SUBSCRIBER_REVOCATION_REASONS } from '../account/certificate-actions.ts'
 import type { Router } from '../http/router.ts'
+import { ACR_HIGH, assuranceOf } from '../login/assurance.ts'
 import { pickLocale, scriptJson, type Locale, type Views } from '../http/views.ts'
 import { ENROLLMENT_TTL } from './constants.ts'
 import { EnrollmentError, enrollmentExpired, stepNotAllowed } from './errors.ts'
@@ -250,9 +251,11 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
     const certificate = (await service.certificate(enrollment))!
     const lang = locale(ctx)
     const days = Math.ceil((certificate.notAfter.getTime() - Date.now()) / 86_400_000)
+    const level = assuranceOf(certificate.holder, await service.attested(certificate.serial)).acr === ACR_HIGH ? 'high' : 'substantial'
     render(ctx, 'enroll-done', 'enroll.done.title', {
       step: 'done', stepNumber: 4, serial: certificate.serial,
       holder: views.message(lang, `enroll.holder.${certificate.holder}_label`), file: certificate.holder === 'file',
+      level: views.message(lang, `assurance.${level}`), levelHelp: views.message(lang, `assurance.${level}_help`),
       notBefore: certificate.notBefore.toISOString().slice(0, 10), notAfter: certificate.notAfter.toISOString().slice(0, 10), days,
       scripts: certificate.holder === 'file' ? ['/assets/enroll-done.js'] : [],
     })

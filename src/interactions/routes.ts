@@ -8,7 +8,7 @@ import { readForm, readJson } from '../http/form.ts'
 import type { Router } from '../http/router.ts'
 import { languageSwitch, pickLocale, scriptJson, type Locale, type Views } from '../http/views.ts'
 import type { LoginResult, LoginService } from '../login/login-service.ts'
-import { meets, passkeyOnly, requiredAcr } from '../login/assurance.ts'
+import { meets, passkeyOnly, requiredAcr, unsatisfiable } from '../login/assurance.ts'
 import { acrNotMet } from '../login/errors.ts'
 import { ciAllowed, displayName } from '../oidc/client-policy.ts'
 import { deviceOf, truncatedIp } from '../audit/client-info.ts'
@@ -81,6 +81,11 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
         : deps.views.render('consent', lang, 'consent.title', common)
       return
     }
+    // A level no holder has (an essential acr PostCert does not know): the institution is told at once.
+    if (unsatisfiable(details.params)) {
+      ctx.status = 303
+      return ctx.redirect(await unmet(provider, ctx))
+    }
     // The first single-use challenge comes with the page, saving the browser a request.
     const challenge = await deps.login.createChallenge(uid)
     ctx.body = deps.views.render('interaction', lang, 'interaction.title', {
@@ -109,9 +114,21 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     ctx.body = { challenge, passkey: deps.login.passkeyOptions(challenge) }
   })
 
+  /** Ends the interaction telling the institution that no holder of the subscriber meets the level it asked for. */
+  const unmet = async (provider: Provider, ctx: Context) => await provider.interactionResult(ctx.req, ctx.res,
+    { error: 'unmet_authentication_requirements', error_description: 'the subscriber has no certificate holder that gives the requested assurance level' },
+    { mergeWithLastSubmission: false })
+
   const finishLogin = async (ctx: Context, details: LoadedInteraction, result: LoginResult) => {
     const clientId = String(details.params.client_id)
-    if (!meets(result.acr, requiredAcr(details.params))) throw acrNotMet()
+    const required = requiredAcr(details.params)
+    if (!meets(result.acr, required)) {
+      // Never a lower level than asked: another holder of theirs may meet it (try it), or none
+      // can, and the institution is told so (OpenID Connect's unmet_authentication_requirements).
+      if (await deps.login.canMeet(result.subscriberId, required!)) throw acrNotMet()
+      ctx.body = { redirect: await unmet(deps.provider(), ctx) }
+      return
+    }
     await deps.audit.record(deps.login.db, {
       type: 'login', subscriberId: result.subscriberId, certificateSerial: result.serial,
       data: { client: clientId, holder: result.holder, acr: result.acr, ip: truncatedIp(ctx.ip), device: deviceOf(ctx.get('user-agent')) },
@@ -181,6 +198,14 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     const returnTo = await provider.interactionResult(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true })
     ctx.status = 303
     ctx.redirect(returnTo)
+  })
+
+  // "I have no such passkey": the subscriber cannot meet the level, and the institution is told so.
+  router.add('POST', '/interaction/:uid/unmet', 'interaction_unmet', async (ctx, { uid = '' }) => {
+    const { provider, details } = await loginApi(ctx, uid, (await readForm(ctx)).get('csrf'))
+    if (!passkeyOnly(details.params)) throw new InvalidRequestError('this sign-in request asks for no more than any certificate gives')
+    ctx.status = 303
+    ctx.redirect(await unmet(provider, ctx))
   })
 
   router.add('POST', '/interaction/:uid/abort', 'interaction_abort', async (ctx, { uid = '' }) => {

@@ -7,8 +7,7 @@ import type { Csrf } from '../http/csrf.ts'
 import { readJson } from '../http/form.ts'
 import type { Router } from '../http/router.ts'
 import { scriptJson, type Locale, type Views } from '../http/views.ts'
-import { passkeyOnly } from '../login/assurance.ts'
-import { acrNotMet } from '../login/errors.ts'
+import { passkeyOnly, requiredAcr } from '../login/assurance.ts'
 import type { PostcertConsentResult } from '../oidc/provider.ts'
 import { renderDocumentText } from '../signing/document-text.ts'
 import { signedDocuments } from '../signing/payload.ts'
@@ -76,14 +75,12 @@ export function addSigningRoutes(router: Router, deps: SigningRouteDeps): void {
     const subscriberId = details.session?.accountId
     if (!request || !subscriberId) throw new InvalidRequestError('this sign-in request is not waiting for a signature')
     const clientId = String(details.params.client_id)
-    const context = { interactionUid: uid, clientId, subscriberId, subject: await deps.subjectFor(clientId, subscriberId), request }
+    const context = { interactionUid: uid, clientId, subscriberId, subject: await deps.subjectFor(clientId, subscriberId), request, requiredAcr: requiredAcr(details.params) }
     return { provider, details, context, body: await readJson(ctx) }
   }
 
   router.add('POST', '/interaction/:uid/sign/file', 'interaction_sign_file', async (ctx, { uid = '' }) => {
     const { provider, details, context, body } = await signingApi(ctx, uid)
-    // As at login: a request that asks for passkey assurance is not signed with a certificate file.
-    if (passkeyOnly(details.params)) throw acrNotMet()
     if (typeof body.jws !== 'string') throw new InvalidRequestError('jws must be a compact JWS')
     if (typeof body.cms !== 'string') throw new InvalidRequestError('cms must be a detached CMS SignedData (base64 DER)')
     const stored = await deps.signing.signWithFile(context, body.jws, body.cms)

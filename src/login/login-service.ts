@@ -9,7 +9,7 @@ import { TTL } from '../constants.ts'
 import type { Clock } from '../util/clock.ts'
 import { BoundedMap } from '../util/bounded-map.ts'
 import type { RateLimiter } from '../util/rate-limiter.ts'
-import { assuranceOf } from './assurance.ts'
+import { ACR_SUBSTANTIAL, assuranceOf, meets } from './assurance.ts'
 import { certificateLocked, certificateRefused, challengeInvalid, invalidProof } from './errors.ts'
 
 /** A login challenge must be answered within this time. */
@@ -155,7 +155,22 @@ export class LoginService {
     const failed = await this.checkAssertion(credential, assertion, challenge)
     if (failed) throw invalidProof(failed)
     const certificate = await this.#usable(credential.certificate_serial)
-    return { subscriberId: certificate.subscriberId, serial: certificate.serial, holder: 'passkey', notAfter: certificate.notAfter, ...assuranceOf('passkey') }
+    return { subscriberId: certificate.subscriberId, serial: certificate.serial, holder: 'passkey', notAfter: certificate.notAfter, ...assuranceOf('passkey', credential.attested) }
+  }
+
+  /**
+   * Whether the subscriber holds a certificate in use whose holder gives `acr` (a login at that
+   * level is possible at all): certificate files and passkeys give substantial, attested passkeys high.
+   */
+  async canMeet(subscriberId: string, acr: string): Promise<boolean> {
+    if (meets(ACR_SUBSTANTIAL, acr)) return true
+    const now = this.#deps.clock.now()
+    const row = await this.#deps.db.selectFrom('certificate').innerJoin('webauthn_credential', 'webauthn_credential.certificate_serial', 'certificate.serial')
+      .select('certificate.serial')
+      .where('certificate.subscriber_id', '=', subscriberId).where('certificate.status', '=', 'good').where('certificate.not_after', '>', now)
+      .where('webauthn_credential.attested', '=', true) // certificate_subscriber_idx
+      .executeTakeFirst()
+    return Boolean(row)
   }
 
   /** The registered passkey that made `assertion`, if any (webauthn_credential primary key). */

@@ -5,7 +5,8 @@ import { singleStatus, type OcspResponder } from '../ca/ocsp.ts'
 import type { Verdict } from '../ca/verdict.ts'
 import type { Database } from '../db/database.ts'
 import { parseSignatureJws } from '../holders/keyfile/signature-jws.ts'
-import { certificateRefused, challengeInvalid } from '../login/errors.ts'
+import { assuranceOf, meets } from '../login/assurance.ts'
+import { acrNotMet, certificateRefused, challengeInvalid } from '../login/errors.ts'
 import type { LoginService } from '../login/login-service.ts'
 import type { Clock } from '../util/clock.ts'
 import { checkSignatureCms } from './cms-check.ts'
@@ -46,6 +47,8 @@ export interface SigningContext {
   /** The pairwise subject this client knows the subscriber by (for the receipt). */
   subject: string
   request: SignatureRequest
+  /** The assurance level the institution asked for (acr_values or essential acr), if any: the signing holder must give it. */
+  requiredAcr?: string
 }
 
 export interface StoredSignature {
@@ -92,6 +95,8 @@ export class SigningService {
    * A signature that fails after 4 counts as a failed proof of possession.
    */
   async signWithFile(context: SigningContext, jws: string, cms: string): Promise<StoredSignature> {
+    // As at login: a certificate file gives substantial, never more.
+    if (!meets(assuranceOf('file').acr, context.requiredAcr)) throw acrNotMet()
     let parsed
     try {
       parsed = parseSignatureJws(jws)
@@ -142,6 +147,7 @@ export class SigningService {
     if (mismatch) throw invalidSignature(mismatch)
     const credential = await this.#deps.login.findPasskey(assertion)
     if (!credential) throw invalidSignature('this passkey is not registered with PostCert')
+    if (!meets(assuranceOf('passkey', credential.attested).acr, context.requiredAcr)) throw acrNotMet()
     const verdict = await this.#deps.judge(credential.certificate_serial, this.#deps.clock.now())
     if (!verdict.valid) throw certificateRefused(verdict.reason, verdict.message)
     const certificate = verdict.certificate

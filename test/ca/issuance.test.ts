@@ -27,21 +27,23 @@ describe('issuance and the certificate verdict', () => {
     })
   }
 
-  it('certifies a passkey that proves possession with a WebAuthn assertion', async () => {
-    const key = subscriberKey('p256')
-    const challenge = await server.ctx.authority.createChallenge()
-    const authenticatorData = randomBytes(37)
-    const clientDataJSON = Buffer.from(JSON.stringify({ type: 'webauthn.get', challenge: challenge.toString('base64url'), origin: server.issuer }))
-    const signed = Buffer.concat([authenticatorData, createHash('sha256').update(clientDataJSON).digest()])
-    const certificate = await server.ctx.authority.issue({
-      subscriberId: 'ps-passkey', displayName: 'Kim', holder: 'passkey', spki: key.spki,
-      proof: { type: 'webauthn', challenge, authenticatorData, clientDataJSON, signature: sign('sha256', signed, key.privateKey) },
-    })
-    // openssl reads the UUID arc in decimal (some JS parsers print arcs past 2^53 in hex).
-    const dir = tempDir('postcert-passkey-')
-    fs.writeFileSync(`${dir}/cert.pem`, toPem(certificate.der, 'CERTIFICATE'))
-    const { output } = await openssl(['x509', '-in', `${dir}/cert.pem`, '-noout', '-text'])
-    assert.ok(output.includes(`Policy: ${POLICY_OIDS.passkey}\n`), output)
+  it('certifies a passkey that proves possession with a WebAuthn assertion, under the policy of its attestation', async () => {
+    for (const [attested, policy] of [[true, POLICY_OIDS.passkey], [false, POLICY_OIDS.passkeyUnattested]] as const) {
+      const key = subscriberKey('p256')
+      const challenge = await server.ctx.authority.createChallenge()
+      const authenticatorData = randomBytes(37)
+      const clientDataJSON = Buffer.from(JSON.stringify({ type: 'webauthn.get', challenge: challenge.toString('base64url'), origin: server.issuer }))
+      const signed = Buffer.concat([authenticatorData, createHash('sha256').update(clientDataJSON).digest()])
+      const certificate = await server.ctx.authority.issue({
+        subscriberId: 'ps-passkey', displayName: 'Kim', holder: 'passkey', attested, spki: key.spki,
+        proof: { type: 'webauthn', challenge, authenticatorData, clientDataJSON, signature: sign('sha256', signed, key.privateKey) },
+      })
+      // openssl reads the UUID arc in decimal (some JS parsers print arcs past 2^53 in hex).
+      const dir = tempDir('postcert-passkey-')
+      fs.writeFileSync(`${dir}/cert.pem`, toPem(certificate.der, 'CERTIFICATE'))
+      const { output } = await openssl(['x509', '-in', `${dir}/cert.pem`, '-noout', '-text'])
+      assert.ok(output.includes(`Policy: ${policy}\n`), output)
+    }
   })
 
   it('refuses keys it does not certify', async () => {

@@ -23,6 +23,8 @@ describe('configuration', () => {
     assert.equal(config.logLevel, 'info')
     assert.equal(config.certValidityDays, 365)
     assert.equal(config.renewalWindowDays, 30)
+    assert.equal(config.loginReuseSeconds, 600)
+    assert.deepEqual(config.attestation, { rootsFile: undefined, aaguids: [], mdsFile: undefined, mdsRootsFile: undefined })
   })
 
   it('derives the issuer from PORT and strips a trailing slash from PUBLIC_URL', () => {
@@ -62,6 +64,9 @@ describe('configuration', () => {
     ['a WEB_CONCURRENCY of 0', { WEB_CONCURRENCY: '0' }, /^WEB_CONCURRENCY must be at least 1/],
     ['an SMS gateway without its token', { SMS_GATEWAY_URL: 'https://sms.example.kr' }, /^SMS_GATEWAY_TOKEN is required with SMS_GATEWAY_URL/],
     ['an identity provider without its token', { IDENTITY_PROVIDER_URL: 'https://idv.example.kr' }, /^IDENTITY_PROVIDER_TOKEN is required with IDENTITY_PROVIDER_URL/],
+    ['a login reuse window past an hour', { LOGIN_REUSE_SECONDS: '3601' }, /^LOGIN_REUSE_SECONDS must be at most 3600/],
+    ['an AAGUID that is not one', { PASSKEY_AAGUIDS: 'ee882879-721c-4913-9775-3dfcce97072a, yubikey' }, /^PASSKEY_AAGUIDS must be AAGUIDs/],
+    ['metadata roots without a metadata BLOB', { FIDO_MDS_ROOTS: '/etc/roots.pem' }, /^FIDO_MDS_ROOTS needs FIDO_MDS_FILE/],
   ]
   for (const [what, env, message] of refusals) {
     it(`refuses ${what}`, () => {
@@ -113,6 +118,21 @@ describe('bad configuration at start-up', () => {
     assert.notEqual(result.status, 0)
     assert.equal(result.stderr, 'postcert: invalid configuration: PORT must be an integer between 0 and 65535\n')
     assert.equal(result.stdout, '')
+  })
+
+  it('exits 78 with one line when an attestation file is missing or holds no certificate', () => {
+    const missing = start({ PASSKEY_ATTESTATION_ROOTS: '/nonexistent/roots.pem' })
+    assert.equal(missing.status, 78)
+    assert.equal(missing.stderr, 'postcert: invalid configuration: PASSKEY_ATTESTATION_ROOTS cannot be read: /nonexistent/roots.pem (ENOENT)\n')
+    const empty = path.join(tempDir(), 'empty.pem')
+    fs.writeFileSync(empty, 'no certificate here')
+    const none = start({ PASSKEY_ATTESTATION_ROOTS: empty })
+    assert.equal(none.stderr, `postcert: invalid configuration: PASSKEY_ATTESTATION_ROOTS ${empty} holds no PEM certificate\n`)
+    const blob = path.join(tempDir(), 'blob.jwt')
+    fs.writeFileSync(blob, 'not a blob')
+    const bad = start({ FIDO_MDS_FILE: blob })
+    assert.equal(bad.status, 78)
+    assert.equal(bad.stderr, `postcert: invalid configuration: FIDO_MDS_FILE ${blob}: not a JWT\n`)
   })
 
   it('exits non-zero with one line when the database cannot be reached', () => {

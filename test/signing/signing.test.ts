@@ -124,9 +124,12 @@ describe('electronic signatures through authorization_details (certificate file)
 
   it('keeps to the assurance asked for, names the subscriber as the ID token does, and refuses a payload that is not one', async () => {
     const holder = await h.subscriber()
-    // Only passkeys will do: a certificate file is refused (at login already; the signing page would refuse it too).
+    // Only attested passkeys will do, and this subscriber has a certificate file only: the
+    // institution is told at login (the signing page would refuse a file too: SigningService).
     const strict = await h.begin(rp, { authorization_details: JSON.stringify([signatureDetail()]), acr_values: 'urn:postcert:loa:high' })
-    assert.equal((await h.prove(strict, holder)).response.body.error, 'acr_not_met')
+    const refused = (await h.prove(strict, holder)).response.body.redirect as string
+    const told = await h.follow(strict.browser, refused)
+    assert.equal(told.callback?.searchParams.get('error'), 'unmet_authentication_requirements')
 
     const publicRp = await h.relyingParty({ name: 'Public Subject Bank', redirectUri: 'https://public.example.kr/cb', metadata: { subject_type: 'public' } })
     const { evidence, tokens } = await signing.sign(publicRp, holder)

@@ -47,6 +47,12 @@ export interface WebauthnCredentialTable {
   /** JSON array of transports */
   transports: string
   created_at: Date
+  /** The attestation statement format at registration ('none', 'packed', 'tpm', ...). */
+  attestation_format: ColumnType<string, string | undefined, string>
+  /** The authenticator model, when it said. */
+  aaguid: ColumnType<string | null, string | null | undefined, string | null>
+  /** The attestation chained to a trusted root (holders/webauthn/attestation.ts): hardware-bound, loa:high. */
+  attested: ColumnType<boolean, boolean | undefined, boolean>
 }
 
 export interface RateLimitTable {

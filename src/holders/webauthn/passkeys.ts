@@ -2,8 +2,13 @@ import {
   generateRegistrationOptions, verifyAuthenticationResponse, verifyRegistrationResponse,
   type AuthenticationResponseJSON, type PublicKeyCredentialCreationOptionsJSON, type RegistrationResponseJSON,
 } from '@simplewebauthn/server'
+import { decodeAttestationObject } from '@simplewebauthn/server/helpers'
 import { InvalidPossessionProofError } from '../../ca/errors.ts'
 import type { PossessionProof } from '../../ca/possession.ts'
+import type { CertificateRecord } from '../../ca/authority.ts'
+import type { Database } from '../../db/database.ts'
+import type { Clock } from '../../util/clock.ts'
+import type { AttestationTrust } from './attestation.ts'
 import { coseToSpki } from './cose-to-spki.ts'
 
 export interface RegisteredPasskey {
@@ -13,6 +18,8 @@ export interface RegisteredPasskey {
   transports: string[]
   spki: Buffer
   proof: PossessionProof
+  /** What its attestation showed: only an attested passkey is hardware-bound (loa:high). */
+  attestation: { format: string; aaguid: string; attested: boolean; reason?: string }
 }
 
 /** ES256, EdDSA, RS256: what passkeys offer, in order of preference. */
@@ -22,22 +29,28 @@ const ALGORITHMS = [-7, -8, -257]
  * Passkeys as certificate holders. Registration alone does not prove possession (with "none"
  * attestation nothing in it is signed by the new key), so enrollment asks for an assertion with
  * the new credential over the CA's challenge right after: that signature is the proof.
+ * Registration asks for the authenticator's attestation ("direct"): when it chains to a root
+ * PostCert trusts, the passkey is hardware-bound and gives the high assurance level.
  */
 export class PasskeyRegistrar {
   readonly #rpID: string
   readonly #origin: string
+  readonly #trust: AttestationTrust
+  readonly #clock: Clock
 
-  constructor(issuer: string) {
+  constructor(issuer: string, trust: AttestationTrust, clock: Clock) {
     const url = new URL(issuer)
     this.#rpID = url.hostname
     this.#origin = url.origin
+    this.#trust = trust
+    this.#clock = clock
   }
 
   async options(user: { id: string; name: string }, exclude: string[]): Promise<PublicKeyCredentialCreationOptionsJSON> {
     return await generateRegistrationOptions({
       rpName: 'PostCert', rpID: this.#rpID,
       userID: new TextEncoder().encode(user.id), userName: user.id, userDisplayName: user.name,
-      attestationType: 'none', supportedAlgorithmIDs: ALGORITHMS,
+      attestationType: 'direct', supportedAlgorithmIDs: ALGORITHMS,
       authenticatorSelection: { residentKey: 'required', userVerification: 'required' },
       excludeCredentials: exclude.map((id) => ({ id })),
       timeout: 120_000,
@@ -48,7 +61,8 @@ export class PasskeyRegistrar {
    * Checks, in order:
    * 1. the registration answers our registration challenge, on our origin and RP id, with user verification;
    * 2. the assertion comes from the credential just registered;
-   * 3. the assertion answers the CA's challenge, on our origin, with user verification, signed by that credential.
+   * 3. the assertion answers the CA's challenge, on our origin, with user verification, signed by that credential;
+   * then what the attestation shows of the device (attestation.ts): that decides the level, not whether it is issued.
    */
   async verify(input: { registrationChallenge: string; registration: unknown; assertion: unknown; caChallenge: Buffer }): Promise<RegisteredPasskey> {
     let registered
@@ -80,7 +94,11 @@ export class PasskeyRegistrar {
     if (!asserted.verified) throw new InvalidPossessionProofError('the passkey assertion did not verify')
 
     const b = (text: string) => Buffer.from(text, 'base64url')
+    const { fmt, aaguid, attestationObject } = registered.registrationInfo
+    const x5c = (decodeAttestationObject(attestationObject).get('attStmt').get('x5c') as Uint8Array[] | undefined) ?? []
+    const verdict = this.#trust.judge({ fmt, aaguid, x5c }, this.#clock.now())
     return {
+      attestation: { format: fmt, aaguid, attested: verdict.attested, ...(verdict.reason ? { reason: verdict.reason } : {}) },
       credentialId: credential.id,
       publicKey: credential.publicKey,
       counter: asserted.authenticationInfo.newCounter,
@@ -93,4 +111,19 @@ export class PasskeyRegistrar {
       },
     }
   }
+}
+
+/** Keeps a registered passkey with the certificate issued to it, in the issuance's transaction. */
+export async function savePasskey(trx: Database, passkey: RegisteredPasskey, certificate: CertificateRecord, now: Date): Promise<void> {
+  await trx.insertInto('webauthn_credential').values({
+    id: passkey.credentialId, subscriber_id: certificate.subscriberId, certificate_serial: certificate.serial,
+    public_key: passkey.publicKey, counter: passkey.counter, transports: JSON.stringify(passkey.transports), created_at: now,
+    attestation_format: passkey.attestation.format, aaguid: passkey.attestation.aaguid, attested: passkey.attestation.attested,
+  }).execute()
+}
+
+/** Whether the passkey holding this certificate was attested (false for a certificate file). */
+export async function isAttested(db: Database, serial: string): Promise<boolean> {
+  const row = await db.selectFrom('webauthn_credential').select('attested').where('certificate_serial', '=', serial).executeTakeFirst()
+  return row?.attested ?? false
 }
