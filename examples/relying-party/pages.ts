@@ -79,7 +79,7 @@ export interface ClaimRow {
   meaning?: string
 }
 
-export function mePage(input: { rows: ClaimRow[]; certificate: ClaimRow[]; raw: unknown; csrf: string }): string {
+export function mePage(input: { rows: ClaimRow[]; certificate: ClaimRow[]; raw: unknown; csrf: string; canRefresh: boolean; refreshed: boolean }): string {
   const table = (caption: SafeHtml, rows: ClaimRow[]) => html`<table>
 <caption>${caption}</caption>
 <thead><tr><th scope="col">항목 <span lang="en">Claim</span></th><th scope="col">값 <span lang="en">Value</span></th><th scope="col">뜻 <span lang="en">Meaning</span></th></tr></thead>
@@ -97,6 +97,11 @@ ${input.certificate.length ? table(html`로그인에 쓴 인증서 <span lang="e
 <summary>받은 클레임 전체 (JSON) <span lang="en">All claims received</span></summary>
 <pre>${JSON.stringify(input.raw, null, 2)}</pre>
 </details>
+${input.refreshed ? html`<p class="notice" role="status" id="refreshed">PostCert에서 정보를 새로 받았습니다. <span lang="en">Your details were refreshed at PostCert.</span></p>` : ''}
+${input.canRefresh ? html`<form method="post" action="/refresh">
+<input type="hidden" name="csrf" value="${input.csrf}">
+<button type="submit" id="refresh">정보 새로 받기 <span lang="en">Refresh my details</span></button>
+</form>` : ''}
 ${logoutForm(input.csrf)}
 <p><a href="/">홈으로 <span lang="en">Home</span></a></p>
 `)

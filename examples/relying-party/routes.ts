@@ -72,6 +72,8 @@ export function createDemoApp(deps: DemoAppDeps): Koa {
         redirect_uri: `${baseUrl}/callback`, scope: deps.scope, state, nonce,
         code_challenge: await client.calculatePKCECodeChallenge(codeVerifier), code_challenge_method: 'S256',
         ...(acr ? { acr_values: acr } : {}),
+        // OpenID Connect grants offline_access only with prompt=consent.
+        ...(deps.scope.split(' ').includes('offline_access') ? { prompt: 'consent' } : {}),
       })
       ctx.redirect(url.href)
     },
@@ -124,7 +126,7 @@ export function createDemoApp(deps: DemoAppDeps): Koa {
         })
         const claims = tokens.claims()!
         const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub)
-        login = { idToken: tokens.id_token!, claims, userinfo }
+        login = { idToken: tokens.id_token!, claims, userinfo, refreshToken: tokens.refresh_token }
       } catch (err) {
         // An error response (state and iss checked by openid-client): the sign-in just did not
         // happen, e.g. access_denied when the customer cancels or declines to register here.
@@ -150,7 +152,37 @@ export function createDemoApp(deps: DemoAppDeps): Koa {
       const session = current(ctx)
       if (!session?.login) return ctx.redirect('/')
       const { claims, userinfo } = session.login
-      page(ctx, 200, mePage({ ...claimRows(claims, userinfo), raw: { id_token: claims, userinfo }, csrf: session.csrf }))
+      page(ctx, 200, mePage({
+        ...claimRows(claims, userinfo), raw: { id_token: claims, userinfo }, csrf: session.csrf,
+        canRefresh: Boolean(session.login.refreshToken), refreshed: ctx.query.refreshed === '1',
+      }))
+    },
+
+    // What a bank does to keep a customer signed in: a new access token from the refresh token,
+    // and the details again. PostCert refuses it once the certificate that logged in is revoked,
+    // suspended or expired: the customer is then signed out here too.
+    'POST /refresh': async (ctx) => {
+      const form = await readForm(ctx)
+      const session = current(ctx)
+      ctx.status = 303
+      const refreshToken = session?.login?.refreshToken
+      if (!session?.login || !refreshToken || !form || !sameToken(session.csrf, form.get('csrf'))) return ctx.redirect('/')
+      try {
+        const tokens = await client.refreshTokenGrant(config, refreshToken)
+        session.login.userinfo = await client.fetchUserInfo(config, tokens.access_token, session.login.claims.sub)
+        session.login.refreshToken = tokens.refresh_token ?? refreshToken
+        ctx.redirect('/me?refreshed=1')
+      } catch (err) {
+        const code = err instanceof client.ResponseBodyError ? err.error : (err as Error).message
+        log(`refresh refused: ${code}`)
+        session.login = undefined
+        page(ctx, 200, errorPage({
+          title: html`PostCert 로그인이 끝났습니다 <span lang="en">Your PostCert login has ended</span>`,
+          explanation: html`인증서가 폐기·정지되었거나 만료되어 다시 로그인해야 합니다.
+<span lang="en">The certificate was revoked, suspended or has expired: please sign in again.</span>`,
+          code,
+        }))
+      }
     },
 
     'POST /logout': async (ctx) => {
@@ -261,6 +293,9 @@ function explain(error: string): SafeHtml {
     case 'interaction_required':
     case 'consent_required':
       return html`PostCert에서 다시 로그인해야 합니다. <span lang="en">You need to sign in at PostCert again.</span>`
+    case 'unmet_authentication_requirements':
+      return html`요청한 보안 등급을 주는 인증서가 없습니다. 제조사 인증이 확인된 기기의 패스키가 필요합니다.
+<span lang="en">No certificate of yours gives the requested assurance level: a passkey on an attested device is needed.</span>`
     case 'temporarily_unavailable':
     case 'server_error':
       return html`PostCert를 잠시 사용할 수 없습니다. 잠시 후 다시 시도해 주세요.

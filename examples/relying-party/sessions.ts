@@ -17,6 +17,8 @@ export interface Login {
   idToken: string
   claims: IDToken
   userinfo: UserInfoResponse
+  /** With offline_access: the bank keeps the customer signed in by refreshing (POST /refresh). */
+  refreshToken?: string
 }
 
 export interface Session {
