@@ -159,7 +159,8 @@ export async function verifyEvidence(evidence: SignatureEvidence, anchors: Trust
   })
   const receiptDocuments = canonicalJson((receipt?.documents as unknown[] | undefined) ?? null)
   const documentsOk = (!receipt || receiptDocuments === canonicalJson(payload.documents ?? null)) && !documents?.some((d) => d.text_matches === false)
-  check('documents', documentsOk, documentsOk ? undefined : documents?.some((d) => d.text_matches === false) ? 'a document\'s text is not the one signed' : 'the receipt lists other documents')
+  const changedTexts = (documents ?? []).flatMap((d, i) => (d.text_matches === false ? [`request.documents[${i}].text`] : []))
+  check('documents', documentsOk, documentsOk ? undefined : changedTexts.length ? `not the text signed: ${changedTexts.join(', ')}` : 'the receipt lists other documents')
 
   const disagreeing = disagreements(evidence, { payload, bytes, signer, signedAt, receipt })
   check('evidence', disagreeing.length === 0, disagreeing.length ? `not what is signed: ${disagreeing.join(', ')}` : undefined)
@@ -175,7 +176,8 @@ export async function verifyEvidence(evidence: SignatureEvidence, anchors: Trust
 
 /**
  * The evidence's members that disagree with what the signature and receipt cover, by name
- * (e.g. `transaction.amount`, `request.documents[0].title`); members PostCert never writes count too.
+ * (e.g. `transaction.amount`, `request.documents[0].title`); members PostCert never writes count
+ * too. A member left out misleads nobody: only what is there is compared.
  */
 function disagreements(evidence: SignatureEvidence, signed: {
   payload: SigningPayload; bytes: Buffer; signer: { serial: string; holder: string }; signedAt?: Date; receipt?: jose.JWTPayload
@@ -198,15 +200,17 @@ function disagreements(evidence: SignatureEvidence, signed: {
     }
     for (const key of new Set([...Object.keys(given), ...Object.keys(covered)])) if (!same(given[key], covered[key])) found.push(`${at}.${key}`)
   }
+  // Each document given is the signed one at its index, in every field it gives (title, media
+  // type, digest); one more than was signed is not.
   const documents = (value: unknown, at: string, withText: boolean) => {
     const covered = signed.payload.documents ?? []
     if (!Array.isArray(value)) return void found.push(at)
-    if (value.length !== covered.length) found.push(`${at} (${value.length} documents, ${covered.length} signed)`)
+    if (value.length > covered.length) found.push(`${at} (${value.length} documents, ${covered.length} signed)`)
     value.forEach((d: unknown, i: number) => {
       const doc = d as Record<string, unknown> | null
       if (typeof doc !== 'object' || doc === null) return void found.push(`${at}[${i}]`)
       unknown(doc, withText ? DOCUMENT_MEMBERS : new Set(['title', 'mime_type', 'sha256']), `${at}[${i}].`)
-      for (const key of ['title', 'mime_type', 'sha256'] as const) if (!same(doc[key], covered[i]?.[key])) found.push(`${at}[${i}].${key}`)
+      for (const key of ['title', 'mime_type', 'sha256'] as const) if (Object.hasOwn(doc, key) && !same(doc[key], covered[i]?.[key])) found.push(`${at}[${i}].${key}`)
     })
   }
   if (has('type') && evidence.type !== 'postcert_signature') found.push('type')
@@ -226,8 +230,8 @@ function disagreements(evidence: SignatureEvidence, signed: {
     } else {
       unknown(request, REQUEST_MEMBERS, 'request.')
       if (Object.hasOwn(request, 'type') && request.type !== 'postcert_signature') found.push('request.type')
-      if (Object.hasOwn(request, 'documents') || signed.payload.documents) documents(request.documents, 'request.documents', true)
-      if (Object.hasOwn(request, 'transaction') || signed.payload.transaction) transaction(request.transaction, 'request.transaction')
+      if (Object.hasOwn(request, 'documents')) documents(request.documents, 'request.documents', true)
+      if (Object.hasOwn(request, 'transaction')) transaction(request.transaction, 'request.transaction')
     }
   }
   return found

@@ -22,9 +22,19 @@ const cookieHeader = (agent: request.Agent) =>
  * How each change is made, on instance A. `setup` runs before the login (moving the clock where
  * the change can happen), `change` makes it; both get the subscriber's certificate.
  */
-const CHANGES: Record<string, { setup?: (clock: ManualClock) => void; change: (a: TestServer, holder: Holder, clock: ManualClock) => Promise<void> }> = {
+const CHANGES: Record<string, {
+  setup?: (clock: ManualClock) => void
+  /** Makes the change on instance A; a renewal returns the successor certificate's holder. */
+  change: (a: TestServer, holder: Holder, clock: ManualClock) => Promise<Holder | void>
+}> = {
   revoke: { change: async (a, holder) => { await a.ctx.authority.revoke(holder.certificate.serial, 'keyCompromise') } },
-  suspend: { change: async (a, holder) => { await a.ctx.authority.suspend(holder.certificate.serial) } },
+  // Lifting the suspension restores nothing: the checks below run after it.
+  suspend: {
+    change: async (a, holder) => {
+      await a.ctx.authority.suspend(holder.certificate.serial)
+      await a.ctx.authority.resume(holder.certificate.serial)
+    },
+  },
   expiry: {
     // The login a minute before the certificate expires; the change is two minutes passing.
     setup: (clock) => clock.advance(365 * DAY - 60),
@@ -35,9 +45,11 @@ const CHANGES: Record<string, { setup?: (clock: ManualClock) => void; change: (a
   },
   renewal: {
     setup: (clock) => clock.advance(340 * DAY),
+    // The new certificate logs in directly: no registration page again.
     change: async (a, holder) => {
       const key = subscriberKey()
-      await a.ctx.authority.renew({ serial: holder.certificate.serial, spki: key.spki, proof: signChallenge(key, await a.ctx.authority.createChallenge()) })
+      const certificate = await a.ctx.authority.renew({ serial: holder.certificate.serial, spki: key.spki, proof: signChallenge(key, await a.ctx.authority.createChallenge()) })
+      return { ...holder, certificate, key }
     },
   },
 }
@@ -88,7 +100,7 @@ for (const topology of ['one instance', 'two instances'] as const) {
           assert.equal((await userinfo()).status, 200, 'userinfo works before')
           assert.equal(((await (await form('/token/introspection', { token: tokens.access_token })).json()) as { active: boolean }).active, true)
 
-          await change(a, holder, clock)
+          const successor = await change(a, holder, clock)
 
           const refreshed = await form('/token', { grant_type: 'refresh_token', refresh_token: tokens.refresh_token! })
           assert.equal(refreshed.status, 400)
@@ -117,6 +129,15 @@ for (const topology of ['one instance', 'two instances'] as const) {
           assert.equal(logouts[0]!.sub, idToken.sub)
           assert.equal(logouts[0]!.sid, idToken.sid)
           assert.equal(await a.ctx.db.selectFrom('logout_notice').select('id').executeTakeFirst(), undefined, 'delivered: none left in the outbox')
+
+          // A new proof is what it takes now: with the certificate again (resumed), or its successor.
+          if (name === 'suspend' || successor) {
+            const flow = await h.begin(rp, { scope: 'openid offline_access profile' }, browser)
+            const { response } = await h.prove(flow, successor ?? holder)
+            assert.equal(response.status, 200, response.text)
+            const step = await h.follow(browser, response.body.redirect)
+            assert.ok(step.callback?.searchParams.get('code'), 'straight back with a code: still registered there')
+          }
         })
       })
     }

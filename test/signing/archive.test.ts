@@ -136,6 +136,7 @@ describe('the signature archive and its verifiers', () => {
       ['the signer', (e) => { e.certificate_serial = 'abcdef' }, 'certificate_serial'],
       ['the institution', (e) => { e.client_id = 'another-bank' }, 'client_id'],
       ['a member never written', (e) => { e.amount_in_words = '일천오백만원' }, 'amount_in_words (not a member of evidence)'],
+      ['a document never signed', (e) => { e.request.documents.push({ title: '부속 약관', text: '추가 조항', sha256: 'A'.repeat(43) }) }, 'request.documents (2 documents, 1 signed)'],
     ]
     for (const [what, tamper, field] of tampered) {
       const changed = structuredClone(archived)
@@ -150,7 +151,8 @@ describe('the signature archive and its verifiers', () => {
     }
     const text = structuredClone(archived)
     text.request.documents[0].text = CONTRACT.replace('1,500,000', '15,000,000')
-    assert.equal((await verify(text)).checks.find((c: { name: string }) => c.name === 'documents').ok, false, 'a changed text')
+    const changedText = (await verify(text)).checks.find((c: { name: string }) => c.name === 'documents')
+    assert.deepEqual(changedText, { name: 'documents', ok: false, detail: 'not the text signed: request.documents[0].text' }, 'a changed text, named')
 
     // The token response's entry: its documents and transaction are copies too.
     for (const [tamper, field] of [
