@@ -12,7 +12,10 @@ export const TTL = {
   RefreshToken: 14 * 24 * 60 * 60,
   /** Time the subscriber has on the login and consent pages. */
   Interaction: 10 * 60,
-  /** Single sign-on at PostCert. */
+  /**
+   * A PostCert session: it keeps each institution's sid for logout, and its login is reused
+   * without a new proof only at the institution it was made for, for LOGIN_REUSE_SECONDS.
+   */
   Session: 8 * 60 * 60,
   /** Registration at an institution (the consent) lasts as long as a certificate: one year. */
   Grant: 365 * 24 * 60 * 60,

@@ -215,7 +215,7 @@ export class AppContext {
       sandboxOutbox: this.sms instanceof SandboxSmsGateway ? this.sms : undefined, hierarchy: this.ca, authority: this.authority, clock: this.clock,
     })
     const account = new AccountService({
-      db: this.db, clock: this.clock, authority: this.authority, audit: this.audit, provider: () => this.host.provider,
+      db: this.db, clock: this.clock, authority: this.authority, audit: this.audit, provider: () => this.host.provider, notices: this.logoutNotices,
     })
     this.#account = account
     const issuance = new AccountIssuance({

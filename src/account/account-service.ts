@@ -5,6 +5,7 @@ import { isInUse, type CertificateAuthority, type CertificateRecord } from '../c
 import type { Database } from '../db/database.ts'
 import { NotFoundError } from '../errors/errors.ts'
 import { ACR_HIGH, assuranceOf } from '../login/assurance.ts'
+import type { LogoutNotice, LogoutNotices } from '../oidc/logout-notices.ts'
 import type { Clock } from '../util/clock.ts'
 
 /** A portal session lasts this long from its login (seconds); the portal then asks for the certificate again. */
@@ -54,6 +55,8 @@ export interface AccountDeps {
   authority: CertificateAuthority
   audit: AuditLog
   provider: () => Provider
+  /** Back-channel logouts owed to institutions (oidc/logout-notices.ts). */
+  notices: LogoutNotices
 }
 
 const hash = (token: string) => createHash('sha256').update(token).digest('base64url')
@@ -182,8 +185,9 @@ export class AccountService {
 
   /**
    * Ends the registration at an institution: its grant and every token and code of it are
-   * deleted, the institution is told by back-channel logout for each of the subscriber's
-   * sessions with it, and the next login there asks to register again.
+   * deleted, the institution is owed a back-channel logout for each of the subscriber's sessions
+   * with it (the outbox, delivered at once and retried), and the next login there asks to register
+   * again. Returns how many logouts were owed.
    */
   async revokeInstitution(subscriberId: string, clientId: string): Promise<{ notified: number }> {
     const { db, audit } = this.#deps
@@ -191,14 +195,16 @@ export class AccountService {
       .where('subscriber_id', '=', subscriberId).where('client_id', '=', clientId).executeTakeFirst()
     if (!row) throw new NotFoundError('you are not registered with this institution')
     const provider = this.#deps.provider()
-    const notified = await this.#backchannelLogout(provider, subscriberId, clientId)
+    const notices = await this.#sessionsAt(provider, subscriberId, clientId)
     await Promise.all([provider.AccessToken, provider.RefreshToken, provider.AuthorizationCode].map((model) => model.adapter.revokeByGrantId(row.grant_id)))
     await provider.Grant.adapter.destroy(row.grant_id)
     await db.transaction().execute(async (trx) => {
       await trx.deleteFrom('registration').where('subscriber_id', '=', subscriberId).where('client_id', '=', clientId).execute()
-      await audit.record(trx, { type: 'registration.revoked', subscriberId, data: { client: clientId, notified } })
+      await this.#deps.notices.add(trx, notices)
+      await audit.record(trx, { type: 'registration.revoked', subscriberId, data: { client: clientId, notified: notices.length } })
     })
-    return { notified }
+    await this.#deps.notices.deliver().catch(() => 0) // kept in the outbox: every instance retries
+    return { notified: notices.length }
   }
 
   /** A page of the subscriber's events, newest first; `before` is the last id of the page before. */
@@ -215,32 +221,24 @@ export class AccountService {
   }
 
   /**
-   * A logout token to the institution for each live PostCert session of the subscriber that
-   * logged in there (its sid), found through the certificates they logged in with.
+   * The back-channel logouts owed to the institution: one for each live PostCert session of the
+   * subscriber that logged in there (its sid), found through the certificates they logged in
+   * with; the institution leaves those sessions.
    */
-  async #backchannelLogout(provider: Provider, subscriberId: string, clientId: string): Promise<number> {
-    const client = await provider.Client.find(clientId)
-    if (!client?.backchannelLogoutUri) return 0
+  async #sessionsAt(provider: Provider, subscriberId: string, clientId: string): Promise<LogoutNotice[]> {
     const sessions = await this.#deps.db.selectFrom('login_session').innerJoin('certificate', 'certificate.serial', 'login_session.certificate_serial')
-      .select('login_session.session_uid').distinct()
+      .select(['login_session.session_uid', 'login_session.certificate_serial']).distinct()
       .where('certificate.subscriber_id', '=', subscriberId).where('login_session.expires_at', '>', this.#deps.clock.now()) // certificate_subscriber_idx, login_session_certificate_idx
       .execute()
-    let sent = 0
-    for (const { session_uid } of sessions) {
+    const owed = new Map<string, LogoutNotice>()
+    for (const { session_uid, certificate_serial } of sessions) {
       const session = await provider.Session.findByUid(session_uid)
       const sid = session?.accountId === subscriberId ? session.authorizations?.[clientId]?.sid : undefined
       if (!sid) continue
-      try {
-        // oidc-provider's own logout token, as at /session/end: it turns the account into the
-        // client's (pairwise) subject, signs it (typ logout+jwt) and adds the sid.
-        await (client as unknown as { backchannelLogout(accountId: string, sid: string): Promise<void> }).backchannelLogout(subscriberId, sid)
-        sent++
-      } catch {
-        // The institution could not be reached: the registration still ends (its tokens are gone).
-      }
+      owed.set(sid, { clientId, subscriberId, sid, serial: certificate_serial })
       delete session!.authorizations![clientId]
       await session!.save(Math.max(1, (session!.exp ?? 0) - Math.floor(Date.now() / 1000)))
     }
-    return sent
+    return [...owed.values()]
   }
 }
