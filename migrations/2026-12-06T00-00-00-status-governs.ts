@@ -9,6 +9,20 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.alterTable('oidc_payload').addColumn('certificate_serial', 'text').execute()
   await db.schema.createIndex('oidc_payload_certificate_idx').on('oidc_payload').column('certificate_serial')
     .where(sql.ref('certificate_serial'), 'is not', null).execute()
+  // Rows written before: bound to their login's certificate as a new write would be ('' when the
+  // login is unknown), so a status change governs them too. payload is JSON text (json, not jsonb:
+  // jsonb refuses \u0000).
+  await sql`update oidc_payload p set certificate_serial = coalesce((
+      select ls.certificate_serial from login_session ls
+      where ls.session_uid = coalesce(p.payload::json ->> 'sessionUid', p.payload::json ->> 'uid')
+        and ls.auth_time = (coalesce(p.payload::json ->> 'authTime', p.payload::json -> 'extra' ->> 'auth_time', p.payload::json ->> 'loginTs'))::numeric::bigint
+    ), '')
+    where (p.model in ('AuthorizationCode', 'RefreshToken', 'AccessToken') and p.payload::json ->> 'sessionUid' is not null)
+       or (p.model = 'Session' and p.payload::json ->> 'accountId' is not null)`.execute(db)
+  await sql`update oidc_payload p set certificate_serial = coalesce(
+      p.payload::json -> 'result' -> 'login' ->> 'certificateSerial', p.payload::json -> 'lastSubmission' -> 'login' ->> 'certificateSerial')
+    where p.model = 'Interaction'
+      and coalesce(p.payload::json -> 'result' -> 'login' ->> 'certificateSerial', p.payload::json -> 'lastSubmission' -> 'login' ->> 'certificateSerial') is not null`.execute(db)
 
   // Which institution a login proved possession for (a session is reused only there), and when a
   // status change of its certificate ended it (it then opens nothing more).
@@ -34,4 +48,6 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('next_attempt_at', 'timestamptz', (c) => c.notNull())
     .execute()
   await db.schema.createIndex('logout_notice_due_idx').on('logout_notice').column('next_attempt_at').execute()
+  // One pending notice per session at an institution, however many rows of it a change ended.
+  await db.schema.createIndex('logout_notice_session_idx').on('logout_notice').columns(['client_id', 'sid']).unique().execute()
 }

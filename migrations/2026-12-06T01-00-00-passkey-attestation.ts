@@ -8,4 +8,6 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.alterTable('webauthn_credential').addColumn('attestation_format', 'text', (c) => c.notNull().defaultTo('none')).execute()
   await db.schema.alterTable('webauthn_credential').addColumn('aaguid', 'text').execute()
   await db.schema.alterTable('webauthn_credential').addColumn('attested', 'boolean', (c) => c.notNull().defaultTo(false)).execute()
+  // A certificate's passkey (its level, the holders that meet a level) by the certificate.
+  await db.schema.createIndex('webauthn_credential_certificate_idx').on('webauthn_credential').column('certificate_serial').execute()
 }

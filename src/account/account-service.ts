@@ -198,12 +198,12 @@ export class AccountService {
     const notices = await this.#sessionsAt(provider, subscriberId, clientId)
     await Promise.all([provider.AccessToken, provider.RefreshToken, provider.AuthorizationCode].map((model) => model.adapter.revokeByGrantId(row.grant_id)))
     await provider.Grant.adapter.destroy(row.grant_id)
-    await db.transaction().execute(async (trx) => {
+    const owed = await db.transaction().execute(async (trx) => {
       await trx.deleteFrom('registration').where('subscriber_id', '=', subscriberId).where('client_id', '=', clientId).execute()
-      await this.#deps.notices.add(trx, notices)
       await audit.record(trx, { type: 'registration.revoked', subscriberId, data: { client: clientId, notified: notices.length } })
+      return await this.#deps.notices.add(trx, notices)
     })
-    await this.#deps.notices.deliver().catch(() => 0) // kept in the outbox: every instance retries
+    await this.#deps.notices.deliver(owed).catch(() => 0) // kept in the outbox: every instance retries
     return { notified: notices.length }
   }
 

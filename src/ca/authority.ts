@@ -65,10 +65,15 @@ export interface RenewRequest {
  * that what their logins opened ends with them (login/certificate-logins.ts).
  */
 export interface CertificateStatusListener {
-  /** Inside the transaction that changes the status, after every other write of it. */
-  ended(trx: DatabaseTransaction, serials: string[]): Promise<void>
+  /**
+   * Inside the transaction that makes them unusable, after every other write of it. Returns what
+   * `committed` is to do once it commits (the back-channel logouts it owes).
+   */
+  ended(trx: DatabaseTransaction, serials: string[]): Promise<string[]>
+  /** Inside the transaction that lifts a suspension: whatever was written for them meanwhile goes too. */
+  resumed(trx: DatabaseTransaction, serials: string[]): Promise<void>
   /** After that transaction committed (work that must not hold it open: notifying institutions). */
-  committed(): Promise<void>
+  committed(owed: string[]): Promise<void>
 }
 
 /**
@@ -251,11 +256,11 @@ export class CertificateAuthority {
       await trx.insertInto('certificate').values(row).execute()
       await this.#audit.record(trx, { type: event, subscriberId: request.subscriberId, certificateSerial: serial, data: { holder: request.holder, notAfter: notAfter.toISOString() } })
       await request.alsoInTransaction?.(trx, toRecord(row))
-      if (ended.length) await this.#listener?.ended(trx, ended)
-      return { certificate: toRecord(row), ended }
+      const owed = ended.length && this.#listener ? await this.#listener.ended(trx, ended) : []
+      return { certificate: toRecord(row), ended, owed }
     })
-    if (issued.ended.length) await this.#listener?.committed()
-    return issued
+    if (issued.owed.length) await this.#listener?.committed(issued.owed)
+    return { certificate: issued.certificate, ended: issued.ended }
   }
 
   /** Single use: the delete succeeds for exactly one caller, and only before expiry. */
@@ -271,6 +276,7 @@ export class CertificateAuthority {
     const now = this.#clock.now()
     // A resumed certificate restores nothing: what it opened ended with the suspension.
     const ends = to !== 'good'
+    let owed: string[] = []
     const changed = await this.#db.transaction().execute(async (trx) => {
       const row = await trx.selectFrom('certificate').selectAll().where('serial', '=', serial).forUpdate().executeTakeFirst()
       if (!row) throw new CertificateNotFoundError(serial)
@@ -279,10 +285,11 @@ export class CertificateAuthority {
         .set({ status: to, revoked_at: to === 'good' ? null : now, revocation_reason: reason, status_changed_at: now })
         .where('serial', '=', serial).returningAll().executeTakeFirstOrThrow()
       await this.#audit.record(trx, { type: event, subscriberId: row.subscriber_id, certificateSerial: serial, data: reason ? { reason } : {} })
-      if (ends) await this.#listener?.ended(trx, [serial])
+      if (ends && this.#listener) owed = await this.#listener.ended(trx, [serial])
+      if (!ends) await this.#listener?.resumed(trx, [serial])
       return toRecord(updated)
     })
-    if (ends) await this.#listener?.committed()
+    if (owed.length) await this.#listener?.committed(owed)
     return changed
   }
 }

@@ -194,6 +194,9 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
       return ctx.redirect(returnTo)
     }
     if (signatureRequestOf(details)) throw new InvalidRequestError('this request asks for a signature: sign it on the signing page')
+    // The PostCert session must still stand: its certificate may have been revoked or suspended
+    // while this page was open (the session is then gone), and nothing is registered for it.
+    if (!details.session.uid || !(await provider.Session.findByUid(details.session.uid))) throw new InteractionExpiredError()
     const grantId = await registerAtInstitution(provider, details, { db: deps.login.db, audit: deps.audit })
     const returnTo = await provider.interactionResult(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true })
     ctx.status = 303

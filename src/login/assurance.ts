@@ -40,12 +40,12 @@ export function requiredAcr(params: Record<string, unknown>): string | undefined
   } catch {
     // a malformed claims parameter is oidc-provider's to refuse
   }
-  const known = named.filter((v) => v in RANK).sort((a, b) => RANK[a]! - RANK[b]!)
+  const known = named.filter((v) => Object.hasOwn(RANK, v)).sort((a, b) => RANK[a]! - RANK[b]!)
   return known[0]
 }
 
 export function meets(acr: string, required: string | undefined): boolean {
-  return !required || (RANK[acr] ?? 0) >= RANK[required]!
+  return !required || ((Object.hasOwn(RANK, acr) ? RANK[acr]! : 0) >= (Object.hasOwn(RANK, required) ? RANK[required]! : Infinity))
 }
 
 /** Whether this authorization request asks for more than substantial: attested passkeys only. */
@@ -63,7 +63,7 @@ export function unsatisfiable(params: Record<string, unknown>): boolean {
     const acr = claims?.id_token?.acr
     if (!acr?.essential) return false
     const values = [...(typeof acr.value === 'string' ? [acr.value] : []), ...(Array.isArray(acr.values) ? acr.values : [])]
-    return values.length > 0 && !values.some((v: unknown) => typeof v === 'string' && v in RANK)
+    return values.length > 0 && !values.some((v: unknown) => typeof v === 'string' && Object.hasOwn(RANK, v))
   } catch {
     return false
   }

@@ -9,8 +9,13 @@ import type { LogoutNotice, LogoutNotices } from '../oidc/logout-notices.ts'
 import type { Clock } from '../util/clock.ts'
 import { endLoginSessions } from './login-service.ts'
 
-/** Expired certificates are looked for this far back (older ones had their turn; their rows are refused anyway). */
+/**
+ * Expired certificates are looked for this far back at an instance's first run (older ones had
+ * their turn; their rows are refused anyway); later runs look back to their previous run.
+ */
 const EXPIRY_LOOKBACK_MS = 7 * DAY_MS
+/** Later runs overlap the previous one by this much (clock steps, a slow run). */
+const EXPIRY_OVERLAP_MS = 5 * 60 * 1000
 /** Expired certificates ended per run. */
 const EXPIRY_BATCH = 100
 
@@ -24,13 +29,16 @@ const EXPIRY_BATCH = 100
  * and owes each institution where one of its logins was used a back-channel logout with that
  * session's sid, delivered after the commit (oidc/logout-notices.ts).
  * The adapter refuses such rows on every use as well, so an instance that has not heard of the
- * change yet refuses them too. Nothing comes back when a suspension is lifted.
+ * change yet refuses them too. Nothing comes back when a suspension is lifted: rows written for
+ * the certificate by requests in flight during the suspension are deleted then too.
  */
 export class CertificateLogins implements CertificateStatusListener {
   readonly #db: Database
   readonly #clock: Clock
   readonly #notices: LogoutNotices
   readonly #logger: Logger
+  /** When this instance last looked for expired certificates. */
+  #expiredUntil: Date | undefined
 
   constructor(deps: { db: Database; clock: Clock; notices: LogoutNotices; logger: Logger }) {
     this.#db = deps.db
@@ -39,7 +47,7 @@ export class CertificateLogins implements CertificateStatusListener {
     this.#logger = deps.logger
   }
 
-  async ended(trx: DatabaseTransaction, serials: string[]): Promise<void> {
+  async ended(trx: DatabaseTransaction, serials: string[]): Promise<string[]> {
     const logins = await endLoginSessions(trx, serials, this.#clock.now())
     // Read before the sessions go: each names its sid at every institution it logged in to.
     const sessions = await sessionsByUid(trx, [...new Set(logins.map((l) => l.sessionUid))])
@@ -62,12 +70,18 @@ export class CertificateLogins implements CertificateStatusListener {
     // Codes and tokens name their session's sid too: the institution is told even when the
     // PostCert session itself has already ended (tokens outlive it).
     for (const row of rows) owe(row.payload.clientId, row.payload.sid, row.serial)
-    await this.#notices.add(trx, [...notices.values()])
+    return await this.#notices.add(trx, [...notices.values()])
   }
 
-  async committed(): Promise<void> {
+  async resumed(trx: DatabaseTransaction, serials: string[]): Promise<void> {
+    await deleteByCertificate(trx, serials)
+    await endAccountSessions(trx, serials)
+  }
+
+  /** Delivers the logouts this change owes (the backlog is the background job's). */
+  async committed(owed: string[]): Promise<void> {
     try {
-      await this.#notices.deliver()
+      await this.#notices.deliver(owed)
     } catch (err) {
       // Kept in the outbox: every instance's background job delivers it.
       this.#logger.warn({ err }, 'back-channel logouts deferred')
@@ -81,16 +95,19 @@ export class CertificateLogins implements CertificateStatusListener {
    */
   async endExpired(): Promise<number> {
     const now = this.#clock.now()
+    const since = this.#expiredUntil ? new Date(this.#expiredUntil.getTime() - EXPIRY_OVERLAP_MS) : new Date(now.getTime() - EXPIRY_LOOKBACK_MS)
     const { rows } = await sql<{ serial: string }>`
       select c.serial from certificate c
-      where c.status = 'good' and c.replaced_by is null and c.not_after <= ${now} and c.not_after > ${new Date(now.getTime() - EXPIRY_LOOKBACK_MS)}
+      where c.status = 'good' and c.replaced_by is null and c.not_after <= ${now} and c.not_after > ${since}
         and (exists (select 1 from login_session ls where ls.certificate_serial = c.serial and ls.ended_at is null)
           or exists (select 1 from account_session a where a.certificate_serial = c.serial))
       limit ${EXPIRY_BATCH}`.execute(this.#db) // certificate_expiry_idx, login_session_certificate_idx, account_session_certificate_idx
     const serials = rows.map((r) => r.serial)
+    // A full batch may leave more behind: look from the same point next time.
+    if (serials.length < EXPIRY_BATCH) this.#expiredUntil = now
     if (!serials.length) return 0
-    await this.#db.transaction().execute(async (trx) => this.ended(trx, serials))
-    await this.committed()
+    const owed = await this.#db.transaction().execute(async (trx) => this.ended(trx, serials))
+    await this.committed(owed)
     return serials.length
   }
 }

@@ -318,8 +318,8 @@ export interface EndedLogin {
 
 /**
  * Ends the live logins of these certificates, in the status change's transaction, before their
- * rows are deleted (see the share lock in oidc/adapter.ts). Each login is ended once: of two
- * transactions ending the same certificate, only one gets it back.
+ * rows are deleted: a row written for an ended login gets no certificate (oidc/adapter.ts). Each
+ * login is ended once: of two transactions ending the same certificate, only one gets it back.
  */
 export async function endLoginSessions(trx: Database, serials: string[], now: Date): Promise<EndedLogin[]> {
   if (!serials.length) return []

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { CompiledQuery, sql } from 'kysely'
-import type { Adapter, AdapterPayload } from 'oidc-provider'
+import { errors, type Adapter, type AdapterPayload } from 'oidc-provider'
 import type { Database } from '../db/database.ts'
 import type { SealedBox } from '../keys/sealed-box.ts'
 import type { Clock } from '../util/clock.ts'
@@ -48,6 +48,9 @@ export interface StoredRow {
   usable?: boolean
 }
 
+/** Models whose row is a credential an institution redeems or uses: never written for a login that ended. */
+const TOKEN_MODELS = new Set(['AuthorizationCode', 'AccessToken', 'RefreshToken'])
+
 /**
  * Models whose rows belong to a certificate login, and where that login is named: a session by
  * its uid and loginTs, codes and refresh tokens by sessionUid and authTime, access tokens by
@@ -57,11 +60,13 @@ export interface StoredRow {
 export type LoginBinding = { serial: string } | { sessionUid: string; authTime: number | null }
 
 export function loginBinding(model: string, payload: AdapterPayload): LoginBinding | undefined {
-  const p = payload as Record<string, unknown> & { result?: { login?: { certificateSerial?: unknown } }; extra?: { auth_time?: unknown } }
+  type Login = { login?: { certificateSerial?: unknown } }
+  const p = payload as Record<string, unknown> & { result?: Login; lastSubmission?: Login; extra?: { auth_time?: unknown } }
   const time = (value: unknown) => (typeof value === 'number' ? value : null)
   switch (model) {
     case 'Interaction': {
-      const serial = p.result?.login?.certificateSerial
+      // The login step's result, or (a registration or signing page after it) the last submission.
+      const serial = p.result?.login?.certificateSerial ?? p.lastSubmission?.login?.certificateSerial
       return typeof serial === 'string' ? { serial } : undefined
     }
     case 'Session':
@@ -159,12 +164,18 @@ export class PostgresAdapter implements Adapter {
       sealed_id: SEALED_ID_MODELS.has(this.#model) ? this.#sealId(id, key) : null,
       expires_at: expiresIn ? new Date(clock.now().getTime() + expiresIn * 1000) : null,
     }
-    await db.executeQuery(CompiledQuery.raw(SQL.upsert, [
+    const { rows: [written] } = await db.executeQuery<{ certificate_serial: string | null }>(CompiledQuery.raw(SQL.upsert, [
       this.#model, key, row.payload, row.grant_id, row.uid, row.user_code, row.sealed_id, row.expires_at,
       binding && 'serial' in binding ? binding.serial : null,
       binding && 'sessionUid' in binding ? binding.sessionUid : null,
       binding && 'sessionUid' in binding ? binding.authTime : null,
     ]))
+    // A code or token of a login its certificate's status change ended while this request ran (it
+    // read the code or refresh token just before): refused here, rather than answered unusable.
+    if (written?.certificate_serial === '' && TOKEN_MODELS.has(this.#model)) {
+      throw this.#model === 'AuthorizationCode' ? new errors.AccessDenied('the certificate of this login is no longer valid')
+        : new errors.InvalidGrant('the certificate of this login is no longer valid')
+    }
     if (this.#model === 'Client') this.#deps.clientCache?.delete(id)
   }
 
@@ -303,11 +314,12 @@ const USABLE = `coalesce(p.certificate_serial is null or (c.status = 'good' and 
 const GOVERNED = 'oidc_payload p left join certificate c on c.serial = p.certificate_serial' // certificate_pkey
 /**
  * The certificate of a row's login: given (an interaction), or that of the live login its
- * session uid and auth_time name. FOR SHARE waits for a status change in progress, which ends
- * the login (login_session.ended_at) before it deletes rows: a row written meanwhile gets ''.
+ * session uid and auth_time name; '' when that login is unknown or was ended. (A row written
+ * while a status change commits may still name the certificate: find refuses it while the
+ * certificate is not good, and a resumption deletes such rows again: see certificate-logins.ts.)
  */
 const CERTIFICATE_OF_LOGIN = `coalesce($9::text, case when $10::text is null then null else coalesce(
-  (select ls.certificate_serial from login_session ls where ls.session_uid = $10::text and ls.auth_time = $11::bigint and ls.ended_at is null for share), '') end)`
+  (select ls.certificate_serial from login_session ls where ls.session_uid = $10::text and ls.auth_time = $11::bigint and ls.ended_at is null), '') end)`
 const SQL = {
   find: `select p.payload, p.consumed_at, ${USABLE} from ${GOVERNED} where p.model = $1 and p.id = $2 and ${LIVE}`,
   findByUid: `select p.id, p.payload, p.consumed_at, p.sealed_id, ${USABLE} from ${GOVERNED} where p.model = $1 and p.uid = $2 and ${LIVE} limit 1`,
@@ -315,7 +327,8 @@ const SQL = {
   upsert: `insert into oidc_payload (model, id, payload, grant_id, uid, user_code, sealed_id, expires_at, certificate_serial)
     values ($1, $2, $3, $4, $5, $6, $7, $8, ${CERTIFICATE_OF_LOGIN})
     on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
-      user_code = excluded.user_code, sealed_id = excluded.sealed_id, expires_at = excluded.expires_at, certificate_serial = excluded.certificate_serial`,
+      user_code = excluded.user_code, sealed_id = excluded.sealed_id, expires_at = excluded.expires_at, certificate_serial = excluded.certificate_serial
+    returning certificate_serial`,
   consume: 'update oidc_payload set consumed_at = $1 where model = $2 and id = $3',
   consumeOnce: 'update oidc_payload set consumed_at = $1 where model = $2 and id = $3 and consumed_at is null returning id',
   destroy: 'delete from oidc_payload where model = $1 and id = $2',
@@ -345,11 +358,14 @@ export interface StoredSession {
   authorizations?: Record<string, { sid?: string; grantId?: string }>
 }
 
-/** Sessions by uid, whatever their certificate (for the logout notices of a status change). */
+/**
+ * Sessions by uid, whatever their certificate (for the logout notices of a status change). One
+ * array parameter: a certificate with a great many logins must not hit the parameter limit.
+ */
 export async function sessionsByUid(trx: Database, uids: string[]): Promise<Map<string, StoredSession>> {
   if (!uids.length) return new Map()
   const rows = await trx.selectFrom('oidc_payload').select(['uid', 'payload'])
-    .where('model', '=', 'Session').where('uid', 'in', uids) // oidc_payload_uid_idx
+    .where('model', '=', 'Session').where('uid', '=', sql<string>`any(${uids}::text[])`) // oidc_payload_uid_idx
     .execute()
   return new Map(rows.map((r) => [r.uid!, JSON.parse(r.payload) as StoredSession]))
 }

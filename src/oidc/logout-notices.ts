@@ -6,6 +6,8 @@ import type { Clock } from '../util/clock.ts'
 
 /** Notices one delivery run takes (the rest wait for the next run). */
 const BATCH_SIZE = 100
+/** Notices written per statement (a certificate may have ended a great many logins). */
+const INSERT_CHUNK = 1000
 /** Retries back off from 30 s, doubling, to at most an hour; after this many attempts the notice is dropped. */
 const MAX_ATTEMPTS = 12
 
@@ -39,29 +41,39 @@ export class LogoutNotices {
     this.#logger = deps.logger
   }
 
-  /** Adds notices in the caller's transaction. */
-  async add(trx: Database, notices: LogoutNotice[]): Promise<void> {
-    if (!notices.length) return
+  /**
+   * Adds notices in the caller's transaction; one already pending for the same session at the
+   * same institution is not added twice. Returns the ids added (to deliver them after the commit).
+   */
+  async add(trx: Database, notices: LogoutNotice[]): Promise<string[]> {
     const now = this.#clock.now()
-    await trx.insertInto('logout_notice').values(notices.map((n) => ({
-      client_id: n.clientId, subscriber_id: n.subscriberId, sid: n.sid, certificate_serial: n.serial, created_at: now, next_attempt_at: now,
-    }))).execute()
+    const ids: string[] = []
+    for (let i = 0; i < notices.length; i += INSERT_CHUNK) {
+      const rows = await trx.insertInto('logout_notice').values(notices.slice(i, i + INSERT_CHUNK).map((n) => ({
+        client_id: n.clientId, subscriber_id: n.subscriberId, sid: n.sid, certificate_serial: n.serial, created_at: now, next_attempt_at: now,
+      }))).onConflict((oc) => oc.columns(['client_id', 'sid']).doNothing()).returning('id').execute() // logout_notice_session_idx
+      ids.push(...rows.map((r) => String(r.id)))
+    }
+    return ids
   }
 
   /**
-   * Delivers the notices that are due; returns how many were delivered. Each is claimed first
-   * (its next attempt moved on, SKIP LOCKED), so instances running this at once never send one
-   * notice twice in a round, and a crash mid-send only delays it.
+   * Delivers notices that are due (`only` these, when given: a request delivers its own and
+   * leaves the backlog to the background job); returns how many were delivered. Each is claimed
+   * first (its next attempt moved on, SKIP LOCKED), so instances running this at once never send
+   * one notice twice in a round, and a crash mid-send only delays it.
    */
-  async deliver(): Promise<number> {
+  async deliver(only?: string[]): Promise<number> {
+    if (only && !only.length) return 0
     const now = this.#clock.now()
     const { rows } = await sql<{ id: string; client_id: string; subscriber_id: string; sid: string; attempts: number }>`
       update logout_notice n set attempts = n.attempts + 1,
         next_attempt_at = ${now}::timestamptz + make_interval(secs => least(3600, 30 * power(2, n.attempts)))
       where n.id in (
-        select id from logout_notice where next_attempt_at <= ${now} order by next_attempt_at limit ${BATCH_SIZE} for update skip locked
+        select id from logout_notice where next_attempt_at <= ${now} ${only ? sql`and id = any(${only.map(Number)}::bigint[])` : sql``}
+        order by next_attempt_at limit ${BATCH_SIZE} for update skip locked
       )
-      returning n.id, n.client_id, n.subscriber_id, n.sid, n.attempts`.execute(this.#db) // logout_notice_due_idx
+      returning n.id, n.client_id, n.subscriber_id, n.sid, n.attempts`.execute(this.#db) // logout_notice_due_idx, logout_notice_pkey
     if (!rows.length) return 0
     const provider = this.#provider()
     const outcomes = await Promise.all(rows.map(async (notice) => {

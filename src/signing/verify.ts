@@ -33,6 +33,8 @@ export interface SignatureEvidence {
 /** The members evidence may have (the token response's entry, GET /signatures/{id}); any other is a failed check. */
 const EVIDENCE_MEMBERS = new Set(['type', 'signature_id', 'documents', 'transaction', 'payload', 'payload_sha256', 'signature', 'receipt', 'signed_at', 'holder', 'certificate_serial', 'request', 'client_id'])
 const REQUEST_MEMBERS = new Set(['type', 'documents', 'transaction'])
+/** A time as PostCert writes it (toISOString): UTC, to the second or millisecond. */
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/
 const DOCUMENT_MEMBERS = new Set(['title', 'text', 'text_format', 'mime_type', 'sha256'])
 
 /** Whether a value has the shape of evidence (payload, signature, receipt); the checks then say whether it holds. */
@@ -183,7 +185,14 @@ function disagreements(evidence: SignatureEvidence, signed: {
   payload: SigningPayload; bytes: Buffer; signer: { serial: string; holder: string }; signedAt?: Date; receipt?: jose.JWTPayload
 }): string[] {
   const found: string[] = []
-  const same = (a: unknown, b: unknown) => canonicalJson(a ?? null) === canonicalJson(b ?? null)
+  // canonicalJson refuses what is never signed (a fraction, say): such a value is no signed one.
+  const same = (a: unknown, b: unknown) => {
+    try {
+      return canonicalJson(a ?? null) === canonicalJson(b ?? null)
+    } catch {
+      return false
+    }
+  }
   const unknown = (value: unknown, allowed: Set<string>, at: string) => {
     if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
       for (const key of Object.keys(value)) if (!allowed.has(key)) found.push(`${at}${key} (not a member of evidence)`)
@@ -218,10 +227,10 @@ function disagreements(evidence: SignatureEvidence, signed: {
   if (has('transaction')) transaction(evidence.transaction, 'transaction')
   if (has('client_id') && evidence.client_id !== signed.payload.client_id) found.push('client_id')
   if (has('payload_sha256') && evidence.payload_sha256 !== createHash('sha256').update(signed.bytes).digest('base64url')) found.push('payload_sha256')
-  if (has('certificate_serial') && String(evidence.certificate_serial).toLowerCase().replace(/^0+/, '') !== signed.signer.serial) found.push('certificate_serial')
+  if (has('certificate_serial') && (typeof evidence.certificate_serial !== 'string' || evidence.certificate_serial.toLowerCase().replace(/^0+/, '') !== signed.signer.serial)) found.push('certificate_serial')
   if (has('holder') && evidence.holder !== signed.signer.holder) found.push('holder')
   // The receipt's iat is in whole seconds; the archive keeps milliseconds.
-  if (has('signed_at') && (!signed.signedAt || typeof evidence.signed_at !== 'string'
+  if (has('signed_at') && (!signed.signedAt || typeof evidence.signed_at !== 'string' || !ISO_UTC.test(evidence.signed_at)
     || Math.floor(Date.parse(evidence.signed_at) / 1000) !== Math.floor(signed.signedAt.getTime() / 1000))) found.push('signed_at')
   if (has('request')) {
     const request = evidence.request as Record<string, unknown> | null

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict'
-import http from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { X509Certificate } from 'node:crypto'
 import * as client from 'openid-client'
 import request from 'supertest'
 import { ACCOUNT_SESSION_SECONDS } from '../../src/account/account-service.ts'
 import { ManualClock } from '../../src/util/clock.ts'
+import { backchannelReceiver, type BackchannelReceiver } from '../helpers/backchannel.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { issueCertificate } from '../helpers/pki.ts'
 import { LoginHarness, type Holder } from '../login/harness.ts'
@@ -16,34 +15,23 @@ describe('the subscriber portal (/account)', () => {
   let server: TestServer
   let h: LoginHarness
   const clock = new ManualClock()
-  const logoutTokens: string[] = []
-  let listener: http.Server
-  let backchannelUri: string
+  let receiver: BackchannelReceiver
 
   before(async () => {
-    listener = http.createServer((req, res) => {
-      let body = ''
-      req.on('data', (d) => { body += d })
-      req.on('end', () => {
-        logoutTokens.push(new URLSearchParams(body).get('logout_token') ?? '')
-        res.writeHead(200, { 'cache-control': 'no-store' }).end()
-      })
-    })
-    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve))
-    backchannelUri = `http://127.0.0.1:${(listener.address() as AddressInfo).port}/backchannel-logout`
+    receiver = await backchannelReceiver()
     server = await startTestServer({ overrides: { clock } })
     h = new LoginHarness(server, clock)
   })
   after(async () => {
     await server.close()
-    await new Promise((resolve) => listener.close(resolve))
+    await receiver.close()
   })
 
   const signIn = (holder: Holder, browser?: request.Agent) => signInToPortal(h, server, holder, browser)
 
   /** Logs in at an institution with offline access, registering there; returns its tokens. */
   async function bankLogin(holder: Holder) {
-    const rp = await h.relyingParty({ name: '예시은행', redirectUri: 'https://bank.example.kr/cb', metadata: { backchannel_logout_uri: backchannelUri }, scope: 'openid offline_access profile' })
+    const rp = await h.relyingParty({ name: '예시은행', redirectUri: 'https://bank.example.kr/cb', metadata: { backchannel_logout_uri: receiver.uri }, scope: 'openid offline_access profile' })
     const { tokens, browser } = await h.login(rp, holder, { scope: 'openid offline_access', prompt: 'consent' })
     assert.ok(tokens.refresh_token)
     return { rp, tokens, browser }
@@ -79,15 +67,15 @@ describe('the subscriber portal (/account)', () => {
     const { rp, tokens } = await bankLogin(holder)
     const { browser, page, csrf } = await signIn(holder)
     assert.match(page, /<li data-client="[^"]+">\s*<strong>예시은행<\/strong>/)
-    const before = logoutTokens.length
+    const before = receiver.tokens.length
     const revoked = await browser.post(`/account/institutions/${rp.clientId}/revoke`).type('form').send({ csrf }).expect(303)
     assert.equal(revoked.headers.location, `/account?revoked=${rp.clientId}`)
     assert.match((await browser.get(revoked.headers.location!).expect(200)).text, /예시은행 등록을 해지했습니다/)
 
     await assert.rejects(client.refreshTokenGrant(rp.config, tokens.refresh_token!), (err: client.ResponseBodyError) => err.error === 'invalid_grant')
     await request(server.url).get('/me').set('Authorization', `Bearer ${tokens.access_token}`).expect(401)
-    assert.equal(logoutTokens.length, before + 1, 'one logout token')
-    const claims = JSON.parse(Buffer.from(logoutTokens.at(-1)!.split('.')[1]!, 'base64url').toString())
+    assert.equal(receiver.tokens.length, before + 1, 'one logout token')
+    const claims = JSON.parse(Buffer.from(receiver.tokens.at(-1)!.split('.')[1]!, 'base64url').toString())
     assert.equal(claims.sub, tokens.claims()!.sub)
     assert.equal(claims.sid, tokens.claims()!.sid)
     assert.equal(await server.ctx.db.selectFrom('registration').select('grant_id').where('subscriber_id', '=', holder.id).executeTakeFirst(), undefined)

@@ -36,6 +36,41 @@ for (const backend of BACKENDS) {
       }
     })
 
+    it('bind the rows of logins written before status governance to their certificate', async () => {
+      const { db, drop } = await createTestDatabase(backend)
+      try {
+        const before = migrations.findIndex((m) => m.name === '2026-12-06T00-00-00-status-governs')
+        await migrateToLatest(db, migrations.slice(0, before))
+        const now = new Date()
+        const later = new Date(now.getTime() + 86_400_000)
+        await sql`insert into ca_certificate (id, role, der, subject, not_before, not_after, active) values ('ca', 'issuing', '\\x01', 'CN=ca', ${now}, ${later}, false)`.execute(db)
+        await sql`insert into certificate (serial, subscriber_id, holder, issuer_id, der, subject, spki_sha256, not_before, not_after, status)
+          values ('abc', 'ps_1', 'file', 'ca', '\\x01', 'CN=t', 'x', ${now}, ${later}, 'good')`.execute(db)
+        await sql`insert into login_session (session_uid, auth_time, certificate_serial, expires_at) values ('s1', 1764000000, 'abc', ${later})`.execute(db)
+        // As the adapter wrote them before: no certificate column yet.
+        const rows: [string, string, Record<string, unknown>, string | null][] = [
+          ['RefreshToken', 'rt', { sessionUid: 's1', authTime: 1764000000 }, 'abc'],
+          ['AccessToken', 'at', { sessionUid: 's1', extra: { auth_time: 1764000000 } }, 'abc'],
+          ['AuthorizationCode', 'code', { sessionUid: 's1', authTime: 1764000000 }, 'abc'],
+          ['Session', 'session', { uid: 's1', accountId: 'ps_1', loginTs: 1764000000 }, 'abc'],
+          ['Interaction', 'interaction', { result: { login: { certificateSerial: 'abc' } } }, 'abc'],
+          ['RefreshToken', 'unknown', { sessionUid: 'elsewhere', authTime: 1764000000 }, ''],
+          ['AccessToken', 'cc', { gty: 'client_credentials', clientId: 'c' }, null],
+          ['Session', 'anonymous', { uid: 's2' }, null],
+        ]
+        for (const [model, id, payload] of rows) {
+          await sql`insert into oidc_payload (model, id, payload, expires_at) values (${model}, ${id}, ${JSON.stringify(payload)}, ${later})`.execute(db)
+        }
+        await migrateToLatest(db)
+        for (const [model, id, , serial] of rows) {
+          const row = await db.selectFrom('oidc_payload').select('certificate_serial').where('model', '=', model).where('id', '=', id).executeTakeFirstOrThrow()
+          assert.equal(row.certificate_serial, serial, `${model} ${id}`)
+        }
+      } finally {
+        await drop()
+      }
+    })
+
     it('refuse a database migrated by a newer version', async () => {
       const { db, drop } = await createTestDatabase(backend)
       try {

@@ -47,24 +47,27 @@ describe('passkey attestation: which devices give the high level', () => {
     assert.match(trust.judge({ fmt: 'packed', aaguid: allowed, x5c: [leaf.der] }, new Date(Date.now() + 400 * 86_400_000)).reason!, /not valid now/)
   })
 
-  it('reads a FIDO Metadata Service BLOB offline: its models\' roots are trusted, compromised models refused', async () => {
+  it('reads a FIDO Metadata Service BLOB offline: its hardware models\' roots are trusted, compromised and software models refused', async () => {
     const maker = await testCa('Test Authenticator Maker')
     const leaf = await attestationCertificate(maker, randomBytes(16))
     const good = 'aaaaaaaa-4455-6677-8899-aabbccddeeff'
     const bad = 'bbbbbbbb-4455-6677-8899-aabbccddeeff'
+    const soft = 'eeeeeeee-4455-6677-8899-aabbccddeeff'
     const root = Buffer.from(maker.der).toString('base64')
     const { jwt, root: mdsRoot } = await mdsBlob([
-      { aaguid: good, metadataStatement: { attestationRootCertificates: [root] }, statusReports: [{ status: 'FIDO_CERTIFIED_L1' }] },
-      { aaguid: bad, metadataStatement: { attestationRootCertificates: [root] }, statusReports: [{ status: 'FIDO_CERTIFIED' }, { status: 'ATTESTATION_KEY_COMPROMISE' }] },
+      { aaguid: good, metadataStatement: { attestationRootCertificates: [root], keyProtection: ['hardware', 'secure_element'] }, statusReports: [{ status: 'FIDO_CERTIFIED_L1' }] },
+      { aaguid: bad, metadataStatement: { attestationRootCertificates: [root], keyProtection: ['hardware'] }, statusReports: [{ status: 'FIDO_CERTIFIED' }, { status: 'ATTESTATION_KEY_COMPROMISE' }] },
+      { aaguid: soft, metadataStatement: { attestationRootCertificates: [root], keyProtection: ['software'] }, statusReports: [{ status: 'FIDO_CERTIFIED_L1' }] },
       { aaid: '4e4e#4005', metadataStatement: {} },
     ])
     const blob = await readMdsBlob(jwt, [cert(mdsRoot)], now())
     assert.equal(blob.no, 7)
-    assert.equal(blob.entries.size, 2, 'FIDO2 models only')
+    assert.equal(blob.entries.size, 3, 'FIDO2 models only')
     // No roots of the operator's, and an allow-list that names neither: the BLOB alone decides.
     const trust = new AttestationTrust({ metadata: blob.entries, aaguids: ['cccccccc-4455-6677-8899-aabbccddeeff'] })
     assert.equal(trust.judge({ fmt: 'packed', aaguid: good, x5c: [leaf.der] }, now()).attested, true)
     assert.match(trust.judge({ fmt: 'packed', aaguid: bad, x5c: [leaf.der] }, now()).reason!, /ATTESTATION_KEY_COMPROMISE/)
+    assert.match(trust.judge({ fmt: 'packed', aaguid: soft, x5c: [leaf.der] }, now()).reason!, /keys are kept in hardware/)
     assert.match(trust.judge({ fmt: 'packed', aaguid: 'dddddddd-4455-6677-8899-aabbccddeeff', x5c: [leaf.der] }, now()).reason!, /not allowed/)
   })
 

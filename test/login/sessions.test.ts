@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict'
-import { once } from 'node:events'
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import * as jose from 'jose'
 import * as client from 'openid-client'
 import { ManualClock } from '../../src/util/clock.ts'
+import { backchannelReceiver } from '../helpers/backchannel.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { LoginHarness } from './harness.ts'
 
@@ -83,20 +81,9 @@ describe('sessions: prompt, max_age, refresh, userinfo, logout (openid-client)',
   })
 
   it('sends a signed logout token to a client that registered a back-channel logout URI', async () => {
-    const received: string[] = []
-    const receiver = createServer((req, res) => {
-      let body = ''
-      req.on('data', (chunk) => { body += chunk })
-      req.on('end', () => {
-        received.push(new URLSearchParams(body).get('logout_token') ?? '')
-        res.writeHead(200).end()
-      })
-    })
-    receiver.listen(0, '127.0.0.1')
-    await once(receiver, 'listening')
+    const receiver = await backchannelReceiver()
     try {
-      const uri = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/backchannel-logout`
-      const bank = await h.relyingParty({ name: 'Back-channel Bank', redirectUri: 'https://bcl.example.kr/cb', postLogoutRedirectUris: ['https://bcl.example.kr/bye'], metadata: { backchannel_logout_uri: uri } })
+      const bank = await h.relyingParty({ name: 'Back-channel Bank', redirectUri: 'https://bcl.example.kr/cb', postLogoutRedirectUris: ['https://bcl.example.kr/bye'], metadata: { backchannel_logout_uri: receiver.uri } })
       const holder = await h.subscriber()
       const { tokens, browser } = await h.login(bank, holder)
       const idToken = tokens.claims()!
@@ -107,9 +94,9 @@ describe('sessions: prompt, max_age, refresh, userinfo, logout (openid-client)',
       const form = confirm.text.match(/<form[^>]*action="([^"]+)"[\s\S]*?name="xsrf" value="([^"]+)"/)!
       await browser.post(new URL(form[1]!).pathname).type('form').send({ xsrf: form[2]!, logout: 'yes' }).expect(303)
 
-      assert.equal(received.length, 1, 'one logout token')
+      assert.equal(receiver.tokens.length, 1, 'one logout token')
       const jwks = jose.createRemoteJWKSet(new URL(`${server.url}/jwks`))
-      const { payload, protectedHeader } = await jose.jwtVerify(received[0]!, jwks, { issuer: server.issuer, audience: bank.clientId, typ: 'logout+jwt' })
+      const { payload, protectedHeader } = await jose.jwtVerify(receiver.tokens[0]!, jwks, { issuer: server.issuer, audience: bank.clientId, typ: 'logout+jwt' })
       assert.equal(protectedHeader.alg, 'ES256')
       assert.deepEqual(payload.events, { 'http://schemas.openid.net/event/backchannel-logout': {} })
       assert.equal(payload.sid, idToken.sid)
@@ -117,7 +104,7 @@ describe('sessions: prompt, max_age, refresh, userinfo, logout (openid-client)',
       assert.equal(payload.nonce, undefined)
       assert.ok(payload.jti)
     } finally {
-      receiver.close()
+      await receiver.close()
     }
   })
 })

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { CookieAccessInfo } from 'cookiejar'
+import { sql } from 'kysely'
 import request from 'supertest'
 import { connectDatabase } from '../../src/db/connect.ts'
 import { ManualClock } from '../../src/util/clock.ts'
@@ -143,3 +144,52 @@ for (const topology of ['one instance', 'two instances'] as const) {
     }
   })
 }
+
+describe('status changes: a certificate with a great many logins, and requests in flight', () => {
+  let server: TestServer
+  let h: LoginHarness
+  const clock = new ManualClock()
+  before(async () => {
+    server = await startTestServer({ overrides: { clock } })
+    h = new LoginHarness(server, clock)
+  })
+  after(async () => { await server.close() })
+
+  it('revokes a certificate that logged in 11,000 times (a thief\'s script): every login ends, every logout is owed', async () => {
+    const holder = await h.subscriber()
+    const serial = holder.certificate.serial
+    const count = 11_000
+    const expires = new Date(clock.now().getTime() + DAY * 1000)
+    // As that many logins leave them: a login_session row and a session naming its sid at an institution.
+    await sql`insert into login_session (session_uid, auth_time, certificate_serial, client_id, expires_at)
+      select 'bulk-' || g, 1764000000, ${serial}, 'bulk-bank', ${expires} from generate_series(1, ${count}) g`.execute(server.ctx.db)
+    await sql`insert into oidc_payload (model, id, payload, uid, expires_at, certificate_serial)
+      select 'Session', 'bulk-' || g, json_build_object('uid', 'bulk-' || g, 'accountId', ${holder.id}::text, 'loginTs', 1764000000,
+        'authorizations', json_build_object('bulk-bank', json_build_object('sid', 'sid-' || g)))::text, 'bulk-' || g, ${expires}, ${serial}
+      from generate_series(1, ${count}) g`.execute(server.ctx.db)
+    await server.ctx.authority.revoke(serial, 'keyCompromise')
+    const left = await server.ctx.db.selectFrom('oidc_payload').select(sql<number>`count(*)`.as('n')).where('certificate_serial', '=', serial).executeTakeFirstOrThrow()
+    assert.equal(Number(left.n), 0, 'every session gone')
+    const open = await server.ctx.db.selectFrom('login_session').select(sql<number>`count(*)`.as('n')).where('certificate_serial', '=', serial).where('ended_at', 'is', null).executeTakeFirstOrThrow()
+    assert.equal(Number(open.n), 0, 'every login ended')
+    // 'bulk-bank' is no client: the first batch is dropped at delivery, the rest wait for the background job.
+    const owed = await server.ctx.db.selectFrom('logout_notice').select(sql<number>`count(*)`.as('n')).where('certificate_serial', '=', serial).executeTakeFirstOrThrow()
+    assert.equal(Number(owed.n), count - 100)
+  })
+
+  it('lifting a suspension restores nothing, not even a login a request in flight finished meanwhile', async () => {
+    const holder = await h.subscriber()
+    const rp = await h.relyingParty({ name: '비행은행', redirectUri: 'https://inflight.example.kr/cb' })
+    const flow = await h.begin(rp)
+    assert.equal((await h.prove(flow, holder)).response.status, 200)
+    await server.ctx.authority.suspend(holder.certificate.serial)
+    // What a request that had read the interaction before the suspension writes after it: its login result.
+    const interaction = await server.ctx.host.provider.Interaction.find(flow.uid)
+    assert.equal(interaction, undefined, 'the suspension ended the finished login')
+    const key = 'in-flight-' + flow.uid
+    await server.ctx.host.provider.Interaction.adapter.upsert(key, { jti: key, result: { login: { accountId: holder.id, certificateSerial: holder.certificate.serial } } } as never, 600)
+    assert.equal(await server.ctx.host.provider.Interaction.adapter.find(key), undefined, 'refused while suspended')
+    await server.ctx.authority.resume(holder.certificate.serial)
+    assert.equal(await server.ctx.host.provider.Interaction.adapter.find(key), undefined, 'and gone when resumed')
+  })
+})

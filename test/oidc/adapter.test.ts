@@ -172,18 +172,26 @@ for (const backend of BACKENDS) {
         assert.deepEqual(await found(), [false, false, false, false, false], 'expired')
       })
 
-      it('a row of a login that is unknown or ended is never found (fail closed)', async () => {
-        const { login } = await certificateLogin()
-        const unknown = id()
-        await adapter('RefreshToken').upsert(unknown, { jti: unknown, sessionUid: id(), authTime: login.authTime } as never, 3600)
-        const noTime = id()
-        await adapter('AccessToken').upsert(noTime, { jti: noTime, sessionUid: login.sessionUid } as never, 3600)
-        await database.db.updateTable('login_session').set({ ended_at: clock.now() }).where('session_uid', '=', login.sessionUid).execute()
-        const ended = id()
-        await adapter('RefreshToken').upsert(ended, { jti: ended, sessionUid: login.sessionUid, authTime: login.authTime } as never, 3600)
-        for (const [model, key] of [['RefreshToken', unknown], ['AccessToken', noTime], ['RefreshToken', ended]]) {
-          assert.equal(await adapter(model!).find(key!), undefined, `${model} ${key}`)
+      it('a row of a login that is unknown or ended is never found, and a code or token of one is refused when written (fail closed)', async () => {
+        const { serial, login } = await certificateLogin()
+        const session = id()
+        await adapter('Session').upsert(session, { jti: session, uid: id(), accountId: 'ps_1', loginTs: login.authTime } as never, 3600)
+        assert.equal(await adapter('Session').find(session), undefined, 'a session of an unknown login')
+        const refused = async (model: string, payload: Record<string, unknown>, error: string) => {
+          const key = id()
+          await assert.rejects(adapter(model).upsert(key, { jti: key, ...payload } as never, 3600), (err: { error?: string }) => err.error === error, model)
+          assert.equal(await adapter(model).find(key), undefined)
         }
+        await refused('RefreshToken', { sessionUid: id(), authTime: login.authTime }, 'invalid_grant')
+        await refused('AccessToken', { sessionUid: login.sessionUid }, 'invalid_grant')
+        await database.db.updateTable('login_session').set({ ended_at: clock.now() }).where('session_uid', '=', login.sessionUid).execute()
+        await refused('RefreshToken', { sessionUid: login.sessionUid, authTime: login.authTime }, 'invalid_grant')
+        await refused('AuthorizationCode', { sessionUid: login.sessionUid, authTime: login.authTime }, 'access_denied')
+        // An interaction names its certificate itself, also once its login is only the last submission.
+        const consent = id()
+        await adapter('Interaction').upsert(consent, { jti: consent, lastSubmission: { login: { accountId: 'ps_1', certificateSerial: serial } } } as never, 600)
+        const row = await database.db.selectFrom('oidc_payload').select('certificate_serial').where('id', '=', storageKey('Interaction', consent)).executeTakeFirstOrThrow()
+        assert.equal(row.certificate_serial, serial)
       })
 
       it('rows of no login (client credentials, clients, grants) are not governed', async () => {

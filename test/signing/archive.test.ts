@@ -136,6 +136,9 @@ describe('the signature archive and its verifiers', () => {
       ['the signer', (e) => { e.certificate_serial = 'abcdef' }, 'certificate_serial'],
       ['the institution', (e) => { e.client_id = 'another-bank' }, 'client_id'],
       ['a member never written', (e) => { e.amount_in_words = '일천오백만원' }, 'amount_in_words (not a member of evidence)'],
+      ['a fraction where a string is signed', (e) => { e.request.transaction.amount = 1500000.5 }, 'request.transaction.amount'],
+      ['a serial that is a number', (e) => { e.certificate_serial = 12345 }, 'certificate_serial'],
+      ['the signing time in another form', (e) => { e.signed_at = new Date(e.signed_at).toUTCString() }, 'signed_at'],
       ['a document never signed', (e) => { e.request.documents.push({ title: '부속 약관', text: '추가 조항', sha256: 'A'.repeat(43) }) }, 'request.documents (2 documents, 1 signed)'],
     ]
     for (const [what, tamper, field] of tampered) {

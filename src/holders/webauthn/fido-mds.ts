@@ -2,6 +2,9 @@ import { X509Certificate } from 'node:crypto'
 import * as jose from 'jose'
 import type { MetadataEntry } from './attestation.ts'
 
+/** Where a model keeps its keys (metadata statement keyProtection): any of these is hardware. */
+const HARDWARE_PROTECTION = new Set(['hardware', 'secure_element', 'tee'])
+
 /** Status reports that end the trust in an authenticator model (FIDO Metadata Service 3, AuthenticatorStatus). */
 const COMPROMISED = new Set(['REVOKED', 'USER_VERIFICATION_BYPASS', 'ATTESTATION_KEY_COMPROMISE', 'USER_KEY_REMOTE_COMPROMISE', 'USER_KEY_PHYSICAL_COMPROMISE'])
 
@@ -20,14 +23,15 @@ export interface MdsBlob {
 interface MdsPayload {
   no?: unknown
   nextUpdate?: unknown
-  entries?: { aaguid?: unknown; metadataStatement?: { attestationRootCertificates?: unknown }; statusReports?: { status?: unknown }[] }[]
+  entries?: { aaguid?: unknown; metadataStatement?: { attestationRootCertificates?: unknown; keyProtection?: unknown }; statusReports?: { status?: unknown }[] }[]
 }
 
 /**
  * Reads a FIDO Metadata Service BLOB (a JWT, as downloaded from mds3.fidoalliance.org) offline:
  * its x5c chain must end at one of `roots` (the FIDO Alliance's, GlobalSign Root CA R3, by
  * default) and be valid at `now`, and the JWT must verify with the leaf. Returns each FIDO2 model
- * (by AAGUID) with its attestation roots, or why it is refused (a compromise status report).
+ * (by AAGUID) with its attestation roots, or why it is refused: a compromise status report, or
+ * keys its statement does not say are kept in hardware (a secure element, TEE or other hardware).
  * No network: revocation of the BLOB's own chain is not checked; replace the file to update.
  *
  * Throws MdsBlobError with the reason.
@@ -69,6 +73,8 @@ export async function readMdsBlob(jwt: string, roots: X509Certificate[], now: Da
   for (const entry of payload.entries) {
     if (typeof entry.aaguid !== 'string') continue // U2F and UAF models: not passkeys
     const compromised = (entry.statusReports ?? []).map((r) => String(r.status)).find((s) => COMPROMISED.has(s))
+    const protection = entry.metadataStatement?.keyProtection
+    const hardware = Array.isArray(protection) && protection.some((p) => HARDWARE_PROTECTION.has(String(p)))
     const certificates = entry.metadataStatement?.attestationRootCertificates
     const rootsOfModel = Array.isArray(certificates) ? certificates.flatMap((c) => {
       try {
@@ -77,7 +83,8 @@ export async function readMdsBlob(jwt: string, roots: X509Certificate[], now: Da
         return []
       }
     }) : []
-    entries.set(entry.aaguid.toLowerCase(), { roots: rootsOfModel, ...(compromised ? { refused: `reported ${compromised} by the FIDO Metadata Service` } : {}) })
+    const refused = compromised ? `reported ${compromised} by the FIDO Metadata Service` : !hardware ? 'its metadata does not say its keys are kept in hardware' : undefined
+    entries.set(entry.aaguid.toLowerCase(), { roots: rootsOfModel, ...(refused ? { refused } : {}) })
   }
   return { no: payload.no, nextUpdate: payload.nextUpdate, entries }
 }
