@@ -278,7 +278,7 @@ export class AppContext {
     // Logins of certificates that expired end like those of revoked ones; institutions are told.
     this.#every(LOGOUT_NOTICE_SECONDS, 'certificate logins', async () => {
       const expired = await this.certificateLogins.endExpired()
-      const delivered = await this.logoutNotices.deliver()
+      const delivered = await this.logoutNotices.drain()
       if (expired || delivered) this.logger.info({ expired, delivered }, 'logins of expired certificates ended, back-channel logouts delivered')
     })
     // Text messages 30, 7 and 1 days before a certificate expires, each once across all instances.

@@ -64,7 +64,25 @@ export class LogoutNotices {
    * one notice twice in a round, and a crash mid-send only delays it.
    */
   async deliver(only?: string[]): Promise<number> {
-    if (only && !only.length) return 0
+    return (await this.#batch(only)).sent
+  }
+
+  /**
+   * The background job's delivery: batch after batch while batches come full (a certificate that
+   * ended thousands of logins), up to `maxBatches`. Returns how many were delivered.
+   */
+  async drain(maxBatches = 50): Promise<number> {
+    let sent = 0
+    for (let i = 0; i < maxBatches; i++) {
+      const batch = await this.#batch()
+      sent += batch.sent
+      if (batch.claimed < BATCH_SIZE) break
+    }
+    return sent
+  }
+
+  async #batch(only?: string[]): Promise<{ claimed: number; sent: number }> {
+    if (only && !only.length) return { claimed: 0, sent: 0 }
     const now = this.#clock.now()
     const { rows } = await sql<{ id: string; client_id: string; subscriber_id: string; sid: string; attempts: number }>`
       update logout_notice n set attempts = n.attempts + 1,
@@ -74,7 +92,7 @@ export class LogoutNotices {
         order by next_attempt_at limit ${BATCH_SIZE} for update skip locked
       )
       returning n.id, n.client_id, n.subscriber_id, n.sid, n.attempts`.execute(this.#db) // logout_notice_due_idx, logout_notice_pkey
-    if (!rows.length) return 0
+    if (!rows.length) return { claimed: 0, sent: 0 }
     const provider = this.#provider()
     const outcomes = await Promise.all(rows.map(async (notice) => {
       const client = await provider.Client.find(notice.client_id)
@@ -92,6 +110,6 @@ export class LogoutNotices {
     }))
     const done = outcomes.filter((o) => o.done).map((o) => o.notice.id)
     if (done.length) await this.#db.deleteFrom('logout_notice').where('id', 'in', done).execute() // primary key
-    return outcomes.filter((o) => o.sent).length
+    return { claimed: rows.length, sent: outcomes.filter((o) => o.sent).length }
   }
 }

@@ -175,6 +175,9 @@ describe('status changes: a certificate with a great many logins, and requests i
     // 'bulk-bank' is no client: the first batch is dropped at delivery, the rest wait for the background job.
     const owed = await server.ctx.db.selectFrom('logout_notice').select(sql<number>`count(*)`.as('n')).where('certificate_serial', '=', serial).executeTakeFirstOrThrow()
     assert.equal(Number(owed.n), count - 100)
+    // The background job works through the rest batch after batch.
+    await server.ctx.logoutNotices.drain(200)
+    assert.equal((await server.ctx.db.selectFrom('logout_notice').select('id').where('certificate_serial', '=', serial).execute()).length, 0)
   })
 
   it('lifting a suspension restores nothing, not even a login a request in flight finished meanwhile', async () => {
