@@ -126,7 +126,7 @@ export class AppContext {
       db: this.db, hierarchy: this.ca, clock: this.clock, audit: this.audit, listener: this.certificateLogins,
       settings: { issuer: config.issuer, validityDays: config.certValidityDays, renewalWindowDays: config.renewalWindowDays },
     })
-    this.crl = new CrlPublisher(this.db, this.ca, this.clock)
+    this.crl = new CrlPublisher(this.db, this.ca, this.clock, { minIntervalSeconds: config.crlMinIntervalSeconds, logger: this.logger })
     this.ocsp = new OcspResponder(this.db, this.ca, this.clock)
     this.limiter = new RateLimiter(this.db, this.clock)
     this.sms = overrides.sms ?? (config.smsGateway ? new HttpSmsGateway(config.smsGateway.url, config.smsGateway.token) : new SandboxSmsGateway(this.db, this.clock))

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import type { Selectable } from 'kysely'
+import { sql, type Selectable } from 'kysely'
 import type { AuditLog } from '../audit/audit-log.ts'
 import type { Database, DatabaseTransaction } from '../db/database.ts'
 import type { CertificateStatus, CertificateTable, HolderKind } from '../db/schema/ca.ts'
@@ -150,6 +150,7 @@ export class CertificateAuthority {
       for (const row of earlier) {
         await this.#audit.record(trx, { type: 'certificate.revoked', subscriberId: request.subscriberId, certificateSerial: row.serial, data: { reason: 'superseded', replacedBy: serial } })
       }
+      if (earlier.length) await statusChanged(trx)
       return earlier.map((r) => r.serial)
     }).then(({ certificate, ended }) => ({ certificate, revoked: ended }))
   }
@@ -181,6 +182,7 @@ export class CertificateAuthority {
         .set({ status: 'revoked', revoked_at: now, revocation_reason: 'superseded', replaced_by: newSerial, status_changed_at: now })
         .where('serial', '=', serial).execute()
       await this.#audit.record(trx, { type: 'certificate.revoked', subscriberId: old.subscriberId, certificateSerial: serial, data: { reason: 'superseded', replacedBy: newSerial } })
+      await statusChanged(trx)
       return [serial]
     })
     return certificate
@@ -285,6 +287,7 @@ export class CertificateAuthority {
         .set({ status: to, revoked_at: to === 'good' ? null : now, revocation_reason: reason, status_changed_at: now })
         .where('serial', '=', serial).returningAll().executeTakeFirstOrThrow()
       await this.#audit.record(trx, { type: event, subscriberId: row.subscriber_id, certificateSerial: serial, data: reason ? { reason } : {} })
+      await statusChanged(trx)
       if (ends && this.#listener) owed = await this.#listener.ended(trx, [serial])
       if (!ends) await this.#listener?.resumed(trx, [serial])
       return toRecord(updated)
@@ -296,6 +299,14 @@ export class CertificateAuthority {
 
 /** In use: not revoked and not expired (valid or suspended). What MAX_CERTIFICATES_IN_USE counts, as add() does in SQL. */
 export const isInUse = (c: Pick<CertificateRecord, 'status' | 'notAfter'>, now: Date) => c.status !== 'revoked' && c.notAfter > now
+
+/**
+ * Moves the status version in the transaction of a status change: a CRL built before it commits
+ * records an older version and is built again (crl.ts).
+ */
+async function statusChanged(trx: DatabaseTransaction): Promise<void> {
+  await sql`update certificate_status_version set version = version + 1 where id = 1`.execute(trx) // primary key
+}
 
 /** What each status change is called in a refusal. */
 const VERBS: Record<string, string> = { 'certificate.revoked': 'revoke', 'certificate.suspended': 'suspend', 'certificate.resumed': 'resume' }

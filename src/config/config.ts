@@ -46,6 +46,8 @@ export interface ServerConfig {
   loginReuseSeconds: number
   /** Which passkey attestations give the high assurance level (holders/webauthn/attestation.ts). */
   attestation: AttestationSettings
+  /** Each instance builds a new CRL at most this often (status changes show at once in OCSP). */
+  crlMinIntervalSeconds: number
 }
 
 /** Thrown for any invalid setting; `message` is the one line printed at start-up. */
@@ -88,6 +90,7 @@ const schema = z.object({
   PASSKEY_AAGUIDS: z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(\s*,\s*[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$/, { error: 'must be AAGUIDs (8-4-4-4-12 hex digits) separated by commas' }).optional(),
   FIDO_MDS_FILE: z.string().optional(),
   FIDO_MDS_ROOTS: z.string().optional(),
+  CRL_MIN_INTERVAL_SECONDS: integerText(0, 3600).default(10),
   DEMO_RP_URL: z.string().refine((v) => v === 'off' || /^https?:\/\/[^/]/.test(v) && URL.canParse(v), { error: 'must be an absolute http(s) URL or off' }).optional(),
 })
 
@@ -150,5 +153,6 @@ export function buildConfig(env: ServerEnv): ServerConfig {
       mdsFile: e.FIDO_MDS_FILE ? path.resolve(e.FIDO_MDS_FILE) : undefined,
       mdsRootsFile: e.FIDO_MDS_ROOTS ? path.resolve(e.FIDO_MDS_ROOTS) : undefined,
     },
+    crlMinIntervalSeconds: e.CRL_MIN_INTERVAL_SECONDS,
   }
 }

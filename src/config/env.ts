@@ -25,6 +25,7 @@ export interface ServerEnv {
   PASSKEY_AAGUIDS?: string
   FIDO_MDS_FILE?: string
   FIDO_MDS_ROOTS?: string
+  CRL_MIN_INTERVAL_SECONDS?: string
 }
 
 export const ENV_NAMES = [
@@ -52,6 +53,7 @@ export const ENV_NAMES = [
   'PASSKEY_AAGUIDS',
   'FIDO_MDS_FILE',
   'FIDO_MDS_ROOTS',
+  'CRL_MIN_INTERVAL_SECONDS',
 ] as const satisfies readonly (keyof ServerEnv)[]
 
 export function readEnv(source: NodeJS.ProcessEnv = process.env): ServerEnv {

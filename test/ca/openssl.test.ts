@@ -15,7 +15,7 @@ describe('openssl and the published PKI', () => {
   const file = (name: string) => path.join(dir, name)
 
   before(async () => {
-    server = await startTestServer()
+    server = await startTestServer({ env: { CRL_MIN_INTERVAL_SECONDS: '0' } })
     dir = tempDir('postcert-pki-')
     fs.writeFileSync(file('ca.pem'), await (await fetch(`${server.url}/pki/ca.pem`)).text())
     fs.writeFileSync(file('issuing.cer'), Buffer.from(await (await fetch(`${server.url}/pki/issuing.cer`)).arrayBuffer()))

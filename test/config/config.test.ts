@@ -24,6 +24,7 @@ describe('configuration', () => {
     assert.equal(config.certValidityDays, 365)
     assert.equal(config.renewalWindowDays, 30)
     assert.equal(config.loginReuseSeconds, 600)
+    assert.equal(config.crlMinIntervalSeconds, 10)
     assert.deepEqual(config.attestation, { rootsFile: undefined, aaguids: [], mdsFile: undefined, mdsRootsFile: undefined })
   })
 

@@ -51,6 +51,12 @@ export interface CrlTable {
   status_version: string
 }
 
+/** One row: moved by every certificate status change (the CRL is current at the version it was built at). */
+export interface CertificateStatusVersionTable {
+  id: number
+  version: ColumnType<string, string | number, string | number>
+}
+
 export interface AuditEventTable {
   id: Generated<number>
   occurred_at: Date
@@ -66,5 +72,6 @@ export interface CaSchema {
   certificate: CertificateTable
   ca_challenge: CaChallengeTable
   crl: CrlTable
+  certificate_status_version: CertificateStatusVersionTable
   audit_event: AuditEventTable
 }

@@ -1,0 +1,63 @@
+// CRL build time, and /healthz latency during the build, at growing numbers of revoked
+// certificates, against one PostCert process on PostgreSQL. Run by hand:
+//   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench:crl -- [sizes]   (default 1000,10000,100000)
+// Revoked rows are written straight into the certificate table (the CRL reads nothing else);
+// each size adds to the previous. The CRL is asked for once per size (that request waits for the
+// build); meanwhile this process asks /healthz every 5 ms and records how long each answer took.
+import { sql } from 'kysely'
+import { connectDatabase } from '../src/db/connect.ts'
+import { createTestSchema } from '../test/helpers/db.ts'
+import { newMasterKey, startServerProcess } from '../test/helpers/process.ts'
+import { freePort, tempDir } from '../test/helpers/server.ts'
+
+const sizes = (process.argv[2] ?? '1000,10000,100000').split(',').map(Number)
+if (!process.env.DATABASE_URL) {
+  console.error('set DATABASE_URL (the benchmark measures PostCert on PostgreSQL)')
+  process.exit(2)
+}
+
+const schema = await createTestSchema()
+const port = await freePort()
+const server = await startServerProcess({
+  DATABASE_URL: schema.url, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, DATA_DIR: tempDir(), POSTCERT_MASTER_KEY: newMasterKey(),
+  LOG_LEVEL: 'warn', CRL_MIN_INTERVAL_SECONDS: '0',
+})
+const db = connectDatabase({ kind: 'postgres', url: schema.url })
+const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))] ?? 0
+
+try {
+  const ca = await db.selectFrom('ca_certificate').select('id').where('role', '=', 'issuing').where('active', '=', true).executeTakeFirstOrThrow()
+  let written = 0
+  console.log(`one PostCert process and PostgreSQL on this machine (${(await import('node:os')).cpus().length} cores)`)
+  for (const size of sizes) {
+    await sql`insert into certificate (serial, subscriber_id, holder, issuer_id, der, subject, spki_sha256, not_before, not_after, status, revoked_at, revocation_reason, status_changed_at)
+      select 'b0' || lpad(to_hex(g), 14, '0'), 'ps_bench', 'file', ${ca.id}, '\\x01'::bytea, 'CN=bench', 'x', now() - interval '1 day', now() + interval '300 days',
+        'revoked', now(), 'keyCompromise', now()
+      from generate_series(${written + 1}::int, ${size}::int) g`.execute(db)
+    written = size
+    await sql`update certificate_status_version set version = version + 1 where id = 1`.execute(db)
+    await sql`analyze certificate`.execute(db)
+
+    const latencies: number[] = []
+    let building = true
+    const probe = (async () => {
+      while (building) {
+        const started = performance.now()
+        await (await fetch(`http://127.0.0.1:${port}/healthz`)).arrayBuffer()
+        latencies.push(performance.now() - started)
+        await new Promise((resolve) => setTimeout(resolve, 5))
+      }
+    })()
+    const started = performance.now()
+    const crl = Buffer.from(await (await fetch(`http://127.0.0.1:${port}/pki/crl`)).arrayBuffer())
+    const took = performance.now() - started
+    building = false
+    await probe
+    console.log(`${String(size).padStart(7)} entries: CRL ${(crl.length / 1024).toFixed(0)} KiB built and served in ${took.toFixed(0)} ms; `
+      + `/healthz meanwhile: ${latencies.length} answers, p50 ${percentile(latencies, 0.5).toFixed(1)} ms, p99 ${percentile(latencies, 0.99).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms`)
+  }
+} finally {
+  await db.destroy()
+  await server.stop()
+  await schema.dropSchema()
+}
