@@ -48,6 +48,9 @@ export interface StoredRow {
   usable?: boolean
 }
 
+/** Used once: consumed conditionally, a lost race is a reuse (see consume). */
+const SINGLE_USE_MODELS = new Set(['AuthorizationCode', 'RefreshToken'])
+
 /** Models whose row is a credential an institution redeems or uses: never written for a login that ended. */
 const TOKEN_MODELS = new Set(['AuthorizationCode', 'AccessToken', 'RefreshToken'])
 
@@ -200,8 +203,24 @@ export class PostgresAdapter implements Adapter {
     return await this.#findBy('user_code', userCode) // oidc_payload_user_code_idx
   }
 
+  /**
+   * Marks a row consumed. Codes and refresh tokens are single use: oidc-provider reads one,
+   * checks it is not consumed, and consumes it, so two requests at once would both pass its
+   * check. Here the consumption is conditional (one statement): the request that finds it
+   * already consumed lost a race with another use, which is a reuse, and is treated as one
+   * (RFC 9700 section 4.10.1, as oidc-provider does for a later reuse): every token of the grant
+   * and the grant itself are revoked, and invalid_grant is answered.
+   */
   async consume(id: string): Promise<void> {
-    await this.#deps.db.executeQuery(CompiledQuery.raw(SQL.consume, [this.#deps.clock.now(), this.#model, this.#key(id)]))
+    const key = this.#key(id)
+    if (!SINGLE_USE_MODELS.has(this.#model)) {
+      await this.#deps.db.executeQuery(CompiledQuery.raw(SQL.consume, [this.#deps.clock.now(), this.#model, key]))
+      return
+    }
+    const { rows } = await this.#deps.db.executeQuery(CompiledQuery.raw(SQL.consumeOnce, [this.#deps.clock.now(), this.#model, key]))
+    if (rows.length === 1) return
+    await this.#deps.db.executeQuery(CompiledQuery.raw(SQL.revokeGrantOf, [this.#model, key]))
+    throw new errors.InvalidGrant(`${this.#model === 'AuthorizationCode' ? 'authorization code' : 'refresh token'} already used`)
   }
 
   /**
@@ -332,6 +351,11 @@ const SQL = {
   consume: 'update oidc_payload set consumed_at = $1 where model = $2 and id = $3',
   consumeOnce: 'update oidc_payload set consumed_at = $1 where model = $2 and id = $3 and consumed_at is null returning id',
   destroy: 'delete from oidc_payload where model = $1 and id = $2',
+  // Every code and token of the grant of this row, and the grant itself (oidc_payload_grant_idx, primary key).
+  revokeGrantOf: `with g as (select grant_id from oidc_payload where model = $1 and id = $2 and grant_id is not null)
+    delete from oidc_payload p using g
+    where (p.model in ('AccessToken', 'RefreshToken', 'AuthorizationCode') and p.grant_id = g.grant_id)
+       or (p.model = 'Grant' and p.id = ${storageKeySql('g.grant_id')})`,
 }
 
 /** A row deleted because its login's certificate changed status: what a logout notice needs of it. */

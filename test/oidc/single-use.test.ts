@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { ManualClock } from '../../src/util/clock.ts'
+import { BACKENDS } from '../helpers/db.ts'
+import { startTestServer, type TestServer } from '../helpers/server.ts'
+import { LoginHarness } from '../login/harness.ts'
+
+for (const backend of BACKENDS) {
+  describe(`single use under concurrency: codes and refresh tokens (${backend})`, () => {
+    let server: TestServer
+    let h: LoginHarness
+    let rp: Awaited<ReturnType<LoginHarness['relyingParty']>>
+    const clock = new ManualClock()
+    before(async () => {
+      server = await startTestServer({ backend, overrides: { clock } })
+      h = new LoginHarness(server, clock)
+      rp = await h.relyingParty({ name: '경합은행', redirectUri: 'https://race.example.kr/cb', scope: 'openid offline_access' })
+    })
+    after(async () => { await server.close() })
+
+    const token = (body: Record<string, string>) => fetch(`${server.url}/token`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${rp.clientId}:${rp.clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(body),
+    }).then(async (res) => ({ status: res.status, body: await res.json() as Record<string, string> }))
+    const userinfo = (accessToken: string) => fetch(`${server.url}/me`, { headers: { authorization: `Bearer ${accessToken}` } }).then((r) => r.status)
+
+    it('of eight exchanges of one code at once, exactly one gets tokens, and the reuse revokes them', async () => {
+      const holder = await h.subscriber()
+      const flow = await h.begin(rp, { scope: 'openid offline_access', prompt: 'consent' })
+      const { response } = await h.prove(flow, holder)
+      const callback = await h.consentIfAsked(flow.browser, await h.follow(flow.browser, response.body.redirect))
+      const code = callback.searchParams.get('code')!
+      const answers = await Promise.all(Array.from({ length: 8 }, () => token({ grant_type: 'authorization_code', code, redirect_uri: rp.redirectUri, code_verifier: flow.verifier })))
+      const won = answers.filter((a) => a.status === 200)
+      assert.equal(won.length, 1, JSON.stringify(answers.map((a) => [a.status, a.body.error, a.body.error_description])))
+      for (const lost of answers.filter((a) => a.status !== 200)) assert.equal(lost.body.error, 'invalid_grant')
+      // A code used twice: what it gave is revoked (RFC 9700 section 4.10.1), as oidc-provider does for a later reuse.
+      assert.equal(await userinfo(won[0]!.body.access_token!), 401)
+      assert.equal((await token({ grant_type: 'refresh_token', refresh_token: won[0]!.body.refresh_token! })).body.error, 'invalid_grant')
+    })
+
+    it('of eight refreshes with one refresh token at once, exactly one gets the next one, and the reuse ends the chain', async () => {
+      const holder = await h.subscriber()
+      const { tokens } = await h.login(rp, holder, { scope: 'openid offline_access', prompt: 'consent' })
+      const answers = await Promise.all(Array.from({ length: 8 }, () => token({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token! })))
+      const won = answers.filter((a) => a.status === 200)
+      assert.equal(won.length, 1, JSON.stringify(answers.map((a) => [a.status, a.body.error, a.body.error_description])))
+      for (const lost of answers.filter((a) => a.status !== 200)) assert.equal(lost.body.error, 'invalid_grant')
+      assert.equal((await token({ grant_type: 'refresh_token', refresh_token: won[0]!.body.refresh_token! })).body.error, 'invalid_grant', 'no second live chain')
+      assert.equal(await userinfo(won[0]!.body.access_token!), 401)
+    })
+  })
+}
