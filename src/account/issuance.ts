@@ -4,9 +4,9 @@ import { isInUse, type CertificateAuthority, type CertificateRecord } from '../c
 import { MAX_CERTIFICATES_IN_USE } from '../ca/constants.ts'
 import { CertificateLimitError, CertificateStateError, RenewalNotAllowedError } from '../ca/errors.ts'
 import type { Database } from '../db/database.ts'
-import { OTP_TTL, SMS_PER_NUMBER_PER_HOUR } from '../enrollment/constants.ts'
+import { OTP_MAX_ATTEMPTS, OTP_TTL, SMS_PER_NUMBER_PER_HOUR } from '../enrollment/constants.ts'
 import { codeNotSent, providerUnavailable, rateLimited } from '../enrollment/errors.ts'
-import { assertResendAllowed, newPhoneCode, phoneCodeMatches, wrongCode } from '../enrollment/phone-code.ts'
+import { assertResendAllowed, checkPhoneCode, newPhoneCode } from '../enrollment/phone-code.ts'
 import { SmsDeliveryError, type SmsGateway } from '../enrollment/sms/sms-gateway.ts'
 import { NotFoundError } from '../errors/errors.ts'
 import { PostCertError } from '../errors/postcert-error.ts'
@@ -102,20 +102,27 @@ export class AccountIssuance {
     }
   }
 
-  /** Checks the code: five tries, three minutes, compared in constant time. */
+  /** Checks the code: five tries, three minutes, compared in constant time, each try counted before it is compared. */
   async verifyCode(session: AccountSession, target: IssuanceTarget, input: string): Promise<void> {
     await this.#open(session, target)
     const now = this.#deps.clock.now()
-    const row = await this.#session(session)
-    if (!phoneCodeMatches({ hash: row.otp_hash, expiresAt: row.otp_expires_at, attempts: row.otp_attempts }, input, (code) => this.#hash(session.id, code), now)) {
-      // Counted atomically: parallel guesses cannot share one attempt.
-      const counted = await this.#deps.db.updateTable('account_session').set((eb) => ({ otp_attempts: eb('otp_attempts', '+', 1) }))
-        .where('id', '=', session.id).returning('otp_attempts').executeTakeFirstOrThrow()
-      throw wrongCode(counted.otp_attempts)
-    }
-    const used = await this.#deps.db.updateTable('account_session').set({ otp_hash: null, otp_expires_at: null, phone_verified_at: now })
-      .where('id', '=', session.id).where('otp_hash', '=', row.otp_hash).returning('id').executeTakeFirst()
-    if (!used) throw codeNotSent() // spent by a parallel request
+    const { db } = this.#deps
+    const matched = await checkPhoneCode({
+      countTry: async () => {
+        const row = await db.updateTable('account_session').set((eb) => ({ otp_attempts: eb('otp_attempts', '+', 1) }))
+          .where('id', '=', session.id).where('otp_hash', 'is not', null).where('otp_attempts', '<', OTP_MAX_ATTEMPTS)
+          .returning(['otp_hash', 'otp_expires_at', 'otp_attempts']).executeTakeFirst() // primary key
+        return row && { hash: row.otp_hash, expiresAt: row.otp_expires_at, attempts: row.otp_attempts }
+      },
+      current: async () => {
+        const row = await this.#session(session)
+        return { hash: row.otp_hash, expiresAt: row.otp_expires_at, attempts: row.otp_attempts }
+      },
+    }, input, (code) => this.#hash(session.id, code), now)
+    // Spent once: of two right answers at once, one verifies the phone.
+    const used = await db.updateTable('account_session').set({ otp_hash: null, otp_expires_at: null, phone_verified_at: now })
+      .where('id', '=', session.id).where('otp_hash', '=', matched.hash).returning('id').executeTakeFirst()
+    if (!used) throw codeNotSent()
   }
 
   /** A proof-of-possession challenge for the new key. */

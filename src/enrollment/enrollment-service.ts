@@ -10,12 +10,12 @@ import type { EnrollmentTable, SubscriberTable } from '../db/schema/enrollment.t
 import type { Clock } from '../util/clock.ts'
 import type { RateLimiter } from '../util/rate-limiter.ts'
 import {
-  ENROLLMENTS_PER_IP_PER_HOUR, ENROLLMENT_TTL, IDENTITY_CHECKS_PER_IP_PER_HOUR, OTP_TTL, SMS_PER_IP_PER_HOUR, SMS_PER_NUMBER_PER_HOUR,
+  ENROLLMENTS_PER_IP_PER_HOUR, ENROLLMENT_TTL, IDENTITY_CHECKS_PER_IP_PER_HOUR, OTP_MAX_ATTEMPTS, OTP_TTL, SMS_PER_IP_PER_HOUR, SMS_PER_NUMBER_PER_HOUR,
 } from './constants.ts'
 import {
-  enrollmentExpired, identityMismatch, identityNotFound, invalidPhone, phoneNotOwned, providerUnavailable, rateLimited, stepNotAllowed,
+  codeNotSent, enrollmentExpired, identityMismatch, identityNotFound, invalidPhone, phoneNotOwned, providerUnavailable, rateLimited, stepNotAllowed,
 } from './errors.ts'
-import { assertResendAllowed, newPhoneCode, phoneCodeMatches, wrongCode } from './phone-code.ts'
+import { assertResendAllowed, checkPhoneCode, newPhoneCode } from './phone-code.ts'
 import { parseIdentityForm, lastDigits } from './identity-form.ts'
 import { IdentityProviderError, type IdentityVerifier } from './identity/identity-verifier.ts'
 import { InvalidPossessionProofError } from '../ca/errors.ts'
@@ -104,23 +104,33 @@ export class EnrollmentService {
 
   async verifyCode(enrollment: Enrollment, codeInput: string): Promise<Enrollment> {
     const now = this.#deps.clock.now()
-    // Wrong tries must count even though the step fails, so they commit before the error is thrown.
-    const outcome = await this.#step(enrollment, 'phone', async (trx, current): Promise<{ wrong: number } | { enrollment: Enrollment }> => {
-      const phone = current.phone_e164
-      const stored = { hash: phone ? current.otp_hash : null, expiresAt: current.otp_expires_at, attempts: current.otp_attempts }
-      if (!phoneCodeMatches(stored, codeInput, (code) => this.#codeHash(current.id, phone!, code), now)) {
-        const attempts = current.otp_attempts + 1
-        await trx.updateTable('enrollment').set({ otp_attempts: attempts }).where('id', '=', current.id).execute()
-        return { wrong: attempts }
-      }
+    const { db } = this.#deps
+    if (enrollment.step !== 'phone') throw stepNotAllowed(enrollment.step)
+    // The try is counted before the comparison, in one statement (phone-code.ts).
+    const matched = await checkPhoneCode({
+      countTry: async () => {
+        const row = await db.updateTable('enrollment').set((eb) => ({ otp_attempts: eb('otp_attempts', '+', 1) }))
+          .where('id', '=', enrollment.id).where('step', '=', 'phone').where('expires_at', '>', now)
+          .where('otp_hash', 'is not', null).where('otp_attempts', '<', OTP_MAX_ATTEMPTS)
+          .returning(['otp_hash', 'otp_expires_at', 'otp_attempts', 'phone_e164']).executeTakeFirst() // primary key
+        return row && { hash: row.otp_hash, expiresAt: row.otp_expires_at, attempts: row.otp_attempts, phone: row.phone_e164 }
+      },
+      current: async () => {
+        const row = await db.selectFrom('enrollment').selectAll().where('id', '=', enrollment.id).where('expires_at', '>', now).executeTakeFirst() // primary key
+        if (!row) throw enrollmentExpired()
+        if (row.step !== 'phone') throw stepNotAllowed(row.step)
+        return { hash: row.otp_hash, expiresAt: row.otp_expires_at, attempts: row.otp_attempts }
+      },
+    }, codeInput, (code, stored) => this.#codeHash(enrollment.id, stored.phone!, code), now)
+    // The code is spent once: of two right answers at once, one moves the step on.
+    return await this.#step(enrollment, 'phone', async (trx, current) => {
+      if (current.otp_hash !== matched.hash) throw codeNotSent()
       const updated = await trx.updateTable('enrollment')
         .set({ step: 'identity', phone_verified_at: now, otp_hash: null, otp_expires_at: null })
         .where('id', '=', current.id).returningAll().executeTakeFirstOrThrow()
-      await this.#deps.audit.record(trx, { type: 'enrollment.phone_verified', data: { phone: maskPhone(phone!) } })
-      return { enrollment: updated }
+      await this.#deps.audit.record(trx, { type: 'enrollment.phone_verified', data: { phone: maskPhone(matched.phone!) } })
+      return updated
     })
-    if ('wrong' in outcome) throw wrongCode(outcome.wrong)
-    return outcome.enrollment
   }
 
   /**

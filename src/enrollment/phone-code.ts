@@ -19,19 +19,41 @@ export function assertResendAllowed(sentAt: Date | null, now: Date): void {
   if (wait > 0) throw resendTooSoon(wait)
 }
 
-/**
- * Checks a typed code against the stored one: a code was sent, tries are left, it has not
- * expired; then the hashes are compared in constant time. Throws codeNotSent, codeExhausted or
- * codeExpired; returns whether the code matched (the caller counts a wrong try).
- */
-export function phoneCodeMatches(stored: { hash: string | null; expiresAt: Date | null; attempts: number }, input: string, hashOf: (code: string) => string, now: Date): boolean {
-  if (!stored.hash || !stored.expiresAt) throw codeNotSent()
-  if (stored.attempts >= OTP_MAX_ATTEMPTS) throw codeExhausted()
-  if (stored.expiresAt <= now) throw codeExpired()
-  const code = input.replace(/\s/g, '')
-  if (!/^\d+$/.test(code)) return false
-  return timingSafeEqual(Buffer.from(stored.hash, 'hex'), Buffer.from(hashOf(code), 'hex'))
+/** A pending code as stored: its hash, expiry and tries so far. */
+export interface StoredPhoneCode {
+  hash: string | null
+  expiresAt: Date | null
+  attempts: number
 }
 
-/** The refusal after the `attempts`-th wrong try. */
-export const wrongCode = (attempts: number) => (attempts >= OTP_MAX_ATTEMPTS ? codeExhausted() : codeWrong(OTP_MAX_ATTEMPTS - attempts))
+/**
+ * Where a code is kept (an enrollment, a portal session). `countTry` adds one try in a single
+ * statement, only while a code is pending and fewer than OTP_MAX_ATTEMPTS tries were counted,
+ * and returns the code as it stands after it (undefined when it took no try); `current` reads it.
+ */
+export interface PhoneCodeStore<T extends StoredPhoneCode> {
+  countTry(): Promise<T | undefined>
+  current(): Promise<StoredPhoneCode | undefined>
+}
+
+/**
+ * Checks a typed code, the try counted first: parallel guesses each take a try of their own
+ * before any comparison, so no more than OTP_MAX_ATTEMPTS are ever compared, however many
+ * arrive at once. Then: not expired, and the hashes equal (constant time). Returns the stored
+ * code that matched (the caller spends it conditionally on its hash). Throws codeNotSent,
+ * codeExhausted, codeExpired, or codeWrong with the tries left.
+ */
+export async function checkPhoneCode<T extends StoredPhoneCode>(store: PhoneCodeStore<T>, input: string, hashOf: (code: string, stored: T) => string, now: Date): Promise<T> {
+  const counted = await store.countTry()
+  if (!counted) {
+    const stored = await store.current()
+    if (!stored?.hash || !stored.expiresAt) throw codeNotSent()
+    throw codeExhausted()
+  }
+  if (!counted.hash || !counted.expiresAt) throw codeNotSent()
+  if (counted.expiresAt <= now) throw codeExpired()
+  const code = input.replace(/\s/g, '')
+  const matches = /^\d+$/.test(code) && timingSafeEqual(Buffer.from(counted.hash, 'hex'), Buffer.from(hashOf(code, counted), 'hex'))
+  if (!matches) throw counted.attempts >= OTP_MAX_ATTEMPTS ? codeExhausted() : codeWrong(OTP_MAX_ATTEMPTS - counted.attempts)
+  return counted
+}
