@@ -238,7 +238,7 @@ export class AppContext {
         receipts.use(jwks)
         return mountApp(
         createProvider({
-          issuer: this.config.issuer, trustProxy: this.config.trustProxy, secureCookies: https,
+          issuer: this.config.issuer, trustProxy: this.config.trustProxy, trustedProxyHops: this.config.trustedProxyHops, secureCookies: https,
           jwks, cookieKeys, views: this.views, db: this.db, box: this.box, clock: this.clock, pairwiseSalt, clientCache,
           allowPrivateNetworkFetch: this.config.nodeEnv !== 'production', production: this.config.nodeEnv === 'production',
           fetch: this.#fetch, firstPartyClients: [ACCOUNT_CLIENT_ID],

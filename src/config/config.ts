@@ -48,6 +48,11 @@ export interface ServerConfig {
   attestation: AttestationSettings
   /** Each instance builds a new CRL at most this often (status changes show at once in OCSP). */
   crlMinIntervalSeconds: number
+  /**
+   * With TRUST_PROXY: how many proxies of the operator's append to X-Forwarded-For. The client's
+   * address is the entry that many from the right; anything left of it the client wrote itself.
+   */
+  trustedProxyHops: number
 }
 
 /** Thrown for any invalid setting; `message` is the one line printed at start-up. */
@@ -91,6 +96,7 @@ const schema = z.object({
   FIDO_MDS_FILE: z.string().optional(),
   FIDO_MDS_ROOTS: z.string().optional(),
   CRL_MIN_INTERVAL_SECONDS: integerText(0, 3600).default(10),
+  TRUSTED_PROXY_HOPS: integerText(1, 10).default(1),
   DEMO_RP_URL: z.string().refine((v) => v === 'off' || /^https?:\/\/[^/]/.test(v) && URL.canParse(v), { error: 'must be an absolute http(s) URL or off' }).optional(),
 })
 
@@ -154,5 +160,6 @@ export function buildConfig(env: ServerEnv): ServerConfig {
       mdsRootsFile: e.FIDO_MDS_ROOTS ? path.resolve(e.FIDO_MDS_ROOTS) : undefined,
     },
     crlMinIntervalSeconds: e.CRL_MIN_INTERVAL_SECONDS,
+    trustedProxyHops: e.TRUSTED_PROXY_HOPS,
   }
 }

@@ -26,6 +26,7 @@ export interface ServerEnv {
   FIDO_MDS_FILE?: string
   FIDO_MDS_ROOTS?: string
   CRL_MIN_INTERVAL_SECONDS?: string
+  TRUSTED_PROXY_HOPS?: string
 }
 
 export const ENV_NAMES = [
@@ -54,6 +55,7 @@ export const ENV_NAMES = [
   'FIDO_MDS_FILE',
   'FIDO_MDS_ROOTS',
   'CRL_MIN_INTERVAL_SECONDS',
+  'TRUSTED_PROXY_HOPS',
 ] as const satisfies readonly (keyof ServerEnv)[]
 
 export function readEnv(source: NodeJS.ProcessEnv = process.env): ServerEnv {

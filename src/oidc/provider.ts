@@ -38,6 +38,8 @@ export interface ProviderDeps extends AdapterDeps {
   loginPolicy: LoginPolicyDeps
   issuer: string
   trustProxy: boolean
+  /** Proxies that append to X-Forwarded-For (config.ts): the client's address is that many entries from the right. */
+  trustedProxyHops: number
   secureCookies: boolean
   jwks: PrivateJwk[]
   cookieKeys: string[]
@@ -342,6 +344,9 @@ export function createProvider(deps: ProviderDeps): Provider {
   }
   const provider = new Provider(deps.issuer, configuration)
   provider.proxy = deps.trustProxy
+  // Koa then takes the leftmost of the last `hops` entries: what the operator's nearest proxy saw
+  // (the leftmost entry of all is whatever the client sent, and would defeat every per-address limit).
+  provider.maxIpsCount = deps.trustedProxyHops
   provider.use(spendInitialAccessToken as never)
   return provider
 }

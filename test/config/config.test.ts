@@ -25,6 +25,7 @@ describe('configuration', () => {
     assert.equal(config.renewalWindowDays, 30)
     assert.equal(config.loginReuseSeconds, 600)
     assert.equal(config.crlMinIntervalSeconds, 10)
+    assert.equal(config.trustedProxyHops, 1)
     assert.deepEqual(config.attestation, { rootsFile: undefined, aaguids: [], mdsFile: undefined, mdsRootsFile: undefined })
   })
 
@@ -65,6 +66,7 @@ describe('configuration', () => {
     ['a WEB_CONCURRENCY of 0', { WEB_CONCURRENCY: '0' }, /^WEB_CONCURRENCY must be at least 1/],
     ['an SMS gateway without its token', { SMS_GATEWAY_URL: 'https://sms.example.kr' }, /^SMS_GATEWAY_TOKEN is required with SMS_GATEWAY_URL/],
     ['an identity provider without its token', { IDENTITY_PROVIDER_URL: 'https://idv.example.kr' }, /^IDENTITY_PROVIDER_TOKEN is required with IDENTITY_PROVIDER_URL/],
+    ['no proxy hops', { TRUSTED_PROXY_HOPS: '0' }, /^TRUSTED_PROXY_HOPS must be at least 1/],
     ['a login reuse window past an hour', { LOGIN_REUSE_SECONDS: '3601' }, /^LOGIN_REUSE_SECONDS must be at most 3600/],
     ['an AAGUID that is not one', { PASSKEY_AAGUIDS: 'ee882879-721c-4913-9775-3dfcce97072a, yubikey' }, /^PASSKEY_AAGUIDS must be AAGUIDs/],
     ['metadata roots without a metadata BLOB', { FIDO_MDS_ROOTS: '/etc/roots.pem' }, /^FIDO_MDS_ROOTS needs FIDO_MDS_FILE/],
