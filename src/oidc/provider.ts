@@ -257,9 +257,19 @@ export function createProvider(deps: ProviderDeps): Provider {
       // The FAPI 2.0 Security Profile for clients registered under it (postcert_fapi_profile).
       fapi: { enabled: true, profile: (_ctx, client) => fapiProfileOf(client) },
       dPoP: { enabled: true },
-      introspection: { enabled: true },
+      // Only the client a token was issued to learns about it: another institution would learn the
+      // pairwise subject this one knows the subscriber by (it gets active: false, as for any
+      // token it may not see).
+      introspection: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
       jwtIntrospection: { enabled: true },
-      revocation: { enabled: true },
+      // RFC 7009 section 2.1: a client revokes its own tokens only.
+      revocation: {
+        enabled: true,
+        allowedPolicy: async (_ctx, client, token) => {
+          if (token.clientId === client.clientId) return true
+          throw new errors.InvalidRequest('client is not authorized to revoke the presented token')
+        },
+      },
       userinfo: { enabled: true },
       // Signed userinfo responses for clients that register userinfo_signed_response_alg.
       jwtUserinfo: { enabled: true },
