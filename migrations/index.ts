@@ -9,6 +9,7 @@ import * as account from './2026-12-01T01-00-00-account.ts'
 import * as statusGoverns from './2026-12-06T00-00-00-status-governs.ts'
 import * as passkeyAttestation from './2026-12-06T01-00-00-passkey-attestation.ts'
 import * as crl from './2026-12-06T02-00-00-crl.ts'
+import * as loginChallenge from './2026-12-06T03-00-00-login-challenge.ts'
 
 export interface Migration {
   /** ISO-timestamp name; the list below must stay in this order and is never edited, only extended. */
@@ -27,4 +28,5 @@ export const migrations: readonly Migration[] = [
   { name: '2026-12-06T00-00-00-status-governs', up: statusGoverns.up },
   { name: '2026-12-06T01-00-00-passkey-attestation', up: passkeyAttestation.up },
   { name: '2026-12-06T02-00-00-crl', up: crl.up },
+  { name: '2026-12-06T03-00-00-login-challenge', up: loginChallenge.up },
 ]

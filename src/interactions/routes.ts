@@ -34,7 +34,7 @@ export interface InteractionDeps {
   testSubscriber?: TestSubscriber
 }
 
-const LOGIN_ERRORS = ['acr_not_met', 'invalid_proof', 'challenge_invalid', 'certificate_locked', 'certificate_expired', 'certificate_revoked',
+const LOGIN_ERRORS = ['acr_not_met', 'invalid_proof', 'challenge_invalid', 'certificate_locked', 'too_many_attempts', 'certificate_expired', 'certificate_revoked',
   'certificate_suspended', 'certificate_unknown', 'certificate_not_yet_valid', 'invalid_csrf_token', 'interaction_expired']
 
 /** Claims each scope brings, as shown on the consent page. */
@@ -160,7 +160,7 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     const { details } = await loginApi(ctx, uid)
     const body = await readJson(ctx)
     if (typeof body.proof !== 'string') throw new InvalidRequestError('proof must be a compact JWS')
-    await finishLogin(ctx, details, await deps.login.verifyFileProof(uid, body.proof))
+    await finishLogin(ctx, details, await deps.login.verifyFileProof(uid, body.proof, ctx.ip))
   })
 
   // Test mode: one click logs in the sandbox subscriber, through the same proof check as the page.
@@ -169,7 +169,7 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     router.add('POST', '/interaction/:uid/test-login', 'interaction_test_login', async (ctx, { uid = '' }) => {
       const { details } = await loginApi(ctx, uid, (await readForm(ctx)).get('csrf'))
       const challenge = await deps.login.createChallenge(uid)
-      await finishLogin(ctx, details, await deps.login.verifyFileProof(uid, await testSubscriber.proof(uid, challenge)))
+      await finishLogin(ctx, details, await deps.login.verifyFileProof(uid, await testSubscriber.proof(uid, challenge), ctx.ip))
       ctx.status = 303
       ctx.redirect((ctx.body as { redirect: string }).redirect)
     })
@@ -179,7 +179,7 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     const { details } = await loginApi(ctx, uid)
     const body = await readJson(ctx)
     if (typeof body.assertion !== 'object' || body.assertion === null) throw new InvalidRequestError('assertion must be a WebAuthn response')
-    await finishLogin(ctx, details, await deps.login.verifyPasskey(uid, body.assertion as never))
+    await finishLogin(ctx, details, await deps.login.verifyPasskey(uid, body.assertion as never, ctx.ip))
   })
 
   router.add('POST', '/interaction/:uid/consent', 'interaction_consent', async (ctx, { uid = '' }) => {

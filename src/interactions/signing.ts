@@ -75,7 +75,7 @@ export function addSigningRoutes(router: Router, deps: SigningRouteDeps): void {
     const subscriberId = details.session?.accountId
     if (!request || !subscriberId) throw new InvalidRequestError('this sign-in request is not waiting for a signature')
     const clientId = String(details.params.client_id)
-    const context = { interactionUid: uid, clientId, subscriberId, subject: await deps.subjectFor(clientId, subscriberId), request, requiredAcr: requiredAcr(details.params) }
+    const context = { interactionUid: uid, clientId, subscriberId, subject: await deps.subjectFor(clientId, subscriberId), request, requiredAcr: requiredAcr(details.params), source: ctx.ip }
     return { provider, details, context, body: await readJson(ctx) }
   }
 

@@ -6,6 +6,8 @@ export class LoginError extends PostCertError {}
 
 export const invalidProof = (why: string) => new LoginError(400, 'invalid_proof', `the login proof is not valid: ${why}`)
 export const challengeInvalid = () => new LoginError(400, 'challenge_invalid', 'the login challenge is unknown, used or expired; try again')
+export const tooManyChallenges = () => new LoginError(429, 'too_many_attempts', 'too many unused challenges in this login: start it again from the institution')
+export const tooManyFailedProofs = (minutes: number) => new LoginError(429, 'too_many_attempts', `too many failed proofs from this address; try again in ${minutes} minutes`)
 export const certificateLocked = (minutes: number) => new LoginError(429, 'certificate_locked', `too many failed proofs for this certificate; try again in ${minutes} minutes`)
 
 /** The verdict's refusal, as the page the subscriber should see. */

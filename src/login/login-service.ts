@@ -10,14 +10,22 @@ import type { Clock } from '../util/clock.ts'
 import { BoundedMap } from '../util/bounded-map.ts'
 import type { RateLimiter } from '../util/rate-limiter.ts'
 import { ACR_SUBSTANTIAL, assuranceOf, meets } from './assurance.ts'
-import { certificateLocked, certificateRefused, challengeInvalid, invalidProof } from './errors.ts'
+import { certificateLocked, certificateRefused, challengeInvalid, invalidProof, tooManyChallenges, tooManyFailedProofs } from './errors.ts'
 
 /** A login challenge must be answered within this time. */
 const CHALLENGE_TTL_SECONDS = 5 * 60
+/** Unused challenges one interaction may hold at once. */
+const MAX_LIVE_CHALLENGES = 20
 /** A proof's iat may be this far from our clock. */
 const IAT_SKEW_SECONDS = 5 * 60
-/** Failed proofs for one certificate, per window, before it is locked until the window ends. */
+/**
+ * Failed proofs for one certificate, per window, before it is locked until the window ends. Only
+ * proofs its own key signed count (made for another login, or too old): a proof that does not
+ * verify with the certificate's key proves nothing about its holder, and anyone can make one.
+ */
 const MAX_FAILURES = 5
+/** Failed proofs from one client address, per window, before it is refused until the window ends. */
+const MAX_SOURCE_FAILURES = 30
 const FAILURE_WINDOW_SECONDS = 15 * 60
 const LOCK_MINUTES = Math.ceil(FAILURE_WINDOW_SECONDS / 60)
 /** Certificates whose parsed public key is kept (the oldest goes first). */
@@ -85,12 +93,20 @@ export class LoginService {
     this.#origin = new URL(deps.issuer).origin
   }
 
+  /**
+   * A new single-use challenge for this interaction; at most MAX_LIVE_CHALLENGES unused ones per
+   * interaction (each attempt uses its own up), so a script cannot fill the table through one
+   * login page. Throws tooManyChallenges beyond.
+   */
   async createChallenge(interactionUid: string): Promise<string> {
     const challenge = randomBytes(32).toString('base64url')
-    await this.#deps.db.insertInto('login_challenge').values({
-      hash: hash(challenge), interaction_uid: interactionUid,
-      expires_at: new Date(this.#deps.clock.now().getTime() + CHALLENGE_TTL_SECONDS * 1000),
-    }).execute()
+    const now = this.#deps.clock.now()
+    const { rows } = await sql`
+      insert into login_challenge (hash, interaction_uid, expires_at)
+      select ${hash(challenge)}, ${interactionUid}, ${new Date(now.getTime() + CHALLENGE_TTL_SECONDS * 1000)}
+      where (select count(*) from login_challenge where interaction_uid = ${interactionUid} and expires_at > ${now}) < ${MAX_LIVE_CHALLENGES}
+      returning hash`.execute(this.#deps.db) // login_challenge_interaction_idx
+    if (!rows.length) throw tooManyChallenges()
     return challenge
   }
 
@@ -110,7 +126,7 @@ export class LoginService {
    * The challenge is used up (6) in the same statement that reads the lock (3), so a proof that
    * fails a check in between has spent it too: every attempt needs a new challenge.
    */
-  async verifyFileProof(interactionUid: string, jws: string): Promise<LoginResult> {
+  async verifyFileProof(interactionUid: string, jws: string, source: string): Promise<LoginResult> {
     let proof
     try {
       proof = parseLoginProof(jws)
@@ -118,20 +134,22 @@ export class LoginService {
       throw invalidProof((err as Error).message)
     }
     const certificate = await this.#usable(proof.leaf)
-    const used = await this.spendChallenge(proof.claims.challenge, interactionUid, certificate.serial)
+    const used = await this.spendChallenge(proof.claims.challenge, interactionUid, certificate.serial, source)
     const now = this.#deps.clock.now()
     const { claims } = proof
+    // The signature first: only a proof the certificate's key signed may count against it.
+    const publicKey = this.publicKeyOf(certificate.serial, certificate.der)
+    if (proof.header.alg !== 'ES256' || !verify('sha256', proof.signingInput, { key: publicKey, dsaEncoding: 'ieee-p1363' }, proof.signature)) {
+      await this.recordFailure(certificate.serial, source, false)
+      throw invalidProof(proof.header.alg !== 'ES256' ? 'alg must be ES256' : 'the signature does not verify with the certificate')
+    }
     const fail = async (why: string) => {
-      await this.recordFailure(certificate.serial)
+      await this.recordFailure(certificate.serial, source, true)
       return invalidProof(why)
     }
-    if (proof.header.alg !== 'ES256') throw await fail('alg must be ES256')
     if (claims.aud !== this.#deps.issuer) throw await fail('made for another issuer')
     if (claims.interaction !== interactionUid) throw await fail('made for another login')
     if (Math.abs(claims.iat - now.getTime() / 1000) > IAT_SKEW_SECONDS) throw await fail('too old or from the future')
-    const publicKey = this.publicKeyOf(certificate.serial, certificate.der)
-    const good = verify('sha256', proof.signingInput, { key: publicKey, dsaEncoding: 'ieee-p1363' }, proof.signature)
-    if (!good) throw await fail('the signature does not verify with the certificate')
     if (!used) throw challengeInvalid()
     return { subscriberId: certificate.subscriberId, serial: certificate.serial, holder: 'file', notAfter: certificate.notAfter, ...assuranceOf('file') }
   }
@@ -141,7 +159,7 @@ export class LoginService {
    * is a registered passkey; WebAuthn verification on our origin and RP id with user
    * verification; then the verdict on the certificate bound to that passkey.
    */
-  async verifyPasskey(interactionUid: string, assertion: AuthenticationResponseJSON): Promise<LoginResult> {
+  async verifyPasskey(interactionUid: string, assertion: AuthenticationResponseJSON, source: string): Promise<LoginResult> {
     let challenge: string
     try {
       challenge = JSON.parse(Buffer.from(assertion.response.clientDataJSON, 'base64url').toString('utf8')).challenge
@@ -151,8 +169,8 @@ export class LoginService {
     const credential = await this.findPasskey(assertion)
     if (!credential) throw invalidProof('this passkey is not registered with PostCert')
     if (typeof challenge !== 'string') throw challengeInvalid()
-    if (!(await this.spendChallenge(challenge, interactionUid, credential.certificate_serial))) throw challengeInvalid()
-    const failed = await this.checkAssertion(credential, assertion, challenge)
+    if (!(await this.spendChallenge(challenge, interactionUid, credential.certificate_serial, source))) throw challengeInvalid()
+    const failed = await this.checkAssertion(credential, assertion, challenge, source)
     if (failed) throw invalidProof(failed)
     const certificate = await this.#usable(credential.certificate_serial)
     return { subscriberId: certificate.subscriberId, serial: certificate.serial, holder: 'passkey', notAfter: certificate.notAfter, ...assuranceOf('passkey', credential.attested) }
@@ -182,10 +200,11 @@ export class LoginService {
 
   /**
    * WebAuthn verification of the passkey's assertion over `challenge`, on PostCert's origin and RP
-   * id, with user verification. A failure counts towards the certificate's lock; a success moves
-   * the signature counter on. Returns why it failed, or undefined. Logins and signatures both use it.
+   * id, with user verification. A failure counts against the client address (nothing in it need
+   * come from the passkey: a credential id is no secret); a success moves the signature counter
+   * on. Returns why it failed, or undefined. Logins and signatures both use it.
    */
-  async checkAssertion(credential: PasskeyCredential, assertion: AuthenticationResponseJSON, challenge: string): Promise<string | undefined> {
+  async checkAssertion(credential: PasskeyCredential, assertion: AuthenticationResponseJSON, challenge: string, source: string): Promise<string | undefined> {
     let result
     try {
       result = await verifyAuthenticationResponse({
@@ -194,7 +213,7 @@ export class LoginService {
         requireUserVerification: true,
       })
     } catch (err) {
-      await this.recordFailure(credential.certificate_serial)
+      await this.recordFailure(credential.certificate_serial, source, false)
       return (err as Error).message
     }
     await this.#deps.db.updateTable('webauthn_credential').set({ counter: result.authenticationInfo.newCounter }).where('id', '=', credential.id).execute()
@@ -222,31 +241,38 @@ export class LoginService {
 
   /**
    * Uses up a challenge (single use, and only for the interaction it was made for); true if it
-   * was one. Refuses a certificate locked by failed proofs (certificateLocked). Logins and
-   * signatures both prove possession this way.
+   * was one. Refuses a certificate locked by its own failed proofs (certificateLocked), and a
+   * client address with too many failed proofs of any certificate (tooManyFailedProofs). Logins
+   * and signatures both prove possession this way.
    */
-  async spendChallenge(challenge: string, interactionUid: string, serial: string): Promise<boolean> {
-    const { used, failures } = await this.#useChallenge(challenge, interactionUid, serial)
+  async spendChallenge(challenge: string, interactionUid: string, serial: string, source: string): Promise<boolean> {
+    const { used, failures, sourceFailures } = await this.#useChallenge(challenge, interactionUid, serial, source)
     if (failures >= MAX_FAILURES) throw certificateLocked(LOCK_MINUTES)
+    if (sourceFailures >= MAX_SOURCE_FAILURES) throw tooManyFailedProofs(LOCK_MINUTES)
     return used
   }
 
-  /** A failed proof of possession: enough of them lock the certificate for a while. */
-  async recordFailure(serial: string): Promise<void> {
-    await this.#deps.limiter.hit(`login-fail:${serial}`, MAX_FAILURES, FAILURE_WINDOW_SECONDS)
+  /**
+   * A failed proof of possession: it counts against the client address, and against the
+   * certificate only when `signedByItsKey` (enough of those lock it for a while).
+   */
+  async recordFailure(serial: string, source: string, signedByItsKey: boolean): Promise<void> {
+    await this.#deps.limiter.hit(`proof-fail:${source}`, MAX_SOURCE_FAILURES, FAILURE_WINDOW_SECONDS)
+    if (signedByItsKey) await this.#deps.limiter.hit(`login-fail:${serial}`, MAX_FAILURES, FAILURE_WINDOW_SECONDS)
   }
 
-  /** The challenge used up and the certificate's failed proofs in this window, in one round trip. */
-  async #useChallenge(challenge: string, interactionUid: string, serial: string): Promise<{ used: boolean; failures: number }> {
+  /** The challenge used up, and the failed proofs of the certificate and of the address in this window, in one round trip. */
+  async #useChallenge(challenge: string, interactionUid: string, serial: string, source: string): Promise<{ used: boolean; failures: number; sourceFailures: number }> {
     const failures = this.#deps.limiter.countExpression(`login-fail:${serial}`, FAILURE_WINDOW_SECONDS)
-    const { rows: [row] } = await sql<{ used: boolean; failures: number }>`
+    const sourceFailures = this.#deps.limiter.countExpression(`proof-fail:${source}`, FAILURE_WINDOW_SECONDS)
+    const { rows: [row] } = await sql<{ used: boolean; failures: number; source_failures: number }>`
       with used as (
         delete from login_challenge
         where hash = ${hash(challenge)} and interaction_uid = ${interactionUid} and expires_at > ${this.#deps.clock.now()}
         returning 1
       )
-      select exists (select 1 from used) as used, ${failures} as failures`.execute(this.#deps.db) // login_challenge_pkey, rate_limit_pkey
-    return { used: row!.used, failures: Number(row!.failures) }
+      select exists (select 1 from used) as used, ${failures} as failures, ${sourceFailures} as source_failures`.execute(this.#deps.db) // login_challenge_pkey, rate_limit_pkey
+    return { used: row!.used, failures: Number(row!.failures), sourceFailures: Number(row!.source_failures) }
   }
 
   /**

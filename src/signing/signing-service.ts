@@ -49,6 +49,8 @@ export interface SigningContext {
   request: SignatureRequest
   /** The assurance level the institution asked for (acr_values or essential acr), if any: the signing holder must give it. */
   requiredAcr?: string
+  /** The client address, against which failed signatures count (login-service.ts). */
+  source: string
 }
 
 export interface StoredSignature {
@@ -108,18 +110,19 @@ export class SigningService {
     const certificate = verdict.certificate
     if (certificate.subscriberId !== context.subscriberId) throw notTheSubscriber()
     const payload = this.#payloadFor(context, parsed.payload)
-    const used = await this.#deps.login.spendChallenge(payload.nonce, context.interactionUid, certificate.serial)
+    const used = await this.#deps.login.spendChallenge(payload.nonce, context.interactionUid, certificate.serial, context.source)
+    // The signature first: only what the certificate's key signed may count against it (login-service.ts).
+    const key = this.#deps.login.publicKeyOf(certificate.serial, certificate.der)
+    if (parsed.header.alg !== 'ES256' || !verify('sha256', parsed.signingInput, { key, dsaEncoding: 'ieee-p1363' }, parsed.signature)) {
+      await this.#deps.login.recordFailure(certificate.serial, context.source, false)
+      throw invalidSignature(parsed.header.alg !== 'ES256' ? 'alg must be ES256' : 'the signature does not verify with the certificate')
+    }
     const fail = async (why: string) => {
-      await this.#deps.login.recordFailure(certificate.serial)
+      await this.#deps.login.recordFailure(certificate.serial, context.source, true)
       return invalidSignature(why)
     }
     if (payload.mismatch) throw await fail(payload.mismatch)
     const { canonical } = payload
-    if (parsed.header.alg !== 'ES256') throw await fail('alg must be ES256')
-    const key = this.#deps.login.publicKeyOf(certificate.serial, certificate.der)
-    if (!verify('sha256', parsed.signingInput, { key, dsaEncoding: 'ieee-p1363' }, parsed.signature)) {
-      throw await fail('the signature does not verify with the certificate')
-    }
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(cms)) throw await fail('cms must be base64 DER')
     try {
       const signingTime = checkSignatureCms(Buffer.from(cms, 'base64'), parsed.payload, { der: certificate.der, publicKey: key })
@@ -152,9 +155,9 @@ export class SigningService {
     if (!verdict.valid) throw certificateRefused(verdict.reason, verdict.message)
     const certificate = verdict.certificate
     if (certificate.subscriberId !== context.subscriberId) throw notTheSubscriber()
-    if (!(await this.#deps.login.spendChallenge(nonce, context.interactionUid, certificate.serial))) throw challengeInvalid()
+    if (!(await this.#deps.login.spendChallenge(nonce, context.interactionUid, certificate.serial, context.source))) throw challengeInvalid()
     const challenge = Buffer.from(await payloadSha256(new Uint8Array(Buffer.from(canonical, 'utf8')))).toString('base64url')
-    const failed = await this.#deps.login.checkAssertion(credential, assertion, challenge)
+    const failed = await this.#deps.login.checkAssertion(credential, assertion, challenge, context.source)
     if (failed) throw invalidSignature(failed)
     const chain = [certificate.der, ...(await this.#deps.caChain())]
     return await this.#archive(context, { serial: certificate.serial, der: certificate.der, holder: 'passkey' }, canonical, {

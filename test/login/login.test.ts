@@ -150,16 +150,13 @@ describe('certificate login with a certificate file (programmatic holder)', () =
     }
   })
 
-  it('locks a certificate after five failed proofs', async () => {
+  it('locks a certificate after five failed proofs its own key signed (made for another login)', async () => {
     const holder = await subscriber()
-    const other = await subscriber()
     for (let i = 0; i < 5; i++) {
       const flow = await begin()
-      // signed with another key: the signature does not match the certificate
-      const { challenge } = (await api(flow.browser, flow.csrf, `/interaction/${flow.uid}/challenge`).expect(200)).body
-      const proof = await createLoginProof(await webKey(other.key), [holder.certificate.der], { challenge, aud: server.issuer, interaction: flow.uid, iat: Math.floor(clock.now().getTime() / 1000) })
-      const res = await api(flow.browser, flow.csrf, `/interaction/${flow.uid}/login/file`, { proof }).expect(400)
-      assert.equal(res.body.error, 'invalid_proof')
+      const { response } = await prove(flow, holder, { interaction: 'another-login' })
+      assert.equal(response.status, 400)
+      assert.equal(response.body.error, 'invalid_proof')
     }
     const flow = await begin()
     const locked = await prove(flow, holder)

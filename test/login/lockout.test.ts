@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { ManualClock } from '../../src/util/clock.ts'
+import { subscriberKey } from '../helpers/pki.ts'
+import { startTestServer, type TestServer } from '../helpers/server.ts'
+import { LoginHarness } from './harness.ts'
+
+describe('failed proofs: a stranger cannot lock a holder out; an address that keeps failing is refused', () => {
+  let server: TestServer
+  let h: LoginHarness
+  let rp: Awaited<ReturnType<LoginHarness['relyingParty']>>
+  const clock = new ManualClock()
+  before(async () => {
+    server = await startTestServer({ overrides: { clock } })
+    h = new LoginHarness(server, clock)
+    rp = await h.relyingParty({ name: '잠금은행', redirectUri: 'https://lockout.example.kr/cb' })
+  })
+  after(async () => { await server.close() })
+
+  it('proofs signed with another key (anyone can fetch the certificate) do not count against it: the holder still logs in', async () => {
+    const victim = await h.subscriber()
+    const forged = { ...victim, key: subscriberKey() }
+    for (let i = 0; i < 8; i++) {
+      const { response } = await h.prove(await h.begin(rp), forged)
+      assert.equal(response.status, 400)
+      assert.equal(response.body.error, 'invalid_proof')
+    }
+    assert.equal((await h.prove(await h.begin(rp), victim)).response.status, 200, 'not locked out')
+  })
+
+  it('an address with thirty failed proofs is refused for a while, whatever the certificate, then let in again', async () => {
+    clock.advance(15 * 60) // a window of its own
+    const victim = await h.subscriber()
+    const forged = { ...victim, key: subscriberKey() }
+    for (let i = 0; i < 30; i++) assert.equal((await h.prove(await h.begin(rp), forged)).response.body.error, 'invalid_proof', `try ${i + 1}`)
+    const refused = await h.prove(await h.begin(rp), await h.subscriber())
+    assert.equal(refused.response.status, 429)
+    assert.equal(refused.response.body.error, 'too_many_attempts')
+    clock.advance(15 * 60)
+    assert.equal((await h.prove(await h.begin(rp), victim)).response.status, 200)
+  })
+
+  it('one login page holds at most twenty unused challenges', async () => {
+    const flow = await h.begin(rp) // its page brought the first
+    for (let i = 1; i < 20; i++) await h.api(flow.browser, flow.csrf, `/interaction/${flow.uid}/challenge`).expect(200)
+    const refused = await h.api(flow.browser, flow.csrf, `/interaction/${flow.uid}/challenge`)
+    assert.equal(refused.status, 429)
+    assert.equal(refused.body.error, 'too_many_attempts')
+    const live = await server.ctx.db.selectFrom('login_challenge').select('hash').where('interaction_uid', '=', flow.uid).execute()
+    assert.equal(live.length, 20)
+  })
+})
