@@ -10,10 +10,11 @@ import type { EnrollmentTable, SubscriberTable } from '../db/schema/enrollment.t
 import type { Clock } from '../util/clock.ts'
 import type { RateLimiter } from '../util/rate-limiter.ts'
 import {
-  ENROLLMENTS_PER_IP_PER_HOUR, ENROLLMENT_TTL, IDENTITY_CHECKS_PER_IP_PER_HOUR, OTP_MAX_ATTEMPTS, OTP_TTL, SMS_PER_IP_PER_HOUR, SMS_PER_NUMBER_PER_HOUR,
+  ENROLLMENTS_PER_IP_PER_HOUR, ENROLLMENT_TTL, IDENTITY_ATTEMPTS_PER_PHONE_VERIFICATION, IDENTITY_CHECKS_PER_DOCUMENT_PER_DAY, IDENTITY_CHECKS_PER_IP_PER_HOUR,
+  IDENTITY_CHECKS_PER_PHONE_PER_DAY, OTP_MAX_ATTEMPTS, OTP_TTL, SMS_PER_IP_PER_HOUR, SMS_PER_NUMBER_PER_HOUR,
 } from './constants.ts'
 import {
-  codeNotSent, enrollmentExpired, identityMismatch, identityNotFound, invalidPhone, phoneNotOwned, providerUnavailable, rateLimited, stepNotAllowed,
+  codeNotSent, enrollmentExpired, identityAttemptsExhausted, identityNotVerified, invalidPhone, providerUnavailable, rateLimited, stepNotAllowed, type EnrollmentError,
 } from './errors.ts'
 import { assertResendAllowed, checkPhoneCode, newPhoneCode } from './phone-code.ts'
 import { parseIdentityForm, lastDigits } from './identity-form.ts'
@@ -135,12 +136,22 @@ export class EnrollmentService {
 
   /**
    * Checks the identity document with the provider; the verified phone must be registered to the
-   * same person. Finds or creates the subscriber by connecting identifier.
+   * same person. Finds or creates the subscriber by connecting identifier. Every failure gets the
+   * same answer (identityNotVerified); each check is counted before the provider is asked: per
+   * enrollment (then it starts again from the phone), per address, per phone and per document.
    */
   async verifyIdentity(enrollment: Enrollment, form: URLSearchParams, ip: string): Promise<{ enrollment: Enrollment; subscriber: Subscriber; validCertificates: CertificateRecord[] }> {
     if (enrollment.step !== 'identity') throw stepNotAllowed(enrollment.step)
     const document = parseIdentityForm(form, this.#deps.clock.now())
     await this.#limit(`identity:ip:${ip}`, IDENTITY_CHECKS_PER_IP_PER_HOUR)
+    await this.#limit(`identity:phone:${enrollment.phone_e164}`, IDENTITY_CHECKS_PER_PHONE_PER_DAY, DAY_SECONDS)
+    // The document number only as an HMAC: rate_limit keeps its keys.
+    const documentKey = createHmac('sha256', this.#deps.ciKey).update(`identity-limit:${document.type}:${document.number}`).digest('base64url')
+    await this.#limit(`identity:document:${documentKey}`, IDENTITY_CHECKS_PER_DOCUMENT_PER_DAY, DAY_SECONDS)
+    const attempt = await this.#deps.db.updateTable('enrollment').set((eb) => ({ identity_attempts: eb('identity_attempts', '+', 1) }))
+      .where('id', '=', enrollment.id).where('step', '=', 'identity').where('identity_attempts', '<', IDENTITY_ATTEMPTS_PER_PHONE_VERIFICATION)
+      .returning('identity_attempts').executeTakeFirst() // primary key
+    if (!attempt) throw await this.#backToPhone(enrollment)
     let result
     try {
       result = await this.#deps.identity.verify(document)
@@ -148,8 +159,10 @@ export class EnrollmentService {
       if (err instanceof IdentityProviderError) throw providerUnavailable()
       throw err
     }
-    if (!result.verified) throw result.reason === 'not_found' ? identityNotFound() : identityMismatch()
-    if (!enrollment.phone_e164 || !result.identity.phones.includes(enrollment.phone_e164)) throw phoneNotOwned()
+    if (!result.verified || !enrollment.phone_e164 || !result.identity.phones.includes(enrollment.phone_e164)) {
+      const left = IDENTITY_ATTEMPTS_PER_PHONE_VERIFICATION - attempt.identity_attempts
+      throw left > 0 ? identityNotVerified(left) : await this.#backToPhone(enrollment)
+    }
 
     const now = this.#deps.clock.now()
     const ci = createHmac('sha256', this.#deps.ciKey).update(result.identity.identityKey).digest('base64url')
@@ -257,6 +270,14 @@ export class EnrollmentService {
     return Number(result.numDeletedRows)
   }
 
+  /** After the last identity attempt: the phone must be verified again (a new code) before more. */
+  async #backToPhone(enrollment: Enrollment): Promise<EnrollmentError> {
+    await this.#deps.db.updateTable('enrollment')
+      .set({ step: 'phone', phone_verified_at: null, otp_hash: null, otp_expires_at: null, otp_attempts: 0, identity_attempts: 0 })
+      .where('id', '=', enrollment.id).where('step', '=', 'identity').execute() // primary key
+    return identityAttemptsExhausted()
+  }
+
   /** Runs `fn` on the locked enrollment row if it is still live and at `step`. */
   async #step<T>(enrollment: Enrollment, step: Enrollment['step'], fn: (trx: DatabaseTransaction, current: Enrollment) => Promise<T>): Promise<T> {
     return await this.#deps.db.transaction().execute(async (trx) => {
@@ -267,8 +288,8 @@ export class EnrollmentService {
     })
   }
 
-  async #limit(key: string, perHour: number): Promise<void> {
-    const decision = await this.#deps.limiter.hit(key, perHour, 3600)
+  async #limit(key: string, limit: number, windowSeconds = 3600): Promise<void> {
+    const decision = await this.#deps.limiter.hit(key, limit, windowSeconds)
     if (!decision.allowed) throw rateLimited(decision.retryAfterSeconds)
   }
 
@@ -276,6 +297,8 @@ export class EnrollmentService {
     return createHmac('sha256', this.#deps.otpKey).update(`${enrollmentId}:${phone}:${code}`).digest('hex')
   }
 }
+
+const DAY_SECONDS = 24 * 60 * 60
 
 export const tokenId = (token: string) => createHash('sha256').update(token).digest('base64url')
 

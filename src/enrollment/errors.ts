@@ -31,12 +31,17 @@ export const codeWrong = (left: number) =>
   new EnrollmentError(400, 'code_wrong', `wrong code; ${left} tries left`, { field: 'code', params: { left } })
 export const codeExhausted = () =>
   new EnrollmentError(400, 'code_exhausted', 'too many wrong codes; ask for a new one', { field: 'code' })
-export const identityNotFound = () =>
-  new EnrollmentError(400, 'identity_not_found', 'the identity document was not found', { field: 'number' })
-export const identityMismatch = () =>
-  new EnrollmentError(400, 'identity_mismatch', 'the details do not match the identity document')
-export const phoneNotOwned = () =>
-  new EnrollmentError(400, 'phone_not_owned', 'the verified phone is not registered in this person\'s name')
+/**
+ * One answer for every identity check that fails (no such document, details that do not match,
+ * a phone in another name): telling them apart would let anyone probe a stranger's details.
+ */
+export const identityNotVerified = (left: number) =>
+  new EnrollmentError(400, 'identity_not_verified', `the identity could not be verified with these details; ${left} tries left`, { params: { left } })
+export function identityAttemptsExhausted(): EnrollmentError {
+  const err = new EnrollmentError(400, 'identity_attempts_exhausted', 'the identity could not be verified; start again from the phone')
+  err.link = { href: '/enroll/phone', key: 'error.continue_enrollment' }
+  return err
+}
 export function stepNotAllowed(current: string): EnrollmentError {
   const err = new EnrollmentError(409, 'step_not_allowed', `this step is not available now; the enrollment is at step "${current}"`, { params: { current } })
   err.link = { href: '/enroll', key: 'error.continue_enrollment' }

@@ -150,7 +150,8 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
   router.add('POST', '/enroll/identity', 'enroll_identity_submit', async (ctx) => {
     await post(ctx, 'identity',
       async (enrollment, form) => { await service.verifyIdentity(enrollment, form, ctx.ip); return '/enroll/holder' },
-      async (enrollment, form, error) => identityPage(ctx, enrollment, {
+      // After the last attempt the enrollment is back at the phone: that page, with the reason.
+      async (enrollment, form, error) => enrollment.step === 'phone' ? phonePage(ctx, enrollment, { error }) : identityPage(ctx, enrollment, {
         // Everything but the document number comes back, so nothing has to be typed twice.
         values: { document_type: form.get('document_type') ?? '', name: form.get('name') ?? '', birthdate: form.get('birthdate') ?? '', issue_date: form.get('issue_date') ?? '' },
         error,

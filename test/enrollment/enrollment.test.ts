@@ -124,9 +124,11 @@ describe('enrollment: phone and identity steps', () => {
     assert.match(res.text, /value="02-123-4567"/, 'what was typed stays in the field')
   })
 
+  // One answer for every failed identity check: telling them apart lets anyone probe a stranger's details.
+  const NOT_VERIFIED = /입력한 정보로 본인을 확인하지 못했습니다[^<]*2번 더 시도할 수 있습니다/
   for (const [what, patch, message] of [
-    ['an unknown person', { number: '900115-1999999' }, /입력한 신분증을 찾을 수 없습니다/],
-    ['details that do not match the document', { name: '김우중' }, /신분증 정보와 일치하지 않습니다/],
+    ['an unknown person', { number: '900115-1999999' }, NOT_VERIFIED],
+    ['details that do not match the document', { name: '김우중' }, NOT_VERIFIED],
     ['a malformed birth date', { birthdate: '1990-02-30' }, /생년월일 항목을 확인해 주세요/],
     ['a resident number that does not start with the birth date', { number: '910115-1000001' }, /신분증 번호 항목을 확인해 주세요/],
   ] as const) {
@@ -140,12 +142,48 @@ describe('enrollment: phone and identity steps', () => {
     })
   }
 
-  it('refuses a phone that belongs to someone else', async () => {
+  it('refuses a phone that belongs to someone else, with the same answer', async () => {
     const { browser, csrf } = await startEnrollment(server)
     clock.advance(61)
     await verifyPhone(server, browser, csrf, PERSON_2.phone, E164_2)
     const res = await browser.post('/enroll/identity').type('form').send({ csrf, ...identity(PERSON_1) }).expect(400)
-    assert.match(res.text, /본인 명의가 아닙니다/)
+    assert.match(res.text, NOT_VERIFIED)
+  })
+
+  /** To just past the next midnight (UTC): the daily identity limits start afresh, far from the next. */
+  const nextDay = () => clock.advance(86_400 - Math.floor(clock.now().getTime() / 1000) % 86_400 + 1)
+
+  it('allows three identity attempts per verified phone, then starts again from the phone', async () => {
+    nextDay()
+    const { browser, csrf } = await startEnrollment(server)
+    await verifyPhone(server, browser, csrf, PERSON_1.phone, E164_1)
+    // Guessing a stranger's issue date, one answer at a time.
+    for (const [i, day] of ['2015-03-01', '2015-03-03'].entries()) {
+      const res = await browser.post('/enroll/identity').type('form').send({ csrf, ...identity(PERSON_1), issue_date: day }).expect(400)
+      assert.match(res.text, new RegExp(`${2 - i}번 더 시도할 수 있습니다`))
+    }
+    const third = await browser.post('/enroll/identity').type('form').send({ csrf, ...identity(PERSON_1), issue_date: '2015-03-04' }).expect(400)
+    assert.match(third.text, /본인확인에 여러 번 실패했습니다. 휴대폰 인증부터 다시 해 주세요/)
+    await browser.get('/enroll/identity').expect(303).expect('Location', '/enroll/phone')
+    // Even the right details wait for a new phone code.
+    const right = await browser.post('/enroll/identity').type('form').set('Accept', 'application/json').send({ csrf, ...identity(PERSON_1) }).expect(409)
+    assert.equal(right.body.error, 'step_not_allowed')
+    clock.advance(61)
+    await verifyPhone(server, browser, csrf, PERSON_1.phone, E164_1)
+    await browser.post('/enroll/identity').type('form').send({ csrf, ...identity(PERSON_1) }).expect(303)
+  })
+
+  it('limits identity checks per document number, whatever the enrollment', async () => {
+    nextDay()
+    let refused
+    for (let i = 0; i < 6 && refused === undefined; i++) {
+      const { browser, csrf } = await startEnrollment(server)
+      clock.advance(721) // five codes an hour to one number
+      await verifyPhone(server, browser, csrf, PERSON_2.phone, E164_2)
+      const res = await browser.post('/enroll/identity').type('form').send({ csrf, ...identity(PERSON_1), issue_date: `2015-03-1${i}` })
+      if (res.status === 429) refused = i
+    }
+    assert.equal(refused, 5, 'the sixth check of one document in a day is refused')
   })
 
   it('does not let a step be skipped or replayed', async () => {

@@ -29,6 +29,8 @@ export interface EnrollmentTable {
   phone_verified_at: Date | null
   subscriber_id: string | null
   identity_verified_at: Date | null
+  /** Identity checks made since the phone was verified (IDENTITY_ATTEMPTS_PER_PHONE_VERIFICATION at most). */
+  identity_attempts: Generated<number>
   holder: 'passkey' | 'file' | null
   certificate_serial: string | null
   webauthn_challenge: string | null
