@@ -6,7 +6,7 @@ import { CertificateLimitError, CertificateStateError, RenewalNotAllowedError } 
 import type { Database } from '../db/database.ts'
 import { OTP_MAX_ATTEMPTS, OTP_TTL, SMS_PER_NUMBER_PER_HOUR } from '../enrollment/constants.ts'
 import { codeNotSent, providerUnavailable, rateLimited } from '../enrollment/errors.ts'
-import { assertResendAllowed, checkPhoneCode, newPhoneCode } from '../enrollment/phone-code.ts'
+import { assertResendAllowed, checkPhoneCode, newPhoneCode, smsBudget } from '../enrollment/phone-code.ts'
 import { SmsDeliveryError, type SmsGateway } from '../enrollment/sms/sms-gateway.ts'
 import { NotFoundError } from '../errors/errors.ts'
 import { PostCertError } from '../errors/postcert-error.ts'
@@ -87,7 +87,8 @@ export class AccountIssuance {
     const now = clock.now()
     assertResendAllowed((await this.#session(session)).otp_sent_at, now)
     const phone = await this.#phone(session)
-    const decision = await this.#deps.limiter.hit(`sms:phone:${phone}`, SMS_PER_NUMBER_PER_HOUR, 3600)
+    // The portal's own budget: anonymous enrollments naming this number cannot spend it.
+    const decision = await this.#deps.limiter.hit(smsBudget('portal', phone), SMS_PER_NUMBER_PER_HOUR, 3600)
     if (!decision.allowed) throw rateLimited(decision.retryAfterSeconds)
     const code = newPhoneCode()
     await db.updateTable('account_session').set({
@@ -97,6 +98,7 @@ export class AccountIssuance {
       await this.#deps.sms.send(phone, `[PostCert] 인증서 갱신 인증번호 ${code} (3분 안에 입력). 누구에게도 알려주지 마세요. / Your PostCert renewal code is ${code}. Never share it.`)
     } catch (err) {
       await db.updateTable('account_session').set({ otp_hash: null, otp_sent_at: null, otp_expires_at: null }).where('id', '=', session.id).execute()
+      await this.#deps.limiter.undo(smsBudget('portal', phone), 3600) // not sent: not counted
       if (err instanceof SmsDeliveryError) throw providerUnavailable()
       throw err
     }

@@ -16,7 +16,7 @@ import {
 import {
   codeNotSent, enrollmentExpired, identityAttemptsExhausted, identityNotVerified, invalidPhone, providerUnavailable, rateLimited, stepNotAllowed, type EnrollmentError,
 } from './errors.ts'
-import { assertResendAllowed, checkPhoneCode, newPhoneCode } from './phone-code.ts'
+import { assertResendAllowed, checkPhoneCode, newPhoneCode, smsBudget } from './phone-code.ts'
 import { parseIdentityForm, lastDigits } from './identity-form.ts'
 import { IdentityProviderError, type IdentityVerifier } from './identity/identity-verifier.ts'
 import { InvalidPossessionProofError } from '../ca/errors.ts'
@@ -81,8 +81,10 @@ export class EnrollmentService {
     if (!phone) throw invalidPhone()
     const now = this.#deps.clock.now()
     assertResendAllowed(enrollment.otp_sent_at, now)
-    await this.#limit(`sms:phone:${phone}`, SMS_PER_NUMBER_PER_HOUR)
+    // The address first: a stranger's attempts stop there before they touch the number's budget,
+    // which is enrollment's own (the portal's step-up has another: phone-code budgets below).
     await this.#limit(`sms:ip:${ip}`, SMS_PER_IP_PER_HOUR)
+    await this.#limit(smsBudget('enroll', phone), SMS_PER_NUMBER_PER_HOUR)
     const code = newPhoneCode()
     const updated = await this.#step(enrollment, 'phone', async (trx, current) => {
       assertResendAllowed(current.otp_sent_at, now)
@@ -97,6 +99,7 @@ export class EnrollmentService {
       await this.#deps.sms.send(phone, `[PostCert] 인증번호 ${code} (3분 안에 입력). 누구에게도 알려주지 마세요. / Your PostCert code is ${code}. Never share it.`)
     } catch (err) {
       await this.#deps.db.updateTable('enrollment').set({ otp_hash: null, otp_sent_at: null, otp_expires_at: null }).where('id', '=', updated.id).execute()
+      await this.#deps.limiter.undo(smsBudget('enroll', phone), 3600) // not sent: not counted
       if (err instanceof SmsDeliveryError) throw providerUnavailable()
       throw err
     }

@@ -12,6 +12,13 @@ export function newPhoneCode(): string {
   return String(randomInt(0, 10 ** OTP_DIGITS)).padStart(OTP_DIGITS, '0')
 }
 
+/**
+ * The rate-limit key of the codes texted to a number for one purpose: enrollment (anyone may start
+ * one, naming any number) and the portal's step-up (the subscriber, signed in) count apart, so
+ * strangers enrolling with a number cannot use up what its owner needs to renew.
+ */
+export const smsBudget = (purpose: 'enroll' | 'portal', phoneE164: string) => `sms:${purpose}:phone:${phoneE164}`
+
 /** Throws resendTooSoon while the last code is younger than OTP_RESEND_INTERVAL. */
 export function assertResendAllowed(sentAt: Date | null, now: Date): void {
   if (!sentAt) return

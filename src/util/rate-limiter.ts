@@ -35,6 +35,17 @@ export class RateLimiter {
   }
 
   /**
+   * Takes back a hit of the current window (what it counted did not happen after all: a text
+   * message the gateway refused), so that only what happened counts against the limit.
+   */
+  async undo(key: string, windowSeconds: number): Promise<void> {
+    const windowMs = windowSeconds * 1000
+    const windowStart = new Date(Math.floor(this.#clock.now().getTime() / windowMs) * windowMs)
+    await this.#db.updateTable('rate_limit').set({ count: sql`greatest(count - 1, 0)` })
+      .where('key', '=', key).where('window_start', '=', windowStart).execute() // primary key
+  }
+
+  /**
    * The count so far in the current window, without adding to it, as an expression: callers
    * read it inside a statement they run anyway (one round trip less). Served by the primary key.
    */
