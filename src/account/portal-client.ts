@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import { PUBLIC_SUBJECT_ALLOWED } from '../oidc/client-policy.ts'
 import type { ClientStore } from '../oidc/client-store.ts'
 
 /** The client_id of the subscriber portal: PostCert as its own first-party client. */
@@ -15,11 +16,12 @@ export const accountRedirectUri = (issuer: string) => `${issuer}/account/callbac
 export async function registerAccountClient(store: ClientStore, issuer: string, logger: Logger): Promise<void> {
   const redirectUri = accountRedirectUri(issuer)
   const current = await store.show(ACCOUNT_CLIENT_ID).catch(() => undefined)
-  if ((current?.redirect_uris as string[] | undefined)?.[0] === redirectUri) return
+  // Up to date: the same redirect URI, and public subjects approved (clients registered before that needed no flag).
+  if ((current?.redirect_uris as string[] | undefined)?.[0] === redirectUri && current?.[PUBLIC_SUBJECT_ALLOWED] === true) return
   if (current) await store.remove(ACCOUNT_CLIENT_ID).catch(() => {})
   try {
     await store.add({
-      clientId: ACCOUNT_CLIENT_ID, name: '우체국 금융인증서 내 정보', public: true, redirectUris: [redirectUri], grantTypes: ['authorization_code'],
+      clientId: ACCOUNT_CLIENT_ID, name: '우체국 금융인증서 내 정보', public: true, publicSubject: true, redirectUris: [redirectUri], grantTypes: ['authorization_code'],
       scope: 'openid', metadata: { subject_type: 'public', 'client_name#en': 'PostCert: my account', 'client_name#ko': '우체국 금융인증서 내 정보' },
     })
   } catch (err) {

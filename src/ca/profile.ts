@@ -1,4 +1,4 @@
-import { webcrypto } from 'node:crypto'
+import { randomBytes, webcrypto } from 'node:crypto'
 import type { HolderKind } from '../db/schema/ca.ts'
 import { POLICY_OIDS } from './constants.ts'
 import type { IssuingCa } from './hierarchy.ts'
@@ -28,15 +28,16 @@ export function pkiUrls(issuer: string): PkiUrls {
 }
 
 /**
- * The subscriber certificate profile (RFC 5280): C=KR, CN=display name, serialNumber=the
- * pseudonymous subscriber id; end entity; digitalSignature + nonRepudiation (critical); key
+ * The subscriber certificate profile (RFC 5280): C=KR, CN=display name, serialNumber=a random
+ * value of this certificate's own (32 hex digits: certificates are published with signatures, and
+ * a subscriber id in them would link that person's certificates across institutions); end entity; digitalSignature + nonRepudiation (critical); key
  * identifiers; the policy of the holder's assurance level; CRL and OCSP locations.
  */
 export async function buildSubscriberCertificate(input: SubscriberCertificateInput, ca: IssuingCa, urls: PkiUrls): Promise<x509.X509Certificate> {
   const publicKey = new x509.PublicKey(input.spki)
   return await x509.X509CertificateGenerator.create({
     serialNumber: input.serial,
-    subject: [{ '2.5.4.6': ['KR'] }, { '2.5.4.3': [input.displayName] }, { '2.5.4.5': [input.subscriberId] }],
+    subject: [{ '2.5.4.6': ['KR'] }, { '2.5.4.3': [input.displayName] }, { '2.5.4.5': [randomBytes(16).toString('hex')] }],
     issuer: ca.certificate.subject,
     notBefore: input.notBefore,
     notAfter: input.notAfter,

@@ -62,25 +62,22 @@ export function addPkiRoutes(router: Router, deps: PkiDeps): void {
     ctx.body = await deps.ocsp.respond(der)
   })
 
+  // A certificate's status by serial, for anyone (as OCSP gives it). Never the certificate itself:
+  // its subject names the subscriber, and serials travel with signatures; the subscriber has it
+  // (and /account serves it to them), an institution gets it with each signature.
   router.add('GET', '/pki/certificates/:serial', 'pki_certificate', async (ctx, { serial = '' }) => {
     if (!/^[0-9a-fA-F]{1,64}$/.test(serial)) throw new InvalidRequestError('the serial must be hexadecimal')
     const record = await deps.authority.find(serial)
     if (!record) throw new CertificateNotFoundError(serial)
     ctx.set('Cache-Control', 'no-cache')
-    if (ctx.accepts('application/x-pem-file', 'application/json') === 'application/json') {
-      ctx.body = {
-        serial: record.serial,
-        status: record.status === 'hold' ? 'suspended' : record.status,
-        subject: record.subject,
-        not_before: record.notBefore.toISOString(),
-        not_after: record.notAfter.toISOString(),
-        revoked_at: record.status === 'revoked' ? record.revokedAt?.toISOString() : undefined,
-        revocation_reason: record.status === 'revoked' ? record.revocationReason : undefined,
-        suspended_at: record.status === 'hold' ? record.revokedAt?.toISOString() : undefined,
-      }
-      return
+    ctx.body = {
+      serial: record.serial,
+      status: record.status === 'hold' ? 'suspended' : record.status,
+      not_before: record.notBefore.toISOString(),
+      not_after: record.notAfter.toISOString(),
+      revoked_at: record.status === 'revoked' ? record.revokedAt?.toISOString() : undefined,
+      revocation_reason: record.status === 'revoked' ? record.revocationReason : undefined,
+      suspended_at: record.status === 'hold' ? record.revokedAt?.toISOString() : undefined,
     }
-    ctx.type = 'application/x-pem-file'
-    ctx.body = toPem(record.der, 'CERTIFICATE')
   })
 }

@@ -37,6 +37,9 @@ const USAGE = `usage: postcert <command>
       --fapi                       under the FAPI 2.0 profile: PAR, DPoP and
                                    private_key_jwt (give "jwks" in --metadata)
       --ci                         release the connecting identifier (ci) to it
+      --public-subject             let it have public subjects (subject_type public: the
+                                   same sub at every such institution)
+      --certificate-claim          release the certificate claim (serial, x5t#S256) to it
       --pkce-optional              let this confidential client omit PKCE (the OpenID
                                    certification plans send none)
   iat create [options]             an initial access token for dynamic registration
@@ -45,6 +48,8 @@ const USAGE = `usage: postcert <command>
       --reusable                   may register several clients until it expires
                                    (default: spent by the first registration)
       --ci                         its clients may receive the connecting identifier
+      --public-subject             its clients may register subject_type public
+      --certificate-claim          its clients may receive the certificate claim
       --fapi                       its clients must register under FAPI 2.0
       --pkce-optional              its confidential clients may omit PKCE
   certificates show SERIAL         a subscriber certificate: holder, validity, status
@@ -185,6 +190,7 @@ async function clients(ctx: AppContext, sub: string | undefined, rest: string[])
         'redirect-uri': { type: 'string', multiple: true }, 'post-logout-redirect-uri': { type: 'string', multiple: true },
         'grant-type': { type: 'string', multiple: true }, 'auth-method': { type: 'string' }, scope: { type: 'string' },
         metadata: { type: 'string' }, fapi: { type: 'boolean' }, ci: { type: 'boolean' }, 'pkce-optional': { type: 'boolean' },
+        'public-subject': { type: 'boolean' }, 'certificate-claim': { type: 'boolean' },
       },
     })
     if (!values.name) throw new UsageError('clients add: --name is required')
@@ -202,6 +208,7 @@ async function clients(ctx: AppContext, sub: string | undefined, rest: string[])
       redirectUris: values['redirect-uri'], postLogoutRedirectUris: values['post-logout-redirect-uri'],
       grantTypes: values['grant-type'], authMethod: values['auth-method'], scope: values.scope, metadata,
       fapi: values.fapi, ci: values.ci, pkceOptional: values['pkce-optional'],
+      publicSubject: values['public-subject'], certificateClaim: values['certificate-claim'],
     })
     process.stdout.write(JSON.stringify(client, null, 2) + '\n')
     if (client.client_secret) process.stderr.write('The client_secret is shown only now; store it safely.\n')
@@ -233,12 +240,14 @@ async function initialAccessToken(ctx: AppContext, sub: string | undefined, rest
     args: rest, strict: true,
     options: {
       'expires-in-days': { type: 'string' }, reusable: { type: 'boolean' }, ci: { type: 'boolean' }, fapi: { type: 'boolean' }, 'pkce-optional': { type: 'boolean' },
+      'public-subject': { type: 'boolean' }, 'certificate-claim': { type: 'boolean' },
     },
   })
   const days = Number(values['expires-in-days'] ?? 7)
   if (!Number.isInteger(days) || days < 1 || days > 365) throw new UsageError('iat create: --expires-in-days must be an integer from 1 to 365')
   const { token, expiresAt, policies } = await createInitialAccessToken(ctx.host.provider, {
     days, ci: values.ci, fapi: values.fapi, reusable: values.reusable, pkceOptional: values['pkce-optional'],
+    publicSubject: values['public-subject'], certificateClaim: values['certificate-claim'],
   })
   process.stdout.write(`${JSON.stringify({
     initial_access_token: token, registration_endpoint: `${ctx.config.issuer}/reg`,

@@ -10,7 +10,7 @@ import { languageSwitch, pickLocale, scriptJson, type Locale, type Views } from 
 import type { LoginResult, LoginService } from '../login/login-service.ts'
 import { meets, passkeyOnly, requiredAcr, unsatisfiable } from '../login/assurance.ts'
 import { acrNotMet } from '../login/errors.ts'
-import { ciAllowed, displayName } from '../oidc/client-policy.ts'
+import { certificateAllowed, ciAllowed, displayName } from '../oidc/client-policy.ts'
 import { deviceOf, truncatedIp } from '../audit/client-info.ts'
 import type { TestSubscriber } from '../login/test-subscriber.ts'
 import { registerAtInstitution } from './registration.ts'
@@ -64,7 +64,7 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     // The institution as registered (name, logo) and the claims its request would release.
     const scopes = String(details.params.scope ?? '').split(' ')
     const claims = ['sub', ...new Set(scopes.flatMap((s) => SCOPE_CLAIMS[s] ?? []))]
-      .filter((c) => c !== 'ci' || ciAllowed(client))
+      .filter((c) => (c !== 'ci' || ciAllowed(client)) && (c !== 'certificate' || certificateAllowed(client)))
       .map((c) => deps.views.message(lang, `consent.claim.${c}`))
     // Registered as https (client-policy.ts); checked again, as these become links and an image.
     const https = (uri: string | undefined) => (uri?.startsWith('https://') ? uri : undefined)

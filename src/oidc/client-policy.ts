@@ -2,6 +2,13 @@ import { errors, type Client, type KoaContextWithOIDC } from 'oidc-provider'
 
 /** Client metadata the operator sets (never the client itself) to release the connecting identifier. */
 export const CI_ALLOWED = 'postcert_ci_allowed'
+/**
+ * Client metadata the operator sets (never the client itself) to let a client have public
+ * subjects (the same `sub` at every institution with them, so they can link their users) and to
+ * release the `certificate` claim (its serial names the subscriber wherever it is shown).
+ */
+export const PUBLIC_SUBJECT_ALLOWED = 'postcert_public_subject_allowed'
+export const CERTIFICATE_ALLOWED = 'postcert_certificate_allowed'
 /** Client metadata: "2.0" puts a client under the FAPI 2.0 Security Profile (see fapiRules). */
 export const FAPI_PROFILE = 'postcert_fapi_profile'
 /**
@@ -14,7 +21,7 @@ export const PKCE_REQUIRED = 'postcert_pkce_required'
 export const LOCALIZED_NAMES = ['client_name#ko', 'client_name#en'] as const
 
 /** Every metadata property PostCert adds to oidc-provider's. The first one triggers the whole-document checks. */
-export const POSTCERT_CLIENT_PROPERTIES = [CI_ALLOWED, FAPI_PROFILE, PKCE_REQUIRED, ...LOCALIZED_NAMES]
+export const POSTCERT_CLIENT_PROPERTIES = [CI_ALLOWED, FAPI_PROFILE, PKCE_REQUIRED, PUBLIC_SUBJECT_ALLOWED, CERTIFICATE_ALLOWED, ...LOCALIZED_NAMES]
 
 /** What the FAPI 2.0 Security Profile allows for signatures (section 5.4: PS256, ES256, EdDSA). */
 export const FAPI_SIGNING_ALGS = ['PS256', 'ES256', 'EdDSA']
@@ -25,6 +32,10 @@ export const REGISTRATION_POLICIES = {
   ci: (_ctx: KoaContextWithOIDC, properties: Record<string, unknown>) => { properties[CI_ALLOWED] = true },
   /** The institution must register under the FAPI 2.0 profile. */
   fapi2: (_ctx: KoaContextWithOIDC, properties: Record<string, unknown>) => { properties[FAPI_PROFILE] = '2.0' },
+  /** The operator approved public subjects for this token's clients. */
+  'public-subject': (_ctx: KoaContextWithOIDC, properties: Record<string, unknown>) => { properties[PUBLIC_SUBJECT_ALLOWED] = true },
+  /** The operator approved the `certificate` claim for this token's clients. */
+  certificate: (_ctx: KoaContextWithOIDC, properties: Record<string, unknown>) => { properties[CERTIFICATE_ALLOWED] = true },
   /** The operator exempts this token's confidential clients from PKCE (the certification suite's clients). */
   'pkce-optional': (_ctx: KoaContextWithOIDC, properties: Record<string, unknown>) => { properties[PKCE_REQUIRED] = false },
   /** A marker, not a rule: the token may register more than one client until it expires. */
@@ -37,6 +48,11 @@ export const REGISTRATION_POLICIES = {
  */
 export function ciAllowed(client: Client | undefined): boolean {
   return (client as unknown as Record<string, unknown> | undefined)?.[CI_ALLOWED] === true
+}
+
+/** Whether the operator allowed this client the `certificate` claim. */
+export function certificateAllowed(client: Client | undefined): boolean {
+  return (client as unknown as Record<string, unknown> | undefined)?.[CERTIFICATE_ALLOWED] === true
 }
 
 /** Whether this client's authorization requests must carry PKCE (pkce.required). */
@@ -67,9 +83,11 @@ type Metadata = Record<string, unknown>
  * - logo, policy, terms and client URIs are https;
  * - `jwks` and `jwks_uri` are not both given, and private_key_jwt has one of them;
  * - localized names are non-empty strings;
- * - the connecting identifier and the PKCE exemption are never granted by a client itself
- *   (registration keeps them only from an operator's initial access token, an update keeps what
- *   was stored), and public and FAPI clients are never exempt from PKCE;
+ * - the connecting identifier, public subjects, the `certificate` claim and the PKCE exemption
+ *   are never granted by a client itself (registration keeps them only from an operator's initial
+ *   access token, an update keeps what was stored), and public and FAPI clients are never exempt
+ *   from PKCE;
+ * - subject_type public only with the operator's approval;
  * - FAPI 2.0 clients satisfy fapiRules;
  * - a pairwise client with redirect URIs on several hosts and no sector_identifier_uri gets a
  *   sector of its own (assignOwnSector).
@@ -94,6 +112,13 @@ export function checkClientMetadata(ctx: KoaContextWithOIDC | undefined, metadat
   for (const key of LOCALIZED_NAMES) {
     const value = metadata[key]
     if (value !== undefined && (typeof value !== 'string' || !value.trim())) throw new errors.InvalidClientMetadata(`${key} must be a non-empty string`)
+  }
+  for (const flag of [PUBLIC_SUBJECT_ALLOWED, CERTIFICATE_ALLOWED]) {
+    if (metadata[flag] !== undefined && typeof metadata[flag] !== 'boolean') throw new errors.InvalidClientMetadata(`${flag} must be true or false`)
+  }
+  // The same sub at every institution with public subjects: they could link their users.
+  if (metadata.subject_type === 'public' && metadata[PUBLIC_SUBJECT_ALLOWED] !== true) {
+    throw new errors.InvalidClientMetadata('subject_type public needs the operator\'s approval (postcert clients add --public-subject, or an initial access token from postcert iat create --public-subject)')
   }
   const pkce = metadata[PKCE_REQUIRED]
   if (pkce !== undefined && typeof pkce !== 'boolean') throw new errors.InvalidClientMetadata(`${PKCE_REQUIRED} must be true or false`)
@@ -147,7 +172,7 @@ function checkRedirectUri(uri: unknown, label: string, { production }: { product
 }
 
 /** What only the operator grants, with the initial access token policy that grants it at registration. */
-const OPERATOR_GRANTS = [[CI_ALLOWED, 'ci'], [PKCE_REQUIRED, 'pkce-optional']] as const
+const OPERATOR_GRANTS = [[CI_ALLOWED, 'ci'], [PKCE_REQUIRED, 'pkce-optional'], [PUBLIC_SUBJECT_ALLOWED, 'public-subject'], [CERTIFICATE_ALLOWED, 'certificate']] as const
 
 /**
  * The connecting identifier and the PKCE exemption come only from the operator: at registration

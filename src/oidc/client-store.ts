@@ -5,7 +5,7 @@ import type { Database } from '../db/database.ts'
 import { InvalidRequestError, NotFoundError } from '../errors/errors.ts'
 import type { AdapterDeps } from './adapter.ts'
 import { PostgresAdapter } from './adapter.ts'
-import { CI_ALLOWED, FAPI_PROFILE, PKCE_REQUIRED } from './client-policy.ts'
+import { CERTIFICATE_ALLOWED, CI_ALLOWED, FAPI_PROFILE, PKCE_REQUIRED, PUBLIC_SUBJECT_ALLOWED } from './client-policy.ts'
 
 export interface NewClient {
   name: string
@@ -22,6 +22,10 @@ export interface NewClient {
   fapi?: boolean
   /** The operator releases the connecting identifier to this client. */
   ci?: boolean
+  /** Public subjects (the same sub everywhere): the operator's approval. */
+  publicSubject?: boolean
+  /** Release the `certificate` claim: the operator's approval. */
+  certificateClaim?: boolean
   /** The operator lets this confidential client omit PKCE (certification clients). */
   pkceOptional?: boolean
 }
@@ -64,6 +68,8 @@ export class ClientStore {
       ...(input.postLogoutRedirectUris?.length ? { post_logout_redirect_uris: input.postLogoutRedirectUris } : {}),
       ...(input.scope ? { scope: input.scope } : {}),
       ...(input.ci ? { [CI_ALLOWED]: true } : {}),
+      ...(input.publicSubject ? { [PUBLIC_SUBJECT_ALLOWED]: true } : {}),
+      ...(input.certificateClaim ? { [CERTIFICATE_ALLOWED]: true } : {}),
       ...(input.pkceOptional ? { [PKCE_REQUIRED]: false } : {}),
       // What client-policy.ts requires of a FAPI client, written out so the stored document says it.
       ...(input.fapi ? { [FAPI_PROFILE]: '2.0', require_pushed_authorization_requests: true, dpop_bound_access_tokens: true } : {}),

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { Logger } from 'pino'
+import { CERTIFICATE_ALLOWED } from './client-policy.ts'
 import type { ClientStore } from './client-store.ts'
 
 /** The client_id of the demo relying party (examples/relying-party), registered outside production. */
@@ -28,7 +29,7 @@ export async function registerDemoClient(options: { store: ClientStore; issuer: 
   const saved = await readSaved(file)
   const registered = await store.show(DEMO_CLIENT_ID).catch(() => undefined)
   const current = registered && saved && saved.issuer === issuer && saved.redirect_uri === redirectUri
-    && (registered.redirect_uris as string[] | undefined)?.includes(redirectUri)
+    && (registered.redirect_uris as string[] | undefined)?.includes(redirectUri) && registered[CERTIFICATE_ALLOWED] === true
   if (current) return
   if (registered) await store.remove(DEMO_CLIENT_ID)
   const client = await store.add({
@@ -37,6 +38,8 @@ export async function registerDemoClient(options: { store: ClientStore; issuer: 
     redirectUris: [redirectUri],
     postLogoutRedirectUris: [`${base}/`],
     scope: 'openid profile phone certificate offline_access',
+    // The demo shows the certificate a login used (the operator's approval, as a real bank would need).
+    certificateClaim: true,
     metadata: { backchannel_logout_uri: `${base}/backchannel-logout` },
   })
   const content: DemoClientFile = { issuer, client_id: client.client_id, client_secret: String(client.client_secret), redirect_uri: redirectUri }

@@ -8,6 +8,10 @@ export interface InitialAccessTokenOptions {
   ci?: boolean
   /** Its clients must register under the FAPI 2.0 profile. */
   fapi?: boolean
+  /** Its clients may have public subjects (operator approval). */
+  publicSubject?: boolean
+  /** Its clients may receive the `certificate` claim (operator approval). */
+  certificateClaim?: boolean
   /** Its confidential clients may omit PKCE (for the OpenID certification suite). */
   pkceOptional?: boolean
   /** It may register more than one client until it expires; otherwise the first registration spends it. */
@@ -20,7 +24,8 @@ export interface InitialAccessTokenOptions {
  */
 export async function createInitialAccessToken(provider: Provider, options: InitialAccessTokenOptions): Promise<{ token: string; expiresAt: Date; policies: string[] }> {
   if (!Number.isInteger(options.days) || options.days < 1 || options.days > 365) throw new RangeError('an initial access token lives 1 to 365 days')
-  const policies = [...(options.ci ? ['ci'] : []), ...(options.fapi ? ['fapi2'] : []), ...(options.pkceOptional ? ['pkce-optional'] : []), ...(options.reusable ? ['reusable'] : [])]
+  const policies = [...(options.ci ? ['ci'] : []), ...(options.fapi ? ['fapi2'] : []), ...(options.pkceOptional ? ['pkce-optional'] : []),
+    ...(options.publicSubject ? ['public-subject'] : []), ...(options.certificateClaim ? ['certificate'] : []), ...(options.reusable ? ['reusable'] : [])]
   const expiresIn = options.days * 86_400
   const token = await new provider.InitialAccessToken({ expiresIn, ...(policies.length ? { policies } : {}) }).save()
   return { token, expiresAt: new Date(Date.now() + expiresIn * 1000), policies }

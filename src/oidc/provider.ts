@@ -10,7 +10,7 @@ import { parseSignatureRequest, signaturesResource, SignatureRequestError, SIGNA
 import { PostgresAdapter, RowHandover, type AdapterDeps } from './adapter.ts'
 import { findRegisteredGrant } from './registered-grant.ts'
 import { loginPolicy, type LoginPolicyDeps } from './login-policy.ts'
-import { checkClientMetadata, ciAllowed, CI_ALLOWED, isOwnSector, fapiProfileOf, FAPI_SIGNING_ALGS, pkceRequired, POSTCERT_CLIENT_PROPERTIES, REGISTRATION_POLICIES } from './client-policy.ts'
+import { certificateAllowed, checkClientMetadata, ciAllowed, CI_ALLOWED, isOwnSector, fapiProfileOf, FAPI_SIGNING_ALGS, pkceRequired, POSTCERT_CLIENT_PROPERTIES, REGISTRATION_POLICIES } from './client-policy.ts'
 import { spendInitialAccessToken } from './initial-access-token.ts'
 
 export const SIGNING_ALGS = ['ES256', 'PS256', 'RS256'] as const
@@ -152,11 +152,12 @@ export function createProvider(deps: ProviderDeps): Provider {
       const subscriber = await deps.findSubscriber(sub)
       if (!subscriber) return undefined
       const releaseCi = ciAllowed(ctx.oidc?.client)
+      const releaseCertificate = certificateAllowed(ctx.oidc?.client)
       const login = loginOf(token)
       return {
         accountId: sub,
         claims: async (_use, scope, claims) => {
-          const certificate = login && wantsCertificate(scope, claims) ? await deps.loginCertificate(login) : undefined
+          const certificate = releaseCertificate && login && wantsCertificate(scope, claims) ? await deps.loginCertificate(login) : undefined
           return {
             sub, name: subscriber.name, birthdate: subscriber.birthdate,
             phone_number: subscriber.phone_number, phone_number_verified: true,

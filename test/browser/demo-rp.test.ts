@@ -31,7 +31,7 @@ describe('the demo relying party (examples/relying-party) in a real browser', { 
       credentials: async (baseUrl) => {
         const rp = await store.add({
           name: '데모 은행', redirectUris: [`${baseUrl}/callback`], postLogoutRedirectUris: [`${baseUrl}/`],
-          scope: 'openid profile phone certificate', metadata: { backchannel_logout_uri: `${baseUrl}/backchannel-logout` },
+          scope: 'openid profile phone certificate', certificateClaim: true, metadata: { backchannel_logout_uri: `${baseUrl}/backchannel-logout` },
         })
         return { clientId: rp.client_id, clientSecret: String(rp.client_secret) }
       },

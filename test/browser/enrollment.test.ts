@@ -10,6 +10,7 @@ import { ROOT } from '../helpers/process.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { lastCode, PERSON_1, PERSON_2 } from '../enrollment/helpers.ts'
 import { POLICY_OIDS } from '../../src/ca/constants.ts'
+import { toPem } from '../../src/ca/x509.ts'
 
 /** Screenshots of every step go here (ignored by git) for a person to look at. */
 const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots')
@@ -162,7 +163,7 @@ describe('enrollment in a real browser with a passkey', { skip: NEEDS_CHROMIUM }
     assert.equal(credential.subscriber_id, record.subscriberId)
 
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postcert-passkey-'))
-    fs.writeFileSync(path.join(dir, 'cert.pem'), await (await fetch(`${base}/pki/certificates/${serial}`)).text())
+    fs.writeFileSync(path.join(dir, 'cert.pem'), toPem((await server.ctx.authority.find(serial))!.der, 'CERTIFICATE'))
     fs.writeFileSync(path.join(dir, 'ca.pem'), await (await fetch(`${base}/pki/ca.pem`)).text())
     const verified = await openssl(['verify', '-CAfile', path.join(dir, 'ca.pem'), path.join(dir, 'cert.pem')])
     assert.equal(verified.code, 0, verified.output)

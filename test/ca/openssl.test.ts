@@ -42,7 +42,9 @@ describe('openssl and the published PKI', () => {
   it('reads the subscriber profile of RFC 5280 from the certificate', async () => {
     const certificate = await issueToFile('profile')
     const { output } = await openssl(['x509', '-in', file('profile.pem'), '-noout', '-text', '-nameopt', 'utf8,sep_comma_plus_space'])
-    assert.match(output, /Subject: C=KR, CN=홍길동, serialNumber=ps-profile/)
+    // A random value of this certificate's own, not the subscriber id (which would link their certificates).
+    assert.match(output, /Subject: C=KR, CN=홍길동, serialNumber=[0-9a-f]{32}\n/)
+    assert.ok(!output.includes('ps-profile'))
     assert.match(output, /Basic Constraints: critical\s+CA:FALSE/)
     assert.match(output, /Key Usage: critical\s+Digital Signature, Non Repudiation/)
     assert.match(output, /Subject Key Identifier/)
@@ -120,14 +122,17 @@ describe('openssl and the published PKI', () => {
     assert.ok(!resumed.output.toUpperCase().includes(certificate.serial.toUpperCase()), 'the lifted hold is no longer listed')
   })
 
-  it('serves a certificate by serial as PEM, and its status as JSON', async () => {
+  it('answers a certificate\'s status by serial, never the certificate or its subject (they name the subscriber)', async () => {
     const { certificate } = await issueCertificate(server.ctx.authority)
-    const pem = await fetch(`${server.url}/pki/certificates/${certificate.serial}`)
-    assert.equal(await pem.text(), toPem(certificate.der, 'CERTIFICATE'))
-    const json = await (await fetch(`${server.url}/pki/certificates/${certificate.serial.toUpperCase()}`, { headers: { accept: 'application/json' } })).json() as Record<string, string>
-    assert.equal(json.serial, certificate.serial)
-    assert.equal(json.status, 'good')
-    assert.equal(json.not_after, certificate.notAfter.toISOString())
+    for (const accept of ['application/json', 'application/x-pem-file', '*/*']) {
+      const res = await fetch(`${server.url}/pki/certificates/${certificate.serial.toUpperCase()}`, { headers: { accept } })
+      assert.match(res.headers.get('content-type')!, /^application\/json/)
+      const json = await res.json() as Record<string, string>
+      assert.deepEqual(Object.keys(json).sort(), ['not_after', 'not_before', 'serial', 'status'])
+      assert.equal(json.serial, certificate.serial)
+      assert.equal(json.status, 'good')
+      assert.equal(json.not_after, certificate.notAfter.toISOString())
+    }
   })
 
   it('answers garbage OCSP requests with malformedRequest, unknown serials with 404', async () => {

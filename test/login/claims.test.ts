@@ -18,7 +18,8 @@ describe('the certificate claim, login_hint and id_token_hint (openid-client)', 
   before(async () => {
     server = await startTestServer({ overrides: { clock } })
     h = new LoginHarness(server, clock)
-    rp = await h.relyingParty({ name: 'Claims Bank', redirectUri: 'https://rp.example.kr/cb', scope: 'openid profile phone certificate offline_access' })
+    // The certificate claim is the operator's to release (its serial names the subscriber wherever it goes).
+    rp = await h.relyingParty({ name: 'Claims Bank', redirectUri: 'https://rp.example.kr/cb', scope: 'openid profile phone certificate offline_access', certificateClaim: true })
   })
   after(async () => { await server.close() })
 
@@ -71,6 +72,16 @@ describe('the certificate claim, login_hint and id_token_hint (openid-client)', 
     assert.deepEqual(userinfo.certificate, expected(holder.certificate))
   })
 
+  it('releases it only to clients the operator approved: not asked of the subscriber, not given', async () => {
+    const holder = await h.subscriber()
+    const other = await h.relyingParty({ name: 'Unapproved Bank', redirectUri: 'https://unapproved.example.kr/cb', scope: 'openid certificate' })
+    const flow = await h.begin(other, { scope: 'openid certificate', claims: JSON.stringify({ id_token: { certificate: { essential: true } } }) })
+    assert.doesNotMatch(flow.page.text, /사용한 인증서 정보/)
+    const { tokens } = await h.login(other, holder, { scope: 'openid certificate', claims: JSON.stringify({ id_token: { certificate: { essential: true } } }) })
+    assert.equal(tokens.claims()!.certificate, undefined)
+    assert.equal((await client.fetchUserInfo(other.config, tokens.access_token, tokens.claims()!.sub)).certificate, undefined)
+  })
+
   it('lists the certificate among what the institution receives on the registration page', async () => {
     const holder = await h.subscriber()
     const flow = await h.begin(rp, { scope: 'openid certificate' })
@@ -80,7 +91,7 @@ describe('the certificate claim, login_hint and id_token_hint (openid-client)', 
   })
 
   it('shows the institution (name, logo) and what it asks for on the login page', async () => {
-    const bank = await h.relyingParty({ name: '로고 은행', redirectUri: 'https://logo.example.kr/cb', metadata: { logo_uri: 'https://logo.example.kr/logo.png' } })
+    const bank = await h.relyingParty({ name: '로고 은행', redirectUri: 'https://logo.example.kr/cb', certificateClaim: true, metadata: { logo_uri: 'https://logo.example.kr/logo.png' } })
     const flow = await h.begin(bank, { scope: 'openid phone certificate' })
     assert.match(flow.page.text, /<img src="https:\/\/logo\.example\.kr\/logo\.png" alt=""/)
     assert.match(flow.page.text, /<strong>로고 은행<\/strong>/)

@@ -159,6 +159,25 @@ describe('dynamic client registration (RFC 7591) and its management (RFC 7592)',
     assert.equal((await update({ postcert_ci_allowed: false }, approved).expect(200)).body.postcert_ci_allowed, true)
   })
 
+  it('public subjects and the certificate claim only with the operator\'s approval (both link a person across institutions)', async () => {
+    const refused = await register({ redirect_uris: [REDIRECT], subject_type: 'public', postcert_public_subject_allowed: true }, await iat()).expect(400)
+    assert.equal(refused.body.error, 'invalid_client_metadata')
+    assert.match(refused.body.error_description, /subject_type public needs the operator's approval/)
+    const publicOk = (await register({ redirect_uris: [REDIRECT], subject_type: 'public' }, await iat({ publicSubject: true })).expect(201)).body
+    assert.equal(publicOk.subject_type, 'public')
+    const self = (await register({ redirect_uris: [REDIRECT], scope: 'openid certificate', postcert_certificate_allowed: true }, await iat()).expect(201)).body
+    assert.equal(self.postcert_certificate_allowed, undefined, 'a client cannot approve itself')
+    const approved = (await register({ redirect_uris: [REDIRECT], scope: 'openid certificate' }, await iat({ certificateClaim: true })).expect(201)).body
+    assert.equal(approved.postcert_certificate_allowed, true)
+    const holder = await h.subscriber()
+    for (const [registered, released] of [[self, false], [approved, true]] as const) {
+      const rp = await rpFor(server, registered)
+      const { tokens } = await h.login(rp, holder, { scope: 'openid certificate' })
+      const info = await client.fetchUserInfo(rp.config, tokens.access_token, tokens.claims()!.sub)
+      assert.equal('certificate' in info, released)
+    }
+  })
+
   it('requires PKCE unless the operator exempts a confidential client', async () => {
     const noPkce = async (registered: Record<string, string>) => {
       const rp = await rpFor(server, registered)

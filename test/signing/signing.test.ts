@@ -131,7 +131,7 @@ describe('electronic signatures through authorization_details (certificate file)
     const told = await h.follow(strict.browser, refused)
     assert.equal(told.callback?.searchParams.get('error'), 'unmet_authentication_requirements')
 
-    const publicRp = await h.relyingParty({ name: 'Public Subject Bank', redirectUri: 'https://public.example.kr/cb', metadata: { subject_type: 'public' } })
+    const publicRp = await h.relyingParty({ name: 'Public Subject Bank', redirectUri: 'https://public.example.kr/cb', publicSubject: true, metadata: { subject_type: 'public' } })
     const { evidence, tokens } = await signing.sign(publicRp, holder)
     const receipt = jose.decodeJwt(evidence.receipt)
     assert.equal(receipt.sub, tokens.claims()!.sub)
