@@ -11,8 +11,12 @@ export interface SigningPayload {
   iss: string
   /** The institution (OAuth client) the signature is for. */
   client_id: string
-  /** Each document by title, media type and the SHA-256 of its bytes (base64url); texts are archived, not signed twice. */
-  documents?: { title: string; mime_type?: string; sha256: string }[]
+  /**
+   * Each document by title, media type and the SHA-256 of its bytes (base64url); texts are archived,
+   * not signed twice. A document whose bytes are not its text (a PDF) adds the SHA-256 of the text
+   * shown for it (text_sha256): what the subscriber read is signed too.
+   */
+  documents?: { title: string; mime_type?: string; sha256: string; text_sha256?: string }[]
   transaction?: { amount: string; currency: string; payee: string; account: string }
   /** PostCert's single-use challenge for this signature (base64url). */
   nonce: string
@@ -20,11 +24,11 @@ export interface SigningPayload {
   iat: number
 }
 
-type SignableRequest = { documents?: { title: string; mime_type?: string; sha256: string }[]; transaction?: SigningPayload['transaction'] }
+type SignableRequest = { documents?: { title: string; mime_type?: string; sha256: string; text_sha256?: string }[]; transaction?: SigningPayload['transaction'] }
 
 /** The documents as they are signed (and named in receipts and token responses): title, media type, digest; never the text. */
 export function signedDocuments(request: SignableRequest): Pick<SigningPayload, 'documents'> {
-  return request.documents ? { documents: request.documents.map((d) => ({ title: d.title, ...(d.mime_type ? { mime_type: d.mime_type } : {}), sha256: d.sha256 })) } : {}
+  return request.documents ? { documents: request.documents.map((d) => ({ title: d.title, ...(d.mime_type ? { mime_type: d.mime_type } : {}), sha256: d.sha256, ...(d.text_sha256 ? { text_sha256: d.text_sha256 } : {}) })) } : {}
 }
 
 /** The parts of a request that are signed (the text of a document is covered by its sha256). */

@@ -35,7 +35,7 @@ const EVIDENCE_MEMBERS = new Set(['type', 'signature_id', 'documents', 'transact
 const REQUEST_MEMBERS = new Set(['type', 'documents', 'transaction'])
 /** A time as PostCert writes it (toISOString): UTC, to the second or millisecond. */
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/
-const DOCUMENT_MEMBERS = new Set(['title', 'text', 'text_format', 'mime_type', 'sha256'])
+const DOCUMENT_MEMBERS = new Set(['title', 'text', 'text_format', 'mime_type', 'sha256', 'text_sha256'])
 
 /** Whether a value has the shape of evidence (payload, signature, receipt); the checks then say whether it holds. */
 export function isEvidence(value: unknown): value is SignatureEvidence {
@@ -156,8 +156,10 @@ export async function verifyEvidence(evidence: SignatureEvidence, anchors: Trust
   const documents = payload.documents?.map((d, i) => {
     const given = evidence.request?.documents?.[i]?.text
     const text = typeof given === 'string' ? given : undefined
+    // The text is the signed bytes, or (a PDF, say) what was shown for them, signed as text_sha256.
     const isText = !d.mime_type || d.mime_type === 'text/plain' || d.mime_type === 'text/markdown'
-    return { title: d.title, sha256: d.sha256, ...(text !== undefined && isText ? { text_matches: createHash('sha256').update(text, 'utf8').digest('base64url') === d.sha256 } : {}) }
+    const signedText = isText ? d.sha256 : d.text_sha256
+    return { title: d.title, sha256: d.sha256, ...(text !== undefined && signedText ? { text_matches: createHash('sha256').update(text, 'utf8').digest('base64url') === signedText } : {}) }
   })
   const receiptDocuments = canonicalJson((receipt?.documents as unknown[] | undefined) ?? null)
   const documentsOk = (!receipt || receiptDocuments === canonicalJson(payload.documents ?? null)) && !documents?.some((d) => d.text_matches === false)
@@ -218,8 +220,8 @@ function disagreements(evidence: SignatureEvidence, signed: {
     value.forEach((d: unknown, i: number) => {
       const doc = d as Record<string, unknown> | null
       if (typeof doc !== 'object' || doc === null) return void found.push(`${at}[${i}]`)
-      unknown(doc, withText ? DOCUMENT_MEMBERS : new Set(['title', 'mime_type', 'sha256']), `${at}[${i}].`)
-      for (const key of ['title', 'mime_type', 'sha256'] as const) if (Object.hasOwn(doc, key) && !same(doc[key], covered[i]?.[key])) found.push(`${at}[${i}].${key}`)
+      unknown(doc, withText ? DOCUMENT_MEMBERS : new Set(['title', 'mime_type', 'sha256', 'text_sha256']), `${at}[${i}].`)
+      for (const key of ['title', 'mime_type', 'sha256', 'text_sha256'] as const) if (Object.hasOwn(doc, key) && !same(doc[key], covered[i]?.[key])) found.push(`${at}[${i}].${key}`)
     })
   }
   if (has('type') && evidence.type !== 'postcert_signature') found.push('type')
@@ -252,7 +254,8 @@ function isSigningPayload(value: unknown): value is SigningPayload {
   const strings = (o: unknown, keys: string[]) => typeof o === 'object' && o !== null && keys.every((k) => typeof (o as Record<string, unknown>)[k] === 'string')
   return typeof p === 'object' && p !== null && p.v === 1 && typeof p.iss === 'string' && URL.canParse(p.iss) && typeof p.client_id === 'string'
     && typeof p.nonce === 'string' && Number.isSafeInteger(p.iat)
-    && (p.documents === undefined || (Array.isArray(p.documents) && p.documents.every((d) => strings(d, ['title', 'sha256']) && (d.mime_type === undefined || typeof d.mime_type === 'string'))))
+    && (p.documents === undefined || (Array.isArray(p.documents) && p.documents.every((d) => strings(d, ['title', 'sha256'])
+      && (d.mime_type === undefined || typeof d.mime_type === 'string') && (d.text_sha256 === undefined || typeof d.text_sha256 === 'string'))))
     && (p.transaction === undefined || strings(p.transaction, ['amount', 'currency', 'payee', 'account']))
 }
 
