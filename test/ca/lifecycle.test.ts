@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { sql } from 'kysely'
 import { CertificateStateError, RenewalNotAllowedError } from '../../src/ca/errors.ts'
 import { ManualClock } from '../../src/util/clock.ts'
 import { issueCertificate, signChallenge, subscriberKey } from '../helpers/pki.ts'
@@ -123,5 +124,7 @@ describe('certificate lifecycle with a fixed clock', () => {
     assert.deepEqual(JSON.parse(events[1]!.data), { reason: 'keyCompromise' })
     await assert.rejects(server.ctx.db.updateTable('audit_event').set({ type: 'x' }).execute(), /append-only/)
     await assert.rejects(server.ctx.db.deleteFrom('audit_event').execute(), /append-only/)
+    await assert.rejects(sql`truncate audit_event`.execute(server.ctx.db), /append-only/)
+    await assert.rejects(sql`truncate signature`.execute(server.ctx.db), /append-only/)
   })
 })
