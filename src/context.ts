@@ -255,7 +255,7 @@ export class AppContext {
             return claims
           },
         }),
-        { logger: this.logger, metrics: this.metrics, views: this.views, router, trustProxy: this.config.trustProxy, https },
+        { logger: this.logger, metrics: this.metrics, views: this.views, router, trustProxy: this.config.trustProxy, issuer: this.config.issuer, https },
         )
       },
     })

@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import type { Metrics } from '../ops/metrics.ts'
 import { errorHandler } from './error-handler.ts'
 import { postAsGet } from './post-as-get.ts'
+import { publicOrigin, resumeWithoutParameters } from './public-origin.ts'
 import { pushedRequestBody } from './pushed-request-body.ts'
 import { requestContext } from './request-context.ts'
 import { requireHttps } from './require-https.ts'
@@ -16,6 +17,8 @@ export interface AppDeps {
   views: Views
   router: Router
   trustProxy: boolean
+  /** PUBLIC_URL without a trailing slash: the origin every URL PostCert writes starts with. */
+  issuer: string
   /** The issuer is https: require requests to arrive over https and send HSTS. */
   https: boolean
 }
@@ -30,6 +33,8 @@ export function mountApp(provider: Provider, deps: AppDeps): Provider {
   provider.use(requestContext(deps.logger, deps.metrics, deps.trustProxy))
   provider.use(securityHeaders(deps.https))
   provider.use(errorHandler(deps.views, deps.logger))
+  provider.use(publicOrigin(deps.issuer, deps.trustProxy))
+  provider.use(resumeWithoutParameters)
   provider.use(requireHttps(deps.https))
   provider.use(pushedRequestBody('/request'))
   provider.use(postAsGet(['/auth', '/session/end']))

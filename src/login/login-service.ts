@@ -193,7 +193,8 @@ export class LoginService {
 
   /** The registered passkey that made `assertion`, if any (webauthn_credential primary key). */
   async findPasskey(assertion: AuthenticationResponseJSON): Promise<PasskeyCredential | undefined> {
-    return typeof assertion?.id === 'string'
+    // Credential ids are base64url: anything else (a NUL, which PostgreSQL text cannot hold) names no passkey.
+    return typeof assertion?.id === 'string' && /^[A-Za-z0-9_-]{1,1024}$/.test(assertion.id)
       ? await this.#deps.db.selectFrom('webauthn_credential').selectAll().where('id', '=', assertion.id).executeTakeFirst()
       : undefined
   }

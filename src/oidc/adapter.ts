@@ -183,6 +183,8 @@ export class PostgresAdapter implements Adapter {
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
+    // A client id is kept as given, and PostgreSQL text holds no NUL: such an id names nothing.
+    if (this.#model === 'Client' && id.includes('\u0000')) return undefined
     if (this.#model === 'ReplayDetection') return await this.#claim(id)
     const cache = this.#model === 'Client' ? this.#deps.clientCache : undefined
     const cached = cache?.get(id)
@@ -245,7 +247,7 @@ export class PostgresAdapter implements Adapter {
   }
 
   async #findBy(column: 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
-    if (!value) return undefined
+    if (!value || value.includes('\u0000')) return undefined
     const { rows: [row] } = await this.#deps.db.executeQuery<{ id: string; payload: string; consumed_at: Date | null; sealed_id: string | null; usable: boolean }>(
       CompiledQuery.raw(column === 'uid' ? SQL.findByUid : SQL.findByUserCode, [this.#model, value, this.#deps.clock.now()]))
     if (!row?.sealed_id || !row.usable) return undefined

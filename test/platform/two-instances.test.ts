@@ -8,6 +8,8 @@ import { freePort, tempDir } from '../helpers/server.ts'
 /** What the TLS proxy in front of the instances does: terminate https, say so in a header. */
 const viaProxy = (url: string, init: RequestInit = {}) =>
   fetch(url.replace(/^https:/, 'http:'), { ...init, headers: { ...Object.fromEntries(new Headers(init.headers)), 'x-forwarded-proto': 'https' } })
+/** The issuer's URLs (what discovery says), sent to one instance as the proxy would. */
+const toInstance = (instance: { url: string }, url: string) => url.replace(/^https:\/\/id\.postcert\.test/, instance.url)
 
 const jwksKids = async (base: string) =>
   ((await (await viaProxy(`${base}/jwks`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid)
@@ -47,7 +49,7 @@ describe('two server processes on one database', { skip: NEEDS_POSTGRES }, () =>
     assert.equal(server.issuer, issuer)
     const config = new client.Configuration(server, registered.client_id, metadata, client.ClientSecretBasic(registered.client_secret))
     client.allowInsecureRequests(config)
-    config[client.customFetch] = (url, options) => viaProxy(url, options as RequestInit)
+    config[client.customFetch] = (url, options) => viaProxy(toInstance(instance, url), options as RequestInit)
     return config
   }
 
