@@ -140,9 +140,15 @@ export class CertificateAuthority {
     })).certificate
   }
 
-  /** Issues anew after identity proofing again, revoking every earlier certificate of the subscriber in use (suspended ones too). */
+  /**
+   * Issues after identity proofing (again), revoking every earlier certificate of the subscriber
+   * in use (suspended ones too). Under a lock on the subscriber's row, so that enrollments
+   * completed at once in several browsers leave one certificate in use, not one each; the event
+   * says reissued when it replaced any.
+   */
   async reissue(request: IssueRequest): Promise<{ certificate: CertificateRecord; revoked: string[] }> {
-    return await this.#issue(request, 'certificate.reissued', async (trx, serial, now) => {
+    return await this.#issue(request, (ended) => (ended.length ? 'certificate.reissued' : 'certificate.issued'), async (trx, serial, now) => {
+      await trx.selectFrom('subscriber').select('id').where('id', '=', request.subscriberId).forUpdate().executeTakeFirstOrThrow() // primary key
       const earlier = await trx.updateTable('certificate')
         .set({ status: 'revoked', revoked_at: now, revocation_reason: 'superseded', replaced_by: serial, status_changed_at: now })
         .where('subscriber_id', '=', request.subscriberId).where('status', '!=', 'revoked').where('not_after', '>', now).where('serial', '!=', serial)
@@ -232,7 +238,7 @@ export class CertificateAuthority {
    */
   async #issue(
     request: IssueRequest & { notAfter?: Date },
-    event: string,
+    event: string | ((ended: string[]) => string),
     replacing?: (trx: DatabaseTransaction, serial: string, now: Date) => Promise<string[]>,
   ): Promise<{ certificate: CertificateRecord; ended: string[] }> {
     const key = subscriberKey(request.spki)
@@ -256,7 +262,7 @@ export class CertificateAuthority {
       await this.#consumeChallenge(trx, request.proof.challenge, now)
       const ended = replacing ? await replacing(trx, serial, now) : []
       await trx.insertInto('certificate').values(row).execute()
-      await this.#audit.record(trx, { type: event, subscriberId: request.subscriberId, certificateSerial: serial, data: { holder: request.holder, notAfter: notAfter.toISOString() } })
+      await this.#audit.record(trx, { type: typeof event === 'string' ? event : event(ended), subscriberId: request.subscriberId, certificateSerial: serial, data: { holder: request.holder, notAfter: notAfter.toISOString() } })
       await request.alsoInTransaction?.(trx, toRecord(row))
       const owed = ended.length && this.#listener ? await this.#listener.ended(trx, ended) : []
       return { certificate: toRecord(row), ended, owed }

@@ -262,8 +262,8 @@ export class EnrollmentService {
         await also?.(trx, certificate)
       },
     }
-    const inUse = await this.validCertificates(subscriber.id)
-    return inUse.length ? (await this.#deps.authority.reissue(request)).certificate : await this.#deps.authority.issue(request)
+    // Revokes what is in use, under the subscriber's row lock: enrollments completed at once leave one certificate.
+    return (await this.#deps.authority.reissue(request)).certificate
   }
 
   /** Deletes enrollments that expired a day ago or more. */

@@ -83,6 +83,11 @@ describe('certificate lifecycle with a fixed clock', () => {
 
   it('reissue revokes every earlier certificate of the subscriber', async () => {
     const subscriberId = `reissue-${Date.now()}`
+    // Reissue serializes on the subscriber's row, as enrollment leaves it.
+    await server.ctx.db.insertInto('subscriber').values({
+      id: subscriberId, ci: `ci-${subscriberId}`, name: '홍길동', birthdate: '1990-01-01', phone_e164: '+821000000009',
+      document_type: 'resident_card', document_last_digits: '0009', created_at: new Date(), updated_at: new Date(),
+    }).execute()
     const passkey = await issueCertificate(server.ctx.authority, { subscriberId, holder: 'passkey' })
     const file = await issueCertificate(server.ctx.authority, { subscriberId, holder: 'file' })
     const other = await issueCertificate(server.ctx.authority)

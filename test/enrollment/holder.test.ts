@@ -104,3 +104,33 @@ describe('enrollment: the certificate file holder step over HTTP', () => {
     assert.equal(res.body.error, 'step_not_allowed')
   })
 })
+
+describe('enrollments completed at once in several browsers', () => {
+  let server: TestServer
+  const clock = new ManualClock()
+  before(async () => { server = await startTestServer({ overrides: { clock } }) })
+  after(async () => { await server.close() })
+
+  it('leave one certificate in use, not one each', async () => {
+    const browsers = []
+    for (let i = 0; i < 4; i++) {
+      const { browser, csrf } = await startEnrollment(server)
+      clock.advance(61)
+      await verifyPhone(server, browser, csrf, PERSON_1.phone, '+821000000001')
+      await browser.post('/enroll/identity').type('form').send({ csrf, document_type: PERSON_1.document_type, name: PERSON_1.name, birthdate: PERSON_1.birthdate, number: PERSON_1.number, issue_date: PERSON_1.issue_date }).expect(303)
+      const page = await browser.get('/enroll/holder').expect(200)
+      browsers.push({ browser, csrf: page.text.match(/data-csrf="([^"]+)"/)![1]! })
+    }
+    const issued = await Promise.all(browsers.map(async ({ browser, csrf }) => {
+      const api = (path: string, body: unknown = {}) => browser.post(path).set('Content-Type', 'application/json').set('X-CSRF-Token', csrf).send(JSON.stringify(body))
+      const key = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      const { challenge } = (await api('/enroll/holder/challenge').expect(200)).body
+      const signature = sign('sha256', Buffer.from(challenge, 'base64url'), { key: key.privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')
+      return await api('/enroll/holder/file', { spki: key.publicKey.export({ format: 'der', type: 'spki' }).toString('base64url'), signature, challenge })
+    }))
+    assert.deepEqual(issued.map((r) => r.status), [200, 200, 200, 200], 'each browser got its certificate')
+    const subscriber = await server.ctx.db.selectFrom('subscriber').select('id').where('phone_e164', '=', '+821000000001').executeTakeFirstOrThrow()
+    const inUse = await server.ctx.db.selectFrom('certificate').select('serial').where('subscriber_id', '=', subscriber.id).where('status', '=', 'good').execute()
+    assert.equal(inUse.length, 1, 'the last one issued; the others superseded')
+  })
+})
