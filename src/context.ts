@@ -4,9 +4,10 @@ import pino, { type Logger } from 'pino'
 import type { ServerConfig } from './config/config.ts'
 import type { ServerSecrets } from './config/secrets.ts'
 import { CLOCK_TOLERANCE_SECONDS, CRL_CHECK_SECONDS, EXPIRY_REMINDER_SECONDS, LOGOUT_NOTICE_SECONDS, MAX_SIGNED_LIFETIME_SECONDS, SUBSCRIBER_CACHE_SECONDS, SWEEP_BATCH_SIZE } from './constants.ts'
-import { connectDatabase } from './db/connect.ts'
+import { connectDatabase, MIGRATION_TIMEOUTS } from './db/connect.ts'
+import { DatabaseUnavailableError } from './errors/postcert-error.ts'
 import type { Database } from './db/database.ts'
-import { migrateToLatest } from './db/migrator.ts'
+import { migrateToLatest, type MigrationReport } from './db/migrator.ts'
 import { AuditLog } from './audit/audit-log.ts'
 import { CertificateAuthority } from './ca/authority.ts'
 import { CrlPublisher } from './ca/crl.ts'
@@ -105,6 +106,8 @@ export class AppContext {
   readonly views = new Views(path.join(ROOT_DIR, 'views'))
   readonly #fetch: typeof globalThis.fetch | undefined
   #host: ProviderHost | undefined
+  /** Whether this.db is the context's own connection (not a test's), so migrations may open another. */
+  readonly #ownDb: boolean
   #timers: NodeJS.Timeout[] = []
 
   private constructor(config: ServerConfig, secrets: ServerSecrets, overrides: ContextOverrides) {
@@ -112,6 +115,7 @@ export class AppContext {
     this.logger = overrides.logger ?? pino({ level: config.logLevel, base: { service: 'postcert' } })
     this.clock = overrides.clock ?? systemClock
     this.db = overrides.db ?? connectDatabase(config.database)
+    this.#ownDb = !overrides.db
     this.box = new SealedBox(secrets.masterKey)
     this.secrets = new SecretStore(this.db, this.box)
     // A retired key stays published while anything it signed may still be checked: the longest
@@ -155,9 +159,22 @@ export class AppContext {
     return this.#host
   }
 
+  /**
+   * Applies pending migrations. On PostgreSQL they run on a connection of their own without the
+   * request path's statement and query timeouts (a migration may take long; requests must not).
+   */
+  async migrate(): Promise<MigrationReport> {
+    const db = this.#ownDb && this.config.database.kind === 'postgres' ? connectDatabase(this.config.database, MIGRATION_TIMEOUTS) : this.db
+    try {
+      return await migrateToLatest(db)
+    } finally {
+      if (db !== this.db) await db.destroy()
+    }
+  }
+
   /** Migrates, checks the master key, creates first-start keys, secrets and CA, builds the app. */
   async start(): Promise<void> {
-    const { applied } = await migrateToLatest(this.db)
+    const { applied } = await this.migrate()
     if (applied.length) this.logger.info({ applied }, 'migrations applied')
     await this.secrets.checkMasterKey()
     await this.signingKeys.ensure()
@@ -305,7 +322,11 @@ export class AppContext {
     const timer = setInterval(() => {
       if (running) return
       running = true
-      job().catch((err) => this.logger.error({ err }, `${name} failed`)).finally(() => { running = false })
+      job().catch((err) => {
+        // The database being away is reported once per run, without a stack; anything else is a bug.
+        if (err instanceof DatabaseUnavailableError) this.logger.warn({ cause: (err.cause as Error | undefined)?.message }, `${name} skipped: database unavailable`)
+        else this.logger.error({ err }, `${name} failed`)
+      }).finally(() => { running = false })
     }, seconds * 1000)
     timer.unref()
     this.#timers.push(timer)

@@ -9,7 +9,6 @@ import { buildConfig } from '../config/config.ts'
 import { readEnv } from '../config/env.ts'
 import { loadSecrets } from '../config/secrets.ts'
 import { AppContext } from '../context.ts'
-import { migrateToLatest } from '../db/migrator.ts'
 import { PostCertError } from '../errors/errors.ts'
 import { ClientStore } from '../oidc/client-store.ts'
 import { createInitialAccessToken } from '../oidc/initial-access-token.ts'
@@ -103,7 +102,7 @@ async function run(argv: string[]): Promise<void> {
   const ctx = open()
   try {
     if (command === 'migrate') {
-      const { applied, current } = await migrateToLatest(ctx.db)
+      const { applied, current } = await ctx.migrate()
       process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : `up to date (${current.length} migrations)\n`)
       return
     }

@@ -19,6 +19,9 @@ export interface MigrationReport {
 export async function migrateToLatest(db: Database, list: readonly Migration[] = migrations): Promise<MigrationReport> {
   assertOrdered(list)
   return await db.transaction().execute(async (trx) => {
+    // A migration may rewrite a large table: the request path's limits do not apply to it.
+    await sql`set local statement_timeout = 0`.execute(trx)
+    await sql`set local lock_timeout = 0`.execute(trx)
     await sql`select pg_advisory_xact_lock(hashtext('postcert-migrate:' || current_schema()))`.execute(trx)
     // Created under the lock: racing first starts would otherwise collide on the table's type.
     await sql`create table if not exists postcert_migration (name text primary key, applied_at timestamptz not null default now())`.execute(trx)

@@ -1,3 +1,5 @@
+import { isDatabaseUnavailable } from '../db/unavailable.ts'
+
 /**
  * The one error model. `code` is an OAuth-style `error` value, `description` its
  * `error_description`. Errors with status < 500 are exposed to the caller as they are; anything
@@ -28,15 +30,40 @@ export class PostCertError extends Error {
       : { error: 'server_error', error_description: 'the server could not complete the request' }
   }
 
-  /** Any thrown value as a PostCertError; unknown errors become a 500 that hides its message. */
+  /**
+   * Any thrown value as a PostCertError: the database down or too slow is a 503 the caller may
+   * retry; unknown errors become a 500 that hides its message.
+   */
   static from(err: unknown): PostCertError {
     if (err instanceof PostCertError) return err
+    if (isDatabaseUnavailable(err)) return new DatabaseUnavailableError({ cause: err })
     const status = (err as { status?: unknown; expose?: unknown } | null)?.status
     // koa's own http errors (bad JSON, body too large, ...) carry a 4xx status and are safe to show.
     if (typeof status === 'number' && status >= 400 && status < 500 && (err as { expose?: unknown }).expose) {
       return new PostCertError(status, status === 404 ? 'not_found' : 'invalid_request', (err as Error).message, { cause: err })
     }
     return new ServerError('internal error', { cause: err })
+  }
+}
+
+/**
+ * The database is down, unreachable or too slow: 503 temporarily_unavailable, with Retry-After.
+ * Thrown by the database layer itself (connect.ts), so oidc-provider's endpoints answer it too:
+ * it carries the shape oidc-provider renders (`message` the error code, `error_description`,
+ * `statusCode`, `expose`).
+ */
+export class DatabaseUnavailableError extends PostCertError {
+  readonly statusCode = 503
+  readonly error_description: string
+
+  constructor(options?: ErrorOptions) {
+    super(503, 'temporarily_unavailable', 'the database is unavailable: try again in a few seconds', options)
+    this.error_description = this.description
+    this.message = this.code
+  }
+
+  override get expose(): boolean {
+    return true
   }
 }
 

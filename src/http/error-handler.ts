@@ -1,6 +1,8 @@
 import type { Middleware } from 'koa'
 import type { Logger } from 'pino'
+import { RETRY_AFTER_SECONDS } from '../db/unavailable.ts'
 import { NotFoundError, PostCertError } from '../errors/errors.ts'
+import { DatabaseUnavailableError } from '../errors/postcert-error.ts'
 import { pickLocale, type Views } from './views.ts'
 
 /**
@@ -13,12 +15,17 @@ export function errorHandler(views: Views, logger: Logger): Middleware {
     try {
       await next()
       if (ctx.status === 404 && ctx.body == null && !ctx.headerSent) throw new NotFoundError()
+      // oidc-provider's endpoints answer 503 themselves (the adapter's providerUnavailable).
+      if (ctx.status === 503 && !ctx.headerSent && !ctx.response.get('Retry-After')) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS))
     } catch (thrown) {
       const err = PostCertError.from(thrown)
-      if (!err.expose) logger.error({ err: thrown, reqId: ctx.state.requestId }, 'request failed')
+      // A database that is down is an operational condition, not a bug: one line, no stack per request.
+      if (err instanceof DatabaseUnavailableError) logger.warn({ reqId: ctx.state.requestId, cause: ((err.cause ?? thrown) as Error).message }, 'database unavailable')
+      else if (!err.expose) logger.error({ err: thrown, reqId: ctx.state.requestId }, 'request failed')
       if (ctx.headerSent) return
       ctx.status = err.status
       ctx.set('Cache-Control', 'no-store')
+      if (err.status === 503) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS))
       const body = err.toJSON()
       if (ctx.accepts('json', 'html') === 'html') {
         const locale = pickLocale(ctx.query.ui_locales, (langs) => ctx.acceptsLanguages(langs))
