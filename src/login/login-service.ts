@@ -123,8 +123,9 @@ export class LoginService {
    * 4. it was made for this issuer, this interaction, and recently;
    * 5. the signature verifies with the certificate's key;
    * 6. its challenge was issued for this interaction and is used now, once.
-   * The challenge is used up (6) in the same statement that reads the lock (3), so a proof that
-   * fails a check in between has spent it too: every attempt needs a new challenge.
+   * The challenge is used up (6) in the same statement that reads the lock (3) and counts the
+   * attempt (proofAttempt), so a proof that fails a check in between has spent it too: every
+   * attempt needs a new challenge.
    */
   async verifyFileProof(interactionUid: string, jws: string, source: string): Promise<LoginResult> {
     let proof
@@ -134,24 +135,24 @@ export class LoginService {
       throw invalidProof((err as Error).message)
     }
     const certificate = await this.#usable(proof.leaf)
-    const used = await this.spendChallenge(proof.claims.challenge, interactionUid, certificate.serial, source)
-    const now = this.#deps.clock.now()
-    const { claims } = proof
-    // The signature first: only a proof the certificate's key signed may count against it.
-    const publicKey = this.publicKeyOf(certificate.serial, certificate.der)
-    if (proof.header.alg !== 'ES256' || !verify('sha256', proof.signingInput, { key: publicKey, dsaEncoding: 'ieee-p1363' }, proof.signature)) {
-      await this.recordFailure(certificate.serial, source, false)
-      throw invalidProof(proof.header.alg !== 'ES256' ? 'alg must be ES256' : 'the signature does not verify with the certificate')
-    }
-    const fail = async (why: string) => {
-      await this.recordFailure(certificate.serial, source, true)
-      return invalidProof(why)
-    }
-    if (claims.aud !== this.#deps.issuer) throw await fail('made for another issuer')
-    if (claims.interaction !== interactionUid) throw await fail('made for another login')
-    if (Math.abs(claims.iat - now.getTime() / 1000) > IAT_SKEW_SECONDS) throw await fail('too old or from the future')
-    if (!used) throw challengeInvalid()
-    return { subscriberId: certificate.subscriberId, serial: certificate.serial, holder: 'file', notAfter: certificate.notAfter, ...assuranceOf('file') }
+    return await this.proofAttempt(proof.claims.challenge, interactionUid, certificate.serial, source, async (used) => {
+      const now = this.#deps.clock.now()
+      const { claims } = proof
+      // The signature first: only a proof the certificate's key signed may count against it.
+      const publicKey = this.publicKeyOf(certificate.serial, certificate.der)
+      if (proof.header.alg !== 'ES256' || !verify('sha256', proof.signingInput, { key: publicKey, dsaEncoding: 'ieee-p1363' }, proof.signature)) {
+        throw invalidProof(proof.header.alg !== 'ES256' ? 'alg must be ES256' : 'the signature does not verify with the certificate')
+      }
+      const fail = async (why: string) => {
+        await this.recordKeySignedFailure(certificate.serial)
+        return invalidProof(why)
+      }
+      if (claims.aud !== this.#deps.issuer) throw await fail('made for another issuer')
+      if (claims.interaction !== interactionUid) throw await fail('made for another login')
+      if (Math.abs(claims.iat - now.getTime() / 1000) > IAT_SKEW_SECONDS) throw await fail('too old or from the future')
+      if (!used) throw challengeInvalid()
+      return { subscriberId: certificate.subscriberId, serial: certificate.serial, holder: 'file', notAfter: certificate.notAfter, ...assuranceOf('file') }
+    })
   }
 
   /**
@@ -169,11 +170,13 @@ export class LoginService {
     const credential = await this.findPasskey(assertion)
     if (!credential) throw invalidProof('this passkey is not registered with PostCert')
     if (typeof challenge !== 'string') throw challengeInvalid()
-    if (!(await this.spendChallenge(challenge, interactionUid, credential.certificate_serial, source))) throw challengeInvalid()
-    const failed = await this.checkAssertion(credential, assertion, challenge, source)
-    if (failed) throw invalidProof(failed)
-    const certificate = await this.#usable(credential.certificate_serial)
-    return { subscriberId: certificate.subscriberId, serial: certificate.serial, holder: 'passkey', notAfter: certificate.notAfter, ...assuranceOf('passkey', credential.attested) }
+    return await this.proofAttempt(challenge, interactionUid, credential.certificate_serial, source, async (used) => {
+      if (!used) throw challengeInvalid()
+      const failed = await this.checkAssertion(credential, assertion, challenge)
+      if (failed) throw invalidProof(failed)
+      const certificate = await this.#usable(credential.certificate_serial)
+      return { subscriberId: certificate.subscriberId, serial: certificate.serial, holder: 'passkey', notAfter: certificate.notAfter, ...assuranceOf('passkey', credential.attested) }
+    })
   }
 
   /**
@@ -201,11 +204,11 @@ export class LoginService {
 
   /**
    * WebAuthn verification of the passkey's assertion over `challenge`, on PostCert's origin and RP
-   * id, with user verification. A failure counts against the client address (nothing in it need
-   * come from the passkey: a credential id is no secret); a success moves the signature counter
-   * on. Returns why it failed, or undefined. Logins and signatures both use it.
+   * id, with user verification; a success moves the signature counter on. Returns why it failed,
+   * or undefined. A failure counts against the client address only (nothing in it need come from
+   * the passkey: a credential id is no secret), as proofAttempt does. Logins and signatures both use it.
    */
-  async checkAssertion(credential: PasskeyCredential, assertion: AuthenticationResponseJSON, challenge: string, source: string): Promise<string | undefined> {
+  async checkAssertion(credential: PasskeyCredential, assertion: AuthenticationResponseJSON, challenge: string): Promise<string | undefined> {
     let result
     try {
       result = await verifyAuthenticationResponse({
@@ -214,7 +217,6 @@ export class LoginService {
         requireUserVerification: true,
       })
     } catch (err) {
-      await this.recordFailure(credential.certificate_serial, source, false)
       return (err as Error).message
     }
     await this.#deps.db.updateTable('webauthn_credential').set({ counter: result.authenticationInfo.newCounter }).where('id', '=', credential.id).execute()
@@ -241,38 +243,47 @@ export class LoginService {
   }
 
   /**
-   * Uses up a challenge (single use, and only for the interaction it was made for); true if it
-   * was one. Refuses a certificate locked by its own failed proofs (certificateLocked), and a
-   * client address with too many failed proofs of any certificate (tooManyFailedProofs). Logins
-   * and signatures both prove possession this way.
+   * One proof of possession (a login or a signature), checked by `check`. Before anything is
+   * evaluated, in one statement: the challenge is used up (single use, and only for the
+   * interaction it was made for: `check` gets whether it was one), and the attempt is counted
+   * against the client address. Then a certificate locked by its own failed proofs is refused
+   * (certificateLocked), and so is an address past its failed proofs of any certificate
+   * (tooManyFailedProofs). An attempt that `check` completes is taken back from the address's
+   * count; one that throws stays counted. Counting first and deciding on the count is what keeps
+   * parallel attempts from all being evaluated against a count none of them has raised yet.
    */
-  async spendChallenge(challenge: string, interactionUid: string, serial: string, source: string): Promise<boolean> {
+  async proofAttempt<T>(challenge: string, interactionUid: string, serial: string, source: string, check: (used: boolean) => Promise<T>): Promise<T> {
     const { used, failures, sourceFailures } = await this.#useChallenge(challenge, interactionUid, serial, source)
     if (failures >= MAX_FAILURES) throw certificateLocked(LOCK_MINUTES)
-    if (sourceFailures >= MAX_SOURCE_FAILURES) throw tooManyFailedProofs(LOCK_MINUTES)
-    return used
+    if (sourceFailures > MAX_SOURCE_FAILURES) throw tooManyFailedProofs(LOCK_MINUTES)
+    const result = await check(used)
+    await this.#deps.limiter.undo(`proof-fail:${source}`, FAILURE_WINDOW_SECONDS)
+    return result
   }
 
   /**
-   * A failed proof of possession: it counts against the client address, and against the
-   * certificate only when `signedByItsKey` (enough of those lock it for a while).
+   * A failed proof the certificate's own key signed (made for another login, or too old): it
+   * counts against the certificate too, and enough of those lock it for a while. Only whoever
+   * holds the key can make one.
    */
-  async recordFailure(serial: string, source: string, signedByItsKey: boolean): Promise<void> {
-    await this.#deps.limiter.hit(`proof-fail:${source}`, MAX_SOURCE_FAILURES, FAILURE_WINDOW_SECONDS)
-    if (signedByItsKey) await this.#deps.limiter.hit(`login-fail:${serial}`, MAX_FAILURES, FAILURE_WINDOW_SECONDS)
+  async recordKeySignedFailure(serial: string): Promise<void> {
+    await this.#deps.limiter.hit(`login-fail:${serial}`, MAX_FAILURES, FAILURE_WINDOW_SECONDS)
   }
 
-  /** The challenge used up, and the failed proofs of the certificate and of the address in this window, in one round trip. */
+  /**
+   * The challenge used up, the certificate's failed proofs in this window, and the address's
+   * count with this attempt added, in one round trip.
+   */
   async #useChallenge(challenge: string, interactionUid: string, serial: string, source: string): Promise<{ used: boolean; failures: number; sourceFailures: number }> {
     const failures = this.#deps.limiter.countExpression(`login-fail:${serial}`, FAILURE_WINDOW_SECONDS)
-    const sourceFailures = this.#deps.limiter.countExpression(`proof-fail:${source}`, FAILURE_WINDOW_SECONDS)
+    const charge = this.#deps.limiter.hitExpression(`proof-fail:${source}`, FAILURE_WINDOW_SECONDS)
     const { rows: [row] } = await sql<{ used: boolean; failures: number; source_failures: number }>`
       with used as (
         delete from login_challenge
         where hash = ${hash(challenge)} and interaction_uid = ${interactionUid} and expires_at > ${this.#deps.clock.now()}
         returning 1
-      )
-      select exists (select 1 from used) as used, ${failures} as failures, ${sourceFailures} as source_failures`.execute(this.#deps.db) // login_challenge_pkey, rate_limit_pkey
+      ), charged as (${charge})
+      select exists (select 1 from used) as used, ${failures} as failures, (select count from charged) as source_failures`.execute(this.#deps.db) // login_challenge_pkey, rate_limit_pkey
     return { used: row!.used, failures: Number(row!.failures), sourceFailures: Number(row!.source_failures) }
   }
 

@@ -110,28 +110,29 @@ export class SigningService {
     const certificate = verdict.certificate
     if (certificate.subscriberId !== context.subscriberId) throw notTheSubscriber()
     const payload = this.#payloadFor(context, parsed.payload)
-    const used = await this.#deps.login.spendChallenge(payload.nonce, context.interactionUid, certificate.serial, context.source)
-    // The signature first: only what the certificate's key signed may count against it (login-service.ts).
-    const key = this.#deps.login.publicKeyOf(certificate.serial, certificate.der)
-    if (parsed.header.alg !== 'ES256' || !verify('sha256', parsed.signingInput, { key, dsaEncoding: 'ieee-p1363' }, parsed.signature)) {
-      await this.#deps.login.recordFailure(certificate.serial, context.source, false)
-      throw invalidSignature(parsed.header.alg !== 'ES256' ? 'alg must be ES256' : 'the signature does not verify with the certificate')
-    }
-    const fail = async (why: string) => {
-      await this.#deps.login.recordFailure(certificate.serial, context.source, true)
-      return invalidSignature(why)
-    }
-    if (payload.mismatch) throw await fail(payload.mismatch)
-    const { canonical } = payload
-    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(cms)) throw await fail('cms must be base64 DER')
-    try {
-      const signingTime = checkSignatureCms(Buffer.from(cms, 'base64'), parsed.payload, { der: certificate.der, publicKey: key })
-      if (Math.abs(signingTime.getTime() - this.#deps.clock.now().getTime()) > IAT_SKEW_SECONDS * 1000) throw new Error('the CMS signingTime is too old or from the future')
-    } catch (err) {
-      throw await fail((err as Error).message)
-    }
-    if (!used) throw challengeInvalid()
-    return await this.#archive(context, { serial: certificate.serial, der: certificate.der, holder: 'file' }, canonical, { format: 'jws', jws, cms })
+    const login = this.#deps.login
+    const checked = await login.proofAttempt(payload.nonce, context.interactionUid, certificate.serial, context.source, async (used) => {
+      // The signature first: only what the certificate's key signed may count against it (login-service.ts).
+      const key = login.publicKeyOf(certificate.serial, certificate.der)
+      if (parsed.header.alg !== 'ES256' || !verify('sha256', parsed.signingInput, { key, dsaEncoding: 'ieee-p1363' }, parsed.signature)) {
+        throw invalidSignature(parsed.header.alg !== 'ES256' ? 'alg must be ES256' : 'the signature does not verify with the certificate')
+      }
+      const fail = async (why: string) => {
+        await login.recordKeySignedFailure(certificate.serial)
+        return invalidSignature(why)
+      }
+      if (payload.mismatch) throw await fail(payload.mismatch)
+      if (!/^[A-Za-z0-9+/]+={0,2}$/.test(cms)) throw await fail('cms must be base64 DER')
+      try {
+        const signingTime = checkSignatureCms(Buffer.from(cms, 'base64'), parsed.payload, { der: certificate.der, publicKey: key })
+        if (Math.abs(signingTime.getTime() - this.#deps.clock.now().getTime()) > IAT_SKEW_SECONDS * 1000) throw new Error('the CMS signingTime is too old or from the future')
+      } catch (err) {
+        throw await fail((err as Error).message)
+      }
+      if (!used) throw challengeInvalid()
+      return payload.canonical
+    })
+    return await this.#archive(context, { serial: certificate.serial, der: certificate.der, holder: 'file' }, checked, { format: 'jws', jws, cms })
   }
 
   /**
@@ -155,10 +156,12 @@ export class SigningService {
     if (!verdict.valid) throw certificateRefused(verdict.reason, verdict.message)
     const certificate = verdict.certificate
     if (certificate.subscriberId !== context.subscriberId) throw notTheSubscriber()
-    if (!(await this.#deps.login.spendChallenge(nonce, context.interactionUid, certificate.serial, context.source))) throw challengeInvalid()
     const challenge = Buffer.from(await payloadSha256(new Uint8Array(Buffer.from(canonical, 'utf8')))).toString('base64url')
-    const failed = await this.#deps.login.checkAssertion(credential, assertion, challenge, context.source)
-    if (failed) throw invalidSignature(failed)
+    await this.#deps.login.proofAttempt(nonce, context.interactionUid, certificate.serial, context.source, async (used) => {
+      if (!used) throw challengeInvalid()
+      const failed = await this.#deps.login.checkAssertion(credential, assertion, challenge)
+      if (failed) throw invalidSignature(failed)
+    })
     const chain = [certificate.der, ...(await this.#deps.caChain())]
     return await this.#archive(context, { serial: certificate.serial, der: certificate.der, holder: 'passkey' }, canonical, {
       format: 'webauthn',

@@ -55,6 +55,17 @@ export class RateLimiter {
     return sql<number>`coalesce((select count from rate_limit where key = ${key} and window_start = ${windowStart}), 0)`
   }
 
+  /**
+   * A hit as a statement to run inside another (a data-modifying CTE) that returns the new
+   * `count`: the caller decides on the count its own hit produced.
+   */
+  hitExpression(key: string, windowSeconds: number): RawBuilder<{ count: number }> {
+    const windowMs = windowSeconds * 1000
+    const windowStart = new Date(Math.floor(this.#clock.now().getTime() / windowMs) * windowMs)
+    return sql<{ count: number }>`insert into rate_limit (key, window_start, count) values (${key}, ${windowStart}, 1)
+      on conflict (key, window_start) do update set count = rate_limit.count + 1 returning count`
+  }
+
   /** Deletes windows that ended more than a day ago. */
   async sweep(): Promise<number> {
     const cutoff = new Date(this.#clock.now().getTime() - 24 * 60 * 60 * 1000)

@@ -40,6 +40,26 @@ describe('failed proofs: a stranger cannot lock a holder out; an address that ke
     assert.equal((await h.prove(await h.begin(rp), victim)).response.status, 200)
   })
 
+  it('forty failed proofs at once from one address: thirty are evaluated, the rest refused (counted before deciding)', async () => {
+    clock.advance(15 * 60)
+    const victim = await h.subscriber()
+    const forged = { ...victim, key: subscriberKey() }
+    const flows = []
+    for (let i = 0; i < 40; i++) flows.push(await h.begin(rp))
+    const answers = await Promise.all(flows.map(async (flow) => (await h.prove(flow, forged)).response.body.error as string))
+    const count = (error: string) => answers.filter((a) => a === error).length
+    assert.equal(count('invalid_proof'), 30, answers.join(' '))
+    assert.equal(count('too_many_attempts'), 10)
+  })
+
+  it('successful proofs do not use up the address\'s allowance: thirty-five logins in a row', async () => {
+    clock.advance(15 * 60)
+    const holder = await h.subscriber()
+    for (let i = 0; i < 35; i++) assert.equal((await h.prove(await h.begin(rp), holder)).response.status, 200, `login ${i + 1}`)
+    const forged = { ...holder, key: subscriberKey() }
+    assert.equal((await h.prove(await h.begin(rp), forged)).response.body.error, 'invalid_proof', 'and failures are still counted from zero')
+  })
+
   it('one login page holds at most twenty unused challenges', async () => {
     const flow = await h.begin(rp) // its page brought the first
     for (let i = 1; i < 20; i++) await h.api(flow.browser, flow.csrf, `/interaction/${flow.uid}/challenge`).expect(200)
