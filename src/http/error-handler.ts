@@ -39,3 +39,20 @@ export function errorHandler(views: Views, logger: Logger): Middleware {
     }
   }
 }
+
+/** Codes of a connection the client closed or broke (node's socket and HTTP parser errors). */
+const CLIENT_CONNECTION_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE'])
+
+/**
+ * Whether an error Koa reports after the response (its 'error' event) was caused by the client:
+ * an upload it abandoned, a request it cut off or could not form. Those are logged at debug
+ * level without a stack, so an anonymous client cannot flood the error log; anything else is a
+ * fault of PostCert's.
+ */
+export function isClientCaused(err: unknown): boolean {
+  const e = err as { status?: unknown; expose?: unknown; code?: unknown; message?: unknown } | null
+  if (!e || typeof e !== 'object') return false
+  if (e.expose === true || (typeof e.status === 'number' && e.status < 500)) return true
+  const code = typeof e.code === 'string' ? e.code : ''
+  return CLIENT_CONNECTION_CODES.has(code) || code.startsWith('HPE_') || e.message === 'aborted'
+}

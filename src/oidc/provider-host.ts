@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type Provider from 'oidc-provider'
 import type { Logger } from 'pino'
+import { isClientCaused } from '../http/error-handler.ts'
 import type { SigningKeyStore } from '../keys/signing-keys.ts'
 import type { Metrics } from '../ops/metrics.ts'
 
@@ -57,6 +58,12 @@ export class ProviderHost {
     const provider = this.#build(await this.#keys.publishedJwks())
     for (const [event, type] of Object.entries(TOKEN_EVENTS)) provider.on(event as 'access_token.saved', () => this.#metrics.tokenIssued(type))
     provider.on('server_error', (ctx, err) => this.#logger.error({ err, reqId: ctx?.state?.requestId }, 'provider error'))
+    // Koa's 'error' event (a response that could not be written, a connection that broke): without
+    // a listener Koa prints the stack to stderr.
+    ;(provider as unknown as NodeJS.EventEmitter).on('error', (err: Error, ctx?: { state?: { requestId?: string } }) => {
+      if (isClientCaused(err)) this.#logger.debug({ reqId: ctx?.state?.requestId, error: err.message }, 'client connection error')
+      else this.#logger.error({ err, reqId: ctx?.state?.requestId }, 'response failed')
+    })
     provider.on('backchannel.success', (ctx, client) => this.#logger.info({ reqId: ctx?.state?.requestId, client: client.clientId }, 'back-channel logout delivered'))
     provider.on('backchannel.error', (ctx, err, client) => this.#logger.warn({ reqId: ctx?.state?.requestId, client: client.clientId, error: err.message }, 'back-channel logout failed'))
     const first = !this.#provider

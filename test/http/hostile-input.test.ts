@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict'
+import net from 'node:net'
+import pino from 'pino'
 import { after, before, describe, it } from 'node:test'
 import { ManualClock } from '../../src/util/clock.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
@@ -11,8 +13,10 @@ describe('hostile input: a clear 4xx, never a server error or a host of the clie
   let h: LoginHarness
   let rp: Awaited<ReturnType<LoginHarness['relyingParty']>>
   const clock = new ManualClock()
+  const logged: Array<{ level: number; msg: string; err?: { stack?: string } }> = []
   before(async () => {
-    server = await startTestServer({ overrides: { clock } })
+    const logger = pino({ level: 'debug' }, { write: (line: string) => { logged.push(JSON.parse(line)) } })
+    server = await startTestServer({ overrides: { clock, logger } })
     proxied = await startTestServer({ env: { TRUST_PROXY: 'true' } })
     h = new LoginHarness(server, clock)
     rp = await h.relyingParty({ name: '입력은행', redirectUri: 'https://input.example.kr/cb' })
@@ -53,5 +57,38 @@ describe('hostile input: a clear 4xx, never a server error or a host of the clie
     const res = await fetch(`${proxied.url}/.well-known/openid-configuration`, { headers: { 'x-forwarded-proto': 'ht tp', 'x-forwarded-host': 'a b%%' } })
     assert.equal(res.status, 400)
     assert.equal(((await res.json()) as { error: string }).error, 'invalid_request')
+  })
+
+  it('uploads the client abandons and bad input are not errors of PostCert: nothing at error level, no stack', async (t) => {
+    logged.length = 0
+    const printed: unknown[] = []
+    const print = console.error
+    console.error = (...args: unknown[]) => { printed.push(args) }
+    t.after(() => { console.error = print })
+    const { port } = new URL(server.url)
+    const abandon = (path: string, type: string, start: string) => new Promise<void>((resolve) => {
+      const socket = net.connect(Number(port), '127.0.0.1', () => {
+        socket.write(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: ${type}\r\nContent-Length: 100000\r\n\r\n${start}`)
+        setTimeout(() => { socket.destroy(); resolve() }, 50)
+      })
+      socket.on('error', () => resolve())
+    })
+    await abandon('/token', 'application/x-www-form-urlencoded', 'grant_type=client_credentials&scope=')
+    await abandon('/pki/ocsp', 'application/ocsp-request', '0\x82')
+    await abandon('/signatures/verify', 'application/json', '{"signature":')
+    await abandon('/enroll/start', 'application/x-www-form-urlencoded', 'csrf=')
+    const flow = await h.begin(rp)
+    await abandon(`/interaction/${flow.uid}/login/file`, 'application/json', '{"proof":"')
+    await abandon('/register', 'application/json', '{"redirect_uris":[')
+    // and input that is merely wrong
+    await fetch(`${server.url}/signatures/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"signature":' })
+    await fetch(`${server.url}/pki/ocsp`, { method: 'POST', headers: { 'content-type': 'application/ocsp-request' }, body: 'not der' })
+    await fetch(`${server.url}/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[' })
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const errors = logged.filter((line) => line.level >= 50)
+    assert.deepEqual(errors.map((line) => line.msg), [])
+    assert.ok(!logged.some((line) => line.err?.stack), 'no stack in the log')
+    assert.deepEqual(printed, [], 'nothing printed to stderr')
+    assert.equal((await fetch(`${server.url}/healthz`)).status, 200)
   })
 })
