@@ -21,7 +21,7 @@ if (!process.env.DATABASE_URL) {
 
 const schema = await createTestSchema()
 const masterKey = Buffer.alloc(32, 7)
-const database = { backend: 'postgres' as const, db: connectDatabase({ kind: 'postgres', url: schema.url }), url: schema.url, drop: async () => {}, dropData: async () => {} }
+const database = { backend: 'postgres' as const, db: connectDatabase({ kind: 'postgres', url: schema.url }), ownerDb: connectDatabase({ kind: 'postgres', url: schema.ownerUrl }), url: schema.url, env: schema.env, drop: async () => {}, dropData: async () => {} }
 const server = await startTestServer({ database, masterKey, env: { LOG_LEVEL: 'silent' } })
 const authority = server.ctx.authority
 
@@ -49,7 +49,7 @@ const request = fs.readFileSync(path.join(dir, 'req.der'))
 await server.close()
 
 const port = await freePort()
-const env = { DATABASE_URL: schema.url, PORT: String(port), DATA_DIR: dir, POSTCERT_MASTER_KEY: masterKey.toString('base64url'), LOG_LEVEL: 'warn' }
+const env = { ...schema.env, PORT: String(port), DATA_DIR: dir, POSTCERT_MASTER_KEY: masterKey.toString('base64url'), LOG_LEVEL: 'warn' }
 const ocspServer = await startServerProcess(env)
 try {
   const result = await autocannon({

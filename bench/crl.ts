@@ -19,7 +19,7 @@ if (!process.env.DATABASE_URL) {
 const schema = await createTestSchema()
 const port = await freePort()
 const server = await startServerProcess({
-  DATABASE_URL: schema.url, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, DATA_DIR: tempDir(), POSTCERT_MASTER_KEY: newMasterKey(),
+  ...schema.env, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, DATA_DIR: tempDir(), POSTCERT_MASTER_KEY: newMasterKey(),
   LOG_LEVEL: 'warn', CRL_MIN_INTERVAL_SECONDS: '0',
 })
 const db = connectDatabase({ kind: 'postgres', url: schema.url })

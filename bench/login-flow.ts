@@ -37,7 +37,7 @@ const redirectUri = 'https://bench.example.kr/cb'
 
 // Preparation in process: a relying party, subscribers with certificates, their registrations.
 const prep = await startTestServer({
-  database: { backend: 'postgres', db: connectDatabase({ kind: 'postgres', url: schema.url }), url: schema.url, drop: async () => {}, dropData: async () => {} },
+  database: { backend: 'postgres', db: connectDatabase({ kind: 'postgres', url: schema.url }), ownerDb: connectDatabase({ kind: 'postgres', url: schema.ownerUrl }), url: schema.url, env: schema.env, drop: async () => {}, dropData: async () => {} },
   masterKey, env: { PUBLIC_URL: issuer, LOG_LEVEL: 'silent' },
 })
 const store = new ClientStore({ db: prep.ctx.db, box: prep.ctx.box, clock: prep.ctx.clock }, prep.ctx.host.provider)
@@ -55,7 +55,7 @@ await prep.close()
 
 // SERVER_NODE_OPTIONS reaches the server only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it.
 const server = await startServerProcess({
-  DATABASE_URL: schema.url, PORT: String(port), PUBLIC_URL: issuer, DATA_DIR: tempDir(), POSTCERT_MASTER_KEY: masterKey.toString('base64url'), LOG_LEVEL: 'warn',
+  ...schema.env, PORT: String(port), PUBLIC_URL: issuer, DATA_DIR: tempDir(), POSTCERT_MASTER_KEY: masterKey.toString('base64url'), LOG_LEVEL: 'warn',
   NODE_OPTIONS: process.env.SERVER_NODE_OPTIONS, WEB_CONCURRENCY: process.env.WEB_CONCURRENCY,
 })
 const config = await client.discovery(new URL(issuer), rp.client_id, {}, client.ClientSecretBasic(String(rp.client_secret)), { execute: [client.allowInsecureRequests] })

@@ -16,7 +16,7 @@ if (!process.env.DATABASE_URL) {
 }
 const schema = await createTestSchema()
 const port = await freePort()
-const env = { DATABASE_URL: schema.url, PORT: String(port), DATA_DIR: tempDir(), POSTCERT_MASTER_KEY: newMasterKey(), LOG_LEVEL: 'warn', NODE_ENV: 'production', PUBLIC_URL: 'https://id.postcert.test', TRUST_PROXY: 'true',
+const env = { ...schema.env, PORT: String(port), DATA_DIR: tempDir(), POSTCERT_MASTER_KEY: newMasterKey(), LOG_LEVEL: 'warn', NODE_ENV: 'production', PUBLIC_URL: 'https://id.postcert.test', TRUST_PROXY: 'true',
   // Production refuses the sandbox providers; enrollment is not exercised here.
   SMS_GATEWAY_URL: 'http://127.0.0.1:9/sms', SMS_GATEWAY_TOKEN: 'unused', IDENTITY_PROVIDER_URL: 'http://127.0.0.1:9/idv', IDENTITY_PROVIDER_TOKEN: 'unused' }
 const added = await runCli(['clients', 'add', '--name', 'Bench Bank', '--grant-type', 'client_credentials'], env)

@@ -7,7 +7,8 @@ import { CLOCK_TOLERANCE_SECONDS, CRL_CHECK_SECONDS, EXPIRY_REMINDER_SECONDS, LO
 import { connectDatabase, MIGRATION_TIMEOUTS } from './db/connect.ts'
 import { DatabaseUnavailableError } from './errors/postcert-error.ts'
 import type { Database } from './db/database.ts'
-import { migrateToLatest, type MigrationReport } from './db/migrator.ts'
+import { migrateToLatest, roleOf, type MigrationReport } from './db/migrator.ts'
+import { migrations } from '../migrations/index.ts'
 import { AuditLog } from './audit/audit-log.ts'
 import { CertificateAuthority } from './ca/authority.ts'
 import { CrlPublisher } from './ca/crl.ts'
@@ -66,6 +67,8 @@ export interface ContextOverrides {
   clock?: Clock
   logger?: Logger
   db?: Database
+  /** The tables' owner, for migrations (tests running the server as a limited role, as DATABASE_OWNER_URL does). */
+  migrationDb?: Database
   sms?: SmsGateway
   identity?: IdentityVerifier
   /** Outgoing requests of the provider (tests trust their own TLS CA). */
@@ -108,6 +111,7 @@ export class AppContext {
   #host: ProviderHost | undefined
   /** Whether this.db is the context's own connection (not a test's), so migrations may open another. */
   readonly #ownDb: boolean
+  readonly #migrationDb: Database | undefined
   #timers: NodeJS.Timeout[] = []
 
   private constructor(config: ServerConfig, secrets: ServerSecrets, overrides: ContextOverrides) {
@@ -116,6 +120,7 @@ export class AppContext {
     this.clock = overrides.clock ?? systemClock
     this.db = overrides.db ?? connectDatabase(config.database)
     this.#ownDb = !overrides.db
+    this.#migrationDb = overrides.migrationDb
     this.box = new SealedBox(secrets.masterKey)
     this.secrets = new SecretStore(this.db, this.box)
     // A retired key stays published while anything it signed may still be checked: the longest
@@ -161,14 +166,21 @@ export class AppContext {
 
   /**
    * Applies pending migrations. On PostgreSQL they run on a connection of their own without the
-   * request path's statement and query timeouts (a migration may take long; requests must not).
+   * request path's statement and query timeouts (a migration may take long; requests must not),
+   * as DATABASE_OWNER_URL's role when it is set, which then grants the server's role (DATABASE_URL's)
+   * what it needs and no more (migrator.ts).
    */
   async migrate(): Promise<MigrationReport> {
-    const db = this.#ownDb && this.config.database.kind === 'postgres' ? connectDatabase(this.config.database, MIGRATION_TIMEOUTS) : this.db
+    const database = this.config.database
+    const opened = !this.#migrationDb && this.#ownDb && database.kind === 'postgres'
+      ? connectDatabase({ kind: 'postgres', url: database.ownerUrl ?? database.url }, MIGRATION_TIMEOUTS)
+      : undefined
+    const owner = this.#migrationDb ?? opened ?? this.db
     try {
-      return await migrateToLatest(db)
+      const separate = owner !== this.db && (this.#migrationDb !== undefined || (database.kind === 'postgres' && database.ownerUrl !== undefined))
+      return await migrateToLatest(owner, migrations, { grantTo: separate ? await roleOf(this.db) : undefined })
     } finally {
-      if (db !== this.db) await db.destroy()
+      await opened?.destroy()
     }
   }
 
@@ -176,6 +188,9 @@ export class AppContext {
   async start(): Promise<void> {
     const { applied } = await this.migrate()
     if (applied.length) this.logger.info({ applied }, 'migrations applied')
+    if (this.config.nodeEnv === 'production' && this.config.database.kind === 'postgres' && !this.config.database.ownerUrl) {
+      this.logger.warn('DATABASE_OWNER_URL is unset: the server\'s role owns the tables, so whoever takes over the server can truncate the audit log and the signature archive (README, Database roles)')
+    }
     await this.secrets.checkMasterKey()
     await this.signingKeys.ensure()
     await this.ca.ensure()

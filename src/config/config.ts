@@ -7,7 +7,8 @@ export type NodeEnv = 'development' | 'test' | 'production'
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 
 export type DatabaseConfig =
-  | { kind: 'postgres'; url: string }
+  /** `ownerUrl`: the role that owns the tables and runs migrations, when not the server's own. */
+  | { kind: 'postgres'; url: string; ownerUrl?: string }
   | { kind: 'pglite'; dataDir: string }
 
 export interface ServerConfig {
@@ -76,6 +77,7 @@ const schema = z.object({
   PORT: integerText(0, 65535).default(3000),
   PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' }).optional(),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' }).optional(),
+  DATABASE_OWNER_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' }).optional(),
   DATA_DIR: z.string().default('./.data'),
   POSTCERT_MASTER_KEY: z.string().optional(),
   TRUST_PROXY: booleanText.default(false),
@@ -130,6 +132,7 @@ export function buildConfig(env: ServerEnv): ServerConfig {
   // The demo relying party is registered by default in development only.
   const demoUrl = e.DEMO_RP_URL ?? (e.NODE_ENV === 'development' ? 'http://localhost:4000' : 'off')
   if (e.WEB_CONCURRENCY > 1 && !e.DATABASE_URL) throw new ConfigError('WEB_CONCURRENCY above 1 needs DATABASE_URL (the embedded database serves one process)')
+  if (e.DATABASE_OWNER_URL && !e.DATABASE_URL) throw new ConfigError('DATABASE_OWNER_URL needs DATABASE_URL (the server\'s own role)')
   if (e.SMS_GATEWAY_URL && !e.SMS_GATEWAY_TOKEN) throw new ConfigError('SMS_GATEWAY_TOKEN is required with SMS_GATEWAY_URL')
   if (e.FIDO_MDS_ROOTS && !e.FIDO_MDS_FILE) throw new ConfigError('FIDO_MDS_ROOTS needs FIDO_MDS_FILE (the roots verify that BLOB)')
   if (e.IDENTITY_PROVIDER_URL && !e.IDENTITY_PROVIDER_TOKEN) throw new ConfigError('IDENTITY_PROVIDER_TOKEN is required with IDENTITY_PROVIDER_URL')
@@ -140,7 +143,9 @@ export function buildConfig(env: ServerEnv): ServerConfig {
     publicUrl,
     issuer: publicUrl.href.replace(/\/$/, ''),
     dataDir,
-    database: e.DATABASE_URL ? { kind: 'postgres', url: e.DATABASE_URL } : { kind: 'pglite', dataDir: path.join(dataDir, 'pglite') },
+    database: e.DATABASE_URL
+      ? { kind: 'postgres', url: e.DATABASE_URL, ...(e.DATABASE_OWNER_URL ? { ownerUrl: e.DATABASE_OWNER_URL } : {}) }
+      : { kind: 'pglite', dataDir: path.join(dataDir, 'pglite') },
     trustProxy: e.TRUST_PROXY,
     logLevel: e.LOG_LEVEL,
     keyRefreshSeconds: e.KEY_REFRESH_SECONDS,

@@ -5,6 +5,7 @@ export interface ServerEnv {
   PORT?: string
   PUBLIC_URL?: string
   DATABASE_URL?: string
+  DATABASE_OWNER_URL?: string
   DATA_DIR?: string
   POSTCERT_MASTER_KEY?: string
   TRUST_PROXY?: string
@@ -34,6 +35,7 @@ export const ENV_NAMES = [
   'PORT',
   'PUBLIC_URL',
   'DATABASE_URL',
+  'DATABASE_OWNER_URL',
   'DATA_DIR',
   'POSTCERT_MASTER_KEY',
   'TRUST_PROXY',

@@ -14,9 +14,10 @@ export interface MigrationReport {
 /**
  * Applies pending migrations in order, in one transaction holding a transaction-level advisory
  * lock on the current schema: two instances starting together migrate once, the second waits and
- * finds nothing left to do. Any failure rolls everything back and throws.
+ * finds nothing left to do. Any failure rolls everything back and throws. With `grantTo` (the
+ * server's role, when migrations run as the tables' owner) the grants follow, under the same lock.
  */
-export async function migrateToLatest(db: Database, list: readonly Migration[] = migrations): Promise<MigrationReport> {
+export async function migrateToLatest(db: Database, list: readonly Migration[] = migrations, options: { grantTo?: string } = {}): Promise<MigrationReport> {
   assertOrdered(list)
   return await db.transaction().execute(async (trx) => {
     // A migration may rewrite a large table: the request path's limits do not apply to it.
@@ -39,8 +40,32 @@ export async function migrateToLatest(db: Database, list: readonly Migration[] =
       await trx.insertInto('postcert_migration').values({ name: migration.name }).execute()
       applied.push(migration.name)
     }
+    if (options.grantTo) await grantServerRole(trx, options.grantTo)
     return { applied, current: list.map((m) => m.name) }
   })
+}
+
+/**
+ * What the server's role may do when another role owns the tables (DATABASE_OWNER_URL): read and
+ * write rows, nothing else. It cannot alter, truncate or disable the triggers of any table (those
+ * need ownership or the TRUNCATE privilege), may only add to the audit log and the signature
+ * archive, and only reads the migration record. Granted again after every migration, so a new
+ * table is covered at once. Nothing to do when the server's role is the owner itself.
+ */
+async function grantServerRole(trx: Kysely<any>, role: string): Promise<void> {
+  const { rows: [me] } = await sql<{ user: string; schema: string }>`select current_user as "user", current_schema() as schema`.execute(trx)
+  if (me!.user === role) return
+  const [r, s] = [sql.id(role), sql.id(me!.schema)]
+  await sql`grant usage on schema ${s} to ${r}`.execute(trx)
+  await sql`grant select, insert, update, delete on all tables in schema ${s} to ${r}`.execute(trx)
+  await sql`grant usage, select on all sequences in schema ${s} to ${r}`.execute(trx)
+  await sql`revoke update, delete, truncate on audit_event, signature from ${r}`.execute(trx)
+  await sql`revoke insert, update, delete, truncate on postcert_migration from ${r}`.execute(trx)
+}
+
+/** The role a connection acts as. */
+export async function roleOf(db: Database): Promise<string> {
+  return (await sql<{ role: string }>`select current_user as role`.execute(db)).rows[0]!.role
 }
 
 /** True when every known migration is applied (readiness). */

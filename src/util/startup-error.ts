@@ -1,10 +1,13 @@
 import { ConfigError } from '../config/config.ts'
 import { DatabaseInUseError } from '../db/data-dir-lock.ts'
 import { MigrationError } from '../db/migrator.ts'
+import { DatabaseUnavailableError } from '../errors/postcert-error.ts'
 import { MasterKeyMismatchError } from '../keys/secret-store.ts'
 
 /** One readable line for anything that stops PostCert from starting. */
 export function describeStartupError(err: unknown): string {
+  // What the database layer reports as unavailable, by what made it so (refused, unknown host, ...).
+  if (err instanceof DatabaseUnavailableError && err.cause) return describeStartupError(err.cause)
   if (err instanceof ConfigError) return `invalid configuration: ${err.message}`
   if (err instanceof DatabaseInUseError || err instanceof MasterKeyMismatchError || err instanceof MigrationError) return err.message
   const e = err as NodeJS.ErrnoException & { code?: string }

@@ -227,7 +227,7 @@ describe('expiry reminders from two server contexts on one PostgreSQL schema', {
     // Its own connection pool on the first one's schema, behind the same issuer.
     const db = connectDatabase({ kind: 'postgres', url: first.database.url! })
     second = await startTestServer({
-      database: { backend: 'postgres', db, url: first.database.url, drop: () => db.destroy(), dropData: async () => {} },
+      database: { ...first.database, db, drop: () => db.destroy(), dropData: async () => {} },
       masterKey: first.masterKey, env: { ...ENV, PUBLIC_URL: first.issuer }, overrides: { clock },
     })
   })

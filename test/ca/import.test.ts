@@ -5,9 +5,8 @@ import { after, before, describe, it } from 'node:test'
 import { randomBytes } from 'node:crypto'
 import { importHierarchy } from '../../src/ca/import.ts'
 import { toPem } from '../../src/ca/x509.ts'
-import { migrateToLatest } from '../../src/db/migrator.ts'
 import { SealedBox } from '../../src/keys/sealed-box.ts'
-import { createTestDatabase } from '../helpers/db.ts'
+import { createTestDatabase, migrateTestDatabase } from '../helpers/db.ts'
 import { issueCertificate, openssl } from '../helpers/pki.ts'
 import { newMasterKey, runCli, startServerProcess } from '../helpers/process.ts'
 import { freePort, startTestServer, tempDir, type TestServer } from '../helpers/server.ts'
@@ -53,7 +52,7 @@ describe('postcert ca import', () => {
     const dir = tempDir('postcert-ca-')
     const files = await operatorCa(dir)
     const database = await createTestDatabase()
-    await migrateToLatest(database.db)
+    await migrateTestDatabase(database)
     const masterKey = randomBytes(32)
     const box = new SealedBox(masterKey)
     await importHierarchy(database.db, box, { chainPem: fs.readFileSync(files.chain, 'utf8'), keyPem: fs.readFileSync(files.key, 'utf8') })

@@ -128,7 +128,7 @@ describe('postcert certificates: the operator revokes, suspends and resumes besi
   before(async () => {
     receiver = await backchannelReceiver()
     server = await startTestServer({ backend: 'postgres' })
-    env = { DATABASE_URL: server.database.url!, POSTCERT_MASTER_KEY: server.masterKey.toString('base64'), PUBLIC_URL: server.issuer, DATA_DIR: tempDir() }
+    env = { ...server.database.env, POSTCERT_MASTER_KEY: server.masterKey.toString('base64'), PUBLIC_URL: server.issuer, DATA_DIR: tempDir() }
   })
   after(async () => {
     await server.close()

@@ -37,6 +37,8 @@ describe('configuration', () => {
 
   it('uses PostgreSQL when DATABASE_URL is set', () => {
     assert.deepEqual(buildConfig({ DATABASE_URL: 'postgres://u@db/postcert' }).database, { kind: 'postgres', url: 'postgres://u@db/postcert' })
+    assert.deepEqual(buildConfig({ DATABASE_URL: 'postgres://u@db/postcert', DATABASE_OWNER_URL: 'postgres://o@db/postcert' }).database,
+      { kind: 'postgres', url: 'postgres://u@db/postcert', ownerUrl: 'postgres://o@db/postcert' })
   })
 
   it('treats empty variables as unset', () => {
@@ -49,6 +51,7 @@ describe('configuration', () => {
     ['a relative PUBLIC_URL', { PUBLIC_URL: 'id.example.kr' }, /^PUBLIC_URL must be an absolute http\(s\) URL/],
     ['a PUBLIC_URL with a query', { PUBLIC_URL: 'https://id.example.kr/?x=1' }, /^PUBLIC_URL must not have a query/],
     ['a MySQL DATABASE_URL', { DATABASE_URL: 'mysql://x@y/z' }, /^DATABASE_URL must be a postgres/],
+    ['an owner role without the server\'s', { DATABASE_OWNER_URL: 'postgres://owner@db/x' }, /^DATABASE_OWNER_URL needs DATABASE_URL/],
     ['an unknown NODE_ENV', { NODE_ENV: 'staging' }, /^NODE_ENV must be development, test or production/],
     ['an unknown LOG_LEVEL', { LOG_LEVEL: 'loud' }, /^LOG_LEVEL must be one of/],
     ['a TRUST_PROXY that is not a boolean', { TRUST_PROXY: 'maybe' }, /^TRUST_PROXY must be true or false/],

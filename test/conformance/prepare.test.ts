@@ -17,7 +17,7 @@ describe('conformance/: the official suite\'s configuration', () => {
     env = { DATA_DIR: tempDir(), POSTCERT_MASTER_KEY: newMasterKey(), PUBLIC_URL: 'http://localhost:3999', POSTCERT_TEST_MODE: 'true' }
     if (BACKENDS.includes('postgres')) {
       const schema = await createTestSchema()
-      env.DATABASE_URL = schema.url!
+      Object.assign(env, schema.env)
       dropSchema = schema.dropSchema
     }
   })

@@ -6,8 +6,8 @@ import { createTestSchema, NEEDS_POSTGRES } from '../helpers/db.ts'
 
 describe('PostgreSQL connections', { skip: NEEDS_POSTGRES }, () => {
   it('prepare each data statement once per connection, and leave the rest unnamed', async () => {
-    const { url, dropSchema } = await createTestSchema()
-    const db = connectDatabase({ kind: 'postgres', url })
+    const { ownerUrl, dropSchema } = await createTestSchema()
+    const db = connectDatabase({ kind: 'postgres', url: ownerUrl })
     try {
       await sql`create table probe (k text, state text, v int)`.execute(db)
       await sql`create unique index probe_one_active on probe (k) where state = 'active'`.execute(db)

@@ -4,12 +4,15 @@ import { sql } from 'kysely'
 import { connectDatabase } from '../../src/db/connect.ts'
 import { migrateToLatest, migrationsCurrent, MigrationError } from '../../src/db/migrator.ts'
 import { migrations } from '../../migrations/index.ts'
-import { BACKENDS, createTestDatabase, createTestSchema, NEEDS_POSTGRES } from '../helpers/db.ts'
+import { BACKENDS, createTestDatabase, createTestSchema, NEEDS_POSTGRES, type TestDatabase } from '../helpers/db.ts'
+
+/** Migrations run as the tables' owner. */
+const asOwner = (database: TestDatabase) => ({ db: database.ownerDb ?? database.db, drop: database.drop })
 
 for (const backend of BACKENDS) {
   describe(`migrations on ${backend}`, () => {
     it('apply once, in order; a second run has nothing to do', async () => {
-      const { db, drop } = await createTestDatabase(backend)
+      const { db, drop } = asOwner(await createTestDatabase(backend))
       try {
         assert.deepEqual((await migrateToLatest(db)).applied, migrations.map((m) => m.name))
         assert.deepEqual((await migrateToLatest(db)).applied, [])
@@ -22,7 +25,7 @@ for (const backend of BACKENDS) {
     })
 
     it('roll back entirely when one fails, and say which', async () => {
-      const { db, drop } = await createTestDatabase(backend)
+      const { db, drop } = asOwner(await createTestDatabase(backend))
       try {
         const broken = [
           { name: '2026-01-01T00-00-00-good', up: async (d: any) => { await sql`create table good_one (id int)`.execute(d) } },
@@ -37,7 +40,7 @@ for (const backend of BACKENDS) {
     })
 
     it('bind the rows of logins written before status governance to their certificate', async () => {
-      const { db, drop } = await createTestDatabase(backend)
+      const { db, drop } = asOwner(await createTestDatabase(backend))
       try {
         const before = migrations.findIndex((m) => m.name === '2026-12-06T00-00-00-status-governs')
         await migrateToLatest(db, migrations.slice(0, before))
@@ -72,7 +75,7 @@ for (const backend of BACKENDS) {
     })
 
     it('refuse a database migrated by a newer version', async () => {
-      const { db, drop } = await createTestDatabase(backend)
+      const { db, drop } = asOwner(await createTestDatabase(backend))
       try {
         await migrateToLatest(db)
         await assert.rejects(migrateToLatest(db, migrations.slice(0, 0)), /migrations this version does not know/)
@@ -85,8 +88,8 @@ for (const backend of BACKENDS) {
 
 describe('instances starting together', { skip: NEEDS_POSTGRES }, () => {
   it('migrate once under the advisory lock', async () => {
-    const { url, dropSchema } = await createTestSchema()
-    const dbs = [1, 2, 3, 4].map(() => connectDatabase({ kind: 'postgres', url }))
+    const { ownerUrl, dropSchema } = await createTestSchema()
+    const dbs = [1, 2, 3, 4].map(() => connectDatabase({ kind: 'postgres', url: ownerUrl }))
     try {
       const reports = await Promise.all(dbs.map((db) => migrateToLatest(db)))
       const applied = reports.flatMap((r) => r.applied)

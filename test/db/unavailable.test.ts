@@ -83,10 +83,16 @@ describe('PostgreSQL down or hanging: 503 with Retry-After, fast, and back when 
     url.hostname = '127.0.0.1'
     url.port = String(relay.port)
     const db = connectDatabase({ kind: 'postgres', url: url.href }, { connectMs: 500, statementMs: 1_000, lockMs: 500, queryMs: 1_000, idleInTransactionMs: 5_000 })
+    // Migrations, as the owner, go straight to PostgreSQL.
+    const ownerDb = connectDatabase({ kind: 'postgres', url: schema.ownerUrl })
     const clock = new ManualClock()
     const logger = pino({ level: 'info' }, { write: (line: string) => { logged.push(JSON.parse(line) as Record<string, unknown>) } })
     server = await startTestServer({
-      database: { backend: 'postgres', db, url: url.href, drop: async () => { await db.destroy(); await dropSchema() }, dropData: dropSchema },
+      database: {
+        backend: 'postgres', db, ownerDb, url: url.href, env: {},
+        drop: async () => { await db.destroy(); await ownerDb.destroy(); await dropSchema() },
+        dropData: async () => { await ownerDb.destroy(); await dropSchema() },
+      },
       overrides: { clock, logger },
     })
     h = new LoginHarness(server, clock)

@@ -47,7 +47,7 @@ export async function startTestServer(options: {
   const database = options.database ?? await createTestDatabase(options.backend)
   const masterKey = options.masterKey ?? randomBytes(32)
   const config = buildConfig({ NODE_ENV: 'test', PORT: String(port), PUBLIC_URL: `http://${options.hostname ?? '127.0.0.1'}:${port}`, DATA_DIR: tempDir(), ...options.env })
-  const ctx = AppContext.create(config, { masterKey }, { logger: pino({ level: 'silent' }), db: database.db, ...options.overrides })
+  const ctx = AppContext.create(config, { masterKey }, { logger: pino({ level: 'silent' }), db: database.db, migrationDb: database.ownerDb, ...options.overrides })
   await ctx.start()
   let running: RunningServer
   try {

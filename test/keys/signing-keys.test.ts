@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
-import { migrateToLatest } from '../../src/db/migrator.ts'
 import { SealedBox, UnsealError } from '../../src/keys/sealed-box.ts'
 import { MasterKeyMismatchError, SecretStore } from '../../src/keys/secret-store.ts'
 import { SigningKeyStore } from '../../src/keys/signing-keys.ts'
 import { ManualClock } from '../../src/util/clock.ts'
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts'
+import { createTestDatabase, migrateTestDatabase, type TestDatabase } from '../helpers/db.ts'
 
 describe('sealed box', () => {
   const box = new SealedBox(randomBytes(32))
@@ -28,7 +27,7 @@ describe('signing keys', () => {
 
   before(async () => {
     database = await createTestDatabase()
-    await migrateToLatest(database.db)
+    await migrateTestDatabase(database)
     keys = new SigningKeyStore(database.db, box, clock, RETAIN)
   })
   after(async () => { await database.drop() })
@@ -89,7 +88,7 @@ describe('server secrets', () => {
   let database: TestDatabase
   before(async () => {
     database = await createTestDatabase()
-    await migrateToLatest(database.db)
+    await migrateTestDatabase(database)
   })
   after(async () => { await database.drop() })
 

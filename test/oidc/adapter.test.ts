@@ -2,14 +2,13 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { randomBytes } from 'node:crypto'
 import { connectDatabase } from '../../src/db/connect.ts'
-import { migrateToLatest } from '../../src/db/migrator.ts'
 import { SealedBox } from '../../src/keys/sealed-box.ts'
 import { CompiledQuery } from 'kysely'
 import { OIDC_MODELS, PostgresAdapter, RowHandover, storageKey, storageKeySql, sweepExpired } from '../../src/oidc/adapter.ts'
 import type { AdapterPayload } from 'oidc-provider'
 import { ManualClock } from '../../src/util/clock.ts'
 import { TtlCache } from '../../src/util/ttl-cache.ts'
-import { BACKENDS, createTestDatabase, type TestDatabase } from '../helpers/db.ts'
+import { BACKENDS, createTestDatabase, migrateTestDatabase, type TestDatabase } from '../helpers/db.ts'
 
 const GRANTABLE = ['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PreAuthorizedCode']
 const id = () => randomBytes(16).toString('base64url')
@@ -23,7 +22,7 @@ for (const backend of BACKENDS) {
 
     before(async () => {
       database = await createTestDatabase(backend)
-      await migrateToLatest(database.db)
+      await migrateTestDatabase(database)
     })
     after(async () => { await database.drop() })
 
@@ -286,7 +285,7 @@ describe('client cache (the provider\'s adapters)', () => {
   it('reads a client once while fresh, forgets it on change, and reads again after the TTL', async () => {
     const database = await createTestDatabase('pglite')
     try {
-      await migrateToLatest(database.db)
+      await migrateTestDatabase(database)
       const deps = { db: database.db, box: new SealedBox(Buffer.alloc(32, 3)), clock: { now: () => new Date() } }
       const cache = new TtlCache<AdapterPayload>(0.2)
       const cached = new PostgresAdapter('Client', { ...deps, clientCache: cache })

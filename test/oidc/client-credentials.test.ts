@@ -19,7 +19,7 @@ for (const backend of BACKENDS) {
       const env: Record<string, string> = { PORT: String(port), PUBLIC_URL: issuer.href, DATA_DIR: tempDir(), POSTCERT_MASTER_KEY: newMasterKey() }
       if (backend === 'postgres') {
         const schema = await createTestSchema()
-        env.DATABASE_URL = schema.url
+        Object.assign(env, schema.env)
         dropSchema = schema.dropSchema
       }
       // The embedded database allows one process at a time, so the CLI runs before the server.

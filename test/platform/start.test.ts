@@ -22,7 +22,7 @@ for (const backend of BACKENDS) {
       const env: Record<string, string> = { PORT: String(port), DATA_DIR: dataDir, NODE_ENV: 'development' }
       if (backend === 'postgres') {
         const schema = await createTestSchema()
-        env.DATABASE_URL = schema.url
+        Object.assign(env, schema.env)
         cleanups.push(schema.dropSchema)
       }
       const issuer = `http://localhost:${port}`

@@ -26,7 +26,7 @@ describe('two server processes on one database', { skip: NEEDS_POSTGRES }, () =>
   before(async () => {
     const schema = await createTestSchema()
     dropSchema = schema.dropSchema
-    env = { DATABASE_URL: schema.url, POSTCERT_MASTER_KEY: newMasterKey(), PUBLIC_URL: issuer, TRUST_PROXY: 'true', KEY_REFRESH_SECONDS: '1' }
+    env = { ...schema.env, POSTCERT_MASTER_KEY: newMasterKey(), PUBLIC_URL: issuer, TRUST_PROXY: 'true', KEY_REFRESH_SECONDS: '1' }
     const [pa, pb] = [await freePort(), await freePort()]
     ;[a, b] = await Promise.all([
       startServerProcess({ ...env, PORT: String(pa), DATA_DIR: tempDir() }),

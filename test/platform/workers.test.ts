@@ -28,7 +28,7 @@ describe('WEB_CONCURRENCY: several server processes on one port', { skip: NEEDS_
     const schema = await createTestSchema()
     dropSchema = schema.dropSchema
     const port = await freePort()
-    server = await startServerProcess({ DATABASE_URL: schema.url, POSTCERT_MASTER_KEY: newMasterKey(), PORT: String(port), DATA_DIR: tempDir(), WEB_CONCURRENCY: '2' })
+    server = await startServerProcess({ ...schema.env, POSTCERT_MASTER_KEY: newMasterKey(), PORT: String(port), DATA_DIR: tempDir(), WEB_CONCURRENCY: '2' })
     await until(() => workerPids(server!.output(), 'PostCert listening').length === 2, 'two workers')
     const [first, second] = workerPids(server.output(), 'PostCert listening')
     assert.notEqual(first, second)

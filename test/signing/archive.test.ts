@@ -259,7 +259,7 @@ describe('the signature archive and its verifiers', () => {
     await server.ctx.authority.revoke(holder.certificate.serial, 'affiliationChanged')
     const file = path.join(tempDir(), 'evidence.json')
     fs.writeFileSync(file, JSON.stringify(evidence))
-    const env = { DATABASE_URL: server.database.url, POSTCERT_MASTER_KEY: server.masterKey.toString('base64'), DATA_DIR: tempDir() }
+    const env = { ...server.database.env, POSTCERT_MASTER_KEY: server.masterKey.toString('base64'), DATA_DIR: tempDir() }
     const out = await runCli(['verify', file], env)
     assert.equal(out.code, 0, out.stderr)
     assert.match(out.stdout, /valid at signing/)
