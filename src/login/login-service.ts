@@ -1,9 +1,10 @@
-import { createHash, randomBytes, verify, X509Certificate, type KeyObject } from 'node:crypto'
+import { createHash, randomBytes, X509Certificate, type KeyObject } from 'node:crypto'
 import { verifyAuthenticationResponse, type AuthenticationResponseJSON } from '@simplewebauthn/server'
 import { sql, type Selectable } from 'kysely'
 import type { Database } from '../db/database.ts'
 import type { WebauthnCredentialTable } from '../db/schema/enrollment.ts'
 import type { Verdict } from '../ca/verdict.ts'
+import { es256Failure } from '../holders/jws-verify.ts'
 import { parseLoginProof } from '../holders/keyfile/login-proof.ts'
 import { TTL } from '../constants.ts'
 import type { Clock } from '../util/clock.ts'
@@ -140,9 +141,8 @@ export class LoginService {
       const { claims } = proof
       // The signature first: only a proof the certificate's key signed may count against it.
       const publicKey = this.publicKeyOf(certificate.serial, certificate.der)
-      if (proof.header.alg !== 'ES256' || !verify('sha256', proof.signingInput, { key: publicKey, dsaEncoding: 'ieee-p1363' }, proof.signature)) {
-        throw invalidProof(proof.header.alg !== 'ES256' ? 'alg must be ES256' : 'the signature does not verify with the certificate')
-      }
+      const failure = await es256Failure(jws, publicKey)
+      if (failure) throw invalidProof(failure)
       const fail = async (why: string) => {
         await this.recordKeySignedFailure(certificate.serial)
         return invalidProof(why)

@@ -1,9 +1,10 @@
-import { randomBytes, verify } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server'
 import type { AuditLog } from '../audit/audit-log.ts'
 import { singleStatus, type OcspResponder } from '../ca/ocsp.ts'
 import type { Verdict } from '../ca/verdict.ts'
 import type { Database } from '../db/database.ts'
+import { es256Failure } from '../holders/jws-verify.ts'
 import { parseSignatureJws } from '../holders/keyfile/signature-jws.ts'
 import { assuranceOf, meets } from '../login/assurance.ts'
 import { acrNotMet, certificateRefused, challengeInvalid } from '../login/errors.ts'
@@ -114,9 +115,8 @@ export class SigningService {
     const checked = await login.proofAttempt(payload.nonce, context.interactionUid, certificate.serial, context.source, async (used) => {
       // The signature first: only what the certificate's key signed may count against it (login-service.ts).
       const key = login.publicKeyOf(certificate.serial, certificate.der)
-      if (parsed.header.alg !== 'ES256' || !verify('sha256', parsed.signingInput, { key, dsaEncoding: 'ieee-p1363' }, parsed.signature)) {
-        throw invalidSignature(parsed.header.alg !== 'ES256' ? 'alg must be ES256' : 'the signature does not verify with the certificate')
-      }
+      const failure = await es256Failure(jws, key)
+      if (failure) throw invalidSignature(failure)
       const fail = async (why: string) => {
         await login.recordKeySignedFailure(certificate.serial)
         return invalidSignature(why)

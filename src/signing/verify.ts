@@ -1,10 +1,12 @@
 import { createHash, verify as verifySignature, X509Certificate, type KeyObject } from 'node:crypto'
-import { ResponseData } from '@peculiar/asn1-ocsp'
+import { BasicOCSPResponse, id_pkix_ocsp_basic, OCSPResponse, OCSPResponseStatus } from '@peculiar/asn1-ocsp'
 import { AsnConvert } from '@peculiar/asn1-schema'
+import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509'
 import * as jose from 'jose'
 import type { Verdict } from '../ca/verdict.ts'
-import { read } from '../holders/keyfile/der.ts'
-import { checkSignatureCms } from './cms-check.ts'
+import { x509 } from '../ca/x509.ts'
+import { es256Failure } from '../holders/jws-verify.ts'
+import { checkSignatureCms, parseDer } from './cms-check.ts'
 import { parseSignatureJws } from '../holders/keyfile/signature-jws.ts'
 import { canonicalJson, type SigningPayload } from './payload.ts'
 
@@ -115,8 +117,8 @@ export async function verifyEvidence(evidence: SignatureEvidence, anchors: Trust
       const jws = parseSignatureJws(sig.jws)
       chain = jws.header.x5c.map((c) => new X509Certificate(Buffer.from(c, 'base64')))
       const leafKey = chain[0]!.publicKey
-      if (!Buffer.from(jws.payload).equals(bytes)) throw new Error('the JWS signs other bytes than the payload')
-      if (jws.header.alg !== 'ES256' || !verifySignature('sha256', jws.signingInput, { key: leafKey, dsaEncoding: 'ieee-p1363' }, jws.signature)) throw new Error('the JWS does not verify with its certificate')
+      const failure = await es256Failure(sig.jws, leafKey, bytes)
+      if (failure) throw new Error(failure === 'the signature does not verify with the certificate' ? 'the JWS does not verify with its certificate' : failure)
       // A certificate file signs both ways; evidence without its CMS is not the whole signature.
       if (typeof sig.cms !== 'string') throw new Error('the CMS of the signature is missing')
       checkSignatureCms(Buffer.from(sig.cms, 'base64'), bytes, { der: chain[0]!.raw, publicKey: leafKey })
@@ -135,8 +137,9 @@ export async function verifyEvidence(evidence: SignatureEvidence, anchors: Trust
   const leaf = chain[0]!
   const signer = { serial: leaf.serialNumber.toLowerCase().replace(/^0+/, ''), subject: leaf.subject.replace(/\n/g, ', '), holder, 'x5t#S256': createHash('sha256').update(leaf.raw).digest('base64url') }
 
-  const issuing = chainsToAnchor(leaf, anchors.caCertificates)
-  check('chain', Boolean(issuing), issuing ? undefined : 'the certificate does not chain to a trusted PostCert CA')
+  const path = chainToAnchor(leaf, anchors.caCertificates)
+  const issuing = typeof path === 'string' ? undefined : path.issuing
+  check('chain', typeof path !== 'string', typeof path === 'string' ? path : undefined)
 
   let receipt: jose.JWTPayload | undefined
   try {
@@ -169,11 +172,11 @@ export async function verifyEvidence(evidence: SignatureEvidence, anchors: Trust
   const disagreeing = disagreements(evidence, { payload, bytes, signer, signedAt, receipt })
   check('evidence', disagreeing.length === 0, disagreeing.length ? `not what is signed: ${disagreeing.join(', ')}` : undefined)
 
-  if (receipt && issuing && signedAt) {
-    const ocsp = ocspAtSigning(Buffer.from(String(receipt.ocsp ?? ''), 'base64'), issuing, leaf, signedAt)
+  if (receipt && typeof path !== 'string' && signedAt) {
+    const ocsp = ocspAtSigning(Buffer.from(String(receipt.ocsp ?? ''), 'base64'), path.issuing, leaf, signedAt)
     check('ocsp', ocsp === undefined, ocsp)
-    const within = signedAt >= new Date(leaf.validFrom) && signedAt < new Date(leaf.validTo)
-    check('validity', within, within ? undefined : `signed at ${signedAt.toISOString()}, outside the certificate's validity`)
+    const outside = outsideValidity(signedAt, { certificate: leaf, issuing: path.issuing, root: path.root })
+    check('validity', !outside, outside ? `signed at ${signedAt.toISOString()}, outside the validity of the ${outside}` : undefined)
   }
   return report({ ...common, signed_at: signedAt?.toISOString(), signer, documents })
 }
@@ -296,31 +299,78 @@ function checkAssertion(sig: Record<string, unknown>, payload: Buffer, issuer: U
   if (!verifySignature(algorithm, signed, key, Buffer.from(String(sig.signature), 'base64url'))) throw new Error('the assertion does not verify with the certificate')
 }
 
-/** The issuing CA that signed `leaf`, if it and its root are among the anchors. */
-function chainsToAnchor(leaf: X509Certificate, anchors: Uint8Array[]): X509Certificate | undefined {
+/**
+ * The path from `leaf` to a trusted root: the issuing CA among the anchors that signed it, and the
+ * self-signed root among them that signed that, as RFC 5280 allows it (both CAs with
+ * basicConstraints CA:TRUE and keyCertSign, path lengths that admit the issuing CA, a leaf that is
+ * no CA). Or why there is none.
+ */
+export function chainToAnchor(leaf: X509Certificate, anchors: Uint8Array[]): { issuing: X509Certificate; root: X509Certificate } | string {
   const cas = anchors.map((der) => new X509Certificate(der))
+  if (leaf.ca) return 'the signer\'s certificate is a CA certificate'
   const issuing = cas.find((ca) => leaf.checkIssued(ca) && leaf.verify(ca.publicKey))
-  if (!issuing) return undefined
-  const root = cas.find((ca) => issuing.checkIssued(ca) && issuing.verify(ca.publicKey) && ca.checkIssued(ca))
-  return root ? issuing : undefined
+  if (!issuing) return 'the certificate does not chain to a trusted PostCert CA'
+  const root = cas.find((ca) => issuing.checkIssued(ca) && issuing.verify(ca.publicKey) && ca.checkIssued(ca) && ca.verify(ca.publicKey))
+  if (!root) return 'the issuing CA does not chain to a trusted PostCert root'
+  // The root may have the issuing CA below it (1 CA), the issuing CA the leaf only (0 CAs).
+  for (const [ca, below, name] of [[root, 1, 'root'], [issuing, 0, 'issuing CA']] as const) {
+    const problem = caProblem(ca, below)
+    if (problem) return `the ${name} ${problem}`
+  }
+  return { issuing, root }
 }
 
-/** Why the receipt's OCSP response is not the issuing CA's "good" for `leaf` at signing time, or undefined. */
-function ocspAtSigning(der: Buffer, issuing: X509Certificate, leaf: X509Certificate, signedAt: Date): string | undefined {
+/** Why `ca` may not sign certificates with `below` CA certificates under it in a path, or undefined. */
+function caProblem(ca: X509Certificate, below: number): string | undefined {
+  const parsed = new x509.X509Certificate(ca.raw)
+  const constraints = parsed.getExtension(x509.BasicConstraintsExtension)
+  if (!constraints?.ca) return 'is not a CA (basicConstraints CA:TRUE)'
+  if (constraints.pathLength !== undefined && constraints.pathLength < below) return `allows ${constraints.pathLength} CA certificates below it (path length)`
+  const usage = parsed.getExtension(x509.KeyUsagesExtension)
+  if (usage && !(usage.usages & x509.KeyUsageFlags.keyCertSign)) return 'may not sign certificates (keyUsage keyCertSign)'
+  return undefined
+}
+
+/** Which certificate of the path was not valid at `at` (the signing time), or undefined when all were. */
+function outsideValidity(at: Date, path: { certificate: X509Certificate; issuing: X509Certificate; root: X509Certificate }): string | undefined {
+  const names = { certificate: 'certificate', issuing: 'issuing CA', root: 'root CA' } as const
+  for (const key of ['certificate', 'issuing', 'root'] as const) {
+    const c = path[key]
+    if (at < new Date(c.validFrom) || at >= new Date(c.validTo)) return names[key]
+  }
+  return undefined
+}
+
+const ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2'
+const CERT_ID_HASHES: Record<string, string> = { '1.3.14.3.2.26': 'sha1', '2.16.840.1.101.3.4.2.1': 'sha256' }
+
+/**
+ * Why the receipt's OCSP response is not the issuing CA's "good" for `leaf` at signing time, or
+ * undefined. Read with the @peculiar/asn1-ocsp schemas, DER only (each layer encodes back to the
+ * bytes given), signed with ecdsa-with-SHA256 by the issuing CA, about exactly one certificate:
+ * this one (serial and issuer key hash), produced within five minutes of the signature.
+ */
+export function ocspAtSigning(der: Uint8Array, issuing: X509Certificate, leaf: X509Certificate, signedAt: Date): string | undefined {
   try {
-    // OCSPResponse { status, [0] { SEQUENCE { id-pkix-ocsp-basic, OCTET STRING BasicOCSPResponse } } }
-    const [status, bytes] = read(der).node.children()
-    if (status?.value[0] !== 0 || !bytes) return 'the OCSP response is not successful'
-    const basic = read(bytes.children()[0]!.children()[1]!.value).node
-    const [tbs, , signature] = basic.children()
-    if (!tbs || !signature || !verifySignature('sha256', tbs.raw, { key: issuing.publicKey, dsaEncoding: 'der' }, signature.value.subarray(1))) {
+    const response = parseDer(der, OCSPResponse, 'the OCSP response')
+    if (response.responseStatus !== OCSPResponseStatus.successful || !response.responseBytes) return 'the OCSP response is not successful'
+    if (response.responseBytes.responseType !== id_pkix_ocsp_basic) return 'the OCSP response is not a basic one'
+    const basic = parseDer(new Uint8Array(response.responseBytes.response.buffer), BasicOCSPResponse, 'the basic OCSP response')
+    if (basic.signatureAlgorithm.algorithm !== ECDSA_WITH_SHA256 || basic.signatureAlgorithm.parameters) return 'the OCSP response is not signed with ecdsa-with-SHA256'
+    const tbs = Buffer.from(AsnConvert.serialize(basic.tbsResponseData))
+    if (!verifySignature('sha256', tbs, { key: issuing.publicKey, dsaEncoding: 'der' }, Buffer.from(basic.signature))) {
       return 'the OCSP response is not signed by the issuing CA'
     }
-    const data = AsnConvert.parse(tbs.raw, ResponseData)
-    const single = data.responses[0]
-    const serial = Buffer.from(single?.certID.serialNumber ?? new ArrayBuffer(0)).toString('hex').replace(/^0+/, '')
+    const data = basic.tbsResponseData
+    if (data.responses.length !== 1) return 'the OCSP response must be about one certificate'
+    const single = data.responses[0]!
+    const hash = CERT_ID_HASHES[single.certID.hashAlgorithm.algorithm]
+    if (!hash) return 'the OCSP response names the certificate with an unknown hash'
+    const issuerKey = AsnConvert.parse(issuing.publicKey.export({ type: 'spki', format: 'der' }), SubjectPublicKeyInfo).subjectPublicKey
+    if (!createHash(hash).update(Buffer.from(issuerKey)).digest().equals(Buffer.from(single.certID.issuerKeyHash.buffer))) return 'the OCSP response is about a certificate of another CA'
+    const serial = Buffer.from(single.certID.serialNumber).toString('hex').replace(/^0+/, '')
     if (serial !== leaf.serialNumber.toLowerCase().replace(/^0+/, '')) return 'the OCSP response is for another certificate'
-    if (single?.certStatus.good === undefined) return 'the OCSP response does not say good'
+    if (single.certStatus.good === undefined) return 'the OCSP response does not say good'
     if (Math.abs(data.producedAt.getTime() - signedAt.getTime()) > 5 * 60 * 1000) return 'the OCSP response is not from the time of signing'
     return undefined
   } catch (err) {

@@ -4,6 +4,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { describe, it } from 'node:test'
 import { backupText, CertificateFileError, certificatesIn, keyMatchesCertificate, parseBackup, summarizeCertificate } from '../../src/holders/keyfile/certificate-file.ts'
+import { hex, INTEGER, integer, NULL, OCTET_STRING, OID, SEQUENCE, tlv } from '../../src/holders/keyfile/der.ts'
 import { decryptPkcs8, encryptPkcs8, fromPem, KeyFileError, toPem } from '../../src/holders/keyfile/encrypted-pkcs8.ts'
 import { openssl } from '../helpers/pki.ts'
 import { tempDir } from '../helpers/server.ts'
@@ -58,6 +59,24 @@ describe('password-protected key files (PKCS#8, PBES2)', () => {
     fs.writeFileSync(plain, createPrivateKey({ key: Buffer.from(pkcs8()), format: 'der', type: 'pkcs8' }).export({ format: 'pem', type: 'pkcs8' }))
     await openssl(['pkcs8', '-topk8', '-in', plain, '-v2', 'aes-128-cbc', '-v2prf', 'hmacWithSHA256', '-iter', '1000', '-passout', 'pass:p', '-out', path.join(dir, 'aes128.pem')])
     await assert.rejects(decryptPkcs8(fromPem(fs.readFileSync(path.join(dir, 'aes128.pem'), 'utf8'), 'ENCRYPTED PRIVATE KEY')!, 'p'), /not AES-256-CBC/)
+  })
+
+  it('checks the PBES2 parameters: a 16-byte IV, an OCTET STRING salt, a 32-byte key', async () => {
+    /** EncryptedPrivateKeyInfo, PBES2 with PBKDF2-HMAC-SHA256 and AES-256-CBC, with the given parameter encodings. */
+    const file = (p: { salt?: Uint8Array; keyLength?: number; iv?: Uint8Array }) => {
+      const kdfParams = tlv(SEQUENCE, p.salt ?? tlv(OCTET_STRING, new Uint8Array(16)), integer(1000),
+        ...(p.keyLength === undefined ? [] : [integer(p.keyLength)]), tlv(SEQUENCE, tlv(OID, hex('2a864886f70d0209')), tlv(NULL)))
+      const kdf = tlv(SEQUENCE, tlv(OID, hex('2a864886f70d01050c')), kdfParams)
+      const scheme = tlv(SEQUENCE, tlv(OID, hex('60864801650304012a')), p.iv ?? tlv(OCTET_STRING, new Uint8Array(16)))
+      return tlv(SEQUENCE, tlv(SEQUENCE, tlv(OID, hex('2a864886f70d01050d')), tlv(SEQUENCE, kdf, scheme)), tlv(OCTET_STRING, new Uint8Array(32)))
+    }
+    await assert.rejects(decryptPkcs8(file({ iv: tlv(OCTET_STRING, new Uint8Array(8)) }), 'p'), /the AES-256-CBC IV must be an OCTET STRING of 16 bytes/)
+    await assert.rejects(decryptPkcs8(file({ iv: tlv(INTEGER, new Uint8Array(16).fill(1)) }), 'p'), /the AES-256-CBC IV must be an OCTET STRING of 16 bytes/)
+    await assert.rejects(decryptPkcs8(file({ salt: tlv(INTEGER, new Uint8Array(16).fill(1)) }), 'p'), /the PBKDF2 salt must be an OCTET STRING/)
+    await assert.rejects(decryptPkcs8(file({ keyLength: 16 }), 'p'), /the PBKDF2 key length must be 32 bytes/)
+    // Well-formed, with or without the key length: the password is what is wrong.
+    await assert.rejects(decryptPkcs8(file({ keyLength: 32 }), 'p'), /wrong password/)
+    await assert.rejects(decryptPkcs8(file({}), 'p'), /wrong password/)
   })
 })
 

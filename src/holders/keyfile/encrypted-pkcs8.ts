@@ -53,13 +53,19 @@ export async function decryptPkcs8(der: Uint8Array, password: string): Promise<U
     const [kdf, scheme] = params.children() as [Node, Node]
     const [kdfOid, kdfParams] = kdf.children() as [Node, Node]
     if (!equal(kdfOid.value, OID_PBKDF2)) throw new KeyFileError('the key derivation is not PBKDF2')
-    const fields = kdfParams.children()
-    salt = fields[0]!.value
-    iterations = readInteger(fields[1]!)
-    const prf = fields.find((f) => f.tag === SEQUENCE)
-    if (!prf || !equal(prf.children()[0]!.value, OID_HMAC_SHA256)) throw new KeyFileError('PBKDF2 must use HMAC-SHA256')
+    // PBKDF2-params: salt OCTET STRING, iterationCount INTEGER, keyLength INTEGER OPTIONAL, prf.
+    const [saltNode, iterationNode, ...rest] = kdfParams.children()
+    if (saltNode?.tag !== OCTET_STRING || saltNode.value.length < 8 || saltNode.value.length > 64) throw new KeyFileError('the PBKDF2 salt must be an OCTET STRING of 8 to 64 bytes')
+    if (iterationNode?.tag !== INTEGER) throw new KeyFileError('the PBKDF2 iteration count must be an INTEGER')
+    salt = saltNode.value
+    iterations = readInteger(iterationNode)
+    const keyLength = rest[0]?.tag === INTEGER ? rest.shift() : undefined
+    if (keyLength && readInteger(keyLength) !== 32) throw new KeyFileError('the PBKDF2 key length must be 32 bytes (AES-256)')
+    const prf = rest[0]
+    if (rest.length !== 1 || prf?.tag !== SEQUENCE || !equal(prf.children()[0]!.value, OID_HMAC_SHA256)) throw new KeyFileError('PBKDF2 must use HMAC-SHA256')
     const [cipher, ivNode] = scheme.children() as [Node, Node]
     if (!equal(cipher.value, OID_AES_256_CBC)) throw new KeyFileError('the cipher is not AES-256-CBC')
+    if (ivNode?.tag !== OCTET_STRING || ivNode.value.length !== 16) throw new KeyFileError('the AES-256-CBC IV must be an OCTET STRING of 16 bytes')
     iv = ivNode.value
     encrypted = data.value
   } catch (err) {
