@@ -1,5 +1,14 @@
 import type { Middleware } from 'koa'
+import { PayloadTooLargeError } from '../errors/errors.ts'
 import { readForm } from './form.ts'
+
+/**
+ * The longest URL a posted request may become. Encoding a form again can triple it (`!` becomes
+ * `%21`), and a Location past what clients, proxies and PostCert itself read in a request line
+ * (commonly 8 KiB) is a redirect nobody can follow: such a request belongs in a pushed
+ * authorization request (PAR), whose body has no such limit.
+ */
+export const MAX_REDIRECT_URL_LENGTH = 8 * 1024
 
 /**
  * OpenID Connect lets relying parties send the authorization and logout requests as form posts
@@ -14,8 +23,12 @@ export function postAsGet(paths: string[]): Middleware {
   return async (ctx, next) => {
     if (ctx.method !== 'POST' || !served.has(ctx.path)) return await next()
     const form = await readForm(ctx)
+    const location = `${ctx.path}?${form}`
+    if (location.length > MAX_REDIRECT_URL_LENGTH) {
+      throw new PayloadTooLargeError(`the request is too long to be sent as a URL (${MAX_REDIRECT_URL_LENGTH} characters at most); push it with PAR (/request) instead`)
+    }
     ctx.set('Cache-Control', 'no-store')
     ctx.status = 303
-    ctx.redirect(`${ctx.path}?${form}`)
+    ctx.redirect(location)
   }
 }

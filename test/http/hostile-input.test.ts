@@ -59,6 +59,24 @@ describe('hostile input: a clear 4xx, never a server error or a host of the clie
     assert.equal(((await res.json()) as { error: string }).error, 'invalid_request')
   })
 
+  it('a posted authorization or logout request too long for a URL is refused, not turned into a redirect nobody can read (found by the fuzz suite)', async () => {
+    for (const [path, form] of [
+      ['/auth', `client_id=${rp.clientId}&state=${'x'.repeat(16_000)}`],
+      ['/auth', `a=${'!'.repeat(5_500)}`], // 5.5 KB that encoding triples
+      ['/session/end', `state=${'x'.repeat(16_000)}`],
+    ] as const) {
+      const res = await fetch(`${server.url}${path}`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }, body: form })
+      assert.equal(res.status, 413, path)
+      const body = await res.json() as { error: string; error_description: string }
+      assert.equal(body.error, 'invalid_request')
+      assert.match(body.error_description, /too long to be sent as a URL.*PAR/)
+    }
+    // A form of ordinary size is still passed on as a GET.
+    const posted = await fetch(`${server.url}/auth`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `client_id=${rp.clientId}&state=${'x'.repeat(2_000)}` })
+    assert.equal(posted.status, 303)
+    assert.ok(posted.headers.get('location')!.length < 8 * 1024)
+  })
+
   it('uploads the client abandons and bad input are not errors of PostCert: nothing at error level, no stack', async (t) => {
     logged.length = 0
     const printed: unknown[] = []
