@@ -32,7 +32,7 @@ export function parseDer<T>(der: Uint8Array, type: new () => T, what: string): T
 }
 
 /** SET OF Attribute: the signed attributes as their signature covers them (RFC 5652 5.4). */
-class AttributeSet extends AsnArray<Attribute> {
+export class AttributeSet extends AsnArray<Attribute> {
   constructor(items?: Attribute[]) {
     super(items)
     Object.setPrototypeOf(this, AttributeSet.prototype)

@@ -2,11 +2,12 @@ import assert from 'node:assert/strict'
 import { createHash, sign, webcrypto, X509Certificate } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { Attribute, ContentInfo, SignedData } from '@peculiar/asn1-cms'
-import { AsnArray, AsnConvert, AsnType, AsnTypeTypes } from '@peculiar/asn1-schema'
+import { AsnConvert } from '@peculiar/asn1-schema'
 import { x509 } from '../../src/ca/x509.ts'
 import { signCompactJws, toX5c } from '../../src/holders/keyfile/compact-jws.ts'
 import { LOGIN_PROOF_TYPE } from '../../src/holders/keyfile/login-proof.ts'
 import { SIGNATURE_JWS_TYPE } from '../../src/holders/keyfile/signature-jws.ts'
+import { AttributeSet } from '../../src/signing/cms-check.ts'
 import { chainToAnchor, ocspAtSigning } from '../../src/signing/verify.ts'
 import { ManualClock } from '../../src/util/clock.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
@@ -19,15 +20,6 @@ function paddedLength(der: Uint8Array): Uint8Array {
   const content = der.subarray(2 + lengthBytes)
   return new Uint8Array([der[0]!, 0x80 | (lengthBytes + 1), 0, ...der.subarray(2, 2 + lengthBytes), ...content])
 }
-
-/** SET OF Attribute, to sign attributes as CMS does. */
-class AttributeSet extends AsnArray<Attribute> {
-  constructor(items?: Attribute[]) {
-    super(items)
-    Object.setPrototypeOf(this, AttributeSet.prototype)
-  }
-}
-AsnType({ type: AsnTypeTypes.Set, itemType: Attribute })(AttributeSet)
 
 describe('what subscribers send is read strictly: JOSE by jose, ASN.1 by schema and in DER only', () => {
   let server: TestServer
