@@ -25,6 +25,8 @@ export const POSTCERT_CLIENT_PROPERTIES = [CI_ALLOWED, FAPI_PROFILE, PKCE_REQUIR
 
 /** What the FAPI 2.0 Security Profile allows for signatures (section 5.4: PS256, ES256, EdDSA). */
 export const FAPI_SIGNING_ALGS = ['PS256', 'ES256', 'EdDSA']
+/** The ID token algorithm of a FAPI 2.0 client that registers none (FAPI 2.0 allows no RS256, the general default). */
+export const FAPI_DEFAULT_ID_TOKEN_ALG = 'ES256'
 
 /** Initial access token policies (`postcert iat create --ci / --fapi`), run before the checks below. */
 export const REGISTRATION_POLICIES = {
@@ -127,7 +129,7 @@ export function checkClientMetadata(ctx: KoaContextWithOIDC | undefined, metadat
   }
   const profile = metadata[FAPI_PROFILE]
   if (profile !== undefined && profile !== '2.0') throw new errors.InvalidClientMetadata(`${FAPI_PROFILE} must be "2.0" when given`)
-  if (profile === '2.0') fapiRules(metadata, sent(ctx))
+  if (profile === '2.0') fapiRules(ctx, metadata)
 }
 
 /**
@@ -135,11 +137,12 @@ export function checkClientMetadata(ctx: KoaContextWithOIDC | undefined, metadat
  * - authorization code only (refresh tokens allowed), response type `code`;
  * - private_key_jwt client authentication, with PS256, ES256 or EdDSA assertions;
  * - PAR required and DPoP-bound tokens: always set, and a registration that turns them off is refused;
- * - ID tokens signed with PS256 or ES256.
+ * - ID tokens signed with PS256, ES256 or EdDSA; ES256 when the registration names none.
  * PKCE S256 (never exempt for them), the 60-second code lifetime and `iss` in the response are
  * set for every client elsewhere (pkceRequired, TTL.AuthorizationCode, oidc-provider).
  */
-function fapiRules(metadata: Metadata, body: Metadata): void {
+function fapiRules(ctx: KoaContextWithOIDC | undefined, metadata: Metadata): void {
+  const body = sent(ctx)
   const grants = list(metadata.grant_types)
   const other = grants.find((g) => g !== 'authorization_code' && g !== 'refresh_token')
   if (other || !grants.includes('authorization_code')) throw new errors.InvalidClientMetadata(`FAPI 2.0 clients use the authorization code grant only${other ? `, not ${other}` : ''}`)
@@ -149,6 +152,8 @@ function fapiRules(metadata: Metadata, body: Metadata): void {
   if (assertionAlg !== undefined && !FAPI_SIGNING_ALGS.includes(String(assertionAlg))) {
     throw new errors.InvalidClientMetadata(`FAPI 2.0 client assertions are signed with ${FAPI_SIGNING_ALGS.join(', ')}`)
   }
+  // The general default (RS256) is not for FAPI clients: a registration that names no algorithm gets theirs.
+  if (isRegistration(ctx) && body.id_token_signed_response_alg === undefined) metadata.id_token_signed_response_alg = FAPI_DEFAULT_ID_TOKEN_ALG
   if (!FAPI_SIGNING_ALGS.includes(String(metadata.id_token_signed_response_alg))) {
     throw new errors.InvalidClientMetadata(`FAPI 2.0 ID tokens are signed with ${FAPI_SIGNING_ALGS.join(', ')}`)
   }
@@ -221,9 +226,15 @@ function assignOwnSector(metadata: Metadata, issuer: string): void {
 }
 
 /** The metadata a registration or update request sent, or nothing when a stored client is loaded. */
-function sent(ctx: KoaContextWithOIDC | undefined): Metadata {
+/** A dynamic registration or its update (RFC 7591, 7592), as opposed to loading a stored client. */
+function isRegistration(ctx: KoaContextWithOIDC | undefined): ctx is KoaContextWithOIDC {
   const route = ctx?.oidc?.route
-  return route === 'registration' || route === 'client_update' ? (ctx!.oidc.body as Metadata | undefined) ?? {} : {}
+  return route === 'registration' || route === 'client_update'
+}
+
+/** What a registration request sent itself (before oidc-provider's defaults). */
+function sent(ctx: KoaContextWithOIDC | undefined): Metadata {
+  return isRegistration(ctx) ? (ctx.oidc.body as Metadata | undefined) ?? {} : {}
 }
 
 function list(value: unknown): unknown[] {

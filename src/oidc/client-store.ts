@@ -5,7 +5,7 @@ import type { Database } from '../db/database.ts'
 import { InvalidRequestError, NotFoundError } from '../errors/errors.ts'
 import type { AdapterDeps } from './adapter.ts'
 import { PostgresAdapter } from './adapter.ts'
-import { CERTIFICATE_ALLOWED, CI_ALLOWED, FAPI_PROFILE, PKCE_REQUIRED, PUBLIC_SUBJECT_ALLOWED } from './client-policy.ts'
+import { CERTIFICATE_ALLOWED, CI_ALLOWED, FAPI_DEFAULT_ID_TOKEN_ALG, FAPI_PROFILE, PKCE_REQUIRED, PUBLIC_SUBJECT_ALLOWED } from './client-policy.ts'
 
 export interface NewClient {
   name: string
@@ -72,7 +72,10 @@ export class ClientStore {
       ...(input.certificateClaim ? { [CERTIFICATE_ALLOWED]: true } : {}),
       ...(input.pkceOptional ? { [PKCE_REQUIRED]: false } : {}),
       // What client-policy.ts requires of a FAPI client, written out so the stored document says it.
-      ...(input.fapi ? { [FAPI_PROFILE]: '2.0', require_pushed_authorization_requests: true, dpop_bound_access_tokens: true } : {}),
+      ...(input.fapi ? {
+        [FAPI_PROFILE]: '2.0', require_pushed_authorization_requests: true, dpop_bound_access_tokens: true,
+        id_token_signed_response_alg: input.metadata?.id_token_signed_response_alg ?? FAPI_DEFAULT_ID_TOKEN_ALG,
+      } : {}),
     }
     if (authMethod !== 'none' && authMethod !== 'private_key_jwt') {
       metadata.client_secret = randomBytes(32).toString('base64url')

@@ -14,6 +14,12 @@ import { certificateAllowed, checkClientMetadata, ciAllowed, CI_ALLOWED, isOwnSe
 import { spendInitialAccessToken } from './initial-access-token.ts'
 
 export const SIGNING_ALGS = ['ES256', 'PS256', 'RS256'] as const
+/**
+ * The ID token algorithm of a client that registers none: RS256, as OpenID Connect Dynamic Client
+ * Registration (section 2) says and relying-party libraries assume by default. FAPI 2.0 clients
+ * get FAPI_DEFAULT_ID_TOKEN_ALG instead (client-policy.ts).
+ */
+export const DEFAULT_ID_TOKEN_ALG = 'RS256'
 
 /** What the provider needs to know of a subscriber for claims. */
 export interface AccountClaims {
@@ -308,7 +314,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       grant_types: ['authorization_code'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
-      id_token_signed_response_alg: 'ES256',
+      id_token_signed_response_alg: DEFAULT_ID_TOKEN_ALG,
       subject_type: 'pairwise',
       backchannel_logout_session_required: true,
       introspection_signed_response_alg: 'ES256',
@@ -359,5 +365,9 @@ export function createProvider(deps: ProviderDeps): Provider {
   // (the leftmost entry of all is whatever the client sent, and would defeat every per-address limit).
   provider.maxIpsCount = deps.trustedProxyHops
   provider.use(spendInitialAccessToken as never)
+  // Every ID token carries `sid` (oidc-provider adds it only for back-channel logout clients):
+  // relying parties match RP-initiated and back-channel logouts to their sessions by it. It is
+  // different at each institution (sidFor), so it links nothing across them.
+  provider.Client.prototype.includeSid = () => true
   return provider
 }

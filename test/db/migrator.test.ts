@@ -74,6 +74,30 @@ for (const backend of BACKENDS) {
       }
     })
 
+    it('keep ES256 for the clients stored before RS256 became the default, and nothing else changes', async () => {
+      const { db, drop } = asOwner(await createTestDatabase(backend))
+      try {
+        const before = migrations.findIndex((m) => m.name === '2026-12-06T06-00-00-id-token-alg')
+        await migrateToLatest(db, migrations.slice(0, before))
+        const later = new Date(Date.now() + 86_400_000)
+        const stored: [string, string, Record<string, unknown>][] = [
+          ['Client', 'static', { client_id: 'static', redirect_uris: ['https://a.example/cb'], sealed_client_secret: 'v1.x' }],
+          ['Client', 'chose', { client_id: 'chose', id_token_signed_response_alg: 'PS256' }],
+          ['Session', 'other', { uid: 's' }],
+        ]
+        for (const [model, id, payload] of stored) {
+          await sql`insert into oidc_payload (model, id, payload, expires_at) values (${model}, ${id}, ${JSON.stringify(payload)}, ${later})`.execute(db)
+        }
+        await migrateToLatest(db)
+        const after = async (model: string, id: string) => JSON.parse((await db.selectFrom('oidc_payload').select('payload').where('model', '=', model).where('id', '=', id).executeTakeFirstOrThrow()).payload)
+        assert.deepEqual(await after('Client', 'static'), { ...stored[0]![2], id_token_signed_response_alg: 'ES256' })
+        assert.deepEqual(await after('Client', 'chose'), stored[1]![2])
+        assert.deepEqual(await after('Session', 'other'), stored[2]![2])
+      } finally {
+        await drop()
+      }
+    })
+
     it('refuse a database migrated by a newer version', async () => {
       const { db, drop } = asOwner(await createTestDatabase(backend))
       try {
