@@ -3,7 +3,11 @@ import type { Logger } from 'pino'
 import { RETRY_AFTER_SECONDS } from '../db/unavailable.ts'
 import { NotFoundError, PostCertError } from '../errors/errors.ts'
 import { DatabaseUnavailableError } from '../errors/postcert-error.ts'
+import { errorReason } from './error-reason.ts'
 import { pickLocale, type Views } from './views.ts'
+
+/** Codes whose message says only that something was wrong: their page adds the description. */
+const GENERIC_CODES = new Set(['invalid_request'])
 
 /**
  * Turns anything thrown by PostCert's routes, and any path nobody served, into a response:
@@ -30,9 +34,12 @@ export function errorHandler(views: Views, logger: Logger): Middleware {
       if (ctx.accepts('json', 'html') === 'html') {
         const locale = pickLocale(ctx.query.ui_locales, (langs) => ctx.acceptsLanguages(langs))
         const key = `error.${body.error}`
-        const message = views.has(locale, key) ? views.message(locale, key) : body.error_description
+        const localized = views.has(locale, key)
+        const message = localized ? views.message(locale, key) : body.error_description
+        // A code with a page of its own says everything; a generic one (invalid_request) names the reason.
+        const reason = err.expose && GENERIC_CODES.has(body.error) ? errorReason(views, locale, body.error_description, message) : undefined
         ctx.type = 'html'
-        ctx.body = views.render('error', locale, 'error.title', { code: body.error, message, requestId: ctx.state.requestId, link: err.expose ? err.link : undefined })
+        ctx.body = views.render('error', locale, 'error.title', { code: body.error, message, reason, requestId: ctx.state.requestId, link: err.expose ? err.link : undefined })
       } else {
         ctx.body = body
       }
