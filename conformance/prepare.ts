@@ -15,6 +15,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { fillPlaceholders, type Json, type Placeholders } from './config.ts'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const CLI = path.join(HERE, '..', 'bin', 'postcert.js')
@@ -45,21 +46,14 @@ const fapi = [1, 2].map((n) => {
   return { id: String(client.client_id), privateJwk: jwk(privateKey) }
 })
 
-const fill = (value: unknown): unknown => {
-  if (typeof value === 'string') {
-    const jwk = /^\{FAPI_CLIENT_(\d)_PRIVATE_JWK\}$/.exec(value)
-    if (jwk) return fapi[Number(jwk[1]) - 1]!.privateJwk
-    return value.replaceAll('{POSTCERT_HOST}', host).replaceAll('{INITIAL_ACCESS_TOKEN}', String(iat.initial_access_token))
-      .replace(/\{FAPI_CLIENT_(\d)_ID\}/g, (_, n: string) => fapi[Number(n) - 1]!.id)
-  }
-  if (Array.isArray(value)) return value.map(fill)
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fill(v)]))
-  return value
+const vars: Placeholders = {
+  host, suiteOrigin: new URL(suite).origin, initialAccessToken: String(iat.initial_access_token),
+  fapiClients: fapi.map((c) => ({ id: c.id, privateJwk: c.privateJwk as Json })),
 }
 
 fs.mkdirSync(out, { recursive: true, mode: 0o700 })
 for (const file of fs.readdirSync(HERE).filter((f) => f.endsWith('.json'))) {
-  const filled = JSON.stringify(fill(JSON.parse(fs.readFileSync(path.join(HERE, file), 'utf8'))), null, 2)
+  const filled = JSON.stringify(fillPlaceholders(JSON.parse(fs.readFileSync(path.join(HERE, file), 'utf8')) as Json, vars), null, 2)
   fs.writeFileSync(path.join(out, file), `${filled}\n`, { mode: 0o600 })
 }
 process.stdout.write(`${JSON.stringify({ out, initial_access_token_expires_at: iat.expires_at, fapi_clients: fapi.map((c) => c.id) }, null, 2)}\n`)

@@ -14,6 +14,7 @@ const REASONS: readonly [RegExp, string][] = [
   [/^(client is invalid|client not found)$/, 'reason.client_unknown'],
   [/^unsupported response_type requested$|^requested response_type is not allowed for this client$/, 'reason.response_type'],
   [/^request_uri is invalid, expired, or was already used$|^invalid request_uri$/, 'reason.request_uri'],
+  [/^request client_id must equal the one in request parameters$|^request client_id mismatch$/, 'reason.request_other_client'],
   [/^requested scope is not allowed$|^scope contains invalid characters$/, 'reason.scope'],
   [/^(.+) is not allowed for this client$/, 'reason.not_allowed_for_client'],
   [/^Pushed Authorization Request must be used$/i, 'reason.par_required'],

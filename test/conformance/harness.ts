@@ -63,9 +63,9 @@ export class Conformance {
     this.user = user
   }
 
-  static async start(options: { env?: Record<string, string>; overrides?: ContextOverrides } = {}): Promise<Conformance> {
+  static async start(options: { env?: Record<string, string>; overrides?: ContextOverrides; hostname?: string } = {}): Promise<Conformance> {
     const clock = new ManualClock()
-    const server = await startTestServer({ env: options.env, overrides: { clock, ...options.overrides } })
+    const server = await startTestServer({ env: options.env, hostname: options.hostname, overrides: { clock, ...options.overrides } })
     const h = new LoginHarness(server, clock)
     return new Conformance(server, clock, h, await h.subscriber())
   }
