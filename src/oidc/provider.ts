@@ -64,6 +64,20 @@ export interface ProviderDeps extends AdapterDeps {
   fetch?: typeof globalThis.fetch
 }
 
+/**
+ * The JWKS publishes keys, not PostCert's choice of which one signs: oidc-provider copies the
+ * configured `key_ops` (["verify"] on the next and retired keys) into it, so a rotation would
+ * change the published form of keys that stay (the suite's VerifyNewJwksStillHasOldSigningKey
+ * compares whole keys, and a relying party's cache would see a "new" key).
+ */
+async function publishedKeysOnly(ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> {
+  await next()
+  const body = ctx.body as { keys?: Record<string, unknown>[] } | undefined
+  if (ctx.oidc?.route === 'jwks' && Array.isArray(body?.keys)) {
+    ctx.body = { keys: body.keys.map(({ key_ops: _ops, ...key }) => key) }
+  }
+}
+
 /** The signature a consent result carries to the code (see interactions/signing.ts). */
 export interface PostcertConsentResult {
   postcertSignature?: Record<string, unknown>
@@ -368,6 +382,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   // (the leftmost entry of all is whatever the client sent, and would defeat every per-address limit).
   provider.maxIpsCount = deps.trustedProxyHops
   provider.use(spendInitialAccessToken as never)
+  provider.use(publishedKeysOnly as never)
   // Every ID token carries `sid` (oidc-provider adds it only for back-channel logout clients):
   // relying parties match RP-initiated and back-channel logouts to their sessions by it. It is
   // different at each institution (sidFor), so it links nothing across them.

@@ -7,6 +7,7 @@ import { ManualClock } from '../../src/util/clock.ts'
 import type { ContextOverrides } from '../../src/context.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { LoginHarness, type Holder } from '../login/harness.ts'
+import { checkAuthorizationError, checkIdToken, checkServerConfiguration, checkServerJwks, checkTokenResponse } from './checks.ts'
 
 /** Where the suite's callbacks would be: any origin but PostCert's (nothing listens there). */
 export const SUITE = 'https://suite.example.org/test/a/postcert'
@@ -85,6 +86,22 @@ export class Conformance {
 
   async discovery(): Promise<Record<string, any>> {
     return (await request(this.server.url).get('/.well-known/openid-configuration').expect(200)).body
+  }
+
+  /** The server's JWKS (jwks_uri of discovery). */
+  async jwks(): Promise<Record<string, any>> {
+    return (await request(this.server.url).get(new URL((await this.discovery()).jwks_uri).pathname).expect(200)).body
+  }
+
+  /**
+   * What every module of a plan checks before it starts (configure() of the suite's abstract
+   * modules): the discovery document, the client authentication its variant uses, and the JWKS.
+   */
+  async sharedChecks(authMethod: string): Promise<void> {
+    const res = await request(this.server.url).get('/.well-known/openid-configuration').expect(200)
+    assert.match(String(res.headers['content-type']), /^application\/json/)
+    checkServerConfiguration(res.body, authMethod)
+    await checkServerJwks(await this.jwks())
   }
 
   /**
@@ -167,9 +184,17 @@ export class Conformance {
 
   /** The code exchange with openid-client, which checks the ID token as the suite does. */
   async exchange(rp: Rp, flow: { callback: URL; state?: string; nonce?: string }, checks: { pkceCodeVerifier?: string; maxAge?: number } = {}) {
-    return await client.authorizationCodeGrant(rp.config, flow.callback, {
+    const tokens = await client.authorizationCodeGrant(rp.config, flow.callback, {
       expectedState: flow.state ?? client.skipStateCheck, expectedNonce: flow.nonce, ...checks,
     })
+    // openid-client does not verify a token-endpoint ID token's signature; the suite does, every time.
+    checkTokenResponse(tokens)
+    assert.ok(tokens.id_token, 'an ID token (ExtractIdTokenFromTokenResponse)')
+    await checkIdToken(tokens.id_token, {
+      issuer: this.issuer, clientId: rp.clientId, jwks: await this.jwks(), nonce: flow.nonce,
+      code: flow.callback.searchParams.get('code') ?? undefined, accessToken: tokens.access_token,
+    })
+    return tokens
   }
 
   /** The code flow of oidcc-server: authorize, log in, exchange, and call userinfo. */
@@ -181,12 +206,16 @@ export class Conformance {
     return { ...flow, tokens, userinfo }
   }
 
-  /** An error the authorization endpoint redirected back with (state intact, no code). */
-  static authorizationError(callback: URL | undefined, state?: string): string {
+  /**
+   * An error the authorization endpoint redirected back with, checked as every module checks one
+   * (checks.ts checkAuthorizationError): the state sent (none if none was), iss, no code, nothing
+   * unexpected. `checkState: false` leaves the state to the caller (a request whose state could
+   * not be read).
+   */
+  authorizationError(callback: URL | undefined, state?: string, { checkState = true, redirectUri }: { checkState?: boolean; redirectUri?: string } = {}): string {
     assert.ok(callback, 'redirected back to the relying party')
-    assert.equal(callback.searchParams.get('code'), null)
-    if (state !== undefined) assert.equal(callback.searchParams.get('state'), state)
-    return callback.searchParams.get('error') ?? ''
+    if (!checkState) state = callback.searchParams.get('state') ?? undefined
+    return checkAuthorizationError(callback, this.issuer, state, redirectUri)
   }
 
   /** PostCert showed an error page instead of redirecting (an untrusted redirect_uri). */

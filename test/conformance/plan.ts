@@ -23,6 +23,12 @@ export interface PlanSpec {
   name: string
   /** The variant the tests follow, as the suite writes it. */
   variant: string
+  /**
+   * The client authentication of the variant: every module first runs the suite's shared checks
+   * of discovery (which must offer it) and the JWKS (Conformance.sharedChecks). Unset for a plan
+   * whose only module checks discovery itself.
+   */
+  authMethod?: string
   /** Server options the whole plan needs (environment, overrides), made before the server starts. */
   server?: () => Promise<Parameters<typeof Conformance.start>[0]>
   /** Shared preparation (clients the plan's config would name), run once after the server starts. */
@@ -45,7 +51,10 @@ export function runPlan(plan: PlanSpec): void {
       await plan.teardown?.()
     })
     for (const [name, spec] of Object.entries(plan.modules)) {
-      it(name, async () => { await spec.test(c) })
+      it(name, async () => {
+        if (plan.authMethod) await c.sharedChecks(plan.authMethod)
+        await spec.test(c)
+      })
     }
   })
 }

@@ -3,6 +3,8 @@ import { createHash, generateKeyPairSync, randomBytes, randomInt, randomUUID, we
 import * as jose from 'jose'
 import * as client from 'openid-client'
 import request from 'supertest'
+import { unguessable } from '../checks.ts'
+import { checkMetadataAgainstSchema } from '../discovery-schema.ts'
 import { Conformance, SUITE, type Rp, type Step } from '../harness.ts'
 import type { PlanSpec } from '../plan.ts'
 
@@ -46,14 +48,6 @@ const alnum = (length: number) => Array.from({ length }, () => ALNUM[randomInt(A
 const suiteValue = (length: number) => (length > 10 ? `${alnum(length - 4)}-._~` : alnum(length))
 const defined = (params: Record<string, string | undefined>) =>
   Object.fromEntries(Object.entries(params).filter((e): e is [string, string] => e[1] !== undefined))
-/** EnsureMinimum...Length and ...Entropy: 128 bits long, and more than 96 bits of Shannon entropy (the suite's slack). */
-function unguessable(value: string | undefined, what: string, bits = 96): void {
-  assert.ok(value && value.length * 8 >= 128, `${what} is at least 128 bits long`)
-  const counts = new Map<string, number>()
-  for (const char of value) counts.set(char, (counts.get(char) ?? 0) + 1)
-  const perChar = -[...counts.values()].reduce((sum, n) => sum + (n / value.length) * Math.log2(n / value.length), 0)
-  assert.ok(perChar * value.length > bits, `${what} has more than ${bits} bits of entropy`)
-}
 /** AddInvalidDpopJktToAuthorizationEndpointRequest: every byte of the thumbprint XOR 0x5A. */
 const mangled = (jkt: string) => Buffer.from(Buffer.from(jkt, 'base64url').map((b) => b ^ 0x5a)).toString('base64url')
 /** AbstractInvalidateJwsSignature: every byte of the signature XOR 0x5A. */
@@ -275,7 +269,7 @@ function checkCallback(c: Conformance, p: Pushed, callback: URL): void {
  * the state, iss if present, an error of `errors`, no code, nothing unexpected, a legal description.
  */
 function authorizationError(c: Conformance, p: Sent, callback: URL | undefined, errors: string[], state = p.params.state): string {
-  const error = Conformance.authorizationError(callback)
+  const error = c.authorizationError(callback, undefined, { checkState: false, redirectUri: p.params.redirect_uri ?? p.rp.redirectUri })
   assert.ok(errors.includes(error), `error ${error}, expected one of ${errors}`)
   // CheckStateInAuthorizationResponse: the state sent, or none when the request it was in could not be used.
   const returned = callback!.searchParams.get('state')
@@ -453,6 +447,7 @@ function claimRequests(names: string[]): Record<string, Json> {
 export const FAPI2: PlanSpec = {
   name: 'fapi2-security-profile-final-test-plan',
   variant: 'client_auth_type=private_key_jwt, sender_constrain=dpop, openid=openid_connect, fapi_profile=plain_fapi (fapi_request_method=unsigned, fapi_response_mode=plain_response); client keys and DPoP keys PS256, scope `openid profile offline_access`',
+  authMethod: 'private_key_jwt',
   setup: async (c) => {
     rp1 = await registerFapiClient(c, `${SUITE}/callback`)
     rp2 = await registerFapiClient(c, REDIRECT_2)
@@ -465,6 +460,7 @@ export const FAPI2: PlanSpec = {
         const res = await request(c.server.url).get('/.well-known/openid-configuration').expect(200)
         assert.match(res.type, /^application\/json/)
         const d = res.body
+        checkMetadataAgainstSchema(d)
         assert.equal(d.issuer, c.issuer, 'the issuer is the discovery URL without /.well-known/openid-configuration')
         assert.ok(!new URL(d.issuer).search && !new URL(d.issuer).hash)
         assert.ok(d.response_types_supported.includes('code'))

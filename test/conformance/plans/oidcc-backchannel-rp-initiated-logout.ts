@@ -27,6 +27,7 @@ const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-lo
 export const OIDCC_BACKCHANNEL_RP_INITIATED_LOGOUT: PlanSpec = {
   name: 'oidcc-backchannel-rp-initiated-logout-certification-test-plan',
   variant: 'server_metadata=discovery, client_registration=dynamic_client, response_type=code (client_auth_type=client_secret_basic, response_mode=default)',
+  authMethod: 'client_secret_basic',
   setup: async () => {
     listener = http.createServer((req, res) => {
       const chunks: Buffer[] = []

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict'
 import request from 'supertest'
 import type { Conformance } from '../harness.ts'
 import type { PlanSpec } from '../plan.ts'
+import { checkServerJwks } from '../checks.ts'
+import { checkMetadataAgainstSchema } from '../discovery-schema.ts'
 
 /** PostCert as deployed: an https issuer behind a TLS proxy (the suite refuses http endpoints). */
 const ISSUER = 'https://id.postcert.test'
@@ -14,6 +16,7 @@ export async function checkDiscovery(c: Conformance, issuer: string, fetch: (pat
   const res = await fetch('/.well-known/openid-configuration').expect(200)
   assert.match(String(res.headers['content-type']), /^application\/json/)
   const m = res.body
+  checkMetadataAgainstSchema(m)
   assert.equal(m.issuer, issuer, 'issuer matches the discovery URL')
   assert.ok(m.response_types_supported.includes('code'))
   assert.ok(m.subject_types_supported.some((t: string) => t === 'public' || t === 'pairwise'))
@@ -29,15 +32,9 @@ export async function checkDiscovery(c: Conformance, issuer: string, fetch: (pat
   assert.ok(Array.isArray(m.code_challenge_methods_supported))
   if (m.request_object_signing_alg_values_supported) assert.ok(m.request_object_signing_alg_values_supported.includes('RS256'))
   for (const locale of m.ui_locales_supported ?? []) assert.match(locale, /^[a-zA-Z]{2,8}(-[a-zA-Z0-9]{1,8})*$/)
-  // The JWKS: valid keys, each with a unique kid.
+  // The JWKS: valid public keys, each with a unique kid (ValidateJwksSequence).
   const jwks = (await fetch(new URL(m.jwks_uri).pathname).expect(200)).body
-  assert.ok(jwks.keys.length)
-  const kids = jwks.keys.map((k: { kid: string }) => k.kid)
-  assert.equal(new Set(kids).size, kids.length, 'unique kids')
-  for (const key of jwks.keys) {
-    assert.ok(key.kty && key.kid)
-    assert.ok(!('d' in key), 'no private parts')
-  }
+  await checkServerJwks(jwks)
   assert.ok(jwks.keys.some((k: { kty: string }) => k.kty === 'RSA'), 'an RSA key for RS256')
   return m
 }

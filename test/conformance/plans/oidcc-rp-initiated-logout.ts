@@ -102,7 +102,7 @@ export function loggedOutPage(step: Step): void {
 /** The last step of the modules that log out: prompt=none must now ask for a user interface. */
 export async function promptNoneFails(c: Conformance, rp: Rp, browser: request.Agent): Promise<void> {
   const { step, state } = await c.authorize(rp, { prompt: 'none' }, browser)
-  const error = Conformance.authorizationError(step.callback, state)
+  const error = c.authorizationError(step.callback, state)
   assert.ok(UI_REQUIRED.includes(error), `a user-interface error, not ${error}`)
   assert.equal(step.callback!.searchParams.get('iss'), c.issuer)
   const description = step.callback!.searchParams.get('error_description')
@@ -144,6 +144,7 @@ export async function logoutDiscovery(extra: (m: Record<string, any>) => void = 
 export const OIDCC_RP_INITIATED_LOGOUT: PlanSpec = {
   name: 'oidcc-rp-initiated-logout-certification-test-plan',
   variant: 'server_metadata=discovery, client_registration=dynamic_client, response_type=code (client_auth_type=client_secret_basic, response_mode=default)',
+  authMethod: 'client_secret_basic',
   modules: {
     'oidcc-rp-initiated-logout-discovery-endpoint-verification': {
       status: 'passes',
