@@ -20,7 +20,7 @@ export interface Rp {
   clientId: string
   registered: Record<string, any>
   redirectUri: string
-  /** The private key of a private_key_jwt client (webcrypto), and its public JWK. */
+  /** The private key of the client's registered `jwks` (webcrypto; private_key_jwt signs with it), and its public JWK. */
   key?: { privateKey: CryptoKey; jwk: Record<string, unknown>; alg: Alg }
 }
 
@@ -116,6 +116,47 @@ export class Conformance {
     const res = await this.registration(body, options.iat)
     assert.equal(res.status, 201, res.text)
     return await this.rp(res.body, key)
+  }
+
+  /** Clients the current module registered as the suite does: deleted at its end (cleanupModule). */
+  readonly #moduleClients: Rp[] = []
+
+  /**
+   * A client registered as the suite registers each module's own (OIDCCCreateDynamicClientRegistrationRequest:
+   * code only, an RS256 key without kid in `jwks` whatever the authentication, contacts), checked as
+   * CallDynamicRegistrationEndpointAndVerifySuccessfulResponse checks it, and deleted when the
+   * module ends. `metadata` is added to the request.
+   */
+  async suiteClient(metadata: Record<string, unknown> = {}, options: { iat?: Partial<InitialAccessTokenOptions> } = {}): Promise<Rp> {
+    const key = await clientKey('RS256')
+    delete key.jwk.kid
+    const body = {
+      client_name: 'OpenID conformance suite, client 1', grant_types: ['authorization_code'], jwks: { keys: [key.jwk] },
+      token_endpoint_auth_method: 'client_secret_basic', response_types: ['code'], redirect_uris: [`${SUITE}/callback`],
+      contacts: ['certification@oidf.org'], ...metadata,
+    }
+    const res = await this.registration(body, options.iat)
+    assert.equal(res.status, 201, res.text)
+    assert.match(String(res.headers['content-type']), /^application\/json/, 'EnsureContentTypeJson')
+    assert.equal(res.body.error, undefined, 'CheckNoErrorFromDynamicRegistrationEndpoint')
+    assert.ok(res.body.client_id, 'ExtractDynamicRegistrationResponse')
+    // VerifyClientManagementCredentials: both or neither, the URI https on a deployed issuer.
+    assert.equal(res.body.registration_client_uri, `${this.issuer}/reg/${res.body.client_id}`)
+    assert.ok(res.body.registration_access_token, 'a registration access token')
+    if ('client_secret' in res.body) assert.notEqual(res.body.client_secret_expires_at, undefined, 'VerifyDynamicRegistrationResponseClientCredentials')
+    // The key is the client's whatever its authentication (a logout module signs a fake ID token with it).
+    const rp = await this.rp(res.body, key)
+    this.#moduleClients.push(rp)
+    return rp
+  }
+
+  /** cleanup() of the suite's modules (UnregisterDynamicallyRegisteredClient): each client the module registered is deleted, 204. */
+  async cleanupModule(): Promise<void> {
+    for (const rp of this.#moduleClients.splice(0)) {
+      const res = await request(this.server.url).delete(new URL(rp.registered.registration_client_uri).pathname)
+        .set('Authorization', `Bearer ${rp.registered.registration_access_token}`).set('Accept', 'application/json')
+      assert.equal(res.status, 204, `the client ${rp.clientId} is deleted: ${res.status} ${res.text}`)
+    }
   }
 
   /** A registration request, answered as it is (for the negative modules). */

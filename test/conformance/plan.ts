@@ -33,6 +33,11 @@ export interface PlanSpec {
   server?: () => Promise<Parameters<typeof Conformance.start>[0]>
   /** Shared preparation (clients the plan's config would name), run once after the server starts. */
   setup?: (c: Conformance) => Promise<void>
+  /**
+   * Run before each module (after the shared checks): what the suite's configure() makes for
+   * every module, e.g. a client of its own (Conformance.suiteClient, deleted when the module ends).
+   */
+  beforeModule?: (c: Conformance) => Promise<void>
   /** Closes what `server` or `setup` opened besides PostCert (sites, listeners). */
   teardown?: () => Promise<void>
   modules: Record<string, ModuleSpec>
@@ -53,7 +58,9 @@ export function runPlan(plan: PlanSpec): void {
     for (const [name, spec] of Object.entries(plan.modules)) {
       it(name, async () => {
         if (plan.authMethod) await c.sharedChecks(plan.authMethod)
+        await plan.beforeModule?.(c)
         await spec.test(c)
+        await c.cleanupModule()
       })
     }
   })

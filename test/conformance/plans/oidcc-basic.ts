@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict'
 import * as client from 'openid-client'
 import request from 'supertest'
-import { checkTokenError, unguessable } from '../checks.ts'
+import { checkTokenError, checkTokenResponse, unguessable } from '../checks.ts'
 import { Conformance, SUITE, type Rp } from '../harness.ts'
 import type { PlanSpec } from '../plan.ts'
 
-/** The clients the plan's configuration names: client, client2 and client_secret_post. */
+/** The module's own client: each module registers one (client_secret_basic) and deletes it at its end, as the suite does. */
 let rp: Rp
-let rp2: Rp
-let postRp: Rp
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -37,11 +35,7 @@ export const OIDCC_BASIC: PlanSpec = {
   name: 'oidcc-basic-certification-test-plan',
   variant: 'server_metadata=discovery, client_registration=dynamic_client (client_auth_type=client_secret_basic, response_type=code)',
   authMethod: 'client_secret_basic',
-  setup: async (c) => {
-    rp = await c.register({ grant_types: ['authorization_code', 'refresh_token'] })
-    rp2 = await c.register({ grant_types: ['authorization_code', 'refresh_token'] })
-    postRp = await c.register({ token_endpoint_auth_method: 'client_secret_post' })
-  },
+  beforeModule: async (c) => { rp = await c.suiteClient() },
   modules: {
     'oidcc-server': {
       status: 'passes',
@@ -69,9 +63,9 @@ export const OIDCC_BASIC: PlanSpec = {
       status: 'passes',
       note: 'a client that registers no algorithm gets RS256 (EnsureIdTokenSignatureIsRS256); ES256 and PS256 on request',
       test: async (c) => {
-        // The module registers a client of its own that names no algorithm.
-        const fresh = await c.register({})
-        const { tokens } = await c.codeFlow(fresh)
+        // The module's own client names no algorithm.
+        assert.equal(rp.registered.id_token_signed_response_alg, 'RS256')
+        const { tokens } = await c.codeFlow(rp)
         const header = JSON.parse(Buffer.from(tokens.id_token!.split('.')[0]!, 'base64url').toString())
         assert.ok(header.kid, 'the ID token names its key (EnsureIdTokenContainsKid)')
         assert.equal(header.alg, 'RS256', 'EnsureIdTokenSignatureIsRS256')
@@ -299,6 +293,7 @@ export const OIDCC_BASIC: PlanSpec = {
     'oidcc-server-client-secret-post': {
       status: 'passes',
       test: async (c) => {
+        const postRp = await c.suiteClient({ token_endpoint_auth_method: 'client_secret_post' })
         assert.equal(postRp.registered.token_endpoint_auth_method, 'client_secret_post')
         const { tokens } = await c.codeFlow(postRp)
         assert.ok(idToken(tokens).sub)
@@ -345,26 +340,31 @@ export const OIDCC_BASIC: PlanSpec = {
     'oidcc-refresh-token': {
       status: 'passes',
       test: async (c) => {
+        // Two clients of its own that may refresh (AbstractOIDCCMultipleClient); the scope is sent by the first only.
+        const clients = [await c.suiteClient({ grant_types: ['authorization_code', 'refresh_token'] }), await c.suiteClient({ grant_types: ['authorization_code', 'refresh_token'] })]
         const refreshed = []
-        for (const each of [rp, rp2]) {
+        for (const each of clients) {
           const flow = await c.authorizeAndLogin(each, { scope: 'openid offline_access', prompt: 'consent' })
           const tokens = await c.exchange(each, flow)
           assert.ok(tokens.refresh_token, 'a refresh token')
           assert.match(tokens.refresh_token!, /^[\x20-\x7E]+$/)
           await sleep(1000)
           const res = await request(c.server.url).post('/token').auth(each.clientId, each.registered.client_secret).type('form')
-            .send({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token, scope: 'openid offline_access' }).expect(200)
+            .send({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token, ...(each === clients[0] ? { scope: 'openid offline_access' } : {}) }).expect(200)
           assert.match(String(res.headers['cache-control']), /no-store/)
           assert.equal(res.body.token_type, 'Bearer')
+          checkTokenResponse(res.body)
+          unguessable(res.body.access_token, 'the access token (EnsureMinimumAccessTokenEntropy)')
+          unguessable(res.body.refresh_token, 'the refresh token (EnsureMinimumRefreshTokenEntropy)')
           const before = idToken(tokens)
           const after = JSON.parse(Buffer.from(res.body.id_token.split('.')[1], 'base64url').toString())
           for (const claim of ['iss', 'sub', 'aud', 'auth_time']) assert.deepEqual(after[claim], before[claim as keyof typeof before], claim)
           refreshed.push(res.body.refresh_token as string)
         }
         // client2's refresh token presented by client 1.
-        const stolen = await request(c.server.url).post('/token').auth(rp.clientId, rp.registered.client_secret).type('form')
-          .send({ grant_type: 'refresh_token', refresh_token: refreshed[1] }).expect(400)
-        assert.equal(stolen.body.error, 'invalid_grant')
+        const stolen = await request(c.server.url).post('/token').auth(clients[0]!.clientId, clients[0]!.registered.client_secret).type('form')
+          .send({ grant_type: 'refresh_token', refresh_token: refreshed[1] })
+        assert.equal(checkTokenError(stolen.status, stolen.headers['content-type'], stolen.body), 'invalid_grant')
       },
     },
     'oidcc-ensure-request-with-valid-pkce-succeeds': {

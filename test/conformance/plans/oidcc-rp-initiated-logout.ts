@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import * as jose from 'jose'
 import type request from 'supertest'
-import { clientKey, Conformance, SUITE, type Rp, type Step } from '../harness.ts'
+import { Conformance, SUITE, type Rp, type Step } from '../harness.ts'
 import type { PlanSpec } from '../plan.ts'
 import { deployedDiscovery } from './oidcc-dynamic.ts'
 
@@ -21,12 +21,9 @@ const UI_REQUIRED = ['interaction_required', 'login_required', 'account_selectio
  * redirect URI, and `extra` (the back-channel plan's logout URI).
  */
 export async function logoutClient(c: Conformance, extra: Record<string, unknown> = {}): Promise<Rp & { key: NonNullable<Rp['key']> }> {
-  const key = await clientKey('RS256')
-  const rp = await c.register({
-    client_name: 'OpenID conformance suite', grant_types: ['authorization_code'], jwks: { keys: [key.jwk] },
-    token_endpoint_auth_method: 'client_secret_basic', response_types: ['code'], redirect_uris: [`${SUITE}/callback`],
-    contacts: ['certification@oidf.org'], post_logout_redirect_uris: [POST_LOGOUT], ...extra,
-  })
+  // The module's own client (deleted when it ends), with the post-logout redirect URI.
+  const rp = await c.suiteClient({ post_logout_redirect_uris: [POST_LOGOUT], ...extra })
+  const key = rp.key!
   assert.deepEqual(rp.registered.post_logout_redirect_uris, [POST_LOGOUT])
   assert.ok(rp.registered.client_secret && rp.registered.client_secret_expires_at !== undefined, 'a secret with its expiry')
   return { ...rp, key }
