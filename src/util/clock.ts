@@ -5,6 +5,14 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => new Date() }
 
+/** A clock for tests that runs with real time and can also be moved ahead (real waits still count). */
+export class RunningClock implements Clock {
+  #offsetMs = 0
+
+  now(): Date { return new Date(Date.now() + this.#offsetMs) }
+  advance(seconds: number): void { this.#offsetMs += seconds * 1000 }
+}
+
 /** A clock for tests: starts at `start` and moves only when told. */
 export class ManualClock implements Clock {
   #ms: number

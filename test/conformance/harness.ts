@@ -3,7 +3,7 @@ import { generateKeyPairSync, randomBytes, webcrypto } from 'node:crypto'
 import * as client from 'openid-client'
 import request from 'supertest'
 import { createInitialAccessToken, type InitialAccessTokenOptions } from '../../src/oidc/initial-access-token.ts'
-import { ManualClock } from '../../src/util/clock.ts'
+import { RunningClock } from '../../src/util/clock.ts'
 import type { ContextOverrides } from '../../src/context.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { LoginHarness, type Holder } from '../login/harness.ts'
@@ -52,12 +52,13 @@ export async function clientKey(alg: Alg, kid = `${alg}-${randomBytes(4).toStrin
  */
 export class Conformance {
   readonly server: TestServer
-  readonly clock: ManualClock
+  /** Real time, moved ahead where a module's wait is not worth waiting (the modules that really wait use wait()). */
+  readonly clock: RunningClock
   readonly h: LoginHarness
   /** The test user: one subscriber with a certificate file, as the suite's tester would use. */
   readonly user: Holder
 
-  private constructor(server: TestServer, clock: ManualClock, h: LoginHarness, user: Holder) {
+  private constructor(server: TestServer, clock: RunningClock, h: LoginHarness, user: Holder) {
     this.server = server
     this.clock = clock
     this.h = h
@@ -65,10 +66,24 @@ export class Conformance {
   }
 
   static async start(options: { env?: Record<string, string>; overrides?: ContextOverrides; hostname?: string } = {}): Promise<Conformance> {
-    const clock = new ManualClock()
+    const clock = new RunningClock()
     const server = await startTestServer({ env: options.env, hostname: options.hostname, overrides: { clock, ...options.overrides } })
     const h = new LoginHarness(server, clock)
     return new Conformance(server, clock, h, await h.subscriber())
+  }
+
+  /** Called when a module starts a real wait (runPlan lets the other modules run meanwhile). */
+  onWait?: () => void
+
+  /** The same server, user and clock, with a list of its own of the clients to delete: for a module run beside the others. */
+  fork(): Conformance {
+    return new Conformance(this.server, this.clock, this.h, this.user)
+  }
+
+  /** A real wait, as the module waits (WaitFor30Seconds, ...): the server's time really passes. */
+  async wait(seconds: number): Promise<void> {
+    this.onWait?.()
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000))
   }
 
   get issuer(): string {

@@ -16,6 +16,12 @@ export interface ModuleSpec {
   /** One line for docs/conformance.md: why it is skipped or not applicable, or what to know. */
   note?: string
   test: (c: Conformance) => Promise<void>
+  /**
+   * The module really waits (c.wait) as long as the suite does. It runs beside the plan's other
+   * modules: started before them, on a Conformance of its own (its own clients, no beforeModule),
+   * it goes on while they run once it reaches its wait; its test awaits the outcome.
+   */
+  waits?: number
 }
 
 export interface PlanSpec {
@@ -47,9 +53,22 @@ export interface PlanSpec {
 export function runPlan(plan: PlanSpec): void {
   describe(plan.name, () => {
     let c: Conformance
+    const waiting = new Map<string, Promise<void>>()
     before(async () => {
       c = await Conformance.start(await plan.server?.())
       await plan.setup?.(c)
+      for (const [name, spec] of Object.entries(plan.modules).filter(([, s]) => s.waits)) {
+        const own = c.fork()
+        const reached = new Promise<void>((resolve) => { own.onWait = resolve })
+        const run = (async () => {
+          if (plan.authMethod) await own.sharedChecks(plan.authMethod)
+          await spec.test(own)
+          await own.cleanupModule()
+        })()
+        run.catch(() => {}) // its own test reports it
+        waiting.set(name, run)
+        await Promise.race([reached, run])
+      }
     })
     after(async () => {
       await c?.close()
@@ -57,6 +76,7 @@ export function runPlan(plan: PlanSpec): void {
     })
     for (const [name, spec] of Object.entries(plan.modules)) {
       it(name, async () => {
+        if (spec.waits) return await waiting.get(name)
         if (plan.authMethod) await c.sharedChecks(plan.authMethod)
         await plan.beforeModule?.(c)
         await spec.test(c)
