@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import tls from 'node:tls'
 import * as jose from 'jose'
 
 // The conformance suite's shared conditions (net.openid.conformance.condition), as assertions.
@@ -183,4 +184,38 @@ export function checkTokenResponse(body: Json): void {
   assert.ok(typeof body.token_type === 'string' && body.token_type, 'token_type')
   if (body.expires_in !== undefined) assert.ok(typeof body.expires_in === 'number' && body.expires_in > 0 && body.expires_in <= 31536000, 'expires_in')
   if (body.refresh_token !== undefined) assert.match(body.refresh_token, /^[\x20-\x7E]+$/, 'refresh_token characters')
+}
+
+/** RFC 9325 (BCP 195) section 4.2: the TLS 1.2 suites FAPITLSClient offers for BCP 195. */
+export const BCP195_TLS12_CIPHERS = ['ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384']
+
+/** A TLS handshake with `url`'s host and port; the protocol and suite agreed, or the error. */
+async function handshake(url: string, options: tls.ConnectionOptions): Promise<{ protocol?: string | null; cipher?: string; error?: string }> {
+  const { hostname, port } = new URL(url)
+  return await new Promise((resolve) => {
+    const socket = tls.connect({ host: '127.0.0.1', port: Number(port || 443), servername: hostname, ...options }, () => {
+      resolve({ protocol: socket.getProtocol(), cipher: socket.getCipher().name })
+      socket.end()
+    })
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }))
+  })
+}
+
+/**
+ * The suite's TLS checks of an endpoint (EnsureTLS12RequireBCP195Ciphers, DisallowTLS10,
+ * DisallowTLS11) and what BCP 195 asks beyond them: TLS 1.2 with the BCP 195 suites and TLS 1.3
+ * are agreed; TLS 1.0, 1.1 and any other TLS 1.2 suite are refused by the server (its alert, not
+ * a client that could not offer them).
+ */
+export async function checkTls(url: string): Promise<void> {
+  const bcp = await handshake(url, { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: BCP195_TLS12_CIPHERS.join(':') })
+  assert.equal(bcp.protocol, 'TLSv1.2', `TLS 1.2 with the BCP 195 suites: ${bcp.error}`)
+  assert.ok(BCP195_TLS12_CIPHERS.includes(bcp.cipher!), bcp.cipher)
+  assert.equal((await handshake(url, { minVersion: 'TLSv1.3' })).protocol, 'TLSv1.3', 'TLS 1.3')
+  for (const version of ['TLSv1', 'TLSv1.1'] as const) {
+    const old = await handshake(url, { minVersion: version, maxVersion: version, ciphers: 'DEFAULT:@SECLEVEL=0' })
+    assert.equal(old.error, 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION', `${version} is refused by the server`)
+  }
+  const weak = await handshake(url, { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: 'AES128-GCM-SHA256:AES256-SHA256:ECDHE-RSA-AES128-SHA:ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256' })
+  assert.equal(weak.error, 'ERR_SSL_SSL/TLS_ALERT_HANDSHAKE_FAILURE', `no other TLS 1.2 suite: ${weak.cipher}`)
 }

@@ -5,7 +5,8 @@ import request from 'supertest'
 import { createInitialAccessToken, type InitialAccessTokenOptions } from '../../src/oidc/initial-access-token.ts'
 import { RunningClock } from '../../src/util/clock.ts'
 import type { ContextOverrides } from '../../src/context.ts'
-import { startTestServer, type TestServer } from '../helpers/server.ts'
+import { freePort, startTestServer, type TestServer } from '../helpers/server.ts'
+import { NEEDS_NGINX, startTlsProxy, trustTestCa, type TlsProxy } from '../helpers/tls-proxy.ts'
 import { LoginHarness, type Holder } from '../login/harness.ts'
 import { checkAuthorizationError, checkIdToken, checkServerConfiguration, checkServerJwks, checkTokenResponse } from './checks.ts'
 
@@ -58,18 +59,43 @@ export class Conformance {
   /** The test user: one subscriber with a certificate file, as the suite's tester would use. */
   readonly user: Holder
 
-  private constructor(server: TestServer, clock: RunningClock, h: LoginHarness, user: Holder) {
+  /** Where the suite reaches PostCert: the TLS proxy's https origin, or the server itself. */
+  readonly url: string
+  readonly proxy?: TlsProxy
+
+  private constructor(server: TestServer, clock: RunningClock, h: LoginHarness, user: Holder, proxy?: TlsProxy) {
     this.server = server
     this.clock = clock
     this.h = h
     this.user = user
+    this.proxy = proxy
+    this.url = proxy?.origin ?? server.url
   }
 
-  static async start(options: { env?: Record<string, string>; overrides?: ContextOverrides; hostname?: string } = {}): Promise<Conformance> {
+  /**
+   * PostCert for a plan. With `tls`, as deployed: behind nginx with the shipped server block
+   * (deploy/nginx/postcert.conf), an https issuer, TRUST_PROXY; every request of the replay goes
+   * through the proxy, and this process trusts the proxy's test CA.
+   */
+  static async start(options: { env?: Record<string, string>; overrides?: ContextOverrides; hostname?: string; tls?: boolean } = {}): Promise<Conformance> {
     const clock = new RunningClock()
-    const server = await startTestServer({ env: options.env, hostname: options.hostname, overrides: { clock, ...options.overrides } })
-    const h = new LoginHarness(server, clock)
-    return new Conformance(server, clock, h, await h.subscriber())
+    // Without nginx (a machine .ci/run did not prepare) the plan runs over plain HTTP, and says so.
+    if (options.tls && NEEDS_NGINX) process.emitWarning(`the conformance replay runs without its TLS proxy: ${NEEDS_NGINX}`)
+    const port = options.tls && !NEEDS_NGINX ? await freePort() : undefined
+    const env = port ? { ...options.env, PUBLIC_URL: `https://localhost:${port}`, TRUST_PROXY: 'true' } : options.env
+    const server = await startTestServer({ env, hostname: options.hostname, overrides: { clock, ...options.overrides } })
+    let proxy: TlsProxy | undefined
+    if (port) {
+      try {
+        proxy = await startTlsProxy(port, new URL(server.url).host)
+      } catch (err) {
+        await server.close()
+        throw err
+      }
+      trustTestCa(proxy.caPem)
+    }
+    const h = new LoginHarness(server, clock, proxy?.origin)
+    return new Conformance(server, clock, h, await h.subscriber(), proxy)
   }
 
   /** Called when a module starts a real wait (runPlan lets the other modules run meanwhile). */
@@ -77,7 +103,7 @@ export class Conformance {
 
   /** The same server, user and clock, with a list of its own of the clients to delete: for a module run beside the others. */
   fork(): Conformance {
-    return new Conformance(this.server, this.clock, this.h, this.user)
+    return new Conformance(this.server, this.clock, this.h, this.user, this.proxy)
   }
 
   /** A real wait, as the module waits (WaitFor30Seconds, ...): the server's time really passes. */
@@ -90,22 +116,23 @@ export class Conformance {
     return this.server.issuer
   }
 
-  close(): Promise<void> {
-    return this.server.close()
+  async close(): Promise<void> {
+    await this.proxy?.close()
+    await this.server.close()
   }
 
   /** A browser with its own cookies (the suite starts every module without PostCert's). */
   browser(): request.Agent {
-    return request.agent(this.server.url)
+    return request.agent(this.url)
   }
 
   async discovery(): Promise<Record<string, any>> {
-    return (await request(this.server.url).get('/.well-known/openid-configuration').expect(200)).body
+    return (await request(this.url).get('/.well-known/openid-configuration').expect(200)).body
   }
 
   /** The server's JWKS (jwks_uri of discovery). */
   async jwks(): Promise<Record<string, any>> {
-    return (await request(this.server.url).get(new URL((await this.discovery()).jwks_uri).pathname).expect(200)).body
+    return (await request(this.url).get(new URL((await this.discovery()).jwks_uri).pathname).expect(200)).body
   }
 
   /**
@@ -113,7 +140,7 @@ export class Conformance {
    * modules): the discovery document, the client authentication its variant uses, and the JWKS.
    */
   async sharedChecks(authMethod: string): Promise<void> {
-    const res = await request(this.server.url).get('/.well-known/openid-configuration').expect(200)
+    const res = await request(this.url).get('/.well-known/openid-configuration').expect(200)
     assert.match(String(res.headers['content-type']), /^application\/json/)
     checkServerConfiguration(res.body, authMethod)
     await checkServerJwks(await this.jwks())
@@ -168,7 +195,7 @@ export class Conformance {
   /** cleanup() of the suite's modules (UnregisterDynamicallyRegisteredClient): each client the module registered is deleted, 204. */
   async cleanupModule(): Promise<void> {
     for (const rp of this.#moduleClients.splice(0)) {
-      const res = await request(this.server.url).delete(new URL(rp.registered.registration_client_uri).pathname)
+      const res = await request(this.url).delete(new URL(rp.registered.registration_client_uri).pathname)
         .set('Authorization', `Bearer ${rp.registered.registration_access_token}`).set('Accept', 'application/json')
       assert.equal(res.status, 204, `the client ${rp.clientId} is deleted: ${res.status} ${res.text}`)
     }
@@ -176,7 +203,7 @@ export class Conformance {
 
   /** A registration request, answered as it is (for the negative modules). */
   async registration(body: Record<string, unknown>, iat: Partial<InitialAccessTokenOptions> | false = {}) {
-    const req = request(this.server.url).post('/reg').set('Content-Type', 'application/json')
+    const req = request(this.url).post('/reg').set('Content-Type', 'application/json')
     if (iat !== false) {
       const { token } = await createInitialAccessToken(this.server.ctx.host.provider, { days: 1, pkceOptional: !iat.fapi, ...iat })
       req.set('Authorization', `Bearer ${token}`)
@@ -214,8 +241,8 @@ export class Conformance {
   async follow(browser: request.Agent, res: request.Response): Promise<Step> {
     for (let i = 0; i < 8; i++) {
       if (res.status !== 302 && res.status !== 303) return { page: res.text, status: res.status, path: new URL(res.request.url).pathname }
-      const url = new URL(res.headers.location!, this.server.url)
-      if (url.origin !== new URL(this.server.url).origin) return { callback: url }
+      const url = new URL(res.headers.location!, this.url)
+      if (url.origin !== new URL(this.url).origin) return { callback: url }
       res = await browser.get(url.pathname + url.search)
     }
     throw new Error('too many redirects')

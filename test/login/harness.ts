@@ -18,10 +18,13 @@ export type Holder = Awaited<ReturnType<LoginHarness['subscriber']>>
 export class LoginHarness {
   readonly server: TestServer
   readonly clock: Clock
+  /** Where browsers reach PostCert: a TLS proxy's origin in front of it, or the server itself. */
+  readonly url: string
 
-  constructor(server: TestServer, clock: Clock) {
+  constructor(server: TestServer, clock: Clock, url = server.url) {
     this.server = server
     this.clock = clock
+    this.url = url
   }
 
   /** Registers a relying party and returns its openid-client configuration and redirect URI. */
@@ -53,7 +56,7 @@ export class LoginHarness {
    * An authorization request as a browser sends it; `browser` keeps PostCert's cookies across flows.
    * `pushed` is a request already pushed (PAR): the browser only carries its request_uri.
    */
-  async authorize(rp: { config: client.Configuration; redirectUri: string }, extra: Record<string, string> = {}, browser = request.agent(this.server.url), pushed?: URL) {
+  async authorize(rp: { config: client.Configuration; redirectUri: string }, extra: Record<string, string> = {}, browser = request.agent(this.url), pushed?: URL) {
     const verifier = client.randomPKCECodeVerifier()
     const state = client.randomState()
     const nonce = client.randomNonce()
@@ -66,7 +69,7 @@ export class LoginHarness {
   }
 
   /** Authorization request -> login page. */
-  async begin(rp: { config: client.Configuration; redirectUri: string }, extra: Record<string, string> = {}, browser = request.agent(this.server.url), pushed?: URL) {
+  async begin(rp: { config: client.Configuration; redirectUri: string }, extra: Record<string, string> = {}, browser = request.agent(this.url), pushed?: URL) {
     const started = await this.authorize(rp, extra, browser, pushed)
     assert.match(started.location, /^\/interaction\//, 'the login page')
     const uid = started.location.split('/').pop()!
@@ -92,9 +95,9 @@ export class LoginHarness {
   async follow(browser: request.Agent, location: string): Promise<{ callback?: URL; page?: string; path?: string }> {
     let next = location
     for (let i = 0; i < 6; i++) {
-      const url = new URL(next, this.server.url)
+      const url = new URL(next, this.url)
       // PostCert writes its own URLs with the issuer's origin, which may name the host otherwise (localhost).
-      if (url.origin !== new URL(this.server.url).origin && url.origin !== new URL(this.server.issuer).origin) return { callback: url }
+      if (url.origin !== new URL(this.url).origin && url.origin !== new URL(this.server.issuer).origin) return { callback: url }
       const res = await browser.get(url.pathname + url.search)
       if (res.status === 200) return { page: res.text, path: url.pathname }
       next = res.headers.location!
@@ -113,7 +116,7 @@ export class LoginHarness {
   }
 
   /** A complete login: proof, consent if asked, code exchange. */
-  async login(rp: { config: client.Configuration; redirectUri: string }, holder: Holder, extra: Record<string, string> = {}, browser = request.agent(this.server.url)) {
+  async login(rp: { config: client.Configuration; redirectUri: string }, holder: Holder, extra: Record<string, string> = {}, browser = request.agent(this.url)) {
     const flow = await this.begin(rp, extra, browser)
     const { response } = await this.prove(flow, holder)
     assert.equal(response.status, 200, response.text)

@@ -3,7 +3,7 @@ import { createHash, generateKeyPairSync, randomBytes, randomInt, randomUUID, we
 import * as jose from 'jose'
 import * as client from 'openid-client'
 import request from 'supertest'
-import { unguessable } from '../checks.ts'
+import { checkTls, unguessable } from '../checks.ts'
 import { checkMetadataAgainstSchema } from '../discovery-schema.ts'
 import { Conformance, SUITE, type Rp, type Step } from '../harness.ts'
 import type { PlanSpec } from '../plan.ts'
@@ -181,7 +181,7 @@ async function par(c: Conformance, rp: FapiRp, o: ParOptions = {}): Promise<Push
     body.set('client_assertion_type', JWT_BEARER)
     body.set('client_assertion', o.assertion ?? await assertion(c, rp))
   }
-  const req = request(c.server.url)[o.method ?? 'post']('/request').type('form')
+  const req = request(c.url)[o.method ?? 'post']('/request').type('form')
   if (o.proofKey) req.set('DPoP', await proof(o.proofKey, 'POST', `${c.issuer}/request`, o.proof))
   const res = await req.send(body.toString())
   return { res, rp, params, verifier, requestUri: res.body?.request_uri }
@@ -343,7 +343,7 @@ async function resourceOk(c: Conformance, rp: Rp, accessToken: string, key: Dpop
 
 /** A resource request as the negative tests send it: any scheme, any DPoP header(s). */
 async function rawResource(c: Conformance, accessToken: string, proofs: string[], o: { scheme?: string; header?: string; query?: string } = {}) {
-  const req = request(c.server.url).get(`/me${o.query ?? ''}`)
+  const req = request(c.url).get(`/me${o.query ?? ''}`)
   if (o.scheme !== undefined) req.set('Authorization', `${o.scheme} ${accessToken}`)
   // Two proofs go as two header lines, as the suite's HttpHeaders sends a list.
   const set = req.set.bind(req) as (field: string, value: string | string[]) => unknown
@@ -353,7 +353,7 @@ async function rawResource(c: Conformance, accessToken: string, proofs: string[]
 
 /** A token request as the negative modules send it, with a DPoP proof of `key` if given. */
 async function tokenRequest(c: Conformance, fields: Record<string, string | undefined>, o: { key?: DpopKey; assertion?: string; proof?: ProofOptions } = {}) {
-  const req = request(c.server.url).post('/token').type('form')
+  const req = request(c.url).post('/token').type('form')
   if (o.key) req.set('DPoP', await proof(o.key, 'POST', `${c.issuer}/token`, o.proof))
   const body = defined({ ...fields, ...(o.assertion ? { client_assertion_type: JWT_BEARER, client_assertion: o.assertion } : {}) })
   return await req.send(new URLSearchParams(body).toString())
@@ -448,6 +448,8 @@ export const FAPI2: PlanSpec = {
   name: 'fapi2-security-profile-final-test-plan',
   variant: 'client_auth_type=private_key_jwt, sender_constrain=dpop, openid=openid_connect, fapi_profile=plain_fapi (fapi_request_method=unsigned, fapi_response_mode=plain_response); client keys and DPoP keys PS256, scope `openid profile offline_access`',
   authMethod: 'private_key_jwt',
+  // As deployed: behind nginx with the shipped TLS configuration, an https issuer.
+  server: async () => ({ tls: true }),
   setup: async (c) => {
     rp1 = await registerFapiClient(c, `${SUITE}/callback`)
     rp2 = await registerFapiClient(c, REDIRECT_2)
@@ -457,7 +459,7 @@ export const FAPI2: PlanSpec = {
       status: 'passes',
       note: 'the discovery URL is https in a deployment (CheckDiscEndpointDiscoveryUrl); in-process it is http on 127.0.0.1',
       test: async (c) => {
-        const res = await request(c.server.url).get('/.well-known/openid-configuration').expect(200)
+        const res = await request(c.url).get('/.well-known/openid-configuration').expect(200)
         assert.match(res.type, /^application\/json/)
         const d = res.body
         checkMetadataAgainstSchema(d)
@@ -479,7 +481,7 @@ export const FAPI2: PlanSpec = {
         assert.ok(d.scopes_supported.includes('openid'))
         assert.ok(d.subject_types_supported.length > 0)
         // What every module's configuration checks: the server's keys have distinct kids and FAPI 2.0 lengths.
-        const { keys } = (await request(c.server.url).get(new URL(d.jwks_uri).pathname).expect(200)).body
+        const { keys } = (await request(c.url).get(new URL(d.jwks_uri).pathname).expect(200)).body
         assert.equal(new Set(keys.map((k: jose.JWK) => k.kid)).size, keys.length)
         for (const key of keys) {
           assert.ok(key.kid && !('d' in key), 'public keys with a kid')
@@ -490,8 +492,9 @@ export const FAPI2: PlanSpec = {
     },
     'fapi2-security-profile-final-happy-flow': {
       status: 'passes',
-      note: 'the resource endpoint TLS checks (TLS 1.2 with BCP 195 ciphers only, no TLS 1.0/1.1) belong to the TLS proxy and are not run in-process',
+      note: 'the resource endpoint\'s TLS (TLS 1.2 with the BCP 195 suites or TLS 1.3, no TLS 1.0/1.1) is checked at the shipped nginx configuration in front',
       test: async (c) => {
+        if (c.proxy) await checkTls(`${c.issuer}/me`)
         const first = await fapiFlow(c, rp1)
         const at = first.tokens.access_token
         const me = `${c.issuer}/me`
@@ -741,8 +744,14 @@ export const FAPI2: PlanSpec = {
     },
     'fapi2-security-profile-final-ensure-holder-of-key-required': {
       status: 'passes',
-      note: 'the TLS checks of the authorization, token, userinfo and registration endpoints belong to the TLS proxy and are not run in-process',
+      note: 'the TLS of the authorization, token, userinfo and registration endpoints is checked at the shipped nginx configuration in front',
       test: async (c) => {
+        const metadata = await c.discovery()
+        for (const key of ['authorization_endpoint', 'token_endpoint', 'userinfo_endpoint', 'registration_endpoint']) {
+          if (!c.proxy) break // no nginx on this machine: a warning said so
+          assert.equal(new URL(metadata[key]).protocol, 'https:', key)
+          await checkTls(metadata[key])
+        }
         const { p, callback } = await signedIn(c, rp1)
         tokenError(await tokenRequest(c, codeFields(p, callback), { assertion: await assertion(c, rp1) }), DPOP_BINDING)
       },

@@ -76,7 +76,7 @@ export const OIDCC_BACKCHANNEL_RP_INITIATED_LOGOUT: PlanSpec = {
         assert.match(call!.contentType, /^application\/x-www-form-urlencoded/)
         const form = new URLSearchParams(call!.body)
         assert.deepEqual([...form.keys()], ['logout_token'], 'CheckForUnexpectedParametersInBackchannelLogoutRequest')
-        const jwks = (await request(c.server.url).get('/jwks').expect(200)).body
+        const jwks = (await request(c.url).get('/jwks').expect(200)).body
         // ValidateLogoutTokenSignature, ValidateLogoutTokenClaims.
         const { payload, protectedHeader } = await jose.jwtVerify(form.get('logout_token')!, jose.createLocalJWKSet(jwks), { issuer: c.issuer, audience: rp.clientId })
         assert.equal(protectedHeader.typ, 'logout+jwt')

@@ -35,6 +35,8 @@ export const OIDCC_BASIC: PlanSpec = {
   name: 'oidcc-basic-certification-test-plan',
   variant: 'server_metadata=discovery, client_registration=dynamic_client (client_auth_type=client_secret_basic, response_type=code)',
   authMethod: 'client_secret_basic',
+  // As deployed: behind nginx with the shipped TLS configuration, an https issuer.
+  server: async () => ({ tls: true }),
   beforeModule: async (c) => { rp = await c.suiteClient() },
   modules: {
     'oidcc-server': {
@@ -85,7 +87,7 @@ export const OIDCC_BASIC: PlanSpec = {
       status: 'passes',
       test: async (c) => {
         const { tokens } = await c.codeFlow(rp, { scope: 'openid profile' })
-        const res = await request(c.server.url).get('/me').set('Authorization', `Bearer ${tokens.access_token}`).expect(200)
+        const res = await request(c.url).get('/me').set('Authorization', `Bearer ${tokens.access_token}`).expect(200)
         assert.match(String(res.headers['content-type']), /^application\/json/)
         assert.equal(res.body.sub, idToken(tokens).sub)
       },
@@ -94,7 +96,7 @@ export const OIDCC_BASIC: PlanSpec = {
       status: 'passes',
       test: async (c) => {
         const { tokens } = await c.codeFlow(rp)
-        const res = await request(c.server.url).post('/me').set('Authorization', `Bearer ${tokens.access_token}`).expect(200)
+        const res = await request(c.url).post('/me').set('Authorization', `Bearer ${tokens.access_token}`).expect(200)
         assert.equal(res.body.sub, idToken(tokens).sub)
       },
     },
@@ -102,7 +104,7 @@ export const OIDCC_BASIC: PlanSpec = {
       status: 'passes',
       test: async (c) => {
         const { tokens } = await c.codeFlow(rp)
-        const res = await request(c.server.url).post('/me').type('form').send({ access_token: tokens.access_token }).expect(200)
+        const res = await request(c.url).post('/me').type('form').send({ access_token: tokens.access_token }).expect(200)
         assert.equal(res.body.sub, idToken(tokens).sub)
       },
     },
@@ -257,7 +259,7 @@ export const OIDCC_BASIC: PlanSpec = {
       test: async (c) => {
         const flow = await c.authorizeAndLogin(rp)
         await c.exchange(rp, flow)
-        const again = await request(c.server.url).post('/token').auth(rp.clientId, rp.registered.client_secret).type('form')
+        const again = await request(c.url).post('/token').auth(rp.clientId, rp.registered.client_secret).type('form')
           .send({ grant_type: 'authorization_code', code: flow.callback.searchParams.get('code'), redirect_uri: rp.redirectUri })
         assert.equal(checkTokenError(again.status, again.headers['content-type'], again.body), 'invalid_grant')
       },
@@ -271,11 +273,11 @@ export const OIDCC_BASIC: PlanSpec = {
         const flow = await c.authorizeAndLogin(own)
         const tokens = await c.exchange(own, flow)
         await c.wait(30)
-        const again = await request(c.server.url).post('/token').auth(own.clientId, own.registered.client_secret).type('form')
+        const again = await request(c.url).post('/token').auth(own.clientId, own.registered.client_secret).type('form')
           .send({ grant_type: 'authorization_code', code: flow.callback.searchParams.get('code'), redirect_uri: own.redirectUri })
         assert.equal(checkTokenError(again.status, again.headers['content-type'], again.body), 'invalid_grant')
         // The tokens of a reused code are revoked (EnsureHttpStatusCodeIs4xx on userinfo).
-        await request(c.server.url).get('/me').set('Authorization', `Bearer ${tokens.access_token}`).expect(401)
+        await request(c.url).get('/me').set('Authorization', `Bearer ${tokens.access_token}`).expect(401)
       },
     },
     'oidcc-ensure-registered-redirect-uri': {
@@ -351,7 +353,7 @@ export const OIDCC_BASIC: PlanSpec = {
           assert.ok(tokens.refresh_token, 'a refresh token')
           assert.match(tokens.refresh_token!, /^[\x20-\x7E]+$/)
           await sleep(1000)
-          const res = await request(c.server.url).post('/token').auth(each.clientId, each.registered.client_secret).type('form')
+          const res = await request(c.url).post('/token').auth(each.clientId, each.registered.client_secret).type('form')
             .send({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token, ...(each === clients[0] ? { scope: 'openid offline_access' } : {}) }).expect(200)
           assert.match(String(res.headers['cache-control']), /no-store/)
           assert.equal(res.body.token_type, 'Bearer')
@@ -364,7 +366,7 @@ export const OIDCC_BASIC: PlanSpec = {
           refreshed.push(res.body.refresh_token as string)
         }
         // client2's refresh token presented by client 1.
-        const stolen = await request(c.server.url).post('/token').auth(clients[0]!.clientId, clients[0]!.registered.client_secret).type('form')
+        const stolen = await request(c.url).post('/token').auth(clients[0]!.clientId, clients[0]!.registered.client_secret).type('form')
           .send({ grant_type: 'refresh_token', refresh_token: refreshed[1] })
         assert.equal(checkTokenError(stolen.status, stolen.headers['content-type'], stolen.body), 'invalid_grant')
       },

@@ -119,13 +119,13 @@ async function register(c: Conformance, extra: Record<string, unknown> = {}, jwk
 
 /** Cleanup (UnregisterDynamicallyRegisteredClient): anything but 204 is a warning in the suite. */
 async function unregister(c: Conformance, rp: Rp): Promise<void> {
-  await request(c.server.url).delete(new URL(rp.registered.registration_client_uri).pathname)
+  await request(c.url).delete(new URL(rp.registered.registration_client_uri).pathname)
     .set('Authorization', `Bearer ${rp.registered.registration_access_token}`).expect(204)
 }
 
 /** PostCert's published keys. */
 async function serverJwks(c: Conformance): Promise<jose.JSONWebKeySet> {
-  return (await request(c.server.url).get(new URL(metadata.jwks_uri).pathname).expect(200)).body
+  return (await request(c.url).get(new URL(metadata.jwks_uri).pathname).expect(200)).body
 }
 
 /** PerformStandardIdTokenChecks' signature check: the ID token verifies against the JWKS with the registered algorithm. */
@@ -160,7 +160,7 @@ async function assertion(rp: Rp, key: Key, audience: string = metadata.token_end
 
 /** A token request authenticated with private_key_jwt, answered as it is. */
 async function tokenRequest(c: Conformance, rp: Rp, key: Key, form: Record<string, string>, audience?: string) {
-  return await request(c.server.url).post(new URL(metadata.token_endpoint).pathname).type('form')
+  return await request(c.url).post(new URL(metadata.token_endpoint).pathname).type('form')
     .send({ ...form, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: await assertion(rp, key, audience) })
 }
 
@@ -207,7 +207,7 @@ async function refresh(c: Conformance, rp: Rp, key: Key, refreshToken: string, f
     assert.notEqual(second.iat, first.idToken.iat, 'the refreshed ID token has its own iat')
   }
   // requestProtectedResource with the new access token.
-  await request(c.server.url).get(new URL(metadata.userinfo_endpoint).pathname).set('Authorization', `Bearer ${res.body.access_token}`).expect(200)
+  await request(c.url).get(new URL(metadata.userinfo_endpoint).pathname).set('Authorization', `Bearer ${res.body.access_token}`).expect(200)
   return res.body as { access_token: string; refresh_token?: string }
 }
 
@@ -282,7 +282,7 @@ export const OIDCC_DYNAMIC: PlanSpec = {
         const flow = await c.authorizeAndLogin(rp)
         const tokens = await c.exchange(rp, flow)
         const sub = (await verifyIdToken(c, rp, tokens.id_token!, flow.nonce)).payload.sub
-        const res = await request(c.server.url).get(new URL(metadata.userinfo_endpoint).pathname).set('Authorization', `Bearer ${tokens.access_token}`).expect(200)
+        const res = await request(c.url).get(new URL(metadata.userinfo_endpoint).pathname).set('Authorization', `Bearer ${tokens.access_token}`).expect(200)
         assert.match(String(res.headers['content-type']), /^application\/jwt/, 'EnsureContentTypeApplicationJwt')
         const { payload, protectedHeader } = await jose.jwtVerify(res.text, jose.createLocalJWKSet(await serverJwks(c)), { algorithms: ['RS256'] })
         assert.equal(protectedHeader.alg, 'RS256', 'ValidateUserInfoSigningAlgIsRS256')
@@ -314,7 +314,7 @@ export const OIDCC_DYNAMIC: PlanSpec = {
         assert.equal(`${flow.callback.origin}${flow.callback.pathname}`, `${SUITE}/callback`)
         assert.equal(flow.callback.searchParams.get('bar'), 'foo', 'the registered query is kept')
         const { tokens, idToken } = await exchangeAsSent(c, rp, flow)
-        const userinfo = await request(c.server.url).get(new URL(metadata.userinfo_endpoint).pathname).set('Authorization', `Bearer ${tokens.access_token}`).expect(200)
+        const userinfo = await request(c.url).get(new URL(metadata.userinfo_endpoint).pathname).set('Authorization', `Bearer ${tokens.access_token}`).expect(200)
         assert.equal(userinfo.body.sub, idToken.payload.sub)
         await unregister(c, rp)
       },
@@ -428,7 +428,7 @@ export const OIDCC_DYNAMIC: PlanSpec = {
         const done = registered(c, await c.registration(body))
         assert.equal(done.subject_type, 'pairwise')
         assert.equal(done.sector_identifier_uri, sector)
-        await request(c.server.url).delete(new URL(done.registration_client_uri).pathname).set('Authorization', `Bearer ${done.registration_access_token}`).expect(204)
+        await request(c.url).delete(new URL(done.registration_client_uri).pathname).set('Authorization', `Bearer ${done.registration_access_token}`).expect(204)
       },
     },
     'oidcc-registration-sector-bad': {
