@@ -219,3 +219,26 @@ export async function checkTls(url: string): Promise<void> {
   const weak = await handshake(url, { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: 'AES128-GCM-SHA256:AES256-SHA256:ECDHE-RSA-AES128-SHA:ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256' })
   assert.equal(weak.error, 'ERR_SSL_SSL/TLS_ALERT_HANDSHAKE_FAILURE', `no other TLS 1.2 suite: ${weak.cipher}`)
 }
+
+/**
+ * CheckForDPoPNonceInResponse-style checks of a response's DPoP-Nonce header (PAR, token,
+ * resource): absent, or one non-empty NQCHAR value.
+ */
+export function checkDpopNonceHeader(headers: { get(name: string): string | null } | Record<string, unknown>): void {
+  const value = typeof (headers as Headers).get === 'function' ? (headers as Headers).get('dpop-nonce') : (headers as Record<string, unknown>)['dpop-nonce'] as string | string[] | undefined
+  if (value === null || value === undefined) return
+  assert.ok(!Array.isArray(value) && !String(value).includes(','), 'one DPoP-Nonce header')
+  assert.match(String(value), /^[\x21\x23-\x5B\x5D-\x7E]+$/, 'DPoP-Nonce is NQCHAR')
+}
+
+/** The resource response's Date (a valid HTTP date within five minutes of now) and x-fapi-interaction-id (the one sent, when it is returned). */
+export function checkResourceHeaders(headers: Headers, sentInteractionId?: string): void {
+  const date = Date.parse(headers.get('date') ?? '')
+  assert.ok(Number.isFinite(date) && Math.abs(date - Date.now()) <= 300_000, `a Date header within five minutes: ${headers.get('date')}`)
+  const interaction = headers.get('x-fapi-interaction-id')
+  if (interaction !== null) {
+    assert.match(interaction, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'x-fapi-interaction-id is a UUID')
+    if (sentInteractionId) assert.equal(interaction, sentInteractionId, 'the x-fapi-interaction-id sent comes back')
+  }
+  checkDpopNonceHeader(headers)
+}

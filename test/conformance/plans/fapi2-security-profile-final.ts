@@ -3,7 +3,7 @@ import { createHash, generateKeyPairSync, randomBytes, randomInt, randomUUID, we
 import * as jose from 'jose'
 import * as client from 'openid-client'
 import request from 'supertest'
-import { checkTls, unguessable } from '../checks.ts'
+import { checkDpopNonceHeader, checkIdToken, checkResourceHeaders, checkStandardClaims, checkTls, checkTokenError, checkTokenResponse, unguessable } from '../checks.ts'
 import { checkMetadataAgainstSchema } from '../discovery-schema.ts'
 import { Conformance, SUITE, type Rp, type Step } from '../harness.ts'
 import type { PlanSpec } from '../plan.ts'
@@ -192,9 +192,12 @@ async function pushed(c: Conformance, rp: FapiRp, o: ParOptions = {}): Promise<P
   const p = await par(c, rp, o)
   assert.equal(p.res.status, 201, p.res.text)
   assert.match(p.res.type, /^application\/json/)
+  assert.equal(p.res.body.error, undefined, 'no error in the PAR response')
   assert.match(p.requestUri, /^urn:ietf:params:oauth:request_uri:/)
   unguessable(p.requestUri, 'the request_uri')
-  assert.ok(Number.isInteger(p.res.body.expires_in) && p.res.body.expires_in > 0, 'expires_in')
+  // ExtractPARExpiresIn...: at least 5 s, below a year.
+  assert.ok(Number.isInteger(p.res.body.expires_in) && p.res.body.expires_in >= 5 && p.res.body.expires_in < 31536000, 'expires_in')
+  checkDpopNonceHeader(p.res.headers)
   return p
 }
 
@@ -262,6 +265,9 @@ function checkCallback(c: Conformance, p: Pushed, callback: URL): void {
   assert.equal(callback.searchParams.get('state'), p.params.state ?? null)
   assert.equal(callback.searchParams.get('iss'), c.issuer)
   unguessable(callback.searchParams.get('code') ?? undefined, 'the code')
+  // ValidateSuccessfulAuthCodeFlowResponseFromAuthorizationEndpoint: nothing unexpected.
+  const own = [...new URL(p.params.redirect_uri ?? p.rp.redirectUri).searchParams.keys()]
+  for (const key of callback.searchParams.keys()) assert.ok(['code', 'state', 'iss', 'id_token', 'session_state', ...own].includes(key), `unexpected ${key} in the callback`)
 }
 
 /**
@@ -307,19 +313,20 @@ async function exchange(p: Pushed, callback: URL, key: DpopKey, mutate?: Mutate)
   return tokens
 }
 
-/** processTokenEndpointResponse: a DPoP access token of enough length, expires_in, an ID token with a kid and a FAPI algorithm. */
-function checkTokens(c: Conformance, p: Pushed, tokens: Tokens): void {
+/**
+ * processTokenEndpointResponse: a DPoP access token of enough length, expires_in (at most a
+ * year), an ID token with a kid and a FAPI algorithm that passes PerformStandardIdTokenChecks.
+ */
+async function checkTokens(c: Conformance, p: Pushed, tokens: Tokens): Promise<void> {
   assert.equal(tokens.token_type, 'dpop')
+  checkTokenResponse(tokens)
   unguessable(tokens.access_token, 'the access token')
   if (tokens.refresh_token !== undefined) unguessable(tokens.refresh_token, 'the refresh token')
   assert.ok(typeof tokens.expires_in === 'number' && tokens.expires_in > 0, 'expires_in')
   const header = jose.decodeProtectedHeader(tokens.id_token!)
   assert.ok(header.kid, 'the ID token names its key')
   assert.ok(FAPI_ALGS.includes(String(header.alg)), `ID token signed with ${header.alg}`)
-  const claims = tokens.claims()!
-  assert.equal(claims.iss, c.issuer)
-  assert.equal(claims.aud, p.rp.clientId)
-  assert.equal(claims.nonce, p.params.nonce)
+  await checkIdToken(tokens.id_token!, { issuer: c.issuer, clientId: p.rp.clientId, jwks: await c.jwks(), nonce: p.params.nonce, accessToken: tokens.access_token })
 }
 
 /** The first client's resource request headers (createDefaultFirstClientResourceHeaders). */
@@ -336,7 +343,7 @@ async function callResource(c: Conformance, rp: Rp, accessToken: string, key: Dp
 async function resourceOk(c: Conformance, rp: Rp, accessToken: string, key: DpopKey, o: { headers?: Record<string, string>; mutate?: Mutate } = {}): Promise<Record<string, unknown>> {
   const res = await callResource(c, rp, accessToken, key, o)
   assert.ok(res.status === 200 || res.status === 201, `the resource answered ${res.status}`)
-  assert.ok(res.headers.get('date'), 'a Date header')
+  checkResourceHeaders(res.headers, o.headers?.['x-fapi-interaction-id'])
   assert.match(res.headers.get('content-type') ?? '', /^application\/json/)
   return await res.json() as Record<string, unknown>
 }
@@ -375,6 +382,8 @@ const DPOP_BINDING: Accepted = { invalid_request: [400], invalid_grant: [400], i
 /** A token endpoint error as the module checks it: JSON, an accepted error with its status, a legal description. */
 function tokenError(res: request.Response, accepted: Accepted): string {
   assert.match(res.type, /^application\/json/, res.text)
+  checkTokenError(res.status, res.type, res.body)
+  checkDpopNonceHeader(res.headers)
   const { error, error_description: description } = res.body
   assert.ok(accepted[error]?.includes(res.status), `${res.status} ${error}, expected ${JSON.stringify(accepted)}: ${res.text}`)
   if (description !== undefined) assert.match(description, /^[\x20\x21\x23-\x5B\x5D-\x7E]*$/)
@@ -413,7 +422,7 @@ async function signedIn(c: Conformance, rp: FapiRp, o: FlowOptions = {}) {
 async function fapiFlow(c: Conformance, rp: FapiRp, o: FlowOptions & { headers?: Record<string, string> } = {}) {
   const flow = await signedIn(c, rp, o)
   const tokens = await exchange(flow.p, flow.callback, flow.key, o.mutate)
-  checkTokens(c, flow.p, tokens)
+  await checkTokens(c, flow.p, tokens)
   const userinfo = await resourceOk(c, rp, tokens.access_token, flow.key, { headers: o.headers ?? fapiHeaders(), mutate: o.mutate })
   assert.equal(userinfo.sub, tokens.claims()!.sub)
   return { ...flow, tokens, userinfo }
@@ -475,11 +484,13 @@ export const FAPI2: PlanSpec = {
         for (const key of ['token_endpoint', 'registration_endpoint', 'jwks_uri', 'authorization_endpoint']) assert.ok(URL.canParse(d[key]), key)
         assert.ok(d.code_challenge_methods_supported.includes('S256'))
         for (const scope of d.scopes_supported) assert.match(scope, /^[\x21\x23-\x5B\x5D-\x7E]+$/, 'a scope-token (RFC 6749 3.3)')
-        for (const locale of d.ui_locales_supported) assert.match(locale, /^[a-z]{2,3}(-[A-Za-z0-9]+)*$/)
+        for (const locale of [...d.ui_locales_supported, ...(d.claims_locales_supported ?? [])]) assert.match(locale, /^[a-z]{2,3}(-[A-Z][a-z]{3})?(-[A-Z]{2})?$/, 'CheckDiscEndpointLocalesSyntax and canonical casing')
         assert.equal(typeof (d.require_pushed_authorization_requests ?? false), 'boolean')
         assert.ok(d.grant_types_supported.includes('authorization_code'))
         assert.ok(d.scopes_supported.includes('openid'))
-        assert.ok(d.subject_types_supported.length > 0)
+        assert.ok(d.subject_types_supported.some((t: string) => t === 'public' || t === 'pairwise'), 'CheckDiscEndpointSubjectTypesSupported')
+        // Behind the TLS proxy, as deployed: the discovery URL, the issuer and every endpoint are https.
+        if (c.proxy) for (const key of ['issuer', 'jwks_uri', ...Object.keys(d).filter((k) => k.endsWith('_endpoint'))]) assert.equal(new URL(d[key]).protocol, 'https:', key)
         // What every module's configuration checks: the server's keys have distinct kids and FAPI 2.0 lengths.
         const { keys } = (await request(c.url).get(new URL(d.jwks_uri).pathname).expect(200)).body
         assert.equal(new Set(keys.map((k: jose.JWK) => k.kid)).size, keys.length)
@@ -569,6 +580,7 @@ export const FAPI2: PlanSpec = {
         const { tokens, userinfo } = await fapiFlow(c, rp1, { params: { claims: JSON.stringify(claims) } })
         const idToken = tokens.claims()!
         assert.equal(userinfo.sub, idToken.sub)
+        checkStandardClaims(userinfo, 'userinfo')
         for (const [claim, value] of Object.entries(userinfo)) {
           if (claim === 'phone_number_verified' || claim === 'email_verified') assert.equal(typeof value, 'boolean', claim)
           else if (claim === 'updated_at') assert.equal(typeof value, 'number', claim)
@@ -583,7 +595,7 @@ export const FAPI2: PlanSpec = {
       test: async (c) => {
         const { p, callback, key } = await signedIn(c, rp1)
         const tokens = await exchange(p, callback, key)
-        checkTokens(c, p, tokens)
+        await checkTokens(c, p, tokens)
         // SetAccessTokenTypeToInvertedCase: the token_type DPoP as dpOp.
         const at = tokens.access_token
         const res = await rawResource(c, at, [await proof(key, 'GET', `${c.issuer}/me`, { accessToken: at })], { scheme: 'dpOp' })
@@ -875,7 +887,7 @@ export const FAPI2: PlanSpec = {
         const refreshing = async (rp: FapiRp, first: boolean, browser?: request.Agent) => {
           const flow = await signedIn(c, rp, { params: { prompt: 'consent' }, browser })
           const tokens = await exchange(flow.p, flow.callback, flow.key)
-          checkTokens(c, flow.p, tokens)
+          await checkTokens(c, flow.p, tokens)
           const rt = tokens.refresh_token
           assert.ok(rt, 'a refresh token for offline_access with prompt=consent')
           assert.match(rt, /^[\x20-\x7E]+$/, 'EnsureRefreshTokenContainsAllowedCharactersOnly')
@@ -885,6 +897,8 @@ export const FAPI2: PlanSpec = {
           const refreshed = await client.refreshTokenGrant(rp.config, rt, first ? { scope: SCOPE } : undefined, { DPoP: dpopHandle(rp, key) })
           assert.match(rp.last.headers?.get('cache-control') ?? '', /(^|,)\s*no-store\s*(,|$)/, 'CheckTokenEndpointCacheHeaders')
           assert.equal(refreshed.token_type, 'dpop')
+          checkTokenResponse(refreshed)
+          assert.match(refreshed.access_token, /^[\x20-\x7E]+$/, 'EnsureAccessTokenContainsAllowedCharactersOnly')
           unguessable(refreshed.access_token, 'the refreshed access token')
           assert.notEqual(refreshed.access_token, tokens.access_token)
           if (refreshed.id_token) {
@@ -928,7 +942,7 @@ export const FAPI2: PlanSpec = {
         checkCallback(c, p, callback)
         const key = await dpopKey()
         const tokens = await exchange(p, callback, key)
-        checkTokens(c, p, tokens)
+        await checkTokens(c, p, tokens)
         await resourceOk(c, rp1, tokens.access_token, key, { headers: fapiHeaders() })
       },
     },
