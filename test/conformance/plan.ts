@@ -15,6 +15,11 @@ export interface ModuleSpec {
   status: ModuleStatus
   /** One line for docs/conformance.md: why it is skipped or not applicable, or what to know. */
   note?: string
+  /**
+   * The module's own conditions the test asserts (beside the shared ones of conditions.ts), named
+   * as the suite's Java classes are; their severities are in conditions.ts SEVERITY.
+   */
+  conditions?: string[]
   test: (c: Conformance) => Promise<void>
   /**
    * The module really waits (c.wait) as long as the suite does. It runs beside the plan's other
