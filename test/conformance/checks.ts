@@ -42,7 +42,8 @@ export function checkServerConfiguration(doc: Json, authMethod?: string): void {
 /**
  * ValidateJwksSequence (EnsureJwksHasNoPrivateOrSymmetricKeyMaterial, ValidateJwksStructure,
  * ParseUsableJwksKeys, WarnOnUnusableJwksKeys), CheckServerKeysIsValid, CheckForKeyIdInServerJWKs,
- * CheckDistinctKeyIdValueInServerJWKs: the server's JWKS as every module fetches it.
+ * CheckDistinctKeyIdValueInServerJWKs, and FAPI2FinalEnsureMinimumServerKeyLength: the server's
+ * JWKS as every module fetches it.
  */
 export async function checkServerJwks(jwks: Json): Promise<void> {
   assert.ok(Array.isArray(jwks?.keys) && jwks.keys.length > 0, 'keys is a non-empty array')
@@ -62,6 +63,9 @@ export async function checkServerJwks(jwks: Json): Promise<void> {
     assert.ok(!kids.has(key.kid), `kid ${key.kid} is unique`)
     kids.add(key.kid)
     await jose.importJWK({ ...key, alg: key.alg ?? (key.kty === 'RSA' ? 'RS256' : key.kty === 'EC' ? 'ES256' : 'EdDSA') })
+    // FAPI2FinalEnsureMinimumServerKeyLength: RSA at least 2048 bits, EC at least 224 (every key PostCert publishes meets it).
+    if (key.kty === 'RSA') assert.ok(Buffer.from(key.n, 'base64url').length * 8 >= 2048, `RSA key ${key.kid} of at least 2048 bits`)
+    if (key.kty === 'EC') assert.ok(Buffer.from(key.x, 'base64url').length * 8 >= 224, `EC key ${key.kid} of at least 224 bits`)
   }
 }
 

@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict'
 import { createHash, generateKeyPairSync, randomBytes, randomInt, randomUUID, webcrypto, type KeyObject } from 'node:crypto'
+import tls from 'node:tls'
 import * as jose from 'jose'
 import * as client from 'openid-client'
 import request from 'supertest'
-import { checkDpopNonceHeader, checkIdToken, checkResourceHeaders, checkStandardClaims, checkTls, checkTokenError, checkTokenResponse, unguessable } from '../checks.ts'
+import { checkDpopNonceHeader, checkIdToken, checkResourceHeaders, checkTls, checkTokenError, checkTokenResponse, unguessable } from '../checks.ts'
 import { checkMetadataAgainstSchema } from '../discovery-schema.ts'
 import { Conformance, SUITE, type Rp, type Step } from '../harness.ts'
 import type { PlanSpec } from '../plan.ts'
+import { checkUserinfo, USERINFO_CONDITIONS } from './oidcc-basic.ts'
 
 // The FAPI 2.0 plan in PostCert's terms: the suite's two static clients are FAPI clients
 // (postcert_fapi_profile "2.0": PAR and DPoP forced, private_key_jwt, PKCE S256), every
@@ -453,6 +455,36 @@ function claimRequests(names: string[]): Record<string, Json> {
   return Object.fromEntries(names.map((name, i) => [name, forms[i % forms.length]!()]))
 }
 
+/**
+ * EnsureTLS13PreferredOverTLS12: offered TLS 1.2 and 1.3, the server picks 1.3 (checkTls covers
+ * the other TLS conditions of the modules that check an endpoint's TLS).
+ */
+async function tls13Preferred(url: string): Promise<void> {
+  const { hostname, port } = new URL(url)
+  const protocol = await new Promise<string | null>((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port: Number(port || 443), servername: hostname, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3' }, () => {
+      resolve(socket.getProtocol())
+      socket.end()
+    })
+    socket.once('error', reject)
+  })
+  assert.equal(protocol, 'TLSv1.3', `TLS 1.3 is preferred over TLS 1.2 at ${url}`)
+}
+
+/** The TLS conditions of happy-flow and ensure-holder-of-key-required beyond the shared ones (checkTls, tls13Preferred). */
+const TLS_CONDITIONS = ['EnsureTLS13OrLater', 'EnsureTLS13PreferredOverTLS12', 'RequireOnlyBCP195RecommendedCiphersForTLS12', 'CheckForBCP195InsecureFAPICiphers']
+
+/** What tokenError stands for beside the shared error format: a JSON error without CR, LF or TAB in its description. */
+const TOKEN_ERROR = ['CheckTokenEndpointReturnedJsonContentType', 'CheckErrorDescriptionFromTokenEndpointResponseErrorContainsCRLFTAB']
+/** A token endpoint error of INVALID_GRANT (CheckTokenEndpointHttpStatus400, invalid_grant). */
+const INVALID_GRANT_CONDITIONS = ['CheckTokenEndpointHttpStatus400', ...TOKEN_ERROR, 'CheckErrorFromTokenEndpointResponseErrorInvalidGrant']
+/** A token endpoint error of INVALID_CLIENT_OR_REQUEST (the client assertion modules). */
+const INVALID_CLIENT_OR_REQUEST_CONDITIONS = ['CheckTokenEndpointHttpStatusIs400Allowing401ForInvalidClientError', ...TOKEN_ERROR, 'CheckErrorFromTokenEndpointResponseErrorInvalidClientOrInvalidRequest']
+/** A refused PAR client assertion (parAssertionModule). */
+const PAR_ASSERTION_CONDITIONS = ['EnsureHttpStatusCodeIs400or401', 'CheckErrorFromParEndpointResponseErrorInvalidClientOrInvalidRequest']
+/** An error back at the redirect URI (authorizationError) beside the module's own error condition. */
+const AUTHORIZATION_ERROR = ['CheckStateInAuthorizationResponse', 'EnsureErrorFromAuthorizationEndpointResponse', 'CheckForUnexpectedParametersInErrorResponseFromAuthorizationEndpoint']
+
 export const FAPI2: PlanSpec = {
   name: 'fapi2-security-profile-final-test-plan',
   variant: 'client_auth_type=private_key_jwt, sender_constrain=dpop, openid=openid_connect, fapi_profile=plain_fapi (fapi_request_method=unsigned, fapi_response_mode=plain_response); client keys and DPoP keys PS256, scope `openid profile offline_access`',
@@ -467,13 +499,22 @@ export const FAPI2: PlanSpec = {
     'fapi2-security-profile-final-discovery-end-point-verification': {
       status: 'passes',
       note: 'the discovery URL is https in a deployment (CheckDiscEndpointDiscoveryUrl); in-process it is http on 127.0.0.1',
+      conditions: ['EnsureDiscoveryEndpointResponseStatusCodeIs200', 'CheckDiscoveryEndpointReturnedJsonContentType', 'CheckDiscEndpointResponseTypeCodeSupported',
+        'EnsureAuthorizationResponseIssParameterSupportedIsTrue', 'CheckDiscEndpointPARSupported', 'CheckDiscEndpointDiscoveryUrl', 'CheckDiscEndpointIssuer', 'CheckDiscEndpointIssuerIsValidUrl',
+        'ValidateServerMetadataAgainstSchema', 'CheckForUnexpectedParametersInServerMetadata', 'FAPI2CheckDpopSigningAlgValuesSupported', 'FAPI2CheckDiscEndpointIdTokenSigningAlgValuesSupported',
+        'CheckDiscEndpointTokenEndpointAuthMethodsSupportedContainsPrivateKeyOrTlsClient', 'FAPI2CheckDiscEndpointTokenEndpointAuthSigningAlgValuesSupported',
+        'FAPI2CheckDiscEndpointUserinfoSigningAlgValuesSupported', 'CheckDiscEndpointTokenEndpoint', 'CheckDiscEndpointRegistrationEndpoint', 'CheckJwksUri',
+        'EnsureServerConfigurationSupportsCodeChallengeMethodS256', 'CheckDiscEndpointScopesSupportedSyntax', 'CheckDiscEndpointLocalesSyntax', 'CheckDiscEndpointLocalesCanonicalCasing',
+        'CheckDiscRequirePushedAuthorizationRequestsIsABoolean', 'CheckDiscEndpointAuthorizationEndpoint', 'CheckDiscEndpointGrantTypesSupportedContainsAuthorizationCode',
+        'CheckDiscEndpointScopesSupportedContainsOpenId', 'CheckDiscEndpointSubjectTypesSupported'],
       test: async (c) => {
         const res = await request(c.url).get('/.well-known/openid-configuration').expect(200)
         assert.match(res.type, /^application\/json/)
         const d = res.body
         checkMetadataAgainstSchema(d)
         assert.equal(d.issuer, c.issuer, 'the issuer is the discovery URL without /.well-known/openid-configuration')
-        assert.ok(!new URL(d.issuer).search && !new URL(d.issuer).hash)
+        const iss = new URL(d.issuer)
+        assert.ok(iss.hostname && !iss.search && !iss.hash && !iss.username && !iss.password, 'CheckDiscEndpointIssuerIsValidUrl')
         assert.ok(d.response_types_supported.includes('code'))
         assert.equal(d.authorization_response_iss_parameter_supported, true)
         assert.ok(URL.canParse(d.pushed_authorization_request_endpoint))
@@ -504,8 +545,12 @@ export const FAPI2: PlanSpec = {
     'fapi2-security-profile-final-happy-flow': {
       status: 'passes',
       note: 'the resource endpoint\'s TLS (TLS 1.2 with the BCP 195 suites or TLS 1.3, no TLS 1.0/1.1) is checked at the shipped nginx configuration in front',
+      conditions: [...TLS_CONDITIONS, 'DisallowAccessTokenInQuery', 'EnsureHttpStatusCodeIs200or201', 'EnsureIdTokenDoesNotContainNonRequestedClaims', 'EnsureHttpStatusCodeIs4xx'],
       test: async (c) => {
-        if (c.proxy) await checkTls(`${c.issuer}/me`)
+        if (c.proxy) {
+          await checkTls(`${c.issuer}/me`)
+          await tls13Preferred(`${c.issuer}/me`)
+        }
         const first = await fapiFlow(c, rp1)
         const at = first.tokens.access_token
         const me = `${c.issuer}/me`
@@ -530,6 +575,7 @@ export const FAPI2: PlanSpec = {
     'fapi2-security-profile-final-user-rejects-authentication': {
       status: 'passes',
       note: 'the user presses the login page\'s cancel button (POST /interaction/:uid/abort): access_denied',
+      conditions: [...AUTHORIZATION_ERROR, 'ExpectAccessDeniedErrorFromAuthorizationEndpointDueToUserRejectingRequest'],
       test: async (c) => {
         const browser = c.browser()
         for (const rp of [rp1, rp2]) {
@@ -541,6 +587,7 @@ export const FAPI2: PlanSpec = {
     },
     'fapi2-security-profile-final-ensure-authorization-request-without-state-success': {
       status: 'passes',
+      conditions: ['VerifyNoStateInAuthorizationResponse'],
       test: async (c) => {
         const { callback, tokens } = await fapiFlow(c, rp1, { params: { state: undefined } })
         assert.equal(callback.searchParams.get('state'), null, 'no state returned')
@@ -570,17 +617,26 @@ export const FAPI2: PlanSpec = {
     'fapi2-security-profile-final-test-claims-parameter-identity-claims': {
       status: 'passes',
       note: 'claims_parameter_supported is true and claims_supported has name, birthdate, phone_number and phone_number_verified; all are requested for the ID token and userinfo',
+      conditions: ['CheckIfOidcStandardClaimsSupported', 'EnsureHttpStatusCodeIs200', 'EnsureContentTypeJson', ...USERINFO_CONDITIONS, 'CheckForUnexpectedClaimsInUserinfo',
+        'VerifyUserInfoAndIdTokenInTokenEndpointSameSub', 'EnsureIdentityClaimsContainRequestedClaims'],
       test: async (c) => {
         const d = await c.discovery()
         assert.equal(d.claims_parameter_supported, true)
         const names = (d.claims_supported as string[]).filter((claim) => STANDARD_CLAIMS.includes(claim))
-        assert.ok(names.length > 1, 'standard claims are supported')
+        assert.ok(names.length > 1, 'standard claims are supported (CheckIfOidcStandardClaimsSupported)')
         const requested = claimRequests(names)
         const claims = { id_token: requested, userinfo: requested, [alnum(10)]: { [alnum(10)]: null } }
-        const { tokens, userinfo } = await fapiFlow(c, rp1, { params: { claims: JSON.stringify(claims) } })
+        const { tokens, key } = await fapiFlow(c, rp1, { params: { claims: JSON.stringify(claims) } })
         const idToken = tokens.claims()!
-        assert.equal(userinfo.sub, idToken.sub)
-        checkStandardClaims(userinfo, 'userinfo')
+        // The module calls userinfo_endpoint itself: exactly 200, JSON, valid claims of the same subject.
+        const res = await callResource(c, rp1, tokens.access_token, key)
+        assert.equal(res.status, 200, 'EnsureHttpStatusCodeIs200')
+        assert.match(res.headers.get('content-type') ?? '', /^application\/json/, 'EnsureContentTypeJson')
+        const userinfo = await res.json() as Record<string, unknown>
+        checkUserinfo(userinfo)
+        assert.equal(userinfo.sub, idToken.sub, 'VerifyUserInfoAndIdTokenInTokenEndpointSameSub')
+        // CheckForUnexpectedClaimsInUserinfo: only claims ValidateUserInfoStandardClaims knows.
+        for (const claim of Object.keys(userinfo)) assert.ok([...STANDARD_CLAIMS, '_claim_names', '_claim_sources', 'txn'].includes(claim), `userinfo has an unknown claim ${claim}`)
         for (const [claim, value] of Object.entries(userinfo)) {
           if (claim === 'phone_number_verified' || claim === 'email_verified') assert.equal(typeof value, 'boolean', claim)
           else if (claim === 'updated_at') assert.equal(typeof value, 'number', claim)
@@ -624,6 +680,7 @@ export const FAPI2: PlanSpec = {
     },
     'fapi2-security-profile-final-ensure-mismatched-dpop-jkt-fails': {
       status: 'passes',
+      conditions: ['EnsurePARInvalidRequestOrInvalidDpopProof'],
       test: async (c) => {
         const key = await dpopKey()
         parError(await par(c, rp1, { proofKey: key, params: { dpop_jkt: mangled(key.jkt) } }), [400], ['invalid_request', 'invalid_dpop_proof'])
@@ -631,6 +688,7 @@ export const FAPI2: PlanSpec = {
     },
     'fapi2-security-profile-final-ensure-token-endpoint-fails-with-mismatched-dpop-proof-jkt': {
       status: 'passes',
+      conditions: ['CheckTokenEndpointReturnedInvalidRequestGrantOrDPopProofError'],
       test: async (c) => {
         const { p, callback } = await signedIn(c, rp1, { proofAtPar: true })
         tokenError(await tokenRequest(c, codeFields(p, callback), { key: await dpopKey(), assertion: await assertion(c, rp1) }), DPOP_BINDING)
@@ -638,6 +696,7 @@ export const FAPI2: PlanSpec = {
     },
     'fapi2-security-profile-final-ensure-token-endpoint-fails-with-mismatched-dpop-jkt': {
       status: 'passes',
+      conditions: ['CheckTokenEndpointReturnedInvalidRequestGrantOrDPopProofError'],
       test: async (c) => {
         const key = await dpopKey()
         const { p, callback } = await signedIn(c, rp1, { key, params: { dpop_jkt: mangled(key.jkt) } })
@@ -684,6 +743,7 @@ export const FAPI2: PlanSpec = {
     'fapi2-security-profile-final-ensure-authorization-request-with-long-state': {
       status: 'passes',
       note: 'a 1000-character state is accepted and returned intact',
+      conditions: ['WarningAboutRejectingLongState'],
       test: async (c) => {
         const state = suiteValue(1000)
         assert.equal((await fapiFlow(c, rp1, { params: { state } })).callback.searchParams.get('state'), state)
@@ -692,6 +752,7 @@ export const FAPI2: PlanSpec = {
     'fapi2-security-profile-final-state-only-outside-request-object-not-used': {
       status: 'passes',
       note: 'the state outside the pushed request is ignored: success without state',
+      conditions: ['VerifyNoStateInAuthorizationResponse'],
       test: async (c) => {
         const { callback } = await fapiFlow(c, rp1, { params: { state: undefined }, extra: { state: alnum(10) } })
         assert.equal(callback.searchParams.get('state'), null)
@@ -700,6 +761,7 @@ export const FAPI2: PlanSpec = {
     'fapi2-security-profile-final-ensure-request-object-without-redirect-uri-fails': {
       status: 'passes',
       note: 'refused at PAR: 400 invalid_request (FAPI 2.0 clients must send redirect_uri)',
+      conditions: ['EnsurePARInvalidRequestOrInvalidRequestObjectError'],
       test: async (c) => {
         parError(await par(c, rp1, { params: { redirect_uri: undefined } }), [400], ['invalid_request', 'invalid_request_object'])
       },
@@ -707,6 +769,7 @@ export const FAPI2: PlanSpec = {
     'fapi2-security-profile-final-plain-fapi-tolerate-unregistered-redirect-uri': {
       status: 'passes',
       note: 'PostCert does not take unregistered redirect URIs at PAR (RFC 9126 2.4 allows either): 400 invalid_request, and no callback',
+      conditions: ['EnsurePARInvalidRequestOrInvalidRequestObjectError'],
       test: async (c) => {
         const p = await par(c, rp1, { params: { redirect_uri: `${SUITE}/callback/${alnum(10)}` } })
         parError(p, [400], ['invalid_request', 'invalid_request_object'])
@@ -716,6 +779,7 @@ export const FAPI2: PlanSpec = {
     'fapi2-security-profile-final-ensure-unsigned-authorization-request-without-using-par-fails': {
       status: 'passes',
       note: 'redirected back with invalid_request (PAR is required)',
+      conditions: [...AUTHORIZATION_ERROR, 'EnsureInvalidRequestError'],
       test: async (c) => {
         const verifier = client.randomPKCECodeVerifier()
         const params = { scope: SCOPE, state: suiteValue(10), nonce: suiteValue(10), code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' }
@@ -727,6 +791,7 @@ export const FAPI2: PlanSpec = {
     'fapi2-security-profile-final-ensure-redirect-uri-in-authorization-request': {
       status: 'passes',
       note: 'refused at PAR: 400 invalid_request (PostCert does not default to the single registered URI for FAPI clients)',
+      conditions: ['EnsurePARInvalidRequestOrInvalidRequestObjectError'],
       test: async (c) => {
         parError(await par(c, rp1, { params: { redirect_uri: undefined } }), [400], ['invalid_request', 'invalid_request_object'])
       },
@@ -734,19 +799,26 @@ export const FAPI2: PlanSpec = {
     'fapi2-security-profile-final-ensure-response-type-code-idtoken-fails': {
       status: 'passes',
       note: 'refused at PAR: 400 unsupported_response_type',
+      conditions: ['EnsureHttpStatusCodeIs4xx', 'EnsurePARUnsupportedResponseTypeOrInvalidRequestOrUnauthorizedClientError'],
       test: async (c) => {
-        parError(await par(c, rp1, { params: { response_type: 'code id_token' } }), FOUR_XX, ['unsupported_response_type', 'invalid_request', 'unauthorized_client'])
+        const p = await par(c, rp1, { params: { response_type: 'code id_token' } })
+        parError(p, FOUR_XX, ['unsupported_response_type', 'invalid_request', 'unauthorized_client'])
+        assert.equal(p.res.status, 400, 'EnsurePARUnsupportedResponseTypeOrInvalidRequestOrUnauthorizedClientError')
       },
     },
     'fapi2-security-profile-final-ensure-response-type-token-fails': {
       status: 'passes',
       note: 'refused at PAR: 400 unsupported_response_type',
+      conditions: ['EnsureHttpStatusCodeIs4xx', 'EnsurePARUnsupportedResponseTypeOrInvalidRequestOrUnauthorizedClientError'],
       test: async (c) => {
-        parError(await par(c, rp1, { params: { response_type: 'token' } }), FOUR_XX, ['unsupported_response_type', 'invalid_request', 'unauthorized_client'])
+        const p = await par(c, rp1, { params: { response_type: 'token' } })
+        parError(p, FOUR_XX, ['unsupported_response_type', 'invalid_request', 'unauthorized_client'])
+        assert.equal(p.res.status, 400, 'EnsurePARUnsupportedResponseTypeOrInvalidRequestOrUnauthorizedClientError')
       },
     },
     'fapi2-security-profile-final-ensure-client-id-in-token-endpoint': {
       status: 'passes',
+      conditions: ['CheckTokenEndpointHttpStatusIs400Allowing401ForInvalidClientError', ...TOKEN_ERROR, 'CheckErrorFromTokenEndpointResponseErrorInvalidClientOrInvalidGrant'],
       test: async (c) => {
         // Client 1's code with client 2's client_id, and an assertion for client 2 signed with client 1's key.
         const { p, callback, key } = await signedIn(c, rp1)
@@ -757,12 +829,14 @@ export const FAPI2: PlanSpec = {
     'fapi2-security-profile-final-ensure-holder-of-key-required': {
       status: 'passes',
       note: 'the TLS of the authorization, token, userinfo and registration endpoints is checked at the shipped nginx configuration in front',
+      conditions: [...TLS_CONDITIONS, 'EnsureHttpStatusCodeIs4xx', 'CheckTokenEndpointHttpStatus400or401', ...TOKEN_ERROR, 'CheckTokenEndpointReturnedInvalidRequestGrantOrDPopProofError'],
       test: async (c) => {
         const metadata = await c.discovery()
         for (const key of ['authorization_endpoint', 'token_endpoint', 'userinfo_endpoint', 'registration_endpoint']) {
           if (!c.proxy) break // no nginx on this machine: a warning said so
           assert.equal(new URL(metadata[key]).protocol, 'https:', key)
           await checkTls(metadata[key])
+          await tls13Preferred(metadata[key])
         }
         const { p, callback } = await signedIn(c, rp1)
         tokenError(await tokenRequest(c, codeFields(p, callback), { assertion: await assertion(c, rp1) }), DPOP_BINDING)
@@ -770,6 +844,7 @@ export const FAPI2: PlanSpec = {
     },
     'fapi2-security-profile-final-ensure-authorization-code-is-bound-to-client': {
       status: 'passes',
+      conditions: INVALID_GRANT_CONDITIONS,
       test: async (c) => {
         // Client 2, correctly authenticated and with its own DPoP key, redeems client 1's code.
         const { p, callback } = await signedIn(c, rp1)
@@ -779,6 +854,7 @@ export const FAPI2: PlanSpec = {
     'fapi2-security-profile-final-attempt-reuse-authorization-code-after-one-second': {
       status: 'passes',
       note: 'the second redemption is refused and the access token of the first is revoked',
+      conditions: ['ServerAllowedReusingAuthorizationCode', ...INVALID_GRANT_CONDITIONS, 'EnsureHttpStatusCodeIs4xx'],
       test: async (c) => {
         const { p, callback, key, tokens } = await fapiFlow(c, rp1)
         await sleep(1000)
@@ -791,6 +867,7 @@ export const FAPI2: PlanSpec = {
     'fapi2-security-profile-final-ensure-token-endpoint-fails-with-expired-auth-code': {
       status: 'passes',
       note: 'really waits 62 s (beside the other modules)',
+      conditions: ['ServerAllowedExpiredAuthorizationCode', ...INVALID_GRANT_CONDITIONS],
       waits: 62,
       test: async (c) => {
         const { p, callback, key } = await signedIn(c, rp1)
@@ -801,12 +878,14 @@ export const FAPI2: PlanSpec = {
     'fapi2-security-profile-final-ensure-signed-client-assertion-with-RS256-fails': {
       status: 'passes',
       note: 'runs with a PS256 client key, as here; with the ES256 keys of conformance:prepare the suite skips it',
+      conditions: ['CheckTokenEndpointHttpStatusIs400Allowing401ForInvalidClientError', ...TOKEN_ERROR, 'CheckErrorFromTokenEndpointResponseErrorInvalidClient'],
       test: async (c) => {
         await assertionModule(c, (c) => assertion(c, rp1, { alg: 'RS256' }), INVALID_CLIENT)
       },
     },
     'fapi2-security-profile-final-ensure-client-assertion-in-token-endpoint': {
       status: 'passes',
+      conditions: INVALID_CLIENT_OR_REQUEST_CONDITIONS,
       test: async (c) => {
         const { p, callback, key } = await signedIn(c, rp1)
         tokenError(await tokenRequest(c, codeFields(p, callback, { client_id: rp1.clientId }), { key }), INVALID_CLIENT_OR_REQUEST)
@@ -814,18 +893,21 @@ export const FAPI2: PlanSpec = {
     },
     'fapi2-security-profile-final-ensure-client-assertion-with-exp-is-5-minutes-in-past-fails': {
       status: 'passes',
+      conditions: INVALID_CLIENT_OR_REQUEST_CONDITIONS,
       test: async (c) => {
         await assertionModule(c, (c) => assertion(c, rp1, { claims: { exp: epoch() - 300 } }), INVALID_CLIENT_OR_REQUEST)
       },
     },
     'fapi2-security-profile-final-ensure-client-assertion-with-wrong-aud-fails': {
       status: 'passes',
+      conditions: INVALID_CLIENT_OR_REQUEST_CONDITIONS,
       test: async (c) => {
         await assertionModule(c, (c) => assertion(c, rp1, { aud: 'https://fapidev-rs.authlete.net/api/userinfo' }), INVALID_CLIENT_OR_REQUEST)
       },
     },
     'fapi2-security-profile-final-ensure-client-assertion-with-no-sub-fails': {
       status: 'passes',
+      conditions: INVALID_CLIENT_OR_REQUEST_CONDITIONS,
       test: async (c) => {
         await assertionModule(c, (c) => assertion(c, rp1, { drop: ['sub'] }), INVALID_CLIENT_OR_REQUEST)
       },
@@ -833,6 +915,7 @@ export const FAPI2: PlanSpec = {
     'fapi2-security-profile-final-dpop-negative-tests': {
       status: 'passes',
       note: 'the RS256 case runs because the DPoP key is RSA (PS256, the suite\'s default); the issuer has a port in-process, so the default-port htu case sends the URL unchanged',
+      conditions: ['EnsureHttpStatusCodeIs400or401', 'EnsureHttpStatusCodeIs200or201'],
       test: async (c) => {
         const { tokens, key } = await fapiFlow(c, rp1)
         const at = tokens.access_token
@@ -882,6 +965,11 @@ export const FAPI2: PlanSpec = {
     'fapi2-security-profile-final-refresh-token': {
       status: 'passes',
       note: 'PostCert does not rotate a FAPI client\'s refresh token, so the suite skips the 30-second retry of the previous one',
+      conditions: ['EnsureServerConfigurationSupportsRefreshToken', 'EnsureRefreshTokenContainsAllowedCharactersOnly', 'CheckTokenEndpointHttpStatus200',
+        'CheckTokenEndpointReturnedJsonContentType', 'CheckTokenEndpointCacheHeaders', 'CheckTokenTypeIsDpop', 'EnsureAccessTokenContainsAllowedCharactersOnly',
+        'ExtractExpiresInFromTokenEndpointResponse', 'EnsureMinimumRefreshTokenLength', 'EnsureMinimumRefreshTokenEntropy', 'CompareIdTokenClaims',
+        'CheckTokenEndpointHttpStatus400or401', 'CheckTokenEndpointReturnedInvalidClientGrantOrRequestError', 'CheckTokenEndpointHttpStatus400',
+        'CheckTokenEndpointReturnedInvalidRequestGrantOrDPopProofError', 'EnsureHttpStatusCodeIs4xx', 'CheckErrorFromTokenEndpointResponseErrorInvalidGrant'],
       test: async (c) => {
         /** One client's part: login with prompt=consent (offline_access), refresh with a new DPoP key (RefreshTokenRequestSteps). */
         const refreshing = async (rp: FapiRp, first: boolean, browser?: request.Agent) => {
@@ -896,8 +984,10 @@ export const FAPI2: PlanSpec = {
           const key = await dpopKey()
           const refreshed = await client.refreshTokenGrant(rp.config, rt, first ? { scope: SCOPE } : undefined, { DPoP: dpopHandle(rp, key) })
           assert.match(rp.last.headers?.get('cache-control') ?? '', /(^|,)\s*no-store\s*(,|$)/, 'CheckTokenEndpointCacheHeaders')
-          assert.equal(refreshed.token_type, 'dpop')
+          assert.match(rp.last.headers?.get('content-type') ?? '', /^application\/json/, 'CheckTokenEndpointReturnedJsonContentType')
+          assert.equal(refreshed.token_type, 'dpop', 'CheckTokenTypeIsDpop')
           checkTokenResponse(refreshed)
+          assert.equal(typeof refreshed.expires_in, 'number', 'ExtractExpiresInFromTokenEndpointResponse')
           assert.match(refreshed.access_token, /^[\x20-\x7E]+$/, 'EnsureAccessTokenContainsAllowedCharactersOnly')
           unguessable(refreshed.access_token, 'the refreshed access token')
           assert.notEqual(refreshed.access_token, tokens.access_token)
@@ -930,6 +1020,7 @@ export const FAPI2: PlanSpec = {
     'fapi2-security-profile-final-par-ensure-reused-request-uri-prior-to-auth-completion-succeeds': {
       status: 'passes',
       note: 'the login page is opened and left, then the same request_uri opened again and the login completed',
+      conditions: ['WarningAboutRequestUriError'],
       test: async (c) => {
         const p = await pushed(c, rp1)
         const path = authorizationPath(p)
@@ -949,6 +1040,7 @@ export const FAPI2: PlanSpec = {
     'fapi2-security-profile-final-par-attempt-reuse-request_uri': {
       status: 'passes',
       note: 'the used request_uri is refused: invalid_request_uri back at the redirect URI',
+      conditions: ['EnsureInvalidRequestUriError', 'EnsureErrorFromAuthorizationEndpointResponse'],
       test: async (c) => {
         const { p, browser } = await fapiFlow(c, rp1)
         const { step } = await visit(c, authorizationPath(p), browser)
@@ -958,6 +1050,7 @@ export const FAPI2: PlanSpec = {
     'fapi2-security-profile-final-par-attempt-to-use-request_uri-for-different-client': {
       status: 'passes',
       note: 'an error page, 400 invalid_redirect_uri: the URL carries client 1\'s redirect_uri (a duplicate of the pushed one), which client 2 has not registered',
+      conditions: ['EnsureInvalidRequestInvalidRequestObjectOrInvalidRequestUriError'],
       test: async (c) => {
         const p = await pushed(c, rp1)
         const { step } = await visit(c, authorizationPath(p, { clientId: rp2.clientId }))
@@ -967,6 +1060,7 @@ export const FAPI2: PlanSpec = {
     'fapi2-security-profile-final-par-attempt-to-use-expired-request_uri': {
       status: 'passes',
       note: 'really waits expires_in (60 s, beside the other modules)',
+      conditions: ['EnsureInvalidRequestUriError'],
       waits: 60,
       test: async (c) => {
         const p = await pushed(c, rp1)
@@ -978,6 +1072,7 @@ export const FAPI2: PlanSpec = {
     },
     'fapi2-security-profile-final-par-ensure-jwt-client-assertions-nbf-8-seconds-in-the-future-is-accepted': {
       status: 'passes',
+      conditions: ['CheckPAREndpointResponse201WithNoError'],
       test: async (c) => {
         const ahead = epoch() + 8
         await fapiFlow(c, rp1, { parAssertion: await assertion(c, rp1, { claims: { iat: ahead, nbf: ahead } }) })
@@ -985,6 +1080,7 @@ export const FAPI2: PlanSpec = {
     },
     'fapi2-security-profile-final-par-ensure-jwt-client-assertions-nbf-over-60-seconds-in-the-future-fails': {
       status: 'passes',
+      conditions: PAR_ASSERTION_CONDITIONS,
       test: async (c) => {
         const ahead = epoch() + 62
         await parAssertionModule(c, assertion(c, rp1, { claims: { iat: ahead, nbf: ahead, exp: ahead + 60 } }))
@@ -992,6 +1088,7 @@ export const FAPI2: PlanSpec = {
     },
     'fapi2-security-profile-final-par-authorization-request-containing-request_uri-form-param': {
       status: 'passes',
+      conditions: ['EnsurePARInvalidRequestOrInvalidRequestObjectOrRequestUriNotSupportedError'],
       test: async (c) => {
         const p = await par(c, rp1, { params: { request_uri: 'urn:fdc:authlete.com:E2ooXxELkEFSKR90ymYV-BbwAvCC2TozHfSb_mMCw2s' } })
         parError(p, [400], ['invalid_request', 'invalid_request_object', 'request_uri_not_supported'])
@@ -999,6 +1096,7 @@ export const FAPI2: PlanSpec = {
     },
     'fapi2-security-profile-final-par-attempt-invalid-http-method': {
       status: 'passes',
+      conditions: ['EnsureParHTTPError'],
       test: async (c) => {
         const p = await par(c, rp1, { method: 'put' })
         assert.ok(p.res.status >= 400 && p.res.status < 600, `PUT answered ${p.res.status}`)
@@ -1007,12 +1105,14 @@ export const FAPI2: PlanSpec = {
     'fapi2-security-profile-final-par-ensure-pkce-required': {
       status: 'passes',
       note: 'refused at PAR: 400 invalid_request',
+      conditions: ['EnsurePARInvalidRequestError'],
       test: async (c) => {
         parError(await par(c, rp1, { params: { code_challenge: undefined, code_challenge_method: undefined } }), [400], ['invalid_request'])
       },
     },
     'fapi2-security-profile-final-ensure-pkce-code-verifier-required': {
       status: 'passes',
+      conditions: INVALID_GRANT_CONDITIONS,
       test: async (c) => {
         const { p, callback, key } = await signedIn(c, rp1)
         tokenError(await tokenRequest(c, codeFields(p, callback, { code_verifier: undefined }), { key, assertion: await assertion(c, rp1) }), INVALID_GRANT)
@@ -1020,6 +1120,7 @@ export const FAPI2: PlanSpec = {
     },
     'fapi2-security-profile-final-incorrect-pkce-code-verifier-rejected': {
       status: 'passes',
+      conditions: INVALID_GRANT_CONDITIONS,
       test: async (c) => {
         const { p, callback, key } = await signedIn(c, rp1)
         tokenError(await tokenRequest(c, codeFields(p, callback, { code_verifier: client.randomPKCECodeVerifier() }), { key, assertion: await assertion(c, rp1) }), INVALID_GRANT)
@@ -1028,6 +1129,7 @@ export const FAPI2: PlanSpec = {
     'fapi2-security-profile-final-par-plain-pkce-rejected': {
       status: 'passes',
       note: 'refused at PAR: 400 invalid_request',
+      conditions: ['EnsurePARInvalidRequestError'],
       test: async (c) => {
         const verifier = client.randomPKCECodeVerifier()
         parError(await par(c, rp1, { params: { code_challenge: verifier, code_challenge_method: 'plain' } }), [400], ['invalid_request'])
@@ -1041,18 +1143,21 @@ export const FAPI2: PlanSpec = {
     },
     'fapi2-security-profile-final-par-test-array-as-audience-fails': {
       status: 'passes',
+      conditions: PAR_ASSERTION_CONDITIONS,
       test: async (c) => {
         await parAssertionModule(c, assertion(c, rp1, { aud: [c.issuer, `${c.issuer}/token`] }))
       },
     },
     'fapi2-security-profile-final-par-test-par-endpoint-url-as-audience-fails': {
       status: 'passes',
+      conditions: PAR_ASSERTION_CONDITIONS,
       test: async (c) => {
         await parAssertionModule(c, assertion(c, rp1, { aud: `${c.issuer}/request` }))
       },
     },
     'fapi2-security-profile-final-par-test-token-endpoint-url-as-audience-fails': {
       status: 'passes',
+      conditions: PAR_ASSERTION_CONDITIONS,
       test: async (c) => {
         await parAssertionModule(c, assertion(c, rp1, { aud: `${c.issuer}/token` }))
       },

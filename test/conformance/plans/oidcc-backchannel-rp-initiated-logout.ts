@@ -47,6 +47,7 @@ export const OIDCC_BACKCHANNEL_RP_INITIATED_LOGOUT: PlanSpec = {
     'oidcc-backchannel-logout-discovery-endpoint-verification': {
       status: 'passes',
       note: 'run against an https issuer behind the TLS proxy, as deployed',
+      conditions: ['CheckDiscEndpointAllEndpointsAreHttps', 'CheckDiscEndpointBackchannelLogoutSupported', 'CheckDiscEndpointBackchannelLogoutSessionSupported', 'CheckDiscEndSessionEndpoint'],
       test: async () => {
         await logoutDiscovery((m) => {
           assert.equal(m.backchannel_logout_supported, true, 'CheckDiscEndpointBackchannelLogoutSupported')
@@ -57,6 +58,9 @@ export const OIDCC_BACKCHANNEL_RP_INITIATED_LOGOUT: PlanSpec = {
     'oidcc-backchannel-rp-initiated-logout': {
       status: 'passes',
       note: 'the logout token is POSTed before the browser is redirected; in the official run PostCert must reach the suite over https (the suite warns below TLS 1.2 with BCP 195 ciphers)',
+      conditions: ['ValidateLogoutTokenFromBackchannelLogoutRequestEncryption', 'CheckForUnexpectedParametersInBackchannelLogoutRequest', 'ValidateLogoutTokenSignature', 'ValidateLogoutTokenClaims',
+        'CheckIdTokenSubMatchesLogoutToken', 'CheckIdTokenSidMatchesLogoutToken', 'CheckLogoutTokenNoNonce', 'CheckLogoutTokenHasSubOrSid',
+        'CheckPostLogoutState', 'CheckForUnexpectedParametersInPostLogoutRedirect', 'CheckErrorFromAuthorizationEndpointIsOneThatRequiredAUserInterface'],
       test: async (c) => {
         const rp = await logoutClient(c, { backchannel_logout_uri: backchannelUri, backchannel_logout_session_required: true })
         assert.equal(rp.registered.backchannel_logout_uri, backchannelUri)
@@ -77,7 +81,7 @@ export const OIDCC_BACKCHANNEL_RP_INITIATED_LOGOUT: PlanSpec = {
         const form = new URLSearchParams(call!.body)
         assert.deepEqual([...form.keys()], ['logout_token'], 'CheckForUnexpectedParametersInBackchannelLogoutRequest')
         const jwks = (await request(c.url).get('/jwks').expect(200)).body
-        // ValidateLogoutTokenSignature, ValidateLogoutTokenClaims.
+        // ValidateLogoutTokenSignature (a signed, unencrypted token: ValidateLogoutTokenFromBackchannelLogoutRequestEncryption has nothing to decrypt), ValidateLogoutTokenClaims.
         const { payload, protectedHeader } = await jose.jwtVerify(form.get('logout_token')!, jose.createLocalJWKSet(jwks), { issuer: c.issuer, audience: rp.clientId })
         assert.equal(protectedHeader.typ, 'logout+jwt')
         const now = Date.now() / 1000

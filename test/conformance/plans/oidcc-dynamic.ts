@@ -8,10 +8,11 @@ import * as client from 'openid-client'
 import request from 'supertest'
 import { startHttpsSite, type HttpsSite } from '../../helpers/https-site.ts'
 import { startTestServer } from '../../helpers/server.ts'
-import { checkIdToken } from '../checks.ts'
+import { checkIdToken, checkServerJwks, checkTokenError, unguessable } from '../checks.ts'
 import { clientKey, Conformance, SUITE, type Rp } from '../harness.ts'
 import type { PlanSpec } from '../plan.ts'
-import { checkDiscovery } from './oidcc-config.ts'
+import { checkRefreshResponse, checkUserinfo, compareIdTokenClaims, onlyRequestedClaims, REFRESH_CONDITIONS, USERINFO_CONDITIONS } from './oidcc-basic.ts'
+import { checkDiscovery, DISCOVERY_CONDITIONS } from './oidcc-config.ts'
 
 /** PostCert as deployed: an https issuer behind its TLS proxy (the suite refuses http endpoints). */
 const DEPLOYED_ISSUER = 'https://id.postcert.test'
@@ -139,11 +140,10 @@ async function verifyIdToken(c: Conformance, rp: Rp, idToken: string, nonce?: st
 /** oidcc-server's flow: authorize, log in, exchange (private_key_jwt), check the ID token, call userinfo. */
 async function serverFlow(c: Conformance, rp: Rp, params: Record<string, string | undefined> = {}) {
   const flow = await c.codeFlow(rp, params)
-  const code = flow.callback.searchParams.get('code')!
-  assert.ok(code.length >= 22, 'EnsureMinimumAuthorizationCodeLength')
+  unguessable(flow.callback.searchParams.get('code') ?? undefined, 'the code (EnsureMinimumAuthorizationCode{Length,Entropy})')
   assert.equal(flow.callback.searchParams.get('iss'), c.issuer)
   assert.ok(flow.tokens.access_token)
-  assert.ok(flow.tokens.expires_in && flow.tokens.expires_in > 0)
+  assert.ok(flow.tokens.expires_in && flow.tokens.expires_in > 0, 'ExtractExpiresInFromTokenEndpointResponse')
   const idToken = await verifyIdToken(c, rp, flow.tokens.id_token!, flow.nonce)
   assert.equal(flow.userinfo.sub, idToken.payload.sub)
   return { ...flow, idToken }
@@ -175,6 +175,7 @@ async function exchangeAsSent(c: Conformance, rp: Rp, flow: { callback: URL; sta
   assert.ok(code, flow.callback.href)
   const res = await tokenRequest(c, rp, rp.key!, { grant_type: 'authorization_code', code, redirect_uri: rp.redirectUri }, audience)
   assert.equal(res.status, 200, res.text)
+  assert.equal(res.body.error, undefined, 'CheckIfTokenEndpointResponseError')
   assert.ok(res.body.access_token, 'CheckForAccessTokenValue')
   assert.ok(res.body.expires_in > 0, 'ValidateExpiresIn')
   const idToken = await verifyIdToken(c, rp, res.body.id_token, flow.nonce)
@@ -192,19 +193,13 @@ async function offlineLogin(c: Conformance, rp: Rp, params: Record<string, strin
 
 /** RefreshTokenRequestSteps: a refresh (with the scope for the first client) that must succeed, and CompareIdTokenClaims. */
 async function refresh(c: Conformance, rp: Rp, key: Key, refreshToken: string, first: { access_token: string; idToken: jose.JWTPayload }, scope?: string) {
+  assert.ok(metadata.grant_types_supported.includes('refresh_token'), 'EnsureServerConfigurationSupportsRefreshToken')
   const res = await tokenRequest(c, rp, key, { grant_type: 'refresh_token', refresh_token: refreshToken, ...(scope ? { scope } : {}) })
   assert.equal(res.status, 200, res.text)
-  assert.match(String(res.headers['content-type']), /^application\/json/)
-  assert.ok(String(res.headers['cache-control']).split(',').map((s) => s.trim()).includes('no-store'), 'CheckTokenEndpointCacheHeaders')
-  assert.equal(res.body.token_type, 'Bearer')
-  assert.ok(res.body.access_token.length >= 22 && /^[\x20-\x7E]+$/.test(res.body.access_token))
-  assert.notEqual(res.body.access_token, first.access_token)
-  assert.ok(res.body.expires_in > 0)
-  if (res.body.refresh_token) assert.ok(res.body.refresh_token.length >= 22, 'EnsureMinimumRefreshTokenLength')
+  checkRefreshResponse(res, first.access_token)
   if (res.body.id_token) {
     const second = (await verifyIdToken(c, rp, res.body.id_token, undefined, { fromRefresh: true })).payload
-    for (const claim of ['iss', 'sub', 'aud', 'auth_time', 'azp'] as const) assert.deepEqual(second[claim], first.idToken[claim], claim)
-    assert.notEqual(second.iat, first.idToken.iat, 'the refreshed ID token has its own iat')
+    compareIdTokenClaims(first.idToken, second)
   }
   // requestProtectedResource with the new access token.
   await request(c.url).get(new URL(metadata.userinfo_endpoint).pathname).set('Authorization', `Bearer ${res.body.access_token}`).expect(200)
@@ -229,14 +224,6 @@ function signingKeys(jwks: jose.JSONWebKeySet): string[] {
     k.kty === 'RSA' ? { e: k.e, kty: k.kty, n: k.n, kid: k.kid } : { crv: k.crv, kty: k.kty, x: k.x, y: k.y, kid: k.kid }))
 }
 
-/** FetchServerKeys + ValidateJwksSequence + CheckForKeyIdInServerJWKs + CheckDistinctKeyIdValueInServerJWKs. */
-function validJwks(jwks: jose.JSONWebKeySet): void {
-  assert.ok(jwks.keys.length)
-  const kids = jwks.keys.map((k) => k.kid)
-  assert.ok(kids.every(Boolean), 'every key has a kid')
-  assert.equal(new Set(kids).size, kids.length, 'kids are unique')
-  for (const key of jwks.keys) assert.ok(!('d' in key) && !('p' in key), 'public keys only')
-}
 
 export const OIDCC_DYNAMIC: PlanSpec = {
   name: 'oidcc-dynamic-certification-test-plan',
@@ -256,6 +243,7 @@ export const OIDCC_DYNAMIC: PlanSpec = {
   modules: {
     'oidcc-idtoken-rs256': {
       status: 'passes',
+      conditions: ['EnsureIdTokenContainsKid', 'CheckIdTokenSignatureAlgorithm'],
       test: async (c) => {
         const rp = await register(c, { id_token_signed_response_alg: 'RS256' })
         const { idToken } = await serverFlow(c, rp)
@@ -267,8 +255,9 @@ export const OIDCC_DYNAMIC: PlanSpec = {
     'oidcc-idtoken-unsigned': {
       status: 'skipped by the suite',
       note: '`none` is not in id_token_signing_alg_values_supported; registering it is refused',
+      conditions: ['OIDCCCheckIdTokenSigningAlgValuesSupportedAlgNone'],
       test: async (c) => {
-        assert.ok(!metadata.id_token_signing_alg_values_supported.includes('none'))
+        assert.ok(!metadata.id_token_signing_alg_values_supported.includes('none'), 'OIDCCCheckIdTokenSigningAlgValuesSupportedAlgNone')
         const res = await c.registration(registrationRequest({ jwks: await suiteKey(false) }, { id_token_signed_response_alg: 'none' }))
         assert.equal(res.status, 400)
         assert.equal(res.body.error, 'invalid_client_metadata')
@@ -276,6 +265,8 @@ export const OIDCC_DYNAMIC: PlanSpec = {
     },
     'oidcc-userinfo-rs256': {
       status: 'passes',
+      conditions: ['CheckDiscEndpointUserinfoSigningAlgValuesSupportedContainsRS256', 'EnsureContentTypeApplicationJwt', 'ValidateUserInfoResponseSignature', 'ValidateUserInfoSigningAlgIsRS256',
+        'ValidateSignedUserInfoResponseStandardJWTClaims', 'EnsureUserInfoDoesNotContainNonce', ...USERINFO_CONDITIONS],
       test: async (c) => {
         assert.ok(metadata.userinfo_signing_alg_values_supported.includes('RS256'), 'CheckDiscEndpointUserinfoSigningAlgValuesSupportedContainsRS256')
         const rp = await register(c, { userinfo_signed_response_alg: 'RS256' })
@@ -286,22 +277,30 @@ export const OIDCC_DYNAMIC: PlanSpec = {
         assert.match(String(res.headers['content-type']), /^application\/jwt/, 'EnsureContentTypeApplicationJwt')
         const { payload, protectedHeader } = await jose.jwtVerify(res.text, jose.createLocalJWKSet(await serverJwks(c)), { algorithms: ['RS256'] })
         assert.equal(protectedHeader.alg, 'RS256', 'ValidateUserInfoSigningAlgIsRS256')
+        // ValidateSignedUserInfoResponseStandardJWTClaims: iss, aud, and exp, iat, nbf (when present) within their bounds.
+        const now = Date.now() / 1000
         assert.equal(payload.iss, c.issuer, 'ValidateSignedUserInfoResponseStandardJWTClaims')
-        assert.equal(payload.aud, rp.clientId)
+        assert.ok(payload.aud === rp.clientId || (Array.isArray(payload.aud) && payload.aud.includes(rp.clientId)), 'aud')
+        if (payload.exp !== undefined) assert.ok(payload.exp > now - 300 && payload.exp < now + 50 * 365 * 86400, 'exp')
+        if (payload.iat !== undefined) assert.ok(payload.iat < now + 300 && payload.iat > now - 86400, 'iat')
+        if (payload.nbf !== undefined) assert.ok(payload.nbf < now + 300, 'nbf')
         assert.equal(payload.sub, sub)
         assert.ok(!('nonce' in payload), 'EnsureUserInfoDoesNotContainNonce')
+        checkUserinfo(payload)
         await unregister(c, rp)
       },
     },
     'oidcc-ensure-redirect-uri-in-authorization-request': {
       status: 'passes',
       note: 'two redirect URIs on different hosts and no sector document: PostCert gives the pairwise client a sector of its own',
+      conditions: ['AuthorizationEndpointRedirectedBackUnexpectedly'],
       test: async (c) => {
         const redirectUris = [`${SUITE}/callback`, 'https://example.org/redirect']
         const key = await suiteKey(false)
         const rp = await suiteRp(c, registered(c, await c.registration(registrationRequest({ jwks: key }, { redirect_uris: redirectUris }))), key)
         assert.equal(rp.registered.subject_type, 'pairwise')
         const { step } = await c.authorize(rp, { redirect_uri: undefined })
+        // An error page, no redirect (AuthorizationEndpointRedirectedBackUnexpectedly).
         assert.match(Conformance.errorPage(step), /<code id="error-code">invalid_request<\/code>/)
         await unregister(c, rp)
       },
@@ -339,6 +338,7 @@ export const OIDCC_DYNAMIC: PlanSpec = {
     },
     'oidcc-redirect-uri-regfrag': {
       status: 'passes',
+      conditions: ['EnsureContentTypeJson', 'EnsureHttpStatusCodeIs400', 'CheckErrorFromDynamicRegistrationEndpointIsInvalidRedirectUriOrInvalidClientMetadata'],
       test: async (c) => {
         const res = await c.registration(registrationRequest({ jwks: await suiteKey(false) }, { redirect_uris: [`${SUITE}/callback#foobar`] }))
         assert.equal(res.status, 400)
@@ -349,6 +349,7 @@ export const OIDCC_DYNAMIC: PlanSpec = {
     'oidcc-discovery-endpoint-verification': {
       status: 'not applicable',
       note: 'code flow only: response_types_supported is ["code"] and grant_types_supported has no implicit, where the dynamic profile asks for id_token, token id_token and the implicit grant; every other check holds (https issuer behind the TLS proxy)',
+      conditions: [...DISCOVERY_CONDITIONS, 'OIDCCCheckDiscEndpointResponseTypesSupportedDynamic', 'OIDCCCheckDiscEndpointGrantTypesSupportedDynamic'],
       test: async (c) => {
         await deployedDiscovery(async (get, issuer) => {
           const m = await checkDiscovery(c, issuer, get)
@@ -363,10 +364,12 @@ export const OIDCC_DYNAMIC: PlanSpec = {
     },
     'oidcc-server': {
       status: 'passes',
+      conditions: ['EnsureMinimumAuthorizationCodeLength', 'EnsureMinimumAuthorizationCodeEntropy', 'ExtractExpiresInFromTokenEndpointResponse', 'EnsureIdTokenDoesNotContainName', 'EnsureIdTokenDoesNotContainNonRequestedClaims'],
       test: async (c) => {
         const rp = await register(c)
-        const { idToken } = await serverFlow(c, rp)
+        const { idToken, params } = await serverFlow(c, rp)
         assert.ok(!('name' in idToken.payload), 'EnsureIdTokenDoesNotContainName')
+        onlyRequestedClaims(idToken.payload, params.scope!)
         await unregister(c, rp)
       },
     },
@@ -433,6 +436,7 @@ export const OIDCC_DYNAMIC: PlanSpec = {
     },
     'oidcc-registration-sector-bad': {
       status: 'passes',
+      conditions: ['EnsureContentTypeJson', 'EnsureHttpStatusCodeIs400', 'CheckErrorFromDynamicRegistrationEndpointIsInvalidClientMetadata'],
       test: async (c) => {
         assert.ok(metadata.subject_types_supported.includes('pairwise'))
         site.serve('/sector-bad/redirect_uris.json', ['https://example.com/op'])
@@ -446,13 +450,15 @@ export const OIDCC_DYNAMIC: PlanSpec = {
     'oidcc-server-rotate-keys': {
       status: 'passes',
       note: 'the tester runs `postcert keys rotate` before pressing Start; in-process the same rotation, then the reload every instance does',
+      conditions: ['VerifyNewJwksHasNewSigningKey', 'VerifyNewJwksStillHasOldSigningKey'],
       test: async (c) => {
+        // FetchServerKeys, CheckServerKeysIsValid, ValidateJwksSequence, CheckForKeyIdInServerJWKs, CheckDistinctKeyIdValueInServerJWKs on both sets.
         const original = await serverJwks(c)
-        validJwks(original)
+        await checkServerJwks(original)
         await c.server.ctx.signingKeys.rotate()
         assert.equal(await c.server.ctx.host.refresh(), true, 'the provider reloads with the new keys')
         const latest = await serverJwks(c)
-        validJwks(latest)
+        await checkServerJwks(latest)
         const before = signingKeys(original)
         const after = signingKeys(latest)
         // VerifyNewJwksHasNewSigningKey: keys only in the new set, with new kids and new key material.
@@ -477,6 +483,7 @@ export const OIDCC_DYNAMIC: PlanSpec = {
     'oidcc-refresh-token-rp-key-rotation': {
       status: 'passes',
       note: 'oidc-provider refetches a client\'s jwks_uri on an unknown kid only once its copy is 60 s old: the module\'s default wait (server.jwks_refresh_delay unset or 60) is needed; really waits 60 s and 1 s (beside the other modules)',
+      conditions: REFRESH_CONDITIONS,
       waits: 61,
       test: async (c) => {
         const path = '/rp-rotation/client1_jwks'
@@ -499,8 +506,9 @@ export const OIDCC_DYNAMIC: PlanSpec = {
     'oidcc-request-uri-unsigned': {
       status: 'not applicable',
       note: 'request objects by reference are not supported (PAR instead): request_uri_parameter_supported is false, which the suite fails (CheckDiscEndpointRequestUriParameterSupported); it does not skip, as request_object_signing_alg_values_supported is absent. A request_uri gets request_uri_not_supported',
+      conditions: ['CheckDiscEndpointRequestUriParameterSupported'],
       test: async (c) => {
-        assert.equal(metadata.request_uri_parameter_supported, false)
+        assert.equal(metadata.request_uri_parameter_supported, false, 'CheckDiscEndpointRequestUriParameterSupported wants it absent or true')
         assert.equal(metadata.request_object_signing_alg_values_supported, undefined)
         const requestUri = `${SUITE}/requesturi/${randomBytes(48).toString('base64url')}`
         const rp = await register(c, { request_uris: [`${requestUri}#${randomBytes(32).toString('base64url')}`] })
@@ -513,9 +521,10 @@ export const OIDCC_DYNAMIC: PlanSpec = {
     'oidcc-request-uri-signed-rs256': {
       status: 'not applicable',
       note: 'no request objects: request_object_signing_alg_values_supported is absent (the suite fails CheckDiscEndpointRequestObjectSigningAlgValuesSupportedContainsRS256) and request_uri is refused with request_uri_not_supported',
+      conditions: ['CheckDiscEndpointRequestUriParameterSupported', 'CheckDiscEndpointRequestObjectSigningAlgValuesSupportedContainsRS256'],
       test: async (c) => {
-        assert.equal(metadata.request_object_signing_alg_values_supported, undefined)
-        assert.equal(metadata.request_uri_parameter_supported, false)
+        assert.equal(metadata.request_object_signing_alg_values_supported, undefined, 'CheckDiscEndpointRequestObjectSigningAlgValuesSupportedContainsRS256 wants it with RS256')
+        assert.equal(metadata.request_uri_parameter_supported, false, 'CheckDiscEndpointRequestUriParameterSupported wants it absent or true')
         const requestUri = `${SUITE}/requesturi/${randomBytes(48).toString('base64url')}`
         const rp = await register(c, { request_object_signing_alg: 'RS256', request_uris: [requestUri] })
         assert.equal(rp.registered.request_object_signing_alg, undefined, 'request_object_signing_alg is not kept')
@@ -527,6 +536,7 @@ export const OIDCC_DYNAMIC: PlanSpec = {
     'oidcc-ensure-request-object-with-redirect-uri': {
       status: 'passes',
       note: 'request objects are not supported; the bad redirect_uri outside the request object gets an error page, never a redirect',
+      conditions: ['EnsureOPDoesNotUseDefaultRedirectUriInCaseOfInvalidRedirectUri'],
       test: async (c) => {
         const rp = await register(c)
         const inside = { client_id: rp.clientId, response_type: 'code', scope: 'openid', redirect_uri: rp.redirectUri, state: client.randomState(), nonce: client.randomNonce() }
@@ -542,6 +552,7 @@ export const OIDCC_DYNAMIC: PlanSpec = {
     },
     'oidcc-refresh-token': {
       status: 'passes',
+      conditions: [...REFRESH_CONDITIONS, 'CheckTokenEndpointHttpStatus400', 'CheckErrorFromTokenEndpointResponseErrorInvalidGrant', 'ValidateErrorFromTokenEndpointResponseError'],
       test: async (c) => {
         assert.ok(metadata.scopes_supported.includes('offline_access'))
         assert.ok(metadata.grant_types_supported.includes('refresh_token'), 'EnsureServerConfigurationSupportsRefreshToken')
@@ -557,15 +568,14 @@ export const OIDCC_DYNAMIC: PlanSpec = {
         }
         // RefreshTokenRequestExpectingErrorSteps: client 2's refresh token presented by client 1.
         const res = await tokenRequest(c, rp1, rp1.key!, { grant_type: 'refresh_token', refresh_token: stolen, scope: 'openid offline_access' })
-        assert.equal(res.status, 400)
-        assert.match(String(res.headers['content-type']), /^application\/json/)
-        assert.equal(res.body.error, 'invalid_grant')
+        assert.equal(checkTokenError(res.status, res.headers['content-type'], res.body), 'invalid_grant')
         await unregister(c, rp1)
         await unregister(c, rp2)
       },
     },
     'oidcc-ensure-client-assertion-with-iss-aud-succeeds': {
       status: 'passes',
+      conditions: ['CheckIfTokenEndpointResponseError'],
       test: async (c) => {
         const rp = await register(c)
         const flow = await c.authorizeAndLogin(rp)

@@ -77,7 +77,7 @@ export function postLogoutRedirect(step: Step, state: string | undefined): void 
   assert.equal(`${step.callback.origin}${step.callback.pathname}`, POST_LOGOUT)
   assert.equal(step.callback.searchParams.get('state'), state ?? null, state === undefined ? 'CheckNoPostLogoutState' : 'CheckPostLogoutState')
   const unexpected = [...step.callback.searchParams.keys()].filter((k) => k !== 'state')
-  assert.deepEqual(unexpected, [], 'no unexpected parameters')
+  assert.deepEqual(unexpected, [], 'no unexpected parameters (CheckForUnexpectedParametersInPostLogoutRedirect)')
 }
 
 /** A module that expects no redirect but an error page; returns the error code shown. */
@@ -100,7 +100,7 @@ export function loggedOutPage(step: Step): void {
 export async function promptNoneFails(c: Conformance, rp: Rp, browser: request.Agent): Promise<void> {
   const { step, state } = await c.authorize(rp, { prompt: 'none' }, browser)
   const error = c.authorizationError(step.callback, state)
-  assert.ok(UI_REQUIRED.includes(error), `a user-interface error, not ${error}`)
+  assert.ok(UI_REQUIRED.includes(error), `a user-interface error, not ${error} (CheckErrorFromAuthorizationEndpointIsOneThatRequiredAUserInterface)`)
   assert.equal(step.callback!.searchParams.get('iss'), c.issuer)
   const description = step.callback!.searchParams.get('error_description')
   if (description !== null) assert.match(description, /^[\x20-\x21\x23-\x5B\x5D-\x7E]*$/)
@@ -146,11 +146,13 @@ export const OIDCC_RP_INITIATED_LOGOUT: PlanSpec = {
     'oidcc-rp-initiated-logout-discovery-endpoint-verification': {
       status: 'passes',
       note: 'run against an https issuer behind the TLS proxy, as deployed',
+      conditions: ['CheckDiscEndpointAllEndpointsAreHttps', 'CheckDiscEndSessionEndpoint'],
       test: async () => { await logoutDiscovery() },
     },
     'oidcc-rp-initiated-logout': {
       status: 'passes',
       note: 'PostCert asks the user to confirm; the suite\'s browser clicks the autofocused button (logout=yes)',
+      conditions: ['CheckPostLogoutState', 'CheckForUnexpectedParametersInPostLogoutRedirect', 'CheckErrorFromAuthorizationEndpointIsOneThatRequiredAUserInterface'],
       test: async (c) => {
         const rp = await logoutClient(c)
         const { browser, idToken } = await logIn(c, rp)
@@ -209,6 +211,7 @@ export const OIDCC_RP_INITIATED_LOGOUT: PlanSpec = {
     },
     'oidcc-rp-initiated-logout-no-state': {
       status: 'passes',
+      conditions: ['CheckNoPostLogoutState', 'CheckForUnexpectedParametersInPostLogoutRedirect', 'CheckErrorFromAuthorizationEndpointIsOneThatRequiredAUserInterface'],
       test: async (c) => {
         const rp = await logoutClient(c)
         const { browser, idToken } = await logIn(c, rp)
