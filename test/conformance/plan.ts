@@ -56,7 +56,8 @@ export interface PlanSpec {
 
 /** One node:test test per module, named after it, on one server for the plan. */
 export function runPlan(plan: PlanSpec): void {
-  describe(plan.name, () => {
+  // One module after another (a plan run side by side with others would otherwise inherit their concurrency).
+  describe(plan.name, { concurrency: 1 }, () => {
     let c: Conformance
     const waiting = new Map<string, Promise<void>>()
     before(async () => {
