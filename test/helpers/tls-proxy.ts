@@ -24,8 +24,8 @@ export interface TlsProxy {
   close(): Promise<void>
 }
 
-/** A test CA and a certificate from it for localhost (and 127.0.0.1), RSA as the suite's BCP 195 list allows. */
-async function testCertificates(dir: string): Promise<{ ca: string; cert: string; key: string }> {
+/** A test CA and a certificate from it for localhost (and 127.0.0.1), RSA as the suite's BCP 195 list allows: the files' paths. */
+export async function testCertificates(dir = tempDir('postcert-tls-')): Promise<{ ca: string; cert: string; key: string }> {
   const file = (name: string) => path.join(dir, name)
   const run = async (args: string[]) => {
     const made = await openssl(args)

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict'
-import http from 'node:http'
+import fs from 'node:fs'
+import https from 'node:https'
 import type { AddressInfo } from 'node:net'
+import type { TLSSocket } from 'node:tls'
 import * as jose from 'jose'
 import request from 'supertest'
+import { testCertificates, trustTestCa } from '../../helpers/tls-proxy.ts'
 import type { PlanSpec } from '../plan.ts'
 import { confirmLogout, endSession, endSessionState, logIn, logoutClient, logoutDiscovery, POST_LOGOUT, postLogoutRedirect, promptNoneFails } from './oidcc-rp-initiated-logout.ts'
 
@@ -12,14 +15,18 @@ interface Received {
   path: string
   contentType: string
   body: string
+  /** The TLS PostCert used to reach it. */
+  protocol: string | null
+  cipher: string
 }
 
 /**
- * The suite's `<base>/backchannel_logout`, on 127.0.0.1 (PostCert may reach loopback addresses
- * outside production): records each request and answers 200 with Cache-Control: no-store.
+ * The suite's `<base>/backchannel_logout`, over TLS as the suite's is (with a certificate from a
+ * test CA this process trusts), on 127.0.0.1 (PostCert may reach loopback addresses outside
+ * production): records each request and the TLS it came over, answers 200 with Cache-Control: no-store.
  */
 let received: Received[] = []
-let listener: http.Server
+let listener: https.Server
 let backchannelUri: string
 
 const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout'
@@ -29,16 +36,22 @@ export const OIDCC_BACKCHANNEL_RP_INITIATED_LOGOUT: PlanSpec = {
   variant: 'server_metadata=discovery, client_registration=dynamic_client, response_type=code (client_auth_type=client_secret_basic, response_mode=default)',
   authMethod: 'client_secret_basic',
   setup: async () => {
-    listener = http.createServer((req, res) => {
+    const certs = await testCertificates()
+    trustTestCa(fs.readFileSync(certs.ca, 'utf8'))
+    listener = https.createServer({ key: fs.readFileSync(certs.key), cert: fs.readFileSync(certs.cert) }, (req, res) => {
       const chunks: Buffer[] = []
+      const socket = req.socket as TLSSocket
       req.on('data', (chunk: Buffer) => chunks.push(chunk))
       req.on('end', () => {
-        received.push({ method: req.method ?? '', path: req.url ?? '', contentType: String(req.headers['content-type']), body: Buffer.concat(chunks).toString() })
+        received.push({
+          method: req.method ?? '', path: req.url ?? '', contentType: String(req.headers['content-type']), body: Buffer.concat(chunks).toString(),
+          protocol: socket.getProtocol(), cipher: socket.getCipher().name,
+        })
         res.writeHead(200, { 'Cache-Control': 'no-store' }).end()
       })
     })
     await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve))
-    backchannelUri = `http://127.0.0.1:${(listener.address() as AddressInfo).port}/backchannel_logout`
+    backchannelUri = `https://127.0.0.1:${(listener.address() as AddressInfo).port}/backchannel_logout`
   },
   teardown: async () => {
     if (listener) await new Promise<void>((resolve) => listener.close(() => resolve()))
@@ -57,8 +70,8 @@ export const OIDCC_BACKCHANNEL_RP_INITIATED_LOGOUT: PlanSpec = {
     },
     'oidcc-backchannel-rp-initiated-logout': {
       status: 'passes',
-      note: 'the logout token is POSTed before the browser is redirected; in the official run PostCert must reach the suite over https (the suite warns below TLS 1.2 with BCP 195 ciphers)',
-      conditions: ['ValidateLogoutTokenFromBackchannelLogoutRequestEncryption', 'CheckForUnexpectedParametersInBackchannelLogoutRequest', 'ValidateLogoutTokenSignature', 'ValidateLogoutTokenClaims',
+      note: 'the logout token is POSTed (over TLS 1.3) before the browser is redirected',
+      conditions: ['EnsureIncomingTls12WithSecureCipherOrTls13', 'EnsureIncomingTls13', 'ValidateLogoutTokenFromBackchannelLogoutRequestEncryption', 'CheckForUnexpectedParametersInBackchannelLogoutRequest', 'ValidateLogoutTokenSignature', 'ValidateLogoutTokenClaims',
         'CheckIdTokenSubMatchesLogoutToken', 'CheckIdTokenSidMatchesLogoutToken', 'CheckLogoutTokenNoNonce', 'CheckLogoutTokenHasSubOrSid',
         'CheckPostLogoutState', 'CheckForUnexpectedParametersInPostLogoutRedirect', 'CheckErrorFromAuthorizationEndpointIsOneThatRequiredAUserInterface'],
       test: async (c) => {
@@ -75,6 +88,7 @@ export const OIDCC_BACKCHANNEL_RP_INITIATED_LOGOUT: PlanSpec = {
         // The back-channel request.
         assert.equal(received.length, 1, 'one back-channel logout request')
         const [call] = received
+        assert.equal(call!.protocol, 'TLSv1.3', 'EnsureIncomingTls13 (and so EnsureIncomingTls12WithSecureCipherOrTls13)')
         assert.equal(call!.method, 'POST')
         assert.equal(call!.path, '/backchannel_logout')
         assert.match(call!.contentType, /^application\/x-www-form-urlencoded/)
