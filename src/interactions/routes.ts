@@ -6,7 +6,7 @@ import { InteractionExpiredError, InvalidRequestError } from '../errors/errors.t
 import type { Csrf } from '../http/csrf.ts'
 import { readForm, readJson } from '../http/form.ts'
 import type { Router } from '../http/router.ts'
-import { languageSwitch, pickLocale, scriptJson, type Locale, type Views } from '../http/views.ts'
+import { languageSwitch, pickLocale, scriptJson, type Views } from '../http/views.ts'
 import type { LoginResult, LoginService } from '../login/login-service.ts'
 import { meets, passkeyOnly, requiredAcr, unsatisfiable } from '../login/assurance.ts'
 import { acrNotMet } from '../login/errors.ts'

@@ -138,7 +138,6 @@ export async function verifyEvidence(evidence: SignatureEvidence, anchors: Trust
   const signer = { serial: leaf.serialNumber.toLowerCase().replace(/^0+/, ''), subject: leaf.subject.replace(/\n/g, ', '), holder, 'x5t#S256': createHash('sha256').update(leaf.raw).digest('base64url') }
 
   const path = chainToAnchor(leaf, anchors.caCertificates)
-  const issuing = typeof path === 'string' ? undefined : path.issuing
   check('chain', typeof path !== 'string', typeof path === 'string' ? path : undefined)
 
   let receipt: jose.JWTPayload | undefined

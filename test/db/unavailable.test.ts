@@ -25,7 +25,10 @@ class FaultyRelay {
 
   constructor(target: { host: string; port: number }) {
     this.#server = net.createServer((client) => {
-      if (this.mode === 'down') return client.destroy()
+      if (this.mode === 'down') {
+        client.destroy()
+        return
+      }
       const upstream = net.connect(target)
       for (const socket of [client, upstream]) {
         this.#sockets.add(socket)
