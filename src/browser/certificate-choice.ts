@@ -51,7 +51,7 @@ export async function openKey(chosen: StoredCertificate, password: string): Prom
   let key
   try {
     const pkcs8 = await decryptPkcs8(fromPem(chosen.encryptedKeyPem, 'ENCRYPTED PRIVATE KEY')!, password)
-    key = await crypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign'])
+    key = await crypto.subtle.importKey('pkcs8', new Uint8Array(pkcs8), { name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign'])
   } catch (err) {
     throw err instanceof KeyFileError && err.message === 'wrong password' ? new KeyOpenError('wrong_password') : new KeyOpenError('failed', (err as Error).message)
   }
