@@ -67,6 +67,15 @@ config[client.customFetch] = fetchOverAgent
  * fetch for openid-client over node:http and the shared agent. The relying party still does
  * everything it would (client authentication, PKCE, ID token signature and claims checks).
  */
+/** openid-client's request body as bytes for node:http (it sends forms, JSON or bytes; never a stream here). */
+function bodyBytes(body: client.CustomFetchOptions['body']): string | Uint8Array | undefined {
+  if (body == null) return undefined
+  if (typeof body === 'string' || body instanceof Uint8Array) return body
+  if (body instanceof URLSearchParams) return body.toString()
+  if (body instanceof ArrayBuffer) return new Uint8Array(body)
+  throw new TypeError('a streamed request body is not supported by this benchmark')
+}
+
 function fetchOverAgent(url: string, options: client.CustomFetchOptions): Promise<Response> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method: options.method, headers: options.headers, agent }, (res) => {
@@ -80,7 +89,7 @@ function fetchOverAgent(url: string, options: client.CustomFetchOptions): Promis
       res.on('error', reject)
     })
     req.on('error', reject)
-    req.end(options.body == null ? undefined : String(options.body))
+    req.end(bodyBytes(options.body))
   })
 }
 

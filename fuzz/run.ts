@@ -104,7 +104,7 @@ async function main(): Promise<number> {
   console.log(`statuses   ${JSON.stringify(Object.fromEntries([...fuzzer.byStatus].sort(([a], [b]) => String(a).localeCompare(String(b)))))}`)
   console.log(`server log ${errorsLogged.length} lines at error level${errorsLogged.length ? `; the first: ${errorsLogged[0]!.slice(0, 600)}` : ''}`)
   if (stopped && !stopping) {
-    console.log(`\nstopped by a failure:\n${stopped instanceof Error ? stopped.message : String(stopped)}`)
+    console.log(`\nstopped by a failure:\n${stopped instanceof Error ? stopped.message : JSON.stringify(stopped)}`)
     return 1
   }
   if (failures.length === 0) {

@@ -19,7 +19,9 @@ function render(value: unknown): string {
   if (value instanceof SafeHtml) return value.value
   if (Array.isArray(value)) return value.map(render).join('')
   if (value === undefined || value === null || value === false) return ''
-  return escapeHtml(String(value))
+  // Pages hold text, numbers and SafeHtml: an object would show as "[object Object]".
+  if (typeof value === 'object') throw new TypeError('a page can render text, numbers and SafeHtml, not an object')
+  return escapeHtml(String(value as string | number | boolean | bigint | symbol))
 }
 
 export function html(strings: TemplateStringsArray, ...values: unknown[]): SafeHtml {

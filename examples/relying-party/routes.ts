@@ -53,7 +53,7 @@ export function createDemoApp(deps: DemoAppDeps): Koa {
       const signedOut = session?.logoutState !== undefined && ctx.query.state === session.logoutState
       if (signedOut) session!.logoutState = undefined
       const login = session?.login
-      const name = login ? String(login.userinfo.name ?? login.claims.name ?? '') : undefined
+      const name = login ? [login.userinfo.name, login.claims.name].find((n): n is string => typeof n === 'string') ?? '' : undefined
       page(ctx, 200, homePage({ name, csrf: login ? session!.csrf : undefined, signedOut }))
     },
 

@@ -8,6 +8,7 @@ import { encryptPkcs8, toPem } from '../holders/keyfile/encrypted-pkcs8.ts'
 import { b64url, fromB64url } from '../holders/keyfile/login-proof.ts'
 import { checkPassword } from '../holders/keyfile/password-policy.ts'
 import { saveCertificate } from './key-store.ts'
+import { listen } from './listen.ts'
 
 const form = document.querySelector<HTMLFormElement>('#file-form')!
 const password = document.querySelector<HTMLInputElement>('#password')!
@@ -53,7 +54,7 @@ async function post(path: string, body?: unknown): Promise<Record<string, string
   return json
 }
 
-form.addEventListener('submit', async (event) => {
+listen(form, 'submit', async (event) => {
   event.preventDefault()
   error.hidden = true
   const verdict = checkPassword(password.value, confirmation.value)
@@ -100,7 +101,7 @@ if (!browserSupportsWebAuthn()) {
   passkeyError.hidden = false
 }
 
-passkeyButton.addEventListener('click', async () => {
+listen(passkeyButton, 'click', async () => {
   passkeyError.hidden = true
   passkeyButton.disabled = true
   try {

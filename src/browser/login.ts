@@ -7,6 +7,7 @@ import { CertificateFileError, certificatesIn, parseBackup, summarizeCertificate
 import { b64url, createLoginProof } from '../holders/keyfile/login-proof.ts'
 import { openChosenKey, showChoices, usableCertificates } from './certificate-choice.ts'
 import { loadBySerial, saveCertificate, type StoredCertificate } from './key-store.ts'
+import { listen } from './listen.ts'
 
 const root = document.querySelector<HTMLElement>('#login')!
 const { uid, csrf, issuer, loginHint } = root.dataset as { uid: string; csrf: string; issuer: string; loginHint?: string }
@@ -50,7 +51,7 @@ async function post(path: string, body: unknown = {}): Promise<Record<string, un
     headers: { 'content-type': 'application/json', 'x-csrf-token': csrf }, body: JSON.stringify(body),
   })
   const json = await res.json().catch(() => ({})) as Record<string, unknown>
-  if (!res.ok) throw new LoginRefused(String(json.error ?? ''), String(json.error_description ?? `HTTP ${res.status}`))
+  if (!res.ok) throw new LoginRefused(typeof json.error === 'string' ? json.error : '', typeof json.error_description === 'string' ? json.error_description : `HTTP ${res.status}`)
   return json
 }
 
@@ -80,7 +81,7 @@ await showCertificates()
 // A backup file from another device: checked for shape here, kept encrypted in IndexedDB.
 const backupInput = document.querySelector<HTMLInputElement>('#backup-file')!
 const importStatus = document.querySelector<HTMLElement>('#import-status')!
-backupInput.addEventListener('change', async () => {
+listen(backupInput, 'change', async () => {
   const file = backupInput.files?.[0]
   if (!file) return
   importStatus.classList.remove('error')
@@ -110,7 +111,7 @@ backupInput.addEventListener('change', async () => {
   }
 })
 
-form.addEventListener('submit', async (event) => {
+listen(form, 'submit', async (event) => {
   event.preventDefault()
   error.hidden = true
   const opened = await openChosenKey(form, certificates, password, messages, () => {
@@ -140,7 +141,7 @@ form.addEventListener('submit', async (event) => {
   }
 })
 
-passkeyButton.addEventListener('click', async () => {
+listen(passkeyButton, 'click', async () => {
   error.hidden = true
   passkeyButton.disabled = true
   try {

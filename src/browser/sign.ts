@@ -7,6 +7,7 @@ import { createSignatureCms } from '../holders/keyfile/signature-cms.ts'
 import { createSignatureJws } from '../holders/keyfile/signature-jws.ts'
 import { payloadSha256 } from '../signing/payload.ts'
 import { openChosenKey, showChoices, usableCertificates } from './certificate-choice.ts'
+import { listen } from './listen.ts'
 
 const root = document.querySelector<HTMLElement>('#sign')!
 const { uid, csrf } = root.dataset as { uid: string; csrf: string }
@@ -45,14 +46,14 @@ async function post(path: string, body: unknown): Promise<{ redirect: string }> 
     headers: { 'content-type': 'application/json', 'x-csrf-token': csrf }, body: JSON.stringify(body),
   })
   const json = await res.json().catch(() => ({})) as Record<string, unknown>
-  if (!res.ok) throw new SigningRefused(String(json.error ?? ''), String(json.error_description ?? `HTTP ${res.status}`))
+  if (!res.ok) throw new SigningRefused(typeof json.error === 'string' ? json.error : '', typeof json.error_description === 'string' ? json.error_description : `HTTP ${res.status}`)
   return json as { redirect: string }
 }
 
 const certificates = await usableCertificates()
 showChoices(form.querySelector('fieldset')!, certificates, undefined, messages.expires!)
 
-form.addEventListener('submit', async (event) => {
+listen(form, 'submit', async (event) => {
   event.preventDefault()
   error.hidden = true
   const opened = await openChosenKey(form, certificates, password, messages, () => {
@@ -71,7 +72,7 @@ form.addEventListener('submit', async (event) => {
   }
 })
 
-passkeyButton.addEventListener('click', async () => {
+listen(passkeyButton, 'click', async () => {
   error.hidden = true
   passkeyButton.disabled = true
   try {

@@ -14,6 +14,7 @@ import { ClientStore } from '../oidc/client-store.ts'
 import { createInitialAccessToken } from '../oidc/initial-access-token.ts'
 import { describeStartupError } from '../util/startup-error.ts'
 import { verifyCommand, VerifyUsageError } from './verify.ts'
+import { asText } from '../util/text.ts'
 
 const USAGE = `usage: postcert <command>
 
@@ -218,7 +219,7 @@ async function clients(ctx: AppContext, sub: string | undefined, rest: string[])
     const list = await store.list()
     if (values.json) return void process.stdout.write(JSON.stringify(list, null, 2) + '\n')
     return print(list.map((c) => ({
-      client_id: c.client_id, name: String(c.client_name ?? ''), auth: String(c.token_endpoint_auth_method ?? ''),
+      client_id: c.client_id, name: asText(c.client_name), auth: asText(c.token_endpoint_auth_method),
       grants: ((c.grant_types as string[] | undefined) ?? []).join(','),
     })))
   }

@@ -16,6 +16,7 @@ import type { TestSubscriber } from '../login/test-subscriber.ts'
 import { registerAtInstitution } from './registration.ts'
 import type { SigningService } from '../signing/signing-service.ts'
 import { addSigningRoutes, renderSigningPage, signatureRequestOf, type SigningRouteDeps } from './signing.ts'
+import { asText } from '../util/text.ts'
 
 export interface InteractionDeps {
   provider: () => Provider
@@ -58,11 +59,11 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
   router.add('GET', '/interaction/:uid', 'interaction', async (ctx, { uid = '' }) => {
     const provider = deps.provider()
     const details = await interactionDetails(provider, ctx, uid)
-    const clientId = String(details.params.client_id ?? '')
+    const clientId = asText(details.params.client_id)
     const client = await provider.Client.find(clientId)
     const lang = locale(ctx, details.params)
     // The institution as registered (name, logo) and the claims its request would release.
-    const scopes = String(details.params.scope ?? '').split(' ')
+    const scopes = asText(details.params.scope).split(' ')
     const claims = ['sub', ...new Set(scopes.flatMap((s) => SCOPE_CLAIMS[s] ?? []))]
       .filter((c) => (c !== 'ci' || ciAllowed(client)) && (c !== 'certificate' || certificateAllowed(client)))
       .map((c) => deps.views.message(lang, `consent.claim.${c}`))

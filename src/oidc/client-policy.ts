@@ -1,4 +1,5 @@
 import { errors, type Client, type KoaContextWithOIDC } from 'oidc-provider'
+import { asText } from '../util/text.ts'
 
 /** Client metadata the operator sets (never the client itself) to release the connecting identifier. */
 export const CI_ALLOWED = 'postcert_ci_allowed'
@@ -145,11 +146,11 @@ function fapiRules(ctx: KoaContextWithOIDC | undefined, metadata: Metadata): voi
   const body = sent(ctx)
   const grants = list(metadata.grant_types)
   const other = grants.find((g) => g !== 'authorization_code' && g !== 'refresh_token')
-  if (other || !grants.includes('authorization_code')) throw new errors.InvalidClientMetadata(`FAPI 2.0 clients use the authorization code grant only${other ? `, not ${other}` : ''}`)
+  if (other || !grants.includes('authorization_code')) throw new errors.InvalidClientMetadata(`FAPI 2.0 clients use the authorization code grant only${other ? `, not ${asText(other, JSON.stringify(other))}` : ''}`)
   if (list(metadata.response_types).some((t) => t !== 'code')) throw new errors.InvalidClientMetadata('FAPI 2.0 clients use response_type code only')
   if (metadata.token_endpoint_auth_method !== 'private_key_jwt') throw new errors.InvalidClientMetadata('FAPI 2.0 clients authenticate with private_key_jwt')
   const assertionAlg = metadata.token_endpoint_auth_signing_alg
-  if (assertionAlg !== undefined && !FAPI_SIGNING_ALGS.includes(String(assertionAlg))) {
+  if (assertionAlg !== undefined && !FAPI_SIGNING_ALGS.includes(asText(assertionAlg))) {
     throw new errors.InvalidClientMetadata(`FAPI 2.0 client assertions are signed with ${FAPI_SIGNING_ALGS.join(', ')}`)
   }
   // The general default (RS256) is not for FAPI clients: a registration that names no algorithm gets theirs.

@@ -13,6 +13,7 @@ import { findRegisteredGrant } from './registered-grant.ts'
 import { loginPolicy, type LoginPolicyDeps } from './login-policy.ts'
 import { certificateAllowed, checkClientMetadata, ciAllowed, CI_ALLOWED, isOwnSector, fapiProfileOf, FAPI_SIGNING_ALGS, pkceRequired, POSTCERT_CLIENT_PROPERTIES, REGISTRATION_POLICIES } from './client-policy.ts'
 import { spendInitialAccessToken } from './initial-access-token.ts'
+import { asText } from '../util/text.ts'
 
 export const SIGNING_ALGS = ['ES256', 'PS256', 'RS256'] as const
 /**
@@ -208,7 +209,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     assertJwtClientAuthClaimsAndHeader: async (ctx, claims, header) => {
       if (!ctx.oidc.isFapi('2.0')) return
       if (claims.aud !== ctx.oidc.issuer) throw new errors.InvalidClientAuth('audience (aud) must equal the issuer identifier url')
-      if (!FAPI_SIGNING_ALGS.includes(String(header.alg))) throw new errors.InvalidClientAuth(`FAPI 2.0 client assertions are signed with ${FAPI_SIGNING_ALGS.join(', ')}`)
+      if (!FAPI_SIGNING_ALGS.includes(asText(header.alg))) throw new errors.InvalidClientAuth(`FAPI 2.0 client assertions are signed with ${FAPI_SIGNING_ALGS.join(', ')}`)
     },
     // A different, stable subject for each sector (relying party), so institutions cannot link users.
     subjectTypes: ['pairwise', 'public'],

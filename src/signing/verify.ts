@@ -9,6 +9,7 @@ import { es256Failure } from '../holders/jws-verify.ts'
 import { checkSignatureCms, parseDer } from './cms-check.ts'
 import { parseSignatureJws } from '../holders/keyfile/signature-jws.ts'
 import { canonicalJson, type SigningPayload } from './payload.ts'
+import { asText } from '../util/text.ts'
 
 /**
  * Signature evidence, as the token response's authorization_details entry carries it and as
@@ -172,7 +173,7 @@ export async function verifyEvidence(evidence: SignatureEvidence, anchors: Trust
   check('evidence', disagreeing.length === 0, disagreeing.length ? `not what is signed: ${disagreeing.join(', ')}` : undefined)
 
   if (receipt && typeof path !== 'string' && signedAt) {
-    const ocsp = ocspAtSigning(Buffer.from(String(receipt.ocsp ?? ''), 'base64'), path.issuing, leaf, signedAt)
+    const ocsp = ocspAtSigning(Buffer.from(asText(receipt.ocsp), 'base64'), path.issuing, leaf, signedAt)
     check('ocsp', ocsp === undefined, ocsp)
     const outside = outsideValidity(signedAt, { certificate: leaf, issuing: path.issuing, root: path.root })
     check('validity', !outside, outside ? `signed at ${signedAt.toISOString()}, outside the validity of the ${outside}` : undefined)

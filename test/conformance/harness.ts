@@ -152,7 +152,7 @@ export class Conformance {
    * suite, whose OpenID Connect plans send no PKCE (not for FAPI clients, which always use it).
    */
   async register(metadata: Record<string, unknown> = {}, options: { iat?: Partial<InitialAccessTokenOptions>; alg?: Alg } = {}): Promise<Rp> {
-    const method = String(metadata.token_endpoint_auth_method ?? 'client_secret_basic')
+    const method = typeof metadata.token_endpoint_auth_method === 'string' ? metadata.token_endpoint_auth_method : 'client_secret_basic'
     const key = method === 'private_key_jwt' ? await clientKey(options.alg ?? 'RS256') : undefined
     const body = { redirect_uris: [`${SUITE}/callback`], client_name: 'conformance suite', ...(key && !metadata.jwks_uri ? { jwks: { keys: [key.jwk] } } : {}), ...metadata }
     const res = await this.registration(body, options.iat)

@@ -13,15 +13,17 @@ import { PERSON_1, startEnrollment } from './helpers.ts'
 /** A provider on loopback that answers from a script and records what it received. */
 async function provider(script: ((body: unknown, auth: string | undefined) => [number, unknown])[]) {
   const received: { body: unknown; auth: string | undefined }[] = []
-  const server = http.createServer(async (req, res) => {
+  const answer = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     let text = ''
     for await (const chunk of req) text += chunk
-    const body = JSON.parse(text)
+    const body = JSON.parse(text) as unknown
     received.push({ body, auth: req.headers.authorization })
     const step = script[Math.min(received.length - 1, script.length - 1)]!
-    const [status, answer] = step(body, req.headers.authorization)
-    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(answer))
-  })
+    const [status, reply] = step(body, req.headers.authorization)
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(reply))
+  }
+  // A request the fake provider cannot read answers 500, as a broken provider would.
+  const server = http.createServer((req, res) => { answer(req, res).catch(() => res.writeHead(500).end()) })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
   return { url, received, close: () => new Promise((resolve) => server.close(resolve)) }

@@ -31,9 +31,9 @@ describe('graceful shutdown', () => {
       req.write(body.slice(0, 10))
       setTimeout(() => {
         server.child.kill('SIGTERM')
-        setTimeout(async () => {
-          await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`), 'no new connections once draining')
-          req.end(body.slice(10))
+        setTimeout(() => {
+          // A failed check fails the test (reject), not the process (an unhandled rejection).
+          assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`), 'no new connections once draining').then(() => req.end(body.slice(10)), reject)
         }, 500)
       }, 300)
     })

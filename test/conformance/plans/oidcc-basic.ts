@@ -376,7 +376,7 @@ export const OIDCC_BASIC: PlanSpec = {
       test: async (c) => {
         const supported: string[] = (await c.discovery()).acr_values_supported
         const { tokens } = await c.codeFlow(rp, { acr_values: supported.join(' ') })
-        assert.ok(supported.includes(String(idToken(tokens).acr)), 'ValidateIdTokenACRClaimAgainstAcrValuesRequest')
+        assert.ok(supported.includes(idToken(tokens).acr as string), 'ValidateIdTokenACRClaimAgainstAcrValuesRequest')
       },
     },
     'oidcc-codereuse': {

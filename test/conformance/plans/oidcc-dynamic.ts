@@ -79,7 +79,7 @@ async function suiteKey(withKid: boolean): Promise<Key> {
  * assertion's audience (CreateClientAuthenticationAssertionClaims).
  */
 async function suiteRp(c: Conformance, registered: Record<string, any>, key: Key): Promise<Rp> {
-  const kid = key.jwk.kid === undefined ? undefined : String(key.jwk.kid)
+  const kid = typeof key.jwk.kid === 'string' ? key.jwk.kid : undefined
   const auth = client.PrivateKeyJwt({ key: key.privateKey, kid }, {
     [client.modifyAssertion]: (_header, payload) => { payload.aud = metadata.token_endpoint },
   })
@@ -153,7 +153,7 @@ async function serverFlow(c: Conformance, rp: Rp, params: Record<string, string 
 async function assertion(rp: Rp, key: Key, audience: string = metadata.token_endpoint): Promise<string> {
   const now = Math.floor(Date.now() / 1000)
   return await new jose.SignJWT({ jti: randomBytes(15).toString('base64url') })
-    .setProtectedHeader({ alg: 'RS256', ...(key.jwk.kid === undefined ? {} : { kid: String(key.jwk.kid) }) })
+    .setProtectedHeader({ alg: 'RS256', ...(typeof key.jwk.kid === 'string' ? { kid: key.jwk.kid } : {}) })
     .setIssuer(rp.clientId).setSubject(rp.clientId).setAudience(audience)
     .setIssuedAt(now).setNotBefore(now).setExpirationTime(now + 60).sign(key.privateKey)
 }
