@@ -207,15 +207,16 @@ async function handshake(url: string, options: tls.ConnectionOptions): Promise<{
 
 /**
  * The suite's TLS checks of an endpoint (EnsureTLS12RequireBCP195Ciphers, DisallowTLS10,
- * DisallowTLS11) and what BCP 195 asks beyond them: TLS 1.2 with the BCP 195 suites and TLS 1.3
- * are agreed; TLS 1.0, 1.1 and any other TLS 1.2 suite are refused by the server (its alert, not
- * a client that could not offer them).
+ * DisallowTLS11, EnsureTLS13PreferredOverTLS12) and what BCP 195 asks beyond them: TLS 1.2 with
+ * the BCP 195 suites and TLS 1.3 are agreed, 1.3 when both are offered; TLS 1.0, 1.1 and any
+ * other TLS 1.2 suite are refused by the server (its alert, not a client that could not offer them).
  */
 export async function checkTls(url: string): Promise<void> {
   const bcp = await handshake(url, { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: BCP195_TLS12_CIPHERS.join(':') })
   assert.equal(bcp.protocol, 'TLSv1.2', `TLS 1.2 with the BCP 195 suites: ${bcp.error}`)
   assert.ok(BCP195_TLS12_CIPHERS.includes(bcp.cipher!), bcp.cipher)
   assert.equal((await handshake(url, { minVersion: 'TLSv1.3' })).protocol, 'TLSv1.3', 'TLS 1.3')
+  assert.equal((await handshake(url, { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3' })).protocol, 'TLSv1.3', 'TLS 1.3 is preferred over TLS 1.2')
   for (const version of ['TLSv1', 'TLSv1.1'] as const) {
     const old = await handshake(url, { minVersion: version, maxVersion: version, ciphers: 'DEFAULT:@SECLEVEL=0' })
     assert.equal(old.error, 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION', `${version} is refused by the server`)

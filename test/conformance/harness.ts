@@ -177,7 +177,15 @@ export class Conformance {
       token_endpoint_auth_method: 'client_secret_basic', response_types: ['code'], redirect_uris: [`${SUITE}/callback`],
       contacts: ['certification@oidf.org'], ...metadata,
     }
-    const res = await this.registration(body, options.iat)
+    const registered = this.registered(await this.registration(body, options.iat))
+    // The key is the client's whatever its authentication (a logout module signs a fake ID token with it).
+    const rp = await this.rp(registered, key)
+    this.#moduleClients.push(rp)
+    return rp
+  }
+
+  /** A registration response as CallDynamicRegistrationEndpointAndVerifySuccessfulResponse checks it; its body. */
+  registered(res: request.Response): Record<string, any> {
     assert.equal(res.status, 201, res.text)
     assert.match(String(res.headers['content-type']), /^application\/json/, 'EnsureContentTypeJson')
     assert.equal(res.body.error, undefined, 'CheckNoErrorFromDynamicRegistrationEndpoint')
@@ -186,10 +194,7 @@ export class Conformance {
     assert.equal(res.body.registration_client_uri, `${this.issuer}/reg/${res.body.client_id}`)
     assert.ok(res.body.registration_access_token, 'a registration access token')
     if ('client_secret' in res.body) assert.notEqual(res.body.client_secret_expires_at, undefined, 'VerifyDynamicRegistrationResponseClientCredentials')
-    // The key is the client's whatever its authentication (a logout module signs a fake ID token with it).
-    const rp = await this.rp(res.body, key)
-    this.#moduleClients.push(rp)
-    return rp
+    return res.body
   }
 
   /** cleanup() of the suite's modules (UnregisterDynamicallyRegisteredClient): each client the module registered is deleted, 204. */

@@ -97,25 +97,12 @@ function registrationRequest(keys: { jwks: Key } | { jwksUri: string }, extra: R
   }
 }
 
-/** CallDynamicRegistrationEndpointAndVerifySuccessfulResponse. */
-function registered(c: Conformance, res: request.Response): Record<string, any> {
-  assert.equal(res.status, 201, res.text)
-  assert.match(String(res.headers['content-type']), /^application\/json/)
-  const body = res.body
-  assert.equal(body.error, undefined)
-  assert.ok(body.client_id)
-  assert.equal(body.registration_client_uri, `${c.issuer}/reg/${body.client_id}`, 'registration_client_uri (https on the deployed issuer)')
-  assert.ok(body.registration_access_token)
-  if ('client_secret' in body) assert.notEqual(body.client_secret_expires_at, undefined)
-  return body
-}
-
 /** A module's own client, registered as the suite registers it. */
 async function register(c: Conformance, extra: Record<string, unknown> = {}, jwksUri?: { path: string }): Promise<Rp> {
   const key = await suiteKey(jwksUri !== undefined)
   if (jwksUri) jwksHost.serve(jwksUri.path, [key])
   const body = registrationRequest(jwksUri ? { jwksUri: jwksHost.url(jwksUri.path) } : { jwks: key }, extra)
-  return await suiteRp(c, registered(c, await c.registration(body)), key)
+  return await suiteRp(c, c.registered(await c.registration(body)), key)
 }
 
 /** Cleanup (UnregisterDynamicallyRegisteredClient): anything but 204 is a warning in the suite. */
@@ -297,7 +284,7 @@ export const OIDCC_DYNAMIC: PlanSpec = {
       test: async (c) => {
         const redirectUris = [`${SUITE}/callback`, 'https://example.org/redirect']
         const key = await suiteKey(false)
-        const rp = await suiteRp(c, registered(c, await c.registration(registrationRequest({ jwks: key }, { redirect_uris: redirectUris }))), key)
+        const rp = await suiteRp(c, c.registered(await c.registration(registrationRequest({ jwks: key }, { redirect_uris: redirectUris }))), key)
         assert.equal(rp.registered.subject_type, 'pairwise')
         const { step } = await c.authorize(rp, { redirect_uri: undefined })
         // An error page, no redirect (AuthorizationEndpointRedirectedBackUnexpectedly).
@@ -428,7 +415,7 @@ export const OIDCC_DYNAMIC: PlanSpec = {
         site.serve('/sector-uri/redirect_uris.json', [`${SUITE}/callback`])
         const sector = `${site.origin}/sector-uri/redirect_uris.json`
         const body = registrationRequest({ jwks: await suiteKey(false) }, { subject_type: 'pairwise', sector_identifier_uri: sector })
-        const done = registered(c, await c.registration(body))
+        const done = c.registered(await c.registration(body))
         assert.equal(done.subject_type, 'pairwise')
         assert.equal(done.sector_identifier_uri, sector)
         await request(c.url).delete(new URL(done.registration_client_uri).pathname).set('Authorization', `Bearer ${done.registration_access_token}`).expect(204)
