@@ -14,7 +14,6 @@ import os from 'node:os'
 import * as client from 'openid-client'
 import { connectDatabase } from '../src/db/connect.ts'
 import { createLoginProof } from '../src/holders/keyfile/login-proof.ts'
-import { ClientStore } from '../src/oidc/client-store.ts'
 import { createTestSchema } from '../test/helpers/db.ts'
 import { issueCertificate } from '../test/helpers/pki.ts'
 import { startServerProcess } from '../test/helpers/process.ts'
@@ -40,7 +39,7 @@ const prep = await startTestServer({
   database: { backend: 'postgres', db: connectDatabase({ kind: 'postgres', url: schema.url }), ownerDb: connectDatabase({ kind: 'postgres', url: schema.ownerUrl }), url: schema.url, env: schema.env, drop: async () => {}, dropData: async () => {} },
   masterKey, env: { PUBLIC_URL: issuer, LOG_LEVEL: 'silent' },
 })
-const store = new ClientStore({ db: prep.ctx.db, box: prep.ctx.box, clock: prep.ctx.clock }, prep.ctx.host.provider)
+const store = prep.ctx.clients
 const rp = await store.add({ name: 'Bench Bank', redirectUris: [redirectUri] })
 const ca = await prep.ctx.ca.issuing()
 const holders = await Promise.all(Array.from({ length: 64 }, async (_, i) => {

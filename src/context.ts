@@ -1,11 +1,11 @@
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pino, { type Logger } from 'pino'
+import type { AdapterPayload } from 'oidc-provider'
 import type { ServerConfig } from './config/config.ts'
 import type { ServerSecrets } from './config/secrets.ts'
-import { CLOCK_TOLERANCE_SECONDS, CRL_CHECK_SECONDS, EXPIRY_REMINDER_SECONDS, LOGOUT_NOTICE_SECONDS, MAX_SIGNED_LIFETIME_SECONDS, SUBSCRIBER_CACHE_SECONDS, SWEEP_BATCH_SIZE } from './constants.ts'
+import { CLOCK_TOLERANCE_SECONDS, MAX_SIGNED_LIFETIME_SECONDS } from './constants.ts'
 import { connectDatabase, MIGRATION_TIMEOUTS } from './db/connect.ts'
-import { DatabaseUnavailableError } from './errors/postcert-error.ts'
 import type { Database } from './db/database.ts'
 import { migrateToLatest, roleOf, type MigrationReport } from './db/migrator.ts'
 import { migrations } from '../migrations/index.ts'
@@ -14,52 +14,44 @@ import { CertificateAuthority } from './ca/authority.ts'
 import { CrlPublisher } from './ca/crl.ts'
 import { CaHierarchy } from './ca/hierarchy.ts'
 import { OcspResponder } from './ca/ocsp.ts'
-import { addPkiRoutes } from './ca/routes.ts'
 import { judgeCertificate, StaticCheckCache, type Verdict } from './ca/verdict.ts'
 import { EnrollmentService } from './enrollment/enrollment-service.ts'
 import { HttpIdentityVerifier } from './enrollment/identity/http-identity-verifier.ts'
 import type { IdentityVerifier } from './enrollment/identity/identity-verifier.ts'
 import { SandboxIdentityRegistry } from './enrollment/identity/sandbox-identity-registry.ts'
-import { addEnrollmentRoutes } from './enrollment/routes.ts'
 import { HttpSmsGateway } from './enrollment/sms/http-sms-gateway.ts'
 import { SandboxSmsGateway } from './enrollment/sms/sandbox-sms-gateway.ts'
 import type { SmsGateway } from './enrollment/sms/sms-gateway.ts'
 import { PasskeyRegistrar } from './holders/webauthn/passkeys.ts'
+import type { AttestationTrust } from './holders/webauthn/attestation.ts'
 import { loadAttestationTrust } from './holders/webauthn/trust-loader.ts'
 import { LoginService } from './login/login-service.ts'
-import { CertificateLogins } from './login/certificate-logins.ts'
+import { CertificateLogins } from './sessions/certificate-logins.ts'
+import { LoginSessions } from './sessions/login-sessions.ts'
+import { PortalSessions } from './sessions/portal-sessions.ts'
+import { TestSubscriber } from './login/test-subscriber.ts'
 import { LogoutNotices } from './oidc/logout-notices.ts'
 import { AccountService } from './account/account-service.ts'
-import { ExpiryReminders } from './account/expiry-reminders.ts'
 import { ACCOUNT_CLIENT_ID, registerAccountClient } from './account/portal-client.ts'
-import { addAccountRoutes } from './account/routes.ts'
 import { AccountIssuance } from './account/issuance.ts'
-import { TestSubscriber } from './login/test-subscriber.ts'
-import { mountApp } from './http/app.ts'
-import { buildBrowserBundles } from './http/bundles.ts'
 import { Csrf } from './http/csrf.ts'
-import { Router } from './http/router.ts'
 import { Views } from './http/views.ts'
-import { addInteractionRoutes } from './interactions/routes.ts'
 import { SealedBox } from './keys/sealed-box.ts'
 import { SecretStore } from './keys/secret-store.ts'
 import { SigningKeyStore } from './keys/signing-keys.ts'
-import type { AdapterPayload } from 'oidc-provider'
-import { CLIENT_CACHE_SECONDS, sweepExpired } from './oidc/adapter.ts'
+import { CLIENT_CACHE_SECONDS } from './oidc/adapter.ts'
 import { ClientStore } from './oidc/client-store.ts'
 import { registerDemoClient } from './oidc/demo-client.ts'
-import { addSectorRoute } from './oidc/sector-route.ts'
-import { createProvider, pairwiseSubject, type AccountClaims } from './oidc/provider.ts'
-import { TtlCache } from './util/ttl-cache.ts'
+import { createProvider, pairwiseSubject } from './oidc/provider.ts'
 import { ProviderHost } from './oidc/provider-host.ts'
 import { Metrics } from './ops/metrics.ts'
-import { addOpsRoutes } from './ops/routes.ts'
+import { ReceiptSigner } from './signing/receipt.ts'
+import { SigningService } from './signing/signing-service.ts'
 import { systemClock, type Clock } from './util/clock.ts'
 import { RateLimiter } from './util/rate-limiter.ts'
-import { ReceiptSigner } from './signing/receipt.ts'
-import { trustAnchors } from './signing/anchors.ts'
-import { addSignatureRoutes } from './signing/routes.ts'
-import { SigningService } from './signing/signing-service.ts'
+import { TtlCache } from './util/ttl-cache.ts'
+import { SubscriberStore } from './subscribers/subscriber-store.ts'
+import { Registrations } from './registrations/registrations.ts'
 
 export const ROOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -75,9 +67,46 @@ export interface ContextOverrides {
   fetch?: typeof globalThis.fetch
 }
 
+/** What must exist before the services: the database at the latest schema, keys and CA ensured, server secrets read. */
+interface Foundation {
+  config: ServerConfig
+  logger: Logger
+  clock: Clock
+  db: Database
+  box: SealedBox
+  secrets: SecretStore
+  signingKeys: SigningKeyStore
+  ca: CaHierarchy
+  attestation: AttestationTrust
+  serverKeys: { cookieKeys: string[]; csrfKey: string; pairwiseSalt: string; otpKey: Buffer; ciKey: Buffer }
+}
+
 /**
- * Everything a running PostCert needs, built once from the config and passed down. Tests build
- * it with overrides (a fixed clock, a test database) instead of stubbing modules.
+ * Applies pending migrations. On PostgreSQL they run on a connection of their own without the
+ * request path's statement and query timeouts (a migration may take long; requests must not),
+ * as DATABASE_OWNER_URL's role when it is set, which then grants the server's role (DATABASE_URL's)
+ * what it needs and no more (migrator.ts). `db` is the server's connection; `migrationDb` a test's
+ * owner connection; `ownDb` whether `db` was opened from the config (so another may be opened).
+ */
+export async function migrateDatabase(config: ServerConfig, db: Database, options: { migrationDb?: Database; ownDb: boolean }): Promise<MigrationReport> {
+  const database = config.database
+  const opened = !options.migrationDb && options.ownDb && database.kind === 'postgres'
+    ? connectDatabase({ kind: 'postgres', url: database.ownerUrl ?? database.url }, MIGRATION_TIMEOUTS)
+    : undefined
+  const owner = options.migrationDb ?? opened ?? db
+  try {
+    const separate = owner !== db && (options.migrationDb !== undefined || (database.kind === 'postgres' && database.ownerUrl !== undefined))
+    return await migrateToLatest(owner, migrations, { grantTo: separate ? await roleOf(db) : undefined })
+  } finally {
+    await opened?.destroy()
+  }
+}
+
+/**
+ * Everything a running PostCert needs, built once from the config and passed down: every service
+ * exists when fromConfig returns, and none is built anywhere else. Tests build it with overrides
+ * (a fixed clock, a test database, a gateway of their own) instead of stubbing modules. Routes are
+ * mounted outside (routes.ts), and so is the periodic work (jobs.ts).
  */
 export class AppContext {
   readonly config: ServerConfig
@@ -90,6 +119,10 @@ export class AppContext {
   readonly audit: AuditLog
   readonly ca: CaHierarchy
   readonly authority: CertificateAuthority
+  /** Which certificate each login used, and for which institution. */
+  readonly loginSessions: LoginSessions
+  /** The subscriber portal's sessions. */
+  readonly portalSessions: PortalSessions
   /** What a certificate's logins opened ends with it (told by the CA; also the expiry job). */
   readonly certificateLogins: CertificateLogins
   /** Back-channel logouts owed to institutions, until delivered. */
@@ -97,56 +130,174 @@ export class AppContext {
   readonly crl: CrlPublisher
   readonly ocsp: OcspResponder
   readonly limiter: RateLimiter
+  readonly subscribers: SubscriberStore
   /** Phone codes: the configured gateway, or the sandbox outbox outside production. */
   readonly sms: SmsGateway
   /** Identity documents: the configured provider, or the sandbox registry outside production. */
   readonly identity: IdentityVerifier
-  #enrollment: EnrollmentService | undefined
-  #login: LoginService | undefined
-  #account: AccountService | undefined
-  readonly #staticChecks = new StaticCheckCache()
   readonly metrics = new Metrics()
   readonly views = new Views(path.join(ROOT_DIR, 'views'))
-  readonly #fetch: typeof globalThis.fetch | undefined
-  #host: ProviderHost | undefined
-  /** Whether this.db is the context's own connection (not a test's), so migrations may open another. */
-  readonly #ownDb: boolean
-  readonly #migrationDb: Database | undefined
-  #timers: NodeJS.Timeout[] = []
+  /** Tokens of the forms the pages post, keyed by a server secret. */
+  readonly csrf: Csrf
+  readonly cookieKeys: string[]
+  /** Registers passkeys; knows which authenticators are hardware-bound (read at start-up). */
+  readonly passkeys: PasskeyRegistrar
+  readonly enrollment: EnrollmentService
+  readonly login: LoginService
+  readonly signing: SigningService
+  /** Signs signature receipts with the provider's active EC key (set at every provider build). */
+  readonly receipts = new ReceiptSigner()
+  /** The subscriber portal: sessions, certificates, registered institutions. */
+  readonly account: AccountService
+  /** Registrations at institutions (the consent), with their grants. */
+  readonly registrations: Registrations
+  /** Certificates issued from the portal (renewal, another holder). */
+  readonly issuance: AccountIssuance
+  /** The live provider, rebuilt when the signing keys change; routes.ts mounts the app on it. */
+  readonly host: ProviderHost
+  /** Relying parties registered by the operator. */
+  readonly clients: ClientStore
+  /** TEST_MODE's one-click subscriber (never in production). */
+  readonly testSubscriber: TestSubscriber | undefined
+  /** The issuer is https: secure cookies, HSTS, https required. */
+  readonly https: boolean
+  readonly #pairwiseSalt: string
+  readonly #staticChecks = new StaticCheckCache()
 
-  private constructor(config: ServerConfig, secrets: ServerSecrets, overrides: ContextOverrides) {
-    this.config = config
-    this.logger = overrides.logger ?? pino({ level: config.logLevel, base: { service: 'postcert' } })
-    this.clock = overrides.clock ?? systemClock
-    this.db = overrides.db ?? connectDatabase(config.database)
-    this.#ownDb = !overrides.db
-    this.#migrationDb = overrides.migrationDb
-    this.box = new SealedBox(secrets.masterKey)
-    this.secrets = new SecretStore(this.db, this.box)
-    // A retired key stays published while anything it signed may still be checked: the longest
-    // signed lifetime, plus the time other instances may keep signing before they reload.
-    const retain = MAX_SIGNED_LIFETIME_SECONDS + config.keyRefreshSeconds + CLOCK_TOLERANCE_SECONDS
-    this.signingKeys = new SigningKeyStore(this.db, this.box, this.clock, retain)
-    this.audit = new AuditLog(this.clock)
-    this.ca = new CaHierarchy(this.db, this.box, this.clock)
-    this.logoutNotices = new LogoutNotices({ db: this.db, clock: this.clock, provider: () => this.host.provider, logger: this.logger })
-    this.certificateLogins = new CertificateLogins({ db: this.db, clock: this.clock, notices: this.logoutNotices, logger: this.logger })
-    this.authority = new CertificateAuthority({
-      db: this.db, hierarchy: this.ca, clock: this.clock, audit: this.audit, listener: this.certificateLogins,
-      settings: { issuer: config.issuer, validityDays: config.certValidityDays, renewalWindowDays: config.renewalWindowDays },
-    })
-    this.crl = new CrlPublisher(this.db, this.ca, this.clock, { minIntervalSeconds: config.crlMinIntervalSeconds, logger: this.logger })
-    this.ocsp = new OcspResponder(this.db, this.ca, this.clock)
-    this.limiter = new RateLimiter(this.db, this.clock)
-    this.sms = overrides.sms ?? (config.smsGateway ? new HttpSmsGateway(config.smsGateway.url, config.smsGateway.token) : new SandboxSmsGateway(this.db, this.clock))
-    this.#fetch = overrides.fetch
-    this.identity = overrides.identity ?? (config.identityProvider ? new HttpIdentityVerifier(config.identityProvider.url, config.identityProvider.token) : new SandboxIdentityRegistry())
+  /**
+   * Migrates, checks the master key, creates first-start keys, secrets and CA, builds every
+   * service and the provider, and registers the first-party clients. What it opened is closed
+   * again if any step fails.
+   */
+  static async fromConfig(config: ServerConfig, secrets: ServerSecrets, overrides: ContextOverrides = {}): Promise<AppContext> {
+    const logger = overrides.logger ?? pino({ level: config.logLevel, base: { service: 'postcert' } })
+    const clock = overrides.clock ?? systemClock
+    const db = overrides.db ?? connectDatabase(config.database)
+    try {
+      const { applied } = await migrateDatabase(config, db, { migrationDb: overrides.migrationDb, ownDb: !overrides.db })
+      if (applied.length) logger.info({ applied }, 'migrations applied')
+      if (config.nodeEnv === 'production' && config.database.kind === 'postgres' && !config.database.ownerUrl) {
+        logger.warn('DATABASE_OWNER_URL is unset: the server\'s role owns the tables, so whoever takes over the server can truncate the audit log and the signature archive (README, Database roles)')
+      }
+      const box = new SealedBox(secrets.masterKey)
+      const secretStore = new SecretStore(db, box)
+      await secretStore.checkMasterKey()
+      // A retired key stays published while anything it signed may still be checked: the longest
+      // signed lifetime, plus the time other instances may keep signing before they reload.
+      const retain = MAX_SIGNED_LIFETIME_SECONDS + config.keyRefreshSeconds + CLOCK_TOLERANCE_SECONDS
+      const signingKeys = new SigningKeyStore(db, box, clock, retain)
+      await signingKeys.ensure()
+      const ca = new CaHierarchy(db, box, clock)
+      await ca.ensure()
+      const one = async (name: string) => (await secretStore.randomKeys(name, 1))[0]!
+      const serverKeys = {
+        cookieKeys: await secretStore.randomKeys('cookie-keys', 2),
+        csrfKey: await one('csrf-key'),
+        pairwiseSalt: await one('pairwise-salt'),
+        otpKey: Buffer.from(await one('otp-key'), 'base64url'),
+        ciKey: Buffer.from(await one('ci-key'), 'base64url'),
+      }
+      // Which passkeys are hardware-bound: read at start-up (a bad file stops it here).
+      const attestation = await loadAttestationTrust(config.attestation, clock.now(), logger)
+      const ctx = new AppContext({ config, logger, clock, db, box, secrets: secretStore, signingKeys, ca, attestation, serverKeys }, overrides)
+      await ctx.#open()
+      return ctx
+    } catch (err) {
+      if (!overrides.db) await db.destroy().catch(() => {})
+      throw err
+    }
   }
 
-  /** The enrollment journey; available after start() (it needs server secrets). */
-  get enrollment(): EnrollmentService {
-    if (!this.#enrollment) throw new Error('context not started')
-    return this.#enrollment
+  private constructor(base: Foundation, overrides: ContextOverrides) {
+    const { config, clock, db, box, serverKeys } = base
+    this.config = config
+    this.logger = base.logger
+    this.clock = clock
+    this.db = db
+    this.box = box
+    this.secrets = base.secrets
+    this.signingKeys = base.signingKeys
+    this.ca = base.ca
+    this.https = config.publicUrl.protocol === 'https:'
+    this.cookieKeys = serverKeys.cookieKeys
+    this.csrf = new Csrf(serverKeys.csrfKey)
+    this.#pairwiseSalt = serverKeys.pairwiseSalt
+    this.audit = new AuditLog(clock)
+    this.logoutNotices = new LogoutNotices({ db, clock, provider: () => this.host.provider, logger: this.logger })
+    this.loginSessions = new LoginSessions({ db, clock })
+    this.portalSessions = new PortalSessions({ db, clock, provider: () => this.host.provider })
+    this.certificateLogins = new CertificateLogins({ db, clock, notices: this.logoutNotices, logger: this.logger })
+    this.authority = new CertificateAuthority({
+      db, hierarchy: this.ca, clock, audit: this.audit, listener: this.certificateLogins,
+      settings: { issuer: config.issuer, validityDays: config.certValidityDays, renewalWindowDays: config.renewalWindowDays },
+    })
+    this.crl = new CrlPublisher(db, this.ca, clock, { minIntervalSeconds: config.crlMinIntervalSeconds, logger: this.logger })
+    this.ocsp = new OcspResponder(db, this.ca, clock)
+    this.limiter = new RateLimiter(db, clock)
+    this.subscribers = new SubscriberStore({ db, clock })
+    this.sms = overrides.sms ?? (config.smsGateway ? new HttpSmsGateway(config.smsGateway.url, config.smsGateway.token) : new SandboxSmsGateway(db, clock))
+    this.identity = overrides.identity ?? (config.identityProvider ? new HttpIdentityVerifier(config.identityProvider.url, config.identityProvider.token) : new SandboxIdentityRegistry())
+    this.passkeys = new PasskeyRegistrar(config.issuer, base.attestation, clock)
+    this.enrollment = new EnrollmentService({
+      db, clock, sms: this.sms, identity: this.identity, limiter: this.limiter, authority: this.authority, audit: this.audit, subscribers: this.subscribers,
+      otpKey: serverKeys.otpKey, ciKey: serverKeys.ciKey, passkeys: this.passkeys,
+    })
+    const judge = (input: Uint8Array | string, at?: Date) => this.judgeCertificate(input, at)
+    this.login = new LoginService({ db, clock, limiter: this.limiter, issuer: config.issuer, judge })
+    this.signing = new SigningService({
+      db, clock, issuer: config.issuer, judge, login: this.login, ocsp: this.ocsp, receipts: this.receipts, audit: this.audit,
+      caChain: async () => {
+        const issuing = await this.ca.issuing()
+        return [new Uint8Array(issuing.certificate.rawData), new Uint8Array(issuing.root.rawData)]
+      },
+    })
+    this.account = new AccountService({ db, clock, authority: this.authority, audit: this.audit })
+    this.registrations = new Registrations({ db, clock, audit: this.audit, provider: () => this.host.provider, notices: this.logoutNotices })
+    this.issuance = new AccountIssuance({
+      db, clock, authority: this.authority, sms: this.sms, limiter: this.limiter, audit: this.audit, passkeys: this.passkeys, sessions: this.portalSessions, otpKey: serverKeys.otpKey,
+    })
+    this.testSubscriber = config.testMode
+      ? new TestSubscriber({ db, subscribers: this.subscribers, secrets: this.secrets, authority: this.authority, ca: this.ca, clock, issuer: config.issuer })
+      : undefined
+    this.host = this.#providerHost(overrides.fetch)
+    this.clients = new ClientStore({ db, box, clock }, () => this.host.provider)
+  }
+
+  /** The provider, rebuilt with each new set of published keys; one client and claims cache for all of them. */
+  #providerHost(fetch: typeof globalThis.fetch | undefined): ProviderHost {
+    const { config, db } = this
+    const clientCache = new TtlCache<AdapterPayload>(CLIENT_CACHE_SECONDS)
+    return new ProviderHost({
+      keys: this.signingKeys,
+      logger: this.logger,
+      metrics: this.metrics,
+      build: (jwks) => {
+        this.receipts.use(jwks)
+        return createProvider({
+          issuer: config.issuer, trustProxy: config.trustProxy, trustedProxyHops: config.trustedProxyHops, secureCookies: this.https,
+          jwks, cookieKeys: this.cookieKeys, views: this.views, db, box: this.box, clock: this.clock, pairwiseSalt: this.#pairwiseSalt, clientCache,
+          allowPrivateNetworkFetch: config.nodeEnv !== 'production', production: config.nodeEnv === 'production',
+          fetch, firstPartyClients: [ACCOUNT_CLIENT_ID],
+          rememberLoginCertificate: (ref, serial, clientId) => this.loginSessions.remember(ref, serial, clientId),
+          loginCertificate: (ref) => this.loginSessions.certificateOf(ref),
+          loginPolicy: { loginReuseSeconds: config.loginReuseSeconds, loginClient: (ref) => this.loginSessions.clientOf(ref) },
+          findSubscriber: (id) => this.subscribers.claims(id),
+        })
+      },
+    })
+  }
+
+  /** Builds the first provider, the test subscriber if any, and registers the portal (and the demo relying party). */
+  async #open(): Promise<void> {
+    await this.host.refresh()
+    if (this.testSubscriber) {
+      await this.testSubscriber.ensure()
+      this.logger.warn('test mode: a one-click test subscriber on the login page (never in production)')
+    }
+    await registerAccountClient(this.clients, this.config.issuer, this.logger)
+    if (this.config.demoRelyingParty) {
+      await registerDemoClient({ store: this.clients, issuer: this.config.issuer, url: this.config.demoRelyingParty, dataDir: this.config.dataDir, logger: this.logger })
+    }
   }
 
   /** Is this certificate (DER or serial) ours, valid at `at`, not revoked or suspended? */
@@ -154,196 +305,14 @@ export class AppContext {
     return await judgeCertificate(this.db, this.ca, input, at, this.#staticChecks)
   }
 
-  static create(config: ServerConfig, secrets: ServerSecrets, overrides: ContextOverrides = {}): AppContext {
-    return new AppContext(config, secrets, overrides)
-  }
-
-  /** The provider and app; available after start(). */
-  get host(): ProviderHost {
-    if (!this.#host) throw new Error('context not started')
-    return this.#host
-  }
-
-  /**
-   * Applies pending migrations. On PostgreSQL they run on a connection of their own without the
-   * request path's statement and query timeouts (a migration may take long; requests must not),
-   * as DATABASE_OWNER_URL's role when it is set, which then grants the server's role (DATABASE_URL's)
-   * what it needs and no more (migrator.ts).
-   */
-  async migrate(): Promise<MigrationReport> {
-    const database = this.config.database
-    const opened = !this.#migrationDb && this.#ownDb && database.kind === 'postgres'
-      ? connectDatabase({ kind: 'postgres', url: database.ownerUrl ?? database.url }, MIGRATION_TIMEOUTS)
-      : undefined
-    const owner = this.#migrationDb ?? opened ?? this.db
-    try {
-      const separate = owner !== this.db && (this.#migrationDb !== undefined || (database.kind === 'postgres' && database.ownerUrl !== undefined))
-      return await migrateToLatest(owner, migrations, { grantTo: separate ? await roleOf(this.db) : undefined })
-    } finally {
-      await opened?.destroy()
-    }
-  }
-
-  /** Migrates, checks the master key, creates first-start keys, secrets and CA, builds the app. */
-  async start(): Promise<void> {
-    const { applied } = await this.migrate()
-    if (applied.length) this.logger.info({ applied }, 'migrations applied')
-    if (this.config.nodeEnv === 'production' && this.config.database.kind === 'postgres' && !this.config.database.ownerUrl) {
-      this.logger.warn('DATABASE_OWNER_URL is unset: the server\'s role owns the tables, so whoever takes over the server can truncate the audit log and the signature archive (README, Database roles)')
-    }
-    await this.secrets.checkMasterKey()
-    await this.signingKeys.ensure()
-    await this.ca.ensure()
-    const cookieKeys = await this.secrets.randomKeys('cookie-keys', 2)
-    const [csrfKey] = await this.secrets.randomKeys('csrf-key', 1)
-    const csrf = new Csrf(csrfKey!)
-    const pairwiseSalt = (await this.secrets.randomKeys('pairwise-salt', 1))[0]!
-    const [otpKey, ciKey] = [(await this.secrets.randomKeys('otp-key', 1))[0]!, (await this.secrets.randomKeys('ci-key', 1))[0]!]
-    // Which passkeys are hardware-bound: read at start-up (a bad file stops it here).
-    const passkeys = new PasskeyRegistrar(this.config.issuer, await loadAttestationTrust(this.config.attestation, this.clock.now(), this.logger), this.clock)
-    this.#enrollment = new EnrollmentService({
-      db: this.db, clock: this.clock, sms: this.sms, identity: this.identity, limiter: this.limiter,
-      authority: this.authority, audit: this.audit,
-      otpKey: Buffer.from(otpKey, 'base64url'), ciKey: Buffer.from(ciKey, 'base64url'),
-      passkeys,
-    })
-    const https = this.config.publicUrl.protocol === 'https:'
-
-    const router = new Router()
-    addOpsRoutes(router, { db: this.db, metrics: this.metrics, publicDir: path.join(ROOT_DIR, 'public'), bundles: await buildBrowserBundles(ROOT_DIR) })
-    addPkiRoutes(router, { hierarchy: this.ca, authority: this.authority, crl: this.crl, ocsp: this.ocsp })
-    const login = new LoginService({ db: this.db, clock: this.clock, limiter: this.limiter, issuer: this.config.issuer, judge: (c, at) => this.judgeCertificate(c, at) })
-    this.#login = login
-    // Receipts are signed with the provider's active EC key, taken at every provider build (rotation).
-    const receipts = new ReceiptSigner()
-    const signing = new SigningService({
-      db: this.db, clock: this.clock, issuer: this.config.issuer, judge: (c, at) => this.judgeCertificate(c, at), login,
-      ocsp: this.ocsp, receipts, audit: this.audit,
-      caChain: async () => {
-        const ca = await this.ca.issuing()
-        return [new Uint8Array(ca.certificate.rawData), new Uint8Array(ca.root.rawData)]
-      },
-    })
-    addSectorRoute(router, { provider: () => this.host.provider, issuer: this.config.issuer })
-    addSignatureRoutes(router, {
-      db: this.db, provider: () => this.host.provider, limiter: this.limiter, issuer: this.config.issuer, judge: (serial) => this.judgeCertificate(serial),
-      anchors: () => trustAnchors({ db: this.db, ca: this.ca, signingKeys: this.signingKeys }),
-    })
-    // The subject a client knows a subscriber by, as in its ID tokens: pairwise unless the client is registered for public subjects.
-    const subjectFor = async (clientId: string, subscriberId: string) => {
-      const client = await this.host.provider.Client.find(clientId)
-      if (!client) throw new Error(`client ${clientId} vanished during its own request`)
-      return client.subjectType === 'public' ? subscriberId : pairwiseSubject(pairwiseSalt, this.config.issuer, client, subscriberId)
-    }
-    const testSubscriber = this.config.testMode
-      ? await TestSubscriber.ensure({ db: this.db, secrets: this.secrets, authority: this.authority, ca: this.ca, clock: this.clock, issuer: this.config.issuer })
-      : undefined
-    if (testSubscriber) this.logger.warn('test mode: a one-click test subscriber on the login page (never in production)')
-    addInteractionRoutes(router, { provider: () => this.host.provider, views: this.views, csrf, login, audit: this.audit, issuer: this.config.issuer, testSubscriber,
-      clock: this.clock, renewalWindowDays: this.config.renewalWindowDays, signing, subjectFor })
-    addEnrollmentRoutes(router, {
-      service: this.#enrollment, views: this.views, csrf, secureCookies: https,
-      sandbox: this.sms.kind === 'sandbox' || this.identity.kind === 'sandbox',
-      sandboxOutbox: this.sms instanceof SandboxSmsGateway ? this.sms : undefined, hierarchy: this.ca, authority: this.authority, clock: this.clock,
-    })
-    const account = new AccountService({
-      db: this.db, clock: this.clock, authority: this.authority, audit: this.audit, provider: () => this.host.provider, notices: this.logoutNotices,
-    })
-    this.#account = account
-    const issuance = new AccountIssuance({
-      db: this.db, clock: this.clock, authority: this.authority, sms: this.sms, limiter: this.limiter, audit: this.audit,
-      passkeys, otpKey: Buffer.from(otpKey, 'base64url'),
-    })
-    addAccountRoutes(router, {
-      service: account, issuance, authority: this.authority, hierarchy: this.ca, provider: () => this.host.provider, views: this.views, csrf, issuer: this.config.issuer, secureCookies: https,
-      loginCertificate: (ref) => login.loginCertificate(ref),
-    })
-    // One cache for every provider instance (they are rebuilt when signing keys rotate).
-    const clientCache = new TtlCache<AdapterPayload>(CLIENT_CACHE_SECONDS)
-    // A login reads the subscriber's claims three times within a second (login, token, userinfo).
-    const subscribers = new TtlCache<AccountClaims>(SUBSCRIBER_CACHE_SECONDS)
-    this.#host = new ProviderHost({
-      keys: this.signingKeys,
-      logger: this.logger,
-      metrics: this.metrics,
-      build: (jwks) => {
-        receipts.use(jwks)
-        return mountApp(
-        createProvider({
-          issuer: this.config.issuer, trustProxy: this.config.trustProxy, trustedProxyHops: this.config.trustedProxyHops, secureCookies: https,
-          jwks, cookieKeys, views: this.views, db: this.db, box: this.box, clock: this.clock, pairwiseSalt, clientCache,
-          allowPrivateNetworkFetch: this.config.nodeEnv !== 'production', production: this.config.nodeEnv === 'production',
-          fetch: this.#fetch, firstPartyClients: [ACCOUNT_CLIENT_ID],
-          rememberLoginCertificate: (ref, serial, clientId) => login.rememberLoginCertificate(ref, serial, clientId),
-          loginCertificate: (ref) => login.loginCertificate(ref),
-          loginPolicy: { loginReuseSeconds: this.config.loginReuseSeconds, loginClient: (ref) => login.loginClient(ref) },
-          findSubscriber: async (id) => {
-            const cached = subscribers.get(id)
-            if (cached) return cached
-            const s = await this.db.selectFrom('subscriber').select(['name', 'birthdate', 'phone_e164', 'ci']).where('id', '=', id).executeTakeFirst()
-            if (!s) return undefined
-            const claims = { name: s.name, birthdate: s.birthdate, phone_number: s.phone_e164, ci: s.ci }
-            subscribers.set(id, claims)
-            return claims
-          },
-        }),
-        { logger: this.logger, metrics: this.metrics, views: this.views, router, trustProxy: this.config.trustProxy, issuer: this.config.issuer, https },
-        )
-      },
-    })
-    await this.#host.refresh()
-    const clients = new ClientStore({ db: this.db, box: this.box, clock: this.clock }, this.#host.provider)
-    await registerAccountClient(clients, this.config.issuer, this.logger)
-    if (this.config.demoRelyingParty) {
-      await registerDemoClient({
-        store: clients,
-        issuer: this.config.issuer, url: this.config.demoRelyingParty, dataDir: this.config.dataDir, logger: this.logger,
-      })
-    }
-  }
-
-  /** Background work: reload on key rotation, sweep expired rows, keep the CRL fresh. */
-  startBackgroundJobs(): void {
-    // Builds a new CRL only when the current one has aged (or a status changed): at least daily.
-    this.#every(CRL_CHECK_SECONDS, 'crl refresh', () => this.crl.current())
-    this.#every(this.config.keyRefreshSeconds, 'key refresh', () => this.host.refresh())
-    // Logins of certificates that expired end like those of revoked ones; institutions are told.
-    this.#every(LOGOUT_NOTICE_SECONDS, 'certificate logins', async () => {
-      const expired = await this.certificateLogins.endExpired()
-      const delivered = await this.logoutNotices.drain()
-      if (expired || delivered) this.logger.info({ expired, delivered }, 'logins of expired certificates ended, back-channel logouts delivered')
-    })
-    // Text messages 30, 7 and 1 days before a certificate expires, each once across all instances.
-    const reminders = new ExpiryReminders({ db: this.db, clock: this.clock, sms: this.sms, issuer: this.config.issuer, logger: this.logger })
-    this.#every(EXPIRY_REMINDER_SECONDS, 'expiry reminders', async () => {
-      const sent = await reminders.run()
-      if (sent) this.logger.info({ sent }, 'expiry reminders sent')
-    })
-    this.#every(this.config.sweepIntervalSeconds, 'sweep', async () => {
-      const deleted = await sweepExpired(this.db, this.clock, SWEEP_BATCH_SIZE) + await this.authority.sweepChallenges()
-        + await this.enrollment.sweep() + await this.limiter.sweep() + (await this.#login?.sweep() ?? 0) + (await this.#account?.sweep() ?? 0)
-      if (deleted) this.logger.info({ deleted }, 'expired rows swept')
-    })
+  /** The subject a client knows a subscriber by, as in its ID tokens: pairwise unless the client is registered for public subjects. */
+  async subjectFor(clientId: string, subscriberId: string): Promise<string> {
+    const client = await this.host.provider.Client.find(clientId)
+    if (!client) throw new Error(`client ${clientId} vanished during its own request`)
+    return client.subjectType === 'public' ? subscriberId : pairwiseSubject(this.#pairwiseSalt, this.config.issuer, client, subscriberId)
   }
 
   async close(): Promise<void> {
-    for (const timer of this.#timers) clearInterval(timer)
-    this.#timers = []
     await this.db.destroy()
-  }
-
-  #every(seconds: number, name: string, job: () => Promise<unknown>): void {
-    let running = false
-    const timer = setInterval(() => {
-      if (running) return
-      running = true
-      job().catch((err) => {
-        // The database being away is reported once per run, without a stack; anything else is a bug.
-        if (err instanceof DatabaseUnavailableError) this.logger.warn({ cause: (err.cause as Error | undefined)?.message }, `${name} skipped: database unavailable`)
-        else this.logger.error({ err }, `${name} failed`)
-      }).finally(() => { running = false })
-    }, seconds * 1000)
-    timer.unref()
-    this.#timers.push(timer)
   }
 }

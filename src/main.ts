@@ -6,7 +6,7 @@ import { buildConfig, ConfigError, type ServerConfig } from './config/config.ts'
 import { readEnv } from './config/env.ts'
 import { loadSecrets } from './config/secrets.ts'
 import { AppContext } from './context.ts'
-import { listen } from './http/server.ts'
+import { serve } from './serve.ts'
 import { describeStartupError } from './util/startup-error.ts'
 
 async function main(): Promise<void> {
@@ -19,15 +19,14 @@ async function main(): Promise<void> {
   // alone registers the demo relying party.
   const worker = cluster.isWorker ? Number(process.env.POSTCERT_WORKER ?? 0) : undefined
   const logger = worker === undefined ? undefined : pino({ level: config.logLevel, base: { service: 'postcert', worker, pid: process.pid } })
-  const ctx = AppContext.create(worker ? { ...config, demoRelyingParty: undefined } : config, secrets, { logger })
+  const ctx = await AppContext.fromConfig(worker ? { ...config, demoRelyingParty: undefined } : config, secrets, { logger })
+  let running
   try {
-    await ctx.start()
+    running = await serve(ctx, { port: config.port, jobs: true })
   } catch (err) {
     await ctx.close().catch(() => {})
     throw err
   }
-  ctx.startBackgroundJobs()
-  const running = await listen(ctx)
   ctx.logger.info({ issuer: config.issuer, port: running.server.address(), database: config.database.kind }, 'PostCert listening')
 
   let stopping = false

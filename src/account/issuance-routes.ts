@@ -5,15 +5,15 @@ import { formatKoreanMobile } from '../enrollment/phone-number.ts'
 import { base64urlField, readJson } from '../http/form.ts'
 import type { Router } from '../http/router.ts'
 import { scriptJson, type Locale, type Views } from '../http/views.ts'
-import type { AccountSession } from './account-service.ts'
+import type { PortalSession } from '../sessions/portal-sessions.ts'
 import { day } from './certificate-view.ts'
 import type { AccountIssuance, IssuanceTarget } from './issuance.ts'
 
 /** What the portal's routes share with these (account/routes.ts). */
 export interface AccountGate {
-  sessionOf: (ctx: Context) => Promise<{ session: AccountSession; csrf: string; token: string } | undefined>
-  signedInForm: (ctx: Context) => Promise<{ session: AccountSession; csrf: string; token: string; form: URLSearchParams }>
-  signedInApi: (ctx: Context) => Promise<{ session: AccountSession; csrf: string; token: string }>
+  sessionOf: (ctx: Context) => Promise<{ session: PortalSession; csrf: string; token: string } | undefined>
+  signedInForm: (ctx: Context) => Promise<{ session: PortalSession; csrf: string; token: string; form: URLSearchParams }>
+  signedInApi: (ctx: Context) => Promise<{ session: PortalSession; csrf: string; token: string }>
   startLogin: (ctx: Context) => void
   render: (ctx: Context, page: string, title: string, data?: Record<string, unknown>) => void
   locale: (ctx: Context) => Locale

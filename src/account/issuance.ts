@@ -10,10 +10,11 @@ import { assertResendAllowed, checkPhoneCode, newPhoneCode, smsBudget } from '..
 import { SmsDeliveryError, type SmsGateway } from '../enrollment/sms/sms-gateway.ts'
 import { NotFoundError } from '../errors/errors.ts'
 import { PostCertError } from '../errors/postcert-error.ts'
-import { savePasskey, type PasskeyRegistrar } from '../holders/webauthn/passkeys.ts'
+import type { PasskeyRegistrar } from '../holders/webauthn/passkeys.ts'
+import { passkeyIdsOf, savePasskey } from '../holders/webauthn/credential-store.ts'
 import type { Clock } from '../util/clock.ts'
 import type { RateLimiter } from '../util/rate-limiter.ts'
-import { moveAccountSession, type AccountSession } from './account-service.ts'
+import { movePortalSession, type PortalSession, type PortalSessions } from '../sessions/portal-sessions.ts'
 
 /** How long a verified phone code lets the session make one new key (seconds). */
 export const PHONE_STEP_UP_SECONDS = 10 * 60
@@ -37,6 +38,7 @@ export interface RenewalDeps {
   limiter: RateLimiter
   audit: AuditLog
   passkeys: PasskeyRegistrar
+  sessions: PortalSessions
   /** Keys the stored hash of a phone code (a server secret). */
   otpKey: Buffer
 }
@@ -59,7 +61,7 @@ export class AccountIssuance {
   }
 
   /** Where the target stands for the session's subscriber. */
-  async state(session: AccountSession, target: IssuanceTarget): Promise<IssuanceState> {
+  async state(session: PortalSession, target: IssuanceTarget): Promise<IssuanceState> {
     const now = this.#deps.clock.now()
     if (target.kind === 'add') {
       const inUse = (await this.#deps.authority.listBySubscriber(session.subscriberId)).filter((c) => isInUse(c, now))
@@ -75,15 +77,15 @@ export class AccountIssuance {
     return { kind: 'open', certificate, closesAt, phoneVerified: await this.#phoneVerified(session), phone: await this.#phone(session) }
   }
 
-  async #phoneVerified(session: AccountSession): Promise<boolean> {
+  async #phoneVerified(session: PortalSession): Promise<boolean> {
     const row = await this.#session(session)
     return row.phone_verified_at !== null && this.#deps.clock.now().getTime() - row.phone_verified_at.getTime() < PHONE_STEP_UP_SECONDS * 1000
   }
 
   /** Sends a code to the subscriber's phone on file (never to a number the request names). */
-  async sendCode(session: AccountSession, target: IssuanceTarget): Promise<void> {
+  async sendCode(session: PortalSession, target: IssuanceTarget): Promise<void> {
     await this.#open(session, target)
-    const { db, clock } = this.#deps
+    const { clock, sessions } = this.#deps
     const now = clock.now()
     assertResendAllowed((await this.#session(session)).otp_sent_at, now)
     const phone = await this.#phone(session)
@@ -91,13 +93,11 @@ export class AccountIssuance {
     const decision = await this.#deps.limiter.hit(smsBudget('portal', phone), SMS_PER_NUMBER_PER_HOUR, 3600)
     if (!decision.allowed) throw rateLimited(decision.retryAfterSeconds)
     const code = newPhoneCode()
-    await db.updateTable('account_session').set({
-      otp_hash: this.#hash(session.id, code), otp_sent_at: now, otp_expires_at: new Date(now.getTime() + OTP_TTL * 1000), otp_attempts: 0, phone_verified_at: null,
-    }).where('id', '=', session.id).execute()
+    await sessions.codeSent(session, this.#hash(session.id, code), now, new Date(now.getTime() + OTP_TTL * 1000))
     try {
       await this.#deps.sms.send(phone, `[PostCert] 인증서 갱신 인증번호 ${code} (3분 안에 입력). 누구에게도 알려주지 마세요. / Your PostCert renewal code is ${code}. Never share it.`)
     } catch (err) {
-      await db.updateTable('account_session').set({ otp_hash: null, otp_sent_at: null, otp_expires_at: null }).where('id', '=', session.id).execute()
+      await sessions.codeUnsent(session)
       await this.#deps.limiter.undo(smsBudget('portal', phone), 3600) // not sent: not counted
       if (err instanceof SmsDeliveryError) throw providerUnavailable()
       throw err
@@ -105,36 +105,29 @@ export class AccountIssuance {
   }
 
   /** Checks the code: five tries, three minutes, compared in constant time, each try counted before it is compared. */
-  async verifyCode(session: AccountSession, target: IssuanceTarget, input: string): Promise<void> {
+  async verifyCode(session: PortalSession, target: IssuanceTarget, input: string): Promise<void> {
     await this.#open(session, target)
     const now = this.#deps.clock.now()
-    const { db } = this.#deps
+    const { sessions } = this.#deps
     const matched = await checkPhoneCode({
-      countTry: async () => {
-        const row = await db.updateTable('account_session').set((eb) => ({ otp_attempts: eb('otp_attempts', '+', 1) }))
-          .where('id', '=', session.id).where('otp_hash', 'is not', null).where('otp_attempts', '<', OTP_MAX_ATTEMPTS)
-          .returning(['otp_hash', 'otp_expires_at', 'otp_attempts']).executeTakeFirst() // primary key
-        return row && { hash: row.otp_hash, expiresAt: row.otp_expires_at, attempts: row.otp_attempts }
-      },
+      countTry: () => sessions.countCodeTry(session, OTP_MAX_ATTEMPTS),
       current: async () => {
         const row = await this.#session(session)
         return { hash: row.otp_hash, expiresAt: row.otp_expires_at, attempts: row.otp_attempts }
       },
     }, input, (code) => this.#hash(session.id, code), now)
     // Spent once: of two right answers at once, one verifies the phone.
-    const used = await db.updateTable('account_session').set({ otp_hash: null, otp_expires_at: null, phone_verified_at: now })
-      .where('id', '=', session.id).where('otp_hash', '=', matched.hash).returning('id').executeTakeFirst()
-    if (!used) throw codeNotSent()
+    if (!await sessions.spendCode(session, matched.hash!, now)) throw codeNotSent()
   }
 
   /** A proof-of-possession challenge for the new key. */
-  async challenge(session: AccountSession, target: IssuanceTarget): Promise<Buffer> {
+  async challenge(session: PortalSession, target: IssuanceTarget): Promise<Buffer> {
     await this.#ready(session, target)
     return await this.#deps.authority.createChallenge()
   }
 
   /** A certificate for a certificate-file key the browser made, which signed the challenge. */
-  async withFile(session: AccountSession, target: IssuanceTarget, input: { spki: Buffer; signature: Buffer; challenge: Buffer }): Promise<CertificateRecord> {
+  async withFile(session: PortalSession, target: IssuanceTarget, input: { spki: Buffer; signature: Buffer; challenge: Buffer }): Promise<CertificateRecord> {
     const old = await this.#ready(session, target)
     return await this.#issue(session, old, {
       holder: 'file', spki: input.spki, proof: { type: 'signature', challenge: input.challenge, signature: input.signature },
@@ -142,17 +135,16 @@ export class AccountIssuance {
   }
 
   /** Passkey registration options for the new key, and the CA challenge it signs next. */
-  async passkeyOptions(session: AccountSession, target: IssuanceTarget) {
+  async passkeyOptions(session: PortalSession, target: IssuanceTarget) {
     await this.#ready(session, target)
     const subscriber = await this.#deps.db.selectFrom('subscriber').select(['id', 'name']).where('id', '=', session.subscriberId).executeTakeFirstOrThrow()
-    const existing = await this.#deps.db.selectFrom('webauthn_credential').select('id').where('subscriber_id', '=', subscriber.id).execute()
-    const registration = await this.#deps.passkeys.options({ id: subscriber.id, name: subscriber.name }, existing.map((c) => c.id))
-    await this.#deps.db.updateTable('account_session').set({ webauthn_challenge: registration.challenge }).where('id', '=', session.id).execute()
+    const registration = await this.#deps.passkeys.options({ id: subscriber.id, name: subscriber.name }, await passkeyIdsOf(this.#deps.db, subscriber.id))
+    await this.#deps.sessions.setPasskeyChallenge(session, registration.challenge)
     return { registration, challenge: await this.#deps.authority.createChallenge() }
   }
 
   /** A certificate for a new passkey: its registration, then its assertion over the CA challenge. */
-  async withPasskey(session: AccountSession, target: IssuanceTarget, input: { registration: unknown; assertion: unknown; challenge: Buffer }): Promise<CertificateRecord> {
+  async withPasskey(session: PortalSession, target: IssuanceTarget, input: { registration: unknown; assertion: unknown; challenge: Buffer }): Promise<CertificateRecord> {
     const old = await this.#ready(session, target)
     const row = await this.#session(session)
     if (!row.webauthn_challenge) throw new PostCertError(400, 'invalid_request', 'ask for passkey options first')
@@ -164,36 +156,36 @@ export class AccountIssuance {
   }
 
   /** The subscriber's name, as the certificate file script stores it with the certificate. */
-  async subscriberName(session: AccountSession): Promise<string> {
+  async subscriberName(session: PortalSession): Promise<string> {
     return (await this.#deps.db.selectFrom('subscriber').select('name').where('id', '=', session.subscriberId).executeTakeFirstOrThrow()).name
   }
 
   /** Renews `old`, or (none) adds a certificate; one phone code serves one of them. */
-  async #issue(session: AccountSession, old: CertificateRecord | undefined, request: Omit<Parameters<CertificateAuthority['renew']>[0], 'serial'>): Promise<CertificateRecord> {
-    const { authority, db } = this.#deps
+  async #issue(session: PortalSession, old: CertificateRecord | undefined, request: Omit<Parameters<CertificateAuthority['renew']>[0], 'serial'>): Promise<CertificateRecord> {
+    const { authority } = this.#deps
     // The renewing session signed in with the old certificate, which ends with the renewal: it
-    // stays signed in with the new one, whose key just proved possession (moveAccountSession).
+    // stays signed in with the new one, whose key just proved possession (movePortalSession).
     const renewing = old?.serial === session.certificateSerial
     const issued = old ? await authority.renew({
       serial: old.serial, ...request,
       alsoInTransaction: async (trx, certificate) => {
         await request.alsoInTransaction?.(trx, certificate)
-        if (renewing) await moveAccountSession(trx, session.id, certificate.serial)
+        if (renewing) await movePortalSession(trx, session.id, certificate.serial)
       },
     })
       : await authority.add({ subscriberId: session.subscriberId, displayName: await this.subscriberName(session), holder: request.holder ?? 'file', attested: request.attested, spki: request.spki, proof: request.proof, alsoInTransaction: request.alsoInTransaction })
-    await db.updateTable('account_session').set({ phone_verified_at: null, webauthn_challenge: null }).where('id', '=', session.id).execute()
+    await this.#deps.sessions.endStepUp(session)
     return issued
   }
 
   /** The certificate to renew (none for another certificate), for a session whose phone code is fresh. */
-  async #ready(session: AccountSession, target: IssuanceTarget): Promise<CertificateRecord | undefined> {
+  async #ready(session: PortalSession, target: IssuanceTarget): Promise<CertificateRecord | undefined> {
     const state = await this.#open(session, target)
     if (!state.phoneVerified) throw phoneNotVerified()
     return state.certificate
   }
 
-  async #open(session: AccountSession, target: IssuanceTarget): Promise<Extract<IssuanceState, { kind: 'open' }>> {
+  async #open(session: PortalSession, target: IssuanceTarget): Promise<Extract<IssuanceState, { kind: 'open' }>> {
     const state = await this.state(session, target)
     if (state.kind === 'open') return state
     if (state.kind === 'over' && state.why === 'limit') throw new CertificateLimitError(MAX_CERTIFICATES_IN_USE)
@@ -202,17 +194,17 @@ export class AccountIssuance {
     throw new CertificateStateError(`this certificate is ${state.why}: it cannot be renewed`)
   }
 
-  async #own(session: AccountSession, serial: string): Promise<CertificateRecord> {
+  async #own(session: PortalSession, serial: string): Promise<CertificateRecord> {
     const certificate = await this.#deps.authority.find(serial)
     if (!certificate || certificate.subscriberId !== session.subscriberId) throw new NotFoundError('no such certificate among yours')
     return certificate
   }
 
-  async #session(session: AccountSession) {
-    return await this.#deps.db.selectFrom('account_session').selectAll().where('id', '=', session.id).executeTakeFirstOrThrow()
+  async #session(session: PortalSession) {
+    return await this.#deps.sessions.stepUp(session)
   }
 
-  async #phone(session: AccountSession): Promise<string> {
+  async #phone(session: PortalSession): Promise<string> {
     const row = await this.#deps.db.selectFrom('subscriber').select('phone_e164').where('id', '=', session.subscriberId).executeTakeFirstOrThrow()
     return row.phone_e164
   }

@@ -6,18 +6,20 @@ import type { Csrf } from '../http/csrf.ts'
 import { readForm } from '../http/form.ts'
 import type { Router } from '../http/router.ts'
 import { languageSwitch, pickLocale, type Locale, type Views } from '../http/views.ts'
-import type { CertificateClaim, LoginRef } from '../login/login-service.ts'
+import type { CertificateClaim, LoginRef } from '../sessions/login-sessions.ts'
 import type { PostgresAdapter } from '../oidc/adapter.ts'
 import { displayName } from '../oidc/client-policy.ts'
 import type { CertificateAuthority } from '../ca/authority.ts'
 import type { CaHierarchy } from '../ca/hierarchy.ts'
 import { MAX_CERTIFICATES_IN_USE } from '../ca/constants.ts'
-import { ACCOUNT_SESSION_SECONDS, type AccountService, type AccountSession } from './account-service.ts'
+import type { AccountService } from './account-service.ts'
+import { ACCOUNT_SESSION_SECONDS, type PortalSession, type PortalSessions } from '../sessions/portal-sessions.ts'
 import { CERTIFICATE_ACTIONS, changeCertificateStatus, SUBSCRIBER_REVOCATION_REASONS } from './certificate-actions.ts'
 import { ACCOUNT_CLIENT_ID, accountRedirectUri } from './portal-client.ts'
 import { certificateView, day, time } from './certificate-view.ts'
 import type { AccountIssuance } from './issuance.ts'
 import { addIssuanceRoutes } from './issuance-routes.ts'
+import type { Registrations } from '../registrations/registrations.ts'
 
 const SESSION_COOKIE = 'postcert_account'
 const LOGIN_COOKIE = 'postcert_account_login'
@@ -26,6 +28,8 @@ const LOGIN_SECONDS = 10 * 60
 
 export interface AccountRouteDeps {
   service: AccountService
+  registrations: Registrations
+  sessions: PortalSessions
   issuance: AccountIssuance
   authority: CertificateAuthority
   hierarchy: CaHierarchy
@@ -34,7 +38,7 @@ export interface AccountRouteDeps {
   csrf: Csrf
   issuer: string
   secureCookies: boolean
-  /** The certificate a login used (login-service.ts). */
+  /** The certificate a login used (sessions/login-sessions.ts). */
   loginCertificate: (login: LoginRef) => Promise<CertificateClaim | undefined>
 }
 
@@ -58,9 +62,9 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
   }
 
   /** The signed-in session, or undefined (the caller sends the browser to log in). */
-  const sessionOf = async (ctx: Context): Promise<{ session: AccountSession; csrf: string; token: string } | undefined> => {
+  const sessionOf = async (ctx: Context): Promise<{ session: PortalSession; csrf: string; token: string } | undefined> => {
     const token = ctx.cookies.get(SESSION_COOKIE, { signed: true })
-    const session = await service.findSession(token)
+    const session = await deps.sessions.find(token)
     return session && token ? { session, token, csrf: deps.csrf.token(`account:${token}`) } : undefined
   }
   /** For actions: a session and the form's CSRF token, or a 4xx. */
@@ -102,7 +106,7 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
     const lang = locale(ctx)
     const { subscriberId } = found.session
     const [certificates, institutions, activity] = await Promise.all([
-      service.certificates(subscriberId), service.institutions(subscriberId), service.activity(subscriberId),
+      service.certificates(subscriberId), deps.registrations.list(subscriberId), service.activity(subscriberId),
     ])
     const provider = deps.provider()
     const revoked = typeof ctx.query.revoked === 'string' ? ctx.query.revoked : undefined
@@ -142,7 +146,7 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
     }
     const certificate = await deps.loginCertificate({ sessionUid: code.sessionUid, authTime: code.authTime })
     if (!certificate) throw new InvalidRequestError('the certificate of this sign-in is not known: open /account again')
-    const token = await service.createSession(code.accountId, certificate.serial, code.sessionUid)
+    const token = await deps.sessions.create(code.accountId, certificate.serial, code.sessionUid)
     ctx.cookies.set(SESSION_COOKIE, token, cookie('/account', ACCOUNT_SESSION_SECONDS))
     ctx.status = 303
     ctx.redirect('/account')
@@ -150,7 +154,7 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
 
   router.add('POST', '/account/logout', 'account_logout', async (ctx) => {
     const { token } = await signedInForm(ctx)
-    await service.endSession(token)
+    await deps.sessions.end(token)
     ctx.cookies.set(SESSION_COOKIE, '', { ...cookie('/account', 0), maxAge: 0 })
     render(ctx, 'account-signed-out', 'account.signed_out_title')
   })
@@ -195,7 +199,7 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
 
   router.add('POST', '/account/institutions/:clientId/revoke', 'account_institution_revoke', async (ctx, { clientId = '' }) => {
     const { session } = await signedInForm(ctx)
-    await service.revokeInstitution(session.subscriberId, clientId)
+    await deps.registrations.revoke(session.subscriberId, clientId)
     ctx.status = 303
     ctx.redirect(`/account?revoked=${encodeURIComponent(clientId)}`)
   })

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { sql, type Selectable } from 'kysely'
 import type { AuditLog } from '../audit/audit-log.ts'
 import type { Database, DatabaseTransaction } from '../db/database.ts'
-import type { CertificateStatus, CertificateTable, HolderKind } from '../db/schema/ca.ts'
+import type { CertificateStatus, CertificateTable, HolderKind } from '../db/schema/certificate.ts'
 import type { Clock } from '../util/clock.ts'
 import { CHALLENGE_TTL_SECONDS, DAY_MS, MAX_CERTIFICATES_IN_USE, REVOCATION_REASONS, type RevocationReason } from './constants.ts'
 import { CertificateLimitError, CertificateNotFoundError, CertificateStateError, InvalidPossessionProofError, RenewalNotAllowedError } from './errors.ts'
@@ -62,7 +62,7 @@ export interface RenewRequest {
 
 /**
  * Told when certificates stop being usable (revoked, suspended, superseded; found expired), so
- * that what their logins opened ends with them (login/certificate-logins.ts).
+ * that what their logins opened ends with them (sessions/certificate-logins.ts).
  */
 export interface CertificateStatusListener {
   /**

@@ -1,5 +1,5 @@
 import { randomBytes, webcrypto } from 'node:crypto'
-import type { HolderKind } from '../db/schema/ca.ts'
+import type { HolderKind } from '../db/schema/certificate.ts'
 import { POLICY_OIDS } from './constants.ts'
 import type { IssuingCa } from './hierarchy.ts'
 import { x509 } from './x509.ts'

@@ -8,9 +8,9 @@ import { importHierarchy } from '../ca/import.ts'
 import { buildConfig } from '../config/config.ts'
 import { readEnv } from '../config/env.ts'
 import { loadSecrets } from '../config/secrets.ts'
-import { AppContext } from '../context.ts'
+import { AppContext, migrateDatabase } from '../context.ts'
+import { connectDatabase } from '../db/connect.ts'
 import { PostCertError } from '../errors/errors.ts'
-import { ClientStore } from '../oidc/client-store.ts'
 import { createInitialAccessToken } from '../oidc/initial-access-token.ts'
 import { describeStartupError } from '../util/startup-error.ts'
 import { verifyCommand, VerifyUsageError } from './verify.ts'
@@ -84,30 +84,32 @@ async function run(argv: string[]): Promise<void> {
     return
   }
   if (!['migrate', 'keys', 'clients', 'ca', 'verify', 'iat', 'certificates'].includes(command)) throw new UsageError(`unknown command: ${command}`)
-  const open = () => {
-    const env = readEnv()
-    const config = buildConfig(env)
-    return AppContext.create(config, loadSecrets(env, config), { logger: pino({ level: 'warn' }, pino.destination(2)) })
-  }
+  const env = readEnv()
+  const config = buildConfig(env)
+  const open = () => AppContext.fromConfig(config, loadSecrets(env, config), { logger: pino({ level: 'warn' }, pino.destination(2)) })
   if (command === 'verify') {
     const { values, positionals } = parseArgs({ args: argv.slice(1), strict: true, allowPositionals: true, options: { json: { type: 'boolean' }, ca: { type: 'string' }, jwks: { type: 'string' } } })
     if (positionals.length !== 1) throw new UsageError('verify: one evidence file expected')
     try {
-      process.exitCode = await verifyCommand({ file: positionals[0]!, json: Boolean(values.json), caFile: values.ca, jwksFile: values.jwks }, async () => open())
+      process.exitCode = await verifyCommand({ file: positionals[0]!, json: Boolean(values.json), caFile: values.ca, jwksFile: values.jwks }, open)
     } catch (err) {
       if (err instanceof VerifyUsageError) throw new UsageError(err.message)
       throw err
     }
     return
   }
-  const ctx = open()
-  try {
-    if (command === 'migrate') {
-      const { applied, current } = await ctx.migrate()
+  if (command === 'migrate') {
+    const db = connectDatabase(config.database)
+    try {
+      const { applied, current } = await migrateDatabase(config, db, { ownDb: true })
       process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : `up to date (${current.length} migrations)\n`)
-      return
+    } finally {
+      await db.destroy()
     }
-    await ctx.start()
+    return
+  }
+  const ctx = await open()
+  try {
     if (command === 'keys') return await keys(ctx, sub)
     if (command === 'ca') return await ca(ctx, sub, rest)
     if (command === 'iat') return await initialAccessToken(ctx, sub, rest)
@@ -181,7 +183,7 @@ async function certificates(ctx: AppContext, sub: string | undefined, rest: stri
 }
 
 async function clients(ctx: AppContext, sub: string | undefined, rest: string[]): Promise<void> {
-  const store = new ClientStore({ db: ctx.db, box: ctx.box, clock: ctx.clock }, ctx.host.provider)
+  const store = ctx.clients
   if (sub === 'add') {
     const { values } = parseArgs({
       args: rest, strict: true, allowPositionals: false,

@@ -3,10 +3,12 @@ import type { Selectable } from 'kysely'
 import type { AuditLog } from '../audit/audit-log.ts'
 import { isInUse, type CertificateAuthority, type CertificateRecord, type InIssuanceTransaction, type IssueRequest } from '../ca/authority.ts'
 import type { PossessionProof } from '../ca/possession.ts'
-import { isAttested, savePasskey, type PasskeyRegistrar } from '../holders/webauthn/passkeys.ts'
+import type { PasskeyRegistrar } from '../holders/webauthn/passkeys.ts'
+import { isAttested, passkeyIdsOf, savePasskey } from '../holders/webauthn/credential-store.ts'
 import type { PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/server'
 import type { Database, DatabaseTransaction } from '../db/database.ts'
-import type { EnrollmentTable, SubscriberTable } from '../db/schema/enrollment.ts'
+import type { EnrollmentTable } from '../db/schema/enrollment.ts'
+import type { Subscriber, SubscriberStore } from '../subscribers/subscriber-store.ts'
 import type { Clock } from '../util/clock.ts'
 import type { RateLimiter } from '../util/rate-limiter.ts'
 import {
@@ -24,7 +26,6 @@ import { normalizeKoreanMobile } from './phone-number.ts'
 import { SmsDeliveryError, type SmsGateway } from './sms/sms-gateway.ts'
 
 export type Enrollment = Selectable<EnrollmentTable>
-export type Subscriber = Selectable<SubscriberTable>
 
 export interface EnrollmentDeps {
   db: Database
@@ -34,6 +35,7 @@ export interface EnrollmentDeps {
   limiter: RateLimiter
   authority: CertificateAuthority
   audit: AuditLog
+  subscribers: SubscriberStore
   /** HMAC key for phone codes at rest. */
   otpKey: Buffer
   /** HMAC key of the connecting identifier; must never change. */
@@ -170,15 +172,10 @@ export class EnrollmentService {
     const now = this.#deps.clock.now()
     const ci = createHmac('sha256', this.#deps.ciKey).update(result.identity.identityKey).digest('base64url')
     const { updated, subscriber } = await this.#step(enrollment, 'identity', async (trx, current) => {
-      const fields = {
-        name: result.identity.name, birthdate: result.identity.birthdate, phone_e164: current.phone_e164!,
-        document_type: document.type, document_last_digits: lastDigits(document.number), updated_at: now,
-      }
-      // Unique on ci: a concurrent first enrollment of the same person updates instead of duplicating.
-      const subscriber = await trx.insertInto('subscriber')
-        .values({ id: `ps_${randomBytes(12).toString('base64url')}`, ci, created_at: now, ...fields })
-        .onConflict((oc) => oc.column('ci').doUpdateSet(fields))
-        .returningAll().executeTakeFirstOrThrow()
+      const subscriber = await this.#deps.subscribers.recordVerified(trx, {
+        ci, name: result.identity.name, birthdate: result.identity.birthdate, phone_e164: current.phone_e164!,
+        document_type: document.type, document_last_digits: lastDigits(document.number),
+      })
       const updated = await trx.updateTable('enrollment')
         .set({ step: 'holder', subscriber_id: subscriber.id, identity_verified_at: now })
         .where('id', '=', current.id).returningAll().executeTakeFirstOrThrow()
@@ -196,7 +193,7 @@ export class EnrollmentService {
 
   async subscriber(enrollment: Enrollment): Promise<Subscriber | undefined> {
     if (!enrollment.subscriber_id) return undefined
-    return await this.#deps.db.selectFrom('subscriber').selectAll().where('id', '=', enrollment.subscriber_id).executeTakeFirst()
+    return await this.#deps.subscribers.find(enrollment.subscriber_id)
   }
 
   async certificate(enrollment: Enrollment): Promise<CertificateRecord | undefined> {
@@ -228,8 +225,7 @@ export class EnrollmentService {
     if (enrollment.step !== 'holder') throw stepNotAllowed(enrollment.step)
     const subscriber = await this.subscriber(enrollment)
     if (!subscriber) throw stepNotAllowed(enrollment.step)
-    const existing = await this.#deps.db.selectFrom('webauthn_credential').select('id').where('subscriber_id', '=', subscriber.id).execute()
-    const registration = await this.#deps.passkeys.options({ id: subscriber.id, name: subscriber.name }, existing.map((c) => c.id))
+    const registration = await this.#deps.passkeys.options({ id: subscriber.id, name: subscriber.name }, await passkeyIdsOf(this.#deps.db, subscriber.id))
     await this.#deps.db.updateTable('enrollment').set({ webauthn_challenge: registration.challenge })
       .where('id', '=', enrollment.id).where('step', '=', 'holder').execute()
     return { registration, challenge: await this.#deps.authority.createChallenge() }

@@ -1,4 +1,4 @@
-import type { DocumentType } from '../db/schema/enrollment.ts'
+import type { DocumentType } from '../db/schema/subscriber.ts'
 import { invalidField } from './errors.ts'
 import type { IdentityDocument } from './identity/identity-verifier.ts'
 

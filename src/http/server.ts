@@ -1,23 +1,23 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { SHUTDOWN_GRACE_MS } from '../constants.ts'
-import type { AppContext } from '../context.ts'
 
 export interface RunningServer {
   server: http.Server
   url: string
-  /** Stops accepting, lets in-flight requests finish (up to a grace period), closes the pool. */
+  /** Stops accepting, lets in-flight requests finish (up to a grace period), then runs onClose. */
   close(): Promise<void>
 }
 
-export async function listen(ctx: AppContext, port = ctx.config.port, host?: string): Promise<RunningServer> {
-  const server = http.createServer(ctx.host.handle)
+/** An HTTP server for `handle` on port (0: any free one); onClose runs once, after the last request. */
+export async function listen(handle: http.RequestListener, options: { port: number; host?: string; onClose?: () => Promise<void> }): Promise<RunningServer> {
+  const server = http.createServer(handle)
   // Slowloris protection; keep-alive shorter than typical proxy idle timeouts is not needed here.
   server.headersTimeout = 20_000
   server.requestTimeout = 30_000
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
-    server.listen(port, host, () => resolve())
+    server.listen(options.port, options.host, () => resolve())
   })
   const address = server.address() as AddressInfo
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
@@ -32,7 +32,7 @@ export async function listen(ctx: AppContext, port = ctx.config.port, host?: str
       force.unref()
       await closed
       clearTimeout(force)
-      await ctx.close()
+      await options.onClose?.()
     })()),
   }
 }

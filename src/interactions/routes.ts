@@ -1,6 +1,8 @@
 import type { Context } from 'koa'
 import { errors, type default as Provider } from 'oidc-provider'
 import type { AuditLog } from '../audit/audit-log.ts'
+import type { Database } from '../db/database.ts'
+import type { Registrations } from '../registrations/registrations.ts'
 import type { Clock } from '../util/clock.ts'
 import { InteractionExpiredError, InvalidRequestError } from '../errors/errors.ts'
 import type { Csrf } from '../http/csrf.ts'
@@ -13,17 +15,18 @@ import { acrNotMet } from '../login/errors.ts'
 import { certificateAllowed, ciAllowed, displayName } from '../oidc/client-policy.ts'
 import { deviceOf, truncatedIp } from '../audit/client-info.ts'
 import type { TestSubscriber } from '../login/test-subscriber.ts'
-import { registerAtInstitution } from './registration.ts'
 import type { SigningService } from '../signing/signing-service.ts'
 import { addSigningRoutes, renderSigningPage, signatureRequestOf, type SigningRouteDeps } from './signing.ts'
 import { asText } from '../util/text.ts'
 
 export interface InteractionDeps {
+  db: Database
   provider: () => Provider
   views: Views
   csrf: Csrf
   login: LoginService
   audit: AuditLog
+  registrations: Registrations
   issuer: string
   clock: Clock
   /** Certificates expiring within this many days get the renewal notice at login. */
@@ -48,7 +51,7 @@ const SCOPE_CLAIMS: Record<string, string[]> = { profile: ['name', 'birthdate'],
  */
 export function addInteractionRoutes(router: Router, deps: InteractionDeps): void {
   const signing: SigningRouteDeps = {
-    provider: deps.provider, views: deps.views, csrf: deps.csrf, signing: deps.signing, db: deps.login.db, audit: deps.audit,
+    provider: deps.provider, views: deps.views, csrf: deps.csrf, signing: deps.signing, registrations: deps.registrations, audit: deps.audit,
     subjectFor: deps.subjectFor, interactionDetails,
   }
   addSigningRoutes(router, signing)
@@ -130,7 +133,7 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
       ctx.body = { redirect: await unmet(deps.provider(), ctx) }
       return
     }
-    await deps.audit.record(deps.login.db, {
+    await deps.audit.record(deps.db, {
       type: 'login', subscriberId: result.subscriberId, certificateSerial: result.serial,
       data: { client: clientId, holder: result.holder, acr: result.acr, ip: truncatedIp(ctx.ip), device: deviceOf(ctx.get('user-agent')) },
     })
@@ -198,7 +201,7 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     // The PostCert session must still stand: its certificate may have been revoked or suspended
     // while this page was open (the session is then gone), and nothing is registered for it.
     if (!details.session.uid || !(await provider.Session.findByUid(details.session.uid))) throw new InteractionExpiredError()
-    const grantId = await registerAtInstitution(provider, details, { db: deps.login.db, audit: deps.audit })
+    const grantId = await deps.registrations.register(provider, details)
     const returnTo = await provider.interactionResult(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true })
     ctx.status = 303
     ctx.redirect(returnTo)

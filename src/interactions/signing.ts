@@ -1,7 +1,6 @@
 import type { Context } from 'koa'
 import type { default as Provider } from 'oidc-provider'
 import type { AuditLog } from '../audit/audit-log.ts'
-import type { Database } from '../db/database.ts'
 import { InvalidRequestError } from '../errors/errors.ts'
 import type { Csrf } from '../http/csrf.ts'
 import { readJson } from '../http/form.ts'
@@ -13,7 +12,7 @@ import { renderDocumentText } from '../signing/document-text.ts'
 import { signedDocuments } from '../signing/payload.ts'
 import { parseSignatureRequest, SIGNATURE_TYPE, type SignatureRequest } from '../signing/request.ts'
 import type { SigningService, StoredSignature } from '../signing/signing-service.ts'
-import { registerAtInstitution } from './registration.ts'
+import type { Registrations } from '../registrations/registrations.ts'
 
 type LoadedInteraction = Awaited<ReturnType<Provider['interactionDetails']>>
 
@@ -34,7 +33,7 @@ export interface SigningRouteDeps {
   views: Views
   csrf: Csrf
   signing: SigningService
-  db: Database
+  registrations: Registrations
   audit: AuditLog
   /** The pairwise subject this client knows the subscriber by. */
   subjectFor: (clientId: string, subscriberId: string) => Promise<string>
@@ -97,7 +96,7 @@ export function addSigningRoutes(router: Router, deps: SigningRouteDeps): void {
 
   /** Registers if needed, and hands the signature to the code through the consent result. */
   async function finish(provider: Provider, ctx: Context, details: LoadedInteraction, request: SignatureRequest, stored: StoredSignature): Promise<string> {
-    const grantId = await registerAtInstitution(provider, details, { db: deps.db, audit: deps.audit })
+    const grantId = await deps.registrations.register(provider, details)
     const postcertSignature = {
       type: SIGNATURE_TYPE,
       signature_id: stored.id,

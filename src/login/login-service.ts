@@ -1,12 +1,11 @@
 import { createHash, randomBytes, X509Certificate, type KeyObject } from 'node:crypto'
 import { verifyAuthenticationResponse, type AuthenticationResponseJSON } from '@simplewebauthn/server'
-import { sql, type Selectable } from 'kysely'
+import { sql } from 'kysely'
 import type { Database } from '../db/database.ts'
-import type { WebauthnCredentialTable } from '../db/schema/enrollment.ts'
+import { findPasskey, recordCounter, type PasskeyCredential } from '../holders/webauthn/credential-store.ts'
 import type { Verdict } from '../ca/verdict.ts'
 import { es256Failure } from '../holders/jws-verify.ts'
 import { parseLoginProof } from '../holders/keyfile/login-proof.ts'
-import { TTL } from '../constants.ts'
 import type { Clock } from '../util/clock.ts'
 import { BoundedMap } from '../util/bounded-map.ts'
 import type { RateLimiter } from '../util/rate-limiter.ts'
@@ -31,8 +30,6 @@ const FAILURE_WINDOW_SECONDS = 15 * 60
 const LOCK_MINUTES = Math.ceil(FAILURE_WINDOW_SECONDS / 60)
 /** Certificates whose parsed public key is kept (the oldest goes first). */
 const PUBLIC_KEY_CACHE_SIZE = 10_000
-/** How long a login session's certificate is remembered: as long as a registration (grant) lives. */
-const LOGIN_SESSION_TTL_SECONDS = TTL.Grant
 
 export interface LoginResult {
   subscriberId: string
@@ -42,25 +39,6 @@ export interface LoginResult {
   amr: string[]
   notAfter: Date
 }
-
-/** One login: the oidc-provider session it happened in and its auth_time (epoch seconds). */
-export interface LoginRef {
-  sessionUid: string
-  authTime: number
-}
-
-/** The `certificate` claim: the certificate a login used. */
-export interface CertificateClaim {
-  /** Hex, as in the certificate and on /pki/certificates/{serial}. */
-  serial: string
-  /** base64url SHA-256 of the certificate's DER (RFC 7515 / RFC 8705 thumbprint). */
-  'x5t#S256': string
-  /** ISO 8601. */
-  not_after: string
-}
-
-/** A registered passkey, as webauthn_credential keeps it. */
-export type PasskeyCredential = Selectable<WebauthnCredentialTable>
 
 export interface LoginDeps {
   db: Database
@@ -82,11 +60,6 @@ export class LoginService {
   readonly #rpID: string
   readonly #origin: string
   readonly #publicKeys = new BoundedMap<string, KeyObject>(PUBLIC_KEY_CACHE_SIZE)
-
-  /** For audit events written beside a login. */
-  get db(): Database {
-    return this.#deps.db
-  }
 
   constructor(deps: LoginDeps) {
     this.#deps = deps
@@ -198,7 +171,7 @@ export class LoginService {
   async findPasskey(assertion: AuthenticationResponseJSON): Promise<PasskeyCredential | undefined> {
     // Credential ids are base64url: anything else (a NUL, which PostgreSQL text cannot hold) names no passkey.
     return typeof assertion?.id === 'string' && /^[A-Za-z0-9_-]{1,1024}$/.test(assertion.id)
-      ? await this.#deps.db.selectFrom('webauthn_credential').selectAll().where('id', '=', assertion.id).executeTakeFirst()
+      ? await findPasskey(this.#deps.db, assertion.id)
       : undefined
   }
 
@@ -219,7 +192,7 @@ export class LoginService {
     } catch (err) {
       return (err as Error).message
     }
-    await this.#deps.db.updateTable('webauthn_credential').set({ counter: result.authenticationInfo.newCounter }).where('id', '=', credential.id).execute()
+    await recordCounter(this.#deps.db, credential.id, result.authenticationInfo.newCounter)
     return undefined
   }
 
@@ -287,82 +260,11 @@ export class LoginService {
     return { used: row!.used, failures: Number(row!.failures), sourceFailures: Number(row!.source_failures) }
   }
 
-  /**
-   * Remembers the certificate of a login and the institution it was made for: the session's uid
-   * and the login's auth_time are in every code and token made from it, so the `certificate`
-   * claim names the certificate that login used, and the certificate's status governs them
-   * (oidc/adapter.ts). Only while the certificate is good, read under a share lock: a status
-   * change in progress holds the row and is waited for, so no login it ends is born after it.
-   * An ended login is never revived. False when the certificate is no longer good.
-   */
-  async rememberLoginCertificate(login: LoginRef, serial: string, clientId: string): Promise<boolean> {
-    const now = this.#deps.clock.now()
-    const expires = new Date(now.getTime() + LOGIN_SESSION_TTL_SECONDS * 1000)
-    const { rows } = await sql<{ session_uid: string }>`
-      insert into login_session (session_uid, auth_time, certificate_serial, client_id, expires_at)
-      select ${login.sessionUid}, ${login.authTime}, c.serial, ${clientId}, ${expires}
-      from certificate c where c.serial = ${serial} and c.status = 'good' and c.not_after > ${now}
-      for share
-      on conflict (session_uid, auth_time) do update set client_id = excluded.client_id, expires_at = excluded.expires_at
-        where login_session.ended_at is null and login_session.certificate_serial = excluded.certificate_serial
-      returning session_uid`.execute(this.#deps.db) // certificate_pkey, login_session_pkey
-    return rows.length === 1
-  }
-
-  /**
-   * The institution a live login was made for (a session is reused only there), or undefined
-   * when the login is unknown or ended.
-   */
-  async loginClient(login: LoginRef): Promise<string | undefined> {
-    const row = await this.#deps.db.selectFrom('login_session').select('client_id')
-      .where('session_uid', '=', login.sessionUid).where('auth_time', '=', String(login.authTime)) // login_session_pkey
-      .where('ended_at', 'is', null).where('expires_at', '>', this.#deps.clock.now())
-      .executeTakeFirst()
-    return row?.client_id ?? undefined
-  }
-
-  /** The certificate a login used, for the `certificate` claim. */
-  async loginCertificate(login: LoginRef): Promise<CertificateClaim | undefined> {
-    const row = await this.#deps.db.selectFrom('login_session')
-      .innerJoin('certificate', 'certificate.serial', 'login_session.certificate_serial')
-      .select(['certificate.serial', 'certificate.der', 'certificate.not_after'])
-      .where('login_session.session_uid', '=', login.sessionUid).where('login_session.auth_time', '=', String(login.authTime))
-      .where('login_session.expires_at', '>', this.#deps.clock.now())
-      .executeTakeFirst()
-    if (!row) return undefined
-    return {
-      serial: row.serial,
-      'x5t#S256': createHash('sha256').update(row.der).digest('base64url'),
-      not_after: row.not_after.toISOString(),
-    }
-  }
-
   async sweep(): Promise<number> {
     const now = this.#deps.clock.now()
     const challenges = await this.#deps.db.deleteFrom('login_challenge').where('expires_at', '<=', now).executeTakeFirst()
-    const sessions = await this.#deps.db.deleteFrom('login_session').where('expires_at', '<=', now).executeTakeFirst()
-    return Number(challenges.numDeletedRows) + Number(sessions.numDeletedRows)
+    return Number(challenges.numDeletedRows)
   }
 }
 
 const hash = (challenge: string) => createHash('sha256').update(challenge).digest('hex')
-
-/** A login a status change ended: the session it was made in, and for which institution. */
-export interface EndedLogin {
-  sessionUid: string
-  clientId: string | null
-  serial: string
-}
-
-/**
- * Ends the live logins of these certificates, in the status change's transaction, before their
- * rows are deleted: a row written for an ended login gets no certificate (oidc/adapter.ts). Each
- * login is ended once: of two transactions ending the same certificate, only one gets it back.
- */
-export async function endLoginSessions(trx: Database, serials: string[], now: Date): Promise<EndedLogin[]> {
-  if (!serials.length) return []
-  const rows = await trx.updateTable('login_session').set({ ended_at: now })
-    .where('certificate_serial', 'in', serials).where('ended_at', 'is', null) // login_session_certificate_idx
-    .returning(['session_uid', 'client_id', 'certificate_serial']).execute()
-  return rows.map((r) => ({ sessionUid: r.session_uid, clientId: r.client_id, serial: r.certificate_serial }))
-}

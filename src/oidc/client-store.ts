@@ -42,9 +42,9 @@ export type ClientMetadata = Record<string, unknown> & { client_id: string }
 export class ClientStore {
   readonly #db: Database
   readonly #adapter: PostgresAdapter
-  readonly #provider: Provider
+  readonly #provider: () => Provider
 
-  constructor(deps: AdapterDeps, provider: Provider) {
+  constructor(deps: AdapterDeps, provider: () => Provider) {
     this.#db = deps.db
     this.#adapter = new PostgresAdapter('Client', deps)
     this.#provider = provider
@@ -81,7 +81,7 @@ export class ClientStore {
       metadata.client_secret = randomBytes(32).toString('base64url')
     }
     try {
-      await this.#provider.Client.validate(metadata as never)
+      await this.#provider().Client.validate(metadata as never)
     } catch (err) {
       if (err instanceof errors.OIDCProviderError) throw new InvalidRequestError(err.error_description ?? err.message, { cause: err })
       throw err

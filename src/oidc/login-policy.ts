@@ -1,13 +1,13 @@
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider'
 import { meets, requiredAcr } from '../login/assurance.ts'
-import type { LoginRef } from '../login/login-service.ts'
+import type { LoginRef } from '../sessions/login-sessions.ts'
 
 const { Check } = interactionPolicy
 
 export interface LoginPolicyDeps {
   /** How long a login may be reused at the institution it was made for (LOGIN_REUSE_SECONDS); 0: never. */
   loginReuseSeconds: number
-  /** The institution a live login was made for (login-service.ts). */
+  /** The institution a live login was made for (sessions/login-sessions.ts). */
   loginClient: (login: LoginRef) => Promise<string | undefined>
 }
 

@@ -28,8 +28,9 @@ export class ProviderHost {
   readonly #logger: Logger
   readonly #metrics: Metrics
   #provider!: Provider
-  #handler!: (req: IncomingMessage, res: ServerResponse) => void
+  #handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined
   #fingerprint = ''
+  #mount: ((provider: Provider) => void) | undefined
 
   constructor(deps: {
     build: (jwks: Awaited<ReturnType<SigningKeyStore['publishedJwks']>>) => Provider
@@ -48,7 +49,16 @@ export class ProviderHost {
   }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    if (!this.#handler) throw new Error('no app mounted on the provider (routes.ts, mountRoutes)')
     this.#handler(req, res)
+  }
+
+  /** Puts the app (PostCert's middleware and routes) on the provider, now and on every rebuild. */
+  mount(app: (provider: Provider) => void): void {
+    if (this.#mount) throw new Error('an app is already mounted')
+    this.#mount = app
+    app(this.#provider)
+    this.#handler = this.#provider.callback()
   }
 
   /** Builds the provider if the published keys changed since the last call; true if it did. */
@@ -67,8 +77,9 @@ export class ProviderHost {
     provider.on('backchannel.success', (ctx, client) => this.#logger.info({ reqId: ctx?.state?.requestId, client: client.clientId }, 'back-channel logout delivered'))
     provider.on('backchannel.error', (ctx, err, client) => this.#logger.warn({ reqId: ctx?.state?.requestId, client: client.clientId, error: err.message }, 'back-channel logout failed'))
     const first = !this.#provider
+    this.#mount?.(provider)
     this.#provider = provider
-    this.#handler = provider.callback()
+    if (this.#mount) this.#handler = provider.callback()
     this.#fingerprint = fingerprint
     if (!first) this.#logger.info({ keys: fingerprint }, 'signing keys changed; provider reloaded')
     return true

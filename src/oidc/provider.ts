@@ -6,14 +6,15 @@ import type { PrivateJwk } from '../keys/signing-keys.ts'
 import { CookieKeys } from '../http/cookie-keys.ts'
 import { pickLocale, type Locale, type Views } from '../http/views.ts'
 import { errorReason } from '../http/error-reason.ts'
-import type { CertificateClaim, LoginRef } from '../login/login-service.ts'
+import type { CertificateClaim, LoginRef } from '../sessions/login-sessions.ts'
 import { parseSignatureRequest, signaturesResource, SignatureRequestError, SIGNATURE_TYPE } from '../signing/request.ts'
 import { PostgresAdapter, RowHandover, type AdapterDeps } from './adapter.ts'
-import { findRegisteredGrant } from './registered-grant.ts'
+import { findRegisteredGrant } from '../registrations/registered-grant.ts'
 import { loginPolicy, type LoginPolicyDeps } from './login-policy.ts'
 import { certificateAllowed, checkClientMetadata, ciAllowed, CI_ALLOWED, isOwnSector, fapiProfileOf, FAPI_SIGNING_ALGS, pkceRequired, POSTCERT_CLIENT_PROPERTIES, REGISTRATION_POLICIES } from './client-policy.ts'
 import { spendInitialAccessToken } from './initial-access-token.ts'
 import { asText } from '../util/text.ts'
+import type { SubscriberClaims } from '../subscribers/subscriber-store.ts'
 
 export const SIGNING_ALGS = ['ES256', 'PS256', 'RS256'] as const
 /**
@@ -23,17 +24,8 @@ export const SIGNING_ALGS = ['ES256', 'PS256', 'RS256'] as const
  */
 export const DEFAULT_ID_TOKEN_ALG = 'RS256'
 
-/** What the provider needs to know of a subscriber for claims. */
-export interface AccountClaims {
-  name: string
-  birthdate: string
-  phone_number: string
-  /** Connecting identifier: the same for a person at every institution, so released only to clients the operator allows. */
-  ci: string
-}
-
 export interface ProviderDeps extends AdapterDeps {
-  findSubscriber: (id: string) => Promise<AccountClaims | undefined>
+  findSubscriber: (id: string) => Promise<SubscriberClaims | undefined>
   /** Key for pairwise subject identifiers. */
   pairwiseSalt: string
   /**

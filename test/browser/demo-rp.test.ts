@@ -5,7 +5,6 @@ import { after, before, describe, it } from 'node:test'
 import type { Browser, Page } from 'playwright-core'
 import { startDemoRelyingParty, type RunningDemo } from '../../examples/relying-party/app.ts'
 import { ACR_SUBSTANTIAL } from '../../src/login/assurance.ts'
-import { ClientStore } from '../../src/oidc/client-store.ts'
 import { ManualClock } from '../../src/util/clock.ts'
 import { launchBrowser, NEEDS_CHROMIUM } from '../helpers/browser.ts'
 import { addVirtualAuthenticator, enrollInBrowser, KIM, LEE } from '../helpers/browser-flows.ts'
@@ -23,7 +22,7 @@ describe('the demo relying party (examples/relying-party) in a real browser', { 
 
   before(async () => {
     server = await startTestServer({ hostname: 'localhost', overrides: { clock } })
-    const store = new ClientStore({ db: server.ctx.db, box: server.ctx.box, clock: server.ctx.clock }, server.ctx.host.provider)
+    const store = server.ctx.clients
     demo = await startDemoRelyingParty({
       issuer: server.issuer,
       log: (message) => log.push(message),

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import * as client from 'openid-client'
 import type { Browser } from 'playwright-core'
-import { ClientStore } from '../../src/oidc/client-store.ts'
 import { launchBrowser, NEEDS_CHROMIUM } from '../helpers/browser.ts'
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.ts'
 
@@ -23,7 +22,7 @@ describe('the interaction page in a real browser', { skip: NEEDS_CHROMIUM }, () 
     // The relying party's callback is a path on PostCert's origin that answers 404: enough to see
     // where the browser lands without running a second site.
     redirectUri = `${server.url}/rp/callback`
-    const store = new ClientStore({ db: server.ctx.db, box: server.ctx.box, clock: server.ctx.clock }, server.ctx.host.provider)
+    const store = server.ctx.clients
     const rp = await store.add({ name: '데모은행', redirectUris: [redirectUri] })
     config = await client.discovery(new URL(server.issuer), rp.client_id, {}, client.ClientSecretBasic(String(rp.client_secret)), { execute: [client.allowInsecureRequests] })
     browser = await launchBrowser()

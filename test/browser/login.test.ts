@@ -7,7 +7,6 @@ import * as client from 'openid-client'
 import type { Browser, Page } from 'playwright-core'
 import { encryptPkcs8, toPem } from '../../src/holders/keyfile/encrypted-pkcs8.ts'
 import { ACR_SUBSTANTIAL } from '../../src/login/assurance.ts'
-import { ClientStore } from '../../src/oidc/client-store.ts'
 import { launchBrowser, NEEDS_CHROMIUM } from '../helpers/browser.ts'
 import { addVirtualAuthenticator, enrollInBrowser, KIM, LEE } from '../helpers/browser-flows.ts'
 import { ROOT } from '../helpers/process.ts'
@@ -24,7 +23,7 @@ describe('certificate login in a real browser', { skip: NEEDS_CHROMIUM }, () => 
   before(async () => {
     server = await startTestServer({ hostname: 'localhost' })
     redirectUri = `${server.issuer}/rp/callback`
-    const store = new ClientStore({ db: server.ctx.db, box: server.ctx.box, clock: server.ctx.clock }, server.ctx.host.provider)
+    const store = server.ctx.clients
     const rp = await store.add({ name: '데모은행', redirectUris: [redirectUri] })
     config = await client.discovery(new URL(server.issuer), rp.client_id, {}, client.ClientSecretBasic(String(rp.client_secret)), { execute: [client.allowInsecureRequests] })
     browser = await launchBrowser()

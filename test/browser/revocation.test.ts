@@ -4,7 +4,6 @@ import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { Browser } from 'playwright-core'
 import { startDemoRelyingParty, type RunningDemo } from '../../examples/relying-party/app.ts'
-import { ClientStore } from '../../src/oidc/client-store.ts'
 import { backchannelReceiver, type BackchannelReceiver } from '../helpers/backchannel.ts'
 import { launchBrowser, NEEDS_CHROMIUM } from '../helpers/browser.ts'
 import { enrollInBrowser, KIM } from '../helpers/browser-flows.ts'
@@ -31,7 +30,7 @@ describe('a revoked certificate ends what it opened, in real browsers', { skip: 
   before(async () => {
     server = await startTestServer({ hostname: 'localhost' })
     receiver = await backchannelReceiver()
-    const store = new ClientStore({ db: server.ctx.db, box: server.ctx.box, clock: server.ctx.clock }, server.ctx.host.provider)
+    const store = server.ctx.clients
     demo = await startDemoRelyingParty({
       issuer: server.issuer, log: (m) => log.push(m), scope: 'openid profile certificate offline_access',
       credentials: async (baseUrl) => {

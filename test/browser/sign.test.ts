@@ -6,7 +6,6 @@ import { after, before, describe, it } from 'node:test'
 import * as jose from 'jose'
 import * as client from 'openid-client'
 import type { Browser, Page } from 'playwright-core'
-import { ClientStore } from '../../src/oidc/client-store.ts'
 import { launchBrowser, NEEDS_CHROMIUM } from '../helpers/browser.ts'
 import { addVirtualAuthenticator, enrollInBrowser, KIM, LEE } from '../helpers/browser-flows.ts'
 import { ROOT } from '../helpers/process.ts'
@@ -29,7 +28,7 @@ describe('signing a contract in a real browser', { skip: NEEDS_CHROMIUM }, () =>
   before(async () => {
     server = await startTestServer({ hostname: 'localhost' })
     redirectUri = `${server.issuer}/rp/callback`
-    const store = new ClientStore({ db: server.ctx.db, box: server.ctx.box, clock: server.ctx.clock }, server.ctx.host.provider)
+    const store = server.ctx.clients
     const rp = await store.add({ name: '서명은행', redirectUris: [redirectUri] })
     config = await client.discovery(new URL(server.issuer), rp.client_id, {}, client.ClientSecretBasic(String(rp.client_secret)), { execute: [client.allowInsecureRequests] })
     browser = await launchBrowser()

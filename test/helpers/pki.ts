@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import type { CertificateAuthority, CertificateRecord } from '../../src/ca/authority.ts'
 import type { PossessionProof } from '../../src/ca/possession.ts'
-import type { HolderKind } from '../../src/db/schema/ca.ts'
+import type { HolderKind } from '../../src/db/schema/certificate.ts'
 
 const exec = promisify(execFile)
 

@@ -7,7 +7,8 @@ import pino from 'pino'
 import { buildConfig } from '../../src/config/config.ts'
 import type { ServerEnv } from '../../src/config/env.ts'
 import { AppContext, type ContextOverrides } from '../../src/context.ts'
-import { listen, type RunningServer } from '../../src/http/server.ts'
+import type { RunningServer } from '../../src/http/server.ts'
+import { serve } from '../../src/serve.ts'
 import { createTestDatabase, type Backend, type TestDatabase } from './db.ts'
 
 export interface TestServer {
@@ -47,11 +48,10 @@ export async function startTestServer(options: {
   const database = options.database ?? await createTestDatabase(options.backend)
   const masterKey = options.masterKey ?? randomBytes(32)
   const config = buildConfig({ NODE_ENV: 'test', PORT: String(port), PUBLIC_URL: `http://${options.hostname ?? '127.0.0.1'}:${port}`, DATA_DIR: tempDir(), ...options.env })
-  const ctx = AppContext.create(config, { masterKey }, { logger: pino({ level: 'silent' }), db: database.db, migrationDb: database.ownerDb, ...options.overrides })
-  await ctx.start()
+  const ctx = await AppContext.fromConfig(config, { masterKey }, { logger: pino({ level: 'silent' }), db: database.db, migrationDb: database.ownerDb, ...options.overrides })
   let running: RunningServer
   try {
-    running = await listen(ctx, port, '127.0.0.1')
+    running = await serve(ctx, { port, host: '127.0.0.1', jobs: false })
   } catch (err) {
     await ctx.close()
     throw err

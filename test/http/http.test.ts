@@ -2,7 +2,6 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import request from 'supertest'
-import { ClientStore } from '../../src/oidc/client-store.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
 describe('HTTP surface', () => {
@@ -46,7 +45,7 @@ describe('HTTP surface', () => {
   })
 
   it('exposes Prometheus metrics by route, and counts issued tokens', async () => {
-    const store = new ClientStore({ db: server.ctx.db, box: server.ctx.box, clock: server.ctx.clock }, server.ctx.host.provider)
+    const store = server.ctx.clients
     const rp = await store.add({ name: 'Metrics Bank', grantTypes: ['client_credentials'] })
     await request(server.url).post('/token').auth(rp.client_id, String(rp.client_secret)).type('form').send({ grant_type: 'client_credentials' }).expect(200)
     await request(server.url).get('/healthz').expect(200)
@@ -119,7 +118,7 @@ describe('HTTP surface', () => {
   }
 
   it('never answers malformed input with a 5xx', async () => {
-    const store = new ClientStore({ db: server.ctx.db, box: server.ctx.box, clock: server.ctx.clock }, server.ctx.host.provider)
+    const store = server.ctx.clients
     const rp = await store.add({ name: 'Probe Bank', redirectUris: ['https://rp.example.kr/cb'], grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'] })
     const R = () => request(server.url)
     const token = (form: Record<string, string>, test = R().post('/token')) => test.auth(rp.client_id, String(rp.client_secret)).type('form').send(form)

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import * as client from 'openid-client'
 import request from 'supertest'
-import { ClientStore } from '../../src/oidc/client-store.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
 const REDIRECT_URI = 'https://rp.example.kr/callback'
@@ -14,7 +13,7 @@ describe('the login page', () => {
 
   before(async () => {
     server = await startTestServer()
-    const store = new ClientStore({ db: server.ctx.db, box: server.ctx.box, clock: server.ctx.clock }, server.ctx.host.provider)
+    const store = server.ctx.clients
     const rp = await store.add({ name: '데모은행', redirectUris: [REDIRECT_URI] })
     clientName = String(rp.client_name)
     config = await client.discovery(new URL(server.issuer), rp.client_id, {}, client.ClientSecretBasic(String(rp.client_secret)), { execute: [client.allowInsecureRequests] })

@@ -3,7 +3,7 @@ import { webcrypto } from 'node:crypto'
 import * as client from 'openid-client'
 import request from 'supertest'
 import { createLoginProof } from '../../src/holders/keyfile/login-proof.ts'
-import { ClientStore, type NewClient } from '../../src/oidc/client-store.ts'
+import type { NewClient } from '../../src/oidc/client-store.ts'
 import type { Clock } from '../../src/util/clock.ts'
 import { issueCertificate, type SubscriberKey } from '../helpers/pki.ts'
 import type { TestServer } from '../helpers/server.ts'
@@ -29,7 +29,7 @@ export class LoginHarness {
 
   /** Registers a relying party and returns its openid-client configuration and redirect URI. */
   async relyingParty(input: Partial<NewClient> & { redirectUri: string }): Promise<{ config: client.Configuration; redirectUri: string; clientId: string; clientSecret: string }> {
-    const store = new ClientStore({ db: this.server.ctx.db, box: this.server.ctx.box, clock: this.server.ctx.clock }, this.server.ctx.host.provider)
+    const store = this.server.ctx.clients
     const rp = await store.add({ name: input.name ?? 'Test Bank', redirectUris: [input.redirectUri], ...input })
     const config = await client.discovery(new URL(this.server.issuer), rp.client_id, {}, client.ClientSecretBasic(String(rp.client_secret)), { execute: [client.allowInsecureRequests] })
     return { config, redirectUri: input.redirectUri, clientId: rp.client_id, clientSecret: String(rp.client_secret) }

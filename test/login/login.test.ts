@@ -4,7 +4,6 @@ import * as client from 'openid-client'
 import request from 'supertest'
 import { createLoginProof } from '../../src/holders/keyfile/login-proof.ts'
 import { ACR_HIGH, ACR_SUBSTANTIAL } from '../../src/login/assurance.ts'
-import { ClientStore } from '../../src/oidc/client-store.ts'
 import { ManualClock } from '../../src/util/clock.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { LoginHarness, type Flow, type Holder } from './harness.ts'
@@ -20,7 +19,7 @@ describe('certificate login with a certificate file (programmatic holder)', () =
 
   before(async () => {
     server = await startTestServer({ overrides: { clock } })
-    const store = new ClientStore({ db: server.ctx.db, box: server.ctx.box, clock: server.ctx.clock }, server.ctx.host.provider)
+    const store = server.ctx.clients
     const rp = await store.add({ name: '데모은행', redirectUris: [REDIRECT_URI] })
     const other = await store.add({ name: 'Other Bank', redirectUris: ['https://other.example.kr/cb'] })
     const discover = (c: typeof rp) => client.discovery(new URL(server.issuer), c.client_id, {}, client.ClientSecretBasic(String(c.client_secret)), { execute: [client.allowInsecureRequests] })

@@ -3,7 +3,6 @@ import { after, before, describe, it } from 'node:test'
 import * as jose from 'jose'
 import * as client from 'openid-client'
 import request from 'supertest'
-import { ClientStore } from '../../src/oidc/client-store.ts'
 import { createInitialAccessToken } from '../../src/oidc/initial-access-token.ts'
 import { ManualClock } from '../../src/util/clock.ts'
 import { clientKey } from '../conformance/harness.ts'
@@ -70,7 +69,7 @@ describe('ID tokens: RS256 by default, sid always', () => {
     const refused = await fapi({ id_token_signed_response_alg: 'RS256' })
     assert.equal(refused.status, 400)
     assert.equal(refused.body.error, 'invalid_client_metadata')
-    const store = new ClientStore({ db: server.ctx.db, box: server.ctx.box, clock: server.ctx.clock }, server.ctx.host.provider)
+    const store = server.ctx.clients
     const added = await store.add({ name: 'FAPI 은행', redirectUris: ['https://fapi.example.kr/cb'], fapi: true, metadata: { jwks: { keys: [key.jwk] } } })
     assert.equal(added.id_token_signed_response_alg, 'ES256')
   })

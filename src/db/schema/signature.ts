@@ -20,14 +20,6 @@ export interface SignatureTable {
   signed_at: Date
 }
 
-export interface ReceiptKeyTable {
-  kid: string
-  /** JSON text: the public JWK. */
-  public_jwk: string
-  first_used_at: Date
-}
-
 export interface SignatureSchema {
   signature: SignatureTable
-  receipt_key: ReceiptKeyTable
 }

@@ -1,4 +1,4 @@
-import type { DocumentType } from '../../db/schema/enrollment.ts'
+import type { DocumentType } from '../../db/schema/subscriber.ts'
 
 export interface IdentityDocument {
   type: DocumentType

@@ -1,5 +1,5 @@
 import fs from 'node:fs'
-import type { DocumentType } from '../../db/schema/enrollment.ts'
+import type { DocumentType } from '../../db/schema/subscriber.ts'
 import type { IdentityDocument, IdentityResult, IdentityVerifier } from './identity-verifier.ts'
 
 interface SandboxPerson {

@@ -5,8 +5,6 @@ import {
 import { decodeAttestationObject } from '@simplewebauthn/server/helpers'
 import { InvalidPossessionProofError } from '../../ca/errors.ts'
 import type { PossessionProof } from '../../ca/possession.ts'
-import type { CertificateRecord } from '../../ca/authority.ts'
-import type { Database } from '../../db/database.ts'
 import type { Clock } from '../../util/clock.ts'
 import type { AttestationTrust } from './attestation.ts'
 import { coseToSpki } from './cose-to-spki.ts'
@@ -111,19 +109,4 @@ export class PasskeyRegistrar {
       },
     }
   }
-}
-
-/** Keeps a registered passkey with the certificate issued to it, in the issuance's transaction. */
-export async function savePasskey(trx: Database, passkey: RegisteredPasskey, certificate: CertificateRecord, now: Date): Promise<void> {
-  await trx.insertInto('webauthn_credential').values({
-    id: passkey.credentialId, subscriber_id: certificate.subscriberId, certificate_serial: certificate.serial,
-    public_key: passkey.publicKey, counter: passkey.counter, transports: JSON.stringify(passkey.transports), created_at: now,
-    attestation_format: passkey.attestation.format, aaguid: passkey.attestation.aaguid, attested: passkey.attestation.attested,
-  }).execute()
-}
-
-/** Whether the passkey holding this certificate was attested (false for a certificate file). */
-export async function isAttested(db: Database, serial: string): Promise<boolean> {
-  const row = await db.selectFrom('webauthn_credential').select('attested').where('certificate_serial', '=', serial).executeTakeFirst()
-  return row?.attested ?? false
 }

@@ -2,7 +2,7 @@ import { CompiledQuery } from 'kysely'
 import type Provider from 'oidc-provider'
 import type { Database } from '../db/database.ts'
 import type { Clock } from '../util/clock.ts'
-import { storageKey, storageKeySql, type RowHandover, type StoredRow } from './adapter.ts'
+import { storageKey, storageKeySql, type RowHandover, type StoredRow } from '../oidc/adapter.ts'
 
 /** The registration (subscriber, client) and its grant's row: registration_pkey, then oidc_payload_pkey. */
 const SQL = `select r.grant_id, p.payload, p.consumed_at

@@ -20,16 +20,6 @@ export interface AccountSessionTable {
   oidc_session_uid: ColumnType<string | null, string | null | undefined, string | null>
 }
 
-/** An expiry reminder, claimed by one instance and marked once sent. */
-export interface ExpiryReminderTable {
-  certificate_serial: string
-  /** 30, 7 or 1. */
-  days_before: number
-  claimed_at: Date
-  sent_at: Date | null
-}
-
-export interface AccountSchema {
+export interface AccountSessionSchema {
   account_session: AccountSessionTable
-  expiry_reminder: ExpiryReminderTable
 }

@@ -1,13 +1,13 @@
 import { sql } from 'kysely'
 import type { Logger } from 'pino'
-import { endAccountSessions } from '../account/account-service.ts'
 import type { CertificateStatusListener } from '../ca/authority.ts'
 import { DAY_MS } from '../ca/constants.ts'
 import type { Database, DatabaseTransaction } from '../db/database.ts'
 import { deleteByCertificate, sessionsByUid } from '../oidc/adapter.ts'
 import type { LogoutNotice, LogoutNotices } from '../oidc/logout-notices.ts'
 import type { Clock } from '../util/clock.ts'
-import { endLoginSessions } from './login-service.ts'
+import { endLoginSessions } from './login-sessions.ts'
+import { endPortalSessions } from './portal-sessions.ts'
 
 /**
  * Expired certificates are looked for this far back at an instance's first run (older ones had
@@ -52,7 +52,7 @@ export class CertificateLogins implements CertificateStatusListener {
     // Read before the sessions go: each names its sid at every institution it logged in to.
     const sessions = await sessionsByUid(trx, [...new Set(logins.map((l) => l.sessionUid))])
     const rows = await deleteByCertificate(trx, serials)
-    await endAccountSessions(trx, serials)
+    await endPortalSessions(trx, serials)
 
     const owners = new Map((await trx.selectFrom('certificate').select(['serial', 'subscriber_id']).where('serial', 'in', serials).execute()) // certificate_pkey
       .map((c) => [c.serial, c.subscriber_id]))
@@ -75,7 +75,7 @@ export class CertificateLogins implements CertificateStatusListener {
 
   async resumed(trx: DatabaseTransaction, serials: string[]): Promise<void> {
     await deleteByCertificate(trx, serials)
-    await endAccountSessions(trx, serials)
+    await endPortalSessions(trx, serials)
   }
 
   /** Delivers the logouts this change owes (the backlog is the background job's). */

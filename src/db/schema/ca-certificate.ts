@@ -1,0 +1,20 @@
+import type { ColumnType } from 'kysely'
+
+export type CaRole = 'root' | 'issuing'
+
+export interface CaCertificateTable {
+  id: string
+  role: CaRole
+  der: Uint8Array
+  /** PKCS#8 private key sealed with the master key; null for a root kept offline. */
+  sealed_key: string | null
+  subject: string
+  not_before: Date
+  not_after: Date
+  active: boolean
+  created_at: ColumnType<Date, Date | undefined, never>
+}
+
+export interface CaCertificateSchema {
+  ca_certificate: CaCertificateTable
+}

@@ -1,0 +1,8 @@
+export interface CaChallengeTable {
+  hash: string
+  expires_at: Date
+}
+
+export interface CaChallengeSchema {
+  ca_challenge: CaChallengeTable
+}

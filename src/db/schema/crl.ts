@@ -1,0 +1,12 @@
+export interface CrlTable {
+  issuer_id: string
+  number: number
+  der: Uint8Array
+  this_update: Date
+  next_update: Date
+  status_version: string
+}
+
+export interface CrlSchema {
+  crl: CrlTable
+}

@@ -1,0 +1,74 @@
+import { randomBytes } from 'node:crypto'
+import type { Selectable } from 'kysely'
+import { SUBSCRIBER_CACHE_SECONDS } from '../constants.ts'
+import type { Database, DatabaseTransaction } from '../db/database.ts'
+import type { SubscriberTable } from '../db/schema/subscriber.ts'
+import type { Clock } from '../util/clock.ts'
+import { TtlCache } from '../util/ttl-cache.ts'
+
+export type Subscriber = Selectable<SubscriberTable>
+
+/** A person whose phone and identity document were checked: what PostCert keeps of them. */
+export type VerifiedPerson = Omit<SubscriberTable, 'id' | 'created_at' | 'updated_at'>
+
+/** What the provider releases of a subscriber as claims. */
+export interface SubscriberClaims {
+  name: string
+  birthdate: string
+  phone_number: string
+  /** Connecting identifier: the same for a person at every institution, so released only to clients the operator allows. */
+  ci: string
+}
+
+/**
+ * The subscriber table: one row per person, keyed by a random id and unique on the connecting
+ * identifier (ci). This module alone writes it; reads of a single subscriber go through it too.
+ * Throws only what the database throws.
+ */
+export class SubscriberStore {
+  readonly #db: Database
+  readonly #clock: Clock
+  // A login reads the subscriber's claims three times within a second (login, token, userinfo).
+  readonly #claims = new TtlCache<SubscriberClaims>(SUBSCRIBER_CACHE_SECONDS)
+
+  constructor(deps: { db: Database; clock: Clock }) {
+    this.#db = deps.db
+    this.#clock = deps.clock
+  }
+
+  /**
+   * Records a verified person in the caller's transaction, or brings the record of the same
+   * person (the same ci) up to date: a concurrent first enrollment of one person updates instead
+   * of duplicating (unique on ci).
+   */
+  async recordVerified(trx: DatabaseTransaction, person: VerifiedPerson): Promise<Subscriber> {
+    const now = this.#clock.now()
+    const { ci, ...fields } = person
+    return await trx.insertInto('subscriber')
+      .values({ id: `ps_${randomBytes(12).toString('base64url')}`, ci, created_at: now, updated_at: now, ...fields })
+      .onConflict((oc) => oc.column('ci').doUpdateSet({ ...fields, updated_at: now }))
+      .returningAll().executeTakeFirstOrThrow()
+  }
+
+  /** A subscriber of a fixed id, created when missing and otherwise left as it is (test mode's). */
+  async ensure(id: string, person: VerifiedPerson): Promise<void> {
+    const now = this.#clock.now()
+    await this.#db.insertInto('subscriber').values({ id, ...person, created_at: now, updated_at: now })
+      .onConflict((oc) => oc.column('id').doNothing()).execute()
+  }
+
+  async find(id: string): Promise<Subscriber | undefined> {
+    return await this.#db.selectFrom('subscriber').selectAll().where('id', '=', id).executeTakeFirst() // primary key
+  }
+
+  /** The subscriber's claims, cached for SUBSCRIBER_CACHE_SECONDS. */
+  async claims(id: string): Promise<SubscriberClaims | undefined> {
+    const cached = this.#claims.get(id)
+    if (cached) return cached
+    const s = await this.#db.selectFrom('subscriber').select(['name', 'birthdate', 'phone_e164', 'ci']).where('id', '=', id).executeTakeFirst() // primary key
+    if (!s) return undefined
+    const claims = { name: s.name, birthdate: s.birthdate, phone_number: s.phone_e164, ci: s.ci }
+    this.#claims.set(id, claims)
+    return claims
+  }
+}
