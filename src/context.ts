@@ -26,6 +26,7 @@ import { PasskeyRegistrar } from './holders/webauthn/passkeys.ts'
 import type { AttestationTrust } from './holders/webauthn/attestation.ts'
 import { loadAttestationTrust } from './holders/webauthn/trust-loader.ts'
 import { LoginService } from './login/login-service.ts'
+import { PossessionProofs } from './possession/proofs.ts'
 import { CertificateLogins } from './sessions/certificate-logins.ts'
 import { LoginSessions } from './sessions/login-sessions.ts'
 import { PortalSessions } from './sessions/portal-sessions.ts'
@@ -143,6 +144,8 @@ export class AppContext {
   /** Registers passkeys; knows which authenticators are hardware-bound (read at start-up). */
   readonly passkeys: PasskeyRegistrar
   readonly enrollment: EnrollmentService
+  /** Proof of possession, shared by login and signing: challenges, failure accounting, passkey checks. */
+  readonly possession: PossessionProofs
   readonly login: LoginService
   readonly signing: SigningService
   /** Signs signature receipts with the provider's active EC key (set at every provider build). */
@@ -243,9 +246,10 @@ export class AppContext {
       otpKey: serverKeys.otpKey, ciKey: serverKeys.ciKey, passkeys: this.passkeys,
     })
     const judge = (input: Uint8Array | string, at?: Date) => this.judgeCertificate(input, at)
-    this.login = new LoginService({ db, clock, limiter: this.limiter, issuer: config.issuer, judge })
+    this.possession = new PossessionProofs({ db, clock, limiter: this.limiter, issuer: config.issuer, judge })
+    this.login = new LoginService({ db, clock, issuer: config.issuer, possession: this.possession })
     this.signing = new SigningService({
-      db, clock, issuer: config.issuer, judge, login: this.login, ocsp: this.ocsp, receipts: this.receipts, audit: this.audit,
+      db, clock, issuer: config.issuer, possession: this.possession, ocsp: this.ocsp, receipts: this.receipts, audit: this.audit,
       caChain: async () => {
         const issuing = await this.ca.issuing()
         return [new Uint8Array(issuing.certificate.rawData), new Uint8Array(issuing.root.rawData)]

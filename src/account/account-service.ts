@@ -2,7 +2,7 @@ import type { AuditLog } from '../audit/audit-log.ts'
 import { isInUse, type CertificateAuthority, type CertificateRecord } from '../ca/authority.ts'
 import type { Database } from '../db/database.ts'
 import { NotFoundError } from '../errors/errors.ts'
-import { ACR_HIGH, assuranceOf } from '../login/assurance.ts'
+import { ACR_HIGH, assuranceOf } from '../possession/assurance.ts'
 import type { Clock } from '../util/clock.ts'
 
 /** Activity entries per page. */

@@ -1,7 +1,8 @@
 // Choosing a certificate file kept in this browser and opening its key with the certificate
 // password: the login page and the signing page do both the same way.
 import { decryptPkcs8, fromPem, KeyFileError } from '../holders/keyfile/encrypted-pkcs8.ts'
-import { certificatesIn, keyMatchesCertificate, summarizeCertificate } from '../holders/keyfile/certificate-file.ts'
+import { summarizeCertificate } from '../der/certificate-summary.ts'
+import { certificatesIn, keyMatchesCertificate } from '../holders/keyfile/certificate-file.ts'
 import type { CryptoKey } from '../holders/keyfile/compact-jws.ts'
 import { listCertificates, type StoredCertificate } from './key-store.ts'
 

@@ -3,7 +3,8 @@
 // call); the key signs a JWS over the server's single-use challenge. Passkey: a WebAuthn assertion
 // over the challenge.
 import { startAuthentication } from '@simplewebauthn/browser'
-import { CertificateFileError, certificatesIn, parseBackup, summarizeCertificate } from '../holders/keyfile/certificate-file.ts'
+import { NotACertificateError, summarizeCertificate } from '../der/certificate-summary.ts'
+import { CertificateFileError, certificatesIn, parseBackup } from '../holders/keyfile/certificate-file.ts'
 import { b64url, createLoginProof } from '../holders/keyfile/login-proof.ts'
 import { openChosenKey, showChoices, usableCertificates } from './certificate-choice.ts'
 import { loadBySerial, saveCertificate, type StoredCertificate } from './key-store.ts'
@@ -105,7 +106,7 @@ listen(backupInput, 'change', async () => {
     password.focus()
   } catch (err) {
     importStatus.classList.add('error')
-    importStatus.textContent = err instanceof CertificateFileError ? `${messages.import_invalid} (${err.message})` : `${messages.failed} (${(err as Error).message})`
+    importStatus.textContent = err instanceof CertificateFileError || err instanceof NotACertificateError ? `${messages.import_invalid} (${err.message})` : `${messages.failed} (${(err as Error).message})`
   } finally {
     backupInput.value = ''
   }

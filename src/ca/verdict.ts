@@ -1,5 +1,5 @@
 import type { Database } from '../db/database.ts'
-import { summarizeCertificate } from '../holders/keyfile/certificate-file.ts'
+import { summarizeCertificate } from '../der/certificate-summary.ts'
 import { BoundedMap } from '../util/bounded-map.ts'
 import { toRecord, type CertificateRecord } from './authority.ts'
 import type { CaHierarchy } from './hierarchy.ts'

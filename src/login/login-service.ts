@@ -1,35 +1,14 @@
-import { createHash, randomBytes, X509Certificate, type KeyObject } from 'node:crypto'
-import { verifyAuthenticationResponse, type AuthenticationResponseJSON } from '@simplewebauthn/server'
-import { sql } from 'kysely'
+import type { AuthenticationResponseJSON } from '@simplewebauthn/server'
 import type { Database } from '../db/database.ts'
-import { findPasskey, recordCounter, type PasskeyCredential } from '../holders/webauthn/credential-store.ts'
-import type { Verdict } from '../ca/verdict.ts'
 import { es256Failure } from '../holders/jws-verify.ts'
 import { parseLoginProof } from '../holders/keyfile/login-proof.ts'
+import { ACR_SUBSTANTIAL, assuranceOf, meets } from '../possession/assurance.ts'
+import { challengeInvalid, invalidProof } from '../possession/errors.ts'
+import type { PossessionProofs } from '../possession/proofs.ts'
 import type { Clock } from '../util/clock.ts'
-import { BoundedMap } from '../util/bounded-map.ts'
-import type { RateLimiter } from '../util/rate-limiter.ts'
-import { ACR_SUBSTANTIAL, assuranceOf, meets } from './assurance.ts'
-import { certificateLocked, certificateRefused, challengeInvalid, invalidProof, tooManyChallenges, tooManyFailedProofs } from './errors.ts'
 
-/** A login challenge must be answered within this time. */
-const CHALLENGE_TTL_SECONDS = 5 * 60
-/** Unused challenges one interaction may hold at once. */
-const MAX_LIVE_CHALLENGES = 20
 /** A proof's iat may be this far from our clock. */
 const IAT_SKEW_SECONDS = 5 * 60
-/**
- * Failed proofs for one certificate, per window, before it is locked until the window ends. Only
- * proofs its own key signed count (made for another login, or too old): a proof that does not
- * verify with the certificate's key proves nothing about its holder, and anyone can make one.
- */
-const MAX_FAILURES = 5
-/** Failed proofs from one client address, per window, before it is refused until the window ends. */
-const MAX_SOURCE_FAILURES = 30
-const FAILURE_WINDOW_SECONDS = 15 * 60
-const LOCK_MINUTES = Math.ceil(FAILURE_WINDOW_SECONDS / 60)
-/** Certificates whose parsed public key is kept (the oldest goes first). */
-const PUBLIC_KEY_CACHE_SIZE = 10_000
 
 export interface LoginResult {
   subscriberId: string
@@ -43,50 +22,33 @@ export interface LoginResult {
 export interface LoginDeps {
   db: Database
   clock: Clock
-  limiter: RateLimiter
   issuer: string
-  judge: (certificate: Uint8Array | string, at: Date) => Promise<Verdict>
+  /** Challenges, failure accounting, passkey checks and the certificate verdict (shared with signing). */
+  possession: PossessionProofs
 }
 
 /**
- * Proof of possession at login: a single-use challenge bound to the interaction, answered by a
- * JWS from a certificate file or a WebAuthn assertion from a passkey, then the certificate
- * verdict (ours, valid now, not revoked or suspended).
+ * Certificate login: a single-use challenge bound to the interaction (possession/), answered by
+ * a JWS from a certificate file or a WebAuthn assertion from a passkey, then the certificate
+ * verdict (ours, valid now, not revoked or suspended), and the assurance level it gives.
  *
- * Throws LoginError (see errors.ts).
+ * Throws PossessionError (possession/errors.ts).
  */
 export class LoginService {
   readonly #deps: LoginDeps
-  readonly #rpID: string
-  readonly #origin: string
-  readonly #publicKeys = new BoundedMap<string, KeyObject>(PUBLIC_KEY_CACHE_SIZE)
 
   constructor(deps: LoginDeps) {
     this.#deps = deps
-    this.#rpID = new URL(deps.issuer).hostname
-    this.#origin = new URL(deps.issuer).origin
   }
 
-  /**
-   * A new single-use challenge for this interaction; at most MAX_LIVE_CHALLENGES unused ones per
-   * interaction (each attempt uses its own up), so a script cannot fill the table through one
-   * login page. Throws tooManyChallenges beyond.
-   */
+  /** A new single-use challenge for this login (possession/proofs.ts). */
   async createChallenge(interactionUid: string): Promise<string> {
-    const challenge = randomBytes(32).toString('base64url')
-    const now = this.#deps.clock.now()
-    const { rows } = await sql`
-      insert into login_challenge (hash, interaction_uid, expires_at)
-      select ${hash(challenge)}, ${interactionUid}, ${new Date(now.getTime() + CHALLENGE_TTL_SECONDS * 1000)}
-      where (select count(*) from login_challenge where interaction_uid = ${interactionUid} and expires_at > ${now}) < ${MAX_LIVE_CHALLENGES}
-      returning hash`.execute(this.#deps.db) // login_challenge_interaction_idx
-    if (!rows.length) throw tooManyChallenges()
-    return challenge
+    return await this.#deps.possession.createChallenge(interactionUid)
   }
 
-  /** WebAuthn request options for a passkey login over `challenge` (discoverable credentials: no allow list). */
+  /** WebAuthn request options for a passkey login over `challenge`. */
   passkeyOptions(challenge: string) {
-    return { challenge, rpId: this.#rpID, userVerification: 'required' as const, timeout: 120_000 }
+    return this.#deps.possession.passkeyOptions(challenge)
   }
 
   /**
@@ -98,7 +60,7 @@ export class LoginService {
    * 5. the signature verifies with the certificate's key;
    * 6. its challenge was issued for this interaction and is used now, once.
    * The challenge is used up (6) in the same statement that reads the lock (3) and counts the
-   * attempt (proofAttempt), so a proof that fails a check in between has spent it too: every
+   * attempt (possession.attempt), so a proof that fails a check in between has spent it too: every
    * attempt needs a new challenge.
    */
   async verifyFileProof(interactionUid: string, jws: string, source: string): Promise<LoginResult> {
@@ -108,16 +70,16 @@ export class LoginService {
     } catch (err) {
       throw invalidProof((err as Error).message)
     }
-    const certificate = await this.#usable(proof.leaf)
-    return await this.proofAttempt(proof.claims.challenge, interactionUid, certificate.serial, source, async (used) => {
+    const certificate = await this.#deps.possession.usable(proof.leaf)
+    return await this.#deps.possession.attempt(proof.claims.challenge, interactionUid, certificate.serial, source, async (used) => {
       const now = this.#deps.clock.now()
       const { claims } = proof
       // The signature first: only a proof the certificate's key signed may count against it.
-      const publicKey = this.publicKeyOf(certificate.serial, certificate.der)
+      const publicKey = this.#deps.possession.publicKeyOf(certificate.serial, certificate.der)
       const failure = await es256Failure(jws, publicKey)
       if (failure) throw invalidProof(failure)
       const fail = async (why: string) => {
-        await this.recordKeySignedFailure(certificate.serial)
+        await this.#deps.possession.recordKeySignedFailure(certificate.serial)
         return invalidProof(why)
       }
       if (claims.aud !== this.#deps.issuer) throw await fail('made for another issuer')
@@ -140,14 +102,14 @@ export class LoginService {
     } catch {
       throw invalidProof('clientDataJSON is not readable')
     }
-    const credential = await this.findPasskey(assertion)
+    const credential = await this.#deps.possession.findPasskey(assertion)
     if (!credential) throw invalidProof('this passkey is not registered with PostCert')
     if (typeof challenge !== 'string') throw challengeInvalid()
-    return await this.proofAttempt(challenge, interactionUid, credential.certificate_serial, source, async (used) => {
+    return await this.#deps.possession.attempt(challenge, interactionUid, credential.certificate_serial, source, async (used) => {
       if (!used) throw challengeInvalid()
-      const failed = await this.checkAssertion(credential, assertion, challenge)
+      const failed = await this.#deps.possession.checkAssertion(credential, assertion, challenge)
       if (failed) throw invalidProof(failed)
-      const certificate = await this.#usable(credential.certificate_serial)
+      const certificate = await this.#deps.possession.usable(credential.certificate_serial)
       return { subscriberId: certificate.subscriberId, serial: certificate.serial, holder: 'passkey', notAfter: certificate.notAfter, ...assuranceOf('passkey', credential.attested) }
     })
   }
@@ -166,105 +128,4 @@ export class LoginService {
       .executeTakeFirst()
     return Boolean(row)
   }
-
-  /** The registered passkey that made `assertion`, if any (webauthn_credential primary key). */
-  async findPasskey(assertion: AuthenticationResponseJSON): Promise<PasskeyCredential | undefined> {
-    // Credential ids are base64url: anything else (a NUL, which PostgreSQL text cannot hold) names no passkey.
-    return typeof assertion?.id === 'string' && /^[A-Za-z0-9_-]{1,1024}$/.test(assertion.id)
-      ? await findPasskey(this.#deps.db, assertion.id)
-      : undefined
-  }
-
-  /**
-   * WebAuthn verification of the passkey's assertion over `challenge`, on PostCert's origin and RP
-   * id, with user verification; a success moves the signature counter on. Returns why it failed,
-   * or undefined. A failure counts against the client address only (nothing in it need come from
-   * the passkey: a credential id is no secret), as proofAttempt does. Logins and signatures both use it.
-   */
-  async checkAssertion(credential: PasskeyCredential, assertion: AuthenticationResponseJSON, challenge: string): Promise<string | undefined> {
-    let result
-    try {
-      result = await verifyAuthenticationResponse({
-        response: assertion, expectedChallenge: challenge, expectedOrigin: this.#origin, expectedRPID: this.#rpID,
-        credential: { id: credential.id, publicKey: new Uint8Array(credential.public_key), counter: Number(credential.counter) },
-        requireUserVerification: true,
-      })
-    } catch (err) {
-      return (err as Error).message
-    }
-    await recordCounter(this.#deps.db, credential.id, result.authenticationInfo.newCounter)
-    return undefined
-  }
-
-  /**
-   * The certificate's public key, parsed once per serial: the verdict has already matched the
-   * DER byte for byte with the one recorded under that serial, which never changes.
-   */
-  publicKeyOf(serial: string, der: Uint8Array): KeyObject {
-    let key = this.#publicKeys.get(serial)
-    if (!key) {
-      key = new X509Certificate(der).publicKey
-      this.#publicKeys.set(serial, key)
-    }
-    return key
-  }
-
-  async #usable(certificate: Uint8Array | string) {
-    const verdict = await this.#deps.judge(certificate, this.#deps.clock.now())
-    if (!verdict.valid) throw certificateRefused(verdict.reason, verdict.message)
-    return verdict.certificate
-  }
-
-  /**
-   * One proof of possession (a login or a signature), checked by `check`. Before anything is
-   * evaluated, in one statement: the challenge is used up (single use, and only for the
-   * interaction it was made for: `check` gets whether it was one), and the attempt is counted
-   * against the client address. Then a certificate locked by its own failed proofs is refused
-   * (certificateLocked), and so is an address past its failed proofs of any certificate
-   * (tooManyFailedProofs). An attempt that `check` completes is taken back from the address's
-   * count; one that throws stays counted. Counting first and deciding on the count is what keeps
-   * parallel attempts from all being evaluated against a count none of them has raised yet.
-   */
-  async proofAttempt<T>(challenge: string, interactionUid: string, serial: string, source: string, check: (used: boolean) => Promise<T>): Promise<T> {
-    const { used, failures, sourceFailures } = await this.#useChallenge(challenge, interactionUid, serial, source)
-    if (failures >= MAX_FAILURES) throw certificateLocked(LOCK_MINUTES)
-    if (sourceFailures > MAX_SOURCE_FAILURES) throw tooManyFailedProofs(LOCK_MINUTES)
-    const result = await check(used)
-    await this.#deps.limiter.undo(`proof-fail:${source}`, FAILURE_WINDOW_SECONDS)
-    return result
-  }
-
-  /**
-   * A failed proof the certificate's own key signed (made for another login, or too old): it
-   * counts against the certificate too, and enough of those lock it for a while. Only whoever
-   * holds the key can make one.
-   */
-  async recordKeySignedFailure(serial: string): Promise<void> {
-    await this.#deps.limiter.hit(`login-fail:${serial}`, MAX_FAILURES, FAILURE_WINDOW_SECONDS)
-  }
-
-  /**
-   * The challenge used up, the certificate's failed proofs in this window, and the address's
-   * count with this attempt added, in one round trip.
-   */
-  async #useChallenge(challenge: string, interactionUid: string, serial: string, source: string): Promise<{ used: boolean; failures: number; sourceFailures: number }> {
-    const failures = this.#deps.limiter.countExpression(`login-fail:${serial}`, FAILURE_WINDOW_SECONDS)
-    const charge = this.#deps.limiter.hitExpression(`proof-fail:${source}`, FAILURE_WINDOW_SECONDS)
-    const { rows: [row] } = await sql<{ used: boolean; failures: number; source_failures: number }>`
-      with used as (
-        delete from login_challenge
-        where hash = ${hash(challenge)} and interaction_uid = ${interactionUid} and expires_at > ${this.#deps.clock.now()}
-        returning 1
-      ), charged as (${charge})
-      select exists (select 1 from used) as used, ${failures} as failures, (select count from charged) as source_failures`.execute(this.#deps.db) // login_challenge_pkey, rate_limit_pkey
-    return { used: row!.used, failures: Number(row!.failures), sourceFailures: Number(row!.source_failures) }
-  }
-
-  async sweep(): Promise<number> {
-    const now = this.#deps.clock.now()
-    const challenges = await this.#deps.db.deleteFrom('login_challenge').where('expires_at', '<=', now).executeTakeFirst()
-    return Number(challenges.numDeletedRows)
-  }
 }
-
-const hash = (challenge: string) => createHash('sha256').update(challenge).digest('hex')

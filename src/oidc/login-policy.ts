@@ -1,5 +1,5 @@
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider'
-import { meets, requiredAcr } from '../login/assurance.ts'
+import { meets, requiredAcr } from '../possession/assurance.ts'
 import type { LoginRef } from '../sessions/login-sessions.ts'
 
 const { Check } = interactionPolicy

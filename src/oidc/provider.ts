@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto'
 import Provider, { errors, type Client, type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
-import { ACR_VALUES } from '../login/assurance.ts'
+import { ACR_VALUES } from '../possession/assurance.ts'
 import { CLOCK_TOLERANCE_SECONDS, TTL } from '../constants.ts'
 import type { PrivateJwk } from '../keys/signing-keys.ts'
 import { CookieKeys } from '../http/cookie-keys.ts'

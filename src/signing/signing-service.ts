@@ -2,13 +2,12 @@ import { randomBytes } from 'node:crypto'
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server'
 import type { AuditLog } from '../audit/audit-log.ts'
 import { singleStatus, type OcspResponder } from '../ca/ocsp.ts'
-import type { Verdict } from '../ca/verdict.ts'
 import type { Database } from '../db/database.ts'
 import { es256Failure } from '../holders/jws-verify.ts'
 import { parseSignatureJws } from '../holders/keyfile/signature-jws.ts'
-import { assuranceOf, meets } from '../login/assurance.ts'
-import { acrNotMet, certificateRefused, challengeInvalid } from '../login/errors.ts'
-import type { LoginService } from '../login/login-service.ts'
+import { assuranceOf, meets } from '../possession/assurance.ts'
+import { acrNotMet, certificateRefused, challengeInvalid } from '../possession/errors.ts'
+import type { PossessionProofs } from '../possession/proofs.ts'
 import type { Clock } from '../util/clock.ts'
 import { checkSignatureCms } from './cms-check.ts'
 import { invalidSignature, notTheSubscriber } from './errors.ts'
@@ -23,9 +22,8 @@ export interface SigningDeps {
   db: Database
   clock: Clock
   issuer: string
-  judge: (certificate: Uint8Array | string, at: Date) => Promise<Verdict>
-  /** Single-use challenges bound to the interaction, and the lock after failed proofs, shared with login. */
-  login: LoginService
+  /** Single-use challenges bound to the interaction, the lock after failed proofs, passkey checks: shared with login. */
+  possession: PossessionProofs
   ocsp: OcspResponder
   receipts: ReceiptSigner
   audit: AuditLog
@@ -50,7 +48,7 @@ export interface SigningContext {
   request: SignatureRequest
   /** The assurance level the institution asked for (acr_values or essential acr), if any: the signing holder must give it. */
   requiredAcr?: string
-  /** The client address, against which failed signatures count (login-service.ts). */
+  /** The client address, against which failed signatures count (possession/proofs.ts). */
   source: string
 }
 
@@ -68,7 +66,7 @@ export interface StoredSignature {
  * Electronic signatures (전자서명) over an institution's signature request: prepares the payload,
  * checks the subscriber's signature, and archives it with PostCert's receipt.
  *
- * Throws SigningError or LoginError (certificate refusals, challenge, lock).
+ * Throws SigningError or PossessionError (certificate refusals, challenge, lock).
  */
 export class SigningService {
   readonly #deps: SigningDeps
@@ -78,7 +76,7 @@ export class SigningService {
   }
 
   async prepare(context: Pick<SigningContext, 'interactionUid' | 'clientId' | 'request'>): Promise<PreparedSignature> {
-    const nonce = await this.#deps.login.createChallenge(context.interactionUid)
+    const nonce = await this.#deps.possession.createChallenge(context.interactionUid)
     const payload = signingPayload(context.request, {
       iss: this.#deps.issuer, client_id: context.clientId, nonce, iat: Math.floor(this.#deps.clock.now().getTime() / 1000),
     })
@@ -106,19 +104,17 @@ export class SigningService {
     } catch (err) {
       throw invalidSignature((err as Error).message)
     }
-    const verdict = await this.#deps.judge(parsed.leaf, this.#deps.clock.now())
-    if (!verdict.valid) throw certificateRefused(verdict.reason, verdict.message)
-    const certificate = verdict.certificate
+    const certificate = await this.#deps.possession.usable(parsed.leaf)
     if (certificate.subscriberId !== context.subscriberId) throw notTheSubscriber()
     const payload = this.#payloadFor(context, parsed.payload)
-    const login = this.#deps.login
-    const checked = await login.proofAttempt(payload.nonce, context.interactionUid, certificate.serial, context.source, async (used) => {
-      // The signature first: only what the certificate's key signed may count against it (login-service.ts).
-      const key = login.publicKeyOf(certificate.serial, certificate.der)
+    const { possession } = this.#deps
+    const checked = await possession.attempt(payload.nonce, context.interactionUid, certificate.serial, context.source, async (used) => {
+      // The signature first: only what the certificate's key signed may count against it (possession/proofs.ts).
+      const key = possession.publicKeyOf(certificate.serial, certificate.der)
       const failure = await es256Failure(jws, key)
       if (failure) throw invalidSignature(failure)
       const fail = async (why: string) => {
-        await login.recordKeySignedFailure(certificate.serial)
+        await possession.recordKeySignedFailure(certificate.serial)
         return invalidSignature(why)
       }
       if (payload.mismatch) throw await fail(payload.mismatch)
@@ -149,17 +145,15 @@ export class SigningService {
   async signWithPasskey(context: SigningContext, assertion: AuthenticationResponseJSON, payload: string): Promise<StoredSignature> {
     const { nonce, canonical, mismatch } = this.#payloadFor(context, Buffer.from(payload, 'utf8'))
     if (mismatch) throw invalidSignature(mismatch)
-    const credential = await this.#deps.login.findPasskey(assertion)
+    const credential = await this.#deps.possession.findPasskey(assertion)
     if (!credential) throw invalidSignature('this passkey is not registered with PostCert')
     if (!meets(assuranceOf('passkey', credential.attested).acr, context.requiredAcr)) throw acrNotMet()
-    const verdict = await this.#deps.judge(credential.certificate_serial, this.#deps.clock.now())
-    if (!verdict.valid) throw certificateRefused(verdict.reason, verdict.message)
-    const certificate = verdict.certificate
+    const certificate = await this.#deps.possession.usable(credential.certificate_serial)
     if (certificate.subscriberId !== context.subscriberId) throw notTheSubscriber()
     const challenge = Buffer.from(await payloadSha256(new Uint8Array(Buffer.from(canonical, 'utf8')))).toString('base64url')
-    await this.#deps.login.proofAttempt(nonce, context.interactionUid, certificate.serial, context.source, async (used) => {
+    await this.#deps.possession.attempt(nonce, context.interactionUid, certificate.serial, context.source, async (used) => {
       if (!used) throw challengeInvalid()
-      const failed = await this.#deps.login.checkAssertion(credential, assertion, challenge)
+      const failed = await this.#deps.possession.checkAssertion(credential, assertion, challenge)
       if (failed) throw invalidSignature(failed)
     })
     const chain = [certificate.der, ...(await this.#deps.caChain())]

@@ -19,7 +19,7 @@ const OWNERS: Record<string, string> = {
   crl: 'src/ca/',
   enrollment: 'src/enrollment/',
   expiry_reminder: 'src/account/expiry-reminders.ts',
-  login_challenge: 'src/login/',
+  login_challenge: 'src/possession/proofs.ts',
   login_session: 'src/sessions/',
   logout_notice: 'src/oidc/logout-notices.ts',
   oidc_payload: 'src/oidc/adapter.ts',

@@ -3,8 +3,9 @@ import { createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:cry
 import fs from 'node:fs'
 import path from 'node:path'
 import { describe, it } from 'node:test'
-import { backupText, CertificateFileError, certificatesIn, keyMatchesCertificate, parseBackup, summarizeCertificate } from '../../src/holders/keyfile/certificate-file.ts'
-import { hex, INTEGER, integer, NULL, OCTET_STRING, OID, SEQUENCE, tlv } from '../../src/holders/keyfile/der.ts'
+import { NotACertificateError, summarizeCertificate } from '../../src/der/certificate-summary.ts'
+import { backupText, certificatesIn, keyMatchesCertificate, parseBackup } from '../../src/holders/keyfile/certificate-file.ts'
+import { hex, INTEGER, integer, NULL, OCTET_STRING, OID, SEQUENCE, tlv } from '../../src/der/der.ts'
 import { decryptPkcs8, encryptPkcs8, fromPem, KeyFileError, toPem } from '../../src/holders/keyfile/encrypted-pkcs8.ts'
 import { openssl } from '../helpers/pki.ts'
 import { tempDir } from '../helpers/server.ts'
@@ -106,8 +107,8 @@ describe('certificate files: what the browser reads of a certificate, and the ba
   }
 
   it('refuses what is not a certificate', () => {
-    assert.throws(() => summarizeCertificate(new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x01])), CertificateFileError)
-    assert.throws(() => summarizeCertificate(new TextEncoder().encode('hello')), CertificateFileError)
+    assert.throws(() => summarizeCertificate(new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x01])), NotACertificateError)
+    assert.throws(() => summarizeCertificate(new TextEncoder().encode('hello')), NotACertificateError)
   })
 
   it('reads back the backup file it writes, and says what a broken one lacks', async () => {

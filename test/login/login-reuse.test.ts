@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import request from 'supertest'
-import { ACR_HIGH } from '../../src/login/assurance.ts'
+import { ACR_HIGH } from '../../src/possession/assurance.ts'
 import { ManualClock } from '../../src/util/clock.ts'
 import { signInToPortal } from '../account/helpers.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'

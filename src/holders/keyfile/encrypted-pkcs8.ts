@@ -1,7 +1,7 @@
 // Password-protected private keys as PKCS#8 EncryptedPrivateKeyInfo with PBES2 (RFC 8018):
 // PBKDF2-HMAC-SHA256 and AES-256-CBC, the format `openssl pkey -passin` opens. WebCrypto only,
 // so the browser (enrollment, login) and Node (tests, tools) share it.
-import { DerError, equal, hex, INTEGER, integer, NULL, OCTET_STRING, OID, read, readInteger, SEQUENCE, tlv, type Node } from './der.ts'
+import { DerError, equal, hex, INTEGER, integer, NULL, OCTET_STRING, OID, read, readInteger, SEQUENCE, tlv, type Node } from '../../der/der.ts'
 
 /** OWASP's 2023 recommendation for PBKDF2-HMAC-SHA256; makes each password guess cost ~0.5 s in a browser. */
 /** CryptoKey, named so that this file type-checks with Node's types and with the DOM's. */

@@ -2,7 +2,7 @@
 // Korean institutions verify today: `openssl cms -verify -binary -inform DER -content payload.json`
 // accepts it with PostCert's chain. Built with the small DER writer, so that it runs in the browser.
 import type { CryptoKey } from './compact-jws.ts'
-import { DerError, integer, OCTET_STRING, OID, read, SEQUENCE, tlv } from './der.ts'
+import { DerError, integer, OCTET_STRING, OID, read, SEQUENCE, tlv } from '../../der/der.ts'
 
 const SET = 0x31
 const UTC_TIME = 0x17
