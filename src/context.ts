@@ -19,14 +19,16 @@ import { EnrollmentService } from './enrollment/enrollment-service.ts'
 import { HttpIdentityVerifier } from './enrollment/identity/http-identity-verifier.ts'
 import type { IdentityVerifier } from './enrollment/identity/identity-verifier.ts'
 import { SandboxIdentityRegistry } from './enrollment/identity/sandbox-identity-registry.ts'
-import { HttpSmsGateway } from './enrollment/sms/http-sms-gateway.ts'
-import { SandboxSmsGateway } from './enrollment/sms/sandbox-sms-gateway.ts'
-import type { SmsGateway } from './enrollment/sms/sms-gateway.ts'
+import { HttpSmsGateway } from './phone/sms/http-sms-gateway.ts'
+import { SandboxSmsGateway } from './phone/sms/sandbox-sms-gateway.ts'
+import type { SmsGateway } from './phone/sms/sms-gateway.ts'
 import { PasskeyRegistrar } from './holders/webauthn/passkeys.ts'
+import { HolderBinding } from './holders/binding.ts'
 import type { AttestationTrust } from './holders/webauthn/attestation.ts'
 import { loadAttestationTrust } from './holders/webauthn/trust-loader.ts'
 import { LoginService } from './login/login-service.ts'
 import { PossessionProofs } from './possession/proofs.ts'
+import { PhoneCodes } from './phone/phone-codes.ts'
 import { CertificateLogins } from './sessions/certificate-logins.ts'
 import { LoginSessions } from './sessions/login-sessions.ts'
 import { PortalSessions } from './sessions/portal-sessions.ts'
@@ -134,6 +136,8 @@ export class AppContext {
   readonly subscribers: SubscriberStore
   /** Phone codes: the configured gateway, or the sandbox outbox outside production. */
   readonly sms: SmsGateway
+  /** Phone codes for every purpose (enrollment, the portal's step-up), texted through `sms`. */
+  readonly phoneCodes: PhoneCodes
   /** Identity documents: the configured provider, or the sandbox registry outside production. */
   readonly identity: IdentityVerifier
   readonly metrics = new Metrics()
@@ -143,6 +147,8 @@ export class AppContext {
   readonly cookieKeys: string[]
   /** Registers passkeys; knows which authenticators are hardware-bound (read at start-up). */
   readonly passkeys: PasskeyRegistrar
+  /** A new holder (passkey, certificate file) bound to a certificate, for enrollment and the portal. */
+  readonly binding: HolderBinding
   readonly enrollment: EnrollmentService
   /** Proof of possession, shared by login and signing: challenges, failure accounting, passkey checks. */
   readonly possession: PossessionProofs
@@ -240,10 +246,12 @@ export class AppContext {
     this.subscribers = new SubscriberStore({ db, clock })
     this.sms = overrides.sms ?? (config.smsGateway ? new HttpSmsGateway(config.smsGateway.url, config.smsGateway.token) : new SandboxSmsGateway(db, clock))
     this.identity = overrides.identity ?? (config.identityProvider ? new HttpIdentityVerifier(config.identityProvider.url, config.identityProvider.token) : new SandboxIdentityRegistry())
+    this.phoneCodes = new PhoneCodes({ db, clock, sms: this.sms, limiter: this.limiter, key: serverKeys.otpKey })
     this.passkeys = new PasskeyRegistrar(config.issuer, base.attestation, clock)
+    this.binding = new HolderBinding({ db, clock, passkeys: this.passkeys, authority: this.authority, hierarchy: this.ca })
     this.enrollment = new EnrollmentService({
-      db, clock, sms: this.sms, identity: this.identity, limiter: this.limiter, authority: this.authority, audit: this.audit, subscribers: this.subscribers,
-      otpKey: serverKeys.otpKey, ciKey: serverKeys.ciKey, passkeys: this.passkeys,
+      db, clock, phoneCodes: this.phoneCodes, identity: this.identity, limiter: this.limiter, authority: this.authority, audit: this.audit, subscribers: this.subscribers,
+      ciKey: serverKeys.ciKey, binding: this.binding,
     })
     const judge = (input: Uint8Array | string, at?: Date) => this.judgeCertificate(input, at)
     this.possession = new PossessionProofs({ db, clock, limiter: this.limiter, issuer: config.issuer, judge })
@@ -258,7 +266,7 @@ export class AppContext {
     this.account = new AccountService({ db, clock, authority: this.authority, audit: this.audit })
     this.registrations = new Registrations({ db, clock, audit: this.audit, provider: () => this.host.provider, notices: this.logoutNotices })
     this.issuance = new AccountIssuance({
-      db, clock, authority: this.authority, sms: this.sms, limiter: this.limiter, audit: this.audit, passkeys: this.passkeys, sessions: this.portalSessions, otpKey: serverKeys.otpKey,
+      db, clock, authority: this.authority, phoneCodes: this.phoneCodes, audit: this.audit, binding: this.binding, sessions: this.portalSessions,
     })
     this.testSubscriber = config.testMode
       ? new TestSubscriber({ db, subscribers: this.subscribers, secrets: this.secrets, authority: this.authority, ca: this.ca, clock, issuer: config.issuer })

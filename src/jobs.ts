@@ -43,7 +43,7 @@ export function startJobs(ctx: AppContext): () => void {
   })
   every(ctx.config.sweepIntervalSeconds, 'sweep', async () => {
     const deleted = await sweepExpired(ctx.db, ctx.clock, SWEEP_BATCH_SIZE) + await ctx.authority.sweepChallenges()
-      + await ctx.enrollment.sweep() + await ctx.limiter.sweep() + await ctx.possession.sweep() + await ctx.loginSessions.sweep() + await ctx.portalSessions.sweep()
+      + await ctx.enrollment.sweep() + await ctx.phoneCodes.sweep() + await ctx.limiter.sweep() + await ctx.possession.sweep() + await ctx.loginSessions.sweep() + await ctx.portalSessions.sweep()
     if (deleted) ctx.logger.info({ deleted }, 'expired rows swept')
   })
   return () => {

@@ -3,7 +3,7 @@ import { addAccountRoutes } from './account/routes.ts'
 import { addPkiRoutes } from './ca/routes.ts'
 import { ROOT_DIR, type AppContext } from './context.ts'
 import { addEnrollmentRoutes } from './enrollment/routes.ts'
-import { SandboxSmsGateway } from './enrollment/sms/sandbox-sms-gateway.ts'
+import { SandboxSmsGateway } from './phone/sms/sandbox-sms-gateway.ts'
 import { mountApp } from './http/app.ts'
 import { buildBrowserBundles } from './http/bundles.ts'
 import { Router } from './http/router.ts'
@@ -35,10 +35,10 @@ export async function mountRoutes(ctx: AppContext): Promise<void> {
   addEnrollmentRoutes(router, {
     service: ctx.enrollment, views, csrf, secureCookies: ctx.https,
     sandbox: ctx.sms.kind === 'sandbox' || ctx.identity.kind === 'sandbox',
-    sandboxOutbox: ctx.sms instanceof SandboxSmsGateway ? ctx.sms : undefined, hierarchy: ctx.ca, authority, clock,
+    sandboxOutbox: ctx.sms instanceof SandboxSmsGateway ? ctx.sms : undefined, binding: ctx.binding, authority, clock,
   })
   addAccountRoutes(router, {
-    service: ctx.account, registrations: ctx.registrations, issuance: ctx.issuance, authority, hierarchy: ctx.ca, provider, views, csrf, issuer: config.issuer, secureCookies: ctx.https,
+    service: ctx.account, registrations: ctx.registrations, issuance: ctx.issuance, authority, binding: ctx.binding, provider, views, csrf, issuer: config.issuer, secureCookies: ctx.https,
     sessions: ctx.portalSessions, loginCertificate: (ref) => ctx.loginSessions.certificateOf(ref),
   })
   ctx.host.mount((instance) => {

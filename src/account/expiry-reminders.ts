@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import { DAY_MS } from '../ca/constants.ts'
 import type { Database } from '../db/database.ts'
-import type { SmsGateway } from '../enrollment/sms/sms-gateway.ts'
+import type { SmsGateway } from '../phone/sms/sms-gateway.ts'
 import type { Clock } from '../util/clock.ts'
 
 /** Days before expiry at which a subscriber is texted, largest first. */

@@ -1,7 +1,6 @@
 import type { Context } from 'koa'
-import type { CaHierarchy } from '../ca/hierarchy.ts'
-import { toPem } from '../ca/x509.ts'
-import { formatKoreanMobile } from '../enrollment/phone-number.ts'
+import type { HolderBinding } from '../holders/binding.ts'
+import { maskPhone } from '../phone/phone-number.ts'
 import { base64urlField, readJson } from '../http/form.ts'
 import type { Router } from '../http/router.ts'
 import { scriptJson, type Locale, type Views } from '../http/views.ts'
@@ -26,7 +25,7 @@ export interface AccountGate {
  * and under the same path the holder step's JSON endpoints, as the enrollment's holder script
  * calls them.
  */
-export function addIssuanceRoutes(router: Router, deps: { issuance: AccountIssuance; views: Views; hierarchy: CaHierarchy }, gate: AccountGate): void {
+export function addIssuanceRoutes(router: Router, deps: { issuance: AccountIssuance; views: Views; binding: HolderBinding }, gate: AccountGate): void {
   mount('/account/certificates/:serial/renew', 'account_renew', ({ serial = '' }) => ({ kind: 'renew', serial }))
   mount('/account/add', 'account_add', () => ({ kind: 'add' }))
 
@@ -84,12 +83,7 @@ export function addIssuanceRoutes(router: Router, deps: { issuance: AccountIssua
       const issued = await issuance.withFile(session, targetOf(params), {
         spki: base64urlField(body, 'spki'), signature: base64urlField(body, 'signature'), challenge: base64urlField(body, 'challenge', 64),
       })
-      const ca = await deps.hierarchy.issuing()
-      ctx.body = {
-        serial: issued.serial, name: await issuance.subscriberName(session), certificate: toPem(issued.der, 'CERTIFICATE'),
-        chain: toPem(ca.certificate.rawData, 'CERTIFICATE') + toPem(ca.root.rawData, 'CERTIFICATE'),
-        not_after: issued.notAfter.toISOString(), next: `/account/certificates/${issued.serial}?issued=1`,
-      }
+      ctx.body = await deps.binding.issuedFile(issued, await issuance.subscriberName(session), `/account/certificates/${issued.serial}?issued=1`)
     })
 
     router.add('POST', `${path}/passkey/options`, `${name}_passkey_options`, async (ctx, params) => {
@@ -107,5 +101,3 @@ export function addIssuanceRoutes(router: Router, deps: { issuance: AccountIssua
   }
 }
 
-/** 010-****-0001: enough to recognise one's own number. */
-const maskPhone = (e164: string) => formatKoreanMobile(e164).replace(/-\d+-/, '-****-')

@@ -1,19 +1,13 @@
-import { createHmac } from 'node:crypto'
 import type { AuditLog } from '../audit/audit-log.ts'
 import { isInUse, type CertificateAuthority, type CertificateRecord } from '../ca/authority.ts'
 import { MAX_CERTIFICATES_IN_USE } from '../ca/constants.ts'
 import { CertificateLimitError, CertificateStateError, RenewalNotAllowedError } from '../ca/errors.ts'
 import type { Database } from '../db/database.ts'
-import { OTP_MAX_ATTEMPTS, OTP_TTL, SMS_PER_NUMBER_PER_HOUR } from '../enrollment/constants.ts'
-import { codeNotSent, providerUnavailable, rateLimited } from '../enrollment/errors.ts'
-import { assertResendAllowed, checkPhoneCode, newPhoneCode, smsBudget } from '../enrollment/phone-code.ts'
-import { SmsDeliveryError, type SmsGateway } from '../enrollment/sms/sms-gateway.ts'
+import type { PhoneCodes } from '../phone/phone-codes.ts'
 import { NotFoundError } from '../errors/errors.ts'
 import { PostCertError } from '../errors/postcert-error.ts'
-import type { PasskeyRegistrar } from '../holders/webauthn/passkeys.ts'
-import { passkeyIdsOf, savePasskey } from '../holders/webauthn/credential-store.ts'
+import type { HolderBinding } from '../holders/binding.ts'
 import type { Clock } from '../util/clock.ts'
-import type { RateLimiter } from '../util/rate-limiter.ts'
 import { movePortalSession, type PortalSession, type PortalSessions } from '../sessions/portal-sessions.ts'
 
 /** How long a verified phone code lets the session make one new key (seconds). */
@@ -34,13 +28,11 @@ export interface RenewalDeps {
   db: Database
   clock: Clock
   authority: CertificateAuthority
-  sms: SmsGateway
-  limiter: RateLimiter
+  phoneCodes: PhoneCodes
   audit: AuditLog
-  passkeys: PasskeyRegistrar
+  /** Passkey options and checks, a certificate file's key: the new holder bound to the certificate. */
+  binding: HolderBinding
   sessions: PortalSessions
-  /** Keys the stored hash of a phone code (a server secret). */
-  otpKey: Buffer
 }
 
 /**
@@ -85,39 +77,18 @@ export class AccountIssuance {
   /** Sends a code to the subscriber's phone on file (never to a number the request names). */
   async sendCode(session: PortalSession, target: IssuanceTarget): Promise<void> {
     await this.#open(session, target)
-    const { clock, sessions } = this.#deps
-    const now = clock.now()
-    assertResendAllowed((await this.#session(session)).otp_sent_at, now)
-    const phone = await this.#phone(session)
     // The portal's own budget: anonymous enrollments naming this number cannot spend it.
-    const decision = await this.#deps.limiter.hit(smsBudget('portal', phone), SMS_PER_NUMBER_PER_HOUR, 3600)
-    if (!decision.allowed) throw rateLimited(decision.retryAfterSeconds)
-    const code = newPhoneCode()
-    await sessions.codeSent(session, this.#hash(session.id, code), now, new Date(now.getTime() + OTP_TTL * 1000))
-    try {
-      await this.#deps.sms.send(phone, `[PostCert] 인증서 갱신 인증번호 ${code} (3분 안에 입력). 누구에게도 알려주지 마세요. / Your PostCert renewal code is ${code}. Never share it.`)
-    } catch (err) {
-      await sessions.codeUnsent(session)
-      await this.#deps.limiter.undo(smsBudget('portal', phone), 3600) // not sent: not counted
-      if (err instanceof SmsDeliveryError) throw providerUnavailable()
-      throw err
-    }
+    await this.#deps.phoneCodes.send('portal', session.id, await this.#phone(session))
   }
 
   /** Checks the code: five tries, three minutes, compared in constant time, each try counted before it is compared. */
   async verifyCode(session: PortalSession, target: IssuanceTarget, input: string): Promise<void> {
     await this.#open(session, target)
     const now = this.#deps.clock.now()
-    const { sessions } = this.#deps
-    const matched = await checkPhoneCode({
-      countTry: () => sessions.countCodeTry(session, OTP_MAX_ATTEMPTS),
-      current: async () => {
-        const row = await this.#session(session)
-        return { hash: row.otp_hash, expiresAt: row.otp_expires_at, attempts: row.otp_attempts }
-      },
-    }, input, (code) => this.#hash(session.id, code), now)
     // Spent once: of two right answers at once, one verifies the phone.
-    if (!await sessions.spendCode(session, matched.hash!, now)) throw codeNotSent()
+    await this.#deps.phoneCodes.verify('portal', session.id, input, async (trx) => {
+      await this.#deps.sessions.phoneVerified(trx, session, now)
+    })
   }
 
   /** A proof-of-possession challenge for the new key. */
@@ -129,30 +100,21 @@ export class AccountIssuance {
   /** A certificate for a certificate-file key the browser made, which signed the challenge. */
   async withFile(session: PortalSession, target: IssuanceTarget, input: { spki: Buffer; signature: Buffer; challenge: Buffer }): Promise<CertificateRecord> {
     const old = await this.#ready(session, target)
-    return await this.#issue(session, old, {
-      holder: 'file', spki: input.spki, proof: { type: 'signature', challenge: input.challenge, signature: input.signature },
-    })
+    return await this.#issue(session, old, this.#deps.binding.file(input))
   }
 
   /** Passkey registration options for the new key, and the CA challenge it signs next. */
   async passkeyOptions(session: PortalSession, target: IssuanceTarget) {
     await this.#ready(session, target)
-    const subscriber = await this.#deps.db.selectFrom('subscriber').select(['id', 'name']).where('id', '=', session.subscriberId).executeTakeFirstOrThrow()
-    const registration = await this.#deps.passkeys.options({ id: subscriber.id, name: subscriber.name }, await passkeyIdsOf(this.#deps.db, subscriber.id))
-    await this.#deps.sessions.setPasskeyChallenge(session, registration.challenge)
-    return { registration, challenge: await this.#deps.authority.createChallenge() }
+    const subscriber = { id: session.subscriberId, name: await this.subscriberName(session) }
+    return await this.#deps.binding.passkeyOptions(subscriber, (challenge) => this.#deps.sessions.setPasskeyChallenge(session, challenge))
   }
 
   /** A certificate for a new passkey: its registration, then its assertion over the CA challenge. */
   async withPasskey(session: PortalSession, target: IssuanceTarget, input: { registration: unknown; assertion: unknown; challenge: Buffer }): Promise<CertificateRecord> {
     const old = await this.#ready(session, target)
     const row = await this.#session(session)
-    if (!row.webauthn_challenge) throw new PostCertError(400, 'invalid_request', 'ask for passkey options first')
-    const passkey = await this.#deps.passkeys.verify({ registrationChallenge: row.webauthn_challenge, registration: input.registration, assertion: input.assertion, caChallenge: input.challenge })
-    return await this.#issue(session, old, {
-      holder: 'passkey', attested: passkey.attestation.attested, spki: passkey.spki, proof: passkey.proof,
-      alsoInTransaction: async (trx, certificate) => savePasskey(trx, passkey, certificate, this.#deps.clock.now()),
-    })
+    return await this.#issue(session, old, await this.#deps.binding.passkey(row.webauthn_challenge, input))
   }
 
   /** The subscriber's name, as the certificate file script stores it with the certificate. */
@@ -207,9 +169,5 @@ export class AccountIssuance {
   async #phone(session: PortalSession): Promise<string> {
     const row = await this.#deps.db.selectFrom('subscriber').select('phone_e164').where('id', '=', session.subscriberId).executeTakeFirstOrThrow()
     return row.phone_e164
-  }
-
-  #hash(sessionId: string, code: string): string {
-    return createHmac('sha256', this.#deps.otpKey).update(`account:${sessionId}:${code}`).digest('hex')
   }
 }

@@ -10,11 +10,11 @@ import type { CertificateClaim, LoginRef } from '../sessions/login-sessions.ts'
 import type { PostgresAdapter } from '../oidc/adapter.ts'
 import { displayName } from '../oidc/client-policy.ts'
 import type { CertificateAuthority } from '../ca/authority.ts'
-import type { CaHierarchy } from '../ca/hierarchy.ts'
+import type { HolderBinding } from '../holders/binding.ts'
 import { MAX_CERTIFICATES_IN_USE } from '../ca/constants.ts'
 import type { AccountService } from './account-service.ts'
 import { ACCOUNT_SESSION_SECONDS, type PortalSession, type PortalSessions } from '../sessions/portal-sessions.ts'
-import { CERTIFICATE_ACTIONS, changeCertificateStatus, SUBSCRIBER_REVOCATION_REASONS } from './certificate-actions.ts'
+import { CERTIFICATE_ACTIONS, changeCertificateStatus, SUBSCRIBER_REVOCATION_REASONS } from '../ca/certificate-actions.ts'
 import { ACCOUNT_CLIENT_ID, accountRedirectUri } from './portal-client.ts'
 import { certificateView, day, time } from './certificate-view.ts'
 import type { AccountIssuance } from './issuance.ts'
@@ -32,7 +32,7 @@ export interface AccountRouteDeps {
   sessions: PortalSessions
   issuance: AccountIssuance
   authority: CertificateAuthority
-  hierarchy: CaHierarchy
+  binding: HolderBinding
   provider: () => Provider
   views: Views
   csrf: Csrf
@@ -98,7 +98,7 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
     ctx.set('Cache-Control', 'no-store')
     return found
   }
-  addIssuanceRoutes(router, { issuance: deps.issuance, views, hierarchy: deps.hierarchy }, { sessionOf, signedInForm, signedInApi, startLogin, render, locale })
+  addIssuanceRoutes(router, { issuance: deps.issuance, views, binding: deps.binding }, { sessionOf, signedInForm, signedInApi, startLogin, render, locale })
 
   router.add('GET', '/account', 'account', async (ctx) => {
     const found = await sessionOf(ctx)

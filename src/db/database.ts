@@ -13,6 +13,7 @@ import type { LoginSessionSchema } from './schema/login-session.ts'
 import type { LogoutNoticeSchema } from './schema/logout-notice.ts'
 import type { MigrationSchema } from './schema/migration.ts'
 import type { OidcPayloadSchema } from './schema/oidc-payload.ts'
+import type { PhoneCodeSchema } from './schema/phone-code.ts'
 import type { RateLimitSchema } from './schema/rate-limit.ts'
 import type { ReceiptKeySchema } from './schema/receipt-key.ts'
 import type { RegistrationSchema } from './schema/registration.ts'
@@ -39,6 +40,7 @@ export type DatabaseSchema =
   & LogoutNoticeSchema
   & MigrationSchema
   & OidcPayloadSchema
+  & PhoneCodeSchema
   & RateLimitSchema
   & ReceiptKeySchema
   & RegistrationSchema

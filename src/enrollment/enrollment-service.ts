@@ -1,10 +1,9 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto'
 import type { Selectable } from 'kysely'
 import type { AuditLog } from '../audit/audit-log.ts'
-import { isInUse, type CertificateAuthority, type CertificateRecord, type InIssuanceTransaction, type IssueRequest } from '../ca/authority.ts'
-import type { PossessionProof } from '../ca/possession.ts'
-import type { PasskeyRegistrar } from '../holders/webauthn/passkeys.ts'
-import { isAttested, passkeyIdsOf, savePasskey } from '../holders/webauthn/credential-store.ts'
+import { isInUse, type CertificateAuthority, type CertificateRecord, type IssueRequest } from '../ca/authority.ts'
+import type { BoundHolder, HolderBinding } from '../holders/binding.ts'
+import { isAttested } from '../holders/webauthn/credential-store.ts'
 import type { PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/server'
 import type { Database, DatabaseTransaction } from '../db/database.ts'
 import type { EnrollmentTable } from '../db/schema/enrollment.ts'
@@ -13,34 +12,32 @@ import type { Clock } from '../util/clock.ts'
 import type { RateLimiter } from '../util/rate-limiter.ts'
 import {
   ENROLLMENTS_PER_IP_PER_HOUR, ENROLLMENT_TTL, IDENTITY_ATTEMPTS_PER_PHONE_VERIFICATION, IDENTITY_CHECKS_PER_DOCUMENT_PER_DAY, IDENTITY_CHECKS_PER_IP_PER_HOUR,
-  IDENTITY_CHECKS_PER_PHONE_PER_DAY, OTP_MAX_ATTEMPTS, OTP_TTL, SMS_PER_IP_PER_HOUR, SMS_PER_NUMBER_PER_HOUR,
+  IDENTITY_CHECKS_PER_PHONE_PER_DAY,
 } from './constants.ts'
-import {
-  codeNotSent, enrollmentExpired, identityAttemptsExhausted, identityNotVerified, invalidPhone, providerUnavailable, rateLimited, stepNotAllowed, type EnrollmentError,
-} from './errors.ts'
-import { assertResendAllowed, checkPhoneCode, newPhoneCode, smsBudget } from './phone-code.ts'
+import { enrollmentExpired, identityAttemptsExhausted, identityNotVerified, stepNotAllowed, type EnrollmentError } from './errors.ts'
+import { providerUnavailable, rateLimited } from '../errors/form-error.ts'
+import { SMS_PER_IP_PER_HOUR } from '../phone/constants.ts'
+import { invalidPhone } from '../phone/errors.ts'
+import type { PhoneCodes } from '../phone/phone-codes.ts'
+import { maskPhone, normalizeKoreanMobile } from '../phone/phone-number.ts'
 import { parseIdentityForm, lastDigits } from './identity-form.ts'
 import { IdentityProviderError, type IdentityVerifier } from './identity/identity-verifier.ts'
-import { InvalidPossessionProofError } from '../ca/errors.ts'
-import { normalizeKoreanMobile } from './phone-number.ts'
-import { SmsDeliveryError, type SmsGateway } from './sms/sms-gateway.ts'
 
 export type Enrollment = Selectable<EnrollmentTable>
 
 export interface EnrollmentDeps {
   db: Database
   clock: Clock
-  sms: SmsGateway
+  phoneCodes: PhoneCodes
   identity: IdentityVerifier
   limiter: RateLimiter
   authority: CertificateAuthority
   audit: AuditLog
   subscribers: SubscriberStore
-  /** HMAC key for phone codes at rest. */
-  otpKey: Buffer
   /** HMAC key of the connecting identifier; must never change. */
   ciKey: Buffer
-  passkeys: PasskeyRegistrar
+  /** Passkey options and checks, a certificate file's key: the new holder bound to the certificate. */
+  binding: HolderBinding
 }
 
 /**
@@ -62,8 +59,7 @@ export class EnrollmentService {
     const token = randomBytes(32).toString('base64url')
     const now = this.#deps.clock.now()
     const enrollment = await this.#deps.db.insertInto('enrollment').values({
-      id: tokenId(token), step: 'phone', phone_e164: null, otp_hash: null, otp_expires_at: null, otp_sent_at: null,
-      phone_verified_at: null, subscriber_id: null, identity_verified_at: null, holder: null, certificate_serial: null, webauthn_challenge: null,
+      id: tokenId(token), step: 'phone', phone_e164: null, phone_verified_at: null, subscriber_id: null, identity_verified_at: null, holder: null, certificate_serial: null, webauthn_challenge: null,
       created_at: now, expires_at: new Date(now.getTime() + ENROLLMENT_TTL * 1000),
     }).returningAll().executeTakeFirstOrThrow()
     return { token, enrollment }
@@ -81,60 +77,30 @@ export class EnrollmentService {
   async sendCode(enrollment: Enrollment, phoneInput: string, ip: string): Promise<Enrollment> {
     const phone = normalizeKoreanMobile(phoneInput)
     if (!phone) throw invalidPhone()
-    const now = this.#deps.clock.now()
-    assertResendAllowed(enrollment.otp_sent_at, now)
+    if (enrollment.step !== 'phone') throw stepNotAllowed(enrollment.step)
     // The address first: a stranger's attempts stop there before they touch the number's budget,
-    // which is enrollment's own (the portal's step-up has another: phone-code budgets below).
+    // which is enrollment's own (the portal's step-up has another: phone/phone-codes.ts).
     await this.#limit(`sms:ip:${ip}`, SMS_PER_IP_PER_HOUR)
-    await this.#limit(smsBudget('enroll', phone), SMS_PER_NUMBER_PER_HOUR)
-    const code = newPhoneCode()
-    const updated = await this.#step(enrollment, 'phone', async (trx, current) => {
-      assertResendAllowed(current.otp_sent_at, now)
-      return await trx.updateTable('enrollment').set({
-        phone_e164: phone, otp_hash: this.#codeHash(current.id, phone, code), otp_attempts: 0,
-        otp_sent_at: now, otp_expires_at: new Date(now.getTime() + OTP_TTL * 1000),
-      }).where('id', '=', current.id).returningAll().executeTakeFirstOrThrow()
-    })
-    // Sent after the commit (no transaction waits on the gateway); if it fails the code is
-    // withdrawn so the subscriber can ask again at once.
-    try {
-      await this.#deps.sms.send(phone, `[PostCert] 인증번호 ${code} (3분 안에 입력). 누구에게도 알려주지 마세요. / Your PostCert code is ${code}. Never share it.`)
-    } catch (err) {
-      await this.#deps.db.updateTable('enrollment').set({ otp_hash: null, otp_sent_at: null, otp_expires_at: null }).where('id', '=', updated.id).execute()
-      await this.#deps.limiter.undo(smsBudget('enroll', phone), 3600) // not sent: not counted
-      if (err instanceof SmsDeliveryError) throw providerUnavailable()
-      throw err
-    }
-    return updated
+    await this.#deps.phoneCodes.send('enroll', enrollment.id, phone)
+    return await this.#step(enrollment, 'phone', async (trx, current) =>
+      await trx.updateTable('enrollment').set({ phone_e164: phone }).where('id', '=', current.id).returningAll().executeTakeFirstOrThrow())
+  }
+
+  /** The number the last code was texted to, while the enrollment is at the phone step. */
+  async codeSentTo(enrollment: Enrollment): Promise<string | undefined> {
+    return enrollment.step === 'phone' ? (await this.#deps.phoneCodes.pending('enroll', enrollment.id))?.phone : undefined
   }
 
   async verifyCode(enrollment: Enrollment, codeInput: string): Promise<Enrollment> {
-    const now = this.#deps.clock.now()
-    const { db } = this.#deps
     if (enrollment.step !== 'phone') throw stepNotAllowed(enrollment.step)
-    // The try is counted before the comparison, in one statement (phone-code.ts).
-    const matched = await checkPhoneCode({
-      countTry: async () => {
-        const row = await db.updateTable('enrollment').set((eb) => ({ otp_attempts: eb('otp_attempts', '+', 1) }))
-          .where('id', '=', enrollment.id).where('step', '=', 'phone').where('expires_at', '>', now)
-          .where('otp_hash', 'is not', null).where('otp_attempts', '<', OTP_MAX_ATTEMPTS)
-          .returning(['otp_hash', 'otp_expires_at', 'otp_attempts', 'phone_e164']).executeTakeFirst() // primary key
-        return row && { hash: row.otp_hash, expiresAt: row.otp_expires_at, attempts: row.otp_attempts, phone: row.phone_e164 }
-      },
-      current: async () => {
-        const row = await db.selectFrom('enrollment').selectAll().where('id', '=', enrollment.id).where('expires_at', '>', now).executeTakeFirst() // primary key
-        if (!row) throw enrollmentExpired()
-        if (row.step !== 'phone') throw stepNotAllowed(row.step)
-        return { hash: row.otp_hash, expiresAt: row.otp_expires_at, attempts: row.otp_attempts }
-      },
-    }, codeInput, (code, stored) => this.#codeHash(enrollment.id, stored.phone!, code), now)
-    // The code is spent once: of two right answers at once, one moves the step on.
-    return await this.#step(enrollment, 'phone', async (trx, current) => {
-      if (current.otp_hash !== matched.hash) throw codeNotSent()
+    const now = this.#deps.clock.now()
+    // The try is counted before the comparison; the code is spent in the step's transaction.
+    return await this.#deps.phoneCodes.verify('enroll', enrollment.id, codeInput, async (trx, phone) => {
+      const current = await this.#lock(trx, enrollment, 'phone')
       const updated = await trx.updateTable('enrollment')
-        .set({ step: 'identity', phone_verified_at: now, otp_hash: null, otp_expires_at: null })
+        .set({ step: 'identity', phone_e164: phone, phone_verified_at: now })
         .where('id', '=', current.id).returningAll().executeTakeFirstOrThrow()
-      await this.#deps.audit.record(trx, { type: 'enrollment.phone_verified', data: { phone: maskPhone(matched.phone!) } })
+      await this.#deps.audit.record(trx, { type: 'enrollment.phone_verified', data: { phone: maskPhone(phone) } })
       return updated
     })
   }
@@ -217,7 +183,7 @@ export class EnrollmentService {
    * in the issuance transaction: a second submission issues nothing.
    */
   async completeWithFile(enrollment: Enrollment, input: { spki: Buffer; signature: Buffer; challenge: Buffer }): Promise<CertificateRecord> {
-    return await this.#issueTo(enrollment, 'file', input.spki, { type: 'signature', challenge: input.challenge, signature: input.signature })
+    return await this.#issueTo(enrollment, this.#deps.binding.file(input))
   }
 
   /** Passkey registration options, plus the CA challenge the new passkey will sign right after. */
@@ -225,37 +191,31 @@ export class EnrollmentService {
     if (enrollment.step !== 'holder') throw stepNotAllowed(enrollment.step)
     const subscriber = await this.subscriber(enrollment)
     if (!subscriber) throw stepNotAllowed(enrollment.step)
-    const registration = await this.#deps.passkeys.options({ id: subscriber.id, name: subscriber.name }, await passkeyIdsOf(this.#deps.db, subscriber.id))
-    await this.#deps.db.updateTable('enrollment').set({ webauthn_challenge: registration.challenge })
-      .where('id', '=', enrollment.id).where('step', '=', 'holder').execute()
-    return { registration, challenge: await this.#deps.authority.createChallenge() }
+    return await this.#deps.binding.passkeyOptions(subscriber, async (challenge) => {
+      await this.#deps.db.updateTable('enrollment').set({ webauthn_challenge: challenge })
+        .where('id', '=', enrollment.id).where('step', '=', 'holder').execute() // primary key
+    })
   }
 
   /** Issues the certificate to a new passkey: registration, then an assertion over the CA challenge. */
   async completeWithPasskey(enrollment: Enrollment, input: { registration: unknown; assertion: unknown; challenge: Buffer }): Promise<CertificateRecord> {
     if (enrollment.step !== 'holder') throw stepNotAllowed(enrollment.step)
-    if (!enrollment.webauthn_challenge) throw new InvalidPossessionProofError('ask for passkey options first')
-    const passkey = await this.#deps.passkeys.verify({
-      registrationChallenge: enrollment.webauthn_challenge, registration: input.registration, assertion: input.assertion, caChallenge: input.challenge,
-    })
-    return await this.#issueTo(enrollment, 'passkey', passkey.spki, passkey.proof, async (trx, certificate) => {
-      await savePasskey(trx, passkey, certificate, this.#deps.clock.now())
-    }, passkey.attestation.attested)
+    return await this.#issueTo(enrollment, await this.#deps.binding.passkey(enrollment.webauthn_challenge, input))
   }
 
-  async #issueTo(enrollment: Enrollment, holder: 'passkey' | 'file', spki: Buffer, proof: PossessionProof, also?: InIssuanceTransaction, attested?: boolean): Promise<CertificateRecord> {
+  async #issueTo(enrollment: Enrollment, bound: BoundHolder): Promise<CertificateRecord> {
     if (enrollment.step !== 'holder') throw stepNotAllowed(enrollment.step)
     const subscriber = await this.subscriber(enrollment)
     if (!subscriber) throw stepNotAllowed(enrollment.step)
     const request: IssueRequest = {
-      subscriberId: subscriber.id, displayName: subscriber.name, holder, attested, spki, proof,
+      subscriberId: subscriber.id, displayName: subscriber.name, ...bound,
       alsoInTransaction: async (trx, certificate) => {
         const done = await trx.updateTable('enrollment')
-          .set({ step: 'done', holder, certificate_serial: certificate.serial, webauthn_challenge: null })
+          .set({ step: 'done', holder: bound.holder, certificate_serial: certificate.serial, webauthn_challenge: null })
           .where('id', '=', enrollment.id).where('step', '=', 'holder').where('expires_at', '>', this.#deps.clock.now())
           .returning('id').executeTakeFirst()
         if (!done) throw stepNotAllowed('done')
-        await also?.(trx, certificate)
+        await bound.alsoInTransaction?.(trx, certificate)
       },
     }
     // Revokes what is in use, under the subscriber's row lock: enrollments completed at once leave one certificate.
@@ -272,28 +232,27 @@ export class EnrollmentService {
   /** After the last identity attempt: the phone must be verified again (a new code) before more. */
   async #backToPhone(enrollment: Enrollment): Promise<EnrollmentError> {
     await this.#deps.db.updateTable('enrollment')
-      .set({ step: 'phone', phone_verified_at: null, otp_hash: null, otp_expires_at: null, otp_attempts: 0, identity_attempts: 0 })
+      .set({ step: 'phone', phone_verified_at: null, identity_attempts: 0 })
       .where('id', '=', enrollment.id).where('step', '=', 'identity').execute() // primary key
     return identityAttemptsExhausted()
   }
 
   /** Runs `fn` on the locked enrollment row if it is still live and at `step`. */
   async #step<T>(enrollment: Enrollment, step: Enrollment['step'], fn: (trx: DatabaseTransaction, current: Enrollment) => Promise<T>): Promise<T> {
-    return await this.#deps.db.transaction().execute(async (trx) => {
-      const current = await trx.selectFrom('enrollment').selectAll().where('id', '=', enrollment.id).forUpdate().executeTakeFirst()
-      if (!current || current.expires_at <= this.#deps.clock.now()) throw enrollmentExpired()
-      if (current.step !== step) throw stepNotAllowed(current.step)
-      return await fn(trx, current)
-    })
+    return await this.#deps.db.transaction().execute(async (trx) => await fn(trx, await this.#lock(trx, enrollment, step)))
+  }
+
+  /** The enrollment row, locked, if it is still live and at `step`. */
+  async #lock(trx: DatabaseTransaction, enrollment: Enrollment, step: Enrollment['step']): Promise<Enrollment> {
+    const current = await trx.selectFrom('enrollment').selectAll().where('id', '=', enrollment.id).forUpdate().executeTakeFirst() // primary key
+    if (!current || current.expires_at <= this.#deps.clock.now()) throw enrollmentExpired()
+    if (current.step !== step) throw stepNotAllowed(current.step)
+    return current
   }
 
   async #limit(key: string, limit: number, windowSeconds = 3600): Promise<void> {
     const decision = await this.#deps.limiter.hit(key, limit, windowSeconds)
     if (!decision.allowed) throw rateLimited(decision.retryAfterSeconds)
-  }
-
-  #codeHash(enrollmentId: string, phone: string, code: string): string {
-    return createHmac('sha256', this.#deps.otpKey).update(`${enrollmentId}:${phone}:${code}`).digest('hex')
   }
 }
 
@@ -301,7 +260,3 @@ const DAY_SECONDS = 24 * 60 * 60
 
 export const tokenId = (token: string) => createHash('sha256').update(token).digest('base64url')
 
-/** +821012345678 -> +82 10-****-5678 for logs and audit. */
-export function maskPhone(e164: string): string {
-  return `${e164.slice(0, 3)} ${e164.slice(3, 5)}-****-${e164.slice(-4)}`
-}

@@ -1,36 +1,14 @@
-import { PostCertError } from '../errors/postcert-error.ts'
+import { FormError } from '../errors/form-error.ts'
 
 /**
  * An enrollment step that cannot go on. `code` names the message shown on the page
- * (views/locales: `enroll.error.<code>`), `params` fill it in.
+ * (views/locales: `enroll.error.<code>`), `params` fill it in. The phone step's own errors are
+ * phone/errors.ts; both are FormErrors.
  */
-export class EnrollmentError extends PostCertError {
-  readonly params: Record<string, string | number>
-  readonly field: string | undefined
-
-  constructor(status: number, code: string, description: string, options: { params?: Record<string, string | number>; field?: string } = {}) {
-    super(status, code, description)
-    this.params = options.params ?? {}
-    this.field = options.field
-  }
-}
+export class EnrollmentError extends FormError {}
 
 export const invalidField = (field: string, why: string) =>
   new EnrollmentError(400, 'invalid_field', `${field}: ${why}`, { field, params: { field } })
-export const invalidPhone = () =>
-  new EnrollmentError(400, 'invalid_phone', 'not a Korean mobile number', { field: 'phone' })
-export const resendTooSoon = (seconds: number) =>
-  new EnrollmentError(429, 'resend_too_soon', `a new code can be sent in ${seconds} s`, { params: { seconds } })
-export const rateLimited = (seconds: number) =>
-  new EnrollmentError(429, 'rate_limited', `too many attempts; try again in ${seconds} s`, { params: { minutes: Math.ceil(seconds / 60) } })
-export const codeNotSent = () =>
-  new EnrollmentError(400, 'code_not_sent', 'no code has been sent yet', { field: 'code' })
-export const codeExpired = () =>
-  new EnrollmentError(400, 'code_expired', 'the code has expired; ask for a new one', { field: 'code' })
-export const codeWrong = (left: number) =>
-  new EnrollmentError(400, 'code_wrong', `wrong code; ${left} tries left`, { field: 'code', params: { left } })
-export const codeExhausted = () =>
-  new EnrollmentError(400, 'code_exhausted', 'too many wrong codes; ask for a new one', { field: 'code' })
 /**
  * One answer for every identity check that fails (no such document, details that do not match,
  * a phone in another name): telling them apart would let anyone probe a stranger's details.
@@ -52,5 +30,3 @@ export function enrollmentExpired(): EnrollmentError {
   err.link = { href: '/enroll', key: 'error.start_again' }
   return err
 }
-export const providerUnavailable = () =>
-  new EnrollmentError(503, 'provider_unavailable', 'the verification service is not answering; try again in a moment')

@@ -2,20 +2,20 @@ import { randomBytes } from 'node:crypto'
 import type { Context } from 'koa'
 import type { Csrf } from '../http/csrf.ts'
 import { base64urlField, readForm, readJson } from '../http/form.ts'
-import { toPem } from '../ca/x509.ts'
-import type { CaHierarchy } from '../ca/hierarchy.ts'
+import type { HolderBinding } from '../holders/binding.ts'
 import { isInUse, type CertificateAuthority } from '../ca/authority.ts'
 import type { Clock } from '../util/clock.ts'
-import { CERTIFICATE_ACTIONS, changeCertificateStatus, SUBSCRIBER_REVOCATION_REASONS } from '../account/certificate-actions.ts'
+import { CERTIFICATE_ACTIONS, changeCertificateStatus, SUBSCRIBER_REVOCATION_REASONS } from '../ca/certificate-actions.ts'
 import type { Router } from '../http/router.ts'
 import { ACR_HIGH, assuranceOf } from '../possession/assurance.ts'
 import { pickLocale, scriptJson, type Locale, type Views } from '../http/views.ts'
 import { ENROLLMENT_TTL } from './constants.ts'
-import { EnrollmentError, enrollmentExpired, stepNotAllowed } from './errors.ts'
+import { enrollmentExpired, stepNotAllowed } from './errors.ts'
+import { FormError } from '../errors/form-error.ts'
 import type { Enrollment, EnrollmentService } from './enrollment-service.ts'
 import { DOCUMENT_TYPES } from './identity-form.ts'
-import { formatKoreanMobile } from './phone-number.ts'
-import type { SandboxSmsGateway } from './sms/sandbox-sms-gateway.ts'
+import { formatKoreanMobile } from '../phone/phone-number.ts'
+import type { SandboxSmsGateway } from '../phone/sms/sandbox-sms-gateway.ts'
 
 const COOKIE = 'postcert_enroll'
 const START_COOKIE = 'postcert_enroll_start'
@@ -28,7 +28,7 @@ export interface EnrollmentRouteDeps {
   /** Present only when the sandbox SMS gateway is in use. */
   sandboxOutbox: SandboxSmsGateway | undefined
   sandbox: boolean
-  hierarchy: CaHierarchy
+  binding: HolderBinding
   authority: CertificateAuthority
   clock: Clock
 }
@@ -52,7 +52,7 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
     ctx.body = views.render(page, lang, titleKey, { sandbox: deps.sandbox, switchHref: `${ctx.path}?ui_locales=${other}`, switchLang: other, ...data })
   }
   const cookieOptions = (maxAgeMs: number) => ({ httpOnly: true, sameSite: 'lax' as const, secure: deps.secureCookies, path: '/enroll', maxAge: maxAgeMs, overwrite: true })
-  const errorView = (ctx: Context, err: EnrollmentError) => {
+  const errorView = (ctx: Context, err: FormError) => {
     const lang = locale(ctx)
     const key = `enroll.error.${err.code}`
     const label = err.field ? views.message(lang, `enroll.field.${err.field}`) : ''
@@ -76,7 +76,7 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
       ctx.status = 303
       ctx.redirect(href(ctx, next))
     } catch (err) {
-      if (!(err instanceof EnrollmentError) || err.code === 'step_not_allowed' || err.code === 'enrollment_expired') throw err
+      if (!(err instanceof FormError) || err.code === 'step_not_allowed' || err.code === 'enrollment_expired') throw err
       ctx.status = err.status
       await rerender((await service.find(ctx.cookies.get(COOKIE))) ?? enrollment, form, errorView(ctx, err))
     }
@@ -104,7 +104,7 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
   })
 
   const phonePage = async (ctx: Context, enrollment: Enrollment, data: { phone?: string; error?: unknown } = {}) => {
-    const sent = Boolean(enrollment.otp_sent_at && enrollment.phone_e164)
+    const sent = Boolean(await service.codeSentTo(enrollment))
     render(ctx, 'enroll-phone', 'enroll.phone.title', {
       step: 'phone', stepNumber: 1, csrf: csrf.token(`enroll:${enrollment.id}`),
       sendAction: href(ctx, '/enroll/phone/send'), verifyAction: href(ctx, '/enroll/phone/verify'),
@@ -220,15 +220,7 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
     const certificate = await service.completeWithFile(enrollment, {
       spki: base64urlField(body, 'spki'), signature: base64urlField(body, 'signature'), challenge: base64urlField(body, 'challenge', 64),
     })
-    const ca = await deps.hierarchy.issuing()
-    ctx.body = {
-      serial: certificate.serial,
-      name: (await service.subscriber(enrollment))?.name ?? '',
-      certificate: toPem(certificate.der, 'CERTIFICATE'),
-      chain: toPem(ca.certificate.rawData, 'CERTIFICATE') + toPem(ca.root.rawData, 'CERTIFICATE'),
-      not_after: certificate.notAfter.toISOString(),
-      next: href(ctx, '/enroll/done'),
-    }
+    ctx.body = await deps.binding.issuedFile(certificate, (await service.subscriber(enrollment))?.name ?? '', href(ctx, '/enroll/done'))
   })
 
   router.add('POST', '/enroll/holder/passkey/options', 'enroll_holder_passkey_options', async (ctx) => {

@@ -16,12 +16,8 @@ export interface PortalSession {
   expiresAt: Date
 }
 
-/** The phone step-up a portal session holds while it issues a certificate (account/issuance.ts). */
+/** The step-up a portal session holds while it issues a certificate (account/issuance.ts): its phone verified, a passkey's challenge. */
 export interface StepUpState {
-  otp_hash: string | null
-  otp_sent_at: Date | null
-  otp_expires_at: Date | null
-  otp_attempts: number
   phone_verified_at: Date | null
   webauthn_challenge: string | null
 }
@@ -50,8 +46,8 @@ export async function movePortalSession(trx: Database, sessionId: string, serial
 /**
  * The subscriber portal's sessions (account_session): made by a portal sign-in, found by the
  * cookie's token (kept only as its hash), ended by sign-out, by a status change of the certificate
- * they signed in with (certificate-logins.ts) or by expiry. A session also holds the phone
- * step-up of a certificate being issued from the portal. This module alone writes the table.
+ * they signed in with (certificate-logins.ts) or by expiry. A session also holds the step-up
+ * of a certificate being issued from the portal (its phone verified, a passkey's challenge). This module alone writes the table.
  */
 export class PortalSessions {
   readonly #deps: { db: Database; clock: Clock; provider: () => Provider }
@@ -70,7 +66,7 @@ export class PortalSessions {
     await this.#deps.db.insertInto('account_session').values({
       id: hash(token), subscriber_id: subscriberId, certificate_serial: certificateSerial, oidc_session_uid: oidcSessionUid,
       created_at: now, expires_at: new Date(now.getTime() + ACCOUNT_SESSION_SECONDS * 1000),
-      otp_hash: null, otp_sent_at: null, otp_expires_at: null, phone_verified_at: null, webauthn_challenge: null,
+      phone_verified_at: null, webauthn_challenge: null,
     }).execute()
     return token
   }
@@ -106,38 +102,16 @@ export class PortalSessions {
     return Number(result.numDeletedRows)
   }
 
-  /** The session's phone step-up state. */
+  /** The session's step-up state. */
   async stepUp(session: PortalSession): Promise<StepUpState> {
     return await this.#deps.db.selectFrom('account_session')
-      .select(['otp_hash', 'otp_sent_at', 'otp_expires_at', 'otp_attempts', 'phone_verified_at', 'webauthn_challenge'])
+      .select(['phone_verified_at', 'webauthn_challenge'])
       .where('id', '=', session.id).executeTakeFirstOrThrow() // primary key
   }
 
-  /** A new phone code (its hash) is out: tries start again, and any earlier verification is gone. */
-  async codeSent(session: PortalSession, codeHash: string, sentAt: Date, expiresAt: Date): Promise<void> {
-    await this.#deps.db.updateTable('account_session').set({
-      otp_hash: codeHash, otp_sent_at: sentAt, otp_expires_at: expiresAt, otp_attempts: 0, phone_verified_at: null,
-    }).where('id', '=', session.id).execute() // primary key
-  }
-
-  /** The code could not be sent: none is pending, and a resend is allowed at once. */
-  async codeUnsent(session: PortalSession): Promise<void> {
-    await this.#deps.db.updateTable('account_session').set({ otp_hash: null, otp_sent_at: null, otp_expires_at: null }).where('id', '=', session.id).execute() // primary key
-  }
-
-  /** Counts one try at the pending code while tries are left; the code's state after it, or undefined when no try was left. */
-  async countCodeTry(session: PortalSession, maxAttempts: number): Promise<{ hash: string | null; expiresAt: Date | null; attempts: number } | undefined> {
-    const row = await this.#deps.db.updateTable('account_session').set((eb) => ({ otp_attempts: eb('otp_attempts', '+', 1) }))
-      .where('id', '=', session.id).where('otp_hash', 'is not', null).where('otp_attempts', '<', maxAttempts)
-      .returning(['otp_hash', 'otp_expires_at', 'otp_attempts']).executeTakeFirst() // primary key
-    return row && { hash: row.otp_hash, expiresAt: row.otp_expires_at, attempts: row.otp_attempts }
-  }
-
-  /** Spends the code that matched: of two right answers at once, one verifies the phone. False for the other. */
-  async spendCode(session: PortalSession, codeHash: string, verifiedAt: Date): Promise<boolean> {
-    const used = await this.#deps.db.updateTable('account_session').set({ otp_hash: null, otp_expires_at: null, phone_verified_at: verifiedAt })
-      .where('id', '=', session.id).where('otp_hash', '=', codeHash).returning('id').executeTakeFirst() // primary key
-    return Boolean(used)
+  /** The phone code sent for this session was verified (phone/phone-codes.ts), in its spending transaction. */
+  async phoneVerified(trx: Database, session: PortalSession, at: Date): Promise<void> {
+    await trx.updateTable('account_session').set({ phone_verified_at: at }).where('id', '=', session.id).execute() // primary key
   }
 
   /** The registration challenge of the passkey being made. */

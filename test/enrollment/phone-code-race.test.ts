@@ -28,8 +28,9 @@ for (const backend of BACKENDS) {
         const guess = (value: string) => browser.post(`${base}/verify`).type('form').set('Accept', 'application/json').send({ csrf, code: value })
         for (let i = 0; i < 4; i++) assert.equal((await guess(wrong(code))).body.error, 'code_wrong')
         const burst = await Promise.all([...Array.from({ length: 19 }, () => guess(wrong(code))), guess(code)])
-        const session = await server.ctx.db.selectFrom('account_session').select(['otp_attempts', 'phone_verified_at']).where('subscriber_id', '=', holder.id).orderBy('created_at', 'desc').executeTakeFirstOrThrow()
-        assert.equal(session.otp_attempts, 5, 'five tries counted, not 4 + 20')
+        const session = await server.ctx.db.selectFrom('account_session').innerJoin('phone_code', (j) => j.onRef('phone_code.owner', '=', 'account_session.id').on('phone_code.purpose', '=', 'portal'))
+          .select(['phone_code.attempts', 'account_session.phone_verified_at']).where('account_session.subscriber_id', '=', holder.id).orderBy('account_session.created_at', 'desc').executeTakeFirstOrThrow()
+        assert.equal(session.attempts, 5, 'five tries counted, not 4 + 20')
         const accepted = burst.filter((r) => r.status < 400).length
         assert.equal(accepted, session.phone_verified_at ? 1 : 0)
         assert.ok(burst.filter((r) => r.body?.error === 'code_exhausted').length >= 19, 'the rest refused without a comparison')
@@ -48,8 +49,9 @@ for (const backend of BACKENDS) {
       const guess = (value: string) => browser.post('/enroll/phone/verify').type('form').send({ csrf, code: value })
       for (let i = 0; i < 4; i++) assert.match((await guess(wrong(code))).text, /인증번호가 맞지 않습니다/)
       await Promise.all([...Array.from({ length: 19 }, () => guess(wrong(code))), guess(code)])
-      const enrollment = await server.ctx.db.selectFrom('enrollment').select(['otp_attempts', 'step']).where('phone_e164', '=', '+821000000002').orderBy('created_at', 'desc').executeTakeFirstOrThrow()
-      assert.equal(enrollment.otp_attempts, 5)
+      const enrollment = await server.ctx.db.selectFrom('enrollment').innerJoin('phone_code', (j) => j.onRef('phone_code.owner', '=', 'enrollment.id').on('phone_code.purpose', '=', 'enroll'))
+        .select(['phone_code.attempts', 'enrollment.step']).where('enrollment.phone_e164', '=', '+821000000002').orderBy('enrollment.created_at', 'desc').executeTakeFirstOrThrow()
+      assert.equal(enrollment.attempts, 5)
     })
   })
 }

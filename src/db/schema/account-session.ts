@@ -8,10 +8,6 @@ export interface AccountSessionTable {
   certificate_serial: string
   created_at: Date
   expires_at: Date
-  otp_hash: string | null
-  otp_sent_at: Date | null
-  otp_expires_at: Date | null
-  otp_attempts: ColumnType<number, number | undefined, number>
   /** When this session proved the subscriber's phone (renewal needs it within minutes). */
   phone_verified_at: Date | null
   /** The registration challenge of a passkey being made for a renewal. */

@@ -7,10 +7,6 @@ export interface EnrollmentTable {
   id: string
   step: EnrollmentStep
   phone_e164: string | null
-  otp_hash: string | null
-  otp_expires_at: Date | null
-  otp_attempts: Generated<number>
-  otp_sent_at: Date | null
   phone_verified_at: Date | null
   subscriber_id: string | null
   identity_verified_at: Date | null

@@ -21,3 +21,8 @@ export function formatKoreanMobile(e164: string): string {
     ? `${national.slice(0, 3)}-${national.slice(3, 7)}-${national.slice(7)}`
     : `${national.slice(0, 3)}-${national.slice(3, 6)}-${national.slice(6)}`
 }
+
+/** +821012345678 -> 010-****-5678: enough to recognise one's own number, for pages, logs and audit. */
+export function maskPhone(e164: string): string {
+  return formatKoreanMobile(e164).replace(/-\d+-/, '-****-')
+}

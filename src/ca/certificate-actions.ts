@@ -1,5 +1,5 @@
-import type { CertificateAuthority, CertificateRecord } from '../ca/authority.ts'
-import type { RevocationReason } from '../ca/constants.ts'
+import type { CertificateAuthority, CertificateRecord } from './authority.ts'
+import type { RevocationReason } from './constants.ts'
 import { InvalidRequestError, NotFoundError } from '../errors/errors.ts'
 
 /** What a subscriber may do to a certificate of theirs (the portal, or after identity proofing again). */
