@@ -23,9 +23,10 @@ const TEXT_TYPES = new Set(['text/plain', 'text/markdown'])
 
 /**
  * Characters that make a text look other than it is: bidirectional overrides and isolates,
- * zero-width characters, and (outside the document text's line breaks and tabs) control characters.
+ * zero-width characters, characters that show nothing (Hangul fillers, the soft hyphen, tags),
+ * and (outside the document text's line breaks and tabs) control characters.
  */
-const DECEPTIVE = /[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u061c]/
+const DECEPTIVE = /[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u061c\u00ad\u115f\u1160\u3164\uffa0\u{e0000}-\u{e007f}]/u
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
 const CONTROL_BUT_LAYOUT = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/
 
@@ -36,6 +37,7 @@ const CONTROL_BUT_LAYOUT = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f
  * shown would not read as what is signed. A Korean institution's documents need none of them.
  */
 const RIGHT_TO_LEFT = /[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff\u{10800}-\u{10fff}\u{1e800}-\u{1efff}]/u
+const RTL_REFUSED = 'must not contain right-to-left letters (they reorder what is shown)'
 /** What a title, payee or account may be written in: Hangul, Latin, Han, and the common digits, punctuation and symbols. */
 const KOREAN_INSTITUTION_SCRIPTS = /^[\p{Script=Hangul}\p{Script=Latin}\p{Script=Han}\p{Script=Common}]*$/u
 
@@ -43,13 +45,15 @@ const b64urlSha256 = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a SHA-256 
 const text = (max: number) => z.string().refine((s) => s.trim() !== '', 'must not be blank').refine((s) => s.length <= max, `must be at most ${max} characters`)
   .refine((s) => !DECEPTIVE.test(s) && !CONTROL.test(s), 'must not contain control, zero-width or bidirectional override characters')
   .refine((s) => KOREAN_INSTITUTION_SCRIPTS.test(s), 'must be written in Hangul, Latin or Han letters, digits and common punctuation')
+  // The Common script holds right-to-left characters too (Arabic punctuation, tatweel, Siyaq numbers).
+  .refine((s) => !RIGHT_TO_LEFT.test(s), RTL_REFUSED)
 
 const Document = z.object({
   title: text(SIGNATURE_LIMITS.titleChars),
   /** What the subscriber reads: plain text, or the safe Markdown subset with text_format "markdown". */
   text: z.string().min(1, 'must not be empty').max(SIGNATURE_LIMITS.textChars, `must be at most ${SIGNATURE_LIMITS.textChars} characters`)
     .refine((s) => !DECEPTIVE.test(s) && !CONTROL_BUT_LAYOUT.test(s), 'must not contain control, zero-width or bidirectional override characters (line breaks and tabs are fine)')
-    .refine((s) => !RIGHT_TO_LEFT.test(s), 'must not contain right-to-left letters (they reorder what is shown)'),
+    .refine((s) => !RIGHT_TO_LEFT.test(s), RTL_REFUSED),
   text_format: z.enum(['plain', 'markdown']).optional(),
   /** Of the signed bytes; without it the signed bytes are the text itself (UTF-8). */
   mime_type: z.string().regex(/^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/, 'must be a media type such as application/pdf').max(100).optional(),
