@@ -18,6 +18,14 @@ import { addSignatureRoutes } from './signing/routes.ts'
  * order the middleware runs). Each group receives the services it uses, nothing else.
  */
 export async function mountRoutes(ctx: AppContext): Promise<void> {
+  const router = await buildRouter(ctx)
+  ctx.host.mount((instance) => {
+    mountApp(instance, { logger: ctx.logger, metrics: ctx.metrics, views: ctx.views, router, trustProxy: ctx.config.trustProxy, issuer: ctx.config.issuer, https: ctx.https })
+  })
+}
+
+/** The table of PostCert's own routes, each group given the services it uses. */
+export async function buildRouter(ctx: AppContext): Promise<Router> {
   const { config, db, views, csrf, clock, audit, authority } = ctx
   const provider = () => ctx.host.provider
   const router = new Router()
@@ -41,7 +49,5 @@ export async function mountRoutes(ctx: AppContext): Promise<void> {
     service: ctx.account, registrations: ctx.registrations, issuance: ctx.issuance, authority, binding: ctx.binding, provider, views, csrf, issuer: config.issuer, secureCookies: ctx.https,
     sessions: ctx.portalSessions, loginCertificate: (ref) => ctx.loginSessions.certificateOf(ref),
   })
-  ctx.host.mount((instance) => {
-    mountApp(instance, { logger: ctx.logger, metrics: ctx.metrics, views, router, trustProxy: config.trustProxy, issuer: config.issuer, https: ctx.https })
-  })
+  return router
 }

@@ -5,6 +5,7 @@ import { InvalidRequestError } from '../errors/errors.ts'
 import type { Csrf } from '../http/csrf.ts'
 import { readForm } from '../http/form.ts'
 import type { Router } from '../http/router.ts'
+import { noStore, slot, type Step } from '../http/guards.ts'
 import { languageSwitch, pickLocale, type Locale, type Views } from '../http/views.ts'
 import type { CertificateClaim, LoginRef } from '../sessions/login-sessions.ts'
 import type { PostgresAdapter } from '../oidc/adapter.ts'
@@ -18,7 +19,7 @@ import { CERTIFICATE_ACTIONS, changeCertificateStatus, SUBSCRIBER_REVOCATION_REA
 import { ACCOUNT_CLIENT_ID, accountRedirectUri } from './portal-client.ts'
 import { certificateView, day, time } from './certificate-view.ts'
 import type { AccountIssuance } from './issuance.ts'
-import { addIssuanceRoutes } from './issuance-routes.ts'
+import { addIssuanceRoutes, type PortalSlot } from './issuance-routes.ts'
 import type { Registrations } from '../registrations/registrations.ts'
 
 const SESSION_COOKIE = 'postcert_account'
@@ -55,7 +56,6 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
   const locale = (ctx: Context): Locale => pickLocale(ctx.query.ui_locales, (langs) => ctx.acceptsLanguages(langs))
   const cookie = (path: string, seconds: number) => ({ httpOnly: true, sameSite: 'lax' as const, secure: deps.secureCookies, path, maxAge: seconds * 1000, overwrite: true, signed: true })
   const render = (ctx: Context, page: string, title: string, data: Record<string, unknown> = {}) => {
-    ctx.set('Cache-Control', 'no-store')
     ctx.type = 'html'
     const lang = locale(ctx)
     ctx.body = views.render(page, lang, title, { ...languageSwitch(ctx.path, lang), ...data })
@@ -67,13 +67,14 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
     const session = await deps.sessions.find(token)
     return session && token ? { session, token, csrf: deps.csrf.token(`account:${token}`) } : undefined
   }
-  /** For actions: a session and the form's CSRF token, or a 4xx. */
-  const signedInForm = async (ctx: Context) => {
+  const portal: PortalSlot = slot('portal session')
+  /** Guard of the portal's form posts: a signed-in session and its page's CSRF token in the form (portal.get), or a 4xx. */
+  const signedInForm: Step = async (ctx) => {
     const found = await sessionOf(ctx)
     if (!found) throw new InvalidRequestError('your session at the portal has ended; sign in again')
     const form = await readForm(ctx)
     deps.csrf.verify(`account:${found.token}`, form.get('csrf'))
-    return { ...found, form }
+    portal.set(ctx, { ...found, form })
   }
 
   const startLogin = (ctx: Context) => {
@@ -85,22 +86,20 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
       // Every portal visit proves possession of the certificate again, whatever the SSO session.
       prompt: 'login', ui_locales: locale(ctx),
     })
-    ctx.set('Cache-Control', 'no-store')
     ctx.status = 303
     ctx.redirect(`/auth?${query}`)
   }
 
-  /** A JSON endpoint of a portal page's script: the session, and the page's CSRF token in a header. */
-  const signedInApi = async (ctx: Context) => {
+  /** Guard of a portal page script's JSON endpoints: a signed-in session and its page's CSRF token in a header (portal.get). */
+  const signedInApi: Step = async (ctx) => {
     const found = await sessionOf(ctx)
     if (!found) throw new InvalidRequestError('your session at the portal has ended; sign in again')
     deps.csrf.verify(`account:${found.token}`, ctx.get('x-csrf-token') || null)
-    ctx.set('Cache-Control', 'no-store')
-    return found
+    portal.set(ctx, { ...found, form: new URLSearchParams() })
   }
-  addIssuanceRoutes(router, { issuance: deps.issuance, views, binding: deps.binding }, { sessionOf, signedInForm, signedInApi, startLogin, render, locale })
+  addIssuanceRoutes(router, { issuance: deps.issuance, views, binding: deps.binding }, { sessionOf, signedInForm, signedInApi, portal, startLogin, render, locale })
 
-  router.add('GET', '/account', 'account', async (ctx) => {
+  router.add('GET', '/account', 'account', noStore, async (ctx) => {
     const found = await sessionOf(ctx)
     if (!found) return startLogin(ctx)
     const lang = locale(ctx)
@@ -124,7 +123,7 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
     })
   })
 
-  router.add('GET', '/account/callback', 'account_callback', async (ctx) => {
+  router.add('GET', '/account/callback', 'account_callback', noStore, async (ctx) => {
     const saved = ctx.cookies.get(LOGIN_COOKIE, { signed: true })
     ctx.cookies.set(LOGIN_COOKIE, '', { ...cookie('/account', 0), maxAge: 0 })
     if (typeof ctx.query.error === 'string') {
@@ -152,14 +151,14 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
     ctx.redirect('/account')
   })
 
-  router.add('POST', '/account/logout', 'account_logout', async (ctx) => {
-    const { token } = await signedInForm(ctx)
+  router.add('POST', '/account/logout', 'account_logout', noStore, signedInForm, async (ctx) => {
+    const { token } = portal.get(ctx)
     await deps.sessions.end(token)
     ctx.cookies.set(SESSION_COOKIE, '', { ...cookie('/account', 0), maxAge: 0 })
     render(ctx, 'account-signed-out', 'account.signed_out_title')
   })
 
-  router.add('GET', '/account/certificates/:serial', 'account_certificate', async (ctx, { serial = '' }) => {
+  router.add('GET', '/account/certificates/:serial', 'account_certificate', noStore, async (ctx, { serial = '' }) => {
     const found = await sessionOf(ctx)
     if (!found) return startLogin(ctx)
     const certificate = await service.certificate(found.session.subscriberId, serial)
@@ -170,20 +169,19 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
     })
   })
 
-  router.add('GET', '/account/certificates/:serial/pem', 'account_certificate_pem', async (ctx, { serial = '' }) => {
+  router.add('GET', '/account/certificates/:serial/pem', 'account_certificate_pem', noStore, async (ctx, { serial = '' }) => {
     const found = await sessionOf(ctx)
     if (!found) return startLogin(ctx)
     const certificate = await service.certificate(found.session.subscriberId, serial)
     const base64 = certificate.der.toString('base64').replace(/.{1,64}/g, '$&\n')
-    ctx.set('Cache-Control', 'no-store')
     ctx.set('Content-Disposition', `attachment; filename="postcert-${certificate.serial}.pem"`)
     ctx.type = 'application/x-pem-file'
     ctx.body = `-----BEGIN CERTIFICATE-----\n${base64}-----END CERTIFICATE-----\n`
   })
 
   for (const action of CERTIFICATE_ACTIONS) {
-    router.add('POST', `/account/certificates/:serial/${action}`, `account_certificate_${action}`, async (ctx, { serial = '' }) => {
-      const { session, form } = await signedInForm(ctx)
+    router.add('POST', `/account/certificates/:serial/${action}`, `account_certificate_${action}`, noStore, signedInForm, async (ctx, { serial = '' }) => {
+      const { session, form } = portal.get(ctx)
       const changed = await changeCertificateStatus(deps.authority, session.subscriberId, serial, action, form)
       // The portal's own login certificate no longer valid: the CA ended the portal session with
       // it (and the PostCert session); the cookie goes too.
@@ -197,14 +195,14 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
     })
   }
 
-  router.add('POST', '/account/institutions/:clientId/revoke', 'account_institution_revoke', async (ctx, { clientId = '' }) => {
-    const { session } = await signedInForm(ctx)
+  router.add('POST', '/account/institutions/:clientId/revoke', 'account_institution_revoke', noStore, signedInForm, async (ctx, { clientId = '' }) => {
+    const { session } = portal.get(ctx)
     await deps.registrations.revoke(session.subscriberId, clientId)
     ctx.status = 303
     ctx.redirect(`/account?revoked=${encodeURIComponent(clientId)}`)
   })
 
-  router.add('GET', '/account/activity', 'account_activity', async (ctx) => {
+  router.add('GET', '/account/activity', 'account_activity', noStore, async (ctx) => {
     const found = await sessionOf(ctx)
     if (!found) return startLogin(ctx)
     const lang = locale(ctx)

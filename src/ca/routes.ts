@@ -1,4 +1,5 @@
 import type { Router } from '../http/router.ts'
+import { cache, noStore, revalidate } from '../http/guards.ts'
 import { readBody } from '../http/form.ts'
 import { InvalidRequestError } from '../errors/errors.ts'
 import type { CertificateAuthority } from './authority.ts'
@@ -19,37 +20,33 @@ export interface PkiDeps {
 
 /** Public status publication: the CA chain, the CRL, OCSP, and certificates by serial. */
 export function addPkiRoutes(router: Router, deps: PkiDeps): void {
-  router.add('GET', '/pki/ca.pem', 'pki_ca', async (ctx) => {
+  router.add('GET', '/pki/ca.pem', 'pki_ca', cache('public, max-age=3600'), async (ctx) => {
     const ca = await deps.hierarchy.issuing()
     ctx.type = 'application/pem-certificate-chain'
-    ctx.set('Cache-Control', 'public, max-age=3600')
     ctx.body = toPem(ca.certificate.rawData, 'CERTIFICATE') + toPem(ca.root.rawData, 'CERTIFICATE')
   })
 
-  router.add('GET', '/pki/issuing.cer', 'pki_issuing', async (ctx) => {
+  router.add('GET', '/pki/issuing.cer', 'pki_issuing', cache('public, max-age=3600'), async (ctx) => {
     const ca = await deps.hierarchy.issuing()
     ctx.type = 'application/pkix-cert'
-    ctx.set('Cache-Control', 'public, max-age=3600')
     ctx.body = Buffer.from(ca.certificate.rawData)
   })
 
-  router.add('GET', '/pki/crl', 'pki_crl', async (ctx) => {
+  router.add('GET', '/pki/crl', 'pki_crl', revalidate, async (ctx) => {
     const crl = await deps.crl.current()
     ctx.type = 'application/pkix-crl'
     // Revocations must show at once, so caches revalidate; Last-Modified makes that cheap.
-    ctx.set('Cache-Control', 'no-cache')
     ctx.set('Last-Modified', crl.thisUpdate.toUTCString())
     ctx.body = crl.der
   })
 
-  router.add('POST', '/pki/ocsp', 'pki_ocsp', async (ctx) => {
+  router.add('POST', '/pki/ocsp', 'pki_ocsp', noStore, async (ctx) => {
     const body = await readBody(ctx, MAX_OCSP_REQUEST_BYTES)
     ctx.type = 'application/ocsp-response'
-    ctx.set('Cache-Control', 'no-store')
     ctx.body = await deps.ocsp.respond(body)
   })
 
-  router.add('GET', '/pki/ocsp/*request', 'pki_ocsp', async (ctx, { request = '' }) => {
+  router.add('GET', '/pki/ocsp/*request', 'pki_ocsp', noStore, async (ctx, { request = '' }) => {
     // RFC 6960 A.1: the DER request, base64, URL-encoded, as the last path segment(s).
     let der: Buffer
     try {
@@ -58,18 +55,16 @@ export function addPkiRoutes(router: Router, deps: PkiDeps): void {
       throw new InvalidRequestError('the OCSP request is not URL-encoded base64')
     }
     ctx.type = 'application/ocsp-response'
-    ctx.set('Cache-Control', 'no-store')
     ctx.body = await deps.ocsp.respond(der)
   })
 
   // A certificate's status by serial, for anyone (as OCSP gives it). Never the certificate itself:
   // its subject names the subscriber, and serials travel with signatures; the subscriber has it
   // (and /account serves it to them), an institution gets it with each signature.
-  router.add('GET', '/pki/certificates/:serial', 'pki_certificate', async (ctx, { serial = '' }) => {
+  router.add('GET', '/pki/certificates/:serial', 'pki_certificate', revalidate, async (ctx, { serial = '' }) => {
     if (!/^[0-9a-fA-F]{1,64}$/.test(serial)) throw new InvalidRequestError('the serial must be hexadecimal')
     const record = await deps.authority.find(serial)
     if (!record) throw new CertificateNotFoundError(serial)
-    ctx.set('Cache-Control', 'no-cache')
     ctx.body = {
       serial: record.serial,
       status: record.status === 'hold' ? 'suspended' : record.status,

@@ -7,6 +7,7 @@ import { isInUse, type CertificateAuthority } from '../ca/authority.ts'
 import type { Clock } from '../util/clock.ts'
 import { CERTIFICATE_ACTIONS, changeCertificateStatus, SUBSCRIBER_REVOCATION_REASONS } from '../ca/certificate-actions.ts'
 import type { Router } from '../http/router.ts'
+import { noStore, slot, type Step } from '../http/guards.ts'
 import { ACR_HIGH, assuranceOf } from '../possession/assurance.ts'
 import { pickLocale, scriptJson, type Locale, type Views } from '../http/views.ts'
 import { ENROLLMENT_TTL } from './constants.ts'
@@ -47,7 +48,6 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
   const render = (ctx: Context, page: string, titleKey: string, data: Record<string, unknown>) => {
     const lang = locale(ctx)
     const other = lang === 'ko' ? 'en' : 'ko'
-    ctx.set('Cache-Control', 'no-store')
     ctx.type = 'html'
     ctx.body = views.render(page, lang, titleKey, { sandbox: deps.sandbox, switchHref: `${ctx.path}?ui_locales=${other}`, switchLang: other, ...data })
   }
@@ -82,7 +82,7 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
     }
   }
 
-  router.add('GET', '/enroll', 'enroll', async (ctx) => {
+  router.add('GET', '/enroll', 'enroll', noStore, async (ctx) => {
     const enrollment = await service.find(ctx.cookies.get(COOKIE))
     if (enrollment) {
       ctx.status = 303
@@ -93,7 +93,7 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
     render(ctx, 'enroll-start', 'enroll.title', { action: href(ctx, '/enroll/start'), csrf: csrf.token(`enroll-start:${nonce}`) })
   })
 
-  router.add('POST', '/enroll/start', 'enroll_start', async (ctx) => {
+  router.add('POST', '/enroll/start', 'enroll_start', noStore, async (ctx) => {
     const form = await readForm(ctx)
     csrf.verify(`enroll-start:${ctx.cookies.get(START_COOKIE) ?? ''}`, form.get('csrf'))
     const { token } = await service.start(ctx.ip)
@@ -113,19 +113,19 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
     })
   }
 
-  router.add('GET', '/enroll/phone', 'enroll_phone', async (ctx) => {
+  router.add('GET', '/enroll/phone', 'enroll_phone', noStore, async (ctx) => {
     const enrollment = await current(ctx)
     if (enrollment.step !== 'phone') return redirectToStep(ctx, enrollment)
     await phonePage(ctx, enrollment)
   })
 
-  router.add('POST', '/enroll/phone/send', 'enroll_phone_send', async (ctx) => {
+  router.add('POST', '/enroll/phone/send', 'enroll_phone_send', noStore, async (ctx) => {
     await post(ctx, 'phone',
       async (enrollment, form) => { await service.sendCode(enrollment, form.get('phone') ?? '', ctx.ip); return '/enroll/phone' },
       async (enrollment, form, error) => phonePage(ctx, enrollment, { phone: form.get('phone') ?? '', error }))
   })
 
-  router.add('POST', '/enroll/phone/verify', 'enroll_phone_verify', async (ctx) => {
+  router.add('POST', '/enroll/phone/verify', 'enroll_phone_verify', noStore, async (ctx) => {
     await post(ctx, 'phone',
       async (enrollment, form) => { await service.verifyCode(enrollment, form.get('code') ?? ''); return '/enroll/identity' },
       async (enrollment, _form, error) => phonePage(ctx, enrollment, { error }))
@@ -141,13 +141,13 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
     })
   }
 
-  router.add('GET', '/enroll/identity', 'enroll_identity', async (ctx) => {
+  router.add('GET', '/enroll/identity', 'enroll_identity', noStore, async (ctx) => {
     const enrollment = await current(ctx)
     if (enrollment.step !== 'identity') return redirectToStep(ctx, enrollment)
     await identityPage(ctx, enrollment)
   })
 
-  router.add('POST', '/enroll/identity', 'enroll_identity_submit', async (ctx) => {
+  router.add('POST', '/enroll/identity', 'enroll_identity_submit', noStore, async (ctx) => {
     await post(ctx, 'identity',
       async (enrollment, form) => { await service.verifyIdentity(enrollment, form, ctx.ip); return '/enroll/holder' },
       // After the last attempt the enrollment is back at the phone: that page, with the reason.
@@ -158,7 +158,7 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
       }))
   })
 
-  router.add('GET', '/enroll/holder', 'enroll_holder', async (ctx) => {
+  router.add('GET', '/enroll/holder', 'enroll_holder', noStore, async (ctx) => {
     const enrollment = await current(ctx)
     if (enrollment.step !== 'holder') return redirectToStep(ctx, enrollment)
     const subscriber = await service.subscriber(enrollment)
@@ -186,7 +186,7 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
   })
 
   for (const action of CERTIFICATE_ACTIONS) {
-    router.add('POST', `/enroll/certificates/:serial/${action}`, `enroll_certificate_${action}`, async (ctx, { serial = '' }) => {
+    router.add('POST', `/enroll/certificates/:serial/${action}`, `enroll_certificate_${action}`, noStore, async (ctx, { serial = '' }) => {
       const enrollment = await current(ctx)
       const form = await readForm(ctx)
       csrf.verify(`enroll:${enrollment.id}`, form.get('csrf'))
@@ -200,22 +200,22 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
     })
   }
 
-  /** JSON endpoints of the holder step: same cookie, CSRF token in a header. */
-  async function holderApi(ctx: Context): Promise<Enrollment> {
+  /** Guard of the holder step's JSON endpoints: the enrollment's cookie, its CSRF token in a header, the step (holderStep.get). */
+  const holderStep = slot<Enrollment>('enrollment at the holder step')
+  const holderApi: Step = async (ctx) => {
     const enrollment = await current(ctx)
     csrf.verify(`enroll:${enrollment.id}`, ctx.get('x-csrf-token') || null)
     if (enrollment.step !== 'holder') throw stepNotAllowed(enrollment.step)
-    ctx.set('Cache-Control', 'no-store')
-    return enrollment
+    holderStep.set(ctx, enrollment)
   }
 
-  router.add('POST', '/enroll/holder/challenge', 'enroll_holder_challenge', async (ctx) => {
-    const enrollment = await holderApi(ctx)
+  router.add('POST', '/enroll/holder/challenge', 'enroll_holder_challenge', noStore, holderApi, async (ctx) => {
+    const enrollment = holderStep.get(ctx)
     ctx.body = { challenge: (await service.holderChallenge(enrollment)).toString('base64url') }
   })
 
-  router.add('POST', '/enroll/holder/file', 'enroll_holder_file', async (ctx) => {
-    const enrollment = await holderApi(ctx)
+  router.add('POST', '/enroll/holder/file', 'enroll_holder_file', noStore, holderApi, async (ctx) => {
+    const enrollment = holderStep.get(ctx)
     const body = await readJson(ctx)
     const certificate = await service.completeWithFile(enrollment, {
       spki: base64urlField(body, 'spki'), signature: base64urlField(body, 'signature'), challenge: base64urlField(body, 'challenge', 64),
@@ -223,14 +223,14 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
     ctx.body = await deps.binding.issuedFile(certificate, (await service.subscriber(enrollment))?.name ?? '', href(ctx, '/enroll/done'))
   })
 
-  router.add('POST', '/enroll/holder/passkey/options', 'enroll_holder_passkey_options', async (ctx) => {
-    const enrollment = await holderApi(ctx)
+  router.add('POST', '/enroll/holder/passkey/options', 'enroll_holder_passkey_options', noStore, holderApi, async (ctx) => {
+    const enrollment = holderStep.get(ctx)
     const { registration, challenge } = await service.passkeyOptions(enrollment)
     ctx.body = { registration, challenge: challenge.toString('base64url') }
   })
 
-  router.add('POST', '/enroll/holder/passkey', 'enroll_holder_passkey', async (ctx) => {
-    const enrollment = await holderApi(ctx)
+  router.add('POST', '/enroll/holder/passkey', 'enroll_holder_passkey', noStore, holderApi, async (ctx) => {
+    const enrollment = holderStep.get(ctx)
     const body = await readJson(ctx)
     const certificate = await service.completeWithPasskey(enrollment, {
       registration: body.registration, assertion: body.assertion, challenge: base64urlField(body, 'challenge', 64),
@@ -238,7 +238,7 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
     ctx.body = { serial: certificate.serial, next: href(ctx, '/enroll/done') }
   })
 
-  router.add('GET', '/enroll/done', 'enroll_done', async (ctx) => {
+  router.add('GET', '/enroll/done', 'enroll_done', noStore, async (ctx) => {
     const enrollment = await current(ctx)
     if (enrollment.step !== 'done') return redirectToStep(ctx, enrollment)
     const certificate = (await service.certificate(enrollment))!
@@ -256,9 +256,8 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
 
   if (deps.sandboxOutbox) {
     const outbox = deps.sandboxOutbox
-    router.add('GET', '/sandbox/sms', 'sandbox_sms', async (ctx) => {
+    router.add('GET', '/sandbox/sms', 'sandbox_sms', noStore, async (ctx) => {
       const messages = await outbox.outbox()
-      ctx.set('Cache-Control', 'no-store')
       if (ctx.accepts('html', 'json') === 'json') {
         ctx.body = { messages: messages.map((m) => ({ to: m.to, body: m.body, sent_at: m.sentAt.toISOString() })) }
         return

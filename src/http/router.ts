@@ -1,24 +1,29 @@
-import type { Context, Middleware } from 'koa'
+import type { Middleware } from 'koa'
 import { MethodNotAllowedError } from '../errors/errors.ts'
+import { cachePolicy, type Step } from './guards.ts'
 
-export type Handler = (ctx: Context, params: Record<string, string>) => Promise<void> | void
+export type { Step }
 
 interface Route {
   method: string
+  path: string
   name: string
   pattern: RegExp
   keys: string[]
-  handler: Handler
+  steps: Step[]
 }
 
 /**
  * PostCert's own routes (everything that is not oidc-provider's). A path that matches no route
- * falls through to the provider; a known path with the wrong method is a 405.
+ * falls through to the provider; a known path with the wrong method is a 405. A route is a row:
+ * method, path, name, then its steps (guards.ts), one of which declares its Cache-Control.
  */
 export class Router {
   readonly #routes: Route[] = []
 
-  add(method: 'GET' | 'POST', path: string, name: string, handler: Handler): this {
+  add(method: 'GET' | 'POST', path: string, name: string, ...steps: [Step, ...Step[]]): this {
+    // A programming error, caught at start-up by every test that starts a server.
+    if (steps.filter((step) => cachePolicy(step) !== undefined).length !== 1) throw new Error(`route ${name} (${method} ${path}) must declare exactly one cache policy (http/guards.ts)`)
     const keys: string[] = []
     const source = path
       .split(/(:\w+|\*\w+)/)
@@ -33,8 +38,13 @@ export class Router {
         return '([A-Za-z0-9_-]{1,128})'
       })
       .join('')
-    this.#routes.push({ method, name, pattern: new RegExp(`^${source}$`), keys, handler })
+    this.#routes.push({ method, path, name, pattern: new RegExp(`^${source}$`), keys, steps })
     return this
+  }
+
+  /** The table: each route's method, path, name and Cache-Control. */
+  table(): { method: string; path: string; name: string; cache: string }[] {
+    return this.#routes.map((r) => ({ method: r.method, path: r.path, name: r.name, cache: r.steps.map(cachePolicy).find((p) => p !== undefined)! }))
   }
 
   middleware(): Middleware {
@@ -50,7 +60,7 @@ export class Router {
       }
       const match = route.pattern.exec(ctx.path)!
       const params = Object.fromEntries(route.keys.map((k, i) => [k, match[i + 1]!]))
-      await route.handler(ctx, params)
+      for (const step of route.steps) await step(ctx, params)
     }
   }
 }

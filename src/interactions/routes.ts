@@ -8,6 +8,7 @@ import { InteractionExpiredError, InvalidRequestError } from '../errors/errors.t
 import type { Csrf } from '../http/csrf.ts'
 import { readForm, readJson } from '../http/form.ts'
 import type { Router } from '../http/router.ts'
+import { noStore, slot, type Step } from '../http/guards.ts'
 import { languageSwitch, pickLocale, scriptJson, type Views } from '../http/views.ts'
 import type { LoginResult, LoginService } from '../login/login-service.ts'
 import { meets, passkeyOnly, requiredAcr, unsatisfiable } from '../possession/assurance.ts'
@@ -59,7 +60,7 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
   // ui_locales of the authorization request, overridden by the page's own language switch.
   const locale = (ctx: Context, params?: Record<string, unknown>) => pickLocale(ctx.query.ui_locales ?? params?.ui_locales, (langs) => ctx.acceptsLanguages(langs))
 
-  router.add('GET', '/interaction/:uid', 'interaction', async (ctx, { uid = '' }) => {
+  router.add('GET', '/interaction/:uid', 'interaction', noStore, async (ctx, { uid = '' }) => {
     const provider = deps.provider()
     const details = await interactionDetails(provider, ctx, uid)
     const clientId = asText(details.params.client_id)
@@ -76,7 +77,6 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
       uid, csrf: deps.csrf.token(`interaction:${uid}`), clientName: displayName(client, lang, clientId), claims,
       logo: https(client?.logoUri), policyUri: https(client?.policyUri), tosUri: https(client?.tosUri),
     }
-    ctx.set('Cache-Control', 'no-store')
     ctx.type = 'html'
     if (details.prompt.name === 'consent') {
       const request = signatureRequestOf(details)
@@ -101,18 +101,23 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     })
   })
 
-  /** JSON endpoints of the login page: the interaction cookie plus a CSRF header (or form field). */
-  async function loginApi(ctx: Context, uid: string, csrfToken = ctx.get('x-csrf-token') || null) {
+  /**
+   * Guards of the login page's endpoints: the interaction behind the cookie, the page's CSRF
+   * token (in a header for the script's JSON, in the form for its buttons), a login awaited
+   * (loginStep.get).
+   */
+  const loginStep = slot<{ provider: Provider; details: LoadedInteraction }>('interaction awaiting a login')
+  const loginGuard = (csrfOf: (ctx: Context) => Promise<string | null>): Step => async (ctx, { uid = '' }) => {
     const provider = deps.provider()
     const details = await interactionDetails(provider, ctx, uid)
-    deps.csrf.verify(`interaction:${uid}`, csrfToken)
+    deps.csrf.verify(`interaction:${uid}`, await csrfOf(ctx))
     if (details.prompt.name !== 'login') throw new InvalidRequestError('this sign-in request is not waiting for a login')
-    ctx.set('Cache-Control', 'no-store')
-    return { provider, details }
+    loginStep.set(ctx, { provider, details })
   }
+  const loginApi = loginGuard(async (ctx) => ctx.get('x-csrf-token') || null)
+  const loginForm = loginGuard(async (ctx) => (await readForm(ctx)).get('csrf'))
 
-  router.add('POST', '/interaction/:uid/challenge', 'interaction_challenge', async (ctx, { uid = '' }) => {
-    await loginApi(ctx, uid)
+  router.add('POST', '/interaction/:uid/challenge', 'interaction_challenge', noStore, loginApi, async (ctx, { uid = '' }) => {
     // One single-use challenge: whichever holder answers it first uses it up.
     const challenge = await deps.login.createChallenge(uid)
     ctx.body = { challenge, passkey: deps.login.passkeyOptions(challenge) }
@@ -149,19 +154,18 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
       : { redirect }
   }
 
-  router.add('GET', '/interaction/:uid/expiring', 'interaction_expiring', async (ctx, { uid = '' }) => {
+  router.add('GET', '/interaction/:uid/expiring', 'interaction_expiring', noStore, async (ctx, { uid = '' }) => {
     const next = String(ctx.query.next ?? '')
     const days = Number(ctx.query.days)
     // Only the resume path of this very interaction: never an open redirect.
     if (next !== `/auth/${uid}` || !Number.isInteger(days) || days < 0 || days > 366) throw new InvalidRequestError('not a valid notice')
     const lang = locale(ctx)
-    ctx.set('Cache-Control', 'no-store')
     ctx.type = 'html'
     ctx.body = deps.views.render('expiring', lang, 'expiring.title', { days, next })
   })
 
-  router.add('POST', '/interaction/:uid/login/file', 'interaction_login_file', async (ctx, { uid = '' }) => {
-    const { details } = await loginApi(ctx, uid)
+  router.add('POST', '/interaction/:uid/login/file', 'interaction_login_file', noStore, loginApi, async (ctx, { uid = '' }) => {
+    const { details } = loginStep.get(ctx)
     const body = await readJson(ctx)
     if (typeof body.proof !== 'string') throw new InvalidRequestError('proof must be a compact JWS')
     await finishLogin(ctx, details, await deps.login.verifyFileProof(uid, body.proof, ctx.ip))
@@ -170,8 +174,8 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
   // Test mode: one click logs in the sandbox subscriber, through the same proof check as the page.
   const testSubscriber = deps.testSubscriber
   if (testSubscriber) {
-    router.add('POST', '/interaction/:uid/test-login', 'interaction_test_login', async (ctx, { uid = '' }) => {
-      const { details } = await loginApi(ctx, uid, (await readForm(ctx)).get('csrf'))
+    router.add('POST', '/interaction/:uid/test-login', 'interaction_test_login', noStore, loginForm, async (ctx, { uid = '' }) => {
+      const { details } = loginStep.get(ctx)
       const challenge = await deps.login.createChallenge(uid)
       await finishLogin(ctx, details, await deps.login.verifyFileProof(uid, await testSubscriber.proof(uid, challenge), ctx.ip))
       ctx.status = 303
@@ -179,14 +183,14 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     })
   }
 
-  router.add('POST', '/interaction/:uid/login/passkey', 'interaction_login_passkey', async (ctx, { uid = '' }) => {
-    const { details } = await loginApi(ctx, uid)
+  router.add('POST', '/interaction/:uid/login/passkey', 'interaction_login_passkey', noStore, loginApi, async (ctx, { uid = '' }) => {
+    const { details } = loginStep.get(ctx)
     const body = await readJson(ctx)
     if (typeof body.assertion !== 'object' || body.assertion === null) throw new InvalidRequestError('assertion must be a WebAuthn response')
     await finishLogin(ctx, details, await deps.login.verifyPasskey(uid, body.assertion as never, ctx.ip))
   })
 
-  router.add('POST', '/interaction/:uid/consent', 'interaction_consent', async (ctx, { uid = '' }) => {
+  router.add('POST', '/interaction/:uid/consent', 'interaction_consent', noStore, async (ctx, { uid = '' }) => {
     const provider = deps.provider()
     const form = await readForm(ctx)
     const details = await interactionDetails(provider, ctx, uid)
@@ -208,14 +212,14 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
   })
 
   // "I have no such passkey": the subscriber cannot meet the level, and the institution is told so.
-  router.add('POST', '/interaction/:uid/unmet', 'interaction_unmet', async (ctx, { uid = '' }) => {
-    const { provider, details } = await loginApi(ctx, uid, (await readForm(ctx)).get('csrf'))
+  router.add('POST', '/interaction/:uid/unmet', 'interaction_unmet', noStore, loginForm, async (ctx, { uid = '' }) => {
+    const { provider, details } = loginStep.get(ctx)
     if (!passkeyOnly(details.params)) throw new InvalidRequestError('this sign-in request asks for no more than any certificate gives')
     ctx.status = 303
     ctx.redirect(await unmet(provider, ctx))
   })
 
-  router.add('POST', '/interaction/:uid/abort', 'interaction_abort', async (ctx, { uid = '' }) => {
+  router.add('POST', '/interaction/:uid/abort', 'interaction_abort', noStore, async (ctx, { uid = '' }) => {
     const provider = deps.provider()
     const form = await readForm(ctx)
     await interactionDetails(provider, ctx, uid)

@@ -5,13 +5,14 @@ import { InvalidRequestError } from '../errors/errors.ts'
 import type { Csrf } from '../http/csrf.ts'
 import { readJson } from '../http/form.ts'
 import type { Router } from '../http/router.ts'
+import { noStore, slot, type Step } from '../http/guards.ts'
 import { scriptJson, type Locale, type Views } from '../http/views.ts'
 import { passkeyOnly, requiredAcr } from '../possession/assurance.ts'
 import type { PostcertConsentResult } from '../oidc/provider.ts'
 import { renderDocumentText } from '../signing/document-text.ts'
 import { signedDocuments } from '../signing/payload.ts'
 import { parseSignatureRequest, SIGNATURE_TYPE, type SignatureRequest } from '../signing/request.ts'
-import type { SigningService, StoredSignature } from '../signing/signing-service.ts'
+import type { SigningContext, SigningService, StoredSignature } from '../signing/signing-service.ts'
 import type { Registrations } from '../registrations/registrations.ts'
 
 type LoadedInteraction = Awaited<ReturnType<Provider['interactionDetails']>>
@@ -64,30 +65,30 @@ export async function renderSigningPage(deps: SigningRouteDeps, input: {
 
 /** POST /interaction/:uid/sign/file and /sign/passkey: the subscriber's signature; the page then goes on to the institution. */
 export function addSigningRoutes(router: Router, deps: SigningRouteDeps): void {
-  /** JSON endpoints of the signing page: the interaction cookie plus a CSRF header. */
-  async function signingApi(ctx: Context, uid: string) {
+  /** Guard of the signing page's JSON endpoints: the interaction cookie plus a CSRF header, a signature awaited (signingStep.get). */
+  const signingStep = slot<{ provider: Provider; details: LoadedInteraction; context: SigningContext; body: Record<string, unknown> }>('interaction awaiting a signature')
+  const signingApi: Step = async (ctx, { uid = '' }) => {
     const provider = deps.provider()
     const details = await deps.interactionDetails(provider, ctx, uid)
     deps.csrf.verify(`interaction:${uid}`, ctx.get('x-csrf-token') || null)
-    ctx.set('Cache-Control', 'no-store')
     const request = details.prompt.name === 'consent' ? signatureRequestOf(details) : undefined
     const subscriberId = details.session?.accountId
     if (!request || !subscriberId) throw new InvalidRequestError('this sign-in request is not waiting for a signature')
     const clientId = String(details.params.client_id)
     const context = { interactionUid: uid, clientId, subscriberId, subject: await deps.subjectFor(clientId, subscriberId), request, requiredAcr: requiredAcr(details.params), source: ctx.ip }
-    return { provider, details, context, body: await readJson(ctx) }
+    signingStep.set(ctx, { provider, details, context, body: await readJson(ctx) })
   }
 
-  router.add('POST', '/interaction/:uid/sign/file', 'interaction_sign_file', async (ctx, { uid = '' }) => {
-    const { provider, details, context, body } = await signingApi(ctx, uid)
+  router.add('POST', '/interaction/:uid/sign/file', 'interaction_sign_file', noStore, signingApi, async (ctx) => {
+    const { provider, details, context, body } = signingStep.get(ctx)
     if (typeof body.jws !== 'string') throw new InvalidRequestError('jws must be a compact JWS')
     if (typeof body.cms !== 'string') throw new InvalidRequestError('cms must be a detached CMS SignedData (base64 DER)')
     const stored = await deps.signing.signWithFile(context, body.jws, body.cms)
     ctx.body = { redirect: await finish(provider, ctx, details, context.request, stored) }
   })
 
-  router.add('POST', '/interaction/:uid/sign/passkey', 'interaction_sign_passkey', async (ctx, { uid = '' }) => {
-    const { provider, details, context, body } = await signingApi(ctx, uid)
+  router.add('POST', '/interaction/:uid/sign/passkey', 'interaction_sign_passkey', noStore, signingApi, async (ctx) => {
+    const { provider, details, context, body } = signingStep.get(ctx)
     if (typeof body.assertion !== 'object' || body.assertion === null) throw new InvalidRequestError('assertion must be a WebAuthn response')
     if (typeof body.payload !== 'string') throw new InvalidRequestError('payload must be the signed payload (canonical JSON)')
     const stored = await deps.signing.signWithPasskey(context, body.assertion as never, body.payload)

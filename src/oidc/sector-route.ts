@@ -1,6 +1,7 @@
 import type Provider from 'oidc-provider'
 import { NotFoundError } from '../errors/errors.ts'
 import type { Router } from '../http/router.ts'
+import { cache } from '../http/guards.ts'
 import { isOwnSector } from './client-policy.ts'
 
 /**
@@ -8,10 +9,9 @@ import { isOwnSector } from './client-policy.ts'
  * client PostCert gave a sector of its own (client-policy.ts), as OpenID Connect describes one.
  */
 export function addSectorRoute(router: Router, deps: { provider: () => Provider; issuer: string }): void {
-  router.add('GET', '/sectors/:clientId', 'sector', async (ctx, { clientId = '' }) => {
+  router.add('GET', '/sectors/:clientId', 'sector', cache('public, max-age=300'), async (ctx, { clientId = '' }) => {
     const client = await deps.provider().Client.find(clientId)
     if (!client || !isOwnSector(deps.issuer, client.clientId, client.sectorIdentifierUri)) throw new NotFoundError('no sector document for this client')
-    ctx.set('Cache-Control', 'public, max-age=300')
     ctx.body = client.redirectUris
   })
 }

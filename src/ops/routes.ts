@@ -4,17 +4,16 @@ import { sql } from 'kysely'
 import type { Database } from '../db/database.ts'
 import { migrationsCurrent } from '../db/migrator.ts'
 import type { Router } from '../http/router.ts'
+import { cache, noStore, revalidate } from '../http/guards.ts'
 import type { Metrics } from './metrics.ts'
 
 /** Liveness, readiness, metrics, and the few static files PostCert's pages use. */
 export function addOpsRoutes(router: Router, deps: { db: Database; metrics: Metrics; publicDir: string; bundles: Map<string, Uint8Array> }): void {
-  router.add('GET', '/healthz', 'healthz', (ctx) => {
-    ctx.set('Cache-Control', 'no-store')
+  router.add('GET', '/healthz', 'healthz', noStore, (ctx) => {
     ctx.body = { status: 'ok' }
   })
 
-  router.add('GET', '/readyz', 'readyz', async (ctx) => {
-    ctx.set('Cache-Control', 'no-store')
+  router.add('GET', '/readyz', 'readyz', noStore, async (ctx) => {
     const checks: Record<string, string> = {}
     try {
       await sql`select 1`.execute(deps.db)
@@ -30,15 +29,13 @@ export function addOpsRoutes(router: Router, deps: { db: Database; metrics: Metr
     ctx.body = { status: ready ? 'ready' : 'not_ready', checks }
   })
 
-  router.add('GET', '/metrics', 'metrics', async (ctx) => {
-    ctx.set('Cache-Control', 'no-store')
+  router.add('GET', '/metrics', 'metrics', noStore, async (ctx) => {
     ctx.type = deps.metrics.registry.contentType
     ctx.body = await deps.metrics.registry.metrics()
   })
 
   for (const [file, body] of deps.bundles) {
-    router.add('GET', `/assets/${file}`, 'assets', (ctx) => {
-      ctx.set('Cache-Control', 'no-cache')
+    router.add('GET', `/assets/${file}`, 'assets', revalidate, (ctx) => {
       ctx.type = 'text/javascript; charset=utf-8'
       ctx.body = Buffer.from(body)
     })
@@ -48,8 +45,7 @@ export function addOpsRoutes(router: Router, deps: { db: Database; metrics: Metr
       : file.endsWith('.svg') ? 'image/svg+xml' : undefined
     if (!type) continue
     const body = fs.readFileSync(path.join(deps.publicDir, file))
-    router.add('GET', `/assets/${file}`, 'assets', (ctx) => {
-      ctx.set('Cache-Control', 'public, max-age=3600')
+    router.add('GET', `/assets/${file}`, 'assets', cache('public, max-age=3600'), (ctx) => {
       ctx.type = type
       ctx.body = body
     })

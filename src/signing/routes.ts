@@ -7,6 +7,7 @@ import { InvalidRequestError, NotFoundError } from '../errors/errors.ts'
 import { checkDpopProof, InvalidDpopProofError } from '../http/dpop-proof.ts'
 import { readJson } from '../http/form.ts'
 import type { Router } from '../http/router.ts'
+import { cache, noStore } from '../http/guards.ts'
 import type { RateLimiter } from '../util/rate-limiter.ts'
 import { receiptKeys } from './anchors.ts'
 import { invalidToken, verifyRateLimited } from './errors.ts'
@@ -34,20 +35,18 @@ export interface SignatureRouteDeps {
  */
 export function addSignatureRoutes(router: Router, deps: SignatureRouteDeps): void {
   // Every key that ever signed a receipt, public: receipts outlive the OIDC keys of the JWKS.
-  router.add('GET', '/signatures/keys', 'signature_keys', async (ctx) => {
-    ctx.set('Cache-Control', 'public, max-age=300')
+  router.add('GET', '/signatures/keys', 'signature_keys', cache('public, max-age=300'), async (ctx) => {
     ctx.type = 'application/jwk-set+json'
     ctx.body = { keys: await receiptKeys(deps.db) }
   })
 
-  router.add('GET', '/signatures/:id', 'signature', async (ctx, { id = '' }) => {
+  router.add('GET', '/signatures/:id', 'signature', noStore, async (ctx, { id = '' }) => {
     const clientId = await bearerClient(ctx)
     const row = /^sig_[A-Za-z0-9_-]{22}$/.test(id)
       ? await deps.db.selectFrom('signature').selectAll().where('id', '=', id).executeTakeFirst() // primary key
       : undefined
     // Another institution's signature is answered like one that does not exist.
     if (!row || row.client_id !== clientId) throw new NotFoundError('no signature with this id was made for this client')
-    ctx.set('Cache-Control', 'no-store')
     ctx.body = {
       signature_id: row.id, signed_at: row.signed_at.toISOString(), holder: row.holder, certificate_serial: row.certificate_serial,
       request: JSON.parse(row.request), payload: row.payload, payload_sha256: row.payload_sha256,
@@ -55,13 +54,12 @@ export function addSignatureRoutes(router: Router, deps: SignatureRouteDeps): vo
     }
   })
 
-  router.add('POST', '/signatures/verify', 'signatures_verify', async (ctx) => {
+  router.add('POST', '/signatures/verify', 'signatures_verify', noStore, async (ctx) => {
     const decision = await deps.limiter.hit(`verify:${ctx.ip}`, VERIFY_PER_MINUTE, 60)
     if (!decision.allowed) throw verifyRateLimited(decision.retryAfterSeconds)
     const body = await readJson(ctx, MAX_VERIFY_BYTES)
     if (!isEvidence(body)) throw new InvalidRequestError('expected signature evidence: payload, signature and receipt (as in the token response or GET /signatures/{id})')
     const report = await verifyEvidence(body, await deps.anchors())
-    ctx.set('Cache-Control', 'no-store')
     ctx.body = await withStatusNow(report, deps.judge)
   })
 
