@@ -1,7 +1,7 @@
 import type { AuditLog } from '../audit/audit-log.ts'
 import { isInUse, type CertificateAuthority, type CertificateRecord } from '../ca/authority.ts'
 import type { Database } from '../db/database.ts'
-import { NotFoundError } from '../errors/errors.ts'
+import { notFound } from '../errors/errors.ts'
 import { ACR_HIGH, assuranceOf } from '../possession/assurance.ts'
 import type { Clock } from '../util/clock.ts'
 
@@ -69,7 +69,7 @@ export class AccountService {
   /** One of the subscriber's certificates; NotFoundError for anyone else's. */
   async certificate(subscriberId: string, serial: string): Promise<CertificateOverview> {
     const found = (await this.certificates(subscriberId)).find((c) => c.serial === serial.toLowerCase())
-    if (!found) throw new NotFoundError('no such certificate among yours')
+    if (!found) throw notFound('no such certificate among yours')
     return found
   }
 

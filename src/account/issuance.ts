@@ -1,11 +1,11 @@
 import type { AuditLog } from '../audit/audit-log.ts'
 import { isInUse, type CertificateAuthority, type CertificateRecord } from '../ca/authority.ts'
 import { MAX_CERTIFICATES_IN_USE } from '../ca/constants.ts'
-import { CertificateLimitError, CertificateStateError, RenewalNotAllowedError } from '../ca/errors.ts'
+import { certificateLimit, certificateState, renewalNotAllowed } from '../ca/errors.ts'
 import type { Database } from '../db/database.ts'
 import type { PhoneCodes } from '../phone/phone-codes.ts'
-import { NotFoundError } from '../errors/errors.ts'
-import { PostCertError } from '../errors/postcert-error.ts'
+import { notFound } from '../errors/errors.ts'
+import { phoneNotVerified } from '../phone/errors.ts'
 import type { HolderBinding } from '../holders/binding.ts'
 import type { Clock } from '../util/clock.ts'
 import { movePortalSession, type PortalSession, type PortalSessions } from '../sessions/portal-sessions.ts'
@@ -14,7 +14,6 @@ import { movePortalSession, type PortalSession, type PortalSessions } from '../s
 export const PHONE_STEP_UP_SECONDS = 10 * 60
 
 /** A new key needs the phone code first (or again, after one issuance or when it is too old). */
-export const phoneNotVerified = () => new PostCertError(403, 'phone_not_verified', 'confirm the code sent to your phone first')
 
 /** What the portal issues: a renewal of one certificate, or one more certificate (another device). */
 export type IssuanceTarget = { kind: 'renew'; serial: string } | { kind: 'add' }
@@ -150,15 +149,15 @@ export class AccountIssuance {
   async #open(session: PortalSession, target: IssuanceTarget): Promise<Extract<IssuanceState, { kind: 'open' }>> {
     const state = await this.state(session, target)
     if (state.kind === 'open') return state
-    if (state.kind === 'over' && state.why === 'limit') throw new CertificateLimitError(MAX_CERTIFICATES_IN_USE)
-    if (state.kind === 'not_yet') throw new RenewalNotAllowedError(`renewal of this certificate opens on ${state.opensAt.toISOString().slice(0, 10)}`, state.opensAt)
-    if (state.why === 'expired') throw new RenewalNotAllowedError('this certificate has expired: get a new one at /enroll')
-    throw new CertificateStateError(`this certificate is ${state.why}: it cannot be renewed`)
+    if (state.kind === 'over' && state.why === 'limit') throw certificateLimit(MAX_CERTIFICATES_IN_USE)
+    if (state.kind === 'not_yet') throw renewalNotAllowed(`renewal of this certificate opens on ${state.opensAt.toISOString().slice(0, 10)}`, state.opensAt)
+    if (state.why === 'expired') throw renewalNotAllowed('this certificate has expired: get a new one at /enroll')
+    throw certificateState(`this certificate is ${state.why}: it cannot be renewed`)
   }
 
   async #own(session: PortalSession, serial: string): Promise<CertificateRecord> {
     const certificate = await this.#deps.authority.find(serial)
-    if (!certificate || certificate.subscriberId !== session.subscriberId) throw new NotFoundError('no such certificate among yours')
+    if (!certificate || certificate.subscriberId !== session.subscriberId) throw notFound('no such certificate among yours')
     return certificate
   }
 

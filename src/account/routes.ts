@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { Context } from 'koa'
 import type Provider from 'oidc-provider'
-import { InvalidRequestError } from '../errors/errors.ts'
+import { invalidRequest } from '../errors/errors.ts'
 import type { Csrf } from '../http/csrf.ts'
 import { readForm } from '../http/form.ts'
 import type { Router } from '../http/router.ts'
@@ -71,7 +71,7 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
   /** Guard of the portal's form posts: a signed-in session and its page's CSRF token in the form (portal.get), or a 4xx. */
   const signedInForm: Step = async (ctx) => {
     const found = await sessionOf(ctx)
-    if (!found) throw new InvalidRequestError('your session at the portal has ended; sign in again')
+    if (!found) throw invalidRequest('your session at the portal has ended; sign in again')
     const form = await readForm(ctx)
     deps.csrf.verify(`account:${found.token}`, form.get('csrf'))
     portal.set(ctx, { ...found, form })
@@ -93,7 +93,7 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
   /** Guard of a portal page script's JSON endpoints: a signed-in session and its page's CSRF token in a header (portal.get). */
   const signedInApi: Step = async (ctx) => {
     const found = await sessionOf(ctx)
-    if (!found) throw new InvalidRequestError('your session at the portal has ended; sign in again')
+    if (!found) throw invalidRequest('your session at the portal has ended; sign in again')
     deps.csrf.verify(`account:${found.token}`, ctx.get('x-csrf-token') || null)
     portal.set(ctx, { ...found, form: new URLSearchParams() })
   }
@@ -131,8 +131,8 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
       return render(ctx, 'error', 'error.title', { code: ctx.query.error, message: views.message(locale(ctx), 'account.login_failed'), link: { href: '/account', key: 'account.try_again' } })
     }
     const login = saved ? JSON.parse(Buffer.from(saved, 'base64url').toString()) as { state: string; nonce: string; verifier: string } : undefined
-    if (!login || ctx.query.state !== login.state) throw new InvalidRequestError('this sign-in to the portal was not started here, or has expired: open /account again')
-    if (ctx.query.iss !== deps.issuer) throw new InvalidRequestError('the response does not come from this issuer')
+    if (!login || ctx.query.state !== login.state) throw invalidRequest('this sign-in to the portal was not started here, or has expired: open /account again')
+    if (ctx.query.iss !== deps.issuer) throw invalidRequest('the response does not come from this issuer')
     // The token endpoint's checks, on the code as oidc-provider stored it.
     const { AuthorizationCode } = deps.provider()
     const value = String(ctx.query.code ?? '')
@@ -141,10 +141,10 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
     if (!code || code.clientId !== ACCOUNT_CLIENT_ID || code.redirectUri !== accountRedirectUri(deps.issuer)
       || code.codeChallenge !== s256(login.verifier) || code.nonce !== login.nonce || !code.accountId || !code.sessionUid || !code.authTime
       || !(await (AuthorizationCode.adapter as PostgresAdapter).consumeOnce(value))) {
-      throw new InvalidRequestError('the sign-in code is not valid: open /account again')
+      throw invalidRequest('the sign-in code is not valid: open /account again')
     }
     const certificate = await deps.loginCertificate({ sessionUid: code.sessionUid, authTime: code.authTime })
-    if (!certificate) throw new InvalidRequestError('the certificate of this sign-in is not known: open /account again')
+    if (!certificate) throw invalidRequest('the certificate of this sign-in is not known: open /account again')
     const token = await deps.sessions.create(code.accountId, certificate.serial, code.sessionUid)
     ctx.cookies.set(SESSION_COOKIE, token, cookie('/account', ACCOUNT_SESSION_SECONDS))
     ctx.status = 303

@@ -1,8 +1,19 @@
 import type { DatabaseTransaction, Database } from '../db/database.ts'
 import type { Clock } from '../util/clock.ts'
 
+/**
+ * Every kind of event the log holds; the portal's activity page names each one
+ * (views/locales: `account.event.<type>`, checked by test/audit/audit-events.test.ts).
+ */
+export const AUDIT_EVENT_TYPES = [
+  'login', 'signature', 'consent.granted', 'registration.revoked',
+  'certificate.issued', 'certificate.reissued', 'certificate.renewed', 'certificate.revoked', 'certificate.suspended', 'certificate.resumed',
+  'enrollment.phone_verified', 'enrollment.identity_verified',
+] as const
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number]
+
 export interface AuditEvent {
-  type: string
+  type: AuditEventType
   subscriberId?: string | null
   certificateSerial?: string | null
   data?: Record<string, unknown>

@@ -1,11 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { sql, type Selectable } from 'kysely'
-import type { AuditLog } from '../audit/audit-log.ts'
+import type { AuditEventType, AuditLog } from '../audit/audit-log.ts'
 import type { Database, DatabaseTransaction } from '../db/database.ts'
 import type { CertificateStatus, CertificateTable, HolderKind } from '../db/schema/certificate.ts'
 import type { Clock } from '../util/clock.ts'
 import { CHALLENGE_TTL_SECONDS, DAY_MS, MAX_CERTIFICATES_IN_USE, REVOCATION_REASONS, type RevocationReason } from './constants.ts'
-import { CertificateLimitError, CertificateNotFoundError, CertificateStateError, InvalidPossessionProofError, RenewalNotAllowedError } from './errors.ts'
+import { certificateLimit, certificateNotFound, certificateState, invalidPossessionProof, renewalNotAllowed } from './errors.ts'
 import type { CaHierarchy } from './hierarchy.ts'
 import { subscriberKey, verifyPossession, type PossessionProof } from './possession.ts'
 import { buildSubscriberCertificate, pkiUrls } from './profile.ts'
@@ -135,7 +135,7 @@ export class CertificateAuthority {
       const inUse = await trx.selectFrom('certificate').select('serial')
         .where('subscriber_id', '=', request.subscriberId).where('status', '!=', 'revoked').where('not_after', '>', now)
         .execute() // certificate_subscriber_idx
-      if (inUse.length >= MAX_CERTIFICATES_IN_USE) throw new CertificateLimitError(MAX_CERTIFICATES_IN_USE)
+      if (inUse.length >= MAX_CERTIFICATES_IN_USE) throw certificateLimit(MAX_CERTIFICATES_IN_USE)
       return []
     })).certificate
   }
@@ -169,7 +169,7 @@ export class CertificateAuthority {
   async renew(request: RenewRequest): Promise<CertificateRecord> {
     const serial = canonicalSerial(request.serial)
     const old = await this.find(serial)
-    if (!old) throw new CertificateNotFoundError(serial)
+    if (!old) throw certificateNotFound(serial)
     this.#assertRenewable(old)
     const { certificate } = await this.#issue({
       subscriberId: old.subscriberId,
@@ -200,7 +200,7 @@ export class CertificateAuthority {
   }
 
   async revoke(serialInput: string, reason: RevocationReason): Promise<CertificateRecord> {
-    if (!REVOCATION_REASONS.includes(reason)) throw new CertificateStateError(`unknown revocation reason ${String(reason)}`)
+    if (!REVOCATION_REASONS.includes(reason)) throw certificateState(`unknown revocation reason ${String(reason)}`)
     return await this.#changeStatus(serialInput, ['good', 'hold'], 'revoked', reason, 'certificate.revoked')
   }
 
@@ -226,9 +226,9 @@ export class CertificateAuthority {
   #assertRenewable(record: CertificateRecord): void {
     const now = this.#clock.now()
     const { opensAt, closesAt } = this.renewalWindow(record)
-    if (record.status !== 'good') throw new CertificateStateError(`certificate ${record.serial} is ${record.status === 'hold' ? 'suspended' : 'revoked'} and cannot be renewed`)
-    if (now >= closesAt) throw new RenewalNotAllowedError(`certificate ${record.serial} expired on ${closesAt.toISOString()}; renewal is no longer possible, a new certificate must be issued (reissue)`)
-    if (now < opensAt) throw new RenewalNotAllowedError(`renewal of certificate ${record.serial} opens on ${opensAt.toISOString()}`, opensAt)
+    if (record.status !== 'good') throw certificateState(`certificate ${record.serial} is ${record.status === 'hold' ? 'suspended' : 'revoked'} and cannot be renewed`)
+    if (now >= closesAt) throw renewalNotAllowed(`certificate ${record.serial} expired on ${closesAt.toISOString()}; renewal is no longer possible, a new certificate must be issued (reissue)`)
+    if (now < opensAt) throw renewalNotAllowed(`renewal of certificate ${record.serial} opens on ${opensAt.toISOString()}`, opensAt)
   }
 
   /**
@@ -238,7 +238,7 @@ export class CertificateAuthority {
    */
   async #issue(
     request: IssueRequest & { notAfter?: Date },
-    event: string | ((ended: string[]) => string),
+    event: AuditEventType | ((ended: string[]) => AuditEventType),
     replacing?: (trx: DatabaseTransaction, serial: string, now: Date) => Promise<string[]>,
   ): Promise<{ certificate: CertificateRecord; ended: string[] }> {
     const key = subscriberKey(request.spki)
@@ -276,10 +276,10 @@ export class CertificateAuthority {
     const consumed = await trx.deleteFrom('ca_challenge')
       .where('hash', '=', challengeHash(challenge)).where('expires_at', '>', now)
       .returning('hash').executeTakeFirst()
-    if (!consumed) throw new InvalidPossessionProofError('the challenge is unknown, already used or expired; ask for a new one')
+    if (!consumed) throw invalidPossessionProof('the challenge is unknown, already used or expired; ask for a new one')
   }
 
-  async #changeStatus(serialInput: string, from: CertificateStatus[], to: CertificateStatus, reason: string | null, event: string): Promise<CertificateRecord> {
+  async #changeStatus(serialInput: string, from: CertificateStatus[], to: CertificateStatus, reason: string | null, event: StatusEvent): Promise<CertificateRecord> {
     const serial = canonicalSerial(serialInput)
     const now = this.#clock.now()
     // A resumed certificate restores nothing: what it opened ended with the suspension.
@@ -287,8 +287,8 @@ export class CertificateAuthority {
     let owed: string[] = []
     const changed = await this.#db.transaction().execute(async (trx) => {
       const row = await trx.selectFrom('certificate').selectAll().where('serial', '=', serial).forUpdate().executeTakeFirst()
-      if (!row) throw new CertificateNotFoundError(serial)
-      if (!from.includes(row.status)) throw new CertificateStateError(`certificate ${serial} is ${row.status}; cannot ${VERBS[event]} it`)
+      if (!row) throw certificateNotFound(serial)
+      if (!from.includes(row.status)) throw certificateState(`certificate ${serial} is ${row.status}; cannot ${VERBS[event]} it`)
       const updated = await trx.updateTable('certificate')
         .set({ status: to, revoked_at: to === 'good' ? null : now, revocation_reason: reason, status_changed_at: now })
         .where('serial', '=', serial).returningAll().executeTakeFirstOrThrow()
@@ -315,7 +315,8 @@ async function statusChanged(trx: DatabaseTransaction): Promise<void> {
 }
 
 /** What each status change is called in a refusal. */
-const VERBS: Record<string, string> = { 'certificate.revoked': 'revoke', 'certificate.suspended': 'suspend', 'certificate.resumed': 'resume' }
+type StatusEvent = 'certificate.revoked' | 'certificate.suspended' | 'certificate.resumed'
+const VERBS: Record<StatusEvent, string> = { 'certificate.revoked': 'revoke', 'certificate.suspended': 'suspend', 'certificate.resumed': 'resume' }
 
 type CertificateRow = Omit<Selectable<CertificateTable>, 'created_at'>
 

@@ -1,6 +1,6 @@
 import type { CertificateAuthority, CertificateRecord } from './authority.ts'
 import type { RevocationReason } from './constants.ts'
-import { InvalidRequestError, NotFoundError } from '../errors/errors.ts'
+import { invalidRequest, notFound } from '../errors/errors.ts'
 
 /** What a subscriber may do to a certificate of theirs (the portal, or after identity proofing again). */
 export const CERTIFICATE_ACTIONS = ['revoke', 'suspend', 'resume'] as const
@@ -23,14 +23,14 @@ export const SUBSCRIBER_REVOCATION_REASONS = ['keyCompromise', 'cessationOfOpera
  */
 export async function changeCertificateStatus(authority: CertificateAuthority, subscriberId: string, serial: string, action: CertificateAction, form: URLSearchParams): Promise<CertificateRecord> {
   // A revocation cannot be undone: the form says so, and the subscriber ticked that they read it.
-  if (action === 'revoke' && form.get('confirm') !== 'yes') throw new InvalidRequestError('tick the box to confirm: a revoked certificate cannot be used again')
+  if (action === 'revoke' && form.get('confirm') !== 'yes') throw invalidRequest('tick the box to confirm: a revoked certificate cannot be used again')
   const reason = form.get('reason') ?? undefined
   const certificate = await authority.find(serial)
-  if (!certificate || certificate.subscriberId !== subscriberId) throw new NotFoundError('no such certificate among yours')
+  if (!certificate || certificate.subscriberId !== subscriberId) throw notFound('no such certificate among yours')
   if (action === 'suspend') return await authority.suspend(certificate.serial)
   if (action === 'resume') return await authority.resume(certificate.serial)
   if (!(SUBSCRIBER_REVOCATION_REASONS as readonly string[]).includes(reason ?? '')) {
-    throw new InvalidRequestError('choose why the certificate is revoked: lost or exposed (keyCompromise), or no longer used (cessationOfOperation)')
+    throw invalidRequest('choose why the certificate is revoked: lost or exposed (keyCompromise), or no longer used (cessationOfOperation)')
   }
   return await authority.revoke(certificate.serial, reason as RevocationReason)
 }

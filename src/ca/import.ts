@@ -1,7 +1,7 @@
 import { createPrivateKey, createPublicKey, webcrypto } from 'node:crypto'
 import { sql } from 'kysely'
 import type { Database } from '../db/database.ts'
-import { InvalidRequestError } from '../errors/errors.ts'
+import { invalidRequest } from '../errors/errors.ts'
 import type { SealedBox } from '../keys/sealed-box.ts'
 import { x509 } from './x509.ts'
 
@@ -21,26 +21,26 @@ export interface ImportInput {
  */
 export async function importHierarchy(db: Database, box: SealedBox, input: ImportInput): Promise<{ issuingId: string; rootId: string }> {
   const pems = input.chainPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []
-  if (pems.length !== 2) throw new InvalidRequestError('the chain file must hold two certificates: the issuing CA, then the root')
+  if (pems.length !== 2) throw invalidRequest('the chain file must hold two certificates: the issuing CA, then the root')
   const [issuing, root] = pems.map((pem) => new x509.X509Certificate(pem)) as [x509.X509Certificate, x509.X509Certificate]
 
-  if (!(await root.isSelfSigned())) throw new InvalidRequestError('the second certificate is not a self-signed root')
-  if (!(await issuing.verify({ publicKey: root.publicKey, signatureOnly: true }))) throw new InvalidRequestError('the issuing CA is not signed by the root')
+  if (!(await root.isSelfSigned())) throw invalidRequest('the second certificate is not a self-signed root')
+  if (!(await issuing.verify({ publicKey: root.publicKey, signatureOnly: true }))) throw invalidRequest('the issuing CA is not signed by the root')
   const constraints = issuing.getExtension(x509.BasicConstraintsExtension)
   const usage = issuing.getExtension(x509.KeyUsagesExtension)
-  if (!constraints?.ca) throw new InvalidRequestError('the issuing certificate is not a CA (basicConstraints CA:TRUE)')
+  if (!constraints?.ca) throw invalidRequest('the issuing certificate is not a CA (basicConstraints CA:TRUE)')
   const needed = x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature
-  if (!usage || (usage.usages & needed) !== needed) throw new InvalidRequestError('the issuing CA needs keyUsage keyCertSign, cRLSign and digitalSignature (it signs OCSP responses)')
+  if (!usage || (usage.usages & needed) !== needed) throw invalidRequest('the issuing CA needs keyUsage keyCertSign, cRLSign and digitalSignature (it signs OCSP responses)')
 
   let key
   try {
     key = createPrivateKey(input.keyPem)
   } catch {
-    throw new InvalidRequestError('the key file is not a PEM private key (PKCS#8 or EC)')
+    throw invalidRequest('the key file is not a PEM private key (PKCS#8 or EC)')
   }
-  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') throw new InvalidRequestError('the issuing CA key must be ECDSA P-256')
+  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') throw invalidRequest('the issuing CA key must be ECDSA P-256')
   const publicDer = createPublicKey(key).export({ format: 'der', type: 'spki' })
-  if (!Buffer.from(issuing.publicKey.rawData).equals(publicDer)) throw new InvalidRequestError('the key does not belong to the issuing CA certificate')
+  if (!Buffer.from(issuing.publicKey.rawData).equals(publicDer)) throw invalidRequest('the key does not belong to the issuing CA certificate')
   // The key must also work where PostCert uses it (WebCrypto signing).
   const pkcs8 = key.export({ format: 'der', type: 'pkcs8' })
   await webcrypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign'])
@@ -50,7 +50,7 @@ export async function importHierarchy(db: Database, box: SealedBox, input: Impor
   await db.transaction().execute(async (trx) => {
     await sql`select pg_advisory_xact_lock(hashtext('postcert-ca:' || current_schema()))`.execute(trx)
     const issued = await trx.selectFrom('certificate').select('serial').limit(1).executeTakeFirst()
-    if (issued) throw new InvalidRequestError('certificates have already been issued under the current CA; importing another is not supported (no CA rollover)')
+    if (issued) throw invalidRequest('certificates have already been issued under the current CA; importing another is not supported (no CA rollover)')
     await trx.deleteFrom('crl').execute()
     await trx.updateTable('ca_certificate').set({ active: false }).where('active', '=', true).execute()
     await trx.deleteFrom('ca_certificate').where('id', 'in', [rootId, issuingId]).execute()

@@ -1,5 +1,5 @@
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto'
-import { InvalidPossessionProofError, UnsupportedKeyError } from './errors.ts'
+import { invalidPossessionProof, unsupportedKey } from './errors.ts'
 
 /**
  * Proof that the requester holds the private key of the public key to be certified: a signature
@@ -18,20 +18,20 @@ export function subscriberKey(spki: Buffer): KeyObject {
   try {
     key = createPublicKey({ key: spki, format: 'der', type: 'spki' })
   } catch {
-    throw new UnsupportedKeyError('the public key is not a valid SubjectPublicKeyInfo')
+    throw unsupportedKey('the public key is not a valid SubjectPublicKeyInfo')
   }
   const details = key.asymmetricKeyDetails ?? {}
   switch (key.asymmetricKeyType) {
     case 'ec':
       if (details.namedCurve === 'prime256v1' || details.namedCurve === 'secp384r1') return key
-      throw new UnsupportedKeyError(`EC keys must be on P-256 or P-384, not ${details.namedCurve}`)
+      throw unsupportedKey(`EC keys must be on P-256 or P-384, not ${details.namedCurve}`)
     case 'rsa':
       if ((details.modulusLength ?? 0) >= 2048) return key
-      throw new UnsupportedKeyError('RSA keys must have at least 2048 bits')
+      throw unsupportedKey('RSA keys must have at least 2048 bits')
     case 'ed25519':
       return key
     default:
-      throw new UnsupportedKeyError(`unsupported key type ${key.asymmetricKeyType}`)
+      throw unsupportedKey(`unsupported key type ${key.asymmetricKeyType}`)
   }
 }
 
@@ -47,15 +47,15 @@ export function verifyPossession(key: KeyObject, proof: PossessionProof): void {
     try {
       clientData = JSON.parse(proof.clientDataJSON.toString('utf8'))
     } catch {
-      throw new InvalidPossessionProofError('clientDataJSON is not JSON')
+      throw invalidPossessionProof('clientDataJSON is not JSON')
     }
-    if (clientData.type !== 'webauthn.get') throw new InvalidPossessionProofError('the WebAuthn response is not an assertion')
-    if (clientData.challenge !== proof.challenge.toString('base64url')) throw new InvalidPossessionProofError('the WebAuthn assertion is for another challenge')
+    if (clientData.type !== 'webauthn.get') throw invalidPossessionProof('the WebAuthn response is not an assertion')
+    if (clientData.challenge !== proof.challenge.toString('base64url')) throw invalidPossessionProof('the WebAuthn assertion is for another challenge')
     signed = Buffer.concat([proof.authenticatorData, createHash('sha256').update(proof.clientDataJSON).digest()])
   } else {
     signed = proof.challenge
   }
-  if (!checkSignature(key, signed, proof.signature)) throw new InvalidPossessionProofError('the signature does not verify with the public key')
+  if (!checkSignature(key, signed, proof.signature)) throw invalidPossessionProof('the signature does not verify with the public key')
 }
 
 function checkSignature(key: KeyObject, data: Buffer, signature: Buffer): boolean {

@@ -1,10 +1,10 @@
 import type { Router } from '../http/router.ts'
 import { cache, noStore, revalidate } from '../http/guards.ts'
 import { readBody } from '../http/form.ts'
-import { InvalidRequestError } from '../errors/errors.ts'
+import { invalidRequest } from '../errors/errors.ts'
 import type { CertificateAuthority } from './authority.ts'
 import type { CrlPublisher } from './crl.ts'
-import { CertificateNotFoundError } from './errors.ts'
+import { certificateNotFound } from './errors.ts'
 import type { CaHierarchy } from './hierarchy.ts'
 import type { OcspResponder } from './ocsp.ts'
 import { toPem } from './x509.ts'
@@ -52,7 +52,7 @@ export function addPkiRoutes(router: Router, deps: PkiDeps): void {
     try {
       der = Buffer.from(decodeURIComponent(request), 'base64')
     } catch {
-      throw new InvalidRequestError('the OCSP request is not URL-encoded base64')
+      throw invalidRequest('the OCSP request is not URL-encoded base64')
     }
     ctx.type = 'application/ocsp-response'
     ctx.body = await deps.ocsp.respond(der)
@@ -62,9 +62,9 @@ export function addPkiRoutes(router: Router, deps: PkiDeps): void {
   // its subject names the subscriber, and serials travel with signatures; the subscriber has it
   // (and /account serves it to them), an institution gets it with each signature.
   router.add('GET', '/pki/certificates/:serial', 'pki_certificate', revalidate, async (ctx, { serial = '' }) => {
-    if (!/^[0-9a-fA-F]{1,64}$/.test(serial)) throw new InvalidRequestError('the serial must be hexadecimal')
+    if (!/^[0-9a-fA-F]{1,64}$/.test(serial)) throw invalidRequest('the serial must be hexadecimal')
     const record = await deps.authority.find(serial)
-    if (!record) throw new CertificateNotFoundError(serial)
+    if (!record) throw certificateNotFound(serial)
     ctx.body = {
       serial: record.serial,
       status: record.status === 'hold' ? 'suspended' : record.status,

@@ -3,7 +3,7 @@ import fs from 'node:fs'
 import { parseArgs } from 'node:util'
 import pino from 'pino'
 import { REVOCATION_REASONS, type RevocationReason } from '../ca/constants.ts'
-import { CertificateNotFoundError } from '../ca/errors.ts'
+import { certificateNotFound } from '../ca/errors.ts'
 import { importHierarchy } from '../ca/import.ts'
 import { buildConfig } from '../config/config.ts'
 import { readEnv } from '../config/env.ts'
@@ -175,7 +175,7 @@ async function certificates(ctx: AppContext, sub: string | undefined, rest: stri
   const record = sub === 'show' ? await ctx.authority.find(serial!)
     : sub === 'revoke' ? await ctx.authority.revoke(serial!, values.reason as RevocationReason)
       : sub === 'suspend' ? await ctx.authority.suspend(serial!) : await ctx.authority.resume(serial!)
-  if (!record) throw new CertificateNotFoundError(serial!)
+  if (!record) throw certificateNotFound(serial!)
   print([{
     serial: record.serial, subscriber: record.subscriberId, holder: record.holder, not_after: iso(record.notAfter),
     status: record.status, reason: record.revocationReason ?? '-', changed: iso(record.revokedAt),

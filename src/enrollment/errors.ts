@@ -1,32 +1,38 @@
-import { FormError } from '../errors/form-error.ts'
+import { errorDomain } from '../errors/postcert-error.ts'
 
 /**
  * An enrollment step that cannot go on. `code` names the message shown on the page
  * (views/locales: `enroll.error.<code>`), `params` fill it in. The phone step's own errors are
- * phone/errors.ts; both are FormErrors.
+ * phone/errors.ts, the ones any form step may answer errors/form-error.ts.
  */
-export class EnrollmentError extends FormError {}
+export class EnrollmentError extends errorDomain({
+  invalid_field: 400,
+  identity_not_verified: 400,
+  identity_attempts_exhausted: 400,
+  step_not_allowed: 409,
+  enrollment_expired: 400,
+}) {}
 
 export const invalidField = (field: string, why: string) =>
-  new EnrollmentError(400, 'invalid_field', `${field}: ${why}`, { field, params: { field } })
+  new EnrollmentError('invalid_field', `${field}: ${why}`, { field, params: { field } })
 /**
  * One answer for every identity check that fails (no such document, details that do not match,
  * a phone in another name): telling them apart would let anyone probe a stranger's details.
  */
 export const identityNotVerified = (left: number) =>
-  new EnrollmentError(400, 'identity_not_verified', `the identity could not be verified with these details; ${left} tries left`, { params: { left } })
+  new EnrollmentError('identity_not_verified', `the identity could not be verified with these details; ${left} tries left`, { params: { left } })
 export function identityAttemptsExhausted(): EnrollmentError {
-  const err = new EnrollmentError(400, 'identity_attempts_exhausted', 'the identity could not be verified; start again from the phone')
+  const err = new EnrollmentError('identity_attempts_exhausted', 'the identity could not be verified; start again from the phone')
   err.link = { href: '/enroll/phone', key: 'error.continue_enrollment' }
   return err
 }
 export function stepNotAllowed(current: string): EnrollmentError {
-  const err = new EnrollmentError(409, 'step_not_allowed', `this step is not available now; the enrollment is at step "${current}"`, { params: { current } })
+  const err = new EnrollmentError('step_not_allowed', `this step is not available now; the enrollment is at step "${current}"`, { params: { current } })
   err.link = { href: '/enroll', key: 'error.continue_enrollment' }
   return err
 }
 export function enrollmentExpired(): EnrollmentError {
-  const err = new EnrollmentError(400, 'enrollment_expired', 'the enrollment has expired or was not started in this browser; start again')
+  const err = new EnrollmentError('enrollment_expired', 'the enrollment has expired or was not started in this browser; start again')
   err.link = { href: '/enroll', key: 'error.start_again' }
   return err
 }

@@ -11,8 +11,9 @@ import { noStore, slot, type Step } from '../http/guards.ts'
 import { ACR_HIGH, assuranceOf } from '../possession/assurance.ts'
 import { pickLocale, scriptJson, type Locale, type Views } from '../http/views.ts'
 import { ENROLLMENT_TTL } from './constants.ts'
-import { enrollmentExpired, stepNotAllowed } from './errors.ts'
+import { EnrollmentError, enrollmentExpired, stepNotAllowed } from './errors.ts'
 import { FormError } from '../errors/form-error.ts'
+import { PhoneError } from '../phone/errors.ts'
 import type { Enrollment, EnrollmentService } from './enrollment-service.ts'
 import { DOCUMENT_TYPES } from './identity-form.ts'
 import { formatKoreanMobile } from '../phone/phone-number.ts'
@@ -52,7 +53,7 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
     ctx.body = views.render(page, lang, titleKey, { sandbox: deps.sandbox, switchHref: `${ctx.path}?ui_locales=${other}`, switchLang: other, ...data })
   }
   const cookieOptions = (maxAgeMs: number) => ({ httpOnly: true, sameSite: 'lax' as const, secure: deps.secureCookies, path: '/enroll', maxAge: maxAgeMs, overwrite: true })
-  const errorView = (ctx: Context, err: FormError) => {
+  const errorView = (ctx: Context, err: FormError | PhoneError | EnrollmentError) => {
     const lang = locale(ctx)
     const key = `enroll.error.${err.code}`
     const label = err.field ? views.message(lang, `enroll.field.${err.field}`) : ''
@@ -76,7 +77,8 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
       ctx.status = 303
       ctx.redirect(href(ctx, next))
     } catch (err) {
-      if (!(err instanceof FormError) || err.code === 'step_not_allowed' || err.code === 'enrollment_expired') throw err
+      // What the subscriber can fix on this page; the step or the enrollment gone is an error page.
+      if (!(err instanceof FormError || err instanceof PhoneError || err instanceof EnrollmentError) || err.kind === 'step_not_allowed' || err.kind === 'enrollment_expired') throw err
       ctx.status = err.status
       await rerender((await service.find(ctx.cookies.get(COOKIE))) ?? enrollment, form, errorView(ctx, err))
     }

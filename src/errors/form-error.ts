@@ -1,22 +1,14 @@
-import { PostCertError } from './postcert-error.ts'
+import { errorDomain } from './postcert-error.ts'
 
 /**
- * A step of a form the subscriber can fix or must wait for (enrollment, phone codes). `code`
- * names the message shown on the page (views/locales: `enroll.error.<code>`), `params` fill it
- * in, `field` is the input it is shown beside.
+ * What any form step may answer (enrollment, the portal's phone step): too many attempts, a
+ * provider that does not answer. `code` names the message shown on
+ * the page (views/locales: `enroll.error.<code>`); phone/errors.ts and enrollment/errors.ts
+ * declare their own.
  */
-export class FormError extends PostCertError {
-  readonly params: Record<string, string | number>
-  readonly field: string | undefined
-
-  constructor(status: number, code: string, description: string, options: { params?: Record<string, string | number>; field?: string } = {}) {
-    super(status, code, description)
-    this.params = options.params ?? {}
-    this.field = options.field
-  }
-}
+export class FormError extends errorDomain({ rate_limited: 429, provider_unavailable: 503 }) {}
 
 export const rateLimited = (seconds: number) =>
-  new FormError(429, 'rate_limited', `too many attempts; try again in ${seconds} s`, { params: { minutes: Math.ceil(seconds / 60) } })
+  new FormError('rate_limited', `too many attempts; try again in ${seconds} s`, { params: { minutes: Math.ceil(seconds / 60) } })
 export const providerUnavailable = () =>
-  new FormError(503, 'provider_unavailable', 'the verification service is not answering; try again in a moment')
+  new FormError('provider_unavailable', 'the verification service is not answering; try again in a moment')

@@ -72,3 +72,35 @@ export class ServerError extends PostCertError {
     super(500, 'server_error', description, options)
   }
 }
+
+/** An error's HTTP status, and its wire code when it is not the error's name (several errors may share one OAuth code). */
+export type ErrorSpec = number | { status: number; code: string }
+
+/**
+ * The one way to declare errors: a domain lists its errors by name with their HTTP status (and
+ * wire code, when another) in one typed map, and gets one class whose constructor takes a name
+ * of that map. Throw sites call the domain's small factories, which write the description;
+ * `codes` lists the names (the pages' scripts get a message for each, views/locales `error.<code>`).
+ * A form step's error may name the field it is shown beside and the values its message needs.
+ * The two fallbacks above (ServerError, DatabaseUnavailableError) are made by PostCertError.from only.
+ */
+export function errorDomain<const Specs extends Record<string, ErrorSpec>>(specs: Specs) {
+  type Name = keyof Specs & string
+  return class DomainError extends PostCertError {
+    static readonly codes = Object.keys(specs) as Name[]
+    /** Which error of the domain this is (its wire code may be shared with others). */
+    readonly kind: Name
+    /** Values for the page's message (views/locales). */
+    readonly params: Record<string, string | number>
+    /** The form field the message is shown beside. */
+    readonly field: string | undefined
+
+    constructor(kind: Name, description: string, options?: ErrorOptions & { params?: Record<string, string | number>; field?: string }) {
+      const spec = specs[kind] as ErrorSpec
+      super(typeof spec === 'number' ? spec : spec.status, typeof spec === 'number' ? kind : spec.code, description, options)
+      this.kind = kind
+      this.params = options?.params ?? {}
+      this.field = options?.field
+    }
+  }
+}

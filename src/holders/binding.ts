@@ -1,6 +1,6 @@
 import type { PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/server'
 import type { CertificateAuthority, CertificateRecord, IssueRequest } from '../ca/authority.ts'
-import { InvalidPossessionProofError } from '../ca/errors.ts'
+import { invalidPossessionProof } from '../ca/errors.ts'
 import type { CaHierarchy } from '../ca/hierarchy.ts'
 import { toPem } from '../ca/x509.ts'
 import type { Database } from '../db/database.ts'
@@ -46,7 +46,7 @@ export class HolderBinding {
 
   /** A new passkey: its registration (over the remembered challenge), then its assertion over the CA challenge. */
   async passkey(registrationChallenge: string | null, input: { registration: unknown; assertion: unknown; challenge: Buffer }): Promise<BoundHolder> {
-    if (!registrationChallenge) throw new InvalidPossessionProofError('ask for passkey options first')
+    if (!registrationChallenge) throw invalidPossessionProof('ask for passkey options first')
     const passkey = await this.#deps.passkeys.verify({ registrationChallenge, registration: input.registration, assertion: input.assertion, caChallenge: input.challenge })
     return {
       holder: 'passkey', attested: passkey.attestation.attested, spki: passkey.spki, proof: passkey.proof,

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
-import { InvalidCsrfTokenError } from '../errors/errors.ts'
+import { invalidCsrfToken } from '../errors/errors.ts'
 
 /**
  * CSRF tokens bound to what the form acts on (e.g. an interaction uid), keyed by a server secret.
@@ -19,6 +19,6 @@ export class Csrf {
   verify(scope: string, presented: string | null): void {
     const expected = Buffer.from(this.token(scope))
     const actual = Buffer.from(presented ?? '')
-    if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) throw new InvalidCsrfTokenError()
+    if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) throw invalidCsrfToken()
   }
 }

@@ -1,13 +1,12 @@
 import type { Middleware } from 'koa'
 import type { Logger } from 'pino'
 import { RETRY_AFTER_SECONDS } from '../db/unavailable.ts'
-import { NotFoundError, PostCertError } from '../errors/errors.ts'
+import { notFound, PostCertError } from '../errors/errors.ts'
 import { DatabaseUnavailableError } from '../errors/postcert-error.ts'
-import { errorReason } from './error-reason.ts'
+import { renderErrorPage } from './error-page.ts'
 import { pickLocale, type Views } from './views.ts'
 
 /** Codes whose message says only that something was wrong: their page adds the description. */
-const GENERIC_CODES = new Set(['invalid_request'])
 
 /**
  * Turns anything thrown by PostCert's routes, and any path nobody served, into a response:
@@ -18,7 +17,7 @@ export function errorHandler(views: Views, logger: Logger): Middleware {
   return async (ctx, next) => {
     try {
       await next()
-      if (ctx.status === 404 && ctx.body == null && !ctx.headerSent) throw new NotFoundError()
+      if (ctx.status === 404 && ctx.body == null && !ctx.headerSent) throw notFound()
       // oidc-provider's endpoints answer 503 themselves (the adapter's providerUnavailable).
       if (ctx.status === 503 && !ctx.headerSent && !ctx.response.get('Retry-After')) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS))
     } catch (thrown) {
@@ -33,13 +32,7 @@ export function errorHandler(views: Views, logger: Logger): Middleware {
       const body = err.toJSON()
       if (ctx.accepts('json', 'html') === 'html') {
         const locale = pickLocale(ctx.query.ui_locales, (langs) => ctx.acceptsLanguages(langs))
-        const key = `error.${body.error}`
-        const localized = views.has(locale, key)
-        const message = localized ? views.message(locale, key) : body.error_description
-        // A code with a page of its own says everything; a generic one (invalid_request) names the reason.
-        const reason = err.expose && GENERIC_CODES.has(body.error) ? errorReason(views, locale, body.error_description, message) : undefined
-        ctx.type = 'html'
-        ctx.body = views.render('error', locale, 'error.title', { code: body.error, message, reason, requestId: ctx.state.requestId, link: err.expose ? err.link : undefined })
+        renderErrorPage(ctx, views, locale, { code: body.error, description: body.error_description, status: err.status, link: err.expose ? err.link : undefined, source: 'postcert' })
       } else {
         ctx.body = body
       }

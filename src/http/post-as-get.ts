@@ -1,5 +1,5 @@
 import type { Middleware } from 'koa'
-import { PayloadTooLargeError } from '../errors/errors.ts'
+import { payloadTooLarge } from '../errors/errors.ts'
 import { readForm } from './form.ts'
 
 /**
@@ -25,7 +25,7 @@ export function postAsGet(paths: string[]): Middleware {
     const form = await readForm(ctx)
     const location = `${ctx.path}?${form}`
     if (location.length > MAX_REDIRECT_URL_LENGTH) {
-      throw new PayloadTooLargeError(`the request is too long to be sent as a URL (${MAX_REDIRECT_URL_LENGTH} characters at most); push it with PAR (/request) instead`)
+      throw payloadTooLarge(`the request is too long to be sent as a URL (${MAX_REDIRECT_URL_LENGTH} characters at most); push it with PAR (/request) instead`)
     }
     ctx.set('Cache-Control', 'no-store')
     ctx.status = 303

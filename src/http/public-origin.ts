@@ -1,5 +1,5 @@
 import type { Middleware } from 'koa'
-import { InvalidRequestError } from '../errors/errors.ts'
+import { invalidRequest } from '../errors/errors.ts'
 
 /**
  * oidc-provider writes the URLs of discovery and of its redirects from the request's origin.
@@ -15,7 +15,7 @@ export function publicOrigin(issuer: string, trustProxy: boolean): Middleware {
     if (trustProxy) {
       if (ctx.get('x-forwarded-host')) ctx.request.header['x-forwarded-host'] = host
       const proto = ctx.get('x-forwarded-proto')
-      if (proto && !proto.split(',').every((p) => /^\s*https?\s*$/i.test(p))) throw new InvalidRequestError('X-Forwarded-Proto must be http or https')
+      if (proto && !proto.split(',').every((p) => /^\s*https?\s*$/i.test(p))) throw invalidRequest('X-Forwarded-Proto must be http or https')
     }
     await next()
   }
@@ -26,6 +26,6 @@ export function publicOrigin(issuer: string, trustProxy: boolean): Middleware {
  * some, after a lost session, with a server error of its own. Refused here with a clear one.
  */
 export const resumeWithoutParameters: Middleware = async (ctx, next) => {
-  if (/^\/auth\/[^/]+$/.test(ctx.path) && ctx.querystring) throw new InvalidRequestError('the resume URL of a sign-in takes no parameters: start the sign-in again at the institution')
+  if (/^\/auth\/[^/]+$/.test(ctx.path) && ctx.querystring) throw invalidRequest('the resume URL of a sign-in takes no parameters: start the sign-in again at the institution')
   await next()
 }

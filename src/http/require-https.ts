@@ -1,14 +1,8 @@
 import type { Middleware } from 'koa'
-import { PostCertError } from '../errors/errors.ts'
+import { httpsRequired } from '../errors/errors.ts'
 
 /** Paths a load balancer or monitoring system calls directly over plain HTTP. */
 const PLAIN_HTTP_PATHS = new Set(['/healthz', '/readyz', '/metrics'])
-
-export class HttpsRequiredError extends PostCertError {
-  constructor() {
-    super(400, 'https_required', 'PostCert must be reached over https, through its TLS proxy')
-  }
-}
 
 /**
  * With an https issuer, PostCert serves plain HTTP behind a TLS proxy. A request that did not come
@@ -17,7 +11,7 @@ export class HttpsRequiredError extends PostCertError {
  */
 export function requireHttps(enabled: boolean): Middleware {
   return async (ctx, next) => {
-    if (enabled && !ctx.secure && !PLAIN_HTTP_PATHS.has(ctx.path)) throw new HttpsRequiredError()
+    if (enabled && !ctx.secure && !PLAIN_HTTP_PATHS.has(ctx.path)) throw httpsRequired()
     await next()
   }
 }

@@ -1,5 +1,5 @@
 import type { Middleware } from 'koa'
-import { MethodNotAllowedError } from '../errors/errors.ts'
+import { methodNotAllowed } from '../errors/errors.ts'
 import { cachePolicy, type Step } from './guards.ts'
 
 export type { Step }
@@ -56,7 +56,7 @@ export class Router {
       ctx.state.route = (route ?? candidates[0]!).name
       if (!route) {
         ctx.set('Allow', [...new Set(candidates.map((r) => r.method))].join(', '))
-        throw new MethodNotAllowedError()
+        throw methodNotAllowed()
       }
       const match = route.pattern.exec(ctx.path)!
       const params = Object.fromEntries(route.keys.map((k, i) => [k, match[i + 1]!]))

@@ -4,7 +4,7 @@ import type { AuditLog } from '../audit/audit-log.ts'
 import type { Database } from '../db/database.ts'
 import type { Registrations } from '../registrations/registrations.ts'
 import type { Clock } from '../util/clock.ts'
-import { InteractionExpiredError, InvalidRequestError } from '../errors/errors.ts'
+import { INTERACTION_REFUSALS, interactionExpired, invalidRequest } from '../errors/errors.ts'
 import type { Csrf } from '../http/csrf.ts'
 import { readForm, readJson } from '../http/form.ts'
 import type { Router } from '../http/router.ts'
@@ -12,7 +12,7 @@ import { noStore, slot, type Step } from '../http/guards.ts'
 import { languageSwitch, pickLocale, scriptJson, type Views } from '../http/views.ts'
 import type { LoginResult, LoginService } from '../login/login-service.ts'
 import { meets, passkeyOnly, requiredAcr, unsatisfiable } from '../possession/assurance.ts'
-import { acrNotMet } from '../possession/errors.ts'
+import { acrNotMet, PossessionError } from '../possession/errors.ts'
 import { certificateAllowed, ciAllowed, displayName } from '../oidc/client-policy.ts'
 import { deviceOf, truncatedIp } from '../audit/client-info.ts'
 import type { TestSubscriber } from '../login/test-subscriber.ts'
@@ -39,8 +39,8 @@ export interface InteractionDeps {
   testSubscriber?: TestSubscriber
 }
 
-const LOGIN_ERRORS = ['acr_not_met', 'invalid_proof', 'challenge_invalid', 'certificate_locked', 'too_many_attempts', 'certificate_expired', 'certificate_revoked',
-  'certificate_suspended', 'certificate_unknown', 'certificate_not_yet_valid', 'invalid_csrf_token', 'interaction_expired']
+/** The refusals the login endpoints answer with, shown by the page in its language (views/locales `error.<code>`). */
+export const LOGIN_ERRORS = [...PossessionError.codes, ...INTERACTION_REFUSALS]
 
 /** Claims each scope brings, as shown on the consent page. */
 const SCOPE_CLAIMS: Record<string, string[]> = { profile: ['name', 'birthdate'], phone: ['phone_number'], ci: ['ci'], certificate: ['certificate'] }
@@ -111,7 +111,7 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     const provider = deps.provider()
     const details = await interactionDetails(provider, ctx, uid)
     deps.csrf.verify(`interaction:${uid}`, await csrfOf(ctx))
-    if (details.prompt.name !== 'login') throw new InvalidRequestError('this sign-in request is not waiting for a login')
+    if (details.prompt.name !== 'login') throw invalidRequest('this sign-in request is not waiting for a login')
     loginStep.set(ctx, { provider, details })
   }
   const loginApi = loginGuard(async (ctx) => ctx.get('x-csrf-token') || null)
@@ -158,7 +158,7 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     const next = String(ctx.query.next ?? '')
     const days = Number(ctx.query.days)
     // Only the resume path of this very interaction: never an open redirect.
-    if (next !== `/auth/${uid}` || !Number.isInteger(days) || days < 0 || days > 366) throw new InvalidRequestError('not a valid notice')
+    if (next !== `/auth/${uid}` || !Number.isInteger(days) || days < 0 || days > 366) throw invalidRequest('not a valid notice')
     const lang = locale(ctx)
     ctx.type = 'html'
     ctx.body = deps.views.render('expiring', lang, 'expiring.title', { days, next })
@@ -167,7 +167,7 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
   router.add('POST', '/interaction/:uid/login/file', 'interaction_login_file', noStore, loginApi, async (ctx, { uid = '' }) => {
     const { details } = loginStep.get(ctx)
     const body = await readJson(ctx)
-    if (typeof body.proof !== 'string') throw new InvalidRequestError('proof must be a compact JWS')
+    if (typeof body.proof !== 'string') throw invalidRequest('proof must be a compact JWS')
     await finishLogin(ctx, details, await deps.login.verifyFileProof(uid, body.proof, ctx.ip))
   })
 
@@ -186,7 +186,7 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
   router.add('POST', '/interaction/:uid/login/passkey', 'interaction_login_passkey', noStore, loginApi, async (ctx, { uid = '' }) => {
     const { details } = loginStep.get(ctx)
     const body = await readJson(ctx)
-    if (typeof body.assertion !== 'object' || body.assertion === null) throw new InvalidRequestError('assertion must be a WebAuthn response')
+    if (typeof body.assertion !== 'object' || body.assertion === null) throw invalidRequest('assertion must be a WebAuthn response')
     await finishLogin(ctx, details, await deps.login.verifyPasskey(uid, body.assertion as never, ctx.ip))
   })
 
@@ -195,16 +195,16 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     const form = await readForm(ctx)
     const details = await interactionDetails(provider, ctx, uid)
     deps.csrf.verify(`interaction:${uid}`, form.get('csrf'))
-    if (details.prompt.name !== 'consent' || !details.session?.accountId) throw new InvalidRequestError('this sign-in request is not waiting for consent')
+    if (details.prompt.name !== 'consent' || !details.session?.accountId) throw invalidRequest('this sign-in request is not waiting for consent')
     if (form.get('decision') !== 'approve') {
       const returnTo = await provider.interactionResult(ctx.req, ctx.res, { error: 'access_denied', error_description: 'the subscriber did not register the certificate with this institution' }, { mergeWithLastSubmission: false })
       ctx.status = 303
       return ctx.redirect(returnTo)
     }
-    if (signatureRequestOf(details)) throw new InvalidRequestError('this request asks for a signature: sign it on the signing page')
+    if (signatureRequestOf(details)) throw invalidRequest('this request asks for a signature: sign it on the signing page')
     // The PostCert session must still stand: its certificate may have been revoked or suspended
     // while this page was open (the session is then gone), and nothing is registered for it.
-    if (!details.session.uid || !(await provider.Session.findByUid(details.session.uid))) throw new InteractionExpiredError()
+    if (!details.session.uid || !(await provider.Session.findByUid(details.session.uid))) throw interactionExpired()
     const grantId = await deps.registrations.register(provider, details)
     const returnTo = await provider.interactionResult(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true })
     ctx.status = 303
@@ -214,7 +214,7 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
   // "I have no such passkey": the subscriber cannot meet the level, and the institution is told so.
   router.add('POST', '/interaction/:uid/unmet', 'interaction_unmet', noStore, loginForm, async (ctx, { uid = '' }) => {
     const { provider, details } = loginStep.get(ctx)
-    if (!passkeyOnly(details.params)) throw new InvalidRequestError('this sign-in request asks for no more than any certificate gives')
+    if (!passkeyOnly(details.params)) throw invalidRequest('this sign-in request asks for no more than any certificate gives')
     ctx.status = 303
     ctx.redirect(await unmet(provider, ctx))
   })
@@ -243,10 +243,10 @@ type LoadedInteraction = Awaited<ReturnType<Provider['interactionDetails']>>
 async function interactionDetails(provider: Provider, ctx: Context, uid: string): Promise<LoadedInteraction> {
   try {
     const details = await provider.interactionDetails(ctx.req, ctx.res)
-    if (details.uid !== uid) throw new InteractionExpiredError()
+    if (details.uid !== uid) throw interactionExpired()
     return details
   } catch (err) {
-    if (err instanceof errors.SessionNotFound) throw new InteractionExpiredError(undefined, { cause: err })
+    if (err instanceof errors.SessionNotFound) throw interactionExpired(undefined, { cause: err })
     throw err
   }
 }

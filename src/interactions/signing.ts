@@ -1,7 +1,9 @@
 import type { Context } from 'koa'
 import type { default as Provider } from 'oidc-provider'
 import type { AuditLog } from '../audit/audit-log.ts'
-import { InvalidRequestError } from '../errors/errors.ts'
+import { INTERACTION_REFUSALS, invalidRequest } from '../errors/errors.ts'
+import { PossessionError } from '../possession/errors.ts'
+import { SIGNATURE_REFUSALS } from '../signing/errors.ts'
 import type { Csrf } from '../http/csrf.ts'
 import { readJson } from '../http/form.ts'
 import type { Router } from '../http/router.ts'
@@ -17,9 +19,8 @@ import type { Registrations } from '../registrations/registrations.ts'
 
 type LoadedInteraction = Awaited<ReturnType<Provider['interactionDetails']>>
 
-/** The refusals the signing endpoints answer with, shown by the page in its language. */
-export const SIGNING_ERRORS = ['acr_not_met', 'invalid_signature', 'wrong_certificate', 'challenge_invalid', 'certificate_locked', 'certificate_expired',
-  'certificate_revoked', 'certificate_suspended', 'certificate_unknown', 'invalid_csrf_token', 'interaction_expired']
+/** The refusals the signing endpoints answer with, shown by the page in its language (views/locales `error.<code>`). */
+export const SIGNING_ERRORS = [...PossessionError.codes, ...SIGNATURE_REFUSALS, ...INTERACTION_REFUSALS]
 
 /** The `postcert_signature` detail of this interaction's request, if it asks for a signature (already validated at /auth). */
 export function signatureRequestOf(details: LoadedInteraction): SignatureRequest | undefined {
@@ -73,7 +74,7 @@ export function addSigningRoutes(router: Router, deps: SigningRouteDeps): void {
     deps.csrf.verify(`interaction:${uid}`, ctx.get('x-csrf-token') || null)
     const request = details.prompt.name === 'consent' ? signatureRequestOf(details) : undefined
     const subscriberId = details.session?.accountId
-    if (!request || !subscriberId) throw new InvalidRequestError('this sign-in request is not waiting for a signature')
+    if (!request || !subscriberId) throw invalidRequest('this sign-in request is not waiting for a signature')
     const clientId = String(details.params.client_id)
     const context = { interactionUid: uid, clientId, subscriberId, subject: await deps.subjectFor(clientId, subscriberId), request, requiredAcr: requiredAcr(details.params), source: ctx.ip }
     signingStep.set(ctx, { provider, details, context, body: await readJson(ctx) })
@@ -81,16 +82,16 @@ export function addSigningRoutes(router: Router, deps: SigningRouteDeps): void {
 
   router.add('POST', '/interaction/:uid/sign/file', 'interaction_sign_file', noStore, signingApi, async (ctx) => {
     const { provider, details, context, body } = signingStep.get(ctx)
-    if (typeof body.jws !== 'string') throw new InvalidRequestError('jws must be a compact JWS')
-    if (typeof body.cms !== 'string') throw new InvalidRequestError('cms must be a detached CMS SignedData (base64 DER)')
+    if (typeof body.jws !== 'string') throw invalidRequest('jws must be a compact JWS')
+    if (typeof body.cms !== 'string') throw invalidRequest('cms must be a detached CMS SignedData (base64 DER)')
     const stored = await deps.signing.signWithFile(context, body.jws, body.cms)
     ctx.body = { redirect: await finish(provider, ctx, details, context.request, stored) }
   })
 
   router.add('POST', '/interaction/:uid/sign/passkey', 'interaction_sign_passkey', noStore, signingApi, async (ctx) => {
     const { provider, details, context, body } = signingStep.get(ctx)
-    if (typeof body.assertion !== 'object' || body.assertion === null) throw new InvalidRequestError('assertion must be a WebAuthn response')
-    if (typeof body.payload !== 'string') throw new InvalidRequestError('payload must be the signed payload (canonical JSON)')
+    if (typeof body.assertion !== 'object' || body.assertion === null) throw invalidRequest('assertion must be a WebAuthn response')
+    if (typeof body.payload !== 'string') throw invalidRequest('payload must be the signed payload (canonical JSON)')
     const stored = await deps.signing.signWithPasskey(context, body.assertion as never, body.payload)
     ctx.body = { redirect: await finish(provider, ctx, details, context.request, stored) }
   })

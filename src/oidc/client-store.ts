@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type Provider from 'oidc-provider'
 import { errors } from 'oidc-provider'
 import type { Database } from '../db/database.ts'
-import { InvalidRequestError, NotFoundError } from '../errors/errors.ts'
+import { invalidRequest, notFound } from '../errors/errors.ts'
 import type { AdapterDeps } from './adapter.ts'
 import { PostgresAdapter } from './adapter.ts'
 import { CERTIFICATE_ALLOWED, CI_ALLOWED, FAPI_DEFAULT_ID_TOKEN_ALG, FAPI_PROFILE, PKCE_REQUIRED, PUBLIC_SUBJECT_ALLOWED } from './client-policy.ts'
@@ -55,7 +55,7 @@ export class ClientStore {
     const redirectUris = input.redirectUris ?? []
     const grantTypes = input.grantTypes ?? (redirectUris.length ? ['authorization_code', 'refresh_token'] : ['client_credentials'])
     const authMethod = input.authMethod ?? (input.public ? 'none' : input.fapi ? 'private_key_jwt' : 'client_secret_basic')
-    if (input.public && authMethod !== 'none') throw new InvalidRequestError('a public client authenticates with "none"')
+    if (input.public && authMethod !== 'none') throw invalidRequest('a public client authenticates with "none"')
     const metadata: ClientMetadata = {
       ...input.metadata,
       client_id: input.clientId ?? `pc_${randomBytes(12).toString('base64url')}`,
@@ -83,17 +83,17 @@ export class ClientStore {
     try {
       await this.#provider().Client.validate(metadata as never)
     } catch (err) {
-      if (err instanceof errors.OIDCProviderError) throw new InvalidRequestError(err.error_description ?? err.message, { cause: err })
+      if (err instanceof errors.OIDCProviderError) throw invalidRequest(err.error_description ?? err.message, { cause: err })
       throw err
     }
-    if (await this.#adapter.find(metadata.client_id)) throw new InvalidRequestError(`client ${metadata.client_id} already exists`)
+    if (await this.#adapter.find(metadata.client_id)) throw invalidRequest(`client ${metadata.client_id} already exists`)
     await this.#adapter.upsert(metadata.client_id, metadata as never, 0)
     return metadata
   }
 
   async show(clientId: string): Promise<ClientMetadata> {
     const found = await this.#adapter.find(clientId)
-    if (!found) throw new NotFoundError(`no client ${clientId}`)
+    if (!found) throw notFound(`no client ${clientId}`)
     return withoutSecret(found as ClientMetadata)
   }
 
@@ -103,7 +103,7 @@ export class ClientStore {
   }
 
   async remove(clientId: string): Promise<void> {
-    if (!(await this.#adapter.find(clientId))) throw new NotFoundError(`no client ${clientId}`)
+    if (!(await this.#adapter.find(clientId))) throw notFound(`no client ${clientId}`)
     await this.#adapter.destroy(clientId)
   }
 }

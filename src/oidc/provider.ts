@@ -5,7 +5,7 @@ import { CLOCK_TOLERANCE_SECONDS, TTL } from '../constants.ts'
 import type { PrivateJwk } from '../keys/signing-keys.ts'
 import { CookieKeys } from '../http/cookie-keys.ts'
 import { pickLocale, type Locale, type Views } from '../http/views.ts'
-import { errorReason } from '../http/error-reason.ts'
+import { renderErrorPage } from '../http/error-page.ts'
 import type { CertificateClaim, LoginRef } from '../sessions/login-sessions.ts'
 import { parseSignatureRequest, signaturesResource, SignatureRequestError, SIGNATURE_TYPE } from '../signing/request.ts'
 import { PostgresAdapter, RowHandover, type AdapterDeps } from './adapter.ts'
@@ -359,14 +359,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       Session: TTL.Session,
     },
     renderError: async (ctx, out) => {
-      ctx.type = 'html'
-      const locale = localeOf(ctx)
-      const code = String(out.error)
-      const key = `error.${code}`
-      const message = views.has(locale, key) ? views.message(locale, key) : views.message(locale, 'error.invalid_request')
-      // 5xx descriptions stay generic (server_error's own message says enough).
-      const reason = code !== 'server_error' && Number(ctx.status) < 500 ? errorReason(views, locale, out.error_description, message) : undefined
-      ctx.body = views.render('error', locale, 'error.title', { code, message, reason, requestId: ctx.state.requestId })
+      renderErrorPage(ctx, views, localeOf(ctx), { code: String(out.error), description: out.error_description, status: Number(ctx.status), source: 'provider' })
     },
   }
   const provider = new Provider(deps.issuer, configuration)

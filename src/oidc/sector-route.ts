@@ -1,5 +1,5 @@
 import type Provider from 'oidc-provider'
-import { NotFoundError } from '../errors/errors.ts'
+import { notFound } from '../errors/errors.ts'
 import type { Router } from '../http/router.ts'
 import { cache } from '../http/guards.ts'
 import { isOwnSector } from './client-policy.ts'
@@ -11,7 +11,7 @@ import { isOwnSector } from './client-policy.ts'
 export function addSectorRoute(router: Router, deps: { provider: () => Provider; issuer: string }): void {
   router.add('GET', '/sectors/:clientId', 'sector', cache('public, max-age=300'), async (ctx, { clientId = '' }) => {
     const client = await deps.provider().Client.find(clientId)
-    if (!client || !isOwnSector(deps.issuer, client.clientId, client.sectorIdentifierUri)) throw new NotFoundError('no sector document for this client')
+    if (!client || !isOwnSector(deps.issuer, client.clientId, client.sectorIdentifierUri)) throw notFound('no sector document for this client')
     ctx.body = client.redirectUris
   })
 }

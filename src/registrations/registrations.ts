@@ -1,7 +1,7 @@
 import type Provider from 'oidc-provider'
 import type { AuditLog } from '../audit/audit-log.ts'
 import type { Database } from '../db/database.ts'
-import { NotFoundError } from '../errors/errors.ts'
+import { notFound } from '../errors/errors.ts'
 import type { LogoutNotice, LogoutNotices } from '../oidc/logout-notices.ts'
 import type { Clock } from '../util/clock.ts'
 
@@ -87,7 +87,7 @@ export class Registrations {
     const { db, audit } = this.#deps
     const row = await db.selectFrom('registration').select('grant_id')
       .where('subscriber_id', '=', subscriberId).where('client_id', '=', clientId).executeTakeFirst() // registration_pkey
-    if (!row) throw new NotFoundError('you are not registered with this institution')
+    if (!row) throw notFound('you are not registered with this institution')
     const provider = this.#deps.provider()
     const notices = await this.#sessionsAt(provider, subscriberId, clientId)
     await Promise.all([provider.AccessToken, provider.RefreshToken, provider.AuthorizationCode].map((model) => model.adapter.revokeByGrantId(row.grant_id)))

@@ -3,8 +3,8 @@ import type Provider from 'oidc-provider'
 import type { Verdict } from '../ca/verdict.ts'
 import { MAX_PUSHED_REQUEST_BYTES } from '../constants.ts'
 import type { Database } from '../db/database.ts'
-import { InvalidRequestError, NotFoundError } from '../errors/errors.ts'
-import { checkDpopProof, InvalidDpopProofError } from '../http/dpop-proof.ts'
+import { invalidRequest, notFound, RequestError } from '../errors/errors.ts'
+import { checkDpopProof } from '../http/dpop-proof.ts'
 import { readJson } from '../http/form.ts'
 import type { Router } from '../http/router.ts'
 import { cache, noStore } from '../http/guards.ts'
@@ -46,7 +46,7 @@ export function addSignatureRoutes(router: Router, deps: SignatureRouteDeps): vo
       ? await deps.db.selectFrom('signature').selectAll().where('id', '=', id).executeTakeFirst() // primary key
       : undefined
     // Another institution's signature is answered like one that does not exist.
-    if (!row || row.client_id !== clientId) throw new NotFoundError('no signature with this id was made for this client')
+    if (!row || row.client_id !== clientId) throw notFound('no signature with this id was made for this client')
     ctx.body = {
       signature_id: row.id, signed_at: row.signed_at.toISOString(), holder: row.holder, certificate_serial: row.certificate_serial,
       request: JSON.parse(row.request), payload: row.payload, payload_sha256: row.payload_sha256,
@@ -58,7 +58,7 @@ export function addSignatureRoutes(router: Router, deps: SignatureRouteDeps): vo
     const decision = await deps.limiter.hit(`verify:${ctx.ip}`, VERIFY_PER_MINUTE, 60)
     if (!decision.allowed) throw verifyRateLimited(decision.retryAfterSeconds)
     const body = await readJson(ctx, MAX_VERIFY_BYTES)
-    if (!isEvidence(body)) throw new InvalidRequestError('expected signature evidence: payload, signature and receipt (as in the token response or GET /signatures/{id})')
+    if (!isEvidence(body)) throw invalidRequest('expected signature evidence: payload, signature and receipt (as in the token response or GET /signatures/{id})')
     const report = await verifyEvidence(body, await deps.anchors())
     ctx.body = await withStatusNow(report, deps.judge)
   })
@@ -85,7 +85,7 @@ export function addSignatureRoutes(router: Router, deps: SignatureRouteDeps): vo
       try {
         await checkDpopProof(provider, { method: ctx.method, url: `${deps.issuer}${ctx.path}`, proofs }, { value: match[2]!, jkt: token.jkt, clientId: token.clientId! })
       } catch (err) {
-        if (err instanceof InvalidDpopProofError) ctx.set('WWW-Authenticate', challenge.replace('DPoP realm="signatures"', 'DPoP realm="signatures", error="invalid_dpop_proof"'))
+        if (err instanceof RequestError && err.kind === 'invalid_dpop_proof') ctx.set('WWW-Authenticate', challenge.replace('DPoP realm="signatures"', 'DPoP realm="signatures", error="invalid_dpop_proof"'))
         throw err
       }
     } else if (scheme !== 'bearer') {

@@ -3,7 +3,7 @@ import {
   type AuthenticationResponseJSON, type PublicKeyCredentialCreationOptionsJSON, type RegistrationResponseJSON,
 } from '@simplewebauthn/server'
 import { decodeAttestationObject } from '@simplewebauthn/server/helpers'
-import { InvalidPossessionProofError } from '../../ca/errors.ts'
+import { invalidPossessionProof } from '../../ca/errors.ts'
 import type { PossessionProof } from '../../ca/possession.ts'
 import type { Clock } from '../../util/clock.ts'
 import type { AttestationTrust } from './attestation.ts'
@@ -71,13 +71,13 @@ export class PasskeyRegistrar {
         requireUserVerification: true,
       })
     } catch (err) {
-      throw new InvalidPossessionProofError(`the passkey registration is not valid: ${(err as Error).message}`)
+      throw invalidPossessionProof(`the passkey registration is not valid: ${(err as Error).message}`)
     }
-    if (!registered.verified) throw new InvalidPossessionProofError('the passkey registration did not verify')
+    if (!registered.verified) throw invalidPossessionProof('the passkey registration did not verify')
     const credential = registered.registrationInfo.credential
 
     const assertion = input.assertion as AuthenticationResponseJSON
-    if (assertion?.id !== credential.id) throw new InvalidPossessionProofError('the assertion is not from the registered passkey')
+    if (assertion?.id !== credential.id) throw invalidPossessionProof('the assertion is not from the registered passkey')
     let asserted
     try {
       asserted = await verifyAuthenticationResponse({
@@ -87,9 +87,9 @@ export class PasskeyRegistrar {
         requireUserVerification: true,
       })
     } catch (err) {
-      throw new InvalidPossessionProofError(`the passkey assertion is not valid: ${(err as Error).message}`)
+      throw invalidPossessionProof(`the passkey assertion is not valid: ${(err as Error).message}`)
     }
-    if (!asserted.verified) throw new InvalidPossessionProofError('the passkey assertion did not verify')
+    if (!asserted.verified) throw invalidPossessionProof('the passkey assertion did not verify')
 
     const b = (text: string) => Buffer.from(text, 'base64url')
     const { fmt, aaguid, attestationObject } = registered.registrationInfo
