@@ -1,26 +1,20 @@
 import assert from 'node:assert/strict'
 import { generateKeyPairSync, sign } from 'node:crypto'
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import request from 'supertest'
 import { ManualClock } from '../../src/util/clock.ts'
 import { lastCode } from '../enrollment/helpers.ts'
 import { issueCertificate } from '../helpers/pki.ts'
-import { startTestServer, type TestServer } from '../helpers/server.ts'
-import { LoginHarness, type Holder } from '../login/harness.ts'
+import { type Holder } from '../login/harness.ts'
 import { signInToPortal } from './helpers.ts'
+import { loginSuite } from '../helpers/suite.ts'
 
 const DAY = 86_400
 
 describe('new keys from the portal (renewal, another device): the certificate, a phone code, a new key', () => {
-  let server: TestServer
-  let h: LoginHarness
   const clock = new ManualClock()
 
-  before(async () => {
-    server = await startTestServer({ overrides: { clock } })
-    h = new LoginHarness(server, clock)
-  })
-  after(async () => { await server.close() })
+  const { server, h } = loginSuite(clock)
 
   const signIn = (holder: Holder) => signInToPortal(h, server, holder)
 

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { sql } from 'kysely'
 import { ManualClock } from '../../src/util/clock.ts'
 import { NEEDS_POSTGRES, SERVER_ROLE } from '../helpers/db.ts'
-import { startTestServer, type TestServer } from '../helpers/server.ts'
-import { LoginHarness } from '../login/harness.ts'
+import { loginSuite } from '../helpers/suite.ts'
 
 /**
  * The server as a role that owns nothing (DATABASE_URL), migrations as the owner
@@ -12,14 +11,8 @@ import { LoginHarness } from '../login/harness.ts'
  * Every PostgreSQL test runs the server this way; this file names what the role is refused.
  */
 describe('the server\'s database role: rows only, the audit log and the signature archive append-only', { skip: NEEDS_POSTGRES }, () => {
-  let server: TestServer
-  let h: LoginHarness
   const clock = new ManualClock()
-  before(async () => {
-    server = await startTestServer({ backend: 'postgres', overrides: { clock } })
-    h = new LoginHarness(server, clock)
-  })
-  after(async () => { await server.close() })
+  const { server, h } = loginSuite(clock, () => ({ backend: 'postgres' }))
 
   it('serves as a role other than the tables\' owner', async () => {
     const { rows: [me] } = await sql<{ role: string; owner: string }>`

@@ -1,32 +1,27 @@
 import assert from 'node:assert/strict'
 import { generateKeyPairSync, webcrypto } from 'node:crypto'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import * as client from 'openid-client'
 import request from 'supertest'
 import { createInitialAccessToken } from '../../src/oidc/initial-access-token.ts'
 import { ManualClock } from '../../src/util/clock.ts'
-import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { clientKey } from '../conformance/harness.ts'
-import { LoginHarness } from '../login/harness.ts'
+import { loginSuite } from '../helpers/suite.ts'
 
 const REDIRECT = 'https://fapi.bank.example.kr/callback'
 
 describe('the FAPI 2.0 Security Profile for clients registered under it', () => {
-  let server: TestServer
-  let h: LoginHarness
   const clock = new ManualClock()
   let fapi: { config: client.Configuration; redirectUri: string; clientId: string }
 
+  const { server, h } = loginSuite(clock)
   before(async () => {
-    server = await startTestServer({ overrides: { clock } })
-    h = new LoginHarness(server, clock)
     const { privateKey: key, jwk } = await clientKey('ES256')
     const registered = (await register({
       redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'refresh_token'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [jwk] },
     }, { fapi: true }).expect(201)).body
     fapi = { config: await discover(registered.client_id, client.PrivateKeyJwt({ key, kid: String(jwk.kid) })), redirectUri: REDIRECT, clientId: registered.client_id }
   })
-  after(async () => { await server.close() })
 
   /** A registration with an initial access token; `expect` the status. */
   const register = (body: Record<string, unknown>, options: { fapi?: boolean } = {}) => ({

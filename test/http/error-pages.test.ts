@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict'
 import path from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import request from 'supertest'
 import { ROOT_DIR } from '../../src/context.ts'
 import { errorReason } from '../../src/http/error-reason.ts'
 import { Views } from '../../src/http/views.ts'
 import { ManualClock } from '../../src/util/clock.ts'
-import { startTestServer, type TestServer } from '../helpers/server.ts'
-import { LoginHarness } from '../login/harness.ts'
+import { loginSuite } from '../helpers/suite.ts'
 
 /** The reason line of an error page, as text. */
 function reasonOf(html: string): string | undefined {
@@ -15,16 +14,12 @@ function reasonOf(html: string): string | undefined {
 }
 
 describe('error pages name the reason, in the reader\'s language', () => {
-  let server: TestServer
-  let h: LoginHarness
   let clientId: string
   const clock = new ManualClock()
+  const { server, h } = loginSuite(clock)
   before(async () => {
-    server = await startTestServer({ overrides: { clock } })
-    h = new LoginHarness(server, clock)
     clientId = (await h.relyingParty({ name: '이유은행', redirectUri: 'https://reason.example.kr/cb', redirectUris: ['https://reason.example.kr/cb', 'https://reason.example.kr/other'] })).clientId
   })
-  after(async () => { await server.close() })
 
   const authorize = (query: Record<string, string>, language = 'ko') => request(server.url).get('/auth').query({ response_type: 'code', scope: 'openid', ...query }).set('Accept', 'text/html').set('Accept-Language', language)
 

@@ -1,27 +1,23 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import * as client from 'openid-client'
 import { ManualClock } from '../../src/util/clock.ts'
 import { issueCertificate } from '../helpers/pki.ts'
-import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { LoginHarness } from './harness.ts'
+import { loginSuite } from '../helpers/suite.ts'
 
 interface CertificateClaim { serial: string; 'x5t#S256': string; not_after: string }
 
 describe('the certificate claim, login_hint and id_token_hint (openid-client)', () => {
-  let server: TestServer
-  let h: LoginHarness
   let rp: Awaited<ReturnType<LoginHarness['relyingParty']>>
   const clock = new ManualClock()
 
+  const { server, h } = loginSuite(clock)
   before(async () => {
-    server = await startTestServer({ overrides: { clock } })
-    h = new LoginHarness(server, clock)
     // The certificate claim is the operator's to release (its serial names the subscriber wherever it goes).
     rp = await h.relyingParty({ name: 'Claims Bank', redirectUri: 'https://rp.example.kr/cb', scope: 'openid profile phone certificate offline_access', certificateClaim: true })
   })
-  after(async () => { await server.close() })
 
   const expected = (certificate: { serial: string; der: Uint8Array; notAfter: Date }): CertificateClaim => ({
     serial: certificate.serial,

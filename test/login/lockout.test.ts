@@ -1,21 +1,17 @@
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import { ManualClock } from '../../src/util/clock.ts'
 import { subscriberKey } from '../helpers/pki.ts'
-import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { LoginHarness } from './harness.ts'
+import { loginSuite } from '../helpers/suite.ts'
 
 describe('failed proofs: a stranger cannot lock a holder out; an address that keeps failing is refused', () => {
-  let server: TestServer
-  let h: LoginHarness
   let rp: Awaited<ReturnType<LoginHarness['relyingParty']>>
   const clock = new ManualClock()
+  const { server, h } = loginSuite(clock)
   before(async () => {
-    server = await startTestServer({ overrides: { clock } })
-    h = new LoginHarness(server, clock)
     rp = await h.relyingParty({ name: '잠금은행', redirectUri: 'https://lockout.example.kr/cb' })
   })
-  after(async () => { await server.close() })
 
   it('proofs signed with another key (anyone can fetch the certificate) do not count against it: the holder still logs in', async () => {
     const victim = await h.subscriber()

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import request from 'supertest'
 import { ACR_HIGH } from '../../src/possession/assurance.ts'
 import { ManualClock } from '../../src/util/clock.ts'
 import { signInToPortal } from '../account/helpers.ts'
-import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { LoginHarness } from './harness.ts'
+import { loginSuite } from '../helpers/suite.ts'
 
 /** Where an authorization request in `browser` leads: the login page, a code, or an error. */
 async function outcome(h: LoginHarness, rp: Awaited<ReturnType<LoginHarness['relyingParty']>>, browser: request.Agent, extra: Record<string, string> = {}) {
@@ -19,19 +19,15 @@ async function outcome(h: LoginHarness, rp: Awaited<ReturnType<LoginHarness['rel
 }
 
 describe('every institution login proves possession: when a PostCert session is reused', () => {
-  let server: TestServer
-  let h: LoginHarness
   const clock = new ManualClock()
   let bank: Awaited<ReturnType<LoginHarness['relyingParty']>>
   let insurer: Awaited<ReturnType<LoginHarness['relyingParty']>>
 
+  const { server, h } = loginSuite(clock, () => ({ env: { LOGIN_REUSE_SECONDS: '2' } }))
   before(async () => {
-    server = await startTestServer({ overrides: { clock }, env: { LOGIN_REUSE_SECONDS: '2' } })
-    h = new LoginHarness(server, clock)
     bank = await h.relyingParty({ name: '재사용은행', redirectUri: 'https://bank.reuse.example.kr/cb' })
     insurer = await h.relyingParty({ name: '재사용보험', redirectUri: 'https://insurer.reuse.example.kr/cb' })
   })
-  after(async () => { await server.close() })
 
   it('another institution in the same browser gets the login page, and login_required with prompt=none', async () => {
     const holder = await h.subscriber()

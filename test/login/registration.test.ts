@@ -1,22 +1,18 @@
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import request from 'supertest'
 import { ManualClock } from '../../src/util/clock.ts'
-import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { LoginHarness, type Holder } from './harness.ts'
+import { loginSuite } from '../helpers/suite.ts'
 
 describe('registration at the institution (consent)', () => {
-  let server: TestServer
-  let h: LoginHarness
   let rp: Awaited<ReturnType<LoginHarness['relyingParty']>>
   const clock = new ManualClock()
 
+  const { server, h } = loginSuite(clock)
   before(async () => {
-    server = await startTestServer({ overrides: { clock } })
-    h = new LoginHarness(server, clock)
     rp = await h.relyingParty({ name: 'Registration Bank', redirectUri: 'https://reg.example.kr/cb' })
   })
-  after(async () => { await server.close() })
 
   /** Login up to what follows the proof, each time in a fresh browser (another device). */
   const loginStep = async (holder: Holder, extra: Record<string, string> = {}) => {

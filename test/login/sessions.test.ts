@@ -1,24 +1,20 @@
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import * as jose from 'jose'
 import * as client from 'openid-client'
 import { ManualClock } from '../../src/util/clock.ts'
 import { backchannelReceiver } from '../helpers/backchannel.ts'
-import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { LoginHarness } from './harness.ts'
+import { loginSuite } from '../helpers/suite.ts'
 
 describe('sessions: prompt, max_age, refresh, userinfo, logout (openid-client)', () => {
-  let server: TestServer
-  let h: LoginHarness
   let rp: Awaited<ReturnType<LoginHarness['relyingParty']>>
   const clock = new ManualClock()
 
+  const { server, h } = loginSuite(clock)
   before(async () => {
-    server = await startTestServer({ overrides: { clock } })
-    h = new LoginHarness(server, clock)
     rp = await h.relyingParty({ name: 'Session Bank', redirectUri: 'https://rp.example.kr/cb', postLogoutRedirectUris: ['https://rp.example.kr/bye'] })
   })
-  after(async () => { await server.close() })
 
   const callbackError = async (location: string) => {
     const url = new URL(location)

@@ -11,6 +11,7 @@ import { NEEDS_POSTGRES } from '../helpers/db.ts'
 import { signChallenge, subscriberKey } from '../helpers/pki.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { LoginHarness, type Holder } from './harness.ts'
+import { loginSuite } from '../helpers/suite.ts'
 
 const DAY = 86_400
 
@@ -146,14 +147,8 @@ for (const topology of ['one instance', 'two instances'] as const) {
 }
 
 describe('status changes: a certificate with a great many logins, and requests in flight', () => {
-  let server: TestServer
-  let h: LoginHarness
   const clock = new ManualClock()
-  before(async () => {
-    server = await startTestServer({ overrides: { clock } })
-    h = new LoginHarness(server, clock)
-  })
-  after(async () => { await server.close() })
+  const { server, h } = loginSuite(clock)
 
   it('revokes a certificate that logged in 11,000 times (a thief\'s script): every login ends, every logout is owed', async () => {
     const holder = await h.subscriber()

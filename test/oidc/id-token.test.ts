@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import * as jose from 'jose'
 import * as client from 'openid-client'
 import request from 'supertest'
 import { createInitialAccessToken } from '../../src/oidc/initial-access-token.ts'
 import { ManualClock } from '../../src/util/clock.ts'
 import { clientKey } from '../conformance/harness.ts'
-import { startTestServer, type TestServer } from '../helpers/server.ts'
-import { LoginHarness } from '../login/harness.ts'
+import { loginSuite } from '../helpers/suite.ts'
 
 /**
  * The ID token's algorithm and session id as relying parties with default settings expect them:
@@ -15,14 +14,8 @@ import { LoginHarness } from '../login/harness.ts'
  * section 2), and `sid` in every ID token.
  */
 describe('ID tokens: RS256 by default, sid always', () => {
-  let server: TestServer
-  let h: LoginHarness
   const clock = new ManualClock()
-  before(async () => {
-    server = await startTestServer({ overrides: { clock } })
-    h = new LoginHarness(server, clock)
-  })
-  after(async () => { await server.close() })
+  const { server, h } = loginSuite(clock)
 
   /** A relying party like go-oidc with its defaults: RS256 only, keys from the JWKS. */
   async function verifyAsRs256OnlyRp(idToken: string, clientId: string) {

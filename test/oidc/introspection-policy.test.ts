@@ -1,18 +1,11 @@
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { ManualClock } from '../../src/util/clock.ts'
-import { startTestServer, type TestServer } from '../helpers/server.ts'
-import { LoginHarness } from '../login/harness.ts'
+import { loginSuite } from '../helpers/suite.ts'
 
 describe('introspection and revocation: an institution sees and revokes its own tokens only', () => {
-  let server: TestServer
-  let h: LoginHarness
   const clock = new ManualClock()
-  before(async () => {
-    server = await startTestServer({ overrides: { clock } })
-    h = new LoginHarness(server, clock)
-  })
-  after(async () => { await server.close() })
+  const { server, h } = loginSuite(clock)
 
   it('another client gets active: false for a token it was not issued (not the subscriber it names), and cannot revoke it', async () => {
     const bank = await h.relyingParty({ name: '토큰은행', redirectUri: 'https://own.example.kr/cb' })

@@ -1,22 +1,18 @@
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import { ManualClock } from '../../src/util/clock.ts'
 import { BACKENDS } from '../helpers/db.ts'
-import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { LoginHarness } from '../login/harness.ts'
+import { loginSuite } from '../helpers/suite.ts'
 
 for (const backend of BACKENDS) {
   describe(`single use under concurrency: codes and refresh tokens (${backend})`, () => {
-    let server: TestServer
-    let h: LoginHarness
     let rp: Awaited<ReturnType<LoginHarness['relyingParty']>>
     const clock = new ManualClock()
+    const { server, h } = loginSuite(clock, () => ({ backend }))
     before(async () => {
-      server = await startTestServer({ backend, overrides: { clock } })
-      h = new LoginHarness(server, clock)
       rp = await h.relyingParty({ name: '경합은행', redirectUri: 'https://race.example.kr/cb', scope: 'openid offline_access' })
     })
-    after(async () => { await server.close() })
 
     const token = (body: Record<string, string>) => fetch(`${server.url}/token`, {
       method: 'POST',

@@ -1,32 +1,27 @@
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import { createHash } from 'node:crypto'
 import { SignJWT } from 'jose'
 import * as client from 'openid-client'
 import { ManualClock } from '../../src/util/clock.ts'
 import { runCli } from '../helpers/process.ts'
-import { startTestServer, tempDir, type TestServer } from '../helpers/server.ts'
+import { tempDir } from '../helpers/server.ts'
 import { LoginHarness } from '../login/harness.ts'
-import { CONTRACT, SigningHarness } from './harness.ts'
+import { CONTRACT } from './harness.ts'
+import { loginSuite } from '../helpers/suite.ts'
 
 describe('the signature archive and its verifiers', () => {
-  let server: TestServer
-  let h: LoginHarness
-  let signing: SigningHarness
   let rp: Awaited<ReturnType<LoginHarness['relyingParty']>>
   let other: Awaited<ReturnType<LoginHarness['relyingParty']>>
   const clock = new ManualClock()
 
+  const { server, h, signing } = loginSuite(clock)
   before(async () => {
-    server = await startTestServer({ overrides: { clock } })
-    h = new LoginHarness(server, clock)
-    signing = new SigningHarness(h, server, clock)
     rp = await h.relyingParty({ name: 'Archive Bank', redirectUri: 'https://archive.example.kr/cb' })
     other = await h.relyingParty({ name: 'Other Bank', redirectUri: 'https://other.example.kr/cb' })
   })
-  after(async () => { await server.close() })
 
   const verify = async (evidence: unknown) => {
     const res = await fetch(`${server.url}/signatures/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(evidence) })

@@ -1,26 +1,20 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import { ManualClock } from '../../src/util/clock.ts'
-import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { LoginHarness } from '../login/harness.ts'
-import { signatureDetail, SigningHarness } from './harness.ts'
+import { signatureDetail } from './harness.ts'
+import { loginSuite } from '../helpers/suite.ts'
 
 const sha256 = (text: string | Buffer) => createHash('sha256').update(text).digest('base64url')
 
 describe('what is shown is what is signed', () => {
-  let server: TestServer
-  let h: LoginHarness
-  let signing: SigningHarness
   let rp: Awaited<ReturnType<LoginHarness['relyingParty']>>
   const clock = new ManualClock()
+  const { server, h, signing } = loginSuite(clock)
   before(async () => {
-    server = await startTestServer({ overrides: { clock } })
-    h = new LoginHarness(server, clock)
-    signing = new SigningHarness(h, server, clock)
     rp = await h.relyingParty({ name: '표시은행', redirectUri: 'https://shown.example.kr/cb' })
   })
-  after(async () => { await server.close() })
 
   /** The refusal of an authorization request carrying this detail. */
   async function refusal(detail: unknown) {

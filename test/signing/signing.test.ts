@@ -2,29 +2,26 @@ import assert from 'node:assert/strict'
 import { X509Certificate } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import * as jose from 'jose'
 import * as client from 'openid-client'
 import { singleStatus } from '../../src/ca/ocsp.ts'
 import { ManualClock } from '../../src/util/clock.ts'
 import { openssl } from '../helpers/pki.ts'
-import { startTestServer, tempDir, type TestServer } from '../helpers/server.ts'
+import { tempDir } from '../helpers/server.ts'
 import { LoginHarness, type Holder } from '../login/harness.ts'
 import { CONTRACT, sha256, signatureDetail, SigningHarness, type SigningPage } from './harness.ts'
+import { loginSuite } from '../helpers/suite.ts'
 
 describe('electronic signatures through authorization_details (certificate file)', () => {
-  let server: TestServer
-  let h: LoginHarness
   let rp: Awaited<ReturnType<LoginHarness['relyingParty']>>
   const clock = new ManualClock()
 
+  const { server, h } = loginSuite(clock)
   before(async () => {
-    server = await startTestServer({ overrides: { clock } })
-    h = new LoginHarness(server, clock)
     rp = await h.relyingParty({ name: 'Signing Bank', redirectUri: 'https://sign.example.kr/cb' })
     signing = new SigningHarness(h, server, clock)
   })
-  after(async () => { await server.close() })
 
   let signing: SigningHarness
   const toSigningPage = (holder: Holder, detail?: unknown) => signing.toSigningPage(rp, holder, detail)

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { createHash, sign, webcrypto, X509Certificate } from 'node:crypto'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import { Attribute, ContentInfo, SignedData } from '@peculiar/asn1-cms'
 import { AsnConvert } from '@peculiar/asn1-schema'
 import { x509 } from '../../src/ca/x509.ts'
@@ -10,9 +10,8 @@ import { SIGNATURE_JWS_TYPE } from '../../src/holders/keyfile/signature-jws.ts'
 import { AttributeSet } from '../../src/signing/cms-check.ts'
 import { chainToAnchor, ocspAtSigning } from '../../src/signing/verify.ts'
 import { ManualClock } from '../../src/util/clock.ts'
-import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { LoginHarness } from '../login/harness.ts'
-import { SigningHarness } from './harness.ts'
+import { loginSuite } from '../helpers/suite.ts'
 
 /** The DER header of `der` rewritten with a length in one more byte than it needs: BER, not DER. */
 function paddedLength(der: Uint8Array): Uint8Array {
@@ -22,18 +21,12 @@ function paddedLength(der: Uint8Array): Uint8Array {
 }
 
 describe('what subscribers send is read strictly: JOSE by jose, ASN.1 by schema and in DER only', () => {
-  let server: TestServer
-  let h: LoginHarness
-  let signing: SigningHarness
   let rp: Awaited<ReturnType<LoginHarness['relyingParty']>>
   const clock = new ManualClock()
+  const { server, h, signing } = loginSuite(clock)
   before(async () => {
-    server = await startTestServer({ overrides: { clock } })
-    h = new LoginHarness(server, clock)
-    signing = new SigningHarness(h, server, clock)
     rp = await h.relyingParty({ name: '엄격은행', redirectUri: 'https://strict.example.kr/cb' })
   })
-  after(async () => { await server.close() })
 
   it('a login proof with a crit header the server does not understand is refused (RFC 7515 4.1.11)', async () => {
     const holder = await h.subscriber()
