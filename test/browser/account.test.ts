@@ -1,39 +1,26 @@
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import * as client from 'openid-client'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { toPem } from '../../src/ca/x509.ts'
 import { ManualClock } from '../../src/util/clock.ts'
-import { launchBrowser, NEEDS_CHROMIUM } from '../helpers/browser.ts'
+import { NEEDS_CHROMIUM } from '../helpers/browser.ts'
 import { enrollInBrowser, KIM, LEE, proveIdentityInBrowser } from '../helpers/browser-flows.ts'
 import { lastCode } from '../enrollment/helpers.ts'
 import { openssl } from '../helpers/pki.ts'
 import { ROOT } from '../helpers/process.ts'
-import { startTestServer, tempDir, type TestServer } from '../helpers/server.ts'
-import { LoginHarness } from '../login/harness.ts'
+import { browserSuite, BrowserRelyingParty, onPhone } from '../helpers/browser-suite.ts'
+import { startTestServer, tempDir } from '../helpers/server.ts'
 
 const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots')
 const PASSWORD = 'Gwangju-2026-portal!'
 
 describe('the subscriber portal in a real browser', { skip: NEEDS_CHROMIUM }, () => {
-  let server: TestServer
-  let browser: Browser
-  let config: client.Configuration
-  let redirectUri: string
-
-  before(async () => {
-    server = await startTestServer({ hostname: 'localhost' })
-    redirectUri = `${server.issuer}/rp/callback`
-    ;({ config } = await new LoginHarness(server, server.ctx.clock).relyingParty({ name: '포털은행', redirectUri, scope: 'openid profile offline_access' }))
-    browser = await launchBrowser()
-    fs.mkdirSync(SHOTS, { recursive: true })
-  })
-  after(async () => {
-    await browser?.close()
-    await server?.close()
-  })
+  const { server, browser } = browserSuite({ screenshots: SHOTS })
+  let rp: BrowserRelyingParty
+  before(async () => { rp = await BrowserRelyingParty.register(server, { name: '포털은행', scope: 'openid profile offline_access' }) })
 
   const logInWithFile = async (page: Page) => {
     await page.waitForURL(/\/interaction\//)
@@ -43,20 +30,15 @@ describe('the subscriber portal in a real browser', { skip: NEEDS_CHROMIUM }, ()
   }
 
   it('revokes an institution, whose refresh token then stops working; the activity lists the login there', async () => {
-    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR', acceptDownloads: true })
+    const context = await onPhone(browser, { acceptDownloads: true })
     const page = await context.newPage()
     await enrollInBrowser(page, server, KIM, { password: PASSWORD })
 
     // The institution: a login with offline access, registering there.
-    const verifier = client.randomPKCECodeVerifier()
-    await page.goto(client.buildAuthorizationUrl(config, {
-      redirect_uri: redirectUri, scope: 'openid offline_access', prompt: 'consent', state: 'st', nonce: 'n',
-      code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
-    }).href)
+    const started = await rp.start(page, { scope: 'openid offline_access', prompt: 'consent' })
     await logInWithFile(page)
     await page.getByRole('button', { name: '등록하고 계속' }).click()
-    await page.waitForURL((u) => u.pathname === '/rp/callback')
-    const tokens = await client.authorizationCodeGrant(config, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: 'st', expectedNonce: 'n' })
+    const tokens = await rp.finish(page, started)
     assert.ok(tokens.refresh_token)
 
     // The portal: the certificate again, no registration page.
@@ -79,7 +61,7 @@ describe('the subscriber portal in a real browser', { skip: NEEDS_CHROMIUM }, ()
     await page.locator('#revoked-notice').waitFor()
     assert.match(await page.locator('#revoked-notice').textContent() ?? '', /포털은행 등록을 해지했습니다/)
     assert.equal(await page.locator('#institutions').count(), 0, 'no institution left')
-    await assert.rejects(client.refreshTokenGrant(config, tokens.refresh_token!), (err: client.ResponseBodyError) => err.error === 'invalid_grant')
+    await assert.rejects(client.refreshTokenGrant(rp.config, tokens.refresh_token!), (err: client.ResponseBodyError) => err.error === 'invalid_grant')
 
     await page.getByRole('link', { name: '이용 내역 전체 보기' }).click()
     await page.waitForURL((u) => u.pathname === '/account/activity')
@@ -95,12 +77,12 @@ describe('the subscriber portal in a real browser', { skip: NEEDS_CHROMIUM }, ()
   })
 
   it('reports a lost certificate without having it (phone code and identity document again); OCSP then says revoked', async () => {
-    const device = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR' })
+    const device = await onPhone(browser)
     const serial = await enrollInBrowser(await device.newPage(), server, LEE, { password: PASSWORD })
     await device.close()
 
     // Another browser, without the certificate: the journey proves phone and identity again.
-    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR' })
+    const context = await onPhone(browser)
     const page = await context.newPage()
     await proveIdentityInBrowser(page, server, LEE)
     const item = page.locator(`#manage li[data-serial="${serial}"]`)
@@ -129,9 +111,8 @@ describe('the subscriber portal in a real browser', { skip: NEEDS_CHROMIUM }, ()
     const clock = new ManualClock()
     const renewServer = await startTestServer({ hostname: 'localhost', overrides: { clock } })
     try {
-      const redirect = `${renewServer.issuer}/rp/callback`
-      const { config: rpConfig } = await new LoginHarness(renewServer, clock).relyingParty({ name: '갱신은행', redirectUri: redirect })
-      const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR' })
+      const renewRp = await BrowserRelyingParty.register(renewServer, { name: '갱신은행' })
+      const context = await onPhone(browser)
       const page = await context.newPage()
       const oldSerial = await enrollInBrowser(page, renewServer, KIM, { password: PASSWORD })
 
@@ -158,21 +139,16 @@ describe('the subscriber portal in a real browser', { skip: NEEDS_CHROMIUM }, ()
 
       // At the institution: the new certificate logs in, the old one is refused.
       const loginWith = async (serial: string) => {
-        const verifier = client.randomPKCECodeVerifier()
-        await page.goto(client.buildAuthorizationUrl(rpConfig, {
-          redirect_uri: redirect, scope: 'openid', state: 's', nonce: 'n', prompt: 'login',
-          code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
-        }).href)
+        const started = await renewRp.start(page, { prompt: 'login' })
         await page.waitForURL(/\/interaction\//)
         await page.locator('#certificates label', { hasText: `${serial.slice(0, 8)}…` }).click()
         await page.getByLabel('인증서 비밀번호').fill(PASSWORD)
         await page.getByRole('button', { name: '인증서 파일로 로그인' }).click()
-        return verifier
+        return started
       }
-      const verifier = await loginWith(newSerial)
+      const started = await loginWith(newSerial)
       await page.getByRole('button', { name: '등록하고 계속' }).click()
-      await page.waitForURL((u) => u.pathname === '/rp/callback')
-      const tokens = await client.authorizationCodeGrant(rpConfig, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: 's', expectedNonce: 'n' })
+      const tokens = await renewRp.finish(page, started)
       assert.ok(tokens.claims()!.sub)
       await loginWith(oldSerial)
       await page.locator('#login-error').waitFor()

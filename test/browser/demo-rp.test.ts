@@ -10,6 +10,7 @@ import { launchBrowser, NEEDS_CHROMIUM } from '../helpers/browser.ts'
 import { addVirtualAuthenticator, enrollInBrowser, KIM, LEE } from '../helpers/browser-flows.ts'
 import { ROOT } from '../helpers/process.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
+import { onPhone } from '../helpers/browser-suite.ts'
 
 const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots')
 
@@ -71,7 +72,7 @@ describe('the demo relying party (examples/relying-party) in a real browser', { 
   }
 
   it('passkey: consent the first time, none the second; claims shown; a replayed assertion refused; logout; revoked refused', async () => {
-    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR' })
+    const context = await onPhone(browser)
     const page = await context.newPage()
     await addVirtualAuthenticator(page)
     const serial = await enrollInBrowser(page, server, LEE, { passkey: true })
@@ -162,7 +163,7 @@ describe('the demo relying party (examples/relying-party) in a real browser', { 
   })
 
   it('contract: signed with a certificate file and with a passkey, verified; a changed text fails; revoked later shows as revoked now', async () => {
-    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR' })
+    const context = await onPhone(browser)
     const page = await context.newPage()
     await addVirtualAuthenticator(page)
     const password = 'Yeosu-2026-night-sea!'

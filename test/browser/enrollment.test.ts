@@ -11,6 +11,7 @@ import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { lastCode, PERSON_1, PERSON_2 } from '../enrollment/helpers.ts'
 import { POLICY_OIDS } from '../../src/ca/constants.ts'
 import { toPem } from '../../src/ca/x509.ts'
+import { onPhone } from '../helpers/browser-suite.ts'
 
 /** Screenshots of every step go here (ignored by git) for a person to look at. */
 const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots')
@@ -30,7 +31,7 @@ describe('enrollment in a real browser with a certificate file', { skip: NEEDS_C
 
   for (const lang of ['ko', 'en'] as const) {
     it(`a subscriber gets a certificate file on a phone, and its backup opens with openssl (${lang})`, async () => {
-      const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: lang === 'ko' ? 'ko-KR' : 'en-US' })
+      const context = await onPhone(browser, { locale: lang === 'ko' ? 'ko-KR' : 'en-US' })
       const page = await context.newPage()
       const violations: string[] = []
       page.on('console', (msg) => { if (/Content Security Policy/i.test(msg.text())) violations.push(msg.text()) })
@@ -128,7 +129,7 @@ describe('enrollment in a real browser with a passkey', { skip: NEEDS_CHROMIUM }
   })
 
   it('a subscriber gets a certificate bound to a new passkey (virtual authenticator)', async () => {
-    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR' })
+    const context = await onPhone(browser)
     const page = await context.newPage()
     const cdp = await context.newCDPSession(page)
     await cdp.send('WebAuthn.enable')

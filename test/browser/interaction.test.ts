@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import * as client from 'openid-client'
-import type { Browser } from 'playwright-core'
-import { launchBrowser, NEEDS_CHROMIUM } from '../helpers/browser.ts'
-import { startTestServer, tempDir, type TestServer } from '../helpers/server.ts'
+import { NEEDS_CHROMIUM } from '../helpers/browser.ts'
+import { browserSuite, BrowserRelyingParty, onPhone } from '../helpers/browser-suite.ts'
+import { tempDir } from '../helpers/server.ts'
 
 /** The few DOM globals the page functions use (the project's types have no DOM lib). */
 interface BrowserGlobals {
@@ -12,39 +12,17 @@ interface BrowserGlobals {
 }
 
 describe('the interaction page in a real browser', { skip: NEEDS_CHROMIUM }, () => {
-  let server: TestServer
-  let browser: Browser
-  let config: client.Configuration
-  let redirectUri: string
-
-  before(async () => {
-    server = await startTestServer()
-    // The relying party's callback is a path on PostCert's origin that answers 404: enough to see
-    // where the browser lands without running a second site.
-    redirectUri = `${server.url}/rp/callback`
-    const store = server.ctx.clients
-    const rp = await store.add({ name: '데모은행', redirectUris: [redirectUri] })
-    config = await client.discovery(new URL(server.issuer), rp.client_id, {}, client.ClientSecretBasic(String(rp.client_secret)), { execute: [client.allowInsecureRequests] })
-    browser = await launchBrowser()
-  })
-  after(async () => {
-    await browser?.close()
-    await server?.close()
-  })
+  const { server, browser } = browserSuite({ hostname: '127.0.0.1' })
+  let rp: BrowserRelyingParty
+  before(async () => { rp = await BrowserRelyingParty.register(server, { name: '데모은행' }) })
 
   it('shows the page styled, on a phone, with no CSP violation, and returns with access_denied', async (t) => {
-    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR' })
+    const context = await onPhone(browser)
     const page = await context.newPage()
     const violations: string[] = []
     page.on('console', (msg) => { if (/Content Security Policy/i.test(msg.text())) violations.push(msg.text()) })
 
-    const verifier = client.randomPKCECodeVerifier()
-    const state = client.randomState()
-    const url = client.buildAuthorizationUrl(config, {
-      redirect_uri: redirectUri, scope: 'openid', state,
-      code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
-    })
-    await page.goto(url.href)
+    const started = await rp.start(page)
     assert.match(new URL(page.url()).pathname, /^\/interaction\//)
     assert.equal(await page.locator('h1').textContent(), '우체국 인증서로 로그인')
     // The login script ran (CSP allows it) and found no certificate file in this fresh browser.
@@ -68,7 +46,7 @@ describe('the interaction page in a real browser', { skip: NEEDS_CHROMIUM }, () 
     const callback = new URL(page.url())
     assert.equal(callback.searchParams.get('error'), 'access_denied')
     await assert.rejects(
-      client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state }),
+      client.authorizationCodeGrant(rp.config, callback, { pkceCodeVerifier: started.verifier, expectedState: started.state }),
       (err: client.AuthorizationResponseError) => err.error === 'access_denied',
     )
     assert.deepEqual(violations, [])

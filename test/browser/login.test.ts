@@ -2,47 +2,25 @@ import assert from 'node:assert/strict'
 import { generateKeyPairSync } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import { after, before, describe, it } from 'node:test'
-import * as client from 'openid-client'
-import type { Browser, Page } from 'playwright-core'
+import { before, describe, it } from 'node:test'
+import type { Page } from 'playwright-core'
 import { encryptPkcs8, toPem } from '../../src/holders/keyfile/encrypted-pkcs8.ts'
 import { ACR_SUBSTANTIAL } from '../../src/possession/assurance.ts'
-import { launchBrowser, NEEDS_CHROMIUM } from '../helpers/browser.ts'
+import { NEEDS_CHROMIUM } from '../helpers/browser.ts'
 import { addVirtualAuthenticator, enrollInBrowser, KIM, LEE } from '../helpers/browser-flows.ts'
 import { ROOT } from '../helpers/process.ts'
-import { startTestServer, type TestServer } from '../helpers/server.ts'
+import { browserSuite, BrowserRelyingParty, onPhone } from '../helpers/browser-suite.ts'
 
 const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots')
 
 describe('certificate login in a real browser', { skip: NEEDS_CHROMIUM }, () => {
-  let server: TestServer
-  let browser: Browser
-  let config: client.Configuration
-  let redirectUri: string
-
-  before(async () => {
-    server = await startTestServer({ hostname: 'localhost' })
-    redirectUri = `${server.issuer}/rp/callback`
-    const store = server.ctx.clients
-    const rp = await store.add({ name: '데모은행', redirectUris: [redirectUri] })
-    config = await client.discovery(new URL(server.issuer), rp.client_id, {}, client.ClientSecretBasic(String(rp.client_secret)), { execute: [client.allowInsecureRequests] })
-    browser = await launchBrowser()
-    fs.mkdirSync(SHOTS, { recursive: true })
-  })
-  after(async () => {
-    await browser?.close()
-    await server?.close()
-  })
+  const { server, browser } = browserSuite({ screenshots: SHOTS })
+  let rp: BrowserRelyingParty
+  before(async () => { rp = await BrowserRelyingParty.register(server, { name: '데모은행' }) })
 
   /** The relying party's side: start a login, and redeem the code at the callback. */
   async function login(page: Page, act: () => Promise<void>, expectConsent: boolean, shotPrefix?: string, extra: Record<string, string> = {}) {
-    const verifier = client.randomPKCECodeVerifier()
-    const state = client.randomState()
-    const nonce = client.randomNonce()
-    await page.goto(client.buildAuthorizationUrl(config, {
-      redirect_uri: redirectUri, scope: 'openid profile', state, nonce,
-      code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', ...extra,
-    }).href)
+    const started = await rp.start(page, { scope: 'openid profile', ...extra })
     await page.waitForURL(/\/interaction\//)
     if (shotPrefix) await page.screenshot({ path: path.join(SHOTS, `${shotPrefix}-login.png`), fullPage: true })
     await act()
@@ -51,13 +29,11 @@ describe('certificate login in a real browser', { skip: NEEDS_CHROMIUM }, () => 
       if (shotPrefix) await page.screenshot({ path: path.join(SHOTS, `${shotPrefix}-consent.png`), fullPage: true })
       await page.getByRole('button', { name: '등록하고 계속' }).click()
     }
-    await page.waitForURL((u) => u.pathname === '/rp/callback')
-    const tokens = await client.authorizationCodeGrant(config, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce })
-    return tokens.claims()!
+    return (await rp.finish(page, started)).claims()!
   }
 
   it('logs in with the certificate file kept in this browser: consent the first time, none the second', async () => {
-    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR' })
+    const context = await onPhone(browser)
     const page = await context.newPage()
     const serial = await enrollInBrowser(page, server, KIM, { password: 'Daejeon-2026-safe!' })
     const listed = async () => (await page.locator('#certificates label').first().textContent()) ?? ''
@@ -69,9 +45,7 @@ describe('certificate login in a real browser', { skip: NEEDS_CHROMIUM }, () => 
     // A wrong password fails in the browser: no login request reaches the server.
     const calls: string[] = []
     page.on('request', (r) => { if (r.url().includes('/login/')) calls.push(r.url()) })
-    await page.goto(client.buildAuthorizationUrl(config, {
-      redirect_uri: redirectUri, scope: 'openid', state: 's', code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()), code_challenge_method: 'S256',
-    }).href)
+    await rp.start(page)
     await page.waitForURL(/\/interaction\//)
     await page.locator('#certificates label').first().waitFor()
     assert.match(await listed(), /김우정 · [0-9a-f]{8}… · 만료일 \d{4}-\d{2}-\d{2}/, 'the certificate is listed by name, serial and expiry')
@@ -88,10 +62,7 @@ describe('certificate login in a real browser', { skip: NEEDS_CHROMIUM }, () => 
 
     // Once revoked, the certificate is refused with a page-language explanation.
     await server.ctx.authority.revoke(serial, 'keyCompromise')
-    await page.goto(client.buildAuthorizationUrl(config, {
-      redirect_uri: redirectUri, scope: 'openid', state: 's2', prompt: 'login',
-      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()), code_challenge_method: 'S256',
-    }).href)
+    await rp.start(page, { prompt: 'login' })
     await page.waitForURL(/\/interaction\//)
     await withFile('Daejeon-2026-safe!')()
     await page.locator('#login-error').waitFor()
@@ -102,7 +73,7 @@ describe('certificate login in a real browser', { skip: NEEDS_CHROMIUM }, () => 
   })
 
   it('imports a backup file on another device and logs in with it; refuses broken files before any server call', async () => {
-    const first = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR', acceptDownloads: true })
+    const first = await onPhone(browser, { acceptDownloads: true })
     const enrolled = await first.newPage()
     const password = 'Mokpo-2026-harbour!'
     await enrollInBrowser(enrolled, server, { ...KIM, phone: '010-0000-0001' }, { password })
@@ -111,7 +82,7 @@ describe('certificate login in a real browser', { skip: NEEDS_CHROMIUM }, () => 
     await first.close()
 
     // A new device: nothing in this browser yet.
-    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR' })
+    const context = await onPhone(browser)
     const page = await context.newPage()
     const calls: string[] = []
     const challengeCalls: string[] = []
@@ -153,7 +124,7 @@ describe('certificate login in a real browser', { skip: NEEDS_CHROMIUM }, () => 
   })
 
   it('logs in with a passkey', async () => {
-    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR' })
+    const context = await onPhone(browser)
     const page = await context.newPage()
     await addVirtualAuthenticator(page)
     await enrollInBrowser(page, server, LEE, { passkey: true })

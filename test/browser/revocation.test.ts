@@ -9,6 +9,7 @@ import { launchBrowser, NEEDS_CHROMIUM } from '../helpers/browser.ts'
 import { enrollInBrowser, KIM } from '../helpers/browser-flows.ts'
 import { ROOT } from '../helpers/process.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
+import { onPhone } from '../helpers/browser-suite.ts'
 
 const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots')
 const PASSWORD = 'Mokpo-2026-harbour!'
@@ -73,7 +74,7 @@ describe('a revoked certificate ends what it opened, in real browsers', { skip: 
     await page.locator('#refreshed').waitFor()
 
     // Another browser: the backup imported on the login page, the portal, the revocation.
-    const other = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR' })
+    const other = await onPhone(browser)
     const phone = await other.newPage()
     await phone.goto(`${server.issuer}/account`)
     await phone.waitForURL(/\/interaction\//)

@@ -1,15 +1,13 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import fs from 'node:fs'
 import path from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import * as jose from 'jose'
-import * as client from 'openid-client'
-import type { Browser, Page } from 'playwright-core'
-import { launchBrowser, NEEDS_CHROMIUM } from '../helpers/browser.ts'
+import type { Page } from 'playwright-core'
+import { NEEDS_CHROMIUM } from '../helpers/browser.ts'
 import { addVirtualAuthenticator, enrollInBrowser, KIM, LEE } from '../helpers/browser-flows.ts'
 import { ROOT } from '../helpers/process.ts'
-import { startTestServer, type TestServer } from '../helpers/server.ts'
+import { browserSuite, BrowserRelyingParty, onPhone } from '../helpers/browser-suite.ts'
 
 const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots')
 const CONTRACT = '# 전자금융거래 약정\n\n제1조 이 약정은 **우체국 금융인증서**로 체결합니다.\n\n- 계약 기간: 1년\n- 해지: 언제든지'
@@ -20,32 +18,13 @@ const DETAIL = {
 }
 
 describe('signing a contract in a real browser', { skip: NEEDS_CHROMIUM }, () => {
-  let server: TestServer
-  let browser: Browser
-  let config: client.Configuration
-  let redirectUri: string
-
-  before(async () => {
-    server = await startTestServer({ hostname: 'localhost' })
-    redirectUri = `${server.issuer}/rp/callback`
-    const store = server.ctx.clients
-    const rp = await store.add({ name: '서명은행', redirectUris: [redirectUri] })
-    config = await client.discovery(new URL(server.issuer), rp.client_id, {}, client.ClientSecretBasic(String(rp.client_secret)), { execute: [client.allowInsecureRequests] })
-    browser = await launchBrowser()
-    fs.mkdirSync(SHOTS, { recursive: true })
-  })
-  after(async () => {
-    await browser?.close()
-    await server?.close()
-  })
+  const { server, browser } = browserSuite({ screenshots: SHOTS })
+  let rp: BrowserRelyingParty
+  before(async () => { rp = await BrowserRelyingParty.register(server, { name: '서명은행' }) })
 
   /** The institution asks for the signature; `login` and `sign` act on PostCert's pages; the code is redeemed. */
   async function signContract(page: Page, login: () => Promise<void>, sign: () => Promise<void>, shot: string) {
-    const verifier = client.randomPKCECodeVerifier()
-    await page.goto(client.buildAuthorizationUrl(config, {
-      redirect_uri: redirectUri, scope: 'openid', state: 'sign-state', authorization_details: JSON.stringify([DETAIL]),
-      code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
-    }).href)
+    const started = await rp.start(page, { authorization_details: JSON.stringify([DETAIL]) })
     await page.waitForURL(/\/interaction\//)
     await login()
     await page.getByRole('heading', { name: '전자서명' }).waitFor()
@@ -53,8 +32,7 @@ describe('signing a contract in a real browser', { skip: NEEDS_CHROMIUM }, () =>
     assert.ok(await page.getByText('250,000 KRW').isVisible(), 'the transaction is shown')
     await page.screenshot({ path: path.join(SHOTS, `${shot}.png`), fullPage: true })
     await sign()
-    await page.waitForURL((u) => u.pathname === '/rp/callback')
-    const tokens = await client.authorizationCodeGrant(config, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: 'sign-state' })
+    const tokens = await rp.finish(page, started)
     const [detail] = tokens.authorization_details as unknown as Record<string, any>[]
     const jwks = jose.createLocalJWKSet(await (await fetch(`${server.issuer}/jwks`)).json() as jose.JSONWebKeySet)
     const { payload } = await jose.jwtVerify(detail!.receipt, jwks, { issuer: server.issuer })
@@ -62,7 +40,7 @@ describe('signing a contract in a real browser', { skip: NEEDS_CHROMIUM }, () =>
   }
 
   it('signs with the certificate file kept in this browser', async () => {
-    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR' })
+    const context = await onPhone(browser)
     const page = await context.newPage()
     const serial = await enrollInBrowser(page, server, KIM, { password: 'Gangneung-2026-sea!' })
     const { detail, receipt } = await signContract(page, async () => {
@@ -80,7 +58,7 @@ describe('signing a contract in a real browser', { skip: NEEDS_CHROMIUM }, () =>
   })
 
   it('signs with a passkey', async () => {
-    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'ko-KR' })
+    const context = await onPhone(browser)
     const page = await context.newPage()
     await addVirtualAuthenticator(page)
     const serial = await enrollInBrowser(page, server, LEE, { passkey: true })

@@ -2,25 +2,10 @@ import { after, before } from 'node:test'
 import type { ManualClock } from '../../src/util/clock.ts'
 import { LoginHarness } from '../login/harness.ts'
 import { SigningHarness } from '../signing/harness.ts'
+import { late } from './late.ts'
 import { startTestServer, type TestServer } from './server.ts'
 
 type StartOptions = NonNullable<Parameters<typeof startTestServer>[0]>
-
-/**
- * A handle on what the suite's before() makes, for the tests (which run after it): each access
- * reaches the real object. Touching it in describe's own body, before the hook ran, is an error
- * that says so.
- */
-function late<T extends object>(name: string, current: () => T | undefined): T {
-  return new Proxy({} as T, {
-    get: (_, property) => {
-      const target = current()
-      if (!target) throw new Error(`${name} is used before the suite's before() ran`)
-      const value = Reflect.get(target, property, target) as unknown
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
-    },
-  })
-}
 
 /**
  * The setup most feature tests share, in one line inside a describe(): a PostCert on a fresh
