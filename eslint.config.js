@@ -1,6 +1,8 @@
 // Lint (npm run lint, part of npm test) with typescript-eslint's type information, for what tsc
 // does not see: promises whose failure nobody hears (floating, or handed where a callback's result
-// is ignored), switches that miss a case, values that print as "[object Object]".
+// is ignored), switches that miss a case, values that print as "[object Object]". The layout rules
+// (@stylistic) are the formatter: `npm run format` applies them, `npm run lint` refuses what breaks them.
+import stylistic from '@stylistic/eslint-plugin'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
@@ -26,6 +28,32 @@ export default tseslint.config(
         allow: [{ from: 'lib', name: ['URL', 'URLSearchParams'] }, { from: 'package', package: 'url', name: ['URL', 'URLSearchParams'] }],
       }],
       '@typescript-eslint/await-thenable': 'error',
+    },
+  },
+  {
+    files: ['**/*.ts', '**/*.js'],
+    plugins: { '@stylistic': stylistic },
+    rules: {
+      '@stylistic/indent': ['error', 2, { SwitchCase: 1, flatTernaryExpressions: true, offsetTernaryExpressions: false, ignoredNodes: ['ConditionalExpression', 'ConditionalExpression *', 'TemplateLiteral *'] }],
+      '@stylistic/quotes': ['error', 'single', { avoidEscape: true, allowTemplateLiterals: 'always' }],
+      '@stylistic/semi': ['error', 'never'],
+      '@stylistic/comma-dangle': ['error', 'always-multiline'],
+      '@stylistic/comma-spacing': 'error',
+      '@stylistic/object-curly-spacing': ['error', 'always'],
+      '@stylistic/array-bracket-spacing': 'error',
+      '@stylistic/space-infix-ops': 'error',
+      '@stylistic/keyword-spacing': 'error',
+      '@stylistic/arrow-spacing': 'error',
+      '@stylistic/space-before-blocks': 'error',
+      '@stylistic/no-trailing-spaces': 'error',
+      '@stylistic/eol-last': 'error',
+      '@stylistic/no-multiple-empty-lines': ['error', { max: 1, maxBOF: 0, maxEOF: 0 }],
+      '@stylistic/no-multi-spaces': ['error', { ignoreEOLComments: true }],
+      '@stylistic/type-annotation-spacing': 'error',
+      '@stylistic/key-spacing': 'error',
+      '@stylistic/brace-style': ['error', '1tbs', { allowSingleLine: true }],
+      '@stylistic/space-in-parens': 'error',
+      '@stylistic/space-before-function-paren': ['error', { anonymous: 'always', named: 'never', asyncArrow: 'always' }],
     },
   },
 )

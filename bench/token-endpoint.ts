@@ -28,7 +28,7 @@ const headers = {
   'content-type': 'application/x-www-form-urlencoded',
   'x-forwarded-proto': 'https',
 }
-const issue = async () => ((await (await fetch(`${base}/token`, { method: "POST", headers, body: "grant_type=client_credentials" })).json()) as { access_token: string }).access_token
+const issue = async () => ((await (await fetch(`${base}/token`, { method: 'POST', headers, body: 'grant_type=client_credentials' })).json()) as { access_token: string }).access_token
 
 async function run(title: string, options: autocannon.Options) {
   const result = await autocannon({ duration: seconds, connections, ...options })

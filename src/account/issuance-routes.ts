@@ -106,4 +106,3 @@ export function addIssuanceRoutes(router: Router, deps: { issuance: AccountIssua
     })
   }
 }
-

@@ -22,7 +22,6 @@ const csrf = form.dataset.csrf!
 // Enrollment's holder step, or a renewal's (/account/certificates/{serial}/renew): the same endpoints under another path.
 const api = form.dataset.api || '/enroll/holder'
 
-
 function showStrength(): void {
   if (!password.value) {
     strength.textContent = ''

@@ -259,4 +259,3 @@ export class EnrollmentService {
 const DAY_SECONDS = 24 * 60 * 60
 
 export const tokenId = (token: string) => createHash('sha256').update(token).digest('base64url')
-

@@ -114,7 +114,6 @@ describe('enrollment in a real browser with a certificate file', { skip: NEEDS_C
   }
 })
 
-
 describe('enrollment in a real browser with a passkey', { skip: NEEDS_CHROMIUM }, () => {
   let server: TestServer
   let browser: Browser

@@ -211,7 +211,6 @@ function signingKeys(jwks: jose.JSONWebKeySet): string[] {
     k.kty === 'RSA' ? { e: k.e, kty: k.kty, n: k.n, kid: k.kid } : { crv: k.crv, kty: k.kty, x: k.x, y: k.y, kid: k.kid }))
 }
 
-
 export const OIDCC_DYNAMIC: PlanSpec = {
   name: 'oidcc-dynamic-certification-test-plan',
   variant: 'response_type=code (server_metadata=discovery, client_auth_type=private_key_jwt, client_registration=dynamic_client, response_mode=default)',
