@@ -80,7 +80,7 @@ export class AccountService {
     const rows = await query.orderBy('id', 'desc').limit(ACTIVITY_PAGE_SIZE + 1).execute() // audit_event_subscriber_idx
     const entries = rows.slice(0, ACTIVITY_PAGE_SIZE).map((r) => {
       const data = JSON.parse(r.data) as Record<string, unknown>
-      const text = (key: string) => (typeof data[key] === 'string' ? data[key] as string : undefined)
+      const text = (key: string) => (typeof data[key] === 'string' ? data[key] : undefined)
       return { id: r.id, at: r.occurred_at, type: r.type, clientId: text('client'), serial: r.certificate_serial ?? undefined, ip: text('ip'), device: text('device') }
     })
     return { entries, next: rows.length > ACTIVITY_PAGE_SIZE ? entries.at(-1)!.id : undefined }

@@ -9,7 +9,7 @@ export function truncatedIp(ip: string): string | undefined {
   if (v4) return `${v4[1]}.${v4[2]}.${v4[3]}.x`
   if (!ip.includes(':')) return undefined
   const [head = '', tail = ''] = ip.split('::')
-  const groups = [...head.split(':').filter(Boolean), ...Array(Math.max(0, 8 - head.split(':').filter(Boolean).length - tail.split(':').filter(Boolean).length)).fill('0'), ...tail.split(':').filter(Boolean)]
+  const groups = [...head.split(':').filter(Boolean), ...Array<string>(Math.max(0, 8 - head.split(':').filter(Boolean).length - tail.split(':').filter(Boolean).length)).fill('0'), ...tail.split(':').filter(Boolean)]
   return `${groups.slice(0, 3).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/48`
 }
 

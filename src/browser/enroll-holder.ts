@@ -17,7 +17,7 @@ const strength = document.querySelector<HTMLElement>('#strength')!
 const status = document.querySelector<HTMLElement>('#progress')!
 const error = document.querySelector<HTMLElement>('#holder-error')!
 const button = form.querySelector<HTMLButtonElement>('button[type=submit]')!
-const messages = JSON.parse(document.querySelector('#holder-messages')!.textContent!) as Record<string, string>
+const messages = JSON.parse(document.querySelector('#holder-messages')!.textContent) as Record<string, string>
 const csrf = form.dataset.csrf!
 // Enrollment's holder step, or a renewal's (/account/certificates/{serial}/renew): the same endpoints under another path.
 const api = form.dataset.api || '/enroll/holder'

@@ -25,7 +25,7 @@ function open(): Promise<IDBDatabase> {
       store.createIndex('serial', 'serial', { unique: false })
     }
     request.onsuccess = () => resolve(request.result)
-    request.onerror = () => reject(request.error)
+    request.onerror = () => reject(request.error ?? new Error('the certificate store could not be opened'))
   })
 }
 
@@ -36,8 +36,8 @@ async function run<T>(mode: IDBTransactionMode, fn: (store: IDBObjectStore) => I
       const tx = db.transaction(STORE, mode)
       const request = fn(tx.objectStore(STORE))
       tx.oncomplete = () => resolve(request.result)
-      tx.onerror = () => reject(tx.error)
-      tx.onabort = () => reject(tx.error)
+      tx.onerror = () => reject(tx.error ?? new Error('the certificate store failed'))
+      tx.onabort = () => reject(tx.error ?? new Error('the certificate store gave up'))
     })
   } finally {
     db.close()
@@ -45,5 +45,5 @@ async function run<T>(mode: IDBTransactionMode, fn: (store: IDBObjectStore) => I
 }
 
 export const saveCertificate = (record: StoredCertificate) => run('readwrite', (s) => s.put(record))
-export const loadBySerial = (serial: string) => run<StoredCertificate | undefined>('readonly', (s) => s.index('serial').get(serial))
-export const listCertificates = () => run<StoredCertificate[]>('readonly', (s) => s.getAll())
+export const loadBySerial = (serial: string) => run('readonly', (s) => s.index('serial').get(serial) as IDBRequest<StoredCertificate | undefined>)
+export const listCertificates = () => run('readonly', (s) => s.getAll() as IDBRequest<StoredCertificate[]>)

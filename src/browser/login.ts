@@ -12,7 +12,7 @@ import { listen } from './listen.ts'
 
 const root = document.querySelector<HTMLElement>('#login')!
 const { uid, csrf, issuer, loginHint } = root.dataset as { uid: string; csrf: string; issuer: string; loginHint?: string }
-const { errors, ...messages } = JSON.parse(document.querySelector('#login-messages')!.textContent!) as Record<string, string> & { errors: Record<string, string> }
+const { errors, ...messages } = JSON.parse(document.querySelector('#login-messages')!.textContent) as Record<string, string> & { errors: Record<string, string> }
 
 /** A refusal from the server, shown in the page's language when we know its code. */
 class LoginRefused extends Error {
@@ -63,7 +63,7 @@ interface Challenge {
 }
 
 // The page comes with a first challenge (one request less per login); later attempts ask for more.
-let pageChallenge: Challenge | undefined = JSON.parse(document.querySelector('#login-challenge')!.textContent!) as Challenge
+let pageChallenge: Challenge | undefined = JSON.parse(document.querySelector('#login-challenge')!.textContent) as Challenge
 async function nextChallenge(): Promise<{ challenge: Challenge; fromPage: boolean }> {
   const fromPage = pageChallenge
   pageChallenge = undefined

@@ -11,8 +11,8 @@ import { listen } from './listen.ts'
 
 const root = document.querySelector<HTMLElement>('#sign')!
 const { uid, csrf } = root.dataset as { uid: string; csrf: string }
-const { errors, ...messages } = JSON.parse(document.querySelector('#sign-messages')!.textContent!) as Record<string, string> & { errors: Record<string, string> }
-const { canonical } = JSON.parse(document.querySelector('#sign-payload')!.textContent!) as { canonical: string }
+const { errors, ...messages } = JSON.parse(document.querySelector('#sign-messages')!.textContent) as Record<string, string> & { errors: Record<string, string> }
+const { canonical } = JSON.parse(document.querySelector('#sign-payload')!.textContent) as { canonical: string }
 const payload = new TextEncoder().encode(canonical)
 /** Standard base64 of DER, as x5c members are written. */
 const base64 = (der: Uint8Array) => toX5c([der])[0]!

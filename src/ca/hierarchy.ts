@@ -1,7 +1,6 @@
 import { KeyObject, webcrypto } from 'node:crypto'
 
 type CryptoKey = webcrypto.CryptoKey
-type CryptoKeyPair = webcrypto.CryptoKeyPair
 import { sql } from 'kysely'
 import type { Database } from '../db/database.ts'
 import type { SealedBox } from '../keys/sealed-box.ts'
@@ -114,8 +113,8 @@ export class CaHierarchy {
   async #generate() {
     const now = this.#clock.now()
     const years = (n: number) => new Date(Date.UTC(now.getUTCFullYear() + n, now.getUTCMonth(), now.getUTCDate()))
-    const rootKeys = await subtle.generateKey(ROOT_ALG, true, ['sign', 'verify']) as CryptoKeyPair
-    const issuingKeys = await subtle.generateKey(ISSUING_ALG, true, ['sign', 'verify']) as CryptoKeyPair
+    const rootKeys = await subtle.generateKey(ROOT_ALG, true, ['sign', 'verify'])
+    const issuingKeys = await subtle.generateKey(ISSUING_ALG, true, ['sign', 'verify'])
     const stamp = now.toISOString().slice(0, 10)
     const rootName = `C=KR, O=PostCert, CN=PostCert Root CA ${stamp}`
     const issuingName = `C=KR, O=PostCert, CN=PostCert Issuing CA ${stamp}`

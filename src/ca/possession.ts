@@ -45,7 +45,7 @@ export function verifyPossession(key: KeyObject, proof: PossessionProof): void {
     // WebAuthn signs authenticatorData || SHA-256(clientDataJSON); the challenge is inside the latter.
     let clientData: { type?: unknown; challenge?: unknown }
     try {
-      clientData = JSON.parse(proof.clientDataJSON.toString('utf8'))
+      clientData = JSON.parse(proof.clientDataJSON.toString('utf8')) as { type?: unknown; challenge?: unknown }
     } catch {
       throw invalidPossessionProof('clientDataJSON is not JSON')
     }

@@ -47,8 +47,8 @@ export async function buildSubscriberCertificate(input: SubscriberCertificateInp
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation, true),
-      await x509.SubjectKeyIdentifierExtension.create(publicKey, false, webcrypto as never),
-      await x509.AuthorityKeyIdentifierExtension.create(ca.certificate.publicKey, false, webcrypto as never),
+      await x509.SubjectKeyIdentifierExtension.create(publicKey, false, webcrypto),
+      await x509.AuthorityKeyIdentifierExtension.create(ca.certificate.publicKey, false, webcrypto),
       new x509.CertificatePolicyExtension([input.holder === 'passkey' && !input.attested ? POLICY_OIDS.passkeyUnattested : POLICY_OIDS[input.holder]]),
       new x509.CRLDistributionPointsExtension([urls.crl]),
       new x509.AuthorityInfoAccessExtension({ ocsp: [urls.ocsp], caIssuers: [urls.caIssuers] }),

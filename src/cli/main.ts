@@ -199,7 +199,7 @@ async function clients(ctx: AppContext, sub: string | undefined, rest: string[])
     let metadata: Record<string, unknown> | undefined
     if (values.metadata) {
       try {
-        metadata = JSON.parse(values.metadata)
+        metadata = JSON.parse(values.metadata) as Record<string, unknown>
       } catch {
         throw new UsageError('clients add: --metadata must be a JSON object')
       }

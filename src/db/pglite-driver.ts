@@ -29,6 +29,7 @@ export class PGliteDialect implements Dialect {
   createAdapter() { return new PostgresAdapter() }
   createDriver(): Driver { return new PGliteDriver(this.#dataDir) }
   createQueryCompiler() { return new PostgresQueryCompiler() }
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Kysely's Dialect interface takes any database
   createIntrospector(db: Kysely<any>) { return new PostgresIntrospector(db) }
 }
 

@@ -30,7 +30,7 @@ export function summarizeCertificate(der: Uint8Array): CertificateSummary {
     const fields = tbs.children()
     // The version is an explicit [0] tag, absent for v1 certificates.
     const at = fields[0]!.tag === 0xa0 ? 1 : 0
-    const [serial, , , validity, subject, spki] = fields.slice(at) as Node[]
+    const [serial, , , validity, subject, spki] = fields.slice(at)
     if (!serial || !validity || !subject || !spki) throw new DerError('not a certificate')
     return {
       serial: Array.from(serial.value, (b) => b.toString(16).padStart(2, '0')).join('').replace(/^0+/, '') || '0',
@@ -59,8 +59,8 @@ function readTime(node: Node): Date {
   const match = node.tag === UTC_TIME ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text)
     : node.tag === GENERALIZED_TIME ? /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text) : null
   if (!match) throw new DerError('bad time')
-  const [, y, mo, d, h, mi, s] = match.map(Number) as number[]
+  const [, y, mo, d, h, mi, s] = match.map(Number)
   // RFC 5280: UTCTime years 50-99 are 19xx, 00-49 are 20xx.
   const year = node.tag === UTC_TIME ? (y! >= 50 ? 1900 + y! : 2000 + y!) : y!
-  return new Date(Date.UTC(year, mo! - 1, d!, h!, mi!, s!))
+  return new Date(Date.UTC(year, mo! - 1, d, h, mi, s))
 }

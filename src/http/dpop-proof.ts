@@ -30,7 +30,7 @@ export async function checkDpopProof(provider: Provider, request: { method: stri
     const header = decodeProtectedHeader(proof)
     if (header.typ !== 'dpop+jwt') throw invalidDpopProof('the DPoP proof must be typed dpop+jwt')
     if (!header.jwk || 'd' in header.jwk) throw invalidDpopProof('the DPoP proof must carry its public key (jwk), and only the public part')
-    jwk = header.jwk as Record<string, unknown>
+    jwk = header.jwk
     ;({ payload } = await jwtVerify(proof, EmbeddedJWK, { algorithms: DPOP_ALGS, typ: 'dpop+jwt' }))
   } catch (err) {
     if (err instanceof RequestError && err.kind === 'invalid_dpop_proof') throw err
@@ -46,7 +46,7 @@ export async function checkDpopProof(provider: Provider, request: { method: stri
     throw invalidDpopProof('the DPoP proof is too old or dated in the future (iat)')
   }
   if (payload.ath !== createHash('sha256').update(token.value).digest('base64url')) throw invalidDpopProof('the DPoP proof is for another access token (ath)')
-  if (await calculateJwkThumbprint(jwk as never) !== token.jkt) throw invalidDpopProof('the DPoP proof is signed by another key than the one this access token is bound to')
+  if (await calculateJwkThumbprint(jwk) !== token.jkt) throw invalidDpopProof('the DPoP proof is signed by another key than the one this access token is bound to')
   if (typeof payload.jti !== 'string' || !payload.jti) throw invalidDpopProof('the DPoP proof needs a jti')
   if (!(await provider.ReplayDetection.unique(token.clientId, payload.jti, now + PROOF_MAX_AGE_SECONDS))) {
     throw invalidDpopProof('this DPoP proof was used before (jti)')

@@ -21,7 +21,10 @@ export const MAX_REDIRECT_URL_LENGTH = 8 * 1024
 export function postAsGet(paths: string[]): Middleware {
   const served = new Set(paths)
   return async (ctx, next) => {
-    if (ctx.method !== 'POST' || !served.has(ctx.path)) return await next()
+    if (ctx.method !== 'POST' || !served.has(ctx.path)) {
+      await next()
+      return
+    }
     const form = await readForm(ctx)
     const location = `${ctx.path}?${form}`
     if (location.length > MAX_REDIRECT_URL_LENGTH) {

@@ -50,7 +50,10 @@ export class Router {
   middleware(): Middleware {
     return async (ctx, next) => {
       const candidates = this.#routes.filter((r) => r.pattern.test(ctx.path))
-      if (candidates.length === 0) return await next()
+      if (candidates.length === 0) {
+        await next()
+        return
+      }
       const method = ctx.method === 'HEAD' ? 'GET' : ctx.method
       const route = candidates.find((r) => r.method === method)
       ctx.state.route = (route ?? candidates[0]!).name

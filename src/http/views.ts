@@ -24,7 +24,7 @@ export class Views {
       LOCALES.map((l) => [l, JSON.parse(fs.readFileSync(path.join(dir, 'locales', `${l}.json`), 'utf8')) as Messages]),
     ) as Record<Locale, Messages>
     hbs.registerHelper('t', (key: string, options: Handlebars.HelperOptions) => {
-      const messages = (options.data.root as { messages: Messages }).messages
+      const messages = (options.data as { root: { messages: Messages } }).root.messages
       const text = messages[key] ?? this.#messages.en[key] ?? key
       // {{name}} placeholders are filled with escaped values; the message itself is trusted.
       return new hbs.SafeString(text.replace(/\{\{(\w+)\}\}/g, (_, name: string) => hbs.escapeExpression(String(options.hash[name] ?? ''))))

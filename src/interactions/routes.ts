@@ -212,7 +212,7 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
   })
 
   // "I have no such passkey": the subscriber cannot meet the level, and the institution is told so.
-  router.add('POST', '/interaction/:uid/unmet', 'interaction_unmet', noStore, loginForm, async (ctx, { uid = '' }) => {
+  router.add('POST', '/interaction/:uid/unmet', 'interaction_unmet', noStore, loginForm, async (ctx) => {
     const { provider, details } = loginStep.get(ctx)
     if (!passkeyOnly(details.params)) throw invalidRequest('this sign-in request asks for no more than any certificate gives')
     ctx.status = 303

@@ -96,15 +96,16 @@ export class LoginService {
    * verification; then the verdict on the certificate bound to that passkey.
    */
   async verifyPasskey(interactionUid: string, assertion: AuthenticationResponseJSON, source: string): Promise<LoginResult> {
-    let challenge: string
+    let signed: unknown
     try {
-      challenge = JSON.parse(Buffer.from(assertion.response.clientDataJSON, 'base64url').toString('utf8')).challenge
+      signed = (JSON.parse(Buffer.from(assertion.response.clientDataJSON, 'base64url').toString('utf8')) as { challenge?: unknown }).challenge
     } catch {
       throw invalidProof('clientDataJSON is not readable')
     }
     const credential = await this.#deps.possession.findPasskey(assertion)
     if (!credential) throw invalidProof('this passkey is not registered with PostCert')
-    if (typeof challenge !== 'string') throw challengeInvalid()
+    if (typeof signed !== 'string') throw challengeInvalid()
+    const challenge = signed
     return await this.#deps.possession.attempt(challenge, interactionUid, credential.certificate_serial, source, async (used) => {
       if (!used) throw challengeInvalid()
       const failed = await this.#deps.possession.checkAssertion(credential, assertion, challenge)

@@ -275,7 +275,7 @@ export class PostgresAdapter implements Adapter {
       .onConflict((oc) => oc.columns(['model', 'id']).doNothing())
       .returning('id')
       .executeTakeFirst()
-    return inserted ? undefined : { jti: id, reserved: true } as AdapterPayload
+    return inserted ? undefined : { jti: id, reserved: true }
   }
 
   #restore(payload: string, consumedAt: Date | null, id: string): AdapterPayload {
@@ -289,7 +289,7 @@ export class PostgresAdapter implements Adapter {
       restored.jti = id
     }
     if (consumedAt) restored.consumed = Math.floor(consumedAt.getTime() / 1000)
-    return restored as AdapterPayload
+    return restored
   }
 
   /**

@@ -235,7 +235,7 @@ function isRegistration(ctx: KoaContextWithOIDC | undefined): ctx is KoaContextW
 
 /** What a registration request sent itself (before oidc-provider's defaults). */
 function sent(ctx: KoaContextWithOIDC | undefined): Metadata {
-  return isRegistration(ctx) ? (ctx.oidc.body as Metadata | undefined) ?? {} : {}
+  return isRegistration(ctx) ? (ctx.oidc.body) ?? {} : {}
 }
 
 function list(value: unknown): unknown[] {

@@ -81,13 +81,13 @@ export class ClientStore {
       metadata.client_secret = randomBytes(32).toString('base64url')
     }
     try {
-      await this.#provider().Client.validate(metadata as never)
+      await this.#provider().Client.validate(metadata)
     } catch (err) {
       if (err instanceof errors.OIDCProviderError) throw invalidRequest(err.error_description ?? err.message, { cause: err })
       throw err
     }
     if (await this.#adapter.find(metadata.client_id)) throw invalidRequest(`client ${metadata.client_id} already exists`)
-    await this.#adapter.upsert(metadata.client_id, metadata as never, 0)
+    await this.#adapter.upsert(metadata.client_id, metadata, 0)
     return metadata
   }
 
@@ -110,5 +110,5 @@ export class ClientStore {
 
 function withoutSecret(metadata: ClientMetadata): ClientMetadata {
   const { client_secret: _secret, sealed_client_secret: _sealed, ...rest } = metadata
-  return rest as ClientMetadata
+  return rest
 }

@@ -194,7 +194,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       validator: (ctx, key, value, metadata) => {
         if (key !== CI_ALLOWED) return
         if (value !== undefined && typeof value !== 'boolean') throw new errors.InvalidClientMetadata(`${CI_ALLOWED} must be true or false`)
-        checkClientMetadata(ctx as KoaContextWithOIDC | undefined, metadata as unknown as Record<string, unknown>, { production: deps.production, issuer: deps.issuer })
+        checkClientMetadata(ctx, metadata, { production: deps.production, issuer: deps.issuer })
       },
     },
     // FAPI 2.0 client assertions: the issuer as audience (oidc-provider's own check) and no RS256.
@@ -304,7 +304,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     ...(deps.fetch ? { fetch: deps.fetch }
       : deps.allowPrivateNetworkFetch
-        ? { fetch: (url: Parameters<typeof fetch>[0], options?: RequestInit) => globalThis.fetch(url, { ...options, dispatcher: undefined } as RequestInit) }
+        ? { fetch: (url: Parameters<typeof fetch>[0], options?: RequestInit) => globalThis.fetch(url, { ...options, dispatcher: undefined }) }
         : {}),
     pkce: { required: (_ctx, client) => pkceRequired(client) },
     responseTypes: ['code'],

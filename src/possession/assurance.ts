@@ -24,6 +24,31 @@ export function assuranceOf(holder: 'passkey' | 'file', attested = false): { acr
 
 const RANK: Record<string, number> = { [ACR_SUBSTANTIAL]: 1, [ACR_HIGH]: 2 }
 
+/** The ID token's `acr` request in the `claims` parameter (OpenID Connect 5.5.1), read without trusting its shape. */
+interface AcrRequest {
+  essential: boolean
+  /** The levels it names, in `value` or `values`: strings only. */
+  named: string[]
+  /** How many it asks for, whatever their type (`value` when a string, every entry of `values`). */
+  asked: number
+}
+
+function acrRequest(params: Record<string, unknown>): AcrRequest | undefined {
+  let claims: unknown
+  try {
+    claims = typeof params.claims === 'string' ? JSON.parse(params.claims) as unknown : params.claims
+  } catch {
+    return undefined // a malformed claims parameter is oidc-provider's to refuse
+  }
+  const field = (value: unknown, key: string): unknown => (typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined)
+  const acr = field(field(claims, 'id_token'), 'acr')
+  if (typeof acr !== 'object' || acr === null) return undefined
+  const value = field(acr, 'value')
+  const values = field(acr, 'values')
+  const named = [...(typeof value === 'string' ? [value] : []), ...(Array.isArray(values) ? values.filter((v): v is string => typeof v === 'string') : [])]
+  return { essential: Boolean(field(acr, 'essential')), named, asked: (typeof value === 'string' ? 1 : 0) + (Array.isArray(values) ? values.length : 0) }
+}
+
 /**
  * The assurance level a login must reach for this authorization request: the least demanding of
  * the levels it names, in `acr_values` or as the ID token's `acr` in the `claims` parameter.
@@ -32,14 +57,7 @@ const RANK: Record<string, number> = { [ACR_SUBSTANTIAL]: 1, [ACR_HIGH]: 2 }
 export function requiredAcr(params: Record<string, unknown>): string | undefined {
   const named: string[] = []
   if (typeof params.acr_values === 'string') named.push(...params.acr_values.split(' '))
-  try {
-    const claims = typeof params.claims === 'string' ? JSON.parse(params.claims) : params.claims
-    const acr = claims?.id_token?.acr
-    if (typeof acr?.value === 'string') named.push(acr.value)
-    if (Array.isArray(acr?.values)) named.push(...acr.values.filter((v: unknown) => typeof v === 'string'))
-  } catch {
-    // a malformed claims parameter is oidc-provider's to refuse
-  }
+  named.push(...(acrRequest(params)?.named ?? []))
   const known = named.filter((v) => Object.hasOwn(RANK, v)).sort((a, b) => RANK[a]! - RANK[b]!)
   return known[0]
 }
@@ -58,13 +76,7 @@ export function passkeyOnly(params: Record<string, unknown>): boolean {
  * acr): no holder can ever meet it. (Unknown voluntary acr_values are ignored, as OpenID Connect allows.)
  */
 export function unsatisfiable(params: Record<string, unknown>): boolean {
-  try {
-    const claims = typeof params.claims === 'string' ? JSON.parse(params.claims) : params.claims
-    const acr = claims?.id_token?.acr
-    if (!acr?.essential) return false
-    const values = [...(typeof acr.value === 'string' ? [acr.value] : []), ...(Array.isArray(acr.values) ? acr.values : [])]
-    return values.length > 0 && !values.some((v: unknown) => typeof v === 'string' && Object.hasOwn(RANK, v))
-  } catch {
-    return false
-  }
+  const acr = acrRequest(params)
+  if (!acr?.essential) return false
+  return acr.asked > 0 && !acr.named.some((v) => Object.hasOwn(RANK, v))
 }

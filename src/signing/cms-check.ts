@@ -103,8 +103,8 @@ export function checkSignatureCms(cms: Uint8Array, content: Uint8Array, signer: 
 function readUtcTime(der: Buffer): Date {
   const m = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(der.subarray(2).toString('latin1'))
   if (der[0] !== 0x17 || der[1] !== der.length - 2 || !m) throw new Error('the signingTime must be a UTCTime')
-  const [, y, mo, d, h, mi, s] = m.map(Number) as number[]
-  const time = new Date(Date.UTC(y! >= 50 ? 1900 + y! : 2000 + y!, mo! - 1, d!, h!, mi!, s!))
+  const [, y, mo, d, h, mi, s] = m.map(Number)
+  const time = new Date(Date.UTC(y! >= 50 ? 1900 + y! : 2000 + y!, mo! - 1, d, h, mi, s))
   if (time.getUTCMonth() !== mo! - 1 || time.getUTCDate() !== d! || time.getUTCHours() !== h! || time.getUTCMinutes() !== mi! || time.getUTCSeconds() !== s!) {
     throw new Error('the signingTime is not a date')
   }

@@ -30,7 +30,7 @@ export class ReceiptSigner {
     // publishedJwks lists the active keys first and marks all others verify-only.
     const active = jwks.find((jwk) => jwk.kty === 'EC' && !jwk.key_ops)
     if (!active) throw new Error('no active EC signing key')
-    this.#key = { kid: active.kid, key: createPrivateKey({ key: active as never, format: 'jwk' }), publicJwk: publicJwk(active) }
+    this.#key = { kid: active.kid, key: createPrivateKey({ key: active, format: 'jwk' }), publicJwk: publicJwk(active) }
   }
 
   /** The receipt, and the public key that signed it (kept in receipt_key with the signature). */

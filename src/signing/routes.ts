@@ -49,8 +49,8 @@ export function addSignatureRoutes(router: Router, deps: SignatureRouteDeps): vo
     if (!row || row.client_id !== clientId) throw notFound('no signature with this id was made for this client')
     ctx.body = {
       signature_id: row.id, signed_at: row.signed_at.toISOString(), holder: row.holder, certificate_serial: row.certificate_serial,
-      request: JSON.parse(row.request), payload: row.payload, payload_sha256: row.payload_sha256,
-      signature: JSON.parse(row.signature), receipt: row.receipt,
+      request: JSON.parse(row.request) as unknown, payload: row.payload, payload_sha256: row.payload_sha256,
+      signature: JSON.parse(row.signature) as unknown, receipt: row.receipt,
     }
   })
 

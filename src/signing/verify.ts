@@ -164,7 +164,7 @@ export async function verifyEvidence(evidence: SignatureEvidence, anchors: Trust
     const signedText = isText ? d.sha256 : d.text_sha256
     return { title: d.title, sha256: d.sha256, ...(text !== undefined && signedText ? { text_matches: createHash('sha256').update(text, 'utf8').digest('base64url') === signedText } : {}) }
   })
-  const receiptDocuments = canonicalJson((receipt?.documents as unknown[] | undefined) ?? null)
+  const receiptDocuments = canonicalJson((receipt?.documents) ?? null)
   const documentsOk = (!receipt || receiptDocuments === canonicalJson(payload.documents ?? null)) && !documents?.some((d) => d.text_matches === false)
   const changedTexts = (documents ?? []).flatMap((d, i) => (d.text_matches === false ? [`request.documents[${i}].text`] : []))
   check('documents', documentsOk, documentsOk ? undefined : changedTexts.length ? `not the text signed: ${changedTexts.join(', ')}` : 'the receipt lists other documents')

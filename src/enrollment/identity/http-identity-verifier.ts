@@ -38,7 +38,7 @@ export class HttpIdentityVerifier implements IdentityVerifier {
     if (body?.verified === false && (body.reason === 'not_found' || body.reason === 'mismatch')) return { verified: false, reason: body.reason }
     if (body?.verified === true && typeof body.identity_key === 'string' && typeof body.name === 'string'
       && typeof body.birthdate === 'string' && Array.isArray(body.phones) && body.phones.every((p) => typeof p === 'string')) {
-      return { verified: true, identity: { identityKey: body.identity_key, name: body.name, birthdate: body.birthdate, phones: body.phones as string[] } }
+      return { verified: true, identity: { identityKey: body.identity_key, name: body.name, birthdate: body.birthdate, phones: body.phones } }
     }
     throw new IdentityProviderError('the identity provider answered in an unexpected format')
   }

@@ -29,6 +29,8 @@ const ECDSA_WITH_SHA256 = tlv(SEQUENCE, CMS_OIDS.ecdsaWithSha256)
  */
 export async function createSignatureCms(privateKey: CryptoKey, chain: Uint8Array[], content: Uint8Array, signedAt: Date): Promise<Uint8Array> {
   const { issuer, serial } = issuerAndSerial(chain[0]!)
+  // The assertion is needed by the pages' scripts' DOM types (src/browser/tsconfig.json), not Node's.
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
   const digest = new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', content as Uint8Array<ArrayBuffer>))
   // DER orders a SET OF by the encodings of its members.
   const attributes = [
@@ -37,6 +39,7 @@ export async function createSignatureCms(privateKey: CryptoKey, chain: Uint8Arra
     tlv(SEQUENCE, ID_MESSAGE_DIGEST, tlv(SET, tlv(OCTET_STRING, digest))),
   ].sort(compareBytes)
   // The signature covers the attributes encoded as a SET; in SignerInfo they are [0] IMPLICIT.
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- needed by the DOM types, as above
   const p1363 = new Uint8Array(await globalThis.crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, privateKey, tlv(SET, ...attributes) as Uint8Array<ArrayBuffer>))
   const signerInfo = tlv(SEQUENCE,
     integer(1), tlv(SEQUENCE, issuer, serial), SHA256, tlv(0xa0, ...attributes), ECDSA_WITH_SHA256,
@@ -73,7 +76,7 @@ function utcTime(date: Date): Uint8Array {
 }
 
 function encodeOid(dotted: string): Uint8Array {
-  const [a, b, ...rest] = dotted.split('.').map(Number) as number[]
+  const [a, b, ...rest] = dotted.split('.').map(Number)
   const bytes = [a! * 40 + b!]
   for (const arc of rest) {
     const chunk = [arc & 0x7f]

@@ -55,7 +55,7 @@ export class AttestationTrust {
   constructor(options: { roots?: X509Certificate[]; aaguids?: string[]; metadata?: Map<string, MetadataEntry> } = {}) {
     this.#roots = options.roots ?? []
     this.#aaguids = new Set((options.aaguids ?? []).map((a) => a.toLowerCase()))
-    this.#metadata = options.metadata ?? new Map()
+    this.#metadata = options.metadata ?? new Map<string, MetadataEntry>()
     // The platform makers' own roots, shipped with @simplewebauthn/server, for their formats only.
     this.#formatRoots = new Map(['apple', 'android-key'].map((fmt) => [fmt, SettingsService.getRootCertificates({ identifier: fmt as 'apple' }).map((pem) => new X509Certificate(pem))]))
   }
