@@ -58,7 +58,12 @@ import { Registrations } from './registrations/registrations.ts'
 
 export const ROOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 
-export interface ContextOverrides {
+/** The services a test may replace with its own: each is then used by every service built after it. */
+type ReplaceableServices = Pick<AppContext, 'audit' | 'logoutNotices' | 'loginSessions' | 'portalSessions' | 'certificateLogins' | 'authority' | 'crl' | 'ocsp'
+  | 'limiter' | 'subscribers' | 'phoneCodes' | 'passkeys' | 'binding' | 'enrollment' | 'possession' | 'login' | 'signing' | 'account' | 'registrations'
+  | 'issuance' | 'clients'>
+
+export interface ContextOverrides extends Partial<ReplaceableServices> {
   clock?: Clock
   logger?: Logger
   db?: Database
@@ -219,6 +224,7 @@ export class AppContext {
 
   private constructor(base: Foundation, overrides: ContextOverrides) {
     const { config, clock, db, box, serverKeys } = base
+    const o = overrides
     this.config = config
     this.logger = base.logger
     this.clock = clock
@@ -231,48 +237,48 @@ export class AppContext {
     this.cookieKeys = serverKeys.cookieKeys
     this.csrf = new Csrf(serverKeys.csrfKey)
     this.#pairwiseSalt = serverKeys.pairwiseSalt
-    this.audit = new AuditLog(clock)
-    this.logoutNotices = new LogoutNotices({ db, clock, provider: () => this.host.provider, logger: this.logger })
-    this.loginSessions = new LoginSessions({ db, clock })
-    this.portalSessions = new PortalSessions({ db, clock, provider: () => this.host.provider })
-    this.certificateLogins = new CertificateLogins({ db, clock, notices: this.logoutNotices, logger: this.logger })
-    this.authority = new CertificateAuthority({
+    this.audit = o.audit ?? new AuditLog(clock)
+    this.logoutNotices = o.logoutNotices ?? new LogoutNotices({ db, clock, provider: () => this.host.provider, logger: this.logger })
+    this.loginSessions = o.loginSessions ?? new LoginSessions({ db, clock })
+    this.portalSessions = o.portalSessions ?? new PortalSessions({ db, clock, provider: () => this.host.provider })
+    this.certificateLogins = o.certificateLogins ?? new CertificateLogins({ db, clock, notices: this.logoutNotices, logger: this.logger })
+    this.authority = o.authority ?? new CertificateAuthority({
       db, hierarchy: this.ca, clock, audit: this.audit, listener: this.certificateLogins,
       settings: { issuer: config.issuer, validityDays: config.certValidityDays, renewalWindowDays: config.renewalWindowDays },
     })
-    this.crl = new CrlPublisher(db, this.ca, clock, { minIntervalSeconds: config.crlMinIntervalSeconds, logger: this.logger })
-    this.ocsp = new OcspResponder(db, this.ca, clock)
-    this.limiter = new RateLimiter(db, clock)
-    this.subscribers = new SubscriberStore({ db, clock })
+    this.crl = o.crl ?? new CrlPublisher(db, this.ca, clock, { minIntervalSeconds: config.crlMinIntervalSeconds, logger: this.logger })
+    this.ocsp = o.ocsp ?? new OcspResponder(db, this.ca, clock)
+    this.limiter = o.limiter ?? new RateLimiter(db, clock)
+    this.subscribers = o.subscribers ?? new SubscriberStore({ db, clock })
     this.sms = overrides.sms ?? (config.smsGateway ? new HttpSmsGateway(config.smsGateway.url, config.smsGateway.token) : new SandboxSmsGateway(db, clock))
     this.identity = overrides.identity ?? (config.identityProvider ? new HttpIdentityVerifier(config.identityProvider.url, config.identityProvider.token) : new SandboxIdentityRegistry())
-    this.phoneCodes = new PhoneCodes({ db, clock, sms: this.sms, limiter: this.limiter, key: serverKeys.otpKey })
-    this.passkeys = new PasskeyRegistrar(config.issuer, base.attestation, clock)
-    this.binding = new HolderBinding({ db, clock, passkeys: this.passkeys, authority: this.authority, hierarchy: this.ca })
-    this.enrollment = new EnrollmentService({
+    this.phoneCodes = o.phoneCodes ?? new PhoneCodes({ db, clock, sms: this.sms, limiter: this.limiter, key: serverKeys.otpKey })
+    this.passkeys = o.passkeys ?? new PasskeyRegistrar(config.issuer, base.attestation, clock)
+    this.binding = o.binding ?? new HolderBinding({ db, clock, passkeys: this.passkeys, authority: this.authority, hierarchy: this.ca })
+    this.enrollment = o.enrollment ?? new EnrollmentService({
       db, clock, phoneCodes: this.phoneCodes, identity: this.identity, limiter: this.limiter, authority: this.authority, audit: this.audit, subscribers: this.subscribers,
       ciKey: serverKeys.ciKey, binding: this.binding,
     })
     const judge = (input: Uint8Array | string, at?: Date) => this.judgeCertificate(input, at)
-    this.possession = new PossessionProofs({ db, clock, limiter: this.limiter, issuer: config.issuer, judge })
-    this.login = new LoginService({ db, clock, issuer: config.issuer, possession: this.possession })
-    this.signing = new SigningService({
+    this.possession = o.possession ?? new PossessionProofs({ db, clock, limiter: this.limiter, issuer: config.issuer, judge })
+    this.login = o.login ?? new LoginService({ db, clock, issuer: config.issuer, possession: this.possession })
+    this.signing = o.signing ?? new SigningService({
       db, clock, issuer: config.issuer, possession: this.possession, ocsp: this.ocsp, receipts: this.receipts, audit: this.audit,
       caChain: async () => {
         const issuing = await this.ca.issuing()
         return [new Uint8Array(issuing.certificate.rawData), new Uint8Array(issuing.root.rawData)]
       },
     })
-    this.account = new AccountService({ db, clock, authority: this.authority, audit: this.audit })
-    this.registrations = new Registrations({ db, clock, audit: this.audit, provider: () => this.host.provider, notices: this.logoutNotices })
-    this.issuance = new AccountIssuance({
+    this.account = o.account ?? new AccountService({ db, clock, authority: this.authority, audit: this.audit })
+    this.registrations = o.registrations ?? new Registrations({ db, clock, audit: this.audit, provider: () => this.host.provider, notices: this.logoutNotices })
+    this.issuance = o.issuance ?? new AccountIssuance({
       db, clock, authority: this.authority, phoneCodes: this.phoneCodes, audit: this.audit, binding: this.binding, sessions: this.portalSessions,
     })
     this.testSubscriber = config.testMode
       ? new TestSubscriber({ db, subscribers: this.subscribers, secrets: this.secrets, authority: this.authority, ca: this.ca, clock, issuer: config.issuer })
       : undefined
     this.host = this.#providerHost(overrides.fetch)
-    this.clients = new ClientStore({ db, box, clock }, () => this.host.provider)
+    this.clients = o.clients ?? new ClientStore({ db, box, clock }, () => this.host.provider)
   }
 
   /** The provider, rebuilt with each new set of published keys; one client and claims cache for all of them. */
