@@ -4,6 +4,7 @@ import type { Database } from '../db/database.ts'
 import { notFound } from '../errors/errors.ts'
 import { ACR_HIGH, assuranceOf } from '../possession/assurance.ts'
 import type { Clock } from '../util/clock.ts'
+import { daysLeft } from '../ca/days-left.ts'
 
 /** Activity entries per page. */
 export const ACTIVITY_PAGE_SIZE = 20
@@ -61,7 +62,7 @@ export class AccountService {
     const now = this.#deps.clock.now()
     return certificates
       .map((c) => ({
-        ...c, inUse: isInUse(c, now), level: assuranceOf(c.holder, attested.has(c.serial)).acr === ACR_HIGH ? 'high' as const : 'substantial' as const, daysLeft: Math.max(0, Math.ceil((c.notAfter.getTime() - now.getTime()) / 86_400_000)), lastUsedAt: lastUse.get(c.serial) ?? null,
+        ...c, inUse: isInUse(c, now), level: assuranceOf(c.holder, attested.has(c.serial)).acr === ACR_HIGH ? 'high' as const : 'substantial' as const, daysLeft: daysLeft(c.notAfter, now), lastUsedAt: lastUse.get(c.serial) ?? null,
       }))
       .sort((a, b) => b.notAfter.getTime() - a.notAfter.getTime())
   }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import { DAY_MS } from '../ca/constants.ts'
+import { calendarDaysLeft, koreanDate } from '../ca/days-left.ts'
 import type { Database } from '../db/database.ts'
 import type { SmsGateway } from '../phone/sms/sms-gateway.ts'
 import type { Clock } from '../util/clock.ts'
@@ -16,9 +17,6 @@ export const REMINDER_CLAIM_STALE_SECONDS = 5 * 60
 
 /** Certificates read per query. */
 const BATCH_SIZE = 100
-
-/** Korea has kept UTC+9 all year since 1988: the message speaks in Korean calendar days. */
-const KST_OFFSET_MS = 9 * 60 * 60 * 1000
 
 export interface ExpiryRemindersDeps {
   db: Database
@@ -152,9 +150,7 @@ export class ExpiryReminders {
 
 /** The reminder's text: days left and the expiry date in Korean time, and the portal's address. */
 export function reminderText(notAfter: Date, now: Date, issuer: string): string {
-  const daysLeft = Math.round((Date.parse(koreanDate(notAfter)) - Date.parse(koreanDate(now))) / DAY_MS)
+  const daysLeft = calendarDaysLeft(notAfter, now)
   const when = daysLeft === 0 ? '오늘' : `${daysLeft}일 후`
   return `[우체국 금융인증서] 인증서가 ${when}(${koreanDate(notAfter)}) 만료됩니다. 갱신: ${issuer}/account`
 }
-
-const koreanDate = (at: Date) => new Date(at.getTime() + KST_OFFSET_MS).toISOString().slice(0, 10)

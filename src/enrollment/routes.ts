@@ -18,6 +18,7 @@ import type { Enrollment, EnrollmentService } from './enrollment-service.ts'
 import { DOCUMENT_TYPES } from './identity-form.ts'
 import { formatKoreanMobile } from '../phone/phone-number.ts'
 import type { SandboxSmsGateway } from '../phone/sms/sandbox-sms-gateway.ts'
+import { daysLeft } from '../ca/days-left.ts'
 
 const COOKIE = 'postcert_enroll'
 const START_COOKIE = 'postcert_enroll_start'
@@ -245,7 +246,7 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
     if (enrollment.step !== 'done') return redirectToStep(ctx, enrollment)
     const certificate = (await service.certificate(enrollment))!
     const lang = locale(ctx)
-    const days = Math.ceil((certificate.notAfter.getTime() - Date.now()) / 86_400_000)
+    const days = daysLeft(certificate.notAfter, deps.clock.now())
     const level = assuranceOf(certificate.holder, await service.attested(certificate.serial)).acr === ACR_HIGH ? 'high' : 'substantial'
     render(ctx, 'enroll-done', 'enroll.done.title', {
       step: 'done', stepNumber: 4, serial: certificate.serial,

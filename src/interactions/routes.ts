@@ -19,6 +19,8 @@ import type { TestSubscriber } from '../login/test-subscriber.ts'
 import type { SigningService } from '../signing/signing-service.ts'
 import { addSigningRoutes, renderSigningPage, signatureRequestOf, type SigningRouteDeps } from './signing.ts'
 import { asText } from '../util/text.ts'
+import { daysLeft } from '../ca/days-left.ts'
+import { releasedClaims } from '../oidc/scope-claims.ts'
 
 export interface InteractionDeps {
   db: Database
@@ -41,9 +43,6 @@ export interface InteractionDeps {
 
 /** The refusals the login endpoints answer with, shown by the page in its language (views/locales `error.<code>`). */
 export const LOGIN_ERRORS = [...PossessionError.codes, ...INTERACTION_REFUSALS]
-
-/** Claims each scope brings, as shown on the consent page. */
-const SCOPE_CLAIMS: Record<string, string[]> = { profile: ['name', 'birthdate'], phone: ['phone_number'], ci: ['ci'], certificate: ['certificate'] }
 
 /**
  * /interaction/:uid: where oidc-provider sends the browser. Login is a proof of possession of
@@ -68,7 +67,7 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     const lang = locale(ctx, details.params)
     // The institution as registered (name, logo) and the claims its request would release.
     const scopes = asText(details.params.scope).split(' ')
-    const claims = ['sub', ...new Set(scopes.flatMap((s) => SCOPE_CLAIMS[s] ?? []))]
+    const claims = releasedClaims(scopes)
       .filter((c) => (c !== 'ci' || ciAllowed(client)) && (c !== 'certificate' || certificateAllowed(client)))
       .map((c) => deps.views.message(lang, `consent.claim.${c}`))
     // Registered as https (client-policy.ts); checked again, as these become links and an image.
@@ -148,9 +147,9 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     await details.save(details.exp - Math.floor(Date.now() / 1000))
     const redirect = details.returnTo
     // Expiring soon: a notice first (not blocking), then on to the institution.
-    const daysLeft = Math.ceil((result.notAfter.getTime() - deps.clock.now().getTime()) / 86_400_000)
-    ctx.body = daysLeft <= deps.renewalWindowDays
-      ? { redirect: `/interaction/${details.uid}/expiring?days=${daysLeft}&next=${encodeURIComponent(new URL(redirect).pathname)}` }
+    const left = daysLeft(result.notAfter, deps.clock.now())
+    ctx.body = left <= deps.renewalWindowDays
+      ? { redirect: `/interaction/${details.uid}/expiring?days=${left}&next=${encodeURIComponent(new URL(redirect).pathname)}` }
       : { redirect }
   }
 

@@ -15,6 +15,7 @@ import { certificateAllowed, checkClientMetadata, ciAllowed, CI_ALLOWED, isOwnSe
 import { spendInitialAccessToken } from './initial-access-token.ts'
 import { asText } from '../util/text.ts'
 import type { SubscriberClaims } from '../subscribers/subscriber-store.ts'
+import { SCOPE_CLAIMS } from './scope-claims.ts'
 
 export const SIGNING_ALGS = ['ES256', 'PS256', 'RS256'] as const
 /**
@@ -309,14 +310,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     pkce: { required: (_ctx, client) => pkceRequired(client) },
     responseTypes: ['code'],
     scopes: ['openid', 'offline_access', 'profile', 'phone', 'ci', 'certificate'],
-    claims: {
-      // acr and amr always travel in the ID token: relying parties decide on the assurance level.
-      openid: ['sub', 'acr', 'amr', 'auth_time'],
-      profile: ['name', 'birthdate'],
-      phone: ['phone_number', 'phone_number_verified'],
-      ci: ['ci'],
-      certificate: ['certificate'],
-    },
+    claims: Object.fromEntries(Object.entries(SCOPE_CLAIMS).map(([scope, claims]) => [scope, [...claims]])),
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
     clientDefaults: {
       grant_types: ['authorization_code'],
