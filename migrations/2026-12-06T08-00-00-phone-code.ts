@@ -1,8 +1,9 @@
 import type { Kysely } from 'kysely'
 
 // Frozen in time: one table for every phone code (enrollment, the portal's step-up), as of this
-// date. The codes pending in the enrollment and account_session rows are dropped with their
-// columns: a code lives three minutes, and the subscriber asks for a new one.
+// date. The otp columns of enrollment and account_session stay, unused from now on: instances of
+// the version before still write them while a deployment rolls (a code one of those sent is not
+// found by the new ones: the subscriber asks for another). A later migration drops them.
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createTable('phone_code')
     .addColumn('purpose', 'text', (c) => c.notNull())
@@ -16,7 +17,4 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addPrimaryKeyConstraint('phone_code_pkey', ['purpose', 'owner'])
     .execute()
   await db.schema.createIndex('phone_code_expires_idx').on('phone_code').column('expires_at').execute()
-  for (const table of ['enrollment', 'account_session']) {
-    await db.schema.alterTable(table).dropColumn('otp_hash').dropColumn('otp_expires_at').dropColumn('otp_attempts').dropColumn('otp_sent_at').execute()
-  }
 }

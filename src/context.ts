@@ -110,6 +110,32 @@ export async function migrateDatabase(config: ServerConfig, db: Database, option
   }
 }
 
+/** What `postcert verify` reads of a PostCert: its CAs, the keys that signed receipts, certificates' status now. */
+export interface Verifier {
+  db: Database
+  ca: CaHierarchy
+  signingKeys: SigningKeyStore
+  judgeCertificate(serial: string): Promise<Verdict>
+  close(): Promise<void>
+}
+
+/**
+ * Opens a PostCert's database for verification only: nothing is migrated, created or registered
+ * (a verification tool pointed at the wrong database must not set one up).
+ */
+export function openVerifier(config: ServerConfig, secrets: ServerSecrets, clock: Clock = systemClock): Verifier {
+  const db = connectDatabase(config.database)
+  const box = new SealedBox(secrets.masterKey)
+  const ca = new CaHierarchy(db, box, clock)
+  const checks = new StaticCheckCache()
+  return {
+    db, ca,
+    signingKeys: new SigningKeyStore(db, box, clock, MAX_SIGNED_LIFETIME_SECONDS + config.keyRefreshSeconds + CLOCK_TOLERANCE_SECONDS),
+    judgeCertificate: (serial) => judgeCertificate(db, ca, serial, clock.now(), checks),
+    close: () => db.destroy(),
+  }
+}
+
 /**
  * Everything a running PostCert needs, built once from the config and passed down: every service
  * exists when fromConfig returns, and none is built anywhere else. Tests build it with overrides

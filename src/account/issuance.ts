@@ -76,6 +76,9 @@ export class AccountIssuance {
   /** Sends a code to the subscriber's phone on file (never to a number the request names). */
   async sendCode(session: PortalSession, target: IssuanceTarget): Promise<void> {
     await this.#open(session, target)
+    await this.#deps.phoneCodes.checkResend('portal', session.id)
+    // A new code means a new proof: the phone verified before it no longer counts.
+    await this.#deps.sessions.phoneUnverified(session)
     // The portal's own budget: anonymous enrollments naming this number cannot spend it.
     await this.#deps.phoneCodes.send('portal', session.id, await this.#phone(session))
   }

@@ -8,7 +8,7 @@ import { importHierarchy } from '../ca/import.ts'
 import { buildConfig } from '../config/config.ts'
 import { readEnv } from '../config/env.ts'
 import { loadSecrets } from '../config/secrets.ts'
-import { AppContext, migrateDatabase } from '../context.ts'
+import { AppContext, migrateDatabase, openVerifier } from '../context.ts'
 import { connectDatabase } from '../db/connect.ts'
 import { PostCertError } from '../errors/errors.ts'
 import { createInitialAccessToken } from '../oidc/initial-access-token.ts'
@@ -91,7 +91,7 @@ async function run(argv: string[]): Promise<void> {
     const { values, positionals } = parseArgs({ args: argv.slice(1), strict: true, allowPositionals: true, options: { json: { type: 'boolean' }, ca: { type: 'string' }, jwks: { type: 'string' } } })
     if (positionals.length !== 1) throw new UsageError('verify: one evidence file expected')
     try {
-      process.exitCode = await verifyCommand({ file: positionals[0]!, json: Boolean(values.json), caFile: values.ca, jwksFile: values.jwks }, open)
+      process.exitCode = await verifyCommand({ file: positionals[0]!, json: Boolean(values.json), caFile: values.ca, jwksFile: values.jwks }, () => openVerifier(config, loadSecrets(env, config)))
     } catch (err) {
       if (err instanceof VerifyUsageError) throw new UsageError(err.message)
       throw err

@@ -3,7 +3,7 @@
 import fs from 'node:fs'
 import { X509Certificate } from 'node:crypto'
 import type { JWK } from 'jose'
-import type { AppContext } from '../context.ts'
+import type { Verifier } from '../context.ts'
 import { trustAnchors } from '../signing/anchors.ts'
 import { isEvidence, verifyEvidence, withStatusNow, type StatusNow, type VerificationReport } from '../signing/verify.ts'
 
@@ -19,7 +19,7 @@ export interface VerifyOptions {
 }
 
 /** Returns the exit code: 0 when the signature was valid at signing, 1 when not. */
-export async function verifyCommand(options: VerifyOptions, openContext: () => Promise<AppContext>): Promise<number> {
+export async function verifyCommand(options: VerifyOptions, openVerifier: () => Verifier): Promise<number> {
   const evidence = readJson(options.file)
   if (!isEvidence(evidence)) {
     throw new VerifyUsageError(`${options.file}: not signature evidence (payload, signature and receipt expected)`)
@@ -41,7 +41,7 @@ export async function verifyCommand(options: VerifyOptions, openContext: () => P
     if (typeof jwks !== 'object' || jwks === null || !Array.isArray(jwks.keys)) throw new VerifyUsageError(`${options.jwksFile}: not a JWKS ({"keys": [...]})`)
     report = await verifyEvidence(evidence, { caCertificates, receiptKeys: jwks.keys as JWK[] })
   } else {
-    const ctx = await openContext()
+    const ctx = openVerifier()
     try {
       report = await withStatusNow(await verifyEvidence(evidence, await trustAnchors(ctx)), (serial) => ctx.judgeCertificate(serial))
     } finally {

@@ -77,13 +77,16 @@ export class EnrollmentService {
   async sendCode(enrollment: Enrollment, phoneInput: string, ip: string): Promise<Enrollment> {
     const phone = normalizeKoreanMobile(phoneInput)
     if (!phone) throw invalidPhone()
-    if (enrollment.step !== 'phone') throw stepNotAllowed(enrollment.step)
-    // The address first: a stranger's attempts stop there before they touch the number's budget,
-    // which is enrollment's own (the portal's step-up has another: phone/phone-codes.ts).
+    // Still live and at the phone step, and not too soon after the last code: an impatient click
+    // spends no budget. Then the address: a stranger's attempts stop there before they touch the
+    // number's budget, which is enrollment's own (the portal's step-up has another).
+    await this.#step(enrollment, 'phone', async () => {})
+    await this.#deps.phoneCodes.checkResend('enroll', enrollment.id)
     await this.#limit(`sms:ip:${ip}`, SMS_PER_IP_PER_HOUR)
     await this.#deps.phoneCodes.send('enroll', enrollment.id, phone)
-    return await this.#step(enrollment, 'phone', async (trx, current) =>
-      await trx.updateTable('enrollment').set({ phone_e164: phone }).where('id', '=', current.id).returningAll().executeTakeFirstOrThrow())
+    // The number the code went to, for the page ("sent to …"); the verified one is the code's own.
+    return await this.#step(enrollment, 'phone', async (trx, locked) =>
+      await trx.updateTable('enrollment').set({ phone_e164: phone }).where('id', '=', locked.id).returningAll().executeTakeFirstOrThrow())
   }
 
   /** The number the last code was texted to, while the enrollment is at the phone step. */
@@ -231,6 +234,8 @@ export class EnrollmentService {
 
   /** After the last identity attempt: the phone must be verified again (a new code) before more. */
   async #backToPhone(enrollment: Enrollment): Promise<EnrollmentError> {
+    // A code texted meanwhile (a send racing the verification) does not survive the step back.
+    await this.#deps.phoneCodes.withdraw('enroll', enrollment.id)
     await this.#deps.db.updateTable('enrollment')
       .set({ step: 'phone', phone_verified_at: null, identity_attempts: 0 })
       .where('id', '=', enrollment.id).where('step', '=', 'identity').execute() // primary key

@@ -56,7 +56,7 @@ export class PhoneCodes {
   async send(purpose: PhoneCodePurpose, owner: string, phone: string): Promise<void> {
     const { db, clock, limiter } = this.#deps
     const now = clock.now()
-    this.#assertResendAllowed(await this.pending(purpose, owner), now)
+    await this.checkResend(purpose, owner)
     const decision = await limiter.hit(smsBudget(purpose, phone), SMS_PER_NUMBER_PER_HOUR, 3600)
     if (!decision.allowed) throw rateLimited(decision.retryAfterSeconds)
     const code = String(randomInt(0, 10 ** OTP_DIGITS)).padStart(OTP_DIGITS, '0')
@@ -80,6 +80,11 @@ export class PhoneCodes {
       if (err instanceof SmsDeliveryError) throw providerUnavailable()
       throw err
     }
+  }
+
+  /** Throws resendTooSoon while the owner's last code is younger than OTP_RESEND_INTERVAL (callers check it before spending budgets of their own). */
+  async checkResend(purpose: PhoneCodePurpose, owner: string): Promise<void> {
+    this.#assertResendAllowed(await this.pending(purpose, owner), this.#deps.clock.now())
   }
 
   /** The owner's last code: where and when it was sent (spent, withdrawn or pending). */

@@ -114,6 +114,11 @@ export class PortalSessions {
     await trx.updateTable('account_session').set({ phone_verified_at: at }).where('id', '=', session.id).execute() // primary key
   }
 
+  /** A new phone code is on its way: the phone verified before it no longer counts. */
+  async phoneUnverified(session: PortalSession): Promise<void> {
+    await this.#deps.db.updateTable('account_session').set({ phone_verified_at: null }).where('id', '=', session.id).execute() // primary key
+  }
+
   /** The registration challenge of the passkey being made. */
   async setPasskeyChallenge(session: PortalSession, challenge: string): Promise<void> {
     await this.#deps.db.updateTable('account_session').set({ webauthn_challenge: challenge }).where('id', '=', session.id).execute() // primary key

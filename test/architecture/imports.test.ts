@@ -23,7 +23,7 @@ const ALLOWED: Record<string, string[]> = {
   errors: ['db'],
   holders: ['ca', 'config', 'db', 'der', 'util'],
   http: ['constants.ts', 'db', 'errors', 'ops'],
-  interactions: ['audit', 'db', 'errors', 'http', 'login', 'oidc', 'possession', 'registrations', 'signing', 'util'],
+  interactions: ['audit', 'ca', 'db', 'errors', 'http', 'login', 'oidc', 'possession', 'registrations', 'signing', 'util'],
   keys: ['db', 'util'],
   login: ['ca', 'db', 'holders', 'keys', 'possession', 'subscribers', 'util'],
   oidc: ['constants.ts', 'db', 'errors', 'http', 'keys', 'ops', 'possession', 'registrations', 'sessions', 'signing', 'subscribers', 'util'],

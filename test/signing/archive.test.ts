@@ -11,6 +11,9 @@ import { tempDir } from '../helpers/server.ts'
 import { LoginHarness } from '../login/harness.ts'
 import { CONTRACT } from './harness.ts'
 import { loginSuite } from '../helpers/suite.ts'
+import { sql } from 'kysely'
+import { connectDatabase } from '../../src/db/connect.ts'
+import { createTestSchema } from '../helpers/db.ts'
 
 describe('the signature archive and its verifiers', () => {
   let rp: Awaited<ReturnType<LoginHarness['relyingParty']>>
@@ -259,5 +262,25 @@ describe('the signature archive and its verifiers', () => {
     assert.equal(out.code, 0, out.stderr)
     assert.match(out.stdout, /valid at signing/)
     assert.match(out.stdout, /status now  revoked since .* \(affiliationChanged\)/)
+  })
+
+  it('postcert verify sets nothing up: pointed at an empty database, it fails and leaves it empty', async (t) => {
+    if (!server.database.url) return t.skip('needs PostgreSQL (DATABASE_URL): an empty schema of its own')
+    const holder = await h.subscriber()
+    const { evidence } = await signing.sign(rp, holder)
+    const file = path.join(tempDir(), 'evidence.json')
+    fs.writeFileSync(file, JSON.stringify(evidence))
+    const empty = await createTestSchema()
+    const db = connectDatabase({ kind: 'postgres', url: empty.ownerUrl })
+    try {
+      const out = await runCli(['verify', file], { ...empty.env, POSTCERT_MASTER_KEY: server.masterKey.toString('base64'), DATA_DIR: tempDir() })
+      assert.notEqual(out.code, 0)
+      assert.doesNotMatch(out.stderr, /^\s+at /m, 'no stack trace')
+      const { rows } = await sql<{ n: number }>`select count(*)::int as n from information_schema.tables where table_schema = ${empty.schema}`.execute(db)
+      assert.equal(rows[0]!.n, 0, 'no table was created, no migration run')
+    } finally {
+      await db.destroy()
+      await empty.dropSchema()
+    }
   })
 })

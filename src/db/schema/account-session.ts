@@ -1,6 +1,7 @@
 import type { ColumnType } from 'kysely'
 
 /** A signed-in session of the subscriber portal (/account). */
+/** The otp_* columns are unused since 2026-12-06 (phone/phone-codes.ts); a later migration drops them. */
 export interface AccountSessionTable {
   /** SHA-256 (base64url) of the cookie's token. */
   id: string

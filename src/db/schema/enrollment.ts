@@ -2,6 +2,7 @@ import type { Generated } from 'kysely'
 
 export type EnrollmentStep = 'phone' | 'identity' | 'holder' | 'done'
 
+/** The otp_* columns are unused since 2026-12-06 (phone/phone-codes.ts); a later migration drops them. */
 export interface EnrollmentTable {
   /** SHA-256 of the cookie token. */
   id: string
