@@ -3,7 +3,7 @@ import Handlebars from 'handlebars'
 /**
  * A document's text as HTML for the signing page. Everything is escaped first; then, for
  * text_format "markdown", a safe subset is shaped: headings (#, ##, ###), paragraphs, lists
- * (- or 1.), **bold**, *emphasis* and `code`. No links, images or HTML: a document cannot carry
+ * (- or 1. numbered from 1 in order), **bold**, *emphasis* and `code`. No links, images or HTML: a document cannot carry
  * anything but text to the page. Plain text keeps its paragraphs and line breaks.
  */
 export function renderDocumentText(text: string, format: 'plain' | 'markdown' = 'plain'): Handlebars.SafeString {
@@ -24,7 +24,9 @@ function markdownBlock(block: string): string {
   }
   const items = block.split('\n')
   if (items.every((l) => /^\s*[-*]\s+/.test(l))) return `<ul>${items.map((l) => `<li>${inline(l.replace(/^\s*[-*]\s+/, ''))}</li>`).join('')}</ul>`
-  if (items.every((l) => /^\s*\d{1,3}[.)]\s+/.test(l))) return `<ol>${items.map((l) => `<li>${inline(l.replace(/^\s*\d{1,3}[.)]\s+/, ''))}</li>`).join('')}</ol>`
+  // A numbered list becomes <ol> only when the page would show the numbers the text has (1., 2., ...
+  // in order): otherwise its lines stay as written, so what is shown is what is signed.
+  if (items.every((l, i) => new RegExp(`^\\s*${i + 1}\\.\\s+`).test(l))) return `<ol>${items.map((l) => `<li>${inline(l.replace(/^\s*\d+\.\s+/, ''))}</li>`).join('')}</ol>`
   return `<p>${lines(block, inline)}</p>`
 }
 

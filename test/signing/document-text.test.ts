@@ -112,9 +112,15 @@ describe('a document\'s text on the signing page', () => {
       assert.equal(markdown('* 원금\n  * 이자'), '<ul><li>원금</li><li>이자</li></ul>')
     })
 
-    it('shapes 1. (and 1)) lists', () => {
+    it('shapes 1. lists numbered as the page would number them', () => {
       assert.equal(markdown('1. 원금\n2. 이자'), '<ol><li>원금</li><li>이자</li></ol>')
-      assert.equal(markdown('1) 원금\n2) 이자'), '<ol><li>원금</li><li>이자</li></ol>')
+    })
+
+    it('keeps a list\'s own numbers when the page would number it otherwise: what is shown is what is signed', () => {
+      // An <ol> shows 1., 2.: a list that starts at 3, skips, or numbers 1) would read otherwise than the signed text.
+      assert.equal(markdown('3. 원금\n4. 이자'), '<p>3. 원금<br>4. 이자</p>')
+      assert.equal(markdown('1. 원금\n3. 이자'), '<p>1. 원금<br>3. 이자</p>')
+      assert.equal(markdown('1) 원금\n2) 이자'), '<p>1) 원금<br>2) 이자</p>')
     })
 
     it('keeps a block as a paragraph unless every line of it is a list item', () => {
