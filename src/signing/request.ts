@@ -52,6 +52,7 @@ const Document = z.object({
   title: text(SIGNATURE_LIMITS.titleChars),
   /** What the subscriber reads: plain text, or the safe Markdown subset with text_format "markdown". */
   text: z.string().min(1, 'must not be empty').max(SIGNATURE_LIMITS.textChars, `must be at most ${SIGNATURE_LIMITS.textChars} characters`)
+    .refine((s) => s.trim() !== '', 'must not be blank')
     .refine((s) => !DECEPTIVE.test(s) && !CONTROL_BUT_LAYOUT.test(s), 'must not contain control, zero-width or bidirectional override characters (line breaks and tabs are fine)')
     .refine((s) => !RIGHT_TO_LEFT.test(s), RTL_REFUSED),
   text_format: z.enum(['plain', 'markdown']).optional(),

@@ -165,6 +165,11 @@ describe('a postcert_signature authorization detail', () => {
         refuses(request({ documents: [doc('')] }), 'documents[0].text: must not be empty')
       })
 
+      it('refuses a text of nothing but white space: the page would show an empty document', () => {
+        refuses(request({ documents: [doc('   ')] }), 'documents[0].text: must not be blank')
+        refuses(request({ documents: [doc('\n\n\t')] }), 'documents[0].text: must not be blank')
+      })
+
       it(`takes a text of ${SIGNATURE_LIMITS.textChars} characters and refuses ${SIGNATURE_LIMITS.textChars + 1}`, () => {
         const longest = 'a'.repeat(SIGNATURE_LIMITS.textChars)
         assert.equal(parseSignatureRequest(request({ documents: [doc(longest)] })).documents![0]!.text.length, 100_000)
