@@ -1,3 +1,4 @@
+import { koreanDate } from '../ca/days-left.ts'
 import type { DocumentType } from '../db/schema/subscriber.ts'
 import { invalidField } from './errors.ts'
 import type { IdentityDocument } from './identity/identity-verifier.ts'
@@ -13,7 +14,7 @@ const NUMBER_FORMATS: Record<DocumentType, RegExp> = {
 
 /**
  * The identity form, checked field by field. Each problem names its field, so the page can
- * show the message next to it. The clock's today bounds the dates.
+ * show the message next to it. The clock's today, in Korea, bounds the dates.
  */
 export function parseIdentityForm(form: URLSearchParams, today: Date): IdentityDocument {
   const type = form.get('document_type') ?? ''
@@ -36,7 +37,8 @@ function parseDate(value: string | null, field: string, today: Date): string {
   const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text)
   const date = match ? new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]))) : undefined
   if (!date || date.toISOString().slice(0, 10) !== text) throw invalidField(field, 'not a date (YYYY-MM-DD)')
-  if (date.getUTCFullYear() < 1900 || date > today) throw invalidField(field, 'out of range')
+  // Today as a date in Korea, where the document was issued and the subscriber is (09:00 in Seoul is midnight UTC).
+  if (date.getUTCFullYear() < 1900 || text > koreanDate(today)) throw invalidField(field, 'out of range')
   return text
 }
 

@@ -155,9 +155,13 @@ describe('the identity form', () => {
       refuses(form(PASSPORT), 'birthdate', 'out of range', new Date('1975-05-04T12:00:00Z'))
       refuses(form(PASSPORT, { issue_date: '2000-01-02' }), 'issue_date', 'out of range', past)
       assert.equal(parseIdentityForm(form(PASSPORT, { issue_date: '2000-01-01' }), past).issueDate, '2000-01-01')
-      const midnight = new Date('2000-01-01T00:00:00Z')
-      assert.equal(parseIdentityForm(form(PASSPORT, { issue_date: '2000-01-01' }), midnight).issueDate, '2000-01-01', 'today at its first instant')
-      refuses(form(PASSPORT, { issue_date: '2000-01-01' }), 'issue_date', 'out of range', new Date('1999-12-31T23:59:59.999Z'))
+    })
+
+    it('counts today in Korea: a document issued today in Seoul is taken before 09:00, when it is still yesterday in UTC', () => {
+      const seoulMidnight = new Date('1999-12-31T15:00:00Z') // 2000-01-01 00:00 in Seoul
+      assert.equal(parseIdentityForm(form(PASSPORT, { issue_date: '2000-01-01' }), seoulMidnight).issueDate, '2000-01-01', 'today at its first instant')
+      assert.equal(parseIdentityForm(form(PASSPORT, { issue_date: '2000-01-01' }), new Date('1999-12-31T23:59:59.999Z')).issueDate, '2000-01-01', '08:59 in Seoul')
+      refuses(form(PASSPORT, { issue_date: '2000-01-01' }), 'issue_date', 'out of range', new Date('1999-12-31T14:59:59.999Z'))
     })
 
     it('refuses an issue date before the birth date, and takes one on the birth date', () => {
