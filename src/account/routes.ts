@@ -55,10 +55,11 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
   const { service, views } = deps
   const locale = (ctx: Context): Locale => pickLocale(ctx.query.ui_locales, (langs) => ctx.acceptsLanguages(langs))
   const cookie = (path: string, seconds: number) => ({ httpOnly: true, sameSite: 'lax' as const, secure: deps.secureCookies, path, maxAge: seconds * 1000, overwrite: true, signed: true })
-  const render = (ctx: Context, page: string, title: string, data: Record<string, unknown> = {}) => {
+  /** Renders a page; `at` is where its language switch leads when a form post renders it (a GET address). */
+  const render = (ctx: Context, page: string, title: string, data: Record<string, unknown> = {}, at?: string) => {
     ctx.type = 'html'
     const lang = locale(ctx)
-    ctx.body = views.render(page, lang, title, { ...languageSwitch(ctx.path, lang), ...data })
+    ctx.body = views.render(page, lang, title, { ...languageSwitch(ctx, lang, at), ...data })
   }
 
   /** The signed-in session, or undefined (the caller sends the browser to log in). */
@@ -155,7 +156,7 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
     const { token } = portal.get(ctx)
     await deps.sessions.end(token)
     ctx.cookies.set(SESSION_COOKIE, '', { ...cookie('/account', 0), maxAge: 0 })
-    render(ctx, 'account-signed-out', 'account.signed_out_title')
+    render(ctx, 'account-signed-out', 'account.signed_out_title', {}, '/account')
   })
 
   router.add('GET', '/account/certificates/:serial', 'account_certificate', noStore, async (ctx, { serial = '' }) => {
@@ -191,7 +192,7 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
       render(ctx, 'account-certificate-changed', 'account.changed_title', {
         certificate: certificateView(await service.certificate(session.subscriberId, changed.serial), lang, views),
         message: views.message(lang, `account.changed.${action}`), reissue: changed.status === 'revoked', signedOut,
-      })
+      }, `/account/certificates/${changed.serial}`)
     })
   }
 

@@ -9,7 +9,7 @@ import { CERTIFICATE_ACTIONS, changeCertificateStatus, SUBSCRIBER_REVOCATION_REA
 import type { Router } from '../http/router.ts'
 import { noStore, slot, type Step } from '../http/guards.ts'
 import { ACR_HIGH, assuranceOf } from '../possession/assurance.ts'
-import { pickLocale, scriptJson, type Locale, type Views } from '../http/views.ts'
+import { languageSwitch, pickLocale, scriptJson, type Locale, type Views } from '../http/views.ts'
 import { ENROLLMENT_TTL } from './constants.ts'
 import { EnrollmentError, enrollmentExpired, stepNotAllowed } from './errors.ts'
 import { FormError } from '../errors/form-error.ts'
@@ -47,11 +47,11 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
   const locale = (ctx: Context): Locale => pickLocale(ctx.query.ui_locales, (langs) => ctx.acceptsLanguages(langs))
   /** Keeps an explicit language choice across links and redirects. */
   const href = (ctx: Context, path: string) => (typeof ctx.query.ui_locales === 'string' ? `${path}?ui_locales=${encodeURIComponent(ctx.query.ui_locales)}` : path)
-  const render = (ctx: Context, page: string, titleKey: string, data: Record<string, unknown>) => {
+  /** Renders a page; `at` is its own address when a form post renders it again (the language switch links there). */
+  const render = (ctx: Context, page: string, titleKey: string, data: Record<string, unknown>, at?: string) => {
     const lang = locale(ctx)
-    const other = lang === 'ko' ? 'en' : 'ko'
     ctx.type = 'html'
-    ctx.body = views.render(page, lang, titleKey, { sandbox: deps.sandbox, switchHref: `${ctx.path}?ui_locales=${other}`, switchLang: other, ...data })
+    ctx.body = views.render(page, lang, titleKey, { sandbox: deps.sandbox, ...languageSwitch(ctx, lang, at), ...data })
   }
   const cookieOptions = (maxAgeMs: number) => ({ httpOnly: true, sameSite: 'lax' as const, secure: deps.secureCookies, path: '/enroll', maxAge: maxAgeMs, overwrite: true })
   const errorView = (ctx: Context, err: FormError | PhoneError | EnrollmentError) => {
@@ -113,7 +113,7 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
       sendAction: href(ctx, '/enroll/phone/send'), verifyAction: href(ctx, '/enroll/phone/verify'),
       sent, sentTo: enrollment.phone_e164 ? formatKoreanMobile(enrollment.phone_e164) : '',
       phone: data.phone ?? (enrollment.phone_e164 ? formatKoreanMobile(enrollment.phone_e164) : ''), ...data,
-    })
+    }, '/enroll/phone')
   }
 
   router.add('GET', '/enroll/phone', 'enroll_phone', noStore, async (ctx) => {
@@ -141,7 +141,7 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
       step: 'identity', stepNumber: 2, csrf: csrf.token(`enroll:${enrollment.id}`), action: href(ctx, '/enroll/identity'),
       documentTypes: DOCUMENT_TYPES.map((value) => ({ value, label: views.message(lang, `enroll.document.${value}`), checked: value === (chosen ?? 'resident_card') })),
       values: data.values ?? {}, error: data.error,
-    })
+    }, '/enroll/identity')
   }
 
   router.add('GET', '/enroll/identity', 'enroll_identity', noStore, async (ctx) => {

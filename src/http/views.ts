@@ -108,7 +108,11 @@ export function scriptJson(value: unknown): string {
 }
 
 /** The data of the lang-switch partial: this page in the other language. */
-export function languageSwitch(path: string, lang: Locale): { switchHref: string; switchLang: Locale } {
+export function languageSwitch(ctx: { method: string; path: string }, lang: Locale, page?: string): { switchHref: string; switchLang: Locale } {
+  // The switch is a link, so a GET: a page a form post rendered again (its error shown) must name
+  // the page the form is on, or the link would ask for the post's address and get a 405.
+  const path = page ?? (ctx.method === 'GET' || ctx.method === 'HEAD' ? ctx.path : undefined)
+  if (path === undefined) throw new Error(`the page rendered for ${ctx.method} ${ctx.path} must name its own address for the language switch`)
   const other: Locale = lang === 'ko' ? 'en' : 'ko'
   return { switchHref: `${path}?ui_locales=${other}`, switchLang: other }
 }

@@ -80,7 +80,7 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     if (details.prompt.name === 'consent') {
       const request = signatureRequestOf(details)
       ctx.body = request
-        ? await renderSigningPage(signing, { lang, details, request, common: { ...common, ...languageSwitch(ctx.path, lang) } })
+        ? await renderSigningPage(signing, { lang, details, request, common: { ...common, ...languageSwitch(ctx, lang) } })
         : deps.views.render('consent', lang, 'consent.title', common)
       return
     }
@@ -93,7 +93,7 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     const challenge = await deps.login.createChallenge(uid)
     ctx.body = deps.views.render('interaction', lang, 'interaction.title', {
       loginChallenge: scriptJson({ challenge, passkey: deps.login.passkeyOptions(challenge) }),
-      ...common, scripts: ['/assets/login.js'], issuer: deps.issuer, loginHint: serialHint(details.params.login_hint), passkeyOnly: passkeyOnly(details.params), ...languageSwitch(ctx.path, lang),
+      ...common, scripts: ['/assets/login.js'], issuer: deps.issuer, loginHint: serialHint(details.params.login_hint), passkeyOnly: passkeyOnly(details.params), ...languageSwitch(ctx, lang),
       // The login script's texts, with the refusals the login endpoints answer with.
       loginMessages: deps.views.scriptMessages(lang, ['loginjs.'], LOGIN_ERRORS),
       testMode: Boolean(deps.testSubscriber),
