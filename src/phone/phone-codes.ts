@@ -5,7 +5,7 @@ import { providerUnavailable, rateLimited } from '../errors/form-error.ts'
 import type { Clock } from '../util/clock.ts'
 import type { RateLimiter } from '../util/rate-limiter.ts'
 import { OTP_DIGITS, OTP_MAX_ATTEMPTS, OTP_RESEND_INTERVAL, OTP_TTL, SMS_PER_NUMBER_PER_HOUR } from './constants.ts'
-import { codeExhausted, codeExpired, codeNotSent, codeWrong, resendTooSoon } from './errors.ts'
+import { codeExhausted, codeExpired, codeFormat, codeNotSent, codeWrong, resendTooSoon } from './errors.ts'
 import { SmsDeliveryError, type SmsGateway } from './sms/sms-gateway.ts'
 
 export type { PhoneCodePurpose }
@@ -38,8 +38,8 @@ export interface PhoneCodeDeps {
  * one library, with one table (phone_code), one text per purpose, one hash and one concurrency
  * rule. This module alone writes the table.
  *
- * Throws FormError: resendTooSoon, rateLimited, providerUnavailable (sending); codeNotSent,
- * codeExpired, codeWrong, codeExhausted (checking).
+ * Throws FormError: rateLimited, providerUnavailable (sending); PhoneError: resendTooSoon (sending),
+ * codeFormat, codeNotSent, codeExpired, codeWrong, codeExhausted (checking).
  */
 export class PhoneCodes {
   readonly #deps: PhoneCodeDeps
@@ -104,6 +104,9 @@ export class PhoneCodes {
   async verify<T>(purpose: PhoneCodePurpose, owner: string, input: string, then: (trx: DatabaseTransaction, phone: string) => Promise<T>): Promise<T> {
     const { db, clock } = this.#deps
     const now = clock.now()
+    // A typo is not a guess: what cannot be a code takes no try.
+    const code = input.replace(/[\s-]/g, '')
+    if (!new RegExp(`^\\d{${OTP_DIGITS}}$`).test(code)) throw codeFormat()
     const counted = await db.updateTable('phone_code').set((eb) => ({ attempts: eb('attempts', '+', 1) }))
       .where('purpose', '=', purpose).where('owner', '=', owner).where('hash', 'is not', null).where('attempts', '<', OTP_MAX_ATTEMPTS)
       .returning(['hash', 'expires_at', 'attempts', 'phone_e164']).executeTakeFirst() // phone_code_pkey
@@ -112,9 +115,8 @@ export class PhoneCodes {
       throw stored?.hash ? codeExhausted() : codeNotSent()
     }
     if (counted.expires_at <= now) throw codeExpired()
-    const code = input.replace(/\s/g, '')
     const expected = Buffer.from(counted.hash!, 'hex')
-    const matches = /^\d+$/.test(code) && timingSafeEqual(expected, Buffer.from(this.#hash(purpose, owner, counted.phone_e164, code), 'hex'))
+    const matches = timingSafeEqual(expected, Buffer.from(this.#hash(purpose, owner, counted.phone_e164, code), 'hex'))
     if (!matches) throw counted.attempts >= OTP_MAX_ATTEMPTS ? codeExhausted() : codeWrong(OTP_MAX_ATTEMPTS - counted.attempts)
     return await db.transaction().execute(async (trx) => {
       const spent = await trx.updateTable('phone_code').set({ hash: null, verified_at: now })

@@ -83,7 +83,20 @@ for (const backend of BACKENDS) {
       }
       await rejects(codes.verify('enroll', id, wrong(code), noop), 'code_exhausted')
       await rejects(codes.verify('enroll', id, code, noop), 'code_exhausted')
-      await rejects(codes.verify('enroll', id, 'abcdef', noop), 'code_exhausted')
+      await rejects(codes.verify('enroll', id, 'abcdef', noop), 'code_format')
+    })
+
+    it('a typo is not a guess: what is not six digits (once spaces and hyphens are gone) is refused without taking a try (#17)', async () => {
+      const id = owner()
+      const PHONE = newNumber()
+      await codes.send('enroll', id, PHONE)
+      const code = gateway.lastCode()
+      for (const typo of ['12a456', '12345', '1234567', '', 'abcdef', `${code.slice(0, 3)}.${code.slice(3)}`]) {
+        await assert.rejects(codes.verify('enroll', id, typo, noop), (err: { code?: string; field?: string }) => err.code === 'code_format' && err.field === 'code', typo)
+      }
+      const row = await database.db.selectFrom('phone_code').select('attempts').where('purpose', '=', 'enroll').where('owner', '=', id).executeTakeFirstOrThrow()
+      assert.equal(row.attempts, 0, 'no try was taken')
+      assert.equal(await codes.verify('enroll', id, `${code.slice(0, 3)}-${code.slice(3)}`, noop), 'verified', 'a hyphen is fine')
     })
 
     it('of parallel guesses no more than five are compared, and a right one among them verifies at most once', async () => {
