@@ -3,6 +3,7 @@ import { addAccountRoutes } from './account/routes.ts'
 import { addPkiRoutes } from './ca/routes.ts'
 import { ROOT_DIR, type AppContext } from './context.ts'
 import { addEnrollmentRoutes } from './enrollment/routes.ts'
+import { addHomeRoutes } from './home/routes.ts'
 import { SandboxSmsGateway } from './phone/sms/sandbox-sms-gateway.ts'
 import { mountApp } from './http/app.ts'
 import { buildBrowserBundles } from './http/bundles.ts'
@@ -30,6 +31,7 @@ export async function buildRouter(ctx: AppContext): Promise<Router> {
   const provider = () => ctx.host.provider
   const router = new Router()
   addOpsRoutes(router, { db, metrics: ctx.metrics, publicDir: path.join(ROOT_DIR, 'public'), bundles: await buildBrowserBundles(ROOT_DIR) })
+  addHomeRoutes(router, { views })
   addPkiRoutes(router, { hierarchy: ctx.ca, authority, crl: ctx.crl, ocsp: ctx.ocsp })
   addSectorRoute(router, { provider, issuer: config.issuer })
   addSignatureRoutes(router, {

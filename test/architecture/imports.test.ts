@@ -22,6 +22,7 @@ const ALLOWED: Record<string, string[]> = {
   enrollment: ['audit', 'ca', 'db', 'errors', 'holders', 'http', 'phone', 'possession', 'subscribers', 'util'],
   errors: ['db'],
   holders: ['ca', 'config', 'db', 'der', 'util'],
+  home: ['http'],
   http: ['constants.ts', 'db', 'errors', 'ops'],
   interactions: ['audit', 'ca', 'db', 'errors', 'http', 'login', 'oidc', 'possession', 'registrations', 'signing', 'util'],
   keys: ['db', 'util'],
