@@ -9,6 +9,7 @@ import { phoneNotVerified } from '../phone/errors.ts'
 import type { HolderBinding } from '../holders/binding.ts'
 import type { Clock } from '../util/clock.ts'
 import { movePortalSession, type PortalSession, type PortalSessions } from '../sessions/portal-sessions.ts'
+import { subscriberLabel } from '../subscribers/subscriber-store.ts'
 
 /** How long a verified phone code lets the session make one new key (seconds). */
 export const PHONE_STEP_UP_SECONDS = 10 * 60
@@ -108,7 +109,8 @@ export class AccountIssuance {
   /** Passkey registration options for the new key, and the CA challenge it signs next. */
   async passkeyOptions(session: PortalSession, target: IssuanceTarget) {
     await this.#ready(session, target)
-    const subscriber = { id: session.subscriberId, name: await this.subscriberName(session) }
+    const name = await this.subscriberName(session)
+    const subscriber = { id: session.subscriberId, name, label: subscriberLabel({ name, phone_e164: await this.#phone(session) }) }
     return await this.#deps.binding.passkeyOptions(subscriber, (challenge) => this.#deps.sessions.setPasskeyChallenge(session, challenge))
   }
 

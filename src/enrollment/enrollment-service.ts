@@ -7,7 +7,7 @@ import { isAttested } from '../holders/webauthn/credential-store.ts'
 import type { PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/server'
 import type { Database, DatabaseTransaction } from '../db/database.ts'
 import type { EnrollmentTable } from '../db/schema/enrollment.ts'
-import type { Subscriber, SubscriberStore } from '../subscribers/subscriber-store.ts'
+import { subscriberLabel, type Subscriber, type SubscriberStore } from '../subscribers/subscriber-store.ts'
 import type { Clock } from '../util/clock.ts'
 import type { RateLimiter } from '../util/rate-limiter.ts'
 import {
@@ -194,7 +194,7 @@ export class EnrollmentService {
     if (enrollment.step !== 'holder') throw stepNotAllowed(enrollment.step)
     const subscriber = await this.subscriber(enrollment)
     if (!subscriber) throw stepNotAllowed(enrollment.step)
-    return await this.#deps.binding.passkeyOptions(subscriber, async (challenge) => {
+    return await this.#deps.binding.passkeyOptions({ id: subscriber.id, name: subscriber.name, label: subscriberLabel(subscriber) }, async (challenge) => {
       await this.#deps.db.updateTable('enrollment').set({ webauthn_challenge: challenge })
         .where('id', '=', enrollment.id).where('step', '=', 'holder').execute() // primary key
     })

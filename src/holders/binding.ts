@@ -38,7 +38,7 @@ export class HolderBinding {
   }
 
   /** Registration options for a new passkey of the subscriber; `remember` keeps its challenge with the caller's state. */
-  async passkeyOptions(subscriber: { id: string; name: string }, remember: (registrationChallenge: string) => Promise<void>): Promise<{ registration: PublicKeyCredentialCreationOptionsJSON; challenge: Buffer }> {
+  async passkeyOptions(subscriber: { id: string; name: string; label: string }, remember: (registrationChallenge: string) => Promise<void>): Promise<{ registration: PublicKeyCredentialCreationOptionsJSON; challenge: Buffer }> {
     const registration = await this.#deps.passkeys.options(subscriber, await passkeyIdsOf(this.#deps.db, subscriber.id))
     await remember(registration.challenge)
     return { registration, challenge: await this.#deps.authority.createChallenge() }

@@ -5,8 +5,20 @@ import type { Database, DatabaseTransaction } from '../db/database.ts'
 import type { SubscriberTable } from '../db/schema/subscriber.ts'
 import type { Clock } from '../util/clock.ts'
 import { TtlCache } from '../util/ttl-cache.ts'
+import { maskPhone } from '../phone/phone-number.ts'
 
 export type Subscriber = Selectable<SubscriberTable>
+
+/** 김우정 -> 김*정, 이솝 -> 이*, Kim Minjun -> K********n: enough for the person to know it is theirs. */
+export function maskName(name: string): string {
+  const letters = [...name]
+  if (letters.length <= 1) return name
+  if (letters.length === 2) return `${letters[0]}*`
+  return `${letters[0]}${'*'.repeat(letters.length - 2)}${letters.at(-1)}`
+}
+
+/** How a subscriber appears where others may see it (the phone's passkey list): masked name and phone. */
+export const subscriberLabel = (s: { name: string; phone_e164: string }) => `${maskName(s.name)} · ${maskPhone(s.phone_e164)}`
 
 /** A person whose phone and identity document were checked: what PostCert keeps of them. */
 export type VerifiedPerson = Omit<SubscriberTable, 'id' | 'created_at' | 'updated_at'>

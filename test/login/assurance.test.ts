@@ -14,6 +14,7 @@ import { signatureDetail } from '../signing/harness.ts'
 import { attestationCertificate, SoftwarePasskey, testCa } from '../helpers/software-passkey.ts'
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.ts'
 import { LoginHarness } from './harness.ts'
+import { maskName } from '../../src/subscribers/subscriber-store.ts'
 
 describe('assurance is what was proved: attested passkeys give high, other holders substantial', () => {
   let server: TestServer
@@ -48,6 +49,10 @@ describe('assurance is what was proved: attested passkeys give high, other holde
     const api = (p: string, body: unknown = {}) => browser.post(p).set('Content-Type', 'application/json').set('X-CSRF-Token', holderCsrf).send(JSON.stringify(body))
     const { registration, challenge } = (await api('/enroll/holder/passkey/options').expect(200)).body
     assert.equal(registration.attestation, 'direct', 'the device is asked for its attestation')
+    // What the phone's passkey list shows (#17): the service, and the person by masked name and phone, not an internal id.
+    assert.equal(registration.rp.name, '우체국 금융인증서')
+    assert.equal(registration.user.name, `${maskName(person.name)} · 010-****-${e164.slice(-4)}`)
+    assert.equal(registration.user.displayName, person.name)
     const issued = await api('/enroll/holder/passkey', { registration: passkey.register(registration), assertion: passkey.assert(challenge), challenge })
     assert.equal(issued.status, 200, issued.text)
     return { passkey, serial: issued.body.serial as string, done: (await browser.get('/enroll/done').expect(200)).text }

@@ -9,6 +9,9 @@ import type { Clock } from '../../util/clock.ts'
 import type { AttestationTrust } from './attestation.ts'
 import { coseToSpki } from './cose-to-spki.ts'
 
+/** The service's name in the phone's passkey list. */
+const PASSKEY_SERVICE_NAME = '우체국 금융인증서'
+
 export interface RegisteredPasskey {
   credentialId: string
   publicKey: Uint8Array
@@ -44,10 +47,14 @@ export class PasskeyRegistrar {
     this.#clock = clock
   }
 
-  async options(user: { id: string; name: string }, exclude: string[]): Promise<PublicKeyCredentialCreationOptionsJSON> {
+  /**
+   * Registration options for a new passkey. The phone's passkey list shows the service by its
+   * Korean name and the person as `label` (a masked name and phone), never an internal id.
+   */
+  async options(user: { id: string; name: string; label: string }, exclude: string[]): Promise<PublicKeyCredentialCreationOptionsJSON> {
     return await generateRegistrationOptions({
-      rpName: 'PostCert', rpID: this.#rpID,
-      userID: new TextEncoder().encode(user.id), userName: user.id, userDisplayName: user.name,
+      rpName: PASSKEY_SERVICE_NAME, rpID: this.#rpID,
+      userID: new TextEncoder().encode(user.id), userName: user.label, userDisplayName: user.name,
       attestationType: 'direct', supportedAlgorithmIDs: ALGORITHMS,
       authenticatorSelection: { residentKey: 'required', userVerification: 'required' },
       excludeCredentials: exclude.map((id) => ({ id })),
