@@ -1,9 +1,10 @@
+import { KST_OFFSET_MS, koreanDate } from '../ca/days-left.ts'
 import type { Locale, Views } from '../http/views.ts'
 import type { CertificateOverview } from './account-service.ts'
 
-/** How the portal's pages show dates, times and certificates. */
-export const day = (d: Date) => d.toISOString().slice(0, 10)
-export const time = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`
+/** How the portal's pages show dates, times and certificates: in Korea's time, where its citizens are. */
+export const day = (d: Date) => koreanDate(d)
+export const time = (d: Date) => `${koreanDate(d)} ${new Date(d.getTime() + KST_OFFSET_MS).toISOString().slice(11, 16)} KST`
 
 export function certificateView(c: CertificateOverview, lang: Locale, views: Views) {
   const expired = c.daysLeft === 0

@@ -1,7 +1,7 @@
 import { DAY_MS } from './constants.ts'
 
 /** Korea Standard Time, UTC+9 all year (no daylight saving). */
-const KST_OFFSET_MS = 9 * 60 * 60 * 1000
+export const KST_OFFSET_MS = 9 * 60 * 60 * 1000
 
 /**
  * How long a certificate has left, the two ways PostCert says it, side by side:

@@ -45,7 +45,9 @@ describe('the subscriber portal (/account)', () => {
     assert.match(row, /인증서 파일/)
     assert.match(row, /정상 · 36[45]일 남음/)
     assert.match(row, /\d{4}-\d{2}-\d{2} ~ \d{4}-\d{2}-\d{2}/)
-    assert.match(row, /\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC/, 'last used: this very login')
+    // Times in Korea (#17): the login just made, as a Seoul clock shows it.
+    const seoul = new Date(server.ctx.clock.now().getTime() + 9 * 3_600_000).toISOString()
+    assert.match(row, new RegExp(`${seoul.slice(0, 10)} ${seoul.slice(11, 13)}:\\d{2} KST`), 'last used: this very login')
     assert.match(page, /id="no-institutions"/, 'the portal is no institution to register with')
   })
 
