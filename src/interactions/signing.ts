@@ -55,7 +55,7 @@ export async function renderSigningPage(deps: SigningRouteDeps, input: {
     ...common, scripts: ['/assets/sign.js'],
     documents: request.documents?.map((d, i) => ({ ...d, number: i + 1, html: renderDocumentText(d.text, d.text_format) })),
     // Shown with digit grouping; what is signed is the amount as the institution wrote it.
-    transaction: request.transaction && { ...request.transaction, shown: groupDigits(request.transaction.amount) },
+    transaction: request.transaction && { ...request.transaction, shown: amountText(request.transaction.amount, request.transaction.currency, lang) },
     // A first signature at this institution registers the certificate there too.
     registers: Boolean(missing.missingOIDCScope?.length),
     passkeyOnly: passkeyOnly(details.params),
@@ -115,6 +115,13 @@ export function addSigningRoutes(router: Router, deps: SigningRouteDeps): void {
 }
 
 /** "1500000.5" -> "1,500,000.5" */
+/** An amount as a reader of the page writes it: 1,500,000원 in Korean, KRW 1,500,000 in English; other currencies by their code. */
+function amountText(amount: string, currency: string, lang: Locale): string {
+  const grouped = groupDigits(amount)
+  if (currency === 'KRW' && lang === 'ko') return `${grouped}원`
+  return lang === 'en' ? `${currency} ${grouped}` : `${grouped} ${currency}`
+}
+
 function groupDigits(amount: string): string {
   const [whole, fraction] = amount.split('.')
   return `${whole!.replace(/\B(?=(\d{3})+(?!\d))/g, ',')}${fraction ? `.${fraction}` : ''}`

@@ -176,7 +176,7 @@ describe('the demo relying party (examples/relying-party) in a real browser', { 
       await page.waitForURL(/\/interaction\//)
       await login()
       await page.getByRole('heading', { name: '데모 은행 신용대출 약정서' }).waitFor()
-      assert.ok(await page.getByText('5,000,000 KRW').isVisible(), 'the loan on PostCert\'s signing page')
+      assert.ok(await page.getByRole('region', { name: '거래 내용' }).getByText('5,000,000원').isVisible(), 'the loan on PostCert\'s signing page')
       await sign()
       await page.waitForURL(`${demo.url}/contract/signed`)
       await page.screenshot({ path: path.join(SHOTS, shot), fullPage: true })

@@ -29,7 +29,7 @@ describe('signing a contract in a real browser', { skip: NEEDS_CHROMIUM }, () =>
     await login()
     await page.getByRole('heading', { name: '전자서명' }).waitFor()
     assert.ok(await page.getByRole('heading', { name: '전자금융거래 약정서' }).isVisible(), 'the document is shown')
-    assert.ok(await page.getByText('250,000 KRW').isVisible(), 'the transaction is shown')
+    assert.ok(await page.getByText('250,000원').isVisible(), 'the transaction is shown, in 원')
     await page.screenshot({ path: path.join(SHOTS, `${shot}.png`), fullPage: true })
     await sign()
     const tokens = await rp.finish(page, started)

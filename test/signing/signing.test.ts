@@ -40,7 +40,8 @@ describe('electronic signatures through authorization_details (certificate file)
     assert.match(page.step.page!, /<strong>1,500,000원<\/strong>/)
     assert.match(page.step.page!, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/)
     assert.doesNotMatch(page.step.page!, /<script>alert/)
-    assert.match(page.step.page!, /1,500,000 KRW/)
+    // The transaction's amount as a Korean reads it (#17): 원, not the ISO code.
+    assert.match(page.step.page!, /<dd><strong>1,500,000원<\/strong><\/dd>/)
     assert.match(page.step.page!, /우체국은행/)
 
     const signed = await signFile(page, holder)
