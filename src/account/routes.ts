@@ -21,6 +21,7 @@ import { certificateView, day, time } from './certificate-view.ts'
 import type { AccountIssuance } from './issuance.ts'
 import { addIssuanceRoutes, type PortalSlot } from './issuance-routes.ts'
 import type { Registrations } from '../registrations/registrations.ts'
+import { releasedClaims } from '../oidc/scope-claims.ts'
 
 const SESSION_COOKIE = 'postcert_account'
 const LOGIN_COOKIE = 'postcert_account_login'
@@ -43,6 +44,11 @@ export interface AccountRouteDeps {
   loginCertificate: (login: LoginRef) => Promise<CertificateClaim | undefined>
 }
 
+/** What a registration gives the institution, as the registration page said it: each item in plain words, then ongoing access if granted. */
+const grantItems = (institution: { scopes: string[]; claims: string[] }): string[] =>
+  [...new Set([...releasedClaims(institution.scopes), ...institution.claims])].map((claim) => `consent.claim.${claim}`)
+    .concat(institution.scopes.includes('offline_access') ? ['account.grant.offline_access'] : [])
+
 const s256 = (verifier: string) => createHash('sha256').update(verifier).digest('base64url')
 
 /**
@@ -52,6 +58,8 @@ const s256 = (verifier: string) => createHash('sha256').update(verifier).digest(
  * the token endpoint's checks, instead of calling its own public URL.
  */
 export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
+  const grantsText = (institution: { scopes: string[]; claims: string[] }, lang: Locale) =>
+    grantItems(institution).filter((key) => views.has(lang, key)).map((key) => views.message(lang, key)).join(', ')
   const { service, views } = deps
   const locale = (ctx: Context): Locale => pickLocale(ctx.query.ui_locales, (langs) => ctx.acceptsLanguages(langs))
   const cookie = (path: string, seconds: number) => ({ httpOnly: true, sameSite: 'lax' as const, secure: deps.secureCookies, path, maxAge: seconds * 1000, overwrite: true, signed: true })
@@ -116,7 +124,7 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
     render(ctx, 'account', 'account.title', {
       csrf: found.csrf, lang,
       certificates: certificates.map((c) => certificateView(c, lang, views)),
-      institutions: institutions.map((i) => ({ ...i, name: names.get(i.clientId), registeredAt: day(i.registeredAt), scopes: i.scopes.join(' '), claims: i.claims.join(' ') })),
+      institutions: institutions.map((i) => ({ ...i, name: names.get(i.clientId), registeredAt: day(i.registeredAt), grants: grantsText(i, lang) })),
       activity: activity.entries.slice(0, 5).map((e) => activityView(e, lang, views, names)),
       revoked: revoked ? names.get(revoked) : undefined,
       sessionMinutes: ACCOUNT_SESSION_SECONDS / 60,

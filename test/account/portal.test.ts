@@ -69,6 +69,11 @@ describe('the subscriber portal (/account)', () => {
     const { rp, tokens } = await bankLogin(holder)
     const { browser, page, csrf } = await signIn(holder)
     assert.match(page, /<li data-client="[^"]+">\s*<strong>예시은행<\/strong>/)
+    // What the registration gives, in plain Korean (#17), not scope names.
+    const entry = page.match(/<li data-client="[^"]+">[\s\S]*?<\/li>/)![0]
+    assert.match(entry, /이 기관 전용 식별번호/)
+    assert.match(entry, /등록을 해지할 때까지 다시 로그인하지 않고 이용/)
+    assert.doesNotMatch(entry, /openid|offline_access/)
     const before = receiver.tokens.length
     const revoked = await browser.post(`/account/institutions/${rp.clientId}/revoke`).type('form').send({ csrf }).expect(303)
     assert.equal(revoked.headers.location, `/account?revoked=${rp.clientId}`)
