@@ -183,7 +183,8 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
     if (!found) return startLogin(ctx)
     const certificate = await service.certificate(found.session.subscriberId, serial)
     const base64 = certificate.der.toString('base64').replace(/.{1,64}/g, '$&\n')
-    ctx.set('Content-Disposition', `attachment; filename="postcert-${certificate.serial}.pem"`)
+    // Named apart from the backup file (postcert-<serial>.pem), which also holds the key.
+    ctx.set('Content-Disposition', `attachment; filename="postcert-certificate-${certificate.serial}.pem"`)
     ctx.type = 'application/x-pem-file'
     ctx.body = `-----BEGIN CERTIFICATE-----\n${base64}-----END CERTIFICATE-----\n`
   })

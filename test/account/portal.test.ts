@@ -58,7 +58,8 @@ describe('the subscriber portal (/account)', () => {
     const details = await browser.get(`/account/certificates/${holder.certificate.serial}`).expect(200)
     assert.match(details.text, new RegExp(holder.certificate.serial))
     const pem = await browser.get(`/account/certificates/${holder.certificate.serial}/pem`).expect(200)
-    assert.match(String(pem.headers['content-disposition']), /attachment; filename="postcert-[0-9a-f]+\.pem"/)
+    // Not the backup's name (postcert-<serial>.pem, which holds the key too): this file is the certificate alone (#17).
+    assert.match(String(pem.headers['content-disposition']), /attachment; filename="postcert-certificate-[0-9a-f]+\.pem"/)
     assert.equal(BigInt(`0x${new X509Certificate(pem.text).serialNumber}`), BigInt(`0x${holder.certificate.serial}`))
     await browser.get(`/account/certificates/${stranger.certificate.serial}`).expect(404)
     await browser.get(`/account/certificates/${stranger.certificate.serial}/pem`).expect(404)
