@@ -206,7 +206,9 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
   }
 
   router.add('POST', '/account/institutions/:clientId/revoke', 'account_institution_revoke', noStore, signedInForm, async (ctx, { clientId = '' }) => {
-    const { session } = portal.get(ctx)
+    const { session, form } = portal.get(ctx)
+    // Not in one click: the institution loses what it was given and asks to register at the next login there.
+    if (form.get('confirm') !== 'yes') throw invalidRequest('tick the box to confirm: the institution loses what it was given, and asks you to register again at your next login there')
     await deps.registrations.revoke(session.subscriberId, clientId)
     ctx.status = 303
     ctx.redirect(`/account?revoked=${encodeURIComponent(clientId)}`)

@@ -76,7 +76,11 @@ describe('the subscriber portal (/account)', () => {
     assert.match(entry, /등록을 해지할 때까지 다시 로그인하지 않고 이용/)
     assert.doesNotMatch(entry, /openid|offline_access/)
     const before = receiver.tokens.length
-    const revoked = await browser.post(`/account/institutions/${rp.clientId}/revoke`).type('form').send({ csrf }).expect(303)
+    // Not in one click (#17): without the box ticked nothing is revoked.
+    const unconfirmed = await browser.post(`/account/institutions/${rp.clientId}/revoke`).type('form').set('Accept', 'application/json').send({ csrf }).expect(400)
+    assert.equal(unconfirmed.body.error, 'invalid_request')
+    assert.match((await browser.get('/account').expect(200)).text, /<strong>예시은행<\/strong>/, 'still registered')
+    const revoked = await browser.post(`/account/institutions/${rp.clientId}/revoke`).type('form').send({ csrf, confirm: 'yes' }).expect(303)
     assert.equal(revoked.headers.location, `/account?revoked=${rp.clientId}`)
     assert.match((await browser.get(revoked.headers.location!).expect(200)).text, /예시은행 등록을 해지했습니다/)
 
@@ -122,7 +126,7 @@ describe('the subscriber portal (/account)', () => {
     const { browser, csrf } = await signIn(holder)
     const forged = await browser.post(`/account/institutions/${rp.clientId}/revoke`).type('form').send({ csrf: 'forged' }).expect(403)
     assert.equal(forged.body.error ?? 'invalid_csrf_token', 'invalid_csrf_token')
-    await browser.post('/account/institutions/pc_unknown/revoke').type('form').send({ csrf }).expect(404)
+    await browser.post('/account/institutions/pc_unknown/revoke').type('form').send({ csrf, confirm: 'yes' }).expect(404)
     const stranger = await request(server.url).post(`/account/institutions/${rp.clientId}/revoke`).type('form').send({ csrf }).expect(400)
     assert.match(stranger.text, /sign in again/)
   })

@@ -57,6 +57,7 @@ describe('the subscriber portal in a real browser', { skip: NEEDS_CHROMIUM }, ()
     assert.match(fs.readFileSync((await download.path())!, 'utf8'), /-----BEGIN ENCRYPTED PRIVATE KEY-----[\s\S]+-----BEGIN CERTIFICATE-----/)
     await page.goto(`${server.issuer}/account`)
 
+    await page.getByLabel('포털은행에 준 정보와 로그인 유지를 모두 거두는 데 동의합니다').check()
     await page.getByRole('button', { name: '포털은행 등록 해지' }).click()
     await page.locator('#revoked-notice').waitFor()
     assert.match(await page.locator('#revoked-notice').textContent() ?? '', /포털은행 등록을 해지했습니다/)
