@@ -225,6 +225,12 @@ export class EnrollmentService {
     return (await this.#deps.authority.reissue(request)).certificate
   }
 
+  /** Ends an enrollment the subscriber starts again: it expires now, and a code sent for it is withdrawn. */
+  async abandon(enrollment: Enrollment): Promise<void> {
+    await this.#deps.phoneCodes.withdraw('enroll', enrollment.id)
+    await this.#deps.db.updateTable('enrollment').set({ expires_at: this.#deps.clock.now() }).where('id', '=', enrollment.id).execute() // primary key
+  }
+
   /** Deletes enrollments that expired a day ago or more. */
   async sweep(): Promise<number> {
     const cutoff = new Date(this.#deps.clock.now().getTime() - 24 * 60 * 60 * 1000)

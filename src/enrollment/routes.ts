@@ -116,6 +116,19 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
     }, '/enroll/phone')
   }
 
+  // "처음부터 다시" on every step: the enrollment ends and a new one can start (no step is a dead end).
+  router.add('POST', '/enroll/restart', 'enroll_restart', noStore, async (ctx) => {
+    const form = await readForm(ctx)
+    const enrollment = await service.find(ctx.cookies.get(COOKIE))
+    if (enrollment) {
+      csrf.verify(`enroll:${enrollment.id}`, form.get('csrf'))
+      await service.abandon(enrollment)
+    }
+    ctx.cookies.set(COOKIE, '', { ...cookieOptions(0), maxAge: 0 })
+    ctx.status = 303
+    ctx.redirect(href(ctx, '/enroll'))
+  })
+
   router.add('GET', '/enroll/phone', 'enroll_phone', noStore, async (ctx) => {
     const enrollment = await current(ctx)
     if (enrollment.step !== 'phone') return redirectToStep(ctx, enrollment)
