@@ -18,7 +18,7 @@ import type { Enrollment, EnrollmentService } from './enrollment-service.ts'
 import { DOCUMENT_TYPES } from './identity-form.ts'
 import { formatKoreanMobile } from '../phone/phone-number.ts'
 import type { SandboxSmsGateway } from '../phone/sms/sandbox-sms-gateway.ts'
-import { daysLeft } from '../ca/days-left.ts'
+import { daysLeft, koreanDate } from '../ca/days-left.ts'
 
 const COOKIE = 'postcert_enroll'
 const START_COOKIE = 'postcert_enroll_start'
@@ -265,7 +265,7 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
       step: 'done', stepNumber: 4, serial: certificate.serial,
       holder: views.message(lang, `enroll.holder.${certificate.holder}_label`), file: certificate.holder === 'file',
       level: views.message(lang, `assurance.${level}`), levelHelp: views.message(lang, `assurance.${level}_help`),
-      notBefore: certificate.notBefore.toISOString().slice(0, 10), notAfter: certificate.notAfter.toISOString().slice(0, 10), days,
+      notBefore: koreanDate(certificate.notBefore), notAfter: koreanDate(certificate.notAfter), days,
       scripts: certificate.holder === 'file' ? ['/assets/enroll-done.js'] : [],
     })
   })

@@ -140,5 +140,11 @@ describe('assurance is what was proved: attested passkeys give high, other holde
   it('shows the subscriber the level each holder gives', async () => {
     assert.match(attested.done, /<dt>보안 등급<\/dt><dd id="level">높음/)
     assert.match(unattested.done, /<dt>보안 등급<\/dt><dd id="level">보통/)
+    // Advice for the holder chosen (#17, item 3): a passkey has no certificate password to keep; and where to go next.
+    for (const done of [attested.done, unattested.done]) {
+      assert.doesNotMatch(done, /인증서 비밀번호는/)
+      assert.match(done, /휴대폰의 화면 잠금/)
+      assert.match(done, /<a class="button" href="\/account">내 인증서 관리<\/a>/)
+    }
   })
 })
