@@ -110,6 +110,12 @@ export async function migrateDatabase(config: ServerConfig, db: Database, option
   }
 }
 
+/**
+ * How long a retired signing key stays published: while anything it signed may still be checked
+ * (the longest signed lifetime), plus the time other instances may keep signing before they reload.
+ */
+const keyRetentionSeconds = (config: ServerConfig) => MAX_SIGNED_LIFETIME_SECONDS + config.keyRefreshSeconds + CLOCK_TOLERANCE_SECONDS
+
 /** What `postcert verify` reads of a PostCert: its CAs, the keys that signed receipts, certificates' status now. */
 export interface Verifier {
   db: Database
@@ -130,7 +136,7 @@ export function openVerifier(config: ServerConfig, secrets: ServerSecrets, clock
   const checks = new StaticCheckCache()
   return {
     db, ca,
-    signingKeys: new SigningKeyStore(db, box, clock, MAX_SIGNED_LIFETIME_SECONDS + config.keyRefreshSeconds + CLOCK_TOLERANCE_SECONDS),
+    signingKeys: new SigningKeyStore(db, box, clock, keyRetentionSeconds(config)),
     judgeCertificate: (serial) => judgeCertificate(db, ca, serial, clock.now(), checks),
     close: () => db.destroy(),
   }
@@ -222,10 +228,7 @@ export class AppContext {
       const box = new SealedBox(secrets.masterKey)
       const secretStore = new SecretStore(db, box)
       await secretStore.checkMasterKey()
-      // A retired key stays published while anything it signed may still be checked: the longest
-      // signed lifetime, plus the time other instances may keep signing before they reload.
-      const retain = MAX_SIGNED_LIFETIME_SECONDS + config.keyRefreshSeconds + CLOCK_TOLERANCE_SECONDS
-      const signingKeys = new SigningKeyStore(db, box, clock, retain)
+      const signingKeys = new SigningKeyStore(db, box, clock, keyRetentionSeconds(config))
       await signingKeys.ensure()
       const ca = new CaHierarchy(db, box, clock)
       await ca.ensure()
@@ -276,8 +279,8 @@ export class AppContext {
     this.ocsp = o.ocsp ?? new OcspResponder(db, this.ca, clock)
     this.limiter = o.limiter ?? new RateLimiter(db, clock)
     this.subscribers = o.subscribers ?? new SubscriberStore({ db, clock })
-    this.sms = overrides.sms ?? (config.smsGateway ? new HttpSmsGateway(config.smsGateway.url, config.smsGateway.token) : new SandboxSmsGateway(db, clock))
-    this.identity = overrides.identity ?? (config.identityProvider ? new HttpIdentityVerifier(config.identityProvider.url, config.identityProvider.token) : new SandboxIdentityRegistry())
+    this.sms = o.sms ?? (config.smsGateway ? new HttpSmsGateway(config.smsGateway.url, config.smsGateway.token) : new SandboxSmsGateway(db, clock))
+    this.identity = o.identity ?? (config.identityProvider ? new HttpIdentityVerifier(config.identityProvider.url, config.identityProvider.token) : new SandboxIdentityRegistry())
     this.phoneCodes = o.phoneCodes ?? new PhoneCodes({ db, clock, sms: this.sms, limiter: this.limiter, key: serverKeys.otpKey })
     this.passkeys = o.passkeys ?? new PasskeyRegistrar(config.issuer, base.attestation, clock)
     this.binding = o.binding ?? new HolderBinding({ db, clock, passkeys: this.passkeys, authority: this.authority, hierarchy: this.ca })

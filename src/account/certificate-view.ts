@@ -3,7 +3,7 @@ import type { Locale, Views } from '../http/views.ts'
 import type { CertificateOverview } from './account-service.ts'
 
 /** How the portal's pages show dates, times and certificates: in Korea's time, where its citizens are. */
-export const day = (d: Date) => koreanDate(d)
+export const day = koreanDate
 export const time = (d: Date) => `${koreanDate(d)} ${new Date(d.getTime() + KST_OFFSET_MS).toISOString().slice(11, 16)} KST`
 
 export function certificateView(c: CertificateOverview, lang: Locale, views: Views) {

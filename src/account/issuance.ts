@@ -14,8 +14,6 @@ import { subscriberLabel } from '../subscribers/subscriber-store.ts'
 /** How long a verified phone code lets the session make one new key (seconds). */
 export const PHONE_STEP_UP_SECONDS = 10 * 60
 
-/** A new key needs the phone code first (or again, after one issuance or when it is too old). */
-
 /** What the portal issues: a renewal of one certificate, or one more certificate (another device). */
 export type IssuanceTarget = { kind: 'renew'; serial: string } | { kind: 'add' }
 
@@ -109,9 +107,9 @@ export class AccountIssuance {
   /** Passkey registration options for the new key, and the CA challenge it signs next. */
   async passkeyOptions(session: PortalSession, target: IssuanceTarget) {
     await this.#ready(session, target)
-    const name = await this.subscriberName(session)
-    const subscriber = { id: session.subscriberId, name, label: subscriberLabel({ name, phone_e164: await this.#phone(session) }) }
-    return await this.#deps.binding.passkeyOptions(subscriber, (challenge) => this.#deps.sessions.setPasskeyChallenge(session, challenge))
+    const subscriber = await this.#subscriber(session)
+    const holder = { id: session.subscriberId, name: subscriber.name, label: subscriberLabel(subscriber) }
+    return await this.#deps.binding.passkeyOptions(holder, (challenge) => this.#deps.sessions.setPasskeyChallenge(session, challenge))
   }
 
   /** A certificate for a new passkey: its registration, then its assertion over the CA challenge. */
@@ -123,7 +121,7 @@ export class AccountIssuance {
 
   /** The subscriber's name, as the certificate file script stores it with the certificate. */
   async subscriberName(session: PortalSession): Promise<string> {
-    return (await this.#deps.db.selectFrom('subscriber').select('name').where('id', '=', session.subscriberId).executeTakeFirstOrThrow()).name
+    return (await this.#subscriber(session)).name
   }
 
   /** Renews `old`, or (none) adds a certificate; one phone code serves one of them. */
@@ -171,7 +169,11 @@ export class AccountIssuance {
   }
 
   async #phone(session: PortalSession): Promise<string> {
-    const row = await this.#deps.db.selectFrom('subscriber').select('phone_e164').where('id', '=', session.subscriberId).executeTakeFirstOrThrow()
-    return row.phone_e164
+    return (await this.#subscriber(session)).phone_e164
+  }
+
+  /** The signed-in subscriber's name and phone on file, in one read (primary key). */
+  async #subscriber(session: PortalSession): Promise<{ name: string; phone_e164: string }> {
+    return await this.#deps.db.selectFrom('subscriber').select(['name', 'phone_e164']).where('id', '=', session.subscriberId).executeTakeFirstOrThrow()
   }
 }

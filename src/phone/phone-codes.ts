@@ -10,6 +10,9 @@ import { SmsDeliveryError, type SmsGateway } from './sms/sms-gateway.ts'
 
 export type { PhoneCodePurpose }
 
+/** What a typed code must be, once spaces and hyphens are gone. */
+const CODE_SHAPE = new RegExp(`^\\d{${OTP_DIGITS}}$`)
+
 /** What each purpose's text says (Korean, then English). */
 const TEXTS: Record<PhoneCodePurpose, (code: string) => string> = {
   enroll: (code) => `[PostCert] 인증번호 ${code} (3분 안에 입력). 누구에게도 알려주지 마세요. / Your PostCert code is ${code}. Never share it.`,
@@ -106,7 +109,7 @@ export class PhoneCodes {
     const now = clock.now()
     // A typo is not a guess: what cannot be a code takes no try.
     const code = input.replace(/[\s-]/g, '')
-    if (!new RegExp(`^\\d{${OTP_DIGITS}}$`).test(code)) throw codeFormat()
+    if (!CODE_SHAPE.test(code)) throw codeFormat()
     const counted = await db.updateTable('phone_code').set((eb) => ({ attempts: eb('attempts', '+', 1) }))
       .where('purpose', '=', purpose).where('owner', '=', owner).where('hash', 'is not', null).where('attempts', '<', OTP_MAX_ATTEMPTS)
       .returning(['hash', 'expires_at', 'attempts', 'phone_e164']).executeTakeFirst() // phone_code_pkey
