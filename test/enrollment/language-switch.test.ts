@@ -1,16 +1,13 @@
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { ManualClock } from '../../src/util/clock.ts'
-import { startTestServer, type TestServer } from '../helpers/server.ts'
+import { loginSuite } from '../helpers/suite.ts'
 import { PERSON_1, startEnrollment, verifyPhone } from './helpers.ts'
 
 const switchOf = (html: string) => /<p class="lang"><a href="([^"]+)"/.exec(html)![1]!.replace(/&#x3D;/g, '=').replace(/&amp;/g, '&')
 
 describe('the language switch after a form error (#17)', () => {
-  let server: TestServer
-  const clock = new ManualClock()
-  before(async () => { server = await startTestServer({ overrides: { clock } }) })
-  after(async () => { await server.close() })
+  const { server } = loginSuite(new ManualClock())
 
   it('on the phone step leads to the same step in the other language, never to a replayed POST', async () => {
     const { browser, csrf } = await startEnrollment(server)

@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { ManualClock } from '../../src/util/clock.ts'
-import { startTestServer, type TestServer } from '../helpers/server.ts'
+import { loginSuite } from '../helpers/suite.ts'
 import { csrfOf, PERSON_1, startEnrollment, verifyPhone } from './helpers.ts'
 
 describe('starting again from any enrollment step (#17, item 2)', () => {
-  let server: TestServer
   const clock = new ManualClock()
-  before(async () => { server = await startTestServer({ overrides: { clock } }) })
-  after(async () => { await server.close() })
+  const { server } = loginSuite(clock)
 
   it('the identity step, which a phone in another name cannot leave for 15 minutes, has a way out: 처음부터 다시', async () => {
     const { browser, csrf } = await startEnrollment(server)
