@@ -178,7 +178,7 @@ export class AppContext {
   /** Identity documents: the configured provider, or the sandbox registry outside production. */
   readonly identity: IdentityVerifier
   readonly metrics = new Metrics()
-  readonly views = new Views(path.join(ROOT_DIR, 'views'))
+  readonly views: Views
   /** Tokens of the forms the pages post, keyed by a server secret. */
   readonly csrf: Csrf
   readonly cookieKeys: string[]
@@ -264,6 +264,7 @@ export class AppContext {
     this.ca = base.ca
     this.https = config.publicUrl.protocol === 'https:'
     this.cookieKeys = serverKeys.cookieKeys
+    this.views = new Views(path.join(ROOT_DIR, 'views'), config.brand)
     this.csrf = new Csrf(serverKeys.csrfKey)
     this.#pairwiseSalt = serverKeys.pairwiseSalt
     this.audit = o.audit ?? new AuditLog(clock)
@@ -281,8 +282,8 @@ export class AppContext {
     this.subscribers = o.subscribers ?? new SubscriberStore({ db, clock })
     this.sms = o.sms ?? (config.smsGateway ? new HttpSmsGateway(config.smsGateway.url, config.smsGateway.token) : new SandboxSmsGateway(db, clock))
     this.identity = o.identity ?? (config.identityProvider ? new HttpIdentityVerifier(config.identityProvider.url, config.identityProvider.token) : new SandboxIdentityRegistry())
-    this.phoneCodes = o.phoneCodes ?? new PhoneCodes({ db, clock, sms: this.sms, limiter: this.limiter, key: serverKeys.otpKey })
-    this.passkeys = o.passkeys ?? new PasskeyRegistrar(config.issuer, base.attestation, clock)
+    this.phoneCodes = o.phoneCodes ?? new PhoneCodes({ db, clock, sms: this.sms, limiter: this.limiter, key: serverKeys.otpKey, service: { ko: config.brand.ko.service, en: config.brand.en.service } })
+    this.passkeys = o.passkeys ?? new PasskeyRegistrar(config.issuer, base.attestation, clock, config.brand.ko.service)
     this.binding = o.binding ?? new HolderBinding({ db, clock, passkeys: this.passkeys, authority: this.authority, hierarchy: this.ca })
     this.enrollment = o.enrollment ?? new EnrollmentService({
       db, clock, phoneCodes: this.phoneCodes, identity: this.identity, limiter: this.limiter, authority: this.authority, audit: this.audit, subscribers: this.subscribers,
@@ -341,7 +342,7 @@ export class AppContext {
       await this.testSubscriber.ensure()
       this.logger.warn('test mode: a one-click test subscriber on the login page (never in production)')
     }
-    await registerAccountClient(this.clients, this.config.issuer, this.logger)
+    await registerAccountClient(this.clients, this.config.issuer, { ko: this.config.brand.ko.service, en: this.config.brand.en.service }, this.logger)
     if (this.config.demoRelyingParty) {
       await registerDemoClient({ store: this.clients, issuer: this.config.issuer, url: this.config.demoRelyingParty, dataDir: this.config.dataDir, logger: this.logger })
     }

@@ -36,7 +36,7 @@ export function startJobs(ctx: AppContext): () => void {
     if (expired || delivered) ctx.logger.info({ expired, delivered }, 'logins of expired certificates ended, back-channel logouts delivered')
   })
   // Text messages 30, 7 and 1 days before a certificate expires, each once across all instances.
-  const reminders = new ExpiryReminders({ db: ctx.db, clock: ctx.clock, sms: ctx.sms, issuer: ctx.config.issuer, logger: ctx.logger })
+  const reminders = new ExpiryReminders({ db: ctx.db, clock: ctx.clock, sms: ctx.sms, issuer: ctx.config.issuer, service: ctx.config.brand.ko.service, logger: ctx.logger })
   every(EXPIRY_REMINDER_SECONDS, 'expiry reminders', async () => {
     const sent = await reminders.run()
     if (sent) ctx.logger.info({ sent }, 'expiry reminders sent')

@@ -24,6 +24,8 @@ export interface ExpiryRemindersDeps {
   sms: SmsGateway
   /** The message links `${issuer}/account` and nothing else. */
   issuer: string
+  /** The service's name the message opens with (the operator's, config `brand`). */
+  service: string
   logger?: Logger
 }
 
@@ -61,6 +63,7 @@ export class ExpiryReminders {
   readonly #clock: Clock
   readonly #sms: SmsGateway
   readonly #issuer: string
+  readonly #service: string
   readonly #logger: Logger | undefined
 
   constructor(deps: ExpiryRemindersDeps) {
@@ -68,6 +71,7 @@ export class ExpiryReminders {
     this.#clock = deps.clock
     this.#sms = deps.sms
     this.#issuer = deps.issuer
+    this.#service = deps.service
     this.#logger = deps.logger
   }
 
@@ -86,7 +90,7 @@ export class ExpiryReminders {
         for (const due of page) {
           if (!await this.#claim(due, days)) continue
           try {
-            await this.#sms.send(due.phone_e164, reminderText(due.not_after, now, this.#issuer), { idempotencyKey: `expiry:${due.serial}:${days}` })
+            await this.#sms.send(due.phone_e164, reminderText(due.not_after, now, this.#issuer, this.#service), { idempotencyKey: `expiry:${due.serial}:${days}` })
           } catch (err) {
             this.#logger?.warn({ err, serial: due.serial, days }, 'expiry reminder not sent; retried later')
             return sent
@@ -148,9 +152,9 @@ export class ExpiryReminders {
   }
 }
 
-/** The reminder's text: days left and the expiry date in Korean time, and the portal's address. */
-export function reminderText(notAfter: Date, now: Date, issuer: string): string {
+/** The reminder's text: the service's name, days left and the expiry date in Korean time, and the portal's address. */
+export function reminderText(notAfter: Date, now: Date, issuer: string, service: string): string {
   const daysLeft = calendarDaysLeft(notAfter, now)
   const when = daysLeft === 0 ? '오늘' : `${daysLeft}일 후`
-  return `[우체국 금융인증서] 인증서가 ${when}(${koreanDate(notAfter)}) 만료됩니다. 갱신: ${issuer}/account`
+  return `[${service}] 인증서가 ${when}(${koreanDate(notAfter)}) 만료됩니다. 갱신: ${issuer}/account`
 }

@@ -54,6 +54,23 @@ export interface ServerConfig {
    * address is the entry that many from the right; anything left of it the client wrote itself.
    */
   trustedProxyHops: number
+  /** SERVICE_NAME, OPERATOR_NAME and their _EN forms. */
+  brand: Brand
+}
+
+/** The names citizens see: the service (in titles, texts, the passkey) and who runs it. */
+export interface BrandNames {
+  service: string
+  operator: string
+}
+export interface Brand {
+  ko: BrandNames
+  en: BrandNames
+}
+
+export const DEFAULT_BRAND: Brand = {
+  ko: { service: '우체국 금융인증서', operator: '우체국' },
+  en: { service: 'Post Office Financial Certificate', operator: 'Korea Post' },
 }
 
 /** Thrown for any invalid setting; `message` is the one line printed at start-up. */
@@ -71,6 +88,13 @@ const integerText = (min: number, max: number) =>
     .regex(/^\d+$/, { error: `must be an integer between ${min} and ${max}` })
     .transform(Number)
     .pipe(z.number().int().min(min, { error: `must be at least ${min}` }).max(max, { error: `must be at most ${max}` }))
+
+// The names go into pages, SMS texts and the passkey as they are: nothing markup or a
+// placeholder could read, and short enough for an SMS prefix and a phone's passkey list.
+const brandName = z.string()
+  .min(1, { error: 'must not be empty' })
+  .max(40, { error: 'must be at most 40 characters' })
+  .refine((v) => !/[<>&"'`{}\p{Cc}]/u.test(v), { error: 'must not contain < > & " \' ` { } or control characters' })
 
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production'], { error: 'must be development, test or production' }).default('development'),
@@ -99,6 +123,10 @@ const schema = z.object({
   FIDO_MDS_ROOTS: z.string().optional(),
   CRL_MIN_INTERVAL_SECONDS: integerText(0, 3600).default(10),
   TRUSTED_PROXY_HOPS: integerText(1, 10).default(1),
+  SERVICE_NAME: brandName.default(DEFAULT_BRAND.ko.service),
+  OPERATOR_NAME: brandName.default(DEFAULT_BRAND.ko.operator),
+  SERVICE_NAME_EN: brandName.default(DEFAULT_BRAND.en.service),
+  OPERATOR_NAME_EN: brandName.default(DEFAULT_BRAND.en.operator),
   DEMO_RP_URL: z.string().refine((v) => v === 'off' || /^https?:\/\/[^/]/.test(v) && URL.canParse(v), { error: 'must be an absolute http(s) URL or off' }).optional(),
 })
 
@@ -166,5 +194,9 @@ export function buildConfig(env: ServerEnv): ServerConfig {
     },
     crlMinIntervalSeconds: e.CRL_MIN_INTERVAL_SECONDS,
     trustedProxyHops: e.TRUSTED_PROXY_HOPS,
+    brand: {
+      ko: { service: e.SERVICE_NAME, operator: e.OPERATOR_NAME },
+      en: { service: e.SERVICE_NAME_EN, operator: e.OPERATOR_NAME_EN },
+    },
   }
 }

@@ -28,6 +28,10 @@ export interface ServerEnv {
   FIDO_MDS_ROOTS?: string
   CRL_MIN_INTERVAL_SECONDS?: string
   TRUSTED_PROXY_HOPS?: string
+  SERVICE_NAME?: string
+  OPERATOR_NAME?: string
+  SERVICE_NAME_EN?: string
+  OPERATOR_NAME_EN?: string
 }
 
 export const ENV_NAMES = [
@@ -58,6 +62,10 @@ export const ENV_NAMES = [
   'FIDO_MDS_ROOTS',
   'CRL_MIN_INTERVAL_SECONDS',
   'TRUSTED_PROXY_HOPS',
+  'SERVICE_NAME',
+  'OPERATOR_NAME',
+  'SERVICE_NAME_EN',
+  'OPERATOR_NAME_EN',
 ] as const satisfies readonly (keyof ServerEnv)[]
 
 export function readEnv(source: NodeJS.ProcessEnv = process.env): ServerEnv {

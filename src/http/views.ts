@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import Handlebars from 'handlebars'
+import { DEFAULT_BRAND, type Brand } from '../config/config.ts'
 
 export const LOCALES = ['ko', 'en'] as const
 export type Locale = (typeof LOCALES)[number]
@@ -11,6 +12,8 @@ type Messages = Record<string, string>
 /**
  * Server-rendered pages: handlebars templates in views/pages inside views/layouts/main.hbs, with
  * a `t` helper reading views/locales/{ko,en}.json. Templates are compiled once at start-up.
+ * `{{service}}` and `{{operator}}` in a message are the operator's names (config `brand`),
+ * filled in at load: config refuses names with markup characters, so they are safe as they are.
  */
 export class Views {
   readonly #pages = new Map<string, Handlebars.TemplateDelegate>()
@@ -18,11 +21,14 @@ export class Views {
   readonly #messages: Record<Locale, Messages>
   readonly #scriptMessages = new Map<string, string>()
 
-  constructor(dir: string) {
+  constructor(dir: string, brand: Brand = DEFAULT_BRAND) {
     const hbs = Handlebars.create()
-    this.#messages = Object.fromEntries(
-      LOCALES.map((l) => [l, JSON.parse(fs.readFileSync(path.join(dir, 'locales', `${l}.json`), 'utf8')) as Messages]),
-    ) as Record<Locale, Messages>
+    const load = (locale: Locale): Messages => {
+      const names = brand[locale]
+      const raw = JSON.parse(fs.readFileSync(path.join(dir, 'locales', `${locale}.json`), 'utf8')) as Messages
+      return Object.fromEntries(Object.entries(raw).map(([key, text]) => [key, text.replaceAll('{{service}}', names.service).replaceAll('{{operator}}', names.operator)]))
+    }
+    this.#messages = Object.fromEntries(LOCALES.map((l) => [l, load(l)])) as Record<Locale, Messages>
     hbs.registerHelper('t', (key: string, options: Handlebars.HelperOptions) => {
       const messages = (options.data as { root: { messages: Messages } }).root.messages
       const text = messages[key] ?? this.#messages.en[key] ?? key

@@ -13,10 +13,16 @@ export type { PhoneCodePurpose }
 /** What a typed code must be, once spaces and hyphens are gone. */
 const CODE_SHAPE = new RegExp(`^\\d{${OTP_DIGITS}}$`)
 
+/** The service's name in each language, as the texts open with it. */
+export interface TextedServiceName {
+  ko: string
+  en: string
+}
+
 /** What each purpose's text says (Korean, then English). */
-const TEXTS: Record<PhoneCodePurpose, (code: string) => string> = {
-  enroll: (code) => `[PostCert] 인증번호 ${code} (3분 안에 입력). 누구에게도 알려주지 마세요. / Your PostCert code is ${code}. Never share it.`,
-  portal: (code) => `[PostCert] 인증서 갱신 인증번호 ${code} (3분 안에 입력). 누구에게도 알려주지 마세요. / Your PostCert renewal code is ${code}. Never share it.`,
+const TEXTS: Record<PhoneCodePurpose, (code: string, service: TextedServiceName) => string> = {
+  enroll: (code, service) => `[${service.ko}] 인증번호 ${code} (3분 안에 입력). 누구에게도 알려주지 마세요. / Your ${service.en} code is ${code}. Never share it.`,
+  portal: (code, service) => `[${service.ko}] 인증서 갱신 인증번호 ${code} (3분 안에 입력). 누구에게도 알려주지 마세요. / Your ${service.en} renewal code is ${code}. Never share it.`,
 }
 
 /**
@@ -33,6 +39,8 @@ export interface PhoneCodeDeps {
   limiter: RateLimiter
   /** Keys the stored hash of a code (a server secret). */
   key: Buffer
+  /** The name the texts give the service (the operator's, config `brand`). */
+  service: TextedServiceName
 }
 
 /**
@@ -76,7 +84,7 @@ export class PhoneCodes {
     }
     // Sent after the write (no transaction waits on the gateway).
     try {
-      await this.#deps.sms.send(phone, TEXTS[purpose](code))
+      await this.#deps.sms.send(phone, TEXTS[purpose](code, this.#deps.service))
     } catch (err) {
       await this.withdraw(purpose, owner)
       await limiter.undo(smsBudget(purpose, phone), 3600) // not sent: not counted

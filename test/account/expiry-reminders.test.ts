@@ -71,7 +71,7 @@ for (const backend of BACKENDS) {
     let server: TestServer
     // 09:00 in Korea: at the same time of day, "days left" is the same in hours and in calendar days.
     const clock = new ManualClock(new Date('2026-12-01T00:00:00Z'))
-    const reminders = (sms: SmsGateway = server.ctx.sms) => new ExpiryReminders({ db: server.ctx.db, clock, sms, issuer: server.issuer })
+    const reminders = (sms: SmsGateway = server.ctx.sms) => new ExpiryReminders({ db: server.ctx.db, clock, sms, issuer: server.issuer, service: '우체국 금융인증서' })
 
     before(async () => { server = await startTestServer({ backend, env: ENV, overrides: { clock } }) })
     after(async () => { await server.close() })
@@ -218,7 +218,7 @@ describe('expiry reminders from two server contexts on one PostgreSQL schema', {
   let second: TestServer
   const clock = new ManualClock(new Date('2026-12-01T00:00:00Z'))
   const keys: string[] = []
-  const reminders = (server: TestServer) => new ExpiryReminders({ db: server.ctx.db, clock, sms: recording(server.ctx.sms, keys), issuer: server.ctx.config.issuer })
+  const reminders = (server: TestServer) => new ExpiryReminders({ db: server.ctx.db, clock, sms: recording(server.ctx.sms, keys), issuer: server.ctx.config.issuer, service: server.ctx.config.brand.ko.service })
   const both = async () => (await Promise.all([reminders(first).run(), reminders(second).run()])).reduce((x, y) => x + y)
   beforeEach(() => { keys.length = 0 })
 
@@ -263,10 +263,10 @@ describe('reminder text', () => {
   it('counts Korean calendar days and says 오늘 on the day itself', () => {
     // Expires 2027-01-05 10:00 in Korea.
     const notAfter = new Date('2027-01-05T01:00:00Z')
-    assert.equal(reminderText(notAfter, new Date('2026-12-29T14:00:00Z'), issuer), // 23:00, 29 December
+    assert.equal(reminderText(notAfter, new Date('2026-12-29T14:00:00Z'), issuer, '우체국 금융인증서'), // 23:00, 29 December
       '[우체국 금융인증서] 인증서가 7일 후(2027-01-05) 만료됩니다. 갱신: https://id.postcert.test/account')
-    assert.match(reminderText(notAfter, new Date('2026-12-29T16:00:00Z'), issuer), /인증서가 6일 후\(2027-01-05\)/) // 01:00, 30 December
-    assert.match(reminderText(notAfter, new Date('2027-01-04T16:00:00Z'), issuer), /인증서가 오늘\(2027-01-05\) 만료됩니다/)
+    assert.match(reminderText(notAfter, new Date('2026-12-29T16:00:00Z'), issuer, '우체국 금융인증서'), /인증서가 6일 후\(2027-01-05\)/) // 01:00, 30 December
+    assert.match(reminderText(notAfter, new Date('2027-01-04T16:00:00Z'), issuer, '우체국 금융인증서'), /인증서가 오늘\(2027-01-05\) 만료됩니다/)
   })
 })
 

@@ -23,7 +23,7 @@ const ALLOWED: Record<string, string[]> = {
   errors: ['db'],
   holders: ['ca', 'config', 'db', 'der', 'util'],
   home: ['http'],
-  http: ['constants.ts', 'db', 'errors', 'ops'],
+  http: ['config', 'constants.ts', 'db', 'errors', 'ops'],
   interactions: ['audit', 'ca', 'db', 'errors', 'http', 'login', 'oidc', 'possession', 'registrations', 'signing', 'util'],
   keys: ['db', 'util'],
   login: ['ca', 'db', 'holders', 'keys', 'possession', 'subscribers', 'util'],

@@ -24,7 +24,7 @@ describe('the interaction page in a real browser', { skip: NEEDS_CHROMIUM }, () 
 
     const started = await rp.start(page)
     assert.match(new URL(page.url()).pathname, /^\/interaction\//)
-    assert.equal(await page.locator('h1').textContent(), '우체국 인증서로 로그인')
+    assert.equal(await page.locator('h1').textContent(), '우체국 금융인증서 로그인')
     // The login script ran (CSP allows it) and found no certificate file in this fresh browser.
     await page.locator('#no-certificates').waitFor()
     assert.match(await page.locator('#no-certificates').textContent() ?? '', /저장된 인증서 파일이 없습니다/)

@@ -94,7 +94,7 @@ describe('certificate login in a real browser', { skip: NEEDS_CHROMIUM }, () => 
     const claims = await login(page, async () => {
       await page.locator('#no-certificates').waitFor()
       await importFile('notes.txt', 'not a backup')
-      await page.locator('#import-status', { hasText: 'PostCert 백업 파일이 아닙니다' }).waitFor()
+      await page.locator('#import-status', { hasText: '우체국 금융인증서 백업 파일이 아닙니다' }).waitFor()
 
       // The key of another file under the same certificate: refused here, not at PostCert.
       const otherKey = toPem(await encryptPkcs8(new Uint8Array(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'der', type: 'pkcs8' })), password, 1000), 'ENCRYPTED PRIVATE KEY')

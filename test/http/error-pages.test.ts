@@ -38,7 +38,7 @@ describe('error pages name the reason, in the reader\'s language', () => {
 
   it('an unknown institution', async () => {
     const res = await authorize({ client_id: 'nobody', redirect_uri: 'https://reason.example.kr/cb' }).expect(400)
-    assert.equal(reasonOf(res.text), '이유: 요청한 기관(client_id)이 PostCert에 등록되어 있지 않습니다.')
+    assert.equal(reasonOf(res.text), '이유: 요청한 기관(client_id)이 우체국 금융인증서에 등록되어 있지 않습니다.')
   })
 
   it('a logout with an id_token_hint that does not verify', async () => {

@@ -44,7 +44,7 @@ for (const backend of BACKENDS) {
       database = await createTestDatabase(backend)
       await migrateTestDatabase(database)
       limiter = new RateLimiter(database.db, clock)
-      codes = new PhoneCodes({ db: database.db, clock, sms: gateway, limiter, key: randomBytes(32) })
+      codes = new PhoneCodes({ db: database.db, clock, sms: gateway, limiter, key: randomBytes(32), service: { ko: '우체국 금융인증서', en: 'Post Office Financial Certificate' } })
     })
     after(async () => { await database.drop() })
 
@@ -53,7 +53,7 @@ for (const backend of BACKENDS) {
       const PHONE = newNumber()
       await codes.send('enroll', id, PHONE)
       assert.equal(gateway.sent.at(-1)!.to, PHONE)
-      assert.match(gateway.sent.at(-1)!.body, /^\[PostCert\] 인증번호 \d{6} /)
+      assert.match(gateway.sent.at(-1)!.body, /^\[우체국 금융인증서\] 인증번호 \d{6} /)
       const code = gateway.lastCode()
       assert.equal(await codes.verify('enroll', id, ` ${code.slice(0, 3)} ${code.slice(3)} `, async (_trx, phone) => phone), PHONE, 'spaces are ignored; the verified number comes back')
       await rejects(codes.verify('enroll', id, code, noop), 'code_not_sent')

@@ -40,7 +40,7 @@ describe('what is shown is what is signed', () => {
     const summary = '대출 약정서 (요약): 대출 금액 1,500,000원, 기간 12개월.'
     const detail = { ...signatureDetail(), documents: [{ title: '대출 약정서 PDF', text: summary, mime_type: 'application/pdf', sha256: sha256(pdf) }] }
     const page = await signing.toSigningPage(rp, await h.subscriber(), detail)
-    assert.match(page.step.page!, /PostCert는 이 문서\(application\/pdf\)를 그대로 보여줄 수 없습니다/)
+    assert.match(page.step.page!, /이 문서\(application\/pdf\)는 화면에 그대로 보여줄 수 없습니다/)
     assert.match(page.step.page!, /<dd><bdi dir="ltr">우체국은행<\/bdi><\/dd>/, 'the payee isolated from its surroundings')
     const signed = JSON.parse(page.canonical) as { documents: { sha256: string; text_sha256?: string }[] }
     assert.deepEqual(signed.documents[0], { title: '대출 약정서 PDF', mime_type: 'application/pdf', sha256: sha256(pdf), text_sha256: sha256(summary) })

@@ -9,9 +9,6 @@ import type { Clock } from '../../util/clock.ts'
 import type { AttestationTrust } from './attestation.ts'
 import { coseToSpki } from './cose-to-spki.ts'
 
-/** The service's name in the phone's passkey list. */
-const PASSKEY_SERVICE_NAME = '우체국 금융인증서'
-
 export interface RegisteredPasskey {
   credentialId: string
   publicKey: Uint8Array
@@ -38,13 +35,16 @@ export class PasskeyRegistrar {
   readonly #origin: string
   readonly #trust: AttestationTrust
   readonly #clock: Clock
+  /** The service's name in the phone's passkey list (the operator's, in Korean). */
+  readonly #serviceName: string
 
-  constructor(issuer: string, trust: AttestationTrust, clock: Clock) {
+  constructor(issuer: string, trust: AttestationTrust, clock: Clock, serviceName: string) {
     const url = new URL(issuer)
     this.#rpID = url.hostname
     this.#origin = url.origin
     this.#trust = trust
     this.#clock = clock
+    this.#serviceName = serviceName
   }
 
   /**
@@ -53,7 +53,7 @@ export class PasskeyRegistrar {
    */
   async options(user: { id: string; name: string; label: string }, exclude: string[]): Promise<PublicKeyCredentialCreationOptionsJSON> {
     return await generateRegistrationOptions({
-      rpName: PASSKEY_SERVICE_NAME, rpID: this.#rpID,
+      rpName: this.#serviceName, rpID: this.#rpID,
       userID: new TextEncoder().encode(user.id), userName: user.label, userDisplayName: user.name,
       attestationType: 'direct', supportedAlgorithmIDs: ALGORITHMS,
       authenticatorSelection: { residentKey: 'required', userVerification: 'required' },
