@@ -13,8 +13,28 @@ export class EnrollmentError extends errorDomain({
   enrollment_expired: 400,
 }) {}
 
-export const invalidField = (field: string, why: string) =>
-  new EnrollmentError('invalid_field', `${field}: ${why}`, { field, params: { field } })
+/** One field's problem: `problem` names its message (views/locales `enroll.problem.<problem>`), `why` is for the description. */
+export interface FieldProblem {
+  field: string
+  problem: string
+  why: string
+}
+
+/**
+ * A form with fields to fix, every one of them (`problems`, in the form's order): the page shows
+ * each beside its field. `field` is the first, where the focus goes.
+ */
+export class InvalidFieldsError extends EnrollmentError {
+  readonly problems: readonly FieldProblem[]
+
+  constructor(problems: readonly FieldProblem[]) {
+    const first = problems[0]?.field ?? 'form'
+    super('invalid_field', problems.map((p) => `${p.field}: ${p.why}`).join('; ') || 'the form is incomplete', { field: first, params: { field: first } })
+    this.problems = problems
+  }
+}
+
+export const invalidFields = (problems: readonly FieldProblem[]) => new InvalidFieldsError(problems)
 /**
  * One answer for every identity check that fails (no such document, details that do not match,
  * a phone in another name): telling them apart would let anyone probe a stranger's details.

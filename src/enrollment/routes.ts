@@ -11,7 +11,7 @@ import { noStore, slot, type Step } from '../http/guards.ts'
 import { ACR_HIGH, assuranceOf } from '../possession/assurance.ts'
 import { languageSwitch, pickLocale, scriptJson, type Locale, type Views } from '../http/views.ts'
 import { ENROLLMENT_TTL } from './constants.ts'
-import { EnrollmentError, enrollmentExpired, stepNotAllowed } from './errors.ts'
+import { EnrollmentError, enrollmentExpired, InvalidFieldsError, stepNotAllowed } from './errors.ts'
 import { FormError } from '../errors/form-error.ts'
 import { PhoneError } from '../phone/errors.ts'
 import type { Enrollment, EnrollmentService } from './enrollment-service.ts'
@@ -54,11 +54,14 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
     ctx.body = views.render(page, lang, titleKey, { sandbox: deps.sandbox, ...languageSwitch(ctx, lang, at), ...data })
   }
   const cookieOptions = (maxAgeMs: number) => ({ httpOnly: true, sameSite: 'lax' as const, secure: deps.secureCookies, path: '/enroll', maxAge: maxAgeMs, overwrite: true })
+  /** The page's message, and for a form with fields to fix each field's own (`problems`, in the form's order). */
   const errorView = (ctx: Context, err: FormError | PhoneError | EnrollmentError) => {
     const lang = locale(ctx)
-    const key = `enroll.error.${err.code}`
-    const label = err.field ? views.message(lang, `enroll.field.${err.field}`) : ''
-    return { field: err.field, message: views.format(lang, key, { ...err.params, label }) }
+    const label = (field: string | undefined) => field ? views.message(lang, `enroll.field.${field}`) : ''
+    const problems = err instanceof InvalidFieldsError
+      ? err.problems.map((p) => ({ field: p.field, message: views.format(lang, `enroll.problem.${p.problem}`, { label: label(p.field) }) }))
+      : []
+    return { field: err.field, message: views.format(lang, `enroll.error.${err.code}`, { ...err.params, label: label(err.field), count: problems.length }), problems }
   }
 
   async function current(ctx: Context): Promise<Enrollment> {
@@ -147,13 +150,17 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
       async (enrollment, _form, error) => phonePage(ctx, enrollment, { error }))
   })
 
-  const identityPage = async (ctx: Context, enrollment: Enrollment, data: { values?: Record<string, string>; error?: unknown } = {}) => {
+  const identityPage = async (ctx: Context, enrollment: Enrollment, data: { values?: Record<string, string>; error?: ReturnType<typeof errorView> } = {}) => {
     const lang = locale(ctx)
-    const chosen = data.values?.document_type
+    const chosen = (DOCUMENT_TYPES as readonly string[]).includes(data.values?.document_type ?? '') ? data.values!.document_type! : 'resident_card'
+    // Where each problem's link in the summary leads, and the focus goes: the box the subscriber types in.
+    const target = (field: string) => field === 'document_type' ? `document_type-${chosen}` : field === 'number' && chosen === 'resident_card' ? 'number_front' : field
+    const problems = (data.error?.problems ?? []).map((p) => ({ ...p, target: target(p.field) }))
     render(ctx, 'enroll-identity', 'enroll.identity.title', {
       step: 'identity', stepNumber: 2, csrf: csrf.token(`enroll:${enrollment.id}`), action: href(ctx, '/enroll/identity'),
-      documentTypes: DOCUMENT_TYPES.map((value) => ({ value, label: views.message(lang, `enroll.document.${value}`), checked: value === (chosen ?? 'resident_card') })),
-      values: data.values ?? {}, error: data.error,
+      documentTypes: DOCUMENT_TYPES.map((value) => ({ value, id: `document_type-${value}`, label: views.message(lang, `enroll.document.${value}`), checked: value === chosen })),
+      values: data.values ?? {}, error: data.error && { ...data.error, problems },
+      fieldErrors: Object.fromEntries(problems.map((p) => [p.field, p.message])), focus: problems[0]?.target,
     }, '/enroll/identity')
   }
 

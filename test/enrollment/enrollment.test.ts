@@ -129,8 +129,8 @@ describe('enrollment: phone and identity steps', () => {
   for (const [what, patch, message] of [
     ['an unknown person', { number: '900115-1999999' }, NOT_VERIFIED],
     ['details that do not match the document', { name: '김우중' }, NOT_VERIFIED],
-    ['a malformed birth date', { birthdate: '1990-02-30' }, /생년월일 항목을 확인해 주세요/],
-    ['a resident number that does not start with the birth date', { number: '910115-1000001' }, /신분증 번호 항목을 확인해 주세요/],
+    ['a malformed birth date', { birthdate: '1990-02-30' }, /생년월일을\(를\) 날짜로 입력해 주세요/],
+    ['a resident number that does not start with the birth date', { number: '910115-1000001' }, /주민등록번호 앞 6자리가 생년월일과 다릅니다/],
   ] as const) {
     it(`refuses ${what}`, async () => {
       const { browser, csrf } = await startEnrollment(server)
@@ -141,6 +141,37 @@ describe('enrollment: phone and identity steps', () => {
       assert.ok(!res.text.includes('1000001'), 'the document number is not echoed back')
     })
   }
+
+  it('shows every field to fix at once, each under its own label, and focuses the first (#17)', async () => {
+    const { browser, csrf } = await startEnrollment(server)
+    clock.advance(61)
+    await verifyPhone(server, browser, csrf, PERSON_1.phone, E164_1)
+    const { number: _number, ...rest } = identity(PERSON_1)
+    const res = await browser.post('/enroll/identity').type('form')
+      .send({ csrf, ...rest, name: '', birthdate: '1990-02-30', number_front: '9001', number_back: '1000001' }).expect(400)
+    const page = res.text.replace(/&#x3D;/g, '=')
+    assert.match(page, /<div class="error error-summary" role="alert" id="form-error">\s*<p>고칠 곳이 3군데 있습니다/)
+    const summary = page.slice(page.indexOf('error-summary'), page.indexOf('</div>', page.indexOf('error-summary')))
+    assert.deepEqual([...summary.matchAll(/<a href="#([\w-]+)">/g)].map((m) => m[1]), ['name', 'birthdate', 'number_front'], 'each problem links to its box, in the form\'s order')
+    assert.match(page, /<p class="field-error" id="name-error">이름은 글자로 40자까지 입력해 주세요[^<]*<\/p>\s*<input id="name"[^>]* aria-invalid="true" aria-describedby="name-error" autofocus>/)
+    assert.match(page, /<p class="field-error" id="birthdate-error">생년월일을\(를\) 날짜로 입력해 주세요. 예: 1990-01-15<\/p>\s*<input id="birthdate"[^>]* value="1990-02-30" aria-invalid="true" aria-describedby="birthdate-error">/)
+    assert.match(page, /<p class="field-error" id="resident-number-error">주민등록번호 앞 6자리와 뒤 7자리를 숫자로 입력해 주세요.<\/p>/)
+    assert.match(page, /<input id="number_front"[^>]* aria-invalid="true" aria-describedby="resident-number-error">/)
+    assert.equal((page.match(/autofocus/g) ?? []).length, 1, 'one field has the focus')
+    assert.ok(!page.includes('1000001') && !page.includes('9001<'), 'the document number is not echoed back')
+  })
+
+  it('takes the resident number from its two boxes, the back one masked', async () => {
+    clock.advance(86_400) // a new day: the identity checks above spent this address's daily ones
+    const { browser, csrf } = await startEnrollment(server)
+    await verifyPhone(server, browser, csrf, PERSON_1.phone, E164_1)
+    const form = await browser.get('/enroll/identity').expect(200)
+    assert.match(form.text, /<input id="number_back" name="number_back" type="password" inputmode="numeric" autocomplete="off" maxlength="7"/)
+    assert.match(form.text, /<input id="number_front" name="number_front" type="text" inputmode="numeric" autocomplete="off" maxlength="6"/)
+    const { number: _number, ...rest } = identity(PERSON_1)
+    const [front, back] = PERSON_1.number.split('-')
+    await browser.post('/enroll/identity').type('form').send({ csrf, ...rest, number_front: front, number_back: back }).expect(303).expect('Location', '/enroll/holder')
+  })
 
   it('refuses a phone that belongs to someone else, with the same answer', async () => {
     const { browser, csrf } = await startEnrollment(server)

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { EnrollmentError } from '../../src/enrollment/errors.ts'
+import { InvalidFieldsError } from '../../src/enrollment/errors.ts'
 import { DOCUMENT_TYPES, lastDigits, parseIdentityForm } from '../../src/enrollment/identity-form.ts'
 
 /** The clock's today: noon UTC, so that a date written as today is not after it. */
@@ -16,19 +16,75 @@ const form = (base: Record<string, string>, changes: Record<string, string | und
   return fields
 }
 
-/** parseIdentityForm refuses `fields` with a 400 invalid_field naming `field`, with `why`. */
-function refuses(fields: URLSearchParams, field: string, why: string, today = TODAY): void {
+/**
+ * parseIdentityForm refuses `fields` with one 400 invalid_field listing every problem, in the
+ * form's order, each naming its field with `why` (the description: `field: why; field: why`).
+ */
+function refusesAll(fields: URLSearchParams, problems: [field: string, why: string][], today = TODAY): void {
   assert.throws(() => parseIdentityForm(fields, today), (err: unknown) => {
-    assert.ok(err instanceof EnrollmentError, `an EnrollmentError, not ${String(err)}`)
+    assert.ok(err instanceof InvalidFieldsError, `an InvalidFieldsError, not ${String(err)}`)
+    const description = problems.map(([field, why]) => `${field}: ${why}`).join('; ')
     assert.deepEqual(
-      { status: err.status, code: err.code, message: err.message, description: err.description, field: err.field, params: err.params },
-      { status: 400, code: 'invalid_field', message: `${field}: ${why}`, description: `${field}: ${why}`, field, params: { field } },
+      { status: err.status, code: err.code, description: err.description, field: err.field, problems: err.problems.map((p) => [p.field, p.why]) },
+      { status: 400, code: 'invalid_field', description, field: problems[0]![0], problems },
     )
     return true
   })
 }
 
+/** The one problem of `fields`. */
+const refuses = (fields: URLSearchParams, field: string, why: string, today = TODAY) => refusesAll(fields, [[field, why]], today)
+
 describe('the identity form', () => {
+  describe('every problem at once (#17)', () => {
+    it('lists each field that needs fixing, in the form\'s order, not only the first', () => {
+      refusesAll(form(RESIDENT_CARD, { document_type: 'visa', name: '1', birthdate: '1990-02-30', number: '12', issue_date: '2099-01-01' }), [
+        ['document_type', 'choose a document'], ['name', 'letters only, up to 40'], ['birthdate', 'not a date (YYYY-MM-DD)'], ['issue_date', 'out of range'],
+      ])
+      refusesAll(form(RESIDENT_CARD, { name: '', number: '12' }), [['name', 'letters only, up to 40'], ['number', 'not a valid resident_card number']])
+    })
+
+    it('gives each problem the message that says what to fix', () => {
+      const problems = (changes: Record<string, string>) => {
+        try {
+          parseIdentityForm(form(RESIDENT_CARD, changes), TODAY)
+        } catch (err) {
+          return (err as InvalidFieldsError).problems.map((p) => `${p.field}:${p.problem}`)
+        }
+        return []
+      }
+      assert.deepEqual(problems({ document_type: '' }), ['document_type:choose_document'])
+      assert.deepEqual(problems({ name: '' }), ['name:name_letters'])
+      assert.deepEqual(problems({ birthdate: '1990.01.02' }), ['birthdate:date_format'])
+      assert.deepEqual(problems({ birthdate: '1899-01-02' }), ['birthdate:date_range'])
+      assert.deepEqual(problems({ number: '12' }), ['number:resident_number'])
+      assert.deepEqual(problems({ number: '900103-1234567' }), ['number:resident_number_birthdate'])
+      assert.deepEqual(problems({ issue_date: '1980-01-01' }), ['issue_date:issue_before_birth'])
+      assert.deepEqual(problems({ document_type: 'driver_licence', number: '12' }), ['number:driver_licence_number'])
+      assert.deepEqual(problems({ document_type: 'passport', number: '12' }), ['number:passport_number'])
+    })
+  })
+
+  describe('the resident number in two boxes, the back one masked (#17)', () => {
+    const split = (front: string | undefined, back: string | undefined, base = RESIDENT_CARD) => form(base, { number: undefined, number_front: front, number_back: back })
+
+    it('joins the six digits of the birth date and the seven after them', () => {
+      assert.equal(parseIdentityForm(split('900102', '1234567'), TODAY).number, '9001021234567')
+      assert.equal(parseIdentityForm(split(' 900102 ', '1234567 '), TODAY).number, '9001021234567')
+    })
+
+    it('refuses either part missing or of the wrong length', () => {
+      for (const [front, back] of [['900102', ''], ['', '1234567'], ['90010', '1234567'], ['900102', '123456'], ['900102', undefined]] as const) {
+        refuses(split(front, back), 'number', 'not a valid resident_card number')
+      }
+    })
+
+    it('is read for a resident card only: another document\'s number is the one field', () => {
+      assert.equal(parseIdentityForm(form(PASSPORT, { number_front: '750505', number_back: '1234567' }), TODAY).number, 'M12345678')
+      refuses(form(PASSPORT, { number: undefined, number_front: '750505', number_back: '1234567' }), 'number', 'not a valid passport number')
+    })
+  })
+
   describe('a valid form', () => {
     it('reads a resident card, with the number stripped of spaces and hyphens', () => {
       assert.deepEqual(parseIdentityForm(form(RESIDENT_CARD), TODAY), {
@@ -152,7 +208,7 @@ describe('the identity form', () => {
 
     it('bounds the dates by the today it is given, not by the machine clock', () => {
       const past = new Date('2000-01-01T12:00:00Z')
-      refuses(form(PASSPORT), 'birthdate', 'out of range', new Date('1975-05-04T12:00:00Z'))
+      refusesAll(form(PASSPORT), [['birthdate', 'out of range'], ['issue_date', 'out of range']], new Date('1975-05-04T12:00:00Z'))
       refuses(form(PASSPORT, { issue_date: '2000-01-02' }), 'issue_date', 'out of range', past)
       assert.equal(parseIdentityForm(form(PASSPORT, { issue_date: '2000-01-01' }), past).issueDate, '2000-01-01')
     })
@@ -223,13 +279,14 @@ describe('the identity form', () => {
     })
   })
 
-  it('reports the first field at fault, in the order of the form', () => {
+  it('reports every field at fault, in the order of the form, the first as the field to focus', () => {
     const wrong = { document_type: 'passport', name: '1', birthdate: 'x', number: 'x', issue_date: 'x' }
-    refuses(form(wrong, { document_type: 'x' }), 'document_type', 'choose a document')
-    refuses(form(wrong), 'name', 'letters only, up to 40')
-    refuses(form(wrong, { name: 'Kim' }), 'birthdate', 'not a date (YYYY-MM-DD)')
-    refuses(form(wrong, { name: 'Kim', birthdate: '1990-01-01' }), 'number', 'not a valid passport number')
-    refuses(form(wrong, { name: 'Kim', birthdate: '1990-01-01', number: 'M1234567' }), 'issue_date', 'not a date (YYYY-MM-DD)')
+    const date = 'not a date (YYYY-MM-DD)'
+    refusesAll(form(wrong, { document_type: 'x' }), [['document_type', 'choose a document'], ['name', 'letters only, up to 40'], ['birthdate', date], ['issue_date', date]])
+    refusesAll(form(wrong), [['name', 'letters only, up to 40'], ['birthdate', date], ['number', 'not a valid passport number'], ['issue_date', date]])
+    refusesAll(form(wrong, { name: 'Kim' }), [['birthdate', date], ['number', 'not a valid passport number'], ['issue_date', date]])
+    refusesAll(form(wrong, { name: 'Kim', birthdate: '1990-01-01' }), [['number', 'not a valid passport number'], ['issue_date', date]])
+    refuses(form(wrong, { name: 'Kim', birthdate: '1990-01-01', number: 'M1234567' }), 'issue_date', date)
   })
 })
 

@@ -43,7 +43,13 @@ export async function proveIdentityInBrowser(page: Page, server: TestServer, per
   await page.getByLabel(person.document).check()
   await page.getByLabel('이름').fill(person.name)
   await page.getByLabel('생년월일').fill(person.birthdate)
-  await page.getByLabel('신분증 번호').fill(person.number)
+  if (person.document === '주민등록증') {
+    const [front, back] = person.number.split('-')
+    await page.getByLabel('앞 6자리').fill(front!)
+    await page.getByLabel('뒤 7자리').fill(back!)
+  } else {
+    await page.getByLabel('신분증 번호').fill(person.number)
+  }
   await page.getByLabel('발급일자').fill(person.issueDate)
   await page.getByRole('button', { name: '신분증 확인' }).click()
   await page.waitForURL(/\/enroll\/holder/)
