@@ -1,10 +1,10 @@
-import { KST_OFFSET_MS, koreanDate } from '../ca/days-left.ts'
+import { koreanClock, koreanDate } from '../ca/days-left.ts'
 import type { Locale, Views } from '../http/views.ts'
 import type { CertificateOverview } from './account-service.ts'
 
 /** How the portal's pages show dates, times and certificates: in Korea's time, where its citizens are. */
 export const day = koreanDate
-export const time = (d: Date) => `${koreanDate(d)} ${new Date(d.getTime() + KST_OFFSET_MS).toISOString().slice(11, 16)} KST`
+export const time = (d: Date) => `${koreanDate(d)} ${koreanClock(d)} KST`
 
 export function certificateView(c: CertificateOverview, lang: Locale, views: Views) {
   const expired = c.daysLeft === 0

@@ -6,6 +6,7 @@ import type { Router } from '../http/router.ts'
 import { noStore, slot, type Step } from '../http/guards.ts'
 import { scriptJson, type Locale, type Views } from '../http/views.ts'
 import type { PortalSession } from '../sessions/portal-sessions.ts'
+import { koreanClock } from '../ca/days-left.ts'
 import { day } from './certificate-view.ts'
 import type { AccountIssuance, IssuanceTarget } from './issuance.ts'
 
@@ -55,7 +56,11 @@ export function addIssuanceRoutes(router: Router, deps: { issuance: AccountIssua
       if (state.kind === 'open') {
         Object.assign(data, {
           closesAt: state.closesAt ? day(state.closesAt) : undefined, phoneVerified: state.phoneVerified, phone: maskPhone(state.phone),
-          sent: ctx.query.sent === '1', api: base(target),
+          sent: Boolean(state.code), api: base(target),
+          ...(state.code ? {
+            countdown: { expiresIn: state.code.expiresIn, resendIn: state.code.resendIn, until: koreanClock(state.code.expiresAt) },
+            timerMessages: views.scriptMessages(lang, ['timer.'], []), scripts: ['/assets/code-timer.js'],
+          } : {}),
           ...(state.phoneVerified ? { scripts: ['/assets/enroll-holder.js'], holderMessages: scriptJson(views.messagesWithPrefix(lang, 'holder.')) } : {}),
         })
       }
@@ -67,7 +72,7 @@ export function addIssuanceRoutes(router: Router, deps: { issuance: AccountIssua
       const target = targetOf(params)
       await issuance.sendCode(session, target)
       ctx.status = 303
-      ctx.redirect(`${base(target)}?sent=1`)
+      ctx.redirect(base(target))
     })
 
     router.add('POST', `${path}/verify`, `${name}_verify`, noStore, gate.signedInForm, async (ctx, params) => {

@@ -3,7 +3,7 @@ import { isInUse, type CertificateAuthority, type CertificateRecord } from '../c
 import { MAX_CERTIFICATES_IN_USE } from '../ca/constants.ts'
 import { certificateLimit, certificateState, renewalNotAllowed } from '../ca/errors.ts'
 import type { Database } from '../db/database.ts'
-import type { PhoneCodes } from '../phone/phone-codes.ts'
+import type { CodeCountdown, PhoneCodes } from '../phone/phone-codes.ts'
 import { notFound } from '../errors/errors.ts'
 import { phoneNotVerified } from '../phone/errors.ts'
 import type { HolderBinding } from '../holders/binding.ts'
@@ -18,7 +18,8 @@ export const PHONE_STEP_UP_SECONDS = 10 * 60
 export type IssuanceTarget = { kind: 'renew'; serial: string } | { kind: 'add' }
 
 export type IssuanceState =
-  | { kind: 'open'; certificate?: CertificateRecord; closesAt?: Date; phoneVerified: boolean; phone: string }
+  /** `code`: the phone code sent for this step, with its countdown, until the phone is verified. */
+  | { kind: 'open'; certificate?: CertificateRecord; closesAt?: Date; phoneVerified: boolean; phone: string; code?: CodeCountdown }
   | { kind: 'not_yet'; certificate: CertificateRecord; opensAt: Date }
   | { kind: 'over'; certificate?: CertificateRecord; why: 'expired' | 'revoked' | 'suspended' | 'limit' }
 
@@ -56,7 +57,7 @@ export class AccountIssuance {
     if (target.kind === 'add') {
       const inUse = (await this.#deps.authority.listBySubscriber(session.subscriberId)).filter((c) => isInUse(c, now))
       if (inUse.length >= MAX_CERTIFICATES_IN_USE) return { kind: 'over', why: 'limit' }
-      return { kind: 'open', phoneVerified: await this.#phoneVerified(session), phone: await this.#phone(session) }
+      return { kind: 'open', ...await this.#phoneStep(session), phone: await this.#phone(session) }
     }
     const certificate = await this.#own(session, target.serial)
     if (certificate.status === 'revoked') return { kind: 'over', certificate, why: 'revoked' }
@@ -64,7 +65,14 @@ export class AccountIssuance {
     if (certificate.notAfter <= now) return { kind: 'over', certificate, why: 'expired' }
     const { opensAt, closesAt } = this.#deps.authority.renewalWindow(certificate)
     if (now < opensAt) return { kind: 'not_yet', certificate, opensAt }
-    return { kind: 'open', certificate, closesAt, phoneVerified: await this.#phoneVerified(session), phone: await this.#phone(session) }
+    return { kind: 'open', certificate, closesAt, ...await this.#phoneStep(session), phone: await this.#phone(session) }
+  }
+
+  /** Whether the phone is verified, and if not, the code sent for it (with its countdown). */
+  async #phoneStep(session: PortalSession): Promise<{ phoneVerified: boolean; code?: CodeCountdown }> {
+    if (await this.#phoneVerified(session)) return { phoneVerified: true }
+    const code = await this.#deps.phoneCodes.countdown('portal', session.id)
+    return code ? { phoneVerified: false, code } : { phoneVerified: false }
   }
 
   async #phoneVerified(session: PortalSession): Promise<boolean> {

@@ -20,3 +20,6 @@ export function calendarDaysLeft(notAfter: Date, now: Date): number {
 
 /** The date in Korea (YYYY-MM-DD) at this instant. */
 export const koreanDate = (at: Date): string => new Date(at.getTime() + KST_OFFSET_MS).toISOString().slice(0, 10)
+
+/** The time of day in Korea (HH:MM) at this instant. */
+export const koreanClock = (at: Date): string => new Date(at.getTime() + KST_OFFSET_MS).toISOString().slice(11, 16)

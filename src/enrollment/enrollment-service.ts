@@ -18,7 +18,7 @@ import { enrollmentExpired, identityAttemptsExhausted, identityNotVerified, step
 import { providerUnavailable, rateLimited } from '../errors/form-error.ts'
 import { SMS_PER_IP_PER_HOUR } from '../phone/constants.ts'
 import { invalidPhone } from '../phone/errors.ts'
-import type { PhoneCodes } from '../phone/phone-codes.ts'
+import type { CodeCountdown, PhoneCodes } from '../phone/phone-codes.ts'
 import { maskPhone, normalizeKoreanMobile } from '../phone/phone-number.ts'
 import { parseIdentityForm, lastDigits } from './identity-form.ts'
 import { IdentityProviderError, type IdentityVerifier } from './identity/identity-verifier.ts'
@@ -90,8 +90,9 @@ export class EnrollmentService {
   }
 
   /** The number the last code was texted to, while the enrollment is at the phone step. */
-  async codeSentTo(enrollment: Enrollment): Promise<string | undefined> {
-    return enrollment.step === 'phone' ? (await this.#deps.phoneCodes.pending('enroll', enrollment.id))?.phone : undefined
+  /** The code sent at the phone step, with its countdown; undefined when none was sent. */
+  async codeSent(enrollment: Enrollment): Promise<CodeCountdown | undefined> {
+    return enrollment.step === 'phone' ? await this.#deps.phoneCodes.countdown('enroll', enrollment.id) : undefined
   }
 
   async verifyCode(enrollment: Enrollment, codeInput: string): Promise<Enrollment> {

@@ -18,7 +18,8 @@ import type { Enrollment, EnrollmentService } from './enrollment-service.ts'
 import { DOCUMENT_TYPES } from './identity-form.ts'
 import { formatKoreanMobile } from '../phone/phone-number.ts'
 import type { SandboxSmsGateway } from '../phone/sms/sandbox-sms-gateway.ts'
-import { daysLeft, koreanDate } from '../ca/days-left.ts'
+import type { CodeCountdown } from '../phone/phone-codes.ts'
+import { daysLeft, koreanClock, koreanDate } from '../ca/days-left.ts'
 
 const COOKIE = 'postcert_enroll'
 const START_COOKIE = 'postcert_enroll_start'
@@ -63,6 +64,12 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
       : []
     return { field: err.field, message: views.format(lang, `enroll.error.${err.code}`, { ...err.params, label: label(err.field), count: problems.length }), problems }
   }
+
+  /** The code's countdown on the page (views/partials/code-countdown.hbs), run down by its script. */
+  const countdownView = (code: CodeCountdown, lang: Locale) => ({
+    countdown: { expiresIn: code.expiresIn, resendIn: code.resendIn, until: koreanClock(code.expiresAt) },
+    timerMessages: views.scriptMessages(lang, ['timer.'], []), scripts: ['/assets/code-timer.js'],
+  })
 
   async function current(ctx: Context): Promise<Enrollment> {
     const enrollment = await service.find(ctx.cookies.get(COOKIE))
@@ -110,11 +117,11 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
   })
 
   const phonePage = async (ctx: Context, enrollment: Enrollment, data: { phone?: string; error?: unknown } = {}) => {
-    const sent = Boolean(await service.codeSentTo(enrollment))
+    const code = await service.codeSent(enrollment)
     render(ctx, 'enroll-phone', 'enroll.phone.title', {
       step: 'phone', stepNumber: 1, csrf: csrf.token(`enroll:${enrollment.id}`),
       sendAction: href(ctx, '/enroll/phone/send'), verifyAction: href(ctx, '/enroll/phone/verify'),
-      sent, sentTo: enrollment.phone_e164 ? formatKoreanMobile(enrollment.phone_e164) : '',
+      sent: Boolean(code), ...(code ? countdownView(code, locale(ctx)) : {}), sentTo: enrollment.phone_e164 ? formatKoreanMobile(enrollment.phone_e164) : '',
       phone: data.phone ?? (enrollment.phone_e164 ? formatKoreanMobile(enrollment.phone_e164) : ''), ...data,
     }, '/enroll/phone')
   }

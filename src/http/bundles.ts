@@ -2,7 +2,7 @@ import path from 'node:path'
 import { build } from 'esbuild'
 
 /** Browser entry points (src/browser), served as /assets/<name>.js. */
-const ENTRIES = ['enroll-holder', 'enroll-done', 'login', 'sign']
+const ENTRIES = ['enroll-holder', 'enroll-done', 'login', 'sign', 'code-timer']
 
 /**
  * Bundles the browser TypeScript at start-up, in memory (a few tens of milliseconds): no build

@@ -25,6 +25,14 @@ const TEXTS: Record<PhoneCodePurpose, (code: string, service: TextedServiceName)
   portal: (code, service) => `[${service.ko}] 인증서 갱신 인증번호 ${code} (3분 안에 입력). 누구에게도 알려주지 마세요. / Your ${service.en} renewal code is ${code}. Never share it.`,
 }
 
+/** A sent code's clock: when it expires, and the seconds left until then and until a resend. */
+export interface CodeCountdown {
+  phone: string
+  expiresAt: Date
+  expiresIn: number
+  resendIn: number
+}
+
 /**
  * The rate-limit key of the codes texted to a number for one purpose: enrollment (anyone may start
  * one, naming any number) and the portal's step-up (the subscriber, signed in) count apart, so
@@ -103,6 +111,22 @@ export class PhoneCodes {
     const row = await this.#deps.db.selectFrom('phone_code').select(['phone_e164', 'sent_at'])
       .where('purpose', '=', purpose).where('owner', '=', owner).executeTakeFirst() // phone_code_pkey
     return row && { phone: row.phone_e164, sentAt: row.sent_at }
+  }
+
+  /**
+   * The owner's last code as the page counts it down: seconds until it expires and until another
+   * may be sent (0 once past), from the server's clock; undefined when none was sent.
+   */
+  async countdown(purpose: PhoneCodePurpose, owner: string): Promise<CodeCountdown | undefined> {
+    const row = await this.#deps.db.selectFrom('phone_code').select(['phone_e164', 'sent_at', 'expires_at'])
+      .where('purpose', '=', purpose).where('owner', '=', owner).executeTakeFirst() // phone_code_pkey
+    if (!row) return undefined
+    const now = this.#deps.clock.now().getTime()
+    const secondsUntil = (at: number) => Math.max(0, Math.ceil((at - now) / 1000))
+    return {
+      phone: row.phone_e164, expiresAt: row.expires_at,
+      expiresIn: secondsUntil(row.expires_at.getTime()), resendIn: secondsUntil(row.sent_at.getTime() + OTP_RESEND_INTERVAL * 1000),
+    }
   }
 
   /**

@@ -54,6 +54,12 @@ describe('new keys from the portal (renewal, another device): the certificate, a
       assert.equal(early.body.error, 'phone_not_verified')
 
       await browser.post(`/account/certificates/${serial}/renew/code`).type('form').send({ csrf }).expect(303)
+      // The code's countdown and the resend's, as on the enrollment's phone step (#17).
+      clock.advance(20)
+      const sent = (await browser.get(`/account/certificates/${serial}/renew`).expect(200)).text
+      assert.match(sent, /<p class="hint" id="code-timer" role="timer" data-until="\d\d:\d\d" data-seconds="160">/)
+      assert.match(sent, /<button type="submit" class="secondary" id="resend" aria-disabled="true">[^<]*<\/button>\s*<p class="hint" id="resend-timer" data-seconds="40">40초 후에 다시 받을 수 있습니다.<\/p>/)
+      assert.match(sent, /<script type="module" src="\/assets\/code-timer.js">/)
       const wrong = await browser.post(`/account/certificates/${serial}/renew/verify`).type('form').set('Accept', 'application/json').send({ csrf, code: '000000' })
       assert.equal(wrong.status, 400)
       await browser.post(`/account/certificates/${serial}/renew/verify`).type('form').send({ csrf, code: await lastCode(server, '+821000000001') }).expect(303)

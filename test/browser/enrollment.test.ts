@@ -29,6 +29,41 @@ describe('enrollment in a real browser with a certificate file', { skip: NEEDS_C
     await server?.close()
   })
 
+  it('counts down the code\'s three minutes and the resend\'s minute, live (#17)', async () => {
+    const context = await onPhone(browser, { locale: 'ko-KR' })
+    const page = await context.newPage()
+    await page.clock.install()
+    await page.goto(`${server.url}/enroll`)
+    await page.getByRole('button', { name: '발급 시작' }).click()
+    await page.getByLabel('휴대폰 번호').fill('010-5555-0102')
+    await page.getByRole('button', { name: '인증번호 받기' }).click()
+    await page.waitForSelector('#code')
+    const timer = page.locator('#code-timer')
+    const resend = page.getByRole('button', { name: '인증번호 다시 받기' })
+    const resendHint = page.locator('#resend-timer')
+    assert.match(await timer.textContent() ?? '', /^남은 시간 (3:00|2:5\d) \(\d\d:\d\d까지\)$/)
+    assert.equal(await resend.getAttribute('aria-disabled'), 'true')
+    assert.match(await resendHint.textContent() ?? '', /^(60|5\d)초 후에 다시 받을 수 있습니다\.$/)
+    await page.screenshot({ path: path.join(SHOTS, 'enroll-ko-1-phone-countdown.png'), fullPage: true })
+    // A click while the minute runs sends nothing: the server would refuse it anyway.
+    await resend.click({ force: true }) // Playwright would wait for an aria-disabled button to be enabled
+    await page.waitForTimeout(500) // time for a post to leave, were it sent
+    assert.equal(page.url().endsWith('/enroll/phone'), true)
+    assert.equal(await page.locator('[role=alert]:visible').count(), 0, 'no error page, no refusal')
+
+    await page.clock.runFor(61_000)
+    assert.equal(await resend.getAttribute('aria-disabled'), null, 'after a minute another code may be asked for')
+    assert.equal(await resendHint.textContent(), '')
+    assert.match(await timer.textContent() ?? '', /^남은 시간 1:5\d /)
+    assert.ok(await page.locator('#code-expired').isHidden())
+
+    await page.clock.runFor(120_000)
+    await page.locator('#code-expired').waitFor({ state: 'visible' })
+    assert.equal(await timer.textContent(), '')
+    await page.screenshot({ path: path.join(SHOTS, 'enroll-ko-1-phone-expired.png'), fullPage: true })
+    await context.close()
+  })
+
   for (const lang of ['ko', 'en'] as const) {
     it(`a subscriber gets a certificate file on a phone, and its backup opens with openssl (${lang})`, async () => {
       const context = await onPhone(browser, { locale: lang === 'ko' ? 'ko-KR' : 'en-US' })

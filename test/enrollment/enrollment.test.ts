@@ -117,6 +117,27 @@ describe('enrollment: phone and identity steps', () => {
     clock.advance(3600)
   })
 
+  it('says how long the code is good for and when another can be sent, from the server\'s clock (#17)', async () => {
+    clock.advance(3600)
+    const { browser, csrf } = await startEnrollment(server)
+    await browser.post('/enroll/phone/send').type('form').send({ csrf, phone: '010-5555-0101' }).expect(303)
+    const timers = async () => {
+      const page = (await browser.get('/enroll/phone').expect(200)).text
+      return {
+        code: page.match(/<p class="hint" id="code-timer" role="timer" data-until="[\d:]*" data-seconds="(\d+)">([^<]*)<\/p>/)?.slice(1),
+        resend: page.match(/<p class="hint" id="resend-timer" data-seconds="(\d+)">([^<]*)<\/p>/)?.slice(1),
+        resendDisabled: /<button type="submit" class="secondary" id="resend" aria-disabled="true"/.test(page),
+        expired: /<p class="error" id="code-expired" role="alert">인증번호 유효시간\(3분\)이 지났습니다/.test(page) && !/id="code-expired" role="alert" hidden/.test(page),
+      }
+    }
+    const until = new Date(clock.now().getTime() + 180_000 + 9 * 3600_000).toISOString().slice(11, 16)
+    assert.deepEqual(await timers(), { code: ['180', `${until}까지 입력해 주세요.`], resend: ['60', '60초 후에 다시 받을 수 있습니다.'], resendDisabled: true, expired: false })
+    clock.advance(45)
+    assert.deepEqual(await timers(), { code: ['135', `${until}까지 입력해 주세요.`], resend: ['15', '15초 후에 다시 받을 수 있습니다.'], resendDisabled: true, expired: false })
+    clock.advance(135)
+    assert.deepEqual(await timers(), { code: ['0', ''], resend: ['0', ''], resendDisabled: false, expired: true })
+  })
+
   it('refuses a number that is not a Korean mobile number', async () => {
     const { browser, csrf } = await startEnrollment(server)
     const res = await browser.post('/enroll/phone/send').type('form').send({ csrf, phone: '02-123-4567' }).expect(400)
