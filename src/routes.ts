@@ -9,6 +9,7 @@ import { mountApp } from './http/app.ts'
 import { buildBrowserBundles } from './http/bundles.ts'
 import { Router } from './http/router.ts'
 import { addInteractionRoutes } from './interactions/routes.ts'
+import { displayName } from './oidc/client-policy.ts'
 import { addSectorRoute } from './oidc/sector-route.ts'
 import { addOpsRoutes } from './ops/routes.ts'
 import { trustAnchors } from './signing/anchors.ts'
@@ -46,6 +47,12 @@ export async function buildRouter(ctx: AppContext): Promise<Router> {
     service: ctx.enrollment, views, csrf, secureCookies: ctx.https,
     sandbox: ctx.sms.kind === 'sandbox' || ctx.identity.kind === 'sandbox',
     sandboxOutbox: ctx.sms instanceof SandboxSmsGateway ? ctx.sms : undefined, binding: ctx.binding, authority, clock,
+    waitingLogin: async (uid, lang) => {
+      const interaction = await provider().Interaction.find(uid)
+      if (!interaction || interaction.prompt.name !== 'login') return undefined
+      const clientId = String(interaction.params.client_id)
+      return displayName(await provider().Client.find(clientId), lang, clientId)
+    },
   })
   addAccountRoutes(router, {
     service: ctx.account, registrations: ctx.registrations, issuance: ctx.issuance, authority, binding: ctx.binding, provider, views, csrf, issuer: config.issuer, secureCookies: ctx.https,

@@ -23,6 +23,9 @@ import { daysLeft, koreanClock, koreanDate } from '../ca/days-left.ts'
 
 const COOKIE = 'postcert_enroll'
 const START_COOKIE = 'postcert_enroll_start'
+/** The login (interaction uid) whose page sent the subscriber here: the done page leads back to it. */
+const FROM_COOKIE = 'postcert_enroll_from'
+const INTERACTION_UID = /^[A-Za-z0-9_-]{1,64}$/
 
 export interface EnrollmentRouteDeps {
   service: EnrollmentService
@@ -35,6 +38,8 @@ export interface EnrollmentRouteDeps {
   binding: HolderBinding
   authority: CertificateAuthority
   clock: Clock
+  /** The institution's name, in `lang`, of a login still waiting under this uid; undefined when there is none. */
+  waitingLogin: (uid: string, lang: Locale) => Promise<string | undefined>
 }
 
 /**
@@ -96,8 +101,12 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
   }
 
   router.add('GET', '/enroll', 'enroll', noStore, async (ctx) => {
+    // A login page's "get a certificate" names its login; only a uid's shape is kept, never an address.
+    const from = ctx.query.from
+    if (typeof from === 'string' && INTERACTION_UID.test(from)) ctx.cookies.set(FROM_COOKIE, from, cookieOptions(2 * ENROLLMENT_TTL * 1000))
     const enrollment = await service.find(ctx.cookies.get(COOKIE))
-    if (enrollment) {
+    // One under way goes on where it is; a finished one does not stand in the way of the next.
+    if (enrollment && enrollment.step !== 'done') {
       ctx.status = 303
       return ctx.redirect(href(ctx, `/enroll/${enrollment.step}`))
     }
@@ -275,12 +284,18 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
     const lang = locale(ctx)
     const days = daysLeft(certificate.notAfter, deps.clock.now())
     const level = assuranceOf(certificate.holder, await service.attested(certificate.serial)).acr === ACR_HIGH ? 'high' : 'substantial'
+    // The certificate as it is now: revoked or suspended since (a lost phone reported at once), the page says so.
+    const inUse = certificate.status === 'good'
+    const from = ctx.cookies.get(FROM_COOKIE)
+    const institution = inUse && from && INTERACTION_UID.test(from) ? await deps.waitingLogin(from, lang) : undefined
     render(ctx, 'enroll-done', 'enroll.done.title', {
-      step: 'done', stepNumber: 4, serial: certificate.serial,
-      holder: views.message(lang, `enroll.holder.${certificate.holder}_label`), file: certificate.holder === 'file',
+      step: 'done', stepNumber: 4, serial: certificate.serial, inUse,
+      statusNow: inUse ? undefined : views.message(lang, `enroll.done.status_${certificate.status === 'hold' ? 'suspended' : 'revoked'}`),
+      backToLogin: institution && { href: `/interaction/${from}`, institution },
+      holder: views.message(lang, `enroll.holder.${certificate.holder}_label`), file: certificate.holder === 'file' && inUse,
       level: views.message(lang, `assurance.${level}`), levelHelp: views.message(lang, `assurance.${level}_help`),
       notBefore: koreanDate(certificate.notBefore), notAfter: koreanDate(certificate.notAfter), days,
-      scripts: certificate.holder === 'file' ? ['/assets/enroll-done.js'] : [],
+      scripts: certificate.holder === 'file' && inUse ? ['/assets/enroll-done.js'] : [],
     })
   })
 
