@@ -175,6 +175,7 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
       certificate: certificateView(certificate, locale(ctx), views), pemHref: `/account/certificates/${certificate.serial}/pem`, csrf: found.csrf,
       reasons: SUBSCRIBER_REVOCATION_REASONS.map((value) => ({ value, label: views.message(locale(ctx), `account.reason.${value}`) })),
       file: certificate.holder === 'file', scripts: certificate.holder === 'file' ? ['/assets/enroll-done.js'] : [], issued: ctx.query.issued === '1',
+      browserCopyMessages: views.scriptMessages(locale(ctx), ['loginjs.'], []),
     })
   })
 

@@ -4,19 +4,63 @@ import { decryptPkcs8, fromPem, KeyFileError } from '../holders/keyfile/encrypte
 import { summarizeCertificate } from '../der/certificate-summary.ts'
 import { certificatesIn, keyMatchesCertificate } from '../holders/keyfile/certificate-file.ts'
 import type { CryptoKey } from '../holders/keyfile/compact-jws.ts'
-import { listCertificates, type StoredCertificate } from './key-store.ts'
+import { listCertificates, removeCertificate, type StoredCertificate } from './key-store.ts'
+import { listen } from './listen.ts'
 
 /** The certificate files of this browser that have their certificate (the key alone cannot sign in). */
 export async function usableCertificates(): Promise<StoredCertificate[]> {
   return (await listCertificates()).filter((c) => c.serial && c.certificatePem)
 }
 
-/** Radio buttons, one per certificate, in `fieldset`; `preferred` (an id) is checked, else the first. */
-export function showChoices(fieldset: HTMLFieldSetElement, certificates: StoredCertificate[], preferred: string | undefined, expiresLabel: string): void {
-  for (const old of fieldset.querySelectorAll('label.choice')) old.remove()
+/** A certificate file of this browser as the CA has it now; only `good` ones can be chosen. */
+export interface ListedCertificate extends StoredCertificate {
+  state: 'good' | 'revoked' | 'suspended' | 'expired' | 'unknown'
+  /** Whole days until it expires, when it is good. */
+  daysLeft?: number
+}
+
+const DAY_MS = 86_400_000
+/** A certificate this close to its expiry gets a badge. */
+const EXPIRING_DAYS = 30
+
+/**
+ * Asks the CA (GET /pki/certificates/{serial}, public, as OCSP) what each file's certificate is
+ * now. When the CA cannot be asked, a file counts as good: the login itself will tell.
+ */
+export async function withStates(certificates: StoredCertificate[], now = Date.now()): Promise<ListedCertificate[]> {
+  return await Promise.all(certificates.map(async (c): Promise<ListedCertificate> => {
+    const notAfter = c.notAfter ? Date.parse(c.notAfter) : Number.NaN
+    if (notAfter <= now) return { ...c, state: 'expired' }
+    const daysLeft = Number.isNaN(notAfter) ? undefined : Math.ceil((notAfter - now) / DAY_MS)
+    try {
+      const res = await fetch(`/pki/certificates/${encodeURIComponent(c.serial!)}`, { credentials: 'omit' })
+      if (res.status === 404) return { ...c, state: 'unknown' }
+      const { status } = await res.json() as { status?: string }
+      if (status === 'revoked' || status === 'suspended') return { ...c, state: status }
+    } catch {
+      // Offline or refused: the badge is left out, not guessed.
+    }
+    return { ...c, state: 'good', ...(daysLeft === undefined ? {} : { daysLeft }) }
+  }))
+}
+
+const fill = (text: string | undefined, params: Record<string, string | number>) => (text ?? '').replace(/\{\{(\w+)\}\}/g, (_, name: string) => String(params[name] ?? ''))
+
+/**
+ * Radio buttons, one per certificate, in `fieldset`, each with its badge (revoked, suspended,
+ * expired, not issued here, expiring soon: only good ones can be chosen) and a button that
+ * removes the file from this browser after a confirmation. `preferred` (an id) is checked when it
+ * can be chosen, else the first that can. `onRemoved` runs after a removal (the page lists again).
+ */
+export function showChoices(fieldset: HTMLFieldSetElement, certificates: ListedCertificate[], preferred: string | undefined,
+  messages: Record<string, string>, onRemoved: (removed: StoredCertificate) => Promise<void>): void {
+  for (const old of fieldset.querySelectorAll('.choice-row')) old.remove()
   fieldset.querySelector<HTMLElement>('#no-certificates')!.hidden = certificates.length > 0
-  const checked = preferred ?? certificates[0]?.id
+  const usable = certificates.filter((c) => c.state === 'good')
+  const checked = usable.some((c) => c.id === preferred) ? preferred : usable[0]?.id
   for (const c of certificates) {
+    const row = document.createElement('div')
+    row.className = 'choice-row'
     const label = document.createElement('label')
     label.className = 'choice'
     const radio = document.createElement('input')
@@ -24,9 +68,52 @@ export function showChoices(fieldset: HTMLFieldSetElement, certificates: StoredC
     radio.name = 'certificate'
     radio.value = c.id
     radio.checked = c.id === checked
-    label.append(radio, ` ${c.name ? `${c.name} · ` : ''}${c.serial!.slice(0, 8)}… · ${expiresLabel} ${c.notAfter?.slice(0, 10) ?? ''}`)
-    fieldset.append(label)
+    radio.disabled = c.state !== 'good'
+    const title = `${c.name ? `${c.name} · ` : ''}${c.serial!.slice(0, 8)}…`
+    label.append(radio, ` ${title} · ${messages.expires} ${c.notAfter?.slice(0, 10) ?? ''}`)
+    const badge = c.state !== 'good' ? messages[`badge_${c.state}`] : c.daysLeft !== undefined && c.daysLeft <= EXPIRING_DAYS ? fill(messages.badge_expiring, { days: c.daysLeft }) : undefined
+    if (badge) {
+      const span = document.createElement('span')
+      span.className = `badge badge-${c.state === 'good' ? 'expiring' : c.state}`
+      span.textContent = badge
+      label.append(' ', span)
+    }
+    row.append(label, removeControl(c, title, messages, onRemoved))
+    fieldset.append(row)
   }
+}
+
+/** "이 브라우저에서 지우기", then a confirmation (what it means, 지우기 / 취소) in its place. */
+export function removeControl(c: StoredCertificate, title: string, messages: Record<string, string>, onRemoved: (removed: StoredCertificate) => Promise<void>): HTMLElement {
+  const box = document.createElement('div')
+  box.className = 'remove'
+  const ask = button(messages.remove!, 'link')
+  ask.setAttribute('aria-label', fill(messages.remove_label, { certificate: title }))
+  const confirm = document.createElement('div')
+  confirm.setAttribute('role', 'group')
+  confirm.setAttribute('aria-label', fill(messages.remove_label, { certificate: title }))
+  confirm.hidden = true
+  const why = document.createElement('p')
+  why.textContent = messages.remove_confirm!
+  const yes = button(messages.remove_yes!, 'secondary remove-yes')
+  const no = button(messages.remove_no!, 'link')
+  confirm.append(why, yes, no)
+  box.append(ask, confirm)
+  ask.addEventListener('click', () => { ask.hidden = true; confirm.hidden = false; no.focus() })
+  no.addEventListener('click', () => { confirm.hidden = true; ask.hidden = false; ask.focus() })
+  listen(yes, 'click', async () => {
+    await removeCertificate(c.id)
+    await onRemoved(c)
+  })
+  return box
+}
+
+function button(text: string, className: string): HTMLButtonElement {
+  const b = document.createElement('button')
+  b.type = 'button'
+  b.className = className
+  b.textContent = text
+  return b
 }
 
 export function chosenCertificate(form: HTMLFormElement, certificates: StoredCertificate[]): StoredCertificate | undefined {

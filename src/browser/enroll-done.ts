@@ -1,5 +1,7 @@
-// The done page of a certificate file: offer the backup (encrypted key + certificate + chain).
+// A certificate file's page (the enrollment's done page, the portal's certificate page): offer
+// the backup (encrypted key + certificate + chain), and removing the file from this browser.
 import { backupText } from '../holders/keyfile/certificate-file.ts'
+import { removeControl } from './certificate-choice.ts'
 import { loadBySerial } from './key-store.ts'
 
 const button = document.querySelector<HTMLButtonElement>('#backup')!
@@ -23,4 +25,18 @@ if (!record?.certificatePem) {
     link.remove()
     setTimeout(() => URL.revokeObjectURL(url), 10_000)
   })
+}
+
+// On a shared PC: the file can be removed from this browser once the backup is saved.
+const copy = document.querySelector<HTMLElement>('#browser-copy')
+const copyStatus = document.querySelector<HTMLElement>('#browser-copy-status')
+if (record && copy && copyStatus) {
+  const messages = JSON.parse(document.querySelector('#browser-copy-messages')?.textContent ?? '{}') as Record<string, string>
+  const title = `${record.name ? `${record.name} · ` : ''}${serial.slice(0, 8)}…`
+  copy.append(removeControl(record, title, messages, async () => {
+    copy.hidden = true
+    button.hidden = true
+    copyStatus.textContent = messages.removed!
+  }))
+  copy.hidden = false
 }

@@ -47,3 +47,5 @@ async function run<T>(mode: IDBTransactionMode, fn: (store: IDBObjectStore) => I
 export const saveCertificate = (record: StoredCertificate) => run('readwrite', (s) => s.put(record))
 export const loadBySerial = (serial: string) => run('readonly', (s) => s.index('serial').get(serial) as IDBRequest<StoredCertificate | undefined>)
 export const listCertificates = () => run('readonly', (s) => s.getAll() as IDBRequest<StoredCertificate[]>)
+/** Forgets a certificate file in this browser (its encrypted key too): a backup is the way back. */
+export const removeCertificate = (id: string) => run('readwrite', (s) => s.delete(id))

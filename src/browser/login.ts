@@ -6,7 +6,7 @@ import { startAuthentication } from '@simplewebauthn/browser'
 import { NotACertificateError, summarizeCertificate } from '../der/certificate-summary.ts'
 import { CertificateFileError, certificatesIn, parseBackup } from '../holders/keyfile/certificate-file.ts'
 import { b64url, createLoginProof } from '../holders/keyfile/login-proof.ts'
-import { openChosenKey, showChoices, usableCertificates } from './certificate-choice.ts'
+import { openChosenKey, showChoices, usableCertificates, withStates, type ListedCertificate } from './certificate-choice.ts'
 import { loadBySerial, saveCertificate, type StoredCertificate } from './key-store.ts'
 import { listen } from './listen.ts'
 
@@ -30,16 +30,24 @@ const form = document.querySelector<HTMLFormElement>('#file-login')!
 const password = document.querySelector<HTMLInputElement>('#login-password')!
 const passkeyButton = document.querySelector<HTMLButtonElement>('#passkey-login')!
 
-/** Refusals after which the way forward is a new certificate. */
-const NEEDS_NEW_CERTIFICATE = new Set(['certificate_expired', 'certificate_revoked', 'certificate_unknown'])
+/**
+ * The way forward from a refusal, as a link (its text, loginjs.*): a new certificate, or, with the
+ * identity proven again at /enroll, resuming a suspended one or reporting one that others may be
+ * trying. The enrollment leads back to this login when it is done.
+ */
+const WAY_FORWARD: Record<string, string> = {
+  certificate_expired: 'get_new', certificate_revoked: 'get_new', certificate_unknown: 'get_new',
+  certificate_suspended: 'resume', certificate_locked: 'report_lost',
+}
 
 function fail(message: string, code?: string): void {
   progress.textContent = ''
   error.textContent = message
-  if (code && NEEDS_NEW_CERTIFICATE.has(code)) {
+  const way = code ? WAY_FORWARD[code] : undefined
+  if (way) {
     const link = document.createElement('a')
-    link.href = '/enroll'
-    link.textContent = messages.get_new!
+    link.href = `/enroll?from=${encodeURIComponent(uid)}`
+    link.textContent = messages[way]!
     error.append(' ', link)
   }
   error.hidden = false
@@ -70,12 +78,40 @@ async function nextChallenge(): Promise<{ challenge: Challenge; fromPage: boolea
   return fromPage ? { challenge: fromPage, fromPage: true } : { challenge: await post('challenge') as unknown as Challenge, fromPage: false }
 }
 
-let certificates: StoredCertificate[] = []
+let certificates: ListedCertificate[] = []
+const ways = document.querySelector<HTMLElement>('#ways')!
+const fileSection = document.querySelector<HTMLElement>('#file-section')!
+const passkeySection = document.querySelector<HTMLElement>('#passkey-section')!
+const fileButton = document.querySelector<HTMLButtonElement>('#file-login-button')!
+const importBackup = document.querySelector<HTMLDetailsElement>('#import-backup')!
+const removedStatus = document.querySelector<HTMLElement>('#removed-status')!
 
-/** Lists the certificate files of this browser; `selected` (an id) or the login_hint's serial is checked, else the first. */
+/** Lists the certificate files of this browser with their badges; `selected` (an id) or the login_hint's serial is checked, else the first good one. */
 async function showCertificates(selected?: string): Promise<void> {
-  certificates = await usableCertificates()
-  showChoices(fieldset, certificates, selected ?? certificates.find((c) => c.serial!.toLowerCase() === loginHint)?.id, messages.expires!)
+  certificates = await withStates(await usableCertificates())
+  showChoices(fieldset, certificates, selected ?? certificates.find((c) => c.serial!.toLowerCase() === loginHint)?.id, messages, async () => {
+    await showCertificates()
+    removedStatus.textContent = messages.removed!
+  })
+  adapt()
+}
+
+/**
+ * The page follows what this browser holds: with a certificate file that can log in, the files
+ * come first and the password has the focus; with none, no password is asked, the passkey comes
+ * first and the backup import is open.
+ */
+function adapt(): void {
+  if (form.hidden) return // passkeys only, at this institution
+  const usable = certificates.some((c) => c.state === 'good')
+  for (const element of form.querySelectorAll<HTMLElement>('.needs-file')) element.hidden = !usable
+  const lead = usable ? fileSection : passkeySection
+  // Moving the element that has the focus (the passkey button, autofocus) would drop it.
+  if (ways.firstElementChild !== lead) ways.prepend(lead)
+  fileButton.className = `needs-file ${usable ? 'primary' : 'secondary'}`
+  passkeyButton.className = usable ? 'secondary' : 'primary'
+  if (!usable) importBackup.open = true
+  if (document.activeElement === passkeyButton || document.activeElement === document.body) (usable ? password : passkeyButton).focus()
 }
 await showCertificates()
 

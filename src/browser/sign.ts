@@ -6,7 +6,7 @@ import { b64url, toX5c } from '../holders/keyfile/compact-jws.ts'
 import { createSignatureCms } from '../holders/keyfile/signature-cms.ts'
 import { createSignatureJws } from '../holders/keyfile/signature-jws.ts'
 import { payloadSha256 } from '../signing/payload.ts'
-import { openChosenKey, showChoices, usableCertificates } from './certificate-choice.ts'
+import { openChosenKey, showChoices, usableCertificates, withStates } from './certificate-choice.ts'
 import { listen } from './listen.ts'
 
 const root = document.querySelector<HTMLElement>('#sign')!
@@ -50,8 +50,12 @@ async function post(path: string, body: unknown): Promise<{ redirect: string }> 
   return json as { redirect: string }
 }
 
-const certificates = await usableCertificates()
-showChoices(form.querySelector('fieldset')!, certificates, undefined, messages.expires!)
+let certificates = await withStates(await usableCertificates())
+const showCertificates = () => showChoices(form.querySelector('fieldset')!, certificates, undefined, messages, async (removed) => {
+  certificates = certificates.filter((c) => c.id !== removed.id)
+  showCertificates()
+})
+showCertificates()
 
 listen(form, 'submit', async (event) => {
   event.preventDefault()

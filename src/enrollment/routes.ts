@@ -296,6 +296,7 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
       level: views.message(lang, `assurance.${level}`), levelHelp: views.message(lang, `assurance.${level}_help`),
       notBefore: koreanDate(certificate.notBefore), notAfter: koreanDate(certificate.notAfter), days,
       scripts: certificate.holder === 'file' && inUse ? ['/assets/enroll-done.js'] : [],
+      browserCopyMessages: views.scriptMessages(lang, ['loginjs.'], []),
     })
   })
 

@@ -158,6 +158,15 @@ describe('enrollment in a real browser with a certificate file', { skip: NEEDS_C
       assert.equal(keyPub.output, certPub.output)
       const record = await server.ctx.authority.find(serial)
       assert.equal(record?.holder, 'file')
+
+      // On a shared PC: removed from this browser after a confirmation; the certificate itself stays good (#17).
+      await page.getByRole('button', { name: t('인증서를 이 브라우저에서 지우기', 'from this browser') }).click()
+      await page.getByRole('button', { name: t('지우기', 'Remove'), exact: true }).click()
+      await page.locator('#browser-copy-status', { hasText: t('지웠습니다', 'was removed') }).waitFor()
+      assert.ok(await backupButton.isHidden(), 'no backup of a file that is gone')
+      await page.reload()
+      assert.ok(await page.locator('#backup-missing').isVisible(), 'the store no longer has it')
+      assert.equal((await server.ctx.authority.find(serial))!.status, 'good')
       assert.deepEqual(violations, [])
       await context.close()
     })

@@ -60,15 +60,22 @@ describe('certificate login in a real browser', { skip: NEEDS_CHROMIUM }, () => 
     const second = await login(page, withFile('Daejeon-2026-safe!'), false, undefined, { prompt: 'login' })
     assert.equal(second.sub, first.sub)
 
-    // Once revoked, the certificate is refused with a page-language explanation.
+    // Once revoked, the list says so (the CA's public status), and no password is asked for it.
     await server.ctx.authority.revoke(serial, 'keyCompromise')
     await rp.start(page, { prompt: 'login' })
     await page.waitForURL(/\/interaction\//)
+    const uid = new URL(page.url()).pathname.split('/').pop()!
+    await page.locator('#certificates .badge', { hasText: '폐기됨' }).waitFor()
+    assert.ok(await page.locator('#login-password').isHidden())
+    await page.screenshot({ path: path.join(SHOTS, 'login-ko-file-revoked.png'), fullPage: true })
+    // Where the CA's answer does not come, the file is tried, and refused with a page-language explanation and the way forward.
+    await page.route('**/pki/certificates/**', (route) => route.abort())
+    await page.reload()
     await withFile('Daejeon-2026-safe!')()
     await page.locator('#login-error').waitFor()
     assert.match(await page.locator('#login-error').textContent() ?? '', /폐기된 인증서입니다/)
-    assert.equal(await page.locator('#login-error a').getAttribute('href'), '/enroll', 'the way to a new certificate')
-    await page.screenshot({ path: path.join(SHOTS, 'login-ko-file-revoked.png'), fullPage: true })
+    assert.equal(await page.locator('#login-error a').getAttribute('href'), `/enroll?from=${uid}`, 'the way to a new certificate, and back here')
+    await page.unroute('**/pki/certificates/**')
     await context.close()
   })
 
@@ -132,6 +139,102 @@ describe('certificate login in a real browser', { skip: NEEDS_CHROMIUM }, () => 
     // The virtual authenticator's attestation chains to no trusted root: substantial, the user verified.
     assert.equal(claims.acr, ACR_SUBSTANTIAL)
     assert.deepEqual(claims.amr, ['swk', 'user'])
+
+    // Suspended, it is refused with the way forward: the identity proven again, then resumed (#17).
+    const serial = (await server.ctx.db.selectFrom('certificate').select('serial').where('holder', '=', 'passkey').where('status', '=', 'good').orderBy('not_before', 'desc').executeTakeFirstOrThrow()).serial
+    await server.ctx.authority.suspend(serial)
+    try {
+      await rp.start(page, { prompt: 'login' })
+      await page.waitForURL(/\/interaction\//)
+      const uid = new URL(page.url()).pathname.split('/').pop()!
+      await page.getByRole('button', { name: '패스키로 로그인' }).click()
+      const resume = page.locator('#login-error').getByRole('link', { name: '본인확인 후 효력 회복하기' })
+      await resume.waitFor()
+      assert.equal(await resume.getAttribute('href'), `/enroll?from=${uid}`)
+      assert.match(await page.locator('#login-error').textContent() ?? '', /효력이 정지된 인증서입니다/)
+    } finally {
+      await server.ctx.authority.resume(serial)
+    }
+    await context.close()
+  })
+
+  it('lists this browser\'s files with what the CA says of them now, files first; removes one after a confirmation (#17)', async () => {
+    const context = await onPhone(browser)
+    const page = await context.newPage()
+    const first = async () => await page.locator('#ways > div').first().getAttribute('id')
+    const focused = async () => await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { id?: string } | null } }).document.activeElement?.id)
+
+    // No file here: the passkey first, no password asked, the backup import open.
+    await rp.start(page)
+    await page.waitForURL(/\/interaction\//)
+    await page.locator('#no-certificates').waitFor()
+    assert.ok(await page.locator('#login-password').isHidden(), 'no password without a file')
+    assert.equal(await page.locator('#import-backup').getAttribute('open'), '')
+    assert.equal(await first(), 'passkey-section')
+    await page.screenshot({ path: path.join(SHOTS, 'login-ko-no-files.png'), fullPage: true })
+
+    const PASSWORD = 'Daejeon-2026-safe!'
+    const old = await enrollInBrowser(page, server, LEE, { password: PASSWORD })
+    const current = await enrollInBrowser(page, server, LEE, { password: PASSWORD }) // a reissue: the first is revoked
+    const open = async () => {
+      await rp.start(page, { prompt: 'login' })
+      await page.waitForURL(/\/interaction\//)
+      await page.locator('.choice-row').first().waitFor()
+    }
+    const row = (serial: string) => page.locator('.choice-row').filter({ hasText: `${serial.slice(0, 8)}…` })
+    await open()
+    assert.equal(await page.locator('.choice-row').count(), 2)
+    assert.match(await row(old).textContent() ?? '', /폐기됨/)
+    assert.ok(await row(old).locator('input[type=radio]').isDisabled(), 'a revoked file cannot be chosen')
+    assert.ok(await row(current).locator('input[type=radio]').isChecked(), 'the good one is')
+    assert.equal(await first(), 'file-section', 'files first')
+    assert.ok(await page.locator('#login-password').isVisible())
+    assert.equal(await focused(), 'login-password')
+    await page.screenshot({ path: path.join(SHOTS, 'login-ko-files.png'), fullPage: true })
+
+    // Removing asks first, then forgets the file here (not the certificate).
+    await row(old).getByRole('button', { name: /인증서를 이 브라우저에서 지우기/ }).click()
+    assert.match(await row(old).getByRole('group').textContent() ?? '', /인증서가 폐기되지는 않으며/)
+    await row(old).getByRole('button', { name: '지우기', exact: true }).click()
+    await page.locator('#removed-status', { hasText: '지웠습니다' }).waitFor()
+    assert.equal(await page.locator('.choice-row').count(), 1)
+    await page.reload()
+    await page.locator('.choice-row').first().waitFor()
+    assert.equal(await page.locator('.choice-row').count(), 1, 'gone from the browser\'s store')
+    assert.equal((await server.ctx.authority.find(current))!.status, 'good')
+
+    // Near its end, the file says so; suspended, it says so and cannot be chosen, and no password is asked.
+    await page.evaluate(async (days) => {
+      const g = globalThis as unknown as { indexedDB: { open: (name: string) => { result: unknown; onsuccess: (() => void) | null } } }
+      await new Promise<void>((resolve) => {
+        const request = g.indexedDB.open('postcert')
+        request.onsuccess = () => {
+          const db = request.result as { transaction: (s: string, m: string) => { objectStore: (s: string) => { openCursor: () => { onsuccess: (() => void) | null; result: { value: { notAfter: string }; update: (v: unknown) => void; continue: () => void } | null } }; oncomplete: (() => void) | null } }
+          const tx = db.transaction('certificates', 'readwrite')
+          const cursor = tx.objectStore('certificates').openCursor()
+          cursor.onsuccess = () => {
+            if (!cursor.result) return
+            cursor.result.update({ ...cursor.result.value, notAfter: new Date(Date.now() + days * 86_400_000 - 60_000).toISOString() })
+            cursor.result.continue()
+          }
+          tx.oncomplete = () => resolve()
+        }
+      })
+    }, 10)
+    await page.reload()
+    await page.locator('.choice-row').first().waitFor()
+    assert.match(await row(current).locator('.badge').textContent() ?? '', /^10일 후 만료$/)
+    await server.ctx.authority.suspend(current)
+    try {
+      await page.reload()
+      await page.locator('.choice-row .badge').first().waitFor()
+      assert.match(await row(current).locator('.badge').textContent() ?? '', /^효력정지$/)
+      assert.ok(await row(current).locator('input[type=radio]').isDisabled())
+      assert.ok(await page.locator('#login-password').isHidden())
+      assert.equal(await first(), 'passkey-section')
+    } finally {
+      await server.ctx.authority.resume(current)
+    }
     await context.close()
   })
 })
