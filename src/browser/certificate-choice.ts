@@ -136,16 +136,20 @@ export class KeyOpenError extends Error {
  * only fail at PostCert and count towards the lock, so it is refused here.
  */
 export async function openKey(chosen: StoredCertificate, password: string): Promise<{ key: CryptoKey; chain: Uint8Array[] }> {
+  let pkcs8: Uint8Array<ArrayBuffer>
   let key
   try {
-    const pkcs8 = await decryptPkcs8(fromPem(chosen.encryptedKeyPem, 'ENCRYPTED PRIVATE KEY')!, password)
-    key = await crypto.subtle.importKey('pkcs8', new Uint8Array(pkcs8), { name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign'])
+    pkcs8 = new Uint8Array(await decryptPkcs8(fromPem(chosen.encryptedKeyPem, 'ENCRYPTED PRIVATE KEY')!, password))
+    key = await crypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign'])
   } catch (err) {
     throw err instanceof KeyFileError && err.message === 'wrong password' ? new KeyOpenError('wrong_password') : new KeyOpenError('failed', (err as Error).message)
   }
   const leaf = certificatesIn(chosen.certificatePem!)[0]!
   if (!keyMatchesCertificate(await crypto.subtle.exportKey('jwk', key), summarizeCertificate(leaf).spki)) throw new KeyOpenError('key_mismatch')
-  return { key, chain: [...certificatesIn(chosen.certificatePem!), ...certificatesIn(chosen.chainPem ?? '')] }
+  // What signs can sign only: a key that cannot be exported (the one above was, for the check).
+  const signer = await crypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign'])
+  pkcs8.fill(0)
+  return { key: signer, chain: [...certificatesIn(chosen.certificatePem!), ...certificatesIn(chosen.chainPem ?? '')] }
 }
 
 /**
@@ -154,12 +158,12 @@ export async function openKey(chosen: StoredCertificate, password: string): Prom
  * `busy` runs once a file is chosen, before the slow part (PBKDF2).
  */
 export async function openChosenKey(form: HTMLFormElement, certificates: StoredCertificate[], password: HTMLInputElement,
-  messages: Record<string, string>, busy: () => void): Promise<{ key: CryptoKey; chain: Uint8Array[] } | { error: string }> {
+  messages: Record<string, string>, busy: () => void): Promise<{ key: CryptoKey; chain: Uint8Array[]; certificate: StoredCertificate } | { error: string }> {
   const chosen = chosenCertificate(form, certificates)
   if (!chosen) return { error: messages.choose_first! }
   busy()
   try {
-    return await openKey(chosen, password.value)
+    return { ...await openKey(chosen, password.value), certificate: chosen }
   } catch (err) {
     password.focus()
     const key = err instanceof KeyOpenError ? err.messageKey : 'failed'

@@ -7,11 +7,11 @@ import { NotACertificateError, summarizeCertificate } from '../der/certificate-s
 import { CertificateFileError, certificatesIn, parseBackup } from '../holders/keyfile/certificate-file.ts'
 import { b64url, createLoginProof } from '../holders/keyfile/login-proof.ts'
 import { openChosenKey, showChoices, usableCertificates, withStates, type ListedCertificate } from './certificate-choice.ts'
-import { loadBySerial, saveCertificate, type StoredCertificate } from './key-store.ts'
+import { keepUnlocked, loadBySerial, saveCertificate, UNLOCKED_TTL_MS, type StoredCertificate } from './key-store.ts'
 import { listen } from './listen.ts'
 
 const root = document.querySelector<HTMLElement>('#login')!
-const { uid, csrf, issuer, loginHint } = root.dataset as { uid: string; csrf: string; issuer: string; loginHint?: string }
+const { uid, csrf, issuer, loginHint, handoff } = root.dataset as { uid: string; csrf: string; issuer: string; loginHint?: string; handoff?: string }
 const { errors, ...messages } = JSON.parse(document.querySelector('#login-messages')!.textContent) as Record<string, string> & { errors: Record<string, string> }
 
 /** A refusal from the server, shown in the page's language when we know its code. */
@@ -156,7 +156,7 @@ listen(form, 'submit', async (event) => {
     progress.textContent = messages.unlocking!
   })
   if ('error' in opened) return fail(opened.error)
-  const { key, chain } = opened
+  const { key, chain, certificate } = opened
   try {
     progress.textContent = messages.signing!
     const prove = async (challenge: Challenge) => {
@@ -172,6 +172,8 @@ listen(form, 'submit', async (event) => {
       if (!(first.fromPage && err instanceof LoginRefused && err.code === 'challenge_invalid')) throw err
       result = await prove((await nextChallenge()).challenge)
     }
+    // The request asks for a signature too: the opened key waits for it, so the password is asked once.
+    if (handoff) await keepUnlocked({ handoff, certificateId: certificate.id, key, chain, expiresAt: Date.now() + UNLOCKED_TTL_MS })
     location.assign(String(result.redirect))
   } catch (err) {
     fail(err instanceof LoginRefused && errors[err.code] ? err.message : `${messages.failed} (${(err as Error).message})`, (err as LoginRefused).code)

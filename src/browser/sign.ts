@@ -6,11 +6,12 @@ import { b64url, toX5c } from '../holders/keyfile/compact-jws.ts'
 import { createSignatureCms } from '../holders/keyfile/signature-cms.ts'
 import { createSignatureJws } from '../holders/keyfile/signature-jws.ts'
 import { payloadSha256 } from '../signing/payload.ts'
-import { openChosenKey, showChoices, usableCertificates, withStates } from './certificate-choice.ts'
+import { chosenCertificate, openChosenKey, showChoices, usableCertificates, withStates } from './certificate-choice.ts'
+import { forgetUnlocked, unlockedFor } from './key-store.ts'
 import { listen } from './listen.ts'
 
 const root = document.querySelector<HTMLElement>('#sign')!
-const { uid, csrf } = root.dataset as { uid: string; csrf: string }
+const { uid, csrf, handoff } = root.dataset as { uid: string; csrf: string; handoff?: string }
 const { errors, ...messages } = JSON.parse(document.querySelector('#sign-messages')!.textContent) as Record<string, string> & { errors: Record<string, string> }
 const { canonical } = JSON.parse(document.querySelector('#sign-payload')!.textContent) as { canonical: string }
 const payload = new TextEncoder().encode(canonical)
@@ -50,27 +51,45 @@ async function post(path: string, body: unknown): Promise<{ redirect: string }> 
   return json as { redirect: string }
 }
 
+// The key the login of this same request opened, if it did (login.ts): signing with it asks no password again.
+const unlocked = handoff ? await unlockedFor(handoff) : undefined
+const notice = document.querySelector<HTMLElement>('#unlocked-notice')!
+
 let certificates = await withStates(await usableCertificates())
-const showCertificates = () => showChoices(form.querySelector('fieldset')!, certificates, undefined, messages, async (removed) => {
+const showCertificates = (preferred?: string) => showChoices(form.querySelector('fieldset')!, certificates, preferred, messages, async (removed) => {
   certificates = certificates.filter((c) => c.id !== removed.id)
   showCertificates()
+  followChoice()
 })
-showCertificates()
+showCertificates(unlocked?.certificateId)
+
+/** The opened key serves the certificate it was opened for; choosing another asks its password. */
+const useUnlocked = () => unlocked !== undefined && chosenCertificate(form, certificates)?.id === unlocked.certificateId
+function followChoice(): void {
+  const ready = useUnlocked()
+  notice.hidden = !ready
+  for (const element of form.querySelectorAll<HTMLElement>('.needs-password')) element.hidden = ready
+}
+form.addEventListener('change', followChoice)
+followChoice()
 
 listen(form, 'submit', async (event) => {
   event.preventDefault()
   error.hidden = true
-  const opened = await openChosenKey(form, certificates, password, messages, () => {
+  const busy = () => {
     for (const b of document.querySelectorAll<HTMLButtonElement>('#sign button')) b.disabled = true
     progress.textContent = messages.unlocking!
-  })
+  }
+  const opened = useUnlocked() ? (busy(), unlocked!) : await openChosenKey(form, certificates, password, messages, busy)
   if ('error' in opened) return fail(opened.error)
   try {
     progress.textContent = messages.signing!
     const signedAt = new Date()
     const jws = await createSignatureJws(opened.key, opened.chain, payload, signedAt)
     const cms = base64(await createSignatureCms(opened.key, opened.chain, payload, signedAt))
-    location.assign((await post('sign/file', { jws, cms })).redirect)
+    const { redirect } = await post('sign/file', { jws, cms })
+    if (handoff) await forgetUnlocked(handoff) // used once
+    location.assign(redirect)
   } catch (err) {
     failWith(err)
   }

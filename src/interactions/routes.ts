@@ -17,7 +17,7 @@ import { certificateAllowed, ciAllowed, displayName } from '../oidc/client-polic
 import { deviceOf, truncatedIp } from '../audit/client-info.ts'
 import type { TestSubscriber } from '../login/test-subscriber.ts'
 import type { SigningService } from '../signing/signing-service.ts'
-import { addSigningRoutes, renderSigningPage, signatureRequestOf, type SigningRouteDeps } from './signing.ts'
+import { addSigningRoutes, renderSigningPage, signatureRequestOf, signingHandoff, type SigningRouteDeps } from './signing.ts'
 import { asText } from '../util/text.ts'
 import { daysLeft } from '../ca/days-left.ts'
 import { releasedClaims } from '../oidc/scope-claims.ts'
@@ -93,7 +93,7 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     const challenge = await deps.login.createChallenge(uid)
     ctx.body = deps.views.render('interaction', lang, 'interaction.title', {
       loginChallenge: scriptJson({ challenge, passkey: deps.login.passkeyOptions(challenge) }),
-      ...common, scripts: ['/assets/login.js'], issuer: deps.issuer, loginHint: serialHint(details.params.login_hint), passkeyOnly: passkeyOnly(details.params), ...languageSwitch(ctx, lang),
+      ...common, scripts: ['/assets/login.js'], issuer: deps.issuer, loginHint: serialHint(details.params.login_hint), handoff: signingHandoff(details), passkeyOnly: passkeyOnly(details.params), ...languageSwitch(ctx, lang),
       // The login script's texts, with the refusals the login endpoints answer with.
       loginMessages: deps.views.scriptMessages(lang, ['loginjs.'], LOGIN_ERRORS),
       testMode: Boolean(deps.testSubscriber),

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { Context } from 'koa'
 import type { default as Provider } from 'oidc-provider'
 import type { AuditLog } from '../audit/audit-log.ts'
@@ -30,6 +31,20 @@ export function signatureRequestOf(details: LoadedInteraction): SignatureRequest
   return detail ? parseSignatureRequest(detail) : undefined
 }
 
+/**
+ * The name under which the login page keeps the key it opened for the signature the same request
+ * asks for (src/browser/key-store.ts, keepUnlocked), and the signing page finds it: one password
+ * for the visit. The login and the signing page are two interactions (two uids) of one
+ * authorization request, so it is named after the request: the institution, its state and nonce,
+ * and what is to be signed. Undefined for a request that asks for no signature.
+ */
+export function signingHandoff(details: LoadedInteraction): string | undefined {
+  const raw = details.params.authorization_details
+  if (typeof raw !== 'string' || !signatureRequestOf(details)) return undefined
+  const { client_id: clientId, state, nonce } = details.params
+  return createHash('sha256').update(JSON.stringify([clientId, state ?? null, nonce ?? null, raw])).digest('base64url')
+}
+
 export interface SigningRouteDeps {
   provider: () => Provider
   views: Views
@@ -52,7 +67,7 @@ export async function renderSigningPage(deps: SigningRouteDeps, input: {
   const prepared = await deps.signing.prepare({ interactionUid: common.uid, clientId: String(details.params.client_id), request })
   const missing = details.prompt.details as { missingOIDCScope?: string[] }
   return deps.views.render('sign', lang, 'sign.title', {
-    ...common, scripts: ['/assets/sign.js'],
+    ...common, scripts: ['/assets/sign.js'], handoff: signingHandoff(details),
     documents: request.documents?.map((d, i) => ({ ...d, number: i + 1, html: renderDocumentText(d.text, d.text_format) })),
     // Shown with digit grouping; what is signed is the amount as the institution wrote it.
     transaction: request.transaction && { ...request.transaction, shown: amountText(request.transaction.amount, request.transaction.currency, lang) },

@@ -39,6 +39,16 @@ describe('signing a contract in a real browser', { skip: NEEDS_CHROMIUM }, () =>
     return { detail: detail!, receipt: payload }
   }
 
+  /** How many opened keys the browser holds between a login and its signature (key-store.ts, store "unlocked"). */
+  const unlockedKeys = (page: Page) => page.evaluate(() => new Promise<number>((resolve, reject) => {
+    const request = (globalThis as unknown as { indexedDB: { open: (n: string) => { result: any; onsuccess: (() => void) | null; onerror: (() => void) | null } } }).indexedDB.open('postcert')
+    request.onerror = () => reject(new Error('no store'))
+    request.onsuccess = () => {
+      const count = request.result.transaction('unlocked', 'readonly').objectStore('unlocked').count()
+      count.onsuccess = () => resolve(count.result as number)
+    }
+  }))
+
   it('signs with the certificate file kept in this browser', async () => {
     const context = await onPhone(browser)
     const page = await context.newPage()
@@ -47,13 +57,24 @@ describe('signing a contract in a real browser', { skip: NEEDS_CHROMIUM }, () =>
       await page.getByLabel('인증서 비밀번호').fill('Gangneung-2026-sea!')
       await page.getByRole('button', { name: '인증서 파일로 로그인' }).click()
     }, async () => {
-      await page.getByLabel('인증서 비밀번호').fill('Gangneung-2026-sea!')
+      // One password for the visit (#17): the key the login opened signs, after the document is read and the button pressed.
+      await page.locator('#unlocked-notice').waitFor()
+      assert.match(await page.locator('#unlocked-notice').textContent() ?? '', /로그인할 때 연 인증서로 서명합니다/)
+      assert.ok(await page.locator('#sign-password').isHidden(), 'no second password prompt')
       await page.getByRole('button', { name: '인증서로 서명' }).click()
     }, 'sign-ko-file')
+    assert.equal(await unlockedKeys(page), 0, 'the opened key is gone once it signed')
     assert.equal(detail.signature.format, 'jws')
     assert.ok(detail.signature.cms, 'with the detached CMS')
     assert.equal((receipt.signer as { serial: string; holder: string }).serial, serial)
     assert.equal((receipt.signer as { holder: string }).holder, 'file')
+
+    // Another signature without a new login: nothing was kept, so the password is asked.
+    await signContract(page, async () => {}, async () => {
+      assert.ok(await page.locator('#unlocked-notice').isHidden())
+      await page.getByLabel('인증서 비밀번호').fill('Gangneung-2026-sea!')
+      await page.getByRole('button', { name: '인증서로 서명' }).click()
+    }, 'sign-ko-file-again')
     await context.close()
   })
 
