@@ -55,7 +55,7 @@ export async function buildRouter(ctx: AppContext): Promise<Router> {
     },
   })
   addAccountRoutes(router, {
-    service: ctx.account, registrations: ctx.registrations, issuance: ctx.issuance, authority, binding: ctx.binding, provider, views, csrf, issuer: config.issuer, secureCookies: ctx.https,
+    service: ctx.account, registrations: ctx.registrations, issuance: ctx.issuance, authority, binding: ctx.binding, provider, views, csrf, issuer: config.issuer, secureCookies: ctx.https, clock,
     sessions: ctx.portalSessions, loginCertificate: (ref) => ctx.loginSessions.certificateOf(ref),
   })
   return router

@@ -14,7 +14,9 @@ export function certificateView(c: CertificateOverview, lang: Locale, views: Vie
     level: views.message(lang, `assurance.${c.level}`), levelHelp: views.message(lang, `assurance.${c.level}_help`),
     status, statusText: views.message(lang, `account.status.${status}`), notBefore: day(c.notBefore), notAfter: day(c.notAfter),
     daysLeft: c.daysLeft, lastUsed: c.lastUsedAt ? time(c.lastUsedAt) : views.message(lang, 'account.never'),
-    // The subject's serialNumber attribute (the subscriber id) by name, as the CA wrote it.
+    // The holder's name as the certificate gives it (its CN); the whole subject, with the
+    // serialNumber attribute (the subscriber id) by name, is for the technical details.
+    name: /(?:^|, )CN=([^,]+)/.exec(c.subject)?.[1] ?? '',
     subject: c.subject.replace(/\b2\.5\.4\.5=/, 'serialNumber='), revokedAt: c.revokedAt ? time(c.revokedAt) : undefined,
   }
 }

@@ -18,6 +18,7 @@ import { ACCOUNT_SESSION_SECONDS, type PortalSession, type PortalSessions } from
 import { CERTIFICATE_ACTIONS, changeCertificateStatus, SUBSCRIBER_REVOCATION_REASONS } from '../ca/certificate-actions.ts'
 import { ACCOUNT_CLIENT_ID, accountRedirectUri } from './portal-client.ts'
 import { certificateView, day, time } from './certificate-view.ts'
+import type { Clock } from '../util/clock.ts'
 import type { AccountIssuance } from './issuance.ts'
 import { addIssuanceRoutes, type PortalSlot } from './issuance-routes.ts'
 import type { Registrations } from '../registrations/registrations.ts'
@@ -40,6 +41,7 @@ export interface AccountRouteDeps {
   csrf: Csrf
   issuer: string
   secureCookies: boolean
+  clock: Clock
   /** The certificate a login used (sessions/login-sessions.ts). */
   loginCertificate: (login: LoginRef) => Promise<CertificateClaim | undefined>
 }
@@ -171,8 +173,11 @@ export function addAccountRoutes(router: Router, deps: AccountRouteDeps): void {
     const found = await sessionOf(ctx)
     if (!found) return startLogin(ctx)
     const certificate = await service.certificate(found.session.subscriberId, serial)
+    // Renewal is offered when it can be done, not a year before (the date it opens instead).
+    const { opensAt } = deps.authority.renewalWindow(certificate)
     render(ctx, 'account-certificate', 'account.certificate_title', {
       certificate: certificateView(certificate, locale(ctx), views), pemHref: `/account/certificates/${certificate.serial}/pem`, csrf: found.csrf,
+      renewOpen: deps.clock.now() >= opensAt, renewOpensAt: day(opensAt), current: certificate.serial === found.session.certificateSerial,
       reasons: SUBSCRIBER_REVOCATION_REASONS.map((value) => ({ value, label: views.message(locale(ctx), `account.reason.${value}`) })),
       file: certificate.holder === 'file', scripts: certificate.holder === 'file' ? ['/assets/enroll-done.js'] : [], issued: ctx.query.issued === '1',
       browserCopyMessages: views.scriptMessages(locale(ctx), ['loginjs.'], []),

@@ -116,6 +116,26 @@ function button(text: string, className: string): HTMLButtonElement {
   return b
 }
 
+/**
+ * A page's two ways (passkey, certificate file) in the order what this browser holds suggests: with
+ * a file that can be used, the files come first with the primary button; with none, the file
+ * form's fields (`.needs-file`) are hidden and the passkey comes first. Returns whether a file can
+ * be used.
+ */
+export function orderWays(page: { ways: HTMLElement; fileSection: HTMLElement; passkeySection: HTMLElement; form: HTMLFormElement; fileButton: HTMLButtonElement; passkeyButton: HTMLButtonElement },
+  certificates: ListedCertificate[]): boolean {
+  const usable = certificates.some((c) => c.state === 'good')
+  if (page.form.hidden) return usable // passkeys only, at this institution
+  for (const element of page.form.querySelectorAll<HTMLElement>('.needs-file')) element.hidden = !usable
+  const lead = usable ? page.fileSection : page.passkeySection
+  // Moving the element that has the focus (the passkey button, autofocus) would drop it.
+  if (page.ways.firstElementChild !== lead) page.ways.prepend(lead)
+  page.fileButton.classList.toggle('primary', usable)
+  page.fileButton.classList.toggle('secondary', !usable)
+  page.passkeyButton.className = usable ? 'secondary' : 'primary'
+  return usable
+}
+
 export function chosenCertificate(form: HTMLFormElement, certificates: StoredCertificate[]): StoredCertificate | undefined {
   return certificates.find((c) => c.id === form.querySelector<HTMLInputElement>('input[name=certificate]:checked')?.value)
 }

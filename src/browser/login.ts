@@ -6,7 +6,7 @@ import { startAuthentication } from '@simplewebauthn/browser'
 import { NotACertificateError, summarizeCertificate } from '../der/certificate-summary.ts'
 import { CertificateFileError, certificatesIn, parseBackup } from '../holders/keyfile/certificate-file.ts'
 import { b64url, createLoginProof } from '../holders/keyfile/login-proof.ts'
-import { openChosenKey, showChoices, usableCertificates, withStates, type ListedCertificate } from './certificate-choice.ts'
+import { openChosenKey, orderWays, showChoices, usableCertificates, withStates, type ListedCertificate } from './certificate-choice.ts'
 import { keepUnlocked, loadBySerial, saveCertificate, UNLOCKED_TTL_MS, type StoredCertificate } from './key-store.ts'
 import { listen } from './listen.ts'
 
@@ -103,13 +103,7 @@ async function showCertificates(selected?: string): Promise<void> {
  */
 function adapt(): void {
   if (form.hidden) return // passkeys only, at this institution
-  const usable = certificates.some((c) => c.state === 'good')
-  for (const element of form.querySelectorAll<HTMLElement>('.needs-file')) element.hidden = !usable
-  const lead = usable ? fileSection : passkeySection
-  // Moving the element that has the focus (the passkey button, autofocus) would drop it.
-  if (ways.firstElementChild !== lead) ways.prepend(lead)
-  fileButton.className = `needs-file ${usable ? 'primary' : 'secondary'}`
-  passkeyButton.className = usable ? 'secondary' : 'primary'
+  const usable = orderWays({ ways, fileSection, passkeySection, form, fileButton, passkeyButton }, certificates)
   if (!usable) importBackup.open = true
   if (document.activeElement === passkeyButton || document.activeElement === document.body) (usable ? password : passkeyButton).focus()
 }

@@ -6,7 +6,7 @@ import { b64url, toX5c } from '../holders/keyfile/compact-jws.ts'
 import { createSignatureCms } from '../holders/keyfile/signature-cms.ts'
 import { createSignatureJws } from '../holders/keyfile/signature-jws.ts'
 import { payloadSha256 } from '../signing/payload.ts'
-import { chosenCertificate, openChosenKey, showChoices, usableCertificates, withStates } from './certificate-choice.ts'
+import { chosenCertificate, openChosenKey, orderWays, showChoices, usableCertificates, withStates } from './certificate-choice.ts'
 import { forgetUnlocked, unlockedFor } from './key-store.ts'
 import { listen } from './listen.ts'
 
@@ -63,12 +63,16 @@ const showCertificates = (preferred?: string) => showChoices(form.querySelector(
 })
 showCertificates(unlocked?.certificateId)
 
+const ways = { ways: document.querySelector<HTMLElement>('#ways')!, fileSection: document.querySelector<HTMLElement>('#file-section')!,
+  passkeySection: document.querySelector<HTMLElement>('#passkey-section')!, form, fileButton: document.querySelector<HTMLButtonElement>('#file-sign-button')!, passkeyButton }
+
 /** The opened key serves the certificate it was opened for; choosing another asks its password. */
 const useUnlocked = () => unlocked !== undefined && chosenCertificate(form, certificates)?.id === unlocked.certificateId
 function followChoice(): void {
+  orderWays(ways, certificates)
   const ready = useUnlocked()
   notice.hidden = !ready
-  for (const element of form.querySelectorAll<HTMLElement>('.needs-password')) element.hidden = ready
+  for (const element of form.querySelectorAll<HTMLElement>('.needs-password')) element.hidden = ready || element.hidden
 }
 form.addEventListener('change', followChoice)
 followChoice()

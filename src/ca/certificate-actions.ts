@@ -18,12 +18,14 @@ export const SUBSCRIBER_REVOCATION_REASONS = ['keyCompromise', 'cessationOfOpera
  * from that status at once.
  *
  * Throws: NotFoundError for a certificate that is not the subscriber's (as for one that does not
- * exist), InvalidRequestError for a revocation without its confirmation or reason, CertificateStateError (409) for an action
+ * exist), InvalidRequestError for a revocation without its confirmation or reason or a suspension without its confirmation, CertificateStateError (409) for an action
  * the certificate's state does not allow (resuming a valid one, anything on a revoked one).
  */
 export async function changeCertificateStatus(authority: CertificateAuthority, subscriberId: string, serial: string, action: CertificateAction, form: URLSearchParams): Promise<CertificateRecord> {
-  // A revocation cannot be undone: the form says so, and the subscriber ticked that they read it.
+  // A revocation cannot be undone, a suspension ends the logins made with it: the form says so
+  // (and how to resume), and the subscriber ticked that they read it.
   if (action === 'revoke' && form.get('confirm') !== 'yes') throw invalidRequest('tick the box to confirm: a revoked certificate cannot be used again')
+  if (action === 'suspend' && form.get('confirm') !== 'yes') throw invalidRequest('tick the box to confirm: a suspended certificate cannot log in or sign until it is resumed')
   const reason = form.get('reason') ?? undefined
   const certificate = await authority.find(serial)
   if (!certificate || certificate.subscriberId !== subscriberId) throw notFound('no such certificate among yours')

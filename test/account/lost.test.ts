@@ -53,7 +53,7 @@ describe('a lost certificate reported without it: phone code and identity docume
     const { certificate } = await issueCertificate(server.ctx.authority, { subscriberId })
     const other = await issueCertificate(server.ctx.authority, { subscriberId: 'ps_someone_else' })
     const { browser, csrf } = await proveAgain()
-    await browser.post(`/enroll/certificates/${certificate.serial}/suspend`).type('form').send({ csrf }).expect(303)
+    await browser.post(`/enroll/certificates/${certificate.serial}/suspend`).type('form').send({ csrf, confirm: 'yes' }).expect(303)
     assert.equal((await server.ctx.authority.find(certificate.serial))!.status, 'hold')
     await browser.post(`/enroll/certificates/${certificate.serial}/resume`).type('form').send({ csrf }).expect(303)
     assert.equal((await server.ctx.authority.find(certificate.serial))!.status, 'good')
@@ -61,7 +61,7 @@ describe('a lost certificate reported without it: phone code and identity docume
     await browser.post(`/enroll/certificates/${certificate.serial}/suspend`).type('form').send({ csrf: 'forged' }).expect(403)
     // Before the identity step, nothing can be changed.
     const fresh = await startEnrollment(server)
-    await fresh.browser.post(`/enroll/certificates/${certificate.serial}/suspend`).type('form').send({ csrf: fresh.csrf }).expect(409)
+    await fresh.browser.post(`/enroll/certificates/${certificate.serial}/suspend`).type('form').send({ csrf: fresh.csrf, confirm: 'yes' }).expect(409)
     assert.equal((await server.ctx.authority.find(other.certificate.serial))!.status, 'good')
   })
 
@@ -73,7 +73,7 @@ describe('a lost certificate reported without it: phone code and identity docume
     const bank = await h.relyingParty({ name: '재발급은행', redirectUri: 'https://reissue.example.kr/cb', scope: 'openid offline_access' })
     const { tokens } = await h.login(bank, { id: subscriberId, certificate, key }, { scope: 'openid offline_access', prompt: 'consent' })
     const { browser, csrf } = await proveAgain()
-    await browser.post(`/enroll/certificates/${certificate.serial}/suspend`).type('form').send({ csrf }).expect(303)
+    await browser.post(`/enroll/certificates/${certificate.serial}/suspend`).type('form').send({ csrf, confirm: 'yes' }).expect(303)
     // The device is found again... and the subscriber gets a new certificate anyway.
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
     const api = (path: string, body: unknown = {}) => browser.post(path).set('Content-Type', 'application/json').set('X-CSRF-Token', csrf).send(JSON.stringify(body))

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test'
 import { X509Certificate } from 'node:crypto'
 import * as client from 'openid-client'
 import request from 'supertest'
+import { koreanDate } from '../../src/ca/days-left.ts'
 import { ACCOUNT_SESSION_SECONDS } from '../../src/sessions/portal-sessions.ts'
 import { ManualClock } from '../../src/util/clock.ts'
 import { backchannelReceiver, type BackchannelReceiver } from '../helpers/backchannel.ts'
@@ -63,6 +64,35 @@ describe('the subscriber portal (/account)', () => {
     assert.equal(BigInt(`0x${new X509Certificate(pem.text).serialNumber}`), BigInt(`0x${holder.certificate.serial}`))
     await browser.get(`/account/certificates/${stranger.certificate.serial}`).expect(404)
     await browser.get(`/account/certificates/${stranger.certificate.serial}/pem`).expect(404)
+  })
+
+  it('speaks plainly about a certificate (#17): the holder\'s name, not a DN; the technical details folded away; renewal only near the window; suspending explained first', async () => {
+    const holder = await h.subscriber()
+    const { browser, page } = await signIn(holder)
+    const serial = holder.certificate.serial
+    // The list links each certificate by what it is, not by a hex serial alone.
+    const row = page.match(new RegExp(`<tr data-serial="${serial}">[\\s\\S]*?</tr>`))![0]
+    assert.match(row, new RegExp(`<a href="/account/certificates/${serial}">인증서 파일</a>`))
+    const details = (await browser.get(`/account/certificates/${serial}`).expect(200)).text
+    const name = /CN=([^,]+)/.exec(holder.certificate.subject)![1]!
+    assert.match(details, new RegExp(`<dt>이름</dt><dd>${name}</dd>`))
+    const technical = details.match(/<details id="technical">[\s\S]*?<\/details>/)?.[0]
+    assert.ok(technical, 'a folded technical section')
+    assert.match(technical, /<summary>기술 정보<\/summary>/)
+    for (const folded of [`<code>${serial}</code>`, 'serialNumber&#x3D;', 'id="pem-download"']) { // handlebars writes = as &#x3D;
+      assert.ok(technical.includes(folded), `${folded} is inside it`)
+      assert.ok(!details.replace(technical, '').includes(folded), `${folded} is not outside it`)
+    }
+    // A year before the window: no renewal button, the date it opens.
+    assert.doesNotMatch(details, /id="renew-link"/)
+    const opens = server.ctx.authority.renewalWindow(holder.certificate).opensAt
+    assert.match(details, new RegExp(`<p class="muted" id="renew-later">갱신은 ${koreanDate(opens)}부터 할 수 있습니다`))
+    // Suspending: what it does and how to undo it, said before; this being the certificate of this sign-in, that too.
+    const suspend = details.match(/<h2 id="suspend-title">[\s\S]*?<\/form>/)![0]
+    assert.match(suspend, /로그인과 서명에 쓸 수 없게 되고/)
+    assert.match(suspend, /효력을 회복하려면/)
+    assert.match(suspend, /지금 이 인증서로 로그인되어 있습니다/)
+    assert.match(suspend, /<input type="checkbox" name="confirm" value="yes" required>/)
   })
 
   it('revokes an institution: its refresh token stops working, it is told by back-channel logout, and it asks to register again', async () => {
@@ -165,8 +195,11 @@ describe('the subscriber portal (/account)', () => {
     const second = (await issueCertificate(server.ctx.authority, { subscriberId: holder.id })).certificate
     const stranger = await h.subscriber()
     const { browser, csrf } = await signIn(holder)
-    const act = (serial: string, action: string) => browser.post(`/account/certificates/${serial}/${action}`).type('form').send({ csrf })
+    const act = (serial: string, action: string) => browser.post(`/account/certificates/${serial}/${action}`).type('form').send({ csrf, ...(action === 'suspend' ? { confirm: 'yes' } : {}) })
     assert.match((await act(second.serial, 'resume').expect(409)).text, /invalid_certificate_state|cannot resume/)
+    // Suspending asks for the box ticked, as revoking does (#17): without it, nothing happens.
+    await browser.post(`/account/certificates/${second.serial}/suspend`).type('form').send({ csrf }).expect(400)
+    assert.equal((await server.ctx.authority.find(second.serial))!.status, 'good')
     assert.match((await act(second.serial, 'suspend').expect(200)).text, /효력을 정지했습니다/)
     assert.equal((await server.ctx.authority.find(second.serial))!.status, 'hold')
     assert.match((await browser.get('/account').expect(200)).text, /효력정지/)

@@ -189,7 +189,8 @@ describe('the demo relying party (examples/relying-party) in a real browser', { 
       await page.getByLabel('인증서 비밀번호').fill(password)
       await page.getByRole('button', { name: '인증서 파일로 로그인' }).click()
     }, async () => {
-      await page.getByLabel('인증서 비밀번호').fill(password)
+      // The password opened the key at the login of this same request: not asked again (#17).
+      await page.locator('#unlocked-notice').waitFor()
       await page.getByRole('button', { name: '인증서로 서명' }).click()
     }, 'demo-rp-signed-file.png')
     assert.match(await page.locator('body').textContent() ?? '', new RegExp(fileSerial))

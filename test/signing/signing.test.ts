@@ -43,6 +43,8 @@ describe('electronic signatures through authorization_details (certificate file)
     // The transaction's amount as a Korean reads it (#17): 원, not the ISO code.
     assert.match(page.step.page!, /<dd><strong>1,500,000원<\/strong><\/dd>/)
     assert.match(page.step.page!, /우체국은행/)
+    // The document's hash is there for who wants it, folded away (#17).
+    assert.match(page.step.page!, new RegExp(`<details class="document-hash"><summary>자세히</summary>\\s*<p class="muted">SHA-256 <code>${sha256(CONTRACT)}</code></p>\\s*</details>`))
 
     const signed = await signFile(page, holder)
     assert.equal(signed.status, 200, signed.text)
