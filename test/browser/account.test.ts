@@ -15,6 +15,12 @@ import { browserSuite, BrowserRelyingParty, onPhone } from '../helpers/browser-s
 import { startTestServer, tempDir } from '../helpers/server.ts'
 
 const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots')
+
+/** What these tests read of a page's window (the tests are not compiled with the DOM's types). */
+interface PageWindow {
+  document: { documentElement: { scrollWidth: number }; querySelector: (selector: string) => unknown }
+  getComputedStyle: (element: unknown, pseudo?: string) => { display: string; content: string }
+}
 const PASSWORD = 'Gwangju-2026-portal!'
 
 describe('the subscriber portal in a real browser', { skip: NEEDS_CHROMIUM }, () => {
@@ -50,6 +56,18 @@ describe('the subscriber portal in a real browser', { skip: NEEDS_CHROMIUM }, ()
     assert.match(recent, /로그인[\s\S]*포털은행/, 'the login at the institution')
     assert.match(recent, /우체국 금융인증서 내 정보/, 'and this one, named as the portal')
     await page.screenshot({ path: path.join(SHOTS, 'account-ko.png'), fullPage: true })
+    // On a phone the tables are cards (#17): each row a block of labelled lines, nothing wider than the screen.
+    const layout = await page.evaluate(() => {
+      const w = globalThis as unknown as PageWindow
+      const style = (selector: string, pseudo?: string) => w.getComputedStyle(w.document.querySelector(selector), pseudo)
+      return {
+        scrollWidth: w.document.documentElement.scrollWidth, row: style('#certificates tbody tr').display, head: style('#certificates thead').display,
+        label: style('#certificates tbody td').display, before: style('#certificates tbody td', '::before').content, activityRow: style('#activity tbody tr').display,
+      }
+    })
+    assert.ok(layout.scrollWidth <= 390, `no sideways scrolling (${layout.scrollWidth} px)`)
+    assert.deepEqual({ row: layout.row, head: layout.head, cell: layout.label, activity: layout.activityRow }, { row: 'block', head: 'none', cell: 'block', activity: 'block' })
+    assert.equal(layout.before, '"보관 방식"', 'each line says what it is')
 
     // The certificate file's backup again, from this browser's storage.
     await page.locator('#certificates tbody a').first().click()
@@ -74,6 +92,12 @@ describe('the subscriber portal in a real browser', { skip: NEEDS_CHROMIUM }, ()
     await page.goto(`${server.issuer}/account?ui_locales=en`)
     await page.locator('h1', { hasText: 'My certificates' }).waitFor()
     await page.screenshot({ path: path.join(SHOTS, 'account-en.png'), fullPage: true })
+    // On a desktop the tables stay tables.
+    await page.setViewportSize({ width: 1280, height: 800 })
+    assert.equal(await page.evaluate(() => {
+      const w = globalThis as unknown as PageWindow
+      return w.getComputedStyle(w.document.querySelector('#certificates tbody tr')).display
+    }), 'table-row')
     await context.close()
   })
 
