@@ -41,7 +41,7 @@ export async function buildRouter(ctx: AppContext): Promise<Router> {
   })
   addInteractionRoutes(router, {
     db, provider, views, csrf, login: ctx.login, audit, registrations: ctx.registrations, issuer: config.issuer, testSubscriber: ctx.testSubscriber,
-    clock, renewalWindowDays: config.renewalWindowDays, signing: ctx.signing, subjectFor: (clientId, subscriberId) => ctx.subjectFor(clientId, subscriberId),
+    clock, renewalWindowDays: config.renewalWindowDays, consentDefaults: config.consent, signing: ctx.signing, subjectFor: (clientId, subscriberId) => ctx.subjectFor(clientId, subscriberId),
   })
   addEnrollmentRoutes(router, {
     service: ctx.enrollment, views, csrf, secureCookies: ctx.https,

@@ -56,6 +56,8 @@ export interface ServerConfig {
   trustedProxyHops: number
   /** SERVICE_NAME, OPERATOR_NAME and their _EN forms. */
   brand: Brand
+  /** CONSENT_PURPOSE, CONSENT_RETENTION and their _EN forms: the registration page's defaults. */
+  consent: ConsentDefaults
 }
 
 /** The names citizens see: the service (in titles, texts, the passkey) and who runs it. */
@@ -66,6 +68,17 @@ export interface BrandNames {
 export interface Brand {
   ko: BrandNames
   en: BrandNames
+}
+
+/** What the registration page says of a provision when the institution registered nothing of its own. */
+export interface ConsentDefaults {
+  ko: { purpose: string; retention: string }
+  en: { purpose: string; retention: string }
+}
+
+export const DEFAULT_CONSENT: ConsentDefaults = {
+  ko: { purpose: '본인 확인과 로그인', retention: '등록을 해지하거나 기관에서 회원 탈퇴할 때까지 (법령이 더 오래 보관하게 한 정보는 그 기간까지)' },
+  en: { purpose: 'Identifying you and logging you in', retention: 'Until you end the registration or leave the institution (longer where the law requires)' },
 }
 
 export const DEFAULT_BRAND: Brand = {
@@ -95,6 +108,12 @@ const brandName = z.string()
   .min(1, { error: 'must not be empty' })
   .max(40, { error: 'must be at most 40 characters' })
   .refine((v) => !/[<>&"'`{}\p{Cc}]/u.test(v), { error: 'must not contain < > & " \' ` { } or control characters' })
+
+// Shown on the registration page as text (escaped): no markup characters, no control characters.
+const consentText = z.string()
+  .min(1, { error: 'must not be empty' })
+  .max(200, { error: 'must be at most 200 characters' })
+  .refine((v) => !/[<>\p{Cc}]/u.test(v), { error: 'must not contain < > or control characters' })
 
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production'], { error: 'must be development, test or production' }).default('development'),
@@ -127,6 +146,10 @@ const schema = z.object({
   OPERATOR_NAME: brandName.default(DEFAULT_BRAND.ko.operator),
   SERVICE_NAME_EN: brandName.default(DEFAULT_BRAND.en.service),
   OPERATOR_NAME_EN: brandName.default(DEFAULT_BRAND.en.operator),
+  CONSENT_PURPOSE: consentText.default(DEFAULT_CONSENT.ko.purpose),
+  CONSENT_PURPOSE_EN: consentText.default(DEFAULT_CONSENT.en.purpose),
+  CONSENT_RETENTION: consentText.default(DEFAULT_CONSENT.ko.retention),
+  CONSENT_RETENTION_EN: consentText.default(DEFAULT_CONSENT.en.retention),
   DEMO_RP_URL: z.string().refine((v) => v === 'off' || /^https?:\/\/[^/]/.test(v) && URL.canParse(v), { error: 'must be an absolute http(s) URL or off' }).optional(),
 })
 
@@ -197,6 +220,10 @@ export function buildConfig(env: ServerEnv): ServerConfig {
     brand: {
       ko: { service: e.SERVICE_NAME, operator: e.OPERATOR_NAME },
       en: { service: e.SERVICE_NAME_EN, operator: e.OPERATOR_NAME_EN },
+    },
+    consent: {
+      ko: { purpose: e.CONSENT_PURPOSE, retention: e.CONSENT_RETENTION },
+      en: { purpose: e.CONSENT_PURPOSE_EN, retention: e.CONSENT_RETENTION_EN },
     },
   }
 }

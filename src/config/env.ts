@@ -32,6 +32,10 @@ export interface ServerEnv {
   OPERATOR_NAME?: string
   SERVICE_NAME_EN?: string
   OPERATOR_NAME_EN?: string
+  CONSENT_PURPOSE?: string
+  CONSENT_PURPOSE_EN?: string
+  CONSENT_RETENTION?: string
+  CONSENT_RETENTION_EN?: string
 }
 
 export const ENV_NAMES = [
@@ -66,6 +70,10 @@ export const ENV_NAMES = [
   'OPERATOR_NAME',
   'SERVICE_NAME_EN',
   'OPERATOR_NAME_EN',
+  'CONSENT_PURPOSE',
+  'CONSENT_PURPOSE_EN',
+  'CONSENT_RETENTION',
+  'CONSENT_RETENTION_EN',
 ] as const satisfies readonly (keyof ServerEnv)[]
 
 export function readEnv(source: NodeJS.ProcessEnv = process.env): ServerEnv {

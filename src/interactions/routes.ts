@@ -17,6 +17,8 @@ import { certificateAllowed, ciAllowed, displayName } from '../oidc/client-polic
 import { deviceOf, truncatedIp } from '../audit/client-info.ts'
 import type { TestSubscriber } from '../login/test-subscriber.ts'
 import type { SigningService } from '../signing/signing-service.ts'
+import type { ConsentDefaults } from '../config/config.ts'
+import { consentTerms, declinedScopes } from './consent-terms.ts'
 import { addSigningRoutes, renderSigningPage, signatureRequestOf, signingHandoff, type SigningRouteDeps } from './signing.ts'
 import { asText } from '../util/text.ts'
 import { daysLeft } from '../ca/days-left.ts'
@@ -39,6 +41,8 @@ export interface InteractionDeps {
   subjectFor: (clientId: string, subscriberId: string) => Promise<string>
   /** Test mode only (POSTCERT_TEST_MODE): the sandbox subscriber a scripted browser logs in as. */
   testSubscriber?: TestSubscriber
+  /** The registration page's purpose and retention where the institution registered none (config). */
+  consentDefaults: ConsentDefaults
 }
 
 /** The refusals the login endpoints answer with, shown by the page in its language (views/locales `error.<code>`). */
@@ -81,7 +85,7 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
       const request = signatureRequestOf(details)
       ctx.body = request
         ? await renderSigningPage(signing, { lang, details, request, common: { ...common, ...languageSwitch(ctx, lang) } })
-        : deps.views.render('consent', lang, 'consent.title', common)
+        : deps.views.render('consent', lang, 'consent.title', { ...common, terms: consentTerms({ client, scopes, lang, views: deps.views, defaults: deps.consentDefaults }) })
       return
     }
     // A level no holder has (an essential acr PostCert does not know): the institution is told at once.
@@ -204,7 +208,10 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     // The PostCert session must still stand: its certificate may have been revoked or suspended
     // while this page was open (the session is then gone), and nothing is registered for it.
     if (!details.session.uid || !(await provider.Session.findByUid(details.session.uid))) throw interactionExpired()
-    const grantId = await deps.registrations.register(provider, details)
+    // Optional items left unticked are declined: the grant rejects their scopes, and login goes on without them.
+    const client = await provider.Client.find(asText(details.params.client_id))
+    const declined = declinedScopes(client, asText(details.params.scope).split(' '), form.getAll('optional_scope'))
+    const grantId = await deps.registrations.register(provider, details, declined)
     const returnTo = await provider.interactionResult(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true })
     ctx.status = 303
     ctx.redirect(returnTo)

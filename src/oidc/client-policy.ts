@@ -20,9 +20,22 @@ export const FAPI_PROFILE = 'postcert_fapi_profile'
 export const PKCE_REQUIRED = 'postcert_pkce_required'
 /** Names shown to subscribers in their language (RFC 7591 section 2.2 language tags). */
 export const LOCALIZED_NAMES = ['client_name#ko', 'client_name#en'] as const
+/**
+ * What the institution declares for the registration page (개인정보 보호법 article 17): why it
+ * wants the information and how long it keeps it, in each language (else the operator's defaults,
+ * CONSENT_PURPOSE and CONSENT_RETENTION).
+ */
+export const CONSENT_TEXTS = ['postcert_purpose#ko', 'postcert_purpose#en', 'postcert_retention#ko', 'postcert_retention#en'] as const
+/**
+ * Client metadata: the scopes whose items the institution asks for as optional (space-separated):
+ * the registration page offers them apart, not ticked, and login goes on without them.
+ */
+export const OPTIONAL_SCOPES = 'postcert_optional_scopes'
+/** Scopes that may be optional: each gives items of its own (openid is the login itself). */
+export const OPTIONABLE_SCOPES = ['profile', 'phone', 'ci', 'certificate', 'offline_access']
 
 /** Every metadata property PostCert adds to oidc-provider's. The first one triggers the whole-document checks. */
-export const POSTCERT_CLIENT_PROPERTIES = [CI_ALLOWED, FAPI_PROFILE, PKCE_REQUIRED, PUBLIC_SUBJECT_ALLOWED, CERTIFICATE_ALLOWED, ...LOCALIZED_NAMES]
+export const POSTCERT_CLIENT_PROPERTIES = [CI_ALLOWED, FAPI_PROFILE, PKCE_REQUIRED, PUBLIC_SUBJECT_ALLOWED, CERTIFICATE_ALLOWED, ...LOCALIZED_NAMES, ...CONSENT_TEXTS, OPTIONAL_SCOPES]
 
 /** What the FAPI 2.0 Security Profile allows for signatures (section 5.4: PS256, ES256, EdDSA). */
 export const FAPI_SIGNING_ALGS = ['PS256', 'ES256', 'EdDSA']
@@ -58,6 +71,18 @@ export function certificateAllowed(client: Client | undefined): boolean {
   return (client as unknown as Record<string, unknown> | undefined)?.[CERTIFICATE_ALLOWED] === true
 }
 
+/** The scopes the client asks for as optional (OPTIONAL_SCOPES). */
+export function optionalScopes(client: Client | undefined): string[] {
+  const value = (client as unknown as Record<string, unknown> | undefined)?.[OPTIONAL_SCOPES]
+  return typeof value === 'string' ? value.split(' ').filter(Boolean) : []
+}
+
+/** The client's own consent text (`postcert_purpose` or `postcert_retention`) in `locale`, if it registered one. */
+export function consentText(client: Client | undefined, key: 'postcert_purpose' | 'postcert_retention', locale: string): string | undefined {
+  const value = (client as unknown as Record<string, unknown> | undefined)?.[`${key}#${locale}`]
+  return typeof value === 'string' ? value : undefined
+}
+
 /** Whether this client's authorization requests must carry PKCE (pkce.required). */
 export function pkceRequired(client: Client): boolean {
   return (client as unknown as Record<string, unknown>)[PKCE_REQUIRED] !== false || client.clientAuthMethod === 'none' || fapiProfileOf(client) !== undefined
@@ -85,7 +110,8 @@ type Metadata = Record<string, unknown>
  * - post-logout redirect URIs follow the same rule;
  * - logo, policy, terms and client URIs are https;
  * - `jwks` and `jwks_uri` are not both given, and private_key_jwt has one of them;
- * - localized names are non-empty strings;
+ * - localized names are non-empty strings; the consent texts plain text of 1 to 200 characters;
+ *   the optional scopes among those that give items of their own;
  * - the connecting identifier, public subjects, the `certificate` claim and the PKCE exemption
  *   are never granted by a client itself (registration keeps them only from an operator's initial
  *   access token, an update keeps what was stored), and public and FAPI clients are never exempt
@@ -115,6 +141,16 @@ export function checkClientMetadata(ctx: KoaContextWithOIDC | undefined, metadat
   for (const key of LOCALIZED_NAMES) {
     const value = metadata[key]
     if (value !== undefined && (typeof value !== 'string' || !value.trim())) throw new errors.InvalidClientMetadata(`${key} must be a non-empty string`)
+  }
+  for (const key of CONSENT_TEXTS) {
+    const value = metadata[key]
+    if (value !== undefined && (typeof value !== 'string' || !value.trim() || value.length > 200 || /[<>\p{Cc}]/u.test(value))) {
+      throw new errors.InvalidClientMetadata(`${key} must be plain text of 1 to 200 characters`)
+    }
+  }
+  const optional = metadata[OPTIONAL_SCOPES]
+  if (optional !== undefined && (typeof optional !== 'string' || !optional.split(' ').every((s) => OPTIONABLE_SCOPES.includes(s)))) {
+    throw new errors.InvalidClientMetadata(`${OPTIONAL_SCOPES} must be some of ${OPTIONABLE_SCOPES.join(', ')}, separated by spaces`)
   }
   for (const flag of [PUBLIC_SUBJECT_ALLOWED, CERTIFICATE_ALLOWED]) {
     if (metadata[flag] !== undefined && typeof metadata[flag] !== 'boolean') throw new errors.InvalidClientMetadata(`${flag} must be true or false`)

@@ -40,14 +40,20 @@ export class Registrations {
     this.#deps = deps
   }
 
-  /** Records the grant of what this request still needs (scopes, claims). Returns the grant id. */
-  async register(provider: Provider, details: LoadedInteraction): Promise<string> {
+  /**
+   * Records the grant of what this request still needs (scopes, claims), but for the optional
+   * scopes the subscriber `declined`: those are rejected (oidc-provider then neither releases
+   * them nor asks again). Returns the grant id.
+   */
+  async register(provider: Provider, details: LoadedInteraction, declined: string[] = []): Promise<string> {
     const { db, audit } = this.#deps
     const accountId = details.session!.accountId
     const clientId = String(details.params.client_id)
     const missing = details.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> }
     const grant = (details.grantId ? await provider.Grant.find(details.grantId) : undefined) ?? new provider.Grant({ accountId, clientId })
-    if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '))
+    const granted = missing.missingOIDCScope?.filter((s) => !declined.includes(s))
+    if (granted?.length) grant.addOIDCScope(granted.join(' '))
+    if (declined.length) grant.rejectOIDCScope(declined.join(' '))
     if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims)
     for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '))
     const grantId = await grant.save()

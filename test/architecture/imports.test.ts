@@ -24,7 +24,7 @@ const ALLOWED: Record<string, string[]> = {
   holders: ['ca', 'config', 'db', 'der', 'util'],
   home: ['http'],
   http: ['config', 'constants.ts', 'db', 'errors', 'ops'],
-  interactions: ['audit', 'ca', 'db', 'errors', 'http', 'login', 'oidc', 'possession', 'registrations', 'signing', 'util'],
+  interactions: ['audit', 'ca', 'config', 'db', 'errors', 'http', 'login', 'oidc', 'possession', 'registrations', 'signing', 'util'],
   keys: ['db', 'util'],
   login: ['ca', 'db', 'holders', 'keys', 'possession', 'subscribers', 'util'],
   oidc: ['constants.ts', 'db', 'errors', 'http', 'keys', 'ops', 'possession', 'registrations', 'sessions', 'signing', 'subscribers', 'util'],
