@@ -85,7 +85,7 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
       const request = signatureRequestOf(details)
       ctx.body = request
         ? await renderSigningPage(signing, { lang, details, request, common: { ...common, ...languageSwitch(ctx, lang) } })
-        : deps.views.render('consent', lang, 'consent.title', { ...common, terms: consentTerms({ client, scopes, lang, views: deps.views, defaults: deps.consentDefaults }) })
+        : deps.views.render('consent', lang, 'consent.title', { ...common, ...languageSwitch(ctx, lang), terms: consentTerms({ client, scopes, lang, views: deps.views, defaults: deps.consentDefaults }) })
       return
     }
     // A level no holder has (an essential acr PostCert does not know): the institution is told at once.
