@@ -3,6 +3,7 @@ import type { AuditLog } from '../audit/audit-log.ts'
 import type { Database } from '../db/database.ts'
 import { notFound } from '../errors/errors.ts'
 import type { LogoutNotice, LogoutNotices } from '../oidc/logout-notices.ts'
+import { SCOPE_CLAIMS } from '../oidc/scope-claims.ts'
 import type { Clock } from '../util/clock.ts'
 
 type LoadedInteraction = Awaited<ReturnType<Provider['interactionDetails']>>
@@ -42,8 +43,9 @@ export class Registrations {
 
   /**
    * Records the grant of what this request still needs (scopes, claims), but for the optional
-   * scopes the subscriber `declined`: those are rejected (oidc-provider then neither releases
-   * them nor asks again). Returns the grant id.
+   * scopes the subscriber `declined`: those are rejected, and so are their claims when the request
+   * also names them one by one (the claims parameter); oidc-provider then neither releases them
+   * nor asks again. Returns the grant id.
    */
   async register(provider: Provider, details: LoadedInteraction, declined: string[] = []): Promise<string> {
     const { db, audit } = this.#deps
@@ -54,7 +56,11 @@ export class Registrations {
     const granted = missing.missingOIDCScope?.filter((s) => !declined.includes(s))
     if (granted?.length) grant.addOIDCScope(granted.join(' '))
     if (declined.length) grant.rejectOIDCScope(declined.join(' '))
-    if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims)
+    const declinedClaims = new Set(declined.flatMap((s) => SCOPE_CLAIMS[s] ?? []))
+    const claims = missing.missingOIDCClaims?.filter((c) => !declinedClaims.has(c))
+    if (claims?.length) grant.addOIDCClaims(claims)
+    const refused = missing.missingOIDCClaims?.filter((c) => declinedClaims.has(c))
+    if (refused?.length) grant.rejectOIDCClaims(refused)
     for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '))
     const grantId = await grant.save()
     const now = this.#deps.clock.now()

@@ -132,7 +132,7 @@ describe('the subscriber portal (/account)', () => {
     await bankLogin(holder)
     const { browser } = await signIn(holder)
     const activity = await browser.get('/account/activity').expect(200)
-    assert.match(activity.text, /<td>로그인 <code>[0-9a-f]{8}…<\/code><\/td><td>예시은행<\/td><td>127\.0\.0\.x<\/td>/)
+    assert.match(activity.text, /<td data-label="내용">로그인 <code>[0-9a-f]{8}…<\/code><\/td><td data-label="이용기관">예시은행<\/td><td data-label="접속 정보">127\.0\.0\.x<\/td>/)
     assert.match(activity.text, /이용기관 등록/)
     assert.match(activity.text, /인증서 발급/)
     assert.doesNotMatch(activity.text, /127\.0\.0\.1\b/, 'never the whole address')
@@ -143,10 +143,10 @@ describe('the subscriber portal (/account)', () => {
     const { browser } = await signIn(holder)
     for (let i = 0; i < 22; i++) await server.ctx.audit.record(server.ctx.db, { type: 'login', subscriberId: holder.id, data: { client: `c${i}` } })
     const first = await browser.get('/account/activity').expect(200)
-    assert.match(first.text, /<td>c21<\/td>/)
+    assert.match(first.text, /<td data-label="이용기관">c21<\/td>/)
     const next = first.text.match(/href="\/account\/activity\?before(?:=|&#x3D;)(\d+)" id="activity-next"/)![1]!
     const second = await browser.get(`/account/activity?before=${next}`).expect(200)
-    assert.doesNotMatch(second.text, /<td>c21<\/td>/)
+    assert.doesNotMatch(second.text, /<td data-label="이용기관">c21<\/td>/)
     assert.match(second.text, /인증서 발급/, 'the oldest events on the last page')
   })
 

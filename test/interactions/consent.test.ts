@@ -68,6 +68,17 @@ describe('the registration page (consent)', () => {
     assert.equal(userinfo.phone_number, undefined, 'the optional item declined is not released')
   })
 
+  it('a declined item stays declined when the request also names its claims one by one (the claims parameter)', async () => {
+    const rp = await h.relyingParty({
+      name: '청구은행', redirectUri: 'https://claims.example.kr/cb', scope: 'openid profile phone', metadata: { postcert_optional_scopes: 'phone' },
+    })
+    const { approve } = await toConsent(rp, 'openid profile phone', { claims: JSON.stringify({ userinfo: { phone_number: null, phone_number_verified: null } }) })
+    const userinfo = await approve({})
+    assert.equal(userinfo.phone_number, undefined)
+    assert.equal(userinfo.phone_number_verified, undefined)
+    assert.equal(userinfo.name, '김우정')
+  })
+
   it('releases an optional item the subscriber ticked', async () => {
     const rp = await h.relyingParty({
       name: '선택은행', redirectUri: 'https://optional.example.kr/cb', scope: 'openid profile phone', metadata: { postcert_optional_scopes: 'phone' },
