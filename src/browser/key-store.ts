@@ -49,8 +49,15 @@ async function run<T>(mode: IDBTransactionMode, fn: (store: IDBObjectStore) => I
 export const saveCertificate = (record: StoredCertificate) => run('readwrite', (s) => s.put(record))
 export const loadBySerial = (serial: string) => run('readonly', (s) => s.index('serial').get(serial) as IDBRequest<StoredCertificate | undefined>)
 export const listCertificates = () => run('readonly', (s) => s.getAll() as IDBRequest<StoredCertificate[]>)
-/** Forgets a certificate file in this browser (its encrypted key too): a backup is the way back. */
-export const removeCertificate = (id: string) => run('readwrite', (s) => s.delete(id))
+/**
+ * Forgets a certificate file in this browser (its encrypted key too, and any key a login opened
+ * from it for a signature): a backup is the way back.
+ */
+export async function removeCertificate(id: string): Promise<void> {
+  await run('readwrite', (s) => s.delete(id))
+  const opened = await run('readonly', (s) => s.getAll() as IDBRequest<UnlockedKey[]>, UNLOCKED)
+  for (const key of opened.filter((k) => k.certificateId === id)) await forgetUnlocked(key.handoff)
+}
 
 /** How long a key opened at login stays for the signature that follows. */
 export const UNLOCKED_TTL_MS = 5 * 60_000

@@ -292,7 +292,7 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
       step: 'done', stepNumber: 4, serial: certificate.serial, inUse,
       statusNow: inUse ? undefined : views.message(lang, `enroll.done.status_${certificate.status === 'hold' ? 'suspended' : 'revoked'}`),
       backToLogin: institution && { href: `/interaction/${from}`, institution },
-      holder: views.message(lang, `enroll.holder.${certificate.holder}_label`), file: certificate.holder === 'file' && inUse,
+      holder: views.message(lang, `enroll.holder.${certificate.holder}_label`), file: certificate.holder === 'file', backup: certificate.holder === 'file' && inUse,
       level: views.message(lang, `assurance.${level}`), levelHelp: views.message(lang, `assurance.${level}_help`),
       notBefore: koreanDate(certificate.notBefore), notAfter: koreanDate(certificate.notAfter), days,
       scripts: certificate.holder === 'file' && inUse ? ['/assets/enroll-done.js'] : [],

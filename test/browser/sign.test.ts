@@ -78,6 +78,23 @@ describe('signing a contract in a real browser', { skip: NEEDS_CHROMIUM }, () =>
     await context.close()
   })
 
+  it('removing the file from this browser forgets the key its login opened for the signature', async () => {
+    const context = await onPhone(browser)
+    const page = await context.newPage()
+    await enrollInBrowser(page, server, KIM, { password: 'Gangneung-2026-sea!' })
+    await rp.start(page, { authorization_details: JSON.stringify([DETAIL]), prompt: 'login' })
+    await page.waitForURL(/\/interaction\//)
+    await page.getByLabel('인증서 비밀번호').fill('Gangneung-2026-sea!')
+    await page.getByRole('button', { name: '인증서 파일로 로그인' }).click()
+    await page.locator('#unlocked-notice').waitFor()
+    assert.equal(await unlockedKeys(page), 1, 'kept for the signature')
+    await page.getByRole('button', { name: /인증서를 이 브라우저에서 지우기/ }).click()
+    await page.getByRole('button', { name: '지우기', exact: true }).click()
+    await page.locator('#no-certificates').waitFor()
+    assert.equal(await unlockedKeys(page), 0, 'gone with the file')
+    await context.close()
+  })
+
   it('signs with a passkey', async () => {
     const context = await onPhone(browser)
     const page = await context.newPage()

@@ -85,5 +85,6 @@ describe('after the enrollment', () => {
     assert.match(done, /<p class="error" role="status" id="status-now">이 인증서는 폐기되었습니다/)
     assert.doesNotMatch(done, /id="backup"/)
     assert.doesNotMatch(done, /금융인증서가 발급되었습니다/)
+    assert.match(done, /인증서 비밀번호/, 'the advice is still a certificate file\'s')
   })
 })
