@@ -27,6 +27,13 @@ function markdownBlock(block: string): string {
   // A numbered list becomes <ol> only when the page would show the numbers the text has (1., 2., ...
   // in order): otherwise its lines stay as written, so what is shown is what is signed.
   if (items.every((l, i) => new RegExp(`^\\s*${i + 1}\\.\\s+`).test(l))) return `<ol>${items.map((l) => `<li>${inline(l.replace(/^\s*\d+\.\s+/, ''))}</li>`).join('')}</ol>`
+  // A list right after a line of text ("제1조 …" then "- …"): the text, then the list, when the
+  // list runs to the end of the block and would be shaped on its own.
+  const start = items.findIndex((l) => /^\s*([-*]|\d+\.)\s+/.test(l))
+  if (start > 0) {
+    const list = markdownBlock(items.slice(start).join('\n'))
+    if (list.startsWith('<ul>') || list.startsWith('<ol>')) return `<p>${lines(items.slice(0, start).join('\n'), inline)}</p>${list}`
+  }
   return `<p>${lines(block, inline)}</p>`
 }
 

@@ -123,6 +123,13 @@ describe('a document\'s text on the signing page', () => {
       assert.equal(markdown('1) 원금\n2) 이자'), '<p>1) 원금<br>2) 이자</p>')
     })
 
+    it('shapes a list right after a line of text as that line, then the list (#17: it showed as plain lines)', () => {
+      assert.equal(markdown('제1조 약정\n- 기간: 1년\n- 해지: 언제든지'), '<p>제1조 약정</p><ul><li>기간: 1년</li><li>해지: 언제든지</li></ul>')
+      assert.equal(markdown('다음과 같습니다.\n둘째 줄\n1. 원금\n2. 이자'), '<p>다음과 같습니다.<br>둘째 줄</p><ol><li>원금</li><li>이자</li></ol>')
+      assert.equal(markdown('다음과 같습니다.\n3. 원금\n4. 이자'), '<p>다음과 같습니다.<br>3. 원금<br>4. 이자</p>', 'numbers the page would change stay as written')
+      assert.equal(markdown('앞\n- 원금\n뒤'), '<p>앞<br>- 원금<br>뒤</p>', 'only a list that ends the block')
+    })
+
     it('keeps a block as a paragraph unless every line of it is a list item', () => {
       assert.equal(markdown('- 원금\n이자'), '<p>- 원금<br>이자</p>')
       assert.equal(markdown('1. 원금\n- 이자'), '<p>1. 원금<br>- 이자</p>')
