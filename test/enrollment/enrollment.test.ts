@@ -65,7 +65,9 @@ describe('enrollment: phone and identity steps', () => {
     for (let left = 4; left >= 1; left--) {
       const res = await browser.post('/enroll/phone/verify').type('form').send({ csrf, code: wrong }).expect(400)
       assert.match(res.text, new RegExp(`인증번호가 맞지 않습니다. ${left}번 더 입력할 수 있습니다`))
-      assert.match(res.text, /aria-invalid="true"/)
+      // Under the code field it is about, not above the phone field (#17).
+      assert.match(res.text, /<input id="code"[^>]*aria-describedby="code-timer form-error"[^>]*aria-invalid="true"[^>]*>\s*<p class="error" role="alert" id="form-error">인증번호가 맞지 않습니다/)
+      assert.ok(res.text.indexOf('id="form-error"') > res.text.indexOf('id="phone"'), 'below the phone field')
     }
     const fifth = await browser.post('/enroll/phone/verify').type('form').send({ csrf, code: wrong }).expect(400)
     assert.match(fifth.text, /5번 잘못 입력했습니다/)
