@@ -1,5 +1,6 @@
 // `postcert <command>`: the operator's tool. Reads the same environment as the server.
 import fs from 'node:fs'
+import { createInterface } from 'node:readline/promises'
 import { parseArgs } from 'node:util'
 import pino from 'pino'
 import { REVOCATION_REASONS, type RevocationReason } from '../ca/constants.ts'
@@ -16,13 +17,78 @@ import { describeStartupError } from '../util/startup-error.ts'
 import { verifyCommand, VerifyUsageError } from './verify.ts'
 import { asText } from '../util/text.ts'
 
-const USAGE = `usage: postcert <command>
+type Options = NonNullable<Parameters<typeof parseArgs>[0]>['options']
+/** A command's parsed flags and positionals. */
+interface Parsed {
+  values: Record<string, string | boolean | string[] | undefined>
+  positionals: string[]
+}
 
-  migrate                          apply pending database migrations
-  keys list                        list signing keys and their state
-  keys rotate                      activate the pre-published key, retire the active one,
-                                   and publish a new next key
-  clients add --name NAME [options]
+/**
+ * One operator command: its synopsis and help (its block of the usage), its flags and how many
+ * positionals it takes (parsed strictly before anything is opened: an unknown flag does
+ * nothing but exit 2), what it destroys (asked before it runs: --yes, or "yes" typed on a
+ * terminal), and what it does with an open context.
+ */
+interface Command {
+  synopsis: string
+  help: string
+  options?: Options
+  positionals?: [min: number, max: number]
+  destroys?: (args: Parsed) => string
+  run: (args: Parsed, env: Environment) => Promise<void>
+}
+
+interface Environment {
+  config: ReturnType<typeof buildConfig>
+  /** The whole context (migrations, keys, CA, provider): most commands need it. */
+  withContext: <T>(fn: (ctx: AppContext) => Promise<T>) => Promise<T>
+  openVerifier: () => ReturnType<typeof openVerifier>
+}
+
+const json = { json: { type: 'boolean' } } as const
+/** The one SERIAL (hex) a certificate command takes. */
+const serialOf = (command: string, args: Parsed) => {
+  const serial = args.positionals[0]!
+  if (!/^[0-9a-fA-F]{1,40}$/.test(serial)) throw new UsageError(`${command}: one SERIAL (hex) expected`, command)
+  return serial
+}
+
+const COMMANDS: Record<string, Command> = {
+  'migrate': {
+    synopsis: 'migrate', help: '  apply pending database migrations\n',
+    run: async (_args, { config }) => {
+      const db = connectDatabase(config.database)
+      try {
+        const { applied, current } = await migrateDatabase(config, db, { ownDb: true })
+        process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : `up to date (${current.length} migrations)\n`)
+      } finally {
+        await db.destroy()
+      }
+    },
+  },
+  'keys list': {
+    synopsis: 'keys list [--json]', help: '  list signing keys and their state\n', options: json,
+    run: async (args, { withContext }) => await withContext(async (ctx) => {
+      print((await ctx.signingKeys.list()).map((k) => ({
+        kid: k.kid, kty: k.kty, state: k.state, created: iso(k.createdAt), activated: iso(k.activatedAt),
+        retired: iso(k.retiredAt), published_until: iso(k.publishUntil),
+      })), args)
+    }),
+  },
+  'keys rotate': {
+    synopsis: 'keys rotate [--yes]',
+    help: '  activate the pre-published key, retire the active one, and publish a new next key\n',
+    destroys: () => 'retires the active signing key (tokens it signed stay valid until they expire)',
+    run: async (_args, { withContext }) => await withContext(async (ctx) => {
+      const result = await ctx.signingKeys.rotate()
+      process.stdout.write(`activated: ${result.activated.join(', ')}\nretired: ${result.retired.join(', ')}\npre-published: ${result.prepublished.join(', ')}\n`)
+      process.stdout.write(`running instances switch within ${ctx.config.keyRefreshSeconds}s (KEY_REFRESH_SECONDS)\n`)
+    }),
+  },
+  'clients add': {
+    synopsis: 'clients add --name NAME [options]',
+    help: `  register a relying party (its client_secret is shown once)
       --redirect-uri URI           (repeatable) exact redirect URI
       --post-logout-redirect-uri URI (repeatable)
       --grant-type TYPE            (repeatable) default: authorization_code + refresh_token
@@ -42,8 +108,44 @@ const USAGE = `usage: postcert <command>
       --certificate-claim          release the certificate claim (serial, x5t#S256) to it
       --pkce-optional              let this confidential client omit PKCE (the OpenID
                                    certification plans send none)
-  iat create [options]             an initial access token for dynamic registration
-                                   (POST {issuer}/reg, RFC 7591); shown once
+`,
+    options: {
+      name: { type: 'string' }, 'client-id': { type: 'string' }, public: { type: 'boolean' },
+      'redirect-uri': { type: 'string', multiple: true }, 'post-logout-redirect-uri': { type: 'string', multiple: true },
+      'grant-type': { type: 'string', multiple: true }, 'auth-method': { type: 'string' }, scope: { type: 'string' },
+      metadata: { type: 'string' }, fapi: { type: 'boolean' }, ci: { type: 'boolean' }, 'pkce-optional': { type: 'boolean' },
+      'public-subject': { type: 'boolean' }, 'certificate-claim': { type: 'boolean' },
+    },
+    run: async (args, { withContext }) => await addClient(args, withContext),
+  },
+  'clients list': {
+    synopsis: 'clients list [--json]', help: '  registered clients\n', options: json,
+    run: async (args, { withContext }) => await withContext(async (ctx) => {
+      const list = await ctx.clients.list()
+      if (args.values.json) return void process.stdout.write(JSON.stringify(list, null, 2) + '\n')
+      print(list.map((c) => ({
+        client_id: c.client_id, name: asText(c.client_name), auth: asText(c.token_endpoint_auth_method),
+        grants: ((c.grant_types as string[] | undefined) ?? []).join(','),
+      })), args)
+    }),
+  },
+  'clients show': {
+    synopsis: 'clients show CLIENT_ID', help: '  one client\'s metadata, as JSON (never its secret)\n', positionals: [1, 1],
+    run: async (args, { withContext }) => await withContext(async (ctx) => {
+      process.stdout.write(JSON.stringify(await ctx.clients.show(args.positionals[0]!), null, 2) + '\n')
+    }),
+  },
+  'clients remove': {
+    synopsis: 'clients remove CLIENT_ID [--yes]', help: '  delete a client: its tokens stop working\n', positionals: [1, 1],
+    destroys: (args) => `deletes the client ${args.positionals[0]}`,
+    run: async (args, { withContext }) => await withContext(async (ctx) => {
+      await ctx.clients.remove(args.positionals[0]!)
+      process.stdout.write(`removed ${args.positionals[0]}\n`)
+    }),
+  },
+  'iat create': {
+    synopsis: 'iat create [options]',
+    help: `  an initial access token for dynamic registration (POST {issuer}/reg, RFC 7591); shown once
       --expires-in-days N          default 7
       --reusable                   may register several clients until it expires
                                    (default: spent by the first registration)
@@ -52,204 +154,243 @@ const USAGE = `usage: postcert <command>
       --certificate-claim          its clients may receive the certificate claim
       --fapi                       its clients must register under FAPI 2.0
       --pkce-optional              its confidential clients may omit PKCE
-  certificates show SERIAL         a subscriber certificate: holder, validity, status
-  certificates revoke SERIAL --reason REASON
-                                   revoke it (keyCompromise, cessationOfOperation,
-                                   affiliationChanged, privilegeWithdrawn, unspecified):
-                                   its logins, tokens and portal sessions end, and the
-                                   institutions are told by back-channel logout
-  certificates suspend SERIAL      suspend it (효력정지), with the same effect
-  certificates resume SERIAL       lift a suspension; what it had opened stays ended
-  ca show                          the root and issuing CA: subject, validity, fingerprint
-  ca import --chain CHAIN.pem --key ISSUING-KEY.pem
-                                   use your own issuing CA (signed by your root, whose key
-                                   stays offline) instead of the generated one; only
-                                   before any certificate is issued
-  verify FILE [--json] [--ca CHAIN.pem --jwks JWKS.json]
-                                   check signature evidence (a token response's
-                                   authorization_details entry, or GET /signatures/{id}):
-                                   exit 0 when valid at signing; with --ca and --jwks
-                                   only those files are trusted (no database)
-  clients list [--json]            registered clients
-  clients show CLIENT_ID           one client's metadata (never its secret)
-  clients remove CLIENT_ID         delete a client
-`
-
-class UsageError extends Error {}
-
-async function run(argv: string[]): Promise<void> {
-  const [command, sub, ...rest] = argv
-  if (!command || command === 'help' || command === '--help' || command === '-h') {
-    process.stdout.write(USAGE)
-    return
-  }
-  if (!['migrate', 'keys', 'clients', 'ca', 'verify', 'iat', 'certificates'].includes(command)) throw new UsageError(`unknown command: ${command}`)
-  const env = readEnv()
-  const config = buildConfig(env)
-  const open = () => AppContext.fromConfig(config, loadSecrets(env, config), { logger: pino({ level: 'warn' }, pino.destination(2)) })
-  if (command === 'verify') {
-    const { values, positionals } = parseArgs({ args: argv.slice(1), strict: true, allowPositionals: true, options: { json: { type: 'boolean' }, ca: { type: 'string' }, jwks: { type: 'string' } } })
-    if (positionals.length !== 1) throw new UsageError('verify: one evidence file expected')
-    try {
-      process.exitCode = await verifyCommand({ file: positionals[0]!, json: Boolean(values.json), caFile: values.ca, jwksFile: values.jwks }, () => openVerifier(config, loadSecrets(env, config)))
-    } catch (err) {
-      if (err instanceof VerifyUsageError) throw new UsageError(err.message)
-      throw err
-    }
-    return
-  }
-  if (command === 'migrate') {
-    const db = connectDatabase(config.database)
-    try {
-      const { applied, current } = await migrateDatabase(config, db, { ownDb: true })
-      process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : `up to date (${current.length} migrations)\n`)
-    } finally {
-      await db.destroy()
-    }
-    return
-  }
-  const ctx = await open()
-  try {
-    if (command === 'keys') return await keys(ctx, sub)
-    if (command === 'ca') return await ca(ctx, sub, rest)
-    if (command === 'iat') return await initialAccessToken(ctx, sub, rest)
-    if (command === 'certificates') return await certificates(ctx, sub, rest)
-    return await clients(ctx, sub, rest)
-  } finally {
-    await ctx.close()
-  }
-}
-
-async function keys(ctx: AppContext, sub: string | undefined): Promise<void> {
-  if (sub === 'list') {
-    const rows = (await ctx.signingKeys.list()).map((k) => ({
-      kid: k.kid, kty: k.kty, state: k.state, created: iso(k.createdAt), activated: iso(k.activatedAt),
-      retired: iso(k.retiredAt), published_until: iso(k.publishUntil),
-    }))
-    return print(rows)
-  }
-  if (sub === 'rotate') {
-    const result = await ctx.signingKeys.rotate()
-    process.stdout.write(`activated: ${result.activated.join(', ')}\nretired: ${result.retired.join(', ')}\npre-published: ${result.prepublished.join(', ')}\n`)
-    process.stdout.write(`running instances switch within ${ctx.config.keyRefreshSeconds}s (KEY_REFRESH_SECONDS)\n`)
-    return
-  }
-  throw new UsageError('keys: expected list or rotate')
-}
-
-async function ca(ctx: AppContext, sub: string | undefined, rest: string[]): Promise<void> {
-  if (sub === 'show') {
-    const rows = (await ctx.ca.summary()).map((c) => ({
-      role: c.role, id: c.id, subject: c.subject, not_before: iso(c.notBefore), not_after: iso(c.notAfter),
-      key: c.hasPrivateKey ? 'sealed' : 'offline', sha256: c.sha256Fingerprint,
-    }))
-    return print(rows)
-  }
-  if (sub === 'import') {
-    const { values } = parseArgs({ args: rest, strict: true, options: { chain: { type: 'string' }, key: { type: 'string' } } })
-    if (!values.chain || !values.key) throw new UsageError('ca import: --chain and --key are required')
-    const read = (file: string) => {
-      try {
-        return fs.readFileSync(file, 'utf8')
-      } catch (err) {
-        throw new UsageError(`ca import: cannot read ${file}: ${(err as NodeJS.ErrnoException).code}`)
-      }
-    }
-    const result = await importHierarchy(ctx.db, ctx.box, { chainPem: read(values.chain), keyPem: read(values.key) })
-    process.stdout.write(`imported: issuing CA ${result.issuingId}, root ${result.rootId}\nrestart running instances to use it\n`)
-    return
-  }
-  throw new UsageError('ca: expected show or import')
-}
-
-/** The operator's certificate actions: through the CA, as the portal's, so the same logins end. */
-async function certificates(ctx: AppContext, sub: string | undefined, rest: string[]): Promise<void> {
-  if (!sub || !['show', 'revoke', 'suspend', 'resume'].includes(sub)) throw new UsageError('certificates: expected show, revoke, suspend or resume')
-  const { values, positionals } = parseArgs({ args: rest, strict: true, allowPositionals: true, options: { reason: { type: 'string' } } })
-  const serial = positionals[0]
-  if (positionals.length !== 1 || !/^[0-9a-fA-F]{1,40}$/.test(serial!)) throw new UsageError(`certificates ${sub}: one SERIAL (hex) expected`)
-  if (sub === 'revoke' && !(REVOCATION_REASONS as readonly string[]).includes(values.reason ?? '')) {
-    throw new UsageError(`certificates revoke: --reason must be one of ${REVOCATION_REASONS.filter((r) => r !== 'superseded').join(', ')}`)
-  }
-  if (sub === 'revoke' && values.reason === 'superseded') throw new UsageError('certificates revoke: superseded is for renewal and reissue')
-  const record = sub === 'show' ? await ctx.authority.find(serial!)
-    : sub === 'revoke' ? await ctx.authority.revoke(serial!, values.reason as RevocationReason)
-      : sub === 'suspend' ? await ctx.authority.suspend(serial!) : await ctx.authority.resume(serial!)
-  if (!record) throw certificateNotFound(serial!)
-  print([{
-    serial: record.serial, subscriber: record.subscriberId, holder: record.holder, not_after: iso(record.notAfter),
-    status: record.status, reason: record.revocationReason ?? '-', changed: iso(record.revokedAt),
-  }])
-}
-
-async function clients(ctx: AppContext, sub: string | undefined, rest: string[]): Promise<void> {
-  const store = ctx.clients
-  if (sub === 'add') {
-    const { values } = parseArgs({
-      args: rest, strict: true, allowPositionals: false,
-      options: {
-        name: { type: 'string' }, 'client-id': { type: 'string' }, public: { type: 'boolean' },
-        'redirect-uri': { type: 'string', multiple: true }, 'post-logout-redirect-uri': { type: 'string', multiple: true },
-        'grant-type': { type: 'string', multiple: true }, 'auth-method': { type: 'string' }, scope: { type: 'string' },
-        metadata: { type: 'string' }, fapi: { type: 'boolean' }, ci: { type: 'boolean' }, 'pkce-optional': { type: 'boolean' },
-        'public-subject': { type: 'boolean' }, 'certificate-claim': { type: 'boolean' },
-      },
-    })
-    if (!values.name) throw new UsageError('clients add: --name is required')
-    let metadata: Record<string, unknown> | undefined
-    if (values.metadata) {
-      try {
-        metadata = JSON.parse(values.metadata) as Record<string, unknown>
-      } catch {
-        throw new UsageError('clients add: --metadata must be a JSON object')
-      }
-      if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) throw new UsageError('clients add: --metadata must be a JSON object')
-    }
-    const client = await store.add({
-      name: values.name, clientId: values['client-id'], public: values.public,
-      redirectUris: values['redirect-uri'], postLogoutRedirectUris: values['post-logout-redirect-uri'],
-      grantTypes: values['grant-type'], authMethod: values['auth-method'], scope: values.scope, metadata,
-      fapi: values.fapi, ci: values.ci, pkceOptional: values['pkce-optional'],
-      publicSubject: values['public-subject'], certificateClaim: values['certificate-claim'],
-    })
-    process.stdout.write(JSON.stringify(client, null, 2) + '\n')
-    if (client.client_secret) process.stderr.write('The client_secret is shown only now; store it safely.\n')
-    return
-  }
-  if (sub === 'list') {
-    const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' } } })
-    const list = await store.list()
-    if (values.json) return void process.stdout.write(JSON.stringify(list, null, 2) + '\n')
-    return print(list.map((c) => ({
-      client_id: c.client_id, name: asText(c.client_name), auth: asText(c.token_endpoint_auth_method),
-      grants: ((c.grant_types as string[] | undefined) ?? []).join(','),
-    })))
-  }
-  if (sub === 'show' || sub === 'remove') {
-    const id = rest[0]
-    if (!id) throw new UsageError(`clients ${sub}: CLIENT_ID is required`)
-    if (sub === 'show') return void process.stdout.write(JSON.stringify(await store.show(id), null, 2) + '\n')
-    await store.remove(id)
-    process.stdout.write(`removed ${id}\n`)
-    return
-  }
-  throw new UsageError('clients: expected add, list, show or remove')
-}
-
-async function initialAccessToken(ctx: AppContext, sub: string | undefined, rest: string[]): Promise<void> {
-  if (sub !== 'create') throw new UsageError('iat: expected create')
-  const { values } = parseArgs({
-    args: rest, strict: true,
+`,
     options: {
       'expires-in-days': { type: 'string' }, reusable: { type: 'boolean' }, ci: { type: 'boolean' }, fapi: { type: 'boolean' }, 'pkce-optional': { type: 'boolean' },
       'public-subject': { type: 'boolean' }, 'certificate-claim': { type: 'boolean' },
     },
+    run: async (args, { withContext }) => await withContext(async (ctx) => await initialAccessToken(ctx, args)),
+  },
+  'certificates show': {
+    synopsis: 'certificates show SERIAL [--json]', help: '  a subscriber certificate: holder, validity, status\n', options: json, positionals: [1, 1],
+    run: async (args, env) => await certificateAction('show', args, env),
+  },
+  'certificates revoke': {
+    synopsis: 'certificates revoke SERIAL --reason REASON [--yes]',
+    help: `  revoke it (keyCompromise, cessationOfOperation, affiliationChanged, privilegeWithdrawn,
+  unspecified): its logins, tokens and portal sessions end, and the institutions are told
+  by back-channel logout
+`,
+    options: { reason: { type: 'string' }, ...json }, positionals: [1, 1],
+    destroys: (args) => `revokes the certificate ${args.positionals[0]} for good`,
+    run: async (args, env) => await certificateAction('revoke', args, env),
+  },
+  'certificates suspend': {
+    synopsis: 'certificates suspend SERIAL [--yes]', help: '  suspend it (효력정지), with the same effect until it is resumed\n', options: json, positionals: [1, 1],
+    destroys: (args) => `suspends the certificate ${args.positionals[0]} and ends what it opened`,
+    run: async (args, env) => await certificateAction('suspend', args, env),
+  },
+  'certificates resume': {
+    synopsis: 'certificates resume SERIAL', help: '  lift a suspension; what it had opened stays ended\n', options: json, positionals: [1, 1],
+    run: async (args, env) => await certificateAction('resume', args, env),
+  },
+  'ca show': {
+    synopsis: 'ca show [--json]', help: '  the root and issuing CA: subject, validity, fingerprint\n', options: json,
+    run: async (args, { withContext }) => await withContext(async (ctx) => {
+      print((await ctx.ca.summary()).map((c) => ({
+        role: c.role, id: c.id, subject: c.subject, not_before: iso(c.notBefore), not_after: iso(c.notAfter),
+        key: c.hasPrivateKey ? 'sealed' : 'offline', sha256: c.sha256Fingerprint,
+      })), args)
+    }),
+  },
+  'ca import': {
+    synopsis: 'ca import --chain CHAIN.pem --key ISSUING-KEY.pem [--yes]',
+    help: `  use your own issuing CA (signed by your root, whose key stays offline) instead of the
+  generated one; only before any certificate is issued
+`,
+    options: { chain: { type: 'string' }, key: { type: 'string' } },
+    destroys: () => 'replaces the generated CA',
+    run: async (args, { withContext }) => await withContext(async (ctx) => await importCa(ctx, args)),
+  },
+  'verify': {
+    synopsis: 'verify FILE [--json] [--ca CHAIN.pem --jwks JWKS.json]',
+    help: `  check signature evidence (a token response's authorization_details entry, or
+  GET /signatures/{id}): exit 0 when valid at signing; with --ca and --jwks only those
+  files are trusted (no database)
+`,
+    options: { ...json, ca: { type: 'string' }, jwks: { type: 'string' } }, positionals: [0, Infinity],
+    run: async (args, env) => {
+      if (args.positionals.length !== 1) throw new UsageError('verify: one evidence file expected')
+      try {
+        process.exitCode = await verifyCommand({ file: args.positionals[0]!, json: Boolean(args.values.json), caFile: args.values.ca as string | undefined, jwksFile: args.values.jwks as string | undefined }, env.openVerifier)
+      } catch (err) {
+        if (err instanceof VerifyUsageError) throw new UsageError(err.message)
+        throw err
+      }
+    },
+  },
+}
+/** The commands of a group, for "keys: expected list or rotate". */
+const GROUPS = [...new Set(Object.keys(COMMANDS).filter((n) => n.includes(' ')).map((n) => n.split(' ')[0]!))]
+
+const commandHelp = (name: string) => `usage: postcert ${COMMANDS[name]!.synopsis}\n${COMMANDS[name]!.help}`
+const USAGE = `usage: postcert <command> [--help]
+
+${Object.values(COMMANDS).map((c) => `  ${c.synopsis}\n${c.help.replace(/^(?=.)/gm, '  ')}`).join('')}  help COMMAND
+    that command's usage
+
+Destructive commands ask first: --yes, or "yes" typed on a terminal.
+`
+
+/** A mistake in how the command was called: its usage is printed (exit 2). `command` names its own usage. */
+class UsageError extends Error {
+  readonly command: string | undefined
+
+  constructor(message: string, command?: string) {
+    super(message)
+    this.command = command
+  }
+}
+
+/** The command `argv` names (one or two words), and the rest of its arguments. */
+function resolve(argv: string[]): { name: string; rest: string[] } {
+  const [first, second, ...rest] = argv
+  if (first && second !== undefined && COMMANDS[`${first} ${second}`]) return { name: `${first} ${second}`, rest }
+  if (first && COMMANDS[first]) return { name: first, rest: argv.slice(1) }
+  if (first && GROUPS.includes(first)) {
+    const subs = Object.keys(COMMANDS).filter((n) => n.startsWith(`${first} `)).map((n) => n.split(' ')[1]!)
+    throw new UsageError(`${first}: expected ${subs.slice(0, -1).join(', ')}${subs.length > 1 ? ' or ' : ''}${subs.at(-1)}`)
+  }
+  throw new UsageError(`unknown command: ${first}`)
+}
+
+/** Parses strictly: unknown flags and extra positionals are usage errors, before anything runs. */
+function parse(name: string, command: Command, args: string[]): Parsed & { help: boolean; yes: boolean } {
+  let parsed
+  try {
+    parsed = parseArgs({
+      args, strict: true, allowPositionals: true,
+      options: { ...command.options, help: { type: 'boolean', short: 'h' }, ...(command.destroys ? { yes: { type: 'boolean', short: 'y' } } : {}) },
+    })
+  } catch (err) {
+    const code = (err as { code?: string }).code
+    const option = /'([^']+)'/.exec((err as Error).message)?.[1]
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`${name}: unknown option '${option}'`, name)
+    if (code?.startsWith('ERR_PARSE_ARGS')) throw new UsageError(`${name}: ${(err as Error).message}`, name)
+    throw err
+  }
+  const { help = false, yes = false, ...values } = parsed.values as Record<string, string | boolean | string[] | undefined> & { help?: boolean; yes?: boolean }
+  const [min, max] = command.positionals ?? [0, 0]
+  if (!help && (parsed.positionals.length < min || parsed.positionals.length > max)) {
+    const expected = command.synopsis.split(' ').slice(name.split(' ').length, name.split(' ').length + max).join(' ')
+    throw new UsageError(max === 0 ? `${name}: takes no argument (${parsed.positionals.join(' ')})` : `${name}: ${expected} expected`, name)
+  }
+  return { values, positionals: parsed.positionals, help, yes }
+}
+
+/** A destructive command goes on with --yes, or "yes" typed on a terminal; else nothing happens. */
+async function confirm(name: string, what: string, yes: boolean): Promise<void> {
+  if (yes) return
+  if (!process.stdin.isTTY) throw new UsageError(`${name} ${what}: add --yes to go on`, name)
+  const readline = createInterface({ input: process.stdin, output: process.stderr })
+  try {
+    const answer = await readline.question(`postcert ${name} ${what}. Type yes to go on: `)
+    if (answer.trim() !== 'yes') throw new Cancelled(`${name}: cancelled, nothing was changed`)
+  } finally {
+    readline.close()
+  }
+}
+
+class Cancelled extends Error {}
+
+async function run(argv: string[]): Promise<void> {
+  if (!argv.length || argv[0] === '--help' || argv[0] === '-h' || (argv[0] === 'help' && argv.length === 1)) {
+    process.stdout.write(USAGE)
+    return
+  }
+  if (argv[0] === 'help') return void process.stdout.write(commandHelp(resolve(argv.slice(1)).name))
+  const { name, rest } = resolve(argv)
+  const command = COMMANDS[name]!
+  const args = parse(name, command, rest)
+  if (args.help) return void process.stdout.write(commandHelp(name))
+  if (command.destroys) await confirm(name, command.destroys(args), args.yes)
+  const env = readEnv()
+  const config = buildConfig(env)
+  await command.run(args, {
+    config,
+    openVerifier: () => openVerifier(config, loadSecrets(env, config)),
+    withContext: async (fn) => {
+      const ctx = await AppContext.fromConfig(config, loadSecrets(env, config), { logger: pino({ level: 'warn' }, pino.destination(2)) })
+      try {
+        return await fn(ctx)
+      } finally {
+        await ctx.close()
+      }
+    },
   })
+}
+
+async function importCa(ctx: AppContext, args: Parsed): Promise<void> {
+  const { chain, key } = args.values as { chain?: string; key?: string }
+  if (!chain || !key) throw new UsageError('ca import: --chain and --key are required', 'ca import')
+  const read = (file: string) => {
+    try {
+      return fs.readFileSync(file, 'utf8')
+    } catch (err) {
+      throw new UsageError(`ca import: cannot read ${file}: ${(err as NodeJS.ErrnoException).code}`, 'ca import')
+    }
+  }
+  const result = await importHierarchy(ctx.db, ctx.box, { chainPem: read(chain), keyPem: read(key) })
+  process.stdout.write(`imported: issuing CA ${result.issuingId}, root ${result.rootId}\nrestart running instances to use it\n`)
+}
+
+/** The operator's certificate actions: through the CA, as the portal's, so the same logins end. */
+async function certificateAction(action: 'show' | 'revoke' | 'suspend' | 'resume', args: Parsed, env: Environment): Promise<void> {
+  const name = `certificates ${action}`
+  const serial = serialOf(name, args)
+  const reason = args.values.reason as string | undefined
+  if (action === 'revoke' && !(REVOCATION_REASONS as readonly string[]).includes(reason ?? '')) {
+    throw new UsageError(`${name}: --reason must be one of ${REVOCATION_REASONS.filter((r) => r !== 'superseded').join(', ')}`, name)
+  }
+  if (action === 'revoke' && reason === 'superseded') throw new UsageError(`${name}: superseded is for renewal and reissue`, name)
+  await env.withContext(async (ctx) => {
+    const record = action === 'show' ? await ctx.authority.find(serial)
+      : action === 'revoke' ? await ctx.authority.revoke(serial, reason as RevocationReason)
+        : action === 'suspend' ? await ctx.authority.suspend(serial) : await ctx.authority.resume(serial)
+    if (!record) throw certificateNotFound(serial)
+    print([{
+      serial: record.serial, subscriber: record.subscriberId, holder: record.holder, not_after: iso(record.notAfter),
+      status: record.status, reason: record.revocationReason ?? '-', changed: iso(record.revokedAt),
+    }], args)
+  })
+}
+
+async function addClient(args: Parsed, withContext: Environment['withContext']): Promise<void> {
+  const values = args.values as Record<string, string | boolean | string[] | undefined> & { name?: string; metadata?: string }
+  if (!values.name) throw new UsageError('clients add: --name is required', 'clients add')
+  let metadata: Record<string, unknown> | undefined
+  if (values.metadata) {
+    try {
+      metadata = JSON.parse(values.metadata) as Record<string, unknown>
+    } catch {
+      throw new UsageError('clients add: --metadata must be a JSON object', 'clients add')
+    }
+    if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) throw new UsageError('clients add: --metadata must be a JSON object', 'clients add')
+  }
+  const text = (key: string) => values[key] as string | undefined
+  const list = (key: string) => values[key] as string[] | undefined
+  const flag = (key: string) => values[key] as boolean | undefined
+  await withContext(async (ctx) => {
+    const client = await ctx.clients.add({
+      name: values.name!, clientId: text('client-id'), public: flag('public'),
+      redirectUris: list('redirect-uri'), postLogoutRedirectUris: list('post-logout-redirect-uri'),
+      grantTypes: list('grant-type'), authMethod: text('auth-method'), scope: text('scope'), metadata,
+      fapi: flag('fapi'), ci: flag('ci'), pkceOptional: flag('pkce-optional'),
+      publicSubject: flag('public-subject'), certificateClaim: flag('certificate-claim'),
+    })
+    process.stdout.write(JSON.stringify(client, null, 2) + '\n')
+    if (client.client_secret) process.stderr.write('The client_secret is shown only now; store it safely.\n')
+  })
+}
+
+async function initialAccessToken(ctx: AppContext, args: Parsed): Promise<void> {
+  const values = args.values as Record<string, string | boolean | undefined>
+  const flag = (key: string) => values[key] as boolean | undefined
   const days = Number(values['expires-in-days'] ?? 7)
-  if (!Number.isInteger(days) || days < 1 || days > 365) throw new UsageError('iat create: --expires-in-days must be an integer from 1 to 365')
+  if (!Number.isInteger(days) || days < 1 || days > 365) throw new UsageError('iat create: --expires-in-days must be an integer from 1 to 365', 'iat create')
   const { token, expiresAt, policies } = await createInitialAccessToken(ctx.host.provider, {
-    days, ci: values.ci, fapi: values.fapi, reusable: values.reusable, pkceOptional: values['pkce-optional'],
-    publicSubject: values['public-subject'], certificateClaim: values['certificate-claim'],
+    days, ci: flag('ci'), fapi: flag('fapi'), reusable: flag('reusable'), pkceOptional: flag('pkce-optional'),
+    publicSubject: flag('public-subject'), certificateClaim: flag('certificate-claim'),
   })
   process.stdout.write(`${JSON.stringify({
     initial_access_token: token, registration_endpoint: `${ctx.config.issuer}/reg`,
@@ -258,24 +399,30 @@ async function initialAccessToken(ctx: AppContext, sub: string | undefined, rest
   process.stderr.write('The token is shown only now; give it to the institution over a secure channel.\n')
 }
 
-function print(rows: Record<string, string>[]): void {
+/** Rows as JSON with --json, else as a table whose columns line up on a terminal (a Hangul syllable is two columns wide). */
+function print(rows: Record<string, string>[], args: Parsed): void {
+  if (args.values.json) return void process.stdout.write(JSON.stringify(rows, null, 2) + '\n')
   if (!rows.length) return void process.stdout.write('(none)\n')
   const cols = Object.keys(rows[0]!)
-  const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => (r[c] ?? '').length)))
-  const line = (cells: string[]) => cells.map((v, i) => v.padEnd(width[i]!)).join('  ').trimEnd() + '\n'
+  const width = cols.map((c) => Math.max(displayWidth(c), ...rows.map((r) => displayWidth(r[c] ?? ''))))
+  const line = (cells: string[]) => cells.map((v, i) => v + ' '.repeat(width[i]! - displayWidth(v))).join('  ').trimEnd() + '\n'
   process.stdout.write(line(cols) + rows.map((r) => line(cols.map((c) => r[c] ?? ''))).join(''))
 }
+
+/** East Asian wide and fullwidth characters (Hangul, CJK, fullwidth forms) take two terminal columns. */
+const WIDE = /[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{20000}-\u{3fffd}]/u
+const displayWidth = (text: string) => [...text].reduce((n, c) => n + (WIDE.test(c) ? 2 : 1), 0)
 
 const iso = (d: Date | null) => (d ? d.toISOString() : '-')
 
 run(process.argv.slice(2)).then(
   () => process.exit(process.exitCode ?? 0),
   (err) => {
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`postcert: ${(err as Error).message}\n\n${USAGE}`)
+    if (err instanceof UsageError) {
+      process.stderr.write(`postcert: ${err.message}\n\n${err.command ? commandHelp(err.command) : USAGE}`)
       process.exit(2)
     }
-    const message = err instanceof PostCertError && err.expose ? err.description : describeStartupError(err)
+    const message = err instanceof PostCertError && err.expose ? err.description : err instanceof Cancelled ? err.message : describeStartupError(err)
     process.stderr.write(`postcert: ${message}\n`)
     process.exit(1)
   },

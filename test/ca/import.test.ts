@@ -34,7 +34,7 @@ describe('postcert ca import', () => {
     const files = await operatorCa(dir)
     const port = await freePort()
     const env = { DATA_DIR: tempDir(), POSTCERT_MASTER_KEY: newMasterKey(), PORT: String(port) }
-    const imported = await runCli(['ca', 'import', '--chain', files.chain, '--key', files.key], env)
+    const imported = await runCli(['ca', 'import', '--chain', files.chain, '--key', files.key, '--yes'], env)
     assert.equal(imported.code, 0, imported.stderr)
     const shown = await runCli(['ca', 'show'], env)
     assert.match(shown.stdout, /root\s+\S+\s+C=KR, O=Test Bank, CN=Test Root .* offline/)

@@ -46,7 +46,7 @@ describe('postcert CLI', () => {
     assert.equal(duplicate.code, 1)
     assert.equal(duplicate.stderr, 'postcert: client demo-rp already exists\n')
 
-    assert.equal((await runCli(['clients', 'remove', 'demo-rp'], env)).stdout, 'removed demo-rp\n')
+    assert.equal((await runCli(['clients', 'remove', 'demo-rp', '--yes'], env)).stdout, 'removed demo-rp\n')
     const gone = await runCli(['clients', 'show', 'demo-rp'], env)
     assert.equal(gone.code, 1)
     assert.equal(gone.stderr, 'postcert: no client demo-rp\n')
@@ -99,12 +99,58 @@ describe('postcert CLI', () => {
     }
   })
 
-  it('explains usage mistakes with exit code 2', async () => {
-    for (const args of [['nonsense'], ['keys'], ['clients', 'add'], ['clients', 'add', '--name', 'x', '--bogus']]) {
-      const result = await runCli(args, env)
+  it('explains usage mistakes with exit code 2: the whole usage for an unknown command, the command\'s own for a known one', async () => {
+    for (const [args, usage] of [[['nonsense'], '<command>'], [['keys'], '<command>'], [['clients', 'add'], 'clients add'], [['clients', 'add', '--name', 'x', '--bogus'], 'clients add'], [['clients', 'show'], 'clients show']] as const) {
+      const result = await runCli([...args], env)
       assert.equal(result.code, 2, args.join(' '))
-      assert.match(result.stderr, /^postcert: .+\n\nusage: postcert <command>/)
+      assert.ok(result.stderr.startsWith('postcert: ') && result.stderr.includes(`\n\nusage: postcert ${usage}`), result.stderr)
     }
+    assert.match((await runCli(['keys'], env)).stderr, /^postcert: keys: expected list or rotate\n/)
+    assert.match((await runCli(['clients', 'show'], env)).stderr, /^postcert: clients show: CLIENT_ID expected\n/)
+  })
+
+  it('refuses a flag it does not know before doing anything: keys rotate --dry-run rotates nothing, clients remove --force removes nothing (#18)', async () => {
+    const before = await runCli(['keys', 'list', '--json'], env)
+    assert.equal(before.code, 0, before.stderr)
+    const dryRun = await runCli(['keys', 'rotate', '--dry-run'], env)
+    assert.equal(dryRun.code, 2)
+    assert.match(dryRun.stderr, /^postcert: keys rotate: unknown option '--dry-run'/)
+    assert.deepEqual(JSON.parse((await runCli(['keys', 'list', '--json'], env)).stdout), JSON.parse(before.stdout), 'no key changed')
+    await runCli(['clients', 'add', '--name', 'kept', '--client-id', 'kept-rp', '--redirect-uri', 'https://kept.example.kr/cb'], env)
+    for (const args of [['clients', 'remove', '--force'], ['clients', 'remove', 'kept-rp', '--force'], ['clients', 'remove', 'kept-rp', 'other-rp', '--yes'], ['clients', 'list', '--wide']]) {
+      const refused = await runCli(args, env)
+      assert.equal(refused.code, 2, args.join(' '))
+    }
+    assert.equal((await runCli(['clients', 'show', 'kept-rp'], env)).code, 0, 'still there')
+  })
+
+  it('asks before it destroys: without --yes (and no terminal to ask on) a destructive command does nothing (#18)', async () => {
+    const before = await runCli(['keys', 'list', '--json'], env)
+    for (const args of [['keys', 'rotate'], ['clients', 'remove', 'kept-rp'], ['certificates', 'revoke', 'ab12', '--reason', 'keyCompromise'], ['certificates', 'suspend', 'ab12']]) {
+      const refused = await runCli(args, env)
+      assert.equal(refused.code, 2, args.join(' '))
+      assert.match(refused.stderr, new RegExp(`^postcert: ${args.slice(0, 2).join(' ')} .+: add --yes to go on\n`))
+    }
+    assert.deepEqual(JSON.parse((await runCli(['keys', 'list', '--json'], env)).stdout), JSON.parse(before.stdout))
+    assert.equal((await runCli(['clients', 'show', 'kept-rp'], env)).code, 0)
+    const rotated = await runCli(['keys', 'rotate', '--yes'], env)
+    assert.equal(rotated.code, 0, rotated.stderr)
+    assert.match(rotated.stdout, /^activated: /)
+  })
+
+  it('explains each command with --help, and lists in columns that hold with Korean names (#18)', async () => {
+    for (const [args, says] of [[['keys', 'rotate', '--help'], /^usage: postcert keys rotate \[--yes\]\n/], [['clients', 'add', '--help'], /^usage: postcert clients add --name NAME \[options\]\n[\s\S]*--redirect-uri URI/], [['help', 'certificates', 'revoke'], /^usage: postcert certificates revoke SERIAL --reason REASON \[--yes\]\n/]] as const) {
+      const help = await runCli([...args], env)
+      assert.equal(help.code, 0, help.stderr)
+      assert.match(help.stdout, says)
+      assert.doesNotMatch(help.stdout, /migrate /, 'that command only')
+    }
+    await runCli(['clients', 'add', '--name', '우체국 예금 보험', '--client-id', 'wide-rp', '--redirect-uri', 'https://wide.example.kr/cb'], env)
+    const table = (await runCli(['clients', 'list'], env)).stdout.split('\n').filter(Boolean)
+    // A Hangul syllable takes two columns on a terminal: the next column starts at the same place on every line.
+    const width = (s: string) => [...s].reduce((n, c) => n + (/[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/.test(c) ? 2 : 1), 0)
+    const authAt = table.map((line) => width(line.slice(0, line.search(/(auth|client_secret_basic|none)/))))
+    assert.equal(new Set(authAt).size, 1, table.join('\n'))
   })
 
   it('says so when the embedded database is held by a running server', async () => {
@@ -145,7 +191,7 @@ describe('postcert certificates: the operator revokes, suspends and resumes besi
     const shown = await runCli(['certificates', 'show', serial], env)
     assert.equal(shown.code, 0, shown.stderr)
     assert.match(shown.stdout, new RegExp(`${serial}\\s+${holder.id}\\s+file\\s+\\S+\\s+good`))
-    const suspended = await runCli(['certificates', 'suspend', serial], env)
+    const suspended = await runCli(['certificates', 'suspend', serial, '--yes'], env)
     assert.equal(suspended.code, 0, suspended.stderr)
     assert.match(suspended.stdout, /\shold\s+certificateHold/)
     assert.equal(receiver.tokens.length, 1, 'the CLI delivered the back-channel logout')
@@ -153,12 +199,12 @@ describe('postcert certificates: the operator revokes, suspends and resumes besi
     assert.equal((await runCli(['certificates', 'resume', serial], env)).code, 0)
     await assert.rejects(client.refreshTokenGrant(bank.config, tokens.refresh_token!), (err: client.ResponseBodyError) => err.error === 'invalid_grant')
 
-    const noReason = await runCli(['certificates', 'revoke', serial], env)
+    const noReason = await runCli(['certificates', 'revoke', serial, '--yes'], env)
     assert.equal(noReason.code, 2)
     assert.match(noReason.stderr, /--reason must be one of keyCompromise|--reason must be one of unspecified, keyCompromise/)
-    const revoked = await runCli(['certificates', 'revoke', serial, '--reason', 'keyCompromise'], env)
+    const revoked = await runCli(['certificates', 'revoke', serial, '--reason', 'keyCompromise', '--yes'], env)
     assert.match(revoked.stdout, /\srevoked\s+keyCompromise/)
-    const again = await runCli(['certificates', 'revoke', serial, '--reason', 'keyCompromise'], env)
+    const again = await runCli(['certificates', 'revoke', serial, '--reason', 'keyCompromise', '--yes'], env)
     assert.equal(again.code, 1)
     assert.match(again.stderr, /is revoked; cannot revoke it/)
     const unknown = await runCli(['certificates', 'show', 'abcdef'], env)

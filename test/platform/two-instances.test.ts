@@ -64,7 +64,7 @@ describe('two server processes on one database', { skip: NEEDS_POSTGRES }, () =>
     const before = await jwksKids(a.url)
     assert.deepEqual(new Set(await jwksKids(b.url)), new Set(before))
 
-    const rotated = await runCli(['keys', 'rotate'], env)
+    const rotated = await runCli(['keys', 'rotate', '--yes'], env)
     assert.equal(rotated.code, 0, rotated.stderr)
     const field = (name: string) => rotated.stdout.match(new RegExp(`^${name}: (.*)$`, 'm'))![1]!.split(', ')
     const [activated, retired, prepublished] = [field('activated'), field('retired'), field('pre-published')]
