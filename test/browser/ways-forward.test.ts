@@ -3,7 +3,7 @@ import path from 'node:path'
 import { before, describe, it } from 'node:test'
 import type { Page } from 'playwright-core'
 import { NEEDS_CHROMIUM } from '../helpers/browser.ts'
-import { KIM, LEE, type TestPerson } from '../helpers/browser-flows.ts'
+import { KIM, LEE, submitIdentityInBrowser, type TestPerson } from '../helpers/browser-flows.ts'
 import { browserSuite, BrowserRelyingParty, onPhone } from '../helpers/browser-suite.ts'
 import { ROOT } from '../helpers/process.ts'
 import { lastCode } from '../enrollment/helpers.ts'
@@ -29,21 +29,6 @@ describe('the dead ends a citizen met, each with a way forward, in a real browse
     await page.waitForURL(/\/enroll\/identity/)
   }
 
-  async function fillIdentity(page: Page, person: TestPerson) {
-    await page.getByLabel(person.document).check()
-    await page.getByLabel('이름').fill(person.name)
-    await page.getByLabel('생년월일').fill(person.birthdate)
-    if (person.document === '주민등록증') {
-      const [front, back] = person.number.split('-')
-      await page.getByLabel('앞 6자리').fill(front!)
-      await page.getByLabel('뒤 7자리').fill(back!)
-    } else {
-      await page.getByLabel('신분증 번호').fill(person.number)
-    }
-    await page.getByLabel('발급일자').fill(person.issueDate)
-    await page.getByRole('button', { name: '신분증 확인' }).click()
-  }
-
   it('from the front door: a form error then the language switch keeps the step; a phone in another name leads out with 처음부터 다시', async () => {
     const context = await onPhone(browser)
     const page = await context.newPage()
@@ -65,7 +50,7 @@ describe('the dead ends a citizen met, each with a way forward, in a real browse
 
     // Lee's phone with Kim's document: not verified, and no way on at this step for 15 minutes but out.
     await verifyPhone(page, LEE)
-    await fillIdentity(page, KIM)
+    await submitIdentityInBrowser(page, KIM)
     await page.locator('[role=alert]', { hasText: '본인을 확인하지 못했습니다' }).waitFor()
     await page.screenshot({ path: path.join(SHOTS, 'ways-identity-refused.png'), fullPage: true })
     await page.getByRole('button', { name: '처음부터 다시' }).click()
@@ -86,7 +71,7 @@ describe('the dead ends a citizen met, each with a way forward, in a real browse
     await page.getByRole('button', { name: '발급 시작' }).click()
     await page.waitForURL(/\/enroll\/phone/)
     await verifyPhone(page, KIM)
-    await fillIdentity(page, KIM)
+    await submitIdentityInBrowser(page, KIM)
     await page.waitForURL(/\/enroll\/holder/)
     await page.getByLabel('인증서 비밀번호', { exact: true }).fill(PASSWORD)
     await page.getByLabel('인증서 비밀번호 확인').fill(PASSWORD)

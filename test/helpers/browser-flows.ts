@@ -40,6 +40,12 @@ export async function proveIdentityInBrowser(page: Page, server: TestServer, per
   await page.getByLabel('인증번호 6자리').fill(await lastCode(server, person.e164))
   await page.getByRole('button', { name: '확인' }).click()
   await page.waitForURL(/\/enroll\/identity/)
+  await submitIdentityInBrowser(page, person)
+  await page.waitForURL(/\/enroll\/holder/)
+}
+
+/** The identity step's form filled with `person`'s document (a resident number in its two boxes) and sent. */
+export async function submitIdentityInBrowser(page: Page, person: TestPerson): Promise<void> {
   await page.getByLabel(person.document).check()
   await page.getByLabel('이름').fill(person.name)
   await page.getByLabel('생년월일').fill(person.birthdate)
@@ -52,7 +58,6 @@ export async function proveIdentityInBrowser(page: Page, server: TestServer, per
   }
   await page.getByLabel('발급일자').fill(person.issueDate)
   await page.getByRole('button', { name: '신분증 확인' }).click()
-  await page.waitForURL(/\/enroll\/holder/)
 }
 
 /** Adds a platform passkey authenticator (user-verifying) to the page's browser. */
