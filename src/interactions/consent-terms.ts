@@ -1,7 +1,7 @@
 import type { Client } from 'oidc-provider'
 import type { ConsentDefaults } from '../config/config.ts'
 import type { Locale, Views } from '../http/views.ts'
-import { certificateAllowed, ciAllowed, consentText, optionalScopes } from '../oidc/client-policy.ts'
+import { consentText, optionalScopes, releasableTo } from '../oidc/client-policy.ts'
 import { releasedClaims } from '../oidc/scope-claims.ts'
 
 /**
@@ -24,8 +24,7 @@ export interface ConsentTerms {
 export function consentTerms(input: { client: Client | undefined; scopes: string[]; lang: Locale; views: Views; defaults: ConsentDefaults }): ConsentTerms {
   const { client, scopes, lang, views, defaults } = input
   const optional = optionalScopes(client).filter((s) => scopes.includes(s))
-  const shown = (claim: string) => (claim !== 'ci' || ciAllowed(client)) && (claim !== 'certificate' || certificateAllowed(client))
-  const words = (claims: string[]) => claims.filter(shown).map((c) => views.message(lang, `consent.claim.${c}`)).join(', ')
+  const words = (claims: string[]) => claims.filter((c) => releasableTo(client, c)).map((c) => views.message(lang, `consent.claim.${c}`)).join(', ')
   return {
     purpose: consentText(client, 'postcert_purpose', lang) ?? defaults[lang].purpose,
     retention: consentText(client, 'postcert_retention', lang) ?? defaults[lang].retention,

@@ -13,7 +13,7 @@ import { languageSwitch, pickLocale, scriptJson, type Views } from '../http/view
 import type { LoginResult, LoginService } from '../login/login-service.ts'
 import { meets, passkeyOnly, requiredAcr, unsatisfiable } from '../possession/assurance.ts'
 import { acrNotMet, PossessionError } from '../possession/errors.ts'
-import { certificateAllowed, ciAllowed, displayName } from '../oidc/client-policy.ts'
+import { displayName, releasableTo } from '../oidc/client-policy.ts'
 import { deviceOf, truncatedIp } from '../audit/client-info.ts'
 import type { TestSubscriber } from '../login/test-subscriber.ts'
 import type { SigningService } from '../signing/signing-service.ts'
@@ -72,7 +72,7 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
     // The institution as registered (name, logo) and the claims its request would release.
     const scopes = asText(details.params.scope).split(' ')
     const claims = releasedClaims(scopes)
-      .filter((c) => (c !== 'ci' || ciAllowed(client)) && (c !== 'certificate' || certificateAllowed(client)))
+      .filter((c) => releasableTo(client, c))
       .map((c) => deps.views.message(lang, `consent.claim.${c}`))
     // Registered as https (client-policy.ts); checked again, as these become links and an image.
     const https = (uri: string | undefined) => (uri?.startsWith('https://') ? uri : undefined)

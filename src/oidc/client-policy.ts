@@ -83,6 +83,11 @@ export function consentText(client: Client | undefined, key: 'postcert_purpose' 
   return typeof value === 'string' ? value : undefined
 }
 
+/** Whether a claim can go to this client at all: the connecting identifier and the certificate only with the operator's approval. */
+export function releasableTo(client: Client | undefined, claim: string): boolean {
+  return (claim !== 'ci' || ciAllowed(client)) && (claim !== 'certificate' || certificateAllowed(client))
+}
+
 /** Whether this client's authorization requests must carry PKCE (pkce.required). */
 export function pkceRequired(client: Client): boolean {
   return (client as unknown as Record<string, unknown>)[PKCE_REQUIRED] !== false || client.clientAuthMethod === 'none' || fapiProfileOf(client) !== undefined

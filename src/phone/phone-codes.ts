@@ -106,11 +106,11 @@ export class PhoneCodes {
     this.#assertResendAllowed(await this.pending(purpose, owner), this.#deps.clock.now())
   }
 
-  /** The owner's last code: where and when it was sent (spent, withdrawn or pending). */
-  async pending(purpose: PhoneCodePurpose, owner: string): Promise<{ phone: string; sentAt: Date } | undefined> {
-    const row = await this.#deps.db.selectFrom('phone_code').select(['phone_e164', 'sent_at'])
+  /** The owner's last code: where and when it was sent, and when it expires (spent, withdrawn or pending). */
+  async pending(purpose: PhoneCodePurpose, owner: string): Promise<{ phone: string; sentAt: Date; expiresAt: Date } | undefined> {
+    const row = await this.#deps.db.selectFrom('phone_code').select(['phone_e164', 'sent_at', 'expires_at'])
       .where('purpose', '=', purpose).where('owner', '=', owner).executeTakeFirst() // phone_code_pkey
-    return row && { phone: row.phone_e164, sentAt: row.sent_at }
+    return row && { phone: row.phone_e164, sentAt: row.sent_at, expiresAt: row.expires_at }
   }
 
   /**
@@ -118,14 +118,13 @@ export class PhoneCodes {
    * may be sent (0 once past), from the server's clock; undefined when none was sent.
    */
   async countdown(purpose: PhoneCodePurpose, owner: string): Promise<CodeCountdown | undefined> {
-    const row = await this.#deps.db.selectFrom('phone_code').select(['phone_e164', 'sent_at', 'expires_at'])
-      .where('purpose', '=', purpose).where('owner', '=', owner).executeTakeFirst() // phone_code_pkey
-    if (!row) return undefined
+    const code = await this.pending(purpose, owner)
+    if (!code) return undefined
     const now = this.#deps.clock.now().getTime()
     const secondsUntil = (at: number) => Math.max(0, Math.ceil((at - now) / 1000))
     return {
-      phone: row.phone_e164, expiresAt: row.expires_at,
-      expiresIn: secondsUntil(row.expires_at.getTime()), resendIn: secondsUntil(row.sent_at.getTime() + OTP_RESEND_INTERVAL * 1000),
+      phone: code.phone, expiresAt: code.expiresAt,
+      expiresIn: secondsUntil(code.expiresAt.getTime()), resendIn: secondsUntil(code.sentAt.getTime() + OTP_RESEND_INTERVAL * 1000),
     }
   }
 
