@@ -1,16 +1,33 @@
-# PostCert server image. Node 24 runs the TypeScript sources directly (type stripping).
-FROM node:24-bookworm-slim
-ENV NODE_ENV=production
+# PostCert server image. Node 24 runs the TypeScript sources directly (type stripping), so there
+# is no build step: the first stage installs the production dependencies (no dev dependencies,
+# no npm cache) and prepares the data directory; the second holds only what runs.
+#   docker build -t postcert .
+# test/platform/docker-layout.test.ts starts the server as this image would (layout, user,
+# environment) on every CI run.
+
+FROM node:24-bookworm-slim AS dependencies
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# The data directory, to be owned by the unprivileged user (a volume mounted there starts as a
+# copy of it, ownership included).
+RUN mkdir -p /staging/data
+
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production
+ENV DATA_DIR=/var/lib/postcert
+WORKDIR /app
+COPY --from=dependencies /app/node_modules ./node_modules
+COPY package.json ./
 COPY bin ./bin
 COPY src ./src
 COPY migrations ./migrations
 COPY views ./views
 COPY public ./public
+COPY --from=dependencies --chown=node:node /staging/data /var/lib/postcert
+VOLUME /var/lib/postcert
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-  CMD node -e "fetch('http://127.0.0.1:3000/readyz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
+  CMD ["node", "-e", "fetch('http://127.0.0.1:3000/readyz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 CMD ["node", "src/main.ts"]

@@ -8,7 +8,8 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 
 export type DatabaseConfig =
   /** `ownerUrl`: the role that owns the tables and runs migrations, when not the server's own. */
-  | { kind: 'postgres'; url: string; ownerUrl?: string }
+  /** `poolSize`: connections each server process keeps open at most. */
+  | { kind: 'postgres'; url: string; ownerUrl?: string; poolSize?: number }
   | { kind: 'pglite'; dataDir: string }
 
 export interface ServerConfig {
@@ -121,6 +122,7 @@ const schema = z.object({
   PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' }).optional(),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' }).optional(),
   DATABASE_OWNER_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' }).optional(),
+  DATABASE_POOL_SIZE: integerText(1, 200).default(10),
   DATA_DIR: z.string().default('./.data'),
   POSTCERT_MASTER_KEY: z.string().optional(),
   TRUST_PROXY: booleanText.default(false),
@@ -195,7 +197,7 @@ export function buildConfig(env: ServerEnv): ServerConfig {
     issuer: publicUrl.href.replace(/\/$/, ''),
     dataDir,
     database: e.DATABASE_URL
-      ? { kind: 'postgres', url: e.DATABASE_URL, ...(e.DATABASE_OWNER_URL ? { ownerUrl: e.DATABASE_OWNER_URL } : {}) }
+      ? { kind: 'postgres', url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, ...(e.DATABASE_OWNER_URL ? { ownerUrl: e.DATABASE_OWNER_URL } : {}) }
       : { kind: 'pglite', dataDir: path.join(dataDir, 'pglite') },
     trustProxy: e.TRUST_PROXY,
     logLevel: e.LOG_LEVEL,

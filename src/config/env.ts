@@ -1,11 +1,15 @@
 // The environment variables PostCert reads, and nothing else. Values stay strings here;
 // config.ts validates and converts them so that a bad value fails at start-up with one line.
+import fs from 'node:fs'
+import { ConfigError } from './config.ts'
+
 export interface ServerEnv {
   NODE_ENV?: string
   PORT?: string
   PUBLIC_URL?: string
   DATABASE_URL?: string
   DATABASE_OWNER_URL?: string
+  DATABASE_POOL_SIZE?: string
   DATA_DIR?: string
   POSTCERT_MASTER_KEY?: string
   TRUST_PROXY?: string
@@ -44,6 +48,7 @@ export const ENV_NAMES = [
   'PUBLIC_URL',
   'DATABASE_URL',
   'DATABASE_OWNER_URL',
+  'DATABASE_POOL_SIZE',
   'DATA_DIR',
   'POSTCERT_MASTER_KEY',
   'TRUST_PROXY',
@@ -76,12 +81,36 @@ export const ENV_NAMES = [
   'CONSENT_RETENTION_EN',
 ] as const satisfies readonly (keyof ServerEnv)[]
 
+/**
+ * The settings from `source`. Each may instead be given as NAME_FILE, the path of a file holding
+ * the value (Docker and Kubernetes secrets), so that a key or a password need not sit in the
+ * environment; naming both is refused, as is a file that cannot be read.
+ */
 export function readEnv(source: NodeJS.ProcessEnv = process.env): ServerEnv {
   const env: ServerEnv = {}
   for (const name of ENV_NAMES) {
-    const value = source[name]
-    // An empty variable means "not set", as docker-compose and shells often pass them.
-    if (value !== undefined && value.trim() !== '') env[name] = value.trim()
+    const value = present(source[name])
+    const file = present(source[`${name}_FILE`])
+    if (value !== undefined && file !== undefined) throw new ConfigError(`${name} and ${name}_FILE are both set: keep one`)
+    if (file !== undefined) env[name] = readSettingFile(`${name}_FILE`, file)
+    else if (value !== undefined) env[name] = value
   }
   return env
+}
+
+// An empty variable means "not set", as docker-compose and shells often pass them.
+function present(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim()
+}
+
+function readSettingFile(variable: string, file: string): string | undefined {
+  let text: string
+  try {
+    text = fs.readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new ConfigError(`${variable} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)} (${file})`)
+  }
+  const value = present(text)
+  if (value === undefined) throw new ConfigError(`${variable} names an empty file (${file})`)
+  return value
 }

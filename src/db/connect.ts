@@ -36,7 +36,7 @@ export function connectDatabase(config: DatabaseConfig | { kind: 'pglite-memory'
   let dialect: Dialect
   if (config.kind === 'postgres') {
     const pool = new pg.Pool({
-      connectionString: config.url, max: 10, idleTimeoutMillis: 30_000,
+      connectionString: config.url, max: config.poolSize ?? 10, idleTimeoutMillis: 30_000,
       connectionTimeoutMillis: timeouts.connectMs,
       statement_timeout: timeouts.statementMs,
       lock_timeout: timeouts.lockMs,

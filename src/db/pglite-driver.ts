@@ -10,7 +10,7 @@ import {
   type QueryResult,
   type TransactionSettings,
 } from 'kysely'
-import { PGlite } from '@electric-sql/pglite'
+import type { PGlite } from '@electric-sql/pglite'
 import { DataDirLock } from './data-dir-lock.ts'
 
 /**
@@ -48,6 +48,8 @@ class PGliteDriver implements Driver {
   async init(): Promise<void> {
     if (this.#dataDir) this.#lock = DataDirLock.acquire(this.#dataDir)
     try {
+      // Loaded only when the embedded database is used: a server on PostgreSQL never loads it.
+      const { PGlite } = await import('@electric-sql/pglite')
       this.#pglite = await PGlite.create(this.#dataDir)
     } catch (err) {
       this.#lock?.release()

@@ -36,18 +36,35 @@ describe('configuration', () => {
   })
 
   it('uses PostgreSQL when DATABASE_URL is set', () => {
-    assert.deepEqual(buildConfig({ DATABASE_URL: 'postgres://u@db/postcert' }).database, { kind: 'postgres', url: 'postgres://u@db/postcert' })
-    assert.deepEqual(buildConfig({ DATABASE_URL: 'postgres://u@db/postcert', DATABASE_OWNER_URL: 'postgres://o@db/postcert' }).database,
-      { kind: 'postgres', url: 'postgres://u@db/postcert', ownerUrl: 'postgres://o@db/postcert' })
+    assert.deepEqual(buildConfig({ DATABASE_URL: 'postgres://u@db/postcert' }).database, { kind: 'postgres', url: 'postgres://u@db/postcert', poolSize: 10 })
+    assert.deepEqual(buildConfig({ DATABASE_URL: 'postgres://u@db/postcert', DATABASE_OWNER_URL: 'postgres://o@db/postcert', DATABASE_POOL_SIZE: '40' }).database,
+      { kind: 'postgres', url: 'postgres://u@db/postcert', ownerUrl: 'postgres://o@db/postcert', poolSize: 40 })
   })
 
   it('treats empty variables as unset', () => {
     assert.deepEqual(readEnv({ PORT: '', DATABASE_URL: '  ', LOG_LEVEL: 'debug', OTHER: 'x' }), { LOG_LEVEL: 'debug' })
   })
 
+  it('reads any setting from the file NAME_FILE names (Docker secrets), and refuses both forms, an unreadable or an empty file', () => {
+    const dir = tempDir()
+    const file = (name: string, text: string) => {
+      fs.writeFileSync(path.join(dir, name), text)
+      return path.join(dir, name)
+    }
+    assert.deepEqual(readEnv({ POSTCERT_MASTER_KEY_FILE: file('key', `${KEY}\n`), PORT_FILE: file('port', '8080'), UNKNOWN_FILE: file('x', 'y') }),
+      { POSTCERT_MASTER_KEY: KEY, PORT: '8080' })
+    // An empty NAME_FILE counts as unset, like an empty NAME.
+    assert.deepEqual(readEnv({ PORT_FILE: '', PORT: '81' }), { PORT: '81' })
+    assert.throws(() => readEnv({ PORT: '81', PORT_FILE: file('port', '82') }), { name: 'ConfigError', message: 'PORT and PORT_FILE are both set: keep one' })
+    assert.throws(() => readEnv({ SMS_GATEWAY_TOKEN_FILE: path.join(dir, 'missing') }), { name: 'ConfigError', message: /^SMS_GATEWAY_TOKEN_FILE cannot be read: ENOENT/ })
+    assert.throws(() => readEnv({ SMS_GATEWAY_TOKEN_FILE: dir }), { name: 'ConfigError', message: /^SMS_GATEWAY_TOKEN_FILE cannot be read: EISDIR/ })
+    assert.throws(() => readEnv({ SMS_GATEWAY_TOKEN_FILE: file('empty', ' \n') }), { name: 'ConfigError', message: /^SMS_GATEWAY_TOKEN_FILE names an empty file/ })
+  })
+
   const refusals: [string, Record<string, string>, RegExp][] = [
     ['a non-numeric port', { PORT: 'abc' }, /^PORT must be an integer/],
     ['a port out of range', { PORT: '70000' }, /^PORT must be at most 65535/],
+    ['a pool of no connections', { DATABASE_URL: 'postgres://u@db/p', DATABASE_POOL_SIZE: '0' }, /^DATABASE_POOL_SIZE must be at least 1/],
     ['a relative PUBLIC_URL', { PUBLIC_URL: 'id.example.kr' }, /^PUBLIC_URL must be an absolute http\(s\) URL/],
     ['a PUBLIC_URL with a query', { PUBLIC_URL: 'https://id.example.kr/?x=1' }, /^PUBLIC_URL must not have a query/],
     ['a MySQL DATABASE_URL', { DATABASE_URL: 'mysql://x@y/z' }, /^DATABASE_URL must be a postgres/],

@@ -28,4 +28,23 @@ describe('PostgreSQL connections', { skip: NEEDS_POSTGRES }, () => {
       await dropSchema()
     }
   })
+
+  it('open at most DATABASE_POOL_SIZE connections per process', async () => {
+    const { ownerUrl, dropSchema } = await createTestSchema()
+    try {
+      for (const poolSize of [1, 3]) {
+        const db = connectDatabase({ kind: 'postgres', url: ownerUrl, poolSize })
+        try {
+          // Six queries at once, each holding its connection for a moment: they share poolSize backends.
+          const pids = await Promise.all(Array.from({ length: 6 }, () =>
+            sql<{ pid: number }>`select pg_backend_pid() as pid, pg_sleep(0.05)`.execute(db).then((r) => r.rows[0]!.pid)))
+          assert.equal(new Set(pids).size, poolSize)
+        } finally {
+          await db.destroy()
+        }
+      }
+    } finally {
+      await dropSchema()
+    }
+  })
 })

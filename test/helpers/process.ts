@@ -28,11 +28,17 @@ export async function startServerProcess(env: Record<string, string | undefined>
   command?: string
   args?: string[]
   timeoutMs?: number
+  /** Working directory (default: the checkout). */
+  cwd?: string
+  /** Run as this user and group (the caller must be root). */
+  uid?: number
+  gid?: number
 } = {}): Promise<ServerProcess & { startedInMs: number }> {
   const started = Date.now()
   const child = spawn(options.command ?? process.execPath, options.args ?? [path.join(ROOT, 'src/main.ts')], {
     // Its own process group, so stop() reaches the server even when npm stands in between.
-    cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+    cwd: options.cwd ?? ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+    ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.gid ?? options.uid }),
   })
   let output = ''
   child.stdout!.on('data', (d) => { output += d })
