@@ -1,6 +1,6 @@
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import pino, { type Logger } from 'pino'
+import type { Logger } from 'pino'
 import type { AdapterPayload } from 'oidc-provider'
 import type { ServerConfig } from './config/config.ts'
 import type { ServerSecrets } from './config/secrets.ts'
@@ -47,6 +47,7 @@ import { ClientStore } from './oidc/client-store.ts'
 import { registerDemoClient } from './oidc/demo-client.ts'
 import { createProvider, pairwiseSubject } from './oidc/provider.ts'
 import { ProviderHost } from './oidc/provider-host.ts'
+import { createLogger } from './ops/logger.ts'
 import { Metrics } from './ops/metrics.ts'
 import { ReceiptSigner } from './signing/receipt.ts'
 import { SigningService } from './signing/signing-service.ts'
@@ -216,7 +217,7 @@ export class AppContext {
    * again if any step fails.
    */
   static async fromConfig(config: ServerConfig, secrets: ServerSecrets, overrides: ContextOverrides = {}): Promise<AppContext> {
-    const logger = overrides.logger ?? pino({ level: config.logLevel, base: { service: 'postcert' } })
+    const logger = overrides.logger ?? createLogger(config.logLevel)
     const clock = overrides.clock ?? systemClock
     const db = overrides.db ?? connectDatabase(config.database)
     try {
@@ -267,7 +268,7 @@ export class AppContext {
     this.views = new Views(path.join(ROOT_DIR, 'views'), config.brand)
     this.csrf = new Csrf(serverKeys.csrfKey)
     this.#pairwiseSalt = serverKeys.pairwiseSalt
-    this.audit = o.audit ?? new AuditLog(clock)
+    this.audit = o.audit ?? new AuditLog(clock, (event) => this.metrics.audited(event))
     this.logoutNotices = o.logoutNotices ?? new LogoutNotices({ db, clock, provider: () => this.host.provider, logger: this.logger })
     this.loginSessions = o.loginSessions ?? new LoginSessions({ db, clock })
     this.portalSessions = o.portalSessions ?? new PortalSessions({ db, clock, provider: () => this.host.provider })
@@ -277,16 +278,20 @@ export class AppContext {
       settings: { issuer: config.issuer, validityDays: config.certValidityDays, renewalWindowDays: config.renewalWindowDays },
     })
     this.crl = o.crl ?? new CrlPublisher(db, this.ca, clock, { minIntervalSeconds: config.crlMinIntervalSeconds, logger: this.logger })
+    this.metrics.watchCrlAge(async () => {
+      const thisUpdate = await this.crl.publishedAt()
+      return thisUpdate && (clock.now().getTime() - thisUpdate.getTime()) / 1000
+    })
     this.ocsp = o.ocsp ?? new OcspResponder(db, this.ca, clock)
     this.limiter = o.limiter ?? new RateLimiter(db, clock)
     this.subscribers = o.subscribers ?? new SubscriberStore({ db, clock })
     this.sms = o.sms ?? (config.smsGateway ? new HttpSmsGateway(config.smsGateway.url, config.smsGateway.token) : new SandboxSmsGateway(db, clock))
     this.identity = o.identity ?? (config.identityProvider ? new HttpIdentityVerifier(config.identityProvider.url, config.identityProvider.token) : new SandboxIdentityRegistry())
-    this.phoneCodes = o.phoneCodes ?? new PhoneCodes({ db, clock, sms: this.sms, limiter: this.limiter, key: serverKeys.otpKey, service: { ko: config.brand.ko.service, en: config.brand.en.service } })
+    this.phoneCodes = o.phoneCodes ?? new PhoneCodes({ db, clock, sms: timedSms(this.sms, this.metrics), limiter: this.limiter, key: serverKeys.otpKey, service: { ko: config.brand.ko.service, en: config.brand.en.service } })
     this.passkeys = o.passkeys ?? new PasskeyRegistrar(config.issuer, base.attestation, clock, config.brand.ko.service)
     this.binding = o.binding ?? new HolderBinding({ db, clock, passkeys: this.passkeys, authority: this.authority, hierarchy: this.ca })
     this.enrollment = o.enrollment ?? new EnrollmentService({
-      db, clock, phoneCodes: this.phoneCodes, identity: this.identity, limiter: this.limiter, authority: this.authority, audit: this.audit, subscribers: this.subscribers,
+      db, clock, phoneCodes: this.phoneCodes, identity: timedIdentity(this.identity, this.metrics), limiter: this.limiter, authority: this.authority, audit: this.audit, subscribers: this.subscribers,
       ciKey: serverKeys.ciKey, binding: this.binding,
     })
     const judge = (input: Uint8Array | string, at?: Date) => this.judgeCertificate(input, at)
@@ -363,4 +368,14 @@ export class AppContext {
   async close(): Promise<void> {
     await this.db.destroy()
   }
+}
+
+/** The SMS gateway with each message's delivery timed and counted (postcert_provider_request_duration_seconds). */
+export function timedSms(gateway: SmsGateway, metrics: Metrics): SmsGateway {
+  return { kind: gateway.kind, send: (to, body, options) => metrics.timeProvider('sms', () => gateway.send(to, body, options)) }
+}
+
+/** The identity provider with each check timed and counted. */
+function timedIdentity(verifier: IdentityVerifier, metrics: Metrics): IdentityVerifier {
+  return { kind: verifier.kind, verify: (document) => metrics.timeProvider('identity', () => verifier.verify(document)) }
 }

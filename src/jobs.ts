@@ -1,6 +1,6 @@
 import { CRL_CHECK_SECONDS, EXPIRY_REMINDER_SECONDS, LOGOUT_NOTICE_SECONDS, SWEEP_BATCH_SIZE } from './constants.ts'
 import { ExpiryReminders } from './account/expiry-reminders.ts'
-import type { AppContext } from './context.ts'
+import { timedSms, type AppContext } from './context.ts'
 import { DatabaseUnavailableError } from './errors/postcert-error.ts'
 import { sweepExpired } from './oidc/adapter.ts'
 
@@ -36,7 +36,7 @@ export function startJobs(ctx: AppContext): () => void {
     if (expired || delivered) ctx.logger.info({ expired, delivered }, 'logins of expired certificates ended, back-channel logouts delivered')
   })
   // Text messages 30, 7 and 1 days before a certificate expires, each once across all instances.
-  const reminders = new ExpiryReminders({ db: ctx.db, clock: ctx.clock, sms: ctx.sms, issuer: ctx.config.issuer, service: ctx.config.brand.ko.service, logger: ctx.logger })
+  const reminders = new ExpiryReminders({ db: ctx.db, clock: ctx.clock, sms: timedSms(ctx.sms, ctx.metrics), issuer: ctx.config.issuer, service: ctx.config.brand.ko.service, logger: ctx.logger })
   every(EXPIRY_REMINDER_SECONDS, 'expiry reminders', async () => {
     const sent = await reminders.run()
     if (sent) ctx.logger.info({ sent }, 'expiry reminders sent')

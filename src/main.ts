@@ -1,11 +1,12 @@
 // PostCert server: read env -> build config -> build context -> listen; SIGTERM drains and closes.
 // With WEB_CONCURRENCY above 1, a supervisor process forks that many servers sharing the port.
 import cluster from 'node:cluster'
-import pino from 'pino'
 import { buildConfig, ConfigError, type ServerConfig } from './config/config.ts'
 import { readEnv } from './config/env.ts'
 import { loadSecrets } from './config/secrets.ts'
 import { AppContext } from './context.ts'
+import { createLogger } from './ops/logger.ts'
+import { serveClusterMetrics } from './ops/metrics.ts'
 import { serve } from './serve.ts'
 import { describeStartupError } from './util/startup-error.ts'
 
@@ -18,7 +19,7 @@ async function main(): Promise<void> {
   // In a cluster, every worker is a full instance (they share only the database); the first one
   // alone registers the demo relying party.
   const worker = cluster.isWorker ? Number(process.env.POSTCERT_WORKER ?? 0) : undefined
-  const logger = worker === undefined ? undefined : pino({ level: config.logLevel, base: { service: 'postcert', worker, pid: process.pid } })
+  const logger = worker === undefined ? undefined : createLogger(config.logLevel, { worker, pid: process.pid })
   const ctx = await AppContext.fromConfig(worker ? { ...config, demoRelyingParty: undefined } : config, secrets, { logger })
   let running
   try {
@@ -56,7 +57,7 @@ async function main(): Promise<void> {
  * SIGTERM/SIGINT on for a graceful shutdown.
  */
 function supervise(config: ServerConfig): void {
-  const logger = pino({ level: config.logLevel, base: { service: 'postcert', role: 'supervisor', pid: process.pid } })
+  const logger = createLogger(config.logLevel, { role: 'supervisor', pid: process.pid })
   let stopping = false
   const fork = (index: number) => {
     const worker = cluster.fork({ POSTCERT_WORKER: String(index) })
@@ -89,6 +90,7 @@ function supervise(config: ServerConfig): void {
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
+  serveClusterMetrics()
   logger.info({ workers: config.workers }, 'starting workers')
   for (let i = 0; i < config.workers; i++) fork(i)
 }

@@ -25,9 +25,12 @@ export interface AuditEvent {
  */
 export class AuditLog {
   readonly #clock: Clock
+  readonly #written: ((event: AuditEvent) => void) | undefined
 
-  constructor(clock: Clock) {
+  /** `written` hears of each event as it is written (the domain metrics). */
+  constructor(clock: Clock, written?: (event: AuditEvent) => void) {
     this.#clock = clock
+    this.#written = written
   }
 
   async record(trx: DatabaseTransaction | Database, event: AuditEvent): Promise<void> {
@@ -38,5 +41,6 @@ export class AuditLog {
       certificate_serial: event.certificateSerial ?? null,
       data: JSON.stringify(event.data ?? {}),
     }).execute()
+    this.#written?.(event)
   }
 }

@@ -80,6 +80,13 @@ export class CrlPublisher {
     return await this.#build(ca)
   }
 
+  /** When the published CRL was built (its thisUpdate), or undefined before the first. */
+  async publishedAt(): Promise<Date | undefined> {
+    const ca = await this.#hierarchy.issuing()
+    const row = await this.#db.selectFrom('crl').select('this_update').where('issuer_id', '=', ca.id).executeTakeFirst() // crl_pkey
+    return row?.this_update
+  }
+
   /** The published CRL of this number, from memory when this instance has it. */
   async #published(ca: IssuingCa, number: number): Promise<Crl> {
     if (this.#served?.number === number) return this.#served

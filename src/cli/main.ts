@@ -3,6 +3,7 @@ import fs from 'node:fs'
 import { createInterface } from 'node:readline/promises'
 import { parseArgs } from 'node:util'
 import pino from 'pino'
+import { createLogger } from '../ops/logger.ts'
 import { REVOCATION_REASONS, type RevocationReason } from '../ca/constants.ts'
 import { certificateNotFound } from '../ca/errors.ts'
 import { importHierarchy } from '../ca/import.ts'
@@ -310,7 +311,7 @@ async function run(argv: string[]): Promise<void> {
     config,
     openVerifier: () => openVerifier(config, loadSecrets(env, config)),
     withContext: async (fn) => {
-      const ctx = await AppContext.fromConfig(config, loadSecrets(env, config), { logger: pino({ level: 'warn' }, pino.destination(2)) })
+      const ctx = await AppContext.fromConfig(config, loadSecrets(env, config), { logger: createLogger('warn', {}, pino.destination(2)) })
       try {
         return await fn(ctx)
       } finally {

@@ -7,6 +7,7 @@ import { isInUse, type CertificateAuthority } from '../ca/authority.ts'
 import type { Clock } from '../util/clock.ts'
 import { CERTIFICATE_ACTIONS, changeCertificateStatus, SUBSCRIBER_REVOCATION_REASONS } from '../ca/certificate-actions.ts'
 import type { Router } from '../http/router.ts'
+import { noteError } from '../http/request-context.ts'
 import { noStore, slot, type Step } from '../http/guards.ts'
 import { ACR_HIGH, assuranceOf } from '../possession/assurance.ts'
 import { languageSwitch, pickLocale, scriptJson, type Locale, type Views } from '../http/views.ts'
@@ -96,6 +97,7 @@ export function addEnrollmentRoutes(router: Router, deps: EnrollmentRouteDeps): 
       // What the subscriber can fix on this page; the step or the enrollment gone is an error page.
       if (!(err instanceof FormError || err instanceof PhoneError || err instanceof EnrollmentError) || err.kind === 'step_not_allowed' || err.kind === 'enrollment_expired') throw err
       ctx.status = err.status
+      noteError(ctx, err.code)
       await rerender((await service.find(ctx.cookies.get(COOKIE))) ?? enrollment, form, errorView(ctx, err))
     }
   }

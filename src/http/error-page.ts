@@ -1,5 +1,6 @@
 import type { Context } from 'koa'
 import { errorReason } from './error-reason.ts'
+import { noteError } from './request-context.ts'
 import type { Locale, Views } from './views.ts'
 
 /** Codes whose message says only that the request was not valid: their page adds the description as the reason. */
@@ -26,6 +27,7 @@ export interface ErrorPage {
  * request id to quote to support, and where to go next. 5xx pages stay generic.
  */
 export function renderErrorPage(ctx: Context, views: Views, locale: Locale, error: ErrorPage): void {
+  noteError(ctx, error.code)
   const key = `error.${error.code}`
   const localized = views.has(locale, key)
   const message = localized ? views.message(locale, key)

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { Middleware } from 'koa'
+import type { Context, Middleware } from 'koa'
 import type { Logger } from 'pino'
 import type { Metrics } from '../ops/metrics.ts'
 
@@ -8,7 +8,8 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/
 /**
  * Gives every request an id (a proxy's X-Request-Id when we trust it), and when the response is
  * done logs one line and records metrics. Only the path is logged, never the query string, which
- * can carry codes and tokens.
+ * can carry codes and tokens. An error answer's line adds its error code, and any request's the
+ * client it was for (a registered client's id, never what the request claimed).
  */
 export function requestContext(logger: Logger, metrics: Metrics, trustProxy: boolean): Middleware {
   return async (ctx, next) => {
@@ -21,9 +22,39 @@ export function requestContext(logger: Logger, metrics: Metrics, trustProxy: boo
       const seconds = Number(process.hrtime.bigint() - started) / 1e9
       const route = (ctx.state.route as string | undefined) ?? (ctx as { oidc?: { route?: string } }).oidc?.route ?? 'unmatched'
       const status = ctx.res.writableFinished ? ctx.status : 499
-      metrics.observeRequest(ctx.method, route, status, seconds)
-      logger.info({ reqId: requestId, method: ctx.method, route, path: ctx.path, status, ms: Math.round(seconds * 1000) }, 'request')
+      const error = status >= 400 ? errorCodeOf(ctx) : undefined
+      const client = clientIdOf(ctx)
+      metrics.observeRequest(ctx.method, route, status, seconds, error)
+      logger.info({
+        reqId: requestId, method: ctx.method, route, path: ctx.path, status, ms: Math.round(seconds * 1000),
+        ...(error === undefined ? {} : { error }), ...(client === undefined ? {} : { client }),
+      }, 'request')
     })
     await next()
   }
+}
+
+/** Records the error code of the answer (an error page, a form shown again with its error). */
+export function noteError(ctx: Context, code: string): void {
+  ctx.state.errorCode = code
+}
+
+/** Records which registered client a request was for, where oidc-provider does not know it (interactions). */
+export function noteClient(ctx: Context, clientId: string): void {
+  ctx.state.clientId = clientId
+}
+
+/** The code PostCert noted, or the `error` of a JSON answer (PostCert's and oidc-provider's). */
+function errorCodeOf(ctx: Context): string | undefined {
+  if (typeof ctx.state.errorCode === 'string') return ctx.state.errorCode
+  const body = ctx.body as { error?: unknown } | null | undefined
+  if (body && typeof body === 'object' && !Buffer.isBuffer(body) && typeof body.error === 'string') return body.error
+  return undefined
+}
+
+function clientIdOf(ctx: Context): string | undefined {
+  if (typeof ctx.state.clientId === 'string') return ctx.state.clientId
+  // oidc-provider's context: the client is set once it has been found (and authenticated, at /token).
+  const client = (ctx as { oidc?: { client?: { clientId?: unknown } } }).oidc?.client
+  return typeof client?.clientId === 'string' ? client.clientId : undefined
 }

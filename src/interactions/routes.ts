@@ -8,6 +8,7 @@ import { INTERACTION_REFUSALS, interactionExpired, invalidRequest } from '../err
 import type { Csrf } from '../http/csrf.ts'
 import { readForm, readJson } from '../http/form.ts'
 import type { Router } from '../http/router.ts'
+import { noteClient } from '../http/request-context.ts'
 import { noStore, slot, type Step } from '../http/guards.ts'
 import { languageSwitch, pickLocale, scriptJson, type Views } from '../http/views.ts'
 import type { LoginResult, LoginService } from '../login/login-service.ts'
@@ -250,6 +251,7 @@ async function interactionDetails(provider: Provider, ctx: Context, uid: string)
   try {
     const details = await provider.interactionDetails(ctx.req, ctx.res)
     if (details.uid !== uid) throw interactionExpired()
+    if (typeof details.params.client_id === 'string') noteClient(ctx, details.params.client_id)
     return details
   } catch (err) {
     if (err instanceof errors.SessionNotFound) throw interactionExpired(undefined, { cause: err })

@@ -30,8 +30,8 @@ export function addOpsRoutes(router: Router, deps: { db: Database; metrics: Metr
   })
 
   router.add('GET', '/metrics', 'metrics', noStore, async (ctx) => {
-    ctx.type = deps.metrics.registry.contentType
-    ctx.body = await deps.metrics.registry.metrics()
+    ctx.type = deps.metrics.contentType
+    ctx.body = await deps.metrics.exposition()
   })
 
   for (const [file, body] of deps.bundles) {

@@ -37,6 +37,15 @@ describe('WEB_CONCURRENCY: several server processes on one port', { skip: NEEDS_
     const answers = await Promise.all(Array.from({ length: 40 }, () => fetch(`http://127.0.0.1:${port}/.well-known/openid-configuration`).then((r) => r.status)))
     assert.deepEqual(new Set(answers), new Set([200]))
 
+    // /metrics, whichever worker answers it, counts every worker's requests (the supervisor sums them).
+    const served = (text: string) => Number(/^postcert_http_requests_total\{method="GET",route="discovery",status="200"\} (\d+)$/m.exec(text)?.[1])
+    for (let i = 0; i < 6; i++) {
+      const res = await fetch(`http://127.0.0.1:${port}/metrics`)
+      assert.equal(res.status, 200)
+      const text = await res.text()
+      assert.equal(served(text), 40, text.slice(0, 2000))
+    }
+
     // A worker that dies while serving is replaced; the port keeps answering meanwhile.
     process.kill(first!, 'SIGKILL')
     await until(() => workerPids(server!.output(), 'PostCert listening').length === 3, 'a replacement worker')
