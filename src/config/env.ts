@@ -114,3 +114,14 @@ function readSettingFile(variable: string, file: string): string | undefined {
   if (value === undefined) throw new ConfigError(`${variable} names an empty file (${file})`)
   return value
 }
+
+/**
+ * Whether OpenTelemetry's own settings ask for traces: an exporter named (other than none) or an
+ * OTLP endpoint given, and the SDK not disabled. Read before anything else loads (main.ts).
+ */
+export function tracingRequested(source: NodeJS.ProcessEnv): boolean {
+  if (present(source.OTEL_SDK_DISABLED)?.toLowerCase() === 'true') return false
+  const exporter = present(source.OTEL_TRACES_EXPORTER)
+  if (exporter !== undefined) return exporter.split(',').some((e) => e.trim() !== 'none')
+  return present(source.OTEL_EXPORTER_OTLP_ENDPOINT) !== undefined || present(source.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) !== undefined
+}
