@@ -14,6 +14,7 @@ import * as identityAttempts from './2026-12-06T04-00-00-identity-attempts.ts'
 import * as noTruncate from './2026-12-06T05-00-00-no-truncate.ts'
 import * as idTokenAlg from './2026-12-06T06-00-00-id-token-alg.ts'
 import * as phoneCode from './2026-12-06T08-00-00-phone-code.ts'
+import * as subscriberPhone from './2026-12-06T14-00-00-subscriber-phone.ts'
 
 export interface Migration {
   /** ISO-timestamp name; the list below must stay in this order and is never edited, only extended. */
@@ -37,4 +38,5 @@ export const migrations: readonly Migration[] = [
   { name: '2026-12-06T05-00-00-no-truncate', up: noTruncate.up },
   { name: '2026-12-06T06-00-00-id-token-alg', up: idTokenAlg.up },
   { name: '2026-12-06T08-00-00-phone-code', up: phoneCode.up },
+  { name: '2026-12-06T14-00-00-subscriber-phone', up: subscriberPhone.up },
 ]

@@ -1,26 +1,50 @@
-import type { AppContext } from './context.ts'
+import fs from 'node:fs'
+import path from 'node:path'
+import { createAdminApp } from './admin/app.ts'
+import { ROOT_DIR, type AppContext } from './context.ts'
 import { listen, type RunningServer } from './http/server.ts'
 import { startJobs } from './jobs.ts'
 import { mountRoutes } from './routes.ts'
 
+/** The public server, and the management listener (admin API) when ADMIN_PORT is not off. */
+export interface ServingContext extends RunningServer {
+  admin: RunningServer | undefined
+}
+
 /**
- * A context put to work: its routes mounted, listening on `port`, its periodic work started when
- * `jobs` is set (tests drive the jobs themselves). Closing drains requests, stops the jobs, then
- * closes the context.
+ * A context put to work: its routes mounted, listening on `port` (and the admin API on
+ * ADMIN_HOST:ADMIN_PORT), its periodic work started when `jobs` is set (tests drive the jobs
+ * themselves). Closing drains requests on both listeners, stops the jobs, then closes the context.
  */
-export async function serve(ctx: AppContext, options: { port: number; host?: string; jobs: boolean }): Promise<RunningServer> {
+export async function serve(ctx: AppContext, options: { port: number; host?: string; jobs: boolean }): Promise<ServingContext> {
   await mountRoutes(ctx)
   const stopJobs = options.jobs ? startJobs(ctx) : () => {}
+  let admin: RunningServer | undefined
   try {
-    return await listen(ctx.host.handle, {
+    if (ctx.config.admin) {
+      const app = createAdminApp({
+        db: ctx.db, clock: ctx.clock, issuer: ctx.config.issuer, keyRefreshSeconds: ctx.config.keyRefreshSeconds, provider: () => ctx.host.provider,
+        clients: ctx.clients, signingKeys: ctx.signingKeys, ca: ctx.ca, authority: ctx.authority, subscribers: ctx.subscribers,
+        registrations: ctx.registrations, audit: ctx.audit, receipts: ctx.receipts,
+        logger: ctx.logger, metrics: ctx.metrics, views: ctx.views, version: VERSION,
+      })
+      const handle = app.callback()
+      admin = await listen((req, res) => void handle(req, res), { port: ctx.config.admin.port, host: ctx.config.admin.host })
+    }
+    const server = await listen(ctx.host.handle, {
       port: options.port, host: options.host,
       onClose: async () => {
         stopJobs()
+        await admin?.close()
         await ctx.close()
       },
     })
+    return { ...server, admin }
   } catch (err) {
     stopJobs()
+    await admin?.close()
     throw err
   }
 }
+
+const VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT_DIR, 'package.json'), 'utf8')) as { version: string }).version

@@ -34,7 +34,7 @@ async function main(options: RunOptions): Promise<void> {
     await ctx.close().catch(() => {})
     throw err
   }
-  ctx.logger.info({ issuer: config.issuer, port: running.server.address(), database: config.database.kind }, 'PostCert listening')
+  ctx.logger.info({ issuer: config.issuer, port: running.server.address(), admin: running.admin?.server.address() ?? 'off', database: config.database.kind }, 'PostCert listening')
 
   let stopping = false
   const shutdown = (signal: NodeJS.Signals) => {

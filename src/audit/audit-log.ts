@@ -9,6 +9,9 @@ export const AUDIT_EVENT_TYPES = [
   'login', 'signature', 'consent.granted', 'registration.revoked',
   'certificate.issued', 'certificate.reissued', 'certificate.renewed', 'certificate.revoked', 'certificate.suspended', 'certificate.resumed',
   'enrollment.phone_verified', 'enrollment.identity_verified',
+  // The operator's actions through the admin API or the CLI (data.actor names who).
+  'operator.client_added', 'operator.client_removed', 'operator.client_secret_rotated', 'operator.initial_access_token_created',
+  'operator.keys_rotated', 'operator.audit_exported',
 ] as const
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number]
 

@@ -199,18 +199,32 @@ export class CertificateAuthority {
     return { opensAt: new Date(record.notAfter.getTime() - this.#settings.renewalWindowDays * DAY_MS), closesAt: record.notAfter }
   }
 
-  async revoke(serialInput: string, reason: RevocationReason): Promise<CertificateRecord> {
+  /** `actor` names who did it when not the subscriber (an operator: `client:<id>`, `cli`), in the audit event. */
+  async revoke(serialInput: string, reason: RevocationReason, actor?: string): Promise<CertificateRecord> {
     if (!REVOCATION_REASONS.includes(reason)) throw certificateState(`unknown revocation reason ${String(reason)}`)
-    return await this.#changeStatus(serialInput, ['good', 'hold'], 'revoked', reason, 'certificate.revoked')
+    return await this.#changeStatus(serialInput, ['good', 'hold'], 'revoked', reason, 'certificate.revoked', actor)
   }
 
   /** Suspension (certificateHold): the certificate is refused until resumed. */
-  async suspend(serialInput: string): Promise<CertificateRecord> {
-    return await this.#changeStatus(serialInput, ['good'], 'hold', 'certificateHold', 'certificate.suspended')
+  async suspend(serialInput: string, actor?: string): Promise<CertificateRecord> {
+    return await this.#changeStatus(serialInput, ['good'], 'hold', 'certificateHold', 'certificate.suspended', actor)
   }
 
-  async resume(serialInput: string): Promise<CertificateRecord> {
-    return await this.#changeStatus(serialInput, ['hold'], 'good', null, 'certificate.resumed')
+  async resume(serialInput: string, actor?: string): Promise<CertificateRecord> {
+    return await this.#changeStatus(serialInput, ['hold'], 'good', null, 'certificate.resumed', actor)
+  }
+
+  /**
+   * Certificates by subscriber and status, in serial order, a page at a time: `after` is the
+   * last serial of the page before. Served by certificate_pkey (and the subscriber index).
+   */
+  async search(filter: { subscriberId?: string; status?: CertificateStatus; after?: string; limit: number }): Promise<CertificateRecord[]> {
+    let query = this.#db.selectFrom('certificate').selectAll()
+    if (filter.subscriberId !== undefined) query = query.where('subscriber_id', '=', filter.subscriberId)
+    if (filter.status !== undefined) query = query.where('status', '=', filter.status)
+    if (filter.after !== undefined) query = query.where('serial', '>', canonicalSerial(filter.after))
+    const rows = await query.orderBy('serial').limit(filter.limit).execute()
+    return rows.map(toRecord)
   }
 
   async find(serialInput: string): Promise<CertificateRecord | undefined> {
@@ -279,7 +293,7 @@ export class CertificateAuthority {
     if (!consumed) throw invalidPossessionProof('the challenge is unknown, already used or expired; ask for a new one')
   }
 
-  async #changeStatus(serialInput: string, from: CertificateStatus[], to: CertificateStatus, reason: string | null, event: StatusEvent): Promise<CertificateRecord> {
+  async #changeStatus(serialInput: string, from: CertificateStatus[], to: CertificateStatus, reason: string | null, event: StatusEvent, actor: string | undefined): Promise<CertificateRecord> {
     const serial = canonicalSerial(serialInput)
     const now = this.#clock.now()
     // A resumed certificate restores nothing: what it opened ended with the suspension.
@@ -292,7 +306,7 @@ export class CertificateAuthority {
       const updated = await trx.updateTable('certificate')
         .set({ status: to, revoked_at: to === 'good' ? null : now, revocation_reason: reason, status_changed_at: now })
         .where('serial', '=', serial).returningAll().executeTakeFirstOrThrow()
-      await this.#audit.record(trx, { type: event, subscriberId: row.subscriber_id, certificateSerial: serial, data: reason ? { reason } : {} })
+      await this.#audit.record(trx, { type: event, subscriberId: row.subscriber_id, certificateSerial: serial, data: { ...(reason ? { reason } : {}), ...(actor ? { actor } : {}) } })
       await statusChanged(trx)
       if (ends && this.#listener) owed = await this.#listener.ended(trx, [serial])
       if (!ends) await this.#listener?.resumed(trx, [serial])

@@ -36,6 +36,8 @@ export const REVOCATION_REASONS = [
   'unspecified', 'keyCompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'privilegeWithdrawn',
 ] as const
 export type RevocationReason = (typeof REVOCATION_REASONS)[number]
+/** What an operator may give: superseded is the CA's own, for renewal and reissue. */
+export const OPERATOR_REVOCATION_REASONS = REVOCATION_REASONS.filter((r): r is Exclude<RevocationReason, 'superseded'> => r !== 'superseded')
 
 /**
  * Certificates one subscriber may hold in use at once (valid or suspended, not expired): e.g. a

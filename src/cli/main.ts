@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline/promises'
 import { parseArgs } from 'node:util'
 import pino from 'pino'
 import { createLogger } from '../ops/logger.ts'
+import type { AuditEventType } from '../audit/audit-log.ts'
 import { REVOCATION_REASONS, type RevocationReason } from '../ca/constants.ts'
 import { certificateNotFound } from '../ca/errors.ts'
 import { importHierarchy } from '../ca/import.ts'
@@ -83,6 +84,7 @@ const COMMANDS: Record<string, Command> = {
     destroys: () => 'retires the active signing key (tokens it signed stay valid until they expire)',
     run: async (_args, { withContext }) => await withContext(async (ctx) => {
       const result = await ctx.signingKeys.rotate()
+      await operatorEvent(ctx, 'operator.keys_rotated', { ...result })
       process.stdout.write(`activated: ${result.activated.join(', ')}\nretired: ${result.retired.join(', ')}\npre-published: ${result.prepublished.join(', ')}\n`)
       process.stdout.write(`running instances switch within ${ctx.config.keyRefreshSeconds}s (KEY_REFRESH_SECONDS)\n`)
     }),
@@ -109,13 +111,15 @@ const COMMANDS: Record<string, Command> = {
       --certificate-claim          release the certificate claim (serial, x5t#S256) to it
       --pkce-optional              let this confidential client omit PKCE (the OpenID
                                    certification plans send none)
+      --admin                      an admin API client: client_credentials only, its tokens
+                                   of scope admin call the admin API (ADMIN_PORT)
 `,
     options: {
       name: { type: 'string' }, 'client-id': { type: 'string' }, public: { type: 'boolean' },
       'redirect-uri': { type: 'string', multiple: true }, 'post-logout-redirect-uri': { type: 'string', multiple: true },
       'grant-type': { type: 'string', multiple: true }, 'auth-method': { type: 'string' }, scope: { type: 'string' },
       metadata: { type: 'string' }, fapi: { type: 'boolean' }, ci: { type: 'boolean' }, 'pkce-optional': { type: 'boolean' },
-      'public-subject': { type: 'boolean' }, 'certificate-claim': { type: 'boolean' },
+      'public-subject': { type: 'boolean' }, 'certificate-claim': { type: 'boolean' }, admin: { type: 'boolean' },
     },
     run: async (args, { withContext }) => await addClient(args, withContext),
   },
@@ -141,6 +145,7 @@ const COMMANDS: Record<string, Command> = {
     destroys: (args) => `deletes the client ${args.positionals[0]}`,
     run: async (args, { withContext }) => await withContext(async (ctx) => {
       await ctx.clients.remove(args.positionals[0]!)
+      await operatorEvent(ctx, 'operator.client_removed', { client_id: args.positionals[0] })
       process.stdout.write(`removed ${args.positionals[0]}\n`)
     }),
   },
@@ -346,14 +351,21 @@ async function certificateAction(action: 'show' | 'revoke' | 'suspend' | 'resume
   if (action === 'revoke' && reason === 'superseded') throw new UsageError(`${name}: superseded is for renewal and reissue`, name)
   await env.withContext(async (ctx) => {
     const record = action === 'show' ? await ctx.authority.find(serial)
-      : action === 'revoke' ? await ctx.authority.revoke(serial, reason as RevocationReason)
-        : action === 'suspend' ? await ctx.authority.suspend(serial) : await ctx.authority.resume(serial)
+      : action === 'revoke' ? await ctx.authority.revoke(serial, reason as RevocationReason, CLI_ACTOR)
+        : action === 'suspend' ? await ctx.authority.suspend(serial, CLI_ACTOR) : await ctx.authority.resume(serial, CLI_ACTOR)
     if (!record) throw certificateNotFound(serial)
     print([{
       serial: record.serial, subscriber: record.subscriberId, holder: record.holder, not_after: iso(record.notAfter),
       status: record.status, reason: record.revocationReason ?? '-', changed: iso(record.revokedAt),
     }], args)
   })
+}
+
+/** Who the audit log names for what the CLI does: the operator at the server's console. */
+const CLI_ACTOR = 'cli'
+
+async function operatorEvent(ctx: AppContext, type: AuditEventType, data: Record<string, unknown>): Promise<void> {
+  await ctx.audit.record(ctx.db, { type, data: { actor: CLI_ACTOR, ...data } })
 }
 
 async function addClient(args: Parsed, withContext: Environment['withContext']): Promise<void> {
@@ -377,8 +389,9 @@ async function addClient(args: Parsed, withContext: Environment['withContext']):
       redirectUris: list('redirect-uri'), postLogoutRedirectUris: list('post-logout-redirect-uri'),
       grantTypes: list('grant-type'), authMethod: text('auth-method'), scope: text('scope'), metadata,
       fapi: flag('fapi'), ci: flag('ci'), pkceOptional: flag('pkce-optional'),
-      publicSubject: flag('public-subject'), certificateClaim: flag('certificate-claim'),
+      publicSubject: flag('public-subject'), certificateClaim: flag('certificate-claim'), admin: flag('admin'),
     })
+    await operatorEvent(ctx, 'operator.client_added', { client_id: client.client_id, admin: flag('admin') === true })
     process.stdout.write(JSON.stringify(client, null, 2) + '\n')
     if (client.client_secret) process.stderr.write('The client_secret is shown only now; store it safely.\n')
   })
@@ -393,6 +406,7 @@ async function initialAccessToken(ctx: AppContext, args: Parsed): Promise<void> 
     days, ci: flag('ci'), fapi: flag('fapi'), reusable: flag('reusable'), pkceOptional: flag('pkce-optional'),
     publicSubject: flag('public-subject'), certificateClaim: flag('certificate-claim'),
   })
+  await operatorEvent(ctx, 'operator.initial_access_token_created', { policies, expires_at: expiresAt.toISOString() })
   process.stdout.write(`${JSON.stringify({
     initial_access_token: token, registration_endpoint: `${ctx.config.issuer}/reg`,
     expires_at: expiresAt.toISOString(), policies,

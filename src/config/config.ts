@@ -15,6 +15,8 @@ export type DatabaseConfig =
 export interface ServerConfig {
   nodeEnv: NodeEnv
   port: number
+  /** The management listener (admin API), or undefined when ADMIN_PORT=off. */
+  admin: { port: number; host: string } | undefined
   publicUrl: URL
   /** The OpenID issuer: PUBLIC_URL without a trailing slash. */
   issuer: string
@@ -119,6 +121,8 @@ const consentText = z.string()
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production'], { error: 'must be development, test or production' }).default('development'),
   PORT: integerText(0, 65535).default(3000),
+  ADMIN_PORT: z.union([z.literal('off'), integerText(0, 65535)], { error: 'must be a port (0 to 65535) or off' }).default(3001),
+  ADMIN_HOST: z.string().regex(/^[A-Za-z0-9.:[\]-]{1,255}$/, { error: 'must be an address or host name to listen on' }).default('127.0.0.1'),
   PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' }).optional(),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' }).optional(),
   DATABASE_OWNER_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' }).optional(),
@@ -190,9 +194,11 @@ export function buildConfig(env: ServerEnv): ServerConfig {
   if (e.FIDO_MDS_ROOTS && !e.FIDO_MDS_FILE) throw new ConfigError('FIDO_MDS_ROOTS needs FIDO_MDS_FILE (the roots verify that BLOB)')
   if (e.IDENTITY_PROVIDER_URL && !e.IDENTITY_PROVIDER_TOKEN) throw new ConfigError('IDENTITY_PROVIDER_TOKEN is required with IDENTITY_PROVIDER_URL')
 
+  if (e.ADMIN_PORT !== 'off' && e.ADMIN_PORT !== 0 && e.ADMIN_PORT === e.PORT) throw new ConfigError('ADMIN_PORT must differ from PORT: the admin API is never on the public port')
   return {
     nodeEnv: e.NODE_ENV,
     port: e.PORT,
+    admin: e.ADMIN_PORT === 'off' ? undefined : { port: e.ADMIN_PORT, host: e.ADMIN_HOST },
     publicUrl,
     issuer: publicUrl.href.replace(/\/$/, ''),
     dataDir,

@@ -6,6 +6,8 @@ import { ConfigError } from './config.ts'
 export interface ServerEnv {
   NODE_ENV?: string
   PORT?: string
+  ADMIN_PORT?: string
+  ADMIN_HOST?: string
   PUBLIC_URL?: string
   DATABASE_URL?: string
   DATABASE_OWNER_URL?: string
@@ -45,6 +47,8 @@ export interface ServerEnv {
 export const ENV_NAMES = [
   'NODE_ENV',
   'PORT',
+  'ADMIN_PORT',
+  'ADMIN_HOST',
   'PUBLIC_URL',
   'DATABASE_URL',
   'DATABASE_OWNER_URL',

@@ -21,7 +21,7 @@ interface Route {
 export class Router {
   readonly #routes: Route[] = []
 
-  add(method: 'GET' | 'POST', path: string, name: string, ...steps: [Step, ...Step[]]): this {
+  add(method: 'GET' | 'POST' | 'DELETE', path: string, name: string, ...steps: [Step, ...Step[]]): this {
     // A programming error, caught at start-up by every test that starts a server.
     if (steps.filter((step) => cachePolicy(step) !== undefined).length !== 1) throw new Error(`route ${name} (${method} ${path}) must declare exactly one cache policy (http/guards.ts)`)
     const keys: string[] = []

@@ -18,6 +18,14 @@ export const FAPI_PROFILE = 'postcert_fapi_profile'
  * authentication). Public and FAPI clients always use PKCE; everyone else does by default.
  */
 export const PKCE_REQUIRED = 'postcert_pkce_required'
+/**
+ * Client metadata the operator sets (never the client itself): the client may call the admin API
+ * with its client-credentials tokens of scope `admin` (admin/auth.ts). Such a client has the
+ * client_credentials grant only: it never acts for a subscriber.
+ */
+export const ADMIN_API = 'postcert_admin_api'
+/** The scopes an institution may ask for (every client's default scope metadata): all but admin. */
+export const SUBSCRIBER_SCOPES = ['openid', 'offline_access', 'profile', 'phone', 'ci', 'certificate']
 /** Names shown to subscribers in their language (RFC 7591 section 2.2 language tags). */
 export const LOCALIZED_NAMES = ['client_name#ko', 'client_name#en'] as const
 /**
@@ -35,7 +43,7 @@ export const OPTIONAL_SCOPES = 'postcert_optional_scopes'
 export const OPTIONABLE_SCOPES = ['profile', 'phone', 'ci', 'certificate', 'offline_access']
 
 /** Every metadata property PostCert adds to oidc-provider's. The first one triggers the whole-document checks. */
-export const POSTCERT_CLIENT_PROPERTIES = [CI_ALLOWED, FAPI_PROFILE, PKCE_REQUIRED, PUBLIC_SUBJECT_ALLOWED, CERTIFICATE_ALLOWED, ...LOCALIZED_NAMES, ...CONSENT_TEXTS, OPTIONAL_SCOPES]
+export const POSTCERT_CLIENT_PROPERTIES = [CI_ALLOWED, FAPI_PROFILE, PKCE_REQUIRED, PUBLIC_SUBJECT_ALLOWED, CERTIFICATE_ALLOWED, ADMIN_API, ...LOCALIZED_NAMES, ...CONSENT_TEXTS, OPTIONAL_SCOPES]
 
 /** What the FAPI 2.0 Security Profile allows for signatures (section 5.4: PS256, ES256, EdDSA). */
 export const FAPI_SIGNING_ALGS = ['PS256', 'ES256', 'EdDSA']
@@ -157,12 +165,22 @@ export function checkClientMetadata(ctx: KoaContextWithOIDC | undefined, metadat
   if (optional !== undefined && (typeof optional !== 'string' || !optional.split(' ').every((s) => OPTIONABLE_SCOPES.includes(s)))) {
     throw new errors.InvalidClientMetadata(`${OPTIONAL_SCOPES} must be some of ${OPTIONABLE_SCOPES.join(', ')}, separated by spaces`)
   }
-  for (const flag of [PUBLIC_SUBJECT_ALLOWED, CERTIFICATE_ALLOWED]) {
+  for (const flag of [PUBLIC_SUBJECT_ALLOWED, CERTIFICATE_ALLOWED, ADMIN_API]) {
     if (metadata[flag] !== undefined && typeof metadata[flag] !== 'boolean') throw new errors.InvalidClientMetadata(`${flag} must be true or false`)
   }
   // The same sub at every institution with public subjects: they could link their users.
   if (metadata.subject_type === 'public' && metadata[PUBLIC_SUBJECT_ALLOWED] !== true) {
     throw new errors.InvalidClientMetadata('subject_type public needs the operator\'s approval (postcert clients add --public-subject, or an initial access token from postcert iat create --public-subject)')
+  }
+  if (metadata[ADMIN_API] !== true && typeof metadata.scope === 'string' && metadata.scope.split(' ').includes('admin')) {
+    throw new errors.InvalidClientMetadata('scope admin is for the operator\'s admin API clients (postcert clients add --admin)')
+  }
+  if (metadata[ADMIN_API] === true) {
+    const grants = list(metadata.grant_types)
+    if (grants.length !== 1 || grants[0] !== 'client_credentials' || list(metadata.redirect_uris).length) {
+      throw new errors.InvalidClientMetadata('an admin API client has the client_credentials grant only, and no redirect URIs')
+    }
+    if (metadata.token_endpoint_auth_method === 'none') throw new errors.InvalidClientMetadata('an admin API client authenticates')
   }
   const pkce = metadata[PKCE_REQUIRED]
   if (pkce !== undefined && typeof pkce !== 'boolean') throw new errors.InvalidClientMetadata(`${PKCE_REQUIRED} must be true or false`)
@@ -224,13 +242,16 @@ const OPERATOR_GRANTS = [[CI_ALLOWED, 'ci'], [PKCE_REQUIRED, 'pkce-optional'], [
 /**
  * The connecting identifier and the PKCE exemption come only from the operator: at registration
  * through an initial access token carrying the policy (which has already set them), at an update
- * as stored before. Whatever the client sent itself is dropped.
+ * as stored before. Whatever the client sent itself is dropped. The admin API never comes from
+ * registration, whatever the token: only the operator's commands set it.
  */
 function keepOperatorGrants(ctx: KoaContextWithOIDC | undefined, metadata: Metadata): void {
   const route = ctx?.oidc?.route
   if (route !== 'registration' && route !== 'client_update') return
   const policies = (ctx!.oidc.entities.InitialAccessToken as { policies?: string[] } | undefined)?.policies ?? []
   const stored = ctx!.oidc.entities.Client as unknown as Metadata | undefined
+  if (route === 'registration' || stored?.[ADMIN_API] === undefined) delete metadata[ADMIN_API]
+  else metadata[ADMIN_API] = stored[ADMIN_API]
   for (const [property, policy] of OPERATOR_GRANTS) {
     const granted = route === 'registration' ? (policies.includes(policy) ? metadata[property] : undefined) : stored?.[property]
     if (granted === undefined) delete metadata[property]

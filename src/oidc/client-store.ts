@@ -5,7 +5,7 @@ import type { Database } from '../db/database.ts'
 import { invalidRequest, notFound } from '../errors/errors.ts'
 import type { AdapterDeps } from './adapter.ts'
 import { PostgresAdapter } from './adapter.ts'
-import { CERTIFICATE_ALLOWED, CI_ALLOWED, FAPI_DEFAULT_ID_TOKEN_ALG, FAPI_PROFILE, PKCE_REQUIRED, PUBLIC_SUBJECT_ALLOWED } from './client-policy.ts'
+import { ADMIN_API, CERTIFICATE_ALLOWED, CI_ALLOWED, FAPI_DEFAULT_ID_TOKEN_ALG, FAPI_PROFILE, PKCE_REQUIRED, PUBLIC_SUBJECT_ALLOWED } from './client-policy.ts'
 
 export interface NewClient {
   name: string
@@ -28,6 +28,8 @@ export interface NewClient {
   certificateClaim?: boolean
   /** The operator lets this confidential client omit PKCE (certification clients). */
   pkceOptional?: boolean
+  /** A client of the admin API (client_credentials only, tokens of scope admin). */
+  admin?: boolean
 }
 
 export type ClientMetadata = Record<string, unknown> & { client_id: string }
@@ -53,7 +55,7 @@ export class ClientStore {
   /** Returns the stored metadata, including the client_secret: the only time it is shown. */
   async add(input: NewClient): Promise<ClientMetadata> {
     const redirectUris = input.redirectUris ?? []
-    const grantTypes = input.grantTypes ?? (redirectUris.length ? ['authorization_code', 'refresh_token'] : ['client_credentials'])
+    const grantTypes = input.grantTypes ?? (redirectUris.length && !input.admin ? ['authorization_code', 'refresh_token'] : ['client_credentials'])
     const authMethod = input.authMethod ?? (input.public ? 'none' : input.fapi ? 'private_key_jwt' : 'client_secret_basic')
     if (input.public && authMethod !== 'none') throw invalidRequest('a public client authenticates with "none"')
     const metadata: ClientMetadata = {
@@ -71,6 +73,7 @@ export class ClientStore {
       ...(input.publicSubject ? { [PUBLIC_SUBJECT_ALLOWED]: true } : {}),
       ...(input.certificateClaim ? { [CERTIFICATE_ALLOWED]: true } : {}),
       ...(input.pkceOptional ? { [PKCE_REQUIRED]: false } : {}),
+      ...(input.admin ? { [ADMIN_API]: true, scope: 'admin' } : {}),
       // What client-policy.ts requires of a FAPI client, written out so the stored document says it.
       ...(input.fapi ? {
         [FAPI_PROFILE]: '2.0', require_pushed_authorization_requests: true, dpop_bound_access_tokens: true,
@@ -89,6 +92,21 @@ export class ClientStore {
     if (await this.#adapter.find(metadata.client_id)) throw invalidRequest(`client ${metadata.client_id} already exists`)
     await this.#adapter.upsert(metadata.client_id, metadata, 0)
     return metadata
+  }
+
+  /**
+   * A new client_secret for a client that authenticates with one, shown once: the old one stops
+   * working (running servers within the 10 s they keep a client's metadata).
+   */
+  async rotateSecret(clientId: string): Promise<{ client_id: string; client_secret: string }> {
+    const found = await this.#adapter.find(clientId) as ClientMetadata | undefined
+    if (!found) throw notFound(`no client ${clientId}`)
+    const method = found.token_endpoint_auth_method ?? 'client_secret_basic'
+    if (method === 'none' || method === 'private_key_jwt') throw invalidRequest(`client ${clientId} authenticates with ${String(method)}: it has no secret`)
+    const { sealed_client_secret: _sealed, ...rest } = found
+    const secret = randomBytes(32).toString('base64url')
+    await this.#adapter.upsert(clientId, { ...rest, client_secret: secret }, 0)
+    return { client_id: clientId, client_secret: secret }
   }
 
   async show(clientId: string): Promise<ClientMetadata> {

@@ -11,7 +11,7 @@ import { parseSignatureRequest, signaturesResource, SignatureRequestError, SIGNA
 import { PostgresAdapter, RowHandover, type AdapterDeps } from './adapter.ts'
 import { findRegisteredGrant } from '../registrations/registered-grant.ts'
 import { loginPolicy, type LoginPolicyDeps } from './login-policy.ts'
-import { certificateAllowed, checkClientMetadata, ciAllowed, CI_ALLOWED, isOwnSector, fapiProfileOf, FAPI_SIGNING_ALGS, pkceRequired, POSTCERT_CLIENT_PROPERTIES, REGISTRATION_POLICIES } from './client-policy.ts'
+import { certificateAllowed, checkClientMetadata, SUBSCRIBER_SCOPES, ciAllowed, CI_ALLOWED, isOwnSector, fapiProfileOf, FAPI_SIGNING_ALGS, pkceRequired, POSTCERT_CLIENT_PROPERTIES, REGISTRATION_POLICIES } from './client-policy.ts'
 import { spendInitialAccessToken } from './initial-access-token.ts'
 import { asText } from '../util/text.ts'
 import type { SubscriberClaims } from '../subscribers/subscriber-store.ts'
@@ -309,10 +309,13 @@ export function createProvider(deps: ProviderDeps): Provider {
         : {}),
     pkce: { required: (_ctx, client) => pkceRequired(client) },
     responseTypes: ['code'],
-    scopes: ['openid', 'offline_access', 'profile', 'phone', 'ci', 'certificate'],
+    // admin: the admin API's, for its clients only (client-policy.ts); every other client is limited
+    // to the subscriber scopes by its default scope metadata.
+    scopes: [...SUBSCRIBER_SCOPES, 'admin'],
     claims: Object.fromEntries(Object.entries(SCOPE_CLAIMS).map(([scope, claims]) => [scope, [...claims]])),
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
     clientDefaults: {
+      scope: SUBSCRIBER_SCOPES.join(' '),
       grant_types: ['authorization_code'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',

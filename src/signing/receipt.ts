@@ -33,6 +33,13 @@ export class ReceiptSigner {
     this.#key = { kid: active.kid, key: createPrivateKey({ key: active, format: 'jwk' }), publicJwk: publicJwk(active) }
   }
 
+  /** Runs `sign` with the active key, taken once (a rotation may swap it meanwhile). */
+  async signWith<T>(sign: (key: { kid: string; key: KeyObject; publicJwk: ReturnType<typeof publicJwk> }) => Promise<T>): Promise<T> {
+    const key = this.#key
+    if (!key) throw new Error('receipt signer has no key yet')
+    return await sign(key)
+  }
+
   /** The receipt, and the public key that signed it (kept in receipt_key with the signature). */
   async sign(input: { issuer: string; subject: string; clientId: string; id: string; signedAt: Date; content: ReceiptContent }): Promise<{ receipt: string; key: ReturnType<typeof publicJwk> }> {
     // Taken once: a rotation may swap the key while this receipt is being signed.
@@ -45,6 +52,21 @@ export class ReceiptSigner {
       .sign(key.key)
     return { receipt, key: key.publicJwk }
   }
+}
+
+/**
+ * A statement PostCert signs with the same key as its receipts (an audit export's digest): a JWT
+ * of type `typ`, verifiable with the JWKS while the key is published, and with the public key
+ * returned beside it afterwards.
+ */
+export async function signStatement(signer: ReceiptSigner, typ: string, claims: Record<string, unknown>, issuer: string, at: Date): Promise<{ jws: string; key: ReturnType<typeof publicJwk> }> {
+  return await signer.signWith(async (key) => ({
+    jws: await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'ES256', kid: key.kid, typ })
+      .setIssuer(issuer).setIssuedAt(Math.floor(at.getTime() / 1000))
+      .sign(key.key),
+    key: key.publicJwk,
+  }))
 }
 
 export const thumbprint = (der: Uint8Array) => createHash('sha256').update(der).digest('base64url')

@@ -74,6 +74,11 @@ export class SubscriberStore {
   }
 
   /** The subscriber's claims, cached for SUBSCRIBER_CACHE_SECONDS. */
+  /** The subscribers with this mobile number (E.164); served by subscriber_phone_idx. */
+  async findByPhone(e164: string): Promise<Subscriber[]> {
+    return await this.#db.selectFrom('subscriber').selectAll().where('phone_e164', '=', e164).orderBy('created_at').limit(50).execute()
+  }
+
   async claims(id: string): Promise<SubscriberClaims | undefined> {
     const cached = this.#claims.get(id)
     if (cached) return cached

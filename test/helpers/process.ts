@@ -17,7 +17,8 @@ export interface ServerProcess {
 export function childEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: process.env.TMPDIR,
-    NODE_ENV: 'test', LOG_LEVEL: 'info', ...env,
+    // The admin API's default port (3001) would be shared by every server a test starts.
+    NODE_ENV: 'test', LOG_LEVEL: 'info', ADMIN_PORT: 'off', ...env,
   }
 }
 

@@ -7,13 +7,14 @@ import pino from 'pino'
 import { buildConfig } from '../../src/config/config.ts'
 import type { ServerEnv } from '../../src/config/env.ts'
 import { AppContext, type ContextOverrides } from '../../src/context.ts'
-import type { RunningServer } from '../../src/http/server.ts'
-import { serve } from '../../src/serve.ts'
+import { serve, type ServingContext } from '../../src/serve.ts'
 import { createTestDatabase, type Backend, type TestDatabase } from './db.ts'
 
 export interface TestServer {
   ctx: AppContext
   url: string
+  /** The admin API's listener, when the test asked for one (ADMIN_PORT: '0'). */
+  adminUrl: string | undefined
   issuer: string
   database: TestDatabase
   masterKey: Buffer
@@ -47,9 +48,9 @@ export async function startTestServer(options: {
   const port = await freePort()
   const database = options.database ?? await createTestDatabase(options.backend)
   const masterKey = options.masterKey ?? randomBytes(32)
-  const config = buildConfig({ NODE_ENV: 'test', PORT: String(port), PUBLIC_URL: `http://${options.hostname ?? '127.0.0.1'}:${port}`, DATA_DIR: tempDir(), ...options.env })
+  const config = buildConfig({ NODE_ENV: 'test', PORT: String(port), ADMIN_PORT: 'off', PUBLIC_URL: `http://${options.hostname ?? '127.0.0.1'}:${port}`, DATA_DIR: tempDir(), ...options.env })
   const ctx = await AppContext.fromConfig(config, { masterKey }, { logger: pino({ level: 'silent' }), db: database.db, migrationDb: database.ownerDb, ...options.overrides })
-  let running: RunningServer
+  let running: ServingContext
   try {
     running = await serve(ctx, { port, host: '127.0.0.1', jobs: false })
   } catch (err) {
@@ -57,7 +58,7 @@ export async function startTestServer(options: {
     throw err
   }
   return {
-    ctx, url: running.url, issuer: config.issuer, database, masterKey,
+    ctx, url: running.url, adminUrl: running.admin?.url, issuer: config.issuer, database, masterKey,
     close: async () => {
       await running.close()
       await database.dropData()

@@ -1,0 +1,90 @@
+import Koa, { type Context } from 'koa'
+import type { Logger } from 'pino'
+import { z } from 'zod'
+import { invalidRequest } from '../errors/errors.ts'
+import { errorHandler } from '../http/error-handler.ts'
+import { readJson } from '../http/form.ts'
+import { noStore } from '../http/guards.ts'
+import { requestContext } from '../http/request-context.ts'
+import { Router } from '../http/router.ts'
+import { securityHeaders } from '../http/security-headers.ts'
+import type { Views } from '../http/views.ts'
+import type { Metrics } from '../ops/metrics.ts'
+import { adminRoutes, type AdminDeps, type AdminRoute } from './api.ts'
+import { authenticate } from './auth.ts'
+import { openApiDocument } from './openapi.ts'
+
+export interface AdminAppDeps extends AdminDeps {
+  logger: Logger
+  metrics: Metrics
+  views: Views
+  version: string
+}
+
+/**
+ * The management listener's application (ADMIN_PORT): the admin API, its OpenAPI document at
+ * /openapi.json, /healthz, and /metrics for an admin token. Requests are logged and counted as
+ * on the public port (routes named admin_<operationId>); errors are OAuth-style JSON.
+ */
+export function createAdminApp(deps: AdminAppDeps): Koa {
+  const routes = adminRoutes(deps)
+  const document = openApiDocument(routes, { issuer: deps.issuer, version: deps.version })
+  const router = new Router()
+  router.add('GET', '/openapi.json', 'admin_openapi', noStore, (ctx) => {
+    ctx.body = document
+  })
+  router.add('GET', '/healthz', 'admin_healthz', noStore, (ctx) => {
+    ctx.body = { status: 'ok' }
+  })
+  router.add('GET', '/metrics', 'admin_metrics', noStore, async (ctx) => {
+    await authenticate(ctx, deps.provider())
+    ctx.type = deps.metrics.contentType
+    ctx.body = await deps.metrics.exposition()
+  })
+  for (const route of routes) {
+    router.add(route.method, route.path.replace(/\{(\w+)\}/g, ':$1'), `admin_${route.operationId}`, noStore, async (ctx, params) => {
+      await run(route, ctx, params, deps)
+    })
+  }
+  const app = new Koa()
+  app.use(requestContext(deps.logger, deps.metrics, false))
+  app.use(securityHeaders(false))
+  app.use(errorHandler(deps.views, deps.logger))
+  app.use(router.middleware())
+  return app
+}
+
+async function run(route: AdminRoute, ctx: Context, params: Record<string, string>, deps: AdminAppDeps): Promise<void> {
+  const actor = route.public ? undefined : await authenticate(ctx, deps.provider())
+  const input = {
+    params: route.params ? parse(route.params, params, 'path') as Record<string, string> : {},
+    query: route.query ? parse(route.query, singleValues(ctx.query), 'query') as Record<string, unknown> : {},
+    body: route.body ? parse(route.body, await readJson(ctx), 'body') : undefined,
+  }
+  const result = await route.handle(input, actor, ctx)
+  ctx.status = route.status ?? 200
+  if (route.jsonLines) {
+    ctx.type = 'application/x-ndjson'
+    ctx.set('Content-Disposition', `attachment; filename="postcert-${route.operationId}.jsonl"`)
+  }
+  ctx.body = result
+}
+
+/** A query parameter given twice is a mistake, not a list. */
+function singleValues(query: Record<string, string | string[] | undefined>): Record<string, string | undefined> {
+  const single: Record<string, string | undefined> = {}
+  for (const [key, value] of Object.entries(query)) {
+    if (Array.isArray(value)) throw invalidRequest(`${key} is given more than once`)
+    single[key] = value
+  }
+  return single
+}
+
+/** Validates one part of a request; the first problem is the error's description. */
+function parse(schema: z.ZodObject, value: unknown, where: string): unknown {
+  const parsed = schema.strict().safeParse(value)
+  if (parsed.success) return parsed.data
+  const issue = parsed.error.issues[0]!
+  const name = issue.path.length ? issue.path.join('.') : where
+  throw invalidRequest(`${where} ${name}: ${issue.message}`)
+}

@@ -1,0 +1,246 @@
+// The admin API on its own listener: who may call it (only an admin API client's client-credentials
+// token with scope admin), its OpenAPI 3.1 document (valid, and naming every route), and every
+// route called once with its answer checked against that document.
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { before, describe, it } from 'node:test'
+import { Validator } from '@seriousme/openapi-schema-validator'
+import { Ajv2020 } from 'ajv/dist/2020.js'
+import addFormats from 'ajv-formats'
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose'
+import request from 'supertest'
+import { ManualClock } from '../../src/util/clock.ts'
+import { ADMIN_API } from '../../src/oidc/client-policy.ts'
+import { createInitialAccessToken } from '../../src/oidc/initial-access-token.ts'
+import { loginSuite } from '../helpers/suite.ts'
+
+type Operation = { operationId: string; responses: Record<string, { content?: Record<string, { schema: object }> }> }
+type Document = { openapi: string; paths: Record<string, Record<string, Operation> & { servers?: unknown }>; components: { schemas: Record<string, object> } }
+
+describe('the admin API', () => {
+  const clock = new ManualClock()
+  const { server, h } = loginSuite(clock, () => ({ env: { ADMIN_PORT: '0' } }))
+  let admin: string
+  let document: Document
+  let token: string
+  let adminClientId: string
+  let adminSecret: string
+  const called = new Set<string>()
+  const ajv = new Ajv2020({ strict: false, allErrors: true })
+  addFormats.default(ajv)
+
+  /** A client-credentials token from the public token endpoint. */
+  async function clientToken(clientId: string, secret: string, scope?: string): Promise<request.Response> {
+    return await request(server.url).post('/token').auth(clientId, secret).type('form').send({ grant_type: 'client_credentials', ...(scope ? { scope } : {}) })
+  }
+
+  /** Calls an admin route and checks the answer against the document's schema for that status. */
+  async function call(method: 'get' | 'post' | 'delete', path: string, options: { body?: object; expect?: number; as?: string } = {}): Promise<request.Response> {
+    let req = request(admin)[method](path).set('Authorization', `Bearer ${options.as ?? token}`)
+    if (options.body) req = req.send(options.body)
+    const res = await req
+    assert.equal(res.status, options.expect ?? 200, `${method.toUpperCase()} ${path}: ${res.text}`)
+    conforms(method, path.split('?')[0]!, res)
+    return res
+  }
+
+  /** Finds the operation of a concrete path, records it as called, and validates the body. */
+  function conforms(method: string, path: string, res: request.Response): void {
+    const [template, operation] = Object.entries(document.paths).map(([p, item]) => [p, item[method]] as const)
+      .find(([p, op]) => op && new RegExp(`^${p.replace(/\{\w+\}/g, '[^/]+')}$`).test(path)) ?? []
+    assert.ok(template && operation, `${method} ${path} is in the OpenAPI document`)
+    called.add(operation.operationId)
+    const content = operation.responses[String(res.status)]?.content
+    assert.ok(content, `${operation.operationId} documents status ${res.status}`)
+    const [type, { schema }] = Object.entries(content)[0]!
+    assert.ok(res.headers['content-type']!.startsWith(type === 'application/x-ndjson' ? 'application/x-ndjson' : type.split(';')[0]!), `${operation.operationId}: ${res.headers['content-type']} for ${type}`)
+    if (!type.includes('json')) return
+    const validate = ajv.compile({ ...schema, components: document.components })
+    const bodies = type === 'application/x-ndjson' ? res.text.trim().split('\n').map((l) => JSON.parse(l) as unknown) : [res.body as unknown]
+    for (const body of bodies) assert.ok(validate(body), `${operation.operationId}: ${ajv.errorsText(validate.errors)} in ${JSON.stringify(body).slice(0, 300)}`)
+  }
+
+  before(async () => {
+    admin = server.adminUrl!
+    assert.ok(admin, 'the management listener runs')
+    const created = await server.ctx.clients.add({ name: '운영 자동화', admin: true })
+    adminClientId = created.client_id
+    adminSecret = String(created.client_secret)
+    const res = await clientToken(adminClientId, adminSecret, 'admin')
+    assert.equal(res.status, 200, res.text)
+    token = res.body.access_token as string
+    document = (await request(admin).get('/openapi.json').expect(200)).body as Document
+  })
+
+  it('publishes an OpenAPI 3.1 document that an OpenAPI validator accepts', async () => {
+    assert.equal(document.openapi, '3.1.0')
+    const result = await new Validator().validate(document as never)
+    assert.equal(result.valid, true, JSON.stringify(result.errors, null, 2))
+  })
+
+  it('lets in only an admin API client\'s client-credentials token with scope admin', async () => {
+    const refused = async (authorization: string | undefined, status: number, error: string) => {
+      let req = request(admin).get('/clients')
+      if (authorization) req = req.set('Authorization', authorization)
+      const res = await req
+      assert.equal(res.status, status, res.text)
+      assert.equal(res.body.error, error)
+      assert.match(res.headers['www-authenticate']!, /^Bearer realm="postcert-admin"/)
+    }
+    await refused(undefined, 401, 'invalid_token')
+    await refused('Bearer not-a-token', 401, 'invalid_token')
+    await refused(`Basic ${Buffer.from('a:b').toString('base64')}`, 401, 'invalid_token')
+
+    // An institution cannot get scope admin; its client-credentials token opens nothing.
+    const bank = await server.ctx.clients.add({ name: '은행', grantTypes: ['client_credentials'] })
+    const asked = await clientToken(bank.client_id, String(bank.client_secret), 'admin')
+    assert.equal(asked.status, 400)
+    assert.equal(asked.body.error, 'invalid_scope')
+    const bankToken = await clientToken(bank.client_id, String(bank.client_secret))
+    assert.equal(bankToken.status, 200)
+    await refused(`Bearer ${bankToken.body.access_token}`, 401, 'invalid_token')
+    await assert.rejects(server.ctx.clients.add({ name: '은행', grantTypes: ['client_credentials'], scope: 'openid admin' }), /scope admin is for the operator's admin API clients/)
+
+    // The admin client's token without the scope.
+    const unscoped = await clientToken(adminClientId, adminSecret)
+    assert.equal(unscoped.status, 200, unscoped.text)
+    await refused(`Bearer ${unscoped.body.access_token}`, 403, 'insufficient_scope')
+
+    // A subscriber's access token at an institution.
+    const rp = await h.relyingParty({ name: '관리자 시험 은행', redirectUri: 'https://admin-test.example.kr/cb' })
+    const { tokens } = await h.login(rp, await h.subscriber())
+    await refused(`Bearer ${tokens.access_token}`, 401, 'invalid_token')
+
+    // Dynamic registration cannot make an admin API client, whatever it sends.
+    const iat = await createInitialAccessToken(server.ctx.host.provider, { days: 1 })
+    const registered = await request(server.url).post('/reg').set('Authorization', `Bearer ${iat.token}`)
+      .send({ client_name: 'sneaky', grant_types: ['client_credentials'], response_types: [], redirect_uris: [], [ADMIN_API]: true })
+    assert.equal(registered.status, 201, registered.text)
+    assert.equal(registered.body[ADMIN_API], undefined)
+    assert.equal((await clientToken(registered.body.client_id as string, registered.body.client_secret as string, 'admin')).body.error, 'invalid_scope')
+    const sneaky = await clientToken(registered.body.client_id as string, registered.body.client_secret as string)
+    await refused(`Bearer ${sneaky.body.access_token}`, 401, 'invalid_token')
+    const asAdmin = await request(server.url).post('/reg').set('Authorization', `Bearer ${(await createInitialAccessToken(server.ctx.host.provider, { days: 1 })).token}`)
+      .send({ client_name: 'sneaky', grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'admin' })
+    assert.equal(asAdmin.status, 400, 'a registration cannot ask for scope admin')
+
+    // The admin API is not on the public port.
+    await request(server.url).get('/clients').set('Authorization', `Bearer ${token}`).expect(404)
+    assert.equal((await request(server.url).get('/openapi.json')).status, 404)
+  })
+
+  it('answers every route as documented, and writes each action to the audit log with the client that did it', async () => {
+    // Clients.
+    const added = await call('post', '/clients', { expect: 201, body: { client_name: '새 은행', redirect_uris: ['https://new-bank.example.kr/cb'] } })
+    const newId = added.body.client_id as string
+    assert.equal(typeof added.body.client_secret, 'string')
+    const listed = await call('get', '/clients')
+    assert.ok((listed.body.clients as { client_id: string }[]).some((c) => c.client_id === newId))
+    assert.ok(!(listed.body.clients as Record<string, unknown>[]).some((c) => 'client_secret' in c))
+    assert.equal((await call('get', `/clients/${newId}`)).body.client_name, '새 은행')
+    const rotated = await call('post', `/clients/${newId}/secret`)
+    assert.notEqual(rotated.body.client_secret, added.body.client_secret)
+    await call('delete', `/clients/${newId}`)
+    await call('get', `/clients/${newId}`, { expect: 404 })
+    await call('post', '/clients', { expect: 400, body: { client_name: 'bad', redirect_uris: ['http://evil.example/cb'] } })
+    await call('post', '/clients', { expect: 400, body: { client_name: 'x', unknown_field: 1 } })
+
+    // Initial access tokens: usable at the public registration endpoint.
+    const iat = await call('post', '/initial-access-tokens', { expect: 201, body: { expires_in_days: 2, ci: true } })
+    assert.equal(iat.body.registration_endpoint, `${server.issuer}/reg`)
+    assert.deepEqual(iat.body.policies, ['ci'])
+    await request(server.url).post('/reg').set('Authorization', `Bearer ${iat.body.token}`).send({ client_name: 'via iat', redirect_uris: ['https://iat.example.kr/cb'] }).expect(201)
+
+    // Keys and the CA.
+    const keys = await call('get', '/keys')
+    assert.equal((keys.body.keys as { state: string }[]).filter((k) => k.state === 'active').length, 2)
+    const rotation = await call('post', '/keys/rotate')
+    assert.equal(rotation.body.activated.length, 2)
+    const ca = await call('get', '/ca')
+    assert.deepEqual((ca.body.certificates as { role: string }[]).map((c) => c.role).sort(), ['issuing', 'root'])
+
+    // Certificates and subscribers.
+    const holder = await h.subscriber()
+    const serial = holder.certificate.serial
+    const search = await call('get', `/certificates?subscriber=${holder.id}&status=good`)
+    assert.deepEqual((search.body.certificates as { serial: string }[]).map((c) => c.serial), [serial])
+    await call('get', '/certificates?status=nope', { expect: 400 })
+    await call('get', '/certificates?limit=1&limit=2', { expect: 400 })
+    const firstPage = await call('get', '/certificates?limit=1')
+    if (firstPage.body.next) await call('get', `/certificates?limit=1&after=${firstPage.body.next}`)
+    assert.equal((await call('get', `/certificates/${serial}`)).body.status, 'good')
+    await call('get', '/certificates/00ffee', { expect: 404 })
+    assert.equal((await call('post', `/certificates/${serial}/suspend`)).body.status, 'suspended')
+    assert.equal((await request(server.url).get(`/pki/certificates/${serial}`).expect(200)).body.status, 'suspended')
+    assert.equal((await call('post', `/certificates/${serial}/resume`)).body.status, 'good')
+    await call('post', `/certificates/${serial}/revoke`, { expect: 400, body: { reason: 'superseded' } })
+    const revoked = await call('post', `/certificates/${serial}/revoke`, { body: { reason: 'keyCompromise' } })
+    assert.equal(revoked.body.revocation_reason, 'keyCompromise')
+    assert.equal((await request(server.url).get(`/pki/certificates/${serial}`).expect(200)).body.status, 'revoked')
+    await call('post', `/certificates/${serial}/resume`, { expect: 409 })
+    const found = await call('get', '/subscribers?phone=010-0000-0001')
+    assert.ok((found.body.subscribers as { id: string }[]).some((s) => s.id === holder.id))
+    await call('get', '/subscribers?phone=12', { expect: 400 })
+    const shown = await call('get', `/subscribers/${holder.id}`)
+    assert.deepEqual((shown.body.certificates as { status: string }[]).map((c) => c.status), ['revoked'])
+    assert.ok((shown.body.activity as { type: string }[]).some((e) => e.type === 'certificate.revoked'))
+    await call('get', '/subscribers/ps_nobody', { expect: 404 })
+
+    // The audit log: every action above, with the admin client as the actor.
+    const actor = `client:${adminClientId}`
+    const audit = await call('get', '/audit?limit=1000')
+    const byType = (type: string) => (audit.body.events as { type: string; data: { actor?: string } }[]).filter((e) => e.type === type)
+    for (const type of ['operator.client_added', 'operator.client_secret_rotated', 'operator.client_removed', 'operator.initial_access_token_created', 'operator.keys_rotated', 'certificate.suspended', 'certificate.resumed', 'certificate.revoked']) {
+      assert.ok(byType(type).some((e) => e.data.actor === actor), `${type} by ${actor}`)
+    }
+    const page = await call('get', '/audit?limit=2')
+    assert.equal(page.body.events.length, 2)
+    await call('get', `/audit?limit=2&before=${page.body.next}`)
+    assert.equal((await call('get', `/audit?serial=${serial}&type=certificate.revoked`)).body.events.length, 1)
+
+    // Metrics need the token too.
+    await request(admin).get('/metrics').expect(401)
+    const metrics = await request(admin).get('/metrics').set('Authorization', `Bearer ${token}`).expect(200)
+    assert.match(metrics.text, /postcert_http_requests_total\{method="GET",route="admin_queryAudit",status="200"\}/)
+    assert.deepEqual((await request(admin).get('/healthz').expect(200)).body, { status: 'ok' })
+  })
+
+  it('exports the audit log as JSON lines whose last line, signed with the receipt key, gives their count and SHA-256', async () => {
+    const res = await call('get', `/audit/export?from=${new Date(clock.now().getTime() - 86_400_000).toISOString()}`)
+    assert.match(res.headers['content-disposition']!, /attachment; filename="postcert-exportAudit.jsonl"/)
+    const lines = res.text.split('\n').filter(Boolean)
+    const last = JSON.parse(lines.pop()!) as { export: { count: number; sha256: string }; jws: string; key: { kid: string } }
+    assert.equal(last.export.count, lines.length)
+    assert.ok(lines.length > 5)
+    const digest = createHash('sha256').update(lines.map((l) => `${l}\n`).join('')).digest('base64url')
+    assert.equal(last.export.sha256, digest)
+    // The issuer's JWKS has the key (the line carries it too, for when it is no longer published).
+    const keys = (await request(server.url).get('/jwks').expect(200)).body as JSONWebKeySet
+    assert.ok(keys.keys.some((k) => k.kid === last.key.kid))
+    const { payload, protectedHeader } = await jwtVerify(last.jws, createLocalJWKSet(keys), { issuer: server.issuer })
+    await jwtVerify(last.jws, createLocalJWKSet({ keys: [last.key] }), { issuer: server.issuer })
+    conforms('get', '/signatures/keys', await request(server.url).get('/signatures/keys'))
+    assert.equal(protectedHeader.typ, 'postcert-audit-export+jwt')
+    assert.deepEqual(payload.export, last.export)
+    // The export itself is audited.
+    const after = await call('get', '/audit?type=operator.audit_exported')
+    assert.equal(after.body.events[0].data.count, last.export.count)
+  })
+
+  it('documents the public PKI endpoints, which answer as documented', async () => {
+    const holder = await h.subscriber()
+    for (const path of ['/pki/ca.pem', '/pki/issuing.cer', '/pki/crl', `/pki/certificates/${holder.certificate.serial}`]) {
+      conforms('get', path, await request(server.url).get(path).expect(200))
+    }
+    const ocspRequest = Buffer.from('3000', 'hex')
+    conforms('post', '/pki/ocsp', await request(server.url).post('/pki/ocsp').set('Content-Type', 'application/ocsp-request').send(ocspRequest))
+    conforms('get', '/pki/ocsp/MAA%3D', await request(server.url).get('/pki/ocsp/MAA%3D'))
+    conforms('get', '/signatures/sig_0000000000000000000000', await request(server.url).get('/signatures/sig_0000000000000000000000'))
+    conforms('post', '/signatures/verify', await request(server.url).post('/signatures/verify').send({ payload: 'x' }))
+  })
+
+  it('has every documented operation called by these tests', () => {
+    const documented = Object.values(document.paths).flatMap((item) => Object.entries(item).filter(([k]) => k !== 'servers').map(([, op]) => (op as Operation).operationId))
+    assert.deepEqual([...called].sort(), [...new Set(documented)].sort())
+  })
+})
