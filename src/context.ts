@@ -47,6 +47,7 @@ import { ClientStore } from './oidc/client-store.ts'
 import { registerDemoClient } from './oidc/demo-client.ts'
 import { createProvider, pairwiseSubject } from './oidc/provider.ts'
 import { ProviderHost } from './oidc/provider-host.ts'
+import type { AdminDeps } from './admin/api.ts'
 import { createLogger } from './ops/logger.ts'
 import { Metrics } from './ops/metrics.ts'
 import { ReceiptSigner } from './signing/receipt.ts'
@@ -210,6 +211,15 @@ export class AppContext {
   readonly https: boolean
   readonly #pairwiseSalt: string
   readonly #staticChecks = new StaticCheckCache()
+
+  /** What the admin API works with (the management listener, and the CLI when no server runs). */
+  adminDeps(): AdminDeps {
+    return {
+      db: this.db, clock: this.clock, issuer: this.config.issuer, keyRefreshSeconds: this.config.keyRefreshSeconds, provider: () => this.host.provider,
+      clients: this.clients, signingKeys: this.signingKeys, ca: this.ca, authority: this.authority, subscribers: this.subscribers,
+      registrations: this.registrations, audit: this.audit, receipts: this.receipts,
+    }
+  }
 
   /**
    * Migrates, checks the master key, creates first-start keys, secrets and CA, builds every

@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { createAdminApp } from './admin/app.ts'
+import { tokenHash } from './admin/local-token.ts'
 import { ROOT_DIR, type AppContext } from './context.ts'
 import { listen, type RunningServer } from './http/server.ts'
 import { startJobs } from './jobs.ts'
@@ -16,16 +17,14 @@ export interface ServingContext extends RunningServer {
  * ADMIN_HOST:ADMIN_PORT), its periodic work started when `jobs` is set (tests drive the jobs
  * themselves). Closing drains requests on both listeners, stops the jobs, then closes the context.
  */
-export async function serve(ctx: AppContext, options: { port: number; host?: string; jobs: boolean }): Promise<ServingContext> {
+export async function serve(ctx: AppContext, options: { port: number; host?: string; jobs: boolean; localAdminToken?: string }): Promise<ServingContext> {
   await mountRoutes(ctx)
   const stopJobs = options.jobs ? startJobs(ctx) : () => {}
   let admin: RunningServer | undefined
   try {
     if (ctx.config.admin) {
       const app = createAdminApp({
-        db: ctx.db, clock: ctx.clock, issuer: ctx.config.issuer, keyRefreshSeconds: ctx.config.keyRefreshSeconds, provider: () => ctx.host.provider,
-        clients: ctx.clients, signingKeys: ctx.signingKeys, ca: ctx.ca, authority: ctx.authority, subscribers: ctx.subscribers,
-        registrations: ctx.registrations, audit: ctx.audit, receipts: ctx.receipts,
+        ...ctx.adminDeps(), localTokenHash: options.localAdminToken ? tokenHash(options.localAdminToken) : undefined,
         logger: ctx.logger, metrics: ctx.metrics, views: ctx.views, version: VERSION,
       })
       const handle = app.callback()

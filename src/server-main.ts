@@ -6,6 +6,7 @@ import { buildConfig, ConfigError, type ServerConfig } from './config/config.ts'
 import { readEnv } from './config/env.ts'
 import { loadSecrets } from './config/secrets.ts'
 import { AppContext } from './context.ts'
+import { localUrl, newLocalToken, writeLocalToken } from './admin/local-token.ts'
 import { createLogger } from './ops/logger.ts'
 import { serveClusterMetrics } from './ops/metrics.ts'
 import { serve } from './serve.ts'
@@ -22,6 +23,10 @@ async function main(options: RunOptions): Promise<void> {
   // Before any worker exists: a development master key is generated here, once.
   const secrets = loadSecrets(env, config)
   if (config.workers > 1 && cluster.isPrimary) return supervise(config)
+  // The operator's console reaches this server with a token only it can read (admin/local-token.ts):
+  // the supervisor's, handed to each worker, or this process's own.
+  const localAdminToken = process.env.POSTCERT_LOCAL_ADMIN_TOKEN ?? (config.admin ? newLocalToken() : undefined)
+  delete process.env.POSTCERT_LOCAL_ADMIN_TOKEN
   // In a cluster, every worker is a full instance (they share only the database); the first one
   // alone registers the demo relying party.
   const worker = cluster.isWorker ? Number(process.env.POSTCERT_WORKER ?? 0) : undefined
@@ -29,11 +34,14 @@ async function main(options: RunOptions): Promise<void> {
   const ctx = await AppContext.fromConfig(worker ? { ...config, demoRelyingParty: undefined } : config, secrets, { logger })
   let running
   try {
-    running = await serve(ctx, { port: config.port, jobs: true })
+    running = await serve(ctx, { port: config.port, jobs: true, localAdminToken })
   } catch (err) {
     await ctx.close().catch(() => {})
     throw err
   }
+  const adminAddress = running.admin?.server.address()
+  const removeLocalToken = cluster.isWorker || !config.admin || !localAdminToken || !adminAddress || typeof adminAddress === 'string' ? undefined
+    : writeLocalToken(config.dataDir, { url: localUrl(config.admin.host, adminAddress.port), token: localAdminToken })
   ctx.logger.info({ issuer: config.issuer, port: running.server.address(), admin: running.admin?.server.address() ?? 'off', database: config.database.kind }, 'PostCert listening')
 
   let stopping = false
@@ -47,6 +55,7 @@ async function main(options: RunOptions): Promise<void> {
     ctx.logger.info({ signal }, 'shutting down')
     running.close().then(
       async () => {
+        removeLocalToken?.()
         ctx.logger.info('PostCert stopped')
         await options.flushTracing?.().catch(() => {})
         process.exit(0)
@@ -66,8 +75,11 @@ async function main(options: RunOptions): Promise<void> {
 function supervise(config: ServerConfig): void {
   const logger = createLogger(config.logLevel, { role: 'supervisor', pid: process.pid })
   let stopping = false
+  const localAdminToken = config.admin ? newLocalToken() : undefined
+  const removeLocalToken = config.admin && localAdminToken
+    ? writeLocalToken(config.dataDir, { url: localUrl(config.admin.host, config.admin.port), token: localAdminToken }) : undefined
   const fork = (index: number) => {
-    const worker = cluster.fork({ POSTCERT_WORKER: String(index) })
+    const worker = cluster.fork({ POSTCERT_WORKER: String(index), ...(localAdminToken ? { POSTCERT_LOCAL_ADMIN_TOKEN: localAdminToken } : {}) })
     let serving = false
     worker.once('listening', () => { serving = true })
     worker.on('exit', (code, signal) => {
@@ -89,9 +101,17 @@ function supervise(config: ServerConfig): void {
     logger.info({ signal }, 'stopping workers')
     const workers = Object.values(cluster.workers ?? {})
     let left = workers.length
-    if (left === 0) process.exit(exitCode)
+    if (left === 0) {
+      removeLocalToken?.()
+      process.exit(exitCode)
+    }
     for (const worker of workers) {
-      worker!.on('exit', () => { if (--left === 0) { logger.info('PostCert stopped'); process.exit(exitCode) } })
+      worker!.on('exit', () => {
+        if (--left > 0) return
+        removeLocalToken?.()
+        logger.info('PostCert stopped')
+        process.exit(exitCode)
+      })
       worker!.process.kill('SIGTERM')
     }
   }

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto'
-import type { Context } from 'koa'
 import type Provider from 'oidc-provider'
 import { z } from 'zod'
 import type { AuditEventType, AuditLog } from '../audit/audit-log.ts'
@@ -63,7 +62,7 @@ export interface AdminRoute {
   /** A JSON lines download instead of one JSON document. */
   jsonLines?: boolean
   public?: boolean
-  handle: (input: AdminInput, actor: Actor | undefined, ctx: Context) => Promise<unknown>
+  handle: (input: AdminInput, actor: Actor | undefined) => Promise<unknown>
 }
 
 const timestamp = z.iso.datetime().describe('ISO 8601, UTC')
@@ -110,6 +109,9 @@ const subscriberSchema = z.object({ id: z.string(), name: z.string(), birthdate:
 export function adminRoutes(deps: AdminDeps): AdminRoute[] {
   const record = async (type: AuditEventType, actor: Actor | undefined, data: Record<string, unknown>) =>
     await deps.audit.record(deps.db, { type, data: { actor: actor?.id ?? 'unknown', ...data } })
+  // Reading a subscriber's personal data is an event of their own: they see it in their activity.
+  const viewed = async (subscriberId: string, actor: Actor | undefined, what: string) =>
+    await deps.audit.record(deps.db, { type: 'operator.subscriber_viewed', subscriberId, data: { actor: actor?.id ?? 'unknown', what } })
   const certificate = async (serialText: string) => {
     const found = await deps.authority.find(serialText)
     if (!found) throw certificateNotFound(serialText.toLowerCase())
@@ -274,10 +276,12 @@ export function adminRoutes(deps: AdminDeps): AdminRoute[] {
       method: 'GET', path: '/subscribers', operationId: 'findSubscribers', tag: 'subscribers', summary: 'Subscribers with this mobile number',
       query: z.object({ phone: z.string().min(1).max(32).describe('a Korean mobile number: 010-1234-5678 or +821012345678') }),
       response: z.object({ subscribers: z.array(subscriberSchema) }),
-      handle: async ({ query }) => {
+      handle: async ({ query }, actor) => {
         const e164 = normalizeKoreanMobile(String(query.phone))
         if (!e164) throw invalidRequest('phone must be a Korean mobile number')
-        return { subscribers: (await deps.subscribers.findByPhone(e164)).map(subscriberView) }
+        const found = await deps.subscribers.findByPhone(e164)
+        for (const s of found) await viewed(s.id, actor, 'search by phone')
+        return { subscribers: found.map(subscriberView) }
       },
     },
     {
@@ -289,10 +293,11 @@ export function adminRoutes(deps: AdminDeps): AdminRoute[] {
         registrations: z.array(z.object({ client_id: z.string(), name: z.string(), registered_at: timestamp, scopes: z.array(z.string()) })),
         activity: z.array(SCHEMAS.auditEvent),
       }),
-      handle: async ({ params }) => {
+      handle: async ({ params }, actor) => {
         const id = params.subscriberId!
         const subscriber = await deps.subscribers.find(id)
         if (!subscriber) throw notFound(`no subscriber ${id}`)
+        await viewed(id, actor, 'subscriber record')
         const now = deps.clock.now()
         const [certificates, registrations, activity] = await Promise.all([
           deps.authority.listBySubscriber(id), deps.registrations.list(id),

@@ -11,10 +11,12 @@ import { securityHeaders } from '../http/security-headers.ts'
 import type { Views } from '../http/views.ts'
 import type { Metrics } from '../ops/metrics.ts'
 import { adminRoutes, type AdminDeps, type AdminRoute } from './api.ts'
-import { authenticate } from './auth.ts'
+import { authenticate, type Actor } from './auth.ts'
 import { openApiDocument } from './openapi.ts'
 
 export interface AdminAppDeps extends AdminDeps {
+  /** SHA-256 of the local token (local-token.ts), when the server wrote one. */
+  localTokenHash: Buffer | undefined
   logger: Logger
   metrics: Metrics
   views: Views
@@ -37,7 +39,7 @@ export function createAdminApp(deps: AdminAppDeps): Koa {
     ctx.body = { status: 'ok' }
   })
   router.add('GET', '/metrics', 'admin_metrics', noStore, async (ctx) => {
-    await authenticate(ctx, deps.provider())
+    await authenticate(ctx, deps.provider(), deps.localTokenHash)
     ctx.type = deps.metrics.contentType
     ctx.body = await deps.metrics.exposition()
   })
@@ -55,19 +57,27 @@ export function createAdminApp(deps: AdminAppDeps): Koa {
 }
 
 async function run(route: AdminRoute, ctx: Context, params: Record<string, string>, deps: AdminAppDeps): Promise<void> {
-  const actor = route.public ? undefined : await authenticate(ctx, deps.provider())
-  const input = {
-    params: route.params ? parse(route.params, params, 'path') as Record<string, string> : {},
-    query: route.query ? parse(route.query, singleValues(ctx.query), 'query') as Record<string, unknown> : {},
-    body: route.body ? parse(route.body, await readJson(ctx), 'body') : undefined,
-  }
-  const result = await route.handle(input, actor, ctx)
+  const actor = route.public ? undefined : await authenticate(ctx, deps.provider(), deps.localTokenHash)
+  const result = await invoke(route, { params, query: singleValues(ctx.query), body: route.body ? await readJson(ctx) : undefined }, actor)
   ctx.status = route.status ?? 200
   if (route.jsonLines) {
     ctx.type = 'application/x-ndjson'
     ctx.set('Content-Disposition', `attachment; filename="postcert-${route.operationId}.jsonl"`)
   }
   ctx.body = result
+}
+
+/**
+ * Validates a request's parts against the route's schemas (unknown fields refused) and runs it:
+ * the one way in, for the listener and for the CLI when no server runs.
+ */
+export async function invoke(route: AdminRoute, raw: { params?: Record<string, string>; query?: Record<string, unknown>; body?: unknown }, actor: Actor | undefined): Promise<unknown> {
+  const input = {
+    params: route.params ? parse(route.params, raw.params ?? {}, 'path') as Record<string, string> : {},
+    query: route.query ? parse(route.query, raw.query ?? {}, 'query') as Record<string, unknown> : {},
+    body: route.body ? parse(route.body, raw.body ?? {}, 'body') : undefined,
+  }
+  return await route.handle(input, actor)
 }
 
 /** A query parameter given twice is a mistake, not a list. */

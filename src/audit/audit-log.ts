@@ -12,6 +12,8 @@ export const AUDIT_EVENT_TYPES = [
   // The operator's actions through the admin API or the CLI (data.actor names who).
   'operator.client_added', 'operator.client_removed', 'operator.client_secret_rotated', 'operator.initial_access_token_created',
   'operator.keys_rotated', 'operator.audit_exported',
+  // An operator read a subscriber's personal data (the access log 개인정보의 안전성 확보조치 기준 asks for).
+  'operator.subscriber_viewed',
 ] as const
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number]
 

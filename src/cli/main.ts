@@ -4,9 +4,7 @@ import { createInterface } from 'node:readline/promises'
 import { parseArgs } from 'node:util'
 import pino from 'pino'
 import { createLogger } from '../ops/logger.ts'
-import type { AuditEventType } from '../audit/audit-log.ts'
-import { REVOCATION_REASONS, type RevocationReason } from '../ca/constants.ts'
-import { certificateNotFound } from '../ca/errors.ts'
+import { OPERATOR_REVOCATION_REASONS } from '../ca/constants.ts'
 import { importHierarchy } from '../ca/import.ts'
 import { buildConfig } from '../config/config.ts'
 import { readEnv } from '../config/env.ts'
@@ -14,8 +12,8 @@ import { loadSecrets } from '../config/secrets.ts'
 import { AppContext, migrateDatabase, openVerifier } from '../context.ts'
 import { connectDatabase } from '../db/connect.ts'
 import { PostCertError } from '../errors/errors.ts'
-import { createInitialAccessToken } from '../oidc/initial-access-token.ts'
 import { describeStartupError } from '../util/startup-error.ts'
+import { databaseCaller, serverCaller, type AdminCaller } from './admin-caller.ts'
 import { verifyCommand, VerifyUsageError } from './verify.ts'
 import { asText } from '../util/text.ts'
 
@@ -43,6 +41,8 @@ interface Command {
 
 interface Environment {
   config: ReturnType<typeof buildConfig>
+  /** The admin API's operations: through the running server, or on the database (admin-caller.ts). */
+  withAdmin: <T>(fn: (admin: AdminCaller) => Promise<T>) => Promise<T>
   /** The whole context (migrations, keys, CA, provider): most commands need it. */
   withContext: <T>(fn: (ctx: AppContext) => Promise<T>) => Promise<T>
   openVerifier: () => ReturnType<typeof openVerifier>
@@ -71,10 +71,11 @@ const COMMANDS: Record<string, Command> = {
   },
   'keys list': {
     synopsis: 'keys list [--json]', help: '  list signing keys and their state\n', options: json,
-    run: async (args, { withContext }) => await withContext(async (ctx) => {
-      print((await ctx.signingKeys.list()).map((k) => ({
-        kid: k.kid, kty: k.kty, state: k.state, created: iso(k.createdAt), activated: iso(k.activatedAt),
-        retired: iso(k.retiredAt), published_until: iso(k.publishUntil),
+    run: async (args, { withAdmin }) => await withAdmin(async (admin) => {
+      const { keys } = await admin.call('listKeys') as { keys: Record<string, string | null>[] }
+      print(keys.map((k) => ({
+        kid: k.kid!, kty: k.kty!, state: k.state!, created: k.created_at!, activated: k.activated_at ?? '-',
+        retired: k.retired_at ?? '-', published_until: k.publish_until ?? '-',
       })), args)
     }),
   },
@@ -82,11 +83,10 @@ const COMMANDS: Record<string, Command> = {
     synopsis: 'keys rotate [--yes]',
     help: '  activate the pre-published key, retire the active one, and publish a new next key\n',
     destroys: () => 'retires the active signing key (tokens it signed stay valid until they expire)',
-    run: async (_args, { withContext }) => await withContext(async (ctx) => {
-      const result = await ctx.signingKeys.rotate()
-      await operatorEvent(ctx, 'operator.keys_rotated', { ...result })
+    run: async (_args, { withAdmin }) => await withAdmin(async (admin) => {
+      const result = await admin.call('rotateKeys') as { activated: string[]; retired: string[]; prepublished: string[]; switch_within_seconds: number }
       process.stdout.write(`activated: ${result.activated.join(', ')}\nretired: ${result.retired.join(', ')}\npre-published: ${result.prepublished.join(', ')}\n`)
-      process.stdout.write(`running instances switch within ${ctx.config.keyRefreshSeconds}s (KEY_REFRESH_SECONDS)\n`)
+      process.stdout.write(`running instances switch within ${result.switch_within_seconds}s (KEY_REFRESH_SECONDS)\n`)
     }),
   },
   'clients add': {
@@ -121,31 +121,30 @@ const COMMANDS: Record<string, Command> = {
       metadata: { type: 'string' }, fapi: { type: 'boolean' }, ci: { type: 'boolean' }, 'pkce-optional': { type: 'boolean' },
       'public-subject': { type: 'boolean' }, 'certificate-claim': { type: 'boolean' }, admin: { type: 'boolean' },
     },
-    run: async (args, { withContext }) => await addClient(args, withContext),
+    run: async (args, { withAdmin }) => await addClient(args, withAdmin),
   },
   'clients list': {
     synopsis: 'clients list [--json]', help: '  registered clients\n', options: json,
-    run: async (args, { withContext }) => await withContext(async (ctx) => {
-      const list = await ctx.clients.list()
+    run: async (args, { withAdmin }) => await withAdmin(async (admin) => {
+      const list = (await admin.call('listClients') as { clients: Record<string, unknown>[] }).clients
       if (args.values.json) return void process.stdout.write(JSON.stringify(list, null, 2) + '\n')
       print(list.map((c) => ({
-        client_id: c.client_id, name: asText(c.client_name), auth: asText(c.token_endpoint_auth_method),
+        client_id: String(c.client_id), name: asText(c.client_name), auth: asText(c.token_endpoint_auth_method),
         grants: ((c.grant_types as string[] | undefined) ?? []).join(','),
       })), args)
     }),
   },
   'clients show': {
     synopsis: 'clients show CLIENT_ID', help: '  one client\'s metadata, as JSON (never its secret)\n', positionals: [1, 1],
-    run: async (args, { withContext }) => await withContext(async (ctx) => {
-      process.stdout.write(JSON.stringify(await ctx.clients.show(args.positionals[0]!), null, 2) + '\n')
+    run: async (args, { withAdmin }) => await withAdmin(async (admin) => {
+      process.stdout.write(JSON.stringify(await admin.call('showClient', { params: { clientId: args.positionals[0]! } }), null, 2) + '\n')
     }),
   },
   'clients remove': {
     synopsis: 'clients remove CLIENT_ID [--yes]', help: '  delete a client: its tokens stop working\n', positionals: [1, 1],
     destroys: (args) => `deletes the client ${args.positionals[0]}`,
-    run: async (args, { withContext }) => await withContext(async (ctx) => {
-      await ctx.clients.remove(args.positionals[0]!)
-      await operatorEvent(ctx, 'operator.client_removed', { client_id: args.positionals[0] })
+    run: async (args, { withAdmin }) => await withAdmin(async (admin) => {
+      await admin.call('removeClient', { params: { clientId: args.positionals[0]! } })
       process.stdout.write(`removed ${args.positionals[0]}\n`)
     }),
   },
@@ -165,7 +164,7 @@ const COMMANDS: Record<string, Command> = {
       'expires-in-days': { type: 'string' }, reusable: { type: 'boolean' }, ci: { type: 'boolean' }, fapi: { type: 'boolean' }, 'pkce-optional': { type: 'boolean' },
       'public-subject': { type: 'boolean' }, 'certificate-claim': { type: 'boolean' },
     },
-    run: async (args, { withContext }) => await withContext(async (ctx) => await initialAccessToken(ctx, args)),
+    run: async (args, { withAdmin }) => await withAdmin(async (admin) => await initialAccessToken(admin, args)),
   },
   'certificates show': {
     synopsis: 'certificates show SERIAL [--json]', help: '  a subscriber certificate: holder, validity, status\n', options: json, positionals: [1, 1],
@@ -192,10 +191,10 @@ const COMMANDS: Record<string, Command> = {
   },
   'ca show': {
     synopsis: 'ca show [--json]', help: '  the root and issuing CA: subject, validity, fingerprint\n', options: json,
-    run: async (args, { withContext }) => await withContext(async (ctx) => {
-      print((await ctx.ca.summary()).map((c) => ({
-        role: c.role, id: c.id, subject: c.subject, not_before: iso(c.notBefore), not_after: iso(c.notAfter),
-        key: c.hasPrivateKey ? 'sealed' : 'offline', sha256: c.sha256Fingerprint,
+    run: async (args, { withAdmin }) => await withAdmin(async (admin) => {
+      const { certificates } = await admin.call('showCa') as { certificates: Record<string, string>[] }
+      print(certificates.map((c) => ({
+        role: c.role!, id: c.id!, subject: c.subject!, not_before: c.not_before!, not_after: c.not_after!, key: c.key!, sha256: c.sha256!,
       })), args)
     }),
   },
@@ -312,16 +311,22 @@ async function run(argv: string[]): Promise<void> {
   if (command.destroys) await confirm(name, command.destroys(args), args.yes)
   const env = readEnv()
   const config = buildConfig(env)
+  const withContext: Environment['withContext'] = async (fn) => {
+    const ctx = await AppContext.fromConfig(config, loadSecrets(env, config), { logger: createLogger('warn', {}, pino.destination(2)) })
+    try {
+      return await fn(ctx)
+    } finally {
+      await ctx.close()
+    }
+  }
   await command.run(args, {
     config,
     openVerifier: () => openVerifier(config, loadSecrets(env, config)),
-    withContext: async (fn) => {
-      const ctx = await AppContext.fromConfig(config, loadSecrets(env, config), { logger: createLogger('warn', {}, pino.destination(2)) })
-      try {
-        return await fn(ctx)
-      } finally {
-        await ctx.close()
-      }
+    withContext,
+    withAdmin: async (fn) => {
+      const server = config.admin ? await serverCaller(config.dataDir) : undefined
+      if (server) return await fn(server)
+      return await withContext(async (ctx) => await fn(databaseCaller(ctx)))
     },
   })
 }
@@ -345,30 +350,20 @@ async function certificateAction(action: 'show' | 'revoke' | 'suspend' | 'resume
   const name = `certificates ${action}`
   const serial = serialOf(name, args)
   const reason = args.values.reason as string | undefined
-  if (action === 'revoke' && !(REVOCATION_REASONS as readonly string[]).includes(reason ?? '')) {
-    throw new UsageError(`${name}: --reason must be one of ${REVOCATION_REASONS.filter((r) => r !== 'superseded').join(', ')}`, name)
+  if (action === 'revoke' && !(OPERATOR_REVOCATION_REASONS as readonly string[]).includes(reason ?? '')) {
+    throw new UsageError(reason === 'superseded' ? `${name}: superseded is for renewal and reissue` : `${name}: --reason must be one of ${OPERATOR_REVOCATION_REASONS.join(', ')}`, name)
   }
-  if (action === 'revoke' && reason === 'superseded') throw new UsageError(`${name}: superseded is for renewal and reissue`, name)
-  await env.withContext(async (ctx) => {
-    const record = action === 'show' ? await ctx.authority.find(serial)
-      : action === 'revoke' ? await ctx.authority.revoke(serial, reason as RevocationReason, CLI_ACTOR)
-        : action === 'suspend' ? await ctx.authority.suspend(serial, CLI_ACTOR) : await ctx.authority.resume(serial, CLI_ACTOR)
-    if (!record) throw certificateNotFound(serial)
+  const operation = { show: 'showCertificate', revoke: 'revokeCertificate', suspend: 'suspendCertificate', resume: 'resumeCertificate' }[action]
+  await env.withAdmin(async (admin) => {
+    const c = await admin.call(operation, { params: { serial }, ...(action === 'revoke' ? { body: { reason: reason! } } : {}) }) as Record<string, string | null>
     print([{
-      serial: record.serial, subscriber: record.subscriberId, holder: record.holder, not_after: iso(record.notAfter),
-      status: record.status, reason: record.revocationReason ?? '-', changed: iso(record.revokedAt),
+      serial: c.serial!, subscriber: c.subscriber_id!, holder: c.holder!, not_after: c.not_after!,
+      status: c.status!, reason: c.revocation_reason ?? '-', changed: c.revoked_at ?? '-',
     }], args)
   })
 }
 
-/** Who the audit log names for what the CLI does: the operator at the server's console. */
-const CLI_ACTOR = 'cli'
-
-async function operatorEvent(ctx: AppContext, type: AuditEventType, data: Record<string, unknown>): Promise<void> {
-  await ctx.audit.record(ctx.db, { type, data: { actor: CLI_ACTOR, ...data } })
-}
-
-async function addClient(args: Parsed, withContext: Environment['withContext']): Promise<void> {
+async function addClient(args: Parsed, withAdmin: Environment['withAdmin']): Promise<void> {
   const values = args.values as Record<string, string | boolean | string[] | undefined> & { name?: string; metadata?: string }
   if (!values.name) throw new UsageError('clients add: --name is required', 'clients add')
   let metadata: Record<string, unknown> | undefined
@@ -382,34 +377,35 @@ async function addClient(args: Parsed, withContext: Environment['withContext']):
   }
   const text = (key: string) => values[key] as string | undefined
   const list = (key: string) => values[key] as string[] | undefined
-  const flag = (key: string) => values[key] as boolean | undefined
-  await withContext(async (ctx) => {
-    const client = await ctx.clients.add({
-      name: values.name!, clientId: text('client-id'), public: flag('public'),
-      redirectUris: list('redirect-uri'), postLogoutRedirectUris: list('post-logout-redirect-uri'),
-      grantTypes: list('grant-type'), authMethod: text('auth-method'), scope: text('scope'), metadata,
-      fapi: flag('fapi'), ci: flag('ci'), pkceOptional: flag('pkce-optional'),
-      publicSubject: flag('public-subject'), certificateClaim: flag('certificate-claim'), admin: flag('admin'),
-    })
-    await operatorEvent(ctx, 'operator.client_added', { client_id: client.client_id, admin: flag('admin') === true })
+  const flag = (key: string) => values[key] === true ? true : undefined
+  if (flag('public') && text('auth-method') && text('auth-method') !== 'none') throw new UsageError('clients add: a public client authenticates with "none"', 'clients add')
+  const body = Object.fromEntries(Object.entries({
+    client_name: values.name, client_id: text('client-id'), redirect_uris: list('redirect-uri'), post_logout_redirect_uris: list('post-logout-redirect-uri'),
+    grant_types: list('grant-type'), token_endpoint_auth_method: flag('public') ? 'none' : text('auth-method'), scope: text('scope'), metadata,
+    fapi: flag('fapi'), ci: flag('ci'), pkce_optional: flag('pkce-optional'), public_subject: flag('public-subject'),
+    certificate_claim: flag('certificate-claim'), admin: flag('admin'),
+  }).filter(([, v]) => v !== undefined))
+  await withAdmin(async (admin) => {
+    const client = await admin.call('addClient', { body }) as Record<string, unknown>
     process.stdout.write(JSON.stringify(client, null, 2) + '\n')
     if (client.client_secret) process.stderr.write('The client_secret is shown only now; store it safely.\n')
   })
 }
 
-async function initialAccessToken(ctx: AppContext, args: Parsed): Promise<void> {
+async function initialAccessToken(admin: AdminCaller, args: Parsed): Promise<void> {
   const values = args.values as Record<string, string | boolean | undefined>
-  const flag = (key: string) => values[key] as boolean | undefined
+  const flag = (key: string) => values[key] === true ? true : undefined
   const days = Number(values['expires-in-days'] ?? 7)
   if (!Number.isInteger(days) || days < 1 || days > 365) throw new UsageError('iat create: --expires-in-days must be an integer from 1 to 365', 'iat create')
-  const { token, expiresAt, policies } = await createInitialAccessToken(ctx.host.provider, {
-    days, ci: flag('ci'), fapi: flag('fapi'), reusable: flag('reusable'), pkceOptional: flag('pkce-optional'),
-    publicSubject: flag('public-subject'), certificateClaim: flag('certificate-claim'),
-  })
-  await operatorEvent(ctx, 'operator.initial_access_token_created', { policies, expires_at: expiresAt.toISOString() })
+  const body = Object.fromEntries(Object.entries({
+    expires_in_days: days, ci: flag('ci'), fapi: flag('fapi'), reusable: flag('reusable'), pkce_optional: flag('pkce-optional'),
+    public_subject: flag('public-subject'), certificate_claim: flag('certificate-claim'),
+  }).filter(([, v]) => v !== undefined))
+  // The registration endpoint is the server's (its issuer), whatever this shell's settings say.
+  const created = await admin.call('createInitialAccessToken', { body }) as { token: string; registration_endpoint: string; expires_at: string; policies: string[] }
   process.stdout.write(`${JSON.stringify({
-    initial_access_token: token, registration_endpoint: `${ctx.config.issuer}/reg`,
-    expires_at: expiresAt.toISOString(), policies,
+    initial_access_token: created.token, registration_endpoint: created.registration_endpoint,
+    expires_at: created.expires_at, policies: created.policies,
   }, null, 2)}\n`)
   process.stderr.write('The token is shown only now; give it to the institution over a secure channel.\n')
 }
@@ -427,8 +423,6 @@ function print(rows: Record<string, string>[], args: Parsed): void {
 /** East Asian wide and fullwidth characters (Hangul, CJK, fullwidth forms) take two terminal columns. */
 const WIDE = /[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{20000}-\u{3fffd}]/u
 const displayWidth = (text: string) => [...text].reduce((n, c) => n + (WIDE.test(c) ? 2 : 1), 0)
-
-const iso = (d: Date | null) => (d ? d.toISOString() : '-')
 
 run(process.argv.slice(2)).then(
   () => process.exit(process.exitCode ?? 0),

@@ -190,6 +190,7 @@ describe('the admin API', () => {
     const actor = `client:${adminClientId}`
     const audit = await call('get', '/audit?limit=1000')
     const byType = (type: string) => (audit.body.events as { type: string; data: { actor?: string } }[]).filter((e) => e.type === type)
+    assert.ok(byType('operator.subscriber_viewed').filter((e) => e.data.actor === actor).length >= 2, 'both reads of the subscriber')
     for (const type of ['operator.client_added', 'operator.client_secret_rotated', 'operator.client_removed', 'operator.initial_access_token_created', 'operator.keys_rotated', 'certificate.suspended', 'certificate.resumed', 'certificate.revoked']) {
       assert.ok(byType(type).some((e) => e.data.actor === actor), `${type} by ${actor}`)
     }

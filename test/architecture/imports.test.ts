@@ -16,7 +16,7 @@ const ALLOWED: Record<string, string[]> = {
   audit: ['db', 'util'],
   browser: ['der', 'holders', 'signing'],
   ca: ['audit', 'db', 'der', 'errors', 'http', 'keys', 'util'],
-  cli: ['audit', 'ca', 'config', 'context.ts', 'db', 'errors', 'oidc', 'ops', 'signing', 'util'],
+  cli: ['admin', 'audit', 'ca', 'config', 'context.ts', 'db', 'errors', 'oidc', 'ops', 'signing', 'util'],
   config: ['holders'],
   db: ['config', 'errors'],
   der: [],

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { migrations } from '../../migrations/index.ts'
 import * as client from 'openid-client'
@@ -66,7 +68,7 @@ describe('postcert CLI', () => {
     assert.equal(fragment.stderr, 'postcert: redirect_uris must not contain fragments\n')
     const method = await runCli(['clients', 'add', '--name', 'x', '--auth-method', 'magic'], env)
     assert.equal(method.code, 1)
-    assert.match(method.stderr, /^postcert: token_endpoint_auth_method must be 'client_secret_basic', 'client_secret_post', 'private_key_jwt', or 'none'\n$/)
+    assert.equal(method.stderr, 'postcert: body token_endpoint_auth_method: Invalid option: expected one of "client_secret_basic"|"client_secret_post"|"private_key_jwt"|"none"\n')
   })
 
   it('creates an initial access token that a running server takes for one registration', async () => {
@@ -153,6 +155,44 @@ describe('postcert CLI', () => {
     assert.equal(new Set(authAt).size, 1, table.join('\n'))
   })
 
+  it('goes through a running server\'s admin API on this machine: no downtime to add a client on the embedded database, the server\'s issuer, the operator named cli (#18)', async () => {
+    const port = await freePort()
+    const adminPort = await freePort()
+    const server = await startServerProcess({ ...env, PORT: String(port), ADMIN_PORT: String(adminPort) })
+    // The CLI's own settings name no port and no issuer: what it prints comes from the server.
+    const cli = { ...env, ADMIN_PORT: String(adminPort) }
+    try {
+      const added = await runCli(['clients', 'add', '--name', '무중단 은행', '--client-id', 'live-rp', '--redirect-uri', 'https://live.example.kr/cb'], cli)
+      assert.equal(added.code, 0, added.stderr)
+      assert.equal(JSON.parse(added.stdout).client_id, 'live-rp')
+      // The running server knows it at once (the same database, through its own connection).
+      const registered = await fetch(`${server.url}/auth?client_id=live-rp&response_type=code&scope=openid&redirect_uri=${encodeURIComponent('https://live.example.kr/cb')}&code_challenge=${'a'.repeat(43)}&code_challenge_method=S256`, { redirect: 'manual' })
+      assert.equal(registered.status, 303, 'the new client can start a login')
+      const iat = JSON.parse((await runCli(['iat', 'create'], cli)).stdout) as { registration_endpoint: string }
+      assert.equal(iat.registration_endpoint, `http://localhost:${port}/reg`)
+      const serial = 'ab12'
+      const missing = await runCli(['certificates', 'show', serial], cli)
+      assert.deepEqual([missing.code, missing.stderr], [1, `postcert: no certificate with serial ${serial}\n`])
+      assert.equal((await runCli(['clients', 'remove', 'live-rp', '--yes'], cli)).code, 0)
+      // A wrong token (another server's file) is refused, not taken.
+      const file = path.join(env.DATA_DIR!, 'admin.token')
+      const saved = fs.readFileSync(file, 'utf8')
+      assert.equal(fs.statSync(file).mode & 0o777, 0o600)
+      fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(saved), token: 'forged' }))
+      const forged = await runCli(['clients', 'list'], cli)
+      assert.equal(forged.code, 1)
+      assert.match(forged.stderr, /^postcert: an admin API token is required|^postcert: the token is unknown or expired/)
+      fs.writeFileSync(file, saved)
+    } finally {
+      assert.equal(await server.stop(), 0)
+    }
+    assert.equal(fs.existsSync(path.join(env.DATA_DIR!, 'admin.token')), false, 'a clean stop removes the token')
+    // Stopped: the CLI opens the database itself.
+    const direct = await runCli(['clients', 'list', '--json'], cli)
+    assert.equal(direct.code, 0, direct.stderr)
+    assert.ok(!(JSON.parse(direct.stdout) as { client_id: string }[]).some((c) => c.client_id === 'live-rp'))
+  })
+
   it('says so when the embedded database is held by a running server', async () => {
     const port = await freePort()
     const server = await startServerProcess({ ...env, PORT: String(port) })
@@ -193,7 +233,7 @@ describe('postcert certificates: the operator revokes, suspends and resumes besi
     assert.match(shown.stdout, new RegExp(`${serial}\\s+${holder.id}\\s+file\\s+\\S+\\s+good`))
     const suspended = await runCli(['certificates', 'suspend', serial, '--yes'], env)
     assert.equal(suspended.code, 0, suspended.stderr)
-    assert.match(suspended.stdout, /\shold\s+certificateHold/)
+    assert.match(suspended.stdout, /\ssuspended\s+certificateHold/)
     assert.equal(receiver.tokens.length, 1, 'the CLI delivered the back-channel logout')
     await assert.rejects(client.refreshTokenGrant(bank.config, tokens.refresh_token!), (err: client.ResponseBodyError) => err.error === 'invalid_grant')
     assert.equal((await runCli(['certificates', 'resume', serial], env)).code, 0)
