@@ -75,6 +75,11 @@ export interface ContextOverrides extends Partial<ReplaceableServices> {
   identity?: IdentityVerifier
   /** Outgoing requests of the provider (tests trust their own TLS CA). */
   fetch?: typeof globalThis.fetch
+  /**
+   * A context for an operator's tool (the CLI), not a server: it registers nothing at opening
+   * (the portal's and the demo's clients are the server's, with the server's settings).
+   */
+  tool?: boolean
 }
 
 /** What must exist before the services: the database at the latest schema, keys and CA ensured, server secrets read. */
@@ -254,7 +259,7 @@ export class AppContext {
       // Which passkeys are hardware-bound: read at start-up (a bad file stops it here).
       const attestation = await loadAttestationTrust(config.attestation, clock.now(), logger)
       const ctx = new AppContext({ config, logger, clock, db, box, secrets: secretStore, signingKeys, ca, attestation, serverKeys }, overrides)
-      await ctx.#open()
+      await ctx.#open(overrides.tool === true)
       return ctx
     } catch (err) {
       if (!overrides.db) await db.destroy().catch(() => {})
@@ -351,8 +356,9 @@ export class AppContext {
   }
 
   /** Builds the first provider, the test subscriber if any, and registers the portal (and the demo relying party). */
-  async #open(): Promise<void> {
+  async #open(tool: boolean): Promise<void> {
     await this.host.refresh()
+    if (tool) return
     if (this.testSubscriber) {
       await this.testSubscriber.ensure()
       this.logger.warn('test mode: a one-click test subscriber on the login page (never in production)')

@@ -312,7 +312,7 @@ async function run(argv: string[]): Promise<void> {
   const env = readEnv()
   const config = buildConfig(env)
   const withContext: Environment['withContext'] = async (fn) => {
-    const ctx = await AppContext.fromConfig(config, loadSecrets(env, config), { logger: createLogger('warn', {}, pino.destination(2)) })
+    const ctx = await AppContext.fromConfig(config, loadSecrets(env, config), { logger: createLogger('warn', {}, pino.destination(2)), tool: true })
     try {
       return await fn(ctx)
     } finally {

@@ -34,8 +34,10 @@ describe('postcert CLI', () => {
     assert.match(added.stderr, /shown only now/)
 
     const listed = await runCli(['clients', 'list', '--json'], env)
-    // The portal is a client too (first-party, registered at every start).
-    assert.deepEqual(JSON.parse(listed.stdout).map((c: { client_id: string }) => c.client_id), ['demo-rp', 'postcert-account'])
+    // The portal and the demo are the server's to register, with its settings: the CLI registers nothing of its own.
+    assert.deepEqual(JSON.parse(listed.stdout).map((c: { client_id: string }) => c.client_id), ['demo-rp'])
+    const development = await runCli(['clients', 'list', '--json'], { ...env, NODE_ENV: 'development', PUBLIC_URL: 'http://elsewhere.example:9999' })
+    assert.deepEqual(JSON.parse(development.stdout).map((c: { client_id: string }) => c.client_id), ['demo-rp'], 'no demo client, no portal client with another issuer')
     assert.ok(!listed.stdout.includes(client.client_secret))
     const table = await runCli(['clients', 'list'], env)
     assert.match(table.stdout, /demo-rp\s+우체국 데모\s+client_secret_basic\s+authorization_code,refresh_token/)
