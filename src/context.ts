@@ -39,10 +39,10 @@ import { ACCOUNT_CLIENT_ID, registerAccountClient } from './account/portal-clien
 import { AccountIssuance } from './account/issuance.ts'
 import { Csrf } from './http/csrf.ts'
 import { Views } from './http/views.ts'
-import { SealedBox } from './keys/sealed-box.ts'
+import { SealedBox, type RewrapCount } from './keys/sealed-box.ts'
 import { SecretStore } from './keys/secret-store.ts'
 import { SigningKeyStore } from './keys/signing-keys.ts'
-import { CLIENT_CACHE_SECONDS } from './oidc/adapter.ts'
+import { CLIENT_CACHE_SECONDS, rewrapPayloads } from './oidc/adapter.ts'
 import { ClientStore } from './oidc/client-store.ts'
 import { registerDemoClient } from './oidc/demo-client.ts'
 import { createProvider, pairwiseSubject } from './oidc/provider.ts'
@@ -138,7 +138,7 @@ export interface Verifier {
  */
 export function openVerifier(config: ServerConfig, secrets: ServerSecrets, clock: Clock = systemClock): Verifier {
   const db = connectDatabase(config.database)
-  const box = new SealedBox(secrets.masterKey)
+  const box = new SealedBox(secrets.masterKey, secrets.previousMasterKeys)
   const ca = new CaHierarchy(db, box, clock)
   const checks = new StaticCheckCache()
   return {
@@ -217,6 +217,11 @@ export class AppContext {
   readonly #pairwiseSalt: string
   readonly #staticChecks = new StaticCheckCache()
 
+  /** Re-seals every sealed value with the current master key, table by table (each by its owner). */
+  async rewrapSecrets(): Promise<RewrapCount[]> {
+    return [await this.secrets.rewrap(), await this.signingKeys.rewrap(), await this.ca.rewrap(), await rewrapPayloads(this.db, this.box)]
+  }
+
   /** What the admin API works with (the management listener, and the CLI when no server runs). */
   adminDeps(): AdminDeps {
     return {
@@ -241,9 +246,12 @@ export class AppContext {
       if (config.nodeEnv === 'production' && config.database.kind === 'postgres' && !config.database.ownerUrl) {
         logger.warn('DATABASE_OWNER_URL is unset: the server\'s role owns the tables, so whoever takes over the server can truncate the audit log and the signature archive (README, Database roles)')
       }
-      const box = new SealedBox(secrets.masterKey)
+      const box = new SealedBox(secrets.masterKey, secrets.previousMasterKeys)
       const secretStore = new SecretStore(db, box)
       await secretStore.checkMasterKey()
+      if (await secretStore.sealedWithPreviousKey()) {
+        logger.warn({ master_key: box.keyId }, 'values sealed with a previous master key remain: run postcert secrets rewrap, then drop it from POSTCERT_PREVIOUS_MASTER_KEYS')
+      }
       const signingKeys = new SigningKeyStore(db, box, clock, keyRetentionSeconds(config))
       await signingKeys.ensure()
       const ca = new CaHierarchy(db, box, clock)

@@ -3,7 +3,7 @@ import { KeyObject, webcrypto } from 'node:crypto'
 type CryptoKey = webcrypto.CryptoKey
 import { sql } from 'kysely'
 import type { Database } from '../db/database.ts'
-import type { SealedBox } from '../keys/sealed-box.ts'
+import type { RewrapCount, SealedBox } from '../keys/sealed-box.ts'
 import type { Clock } from '../util/clock.ts'
 import { ISSUING_VALIDITY_YEARS, ROOT_VALIDITY_YEARS } from './constants.ts'
 import { randomSerial, x509 } from './x509.ts'
@@ -95,6 +95,21 @@ export class CaHierarchy {
     const all = rows.map((r) => ({ id: r.id, role: r.role, active: r.active, certificate: new x509.X509Certificate(r.der) }))
     if (rows.some((r) => r.role === 'issuing' && r.active)) this.#all = all
     return all
+  }
+
+  /** Re-seals the CA keys PostCert holds with the current master key. */
+  async rewrap(): Promise<RewrapCount> {
+    const rows = await this.#db.selectFrom('ca_certificate').select(['id', 'sealed_key']).where('sealed_key', 'is not', null).execute()
+    let rewrapped = 0
+    for (const row of rows) {
+      const sealed = row.sealed_key!
+      if (this.#box.isCurrent(sealed)) continue
+      const next = this.#box.seal(this.#box.open(sealed, keyContext(row.id)), keyContext(row.id))
+      const result = await this.#db.updateTable('ca_certificate').set({ sealed_key: next })
+        .where('id', '=', row.id).where('sealed_key', '=', sealed).executeTakeFirst()
+      rewrapped += Number(result.numUpdatedRows)
+    }
+    return { table: 'ca_certificate', rewrapped, total: rows.length }
   }
 
   async summary(): Promise<CaSummary[]> {

@@ -189,6 +189,21 @@ const COMMANDS: Record<string, Command> = {
     synopsis: 'certificates resume SERIAL', help: '  lift a suspension; what it had opened stays ended\n', options: json, positionals: [1, 1],
     run: async (args, env) => await certificateAction('resume', args, env),
   },
+  'secrets rewrap': {
+    synopsis: 'secrets rewrap [--json] [--yes]',
+    help: `  after a master key rotation (the new key in POSTCERT_MASTER_KEY, the old one in
+  POSTCERT_PREVIOUS_MASTER_KEYS, running servers restarted with both): re-seal every private
+  key and secret with the new key; then the old one can be dropped
+`,
+    options: json,
+    destroys: () => 're-seals every private key and secret with POSTCERT_MASTER_KEY: its backup must be in place first (docs/operations.md)',
+    run: async (args, { withContext }) => await withContext(async (ctx) => {
+      const counts = await ctx.rewrapSecrets()
+      await ctx.audit.record(ctx.db, { type: 'operator.master_key_rewrapped', data: { actor: 'cli', master_key: ctx.box.keyId, counts } })
+      print(counts.map((c) => ({ table: c.table, rewrapped: String(c.rewrapped), sealed_values: String(c.total) })), args)
+      if (!args.values.json) process.stdout.write(`every sealed value is now under master key ${ctx.box.keyId}: POSTCERT_PREVIOUS_MASTER_KEYS can be emptied\n`)
+    }),
+  },
   'ca show': {
     synopsis: 'ca show [--json]', help: '  the root and issuing CA: subject, validity, fingerprint\n', options: json,
     run: async (args, { withAdmin }) => await withAdmin(async (admin) => {

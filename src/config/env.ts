@@ -14,6 +14,7 @@ export interface ServerEnv {
   DATABASE_POOL_SIZE?: string
   DATA_DIR?: string
   POSTCERT_MASTER_KEY?: string
+  POSTCERT_PREVIOUS_MASTER_KEYS?: string
   TRUST_PROXY?: string
   LOG_LEVEL?: string
   KEY_REFRESH_SECONDS?: string
@@ -55,6 +56,7 @@ export const ENV_NAMES = [
   'DATABASE_POOL_SIZE',
   'DATA_DIR',
   'POSTCERT_MASTER_KEY',
+  'POSTCERT_PREVIOUS_MASTER_KEYS',
   'TRUST_PROXY',
   'LOG_LEVEL',
   'KEY_REFRESH_SECONDS',

@@ -7,6 +7,8 @@ import type { ServerEnv } from './env.ts'
 export interface ServerSecrets {
   /** 32-byte key-encryption key: every private key and secret at rest is sealed with it. */
   masterKey: Buffer
+  /** Earlier master keys (POSTCERT_PREVIOUS_MASTER_KEYS): they open what they sealed until it is rewrapped. */
+  previousMasterKeys?: Buffer[]
 }
 
 const MASTER_KEY_FILE = 'master.key'
@@ -28,7 +30,15 @@ export function parseMasterKey(text: string): Buffer {
  * once into DATA_DIR/master.key (mode 0600) so that `npm start` works with no setup.
  */
 export function loadSecrets(env: ServerEnv, config: ServerConfig): ServerSecrets {
-  if (env.POSTCERT_MASTER_KEY) return { masterKey: parseMasterKey(env.POSTCERT_MASTER_KEY) }
+  const previousMasterKeys = (env.POSTCERT_PREVIOUS_MASTER_KEYS ?? '').split(',').map((k) => k.trim()).filter(Boolean).map((k) => {
+    try {
+      return parseMasterKey(k)
+    } catch {
+      throw new ConfigError('POSTCERT_PREVIOUS_MASTER_KEYS must be master keys (32 bytes as 64 hex digits or base64) separated by commas')
+    }
+  })
+  if (env.POSTCERT_MASTER_KEY) return { masterKey: parseMasterKey(env.POSTCERT_MASTER_KEY), previousMasterKeys }
+  if (previousMasterKeys.length) throw new ConfigError('POSTCERT_PREVIOUS_MASTER_KEYS needs POSTCERT_MASTER_KEY (the new key)')
   if (config.nodeEnv === 'production') throw new ConfigError('POSTCERT_MASTER_KEY is required in production')
 
   const file = path.join(config.dataDir, MASTER_KEY_FILE)

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { Database } from '../db/database.ts'
-import type { SealedBox } from './sealed-box.ts'
+import type { RewrapCount, SealedBox } from './sealed-box.ts'
 import { UnsealError } from './sealed-box.ts'
 
 const CHECK_NAME = 'master-key-check'
@@ -32,6 +32,25 @@ export class SecretStore {
       if (!(err instanceof UnsealError)) throw err
     }
     throw new MasterKeyMismatchError('POSTCERT_MASTER_KEY does not match the key this database was set up with')
+  }
+
+  /** Whether the check value is sealed with a key other than the current one (a rotation not yet rewrapped). */
+  async sealedWithPreviousKey(): Promise<boolean> {
+    const row = await this.#db.selectFrom('server_secret').select('sealed_value').where('name', '=', CHECK_NAME).executeTakeFirst()
+    return row !== undefined && !this.#box.isCurrent(row.sealed_value)
+  }
+
+  /** Re-seals every server secret with the current master key (each row changed only if no one else did meanwhile). */
+  async rewrap(): Promise<RewrapCount> {
+    const rows = await this.#db.selectFrom('server_secret').select(['name', 'sealed_value']).execute()
+    let rewrapped = 0
+    for (const row of rows) {
+      if (this.#box.isCurrent(row.sealed_value)) continue
+      const result = await this.#db.updateTable('server_secret').set({ sealed_value: this.#box.reseal(row.sealed_value, context(row.name)) })
+        .where('name', '=', row.name).where('sealed_value', '=', row.sealed_value).executeTakeFirst()
+      rewrapped += Number(result.numUpdatedRows)
+    }
+    return { table: 'server_secret', rewrapped, total: rows.length }
   }
 
   async getOrCreate(name: string, generate: () => string): Promise<string> {

@@ -4,7 +4,7 @@ import { sql } from 'kysely'
 import type { Database, DatabaseTransaction } from '../db/database.ts'
 import type { SigningKeyState, SigningKeyType } from '../db/schema/signing-key.ts'
 import type { Clock } from '../util/clock.ts'
-import type { SealedBox } from './sealed-box.ts'
+import type { RewrapCount, SealedBox } from './sealed-box.ts'
 
 const generateKeyPair = promisify(generateKeyPairCb)
 
@@ -86,6 +86,19 @@ export class SigningKeyStore {
   async fingerprint(): Promise<string> {
     const rows = await this.#published().select(['kid', 'state']).orderBy('kid').execute()
     return rows.map((r) => `${r.kid}:${r.state}`).join(',')
+  }
+
+  /** Re-seals every signing key with the current master key. */
+  async rewrap(): Promise<RewrapCount> {
+    const rows = await this.#db.selectFrom('signing_key').select(['kid', 'sealed_jwk']).execute()
+    let rewrapped = 0
+    for (const row of rows) {
+      if (this.#box.isCurrent(row.sealed_jwk)) continue
+      const result = await this.#db.updateTable('signing_key').set({ sealed_jwk: this.#box.reseal(row.sealed_jwk, context(row.kid)) })
+        .where('kid', '=', row.kid).where('sealed_jwk', '=', row.sealed_jwk).executeTakeFirst()
+      rewrapped += Number(result.numUpdatedRows)
+    }
+    return { table: 'signing_key', rewrapped, total: rows.length }
   }
 
   async list(): Promise<SigningKeyInfo[]> {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { CompiledQuery, sql } from 'kysely'
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider'
 import type { Database } from '../db/database.ts'
-import type { SealedBox } from '../keys/sealed-box.ts'
+import type { RewrapCount, SealedBox } from '../keys/sealed-box.ts'
 import type { Clock } from '../util/clock.ts'
 import { BoundedMap } from '../util/bounded-map.ts'
 import type { TtlCache } from '../util/ttl-cache.ts'
@@ -394,6 +394,37 @@ export async function sessionsByUid(trx: Database, uids: string[]): Promise<Map<
     .where('model', '=', 'Session').where('uid', '=', sql<string>`any(${uids}::text[])`) // oidc_payload_uid_idx
     .execute()
   return new Map(rows.map((r) => [r.uid!, JSON.parse(r.payload) as StoredSession]))
+}
+
+/**
+ * Re-seals what oidc_payload holds sealed with the current master key: each client's secret and
+ * each sealed id (sessions and the like, found by uid). A row changes only if it is as read.
+ */
+export async function rewrapPayloads(db: Database, box: SealedBox): Promise<RewrapCount> {
+  let total = 0
+  let rewrapped = 0
+  const clients = await db.selectFrom('oidc_payload').select(['id', 'payload']).where('model', '=', 'Client').execute()
+  for (const row of clients) {
+    const payload = JSON.parse(row.payload) as Record<string, unknown>
+    const sealed = payload.sealed_client_secret
+    if (typeof sealed !== 'string') continue
+    total++
+    if (box.isCurrent(sealed)) continue
+    const next = JSON.stringify({ ...payload, sealed_client_secret: box.reseal(sealed, clientSecretContext(row.id)) })
+    const result = await db.updateTable('oidc_payload').set({ payload: next })
+      .where('model', '=', 'Client').where('id', '=', row.id).where('payload', '=', row.payload).executeTakeFirst()
+    rewrapped += Number(result.numUpdatedRows)
+  }
+  const withIds = await db.selectFrom('oidc_payload').select(['model', 'id', 'sealed_id']).where('sealed_id', 'is not', null).execute()
+  for (const row of withIds) {
+    total++
+    const sealed = row.sealed_id!
+    if (box.isCurrent(sealed)) continue
+    const result = await db.updateTable('oidc_payload').set({ sealed_id: box.reseal(sealed, sealedIdContext(row.model, row.id)) })
+      .where('model', '=', row.model).where('id', '=', row.id).where('sealed_id', '=', sealed).executeTakeFirst()
+    rewrapped += Number(result.numUpdatedRows)
+  }
+  return { table: 'oidc_payload', rewrapped, total }
 }
 
 const clientSecretContext = (clientId: string) => `oidc_payload:Client:${clientId}:client_secret`

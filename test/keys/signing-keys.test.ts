@@ -41,7 +41,7 @@ describe('signing keys', () => {
   it('stores private keys sealed', async () => {
     const rows = await database.db.selectFrom('signing_key').select('sealed_jwk').execute()
     for (const row of rows) {
-      assert.match(row.sealed_jwk, /^v1\./)
+      assert.match(row.sealed_jwk, /^v2\.[A-Za-z0-9_-]{8}\./)
       assert.ok(!row.sealed_jwk.includes('"d"'))
     }
   })
