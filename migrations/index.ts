@@ -15,6 +15,7 @@ import * as noTruncate from './2026-12-06T05-00-00-no-truncate.ts'
 import * as idTokenAlg from './2026-12-06T06-00-00-id-token-alg.ts'
 import * as phoneCode from './2026-12-06T08-00-00-phone-code.ts'
 import * as subscriberPhone from './2026-12-06T14-00-00-subscriber-phone.ts'
+import * as operatorApproval from './2026-12-06T15-00-00-operator-approval.ts'
 
 export interface Migration {
   /** ISO-timestamp name; the list below must stay in this order and is never edited, only extended. */
@@ -39,4 +40,5 @@ export const migrations: readonly Migration[] = [
   { name: '2026-12-06T06-00-00-id-token-alg', up: idTokenAlg.up },
   { name: '2026-12-06T08-00-00-phone-code', up: phoneCode.up },
   { name: '2026-12-06T14-00-00-subscriber-phone', up: subscriberPhone.up },
+  { name: '2026-12-06T15-00-00-operator-approval', up: operatorApproval.up },
 ]

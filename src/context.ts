@@ -48,6 +48,7 @@ import { registerDemoClient } from './oidc/demo-client.ts'
 import { createProvider, pairwiseSubject } from './oidc/provider.ts'
 import { ProviderHost } from './oidc/provider-host.ts'
 import type { AdminDeps } from './admin/api.ts'
+import { Approvals } from './admin/approvals.ts'
 import { createLogger } from './ops/logger.ts'
 import { Metrics } from './ops/metrics.ts'
 import { ReceiptSigner } from './signing/receipt.ts'
@@ -228,6 +229,7 @@ export class AppContext {
       db: this.db, clock: this.clock, issuer: this.config.issuer, keyRefreshSeconds: this.config.keyRefreshSeconds, provider: () => this.host.provider,
       clients: this.clients, signingKeys: this.signingKeys, ca: this.ca, authority: this.authority, subscribers: this.subscribers,
       registrations: this.registrations, audit: this.audit, receipts: this.receipts,
+      approvals: new Approvals({ db: this.db, clock: this.clock, audit: this.audit, authority: this.authority }),
     }
   }
 

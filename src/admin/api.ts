@@ -17,6 +17,7 @@ import type { Registrations } from '../registrations/registrations.ts'
 import { signStatement, type ReceiptSigner } from '../signing/receipt.ts'
 import type { SubscriberStore, Subscriber } from '../subscribers/subscriber-store.ts'
 import type { Clock } from '../util/clock.ts'
+import { DUAL_CONTROL, type Approvals } from './approvals.ts'
 import type { Actor } from './auth.ts'
 
 /** What the admin API works with: the services the CLI uses too. */
@@ -34,6 +35,7 @@ export interface AdminDeps {
   registrations: Registrations
   audit: AuditLog
   receipts: ReceiptSigner
+  approvals: Approvals
 }
 
 /** A request's validated parts. */
@@ -84,6 +86,12 @@ export const SCHEMAS = {
     status: z.enum(['good', 'suspended', 'revoked']), expired: z.boolean(),
     not_before: timestamp, not_after: timestamp, revoked_at: nullableTimestamp,
     revocation_reason: z.string().nullable(), replaced_by: z.string().nullable(),
+  }),
+  approval: z.object({
+    id: z.string(), action: z.string(), params: z.record(z.string(), z.unknown()),
+    status: z.enum(['pending', 'executing', 'executed', 'rejected', 'expired']),
+    requested_by: z.string(), requested_at: timestamp, expires_at: timestamp,
+    decided_by: z.string().nullable(), decided_at: nullableTimestamp, result: z.record(z.string(), z.unknown()).nullable(),
   }),
   auditEvent: z.object({
     id: z.number().int(), occurred_at: timestamp, type: z.string(),
@@ -271,6 +279,42 @@ export function adminRoutes(deps: AdminDeps): AdminRoute[] {
       summary: 'Lifts a suspension; what it had ended stays ended',
       params: z.object({ serial }), response: SCHEMAS.certificate,
       handle: async ({ params }, actor) => certificateView(await deps.authority.resume(params.serial!, actor?.id), deps.clock.now()),
+    },
+    {
+      method: 'POST', path: '/approvals', operationId: 'requestApproval', tag: 'approvals', status: 201,
+      summary: `Asks for an operation under dual control; it runs when another operator approves it within a day (${Object.entries(DUAL_CONTROL).map(([k, v]) => `${k}: ${v.summary}`).join('; ')})`,
+      body: z.object({
+        action: z.enum(Object.keys(DUAL_CONTROL) as [keyof typeof DUAL_CONTROL]),
+        params: z.record(z.string(), z.unknown()).describe('revokeCertificates: {serials: [hex, …] (up to 1000) or subscriber: id, reason}'),
+      }),
+      response: SCHEMAS.approval,
+      handle: async ({ body }, actor) => {
+        const b = body as { action: string; params: unknown }
+        return await deps.approvals.request(b.action, b.params, actor!)
+      },
+    },
+    {
+      method: 'GET', path: '/approvals', operationId: 'listApprovals', tag: 'approvals', summary: 'Dual-control requests, newest first',
+      query: z.object({ status: z.enum(['pending', 'executing', 'executed', 'rejected', 'expired']).optional() }),
+      response: z.object({ approvals: z.array(SCHEMAS.approval) }),
+      handle: async ({ query }) => ({ approvals: await deps.approvals.list(query.status as 'pending' | undefined) }),
+    },
+    {
+      method: 'GET', path: '/approvals/{approvalId}', operationId: 'showApproval', tag: 'approvals', summary: 'One dual-control request, with its result once run',
+      params: z.object({ approvalId: z.string().min(1).max(64) }), response: SCHEMAS.approval,
+      handle: async ({ params }) => await deps.approvals.find(params.approvalId!),
+    },
+    {
+      method: 'POST', path: '/approvals/{approvalId}/approve', operationId: 'approveApproval', tag: 'approvals',
+      summary: 'A second operator approves: the operation runs now (403 second_operator_required for the one who asked, 409 once it is not pending)',
+      params: z.object({ approvalId: z.string().min(1).max(64) }), response: SCHEMAS.approval,
+      handle: async ({ params }, actor) => await deps.approvals.approve(params.approvalId!, actor!),
+    },
+    {
+      method: 'POST', path: '/approvals/{approvalId}/reject', operationId: 'rejectApproval', tag: 'approvals',
+      summary: 'Rejects a pending request (the one who asked may withdraw it)',
+      params: z.object({ approvalId: z.string().min(1).max(64) }), response: SCHEMAS.approval,
+      handle: async ({ params }, actor) => await deps.approvals.reject(params.approvalId!, actor!),
     },
     {
       method: 'GET', path: '/subscribers', operationId: 'findSubscribers', tag: 'subscribers', summary: 'Subscribers with this mobile number',

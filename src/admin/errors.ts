@@ -8,3 +8,14 @@ export class AdminAuthError extends errorDomain({
 
 export const invalidToken = (description: string) => new AdminAuthError('invalid_token', description)
 export const insufficientScope = (description: string) => new AdminAuthError('insufficient_scope', description)
+
+/** What a dual-control request answers when it cannot go on. */
+export class ApprovalError extends errorDomain({
+  /** The operator who asked cannot also approve. */
+  second_operator_required: 403,
+  /** Not pending any more: approved, rejected or expired. */
+  approval_closed: 409,
+}) {}
+
+export const secondOperatorRequired = () => new ApprovalError('second_operator_required', 'another operator must approve what you asked for (dual control)')
+export const approvalClosed = (status: string) => new ApprovalError('approval_closed', `this request is ${status}; ask again if it is still needed`)

@@ -13,6 +13,7 @@ import type { LoginSessionSchema } from './schema/login-session.ts'
 import type { LogoutNoticeSchema } from './schema/logout-notice.ts'
 import type { MigrationSchema } from './schema/migration.ts'
 import type { OidcPayloadSchema } from './schema/oidc-payload.ts'
+import type { OperatorApprovalSchema } from './schema/operator-approval.ts'
 import type { PhoneCodeSchema } from './schema/phone-code.ts'
 import type { RateLimitSchema } from './schema/rate-limit.ts'
 import type { ReceiptKeySchema } from './schema/receipt-key.ts'
@@ -36,6 +37,7 @@ export type DatabaseSchema =
   & EnrollmentSchema
   & ExpiryReminderSchema
   & LoginChallengeSchema
+  & OperatorApprovalSchema
   & LoginSessionSchema
   & LogoutNoticeSchema
   & MigrationSchema

@@ -12,6 +12,7 @@ import request from 'supertest'
 import { ManualClock } from '../../src/util/clock.ts'
 import { ADMIN_API } from '../../src/oidc/client-policy.ts'
 import { createInitialAccessToken } from '../../src/oidc/initial-access-token.ts'
+import { issueCertificate } from '../helpers/pki.ts'
 import { loginSuite } from '../helpers/suite.ts'
 
 type Operation = { operationId: string; responses: Record<string, { content?: Record<string, { schema: object }> }> }
@@ -238,6 +239,53 @@ describe('the admin API', () => {
     conforms('get', '/pki/ocsp/MAA%3D', await request(server.url).get('/pki/ocsp/MAA%3D'))
     conforms('get', '/signatures/sig_0000000000000000000000', await request(server.url).get('/signatures/sig_0000000000000000000000'))
     conforms('post', '/signatures/verify', await request(server.url).post('/signatures/verify').send({ payload: 'x' }))
+  })
+
+  it('runs a bulk revocation only when a second operator approves it (dual control)', async () => {
+    const second = await server.ctx.clients.add({ name: '두 번째 운영자', admin: true })
+    const secondToken = async () => (await clientToken(second.client_id, String(second.client_secret), 'admin')).body.access_token as string
+    const holder = await h.subscriber()
+    const other = (await issueCertificate(server.ctx.authority, { subscriberId: holder.id })).certificate
+    const status = async (serial: string) => (await request(server.url).get(`/pki/certificates/${serial}`).expect(200)).body.status as string
+
+    const asked = await call('post', '/approvals', { expect: 201, body: { action: 'revokeCertificates', params: { subscriber: holder.id, reason: 'keyCompromise' } } })
+    const id = asked.body.id as string
+    assert.equal(asked.body.status, 'pending')
+    assert.equal(await status(holder.certificate.serial), 'good', 'nothing happens on the asking alone')
+    const own = await call('post', `/approvals/${id}/approve`, { expect: 403 })
+    assert.equal(own.body.error, 'second_operator_required')
+    await call('post', '/approvals', { expect: 400, body: { action: 'revokeCertificates', params: { serials: ['ab'], subscriber: holder.id, reason: 'keyCompromise' } } })
+    await call('post', '/approvals', { expect: 400, body: { action: 'revokeCertificates', params: { subscriber: holder.id, reason: 'superseded' } } })
+    await call('post', '/approvals', { expect: 400, body: { action: 'dropDatabase', params: {} } })
+
+    const approved = await call('post', `/approvals/${id}/approve`, { as: await secondToken() })
+    assert.equal(approved.body.status, 'executed')
+    assert.deepEqual([...approved.body.result.revoked].sort(), [holder.certificate.serial, other.serial].sort())
+    assert.equal(await status(holder.certificate.serial), 'revoked')
+    assert.equal(await status(other.serial), 'revoked')
+    assert.equal((await call('post', `/approvals/${id}/approve`, { expect: 409, as: await secondToken() })).body.error, 'approval_closed')
+    assert.equal((await call('get', `/approvals/${id}`)).body.decided_by, `client:${second.client_id}`)
+    assert.ok((await call('get', '/approvals?status=executed')).body.approvals.some((a: { id: string }) => a.id === id))
+    const revocations = (await call('get', `/audit?serial=${other.serial}&type=certificate.revoked`)).body.events as { data: { actor: string } }[]
+    assert.equal(revocations[0]!.data.actor, `approval:${id}`)
+    const approvals = (await call('get', '/audit?type=operator.approval_approved')).body.events as { data: { actor: string; requested_by: string } }[]
+    assert.deepEqual([approvals[0]!.data.actor, approvals[0]!.data.requested_by], [`client:${second.client_id}`, `client:${adminClientId}`])
+
+    // Withdrawn by the one who asked; a serial that cannot be revoked is reported, not fatal.
+    const withdrawn = await call('post', '/approvals', { expect: 201, body: { action: 'revokeCertificates', params: { serials: ['abcd'], reason: 'unspecified' } } })
+    assert.equal((await call('post', `/approvals/${withdrawn.body.id}/reject`)).body.status, 'rejected')
+    await call('post', `/approvals/${withdrawn.body.id}/approve`, { expect: 409, as: await secondToken() })
+    const partial = await call('post', '/approvals', { expect: 201, body: { action: 'revokeCertificates', params: { serials: ['abcd', other.serial], reason: 'unspecified' } } })
+    const ran = await call('post', `/approvals/${partial.body.id}/approve`, { as: await secondToken() })
+    assert.deepEqual(ran.body.result.revoked, [])
+    assert.deepEqual(ran.body.result.skipped.map((s: { serial: string }) => s.serial), ['abcd', other.serial])
+
+    // Not approved within a day: it can no longer be.
+    const late = await call('post', '/approvals', { expect: 201, body: { action: 'revokeCertificates', params: { serials: [holder.certificate.serial], reason: 'unspecified' } } })
+    clock.advance(25 * 3600)
+    token = (await clientToken(adminClientId, adminSecret, 'admin')).body.access_token as string
+    assert.equal((await call('post', `/approvals/${late.body.id}/approve`, { expect: 409, as: await secondToken() })).body.error, 'approval_closed')
+    assert.ok((await call('get', '/approvals?status=expired')).body.approvals.some((a: { id: string }) => a.id === late.body.id))
   })
 
   it('has every documented operation called by these tests', () => {

@@ -23,6 +23,7 @@ const OWNERS: Record<string, string> = {
   login_session: 'src/sessions/',
   logout_notice: 'src/oidc/logout-notices.ts',
   oidc_payload: 'src/oidc/adapter.ts',
+  operator_approval: 'src/admin/approvals.ts',
   postcert_migration: 'src/db/migrator.ts',
   rate_limit: 'src/util/rate-limiter.ts',
   receipt_key: 'src/signing/',
