@@ -18,6 +18,7 @@ import { signStatement, type ReceiptSigner } from '../signing/receipt.ts'
 import type { SubscriberStore, Subscriber } from '../subscribers/subscriber-store.ts'
 import type { Clock } from '../util/clock.ts'
 import { DUAL_CONTROL, type Approvals } from './approvals.ts'
+import { consoleOnly } from './errors.ts'
 import type { Actor } from './auth.ts'
 
 /** What the admin API works with: the services the CLI uses too. */
@@ -149,11 +150,14 @@ export function adminRoutes(deps: AdminDeps): AdminRoute[] {
         public_subject: flag.describe('may register subject_type public'),
         certificate_claim: flag.describe('releases the certificate claim'),
         pkce_optional: flag.describe('a confidential client may omit PKCE'),
-        admin: flag.describe('an admin API client: client_credentials only, tokens of scope admin'),
+        admin: flag.describe('an admin API client: client_credentials only, tokens of scope admin; only at the server\'s console (403 console_only for an API client)'),
       }),
       response: SCHEMAS.clientCreated,
       handle: async ({ body }, actor) => {
         const b = body as Record<string, unknown> & { client_name: string }
+        // An admin client is an operator identity: an API client minting a second one could approve
+        // its own dual-control requests.
+        if (b.admin === true && actor?.id !== 'cli') throw consoleOnly('admin API clients are created')
         const created = await deps.clients.add({
           name: b.client_name, clientId: b.client_id as string | undefined,
           public: b.token_endpoint_auth_method === 'none', redirectUris: b.redirect_uris as string[] | undefined,

@@ -19,3 +19,8 @@ export class ApprovalError extends errorDomain({
 
 export const secondOperatorRequired = () => new ApprovalError('second_operator_required', 'another operator must approve what you asked for (dual control)')
 export const approvalClosed = (status: string) => new ApprovalError('approval_closed', `this request is ${status}; ask again if it is still needed`)
+
+/** What only the operator at the server's console (the CLI, actor cli) may do. */
+export class ConsoleOnlyError extends errorDomain({ console_only: 403 }) {}
+
+export const consoleOnly = (what: string) => new ConsoleOnlyError('console_only', `${what} only at the server's console (postcert, on the server's machine)`)

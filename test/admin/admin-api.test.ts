@@ -145,6 +145,8 @@ describe('the admin API', () => {
     await call('get', `/clients/${newId}`, { expect: 404 })
     await call('post', '/clients', { expect: 400, body: { client_name: 'bad', redirect_uris: ['http://evil.example/cb'] } })
     await call('post', '/clients', { expect: 400, body: { client_name: 'x', unknown_field: 1 } })
+    // An API client cannot mint another operator identity (it would approve its own dual-control requests).
+    assert.equal((await call('post', '/clients', { expect: 403, body: { client_name: 'second me', admin: true } })).body.error, 'console_only')
 
     // Initial access tokens: usable at the public registration endpoint.
     const iat = await call('post', '/initial-access-tokens', { expect: 201, body: { expires_in_days: 2, ci: true } })
