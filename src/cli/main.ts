@@ -49,6 +49,19 @@ interface Environment {
 }
 
 const json = { json: { type: 'boolean' } } as const
+/** The filters of the audit commands. */
+const AUDIT_FILTERS = { type: { type: 'string' }, subscriber: { type: 'string' }, serial: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' } } as const
+
+/** The flags named, as an admin API query (unset ones left out). */
+const filters = (args: Parsed, names: string[]) =>
+  Object.fromEntries(names.flatMap((n) => (typeof args.values[n] === 'string' ? [[n, args.values[n]]] : []))) as Record<string, string>
+
+/** A certificate as the certificate commands print it. */
+const certificateRow = (c: Record<string, string | null>) => ({
+  serial: c.serial!, subscriber: c.subscriber_id!, holder: c.holder!, not_after: c.not_after!,
+  status: c.status!, reason: c.revocation_reason ?? '-', changed: c.revoked_at ?? '-',
+})
+
 /** The one SERIAL (hex) a certificate command takes. */
 const serialOf = (command: string, args: Parsed) => {
   const serial = args.positionals[0]!
@@ -166,6 +179,23 @@ const COMMANDS: Record<string, Command> = {
     },
     run: async (args, { withAdmin }) => await withAdmin(async (admin) => await initialAccessToken(admin, args)),
   },
+  'clients rotate-secret': {
+    synopsis: 'clients rotate-secret CLIENT_ID [--yes]', help: '  a new client_secret, shown once; the old one stops working (running servers within 10 s)\n', positionals: [1, 1],
+    destroys: (args) => `replaces the client_secret of ${args.positionals[0]} (the institution must switch to the new one)`,
+    run: async (args, { withAdmin }) => await withAdmin(async (admin) => {
+      process.stdout.write(`${JSON.stringify(await admin.call('rotateClientSecret', { params: { clientId: args.positionals[0]! } }), null, 2)}\n`)
+      process.stderr.write('The client_secret is shown only now; store it safely.\n')
+    }),
+  },
+  'certificates search': {
+    synopsis: 'certificates search [--subscriber ID] [--status good|suspended|revoked] [--limit N] [--json]',
+    help: '  certificates by subscriber and status, in serial order (the first N, default 100)\n',
+    options: { subscriber: { type: 'string' }, status: { type: 'string' }, limit: { type: 'string' }, ...json },
+    run: async (args, { withAdmin }) => await withAdmin(async (admin) => {
+      const { certificates } = await admin.call('searchCertificates', { query: filters(args, ['subscriber', 'status', 'limit']) }) as { certificates: Record<string, string | null>[] }
+      print(certificates.map(certificateRow), args)
+    }),
+  },
   'certificates show': {
     synopsis: 'certificates show SERIAL [--json]', help: '  a subscriber certificate: holder, validity, status\n', options: json, positionals: [1, 1],
     run: async (args, env) => await certificateAction('show', args, env),
@@ -188,6 +218,72 @@ const COMMANDS: Record<string, Command> = {
   'certificates resume': {
     synopsis: 'certificates resume SERIAL', help: '  lift a suspension; what it had opened stays ended\n', options: json, positionals: [1, 1],
     run: async (args, env) => await certificateAction('resume', args, env),
+  },
+  'subscribers find': {
+    synopsis: 'subscribers find --phone NUMBER [--json]', help: '  subscribers with this mobile number (the read is in their activity)\n',
+    options: { phone: { type: 'string' }, ...json },
+    run: async (args, { withAdmin }) => await withAdmin(async (admin) => {
+      if (!args.values.phone) throw new UsageError('subscribers find: --phone is required', 'subscribers find')
+      const { subscribers } = await admin.call('findSubscribers', { query: { phone: String(args.values.phone) } }) as { subscribers: Record<string, string>[] }
+      print(subscribers.map((x) => ({ id: x.id!, name: x.name!, birthdate: x.birthdate!, phone: x.phone!, since: x.created_at! })), args)
+    }),
+  },
+  'subscribers show': {
+    synopsis: 'subscribers show ID', help: '  a subscriber with certificates, registrations and latest activity, as JSON (the read is in their activity)\n', positionals: [1, 1],
+    run: async (args, { withAdmin }) => await withAdmin(async (admin) => {
+      process.stdout.write(`${JSON.stringify(await admin.call('showSubscriber', { params: { subscriberId: args.positionals[0]! } }), null, 2)}\n`)
+    }),
+  },
+  'audit query': {
+    synopsis: 'audit query [--type T] [--subscriber ID] [--serial S] [--from ISO] [--to ISO] [--limit N] [--json]',
+    help: '  audit events, newest first (the first N, default 100)\n',
+    options: { ...AUDIT_FILTERS, limit: { type: 'string' }, ...json },
+    run: async (args, { withAdmin }) => await withAdmin(async (admin) => {
+      const { events } = await admin.call('queryAudit', { query: filters(args, [...Object.keys(AUDIT_FILTERS), 'limit']) }) as { events: { id: number; occurred_at: string; type: string; subscriber_id: string | null; certificate_serial: string | null; data: Record<string, unknown> }[] }
+      if (args.values.json) return void process.stdout.write(`${JSON.stringify(events, null, 2)}\n`)
+      print(events.map((e) => ({ id: String(e.id), at: e.occurred_at, type: e.type, subscriber: e.subscriber_id ?? '-', serial: e.certificate_serial ?? '-', actor: typeof e.data.actor === 'string' ? e.data.actor : '-' })), args)
+    }),
+  },
+  'audit export': {
+    synopsis: 'audit export [--type T] [--subscriber ID] [--serial S] [--from ISO] [--to ISO]',
+    help: '  audit events as JSON lines on stdout, oldest first, the last line signed with the receipt key\n  (its count and SHA-256 of the lines before it); the export is itself audited\n',
+    options: AUDIT_FILTERS,
+    run: async (args, { withAdmin }) => await withAdmin(async (admin) => {
+      process.stdout.write(String(await admin.call('exportAudit', { query: filters(args, Object.keys(AUDIT_FILTERS)) })))
+    }),
+  },
+  'approvals list': {
+    synopsis: 'approvals list [--status pending|executing|executed|rejected|expired] [--json]', help: '  dual-control requests, newest first\n',
+    options: { status: { type: 'string' }, ...json },
+    run: async (args, { withAdmin }) => await withAdmin(async (admin) => {
+      const { approvals } = await admin.call('listApprovals', { query: filters(args, ['status']) }) as { approvals: Record<string, unknown>[] }
+      if (args.values.json) return void process.stdout.write(`${JSON.stringify(approvals, null, 2)}\n`)
+      print(approvals.map((a) => ({ id: String(a.id), action: String(a.action), status: String(a.status), requested_by: String(a.requested_by), expires: String(a.expires_at), params: JSON.stringify(a.params) })), args)
+    }),
+  },
+  'approvals revoke': {
+    synopsis: 'approvals revoke (--serial SERIAL ... | --subscriber ID) --reason REASON',
+    help: '  ask for a bulk revocation; it runs when another operator approves it (dual control)\n',
+    options: { serial: { type: 'string', multiple: true }, subscriber: { type: 'string' }, reason: { type: 'string' } },
+    run: async (args, { withAdmin }) => await withAdmin(async (admin) => {
+      const { serial, subscriber, reason } = args.values as { serial?: string[]; subscriber?: string; reason?: string }
+      if (!reason) throw new UsageError('approvals revoke: --reason is required', 'approvals revoke')
+      const params = { ...(serial ? { serials: serial } : {}), ...(subscriber ? { subscriber } : {}), reason }
+      process.stdout.write(`${JSON.stringify(await admin.call('requestApproval', { body: { action: 'revokeCertificates', params } }), null, 2)}\n`)
+    }),
+  },
+  'approvals approve': {
+    synopsis: 'approvals approve ID [--yes]', help: '  approve another operator\'s request: it runs now\n', positionals: [1, 1],
+    destroys: (args) => `runs the request ${args.positionals[0]} (see approvals list)`,
+    run: async (args, { withAdmin }) => await withAdmin(async (admin) => {
+      process.stdout.write(`${JSON.stringify(await admin.call('approveApproval', { params: { approvalId: args.positionals[0]! } }), null, 2)}\n`)
+    }),
+  },
+  'approvals reject': {
+    synopsis: 'approvals reject ID', help: '  reject a pending request (or withdraw your own)\n', positionals: [1, 1],
+    run: async (args, { withAdmin }) => await withAdmin(async (admin) => {
+      process.stdout.write(`${JSON.stringify(await admin.call('rejectApproval', { params: { approvalId: args.positionals[0]! } }), null, 2)}\n`)
+    }),
   },
   'secrets rewrap': {
     synopsis: 'secrets rewrap [--json] [--yes]',
@@ -371,10 +467,7 @@ async function certificateAction(action: 'show' | 'revoke' | 'suspend' | 'resume
   const operation = { show: 'showCertificate', revoke: 'revokeCertificate', suspend: 'suspendCertificate', resume: 'resumeCertificate' }[action]
   await env.withAdmin(async (admin) => {
     const c = await admin.call(operation, { params: { serial }, ...(action === 'revoke' ? { body: { reason: reason! } } : {}) }) as Record<string, string | null>
-    print([{
-      serial: c.serial!, subscriber: c.subscriber_id!, holder: c.holder!, not_after: c.not_after!,
-      status: c.status!, reason: c.revocation_reason ?? '-', changed: c.revoked_at ?? '-',
-    }], args)
+    print([certificateRow(c)], args)
   })
 }
 

@@ -195,6 +195,37 @@ describe('postcert CLI', () => {
     assert.ok(!(JSON.parse(direct.stdout) as { client_id: string }[]).some((c) => c.client_id === 'live-rp'))
   })
 
+  it('searches certificates, reads the audit log, exports it signed, and asks for dual control like the admin API (#18)', async () => {
+    const json = async (args: string[]) => {
+      const result = await runCli(args, env)
+      assert.equal(result.code, 0, `${args.join(' ')}: ${result.stderr}`)
+      return JSON.parse(result.stdout) as unknown
+    }
+    assert.deepEqual(await json(['certificates', 'search', '--status', 'revoked', '--json']), [])
+    const added = JSON.parse((await runCli(['clients', 'add', '--name', '비밀 교체', '--client-id', 'rotating-rp', '--redirect-uri', 'https://rotate.example.kr/cb'], env)).stdout) as { client_secret: string }
+    const rotated = await json(['clients', 'rotate-secret', 'rotating-rp', '--yes']) as { client_secret: string }
+    assert.notEqual(rotated.client_secret, added.client_secret)
+    const events = await json(['audit', 'query', '--type', 'operator.client_secret_rotated', '--json']) as { data: { actor: string; client_id: string } }[]
+    assert.deepEqual([events[0]!.data.actor, events[0]!.data.client_id], ['cli', 'rotating-rp'])
+
+    const exported = await runCli(['audit', 'export', '--type', 'operator.client_added'], env)
+    assert.equal(exported.code, 0, exported.stderr)
+    const lines = exported.stdout.trim().split('\n')
+    const last = JSON.parse(lines.at(-1)!) as { export: { count: number }; jws: string }
+    assert.equal(last.export.count, lines.length - 1)
+    assert.match(last.jws, /^ey[\w-]+\.[\w-]+\.[\w-]+$/)
+
+    const asked = await json(['approvals', 'revoke', '--serial', 'ab12', '--reason', 'unspecified']) as { id: string; status: string }
+    assert.equal(asked.status, 'pending')
+    const own = await runCli(['approvals', 'approve', asked.id, '--yes'], env)
+    assert.deepEqual([own.code, own.stderr], [1, 'postcert: another operator must approve what you asked for (dual control)\n'])
+    assert.equal((await json(['approvals', 'reject', asked.id]) as { status: string }).status, 'rejected')
+    assert.deepEqual((await json(['approvals', 'list', '--status', 'rejected', '--json']) as { id: string }[]).map((a) => a.id), [asked.id])
+    assert.deepEqual(await json(['subscribers', 'find', '--phone', '010-0000-0001', '--json']), [])
+    const nobody = await runCli(['subscribers', 'show', 'ps_nobody'], env)
+    assert.deepEqual([nobody.code, nobody.stderr], [1, 'postcert: no subscriber ps_nobody\n'])
+  })
+
   it('says so when the embedded database is held by a running server', async () => {
     const port = await freePort()
     const server = await startServerProcess({ ...env, PORT: String(port) })
