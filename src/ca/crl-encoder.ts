@@ -1,4 +1,4 @@
-import { sign, type KeyObject } from 'node:crypto'
+import type { CaSigner } from './signer.ts'
 
 // The CRL (RFC 5280 section 5) written out in DER in one pass: each revoked entry is encoded
 // once, the lengths around them computed from their sizes. (@peculiar/x509's generator rebuilds
@@ -73,13 +73,13 @@ export function encodeEntry(entry: CrlEntry): Buffer {
  * The signed CertificateList around entries already encoded (encodeEntry), signed ECDSA with
  * SHA-256 by the issuing CA's key. Entries are joined once; nothing is re-encoded.
  */
-export function encodeCrl(input: CrlInput, entries: Buffer[], key: KeyObject): Buffer {
+export async function encodeCrl(input: CrlInput, entries: Buffer[], signer: CaSigner): Promise<Buffer> {
   const extensions = tlv(0xa0, tlv(SEQUENCE,
     tlv(SEQUENCE, ID_CE_AUTHORITY_KEY_IDENTIFIER, tlv(OCTET_STRING, tlv(SEQUENCE, tlv(0x80, input.authorityKeyId)))),
     tlv(SEQUENCE, ID_CE_CRL_NUMBER, tlv(OCTET_STRING, positiveInteger(input.number.toString(16)))),
   ))
   const revoked = entries.length ? [tlv(SEQUENCE, Buffer.concat(entries))] : []
   const tbs = tlv(SEQUENCE, VERSION_2, ECDSA_WITH_SHA256, input.issuerName, time(input.thisUpdate), time(input.nextUpdate), ...revoked, extensions)
-  const signature = sign('sha256', tbs, { key, dsaEncoding: 'der' })
+  const signature = await signer.sign(tbs)
   return tlv(SEQUENCE, tbs, ECDSA_WITH_SHA256, tlv(BIT_STRING, Buffer.from([0]), signature))
 }

@@ -131,7 +131,7 @@ export class CrlPublisher {
       after = page.at(-1)!.serial
       await yieldToEventLoop()
     }
-    const der = encodeCrl({ issuerName: issuerName(ca), authorityKeyId: authorityKeyId(ca), thisUpdate, nextUpdate, number }, entries, ca.keyObject)
+    const der = await encodeCrl({ issuerName: issuerName(ca), authorityKeyId: authorityKeyId(ca), thisUpdate, nextUpdate, number }, entries, ca.signer)
     const row = { issuer_id: ca.id, number, der: new Uint8Array(der), this_update: thisUpdate, next_update: nextUpdate, status_version: version }
     return await this.#db.transaction().execute(async (trx) => {
       await sql`select pg_advisory_xact_lock(hashtext('postcert-crl:' || current_schema()))`.execute(trx)

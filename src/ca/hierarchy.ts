@@ -1,11 +1,10 @@
-import { KeyObject, webcrypto } from 'node:crypto'
-
-type CryptoKey = webcrypto.CryptoKey
+import { createPrivateKey, webcrypto } from 'node:crypto'
 import { sql } from 'kysely'
 import type { Database } from '../db/database.ts'
 import type { RewrapCount, SealedBox } from '../keys/sealed-box.ts'
 import type { Clock } from '../util/clock.ts'
 import { ISSUING_VALIDITY_YEARS, ROOT_VALIDITY_YEARS } from './constants.ts'
+import { sealedSigner, type CaSigner } from './signer.ts'
 import { randomSerial, x509 } from './x509.ts'
 
 const subtle = webcrypto.subtle
@@ -14,10 +13,8 @@ const subtle = webcrypto.subtle
 export interface IssuingCa {
   id: string
   certificate: x509.X509Certificate
-  /** For @peculiar/x509 (certificates, CRLs). */
-  signingKey: CryptoKey
-  /** For node:crypto (OCSP responses). */
-  keyObject: KeyObject
+  /** Signs certificates, CRLs and OCSP responses; the key stays with its keeper. */
+  signer: CaSigner
   root: x509.X509Certificate
 }
 
@@ -72,13 +69,10 @@ export class CaHierarchy {
     if (!issuing || !root || !issuing.sealed_key) throw new Error('the certificate authority is not set up (run the server once, or postcert ca import)')
     const pkcs8 = this.#box.open(issuing.sealed_key, keyContext(issuing.id))
     const certificate = new x509.X509Certificate(issuing.der)
-    const algorithm = certificate.publicKey.algorithm as { namedCurve: string }
-    const signingKey = await subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve: algorithm.namedCurve }, false, ['sign'])
     this.#loaded = {
       id: issuing.id,
       certificate,
-      signingKey,
-      keyObject: KeyObject.from(await subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve: algorithm.namedCurve }, true, ['sign'])),
+      signer: sealedSigner(createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' })),
       root: new x509.X509Certificate(root.der),
     }
     return this.#loaded

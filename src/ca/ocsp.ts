@@ -1,4 +1,4 @@
-import { createHash, sign } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import {
   BasicOCSPResponse, CertID, CertStatus, KeyHash, OCSPRequest, OCSPResponse, OCSPResponseStatus, Request, ResponderID,
   ResponseData, RevokedInfo, SingleResponse, TBSRequest, id_pkix_ocsp_nonce,
@@ -67,7 +67,7 @@ export class OcspResponder {
       ...(nonce ? { responseExtensions: [new Extension({ extnID: id_pkix_ocsp_nonce, critical: false, extnValue: nonce.extnValue })] } : {}),
     })
     const tbs = Buffer.from(AsnConvert.serialize(data))
-    const signature = sign('sha256', tbs, { key: issuer.ca.keyObject, dsaEncoding: 'der' })
+    const signature = await issuer.ca.signer.sign(tbs)
     // The outer layers are assembled around the already-encoded tbsResponseData: re-encoding it
     // through the ASN.1 schema twice more was most of the cost of a response. No certs are
     // attached: the issuing CA signs itself, and clients have its certificate (RFC 6960 4.2.2.2).

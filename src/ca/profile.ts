@@ -2,6 +2,7 @@ import { randomBytes, webcrypto } from 'node:crypto'
 import type { HolderKind } from '../db/schema/certificate.ts'
 import { POLICY_OIDS } from './constants.ts'
 import type { IssuingCa } from './hierarchy.ts'
+import { webCryptoSigner } from './signer.ts'
 import { x509 } from './x509.ts'
 
 export interface SubscriberCertificateInput {
@@ -35,6 +36,7 @@ export function pkiUrls(issuer: string): PkiUrls {
  */
 export async function buildSubscriberCertificate(input: SubscriberCertificateInput, ca: IssuingCa, urls: PkiUrls): Promise<x509.X509Certificate> {
   const publicKey = new x509.PublicKey(input.spki)
+  const { signingKey, crypto } = webCryptoSigner(ca.signer)
   return await x509.X509CertificateGenerator.create({
     serialNumber: input.serial,
     subject: [{ '2.5.4.6': ['KR'] }, { '2.5.4.3': [input.displayName] }, { '2.5.4.5': [randomBytes(16).toString('hex')] }],
@@ -42,7 +44,7 @@ export async function buildSubscriberCertificate(input: SubscriberCertificateInp
     notBefore: input.notBefore,
     notAfter: input.notAfter,
     publicKey,
-    signingKey: ca.signingKey,
+    signingKey,
     signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
@@ -53,5 +55,5 @@ export async function buildSubscriberCertificate(input: SubscriberCertificateInp
       new x509.CRLDistributionPointsExtension([urls.crl]),
       new x509.AuthorityInfoAccessExtension({ ocsp: [urls.ocsp], caIssuers: [urls.caIssuers] }),
     ],
-  })
+  }, crypto)
 }
