@@ -9,6 +9,7 @@ import type { CaHierarchy } from '../ca/hierarchy.ts'
 import { canonicalSerial } from '../ca/x509.ts'
 import type { Database } from '../db/database.ts'
 import { invalidRequest, notFound } from '../errors/errors.ts'
+import { ADMIN_API } from '../oidc/client-policy.ts'
 import type { ClientStore } from '../oidc/client-store.ts'
 import { createInitialAccessToken } from '../oidc/initial-access-token.ts'
 import type { SigningKeyStore } from '../keys/signing-keys.ts'
@@ -90,7 +91,7 @@ export const SCHEMAS = {
   }),
   approval: z.object({
     id: z.string(), action: z.string(), params: z.record(z.string(), z.unknown()),
-    status: z.enum(['pending', 'executing', 'executed', 'rejected', 'expired']),
+    status: z.enum(['pending', 'executing', 'executed', 'failed', 'rejected', 'expired']),
     requested_by: z.string(), requested_at: timestamp, expires_at: timestamp,
     decided_by: z.string().nullable(), decided_at: nullableTimestamp, result: z.record(z.string(), z.unknown()).nullable(),
   }),
@@ -118,6 +119,11 @@ const subscriberSchema = z.object({ id: z.string(), name: z.string(), birthdate:
 export function adminRoutes(deps: AdminDeps): AdminRoute[] {
   const record = async (type: AuditEventType, actor: Actor | undefined, data: Record<string, unknown>) =>
     await deps.audit.record(deps.db, { type, data: { actor: actor?.id ?? 'unknown', ...data } })
+  // Another operator's identity (an admin API client) is managed at the server's console only:
+  // an API client taking it over could approve its own dual-control requests.
+  const operatorIdentity = async (clientId: string, actor: Actor | undefined, what: string) => {
+    if (actor?.id !== 'cli' && await deps.clients.isAdmin(clientId)) throw consoleOnly(what)
+  }
   // Reading a subscriber's personal data is an event of their own: they see it in their activity.
   const viewed = async (subscriberId: string, actor: Actor | undefined, what: string) =>
     await deps.audit.record(deps.db, { type: 'operator.subscriber_viewed', subscriberId, data: { actor: actor?.id ?? 'unknown', what } })
@@ -166,7 +172,7 @@ export function adminRoutes(deps: AdminDeps): AdminRoute[] {
           metadata: b.metadata as Record<string, unknown> | undefined, fapi: b.fapi === true, ci: b.ci === true,
           publicSubject: b.public_subject === true, certificateClaim: b.certificate_claim === true, pkceOptional: b.pkce_optional === true, admin: b.admin === true,
         })
-        await record('operator.client_added', actor, { client_id: created.client_id, admin: b.admin === true })
+        await record('operator.client_added', actor, { client_id: created.client_id, admin: created[ADMIN_API] === true })
         return created
       },
     },
@@ -179,6 +185,7 @@ export function adminRoutes(deps: AdminDeps): AdminRoute[] {
       method: 'DELETE', path: '/clients/{clientId}', operationId: 'removeClient', tag: 'clients', summary: 'Deletes a client: its tokens stop working',
       params: z.object({ clientId }), response: z.object({ removed: z.string() }),
       handle: async ({ params }, actor) => {
+        await operatorIdentity(params.clientId!, actor, 'admin API clients are removed')
         await deps.clients.remove(params.clientId!)
         await record('operator.client_removed', actor, { client_id: params.clientId })
         return { removed: params.clientId! }
@@ -189,6 +196,7 @@ export function adminRoutes(deps: AdminDeps): AdminRoute[] {
       summary: 'A new client_secret, shown once; the old one stops working (running servers within 10 s)',
       params: z.object({ clientId }), response: z.object({ client_id: z.string(), client_secret: z.string() }),
       handle: async ({ params }, actor) => {
+        await operatorIdentity(params.clientId!, actor, 'the secrets of admin API clients are rotated')
         const rotated = await deps.clients.rotateSecret(params.clientId!)
         await record('operator.client_secret_rotated', actor, { client_id: params.clientId })
         return rotated
@@ -299,7 +307,7 @@ export function adminRoutes(deps: AdminDeps): AdminRoute[] {
     },
     {
       method: 'GET', path: '/approvals', operationId: 'listApprovals', tag: 'approvals', summary: 'Dual-control requests, newest first',
-      query: z.object({ status: z.enum(['pending', 'executing', 'executed', 'rejected', 'expired']).optional() }),
+      query: z.object({ status: z.enum(['pending', 'executing', 'executed', 'failed', 'rejected', 'expired']).optional() }),
       response: z.object({ approvals: z.array(SCHEMAS.approval) }),
       handle: async ({ query }) => ({ approvals: await deps.approvals.list(query.status as 'pending' | undefined) }),
     },

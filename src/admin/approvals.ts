@@ -30,11 +30,16 @@ export const DUAL_CONTROL = {
 } as const
 export type DualControlAction = keyof typeof DUAL_CONTROL
 
+interface RevocationResult {
+  revoked: string[]
+  skipped: { serial: string; why: string }[]
+}
+
 export interface ApprovalView {
   id: string
   action: string
   params: Record<string, unknown>
-  status: 'pending' | 'executing' | 'executed' | 'rejected' | 'expired'
+  status: 'pending' | 'executing' | 'executed' | 'failed' | 'rejected' | 'expired'
   requested_by: string
   requested_at: string
   expires_at: string
@@ -61,19 +66,23 @@ export class Approvals {
     this.#authority = deps.authority
   }
 
-  async request(action: string, params: unknown, actor: Actor): Promise<ApprovalView> {
+  async request(action: string, given: unknown, actor: Actor): Promise<ApprovalView> {
     if (!(action in DUAL_CONTROL)) throw invalidRequest(`action must be one of ${Object.keys(DUAL_CONTROL).join(', ')}`)
-    const parsed = DUAL_CONTROL[action as DualControlAction].params.safeParse(params)
+    const parsed = DUAL_CONTROL[action as DualControlAction].params.safeParse(given)
     if (!parsed.success) throw invalidRequest(`params: ${parsed.error.issues[0]!.path.join('.') || 'params'}: ${parsed.error.issues[0]!.message}`)
+    // What the second operator approves is what runs: a subscriber's certificates are listed now.
+    const params = parsed.data.subscriber === undefined ? parsed.data
+      : { ...parsed.data, serials: (await this.#authority.listBySubscriber(parsed.data.subscriber)).filter((c) => c.status !== 'revoked').map((c) => c.serial) }
+    if (params.serials?.length === 0) throw invalidRequest('the subscriber has no certificate left to revoke')
     const now = this.#clock.now()
     const row: OperatorApprovalTable = {
-      id: `apr_${randomBytes(12).toString('base64url')}`, action, params: JSON.stringify(parsed.data), status: 'pending',
+      id: `apr_${randomBytes(12).toString('base64url')}`, action, params: JSON.stringify(params), status: 'pending',
       requested_by: actor.id, requested_at: now, expires_at: new Date(now.getTime() + APPROVAL_TTL_MS),
       decided_by: null, decided_at: null, result: null,
     }
     await this.#db.transaction().execute(async (trx) => {
       await trx.insertInto('operator_approval').values(row).execute()
-      await this.#audit.record(trx, { type: 'operator.approval_requested', data: { actor: actor.id, approval: row.id, action, params: parsed.data } })
+      await this.#audit.record(trx, { type: 'operator.approval_requested', data: { actor: actor.id, approval: row.id, action, params } })
     })
     return this.#view(row)
   }
@@ -98,10 +107,19 @@ export class Approvals {
   async approve(id: string, actor: Actor): Promise<ApprovalView> {
     const claimed = await this.#decide(id, actor, 'executing')
     const params = JSON.parse(claimed.params) as z.infer<typeof DUAL_CONTROL.revokeCertificates.params>
-    const result = await this.#revokeCertificates(params, `approval:${id}`)
-    const done = await this.#db.updateTable('operator_approval').set({ status: 'executed', result: JSON.stringify(result) })
+    const result: RevocationResult = { revoked: [], skipped: [] }
+    let failure: Error | undefined
+    try {
+      await this.#revokeCertificates(params, `approval:${id}`, result)
+    } catch (err) {
+      // What was done stays recorded; the rest is for a new request.
+      failure = err instanceof Error ? err : new Error('the operation failed', { cause: err })
+    }
+    const status = failure === undefined ? 'executed' : 'failed'
+    const done = await this.#db.updateTable('operator_approval').set({ status, result: JSON.stringify(result) })
       .where('id', '=', id).returningAll().executeTakeFirstOrThrow()
-    await this.#audit.record(this.#db, { type: 'operator.approval_approved', data: { actor: actor.id, approval: id, action: claimed.action, requested_by: claimed.requested_by, result } })
+    await this.#audit.record(this.#db, { type: 'operator.approval_approved', data: { actor: actor.id, approval: id, action: claimed.action, requested_by: claimed.requested_by, status, result } })
+    if (failure) throw failure
     return this.#view(done)
   }
 
@@ -125,19 +143,15 @@ export class Approvals {
   }
 
   /** Each certificate through the CA, as one revocation would be; one that cannot be revoked is reported, not fatal. */
-  async #revokeCertificates(params: z.infer<typeof DUAL_CONTROL.revokeCertificates.params>, actor: string): Promise<{ revoked: string[]; skipped: { serial: string; why: string }[] }> {
-    const serials = params.serials ?? (await this.#authority.listBySubscriber(params.subscriber!)).filter((c) => c.status !== 'revoked').map((c) => c.serial)
-    const revoked: string[] = []
-    const skipped: { serial: string; why: string }[] = []
-    for (const s of serials) {
+  async #revokeCertificates(params: z.infer<typeof DUAL_CONTROL.revokeCertificates.params>, actor: string, result: RevocationResult): Promise<void> {
+    for (const s of params.serials ?? []) {
       try {
-        revoked.push((await this.#authority.revoke(s, params.reason, actor)).serial)
+        result.revoked.push((await this.#authority.revoke(s, params.reason, actor)).serial)
       } catch (err) {
         if (!(err instanceof PostCertError) || !err.expose) throw err
-        skipped.push({ serial: s.toLowerCase(), why: err.description })
+        result.skipped.push({ serial: s.toLowerCase(), why: err.description })
       }
     }
-    return { revoked, skipped }
   }
 
   #view(r: OperatorApprovalTable): ApprovalView {

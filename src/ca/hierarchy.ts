@@ -103,7 +103,8 @@ export class CaHierarchy {
         .where('id', '=', row.id).where('sealed_key', '=', sealed).executeTakeFirst()
       rewrapped += Number(result.numUpdatedRows)
     }
-    return { table: 'ca_certificate', rewrapped, total: rows.length }
+    const after = await this.#db.selectFrom('ca_certificate').select('sealed_key').where('sealed_key', 'is not', null).execute()
+    return { table: 'ca_certificate', rewrapped, total: rows.length, remaining: after.filter((r) => !this.#box.isCurrent(r.sealed_key!)).length }
   }
 
   async summary(): Promise<CaSummary[]> {

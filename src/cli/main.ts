@@ -296,7 +296,10 @@ const COMMANDS: Record<string, Command> = {
     run: async (args, { withContext }) => await withContext(async (ctx) => {
       const counts = await ctx.rewrapSecrets()
       await ctx.audit.record(ctx.db, { type: 'operator.master_key_rewrapped', data: { actor: 'cli', master_key: ctx.box.keyId, counts } })
-      print(counts.map((c) => ({ table: c.table, rewrapped: String(c.rewrapped), sealed_values: String(c.total) })), args)
+      print(counts.map((c) => ({ table: c.table, rewrapped: String(c.rewrapped), sealed_values: String(c.total), remaining: String(c.remaining) })), args)
+      const remaining = counts.reduce((n, c) => n + c.remaining, 0)
+      // Values sealed meanwhile under another key: an instance still seals with it, and dropping it would lose them.
+      if (remaining) throw new Error(`${remaining} sealed values are still under an older master key: restart every instance with the new POSTCERT_MASTER_KEY, then run postcert secrets rewrap again; keep POSTCERT_PREVIOUS_MASTER_KEYS until it reports none`)
       if (!args.values.json) process.stdout.write(`every sealed value is now under master key ${ctx.box.keyId}: POSTCERT_PREVIOUS_MASTER_KEYS can be emptied\n`)
     }),
   },

@@ -3,11 +3,16 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 const IV_BYTES = 12
 const TAG_BYTES = 16
 
-/** What a table's owner re-sealed with the current master key, of how many sealed values. */
+/**
+ * What a table's owner re-sealed with the current master key, of how many sealed values, and how
+ * many are still under another key when it had done (sealed meanwhile by an instance that still
+ * seals with the old key: the rotation is not over).
+ */
 export interface RewrapCount {
   table: string
   rewrapped: number
   total: number
+  remaining: number
 }
 
 export class UnsealError extends Error {

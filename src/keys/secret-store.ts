@@ -50,7 +50,8 @@ export class SecretStore {
         .where('name', '=', row.name).where('sealed_value', '=', row.sealed_value).executeTakeFirst()
       rewrapped += Number(result.numUpdatedRows)
     }
-    return { table: 'server_secret', rewrapped, total: rows.length }
+    const after = await this.#db.selectFrom('server_secret').select('sealed_value').execute()
+    return { table: 'server_secret', rewrapped, total: rows.length, remaining: after.filter((r) => !this.#box.isCurrent(r.sealed_value)).length }
   }
 
   async getOrCreate(name: string, generate: () => string): Promise<string> {

@@ -98,7 +98,8 @@ export class SigningKeyStore {
         .where('kid', '=', row.kid).where('sealed_jwk', '=', row.sealed_jwk).executeTakeFirst()
       rewrapped += Number(result.numUpdatedRows)
     }
-    return { table: 'signing_key', rewrapped, total: rows.length }
+    const after = await this.#db.selectFrom('signing_key').select('sealed_jwk').execute()
+    return { table: 'signing_key', rewrapped, total: rows.length, remaining: after.filter((r) => !this.#box.isCurrent(r.sealed_jwk)).length }
   }
 
   async list(): Promise<SigningKeyInfo[]> {

@@ -424,7 +424,10 @@ export async function rewrapPayloads(db: Database, box: SealedBox): Promise<Rewr
       .where('model', '=', row.model).where('id', '=', row.id).where('sealed_id', '=', sealed).executeTakeFirst()
     rewrapped += Number(result.numUpdatedRows)
   }
-  return { table: 'oidc_payload', rewrapped, total }
+  const secrets = (await db.selectFrom('oidc_payload').select('payload').where('model', '=', 'Client').execute())
+    .map((r) => (JSON.parse(r.payload) as { sealed_client_secret?: unknown }).sealed_client_secret).filter((v): v is string => typeof v === 'string')
+  const ids = (await db.selectFrom('oidc_payload').select('sealed_id').where('sealed_id', 'is not', null).execute()).map((r) => r.sealed_id!)
+  return { table: 'oidc_payload', rewrapped, total, remaining: [...secrets, ...ids].filter((v) => !box.isCurrent(v)).length }
 }
 
 const clientSecretContext = (clientId: string) => `oidc_payload:Client:${clientId}:client_secret`

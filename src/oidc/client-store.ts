@@ -56,6 +56,11 @@ export class ClientStore {
   async add(input: NewClient): Promise<ClientMetadata> {
     const redirectUris = input.redirectUris ?? []
     const grantTypes = input.grantTypes ?? (redirectUris.length && !input.admin ? ['authorization_code', 'refresh_token'] : ['client_credentials'])
+    // Free-form metadata carries RFC 7591 fields, never what PostCert decides itself: the admin API
+    // flag (an operator identity, set with `admin` only) and the secret (generated here).
+    for (const key of [ADMIN_API, 'client_secret', 'sealed_client_secret', 'client_id', 'client_id_issued_at']) {
+      if (input.metadata && key in input.metadata) throw invalidRequest(`metadata must not set ${key}${key === ADMIN_API ? ' (an admin API client is made with admin: postcert clients add --admin)' : ''}`)
+    }
     const authMethod = input.authMethod ?? (input.public ? 'none' : input.fapi ? 'private_key_jwt' : 'client_secret_basic')
     if (input.public && authMethod !== 'none') throw invalidRequest('a public client authenticates with "none"')
     const metadata: ClientMetadata = {
@@ -101,6 +106,16 @@ export class ClientStore {
   async rotateSecret(clientId: string): Promise<{ client_id: string; client_secret: string }> {
     const found = await this.#adapter.find(clientId) as ClientMetadata | undefined
     if (!found) throw notFound(`no client ${clientId}`)
+    return await this.#rotate(found)
+  }
+
+  /** Whether the client is an admin API client (an operator identity). */
+  async isAdmin(clientId: string): Promise<boolean> {
+    return ((await this.#adapter.find(clientId)) as ClientMetadata | undefined)?.[ADMIN_API] === true
+  }
+
+  async #rotate(found: ClientMetadata): Promise<{ client_id: string; client_secret: string }> {
+    const clientId = found.client_id
     const method = found.token_endpoint_auth_method ?? 'client_secret_basic'
     if (method === 'none' || method === 'private_key_jwt') throw invalidRequest(`client ${clientId} authenticates with ${String(method)}: it has no secret`)
     const { sealed_client_secret: _sealed, ...rest } = found

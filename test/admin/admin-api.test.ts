@@ -145,8 +145,15 @@ describe('the admin API', () => {
     await call('get', `/clients/${newId}`, { expect: 404 })
     await call('post', '/clients', { expect: 400, body: { client_name: 'bad', redirect_uris: ['http://evil.example/cb'] } })
     await call('post', '/clients', { expect: 400, body: { client_name: 'x', unknown_field: 1 } })
-    // An API client cannot mint another operator identity (it would approve its own dual-control requests).
+    // An API client cannot mint another operator identity (it would approve its own dual-control requests),
+    // neither with the flag nor by writing the metadata itself, nor take over or remove another operator's client.
     assert.equal((await call('post', '/clients', { expect: 403, body: { client_name: 'second me', admin: true } })).body.error, 'console_only')
+    for (const metadata of [{ postcert_admin_api: true, scope: 'admin' }, { postcert_admin_api: true }, { client_secret: 'chosen' }]) {
+      await call('post', '/clients', { expect: 400, body: { client_name: 'shadow', grant_types: ['client_credentials'], metadata } })
+    }
+    const colleague = await server.ctx.clients.add({ name: '동료 운영자', admin: true })
+    assert.equal((await call('post', `/clients/${colleague.client_id}/secret`, { expect: 403 })).body.error, 'console_only')
+    assert.equal((await call('delete', `/clients/${colleague.client_id}`, { expect: 403 })).body.error, 'console_only')
 
     // Initial access tokens: usable at the public registration endpoint.
     const iat = await call('post', '/initial-access-tokens', { expect: 201, body: { expires_in_days: 2, ci: true } })
@@ -253,6 +260,9 @@ describe('the admin API', () => {
     const asked = await call('post', '/approvals', { expect: 201, body: { action: 'revokeCertificates', params: { subscriber: holder.id, reason: 'keyCompromise' } } })
     const id = asked.body.id as string
     assert.equal(asked.body.status, 'pending')
+    // What the second operator sees is what runs: the subscriber's certificates as of the asking.
+    assert.deepEqual([...asked.body.params.serials].sort(), [holder.certificate.serial, other.serial].sort())
+    const later = (await issueCertificate(server.ctx.authority, { subscriberId: holder.id })).certificate
     assert.equal(await status(holder.certificate.serial), 'good', 'nothing happens on the asking alone')
     const own = await call('post', `/approvals/${id}/approve`, { expect: 403 })
     assert.equal(own.body.error, 'second_operator_required')
@@ -265,6 +275,7 @@ describe('the admin API', () => {
     assert.deepEqual([...approved.body.result.revoked].sort(), [holder.certificate.serial, other.serial].sort())
     assert.equal(await status(holder.certificate.serial), 'revoked')
     assert.equal(await status(other.serial), 'revoked')
+    assert.equal(await status(later.serial), 'good', 'issued after the asking: not part of it')
     assert.equal((await call('post', `/approvals/${id}/approve`, { expect: 409, as: await secondToken() })).body.error, 'approval_closed')
     assert.equal((await call('get', `/approvals/${id}`)).body.decided_by, `client:${second.client_id}`)
     assert.ok((await call('get', '/approvals?status=executed')).body.approvals.some((a: { id: string }) => a.id === id))

@@ -90,8 +90,25 @@ for (const backend of BACKENDS) {
       const counts = JSON.parse(rewrap.stdout) as { table: string; rewrapped: string; sealed_values: string }[]
       assert.deepEqual(counts.map((c) => c.table), ['server_secret', 'signing_key', 'ca_certificate', 'oidc_payload'])
       for (const c of counts) assert.ok(Number(c.rewrapped) > 0 && Number(c.rewrapped) <= Number(c.sealed_values), JSON.stringify(c))
+      assert.deepEqual(counts.map((c) => (c as unknown as { remaining: string }).remaining), ['0', '0', '0', '0'])
       const again = JSON.parse((await runCli(['secrets', 'rewrap', '--yes', '--json'], cli)).stdout) as { rewrapped: string }[]
       assert.deepEqual(again.map((c) => c.rewrapped), ['0', '0', '0', '0'], 'nothing left under the old key')
+
+      // An instance still sealing with the old key meanwhile (not restarted yet): the rewrap says so and fails, rather than clearing the old key for removal.
+      const straggler = await open([a, b])
+      await straggler.secrets.getOrCreate('sealed-by-a-straggler', () => 'late')
+      await straggler.close()
+      const unfinished = await runCli(['secrets', 'rewrap', '--yes'], cli)
+      assert.equal(unfinished.code, 0, 'its own value is rewrapped in the same run')
+      const bRow = await (async () => {
+        const ctx = await open([b, a])
+        try {
+          return await ctx.db.selectFrom('server_secret').select('sealed_value').where('name', '=', 'sealed-by-a-straggler').executeTakeFirstOrThrow()
+        } finally {
+          await ctx.close()
+        }
+      })()
+      assert.ok(bRow.sealed_value.startsWith(`v2.${masterKeyId(b)}.`))
 
       // The new key alone now opens everything, and every sealed value names it.
       const afterwards = await open([b])
@@ -113,7 +130,7 @@ for (const backend of BACKENDS) {
       assert.ok(sealed.length > 8)
       for (const value of sealed) assert.ok(value.startsWith(`v2.${masterKeyId(b)}.`), value.slice(0, 20))
       const audit = await db.selectFrom('audit_event').select('data').where('type', '=', 'operator.master_key_rewrapped').execute()
-      assert.equal(audit.length, 2)
+      assert.equal(audit.length, 3)
       assert.equal((JSON.parse(audit[0]!.data) as { actor: string }).actor, 'cli')
       await afterwards.close()
 

@@ -1,5 +1,5 @@
-/** pending: waiting for a second operator; executing: approved, running; then executed, rejected or expired. */
-export type ApprovalStatus = 'pending' | 'executing' | 'executed' | 'rejected'
+/** pending: waiting for a second operator; executing: approved, running; then executed (or failed part way), rejected or expired. */
+export type ApprovalStatus = 'pending' | 'executing' | 'executed' | 'failed' | 'rejected'
 
 /** An admin API operation under dual control (admin/approvals.ts). */
 export interface OperatorApprovalTable {
