@@ -12,6 +12,7 @@ import type { Views } from '../http/views.ts'
 import type { Metrics } from '../ops/metrics.ts'
 import { adminRoutes, type AdminDeps, type AdminRoute } from './api.ts'
 import { authenticate, type Actor } from './auth.ts'
+import { tokenProof } from './local-token.ts'
 import { openApiDocument } from './openapi.ts'
 
 export interface AdminAppDeps extends AdminDeps {
@@ -35,6 +36,16 @@ export function createAdminApp(deps: AdminAppDeps): Koa {
   router.add('GET', '/openapi.json', 'admin_openapi', noStore, (ctx) => {
     ctx.body = document
   })
+  // The CLI asks the listener to prove it is the server that wrote DATA_DIR/admin.token before it
+  // sends the token (local-token.ts).
+  const localTokenHash = deps.localTokenHash
+  if (localTokenHash) {
+    router.add('POST', '/cli/proof', 'admin_cli_proof', noStore, async (ctx) => {
+      const { nonce } = await readJson(ctx, 1024)
+      if (typeof nonce !== 'string' || !/^[A-Za-z0-9_-]{22,128}$/.test(nonce)) throw invalidRequest('nonce must be 22 to 128 base64url characters')
+      ctx.body = { proof: tokenProof(localTokenHash, nonce) }
+    })
+  }
   router.add('GET', '/healthz', 'admin_healthz', noStore, (ctx) => {
     ctx.body = { status: 'ok' }
   })

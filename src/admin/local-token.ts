@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 
@@ -42,8 +42,32 @@ export function writeLocalToken(dataDir: string, value: LocalAdminToken): () => 
   }
 }
 
-/** The running server's URL and token, or undefined when there is no file (or not a readable one). */
+/**
+ * The server's answer to the CLI's nonce: an HMAC keyed with the token's hash. Only the server
+ * that wrote the token (or whoever can read the file) can give it, so the CLI sends nothing to
+ * another process that took the port after the server was gone.
+ */
+export const tokenProof = (hash: Buffer, nonce: string) => createHmac('sha256', hash).update(nonce).digest('base64url')
+
+/** Whether `proof` is the right answer to `nonce` for `token` (constant time). */
+export function provesToken(token: string, nonce: string, proof: string): boolean {
+  const expected = Buffer.from(tokenProof(tokenHash(token), nonce))
+  const given = Buffer.from(proof)
+  return given.length === expected.length && timingSafeEqual(given, expected)
+}
+
+/**
+ * The running server's URL and token, or undefined when there is no file, or not one to trust: a
+ * regular file (no link), of this user, readable by no one else.
+ */
 export function readLocalToken(dataDir: string): LocalAdminToken | undefined {
+  const file = path.join(dataDir, LOCAL_TOKEN_FILE)
+  try {
+    const stat = fs.lstatSync(file)
+    if (!stat.isFile() || stat.uid !== process.getuid?.() || (stat.mode & 0o077) !== 0) return undefined
+  } catch {
+    return undefined
+  }
   try {
     const value = JSON.parse(fs.readFileSync(path.join(dataDir, LOCAL_TOKEN_FILE), 'utf8')) as Partial<LocalAdminToken>
     return typeof value.url === 'string' && typeof value.token === 'string' ? { url: value.url, token: value.token } : undefined

@@ -49,7 +49,7 @@ export function openApiDocument(routes: AdminRoute[], options: { issuer: string;
       },
     }
   }
-  Object.assign(paths, publicPaths(options.issuer))
+  Object.assign(paths, listenerPaths(), publicPaths(options.issuer))
   return {
     openapi: '3.1.0',
     info: {
@@ -59,7 +59,7 @@ export function openApiDocument(routes: AdminRoute[], options: { issuer: string;
     },
     servers: [{ url: '/', description: 'the management listener (ADMIN_HOST:ADMIN_PORT)' }],
     security: [{ adminToken: [ADMIN_SCOPE] }],
-    tags: ['clients', 'keys', 'ca', 'certificates', 'approvals', 'subscribers', 'audit', 'pki', 'signatures'].map((name) => ({ name })),
+    tags: ['clients', 'keys', 'ca', 'certificates', 'approvals', 'subscribers', 'audit', 'operations', 'pki', 'signatures'].map((name) => ({ name })),
     paths,
     components: {
       schemas: { Error: jsonSchema(SCHEMAS.error, 'output') },
@@ -70,6 +70,29 @@ export function openApiDocument(routes: AdminRoute[], options: { issuer: string;
           flows: { clientCredentials: { tokenUrl: `${options.issuer}/token`, scopes: { [ADMIN_SCOPE]: 'the admin API' } } },
         },
         institutionToken: { type: 'http', scheme: 'bearer', description: 'an institution\'s access token (bearer or DPoP) from the authorization that asked for the signature' },
+      },
+    },
+  }
+}
+
+/** The management listener's own routes besides the API: its documents, health, metrics, the CLI's proof. */
+function listenerPaths(): Record<string, Record<string, unknown>> {
+  const json = (description: string, schema: JsonSchema) => ({ 200: { description, content: { 'application/json': { schema } } } })
+  return {
+    '/openapi.json': { get: { security: [], tags: ['operations'], operationId: 'openApiDocument', summary: 'This document', responses: json('the OpenAPI 3.1 document', { type: 'object', required: ['openapi'] }) } },
+    '/healthz': { get: { security: [], tags: ['operations'], operationId: 'adminHealth', summary: 'Liveness of the management listener', responses: json('alive', { type: 'object', required: ['status'], properties: { status: { const: 'ok' } } }) } },
+    '/metrics': {
+      get: {
+        tags: ['operations'], operationId: 'adminMetrics', summary: 'Prometheus metrics (summed over the workers), as on the public port',
+        responses: { 200: { description: 'Prometheus text', content: { 'text/plain': { schema: { type: 'string' } } } }, 401: errorResponse('no admin API token, or not a valid one (invalid_token)') },
+      },
+    },
+    '/cli/proof': {
+      post: {
+        security: [], tags: ['operations'], operationId: 'cliProof',
+        summary: 'For the CLI on the server\'s machine: HMAC-SHA256, keyed with the SHA-256 of the token in DATA_DIR/admin.token, of the nonce; proves the listener is the server that wrote the token before the CLI sends it',
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['nonce'], properties: { nonce: { type: 'string', pattern: '^[A-Za-z0-9_-]{22,128}$' } } } } } },
+        responses: { ...json('the proof', { type: 'object', required: ['proof'], properties: { proof: { type: 'string' } } }), 400: errorResponse('no nonce'), 404: errorResponse('no local token (a server started without one)') },
       },
     },
   }

@@ -1,6 +1,7 @@
 import { adminRoutes } from '../admin/api.ts'
 import { invoke } from '../admin/app.ts'
-import { readLocalToken } from '../admin/local-token.ts'
+import { randomBytes } from 'node:crypto'
+import { provesToken, readLocalToken } from '../admin/local-token.ts'
 import type { AppContext } from '../context.ts'
 import { PostCertError } from '../errors/errors.ts'
 
@@ -43,6 +44,14 @@ export async function serverCaller(dataDir: string): Promise<AdminCaller | undef
     document = await res.json() as typeof document
   } catch {
     return undefined // a file left by a server that is gone
+  }
+  // Whoever answers must prove it wrote the token before it gets it (a port taken over after a crash).
+  const nonce = randomBytes(24).toString('base64url')
+  const proved = await fetch(`${local.url}/cli/proof`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ nonce }), signal: AbortSignal.timeout(3_000),
+  }).then(async (res) => (res.ok ? ((await res.json()) as { proof?: unknown }).proof : undefined), () => undefined)
+  if (typeof proved !== 'string' || !provesToken(local.token, nonce, proved)) {
+    throw new Error(`the admin listener at ${local.url} did not prove it is the server that wrote ${dataDir}/admin.token: nothing was sent to it (remove the file if no PostCert runs here)`)
   }
   const operations = new Map<string, { method: string; path: string }>()
   for (const [path, item] of Object.entries(document.paths)) {

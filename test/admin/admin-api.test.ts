@@ -212,8 +212,14 @@ describe('the admin API', () => {
     // Metrics need the token too.
     await request(admin).get('/metrics').expect(401)
     const metrics = await request(admin).get('/metrics').set('Authorization', `Bearer ${token}`).expect(200)
+    conforms('get', '/metrics', metrics)
     assert.match(metrics.text, /postcert_http_requests_total\{method="GET",route="admin_queryAudit",status="200"\}/)
-    assert.deepEqual((await request(admin).get('/healthz').expect(200)).body, { status: 'ok' })
+    const health = await request(admin).get('/healthz').expect(200)
+    conforms('get', '/healthz', health)
+    assert.deepEqual(health.body, { status: 'ok' })
+    conforms('get', '/openapi.json', await request(admin).get('/openapi.json'))
+    // This test server wrote no local token: nothing to prove.
+    conforms('post', '/cli/proof', await request(admin).post('/cli/proof').send({ nonce: 'a'.repeat(22) }).expect(404))
   })
 
   it('exports the audit log as JSON lines whose last line, signed with the receipt key, gives their count and SHA-256', async () => {

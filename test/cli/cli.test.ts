@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
+import http from 'node:http'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { migrations } from '../../migrations/index.ts'
@@ -163,6 +164,7 @@ describe('postcert CLI', () => {
     const server = await startServerProcess({ ...env, PORT: String(port), ADMIN_PORT: String(adminPort) })
     // The CLI's own settings name no port and no issuer: what it prints comes from the server.
     const cli = { ...env, ADMIN_PORT: String(adminPort) }
+    const file = path.join(env.DATA_DIR!, 'admin.token')
     try {
       const added = await runCli(['clients', 'add', '--name', '무중단 은행', '--client-id', 'live-rp', '--redirect-uri', 'https://live.example.kr/cb'], cli)
       assert.equal(added.code, 0, added.stderr)
@@ -177,18 +179,36 @@ describe('postcert CLI', () => {
       assert.deepEqual([missing.code, missing.stderr], [1, `postcert: no certificate with serial ${serial}\n`])
       assert.equal((await runCli(['clients', 'remove', 'live-rp', '--yes'], cli)).code, 0)
       // A wrong token (another server's file) is refused, not taken.
-      const file = path.join(env.DATA_DIR!, 'admin.token')
       const saved = fs.readFileSync(file, 'utf8')
       assert.equal(fs.statSync(file).mode & 0o777, 0o600)
       fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(saved), token: 'forged' }))
       const forged = await runCli(['clients', 'list'], cli)
       assert.equal(forged.code, 1)
-      assert.match(forged.stderr, /^postcert: an admin API token is required|^postcert: the token is unknown or expired/)
+      assert.match(forged.stderr, /^postcert: the admin listener at .* did not prove it is the server that wrote/, 'a token the server did not write proves nothing')
       fs.writeFileSync(file, saved)
     } finally {
       assert.equal(await server.stop(), 0)
     }
-    assert.equal(fs.existsSync(path.join(env.DATA_DIR!, 'admin.token')), false, 'a clean stop removes the token')
+    assert.equal(fs.existsSync(file), false, 'a clean stop removes the token')
+    // A file left behind, naming a port another process took: the CLI sends it nothing.
+    const impostor = http.createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(req.url === '/openapi.json' ? JSON.stringify({ paths: {} }) : JSON.stringify({ proof: 'x'.repeat(43) }))
+    })
+    await new Promise<void>((resolve) => impostor.listen(0, '127.0.0.1', resolve))
+    const seen: string[] = []
+    impostor.on('request', (req: http.IncomingMessage) => { seen.push(`${req.url} ${req.headers.authorization ?? ''}`) })
+    fs.writeFileSync(file, JSON.stringify({ url: `http://127.0.0.1:${(impostor.address() as { port: number }).port}`, token: 'the-real-token' }), { mode: 0o600 })
+    const refused = await runCli(['clients', 'list'], cli)
+    impostor.close()
+    assert.equal(refused.code, 1)
+    assert.match(refused.stderr, /did not prove it is the server that wrote .*admin\.token: nothing was sent to it/)
+    assert.ok(seen.every((line) => !line.includes('the-real-token')), seen.join('\n'))
+    // One readable by others is not taken at all.
+    fs.chmodSync(file, 0o644)
+    assert.equal((await runCli(['clients', 'list'], cli)).code, 0, 'ignored: the CLI opens the database')
+    fs.rmSync(file)
+
     // Stopped: the CLI opens the database itself.
     const direct = await runCli(['clients', 'list', '--json'], cli)
     assert.equal(direct.code, 0, direct.stderr)
