@@ -230,6 +230,7 @@ export class AppContext {
       clients: this.clients, signingKeys: this.signingKeys, ca: this.ca, authority: this.authority, subscribers: this.subscribers,
       registrations: this.registrations, audit: this.audit, receipts: this.receipts,
       approvals: new Approvals({ db: this.db, clock: this.clock, audit: this.audit, authority: this.authority }),
+      limiter: this.limiter,
     }
   }
 

@@ -18,8 +18,9 @@ import type { Registrations } from '../registrations/registrations.ts'
 import { signStatement, type ReceiptSigner } from '../signing/receipt.ts'
 import type { SubscriberStore, Subscriber } from '../subscribers/subscriber-store.ts'
 import type { Clock } from '../util/clock.ts'
+import type { RateLimiter } from '../util/rate-limiter.ts'
 import { DUAL_CONTROL, type Approvals } from './approvals.ts'
-import { consoleOnly } from './errors.ts'
+import { consoleOnly, dualControlRequired } from './errors.ts'
 import type { Actor } from './auth.ts'
 
 /** What the admin API works with: the services the CLI uses too. */
@@ -38,7 +39,14 @@ export interface AdminDeps {
   audit: AuditLog
   receipts: ReceiptSigner
   approvals: Approvals
+  limiter: RateLimiter
 }
+
+/**
+ * Certificate status changes one operator may make one by one in an hour; beyond, the rest is a
+ * bulk revocation under dual control (otherwise one operator revokes everyone a certificate at a time).
+ */
+export const SINGLE_CHANGES_PER_HOUR = 30
 
 /** A request's validated parts. */
 export interface AdminInput {
@@ -65,6 +73,8 @@ export interface AdminRoute {
   response: z.ZodType
   /** A JSON lines download instead of one JSON document. */
   jsonLines?: boolean
+  /** Counted against the operator's hourly allowance (429 dual_control_required beyond). */
+  limited?: boolean
   public?: boolean
   handle: (input: AdminInput, actor: Actor | undefined) => Promise<unknown>
 }
@@ -127,6 +137,10 @@ export function adminRoutes(deps: AdminDeps): AdminRoute[] {
   // Reading a subscriber's personal data is an event of their own: they see it in their activity.
   const viewed = async (subscriberId: string, actor: Actor | undefined, what: string) =>
     await deps.audit.record(deps.db, { type: 'operator.subscriber_viewed', subscriberId, data: { actor: actor?.id ?? 'unknown', what } })
+  const statusChange = async (actor: Actor | undefined) => {
+    const decision = await deps.limiter.hit(`admin-status:${actor?.id ?? 'unknown'}`, SINGLE_CHANGES_PER_HOUR, 3600)
+    if (!decision.allowed) throw dualControlRequired(SINGLE_CHANGES_PER_HOUR, decision.retryAfterSeconds)
+  }
   const certificate = async (serialText: string) => {
     const found = await deps.authority.find(serialText)
     if (!found) throw certificateNotFound(serialText.toLowerCase())
@@ -257,8 +271,9 @@ export function adminRoutes(deps: AdminDeps): AdminRoute[] {
         after: serial.optional(), limit: limit(500, 100),
       }),
       response: z.object({ certificates: z.array(SCHEMAS.certificate), next: z.string().optional() }),
-      handle: async ({ query }) => {
+      handle: async ({ query }, actor) => {
         const q = query as { subscriber?: string; status?: 'good' | 'suspended' | 'revoked'; after?: string; limit: number }
+        if (q.subscriber !== undefined) await viewed(q.subscriber, actor, 'certificate search')
         const found = await deps.authority.search({
           subscriberId: q.subscriber, status: q.status === 'suspended' ? 'hold' : q.status, after: q.after, limit: q.limit + 1,
         })
@@ -273,18 +288,23 @@ export function adminRoutes(deps: AdminDeps): AdminRoute[] {
       handle: async ({ params }) => certificateView(await certificate(params.serial!), deps.clock.now()),
     },
     {
-      method: 'POST', path: '/certificates/{serial}/revoke', operationId: 'revokeCertificate', tag: 'certificates',
+      method: 'POST', path: '/certificates/{serial}/revoke', operationId: 'revokeCertificate', tag: 'certificates', limited: true,
       summary: 'Revokes it: its logins, tokens, pending codes and portal sessions end on every instance, institutions get back-channel logouts',
       params: z.object({ serial }), body: z.object({ reason: z.enum(OPERATOR_REVOCATION_REASONS) }),
       response: SCHEMAS.certificate,
-      handle: async ({ params, body }, actor) => certificateView(
-        await deps.authority.revoke(params.serial!, (body as { reason: (typeof OPERATOR_REVOCATION_REASONS)[number] }).reason, actor?.id), deps.clock.now()),
+      handle: async ({ params, body }, actor) => {
+        await statusChange(actor)
+        return certificateView(await deps.authority.revoke(params.serial!, (body as { reason: (typeof OPERATOR_REVOCATION_REASONS)[number] }).reason, actor?.id), deps.clock.now())
+      },
     },
     {
-      method: 'POST', path: '/certificates/{serial}/suspend', operationId: 'suspendCertificate', tag: 'certificates',
+      method: 'POST', path: '/certificates/{serial}/suspend', operationId: 'suspendCertificate', tag: 'certificates', limited: true,
       summary: 'Suspends it (certificateHold), with the same effect as a revocation until it is resumed',
       params: z.object({ serial }), response: SCHEMAS.certificate,
-      handle: async ({ params }, actor) => certificateView(await deps.authority.suspend(params.serial!, actor?.id), deps.clock.now()),
+      handle: async ({ params }, actor) => {
+        await statusChange(actor)
+        return certificateView(await deps.authority.suspend(params.serial!, actor?.id), deps.clock.now())
+      },
     },
     {
       method: 'POST', path: '/certificates/{serial}/resume', operationId: 'resumeCertificate', tag: 'certificates',
@@ -372,8 +392,9 @@ export function adminRoutes(deps: AdminDeps): AdminRoute[] {
       summary: 'Audit events, newest first; `next` is the `before` of the next page',
       query: auditFilter.extend({ before: z.coerce.number().int().min(1).optional(), limit: limit(1000, 100) }),
       response: z.object({ events: z.array(SCHEMAS.auditEvent), next: z.number().int().optional() }),
-      handle: async ({ query }) => {
+      handle: async ({ query }, actor) => {
         const q = query as AuditFilter & { before?: number; limit: number }
+        if (q.subscriber !== undefined) await viewed(q.subscriber, actor, 'audit query')
         let select = filtered(deps.db, q)
         if (q.before !== undefined) select = select.where('id', '<', q.before)
         const rows = await select.orderBy('id', 'desc').limit(q.limit + 1).execute()
@@ -392,6 +413,7 @@ export function adminRoutes(deps: AdminDeps): AdminRoute[] {
       })]).describe('each line: an event; the last line: the signed digest'),
       handle: async ({ query }, actor) => {
         const q = query as AuditFilter
+        if (q.subscriber !== undefined) await viewed(q.subscriber, actor, 'audit export')
         const rows = await filtered(deps.db, q).orderBy('id').limit(EXPORT_MAX).execute()
         if (rows.length === EXPORT_MAX) throw invalidRequest(`more than ${EXPORT_MAX - 1} events: narrow the export with from and to`)
         const lines = rows.map((r) => `${JSON.stringify(auditView(r))}\n`)

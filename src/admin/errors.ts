@@ -15,9 +15,13 @@ export class ApprovalError extends errorDomain({
   second_operator_required: 403,
   /** Not pending any more: approved, rejected or expired. */
   approval_closed: 409,
+  /** One operator changing many certificates one by one: that takes a second operator. */
+  dual_control_required: 429,
 }) {}
 
 export const secondOperatorRequired = () => new ApprovalError('second_operator_required', 'another operator must approve what you asked for (dual control)')
+export const dualControlRequired = (limit: number, seconds: number) =>
+  new ApprovalError('dual_control_required', `more than ${limit} certificate status changes in an hour by one operator: ask for the rest as a bulk revocation (POST /approvals), which another operator approves; or wait ${seconds} s`)
 export const approvalClosed = (status: string) => new ApprovalError('approval_closed', `this request is ${status}; ask again if it is still needed`)
 
 /** What only the operator at the server's console (the CLI, actor cli) may do. */

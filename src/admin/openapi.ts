@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { SCHEMAS, type AdminRoute } from './api.ts'
+import { SCHEMAS, SINGLE_CHANGES_PER_HOUR, type AdminRoute } from './api.ts'
 import { ADMIN_SCOPE } from './auth.ts'
 
 type JsonSchema = Record<string, unknown>
@@ -45,6 +45,7 @@ export function openApiDocument(routes: AdminRoute[], options: { issuer: string;
         ...(route.public ? {} : { 401: errorResponse('no admin API token, or not a valid one (invalid_token)'), 403: errorResponse('the token lacks the admin scope (insufficient_scope)') }),
         ...(route.params ? { 404: errorResponse('no such resource (not_found)') } : {}),
         ...(route.method === 'POST' && route.params ? { 409: errorResponse('the resource\'s state does not allow it') } : {}),
+        ...(route.limited ? { 429: errorResponse(`more than ${SINGLE_CHANGES_PER_HOUR} status changes by this operator in an hour: the rest is a bulk revocation under dual control (dual_control_required)`) } : {}),
         ...(route.tag === 'approvals' && route.params && route.method === 'POST' ? { 403: errorResponse('no token with the admin scope (insufficient_scope), or the operator who asked approving (second_operator_required)') } : {}),
       },
     }

@@ -11,6 +11,7 @@ import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose'
 import request from 'supertest'
 import { ManualClock } from '../../src/util/clock.ts'
 import { ADMIN_API } from '../../src/oidc/client-policy.ts'
+import { SINGLE_CHANGES_PER_HOUR } from '../../src/admin/api.ts'
 import { createInitialAccessToken } from '../../src/oidc/initial-access-token.ts'
 import { issueCertificate } from '../helpers/pki.ts'
 import { loginSuite } from '../helpers/suite.ts'
@@ -200,7 +201,8 @@ describe('the admin API', () => {
     const actor = `client:${adminClientId}`
     const audit = await call('get', '/audit?limit=1000')
     const byType = (type: string) => (audit.body.events as { type: string; data: { actor?: string } }[]).filter((e) => e.type === type)
-    assert.ok(byType('operator.subscriber_viewed').filter((e) => e.data.actor === actor).length >= 2, 'both reads of the subscriber')
+    // Every read naming the subscriber: the search of their certificates, by phone, their record.
+    assert.ok(byType('operator.subscriber_viewed').filter((e) => e.data.actor === actor).length >= 3, 'each read of the subscriber')
     for (const type of ['operator.client_added', 'operator.client_secret_rotated', 'operator.client_removed', 'operator.initial_access_token_created', 'operator.keys_rotated', 'certificate.suspended', 'certificate.resumed', 'certificate.revoked']) {
       assert.ok(byType(type).some((e) => e.data.actor === actor), `${type} by ${actor}`)
     }
@@ -305,6 +307,21 @@ describe('the admin API', () => {
     token = (await clientToken(adminClientId, adminSecret, 'admin')).body.access_token as string
     assert.equal((await call('post', `/approvals/${late.body.id}/approve`, { expect: 409, as: await secondToken() })).body.error, 'approval_closed')
     assert.ok((await call('get', '/approvals?status=expired')).body.approvals.some((a: { id: string }) => a.id === late.body.id))
+  })
+
+  it('lets one operator change at most thirty certificates one by one an hour: the rest takes dual control', async () => {
+    const holder = await h.subscriber()
+    const serials = [holder.certificate.serial]
+    for (let i = 0; i < SINGLE_CHANGES_PER_HOUR; i++) serials.push((await issueCertificate(server.ctx.authority, { subscriberId: holder.id })).certificate.serial)
+    for (const serial of serials.slice(0, SINGLE_CHANGES_PER_HOUR)) await call('post', `/certificates/${serial}/suspend`)
+    const refused = await call('post', `/certificates/${serials.at(-1)}/revoke`, { expect: 429, body: { reason: 'keyCompromise' } })
+    assert.equal(refused.body.error, 'dual_control_required')
+    assert.equal((await request(server.url).get(`/pki/certificates/${serials.at(-1)}`).expect(200)).body.status, 'good')
+    // Resuming is not limited; an hour later the allowance is back.
+    await call('post', `/certificates/${serials[0]}/resume`)
+    clock.advance(3600)
+    token = (await clientToken(adminClientId, adminSecret, 'admin')).body.access_token as string
+    await call('post', `/certificates/${serials.at(-1)}/revoke`, { body: { reason: 'keyCompromise' } })
   })
 
   it('has every documented operation called by these tests', () => {
