@@ -397,6 +397,16 @@ export async function sessionsByUid(trx: Database, uids: string[]): Promise<Map<
 }
 
 /**
+ * Ends the client-credentials tokens a client holds (its secret was rotated: what the old secret
+ * obtained, a leaked one's included, stops working). Its subscribers' tokens are theirs and stay.
+ */
+export async function deleteClientCredentials(db: Database, clientId: string): Promise<number> {
+  const result = await db.deleteFrom('oidc_payload').where('model', '=', 'ClientCredentials')
+    .where(sql<string>`payload::jsonb ->> 'clientId'`, '=', clientId).executeTakeFirst()
+  return Number(result.numDeletedRows)
+}
+
+/**
  * Re-seals what oidc_payload holds sealed with the current master key: each client's secret and
  * each sealed id (sessions and the like, found by uid). A row changes only if it is as read.
  */

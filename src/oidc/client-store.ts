@@ -4,7 +4,7 @@ import { errors } from 'oidc-provider'
 import type { Database } from '../db/database.ts'
 import { invalidRequest, notFound } from '../errors/errors.ts'
 import type { AdapterDeps } from './adapter.ts'
-import { PostgresAdapter } from './adapter.ts'
+import { deleteClientCredentials, PostgresAdapter } from './adapter.ts'
 import { ADMIN_API, CERTIFICATE_ALLOWED, CI_ALLOWED, FAPI_DEFAULT_ID_TOKEN_ALG, FAPI_PROFILE, PKCE_REQUIRED, PUBLIC_SUBJECT_ALLOWED } from './client-policy.ts'
 
 export interface NewClient {
@@ -121,6 +121,7 @@ export class ClientStore {
     const { sealed_client_secret: _sealed, ...rest } = found
     const secret = randomBytes(32).toString('base64url')
     await this.#adapter.upsert(clientId, { ...rest, client_secret: secret }, 0)
+    await deleteClientCredentials(this.#db, clientId)
     return { client_id: clientId, client_secret: secret }
   }
 

@@ -126,6 +126,13 @@ describe('the admin API', () => {
       .send({ client_name: 'sneaky', grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'admin' })
     assert.equal(asAdmin.status, 400, 'a registration cannot ask for scope admin')
 
+    // A rotated secret ends the tokens the old one got (a leaked secret's tokens included).
+    const leaked = await server.ctx.clients.add({ name: '유출된 자동화', admin: true })
+    const leakedToken = (await clientToken(leaked.client_id, String(leaked.client_secret), 'admin')).body.access_token as string
+    await request(admin).get('/keys').set('Authorization', `Bearer ${leakedToken}`).expect(200)
+    await server.ctx.clients.rotateSecret(leaked.client_id)
+    await refused(`Bearer ${leakedToken}`, 401, 'invalid_token')
+
     // The admin API is not on the public port.
     await request(server.url).get('/clients').set('Authorization', `Bearer ${token}`).expect(404)
     assert.equal((await request(server.url).get('/openapi.json')).status, 404)
