@@ -7,6 +7,8 @@
 
 FROM node:24-bookworm-slim AS dependencies
 WORKDIR /app
+# The PKCS#11 binding (the CA key on an HSM) is a native module: built here, only its result is copied.
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 # The data directory, to be owned by the unprivileged user (a volume mounted there starts as a

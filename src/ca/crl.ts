@@ -159,12 +159,12 @@ export class CrlPublisher {
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 /** The issuing CA certificate's subject, byte for byte: the CRL's issuer. */
-function issuerName(ca: IssuingCa): Uint8Array {
+export function issuerName(ca: IssuingCa): Uint8Array {
   return new Uint8Array(AsnConvert.serialize(AsnConvert.parse(ca.certificate.rawData, Certificate).tbsCertificate.subject))
 }
 
 /** The issuing CA's subject key identifier, or (without one) the SHA-1 of its public key, as RFC 5280 suggests. */
-function authorityKeyId(ca: IssuingCa): Uint8Array {
+export function authorityKeyId(ca: IssuingCa): Uint8Array {
   const ski = ca.certificate.getExtension(x509.SubjectKeyIdentifierExtension)
   if (ski) return Buffer.from(ski.keyId, 'hex')
   const spki = AsnConvert.parse(ca.certificate.rawData, Certificate).tbsCertificate.subjectPublicKeyInfo

@@ -7,11 +7,12 @@ type BufferSource = ArrayBufferView | ArrayBuffer
 /**
  * What signs for the issuing CA: certificates, CRLs and OCSP responses, ECDSA P-256 with SHA-256.
  * The key stays with its keeper: sealed in the database and held by this process (sealedSigner),
- * or, next, a token that signs without letting it out (PKCS#11). The CA's code sees only this.
+ * or a PKCS#11 token that signs without letting it out (pkcs11-signer.ts). The CA's code sees
+ * only this.
  */
 export interface CaSigner {
   /** Where the key is kept (`postcert ca show`). */
-  readonly keeper: 'sealed'
+  readonly keeper: 'sealed' | 'pkcs11'
   /** The DER ECDSA-Sig-Value over SHA-256(data). */
   sign(data: Uint8Array): Promise<Buffer>
 }
