@@ -140,7 +140,7 @@ export interface Verifier {
 export function openVerifier(config: ServerConfig, secrets: ServerSecrets, clock: Clock = systemClock): Verifier {
   const db = connectDatabase(config.database)
   const box = new SealedBox(secrets.masterKey, secrets.previousMasterKeys)
-  const ca = new CaHierarchy(db, box, clock)
+  const ca = new CaHierarchy(db, box, clock, config.pkcs11)
   const checks = new StaticCheckCache()
   return {
     db, ca,
@@ -257,7 +257,7 @@ export class AppContext {
       }
       const signingKeys = new SigningKeyStore(db, box, clock, keyRetentionSeconds(config))
       await signingKeys.ensure()
-      const ca = new CaHierarchy(db, box, clock)
+      const ca = new CaHierarchy(db, box, clock, config.pkcs11)
       await ca.ensure()
       const one = async (name: string) => (await secretStore.randomKeys(name, 1))[0]!
       const serverKeys = {
@@ -393,6 +393,7 @@ export class AppContext {
   }
 
   async close(): Promise<void> {
+    this.ca.close()
     await this.db.destroy()
   }
 }

@@ -255,11 +255,11 @@ export function adminRoutes(deps: AdminDeps): AdminRoute[] {
     },
     {
       method: 'GET', path: '/ca', operationId: 'showCa', tag: 'ca', summary: 'The active root and issuing CA',
-      response: z.object({ certificates: z.array(z.object({ id: z.string(), role: z.enum(['root', 'issuing']), subject: z.string(), not_before: timestamp, not_after: timestamp, key: z.enum(['sealed', 'offline']), sha256: z.string() })) }),
+      response: z.object({ certificates: z.array(z.object({ id: z.string(), role: z.enum(['root', 'issuing']), subject: z.string(), not_before: timestamp, not_after: timestamp, key: z.string().describe('sealed (in the database), offline, or pkcs11:<label> (on the token)'), sha256: z.string() })) }),
       handle: async () => ({
         certificates: (await deps.ca.summary()).map((c) => ({
           id: c.id, role: c.role, subject: c.subject, not_before: c.notBefore.toISOString(), not_after: c.notAfter.toISOString(),
-          key: c.hasPrivateKey ? 'sealed' as const : 'offline' as const, sha256: c.sha256Fingerprint,
+          key: c.tokenKeyLabel ? `pkcs11:${c.tokenKeyLabel}` : c.hasPrivateKey ? 'sealed' : 'offline', sha256: c.sha256Fingerprint,
         })),
       }),
     },

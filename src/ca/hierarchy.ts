@@ -4,7 +4,10 @@ import type { Database } from '../db/database.ts'
 import type { RewrapCount, SealedBox } from '../keys/sealed-box.ts'
 import type { Clock } from '../util/clock.ts'
 import { ISSUING_VALIDITY_YEARS, ROOT_VALIDITY_YEARS } from './constants.ts'
+import { pkcs11Signer, type Pkcs11Settings } from './pkcs11-signer.ts'
 import { sealedSigner, type CaSigner } from './signer.ts'
+
+export type TokenSettings = Omit<Pkcs11Settings, 'keyLabel'>
 import { randomSerial, x509 } from './x509.ts'
 
 const subtle = webcrypto.subtle
@@ -26,6 +29,8 @@ export interface CaSummary {
   notAfter: Date
   sha256Fingerprint: string
   hasPrivateKey: boolean
+  /** The key's label on the PKCS#11 token, when it is there. */
+  tokenKeyLabel: string | null
 }
 
 const ROOT_ALG = { name: 'ECDSA', namedCurve: 'P-384', hash: 'SHA-384' } as const
@@ -40,13 +45,23 @@ export class CaHierarchy {
   readonly #db: Database
   readonly #box: SealedBox
   readonly #clock: Clock
+  readonly #token: TokenSettings | undefined
   #loaded: IssuingCa | undefined
   #all: { id: string; role: string; certificate: x509.X509Certificate; active: boolean }[] | undefined
+  #close: (() => void) | undefined
 
-  constructor(db: Database, box: SealedBox, clock: Clock) {
+  /** `token`: the PKCS#11 token (PKCS11_*) for an issuing CA whose key is there. */
+  constructor(db: Database, box: SealedBox, clock: Clock, token?: TokenSettings) {
     this.#db = db
     this.#box = box
     this.#clock = clock
+    this.#token = token
+  }
+
+  /** Ends the token session, if the key is on a token. */
+  close(): void {
+    this.#close?.()
+    this.#close = undefined
   }
 
   /** Creates the hierarchy if there is none. */
@@ -66,16 +81,24 @@ export class CaHierarchy {
     if (this.#loaded) return this.#loaded
     const issuing = await this.#activeRow('issuing')
     const root = await this.#activeRow('root')
-    if (!issuing || !root || !issuing.sealed_key) throw new Error('the certificate authority is not set up (run the server once, or postcert ca import)')
-    const pkcs8 = this.#box.open(issuing.sealed_key, keyContext(issuing.id))
+    if (!issuing || !root || (!issuing.sealed_key && !issuing.token_key_label)) throw new Error('the certificate authority is not set up (run the server once, or postcert ca import)')
     const certificate = new x509.X509Certificate(issuing.der)
-    this.#loaded = {
-      id: issuing.id,
-      certificate,
-      signer: sealedSigner(createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' })),
-      root: new x509.X509Certificate(root.der),
-    }
+    const signer = issuing.token_key_label ? await this.#tokenSigner(issuing.token_key_label, certificate)
+      : sealedSigner(createPrivateKey({ key: this.#box.open(issuing.sealed_key!, keyContext(issuing.id)), format: 'der', type: 'pkcs8' }))
+    this.#loaded = { id: issuing.id, certificate, signer, root: new x509.X509Certificate(root.der) }
     return this.#loaded
+  }
+
+  /** The token's signer for the key labelled `label`, which must be the certificate's. */
+  async #tokenSigner(label: string, certificate: x509.X509Certificate): Promise<CaSigner> {
+    if (!this.#token) throw new Error(`the issuing CA's key is on a PKCS#11 token (label ${label}): set PKCS11_LIBRARY, PKCS11_TOKEN_LABEL and PKCS11_PIN`)
+    const signer = await pkcs11Signer({ ...this.#token, keyLabel: label })
+    if (!Buffer.from(certificate.publicKey.rawData).equals(signer.publicKey.export({ format: 'der', type: 'spki' }))) {
+      signer.close()
+      throw new Error(`the key labelled ${label} on the token ${this.#token.tokenLabel} is not the issuing CA certificate's`)
+    }
+    this.#close = () => signer.close()
+    return signer
   }
 
   /**
@@ -113,6 +136,7 @@ export class CaHierarchy {
       id: r.id, role: r.role, subject: r.subject, notBefore: r.not_before, notAfter: r.not_after,
       sha256Fingerprint: Buffer.from(await new x509.X509Certificate(r.der).getThumbprint('SHA-256')).toString('hex'),
       hasPrivateKey: r.sealed_key !== null,
+      tokenKeyLabel: r.token_key_label,
     })))
   }
 

@@ -1,16 +1,21 @@
-import { createPrivateKey, createPublicKey, webcrypto } from 'node:crypto'
+import { createPrivateKey, createPublicKey, verify, webcrypto } from 'node:crypto'
 import { sql } from 'kysely'
 import type { Database } from '../db/database.ts'
 import { invalidRequest } from '../errors/errors.ts'
 import type { SealedBox } from '../keys/sealed-box.ts'
+import type { TokenSettings } from './hierarchy.ts'
+import { Pkcs11Error, pkcs11Signer } from './pkcs11-signer.ts'
 import { x509 } from './x509.ts'
 
-export interface ImportInput {
+export type ImportInput = {
   /** PEM: the issuing CA certificate, then the root (self-signed). */
   chainPem: string
-  /** PEM private key of the issuing CA (PKCS#8 or SEC1), P-256. */
-  keyPem: string
-}
+} & (
+  /** PEM private key of the issuing CA (PKCS#8 or SEC1), P-256: sealed into the database. */
+  | { keyPem: string }
+  /** Or the label of its key on the PKCS#11 token, which keeps it. */
+  | { tokenKeyLabel: string; token: TokenSettings | undefined }
+)
 
 /**
  * Replaces the generated hierarchy with the operator's own: the issuing CA with its key, and the
@@ -32,21 +37,10 @@ export async function importHierarchy(db: Database, box: SealedBox, input: Impor
   const needed = x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature
   if (!usage || (usage.usages & needed) !== needed) throw invalidRequest('the issuing CA needs keyUsage keyCertSign, cRLSign and digitalSignature (it signs OCSP responses)')
 
-  let key
-  try {
-    key = createPrivateKey(input.keyPem)
-  } catch {
-    throw invalidRequest('the key file is not a PEM private key (PKCS#8 or EC)')
-  }
-  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') throw invalidRequest('the issuing CA key must be ECDSA P-256')
-  const publicDer = createPublicKey(key).export({ format: 'der', type: 'spki' })
-  if (!Buffer.from(issuing.publicKey.rawData).equals(publicDer)) throw invalidRequest('the key does not belong to the issuing CA certificate')
-  // The key must also work where PostCert uses it (WebCrypto signing).
-  const pkcs8 = key.export({ format: 'der', type: 'pkcs8' })
-  await webcrypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign'])
-
   const rootId = `root-${root.serialNumber.slice(0, 16)}`
   const issuingId = `issuing-${issuing.serialNumber.slice(0, 16)}`
+  const key = 'keyPem' in input ? { sealed_key: box.seal(await sealableKey(input.keyPem, issuing), `ca_certificate:${issuingId}:key`), token_key_label: null }
+    : { sealed_key: null, token_key_label: await tokenKey(input.tokenKeyLabel, input.token, issuing) }
   await db.transaction().execute(async (trx) => {
     await sql`select pg_advisory_xact_lock(hashtext('postcert-ca:' || current_schema()))`.execute(trx)
     const issued = await trx.selectFrom('certificate').select('serial').limit(1).executeTakeFirst()
@@ -56,8 +50,47 @@ export async function importHierarchy(db: Database, box: SealedBox, input: Impor
     await trx.deleteFrom('ca_certificate').where('id', 'in', [rootId, issuingId]).execute()
     await trx.insertInto('ca_certificate').values([
       { id: rootId, role: 'root', der: new Uint8Array(root.rawData), sealed_key: null, subject: root.subject, not_before: root.notBefore, not_after: root.notAfter, active: true },
-      { id: issuingId, role: 'issuing', der: new Uint8Array(issuing.rawData), sealed_key: box.seal(pkcs8, `ca_certificate:${issuingId}:key`), subject: issuing.subject, not_before: issuing.notBefore, not_after: issuing.notAfter, active: true },
+      { id: issuingId, role: 'issuing', der: new Uint8Array(issuing.rawData), ...key, subject: issuing.subject, not_before: issuing.notBefore, not_after: issuing.notAfter, active: true },
     ]).execute()
   })
   return { issuingId, rootId }
+}
+
+/** The PEM key, checked to be P-256 and the issuing certificate's, as PKCS#8 to seal. */
+async function sealableKey(keyPem: string, issuing: x509.X509Certificate): Promise<Buffer> {
+  let key
+  try {
+    key = createPrivateKey(keyPem)
+  } catch {
+    throw invalidRequest('the key file is not a PEM private key (PKCS#8 or EC)')
+  }
+  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') throw invalidRequest('the issuing CA key must be ECDSA P-256')
+  const publicDer = createPublicKey(key).export({ format: 'der', type: 'spki' })
+  if (!Buffer.from(issuing.publicKey.rawData).equals(publicDer)) throw invalidRequest('the key does not belong to the issuing CA certificate')
+  // The key must also work where PostCert uses it (WebCrypto signing).
+  const pkcs8 = key.export({ format: 'der', type: 'pkcs8' })
+  await webcrypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign'])
+  return pkcs8
+}
+
+/** The token's key with this label, checked to be the issuing certificate's and to sign; only its label is kept. */
+async function tokenKey(label: string, token: TokenSettings | undefined, issuing: x509.X509Certificate): Promise<string> {
+  if (!token) throw invalidRequest('a key on a PKCS#11 token needs PKCS11_LIBRARY, PKCS11_TOKEN_LABEL and PKCS11_PIN')
+  let signer
+  try {
+    signer = await pkcs11Signer({ ...token, keyLabel: label })
+  } catch (err) {
+    if (err instanceof Pkcs11Error) throw invalidRequest(err.message)
+    throw err
+  }
+  try {
+    if (!Buffer.from(issuing.publicKey.rawData).equals(signer.publicKey.export({ format: 'der', type: 'spki' }))) {
+      throw invalidRequest(`the key labelled ${label} on the token is not the issuing CA certificate's`)
+    }
+    const probe = Buffer.from('postcert ca import')
+    if (!verify('sha256', probe, signer.publicKey, await signer.sign(probe))) throw invalidRequest(`the token's key ${label} does not sign as its public key says`)
+  } finally {
+    signer.close()
+  }
+  return label
 }

@@ -66,6 +66,7 @@ export async function pkcs11Signer(settings: Pkcs11Settings): Promise<CaSigner &
     if (!Buffer.from(params!.value).equals(P256_PARAMS)) throw new Pkcs11Error(`the key ${settings.keyLabel} is not an ECDSA P-256 key`)
     const publicKey = createPublicKey({ key: Buffer.concat([P256_SPKI_PREFIX, ecPoint(point!.value)]), format: 'der', type: 'spki' })
     const opened = session
+    let closed = false
     return {
       keeper: 'pkcs11',
       publicKey,
@@ -75,6 +76,8 @@ export async function pkcs11Signer(settings: Pkcs11Settings): Promise<CaSigner &
         return derSignature(raw)
       },
       close: () => {
+        if (closed) return
+        closed = true
         try {
           p11.C_Logout(opened)
           p11.C_CloseSession(opened)

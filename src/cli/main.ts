@@ -313,11 +313,12 @@ const COMMANDS: Record<string, Command> = {
     }),
   },
   'ca import': {
-    synopsis: 'ca import --chain CHAIN.pem --key ISSUING-KEY.pem [--yes]',
+    synopsis: 'ca import --chain CHAIN.pem (--key ISSUING-KEY.pem | --pkcs11-key LABEL) [--yes]',
     help: `  use your own issuing CA (signed by your root, whose key stays offline) instead of the
-  generated one; only before any certificate is issued
+  generated one; only before any certificate is issued. --key seals its PEM key into the
+  database; --pkcs11-key names its key on the PKCS#11 token of PKCS11_* (an HSM), which keeps it
 `,
-    options: { chain: { type: 'string' }, key: { type: 'string' } },
+    options: { chain: { type: 'string' }, key: { type: 'string' }, 'pkcs11-key': { type: 'string' } },
     destroys: () => 'replaces the generated CA',
     run: async (args, { withContext }) => await withContext(async (ctx) => await importCa(ctx, args)),
   },
@@ -446,8 +447,8 @@ async function run(argv: string[]): Promise<void> {
 }
 
 async function importCa(ctx: AppContext, args: Parsed): Promise<void> {
-  const { chain, key } = args.values as { chain?: string; key?: string }
-  if (!chain || !key) throw new UsageError('ca import: --chain and --key are required', 'ca import')
+  const { chain, key, 'pkcs11-key': tokenKeyLabel } = args.values as { chain?: string; key?: string; 'pkcs11-key'?: string }
+  if (!chain || (key === undefined) === (tokenKeyLabel === undefined)) throw new UsageError('ca import: --chain and one of --key or --pkcs11-key are required', 'ca import')
   const read = (file: string) => {
     try {
       return fs.readFileSync(file, 'utf8')
@@ -455,7 +456,9 @@ async function importCa(ctx: AppContext, args: Parsed): Promise<void> {
       throw new UsageError(`ca import: cannot read ${file}: ${(err as NodeJS.ErrnoException).code}`, 'ca import')
     }
   }
-  const result = await importHierarchy(ctx.db, ctx.box, { chainPem: read(chain), keyPem: read(key) })
+  const result = await importHierarchy(ctx.db, ctx.box, key !== undefined
+    ? { chainPem: read(chain), keyPem: read(key) }
+    : { chainPem: read(chain), tokenKeyLabel: tokenKeyLabel!, token: ctx.config.pkcs11 })
   process.stdout.write(`imported: issuing CA ${result.issuingId}, root ${result.rootId}\nrestart running instances to use it\n`)
 }
 

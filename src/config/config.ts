@@ -1,3 +1,4 @@
+import fs from 'node:fs'
 import path from 'node:path'
 import { z } from 'zod'
 import type { ServerEnv } from './env.ts'
@@ -59,6 +60,8 @@ export interface ServerConfig {
   trustedProxyHops: number
   /** SERVICE_NAME, OPERATOR_NAME and their _EN forms. */
   brand: Brand
+  /** The PKCS#11 token holding the issuing CA's key (an HSM), when one is configured. */
+  pkcs11: { library: string; tokenLabel: string; pin: string } | undefined
   /** CONSENT_PURPOSE, CONSENT_RETENTION and their _EN forms: the registration page's defaults. */
   consent: ConsentDefaults
 }
@@ -156,6 +159,9 @@ const schema = z.object({
   CONSENT_PURPOSE_EN: consentText.default(DEFAULT_CONSENT.en.purpose),
   CONSENT_RETENTION: consentText.default(DEFAULT_CONSENT.ko.retention),
   CONSENT_RETENTION_EN: consentText.default(DEFAULT_CONSENT.en.retention),
+  PKCS11_LIBRARY: z.string().optional(),
+  PKCS11_TOKEN_LABEL: z.string().max(32, { error: 'must be at most 32 characters (a PKCS#11 token label)' }).optional(),
+  PKCS11_PIN: z.string().optional(),
   DEMO_RP_URL: z.string().refine((v) => v === 'off' || /^https?:\/\/[^/]/.test(v) && URL.canParse(v), { error: 'must be an absolute http(s) URL or off' }).optional(),
 })
 
@@ -192,6 +198,9 @@ export function buildConfig(env: ServerEnv): ServerConfig {
   if (e.DATABASE_OWNER_URL && !e.DATABASE_URL) throw new ConfigError('DATABASE_OWNER_URL needs DATABASE_URL (the server\'s own role)')
   if (e.SMS_GATEWAY_URL && !e.SMS_GATEWAY_TOKEN) throw new ConfigError('SMS_GATEWAY_TOKEN is required with SMS_GATEWAY_URL')
   if (e.FIDO_MDS_ROOTS && !e.FIDO_MDS_FILE) throw new ConfigError('FIDO_MDS_ROOTS needs FIDO_MDS_FILE (the roots verify that BLOB)')
+  const pkcs11 = [e.PKCS11_LIBRARY, e.PKCS11_TOKEN_LABEL, e.PKCS11_PIN]
+  if (pkcs11.some((v) => v !== undefined) && !pkcs11.every((v) => v !== undefined)) throw new ConfigError('PKCS11_LIBRARY, PKCS11_TOKEN_LABEL and PKCS11_PIN go together (the token holding the CA key)')
+  if (e.PKCS11_LIBRARY && !fs.existsSync(e.PKCS11_LIBRARY)) throw new ConfigError(`PKCS11_LIBRARY names no file (${e.PKCS11_LIBRARY})`)
   if (e.IDENTITY_PROVIDER_URL && !e.IDENTITY_PROVIDER_TOKEN) throw new ConfigError('IDENTITY_PROVIDER_TOKEN is required with IDENTITY_PROVIDER_URL')
 
   if (e.ADMIN_PORT !== 'off' && e.ADMIN_PORT !== 0 && e.ADMIN_PORT === e.PORT) throw new ConfigError('ADMIN_PORT must differ from PORT: the admin API is never on the public port')
@@ -233,5 +242,6 @@ export function buildConfig(env: ServerEnv): ServerConfig {
       ko: { purpose: e.CONSENT_PURPOSE, retention: e.CONSENT_RETENTION },
       en: { purpose: e.CONSENT_PURPOSE_EN, retention: e.CONSENT_RETENTION_EN },
     },
+    pkcs11: e.PKCS11_LIBRARY ? { library: e.PKCS11_LIBRARY, tokenLabel: e.PKCS11_TOKEN_LABEL!, pin: e.PKCS11_PIN! } : undefined,
   }
 }

@@ -5,7 +5,11 @@ import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
+import { webcrypto } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
+import pino from 'pino'
+import { buildConfig } from '../../src/config/config.ts'
+import { AppContext } from '../../src/context.ts'
 import { encodeCrl } from '../../src/ca/crl-encoder.ts'
 import { authorityKeyId, issuerName } from '../../src/ca/crl.ts'
 import type { IssuingCa } from '../../src/ca/hierarchy.ts'
@@ -13,7 +17,8 @@ import { Pkcs11Error, pkcs11Signer, type Pkcs11Settings } from '../../src/ca/pkc
 import { buildSubscriberCertificate } from '../../src/ca/profile.ts'
 import { webCryptoSigner } from '../../src/ca/signer.ts'
 import { x509 } from '../../src/ca/x509.ts'
-import { openssl, subscriberKey } from '../helpers/pki.ts'
+import { issueCertificate, openssl, subscriberKey } from '../helpers/pki.ts'
+import { newMasterKey, runCli } from '../helpers/process.ts'
 import { tempDir } from '../helpers/server.ts'
 
 const LIBRARY = '/usr/lib/softhsm/libsofthsm2.so'
@@ -91,6 +96,73 @@ describe('the issuing CA key on a PKCS#11 token (SoftHSM2)', { skip: NEEDS_SOFTH
     assert.match(verified.output, /subscriber\.pem: OK/)
     const crlChecked = await openssl(['crl', '-inform', 'DER', '-in', path.join(files, 'crl.der'), '-CAfile', path.join(files, 'ca.pem'), '-noout'])
     assert.match(crlChecked.output, /verify OK/)
+  })
+
+  it('postcert ca import names the token key; PostCert then issues, publishes the CRL and answers OCSP through the token, with no copy of the key', async () => {
+    signer.close() // this test's session: PostCert opens its own
+    const files = tempDir()
+    const file = (name: string) => path.join(files, name)
+    // The operator's root (its key stays with them), and the issuing CA certificate for the token's key.
+    const rootKeys = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify'])
+    const root = await x509.X509CertificateGenerator.createSelfSigned({
+      serialNumber: '0a', name: 'C=KR, O=PostCert HSM test, CN=Test Root', notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 10 * 86_400_000),
+      keys: rootKeys, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+      extensions: [new x509.BasicConstraintsExtension(true, 1, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
+    })
+    const tokenPublic = new x509.PublicKey(signer.publicKey.export({ format: 'der', type: 'spki' }))
+    const issuing = await x509.X509CertificateGenerator.create({
+      serialNumber: '0b', subject: 'C=KR, O=PostCert HSM test, CN=Token Issuing CA', issuer: root.subject,
+      notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 5 * 86_400_000), publicKey: tokenPublic, signingKey: rootKeys.privateKey,
+      extensions: [
+        new x509.BasicConstraintsExtension(true, 0, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+        await x509.SubjectKeyIdentifierExtension.create(tokenPublic),
+      ],
+    })
+    fs.writeFileSync(file('chain.pem'), issuing.toString('pem') + '\n' + root.toString('pem') + '\n')
+    fs.writeFileSync(file('root.pem'), root.toString('pem'))
+    fs.writeFileSync(file('issuing.pem'), issuing.toString('pem'))
+
+    const env = {
+      NODE_ENV: 'test', DATA_DIR: tempDir(), POSTCERT_MASTER_KEY: newMasterKey(), ADMIN_PORT: 'off', SOFTHSM2_CONF: process.env.SOFTHSM2_CONF!,
+      PKCS11_LIBRARY: LIBRARY, PKCS11_TOKEN_LABEL: settings.tokenLabel, PKCS11_PIN: settings.pin,
+    }
+    const wrong = await runCli(['ca', 'import', '--chain', file('chain.pem'), '--pkcs11-key', 'no-such-key', '--yes'], env)
+    assert.deepEqual([wrong.code, wrong.stderr], [1, `postcert: no key pair labelled no-such-key on the token ${settings.tokenLabel}\n`])
+    const imported = await runCli(['ca', 'import', '--chain', file('chain.pem'), '--pkcs11-key', settings.keyLabel, '--yes'], env)
+    assert.equal(imported.code, 0, imported.stderr)
+    const shown = await runCli(['ca', 'show', '--json'], env)
+    assert.deepEqual((JSON.parse(shown.stdout) as { role: string; key: string }[]).map((c) => [c.role, c.key]), [['root', 'offline'], ['issuing', `pkcs11:${settings.keyLabel}`]])
+
+    const ctx = await AppContext.fromConfig(buildConfig(env), { masterKey: Buffer.from(env.POSTCERT_MASTER_KEY, 'base64url') }, { logger: pino({ level: 'silent' }), tool: true })
+    try {
+      assert.equal((await ctx.ca.issuing()).signer.keeper, 'pkcs11')
+      const sealed = await ctx.db.selectFrom('ca_certificate').select(['role', 'sealed_key']).where('active', '=', true).execute()
+      assert.deepEqual(sealed.map((r) => r.sealed_key), [null, null], 'no copy of any CA key in the database')
+      const { certificate } = await issueCertificate(ctx.authority)
+      fs.writeFileSync(file('subscriber.pem'), new x509.X509Certificate(certificate.der).toString('pem'))
+      const verified = await openssl(['verify', '-CAfile', file('root.pem'), '-untrusted', file('issuing.pem'), file('subscriber.pem')])
+      assert.match(verified.output, /subscriber\.pem: OK/, verified.output)
+      fs.writeFileSync(file('crl.der'), (await ctx.crl.current()).der)
+      assert.match((await openssl(['crl', '-inform', 'DER', '-in', file('crl.der'), '-CAfile', file('issuing.pem'), '-noout'])).output, /verify OK/)
+      const request = await openssl(['ocsp', '-no_nonce', '-issuer', file('issuing.pem'), '-cert', file('subscriber.pem'), '-reqout', file('ocsp.req')])
+      assert.equal(request.code, 0, request.output)
+      fs.writeFileSync(file('ocsp.resp'), await ctx.ocsp.respond(fs.readFileSync(file('ocsp.req'))))
+      const checked = await openssl(['ocsp', '-no_nonce', '-respin', file('ocsp.resp'), '-issuer', file('issuing.pem'), '-cert', file('subscriber.pem'), '-CAfile', file('root.pem'), '-verify_other', file('issuing.pem')])
+      assert.match(checked.output, /Response verify OK/)
+      assert.match(checked.output, /subscriber\.pem: good/)
+    } finally {
+      await ctx.close()
+    }
+    // Without the token's settings, PostCert says what it needs instead of signing with nothing.
+    const { PKCS11_LIBRARY: _l, PKCS11_TOKEN_LABEL: _t, PKCS11_PIN: _p, ...without } = env
+    const bare = await AppContext.fromConfig(buildConfig(without), { masterKey: Buffer.from(env.POSTCERT_MASTER_KEY, 'base64url') }, { logger: pino({ level: 'silent' }), tool: true })
+    try {
+      await assert.rejects(bare.ca.issuing(), /on a PKCS#11 token \(label issuing-2026\): set PKCS11_LIBRARY, PKCS11_TOKEN_LABEL and PKCS11_PIN/)
+    } finally {
+      await bare.close()
+    }
+    signer = await pkcs11Signer(settings)
   })
 
   it('cannot read the private key back, and refuses a wrong PIN or an unknown key clearly', async () => {
