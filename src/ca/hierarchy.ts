@@ -1,7 +1,7 @@
 import { createPrivateKey, webcrypto } from 'node:crypto'
 import { sql } from 'kysely'
 import type { Database } from '../db/database.ts'
-import type { RewrapCount, SealedBox } from '../keys/sealed-box.ts'
+import { rewrapTable, type RewrapCount, type SealedBox } from '../keys/sealed-box.ts'
 import type { Clock } from '../util/clock.ts'
 import { ISSUING_VALIDITY_YEARS, ROOT_VALIDITY_YEARS } from './constants.ts'
 import { pkcs11Signer, type Pkcs11Settings } from './pkcs11-signer.ts'
@@ -116,18 +116,11 @@ export class CaHierarchy {
 
   /** Re-seals the CA keys PostCert holds with the current master key. */
   async rewrap(): Promise<RewrapCount> {
-    const rows = await this.#db.selectFrom('ca_certificate').select(['id', 'sealed_key']).where('sealed_key', 'is not', null).execute()
-    let rewrapped = 0
-    for (const row of rows) {
-      const sealed = row.sealed_key!
-      if (this.#box.isCurrent(sealed)) continue
-      const next = this.#box.seal(this.#box.open(sealed, keyContext(row.id)), keyContext(row.id))
-      const result = await this.#db.updateTable('ca_certificate').set({ sealed_key: next })
-        .where('id', '=', row.id).where('sealed_key', '=', sealed).executeTakeFirst()
-      rewrapped += Number(result.numUpdatedRows)
-    }
-    const after = await this.#db.selectFrom('ca_certificate').select('sealed_key').where('sealed_key', 'is not', null).execute()
-    return { table: 'ca_certificate', rewrapped, total: rows.length, remaining: after.filter((r) => !this.#box.isCurrent(r.sealed_key!)).length }
+    return await rewrapTable(this.#box, 'ca_certificate',
+      async () => (await this.#db.selectFrom('ca_certificate').select(['id', 'sealed_key']).where('sealed_key', 'is not', null).execute()).map((r) => ({ id: r.id, sealed: r.sealed_key! })),
+      (r) => r.sealed, (r) => keyContext(r.id),
+      async (r, resealed) => (await this.#db.updateTable('ca_certificate').set({ sealed_key: resealed })
+        .where('id', '=', r.id).where('sealed_key', '=', r.sealed).executeTakeFirst()).numUpdatedRows)
   }
 
   async summary(): Promise<CaSummary[]> {

@@ -15,6 +15,24 @@ export interface RewrapCount {
   remaining: number
 }
 
+/**
+ * One table's rewrap, its owner supplying the reads and the write: each value not under the
+ * current key is re-sealed and written back by `swap` only if the row still holds what was read
+ * (a compare-and-swap: a value changed meanwhile is not overwritten); then the values are read
+ * again and those still under another key counted.
+ */
+export async function rewrapTable<Row>(box: SealedBox, table: string, rows: () => Promise<Row[]>, sealed: (row: Row) => string, context: (row: Row) => string,
+  swap: (row: Row, resealed: string) => Promise<bigint | number>): Promise<RewrapCount> {
+  const before = await rows()
+  let rewrapped = 0
+  for (const row of before) {
+    if (box.isCurrent(sealed(row))) continue
+    rewrapped += Number(await swap(row, box.reseal(sealed(row), context(row))))
+  }
+  const remaining = (await rows()).filter((row) => !box.isCurrent(sealed(row))).length
+  return { table, rewrapped, total: before.length, remaining }
+}
+
 export class UnsealError extends Error {
   override name = 'UnsealError'
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Database } from '../db/database.ts'
 import type { RewrapCount, SealedBox } from './sealed-box.ts'
-import { UnsealError } from './sealed-box.ts'
+import { rewrapTable, UnsealError } from './sealed-box.ts'
 
 const CHECK_NAME = 'master-key-check'
 const CHECK_VALUE = 'postcert'
@@ -40,18 +40,12 @@ export class SecretStore {
     return row !== undefined && !this.#box.isCurrent(row.sealed_value)
   }
 
-  /** Re-seals every server secret with the current master key (each row changed only if no one else did meanwhile). */
+  /** Re-seals every server secret with the current master key. */
   async rewrap(): Promise<RewrapCount> {
-    const rows = await this.#db.selectFrom('server_secret').select(['name', 'sealed_value']).execute()
-    let rewrapped = 0
-    for (const row of rows) {
-      if (this.#box.isCurrent(row.sealed_value)) continue
-      const result = await this.#db.updateTable('server_secret').set({ sealed_value: this.#box.reseal(row.sealed_value, context(row.name)) })
-        .where('name', '=', row.name).where('sealed_value', '=', row.sealed_value).executeTakeFirst()
-      rewrapped += Number(result.numUpdatedRows)
-    }
-    const after = await this.#db.selectFrom('server_secret').select('sealed_value').execute()
-    return { table: 'server_secret', rewrapped, total: rows.length, remaining: after.filter((r) => !this.#box.isCurrent(r.sealed_value)).length }
+    return await rewrapTable(this.#box, 'server_secret',
+      () => this.#db.selectFrom('server_secret').select(['name', 'sealed_value']).execute(), (r) => r.sealed_value, (r) => context(r.name),
+      async (r, resealed) => (await this.#db.updateTable('server_secret').set({ sealed_value: resealed })
+        .where('name', '=', r.name).where('sealed_value', '=', r.sealed_value).executeTakeFirst()).numUpdatedRows)
   }
 
   async getOrCreate(name: string, generate: () => string): Promise<string> {

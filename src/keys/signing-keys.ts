@@ -4,7 +4,7 @@ import { sql } from 'kysely'
 import type { Database, DatabaseTransaction } from '../db/database.ts'
 import type { SigningKeyState, SigningKeyType } from '../db/schema/signing-key.ts'
 import type { Clock } from '../util/clock.ts'
-import type { RewrapCount, SealedBox } from './sealed-box.ts'
+import { rewrapTable, type RewrapCount, type SealedBox } from './sealed-box.ts'
 
 const generateKeyPair = promisify(generateKeyPairCb)
 
@@ -90,16 +90,10 @@ export class SigningKeyStore {
 
   /** Re-seals every signing key with the current master key. */
   async rewrap(): Promise<RewrapCount> {
-    const rows = await this.#db.selectFrom('signing_key').select(['kid', 'sealed_jwk']).execute()
-    let rewrapped = 0
-    for (const row of rows) {
-      if (this.#box.isCurrent(row.sealed_jwk)) continue
-      const result = await this.#db.updateTable('signing_key').set({ sealed_jwk: this.#box.reseal(row.sealed_jwk, context(row.kid)) })
-        .where('kid', '=', row.kid).where('sealed_jwk', '=', row.sealed_jwk).executeTakeFirst()
-      rewrapped += Number(result.numUpdatedRows)
-    }
-    const after = await this.#db.selectFrom('signing_key').select('sealed_jwk').execute()
-    return { table: 'signing_key', rewrapped, total: rows.length, remaining: after.filter((r) => !this.#box.isCurrent(r.sealed_jwk)).length }
+    return await rewrapTable(this.#box, 'signing_key',
+      () => this.#db.selectFrom('signing_key').select(['kid', 'sealed_jwk']).execute(), (r) => r.sealed_jwk, (r) => context(r.kid),
+      async (r, resealed) => (await this.#db.updateTable('signing_key').set({ sealed_jwk: resealed })
+        .where('kid', '=', r.kid).where('sealed_jwk', '=', r.sealed_jwk).executeTakeFirst()).numUpdatedRows)
   }
 
   async list(): Promise<SigningKeyInfo[]> {

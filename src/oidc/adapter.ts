@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { CompiledQuery, sql } from 'kysely'
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider'
 import type { Database } from '../db/database.ts'
-import type { RewrapCount, SealedBox } from '../keys/sealed-box.ts'
+import { rewrapTable, type RewrapCount, type SealedBox } from '../keys/sealed-box.ts'
 import type { Clock } from '../util/clock.ts'
 import { BoundedMap } from '../util/bounded-map.ts'
 import type { TtlCache } from '../util/ttl-cache.ts'
@@ -411,33 +411,18 @@ export async function deleteClientCredentials(db: Database, clientId: string): P
  * each sealed id (sessions and the like, found by uid). A row changes only if it is as read.
  */
 export async function rewrapPayloads(db: Database, box: SealedBox): Promise<RewrapCount> {
-  let total = 0
-  let rewrapped = 0
-  const clients = await db.selectFrom('oidc_payload').select(['id', 'payload']).where('model', '=', 'Client').execute()
-  for (const row of clients) {
-    const payload = JSON.parse(row.payload) as Record<string, unknown>
-    const sealed = payload.sealed_client_secret
-    if (typeof sealed !== 'string') continue
-    total++
-    if (box.isCurrent(sealed)) continue
-    const next = JSON.stringify({ ...payload, sealed_client_secret: box.reseal(sealed, clientSecretContext(row.id)) })
-    const result = await db.updateTable('oidc_payload').set({ payload: next })
-      .where('model', '=', 'Client').where('id', '=', row.id).where('payload', '=', row.payload).executeTakeFirst()
-    rewrapped += Number(result.numUpdatedRows)
-  }
-  const withIds = await db.selectFrom('oidc_payload').select(['model', 'id', 'sealed_id']).where('sealed_id', 'is not', null).execute()
-  for (const row of withIds) {
-    total++
-    const sealed = row.sealed_id!
-    if (box.isCurrent(sealed)) continue
-    const result = await db.updateTable('oidc_payload').set({ sealed_id: box.reseal(sealed, sealedIdContext(row.model, row.id)) })
-      .where('model', '=', row.model).where('id', '=', row.id).where('sealed_id', '=', sealed).executeTakeFirst()
-    rewrapped += Number(result.numUpdatedRows)
-  }
-  const secrets = (await db.selectFrom('oidc_payload').select('payload').where('model', '=', 'Client').execute())
-    .map((r) => (JSON.parse(r.payload) as { sealed_client_secret?: unknown }).sealed_client_secret).filter((v): v is string => typeof v === 'string')
-  const ids = (await db.selectFrom('oidc_payload').select('sealed_id').where('sealed_id', 'is not', null).execute()).map((r) => r.sealed_id!)
-  return { table: 'oidc_payload', rewrapped, total, remaining: [...secrets, ...ids].filter((v) => !box.isCurrent(v)).length }
+  const secrets = await rewrapTable(box, 'oidc_payload',
+    async () => (await db.selectFrom('oidc_payload').select(['id', 'payload']).where('model', '=', 'Client').execute())
+      .map((r) => ({ ...r, parsed: JSON.parse(r.payload) as Record<string, unknown> })).filter((r) => typeof r.parsed.sealed_client_secret === 'string'),
+    (r) => r.parsed.sealed_client_secret as string, (r) => clientSecretContext(r.id),
+    async (r, resealed) => (await db.updateTable('oidc_payload').set({ payload: JSON.stringify({ ...r.parsed, sealed_client_secret: resealed }) })
+      .where('model', '=', 'Client').where('id', '=', r.id).where('payload', '=', r.payload).executeTakeFirst()).numUpdatedRows)
+  const ids = await rewrapTable(box, 'oidc_payload',
+    () => db.selectFrom('oidc_payload').select(['model', 'id', 'sealed_id']).where('sealed_id', 'is not', null).execute(),
+    (r) => r.sealed_id!, (r) => sealedIdContext(r.model, r.id),
+    async (r, resealed) => (await db.updateTable('oidc_payload').set({ sealed_id: resealed })
+      .where('model', '=', r.model).where('id', '=', r.id).where('sealed_id', '=', r.sealed_id).executeTakeFirst()).numUpdatedRows)
+  return { table: 'oidc_payload', rewrapped: secrets.rewrapped + ids.rewrapped, total: secrets.total + ids.total, remaining: secrets.remaining + ids.remaining }
 }
 
 const clientSecretContext = (clientId: string) => `oidc_payload:Client:${clientId}:client_secret`
