@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { koreanDate } from '../../src/ca/days-left.ts'
 import { generateKeyPairSync, sign } from 'node:crypto'
 import { describe, it } from 'node:test'
 import request from 'supertest'
@@ -32,11 +33,12 @@ describe('new keys from the portal (renewal, another device): the certificate, a
     const holder = await h.subscriber()
     const { browser, csrf } = await signIn(holder)
     const page = await browser.get(`/account/certificates/${holder.certificate.serial}/renew`).expect(200)
-    const opens = new Date(holder.certificate.notAfter.getTime() - 30 * DAY * 1000).toISOString().slice(0, 10)
-    assert.match(page.text, new RegExp(`갱신은 ${opens}부터 할 수 있습니다`))
+    const opensAt = new Date(holder.certificate.notAfter.getTime() - 30 * DAY * 1000)
+    // The page says the day in Korea (from 15:00 UTC that is the next one); the API gives the instant in UTC.
+    assert.match(page.text, new RegExp(`갱신은 ${koreanDate(opensAt)}부터 할 수 있습니다`))
     const refused = await browser.post(`/account/certificates/${holder.certificate.serial}/renew/code`).type('form').send({ csrf }).set('Accept', 'application/json').expect(409)
     assert.equal(refused.body.error, 'renewal_not_allowed')
-    assert.match(refused.body.error_description, new RegExp(`opens on ${opens}`))
+    assert.match(refused.body.error_description, new RegExp(`opens on ${opensAt.toISOString().slice(0, 10)}`))
   })
 
   it('renews inside the window with a phone code: the new certificate logs in, the old one is refused', async () => {
