@@ -12,6 +12,8 @@ import { approvalClosed, secondOperatorRequired } from './errors.ts'
 
 /** How long a request waits for its second operator. */
 export const APPROVAL_TTL_MS = 24 * 3_600_000
+/** A run still `executing` after this long was cut off (a bulk of BULK_MAX takes seconds). */
+export const STALE_RUN_MS = 10 * 60_000
 /** At most this many certificates in one bulk revocation. */
 export const BULK_MAX = 1_000
 
@@ -135,8 +137,15 @@ export class Approvals {
     const current = await this.#db.selectFrom('operator_approval').selectAll().where('id', '=', id).executeTakeFirst()
     if (!current) throw notFound(`no approval request ${id}`)
     if (current.requested_by === actor.id && !ownMayWithdraw) throw secondOperatorRequired()
+    // An approval whose run was cut off (the process died) may be approved again once it is clearly
+    // not running: what it had done is skipped as already done.
+    const stale = new Date(now.getTime() - STALE_RUN_MS)
     const claimed = await this.#db.updateTable('operator_approval').set({ status, decided_by: actor.id, decided_at: now })
-      .where('id', '=', id).where('status', '=', 'pending').where('expires_at', '>', now)
+      .where('id', '=', id)
+      .where((eb) => eb.or([
+        eb.and([eb('status', '=', 'pending'), eb('expires_at', '>', now)]),
+        ...(status === 'executing' ? [eb.and([eb('status', '=', 'executing'), eb('decided_at', '<', stale)])] : []),
+      ]))
       .returningAll().executeTakeFirst()
     if (!claimed) throw approvalClosed(this.#view(current).status)
     return claimed

@@ -308,6 +308,17 @@ describe('the admin API', () => {
     assert.deepEqual(ran.body.result.revoked, [])
     assert.deepEqual(ran.body.result.skipped.map((s: { serial: string }) => s.serial), ['abcd', other.serial])
 
+    // A run cut off by a crash (left executing) can be approved again once clearly not running; what it did counts as done.
+    const cut = await call('post', '/approvals', { expect: 201, body: { action: 'revokeCertificates', params: { serials: [holder.certificate.serial], reason: 'unspecified' } } })
+    await server.ctx.db.updateTable('operator_approval').set({ status: 'executing', decided_by: `client:${second.client_id}`, decided_at: new Date(clock.now().getTime() - 60_000) })
+      .where('id', '=', cut.body.id).execute()
+    await call('post', `/approvals/${cut.body.id}/approve`, { expect: 409, as: await secondToken() })
+    clock.advance(11 * 60)
+    token = (await clientToken(adminClientId, adminSecret, 'admin')).body.access_token as string
+    const resumed = await call('post', `/approvals/${cut.body.id}/approve`, { as: await secondToken() })
+    assert.equal(resumed.body.status, 'executed')
+    assert.deepEqual(resumed.body.result.skipped.map((s: { serial: string }) => s.serial), [holder.certificate.serial], 'already revoked by the first approval')
+
     // Not approved within a day: it can no longer be.
     const late = await call('post', '/approvals', { expect: 201, body: { action: 'revokeCertificates', params: { serials: [holder.certificate.serial], reason: 'unspecified' } } })
     clock.advance(25 * 3600)
