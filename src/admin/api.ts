@@ -21,7 +21,7 @@ import type { Clock } from '../util/clock.ts'
 import type { RateLimiter } from '../util/rate-limiter.ts'
 import { DUAL_CONTROL, type Approvals } from './approvals.ts'
 import { consoleOnly, dualControlRequired } from './errors.ts'
-import type { Actor } from './auth.ts'
+import { isConsole, type Actor } from './auth.ts'
 
 /** What the admin API works with: the services the CLI uses too. */
 export interface AdminDeps {
@@ -127,16 +127,16 @@ const subscriberSchema = z.object({ id: z.string(), name: z.string(), birthdate:
 
 /** The admin API: every route of the management listener but its documents (app.ts). */
 export function adminRoutes(deps: AdminDeps): AdminRoute[] {
-  const record = async (type: AuditEventType, actor: Actor | undefined, data: Record<string, unknown>) =>
-    await deps.audit.record(deps.db, { type, data: { actor: actor?.id ?? 'unknown', ...data } })
+  const record = async (type: AuditEventType, actor: Actor | undefined, data: Record<string, unknown>, subscriberId?: string) =>
+    await deps.audit.record(deps.db, { type, subscriberId, data: { actor: actor?.id ?? 'unknown', ...data } })
   // Another operator's identity (an admin API client) is managed at the server's console only:
   // an API client taking it over could approve its own dual-control requests.
   const operatorIdentity = async (clientId: string, actor: Actor | undefined, what: string) => {
-    if (actor?.id !== 'cli' && await deps.clients.isAdmin(clientId)) throw consoleOnly(what)
+    if (!isConsole(actor) && await deps.clients.isAdmin(clientId)) throw consoleOnly(what)
   }
   // Reading a subscriber's personal data is an event of their own: they see it in their activity.
   const viewed = async (subscriberId: string, actor: Actor | undefined, what: string) =>
-    await deps.audit.record(deps.db, { type: 'operator.subscriber_viewed', subscriberId, data: { actor: actor?.id ?? 'unknown', what } })
+    await record('operator.subscriber_viewed', actor, { what }, subscriberId)
   const statusChange = async (actor: Actor | undefined) => {
     const decision = await deps.limiter.hit(`admin-status:${actor?.id ?? 'unknown'}`, SINGLE_CHANGES_PER_HOUR, 3600)
     if (!decision.allowed) throw dualControlRequired(SINGLE_CHANGES_PER_HOUR, decision.retryAfterSeconds)
@@ -177,7 +177,7 @@ export function adminRoutes(deps: AdminDeps): AdminRoute[] {
         const b = body as Record<string, unknown> & { client_name: string }
         // An admin client is an operator identity: an API client minting a second one could approve
         // its own dual-control requests.
-        if (b.admin === true && actor?.id !== 'cli') throw consoleOnly('admin API clients are created')
+        if (b.admin === true && !isConsole(actor)) throw consoleOnly('admin API clients are created')
         const created = await deps.clients.add({
           name: b.client_name, clientId: b.client_id as string | undefined,
           public: b.token_endpoint_auth_method === 'none', redirectUris: b.redirect_uris as string[] | undefined,

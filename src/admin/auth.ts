@@ -15,6 +15,12 @@ export interface Actor {
   clientId: string | undefined
 }
 
+/** The operator at the server's console: the CLI, through the local token or on the database. */
+export const CONSOLE: Actor = { id: 'cli', clientId: undefined }
+
+/** Whether the actor is the server's console (what only it may do: admin API clients). */
+export const isConsole = (actor: Actor | undefined) => actor?.id === CONSOLE.id
+
 /**
  * The caller of an admin route: a bearer token that PostCert issued with the client_credentials
  * grant, with the `admin` scope, to a client the operator made an admin API client (ADMIN_API),
@@ -29,7 +35,7 @@ export async function authenticate(ctx: Context, provider: Provider, localTokenH
     ctx.set('WWW-Authenticate', 'Bearer realm="postcert-admin"')
     throw invalidToken('an admin API token is required (Authorization: Bearer, from the client_credentials grant with scope admin)')
   }
-  if (isLocalToken(match[1]!, localTokenHash)) return { id: 'cli', clientId: undefined }
+  if (isLocalToken(match[1]!, localTokenHash)) return CONSOLE
   const refuse = (why: string) => {
     ctx.set('WWW-Authenticate', 'Bearer realm="postcert-admin", error="invalid_token"')
     return invalidToken(why)

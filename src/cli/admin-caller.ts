@@ -1,5 +1,6 @@
 import { adminRoutes } from '../admin/api.ts'
 import { invoke } from '../admin/app.ts'
+import { CONSOLE } from '../admin/auth.ts'
 import { randomBytes } from 'node:crypto'
 import { provesToken, readLocalToken } from '../admin/local-token.ts'
 import type { AppContext } from '../context.ts'
@@ -26,7 +27,7 @@ export function databaseCaller(ctx: AppContext): AdminCaller {
   const routes = new Map(adminRoutes(ctx.adminDeps()).map((r) => [r.operationId, r]))
   return {
     via: 'database',
-    call: async (operationId, input = {}) => await invoke(routes.get(operationId)!, input, { id: 'cli', clientId: undefined }),
+    call: async (operationId, input = {}) => await invoke(routes.get(operationId)!, input, CONSOLE),
   }
 }
 

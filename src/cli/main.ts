@@ -13,6 +13,7 @@ import { AppContext, migrateDatabase, openVerifier } from '../context.ts'
 import { connectDatabase } from '../db/connect.ts'
 import { PostCertError } from '../errors/errors.ts'
 import { describeStartupError } from '../util/startup-error.ts'
+import { CONSOLE } from '../admin/auth.ts'
 import { databaseCaller, serverCaller, type AdminCaller } from './admin-caller.ts'
 import { verifyCommand, VerifyUsageError } from './verify.ts'
 import { asText } from '../util/text.ts'
@@ -295,7 +296,7 @@ const COMMANDS: Record<string, Command> = {
     destroys: () => 're-seals every private key and secret with POSTCERT_MASTER_KEY: its backup must be in place first (docs/operations.md)',
     run: async (args, { withContext }) => await withContext(async (ctx) => {
       const counts = await ctx.rewrapSecrets()
-      await ctx.audit.record(ctx.db, { type: 'operator.master_key_rewrapped', data: { actor: 'cli', master_key: ctx.box.keyId, counts } })
+      await ctx.audit.record(ctx.db, { type: 'operator.master_key_rewrapped', data: { actor: CONSOLE.id, master_key: ctx.box.keyId, counts } })
       print(counts.map((c) => ({ table: c.table, rewrapped: String(c.rewrapped), sealed_values: String(c.total), remaining: String(c.remaining) })), args)
       const remaining = counts.reduce((n, c) => n + c.remaining, 0)
       // Values sealed meanwhile under another key: an instance still seals with it, and dropping it would lose them.
