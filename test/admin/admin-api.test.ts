@@ -299,6 +299,16 @@ describe('the admin API', () => {
     const approvals = (await call('get', '/audit?type=operator.approval_approved')).body.events as { data: { actor: string; requested_by: string } }[]
     assert.deepEqual([approvals[0]!.data.actor, approvals[0]!.data.requested_by], [`client:${second.client_id}`, `client:${adminClientId}`])
 
+    // Two operators approving the same request at the same moment: it runs once.
+    const third = await server.ctx.clients.add({ name: '세 번째 운영자', admin: true })
+    const thirdToken = (await clientToken(third.client_id, String(third.client_secret), 'admin')).body.access_token as string
+    const contested = await call('post', '/approvals', { expect: 201, body: { action: 'revokeCertificates', params: { serials: [later.serial], reason: 'unspecified' } } })
+    const [one, two] = await Promise.all([await secondToken(), thirdToken].map((t) => request(admin).post(`/approvals/${contested.body.id}/approve`).set('Authorization', `Bearer ${t}`)))
+    assert.deepEqual([one!.status, two!.status].sort(), [200, 409])
+    const winner = one!.status === 200 ? one! : two!
+    assert.deepEqual(winner.body.result.revoked, [later.serial])
+    assert.equal((await call('get', `/audit?serial=${later.serial}&type=certificate.revoked`)).body.events.length, 1, 'revoked once')
+
     // Withdrawn by the one who asked; a serial that cannot be revoked is reported, not fatal.
     const withdrawn = await call('post', '/approvals', { expect: 201, body: { action: 'revokeCertificates', params: { serials: ['abcd'], reason: 'unspecified' } } })
     assert.equal((await call('post', `/approvals/${withdrawn.body.id}/reject`)).body.status, 'rejected')
