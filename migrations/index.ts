@@ -17,6 +17,7 @@ import * as phoneCode from './2026-12-06T08-00-00-phone-code.ts'
 import * as subscriberPhone from './2026-12-06T14-00-00-subscriber-phone.ts'
 import * as operatorApproval from './2026-12-06T15-00-00-operator-approval.ts'
 import * as caTokenKey from './2026-12-06T16-00-00-ca-token-key.ts'
+import * as operatorConsole from './2026-12-06T17-00-00-operator-console.ts'
 
 export interface Migration {
   /** ISO-timestamp name; the list below must stay in this order and is never edited, only extended. */
@@ -43,4 +44,5 @@ export const migrations: readonly Migration[] = [
   { name: '2026-12-06T14-00-00-subscriber-phone', up: subscriberPhone.up },
   { name: '2026-12-06T15-00-00-operator-approval', up: operatorApproval.up },
   { name: '2026-12-06T16-00-00-ca-token-key', up: caTokenKey.up },
+  { name: '2026-12-06T17-00-00-operator-console', up: operatorConsole.up },
 ]

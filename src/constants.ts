@@ -55,6 +55,9 @@ export const EXPIRY_REMINDER_SECONDS = 15 * 60
  */
 export const LOGOUT_NOTICE_SECONDS = 30
 
+/** How often an instance adds its dashboard counts to the database (a crash loses at most this much of them). */
+export const TALLY_FLUSH_SECONDS = 10
+
 /** Rows deleted per sweeper statement. */
 export const SWEEP_BATCH_SIZE = 1000
 

@@ -49,7 +49,9 @@ import { createProvider, pairwiseSubject } from './oidc/provider.ts'
 import { ProviderHost } from './oidc/provider-host.ts'
 import type { AdminDeps } from './admin/api.ts'
 import { Approvals } from './admin/approvals.ts'
+import { Operators } from './admin/operators.ts'
 import { createLogger } from './ops/logger.ts'
+import { DailyTally } from './ops/daily-tally.ts'
 import { Metrics } from './ops/metrics.ts'
 import { ReceiptSigner } from './signing/receipt.ts'
 import { SigningService } from './signing/signing-service.ts'
@@ -178,6 +180,12 @@ export class AppContext {
   readonly crl: CrlPublisher
   readonly ocsp: OcspResponder
   readonly limiter: RateLimiter
+  /** The operator console's dashboard counts, added to the database by the jobs and at close. */
+  readonly tally: DailyTally
+  /** The people at the operator console and their passkeys (admin/operators.ts). */
+  readonly operators: Operators
+  /** The port the management listener got (serve.ts), for the console's default address. */
+  #adminPort: number | undefined
   readonly subscribers: SubscriberStore
   /** Phone codes: the configured gateway, or the sandbox outbox outside production. */
   readonly sms: SmsGateway
@@ -230,7 +238,7 @@ export class AppContext {
       clients: this.clients, signingKeys: this.signingKeys, ca: this.ca, authority: this.authority, subscribers: this.subscribers,
       registrations: this.registrations, audit: this.audit, receipts: this.receipts,
       approvals: new Approvals({ db: this.db, clock: this.clock, audit: this.audit, authority: this.authority }),
-      limiter: this.limiter,
+      limiter: this.limiter, operators: this.operators,
     }
   }
 
@@ -294,7 +302,13 @@ export class AppContext {
     this.views = new Views(path.join(ROOT_DIR, 'views'), config.brand)
     this.csrf = new Csrf(serverKeys.csrfKey)
     this.#pairwiseSalt = serverKeys.pairwiseSalt
-    this.audit = o.audit ?? new AuditLog(clock, (event) => this.metrics.audited(event))
+    this.tally = new DailyTally(db, clock)
+    this.metrics.watchLoginFailures((reason) => this.tally.count('login_failure', reason))
+    this.audit = o.audit ?? new AuditLog(clock, (event) => {
+      this.metrics.audited(event)
+      this.tally.audited(event)
+    })
+    this.operators = new Operators({ db, clock, audit: this.audit, origin: () => this.adminOrigin, serviceName: config.brand.en.service })
     this.logoutNotices = o.logoutNotices ?? new LogoutNotices({ db, clock, provider: () => this.host.provider, logger: this.logger })
     this.loginSessions = o.loginSessions ?? new LoginSessions({ db, clock })
     this.portalSessions = o.portalSessions ?? new PortalSessions({ db, clock, provider: () => this.host.provider })
@@ -392,8 +406,19 @@ export class AppContext {
     return client.subjectType === 'public' ? subscriberId : pairwiseSubject(this.#pairwiseSalt, this.config.issuer, client, subscriberId)
   }
 
+  /** Where operators open the console: ADMIN_URL, or this machine's address of the management listener. */
+  get adminOrigin(): string {
+    return this.config.admin?.url ?? `http://localhost:${this.#adminPort ?? this.config.admin?.port ?? 3001}`
+  }
+
+  /** The management listener is listening on `port` (port 0 in tests gets one). */
+  adminListening(port: number): void {
+    this.#adminPort = port
+  }
+
   async close(): Promise<void> {
     this.ca.close()
+    await this.tally.flush().catch((err: unknown) => this.logger.warn({ err }, 'the dashboard\'s last counts were not saved'))
     await this.db.destroy()
   }
 }

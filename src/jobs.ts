@@ -1,4 +1,4 @@
-import { CRL_CHECK_SECONDS, EXPIRY_REMINDER_SECONDS, LOGOUT_NOTICE_SECONDS, SWEEP_BATCH_SIZE } from './constants.ts'
+import { CRL_CHECK_SECONDS, EXPIRY_REMINDER_SECONDS, LOGOUT_NOTICE_SECONDS, SWEEP_BATCH_SIZE, TALLY_FLUSH_SECONDS } from './constants.ts'
 import { ExpiryReminders } from './account/expiry-reminders.ts'
 import { timedSms, type AppContext } from './context.ts'
 import { DatabaseUnavailableError } from './errors/postcert-error.ts'
@@ -41,9 +41,11 @@ export function startJobs(ctx: AppContext): () => void {
     const sent = await reminders.run()
     if (sent) ctx.logger.info({ sent }, 'expiry reminders sent')
   })
+  // The console dashboard's counts of this instance, added to the database's.
+  every(TALLY_FLUSH_SECONDS, 'dashboard counts', () => ctx.tally.flush())
   every(ctx.config.sweepIntervalSeconds, 'sweep', async () => {
     const deleted = await sweepExpired(ctx.db, ctx.clock, SWEEP_BATCH_SIZE) + await ctx.authority.sweepChallenges()
-      + await ctx.enrollment.sweep() + await ctx.phoneCodes.sweep() + await ctx.limiter.sweep() + await ctx.possession.sweep() + await ctx.loginSessions.sweep() + await ctx.portalSessions.sweep()
+      + await ctx.enrollment.sweep() + await ctx.phoneCodes.sweep() + await ctx.limiter.sweep() + await ctx.possession.sweep() + await ctx.loginSessions.sweep() + await ctx.portalSessions.sweep() + await ctx.operators.sweep()
     if (deleted) ctx.logger.info({ deleted }, 'expired rows swept')
   })
   return () => {

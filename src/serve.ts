@@ -3,6 +3,7 @@ import path from 'node:path'
 import { createAdminApp } from './admin/app.ts'
 import { tokenHash } from './admin/local-token.ts'
 import { ROOT_DIR, type AppContext } from './context.ts'
+import { buildBrowserBundles } from './http/bundles.ts'
 import { listen, type RunningServer } from './http/server.ts'
 import { startJobs } from './jobs.ts'
 import { mountRoutes } from './routes.ts'
@@ -25,10 +26,12 @@ export async function serve(ctx: AppContext, options: { port: number; host?: str
     if (ctx.config.admin) {
       const app = createAdminApp({
         ...ctx.adminDeps(), localTokenHash: options.localAdminToken ? tokenHash(options.localAdminToken) : undefined,
-        logger: ctx.logger, metrics: ctx.metrics, views: ctx.views, version: VERSION,
+        logger: ctx.logger, metrics: ctx.metrics, views: ctx.views, version: VERSION, csrf: ctx.csrf, tally: ctx.tally,
+        assets: { publicDir: path.join(ROOT_DIR, 'public'), bundles: await buildBrowserBundles(ROOT_DIR) },
       })
       const handle = app.callback()
       admin = await listen((req, res) => void handle(req, res), { port: ctx.config.admin.port, host: ctx.config.admin.host })
+      ctx.adminListening(Number(new URL(admin.url).port))
     }
     const server = await listen(ctx.host.handle, {
       port: options.port, host: options.host,

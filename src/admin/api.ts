@@ -20,6 +20,7 @@ import type { SubscriberStore, Subscriber } from '../subscribers/subscriber-stor
 import type { Clock } from '../util/clock.ts'
 import type { RateLimiter } from '../util/rate-limiter.ts'
 import { DUAL_CONTROL, type Approvals } from './approvals.ts'
+import { OPERATOR_NAME, type Operators } from './operators.ts'
 import { consoleOnly, dualControlRequired } from './errors.ts'
 import { isConsole, type Actor } from './auth.ts'
 
@@ -40,6 +41,7 @@ export interface AdminDeps {
   receipts: ReceiptSigner
   approvals: Approvals
   limiter: RateLimiter
+  operators: Operators
 }
 
 /**
@@ -104,6 +106,10 @@ export const SCHEMAS = {
     status: z.enum(['pending', 'executing', 'executed', 'failed', 'rejected', 'expired']),
     requested_by: z.string(), requested_at: timestamp, expires_at: timestamp,
     decided_by: z.string().nullable(), decided_at: nullableTimestamp, result: z.record(z.string(), z.unknown()).nullable(),
+  }),
+  operator: z.object({
+    name: z.string(), invited_by: z.string(), created_at: timestamp, passkeys: z.number().int(),
+    invitation_expires_at: nullableTimestamp, disabled_at: nullableTimestamp, last_sign_in_at: nullableTimestamp,
   }),
   auditEvent: z.object({
     id: z.number().int(), occurred_at: timestamp, type: z.string(),
@@ -251,6 +257,31 @@ export function adminRoutes(deps: AdminDeps): AdminRoute[] {
         const result = await deps.signingKeys.rotate()
         await record('operator.keys_rotated', actor, { ...result })
         return { ...result, switch_within_seconds: deps.keyRefreshSeconds }
+      },
+    },
+    {
+      method: 'GET', path: '/operators', operationId: 'listOperators', tag: 'operators', summary: 'The people who sign in to the operator console with a passkey',
+      response: z.object({ operators: z.array(SCHEMAS.operator) }),
+      handle: async () => ({ operators: await deps.operators.list() }),
+    },
+    {
+      method: 'POST', path: '/operators', operationId: 'inviteOperator', tag: 'operators', status: 201,
+      summary: 'Invites an operator: a link (valid a day, single use) where they register their passkey; again for one who has none yet. Only at the server\'s console (403 console_only)',
+      body: z.object({ name: z.string().regex(OPERATOR_NAME, { error: 'a name is 2 to 32 lower-case letters, digits, . _ -, starting with a letter' }) }),
+      response: z.object({ name: z.string(), invitation_url: z.string().describe('shown once: give it to the operator only'), expires_at: timestamp }),
+      handle: async ({ body }, actor) => {
+        if (!isConsole(actor)) throw consoleOnly('operators are invited')
+        const invited = await deps.operators.invite((body as { name: string }).name, actor!)
+        return { name: invited.name, invitation_url: invited.url, expires_at: invited.expiresAt.toISOString() }
+      },
+    },
+    {
+      method: 'POST', path: '/operators/{name}/disable', operationId: 'disableOperator', tag: 'operators',
+      summary: 'Disables an operator: their passkey no longer signs in and their console sessions end now. Only at the server\'s console (403 console_only)',
+      params: z.object({ name: z.string().regex(OPERATOR_NAME) }), response: SCHEMAS.operator,
+      handle: async ({ params }, actor) => {
+        if (!isConsole(actor)) throw consoleOnly('operators are disabled')
+        return await deps.operators.disable(params.name!, actor!)
       },
     },
     {

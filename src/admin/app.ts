@@ -12,6 +12,10 @@ import type { Views } from '../http/views.ts'
 import type { Metrics } from '../ops/metrics.ts'
 import { adminRoutes, type AdminDeps, type AdminRoute } from './api.ts'
 import { authenticate, type Actor } from './auth.ts'
+import type { Csrf } from '../http/csrf.ts'
+import type { DailyTally } from '../ops/daily-tally.ts'
+import { addAssetRoutes } from '../ops/routes.ts'
+import { addConsoleRoutes } from './console.ts'
 import { tokenProof } from './local-token.ts'
 import { openApiDocument } from './openapi.ts'
 
@@ -22,11 +26,15 @@ export interface AdminAppDeps extends AdminDeps {
   metrics: Metrics
   views: Views
   version: string
+  /** The operator console's needs (console.ts): form tokens, the dashboard's counts, the pages' files. */
+  csrf: Csrf
+  tally: DailyTally
+  assets: { publicDir: string; bundles: Map<string, Uint8Array> }
 }
 
 /**
  * The management listener's application (ADMIN_PORT): the admin API, its OpenAPI document at
- * /openapi.json, /healthz, and /metrics for an admin token. Requests are logged and counted as
+ * /openapi.json, /healthz, /metrics for an admin token, and the operator console (/console). Requests are logged and counted as
  * on the public port (routes named admin_<operationId>); errors are OAuth-style JSON.
  */
 export function createAdminApp(deps: AdminAppDeps): Koa {
@@ -53,6 +61,16 @@ export function createAdminApp(deps: AdminAppDeps): Koa {
     await authenticate(ctx, deps.provider(), deps.localTokenHash)
     ctx.type = deps.metrics.contentType
     ctx.body = await deps.metrics.exposition()
+  })
+  const byId = new Map(routes.map((route) => [route.operationId, route]))
+  addConsoleRoutes(router, {
+    operators: deps.operators, views: deps.views, csrf: deps.csrf, tally: deps.tally, limiter: deps.limiter, clock: deps.clock,
+    call: async (operationId, raw, actor) => await invoke(byId.get(operationId)!, raw, actor),
+  })
+  addAssetRoutes(router, deps.assets)
+  router.add('GET', '/', 'admin_home', noStore, (ctx) => {
+    ctx.status = 303
+    ctx.redirect('/console')
   })
   for (const route of routes) {
     router.add(route.method, route.path.replace(/\{(\w+)\}/g, ':$1'), `admin_${route.operationId}`, noStore, async (ctx, params) => {

@@ -28,3 +28,25 @@ export const approvalClosed = (status: string) => new ApprovalError('approval_cl
 export class ConsoleOnlyError extends errorDomain({ console_only: 403 }) {}
 
 export const consoleOnly = (what: string) => new ConsoleOnlyError('console_only', `${what} only at the server's console (postcert, on the server's machine)`)
+
+/** What the operator console answers about operators, their invitations and their passkeys. */
+export class OperatorError extends errorDomain({
+  /** An operator of this name has a passkey already (or is disabled): disable, then invite another name. */
+  operator_exists: 409,
+  operator_not_found: 404,
+  /** The invitation link is unknown, used or expired. */
+  invitation_invalid: 400,
+  /** The passkey's answer did not verify, or answered no live challenge. */
+  passkey_refused: 401,
+  /** No live console session (or it expired): sign in with the passkey. */
+  console_login_required: 401,
+  /** Too many passkey challenges asked for from one address. */
+  too_many_attempts: 429,
+}) {}
+
+export const operatorExists = (name: string) => new OperatorError('operator_exists', `operator ${name} has registered a passkey (or is disabled): disable them and invite a new name`)
+export const operatorNotFound = (name: string) => new OperatorError('operator_not_found', `no operator ${name}`)
+export const invitationInvalid = () => new OperatorError('invitation_invalid', 'this invitation link is unknown, already used or expired: ask for a new one (postcert operators invite)')
+export const passkeyRefused = (why: string) => new OperatorError('passkey_refused', why)
+export const consoleLoginRequired = () => new OperatorError('console_login_required', 'sign in to the operator console with your passkey')
+export const consoleTooManyAttempts = (seconds: number) => new OperatorError('too_many_attempts', `too many sign-in attempts from this address: try again in ${seconds} s`)

@@ -44,7 +44,7 @@ export function openApiDocument(routes: AdminRoute[], options: { issuer: string;
         ...(route.params || route.query || route.body ? { 400: errorResponse('the request is not valid (invalid_request)') } : {}),
         ...(route.public ? {} : { 401: errorResponse('no admin API token, or not a valid one (invalid_token)'), 403: errorResponse('the token lacks the admin scope (insufficient_scope)') }),
         ...(route.params ? { 404: errorResponse('no such resource (not_found)') } : {}),
-        ...(route.method === 'POST' && route.params ? { 409: errorResponse('the resource\'s state does not allow it') } : {}),
+        ...(route.method === 'POST' && (route.params || route.tag === 'operators') ? { 409: errorResponse('the resource\'s state does not allow it') } : {}),
         ...(route.limited ? { 429: errorResponse(`more than ${SINGLE_CHANGES_PER_HOUR} status changes by this operator in an hour: the rest is a bulk revocation under dual control (dual_control_required)`) } : {}),
         ...(route.tag === 'approvals' && route.params && route.method === 'POST' ? { 403: errorResponse('no token with the admin scope (insufficient_scope), or the operator who asked approving (second_operator_required)') } : {}),
       },
@@ -60,7 +60,7 @@ export function openApiDocument(routes: AdminRoute[], options: { issuer: string;
     },
     servers: [{ url: '/', description: 'the management listener (ADMIN_HOST:ADMIN_PORT)' }],
     security: [{ adminToken: [ADMIN_SCOPE] }],
-    tags: ['clients', 'keys', 'ca', 'certificates', 'approvals', 'subscribers', 'audit', 'operations', 'pki', 'signatures'].map((name) => ({ name })),
+    tags: ['clients', 'operators', 'keys', 'ca', 'certificates', 'approvals', 'subscribers', 'audit', 'operations', 'pki', 'signatures'].map((name) => ({ name })),
     paths,
     components: {
       schemas: { Error: jsonSchema(SCHEMAS.error, 'output') },

@@ -13,6 +13,8 @@ export const AUDIT_EVENT_TYPES = [
   'operator.client_added', 'operator.client_removed', 'operator.client_secret_rotated', 'operator.initial_access_token_created',
   'operator.keys_rotated', 'operator.audit_exported', 'operator.master_key_rewrapped',
   'operator.approval_requested', 'operator.approval_approved', 'operator.approval_rejected',
+  // The console's operators (people with a passkey): invited from the CLI, enrolled, signed in, disabled.
+  'operator.operator_invited', 'operator.operator_enrolled', 'operator.signed_in', 'operator.operator_disabled',
   // An operator read a subscriber's personal data (the access log 개인정보의 안전성 확보조치 기준 asks for).
   'operator.subscriber_viewed',
 ] as const

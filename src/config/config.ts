@@ -16,8 +16,12 @@ export type DatabaseConfig =
 export interface ServerConfig {
   nodeEnv: NodeEnv
   port: number
-  /** The management listener (admin API), or undefined when ADMIN_PORT=off. */
-  admin: { port: number; host: string } | undefined
+  /**
+   * The management listener (admin API, operator console), or undefined when ADMIN_PORT=off.
+   * `url` is where operators open the console (ADMIN_URL, an origin); unset, the console is at
+   * http://localhost:<the port it listens on> (through an SSH tunnel from elsewhere).
+   */
+  admin: { port: number; host: string; url: string | undefined } | undefined
   publicUrl: URL
   /** The OpenID issuer: PUBLIC_URL without a trailing slash. */
   issuer: string
@@ -126,6 +130,7 @@ const schema = z.object({
   PORT: integerText(0, 65535).default(3000),
   ADMIN_PORT: z.union([z.literal('off'), integerText(0, 65535)], { error: 'must be a port (0 to 65535) or off' }).default(3001),
   ADMIN_HOST: z.string().regex(/^[A-Za-z0-9.:[\]-]{1,255}$/, { error: 'must be an address or host name to listen on' }).default('127.0.0.1'),
+  ADMIN_URL: z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' }).optional(),
   PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' }).optional(),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' }).optional(),
   DATABASE_OWNER_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' }).optional(),
@@ -204,10 +209,13 @@ export function buildConfig(env: ServerEnv): ServerConfig {
   if (e.IDENTITY_PROVIDER_URL && !e.IDENTITY_PROVIDER_TOKEN) throw new ConfigError('IDENTITY_PROVIDER_TOKEN is required with IDENTITY_PROVIDER_URL')
 
   if (e.ADMIN_PORT !== 'off' && e.ADMIN_PORT !== 0 && e.ADMIN_PORT === e.PORT) throw new ConfigError('ADMIN_PORT must differ from PORT: the admin API is never on the public port')
+  const adminUrl = e.ADMIN_URL === undefined ? undefined : new URL(e.ADMIN_URL)
+  if (adminUrl && adminUrl.href !== `${adminUrl.origin}/`) throw new ConfigError('ADMIN_URL must be an origin (scheme, host, port), without a path, query or fragment: the console is at its /console')
+  if (adminUrl && adminUrl.origin === publicUrl.origin) throw new ConfigError('ADMIN_URL must differ from PUBLIC_URL: the operator console is never on the public site')
   return {
     nodeEnv: e.NODE_ENV,
     port: e.PORT,
-    admin: e.ADMIN_PORT === 'off' ? undefined : { port: e.ADMIN_PORT, host: e.ADMIN_HOST },
+    admin: e.ADMIN_PORT === 'off' ? undefined : { port: e.ADMIN_PORT, host: e.ADMIN_HOST, url: adminUrl?.origin },
     publicUrl,
     issuer: publicUrl.href.replace(/\/$/, ''),
     dataDir,

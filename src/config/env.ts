@@ -8,6 +8,7 @@ export interface ServerEnv {
   PORT?: string
   ADMIN_PORT?: string
   ADMIN_HOST?: string
+  ADMIN_URL?: string
   PUBLIC_URL?: string
   DATABASE_URL?: string
   DATABASE_OWNER_URL?: string
@@ -53,6 +54,7 @@ export const ENV_NAMES = [
   'PORT',
   'ADMIN_PORT',
   'ADMIN_HOST',
+  'ADMIN_URL',
   'PUBLIC_URL',
   'DATABASE_URL',
   'DATABASE_OWNER_URL',

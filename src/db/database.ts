@@ -6,6 +6,7 @@ import type { CaChallengeSchema } from './schema/ca-challenge.ts'
 import type { CertificateStatusVersionSchema } from './schema/certificate-status-version.ts'
 import type { CertificateSchema } from './schema/certificate.ts'
 import type { CrlSchema } from './schema/crl.ts'
+import type { DailyTallySchema } from './schema/daily-tally.ts'
 import type { EnrollmentSchema } from './schema/enrollment.ts'
 import type { ExpiryReminderSchema } from './schema/expiry-reminder.ts'
 import type { LoginChallengeSchema } from './schema/login-challenge.ts'
@@ -14,6 +15,7 @@ import type { LogoutNoticeSchema } from './schema/logout-notice.ts'
 import type { MigrationSchema } from './schema/migration.ts'
 import type { OidcPayloadSchema } from './schema/oidc-payload.ts'
 import type { OperatorApprovalSchema } from './schema/operator-approval.ts'
+import type { OperatorSchema } from './schema/operator.ts'
 import type { PhoneCodeSchema } from './schema/phone-code.ts'
 import type { RateLimitSchema } from './schema/rate-limit.ts'
 import type { ReceiptKeySchema } from './schema/receipt-key.ts'
@@ -34,10 +36,12 @@ export type DatabaseSchema =
   & CertificateStatusVersionSchema
   & CertificateSchema
   & CrlSchema
+  & DailyTallySchema
   & EnrollmentSchema
   & ExpiryReminderSchema
   & LoginChallengeSchema
   & OperatorApprovalSchema
+  & OperatorSchema
   & LoginSessionSchema
   & LogoutNoticeSchema
   & MigrationSchema

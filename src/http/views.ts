@@ -17,7 +17,7 @@ type Messages = Record<string, string>
  */
 export class Views {
   readonly #pages = new Map<string, Handlebars.TemplateDelegate>()
-  readonly #layout: Handlebars.TemplateDelegate
+  readonly #layouts = new Map<string, Handlebars.TemplateDelegate>()
   readonly #messages: Record<Locale, Messages>
   readonly #scriptMessages = new Map<string, string>()
 
@@ -41,22 +41,30 @@ export class Views {
       if (file.endsWith('.hbs')) hbs.registerPartial(file.slice(0, -4), fs.readFileSync(path.join(partials, file), 'utf8'))
     }
     hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b)
+    hbs.registerHelper('concat', (...args: unknown[]) => args.slice(0, -1).join(''))
     hbs.registerHelper('or', (...args: unknown[]) => args.slice(0, -1).some(Boolean))
-    this.#layout = compile(path.join(dir, 'layouts', 'main.hbs'))
+    for (const file of fs.readdirSync(path.join(dir, 'layouts'))) {
+      if (file.endsWith('.hbs')) this.#layouts.set(file.slice(0, -4), compile(path.join(dir, 'layouts', file)))
+    }
     for (const file of fs.readdirSync(path.join(dir, 'pages'))) {
       if (file.endsWith('.hbs')) this.#pages.set(file.slice(0, -4), compile(path.join(dir, 'pages', file)))
     }
   }
 
-  /** Renders `page` in `locale`; `titleKey` names the message used as the document title. */
-  render(page: string, locale: Locale, titleKey: string, data: Record<string, unknown> = {}): string {
+  /**
+   * Renders `page` in `locale` inside `layout` (views/layouts: main for citizens, console for the
+   * operator console); `titleKey` names the message used as the document title.
+   */
+  render(page: string, locale: Locale, titleKey: string, data: Record<string, unknown> = {}, layout = 'main'): string {
     const template = this.#pages.get(page)
     if (!template) throw new Error(`no such view: ${page}`)
+    const frame = this.#layouts.get(layout)
+    if (!frame) throw new Error(`no such layout: ${layout}`)
     if ('messages' in data) throw new Error('"messages" is reserved for the locale strings in views')
     const messages = this.#messages[locale]
     const root = { ...data, messages }
     const body = template(root)
-    return this.#layout({ ...root, body, title: this.message(locale, titleKey) })
+    return frame({ ...root, body, title: this.message(locale, titleKey) })
   }
 
   message(locale: Locale, key: string): string {

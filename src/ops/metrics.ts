@@ -42,6 +42,7 @@ export class Metrics {
   readonly #signatures: Counter<'holder'>
   readonly #providers: Histogram<'provider' | 'outcome'>
   #crlAge: (() => Promise<number | undefined>) | undefined
+  #loginFailed: ((reason: string) => void) | undefined
 
   constructor() {
     collectDefaultMetrics({ register: this.registry })
@@ -86,6 +87,11 @@ export class Metrics {
     this.#crlAge = age
   }
 
+  /** Who else hears of each refused login, by reason (the console's daily tally). */
+  watchLoginFailures(listener: (reason: string) => void): void {
+    this.#loginFailed = listener
+  }
+
   /** One finished request; `error` is the error code of a 4xx or 5xx answer. */
   observeRequest(method: string, route: string, status: number, seconds: number, error?: string): void {
     this.#requests.inc({ method, route, status: String(status) })
@@ -97,7 +103,10 @@ export class Metrics {
     }
     const code = error ?? 'unknown'
     this.#errors.inc({ route, error: code })
-    if (LOGIN_ROUTES.has(route)) this.#loginFailures.inc({ reason: code })
+    if (LOGIN_ROUTES.has(route)) {
+      this.#loginFailures.inc({ reason: code })
+      this.#loginFailed?.(code)
+    }
     if (status === 429 || LOCKOUT_CODES.has(code)) this.#limited.inc({ route, reason: code })
   }
 

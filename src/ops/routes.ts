@@ -34,6 +34,11 @@ export function addOpsRoutes(router: Router, deps: { db: Database; metrics: Metr
     ctx.body = await deps.metrics.exposition()
   })
 
+  addAssetRoutes(router, deps)
+}
+
+/** The pages' scripts (bundled at start-up) and the files of public/ (styles, marks), under /assets. */
+export function addAssetRoutes(router: Router, deps: { publicDir: string; bundles: Map<string, Uint8Array> }): void {
   for (const [file, body] of deps.bundles) {
     router.add('GET', `/assets/${file}`, 'assets', revalidate, (ctx) => {
       ctx.type = 'text/javascript; charset=utf-8'

@@ -352,6 +352,17 @@ describe('the admin API', () => {
     await call('post', `/certificates/${serials.at(-1)}/revoke`, { body: { reason: 'keyCompromise' } })
   })
 
+  it('lists the console\'s operators to an API client, but leaves inviting and disabling them to the server\'s console', async () => {
+    await server.ctx.operators.invite('api-seen', { id: 'cli', clientId: undefined })
+    const listed = await call('get', '/operators')
+    assert.ok((listed.body.operators as { name: string; passkeys: number }[]).some((o) => o.name === 'api-seen' && o.passkeys === 0))
+    // An API client inviting an operator would mint a second person to approve its own requests.
+    assert.equal((await call('post', '/operators', { expect: 403, body: { name: 'shadow' } })).body.error, 'console_only')
+    assert.equal((await call('post', '/operators/api-seen/disable', { expect: 403 })).body.error, 'console_only')
+    await call('post', '/operators', { expect: 400, body: { name: 'Not A Name' } })
+    assert.ok(!(await server.ctx.operators.list()).some((o) => o.name === 'shadow'))
+  })
+
   it('has every documented operation called by these tests', () => {
     const documented = Object.values(document.paths).flatMap((item) => Object.entries(item).filter(([k]) => k !== 'servers').map(([, op]) => (op as Operation).operationId))
     assert.deepEqual([...called].sort(), [...new Set(documented)].sort())

@@ -29,7 +29,7 @@ const ALLOWED: Record<string, string[]> = {
   keys: ['db', 'util'],
   login: ['ca', 'db', 'holders', 'keys', 'possession', 'subscribers', 'util'],
   oidc: ['constants.ts', 'db', 'errors', 'http', 'keys', 'ops', 'possession', 'registrations', 'sessions', 'signing', 'subscribers', 'util'],
-  ops: ['audit', 'config', 'db', 'http'],
+  ops: ['audit', 'config', 'db', 'http', 'util'],
   phone: ['db', 'errors', 'util'],
   possession: ['ca', 'db', 'errors', 'holders', 'util'],
   registrations: ['audit', 'db', 'errors', 'oidc', 'util'],
