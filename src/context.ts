@@ -406,9 +406,14 @@ export class AppContext {
     return client.subjectType === 'public' ? subscriberId : pairwiseSubject(this.#pairwiseSalt, this.config.issuer, client, subscriberId)
   }
 
-  /** Where operators open the console: ADMIN_URL, or this machine's address of the management listener. */
-  get adminOrigin(): string {
-    return this.config.admin?.url ?? `http://localhost:${this.#adminPort ?? this.config.admin?.port ?? 3001}`
+  /**
+   * Where operators open the console: ADMIN_URL, or this machine's address of the management
+   * listener; undefined when it is off (ADMIN_PORT=off).
+   */
+  get adminOrigin(): string | undefined {
+    const admin = this.config.admin
+    if (!admin) return undefined
+    return admin.url ?? `http://localhost:${this.#adminPort ?? admin.port}`
   }
 
   /** The management listener is listening on `port` (port 0 in tests gets one). */

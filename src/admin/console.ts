@@ -66,6 +66,9 @@ export function addConsoleRoutes(router: Router, deps: ConsoleDeps): void {
   const render = (ctx: Context, page: string, titleKey: string, data: Record<string, unknown> = {}, at?: string) => {
     const lang = locale(ctx)
     const operator = (ctx.state as { operator?: ConsoleOperator }).operator
+    // Same-origin, not no-referrer: a browser then names the console as the Origin of its forms
+    // (no-referrer sends "null"), which sameOrigin checks; other sites still get no Referer.
+    ctx.set('Referrer-Policy', 'same-origin')
     ctx.type = 'html'
     ctx.body = views.render(page, lang, titleKey, {
       ...languageSwitch(ctx, lang, at), operator: operator?.name, csrf: operator ? csrf.token(scope(operator)) : undefined,

@@ -40,6 +40,8 @@ export class OperatorError extends errorDomain({
   passkey_refused: 401,
   /** No live console session (or it expired): sign in with the passkey. */
   console_login_required: 401,
+  /** The management listener is off (ADMIN_PORT=off): there is no console to invite anyone to. */
+  console_off: 409,
   /** Too many passkey challenges asked for from one address. */
   too_many_attempts: 429,
 }) {}
@@ -50,3 +52,4 @@ export const invitationInvalid = () => new OperatorError('invitation_invalid', '
 export const passkeyRefused = (why: string) => new OperatorError('passkey_refused', why)
 export const consoleLoginRequired = () => new OperatorError('console_login_required', 'sign in to the operator console with your passkey')
 export const consoleTooManyAttempts = (seconds: number) => new OperatorError('too_many_attempts', `too many sign-in attempts from this address: try again in ${seconds} s`)
+export const consoleOff = () => new OperatorError('console_off', 'the operator console is off (ADMIN_PORT=off): set ADMIN_PORT (and ADMIN_URL where operators open it) on the server and here')

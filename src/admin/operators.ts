@@ -8,7 +8,7 @@ import type { AuditLog } from '../audit/audit-log.ts'
 import type { Database, DatabaseTransaction } from '../db/database.ts'
 import type { Clock } from '../util/clock.ts'
 import type { Actor } from './auth.ts'
-import { consoleLoginRequired, invitationInvalid, operatorExists, operatorNotFound, passkeyRefused } from './errors.ts'
+import { consoleLoginRequired, consoleOff, invitationInvalid, operatorExists, operatorNotFound, passkeyRefused } from './errors.ts'
 
 /** An invitation link works this long (hours). */
 export const INVITATION_HOURS = 24
@@ -59,15 +59,17 @@ export const OPERATOR_NAME = /^[a-z][a-z0-9._-]{1,31}$/
  * operator_session and operator_challenge are written here only.
  */
 export class Operators {
-  readonly #deps: { db: Database; clock: Clock; audit: AuditLog; origin: () => string; serviceName: string }
+  readonly #deps: { db: Database; clock: Clock; audit: AuditLog; origin: () => string | undefined; serviceName: string }
 
-  constructor(deps: { db: Database; clock: Clock; audit: AuditLog; origin: () => string; serviceName: string }) {
+  constructor(deps: { db: Database; clock: Clock; audit: AuditLog; origin: () => string | undefined; serviceName: string }) {
     this.#deps = deps
   }
 
-  /** The console's address, where invitations point. */
+  /** The console's address, where invitations point (the passkeys' origin and RP id). */
   get origin(): string {
-    return this.#deps.origin()
+    const origin = this.#deps.origin()
+    if (!origin) throw consoleOff()
+    return origin
   }
 
   /**
@@ -76,6 +78,7 @@ export class Operators {
    */
   async invite(name: string, actor: Actor): Promise<{ name: string; url: string; expiresAt: Date }> {
     const { db, clock, audit } = this.#deps
+    const origin = this.origin
     const token = randomBytes(32).toString('base64url')
     const now = clock.now()
     const expiresAt = new Date(now.getTime() + INVITATION_HOURS * 3600_000)
@@ -94,7 +97,7 @@ export class Operators {
       }
       await audit.record(trx, { type: 'operator.operator_invited', data: { actor: actor.id, operator: name, expires_at: expiresAt.toISOString() } })
     })
-    return { name, url: `${this.origin}/console/enroll#${token}`, expiresAt }
+    return { name, url: `${origin}/console/enroll#${token}`, expiresAt }
   }
 
   async list(): Promise<OperatorView[]> {

@@ -253,6 +253,37 @@ const COMMANDS: Record<string, Command> = {
       process.stdout.write(String(await admin.call('exportAudit', { query: filters(args, Object.keys(AUDIT_FILTERS)) })))
     }),
   },
+  'operators list': {
+    synopsis: 'operators list [--json]', help: '  the people who sign in to the operator console with a passkey\n', options: json,
+    run: async (args, { withAdmin }) => await withAdmin(async (admin) => {
+      const { operators } = await admin.call('listOperators') as { operators: Record<string, string | number | null>[] }
+      if (args.values.json) return void process.stdout.write(`${JSON.stringify(operators, null, 2)}\n`)
+      print(operators.map((o) => ({
+        name: String(o.name), passkeys: String(o.passkeys), last_sign_in: String(o.last_sign_in_at ?? '-'),
+        state: o.disabled_at ? `disabled ${String(o.disabled_at)}` : o.invitation_expires_at ? `invited until ${String(o.invitation_expires_at)}` : 'active',
+      })), args)
+    }),
+  },
+  'operators invite': {
+    synopsis: 'operators invite NAME [--json]',
+    help: `  invite a person to the operator console: prints a link (single use, valid 24 hours) where they
+  register their passkey; give it to them only. Again for one who has not registered yet: a new link.
+  The console is at ADMIN_URL (default http://localhost:ADMIN_PORT; from elsewhere, an SSH tunnel)
+`,
+    options: json, positionals: [1, 1],
+    run: async (args, { withAdmin }) => await withAdmin(async (admin) => {
+      const invited = await admin.call('inviteOperator', { body: { name: args.positionals[0]! } }) as { name: string; invitation_url: string; expires_at: string }
+      if (args.values.json) return void process.stdout.write(`${JSON.stringify(invited, null, 2)}\n`)
+      process.stdout.write(`${invited.invitation_url}\n(for ${invited.name}, until ${invited.expires_at}; works once)\n`)
+    }),
+  },
+  'operators disable': {
+    synopsis: 'operators disable NAME [--yes]', help: '  their passkey no longer signs in; their console sessions end now\n', positionals: [1, 1],
+    destroys: (args) => `disables the operator ${args.positionals[0]} for good (a new name must be invited)`,
+    run: async (args, { withAdmin }) => await withAdmin(async (admin) => {
+      process.stdout.write(`${JSON.stringify(await admin.call('disableOperator', { params: { name: args.positionals[0]! } }), null, 2)}\n`)
+    }),
+  },
   'approvals list': {
     synopsis: 'approvals list [--status pending|executing|executed|rejected|expired] [--json]', help: '  dual-control requests, newest first\n',
     options: { status: { type: 'string' }, ...json },

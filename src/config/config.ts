@@ -211,6 +211,8 @@ export function buildConfig(env: ServerEnv): ServerConfig {
   if (e.ADMIN_PORT !== 'off' && e.ADMIN_PORT !== 0 && e.ADMIN_PORT === e.PORT) throw new ConfigError('ADMIN_PORT must differ from PORT: the admin API is never on the public port')
   const adminUrl = e.ADMIN_URL === undefined ? undefined : new URL(e.ADMIN_URL)
   if (adminUrl && adminUrl.href !== `${adminUrl.origin}/`) throw new ConfigError('ADMIN_URL must be an origin (scheme, host, port), without a path, query or fragment: the console is at its /console')
+  // Passkeys work only in a secure context: https, or http on the machine itself (an SSH tunnel).
+  if (adminUrl && adminUrl.protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(adminUrl.hostname)) throw new ConfigError('ADMIN_URL must be https (operators sign in with a passkey, which browsers allow only there), or http://localhost')
   if (adminUrl && adminUrl.origin === publicUrl.origin) throw new ConfigError('ADMIN_URL must differ from PUBLIC_URL: the operator console is never on the public site')
   return {
     nodeEnv: e.NODE_ENV,

@@ -83,7 +83,7 @@ export function barChart(input: ChartInput): string {
   const legendTop = TOP + PLOT_HEIGHT + 32
   const height = legendTop + LEGEND_ROW * series.length + 4
   const head = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${WIDTH} ${height}" role="img"`
-    + ` aria-labelledby="${id}-title" aria-describedby="${id}-desc" font-family="sans-serif" font-size="11" fill="${INK}">`
+    + ` aria-labelledby="${id}-title" aria-describedby="${id}-desc" font-family="sans-serif" font-size="13" fill="${INK}">`
     + `<title id="${id}-title">${escapeXml(title)}</title><desc id="${id}-desc">${escapeXml(desc)}</desc>`
 
   const max = niceMax(Math.max(0, ...dayTotals))
@@ -123,7 +123,7 @@ export function barChart(input: ChartInput): string {
 
   // Empty: the axes keep the chart's size on the dashboard, and the text says why there are no bars.
   if (!dayTotals.some((t) => t > 0)) {
-    parts.push(`<text x="${round(LEFT + (WIDTH - LEFT - RIGHT) / 2)}" y="${TOP + PLOT_HEIGHT / 2}" text-anchor="middle" font-size="14">${escapeXml(emptyText)}</text>`)
+    parts.push(`<text x="${round(LEFT + (WIDTH - LEFT - RIGHT) / 2)}" y="${TOP + PLOT_HEIGHT / 2}" text-anchor="middle" font-size="16">${escapeXml(emptyText)}</text>`)
   }
 
   series.forEach((s, i) => {

@@ -20,7 +20,7 @@ describe('operators of the console', () => {
   before(async () => {
     server = await startTestServer({ hostname: 'localhost', env: { ADMIN_PORT: '0' }, overrides: { clock } })
     admin = server.adminUrl!
-    origin = server.ctx.adminOrigin
+    origin = server.ctx.adminOrigin!
   })
   after(async () => {
     await server?.close()

@@ -246,6 +246,28 @@ describe('postcert CLI', () => {
     assert.deepEqual([nobody.code, nobody.stderr], [1, 'postcert: no subscriber ps_nobody\n'])
   })
 
+  it('invites an operator to the console with a single-use link at ADMIN_URL, lists them, and disables them only when told --yes (#18)', async () => {
+    const off = await runCli(['operators', 'invite', 'jung.ops'], env)
+    assert.deepEqual([off.code, off.stderr], [1, 'postcert: the operator console is off (ADMIN_PORT=off): set ADMIN_PORT (and ADMIN_URL where operators open it) on the server and here\n'])
+    const withUrl = { ...env, ADMIN_PORT: '3999', ADMIN_URL: 'https://ops.postcert.test' }
+    const invited = await runCli(['operators', 'invite', 'jung.ops', '--json'], withUrl)
+    assert.equal(invited.code, 0, invited.stderr)
+    const { invitation_url: url, name } = JSON.parse(invited.stdout) as { invitation_url: string; name: string }
+    assert.equal(name, 'jung.ops')
+    assert.match(url, /^https:\/\/ops\.postcert\.test\/console\/enroll#[A-Za-z0-9_-]{43}$/)
+    const bad = await runCli(['operators', 'invite', 'Jung Ops'], env)
+    assert.equal(bad.code, 1)
+    assert.match(bad.stderr, /lower-case letters/)
+    const listed = JSON.parse((await runCli(['operators', 'list', '--json'], env)).stdout) as { name: string; passkeys: number; invitation_expires_at: string | null }[]
+    assert.deepEqual(listed.map((o) => [o.name, o.passkeys, typeof o.invitation_expires_at]), [['jung.ops', 0, 'string']])
+    const unasked = await runCli(['operators', 'disable', 'jung.ops'], env)
+    assert.notEqual(unasked.code, 0)
+    assert.equal((JSON.parse((await runCli(['operators', 'list', '--json'], env)).stdout) as { disabled_at: string | null }[])[0]!.disabled_at, null)
+    const disabled = await runCli(['operators', 'disable', 'jung.ops', '--yes'], env)
+    assert.equal(disabled.code, 0, disabled.stderr)
+    assert.equal(typeof (JSON.parse(disabled.stdout) as { disabled_at: string }).disabled_at, 'string')
+  })
+
   it('says so when the embedded database is held by a running server', async () => {
     const port = await freePort()
     const server = await startServerProcess({ ...env, PORT: String(port) })
