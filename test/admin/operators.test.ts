@@ -150,6 +150,31 @@ describe('operators of the console', () => {
     await assert.rejects(server.ctx.operators.invite('choi.ops', CONSOLE), { code: 'operator_exists' })
   })
 
+  it('puts two people behind a bulk revocation: the operator who asked cannot approve it at the console, another one can', async () => {
+    const asker = new SoftwarePasskey(origin, { kind: 'none' })
+    const askerCookie = await enroll(asker, invitationOf((await server.ctx.operators.invite('han.ops', CONSOLE)).url))
+    const second = new SoftwarePasskey(origin, { kind: 'none' })
+    const secondCookie = await enroll(second, invitationOf((await server.ctx.operators.invite('yoon.ops', CONSOLE)).url))
+    const { certificate } = await issueCertificate(server.ctx.authority)
+    const asked = await server.ctx.adminDeps().approvals.request('revokeCertificates', { serials: [certificate.serial], reason: 'keyCompromise' }, { id: 'operator:han.ops', clientId: undefined })
+    const tokenOf = async (cookie: string) => /name="csrf" value="([^"]+)"/.exec((await request(admin).get('/console/approvals').set('Cookie', cookie).expect(200)).text)![1]!
+    const approve = async (cookie: string) => await request(admin).post(`/console/approvals/${asked.id}/approve`).set('Cookie', cookie).set('Origin', origin).type('form').send({ csrf: await tokenOf(cookie) })
+
+    // The asker's page offers only to withdraw; a forged approval is refused all the same.
+    const own = await request(admin).get('/console/approvals').set('Cookie', askerCookie)
+    assert.doesNotMatch(own.text, new RegExp(`approvals/${asked.id}/approve`))
+    const self = await approve(askerCookie)
+    assert.equal(self.headers.location, '/console/approvals?error=refused')
+    assert.equal((await server.ctx.authority.find(certificate.serial))!.status, 'good')
+
+    const approved = await approve(secondCookie)
+    assert.equal(approved.headers.location, '/console/approvals')
+    assert.equal((await server.ctx.authority.find(certificate.serial))!.status, 'revoked')
+    const decided = await server.ctx.adminDeps().approvals.find(asked.id)
+    assert.deepEqual([decided.status, decided.requested_by, decided.decided_by], ['executed', 'operator:han.ops', 'operator:yoon.ops'])
+    assert.equal((await approve(secondCookie)).headers.location, '/console/approvals?error=closed')
+  })
+
   it('limits the passkey challenges one address may ask for', async () => {
     let last: request.Response | undefined
     for (let i = 0; i < 25 && last?.status !== 429; i++) last = await post('/console/login/options', {})
