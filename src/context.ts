@@ -237,7 +237,7 @@ export class AppContext {
       db: this.db, clock: this.clock, issuer: this.config.issuer, keyRefreshSeconds: this.config.keyRefreshSeconds, provider: () => this.host.provider,
       clients: this.clients, signingKeys: this.signingKeys, ca: this.ca, authority: this.authority, subscribers: this.subscribers,
       registrations: this.registrations, audit: this.audit, receipts: this.receipts,
-      approvals: new Approvals({ db: this.db, clock: this.clock, audit: this.audit, authority: this.authority }),
+      approvals: new Approvals({ db: this.db, clock: this.clock, audit: this.audit, authority: this.authority, box: this.box, token: this.config.pkcs11 }),
       limiter: this.limiter, operators: this.operators,
     }
   }

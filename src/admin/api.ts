@@ -348,7 +348,7 @@ export function adminRoutes(deps: AdminDeps): AdminRoute[] {
       summary: `Asks for an operation under dual control; it runs when another operator approves it within a day (${Object.entries(DUAL_CONTROL).map(([k, v]) => `${k}: ${v.summary}`).join('; ')})`,
       body: z.object({
         action: z.enum(Object.keys(DUAL_CONTROL) as [keyof typeof DUAL_CONTROL]),
-        params: z.record(z.string(), z.unknown()).describe('revokeCertificates: {serials: [hex, …] (up to 1000) or subscriber: id, reason}'),
+        params: z.record(z.string(), z.unknown()).describe('revokeCertificates: {serials: [hex, …] (up to 1000) or subscriber: id, reason}; importCa: {chain_pem, key_pem or pkcs11_key}'),
       }),
       response: SCHEMAS.approval,
       handle: async ({ body }, actor) => {

@@ -2,8 +2,11 @@ import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
 import type { AuditLog } from '../audit/audit-log.ts'
 import type { CertificateAuthority } from '../ca/authority.ts'
+import type { TokenSettings } from '../ca/hierarchy.ts'
+import { checkImport, importHierarchy } from '../ca/import.ts'
 import { OPERATOR_REVOCATION_REASONS } from '../ca/constants.ts'
 import type { Database } from '../db/database.ts'
+import type { SealedBox } from '../keys/sealed-box.ts'
 import type { OperatorApprovalTable } from '../db/schema/operator-approval.ts'
 import { invalidRequest, notFound, PostCertError } from '../errors/errors.ts'
 import type { Clock } from '../util/clock.ts'
@@ -29,12 +32,29 @@ export const DUAL_CONTROL = {
       reason: z.enum(OPERATOR_REVOCATION_REASONS),
     }).strict().refine((p) => (p.serials === undefined) !== (p.subscriber === undefined), { error: 'give serials or subscriber, not both' }),
   },
+  importCa: {
+    summary: 'replaces the generated CA with the operator\'s own issuing CA (only before any certificate is issued): its chain, and its key as a PEM (sealed into the request at once) or the label of its key on the PKCS#11 token',
+    params: z.object({
+      chain_pem: z.string().min(1).max(32_768),
+      key_pem: z.string().min(1).max(16_384).optional(),
+      pkcs11_key: z.string().min(1).max(128).optional(),
+    }).strict().refine((p) => (p.key_pem === undefined) !== (p.pkcs11_key === undefined), { error: 'give key_pem or pkcs11_key, not both' }),
+  },
 } as const
 export type DualControlAction = keyof typeof DUAL_CONTROL
 
 interface RevocationResult {
   revoked: string[]
   skipped: { serial: string; why: string }[]
+}
+
+/** An import's parameters as kept: the key PEM only sealed (opened by the run), never shown. */
+interface StoredImport {
+  chain_pem: string
+  pkcs11_key?: string
+  sealed_key?: string
+  issuing_subject: string
+  issuing_sha256: string
 }
 
 export interface ApprovalView {
@@ -60,33 +80,59 @@ export class Approvals {
   readonly #clock: Clock
   readonly #audit: AuditLog
   readonly #authority: CertificateAuthority
+  readonly #box: SealedBox
+  readonly #token: TokenSettings | undefined
 
-  constructor(deps: { db: Database; clock: Clock; audit: AuditLog; authority: CertificateAuthority }) {
+  constructor(deps: { db: Database; clock: Clock; audit: AuditLog; authority: CertificateAuthority; box: SealedBox; token: TokenSettings | undefined }) {
     this.#db = deps.db
     this.#clock = deps.clock
     this.#audit = deps.audit
     this.#authority = deps.authority
+    this.#box = deps.box
+    this.#token = deps.token
   }
 
   async request(action: string, given: unknown, actor: Actor): Promise<ApprovalView> {
     if (!(action in DUAL_CONTROL)) throw invalidRequest(`action must be one of ${Object.keys(DUAL_CONTROL).join(', ')}`)
     const parsed = DUAL_CONTROL[action as DualControlAction].params.safeParse(given)
     if (!parsed.success) throw invalidRequest(`params: ${parsed.error.issues[0]!.path.join('.') || 'params'}: ${parsed.error.issues[0]!.message}`)
-    // What the second operator approves is what runs: a subscriber's certificates are listed now.
-    const params = parsed.data.subscriber === undefined ? parsed.data
-      : { ...parsed.data, serials: (await this.#authority.listBySubscriber(parsed.data.subscriber)).filter((c) => c.status !== 'revoked').map((c) => c.serial) }
-    if (params.serials?.length === 0) throw invalidRequest('the subscriber has no certificate left to revoke')
+    const id = `apr_${randomBytes(12).toString('base64url')}`
+    const params = action === 'importCa'
+      ? await this.#importParams(id, parsed.data as z.infer<typeof DUAL_CONTROL.importCa.params>)
+      : await this.#revocationParams(parsed.data as z.infer<typeof DUAL_CONTROL.revokeCertificates.params>)
     const now = this.#clock.now()
     const row: OperatorApprovalTable = {
-      id: `apr_${randomBytes(12).toString('base64url')}`, action, params: JSON.stringify(params), status: 'pending',
+      id, action, params: JSON.stringify(params), status: 'pending',
       requested_by: actor.id, requested_at: now, expires_at: new Date(now.getTime() + APPROVAL_TTL_MS),
       decided_by: null, decided_at: null, result: null,
     }
     await this.#db.transaction().execute(async (trx) => {
       await trx.insertInto('operator_approval').values(row).execute()
-      await this.#audit.record(trx, { type: 'operator.approval_requested', data: { actor: actor.id, approval: row.id, action, params } })
+      await this.#audit.record(trx, { type: 'operator.approval_requested', data: { actor: actor.id, approval: row.id, action, params: this.#view(row).params } })
     })
     return this.#view(row)
+  }
+
+  /** What the second operator approves is what runs: a subscriber's certificates are listed now. */
+  async #revocationParams(given: z.infer<typeof DUAL_CONTROL.revokeCertificates.params>) {
+    const params = given.subscriber === undefined ? given
+      : { ...given, serials: (await this.#authority.listBySubscriber(given.subscriber)).filter((c) => c.status !== 'revoked').map((c) => c.serial) }
+    if (params.serials?.length === 0) throw invalidRequest('the subscriber has no certificate left to revoke')
+    return params
+  }
+
+  /**
+   * An import is checked now (the chain, the key's match, the token's key signing), so the second
+   * operator approves something that works; the PEM key is sealed to this request at once.
+   */
+  async #importParams(id: string, given: z.infer<typeof DUAL_CONTROL.importCa.params>): Promise<StoredImport> {
+    const input = given.key_pem !== undefined ? { chainPem: given.chain_pem, keyPem: given.key_pem }
+      : { chainPem: given.chain_pem, tokenKeyLabel: given.pkcs11_key!, token: this.#token }
+    const checked = await checkImport(this.#db, this.#box, input)
+    return {
+      chain_pem: given.chain_pem, issuing_subject: checked.issuingSubject, issuing_sha256: checked.issuingSha256,
+      ...(given.key_pem !== undefined ? { sealed_key: this.#box.seal(Buffer.from(given.key_pem), `operator_approval:${id}:key`) } : { pkcs11_key: given.pkcs11_key! }),
+    }
   }
 
   async list(status?: ApprovalView['status']): Promise<ApprovalView[]> {
@@ -108,14 +154,20 @@ export class Approvals {
   /** A second operator approves: the request is claimed (pending, not expired, not theirs), then run. */
   async approve(id: string, actor: Actor): Promise<ApprovalView> {
     const claimed = await this.#decide(id, actor, 'executing')
-    const params = JSON.parse(claimed.params) as z.infer<typeof DUAL_CONTROL.revokeCertificates.params>
-    const result: RevocationResult = { revoked: [], skipped: [] }
+    const result: Record<string, unknown> = {}
     let failure: Error | undefined
     try {
-      await this.#revokeCertificates(params, `approval:${id}`, result)
+      if (claimed.action === 'importCa') Object.assign(result, await this.#importCa(id, JSON.parse(claimed.params) as StoredImport))
+      else {
+        // The result holds the same lists the run fills, so a failure part way keeps what it did.
+        const revocation: RevocationResult = { revoked: [], skipped: [] }
+        Object.assign(result, revocation)
+        await this.#revokeCertificates(JSON.parse(claimed.params) as z.infer<typeof DUAL_CONTROL.revokeCertificates.params>, `approval:${id}`, revocation)
+      }
     } catch (err) {
       // What was done stays recorded; the rest is for a new request.
       failure = err instanceof Error ? err : new Error('the operation failed', { cause: err })
+      if (failure instanceof PostCertError && failure.expose) result.error = failure.description
     }
     const status = failure === undefined ? 'executed' : 'failed'
     const done = await this.#db.updateTable('operator_approval').set({ status, result: JSON.stringify(result) })
@@ -151,6 +203,15 @@ export class Approvals {
     return claimed
   }
 
+  /** The import asked for, checked again (certificates may have been issued since). */
+  async #importCa(id: string, params: StoredImport): Promise<{ issuing_id: string; root_id: string; restart: string }> {
+    const input = params.sealed_key !== undefined
+      ? { chainPem: params.chain_pem, keyPem: this.#box.open(params.sealed_key, `operator_approval:${id}:key`).toString('utf8') }
+      : { chainPem: params.chain_pem, tokenKeyLabel: params.pkcs11_key!, token: this.#token }
+    const imported = await importHierarchy(this.#db, this.#box, input)
+    return { issuing_id: imported.issuingId, root_id: imported.rootId, restart: 'restart running instances to use the new CA' }
+  }
+
   /** Each certificate through the CA, as one revocation would be; one that cannot be revoked is reported, not fatal. */
   async #revokeCertificates(params: z.infer<typeof DUAL_CONTROL.revokeCertificates.params>, actor: string, result: RevocationResult): Promise<void> {
     for (const s of params.serials ?? []) {
@@ -166,9 +227,15 @@ export class Approvals {
   #view(r: OperatorApprovalTable): ApprovalView {
     const expired = r.status === 'pending' && r.expires_at <= this.#clock.now()
     return {
-      id: r.id, action: r.action, params: JSON.parse(r.params) as Record<string, unknown>, status: expired ? 'expired' : r.status,
+      id: r.id, action: r.action, params: shown(JSON.parse(r.params) as Record<string, unknown>), status: expired ? 'expired' : r.status,
       requested_by: r.requested_by, requested_at: r.requested_at.toISOString(), expires_at: r.expires_at.toISOString(),
       decided_by: r.decided_by, decided_at: r.decided_at?.toISOString() ?? null, result: r.result ? JSON.parse(r.result) as Record<string, unknown> : null,
     }
   }
+}
+
+/** A request's parameters as shown: a sealed key is named, never given (even sealed). */
+function shown(params: Record<string, unknown>): Record<string, unknown> {
+  const { sealed_key: sealed, ...rest } = params
+  return sealed === undefined ? rest : { ...rest, key: 'a PEM key, sealed in the request' }
 }

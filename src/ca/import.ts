@@ -25,6 +25,35 @@ export type ImportInput = {
  * Throws InvalidRequestError with the reason for anything that does not fit.
  */
 export async function importHierarchy(db: Database, box: SealedBox, input: ImportInput): Promise<{ issuingId: string; rootId: string }> {
+  const { root, issuing, rootId, issuingId, key } = await prepare(box, input)
+  await db.transaction().execute(async (trx) => {
+    await sql`select pg_advisory_xact_lock(hashtext('postcert-ca:' || current_schema()))`.execute(trx)
+    const issued = await trx.selectFrom('certificate').select('serial').limit(1).executeTakeFirst()
+    if (issued) throw invalidRequest('certificates have already been issued under the current CA; importing another is not supported (no CA rollover)')
+    await trx.deleteFrom('crl').execute()
+    await trx.updateTable('ca_certificate').set({ active: false }).where('active', '=', true).execute()
+    await trx.deleteFrom('ca_certificate').where('id', 'in', [rootId, issuingId]).execute()
+    await trx.insertInto('ca_certificate').values([
+      { id: rootId, role: 'root', der: new Uint8Array(root.rawData), sealed_key: null, subject: root.subject, not_before: root.notBefore, not_after: root.notAfter, active: true },
+      { id: issuingId, role: 'issuing', der: new Uint8Array(issuing.rawData), ...key, subject: issuing.subject, not_before: issuing.notBefore, not_after: issuing.notAfter, active: true },
+    ]).execute()
+  })
+  return { issuingId, rootId }
+}
+
+/**
+ * Checks an import without making it, as `importHierarchy` would (dual control asks for the import
+ * first and makes it when a second operator approves, admin/approvals.ts, checking again then).
+ */
+export async function checkImport(db: Database, box: SealedBox, input: ImportInput): Promise<{ issuingSubject: string; issuingSha256: string }> {
+  const { issuing } = await prepare(box, input)
+  const issued = await db.selectFrom('certificate').select('serial').limit(1).executeTakeFirst()
+  if (issued) throw invalidRequest('certificates have already been issued under the current CA; importing another is not supported (no CA rollover)')
+  return { issuingSubject: issuing.subject, issuingSha256: Buffer.from(await issuing.getThumbprint('SHA-256')).toString('hex') }
+}
+
+/** The chain and key checked, with the rows' ids and the key as stored (sealed, or the token's label). */
+async function prepare(box: SealedBox, input: ImportInput) {
   const pems = input.chainPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []
   if (pems.length !== 2) throw invalidRequest('the chain file must hold two certificates: the issuing CA, then the root')
   const [issuing, root] = pems.map((pem) => new x509.X509Certificate(pem)) as [x509.X509Certificate, x509.X509Certificate]
@@ -41,19 +70,7 @@ export async function importHierarchy(db: Database, box: SealedBox, input: Impor
   const issuingId = `issuing-${issuing.serialNumber.slice(0, 16)}`
   const key = 'keyPem' in input ? { sealed_key: box.seal(await sealableKey(input.keyPem, issuing), `ca_certificate:${issuingId}:key`), token_key_label: null }
     : { sealed_key: null, token_key_label: await tokenKey(input.tokenKeyLabel, input.token, issuing) }
-  await db.transaction().execute(async (trx) => {
-    await sql`select pg_advisory_xact_lock(hashtext('postcert-ca:' || current_schema()))`.execute(trx)
-    const issued = await trx.selectFrom('certificate').select('serial').limit(1).executeTakeFirst()
-    if (issued) throw invalidRequest('certificates have already been issued under the current CA; importing another is not supported (no CA rollover)')
-    await trx.deleteFrom('crl').execute()
-    await trx.updateTable('ca_certificate').set({ active: false }).where('active', '=', true).execute()
-    await trx.deleteFrom('ca_certificate').where('id', 'in', [rootId, issuingId]).execute()
-    await trx.insertInto('ca_certificate').values([
-      { id: rootId, role: 'root', der: new Uint8Array(root.rawData), sealed_key: null, subject: root.subject, not_before: root.notBefore, not_after: root.notAfter, active: true },
-      { id: issuingId, role: 'issuing', der: new Uint8Array(issuing.rawData), ...key, subject: issuing.subject, not_before: issuing.notBefore, not_after: issuing.notAfter, active: true },
-    ]).execute()
-  })
-  return { issuingId, rootId }
+  return { root, issuing, rootId, issuingId, key }
 }
 
 /** The PEM key, checked to be P-256 and the issuing certificate's, as PKCS#8 to seal. */

@@ -5,7 +5,6 @@ import { parseArgs } from 'node:util'
 import pino from 'pino'
 import { createLogger } from '../ops/logger.ts'
 import { OPERATOR_REVOCATION_REASONS } from '../ca/constants.ts'
-import { importHierarchy } from '../ca/import.ts'
 import { buildConfig } from '../config/config.ts'
 import { readEnv } from '../config/env.ts'
 import { loadSecrets } from '../config/secrets.ts'
@@ -348,11 +347,13 @@ const COMMANDS: Record<string, Command> = {
     synopsis: 'ca import --chain CHAIN.pem (--key ISSUING-KEY.pem | --pkcs11-key LABEL) [--yes]',
     help: `  use your own issuing CA (signed by your root, whose key stays offline) instead of the
   generated one; only before any certificate is issued. --key seals its PEM key into the
-  database; --pkcs11-key names its key on the PKCS#11 token of PKCS11_* (an HSM), which keeps it
+  database; --pkcs11-key names its key on the PKCS#11 token of PKCS11_* (an HSM), which keeps it.
+  Checked now, made when a second operator approves it (dual control: the console, or an admin
+  API client's POST /approvals/{id}/approve)
 `,
     options: { chain: { type: 'string' }, key: { type: 'string' }, 'pkcs11-key': { type: 'string' } },
-    destroys: () => 'replaces the generated CA',
-    run: async (args, { withContext }) => await withContext(async (ctx) => await importCa(ctx, args)),
+    destroys: () => 'asks to replace the generated CA; it is replaced when another operator approves (dual control)',
+    run: async (args, { withAdmin }) => await withAdmin(async (admin) => await importCa(admin, args)),
   },
   'verify': {
     synopsis: 'verify FILE [--json] [--ca CHAIN.pem --jwks JWKS.json]',
@@ -478,7 +479,7 @@ async function run(argv: string[]): Promise<void> {
   })
 }
 
-async function importCa(ctx: AppContext, args: Parsed): Promise<void> {
+async function importCa(admin: AdminCaller, args: Parsed): Promise<void> {
   const { chain, key, 'pkcs11-key': tokenKeyLabel } = args.values as { chain?: string; key?: string; 'pkcs11-key'?: string }
   if (!chain || (key === undefined) === (tokenKeyLabel === undefined)) throw new UsageError('ca import: --chain and one of --key or --pkcs11-key are required', 'ca import')
   const read = (file: string) => {
@@ -488,10 +489,12 @@ async function importCa(ctx: AppContext, args: Parsed): Promise<void> {
       throw new UsageError(`ca import: cannot read ${file}: ${(err as NodeJS.ErrnoException).code}`, 'ca import')
     }
   }
-  const result = await importHierarchy(ctx.db, ctx.box, key !== undefined
-    ? { chainPem: read(chain), keyPem: read(key) }
-    : { chainPem: read(chain), tokenKeyLabel: tokenKeyLabel!, token: ctx.config.pkcs11 })
-  process.stdout.write(`imported: issuing CA ${result.issuingId}, root ${result.rootId}\nrestart running instances to use it\n`)
+  const params = { chain_pem: read(chain), ...(key !== undefined ? { key_pem: read(key) } : { pkcs11_key: tokenKeyLabel! }) }
+  const asked = await admin.call('requestApproval', { body: { action: 'importCa', params } }) as { id: string; params: { issuing_subject: string; issuing_sha256: string }; expires_at: string }
+  process.stdout.write(`checked: issuing CA ${asked.params.issuing_subject} (SHA-256 ${asked.params.issuing_sha256})
+asked as ${asked.id}: another operator approves it (at the console, or an admin API client) by ${asked.expires_at};
+then restart running instances to use it
+`)
 }
 
 /** The operator's certificate actions: through the CA, as the portal's, so the same logins end. */

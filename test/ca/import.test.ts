@@ -8,6 +8,7 @@ import { toPem } from '../../src/ca/x509.ts'
 import { SealedBox } from '../../src/keys/sealed-box.ts'
 import { createTestDatabase, migrateTestDatabase } from '../helpers/db.ts'
 import { issueCertificate, openssl } from '../helpers/pki.ts'
+import { approveAsAnotherOperator } from '../helpers/approval.ts'
 import { newMasterKey, runCli, startServerProcess } from '../helpers/process.ts'
 import { freePort, startTestServer, tempDir, type TestServer } from '../helpers/server.ts'
 
@@ -34,8 +35,19 @@ describe('postcert ca import', () => {
     const files = await operatorCa(dir)
     const port = await freePort()
     const env = { DATA_DIR: tempDir(), POSTCERT_MASTER_KEY: newMasterKey(), PORT: String(port) }
-    const imported = await runCli(['ca', 'import', '--chain', files.chain, '--key', files.key, '--yes'], env)
-    assert.equal(imported.code, 0, imported.stderr)
+    const asked = await runCli(['ca', 'import', '--chain', files.chain, '--key', files.key, '--yes'], env)
+    assert.equal(asked.code, 0, asked.stderr)
+    assert.match(asked.stdout, /^checked: issuing CA C=KR, O=Test Bank, CN=Test Issuing CA \(SHA-256 [0-9a-f]{64}\)\nasked as apr_/)
+    // Dual control: nothing changes until a second operator approves; the one who asked cannot.
+    assert.doesNotMatch((await runCli(['ca', 'show'], env)).stdout, /Test Bank/)
+    const id = /asked as (apr_[\w-]+)/.exec(asked.stdout)![1]!
+    const listed = JSON.parse((await runCli(['approvals', 'list', '--json'], env)).stdout) as { id: string; params: Record<string, unknown> }[]
+    assert.deepEqual(Object.keys(listed.find((a) => a.id === id)!.params).sort(), ['chain_pem', 'issuing_sha256', 'issuing_subject', 'key'])
+    assert.doesNotMatch(JSON.stringify(listed), /PRIVATE KEY|sealed_key/, 'the key is never shown, not even sealed')
+    const own = await runCli(['approvals', 'approve', id, '--yes'], env)
+    assert.deepEqual([own.code, own.stderr], [1, 'postcert: another operator must approve what you asked for (dual control)\n'])
+    const approved = await approveAsAnotherOperator(env, asked.stdout)
+    assert.equal(approved.status, 'executed')
     const shown = await runCli(['ca', 'show'], env)
     assert.match(shown.stdout, /root\s+\S+\s+C=KR, O=Test Bank, CN=Test Root .* offline/)
     assert.match(shown.stdout, /issuing\s+\S+\s+C=KR, O=Test Bank, CN=Test Issuing CA .* sealed/)

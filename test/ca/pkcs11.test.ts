@@ -18,6 +18,7 @@ import { buildSubscriberCertificate } from '../../src/ca/profile.ts'
 import { webCryptoSigner } from '../../src/ca/signer.ts'
 import { x509 } from '../../src/ca/x509.ts'
 import { issueCertificate, openssl, subscriberKey } from '../helpers/pki.ts'
+import { approveAsAnotherOperator } from '../helpers/approval.ts'
 import { newMasterKey, runCli } from '../helpers/process.ts'
 import { tempDir } from '../helpers/server.ts'
 
@@ -131,6 +132,7 @@ describe('the issuing CA key on a PKCS#11 token (SoftHSM2)', { skip: NEEDS_SOFTH
     assert.deepEqual([wrong.code, wrong.stderr], [1, `postcert: no key pair labelled no-such-key on the token ${settings.tokenLabel}\n`])
     const imported = await runCli(['ca', 'import', '--chain', file('chain.pem'), '--pkcs11-key', settings.keyLabel, '--yes'], env)
     assert.equal(imported.code, 0, imported.stderr)
+    assert.equal((await approveAsAnotherOperator(env, imported.stdout)).status, 'executed')
     const shown = await runCli(['ca', 'show', '--json'], env)
     assert.deepEqual((JSON.parse(shown.stdout) as { role: string; key: string }[]).map((c) => [c.role, c.key]), [['root', 'offline'], ['issuing', `pkcs11:${settings.keyLabel}`]])
 
