@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import { z } from 'zod'
 import { invalidRequest } from '../errors/errors.ts'
 import { errorHandler } from '../http/error-handler.ts'
-import { readJson } from '../http/form.ts'
+import { readJson, singleValues } from '../http/form.ts'
 import { noStore } from '../http/guards.ts'
 import { requestContext } from '../http/request-context.ts'
 import { Router } from '../http/router.ts'
@@ -107,16 +107,6 @@ export async function invoke(route: AdminRoute, raw: { params?: Record<string, s
     body: route.body ? parse(route.body, raw.body ?? {}, 'body') : undefined,
   }
   return await route.handle(input, actor)
-}
-
-/** A query parameter given twice is a mistake, not a list. */
-function singleValues(query: Record<string, string | string[] | undefined>): Record<string, string | undefined> {
-  const single: Record<string, string | undefined> = {}
-  for (const [key, value] of Object.entries(query)) {
-    if (Array.isArray(value)) throw invalidRequest(`${key} is given more than once`)
-    single[key] = value
-  }
-  return single
 }
 
 /** Validates one part of a request; the first problem is the error's description. */

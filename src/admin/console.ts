@@ -2,7 +2,7 @@ import type { Context } from 'koa'
 import { OPERATOR_REVOCATION_REASONS } from '../ca/constants.ts'
 import { invalidCsrfToken, PostCertError } from '../errors/errors.ts'
 import type { Csrf } from '../http/csrf.ts'
-import { readForm, readJson } from '../http/form.ts'
+import { readForm, readJson, singleValues } from '../http/form.ts'
 import { noStore, slot } from '../http/guards.ts'
 import type { Router } from '../http/router.ts'
 import { LOCALES, languageSwitch, pickLocale, type Locale, type Views } from '../http/views.ts'
@@ -31,6 +31,8 @@ export interface ConsoleDeps {
 const CHALLENGES_PER_MINUTE = 20
 const LANG_COOKIE = 'postcert_console_lang'
 const current = slot<ConsoleOperator>('console operator')
+/** What a certificate page may say was just done (?done=, after the action's redirect). */
+const DONE = ['revoke', 'suspend', 'resume'] as const
 
 /** The console's times: Korean time, to the minute. */
 export const koreanTime = (iso: string | null | undefined) => (iso ? new Date(new Date(iso).getTime() + 9 * 3600_000).toISOString().slice(0, 16).replace('T', ' ') : '')
@@ -173,7 +175,7 @@ export function addConsoleRoutes(router: Router, deps: ConsoleDeps): void {
   })
 
   page('/console/certificates', 'console_certificates', async (ctx) => {
-    const q = ctx.query as Record<string, string | undefined>
+    const q = singleValues(ctx.query)
     const serial = q.serial?.trim().replace(/:/g, '')
     if (serial) {
       ctx.status = 303
@@ -202,13 +204,13 @@ export function addConsoleRoutes(router: Router, deps: ConsoleDeps): void {
     render(ctx, 'console-certificate', 'console.certificate.title', {
       c: { ...c, not_before: koreanTime(c.not_before as string), not_after: koreanTime(c.not_after as string), revoked_at: koreanTime(c.revoked_at as string | null) },
       good: c.status === 'good' && !c.expired, suspended: c.status === 'suspended', reasons: OPERATOR_REVOCATION_REASONS,
-      done: typeof ctx.query.done === 'string' ? ctx.query.done : undefined, ...extra,
+      done: DONE.find((verb) => verb === ctx.query.done), ...extra,
     }, `/console/certificates/${serial}`)
   }
   page('/console/certificates/:serial', 'console_certificate', async (ctx, params) => {
     await certificatePage(ctx, params.serial!)
   })
-  for (const verb of ['revoke', 'suspend', 'resume'] as const) {
+  for (const verb of DONE) {
     router.add('POST', `/console/certificates/:serial/${verb}`, `console_certificate_${verb}`, noStore, signedIn, async (ctx, params) => {
       const form = await formOf(ctx)
       const serial = params.serial!
@@ -242,7 +244,7 @@ export function addConsoleRoutes(router: Router, deps: ConsoleDeps): void {
   })
 
   page('/console/audit', 'console_audit', async (ctx) => {
-    const q = ctx.query as Record<string, string | undefined>
+    const q = singleValues(ctx.query)
     const query = Object.fromEntries(Object.entries({ type: q.type, serial: q.serial, subscriber: q.subscriber, before: q.before, limit: '50' }).filter(([, v]) => v))
     let error: string | undefined
     let found: { events: Record<string, unknown>[]; next?: number } = { events: [] }

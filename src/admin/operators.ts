@@ -173,10 +173,12 @@ export class Operators {
         .where('id', '=', operator.id).where('invitation_hash', '=', hash(invitation)).where('disabled_at', 'is', null)
         .returning('id').executeTakeFirst() // primary key
       if (!open) throw invitationInvalid()
-      await trx.insertInto('operator_passkey').values({
+      // A credential id already registered (another operator's, replayed) takes nothing over.
+      const stored = await trx.insertInto('operator_passkey').values({
         credential_id: credential.id, operator_id: operator.id, public_key: credential.publicKey, counter: credential.counter,
         transports: JSON.stringify(credential.transports ?? []), created_at: clock.now(), last_used_at: clock.now(),
-      }).execute()
+      }).onConflict((oc) => oc.column('credential_id').doNothing()).returning('credential_id').executeTakeFirst()
+      if (!stored) throw passkeyRefused('this passkey is registered already')
       await audit.record(trx, { type: 'operator.operator_enrolled', data: { actor: `operator:${operator.name}`, operator: operator.name } })
       return await this.#startSession(trx, operator)
     })
@@ -215,9 +217,14 @@ export class Operators {
       throw passkeyRefused(`the passkey's answer did not verify: ${(err as Error).message}`)
     }
     if (!verified.verified) throw passkeyRefused('the passkey\'s answer did not verify')
+    const counter = verified.authenticationInfo.newCounter
     return await db.transaction().execute(async (trx) => {
-      await trx.updateTable('operator_passkey').set({ counter: verified.authenticationInfo.newCounter, last_used_at: clock.now() })
-        .where('credential_id', '=', passkey.credential_id).execute() // primary key
+      // The counter moves on only forward: of two answers with the same counter (a clone's), one
+      // gets through. An authenticator that keeps no counter (0) is not held to it.
+      const moved = await trx.updateTable('operator_passkey').set({ counter, last_used_at: clock.now() })
+        .where('credential_id', '=', passkey.credential_id).where((eb) => (counter > 0 ? eb('counter', '<', counter) : eb.val(true)))
+        .executeTakeFirst() // primary key
+      if (Number(moved.numUpdatedRows) !== 1) throw passkeyRefused('this passkey\'s counter did not move on: it may have been copied')
       await audit.record(trx, { type: 'operator.signed_in', data: { actor: `operator:${passkey.name}` } })
       return await this.#startSession(trx, { id: passkey.id, name: passkey.name })
     })

@@ -44,3 +44,13 @@ export function base64urlField(body: Record<string, unknown>, name: string, max 
   }
   return Buffer.from(value, 'base64url')
 }
+
+/** A query's parameters, each given once: a parameter given twice is a mistake, not a list. */
+export function singleValues(query: Record<string, string | string[] | undefined>): Record<string, string | undefined> {
+  const single: Record<string, string | undefined> = {}
+  for (const [key, value] of Object.entries(query)) {
+    if (Array.isArray(value)) throw invalidRequest(`${key} is given more than once`)
+    single[key] = value
+  }
+  return single
+}

@@ -35,7 +35,8 @@ export class Router {
         }
         if (!part.startsWith(':')) return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
         keys.push(part.slice(1))
-        return '([A-Za-z0-9_-]{1,128})'
+        // One path segment of ids' characters (dots too: operator names); each route checks its own.
+        return '([A-Za-z0-9._-]{1,128})'
       })
       .join('')
     this.#routes.push({ method, path, name, pattern: new RegExp(`^${source}$`), keys, steps })

@@ -31,8 +31,11 @@ export class Views {
     this.#messages = Object.fromEntries(LOCALES.map((l) => [l, load(l)])) as Record<Locale, Messages>
     hbs.registerHelper('t', (key: string, options: Handlebars.HelperOptions) => {
       const messages = (options.data as { root: { messages: Messages } }).root.messages
-      const text = messages[key] ?? this.#messages.en[key] ?? key
-      // {{name}} placeholders are filled with escaped values; the message itself is trusted.
+      const text = messages[key] ?? this.#messages.en[key]
+      // An unknown key is shown as itself, escaped: a key built from a request (a page's state)
+      // must not become markup. The messages themselves are trusted.
+      if (text === undefined) return hbs.escapeExpression(String(key))
+      // {{name}} placeholders are filled with escaped values.
       return new hbs.SafeString(text.replace(/\{\{(\w+)\}\}/g, (_, name: string) => hbs.escapeExpression(String(options.hash[name] ?? ''))))
     })
     const compile = (file: string) => hbs.compile(fs.readFileSync(file, 'utf8'), { strict: false })
