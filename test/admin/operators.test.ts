@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import request from 'supertest'
 import { CONSOLE } from '../../src/admin/auth.ts'
-import { CONSOLE_IDLE_SECONDS } from '../../src/admin/operators.ts'
+import { CONSOLE_IDLE_SECONDS, Operators } from '../../src/admin/operators.ts'
 import { RunningClock } from '../../src/util/clock.ts'
 import { issueCertificate } from '../helpers/pki.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
@@ -173,6 +173,12 @@ describe('operators of the console', () => {
     const decided = await server.ctx.adminDeps().approvals.find(asked.id)
     assert.deepEqual([decided.status, decided.requested_by, decided.decided_by], ['executed', 'operator:han.ops', 'operator:yoon.ops'])
     assert.equal((await approve(secondCookie)).headers.location, '/console/approvals?error=closed')
+  })
+
+  it('invites nobody while the console is off (ADMIN_PORT=off): the link would lead nowhere', async () => {
+    const off = new Operators({ db: server.ctx.db, clock, audit: server.ctx.audit, origin: () => undefined, serviceName: 'PostCert' })
+    await assert.rejects(off.invite('nobody.ops', CONSOLE), { code: 'console_off', message: /ADMIN_PORT=off/ })
+    assert.ok(!(await server.ctx.operators.list()).some((o) => o.name === 'nobody.ops'))
   })
 
   it('limits the passkey challenges one address may ask for', async () => {

@@ -3,9 +3,11 @@ import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { before, describe, it } from 'node:test'
+import { CONSOLE } from '../../src/admin/auth.ts'
 import { ManualClock } from '../../src/util/clock.ts'
 import { axeViolations } from '../helpers/axe.ts'
 import { NEEDS_CHROMIUM } from '../helpers/browser.ts'
+import { addVirtualAuthenticator } from '../helpers/browser-flows.ts'
 import { browserSuite, BrowserRelyingParty } from '../helpers/browser-suite.ts'
 import { ROOT } from '../helpers/process.ts'
 import { lastCode, PERSON_1, PERSON_2 } from '../enrollment/helpers.ts'
@@ -30,7 +32,7 @@ const SIGNATURE = JSON.stringify([{
  */
 describe('every page, on a phone and a desktop, in Korean and English, accessible', { skip: NEEDS_CHROMIUM }, () => {
   const clock = new ManualClock()
-  const { server, browser } = browserSuite({ overrides: { clock }, env: { CERT_VALIDITY_DAYS: '31', RENEWAL_WINDOW_DAYS: '30' } })
+  const { server, browser } = browserSuite({ overrides: { clock }, env: { CERT_VALIDITY_DAYS: '31', RENEWAL_WINDOW_DAYS: '30', ADMIN_PORT: '0' } })
   let rp: BrowserRelyingParty
   before(async () => {
     fs.mkdirSync(PAGES, { recursive: true })
@@ -183,6 +185,28 @@ describe('every page, on a phone and a desktop, in Korean and English, accessibl
       await click('#suspend-certificate')
       await capture('account-certificate-changed')
       await server.ctx.authority.resume(serial)
+
+      // The operator console, on the management listener: invitation, dashboard, every section, sign-in.
+      const consoleUrl = server.ctx.adminOrigin!
+      await addVirtualAuthenticator(page)
+      await page.goto((await server.ctx.operators.invite(`ops.${lang}`, CONSOLE)).url)
+      await capture('console-enroll')
+      await click('#console-passkey')
+      await page.waitForURL((u) => u.pathname === '/console')
+      await page.locator('#chart-issued svg').waitFor()
+      await capture('console-dashboard')
+      await page.goto(`${consoleUrl}/console/certificates?status=good`)
+      await capture('console-certificates')
+      await page.goto(`${consoleUrl}/console/certificates/${serial}`)
+      await capture('console-certificate')
+      await server.ctx.adminDeps().approvals.request('revokeCertificates', { serials: [serial], reason: 'unspecified' }, { id: 'operator:someone.else', clientId: undefined })
+      for (const section of ['approvals', 'clients', 'audit', 'operators']) {
+        await page.goto(`${consoleUrl}/console/${section}`)
+        await capture(`console-${section}`)
+      }
+      await click('.signout button')
+      await page.waitForURL((u) => u.pathname === '/console/login')
+      await capture('console-login')
 
       assert.deepEqual(problems, [], 'no accessibility violation, of any impact')
       const views = fs.readdirSync(path.join(ROOT, 'views', 'pages')).map((f) => f.replace(/\.hbs$/, ''))
