@@ -228,7 +228,7 @@ export class AppContext {
 
   /** Re-seals every sealed value with the current master key, table by table (each by its owner). */
   async rewrapSecrets(): Promise<RewrapCount[]> {
-    return [await this.secrets.rewrap(), await this.signingKeys.rewrap(), await this.ca.rewrap(), await rewrapPayloads(this.db, this.box)]
+    return [await this.secrets.rewrap(), await this.signingKeys.rewrap(), await this.ca.rewrap(), await rewrapPayloads(this.db, this.box), await this.adminDeps().approvals.rewrap()]
   }
 
   /** What the admin API works with (the management listener, and the CLI when no server runs). */

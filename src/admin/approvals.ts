@@ -6,7 +6,7 @@ import type { TokenSettings } from '../ca/hierarchy.ts'
 import { checkImport, importHierarchy } from '../ca/import.ts'
 import { OPERATOR_REVOCATION_REASONS } from '../ca/constants.ts'
 import type { Database } from '../db/database.ts'
-import type { SealedBox } from '../keys/sealed-box.ts'
+import { rewrapTable, type RewrapCount, type SealedBox } from '../keys/sealed-box.ts'
 import type { OperatorApprovalTable } from '../db/schema/operator-approval.ts'
 import { invalidRequest, notFound, PostCertError } from '../errors/errors.ts'
 import type { Clock } from '../util/clock.ts'
@@ -170,7 +170,8 @@ export class Approvals {
       if (failure instanceof PostCertError && failure.expose) result.error = failure.description
     }
     const status = failure === undefined ? 'executed' : 'failed'
-    const done = await this.#db.updateTable('operator_approval').set({ status, result: JSON.stringify(result) })
+    // A key the request carried (importCa) is not kept once the request is decided.
+    const done = await this.#db.updateTable('operator_approval').set({ status, result: JSON.stringify(result), params: withoutKey(claimed.params) })
       .where('id', '=', id).returningAll().executeTakeFirstOrThrow()
     await this.#audit.record(this.#db, { type: 'operator.approval_approved', data: { actor: actor.id, approval: id, action: claimed.action, requested_by: claimed.requested_by, status, result } })
     if (failure) throw failure
@@ -178,9 +179,25 @@ export class Approvals {
   }
 
   async reject(id: string, actor: Actor): Promise<ApprovalView> {
-    const rejected = await this.#decide(id, actor, 'rejected', true)
+    const decided = await this.#decide(id, actor, 'rejected', true)
+    const rejected = await this.#db.updateTable('operator_approval').set({ params: withoutKey(decided.params) })
+      .where('id', '=', id).returningAll().executeTakeFirstOrThrow()
     await this.#audit.record(this.#db, { type: 'operator.approval_rejected', data: { actor: actor.id, approval: id, action: rejected.action, requested_by: rejected.requested_by } })
     return this.#view(rejected)
+  }
+
+  /**
+   * Re-seals with the current master key the keys that undecided requests carry (importCa), as
+   * the other tables' owners do theirs (`postcert secrets rewrap`).
+   */
+  async rewrap(): Promise<RewrapCount> {
+    const rows = async () => (await this.#db.selectFrom('operator_approval').select(['id', 'params'])
+      .where('action', '=', 'importCa').where('status', 'in', ['pending', 'executing']).execute()) // operator_approval_status_idx
+      .map((r) => ({ ...r, sealed: (JSON.parse(r.params) as StoredImport).sealed_key }))
+      .filter((r): r is { id: string; params: string; sealed: string } => r.sealed !== undefined)
+    return await rewrapTable(this.#box, 'operator_approval', rows, (r) => r.sealed, (r) => `operator_approval:${r.id}:key`,
+      async (r, resealed) => (await this.#db.updateTable('operator_approval').set({ params: JSON.stringify({ ...JSON.parse(r.params) as StoredImport, sealed_key: resealed }) })
+        .where('id', '=', r.id).where('params', '=', r.params).executeTakeFirst()).numUpdatedRows) // primary key
   }
 
   /** Moves a pending, unexpired request to `status` for `actor`; the one who asked may only withdraw it. */
@@ -238,4 +255,10 @@ export class Approvals {
 function shown(params: Record<string, unknown>): Record<string, unknown> {
   const { sealed_key: sealed, ...rest } = params
   return sealed === undefined ? rest : { ...rest, key: 'a PEM key, sealed in the request' }
+}
+
+/** A decided request's parameters: without the key it carried, if any. */
+function withoutKey(params: string): string {
+  const { sealed_key: sealed, ...rest } = JSON.parse(params) as Record<string, unknown>
+  return sealed === undefined ? params : JSON.stringify({ ...rest, key: 'a PEM key, removed when the request was decided' })
 }

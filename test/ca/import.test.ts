@@ -48,6 +48,7 @@ describe('postcert ca import', () => {
     assert.deepEqual([own.code, own.stderr], [1, 'postcert: another operator must approve what you asked for (dual control)\n'])
     const approved = await approveAsAnotherOperator(env, asked.stdout)
     assert.equal(approved.status, 'executed')
+    assert.equal(approved.params.key, 'a PEM key, removed when the request was decided', 'the request keeps no copy of the key')
     const shown = await runCli(['ca', 'show'], env)
     assert.match(shown.stdout, /root\s+\S+\s+C=KR, O=Test Bank, CN=Test Root .* offline/)
     assert.match(shown.stdout, /issuing\s+\S+\s+C=KR, O=Test Bank, CN=Test Issuing CA .* sealed/)

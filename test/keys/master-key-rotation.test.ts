@@ -66,6 +66,13 @@ for (const backend of BACKENDS) {
       const issuingBefore = (await first.ca.issuing()).id
       const jwksBefore = (await first.signingKeys.publishedJwks()).map((k) => k.kid)
       await first.db.insertInto('server_secret').values({ name: 'legacy', sealed_value: sealV1(a, 'from v1', 'server_secret:legacy') }).execute()
+      // A CA import waiting for its second operator carries its key, sealed to the request.
+      const pending = 'apr_rotation'
+      await first.db.insertInto('operator_approval').values({
+        id: pending, action: 'importCa', status: 'pending', requested_by: 'cli', requested_at: new Date(), expires_at: new Date(Date.now() + 3_600_000),
+        params: JSON.stringify({ chain_pem: '-', issuing_subject: 'CN=x', issuing_sha256: '00', sealed_key: first.box.seal(Buffer.from('the key PEM'), `operator_approval:${pending}:key`) }),
+        decided_by: null, decided_at: null, result: null,
+      }).execute()
       await first.close()
 
       // The new key alone does not open the database.
@@ -88,11 +95,11 @@ for (const backend of BACKENDS) {
       const rewrap = await runCli(['secrets', 'rewrap', '--yes', '--json'], cli)
       assert.equal(rewrap.code, 0, rewrap.stderr)
       const counts = JSON.parse(rewrap.stdout) as { table: string; rewrapped: string; sealed_values: string }[]
-      assert.deepEqual(counts.map((c) => c.table), ['server_secret', 'signing_key', 'ca_certificate', 'oidc_payload'])
+      assert.deepEqual(counts.map((c) => c.table), ['server_secret', 'signing_key', 'ca_certificate', 'oidc_payload', 'operator_approval'])
       for (const c of counts) assert.ok(Number(c.rewrapped) > 0 && Number(c.rewrapped) <= Number(c.sealed_values), JSON.stringify(c))
-      assert.deepEqual(counts.map((c) => (c as unknown as { remaining: string }).remaining), ['0', '0', '0', '0'])
+      assert.deepEqual(counts.map((c) => (c as unknown as { remaining: string }).remaining), ['0', '0', '0', '0', '0'])
       const again = JSON.parse((await runCli(['secrets', 'rewrap', '--yes', '--json'], cli)).stdout) as { rewrapped: string }[]
-      assert.deepEqual(again.map((c) => c.rewrapped), ['0', '0', '0', '0'], 'nothing left under the old key')
+      assert.deepEqual(again.map((c) => c.rewrapped), ['0', '0', '0', '0', '0'], 'nothing left under the old key')
 
       // An instance still sealing with the old key meanwhile (not restarted yet): the rewrap says so and fails, rather than clearing the old key for removal.
       const straggler = await open([a, b])
@@ -127,6 +134,9 @@ for (const backend of BACKENDS) {
         ...(await db.selectFrom('oidc_payload').select('sealed_id as v').where('sealed_id', 'is not', null).execute()).map((r) => r.v!),
         ...(await db.selectFrom('oidc_payload').select('payload').where('model', '=', 'Client').execute()).map((r) => String((JSON.parse(r.payload) as { sealed_client_secret?: string }).sealed_client_secret ?? `v2.${masterKeyId(b)}.none`)),
       ]
+      const approval = JSON.parse((await db.selectFrom('operator_approval').select('params').where('id', '=', pending).executeTakeFirstOrThrow()).params) as { sealed_key: string }
+      sealed.push(approval.sealed_key)
+      assert.equal(afterwards.box.open(approval.sealed_key, `operator_approval:${pending}:key`).toString(), 'the key PEM')
       assert.ok(sealed.length > 8)
       for (const value of sealed) assert.ok(value.startsWith(`v2.${masterKeyId(b)}.`), value.slice(0, 20))
       const audit = await db.selectFrom('audit_event').select('data').where('type', '=', 'operator.master_key_rewrapped').execute()
