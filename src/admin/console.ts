@@ -130,6 +130,16 @@ export function addConsoleRoutes(router: Router, deps: ConsoleDeps): void {
       ctx.redirect(next)
     })
   const act = (ctx: Context) => current.get(ctx).actor
+  /** Runs an admin route for a page: a refusal (4xx) becomes the page's message and status, with `fallback` to show; anything else is thrown. */
+  const attempt = async <T>(ctx: Context, operationId: string, raw: Parameters<CallAdmin>[1], fallback: T): Promise<{ result: T; error: string | undefined }> => {
+    try {
+      return { result: await deps.call(operationId, raw, act(ctx)) as T, error: undefined }
+    } catch (err) {
+      if (!(err instanceof PostCertError) || !err.expose) throw err
+      ctx.status = err.status
+      return { result: fallback, error: message(ctx, err) }
+    }
+  }
 
   // Sign-in and invitations: a page, then the passkey's options and answer as JSON (console.ts in src/browser).
   router.add('GET', '/console/login', 'console_login', noStore, (ctx) => {
@@ -183,20 +193,13 @@ export function addConsoleRoutes(router: Router, deps: ConsoleDeps): void {
       return
     }
     const query = Object.fromEntries(Object.entries({ subscriber: q.subscriber?.trim(), status: q.status, after: q.after, limit: '50' }).filter(([, v]) => v))
-    let found: { certificates: Record<string, unknown>[]; next?: string } = { certificates: [] }
-    let error: string | undefined
-    if (query.subscriber || query.status) {
-      try {
-        found = await deps.call('searchCertificates', { query }, act(ctx)) as typeof found
-      } catch (err) {
-        if (!(err instanceof PostCertError) || !err.expose) throw err
-        error = message(ctx, err)
-        ctx.status = err.status
-      }
-    }
+    const searched = Boolean(query.subscriber || query.status)
+    const { result: found, error } = searched
+      ? await attempt<{ certificates: Record<string, unknown>[]; next?: string }>(ctx, 'searchCertificates', { query }, { certificates: [] })
+      : { result: { certificates: [] as Record<string, unknown>[], next: undefined }, error: undefined }
     const rows = found.certificates.map((c) => ({ ...c, not_after: koreanTime(c.not_after as string) }))
     const next = found.next ? `/console/certificates?${new URLSearchParams({ ...query, after: found.next } as Record<string, string>)}` : undefined
-    render(ctx, 'console-certificates', 'console.certificates.title', { rows, next, error, searched: Boolean(query.subscriber || query.status), subscriber: query.subscriber, status: query.status })
+    render(ctx, 'console-certificates', 'console.certificates.title', { rows, next, error, searched, subscriber: query.subscriber, status: query.status })
   })
 
   const certificatePage = async (ctx: Context, serial: string, extra: Record<string, unknown> = {}) => {
@@ -246,15 +249,7 @@ export function addConsoleRoutes(router: Router, deps: ConsoleDeps): void {
   page('/console/audit', 'console_audit', async (ctx) => {
     const q = singleValues(ctx.query)
     const query = Object.fromEntries(Object.entries({ type: q.type, serial: q.serial, subscriber: q.subscriber, before: q.before, limit: '50' }).filter(([, v]) => v))
-    let error: string | undefined
-    let found: { events: Record<string, unknown>[]; next?: number } = { events: [] }
-    try {
-      found = await deps.call('queryAudit', { query }, act(ctx)) as typeof found
-    } catch (err) {
-      if (!(err instanceof PostCertError) || !err.expose) throw err
-      error = message(ctx, err)
-      ctx.status = err.status
-    }
+    const { result: found, error } = await attempt<{ events: Record<string, unknown>[]; next?: number }>(ctx, 'queryAudit', { query }, { events: [] })
     const lang = locale(ctx)
     const rows = found.events.map((e) => {
       const data = e.data as Record<string, unknown>
