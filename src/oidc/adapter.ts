@@ -6,6 +6,7 @@ import { rewrapTable, type RewrapCount, type SealedBox } from '../keys/sealed-bo
 import type { Clock } from '../util/clock.ts'
 import { BoundedMap } from '../util/bounded-map.ts'
 import type { TtlCache } from '../util/ttl-cache.ts'
+import { LOOKED_UP_TOGETHER, TokenLookup } from './token-lookup.ts'
 
 /** Every model oidc-provider persists; the contract tests run against each one. */
 export const OIDC_MODELS = [
@@ -38,6 +39,8 @@ export interface AdapterDeps {
   clientCache?: TtlCache<AdapterPayload>
   /** Rows another statement already read, for the find that follows (see RowHandover). */
   handover?: RowHandover
+  /** One statement for a token looked up as several kinds at once (token-lookup.ts). */
+  tokens?: TokenLookup
 }
 
 /** A stored row as find() reads it. */
@@ -190,8 +193,9 @@ export class PostgresAdapter implements Adapter {
     const cached = cache?.get(id)
     if (cached) return cached
     const key = this.#key(id)
-    const row = this.#deps.handover?.take(this.#model, key) ?? (await this.#deps.db.executeQuery<StoredRow>(
-      CompiledQuery.raw(SQL.find, [this.#model, key, this.#deps.clock.now()]))).rows[0] // served by the primary key
+    const tokens = LOOKED_UP_TOGETHER.has(this.#model) ? this.#deps.tokens : undefined
+    const row = this.#deps.handover?.take(this.#model, key) ?? (tokens ? await tokens.find(this.#model, key) : (await this.#deps.db.executeQuery<StoredRow>(
+      CompiledQuery.raw(SQL.find, [this.#model, key, this.#deps.clock.now()]))).rows[0]) // served by the primary key
     const found = row && row.usable !== false ? this.#restore(row.payload, row.consumed_at, id) : undefined
     if (found) cache?.set(id, found)
     return found
@@ -343,6 +347,7 @@ const CERTIFICATE_OF_LOGIN = `coalesce($9::text, case when $10::text is null the
   (select ls.certificate_serial from login_session ls where ls.session_uid = $10::text and ls.auth_time = $11::bigint and ls.ended_at is null), '') end)`
 const SQL = {
   find: `select p.payload, p.consumed_at, ${USABLE} from ${GOVERNED} where p.model = $1 and p.id = $2 and ${LIVE}`,
+  findAsModels: `select p.model, p.payload, p.consumed_at, ${USABLE} from ${GOVERNED} where p.model = any($1::text[]) and p.id = $2 and ${LIVE}`,
   findByUid: `select p.id, p.payload, p.consumed_at, p.sealed_id, ${USABLE} from ${GOVERNED} where p.model = $1 and p.uid = $2 and ${LIVE} limit 1`,
   findByUserCode: `select p.id, p.payload, p.consumed_at, p.sealed_id, ${USABLE} from ${GOVERNED} where p.model = $1 and p.user_code = $2 and ${LIVE} limit 1`,
   upsert: `insert into oidc_payload (model, id, payload, grant_id, uid, user_code, sealed_id, expires_at, certificate_serial)
@@ -453,3 +458,6 @@ export async function sweepExpired(db: Database, clock: Clock, batchSize = 1000,
   }
   return total
 }
+
+/** The lookup of a token as several kinds in one statement, for a provider's adapters. */
+export const tokenLookup = (db: Database, clock: Clock) => new TokenLookup(db, clock, SQL.findAsModels)

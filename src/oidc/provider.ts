@@ -8,7 +8,7 @@ import { pickLocale, type Locale, type Views } from '../http/views.ts'
 import { renderErrorPage } from '../http/error-page.ts'
 import type { CertificateClaim, LoginRef } from '../sessions/login-sessions.ts'
 import { parseSignatureRequest, signaturesResource, SignatureRequestError, SIGNATURE_TYPE } from '../signing/request.ts'
-import { PostgresAdapter, RowHandover, type AdapterDeps } from './adapter.ts'
+import { PostgresAdapter, RowHandover, tokenLookup, type AdapterDeps } from './adapter.ts'
 import { findRegisteredGrant } from '../registrations/registered-grant.ts'
 import { loginPolicy, type LoginPolicyDeps } from './login-policy.ts'
 import { certificateAllowed, checkClientMetadata, SUBSCRIBER_SCOPES, ciAllowed, CI_ALLOWED, isOwnSector, fapiProfileOf, FAPI_SIGNING_ALGS, pkceRequired, POSTCERT_CLIENT_PROPERTIES, REGISTRATION_POLICIES } from './client-policy.ts'
@@ -153,7 +153,7 @@ function localeOf(ctx: KoaContextWithOIDC): Locale {
 export function createProvider(deps: ProviderDeps): Provider {
   const { views } = deps
   const handover = new RowHandover()
-  const adapterDeps = { ...deps, handover }
+  const adapterDeps = { ...deps, handover, tokens: tokenLookup(deps.db, deps.clock) }
   const configuration: Configuration = {
     adapter: (name: string) => new PostgresAdapter(name, adapterDeps),
     jwks: { keys: deps.jwks as unknown as NonNullable<Configuration['jwks']>['keys'] },

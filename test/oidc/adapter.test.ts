@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { connectDatabase } from '../../src/db/connect.ts'
 import { SealedBox } from '../../src/keys/sealed-box.ts'
 import { CompiledQuery } from 'kysely'
-import { OIDC_MODELS, PostgresAdapter, RowHandover, storageKey, storageKeySql, sweepExpired } from '../../src/oidc/adapter.ts'
+import { OIDC_MODELS, PostgresAdapter, RowHandover, storageKey, storageKeySql, sweepExpired, tokenLookup } from '../../src/oidc/adapter.ts'
 import type { AdapterPayload } from 'oidc-provider'
 import { ManualClock } from '../../src/util/clock.ts'
 import { TtlCache } from '../../src/util/ttl-cache.ts'
@@ -25,6 +25,34 @@ for (const backend of BACKENDS) {
       await migrateTestDatabase(database)
     })
     after(async () => { await database.drop() })
+
+    it('looks a token up as an access token, a client-credentials token and a refresh token in one statement, as introspection does', async () => {
+      let statements = 0
+      // The real database, its statements counted.
+      const counted = new Proxy(database.db, {
+        get(target, prop) {
+          if (prop === 'executeQuery') return (query: CompiledQuery) => { statements++; return target.executeQuery(query) }
+          const value = Reflect.get(target, prop) as unknown
+          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
+        },
+      })
+      const deps = { db: counted, box, clock, tokens: tokenLookup(counted, clock) }
+      const [access, credentials, refresh] = ['AccessToken', 'ClientCredentials', 'RefreshToken'].map((model) => new PostgresAdapter(model, deps)) as [PostgresAdapter, PostgresAdapter, PostgresAdapter]
+      const key = id()
+      await credentials.upsert(key, { jti: key, kind: 'ClientCredentials', clientId: 'bank' } as never, 60)
+      statements = 0
+      const found = await Promise.all([access.find(key), credentials.find(key), refresh.find(key)])
+      assert.equal(statements, 1)
+      assert.deepEqual(found.map((f) => f?.kind), [undefined, 'ClientCredentials', undefined])
+      // Finds in separate turns are statements of their own, each for its own model.
+      statements = 0
+      assert.equal(await access.find(key), undefined)
+      assert.equal((await credentials.find(key))?.kind, 'ClientCredentials')
+      assert.equal(statements, 2)
+      // Liveness is the adapter's: an expired token is not found as any kind.
+      clock.advance(61)
+      assert.deepEqual(await Promise.all([access.find(key), credentials.find(key), refresh.find(key)]), [undefined, undefined, undefined])
+    })
 
     for (const model of OIDC_MODELS) {
       describe(model, () => {
