@@ -4,6 +4,9 @@ import { cachePolicy, type Step } from './guards.ts'
 
 export type { Step }
 
+/** The bucket of routes whose path starts with a parameter (no literal first segment). */
+const ANY_SEGMENT = '\u0000any'
+
 interface Route {
   method: string
   path: string
@@ -20,6 +23,12 @@ interface Route {
  */
 export class Router {
   readonly #routes: Route[] = []
+  /**
+   * The routes by the literal first segment of their path: a request is matched against those of
+   * its own first segment only, and a path of none (oidc-provider's) falls through at once.
+   * Routes whose first segment is a parameter are under ANY_SEGMENT.
+   */
+  readonly #byFirstSegment = new Map<string, Route[]>()
 
   add(method: 'GET' | 'POST' | 'DELETE', path: string, name: string, ...steps: [Step, ...Step[]]): this {
     // A programming error, caught at start-up by every test that starts a server.
@@ -39,7 +48,12 @@ export class Router {
         return '([A-Za-z0-9._-]{1,128})'
       })
       .join('')
-    this.#routes.push({ method, path, name, pattern: new RegExp(`^${source}$`), keys, steps })
+    const route = { method, path, name, pattern: new RegExp(`^${source}$`), keys, steps }
+    this.#routes.push(route)
+    const first = /^\/([^/:*]*)(?:\/|$)/.exec(path)?.[1] ?? ANY_SEGMENT
+    const bucket = this.#byFirstSegment.get(first)
+    if (bucket) bucket.push(route)
+    else this.#byFirstSegment.set(first, [route])
     return this
   }
 
@@ -50,7 +64,9 @@ export class Router {
 
   middleware(): Middleware {
     return async (ctx, next) => {
-      const candidates = this.#routes.filter((r) => r.pattern.test(ctx.path))
+      const slash = ctx.path.indexOf('/', 1)
+      const first = ctx.path.slice(1, slash === -1 ? undefined : slash)
+      const candidates = [...this.#byFirstSegment.get(first) ?? [], ...this.#byFirstSegment.get(ANY_SEGMENT) ?? []].filter((r) => r.pattern.test(ctx.path))
       if (candidates.length === 0) {
         await next()
         return

@@ -16,6 +16,28 @@ describe('routes as tables of guards', () => {
     assert.deepEqual(router.table(), [{ method: 'GET', path: '/c', name: 'c', cache: 'public, max-age=60' }])
   })
 
+  it('matches a request among the routes of its first path segment, and routes that start with a parameter everywhere', async () => {
+    const router = new Router()
+      .add('GET', '/', 'home', noStore, (ctx) => { ctx.body = 'home' })
+      .add('GET', '/pki/certificates/:serial', 'pki', noStore, (ctx, { serial = '' }) => { ctx.body = `pki ${serial}` })
+      .add('POST', '/pki/ocsp', 'ocsp', noStore, (ctx) => { ctx.body = 'ocsp' })
+      .add('GET', '/:tenant/profile', 'tenant', noStore, (ctx, { tenant = '' }) => { ctx.body = `tenant ${tenant}` })
+    const middleware = router.middleware()
+    const call = async (method: string, path: string) => {
+      const ctx = { path, method, state: {} as Record<string, unknown>, set: () => {}, body: undefined as unknown, passed: false }
+      await middleware(ctx as never, async () => { ctx.passed = true })
+      return ctx
+    }
+    assert.equal((await call('GET', '/')).body, 'home')
+    assert.equal((await call('GET', '/pki/certificates/0a.b')).body, 'pki 0a.b')
+    assert.equal((await call('GET', '/pki/profile')).body, 'tenant pki')
+    assert.equal((await call('GET', '/kim.ops/profile')).body, 'tenant kim.ops')
+    // A path of no route (oidc-provider's) falls through; a known path with another method is a 405.
+    assert.equal((await call('GET', '/.well-known/openid-configuration')).passed, true)
+    assert.equal((await call('GET', '/pkix/ocsp')).passed, true)
+    await assert.rejects(call('GET', '/pki/ocsp'), { status: 405 })
+  })
+
   it('runs the steps left to right; a guard that throws stops the row, and a value it loads reaches the handler', async () => {
     const ran: string[] = []
     const loaded = slot<string>('greeting')
