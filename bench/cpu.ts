@@ -1,0 +1,66 @@
+// CPU time spent by one PostCert process and by its own PostgreSQL backends, read from /proc, so a
+// benchmark can report milliseconds of CPU per operation for each. Only the backends whose
+// application_name is the benchmark's are counted: not every postgres process on a shared machine.
+import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+import pg from 'pg'
+
+const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim())
+
+/** User + system CPU of a process so far (ms), or 0 once it is gone. */
+export function processCpuMs(pid: number): number {
+  let stat: string
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+  } catch {
+    return 0
+  }
+  // The fields after the command name (which may hold spaces): state is the first, utime the 12th, stime the 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * TICK_MS
+}
+
+/** The connection string of the server's database with the benchmark's application_name, which names its backends. */
+export function taggedUrl(url: string, applicationName: string): string {
+  const tagged = new URL(url)
+  tagged.searchParams.set('application_name', applicationName)
+  return tagged.href
+}
+
+export interface CpuReading {
+  server: number
+  postgres: Map<number, number>
+}
+
+/** Readings of the server process and of the PostgreSQL backends named `applicationName`. */
+export class CpuMeter {
+  readonly #serverPid: number
+  readonly #applicationName: string
+  readonly #admin: pg.Client
+
+  constructor(serverPid: number, adminUrl: string, applicationName: string) {
+    this.#serverPid = serverPid
+    this.#applicationName = applicationName
+    this.#admin = new pg.Client({ connectionString: adminUrl })
+  }
+
+  async open(): Promise<void> {
+    await this.#admin.connect()
+  }
+
+  async read(): Promise<CpuReading> {
+    const { rows } = await this.#admin.query<{ pid: number }>('select pid from pg_stat_activity where application_name = $1', [this.#applicationName])
+    return { server: processCpuMs(this.#serverPid), postgres: new Map(rows.map((r) => [r.pid, processCpuMs(r.pid)])) }
+  }
+
+  /** CPU ms between two readings: the server's, and the backends' (a backend started meanwhile counts whole). */
+  static spent(before: CpuReading, after: CpuReading): { server: number; postgres: number } {
+    let postgres = 0
+    for (const [pid, ms] of after.postgres) postgres += ms - (before.postgres.get(pid) ?? 0)
+    return { server: after.server - before.server, postgres }
+  }
+
+  async close(): Promise<void> {
+    await this.#admin.end()
+  }
+}
