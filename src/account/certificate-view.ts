@@ -1,4 +1,4 @@
-import { koreanClock, koreanDate } from '../ca/days-left.ts'
+import { koreanClock, koreanDate } from '../util/korean-time.ts'
 import type { Locale, Views } from '../http/views.ts'
 import type { CertificateOverview } from './account-service.ts'
 

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import { DAY_MS } from '../ca/constants.ts'
-import { calendarDaysLeft, koreanDate } from '../ca/days-left.ts'
+import { calendarDaysLeft } from '../ca/days-left.ts'
+import { koreanDate } from '../util/korean-time.ts'
 import type { Database } from '../db/database.ts'
 import type { SmsGateway } from '../phone/sms/sms-gateway.ts'
 import type { Clock } from '../util/clock.ts'

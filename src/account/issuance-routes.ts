@@ -6,7 +6,7 @@ import type { Router } from '../http/router.ts'
 import { noStore, slot, type Step } from '../http/guards.ts'
 import { scriptJson, type Locale, type Views } from '../http/views.ts'
 import type { PortalSession } from '../sessions/portal-sessions.ts'
-import { koreanClock } from '../ca/days-left.ts'
+import { koreanClock } from '../util/korean-time.ts'
 import { day } from './certificate-view.ts'
 import type { AccountIssuance, IssuanceTarget } from './issuance.ts'
 

@@ -8,6 +8,7 @@ import type { Router } from '../http/router.ts'
 import { LOCALES, languageSwitch, pickLocale, type Locale, type Views } from '../http/views.ts'
 import type { DailyTally } from '../ops/daily-tally.ts'
 import type { Clock } from '../util/clock.ts'
+import { koreanClock, koreanDate } from '../util/korean-time.ts'
 import type { RateLimiter } from '../util/rate-limiter.ts'
 import type { Actor } from './auth.ts'
 import { dashboard } from './dashboard.ts'
@@ -35,7 +36,7 @@ const current = slot<ConsoleOperator>('console operator')
 const DONE = ['revoke', 'suspend', 'resume'] as const
 
 /** The console's times: Korean time, to the minute. */
-export const koreanTime = (iso: string | null | undefined) => (iso ? new Date(new Date(iso).getTime() + 9 * 3600_000).toISOString().slice(0, 16).replace('T', ' ') : '')
+const koreanTime = (iso: string | null | undefined) => (iso ? `${koreanDate(new Date(iso))} ${koreanClock(new Date(iso))}` : '')
 
 /**
  * The operator console on the management listener: server-rendered pages (ko/en) for people

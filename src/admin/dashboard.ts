@@ -1,6 +1,7 @@
 import { barChart } from '../ops/chart.ts'
-import { koreanDay, type DailyTally } from '../ops/daily-tally.ts'
+import type { DailyTally } from '../ops/daily-tally.ts'
 import type { Clock } from '../util/clock.ts'
+import { koreanDate } from '../util/korean-time.ts'
 
 /** The dashboard shows this many days, today included. */
 export const DASHBOARD_DAYS = 14
@@ -31,7 +32,7 @@ const CHARTS = [
  */
 export async function dashboard(tally: DailyTally, clock: Clock, message: (key: string) => string): Promise<DashboardChart[]> {
   const today = clock.now().getTime()
-  const days = Array.from({ length: DASHBOARD_DAYS }, (_, i) => koreanDay(new Date(today - (DASHBOARD_DAYS - 1 - i) * 86400_000)))
+  const days = Array.from({ length: DASHBOARD_DAYS }, (_, i) => koreanDate(new Date(today - (DASHBOARD_DAYS - 1 - i) * 86400_000)))
   const labelName = (label: string) => {
     const key = `console.label.${label}`
     const text = message(key)

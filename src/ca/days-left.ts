@@ -1,7 +1,5 @@
+import { koreanDate } from '../util/korean-time.ts'
 import { DAY_MS } from './constants.ts'
-
-/** Korea Standard Time, UTC+9 all year (no daylight saving). */
-export const KST_OFFSET_MS = 9 * 60 * 60 * 1000
 
 /**
  * How long a certificate has left, the two ways PostCert says it, side by side:
@@ -17,9 +15,3 @@ export function daysLeft(notAfter: Date, now: Date): number {
 export function calendarDaysLeft(notAfter: Date, now: Date): number {
   return Math.round((Date.parse(koreanDate(notAfter)) - Date.parse(koreanDate(now))) / DAY_MS)
 }
-
-/** The date in Korea (YYYY-MM-DD) at this instant. */
-export const koreanDate = (at: Date): string => new Date(at.getTime() + KST_OFFSET_MS).toISOString().slice(0, 10)
-
-/** The time of day in Korea (HH:MM) at this instant. */
-export const koreanClock = (at: Date): string => new Date(at.getTime() + KST_OFFSET_MS).toISOString().slice(11, 16)

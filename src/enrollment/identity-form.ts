@@ -1,4 +1,4 @@
-import { koreanDate } from '../ca/days-left.ts'
+import { koreanDate } from '../util/korean-time.ts'
 import type { DocumentType } from '../db/schema/subscriber.ts'
 import { invalidFields, type FieldProblem } from './errors.ts'
 import type { IdentityDocument } from './identity/identity-verifier.ts'

@@ -2,12 +2,7 @@ import { sql } from 'kysely'
 import type { AuditEvent } from '../audit/audit-log.ts'
 import type { Database } from '../db/database.ts'
 import type { Clock } from '../util/clock.ts'
-
-/** Korea's offset from UTC (no daylight saving): the dashboard's days are Korean days. */
-const KST_OFFSET_MS = 9 * 3600_000
-
-/** The Korean day of an instant, YYYY-MM-DD. */
-export const koreanDay = (at: Date) => new Date(at.getTime() + KST_OFFSET_MS).toISOString().slice(0, 10)
+import { koreanDate } from '../util/korean-time.ts'
 
 /** The metric and label an audit event counts under, if the dashboard shows it. */
 function tallyOf(event: AuditEvent): [string, string] | undefined {
@@ -46,7 +41,7 @@ export class DailyTally {
   }
 
   count(metric: string, label: string, by = 1): void {
-    const key = `${koreanDay(this.#clock.now())}|${metric}|${label}`
+    const key = `${koreanDate(this.#clock.now())}|${metric}|${label}`
     this.#pending.set(key, (this.#pending.get(key) ?? 0) + by)
   }
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { koreanDate } from '../../src/ca/days-left.ts'
+import { koreanDate } from '../../src/util/korean-time.ts'
 import { generateKeyPairSync, sign } from 'node:crypto'
 import { describe, it } from 'node:test'
 import request from 'supertest'

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { calendarDaysLeft, daysLeft, koreanDate } from '../../src/ca/days-left.ts'
+import { calendarDaysLeft, daysLeft } from '../../src/ca/days-left.ts'
+import { koreanDate } from '../../src/util/korean-time.ts'
 
 const at = (iso: string) => new Date(iso)
 
