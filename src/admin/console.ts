@@ -56,15 +56,23 @@ export function addConsoleRoutes(router: Router, deps: ConsoleDeps): void {
     ctx.cookies.set(cookieName(), value, { httpOnly: true, sameSite: 'strict', secure: secure(), path: '/', maxAge: seconds * 1000, overwrite: true, signed: false })
   }
 
+  /** The reader's language, worked out once per request (asking for one keeps it in a cookie). */
+  const locales = new WeakMap<Context, Locale>()
   const locale = (ctx: Context): Locale => {
+    let lang = locales.get(ctx)
+    if (lang) return lang
     const asked = typeof ctx.query.ui_locales === 'string' ? pickLocale(ctx.query.ui_locales, () => false) : undefined
+    const kept = ctx.cookies.get(LANG_COOKIE)
     if (asked && ctx.query.ui_locales === asked) {
       ctx.cookies.set(LANG_COOKIE, asked, { httpOnly: true, sameSite: 'strict', path: '/', maxAge: 365 * 86400_000, signed: false })
-      return asked
+      lang = asked
+    } else if ((LOCALES as readonly string[]).includes(kept ?? '')) {
+      lang = kept as Locale
+    } else {
+      lang = pickLocale(undefined, (langs) => ctx.acceptsLanguages(langs))
     }
-    const kept = ctx.cookies.get(LANG_COOKIE)
-    if ((LOCALES as readonly string[]).includes(kept ?? '')) return kept as Locale
-    return pickLocale(undefined, (langs) => ctx.acceptsLanguages(langs))
+    locales.set(ctx, lang)
+    return lang
   }
   const render = (ctx: Context, page: string, titleKey: string, data: Record<string, unknown> = {}, at?: string) => {
     const lang = locale(ctx)
@@ -223,13 +231,10 @@ export function addConsoleRoutes(router: Router, deps: ConsoleDeps): void {
         await certificatePage(ctx, serial, { error: views.message(locale(ctx), 'console.certificate.confirm_needed') })
         return
       }
-      try {
-        const operation = { revoke: 'revokeCertificate', suspend: 'suspendCertificate', resume: 'resumeCertificate' }[verb]
-        await deps.call(operation, { params: { serial }, ...(verb === 'revoke' ? { body: { reason: form.get('reason') } } : {}) }, act(ctx))
-      } catch (err) {
-        if (!(err instanceof PostCertError) || !err.expose) throw err
-        ctx.status = err.status
-        await certificatePage(ctx, serial, { error: message(ctx, err) })
+      const operation = { revoke: 'revokeCertificate', suspend: 'suspendCertificate', resume: 'resumeCertificate' }[verb]
+      const { error } = await attempt(ctx, operation, { params: { serial }, ...(verb === 'revoke' ? { body: { reason: form.get('reason') } } : {}) }, undefined)
+      if (error) {
+        await certificatePage(ctx, serial, { error })
         return
       }
       ctx.status = 303

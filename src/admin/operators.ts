@@ -8,7 +8,7 @@ import type { AuditLog } from '../audit/audit-log.ts'
 import type { Database, DatabaseTransaction } from '../db/database.ts'
 import type { Clock } from '../util/clock.ts'
 import type { Actor } from './auth.ts'
-import { consoleLoginRequired, consoleOff, invitationInvalid, operatorExists, operatorNotFound, passkeyRefused } from './errors.ts'
+import { consoleOff, invitationInvalid, operatorExists, operatorNotFound, passkeyRefused } from './errors.ts'
 
 /** An invitation link works this long (hours). */
 export const INVITATION_HOURS = 24
@@ -135,7 +135,7 @@ export class Operators {
 
   /** Registration options for the invited operator (the link's token names them). */
   async registrationOptions(invitation: string): Promise<{ challengeId: string; options: PublicKeyCredentialCreationOptionsJSON }> {
-    const operator = await this.#invited(this.#deps.db, invitation)
+    const operator = await this.#invited(invitation)
     const options = await generateRegistrationOptions({
       rpName: `${this.#deps.serviceName} operator console`, rpID: this.#rpID(),
       userID: new TextEncoder().encode(operator.id), userName: operator.name, userDisplayName: operator.name,
@@ -154,7 +154,7 @@ export class Operators {
    */
   async register(invitation: string, challengeId: string, response: unknown): Promise<{ token: string; operator: ConsoleOperator }> {
     const challenge = await this.#spend(challengeId)
-    const operator = await this.#invited(this.#deps.db, invitation)
+    const operator = await this.#invited(invitation)
     if (challenge.operator_id !== operator.id) throw passkeyRefused('this passkey was made for another invitation: open your link again')
     let verified
     try {
@@ -179,7 +179,7 @@ export class Operators {
         transports: JSON.stringify(credential.transports ?? []), created_at: clock.now(), last_used_at: clock.now(),
       }).onConflict((oc) => oc.column('credential_id').doNothing()).returning('credential_id').executeTakeFirst()
       if (!stored) throw passkeyRefused('this passkey is registered already')
-      await audit.record(trx, { type: 'operator.operator_enrolled', data: { actor: `operator:${operator.name}`, operator: operator.name } })
+      await audit.record(trx, { type: 'operator.operator_enrolled', data: { actor: operatorActor(operator.name).id, operator: operator.name } })
       return await this.#startSession(trx, operator)
     })
   }
@@ -225,7 +225,7 @@ export class Operators {
         .where('credential_id', '=', passkey.credential_id).where((eb) => (counter > 0 ? eb('counter', '<', counter) : eb.val(true)))
         .executeTakeFirst() // primary key
       if (Number(moved.numUpdatedRows) !== 1) throw passkeyRefused('this passkey\'s counter did not move on: it may have been copied')
-      await audit.record(trx, { type: 'operator.signed_in', data: { actor: `operator:${passkey.name}` } })
+      await audit.record(trx, { type: 'operator.signed_in', data: { actor: operatorActor(passkey.name).id } })
       return await this.#startSession(trx, { id: passkey.id, name: passkey.name })
     })
   }
@@ -264,9 +264,9 @@ export class Operators {
     return new URL(this.origin).hostname
   }
 
-  async #invited(db: Database, invitation: string): Promise<{ id: string; name: string }> {
+  async #invited(invitation: string): Promise<{ id: string; name: string }> {
     if (typeof invitation !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(invitation)) throw invitationInvalid()
-    const row = await db.selectFrom('operator').select(['id', 'name'])
+    const row = await this.#deps.db.selectFrom('operator').select(['id', 'name'])
       .where('invitation_hash', '=', hash(invitation)).where('invitation_expires_at', '>', this.#deps.clock.now()).where('disabled_at', 'is', null)
       .executeTakeFirst() // operator_invitation_hash_key
     if (!row) throw invitationInvalid()
@@ -292,16 +292,11 @@ export class Operators {
 
   async #startSession(trx: DatabaseTransaction, operator: { id: string; name: string }): Promise<{ token: string; operator: ConsoleOperator }> {
     const token = randomBytes(32).toString('base64url')
+    const sessionId = hash(token)
     const now = this.#deps.clock.now()
     await trx.insertInto('operator_session').values({
-      id: hash(token), operator_id: operator.id, created_at: now, last_seen_at: now, expires_at: new Date(now.getTime() + CONSOLE_SESSION_SECONDS * 1000),
+      id: sessionId, operator_id: operator.id, created_at: now, last_seen_at: now, expires_at: new Date(now.getTime() + CONSOLE_SESSION_SECONDS * 1000),
     }).execute()
-    return { token, operator: { sessionId: hash(token), operatorId: operator.id, name: operator.name, actor: operatorActor(operator.name) } }
+    return { token, operator: { sessionId, operatorId: operator.id, name: operator.name, actor: operatorActor(operator.name) } }
   }
-}
-
-/** Used by the console's pages to require a session. */
-export function requireOperator(operator: ConsoleOperator | undefined): ConsoleOperator {
-  if (!operator) throw consoleLoginRequired()
-  return operator
 }
