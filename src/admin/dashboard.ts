@@ -38,10 +38,11 @@ export async function dashboard(tally: DailyTally, clock: Clock, message: (key: 
     const text = message(key)
     return text === key ? label : text
   }
-  return await Promise.all(CHARTS.map(async ({ id, metric }) => {
-    const rows = await tally.read(metric, days[0]!)
+  const window = await tally.read(days[0]!)
+  return CHARTS.map(({ id, metric }) => {
     const byLabel = new Map<string, number[]>()
-    for (const row of rows) {
+    for (const row of window) {
+      if (row.metric !== metric) continue
       const index = days.indexOf(row.day)
       if (index < 0) continue
       const values = byLabel.get(row.label) ?? Array<number>(days.length).fill(0)
@@ -58,7 +59,7 @@ export async function dashboard(tally: DailyTally, clock: Clock, message: (key: 
       id, heading, total: shown.reduce((n, s) => n + sum(s.values), 0),
       svg: barChart({ title: heading, days: days.map((d) => d.slice(5)), series: shown, emptyText: message('console.chart.empty') }),
     }
-  }))
+  })
 }
 
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0)

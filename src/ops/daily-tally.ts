@@ -69,9 +69,9 @@ export class DailyTally {
     }
   }
 
-  /** The counts of `metric` from `since` (a Korean day) on, by day and label. */
-  async read(metric: string, since: string): Promise<{ day: string; label: string; count: number }[]> {
-    return await this.#db.selectFrom('daily_tally').select(['day', 'label', 'count'])
-      .where('metric', '=', metric).where('day', '>=', since).orderBy('day').execute() // daily_tally_pk (day first: a range scan of the window)
+  /** Every count from `since` (a Korean day) on, by day, metric and label. */
+  async read(since: string): Promise<{ day: string; metric: string; label: string; count: number }[]> {
+    return await this.#db.selectFrom('daily_tally').select(['day', 'metric', 'label', 'count'])
+      .where('day', '>=', since).orderBy('day').execute() // daily_tally_pk (day first: a range scan of the window)
   }
 }
