@@ -3,12 +3,16 @@
 // CLI with the node@24 that `npm install` put in node_modules.
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
+import { enableCompileCache } from 'node:module'
 import { fileURLToPath } from 'node:url'
 
 const cli = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url))
 const major = Number(process.versions.node.split('.')[0])
 
 if (major >= 24) {
+  // Node keeps the compiled modules (and the stripped TypeScript) in its cache directory, so a
+  // command starts in about two-thirds of the time after its first run.
+  enableCompileCache()
   await import(cli)
 } else {
   const local = fileURLToPath(new URL('../node_modules/node/bin/node', import.meta.url))
