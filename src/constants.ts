@@ -2,9 +2,7 @@
 
 /** oidc-provider model lifetimes. Short for what a thief could replay, long for consent. */
 export const TTL = {
-  /** Opaque access tokens; short because a bank API trusts them without calling back. */
-  AccessToken: 10 * 60,
-  ClientCredentials: 10 * 60,
+  // Access tokens (from logins and client_credentials): ACCESS_TOKEN_SECONDS, at most IdToken.
   /** An authorization code is exchanged within seconds by a working client. */
   AuthorizationCode: 60,
   IdToken: 60 * 60,
@@ -31,8 +29,11 @@ export const TTL = {
  */
 export const CLOCK_TOLERANCE_SECONDS = 10
 
-/** The longest-lived thing PostCert signs with an OIDC key today (ID tokens, JWT introspection). */
-export const MAX_SIGNED_LIFETIME_SECONDS = Math.max(TTL.IdToken, TTL.AccessToken)
+/**
+ * The longest-lived thing PostCert signs with an OIDC key today (ID tokens, JWT introspection;
+ * access tokens are opaque, and ACCESS_TOKEN_SECONDS stays within this anyway).
+ */
+export const MAX_SIGNED_LIFETIME_SECONDS = TTL.IdToken
 
 /** Requests still running after this long during shutdown are cut off. */
 export const SHUTDOWN_GRACE_MS = 10_000

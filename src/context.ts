@@ -373,6 +373,7 @@ export class AppContext {
           fetch, firstPartyClients: [ACCOUNT_CLIENT_ID],
           rememberLoginCertificate: (ref, serial, clientId) => this.loginSessions.remember(ref, serial, clientId),
           loginCertificate: (ref) => this.loginSessions.certificateOf(ref),
+          accessTokenSeconds: config.accessTokenSeconds,
           loginPolicy: { loginReuseSeconds: config.loginReuseSeconds, loginClient: (ref) => this.loginSessions.clientOf(ref) },
           findSubscriber: (id) => this.subscribers.claims(id),
         })

@@ -11,6 +11,8 @@ import { sweepExpired } from './oidc/adapter.ts'
  */
 export function startJobs(ctx: AppContext): () => void {
   const timers: NodeJS.Timeout[] = []
+  // Ends a sweep between its batches when the instance stops.
+  const stopping = new AbortController()
   const every = (seconds: number, name: string, job: () => Promise<unknown>): void => {
     let running = false
     const timer = setInterval(() => {
@@ -44,11 +46,12 @@ export function startJobs(ctx: AppContext): () => void {
   // The console dashboard's counts of this instance, added to the database's.
   every(TALLY_FLUSH_SECONDS, 'dashboard counts', () => ctx.tally.flush())
   every(ctx.config.sweepIntervalSeconds, 'sweep', async () => {
-    const deleted = await sweepExpired(ctx.db, ctx.clock, SWEEP_BATCH_SIZE) + await ctx.authority.sweepChallenges()
+    const deleted = await sweepExpired(ctx.db, ctx.clock, SWEEP_BATCH_SIZE, { signal: stopping.signal }) + await ctx.authority.sweepChallenges()
       + await ctx.enrollment.sweep() + await ctx.phoneCodes.sweep() + await ctx.limiter.sweep() + await ctx.possession.sweep() + await ctx.loginSessions.sweep() + await ctx.portalSessions.sweep() + await ctx.operators.sweep()
     if (deleted) ctx.logger.info({ deleted }, 'expired rows swept')
   })
   return () => {
+    stopping.abort()
     for (const timer of timers) clearInterval(timer)
   }
 }

@@ -53,6 +53,8 @@ export interface ServerConfig {
    * proof of possession (prompt=none, max_age, a second authorization request); 0: never.
    */
   loginReuseSeconds: number
+  /** Lifetime of access tokens (from a login and client_credentials): what a bank API trusts without calling back. */
+  accessTokenSeconds: number
   /** Which passkey attestations give the high assurance level (holders/webauthn/attestation.ts). */
   attestation: AttestationSettings
   /** Each instance builds a new CRL at most this often (status changes show at once in OCSP). */
@@ -140,7 +142,7 @@ const schema = z.object({
   TRUST_PROXY: booleanText.default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'must be one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
   KEY_REFRESH_SECONDS: integerText(1, 3600).default(60),
-  SWEEP_INTERVAL_SECONDS: integerText(1, 86400).default(300),
+  SWEEP_INTERVAL_SECONDS: integerText(1, 86400).default(60),
   CERT_VALIDITY_DAYS: integerText(1, 825).default(365),
   RENEWAL_WINDOW_DAYS: integerText(1, 365).default(30),
   SMS_GATEWAY_URL: z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' }).optional(),
@@ -150,6 +152,8 @@ const schema = z.object({
   WEB_CONCURRENCY: integerText(1, 64).default(1),
   POSTCERT_TEST_MODE: booleanText.default(false),
   LOGIN_REUSE_SECONDS: integerText(0, 3600).default(600),
+  // At most the ID token's hour: key retention (context.ts) counts on nothing signed living longer.
+  ACCESS_TOKEN_SECONDS: integerText(60, 3600).default(600),
   PASSKEY_ATTESTATION_ROOTS: z.string().optional(),
   PASSKEY_AAGUIDS: z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(\s*,\s*[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$/, { error: 'must be AAGUIDs (8-4-4-4-12 hex digits) separated by commas' }).optional(),
   FIDO_MDS_FILE: z.string().optional(),
@@ -236,6 +240,7 @@ export function buildConfig(env: ServerEnv): ServerConfig {
     workers: e.WEB_CONCURRENCY,
     testMode: e.POSTCERT_TEST_MODE,
     loginReuseSeconds: e.LOGIN_REUSE_SECONDS,
+    accessTokenSeconds: e.ACCESS_TOKEN_SECONDS,
     attestation: {
       rootsFile: e.PASSKEY_ATTESTATION_ROOTS ? path.resolve(e.PASSKEY_ATTESTATION_ROOTS) : undefined,
       aaguids: e.PASSKEY_AAGUIDS ? e.PASSKEY_AAGUIDS.split(',').map((a) => a.trim().toLowerCase()) : [],

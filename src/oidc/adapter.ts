@@ -435,12 +435,14 @@ const sealedIdContext = (model: string, key: string) => `oidc_payload:${model}:$
 
 /**
  * Deletes expired rows in batches of `batchSize`, so a large backlog never becomes one long
- * transaction. SKIP LOCKED lets several instances sweep at once without waiting on each other.
- * Returns the number of rows deleted.
+ * transaction, and goes on while batches come back full: the sweep keeps up with any issuance
+ * rate, however large the backlog (each batch walks oidc_payload_expires_idx from its oldest
+ * end). SKIP LOCKED lets several instances sweep at once without waiting on each other. The
+ * batch under way when `signal` aborts finishes; then the sweep ends. Returns the rows deleted.
  */
-export async function sweepExpired(db: Database, clock: Clock, batchSize = 1000, maxBatches = 100): Promise<number> {
+export async function sweepExpired(db: Database, clock: Clock, batchSize = 1000, options: { signal?: AbortSignal; onBatch?: (deleted: number) => void } = {}): Promise<number> {
   let total = 0
-  for (let i = 0; i < maxBatches; i++) {
+  while (!options.signal?.aborted) {
     const now = clock.now()
     const result = await sql<{ n: number }>`
       with doomed as (
@@ -454,6 +456,7 @@ export async function sweepExpired(db: Database, clock: Clock, batchSize = 1000,
     `.execute(db) // oidc_payload_expires_idx
     const deleted = Number(result.numAffectedRows ?? 0n)
     total += deleted
+    options.onBatch?.(deleted)
     if (deleted < batchSize) break
   }
   return total

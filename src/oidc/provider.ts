@@ -35,6 +35,8 @@ export interface ProviderDeps extends AdapterDeps {
    */
   rememberLoginCertificate: (login: LoginRef, serial: string, clientId: string) => Promise<boolean>
   loginCertificate: (login: LoginRef) => Promise<CertificateClaim | undefined>
+  /** Lifetime of access tokens, both from logins and from client_credentials (ACCESS_TOKEN_SECONDS). */
+  accessTokenSeconds: number
   /** When a PostCert session may be reused without a new proof (login-policy.ts). */
   loginPolicy: LoginPolicyDeps
   issuer: string
@@ -255,7 +257,7 @@ export function createProvider(deps: ProviderDeps): Provider {
         defaultResource: async (ctx, _client, oneOf) => oneOf ?? (ctx.oidc.params?.authorization_details ? signaturesResource(deps.issuer) : undefined),
         getResourceServerInfo: async (_ctx, resource) => {
           if (resource !== signaturesResource(deps.issuer)) throw new errors.InvalidTarget()
-          return { scope: 'signatures', audience: resource, accessTokenFormat: 'opaque', accessTokenTTL: TTL.AccessToken }
+          return { scope: 'signatures', audience: resource, accessTokenFormat: 'opaque', accessTokenTTL: deps.accessTokenSeconds }
         },
         useGrantedResource: async () => false,
       },
@@ -343,10 +345,10 @@ export function createProvider(deps: ProviderDeps): Provider {
     revokeGrantPolicy: (ctx) => !String(ctx.oidc.route).startsWith('end_session') && !(ctx.oidc.route === 'revocation' && ctx.oidc.entities.AccessToken),
     clockTolerance: CLOCK_TOLERANCE_SECONDS,
     ttl: {
-      AccessToken: TTL.AccessToken,
+      AccessToken: deps.accessTokenSeconds,
       AuthorizationCode: TTL.AuthorizationCode,
       BackchannelAuthenticationRequest: TTL.BackchannelAuthenticationRequest,
-      ClientCredentials: TTL.ClientCredentials,
+      ClientCredentials: deps.accessTokenSeconds,
       DeviceCode: TTL.DeviceCode,
       Grant: TTL.Grant,
       IdToken: TTL.IdToken,

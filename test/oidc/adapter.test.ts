@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test'
 import { randomBytes } from 'node:crypto'
 import { connectDatabase } from '../../src/db/connect.ts'
 import { SealedBox } from '../../src/keys/sealed-box.ts'
-import { CompiledQuery } from 'kysely'
+import { CompiledQuery, sql } from 'kysely'
 import { OIDC_MODELS, PostgresAdapter, RowHandover, storageKey, storageKeySql, sweepExpired, tokenLookup } from '../../src/oidc/adapter.ts'
 import type { AdapterPayload } from 'oidc-provider'
 import { ManualClock } from '../../src/util/clock.ts'
@@ -305,6 +305,21 @@ for (const backend of BACKENDS) {
       const left = await database.db.selectFrom('oidc_payload').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()
       assert.equal(Number(left.n), 4)
       assert.equal(await sweepExpired(database.db, clock, 10), 0)
+    })
+
+    it('keeps sweeping while batches come back full, however large the backlog, and stops when told (#19)', async () => {
+      await database.db.deleteFrom('oidc_payload').execute()
+      const expires = new Date(clock.now().getTime() - 1000)
+      // A backlog of more than 100 full batches: the sweeper used to stop there until its next run.
+      await sql`insert into oidc_payload (model, id, payload, expires_at)
+        select 'AccessToken', 'backlog-' || n, '{}', ${expires}::timestamptz from generate_series(1, 1050) n`.execute(database.ownerDb ?? database.db)
+      assert.equal(await sweepExpired(database.db, clock, 10), 1050)
+      await sql`insert into oidc_payload (model, id, payload, expires_at)
+        select 'AccessToken', 'stopped-' || n, '{}', ${expires}::timestamptz from generate_series(1, 50) n`.execute(database.ownerDb ?? database.db)
+      const stop = new AbortController()
+      let batches = 0
+      const deleted = await sweepExpired(database.db, clock, 10, { signal: stop.signal, onBatch: () => { if (++batches === 2) stop.abort() } })
+      assert.equal(deleted, 20, 'the batch under way finishes, then the sweep ends')
     })
   })
 }

@@ -16,7 +16,8 @@ for (const backend of BACKENDS) {
     before(async () => {
       const port = await freePort()
       issuer = new URL(`http://localhost:${port}`)
-      const env: Record<string, string> = { PORT: String(port), PUBLIC_URL: issuer.href, DATA_DIR: tempDir(), POSTCERT_MASTER_KEY: newMasterKey() }
+      // A lifetime other than the default: the setting reaches the tokens.
+      const env: Record<string, string> = { PORT: String(port), PUBLIC_URL: issuer.href, DATA_DIR: tempDir(), POSTCERT_MASTER_KEY: newMasterKey(), ACCESS_TOKEN_SECONDS: '300' }
       if (backend === 'postgres') {
         const schema = await createTestSchema()
         Object.assign(env, schema.env)
@@ -47,10 +48,11 @@ for (const backend of BACKENDS) {
       const tokens = await client.clientCredentialsGrant(config)
       assert.equal(tokens.token_type.toLowerCase(), 'bearer')
       assert.ok(tokens.access_token.length >= 43)
-      assert.ok(tokens.expires_in && tokens.expires_in <= 600)
+      assert.ok(tokens.expires_in && tokens.expires_in > 290 && tokens.expires_in <= 300, `expires_in ${tokens.expires_in}: ACCESS_TOKEN_SECONDS`)
 
       const active = await client.tokenIntrospection(config, tokens.access_token)
       assert.equal(active.active, true)
+      assert.equal(active.exp! - active.iat!, 300)
       assert.equal(active.client_id, registered.client_id)
       assert.equal(active.token_type, 'Bearer')
 
