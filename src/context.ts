@@ -314,7 +314,7 @@ export class AppContext {
     this.portalSessions = o.portalSessions ?? new PortalSessions({ db, clock, provider: () => this.host.provider })
     this.certificateLogins = o.certificateLogins ?? new CertificateLogins({ db, clock, notices: this.logoutNotices, logger: this.logger })
     this.authority = o.authority ?? new CertificateAuthority({
-      db, hierarchy: this.ca, clock, audit: this.audit, listener: this.certificateLogins,
+      db, hierarchy: this.ca, clock, audit: this.audit, listener: this.certificateLogins, statusCommitted: () => this.ocsp.statusChanged(),
       settings: { issuer: config.issuer, validityDays: config.certValidityDays, renewalWindowDays: config.renewalWindowDays },
     })
     this.crl = o.crl ?? new CrlPublisher(db, this.ca, clock, { minIntervalSeconds: config.crlMinIntervalSeconds, logger: this.logger })
@@ -322,7 +322,7 @@ export class AppContext {
       const thisUpdate = await this.crl.publishedAt()
       return thisUpdate && (clock.now().getTime() - thisUpdate.getTime()) / 1000
     })
-    this.ocsp = o.ocsp ?? new OcspResponder(db, this.ca, clock)
+    this.ocsp = o.ocsp ?? new OcspResponder(db, this.ca, clock, { validitySeconds: config.ocspValiditySeconds })
     this.limiter = o.limiter ?? new RateLimiter(db, clock)
     this.subscribers = o.subscribers ?? new SubscriberStore({ db, clock })
     this.sms = o.sms ?? (config.smsGateway ? new HttpSmsGateway(config.smsGateway.url, config.smsGateway.token) : new SandboxSmsGateway(db, clock))

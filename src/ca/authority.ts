@@ -92,14 +92,20 @@ export class CertificateAuthority {
   readonly #audit: AuditLog
   readonly #settings: CaSettings
   readonly #listener: CertificateStatusListener | undefined
+  readonly #committed: () => void
 
-  constructor(deps: { db: Database; hierarchy: CaHierarchy; clock: Clock; audit: AuditLog; settings: CaSettings; listener?: CertificateStatusListener }) {
+  /**
+   * `statusCommitted` runs as soon as a status change has committed, before the listener's
+   * `committed`: it drops what this process derived from the old status (pre-signed OCSP).
+   */
+  constructor(deps: { db: Database; hierarchy: CaHierarchy; clock: Clock; audit: AuditLog; settings: CaSettings; listener?: CertificateStatusListener; statusCommitted?: () => void }) {
     this.#db = deps.db
     this.#hierarchy = deps.hierarchy
     this.#clock = deps.clock
     this.#audit = deps.audit
     this.#settings = deps.settings
     this.#listener = deps.listener
+    this.#committed = deps.statusCommitted ?? (() => {})
   }
 
   get settings(): CaSettings {
@@ -281,6 +287,7 @@ export class CertificateAuthority {
       const owed = ended.length && this.#listener ? await this.#listener.ended(trx, ended) : []
       return { certificate: toRecord(row), ended, owed }
     })
+    if (issued.ended.length) this.#committed()
     if (issued.owed.length) await this.#listener?.committed(issued.owed)
     return { certificate: issued.certificate, ended: issued.ended }
   }
@@ -312,6 +319,7 @@ export class CertificateAuthority {
       if (!ends) await this.#listener?.resumed(trx, [serial])
       return toRecord(updated)
     })
+    this.#committed()
     if (owed.length) await this.#listener?.committed(owed)
     return changed
   }

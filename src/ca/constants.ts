@@ -31,6 +31,15 @@ export const CRL_REFRESH_MS = DAY_MS / 2
 /** At most this many certificates are asked about in one OCSP request. */
 export const OCSP_MAX_REQUESTS = 20
 
+/**
+ * An instance looks for status changes made by others (certificate_status_version) at most this
+ * often before it serves a pre-signed OCSP response: the bound on how stale one can be.
+ */
+export const OCSP_VERSION_CHECK_MS = 1000
+
+/** Pre-signed OCSP responses an instance keeps in memory at most (the oldest go first). */
+export const OCSP_PRESIGNED_MAX = 100_000
+
 /** RFC 5280 revocation reasons a caller may give (certificateHold is suspension, not revocation). */
 export const REVOCATION_REASONS = [
   'unspecified', 'keyCompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'privilegeWithdrawn',

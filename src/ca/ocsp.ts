@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto'
 import {
-  BasicOCSPResponse, CertID, CertStatus, KeyHash, OCSPRequest, OCSPResponse, OCSPResponseStatus, Request, ResponderID,
-  ResponseData, RevokedInfo, SingleResponse, TBSRequest, id_pkix_ocsp_nonce,
+  BasicOCSPResponse, CertID, CertStatus, KeyHash, OCSPRequest, OCSPResponse, OCSPResponseStatus, ResponderID,
+  ResponseData, RevokedInfo, SingleResponse, id_pkix_ocsp_nonce,
 } from '@peculiar/asn1-ocsp'
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema'
 import { AlgorithmIdentifier, Certificate, CRLReason, Extension } from '@peculiar/asn1-x509'
 import type { Database } from '../db/database.ts'
 import type { Clock } from '../util/clock.ts'
-import { OCSP_MAX_REQUESTS } from './constants.ts'
+import { OCSP_MAX_REQUESTS, OCSP_PRESIGNED_MAX, OCSP_VERSION_CHECK_MS } from './constants.ts'
 import type { CaHierarchy, IssuingCa } from './hierarchy.ts'
 import { reasonCode } from './reasons.ts'
 import { canonicalSerial } from './x509.ts'
@@ -26,80 +26,185 @@ interface IssuerHashes {
   responderKeyHash: Buffer
 }
 
+/** An OCSP response, and for a pre-signed one the window it holds for (its HTTP caching). */
+export interface OcspAnswer {
+  der: Buffer
+  presigned?: { thisUpdate: Date; nextUpdate: Date; secondsLeft: number }
+}
+
+interface Presigned {
+  der: Buffer
+  thisUpdate: Date
+  nextUpdate: Date
+  /** Signed again from here on: a client always gets at least half the validity. */
+  refreshAt: number
+}
+
 /**
- * RFC 6960 OCSP responder for the issuing CA, signing with the CA key itself. Each answer is
- * built from the database at request time, so a revocation shows in the next response.
- * A request that cannot be parsed gets a malformedRequest response, never an exception.
+ * RFC 6960 OCSP responder for the issuing CA, signing with the CA key itself. A request that
+ * cannot be parsed gets a malformedRequest response, never an exception.
+ *
+ * A request for one certificate without a nonce (the RFC 5019 profile that high-volume clients
+ * use) gets a pre-signed response: signed once, with nextUpdate `validitySeconds` later, kept in
+ * memory and signed again after half of that, or at once when a status changes. This instance's
+ * changes drop them as they commit (`statusChanged`); other instances' (and the CLI's) are seen
+ * through certificate_status_version, read at most once per OCSP_VERSION_CHECK_MS, which bounds
+ * how stale a response here can be. A request with a nonce, or for several certificates, is
+ * answered live from the database, with its nonce. Only certificates we issued are kept: an
+ * unknown serial is looked up every time (it may be issued later).
  */
 export class OcspResponder {
   readonly #db: Database
   readonly #hierarchy: CaHierarchy
   readonly #clock: Clock
+  readonly #validityMs: number
   #issuer: IssuerHashes | undefined
+  readonly #presigned = new Map<string, Presigned>()
+  /** The pre-signed answer's key by the request's own bytes: a request seen before is not parsed again. */
+  readonly #byRequest = new Map<string, string>()
+  /** Moves whenever the pre-signed responses are dropped: one built across a drop is not kept. */
+  #generation = 0
+  #version: string | undefined
+  #versionCheckedAt = -Infinity
+  #versionCheck: Promise<void> | undefined
 
-  constructor(db: Database, hierarchy: CaHierarchy, clock: Clock) {
+  constructor(db: Database, hierarchy: CaHierarchy, clock: Clock, options: { validitySeconds: number }) {
     this.#db = db
     this.#hierarchy = hierarchy
     this.#clock = clock
+    this.#validityMs = options.validitySeconds * 1000
   }
 
   async respond(requestDer: Uint8Array): Promise<Buffer> {
+    return (await this.answer(requestDer)).der
+  }
+
+  async answer(requestDer: Uint8Array): Promise<OcspAnswer> {
+    const seen = this.#byRequest.get(Buffer.from(requestDer).toString('base64'))
+    if (seen) {
+      const answer = this.#kept(seen)
+      if (answer) return answer
+    }
     let request: OCSPRequest
     try {
       request = AsnConvert.parse(requestDer, OCSPRequest)
     } catch {
-      return status(OCSPResponseStatus.malformedRequest)
+      return { der: status(OCSPResponseStatus.malformedRequest) }
     }
     const list = request.tbsRequest.requestList ?? []
-    if (list.length === 0 || list.length > OCSP_MAX_REQUESTS) return status(OCSPResponseStatus.malformedRequest)
+    if (list.length === 0 || list.length > OCSP_MAX_REQUESTS) return { der: status(OCSPResponseStatus.malformedRequest) }
 
     const issuer = await this.#issuerHashes()
+    const nonce = request.tbsRequest.requestExtensions?.find((e) => e.extnID === id_pkix_ocsp_nonce)
+    if (list.length === 1 && !nonce) {
+      const key = presignedKey(list[0]!.reqCert, issuer)
+      if (key) return await this.#presignedAnswer(key, list[0]!.reqCert, issuer, Buffer.from(requestDer).toString('base64'))
+    }
     const now = seconds(this.#clock.now())
     const responses: SingleResponse[] = []
     for (const { reqCert } of list) {
       responses.push(new SingleResponse({ certID: reqCert, certStatus: await this.#statusOf(reqCert, issuer), thisUpdate: now }))
     }
-    const nonce = request.tbsRequest.requestExtensions?.find((e) => e.extnID === id_pkix_ocsp_nonce)
-    const data = new ResponseData({
-      responderID: new ResponderID({ byKey: new KeyHash(issuer.responderKeyHash) }),
-      producedAt: now,
-      responses,
-      ...(nonce ? { responseExtensions: [new Extension({ extnID: id_pkix_ocsp_nonce, critical: false, extnValue: nonce.extnValue })] } : {}),
-    })
-    const tbs = Buffer.from(AsnConvert.serialize(data))
-    const signature = await issuer.ca.signer.sign(tbs)
-    // The outer layers are assembled around the already-encoded tbsResponseData: re-encoding it
-    // through the ASN.1 schema twice more was most of the cost of a response. No certs are
-    // attached: the issuing CA signs itself, and clients have its certificate (RFC 6960 4.2.2.2).
-    const basic = der(0x30, tbs, ECDSA_WITH_SHA256_ALGORITHM, der(0x03, Buffer.from([0]), signature))
-    return der(0x30, der(0x0a, Buffer.from([OCSPResponseStatus.successful])),
-      der(0xa0, der(0x30, ID_PKIX_OCSP_BASIC, der(0x04, basic))))
+    return { der: await sign(issuer, now, responses, nonce) }
   }
 
   /**
-   * The response anyone asking now would get for one certificate (a SHA-256 CertID): a signature
-   * keeps it as evidence of the certificate's status at signing time.
+   * The response anyone asking now would get for one certificate (a SHA-256 CertID), signed now
+   * (never a pre-signed one): a signature keeps it as evidence of the certificate's status at
+   * signing time.
    */
   async respondForSerial(serial: string): Promise<Buffer> {
-    const { name, key } = (await this.#issuerHashes()).byAlgorithm.get(SHA256)!
+    const issuer = await this.#issuerHashes()
+    const { name, key } = issuer.byAlgorithm.get(SHA256)!
     const hex = canonicalSerial(serial)
     // INTEGER content: two's complement, so a leading 1 bit needs a zero byte.
     const bytes = Buffer.from(hex.length % 2 ? `0${hex}` : hex, 'hex')
     const serialNumber = bytes[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), bytes]) : bytes
-    const reqCert = new CertID({
+    const certID = new CertID({
       hashAlgorithm: new AlgorithmIdentifier({ algorithm: SHA256, parameters: null }),
       issuerNameHash: new OctetString(name), issuerKeyHash: new OctetString(key),
       serialNumber: new Uint8Array(serialNumber).buffer,
     })
-    return await this.respond(new Uint8Array(AsnConvert.serialize(new OCSPRequest({ tbsRequest: new TBSRequest({ requestList: [new Request({ reqCert })] }) }))))
+    const now = seconds(this.#clock.now())
+    return await sign(issuer, now, [new SingleResponse({ certID, certStatus: await this.#statusOf(certID, issuer), thisUpdate: now })])
+  }
+
+  /** A status changed on this instance (committed): no pre-signed response is served again. */
+  statusChanged(): void {
+    this.#generation++
+    this.#presigned.clear()
+    this.#byRequest.clear()
+  }
+
+  /** The pre-signed answer kept under `key`, if it is still to be served and no status version check is due. */
+  #kept(key: string): OcspAnswer | undefined {
+    if (performance.now() - this.#versionCheckedAt >= OCSP_VERSION_CHECK_MS) return undefined
+    const kept = this.#presigned.get(key)
+    const now = this.#clock.now().getTime()
+    if (!kept || now >= kept.refreshAt || now < kept.thisUpdate.getTime()) return undefined
+    return { der: kept.der, presigned: { thisUpdate: kept.thisUpdate, nextUpdate: kept.nextUpdate, secondsLeft: Math.floor((kept.nextUpdate.getTime() - now) / 1000) } }
+  }
+
+  async #presignedAnswer(key: string, certID: CertID, issuer: IssuerHashes, request: string): Promise<OcspAnswer> {
+    await this.#checkVersion()
+    const kept = this.#kept(key)
+    if (kept) {
+      this.#remember(request, key)
+      return kept
+    }
+    const now = this.#clock.now().getTime()
+    const generation = this.#generation
+    const certStatus = await this.#statusOf(certID, issuer)
+    const thisUpdate = seconds(new Date(now))
+    const nextUpdate = new Date(thisUpdate.getTime() + this.#validityMs)
+    const signed = { der: await sign(issuer, thisUpdate, [new SingleResponse({ certID, certStatus, thisUpdate, nextUpdate })]), thisUpdate, nextUpdate, refreshAt: thisUpdate.getTime() + this.#validityMs / 2 }
+    // Kept only if no status change was seen while it was built, and only for our certificates.
+    if (certStatus.unknown === undefined && generation === this.#generation) {
+      this.#presigned.delete(key)
+      if (this.#presigned.size >= OCSP_PRESIGNED_MAX) this.#presigned.delete(this.#presigned.keys().next().value!)
+      this.#presigned.set(key, signed)
+      this.#remember(request, key)
+    }
+    return { der: signed.der, presigned: { thisUpdate, nextUpdate, secondsLeft: Math.floor((nextUpdate.getTime() - now) / 1000) } }
+  }
+
+  /**
+   * A request's bytes name the pre-signed answer under `key`, for as many requests as answers are
+   * kept. Only requests of an ordinary size (one CertID is about 100 bytes): padded ones, which
+   * would make the memory an attacker's to fill, are parsed each time.
+   */
+  #remember(request: string, key: string): void {
+    if (request.length > 512 || this.#byRequest.has(request)) return
+    if (this.#byRequest.size >= OCSP_PRESIGNED_MAX) this.#byRequest.delete(this.#byRequest.keys().next().value!)
+    this.#byRequest.set(request, key)
+  }
+
+  /**
+   * Drops the pre-signed responses when another process changed a status: reads the version at
+   * most once per OCSP_VERSION_CHECK_MS (one read at a time; the requests meanwhile wait for it).
+   * The time counted is the read's start, so a change committed after it is seen by the next.
+   */
+  async #checkVersion(): Promise<void> {
+    if (performance.now() - this.#versionCheckedAt < OCSP_VERSION_CHECK_MS) return
+    this.#versionCheck ??= (async () => {
+      const started = performance.now()
+      try {
+        const row = await this.#db.selectFrom('certificate_status_version').select('version').where('id', '=', 1).executeTakeFirst() // primary key
+        const version = String(row?.version ?? 0)
+        if (version !== this.#version) {
+          this.#version = version
+          this.statusChanged()
+        }
+        this.#versionCheckedAt = started
+      } finally {
+        this.#versionCheck = undefined
+      }
+    })()
+    await this.#versionCheck
   }
 
   async #statusOf(certId: CertID, issuer: IssuerHashes): Promise<CertStatus> {
-    const hashes = issuer.byAlgorithm.get(certId.hashAlgorithm.algorithm)
-    const ours = hashes
-      && Buffer.from(certId.issuerNameHash.buffer).equals(hashes.name)
-      && Buffer.from(certId.issuerKeyHash.buffer).equals(hashes.key)
-    if (!ours) return new CertStatus({ unknown: null })
+    if (!isOurs(certId, issuer)) return new CertStatus({ unknown: null })
     const serial = canonicalSerial(Buffer.from(certId.serialNumber).toString('hex'))
     const row = await this.#db.selectFrom('certificate')
       .select(['status', 'revoked_at', 'revocation_reason'])
@@ -126,8 +231,41 @@ export class OcspResponder {
       key: createHash(alg).update(key).digest(),
     }]))
     this.#issuer = { ca, byAlgorithm, responderKeyHash: createHash('sha1').update(key).digest() }
+    // Another issuing CA (an import): nothing signed by the old one is served again.
+    this.statusChanged()
     return this.#issuer
   }
+}
+
+/** Whether a CertID names our issuing CA (by the hashes of its algorithm). */
+function isOurs(certId: CertID, issuer: IssuerHashes): boolean {
+  const hashes = issuer.byAlgorithm.get(certId.hashAlgorithm.algorithm)
+  return !!hashes
+    && Buffer.from(certId.issuerNameHash.buffer).equals(hashes.name)
+    && Buffer.from(certId.issuerKeyHash.buffer).equals(hashes.key)
+}
+
+/** Where a pre-signed response for a CertID is kept: its hash algorithm and serial; undefined when not ours. */
+function presignedKey(certId: CertID, issuer: IssuerHashes): string | undefined {
+  return isOurs(certId, issuer) ? `${certId.hashAlgorithm.algorithm}:${canonicalSerial(Buffer.from(certId.serialNumber).toString('hex'))}` : undefined
+}
+
+/** A successful response: the responses, signed by the issuing CA, with the request's nonce if any. */
+async function sign(issuer: IssuerHashes, producedAt: Date, responses: SingleResponse[], nonce?: Extension): Promise<Buffer> {
+  const data = new ResponseData({
+    responderID: new ResponderID({ byKey: new KeyHash(issuer.responderKeyHash) }),
+    producedAt,
+    responses,
+    ...(nonce ? { responseExtensions: [new Extension({ extnID: id_pkix_ocsp_nonce, critical: false, extnValue: nonce.extnValue })] } : {}),
+  })
+  const tbs = Buffer.from(AsnConvert.serialize(data))
+  const signature = await issuer.ca.signer.sign(tbs)
+  // The outer layers are assembled around the already-encoded tbsResponseData: re-encoding it
+  // through the ASN.1 schema twice more was most of the cost of a response. No certs are
+  // attached: the issuing CA signs itself, and clients have its certificate (RFC 6960 4.2.2.2).
+  const basic = der(0x30, tbs, ECDSA_WITH_SHA256_ALGORITHM, der(0x03, Buffer.from([0]), signature))
+  return der(0x30, der(0x0a, Buffer.from([OCSPResponseStatus.successful])),
+    der(0xa0, der(0x30, ID_PKIX_OCSP_BASIC, der(0x04, basic))))
 }
 
 /** A DER TLV: tag, definite length, then the concatenated contents. */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { Router } from '../http/router.ts'
 import { cache, noStore, revalidate } from '../http/guards.ts'
 import { readBody } from '../http/form.ts'
@@ -40,10 +41,11 @@ export function addPkiRoutes(router: Router, deps: PkiDeps): void {
     ctx.body = crl.der
   })
 
+  // A POST's answer is never stored by HTTP caches (RFC 5019 5); a GET's pre-signed answer may be.
   router.add('POST', '/pki/ocsp', 'pki_ocsp', noStore, async (ctx) => {
     const body = await readBody(ctx, MAX_OCSP_REQUEST_BYTES)
     ctx.type = 'application/ocsp-response'
-    ctx.body = await deps.ocsp.respond(body)
+    ctx.body = (await deps.ocsp.answer(body)).der
   })
 
   router.add('GET', '/pki/ocsp/*request', 'pki_ocsp', noStore, async (ctx, { request = '' }) => {
@@ -54,8 +56,17 @@ export function addPkiRoutes(router: Router, deps: PkiDeps): void {
     } catch {
       throw invalidRequest('the OCSP request is not URL-encoded base64')
     }
+    const answer = await deps.ocsp.answer(der)
+    if (answer.presigned) {
+      // RFC 5019 6.2: caches may keep it until its nextUpdate, and no longer.
+      const { thisUpdate, nextUpdate, secondsLeft } = answer.presigned
+      ctx.set('Cache-Control', `public, max-age=${secondsLeft}, no-transform, must-revalidate`)
+      ctx.set('Last-Modified', thisUpdate.toUTCString())
+      ctx.set('Expires', nextUpdate.toUTCString())
+      ctx.set('ETag', `"${createHash('sha256').update(answer.der).digest('base64url')}"`)
+    }
     ctx.type = 'application/ocsp-response'
-    ctx.body = await deps.ocsp.respond(der)
+    ctx.body = answer.der
   })
 
   // A certificate's status by serial, for anyone (as OCSP gives it). Never the certificate itself:

@@ -59,6 +59,8 @@ export interface ServerConfig {
   attestation: AttestationSettings
   /** Each instance builds a new CRL at most this often (status changes show at once in OCSP). */
   crlMinIntervalSeconds: number
+  /** A pre-signed OCSP response's validity (its nextUpdate and HTTP max-age). */
+  ocspValiditySeconds: number
   /**
    * With TRUST_PROXY: how many proxies of the operator's append to X-Forwarded-For. The client's
    * address is the entry that many from the right; anything left of it the client wrote itself.
@@ -154,6 +156,7 @@ const schema = z.object({
   LOGIN_REUSE_SECONDS: integerText(0, 3600).default(600),
   // At most the ID token's hour: key retention (context.ts) counts on nothing signed living longer.
   ACCESS_TOKEN_SECONDS: integerText(60, 3600).default(600),
+  OCSP_VALIDITY_SECONDS: integerText(60, 86400).default(300),
   PASSKEY_ATTESTATION_ROOTS: z.string().optional(),
   PASSKEY_AAGUIDS: z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(\s*,\s*[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$/, { error: 'must be AAGUIDs (8-4-4-4-12 hex digits) separated by commas' }).optional(),
   FIDO_MDS_FILE: z.string().optional(),
@@ -241,6 +244,7 @@ export function buildConfig(env: ServerEnv): ServerConfig {
     testMode: e.POSTCERT_TEST_MODE,
     loginReuseSeconds: e.LOGIN_REUSE_SECONDS,
     accessTokenSeconds: e.ACCESS_TOKEN_SECONDS,
+    ocspValiditySeconds: e.OCSP_VALIDITY_SECONDS,
     attestation: {
       rootsFile: e.PASSKEY_ATTESTATION_ROOTS ? path.resolve(e.PASSKEY_ATTESTATION_ROOTS) : undefined,
       aaguids: e.PASSKEY_AAGUIDS ? e.PASSKEY_AAGUIDS.split(',').map((a) => a.trim().toLowerCase()) : [],

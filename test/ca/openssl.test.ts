@@ -3,7 +3,8 @@ import { createPrivateKey } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { POLICY_OIDS } from '../../src/ca/constants.ts'
+import { OCSP_VERSION_CHECK_MS, POLICY_OIDS } from '../../src/ca/constants.ts'
+import { OcspResponder, singleStatus } from '../../src/ca/ocsp.ts'
 import { toPem } from '../../src/ca/x509.ts'
 import { issueCertificate, openssl } from '../helpers/pki.ts'
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.ts'
@@ -90,6 +91,57 @@ describe('openssl and the published PKI', () => {
     const checked = await openssl(['ocsp', '-no_nonce', '-respin', file('carol.resp'), '-issuer', file('issuing.pem'), '-cert', file('carol.pem'), '-CAfile', file('ca.pem')])
     assert.match(checked.output, /Response verify OK/)
     assert.match(checked.output, /carol\.pem: good/)
+  })
+
+  it('pre-signs the answer to a request without a nonce (RFC 5019): nextUpdate, the same bytes again, and revoked at once after a revocation here (#19)', async () => {
+    const certificate = await issueToFile('dave')
+    const ask = (out: string) => ocsp(['-no_nonce', '-cert', file('dave.pem'), '-respout', file(out)])
+    const first = await ask('dave-1.resp')
+    assert.match(first.output, /Response verify OK/)
+    assert.match(first.output, /dave\.pem: good/)
+    const [, thisUpdate, nextUpdate] = /This Update: (.+)\n\s*Next Update: (.+)\n/.exec(first.output) ?? []
+    assert.ok(thisUpdate && nextUpdate, first.output)
+    assert.equal((Date.parse(nextUpdate) - Date.parse(thisUpdate)) / 1000, 300, 'OCSP_VALIDITY_SECONDS, 5 minutes by default')
+    await ask('dave-2.resp')
+    assert.deepEqual(fs.readFileSync(file('dave-2.resp')), fs.readFileSync(file('dave-1.resp')), 'signed once, served again')
+
+    // A GET may be cached by HTTP caches until nextUpdate, and no longer (RFC 5019 6.2).
+    await openssl(['ocsp', '-no_nonce', '-issuer', file('issuing.pem'), '-cert', file('dave.pem'), '-reqout', file('dave.req')])
+    const res = await fetch(`${server.url}/pki/ocsp/${encodeURIComponent(fs.readFileSync(file('dave.req')).toString('base64'))}`)
+    const maxAge = Number(/^public, max-age=(\d+), no-transform, must-revalidate$/.exec(res.headers.get('cache-control') ?? '')?.[1])
+    assert.ok(maxAge > 0 && maxAge <= 300, `${res.headers.get('cache-control')}`)
+    assert.equal(res.headers.get('expires'), new Date(nextUpdate).toUTCString())
+    assert.equal(res.headers.get('last-modified'), new Date(thisUpdate).toUTCString())
+    assert.match(res.headers.get('etag') ?? '', /^"[\w-]{43}"$/)
+    assert.deepEqual(Buffer.from(await res.arrayBuffer()), fs.readFileSync(file('dave-1.resp')))
+    const post = await fetch(`${server.url}/pki/ocsp`, { method: 'POST', headers: { 'content-type': 'application/ocsp-request' }, body: fs.readFileSync(file('dave.req')) })
+    assert.equal(post.headers.get('cache-control'), 'no-store', 'a POST answer is not for HTTP caches')
+
+    await server.ctx.authority.revoke(certificate.serial, 'keyCompromise')
+    const revoked = await ask('dave-3.resp')
+    assert.match(revoked.output, /Response verify OK/)
+    assert.match(revoked.output, /dave\.pem: revoked/)
+    assert.match(revoked.output, /Reason: keyCompromise/)
+    assert.match(revoked.output, /Next Update: /)
+  })
+
+  it('drops its pre-signed answers at once when this instance changes a status, within a second when another does (#19)', async () => {
+    const certificate = await issueToFile('frank')
+    await openssl(['ocsp', '-no_nonce', '-issuer', file('issuing.pem'), '-cert', file('frank.pem'), '-reqout', file('frank.req')])
+    const request = fs.readFileSync(file('frank.req'))
+    // Another instance on the same database: this server's revocation does not reach it in memory.
+    const other = new OcspResponder(server.ctx.db, server.ctx.ca, server.ctx.clock, { validitySeconds: 300 })
+    const kept = await other.respond(request)
+    assert.equal(singleStatus(kept), 'good')
+    assert.deepEqual(await other.respond(request), kept, 'pre-signed (an ECDSA signature differs each time)')
+    const here = await server.ctx.ocsp.respond(request)
+    assert.equal(singleStatus(here), 'good')
+
+    await server.ctx.authority.revoke(certificate.serial, 'keyCompromise')
+    // Well within the second before this instance reads the status version again.
+    assert.equal(singleStatus(await server.ctx.ocsp.respond(request)), 'revoked')
+    await new Promise((resolve) => setTimeout(resolve, OCSP_VERSION_CHECK_MS + 100))
+    assert.equal(singleStatus(await other.respond(request)), 'revoked')
   })
 
   it('publishes a signed CRL that lists a revoked serial with its reason', async () => {

@@ -26,6 +26,7 @@ describe('configuration', () => {
     assert.equal(config.loginReuseSeconds, 600)
     assert.equal(config.accessTokenSeconds, 600)
     assert.equal(config.sweepIntervalSeconds, 60)
+    assert.equal(config.ocspValiditySeconds, 300)
     assert.equal(config.crlMinIntervalSeconds, 10)
     assert.equal(config.trustedProxyHops, 1)
     assert.deepEqual(config.attestation, { rootsFile: undefined, aaguids: [], mdsFile: undefined, mdsRootsFile: undefined })
@@ -98,6 +99,7 @@ describe('configuration', () => {
     ['no proxy hops', { TRUSTED_PROXY_HOPS: '0' }, /^TRUSTED_PROXY_HOPS must be at least 1/],
     ['a login reuse window past an hour', { LOGIN_REUSE_SECONDS: '3601' }, /^LOGIN_REUSE_SECONDS must be at most 3600/],
     ['access tokens outliving ID tokens', { ACCESS_TOKEN_SECONDS: '3601' }, /^ACCESS_TOKEN_SECONDS must be at most 3600/],
+    ['OCSP answers valid past a day', { OCSP_VALIDITY_SECONDS: '86401' }, /^OCSP_VALIDITY_SECONDS must be at most 86400/],
     ['access tokens of seconds', { ACCESS_TOKEN_SECONDS: '30' }, /^ACCESS_TOKEN_SECONDS must be at least 60/],
     ['an AAGUID that is not one', { PASSKEY_AAGUIDS: 'ee882879-721c-4913-9775-3dfcce97072a, yubikey' }, /^PASSKEY_AAGUIDS must be AAGUIDs/],
     ['metadata roots without a metadata BLOB', { FIDO_MDS_ROOTS: '/etc/roots.pem' }, /^FIDO_MDS_ROOTS needs FIDO_MDS_FILE/],
