@@ -20,6 +20,25 @@ export function processCpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * TICK_MS
 }
 
+/**
+ * CPU of a process group so far (ms): the server started as a group leader, with its workers
+ * under WEB_CONCURRENCY. A worker that exits takes its count along.
+ */
+export function groupCpuMs(leader: number): number {
+  let total = 0
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue
+    try {
+      // After "pid (comm) ": state, ppid, pgrp (the 3rd field).
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) === leader) total += processCpuMs(Number(pid))
+    } catch {
+      // gone
+    }
+  }
+  return total
+}
+
 /** The connection string of the server's database with the benchmark's application_name, which names its backends. */
 export function taggedUrl(url: string, applicationName: string): string {
   const tagged = new URL(url)
@@ -32,7 +51,7 @@ export interface CpuReading {
   postgres: Map<number, number>
 }
 
-/** Readings of the server process and of the PostgreSQL backends named `applicationName`. */
+/** Readings of the server (its process group) and of the PostgreSQL backends named `applicationName`. */
 export class CpuMeter {
   readonly #serverPid: number
   readonly #applicationName: string
@@ -50,7 +69,7 @@ export class CpuMeter {
 
   async read(): Promise<CpuReading> {
     const { rows } = await this.#admin.query<{ pid: number }>('select pid from pg_stat_activity where application_name = $1', [this.#applicationName])
-    return { server: processCpuMs(this.#serverPid), postgres: new Map(rows.map((r) => [r.pid, processCpuMs(r.pid)])) }
+    return { server: groupCpuMs(this.#serverPid), postgres: new Map(rows.map((r) => [r.pid, processCpuMs(r.pid)])) }
   }
 
   /** CPU ms between two readings: the server's, and the backends' (a backend started meanwhile counts whole). */

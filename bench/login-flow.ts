@@ -7,17 +7,12 @@
 //   DATABASE_URL='postgres://postgres@localhost/test?host=/var/run/postgresql'
 // Subscribers and certificates are prepared first (not timed); each flow uses a fresh browser
 // (cookie jar), as different people logging in would, over kept-alive connections as browsers do.
-import { webcrypto } from 'node:crypto'
 import fs from 'node:fs'
-import http from 'node:http'
 import os from 'node:os'
-import * as client from 'openid-client'
-import { connectDatabase } from '../src/db/connect.ts'
-import { createLoginProof } from '../src/holders/keyfile/login-proof.ts'
+import { LoginDriver, prepareLogins } from './flows.ts'
 import { createTestSchema } from '../test/helpers/db.ts'
-import { issueCertificate } from '../test/helpers/pki.ts'
 import { startServerProcess } from '../test/helpers/process.ts'
-import { freePort, startTestServer, tempDir } from '../test/helpers/server.ts'
+import { freePort, tempDir } from '../test/helpers/server.ts'
 
 const seconds = Number(process.argv[2] ?? 10)
 const levels = (process.argv[3] ?? '4,16,32').split(',').map(Number)
@@ -33,139 +28,17 @@ const masterKey = Buffer.alloc(32, 9)
 const port = await freePort()
 const issuer = `http://127.0.0.1:${port}`
 const redirectUri = 'https://bench.example.kr/cb'
-
-// Preparation in process: a relying party, subscribers with certificates, their registrations.
-const prep = await startTestServer({
-  database: { backend: 'postgres', db: connectDatabase({ kind: 'postgres', url: schema.url }), ownerDb: connectDatabase({ kind: 'postgres', url: schema.ownerUrl }), url: schema.url, env: schema.env, drop: async () => {}, dropData: async () => {} },
-  masterKey, env: { PUBLIC_URL: issuer, LOG_LEVEL: 'silent' },
-})
-const store = prep.ctx.clients
-const rp = await store.add({ name: 'Bench Bank', redirectUris: [redirectUri] })
-const ca = await prep.ctx.ca.issuing()
-const holders = await Promise.all(Array.from({ length: 64 }, async (_, i) => {
-  const id = `ps_bench_${i}`
-  const now = new Date()
-  await prep.ctx.db.insertInto('subscriber').values({ id, ci: `ci-${id}`, name: 'Bench', birthdate: '1990-01-01', phone_e164: '+821000000001', document_type: 'passport', document_last_digits: '0000', created_at: now, updated_at: now }).execute()
-  const { certificate, key } = await issueCertificate(prep.ctx.authority, { subscriberId: id })
-  const privateKey = await webcrypto.subtle.importKey('pkcs8', key.privateKey.export({ format: 'der', type: 'pkcs8' }), { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign'])
-  return { id, chain: [certificate.der, new Uint8Array(ca.certificate.rawData)], privateKey }
-}))
-await prep.close()
+const { rp, holders } = await prepareLogins(schema, { issuer, masterKey, redirectUri, subscribers: 64 })
 
 // SERVER_NODE_OPTIONS reaches the server only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it.
 const server = await startServerProcess({
   ...schema.env, PORT: String(port), PUBLIC_URL: issuer, DATA_DIR: tempDir(), POSTCERT_MASTER_KEY: masterKey.toString('base64url'), LOG_LEVEL: 'warn',
+  // Each browser comes from an address of its own (flows.ts).
+  TRUST_PROXY: 'true',
   NODE_OPTIONS: process.env.SERVER_NODE_OPTIONS, WEB_CONCURRENCY: process.env.WEB_CONCURRENCY,
 })
-const config = await client.discovery(new URL(issuer), rp.client_id, {}, client.ClientSecretBasic(String(rp.client_secret)), { execute: [client.allowInsecureRequests] })
-// The relying party's token and userinfo requests go over the same kept-alive connections
-// (node:http costs the load generator less CPU than fetch, leaving more for the server).
-config[client.customFetch] = fetchOverAgent
-
-/**
- * fetch for openid-client over node:http and the shared agent. The relying party still does
- * everything it would (client authentication, PKCE, ID token signature and claims checks).
- */
-/** openid-client's request body as bytes for node:http (it sends forms, JSON or bytes; never a stream here). */
-function bodyBytes(body: client.CustomFetchOptions['body']): string | Uint8Array | undefined {
-  if (body == null) return undefined
-  if (typeof body === 'string' || body instanceof Uint8Array) return body
-  if (body instanceof URLSearchParams) return body.toString()
-  if (body instanceof ArrayBuffer) return new Uint8Array(body)
-  throw new TypeError('a streamed request body is not supported by this benchmark')
-}
-
-function fetchOverAgent(url: string, options: client.CustomFetchOptions): Promise<Response> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: options.method, headers: options.headers, agent }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (chunk: Buffer) => chunks.push(chunk))
-      res.on('end', () => {
-        const headers = new Headers()
-        for (let i = 0; i < res.rawHeaders.length; i += 2) headers.append(res.rawHeaders[i]!, res.rawHeaders[i + 1]!)
-        resolve(new Response(res.statusCode === 204 ? null : Buffer.concat(chunks), { status: res.statusCode, headers }))
-      })
-      res.on('error', reject)
-    })
-    req.on('error', reject)
-    req.end(bodyBytes(options.body))
-  })
-}
-
-/** What a page request answers; bodies are read whole. */
-interface Answer { status: number; location?: string; text: string }
-
-/** Kept-alive connections, as a browser keeps them (node:http: lighter than fetch for the load generator). */
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256 })
-
-/** A browser's cookie jar, as small as a load generator can make it: name=value, sent on the paths it was set for. */
-class Browser {
-  readonly #cookies = new Map<string, { value: string; path: string }>()
-
-  request(path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
-    const cookie = [...this.#cookies].filter(([, c]) => path.startsWith(c.path)).map(([name, c]) => `${name}=${c.value}`).join('; ')
-    return new Promise((resolve, reject) => {
-      const req = http.request(`${issuer}${path}`, { method: init.method ?? 'GET', agent, headers: { ...init.headers, ...(cookie ? { cookie } : {}) } }, (res) => {
-        for (const line of res.headers['set-cookie'] ?? []) this.#keep(line)
-        let text = ''
-        res.setEncoding('utf8')
-        res.on('data', (chunk: string) => { text += chunk })
-        res.on('end', () => resolve({ status: res.statusCode!, location: res.headers.location, text }))
-        res.on('error', reject)
-      })
-      req.on('error', reject)
-      req.end(init.body)
-    })
-  }
-
-  #keep(line: string): void {
-    const [pair, ...attributes] = line.split(';')
-    const at = pair!.indexOf('=')
-    const name = pair!.slice(0, at).trim()
-    const value = pair!.slice(at + 1).trim()
-    const path = attributes.map((a) => a.trim()).find((a) => a.toLowerCase().startsWith('path='))?.slice(5) ?? '/'
-    if (!value || /expires=Thu, 01 Jan 1970/i.test(line)) this.#cookies.delete(name)
-    else this.#cookies.set(name, { value, path })
-  }
-}
-
-async function flow(holder: (typeof holders)[number]): Promise<void> {
-  const browser = new Browser()
-  const verifier = client.randomPKCECodeVerifier()
-  const state = client.randomState()
-  const url = client.buildAuthorizationUrl(config, {
-    redirect_uri: redirectUri, scope: 'openid profile', state,
-    code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
-  })
-  const interaction = (await browser.request(url.pathname + url.search)).location!
-  const uid = interaction.split('/').pop()!
-  const page = (await browser.request(interaction)).text
-  const csrf = page.match(/data-csrf="([^"]+)"/)![1]!
-  // The page carries the first single-use challenge, as the browser script uses it.
-  const { challenge } = JSON.parse(page.match(/id="login-challenge">([^<]+)</)![1]!) as { challenge: string }
-  const proof = await createLoginProof(holder.privateKey, holder.chain, { challenge, aud: issuer, interaction: uid, iat: Math.floor(Date.now() / 1000) })
-  const login = await browser.request(`/interaction/${uid}/login/file`, {
-    method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': csrf }, body: JSON.stringify({ proof }),
-  })
-  if (login.status !== 200) throw new Error(`login: ${login.status} ${login.text}`)
-  let next = (JSON.parse(login.text) as { redirect: string }).redirect
-  for (;;) {
-    const target = new URL(next, issuer)
-    if (target.origin !== issuer) break
-    const res = await browser.request(target.pathname + target.search)
-    if (res.status === 200) {
-      // first login of this subscriber: register with the institution
-      const consentCsrf = res.text.match(/name="csrf" value="([^"]+)"/)![1]!
-      next = (await browser.request(`${target.pathname}/consent`, {
-        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf: consentCsrf, decision: 'approve' }).toString(),
-      })).location!
-      continue
-    }
-    next = res.location!
-  }
-  const tokens = await client.authorizationCodeGrant(config, new URL(next), { pkceCodeVerifier: verifier, expectedState: state })
-  await client.fetchUserInfo(config, tokens.access_token, tokens.claims()!.sub)
-}
+const driver = await LoginDriver.discover(issuer, redirectUri, rp)
+const flow = (holder: (typeof holders)[number]) => driver.flow(holder)
 
 /** CPU seconds used so far by the processes that match (Linux /proc; clock ticks of 10 ms); 0 elsewhere. */
 function cpuSeconds(matches: (pid: string, fields: string[]) => boolean): number {

@@ -1,0 +1,181 @@
+// Certificate logins as a benchmark drives them: subscribers with certificate files prepared in the
+// database (not timed), then complete flows (authorize -> login page with its challenge ->
+// certificate-file proof (ES256 JWS) -> code -> token -> userinfo) by a programmatic holder, each
+// in a fresh browser (cookie jar), as different people logging in would, over kept-alive
+// connections as browsers do. Each browser comes from an address of its own (X-Forwarded-For,
+// which a server with TRUST_PROXY=true takes, as behind its proxy): PostCert refuses proofs from
+// one address past 30 failed or unfinished ones in 15 minutes, and a benchmark's thousands of
+// people do not share one. Used by bench/run.ts and bench/login-flow.ts.
+import { randomInt, webcrypto } from 'node:crypto'
+import http from 'node:http'
+import * as client from 'openid-client'
+import { connectDatabase } from '../src/db/connect.ts'
+import { createLoginProof } from '../src/holders/keyfile/login-proof.ts'
+import type { createTestSchema } from '../test/helpers/db.ts'
+import { issueCertificate } from '../test/helpers/pki.ts'
+import { startTestServer } from '../test/helpers/server.ts'
+
+export interface Holder {
+  id: string
+  chain: Uint8Array[]
+  privateKey: webcrypto.CryptoKey
+}
+
+/** A relying party and its subscribers, written to the schema by a PostCert context in this process. */
+export async function prepareLogins(schema: Awaited<ReturnType<typeof createTestSchema>>, options: { issuer: string; masterKey: Buffer; redirectUri: string; subscribers: number }): Promise<{ rp: { client_id: string; client_secret: string }; holders: Holder[] }> {
+  const prep = await startTestServer({
+    database: { backend: 'postgres', db: connectDatabase({ kind: 'postgres', url: schema.url }), ownerDb: connectDatabase({ kind: 'postgres', url: schema.ownerUrl }), url: schema.url, env: schema.env, drop: async () => {}, dropData: async () => {} },
+    masterKey: options.masterKey, env: { PUBLIC_URL: options.issuer, LOG_LEVEL: 'silent' },
+  })
+  try {
+    const rp = await prep.ctx.clients.add({ name: 'Bench Bank', redirectUris: [options.redirectUri], grantTypes: ['authorization_code', 'refresh_token'], scope: 'openid profile offline_access' })
+    const ca = await prep.ctx.ca.issuing()
+    const holders = await Promise.all(Array.from({ length: options.subscribers }, async (_, i) => {
+      const id = `ps_bench_${i}`
+      const now = new Date()
+      await prep.ctx.db.insertInto('subscriber').values({ id, ci: `ci-${id}`, name: 'Bench', birthdate: '1990-01-01', phone_e164: '+821000000001', document_type: 'passport', document_last_digits: '0000', created_at: now, updated_at: now }).execute()
+      const { certificate, key } = await issueCertificate(prep.ctx.authority, { subscriberId: id })
+      const privateKey = await webcrypto.subtle.importKey('pkcs8', key.privateKey.export({ format: 'der', type: 'pkcs8' }), { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign'])
+      return { id, chain: [certificate.der, new Uint8Array(ca.certificate.rawData)], privateKey }
+    }))
+    return { rp: { client_id: rp.client_id, client_secret: String(rp.client_secret) }, holders }
+  } finally {
+    await prep.close()
+  }
+}
+
+/** What a page request answers; bodies are read whole. */
+interface Answer { status: number; location?: string; text: string }
+
+/** Kept-alive connections, as a browser keeps them (node:http: lighter than fetch for the load generator). */
+export const agent = new http.Agent({ keepAlive: true, maxSockets: 256 })
+
+/** openid-client's request body as bytes for node:http (it sends forms, JSON or bytes; never a stream here). */
+function bodyBytes(body: client.CustomFetchOptions['body']): string | Uint8Array | undefined {
+  if (body == null) return undefined
+  if (typeof body === 'string' || body instanceof Uint8Array) return body
+  if (body instanceof URLSearchParams) return body.toString()
+  if (body instanceof ArrayBuffer) return new Uint8Array(body)
+  throw new TypeError('a streamed request body is not supported by this benchmark')
+}
+
+/**
+ * fetch for openid-client over node:http and the shared agent (it costs the load generator less
+ * CPU than fetch, leaving more for the server). The relying party still does everything it would
+ * (client authentication, PKCE, ID token signature and claims checks).
+ */
+export function fetchOverAgent(url: string, options: client.CustomFetchOptions): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: options.method, headers: options.headers, agent }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.on('end', () => {
+        const headers = new Headers()
+        for (let i = 0; i < res.rawHeaders.length; i += 2) headers.append(res.rawHeaders[i]!, res.rawHeaders[i + 1]!)
+        resolve(new Response(res.statusCode === 204 ? null : Buffer.concat(chunks), { status: res.statusCode, headers }))
+      })
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end(bodyBytes(options.body))
+  })
+}
+
+/** A browser's cookie jar, as small as a load generator can make it: name=value, sent on the paths it was set for. */
+class Browser {
+  readonly #cookies = new Map<string, { value: string; path: string }>()
+  readonly #issuer: string
+  readonly #address = `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 255)}`
+
+  constructor(issuer: string) {
+    this.#issuer = issuer
+  }
+
+  request(path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
+    const cookie = [...this.#cookies].filter(([, c]) => path.startsWith(c.path)).map(([name, c]) => `${name}=${c.value}`).join('; ')
+    return new Promise((resolve, reject) => {
+      const req = http.request(`${this.#issuer}${path}`, { method: init.method ?? 'GET', agent, headers: { ...init.headers, 'x-forwarded-for': this.#address, ...(cookie ? { cookie } : {}) } }, (res) => {
+        for (const line of res.headers['set-cookie'] ?? []) this.#keep(line)
+        let text = ''
+        res.setEncoding('utf8')
+        res.on('data', (chunk: string) => { text += chunk })
+        res.on('end', () => resolve({ status: res.statusCode!, location: res.headers.location, text }))
+        res.on('error', reject)
+      })
+      req.on('error', reject)
+      req.end(init.body)
+    })
+  }
+
+  #keep(line: string): void {
+    const [pair, ...attributes] = line.split(';')
+    const at = pair!.indexOf('=')
+    const name = pair!.slice(0, at).trim()
+    const value = pair!.slice(at + 1).trim()
+    const path = attributes.map((a) => a.trim()).find((a) => a.toLowerCase().startsWith('path='))?.slice(5) ?? '/'
+    if (!value || /expires=Thu, 01 Jan 1970/i.test(line)) this.#cookies.delete(name)
+    else this.#cookies.set(name, { value, path })
+  }
+}
+
+/** Logs holders in at the relying party, as its users would. */
+export class LoginDriver {
+  readonly #issuer: string
+  readonly #redirectUri: string
+  readonly #config: client.Configuration
+
+  private constructor(issuer: string, redirectUri: string, config: client.Configuration) {
+    this.#issuer = issuer
+    this.#redirectUri = redirectUri
+    this.#config = config
+  }
+
+  static async discover(issuer: string, redirectUri: string, rp: { client_id: string; client_secret: string }): Promise<LoginDriver> {
+    const config = await client.discovery(new URL(issuer), rp.client_id, {}, client.ClientSecretBasic(rp.client_secret), { execute: [client.allowInsecureRequests] })
+    // The relying party's token and userinfo requests go over the same kept-alive connections.
+    config[client.customFetch] = fetchOverAgent
+    return new LoginDriver(issuer, redirectUri, config)
+  }
+
+  /** One complete login, then userinfo; `offline` asks for a refresh token too. Returns the token response. */
+  async flow(holder: Holder, options: { offline?: boolean } = {}): Promise<client.TokenEndpointResponse> {
+    const issuer = this.#issuer
+    const browser = new Browser(issuer)
+    const verifier = client.randomPKCECodeVerifier()
+    const state = client.randomState()
+    const url = client.buildAuthorizationUrl(this.#config, {
+      redirect_uri: this.#redirectUri, scope: options.offline ? 'openid profile offline_access' : 'openid profile', state,
+      code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+      ...(options.offline ? { prompt: 'consent' } : {}),
+    })
+    const interaction = (await browser.request(url.pathname + url.search)).location!
+    const uid = interaction.split('/').pop()!
+    const page = (await browser.request(interaction)).text
+    const csrf = page.match(/data-csrf="([^"]+)"/)![1]!
+    // The page carries the first single-use challenge, as the browser script uses it.
+    const { challenge } = JSON.parse(page.match(/id="login-challenge">([^<]+)</)![1]!) as { challenge: string }
+    const proof = await createLoginProof(holder.privateKey, holder.chain, { challenge, aud: issuer, interaction: uid, iat: Math.floor(Date.now() / 1000) })
+    const login = await browser.request(`/interaction/${uid}/login/file`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': csrf }, body: JSON.stringify({ proof }),
+    })
+    if (login.status !== 200) throw new Error(`login: ${login.status} ${login.text}`)
+    let next = (JSON.parse(login.text) as { redirect: string }).redirect
+    for (;;) {
+      const target = new URL(next, issuer)
+      if (target.origin !== issuer) break
+      const res = await browser.request(target.pathname + target.search)
+      if (res.status === 200) {
+        // The consent page: the first login of this subscriber at the institution, or offline access asked.
+        const consentCsrf = res.text.match(/name="csrf" value="([^"]+)"/)![1]!
+        next = (await browser.request(`${target.pathname}/consent`, {
+          method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf: consentCsrf, decision: 'approve' }).toString(),
+        })).location!
+        continue
+      }
+      next = res.location!
+    }
+    const tokens = await client.authorizationCodeGrant(this.#config, new URL(next), { pkceCodeVerifier: verifier, expectedState: state })
+    await client.fetchUserInfo(this.#config, tokens.access_token, tokens.claims()!.sub)
+    return tokens
+  }
+}

@@ -1,0 +1,240 @@
+// The benchmark runner: every workload against one PostCert process on PostgreSQL, each with its
+// rate, latency, errors and CPU ms per operation for the server (its process group) and for its
+// own PostgreSQL backends (by application_name, not every postgres process on the machine), then
+// the server's memory after the logins. Run by hand (not in CI):
+//   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench -- [options]
+//     --seconds N        per workload (10)
+//     --connections N    concurrent connections, or browsers for logins (16)
+//     --only a,b         these workloads only (discovery, client_credentials, introspection, refresh,
+//                        logins, ocsp_live, ocsp_presigned, memory)
+//     --sessions N       the memory row logs in until this many logins were made in all (10000)
+//     --save FILE        where the results go as JSON (bench/results/<commit>.json by default)
+//     --compare FILE     a saved run (e.g. the previous commit's) to print the change against
+// It creates its own schema and drops it afterwards. WEB_CONCURRENCY reaches the server.
+import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+import http from 'node:http'
+import os from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import autocannon from 'autocannon'
+import { toPem } from '../src/ca/x509.ts'
+import { CpuMeter, taggedUrl } from './cpu.ts'
+import { agent, LoginDriver, prepareLogins, type Holder } from './flows.ts'
+import { createTestSchema } from '../test/helpers/db.ts'
+import { openssl } from '../test/helpers/pki.ts'
+import { newMasterKey, runCli, startServerProcess } from '../test/helpers/process.ts'
+import { freePort, tempDir } from '../test/helpers/server.ts'
+
+const WORKLOADS = ['discovery', 'client_credentials', 'introspection', 'refresh', 'logins', 'ocsp_live', 'ocsp_presigned', 'memory'] as const
+type Workload = (typeof WORKLOADS)[number]
+
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '16' }, only: { type: 'string' },
+    sessions: { type: 'string', default: '10000' }, save: { type: 'string' }, compare: { type: 'string' },
+  },
+})
+const seconds = Number(args.seconds)
+const connections = Number(args.connections)
+const only = new Set((args.only?.split(',') ?? WORKLOADS) as Workload[])
+for (const name of only) {
+  if (!WORKLOADS.includes(name)) {
+    console.error(`unknown workload ${name}; one of ${WORKLOADS.join(', ')}`)
+    process.exit(2)
+  }
+}
+if (!process.env.DATABASE_URL) {
+  console.error('set DATABASE_URL (the benchmark measures PostCert on PostgreSQL)')
+  process.exit(2)
+}
+
+/** One workload's figures; CPU in ms per operation. */
+interface Row { name: string; unit: string; rate: number; p50: number; p99: number; errors: number; serverMs: number; postgresMs: number; note?: string }
+
+const commit = (() => {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD']).toString().trim() + (execFileSync('git', ['status', '--porcelain', '--untracked-files=no']).toString().trim() ? '+changes' : '')
+  } catch {
+    return 'unknown'
+  }
+})()
+
+const schema = await createTestSchema()
+const port = await freePort()
+const issuer = `http://127.0.0.1:${port}`
+const redirectUri = 'https://bench.example.kr/cb'
+const masterKey = Buffer.from(newMasterKey(), 'base64url')
+const applicationName = `postcert-bench-${schema.schema}`
+const dataDir = tempDir('postcert-bench-')
+const env = { ...schema.env, DATABASE_URL: taggedUrl(schema.env.DATABASE_URL!, applicationName), PORT: String(port), PUBLIC_URL: issuer, DATA_DIR: dataDir, POSTCERT_MASTER_KEY: masterKey.toString('base64url'), LOG_LEVEL: 'warn', WEB_CONCURRENCY: process.env.WEB_CONCURRENCY,
+  // Each browser of the logins comes from an address of its own (flows.ts).
+  TRUST_PROXY: 'true' }
+
+// Prepared before the server starts, not timed: subscribers with certificates, a relying party
+// for logins and refresh, a client for client_credentials, OCSP requests for the certificates.
+console.log(`preparing (${commit}) ...`)
+const { rp, holders } = await prepareLogins(schema, { issuer, masterKey, redirectUri, subscribers: 64 })
+const added = await runCli(['clients', 'add', '--name', 'Bench Service', '--grant-type', 'client_credentials'], env)
+const service = JSON.parse(added.stdout) as { client_id: string; client_secret: string }
+const ocspRequests = await prepareOcsp(holders)
+const server = await startServerProcess(env)
+const meter = new CpuMeter(server.child.pid!, process.env.DATABASE_URL, applicationName)
+await meter.open()
+const driver = await LoginDriver.discover(issuer, redirectUri, rp)
+const basic = (c: { client_id: string; client_secret: string }) => `Basic ${Buffer.from(`${c.client_id}:${c.client_secret}`).toString('base64')}`
+const form = { 'content-type': 'application/x-www-form-urlencoded' }
+let logins = 0
+const rows: Row[] = []
+
+try {
+  // Warm-up, not measured: every subscriber logs in once (its registration at the institution).
+  await Promise.all(holders.map((h) => driver.flow(h)))
+  logins += holders.length
+  console.log(`${seconds} s per workload, ${connections} connections; PostCert (${process.env.WEB_CONCURRENCY ?? 1} process(es)), PostgreSQL and this load generator on ${os.availableParallelism()} cores\n`)
+  console.log(`${'workload'.padEnd(20)} ${'rate'.padStart(14)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'errors'.padStart(6)}   CPU ms/op: server  PostgreSQL`)
+
+  if (only.has('discovery')) await measure('discovery', 'req/s', () => cannon({ url: `${issuer}/.well-known/openid-configuration` }))
+  if (only.has('client_credentials')) {
+    await measure('client_credentials', 'tokens/s', () => cannon({ url: `${issuer}/token`, method: 'POST', headers: { authorization: basic(service), ...form }, body: 'grant_type=client_credentials' }))
+  }
+  if (only.has('introspection')) {
+    const token = (JSON.parse((await post('/token', 'grant_type=client_credentials', basic(service))).text) as { access_token: string }).access_token
+    await measure('introspection', 'req/s', () => cannon({ url: `${issuer}/token/introspection`, method: 'POST', headers: { authorization: basic(service), ...form }, body: `token=${token}` }))
+  }
+  if (only.has('refresh')) {
+    // One rotating chain per connection: each refresh spends its token and continues with the next.
+    const chains = await Promise.all(Array.from({ length: connections }, async (_, i) => (await driver.flow(holders[i % holders.length]!, { offline: true })).refresh_token!))
+    logins += connections
+    await measure('refresh (rotating)', 'tokens/s', () => loop(async (worker) => {
+      const answer = await post('/token', `grant_type=refresh_token&refresh_token=${chains[worker]}`, basic(rp))
+      if (answer.status !== 200) throw new Error(`refresh: ${answer.status} ${answer.text}`)
+      chains[worker] = (JSON.parse(answer.text) as { refresh_token: string }).refresh_token
+    }))
+  }
+  if (only.has('logins')) {
+    await measure('logins (6 requests)', 'flows/s', () => loop(async (worker, i) => {
+      await driver.flow(holders[(worker + i * connections) % holders.length]!)
+      logins++
+    }))
+  }
+  if (only.has('ocsp_live')) {
+    await measure('OCSP live (nonce)', 'responses/s', () => cannon({ url: `${issuer}/pki/ocsp`, method: 'POST', headers: { 'content-type': 'application/ocsp-request' }, body: ocspRequests.withNonce }))
+  }
+  if (only.has('ocsp_presigned')) {
+    // RFC 5019 GETs over all the certificates, as relying parties checking different signers send them.
+    await measure('OCSP pre-signed', 'responses/s', () => cannon({ url: issuer, requests: ocspRequests.get.map((p) => ({ method: 'GET' as const, path: p })) }))
+  }
+  if (only.has('memory')) {
+    const target = Number(args.sessions)
+    const started = performance.now()
+    while (logins < target) {
+      await loop(async (worker, i) => {
+        await driver.flow(holders[(worker + i * connections) % holders.length]!)
+        logins++
+      }, () => logins >= target)
+    }
+    const rss = Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))?.[1]) / 1024
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+    const heap = Number(/^nodejs_heap_size_used_bytes (\S+)/m.exec(metrics)?.[1]) / 2 ** 20
+    const note = `RSS ${rss.toFixed(0)} MB, heap in use ${heap.toFixed(0)} MB after ${logins} logins (${((performance.now() - started) / 1000).toFixed(0)} s to reach them)`
+    rows.push({ name: 'memory', unit: 'MB RSS', rate: rss, p50: 0, p99: 0, errors: 0, serverMs: 0, postgresMs: 0, note })
+    console.log(`${'memory'.padEnd(20)} ${note}`)
+  }
+} finally {
+  await meter.close()
+  await server.stop()
+  agent.destroy()
+  await schema.dropSchema()
+}
+
+const saveTo = args.save ?? path.join(import.meta.dirname, 'results', `${commit}.json`)
+fs.mkdirSync(path.dirname(saveTo), { recursive: true })
+fs.writeFileSync(saveTo, JSON.stringify({ commit, date: new Date().toISOString(), seconds, connections, cores: os.availableParallelism(), rows }, null, 2))
+console.log(`\nsaved to ${path.relative(process.cwd(), saveTo)}`)
+if (args.compare) compare(JSON.parse(fs.readFileSync(args.compare, 'utf8')) as { commit: string; rows: Row[] })
+
+/** Runs a workload between two CPU readings and prints its row. */
+async function measure(name: string, unit: string, run: () => Promise<{ ops: number; p50: number; p99: number; errors: number }>): Promise<void> {
+  const before = await meter.read()
+  const started = performance.now()
+  const result = await run()
+  const elapsed = (performance.now() - started) / 1000
+  const cpu = CpuMeter.spent(before, await meter.read())
+  const per = (ms: number) => ms / Math.max(1, result.ops)
+  const row: Row = { name, unit, rate: result.ops / elapsed, p50: result.p50, p99: result.p99, errors: result.errors, serverMs: per(cpu.server), postgresMs: per(cpu.postgres) }
+  rows.push(row)
+  console.log(`${name.padEnd(20)} ${`${row.rate.toFixed(0)} ${unit}`.padStart(14)} ${row.p50.toFixed(0).padStart(7)} ${row.p99.toFixed(0).padStart(7)} ${String(row.errors).padStart(6)}   ${row.serverMs.toFixed(3).padStart(16)}  ${row.postgresMs.toFixed(3).padStart(10)}`)
+}
+
+/** autocannon for `seconds` at `connections`. */
+async function cannon(options: autocannon.Options) {
+  const result = await autocannon({ duration: seconds, connections, ...options })
+  return { ops: result.requests.total - result.non2xx, p50: result.latency.p50, p99: result.latency.p99, errors: result.non2xx + result.errors }
+}
+
+/** `connections` workers, each running `step` one after another for `seconds` (or until `stop`). */
+async function loop(step: (worker: number, i: number) => Promise<void>, stop: () => boolean = () => false) {
+  const latencies: number[] = []
+  let errors = 0
+  const end = Date.now() + seconds * 1000
+  await Promise.all(Array.from({ length: connections }, async (_, worker) => {
+    for (let i = 0; Date.now() < end && !stop(); i++) {
+      const started = performance.now()
+      try {
+        await step(worker, i)
+        latencies.push(performance.now() - started)
+      } catch {
+        errors++
+      }
+    }
+  }))
+  latencies.sort((a, b) => a - b)
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0
+  return { ops: latencies.length, p50: pct(0.5), p99: pct(0.99), errors }
+}
+
+/** A form POST over the kept-alive agent. */
+function post(pathname: string, body: string, authorization: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${issuer}${pathname}`, { method: 'POST', agent, headers: { authorization, ...form } }, (res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => { text += chunk })
+      res.on('end', () => resolve({ status: res.statusCode!, text }))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+/** OCSP requests made by openssl: one with a nonce (answered live), and GET paths without (pre-signed). */
+async function prepareOcsp(certificates: Holder[]): Promise<{ withNonce: Buffer; get: string[] }> {
+  const dir = tempDir('postcert-bench-ocsp-')
+  const file = (name: string) => path.join(dir, name)
+  fs.writeFileSync(file('issuing.pem'), toPem(certificates[0]!.chain[1]!, 'CERTIFICATE'))
+  const get: string[] = []
+  for (const [i, holder] of certificates.entries()) {
+    fs.writeFileSync(file(`${i}.pem`), toPem(holder.chain[0]!, 'CERTIFICATE'))
+    await openssl(['ocsp', '-no_nonce', '-issuer', file('issuing.pem'), '-cert', file(`${i}.pem`), '-reqout', file(`${i}.req`)])
+    get.push(`/pki/ocsp/${encodeURIComponent(fs.readFileSync(file(`${i}.req`)).toString('base64'))}`)
+  }
+  await openssl(['ocsp', '-issuer', file('issuing.pem'), '-cert', file('0.pem'), '-reqout', file('nonce.req')])
+  return { withNonce: fs.readFileSync(file('nonce.req')), get }
+}
+
+/** The change from a saved run, workload by workload. */
+function compare(baseline: { commit: string; rows: Row[] }): void {
+  console.log(`\nagainst ${baseline.commit}:`)
+  const change = (now: number, then: number) => (then ? `${now >= then ? '+' : ''}${((100 * (now - then)) / then).toFixed(0)}%` : 'n/a')
+  for (const row of rows) {
+    const then = baseline.rows.find((r) => r.name === row.name)
+    if (!then) {
+      console.log(`${row.name.padEnd(20)} (not in the baseline)`)
+      continue
+    }
+    console.log(`${row.name.padEnd(20)} ${then.rate.toFixed(0)} -> ${row.rate.toFixed(0)} ${row.unit} (${change(row.rate, then.rate)})`
+      + (row.unit === 'MB RSS' ? '' : `   CPU ms/op server ${then.serverMs.toFixed(3)} -> ${row.serverMs.toFixed(3)} (${change(row.serverMs, then.serverMs)}), PostgreSQL ${then.postgresMs.toFixed(3)} -> ${row.postgresMs.toFixed(3)} (${change(row.postgresMs, then.postgresMs)})`))
+  }
+}
