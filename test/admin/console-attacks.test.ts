@@ -4,11 +4,9 @@
 // metadata the console shows, an admin API client reaching for operator powers, a script hammering
 // the passkey challenges, and two requests racing for one single-use value.
 import assert from 'node:assert/strict'
-import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import http from 'node:http'
 import { after, before, describe, it } from 'node:test'
-import type { AuthenticationResponseJSON, PublicKeyCredentialCreationOptionsJSON, RegistrationResponseJSON } from '@simplewebauthn/server'
-import { isoCBOR } from '@simplewebauthn/server/helpers'
 import request from 'supertest'
 import { createAdminApp } from '../../src/admin/app.ts'
 import { CONSOLE } from '../../src/admin/auth.ts'
@@ -17,52 +15,9 @@ import { OPERATOR_NAME, operatorActor } from '../../src/admin/operators.ts'
 import { serverCaller } from '../../src/cli/admin-caller.ts'
 import { RunningClock } from '../../src/util/clock.ts'
 import { issueCertificate } from '../helpers/pki.ts'
+import { enrollOperator, invitationOf, sessionCookieOf, startConsoleServer } from '../helpers/console.ts'
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.ts'
 import { SoftwarePasskey } from '../helpers/software-passkey.ts'
-
-const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest()
-
-/**
- * A passkey whose every byte the test chooses: the origin its browser names, its flags (user
- * verified or not) and its signature counter (a clone's stale one). SoftwarePasskey is the honest one.
- */
-class RoguePasskey {
-  readonly id = randomBytes(16)
-  readonly #key = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-  readonly #rpId: string
-
-  constructor(rpId: string) {
-    this.#rpId = rpId
-  }
-
-  register(options: PublicKeyCredentialCreationOptionsJSON, origin: string, flags = 0x45, id = this.id): RegistrationResponseJSON {
-    const clientDataJSON = Buffer.from(JSON.stringify({ type: 'webauthn.create', challenge: options.challenge, origin, crossOrigin: false }))
-    const jwk = this.#key.publicKey.export({ format: 'jwk' })
-    const cose = isoCBOR.encode(new Map<number, number | Uint8Array>([[1, 2], [3, -7], [-1, 1], [-2, Buffer.from(jwk.x!, 'base64url')], [-3, Buffer.from(jwk.y!, 'base64url')]]))
-    const idLength = Buffer.alloc(2)
-    idLength.writeUInt16BE(id.length)
-    const authData = Buffer.concat([sha256(this.#rpId), Buffer.from([flags]), Buffer.alloc(4), Buffer.alloc(16), idLength, id, Buffer.from(cose)])
-    const attestationObject = isoCBOR.encode(new Map<string, unknown>([['fmt', 'none'], ['attStmt', new Map()], ['authData', authData]]) as never)
-    return {
-      id: id.toString('base64url'), rawId: id.toString('base64url'), type: 'public-key',
-      response: { clientDataJSON: clientDataJSON.toString('base64url'), attestationObject: Buffer.from(attestationObject).toString('base64url'), transports: ['internal'] },
-      clientExtensionResults: {}, authenticatorAttachment: 'platform',
-    }
-  }
-
-  assert(challenge: string, o: { origin: string; counter: number; flags?: number }): AuthenticationResponseJSON {
-    const clientDataJSON = Buffer.from(JSON.stringify({ type: 'webauthn.get', challenge, origin: o.origin, crossOrigin: false }))
-    const counter = Buffer.alloc(4)
-    counter.writeUInt32BE(o.counter)
-    const authData = Buffer.concat([sha256(this.#rpId), Buffer.from([o.flags ?? 0x05]), counter])
-    const signature = sign('sha256', Buffer.concat([authData, sha256(clientDataJSON)]), this.#key.privateKey)
-    return {
-      id: this.id.toString('base64url'), rawId: this.id.toString('base64url'), type: 'public-key',
-      response: { clientDataJSON: clientDataJSON.toString('base64url'), authenticatorData: authData.toString('base64url'), signature: signature.toString('base64url') },
-      clientExtensionResults: {}, authenticatorAttachment: 'platform',
-    }
-  }
-}
 
 describe('attacks on the operator console', () => {
   const clock = new RunningClock()
@@ -72,9 +27,7 @@ describe('attacks on the operator console', () => {
   let names = 0
 
   before(async () => {
-    server = await startTestServer({ hostname: 'localhost', env: { ADMIN_PORT: '0' }, overrides: { clock } })
-    admin = server.adminUrl!
-    origin = server.ctx.adminOrigin!
+    ({ server, admin, origin } = await startConsoleServer(clock))
   })
   after(async () => {
     await server?.close()
@@ -86,26 +39,14 @@ describe('attacks on the operator console', () => {
     const req = request(admin).post(path)
     return (from === null ? req : req.set('Origin', from)).send(body)
   }
-  const invitationOf = (url: string) => new URL(url).hash.slice(1)
   const invite = async (name = `op${++names}.x`) => invitationOf((await server.ctx.operators.invite(name, CONSOLE)).url)
   const setCookies = (res: request.Response) => ([] as string[]).concat(res.headers['set-cookie'] ?? [])
-  const cookieOf = (res: request.Response) => {
-    const session = setCookies(res).find((c) => c.startsWith('postcert_console='))
-    assert.ok(session, `a session cookie in ${res.status} ${res.text}`)
-    return session.split(';')[0]!
-  }
   const csrfOf = (html: string) => /name="csrf" value="([^"]+)"/.exec(html)![1]!
 
-  async function enroll(passkey: SoftwarePasskey, invitation: string): Promise<string> {
-    const options = await post('/console/enroll/options', { invitation }).expect(200)
-    const done = await post('/console/enroll', { invitation, challengeId: options.body.challengeId, response: passkey.register(options.body.options) })
-    assert.equal(done.status, 200, done.text)
-    return cookieOf(done)
-  }
   /** A new operator, signed in: their name, passkey and session cookie. */
   async function operator(name = `op${++names}.x`): Promise<{ name: string; passkey: SoftwarePasskey; cookie: string }> {
     const passkey = new SoftwarePasskey(origin, { kind: 'none' })
-    return { name, passkey, cookie: await enroll(passkey, invitationOf((await server.ctx.operators.invite(name, CONSOLE)).url)) }
+    return { name, passkey, cookie: await enrollOperator(admin, origin, passkey, invitationOf((await server.ctx.operators.invite(name, CONSOLE)).url)) }
   }
   const loginOptions = async () => (await post('/console/login/options', {}).expect(200)).body as { challengeId: string; options: { challenge: string } }
 
@@ -224,24 +165,24 @@ describe('attacks on the operator console', () => {
     it('refuses a passkey without user verification, a challenge of another invitation or of a sign-in, and a disabled operator\'s link', async () => {
       freshWindow()
       const invitation = await invite()
-      const rogue = new RoguePasskey('localhost')
+      const rogue = new SoftwarePasskey(origin, { kind: 'none' })
       const noUv = await post('/console/enroll/options', { invitation }).expect(200)
-      const refused = await post('/console/enroll', { invitation, challengeId: noUv.body.challengeId, response: rogue.register(noUv.body.options, origin, 0x41) })
+      const refused = await post('/console/enroll', { invitation, challengeId: noUv.body.challengeId, response: rogue.register(noUv.body.options, { flags: 0x41, counter: 0 }) })
       assert.equal(refused.status, 401)
       assert.equal(refused.body.error, 'passkey_refused')
 
       const other = await post('/console/enroll/options', { invitation: await invite() }).expect(200)
-      const crossed = await post('/console/enroll', { invitation, challengeId: other.body.challengeId, response: rogue.register(other.body.options, origin) })
+      const crossed = await post('/console/enroll', { invitation, challengeId: other.body.challengeId, response: rogue.register(other.body.options, { counter: 0 }) })
       assert.equal(crossed.status, 401)
       const signIn = await loginOptions()
-      const asSignIn = await post('/console/enroll', { invitation, challengeId: signIn.challengeId, response: rogue.register({ ...noUv.body.options, challenge: signIn.options.challenge }, origin) })
+      const asSignIn = await post('/console/enroll', { invitation, challengeId: signIn.challengeId, response: rogue.register({ ...noUv.body.options, challenge: signIn.options.challenge }, { counter: 0 }) })
       assert.equal(asSignIn.status, 401)
 
       const name = `op${++names}.x`
       const doomed = invitationOf((await server.ctx.operators.invite(name, CONSOLE)).url)
       const options = await post('/console/enroll/options', { invitation: doomed }).expect(200)
       await server.ctx.operators.disable(name, CONSOLE)
-      const late = await post('/console/enroll', { invitation: doomed, challengeId: options.body.challengeId, response: rogue.register(options.body.options, origin) })
+      const late = await post('/console/enroll', { invitation: doomed, challengeId: options.body.challengeId, response: rogue.register(options.body.options, { counter: 0 }) })
       assert.equal(late.status, 400)
       assert.equal(late.body.error, 'invitation_invalid')
       assert.equal((await server.ctx.operators.list()).find((o) => o.name === name)!.passkeys, 0)
@@ -249,15 +190,15 @@ describe('attacks on the operator console', () => {
 
     it('cannot take over another operator\'s passkey by registering its credential id', async () => {
       freshWindow()
-      const victim = new RoguePasskey('localhost')
+      const victim = new SoftwarePasskey(origin, { kind: 'none' })
       const invitation = await invite()
       const options = await post('/console/enroll/options', { invitation }).expect(200)
-      await post('/console/enroll', { invitation, challengeId: options.body.challengeId, response: victim.register(options.body.options, origin) }).expect(200)
+      await post('/console/enroll', { invitation, challengeId: options.body.challengeId, response: victim.register(options.body.options, { counter: 0 }) }).expect(200)
       // A thief with another invitation registers a key of their own under the victim's (public) credential id.
-      const thief = new RoguePasskey('localhost')
+      const thief = new SoftwarePasskey(origin, { kind: 'none' })
       const thiefInvitation = await invite()
       const thiefOptions = await post('/console/enroll/options', { invitation: thiefInvitation }).expect(200)
-      const stolen = await post('/console/enroll', { invitation: thiefInvitation, challengeId: thiefOptions.body.challengeId, response: thief.register(thiefOptions.body.options, origin, 0x45, victim.id) })
+      const stolen = await post('/console/enroll', { invitation: thiefInvitation, challengeId: thiefOptions.body.challengeId, response: thief.register(thiefOptions.body.options, { counter: 0, id: victim.id }) })
       assert.equal(stolen.status, 401, stolen.text)
       assert.equal(stolen.body.error, 'passkey_refused')
       assert.equal(setCookies(stolen).length, 0)
@@ -283,10 +224,10 @@ describe('attacks on the operator console', () => {
 
     it('refuses an assertion made on the public site (same RP ID, another origin), one without user verification, and a clone\'s stale counter', async () => {
       freshWindow()
-      const passkey = new RoguePasskey('localhost')
+      const passkey = new SoftwarePasskey(origin, { kind: 'none' })
       const invitation = await invite()
       const options = await post('/console/enroll/options', { invitation }).expect(200)
-      await post('/console/enroll', { invitation, challengeId: options.body.challengeId, response: passkey.register(options.body.options, origin) }).expect(200)
+      await post('/console/enroll', { invitation, challengeId: options.body.challengeId, response: passkey.register(options.body.options, { counter: 0 }) }).expect(200)
       const publicOrigin = new URL(server.issuer).origin
       assert.notEqual(publicOrigin, origin)
       assert.equal(new URL(publicOrigin).hostname, new URL(origin).hostname)
@@ -312,7 +253,7 @@ describe('attacks on the operator console', () => {
       const planted = `postcert_console=${randomBytes(32).toString('base64url')}`
       const { challengeId, options } = await loginOptions()
       const signedIn = await post('/console/login', { challengeId, response: passkey.assert(options.challenge) }).set('Cookie', planted).expect(200)
-      const issued = cookieOf(signedIn)
+      const issued = sessionCookieOf(signedIn)
       assert.notEqual(issued, planted)
       assert.notEqual(issued, first)
       assert.equal((await request(admin).get('/console').set('Cookie', planted)).status, 303)

@@ -8,7 +8,8 @@ import { CONSOLE } from '../../src/admin/auth.ts'
 import { CONSOLE_IDLE_SECONDS, Operators } from '../../src/admin/operators.ts'
 import { RunningClock } from '../../src/util/clock.ts'
 import { issueCertificate } from '../helpers/pki.ts'
-import { startTestServer, type TestServer } from '../helpers/server.ts'
+import { enrollOperator, invitationOf, sessionCookieOf, startConsoleServer } from '../helpers/console.ts'
+import type { TestServer } from '../helpers/server.ts'
 import { SoftwarePasskey } from '../helpers/software-passkey.ts'
 
 describe('operators of the console', () => {
@@ -18,37 +19,18 @@ describe('operators of the console', () => {
   let origin: string
 
   before(async () => {
-    server = await startTestServer({ hostname: 'localhost', env: { ADMIN_PORT: '0' }, overrides: { clock } })
-    admin = server.adminUrl!
-    origin = server.ctx.adminOrigin!
+    ({ server, admin, origin } = await startConsoleServer(clock))
   })
   after(async () => {
     await server?.close()
   })
 
   const post = (path: string, body: object, from = origin) => request(admin).post(path).set('Origin', from).send(body)
-  const invitationOf = (url: string) => new URL(url).hash.slice(1)
-
-  /** Registers a passkey with an invitation link; returns the session cookie. */
-  async function enroll(passkey: SoftwarePasskey, invitation: string): Promise<string> {
-    const options = await post('/console/enroll/options', { invitation }).expect(200)
-    const done = await post('/console/enroll', { invitation, challengeId: options.body.challengeId, response: passkey.register(options.body.options) })
-    assert.equal(done.status, 200, done.text)
-    return cookieOf(done)
-  }
+  const enroll = (passkey: SoftwarePasskey, invitation: string) => enrollOperator(admin, origin, passkey, invitation)
 
   async function signIn(passkey: SoftwarePasskey): Promise<request.Response> {
     const options = await post('/console/login/options', {}).expect(200)
     return await post('/console/login', { challengeId: options.body.challengeId, response: passkey.assert(options.body.options.challenge) })
-  }
-
-  const cookieOf = (res: request.Response) => {
-    const set = ([] as string[]).concat(res.headers['set-cookie'] ?? [])
-    const session = set.find((c) => c.startsWith('postcert_console='))
-    assert.ok(session, `a session cookie in ${set.join(' | ')}`)
-    assert.match(session, /HttpOnly/i)
-    assert.match(session, /SameSite=Strict/i)
-    return session.split(';')[0]!
   }
 
   it('invites an operator from the CLI: the link registers one passkey, once, and the passkey signs in', async () => {
@@ -66,7 +48,7 @@ describe('operators of the console', () => {
 
     const signedIn = await signIn(passkey)
     assert.equal(signedIn.status, 200, signedIn.text)
-    await request(admin).get('/console/certificates').set('Cookie', cookieOf(signedIn)).expect(200)
+    await request(admin).get('/console/certificates').set('Cookie', sessionCookieOf(signedIn)).expect(200)
     const listed = (await server.ctx.operators.list()).find((o) => o.name === 'kim.ops')!
     assert.equal(listed.passkeys, 1)
     assert.equal(listed.invitation_expires_at, null)
@@ -106,7 +88,7 @@ describe('operators of the console', () => {
   it('acts only on forms from the session\'s own page: a token of another session or none is refused, and nothing changes', async () => {
     const passkey = new SoftwarePasskey(origin, { kind: 'none' })
     const cookie = await enroll(passkey, invitationOf((await server.ctx.operators.invite('park.ops', CONSOLE)).url))
-    const other = cookieOf(await signIn(passkey))
+    const other = sessionCookieOf(await signIn(passkey))
     const { certificate } = await issueCertificate(server.ctx.authority)
     const page = await request(admin).get(`/console/certificates/${certificate.serial}`).set('Cookie', other).expect(200)
     const otherToken = /name="csrf" value="([^"]+)"/.exec(page.text)![1]!
@@ -136,7 +118,7 @@ describe('operators of the console', () => {
     assert.equal(idle.status, 303)
     assert.equal(idle.headers.location, '/console/login')
 
-    const fresh = cookieOf(await signIn(passkey))
+    const fresh = sessionCookieOf(await signIn(passkey))
     await request(admin).get('/console').set('Cookie', fresh).expect(200)
     await server.ctx.operators.disable('choi.ops', CONSOLE)
     assert.equal((await request(admin).get('/console').set('Cookie', fresh)).status, 303)

@@ -14,6 +14,19 @@ export type SoftwareAttestation =
   | { kind: 'self' }
   | { kind: 'full'; chain: Uint8Array[]; key: KeyObject }
 
+/**
+ * What an attack test may choose instead of what an honest authenticator sends: the flags (0x45
+ * at registration and 0x05 at sign-in are user present and verified), the signature counter (a
+ * clone's stale one; otherwise it counts up from 1), the credential id (another's), the origin
+ * its browser names.
+ */
+export interface Forged {
+  flags?: number
+  counter?: number
+  id?: Buffer
+  origin?: string
+}
+
 export class SoftwarePasskey {
   readonly id = randomBytes(16)
   readonly aaguid: Buffer
@@ -37,16 +50,17 @@ export class SoftwarePasskey {
     return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
   }
 
-  /** navigator.credentials.create(), with user verification. */
-  register(options: PublicKeyCredentialCreationOptionsJSON): RegistrationResponseJSON {
+  /** navigator.credentials.create(), with user verification (unless `forged` says otherwise). */
+  register(options: PublicKeyCredentialCreationOptionsJSON, forged: Omit<Forged, 'origin'> = {}): RegistrationResponseJSON {
     this.#userHandle = options.user.id
+    const id = forged.id ?? this.id
     const clientDataJSON = Buffer.from(JSON.stringify({ type: 'webauthn.create', challenge: options.challenge, origin: this.#origin, crossOrigin: false }))
     const jwk = this.#key.publicKey.export({ format: 'jwk' })
     const cose = isoCBOR.encode(new Map<number, number | Uint8Array>([[1, 2], [3, -7], [-1, 1], [-2, Buffer.from(jwk.x!, 'base64url')], [-3, Buffer.from(jwk.y!, 'base64url')]]))
     const idLength = Buffer.alloc(2)
-    idLength.writeUInt16BE(this.id.length)
+    idLength.writeUInt16BE(id.length)
     // flags: user present, user verified, attested credential data
-    const authData = Buffer.concat([this.#rpIdHash(), Buffer.from([0x45]), this.#count(), this.aaguid, idLength, this.id, Buffer.from(cose)])
+    const authData = Buffer.concat([this.#rpIdHash(), Buffer.from([forged.flags ?? 0x45]), this.#count(forged.counter), this.aaguid, idLength, id, Buffer.from(cose)])
     const signed = Buffer.concat([authData, sha256(clientDataJSON)])
     const a = this.#attestation
     const attStmt = a.kind === 'none' ? new Map()
@@ -54,16 +68,16 @@ export class SoftwarePasskey {
         ...(a.kind === 'full' ? [['x5c', a.chain] as [string, unknown]] : [])])
     const attestationObject = isoCBOR.encode(new Map<string, unknown>([['fmt', a.kind === 'none' ? 'none' : 'packed'], ['attStmt', attStmt], ['authData', authData]]) as never)
     return {
-      id: this.id.toString('base64url'), rawId: this.id.toString('base64url'), type: 'public-key',
+      id: id.toString('base64url'), rawId: id.toString('base64url'), type: 'public-key',
       response: { clientDataJSON: clientDataJSON.toString('base64url'), attestationObject: Buffer.from(attestationObject).toString('base64url'), transports: ['internal'] },
       clientExtensionResults: {}, authenticatorAttachment: 'platform',
     }
   }
 
-  /** navigator.credentials.get() over `challenge` (base64url), with user verification. */
-  assert(challenge: string): AuthenticationResponseJSON {
-    const clientDataJSON = Buffer.from(JSON.stringify({ type: 'webauthn.get', challenge, origin: this.#origin, crossOrigin: false }))
-    const authData = Buffer.concat([this.#rpIdHash(), Buffer.from([0x05]), this.#count()])
+  /** navigator.credentials.get() over `challenge` (base64url), with user verification (unless `forged` says otherwise). */
+  assert(challenge: string, forged: Omit<Forged, 'id'> = {}): AuthenticationResponseJSON {
+    const clientDataJSON = Buffer.from(JSON.stringify({ type: 'webauthn.get', challenge, origin: forged.origin ?? this.#origin, crossOrigin: false }))
+    const authData = Buffer.concat([this.#rpIdHash(), Buffer.from([forged.flags ?? 0x05]), this.#count(forged.counter)])
     const signature = sign('sha256', Buffer.concat([authData, sha256(clientDataJSON)]), this.#key.privateKey)
     return {
       id: this.id.toString('base64url'), rawId: this.id.toString('base64url'), type: 'public-key',
@@ -76,9 +90,11 @@ export class SoftwarePasskey {
     return sha256(Buffer.from(this.#rpId))
   }
 
-  #count(): Buffer {
+  /** The next signature counter, or the one chosen (counting goes on from there). */
+  #count(chosen?: number): Buffer {
+    this.#counter = chosen ?? this.#counter + 1
     const counter = Buffer.alloc(4)
-    counter.writeUInt32BE(++this.#counter)
+    counter.writeUInt32BE(this.#counter)
     return counter
   }
 }
