@@ -7,37 +7,43 @@ import pg from 'pg'
 
 const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim())
 
+/**
+ * The fields of /proc/PID/stat after the command name (which may hold spaces): state is the
+ * first, pgrp the 3rd, utime the 12th, stime the 13th. Undefined once the process is gone.
+ */
+function statFields(pid: number): string[] | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  } catch {
+    return undefined
+  }
+}
+
+const cpuMsOf = (fields: string[]) => (Number(fields[11]) + Number(fields[12])) * TICK_MS
+
 /** User + system CPU of a process so far (ms), or 0 once it is gone. */
 export function processCpuMs(pid: number): number {
-  let stat: string
-  try {
-    stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-  } catch {
-    return 0
+  const fields = statFields(pid)
+  return fields ? cpuMsOf(fields) : 0
+}
+
+/** User + system CPU so far (ms) of every process that matches (its pid and stat fields). */
+export function cpuMsWhere(matches: (pid: number, fields: string[]) => boolean): number {
+  let total = 0
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    const fields = statFields(Number(entry))
+    if (fields && matches(Number(entry), fields)) total += cpuMsOf(fields)
   }
-  // The fields after the command name (which may hold spaces): state is the first, utime the 12th, stime the 13th.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(fields[11]) + Number(fields[12])) * TICK_MS
+  return total
 }
 
 /**
  * CPU of a process group so far (ms): the server started as a group leader, with its workers
  * under WEB_CONCURRENCY. A worker that exits takes its count along.
  */
-export function groupCpuMs(leader: number): number {
-  let total = 0
-  for (const pid of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue
-    try {
-      // After "pid (comm) ": state, ppid, pgrp (the 3rd field).
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) === leader) total += processCpuMs(Number(pid))
-    } catch {
-      // gone
-    }
-  }
-  return total
-}
+export const groupCpuMs = (leader: number) => cpuMsWhere((_pid, fields) => Number(fields[2]) === leader)
 
 /** The connection string of the server's database with the benchmark's application_name, which names its backends. */
 export function taggedUrl(url: string, applicationName: string): string {

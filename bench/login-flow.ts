@@ -9,6 +9,7 @@
 // (cookie jar), as different people logging in would, over kept-alive connections as browsers do.
 import fs from 'node:fs'
 import os from 'node:os'
+import { cpuMsWhere, groupCpuMs } from './cpu.ts'
 import { LoginDriver, prepareLogins } from './flows.ts'
 import { createTestSchema } from '../test/helpers/db.ts'
 import { startServerProcess } from '../test/helpers/process.ts'
@@ -40,25 +41,10 @@ const server = await startServerProcess({
 const driver = await LoginDriver.discover(issuer, redirectUri, rp)
 const flow = (holder: (typeof holders)[number]) => driver.flow(holder)
 
-/** CPU seconds used so far by the processes that match (Linux /proc; clock ticks of 10 ms); 0 elsewhere. */
-function cpuSeconds(matches: (pid: string, fields: string[]) => boolean): number {
-  let total = 0
-  for (const pid of fs.existsSync('/proc') ? fs.readdirSync('/proc') : []) {
-    if (!/^\d+$/.test(pid)) continue
-    try {
-      // After "pid (comm) ": state, ppid, pgrp, ..., utime (12th), stime (13th).
-      const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-      if (matches(pid, fields)) total += (Number(fields[11]) + Number(fields[12])) / 100
-    } catch {
-      // gone
-    }
-  }
-  return total
-}
 /** The server: its process group (the supervisor and its workers with WEB_CONCURRENCY). */
-const serverSeconds = () => cpuSeconds((_pid, fields) => Number(fields[2]) === server.child.pid)
+const serverSeconds = () => groupCpuMs(server.child.pid!) / 1000
 /** Every PostgreSQL process on this machine. */
-const postgresSeconds = () => cpuSeconds((pid) => fs.readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('postgres'))
+const postgresSeconds = () => cpuMsWhere((pid) => fs.readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('postgres')) / 1000
 const generatorSeconds = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6 }
 
 /** `concurrency` browsers logging in one after another for `duration` seconds. */
