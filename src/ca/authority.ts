@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { sql, type Selectable } from 'kysely'
+import type { Selectable } from 'kysely'
 import type { AuditEventType, AuditLog } from '../audit/audit-log.ts'
 import type { Database, DatabaseTransaction } from '../db/database.ts'
 import type { CertificateStatus, CertificateTable, HolderKind } from '../db/schema/certificate.ts'
@@ -9,6 +9,7 @@ import { certificateLimit, certificateNotFound, certificateState, invalidPossess
 import type { CaHierarchy } from './hierarchy.ts'
 import { subscriberKey, verifyPossession, type PossessionProof } from './possession.ts'
 import { buildSubscriberCertificate, pkiUrls } from './profile.ts'
+import { statusChanged } from './status-version.ts'
 import { canonicalSerial, randomSerial, sha256 } from './x509.ts'
 
 export interface CaSettings {
@@ -327,14 +328,6 @@ export class CertificateAuthority {
 
 /** In use: not revoked and not expired (valid or suspended). What MAX_CERTIFICATES_IN_USE counts, as add() does in SQL. */
 export const isInUse = (c: Pick<CertificateRecord, 'status' | 'notAfter'>, now: Date) => c.status !== 'revoked' && c.notAfter > now
-
-/**
- * Moves the status version in the transaction of a status change: a CRL built before it commits
- * records an older version and is built again (crl.ts).
- */
-async function statusChanged(trx: DatabaseTransaction): Promise<void> {
-  await sql`update certificate_status_version set version = version + 1 where id = 1`.execute(trx) // primary key
-}
 
 /** What each status change is called in a refusal. */
 type StatusEvent = 'certificate.revoked' | 'certificate.suspended' | 'certificate.resumed'

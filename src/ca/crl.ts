@@ -9,6 +9,7 @@ import { CRL_NEXT_UPDATE_MS, CRL_REFRESH_MS } from './constants.ts'
 import { encodeCrl, encodeEntry } from './crl-encoder.ts'
 import type { CaHierarchy, IssuingCa } from './hierarchy.ts'
 import { reasonCode } from './reasons.ts'
+import { statusVersion } from './status-version.ts'
 import { x509 } from './x509.ts'
 
 /** Revoked certificates read per query while building. */
@@ -60,7 +61,7 @@ export class CrlPublisher {
   async current(): Promise<Crl> {
     const ca = await this.#hierarchy.issuing()
     const [version, published] = await Promise.all([
-      this.#statusVersion(),
+      statusVersion(this.#db),
       this.#db.selectFrom('crl').select(['number', 'this_update', 'status_version']).where('issuer_id', '=', ca.id).executeTakeFirst(), // crl_pkey
     ])
     // Nothing published yet: there is nothing else to serve.
@@ -105,7 +106,7 @@ export class CrlPublisher {
 
   async #buildNow(ca: IssuingCa): Promise<Crl> {
     // The version first: a change that commits while this builds leaves the result stale, not wrong.
-    const version = await this.#statusVersion()
+    const version = await statusVersion(this.#db)
     const latest = await this.#db.selectFrom('crl').select('number').where('issuer_id', '=', ca.id).executeTakeFirst()
     const number = Number(latest?.number ?? 0) + 1
     const thisUpdate = this.#clock.now()
@@ -147,12 +148,6 @@ export class CrlPublisher {
 
   #fresh(row: { this_update: Date; status_version: string }, version: string): boolean {
     return row.status_version === version && this.#clock.now().getTime() - row.this_update.getTime() < CRL_REFRESH_MS
-  }
-
-  /** Moved by every status change in its transaction (ca/authority.ts). */
-  async #statusVersion(): Promise<string> {
-    const row = await this.#db.selectFrom('certificate_status_version').select('version').where('id', '=', 1).executeTakeFirst() // primary key
-    return `v${row?.version ?? 0}`
   }
 }
 

@@ -9,7 +9,9 @@ import type { Database } from '../db/database.ts'
 import type { Clock } from '../util/clock.ts'
 import { OCSP_MAX_REQUESTS, OCSP_PRESIGNED_MAX, OCSP_VERSION_CHECK_MS } from './constants.ts'
 import type { CaHierarchy, IssuingCa } from './hierarchy.ts'
+import { BoundedMap } from '../util/bounded-map.ts'
 import { reasonCode } from './reasons.ts'
+import { statusVersion } from './status-version.ts'
 import { canonicalSerial } from './x509.ts'
 
 const SHA256 = '2.16.840.1.101.3.4.2.1'
@@ -29,13 +31,15 @@ interface IssuerHashes {
 /** An OCSP response, and for a pre-signed one the window it holds for (its HTTP caching). */
 export interface OcspAnswer {
   der: Buffer
-  presigned?: { thisUpdate: Date; nextUpdate: Date; secondsLeft: number }
+  presigned?: { thisUpdate: Date; nextUpdate: Date; secondsLeft: number; etag: string }
 }
 
 interface Presigned {
   der: Buffer
   thisUpdate: Date
   nextUpdate: Date
+  /** The response's SHA-256, as its HTTP entity tag. */
+  etag: string
   /** Signed again from here on: a client always gets at least half the validity. */
   refreshAt: number
 }
@@ -59,9 +63,9 @@ export class OcspResponder {
   readonly #clock: Clock
   readonly #validityMs: number
   #issuer: IssuerHashes | undefined
-  readonly #presigned = new Map<string, Presigned>()
+  readonly #presigned = new BoundedMap<string, Presigned>(OCSP_PRESIGNED_MAX)
   /** The pre-signed answer's key by the request's own bytes: a request seen before is not parsed again. */
-  readonly #byRequest = new Map<string, string>()
+  readonly #byRequest = new BoundedMap<string, string>(OCSP_PRESIGNED_MAX)
   /** Moves whenever the pre-signed responses are dropped: one built across a drop is not kept. */
   #generation = 0
   #version: string | undefined
@@ -80,7 +84,8 @@ export class OcspResponder {
   }
 
   async answer(requestDer: Uint8Array): Promise<OcspAnswer> {
-    const seen = this.#byRequest.get(Buffer.from(requestDer).toString('base64'))
+    const requestKey = Buffer.from(requestDer).toString('base64')
+    const seen = this.#byRequest.get(requestKey)
     if (seen) {
       const answer = this.#kept(seen)
       if (answer) return answer
@@ -98,14 +103,9 @@ export class OcspResponder {
     const nonce = request.tbsRequest.requestExtensions?.find((e) => e.extnID === id_pkix_ocsp_nonce)
     if (list.length === 1 && !nonce) {
       const key = presignedKey(list[0]!.reqCert, issuer)
-      if (key) return await this.#presignedAnswer(key, list[0]!.reqCert, issuer, Buffer.from(requestDer).toString('base64'))
+      if (key) return await this.#presignedAnswer(key, list[0]!.reqCert, issuer, requestKey)
     }
-    const now = seconds(this.#clock.now())
-    const responses: SingleResponse[] = []
-    for (const { reqCert } of list) {
-      responses.push(new SingleResponse({ certID: reqCert, certStatus: await this.#statusOf(reqCert, issuer), thisUpdate: now }))
-    }
-    return { der: await sign(issuer, now, responses, nonce) }
+    return { der: await this.#live(issuer, list.map((r) => r.reqCert), nonce) }
   }
 
   /**
@@ -125,8 +125,7 @@ export class OcspResponder {
       issuerNameHash: new OctetString(name), issuerKeyHash: new OctetString(key),
       serialNumber: new Uint8Array(serialNumber).buffer,
     })
-    const now = seconds(this.#clock.now())
-    return await sign(issuer, now, [new SingleResponse({ certID, certStatus: await this.#statusOf(certID, issuer), thisUpdate: now })])
+    return await this.#live(issuer, [certID])
   }
 
   /** A status changed on this instance (committed): no pre-signed response is served again. */
@@ -136,13 +135,26 @@ export class OcspResponder {
     this.#byRequest.clear()
   }
 
+  /** The certificates' statuses now, signed now, with the request's nonce if any. */
+  async #live(issuer: IssuerHashes, certIDs: CertID[], nonce?: Extension): Promise<Buffer> {
+    const now = seconds(this.#clock.now())
+    const responses: SingleResponse[] = []
+    for (const certID of certIDs) responses.push(new SingleResponse({ certID, certStatus: await this.#statusOf(certID, issuer), thisUpdate: now }))
+    return await sign(issuer, now, responses, nonce)
+  }
+
+  /** Whether the status version is to be read again before a pre-signed answer is served. */
+  #versionDue(): boolean {
+    return performance.now() - this.#versionCheckedAt >= OCSP_VERSION_CHECK_MS
+  }
+
   /** The pre-signed answer kept under `key`, if it is still to be served and no status version check is due. */
   #kept(key: string): OcspAnswer | undefined {
-    if (performance.now() - this.#versionCheckedAt >= OCSP_VERSION_CHECK_MS) return undefined
+    if (this.#versionDue()) return undefined
     const kept = this.#presigned.get(key)
     const now = this.#clock.now().getTime()
     if (!kept || now >= kept.refreshAt || now < kept.thisUpdate.getTime()) return undefined
-    return { der: kept.der, presigned: { thisUpdate: kept.thisUpdate, nextUpdate: kept.nextUpdate, secondsLeft: Math.floor((kept.nextUpdate.getTime() - now) / 1000) } }
+    return answerOf(kept, now)
   }
 
   async #presignedAnswer(key: string, certID: CertID, issuer: IssuerHashes, request: string): Promise<OcspAnswer> {
@@ -157,15 +169,15 @@ export class OcspResponder {
     const certStatus = await this.#statusOf(certID, issuer)
     const thisUpdate = seconds(new Date(now))
     const nextUpdate = new Date(thisUpdate.getTime() + this.#validityMs)
-    const signed = { der: await sign(issuer, thisUpdate, [new SingleResponse({ certID, certStatus, thisUpdate, nextUpdate })]), thisUpdate, nextUpdate, refreshAt: thisUpdate.getTime() + this.#validityMs / 2 }
+    const der = await sign(issuer, thisUpdate, [new SingleResponse({ certID, certStatus, thisUpdate, nextUpdate })])
+    const signed = { der, thisUpdate, nextUpdate, etag: createHash('sha256').update(der).digest('base64url'), refreshAt: thisUpdate.getTime() + this.#validityMs / 2 }
     // Kept only if no status change was seen while it was built, and only for our certificates.
     if (certStatus.unknown === undefined && generation === this.#generation) {
-      this.#presigned.delete(key)
-      if (this.#presigned.size >= OCSP_PRESIGNED_MAX) this.#presigned.delete(this.#presigned.keys().next().value!)
+      this.#presigned.delete(key) // the renewed answer goes last: the oldest are dropped first
       this.#presigned.set(key, signed)
       this.#remember(request, key)
     }
-    return { der: signed.der, presigned: { thisUpdate, nextUpdate, secondsLeft: Math.floor((nextUpdate.getTime() - now) / 1000) } }
+    return answerOf(signed, now)
   }
 
   /**
@@ -174,9 +186,7 @@ export class OcspResponder {
    * would make the memory an attacker's to fill, are parsed each time.
    */
   #remember(request: string, key: string): void {
-    if (request.length > 512 || this.#byRequest.has(request)) return
-    if (this.#byRequest.size >= OCSP_PRESIGNED_MAX) this.#byRequest.delete(this.#byRequest.keys().next().value!)
-    this.#byRequest.set(request, key)
+    if (request.length <= 512) this.#byRequest.set(request, key)
   }
 
   /**
@@ -185,12 +195,11 @@ export class OcspResponder {
    * The time counted is the read's start, so a change committed after it is seen by the next.
    */
   async #checkVersion(): Promise<void> {
-    if (performance.now() - this.#versionCheckedAt < OCSP_VERSION_CHECK_MS) return
+    if (!this.#versionDue()) return
     this.#versionCheck ??= (async () => {
       const started = performance.now()
       try {
-        const row = await this.#db.selectFrom('certificate_status_version').select('version').where('id', '=', 1).executeTakeFirst() // primary key
-        const version = String(row?.version ?? 0)
+        const version = await statusVersion(this.#db)
         if (version !== this.#version) {
           this.#version = version
           this.statusChanged()
@@ -235,6 +244,11 @@ export class OcspResponder {
     this.statusChanged()
     return this.#issuer
   }
+}
+
+/** What a kept answer gives `now`: the response, and the window it holds for. */
+function answerOf(p: Presigned, now: number): OcspAnswer {
+  return { der: p.der, presigned: { thisUpdate: p.thisUpdate, nextUpdate: p.nextUpdate, secondsLeft: Math.floor((p.nextUpdate.getTime() - now) / 1000), etag: p.etag } }
 }
 
 /** Whether a CertID names our issuing CA (by the hashes of its algorithm). */

@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto'
 import type { Router } from '../http/router.ts'
-import { cache, noStore, revalidate } from '../http/guards.ts'
+import { cache, noStore, revalidate, storeUntil, untilItExpires } from '../http/guards.ts'
 import { readBody } from '../http/form.ts'
 import { invalidRequest } from '../errors/errors.ts'
 import type { CertificateAuthority } from './authority.ts'
@@ -45,10 +44,10 @@ export function addPkiRoutes(router: Router, deps: PkiDeps): void {
   router.add('POST', '/pki/ocsp', 'pki_ocsp', noStore, async (ctx) => {
     const body = await readBody(ctx, MAX_OCSP_REQUEST_BYTES)
     ctx.type = 'application/ocsp-response'
-    ctx.body = (await deps.ocsp.answer(body)).der
+    ctx.body = await deps.ocsp.respond(body)
   })
 
-  router.add('GET', '/pki/ocsp/*request', 'pki_ocsp', noStore, async (ctx, { request = '' }) => {
+  router.add('GET', '/pki/ocsp/*request', 'pki_ocsp', untilItExpires, async (ctx, { request = '' }) => {
     // RFC 6960 A.1: the DER request, base64, URL-encoded, as the last path segment(s).
     let der: Buffer
     try {
@@ -57,14 +56,8 @@ export function addPkiRoutes(router: Router, deps: PkiDeps): void {
       throw invalidRequest('the OCSP request is not URL-encoded base64')
     }
     const answer = await deps.ocsp.answer(der)
-    if (answer.presigned) {
-      // RFC 5019 6.2: caches may keep it until its nextUpdate, and no longer.
-      const { thisUpdate, nextUpdate, secondsLeft } = answer.presigned
-      ctx.set('Cache-Control', `public, max-age=${secondsLeft}, no-transform, must-revalidate`)
-      ctx.set('Last-Modified', thisUpdate.toUTCString())
-      ctx.set('Expires', nextUpdate.toUTCString())
-      ctx.set('ETag', `"${createHash('sha256').update(answer.der).digest('base64url')}"`)
-    }
+    // Caches may keep a pre-signed answer until its nextUpdate, and no longer.
+    if (answer.presigned) storeUntil(ctx, answer.presigned)
     ctx.type = 'application/ocsp-response'
     ctx.body = answer.der
   })

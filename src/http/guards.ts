@@ -29,6 +29,22 @@ export const noStore = cache('no-store')
 /** Public but changing at any moment (status, the CRL, the pages' scripts): stored, revalidated each time. */
 export const revalidate = cache('no-cache')
 
+/**
+ * An answer that says itself how long it holds (a pre-signed OCSP response): never stored, unless
+ * the handler gives that window with `storeUntil`; then public until it ends.
+ */
+export const untilItExpires: CacheStep = Object.assign(((ctx) => { ctx.set('Cache-Control', 'no-store') }) as Step, {
+  [POLICY]: 'public, max-age=<until the answer expires>, no-transform, must-revalidate',
+})
+
+/** On a route declared `untilItExpires`: the answer may be stored (RFC 5019 6.2) for its remaining `secondsLeft`. */
+export function storeUntil(ctx: Context, answer: { thisUpdate: Date; nextUpdate: Date; secondsLeft: number; etag: string }): void {
+  ctx.set('Cache-Control', `public, max-age=${answer.secondsLeft}, no-transform, must-revalidate`)
+  ctx.set('Last-Modified', answer.thisUpdate.toUTCString())
+  ctx.set('Expires', answer.nextUpdate.toUTCString())
+  ctx.set('ETag', `"${answer.etag}"`)
+}
+
 /** The Cache-Control a step declares, if it is a cache step. */
 export const cachePolicy = (step: Step): string | undefined => (step as Partial<CacheStep>)[POLICY]
 

@@ -65,10 +65,10 @@ describe('routes as tables of guards', () => {
     before(async () => { server = await startTestServer() })
     after(async () => { await server.close() })
 
-    it('only public documents may be stored: the CA chain, sector documents, receipt keys and static files; status and scripts are revalidated; everything else is never stored', async () => {
+    it('only public documents may be stored: the CA chain, sector documents, receipt keys, static files and pre-signed OCSP answers (until they expire); status and scripts are revalidated; everything else is never stored', async () => {
       const table = (await buildRouter(server.ctx)).table()
       const byPolicy = (policy: (cache: string) => boolean) => [...new Set(table.filter((r) => policy(r.cache)).map((r) => r.name))].sort()
-      assert.deepEqual(byPolicy((c) => c.startsWith('public')), ['assets', 'pki_ca', 'pki_issuing', 'sector', 'signature_keys'])
+      assert.deepEqual(byPolicy((c) => c.startsWith('public')), ['assets', 'pki_ca', 'pki_issuing', 'pki_ocsp', 'sector', 'signature_keys'])
       assert.deepEqual(byPolicy((c) => c === 'no-cache'), ['assets', 'pki_certificate', 'pki_crl'])
       assert.ok(table.filter((r) => r.cache === 'no-store').length > 40)
       assert.ok(table.every((r) => ['no-store', 'no-cache'].includes(r.cache) || r.cache.startsWith('public, max-age=')))
