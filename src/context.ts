@@ -184,6 +184,8 @@ export class AppContext {
   readonly tally: DailyTally
   /** The people at the operator console and their passkeys (admin/operators.ts). */
   readonly operators: Operators
+  /** Dual control: what one operator asks and another approves (admin/approvals.ts). */
+  readonly approvals: Approvals
   /** The port the management listener got (serve.ts), for the console's default address. */
   #adminPort: number | undefined
   readonly subscribers: SubscriberStore
@@ -228,7 +230,7 @@ export class AppContext {
 
   /** Re-seals every sealed value with the current master key, table by table (each by its owner). */
   async rewrapSecrets(): Promise<RewrapCount[]> {
-    return [await this.secrets.rewrap(), await this.signingKeys.rewrap(), await this.ca.rewrap(), await rewrapPayloads(this.db, this.box), await this.adminDeps().approvals.rewrap()]
+    return [await this.secrets.rewrap(), await this.signingKeys.rewrap(), await this.ca.rewrap(), await rewrapPayloads(this.db, this.box), await this.approvals.rewrap()]
   }
 
   /** What the admin API works with (the management listener, and the CLI when no server runs). */
@@ -237,7 +239,7 @@ export class AppContext {
       db: this.db, clock: this.clock, issuer: this.config.issuer, keyRefreshSeconds: this.config.keyRefreshSeconds, provider: () => this.host.provider,
       clients: this.clients, signingKeys: this.signingKeys, ca: this.ca, authority: this.authority, subscribers: this.subscribers,
       registrations: this.registrations, audit: this.audit, receipts: this.receipts,
-      approvals: new Approvals({ db: this.db, clock: this.clock, audit: this.audit, authority: this.authority, box: this.box, token: this.config.pkcs11 }),
+      approvals: this.approvals,
       limiter: this.limiter, operators: this.operators,
     }
   }
@@ -317,6 +319,7 @@ export class AppContext {
       db, hierarchy: this.ca, clock, audit: this.audit, listener: this.certificateLogins, statusCommitted: () => this.ocsp.statusChanged(),
       settings: { issuer: config.issuer, validityDays: config.certValidityDays, renewalWindowDays: config.renewalWindowDays },
     })
+    this.approvals = new Approvals({ db, clock, audit: this.audit, authority: this.authority, box: this.box, token: config.pkcs11 })
     this.crl = o.crl ?? new CrlPublisher(db, this.ca, clock, { minIntervalSeconds: config.crlMinIntervalSeconds, logger: this.logger })
     this.metrics.watchCrlAge(async () => {
       const thisUpdate = await this.crl.publishedAt()

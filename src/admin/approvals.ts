@@ -3,7 +3,7 @@ import { z } from 'zod'
 import type { AuditLog } from '../audit/audit-log.ts'
 import type { CertificateAuthority } from '../ca/authority.ts'
 import type { TokenSettings } from '../ca/hierarchy.ts'
-import { checkImport, importHierarchy } from '../ca/import.ts'
+import { checkImport, importHierarchy, type ImportInput } from '../ca/import.ts'
 import { OPERATOR_REVOCATION_REASONS } from '../ca/constants.ts'
 import type { Database } from '../db/database.ts'
 import { rewrapTable, type RewrapCount, type SealedBox } from '../keys/sealed-box.ts'
@@ -106,11 +106,12 @@ export class Approvals {
       requested_by: actor.id, requested_at: now, expires_at: new Date(now.getTime() + APPROVAL_TTL_MS),
       decided_by: null, decided_at: null, result: null,
     }
+    const view = this.#view(row)
     await this.#db.transaction().execute(async (trx) => {
       await trx.insertInto('operator_approval').values(row).execute()
-      await this.#audit.record(trx, { type: 'operator.approval_requested', data: { actor: actor.id, approval: row.id, action, params: this.#view(row).params } })
+      await this.#audit.record(trx, { type: 'operator.approval_requested', data: { actor: actor.id, approval: row.id, action, params: view.params } })
     })
-    return this.#view(row)
+    return view
   }
 
   /** What the second operator approves is what runs: a subscriber's certificates are listed now. */
@@ -126,9 +127,7 @@ export class Approvals {
    * operator approves something that works; the PEM key is sealed to this request at once.
    */
   async #importParams(id: string, given: z.infer<typeof DUAL_CONTROL.importCa.params>): Promise<StoredImport> {
-    const input = given.key_pem !== undefined ? { chainPem: given.chain_pem, keyPem: given.key_pem }
-      : { chainPem: given.chain_pem, tokenKeyLabel: given.pkcs11_key!, token: this.#token }
-    const checked = await checkImport(this.#db, this.#box, input)
+    const checked = await checkImport(this.#db, this.#box, this.#importInput(given.chain_pem, given.key_pem, given.pkcs11_key))
     return {
       chain_pem: given.chain_pem, issuing_subject: checked.issuingSubject, issuing_sha256: checked.issuingSha256,
       ...(given.key_pem !== undefined ? { sealed_key: this.#box.seal(Buffer.from(given.key_pem), `operator_approval:${id}:key`) } : { pkcs11_key: given.pkcs11_key! }),
@@ -179,9 +178,7 @@ export class Approvals {
   }
 
   async reject(id: string, actor: Actor): Promise<ApprovalView> {
-    const decided = await this.#decide(id, actor, 'rejected', true)
-    const rejected = await this.#db.updateTable('operator_approval').set({ params: withoutKey(decided.params) })
-      .where('id', '=', id).returningAll().executeTakeFirstOrThrow()
+    const rejected = await this.#decide(id, actor, 'rejected', true)
     await this.#audit.record(this.#db, { type: 'operator.approval_rejected', data: { actor: actor.id, approval: id, action: rejected.action, requested_by: rejected.requested_by } })
     return this.#view(rejected)
   }
@@ -209,7 +206,8 @@ export class Approvals {
     // An approval whose run was cut off (the process died) may be approved again once it is clearly
     // not running: what it had done is skipped as already done.
     const stale = new Date(now.getTime() - STALE_RUN_MS)
-    const claimed = await this.#db.updateTable('operator_approval').set({ status, decided_by: actor.id, decided_at: now })
+    // A rejection decides the request: the key it carried (importCa) goes in the same write.
+    const claimed = await this.#db.updateTable('operator_approval').set({ status, decided_by: actor.id, decided_at: now, ...(status === 'rejected' ? { params: withoutKey(current.params) } : {}) })
       .where('id', '=', id)
       .where((eb) => eb.or([
         eb.and([eb('status', '=', 'pending'), eb('expires_at', '>', now)]),
@@ -222,11 +220,14 @@ export class Approvals {
 
   /** The import asked for, checked again (certificates may have been issued since). */
   async #importCa(id: string, params: StoredImport): Promise<{ issuing_id: string; root_id: string; restart: string }> {
-    const input = params.sealed_key !== undefined
-      ? { chainPem: params.chain_pem, keyPem: this.#box.open(params.sealed_key, `operator_approval:${id}:key`).toString('utf8') }
-      : { chainPem: params.chain_pem, tokenKeyLabel: params.pkcs11_key!, token: this.#token }
-    const imported = await importHierarchy(this.#db, this.#box, input)
+    const keyPem = params.sealed_key === undefined ? undefined : this.#box.open(params.sealed_key, `operator_approval:${id}:key`).toString('utf8')
+    const imported = await importHierarchy(this.#db, this.#box, this.#importInput(params.chain_pem, keyPem, params.pkcs11_key))
     return { issuing_id: imported.issuingId, root_id: imported.rootId, restart: 'restart running instances to use the new CA' }
+  }
+
+  /** The import's input: the chain with the PEM key, or with the label of its key on this server's token. */
+  #importInput(chainPem: string, keyPem: string | undefined, tokenKeyLabel: string | undefined): ImportInput {
+    return keyPem !== undefined ? { chainPem, keyPem } : { chainPem, tokenKeyLabel: tokenKeyLabel!, token: this.#token }
   }
 
   /** Each certificate through the CA, as one revocation would be; one that cannot be revoked is reported, not fatal. */

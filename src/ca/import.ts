@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey, verify, webcrypto } from 'node:crypto'
 import { sql } from 'kysely'
-import type { Database } from '../db/database.ts'
+import type { Database, DatabaseTransaction } from '../db/database.ts'
 import { invalidRequest } from '../errors/errors.ts'
 import type { SealedBox } from '../keys/sealed-box.ts'
 import type { TokenSettings } from './hierarchy.ts'
@@ -28,8 +28,7 @@ export async function importHierarchy(db: Database, box: SealedBox, input: Impor
   const { root, issuing, rootId, issuingId, key } = await prepare(box, input)
   await db.transaction().execute(async (trx) => {
     await sql`select pg_advisory_xact_lock(hashtext('postcert-ca:' || current_schema()))`.execute(trx)
-    const issued = await trx.selectFrom('certificate').select('serial').limit(1).executeTakeFirst()
-    if (issued) throw invalidRequest('certificates have already been issued under the current CA; importing another is not supported (no CA rollover)')
+    await refuseIfIssued(trx)
     await trx.deleteFrom('crl').execute()
     await trx.updateTable('ca_certificate').set({ active: false }).where('active', '=', true).execute()
     await trx.deleteFrom('ca_certificate').where('id', 'in', [rootId, issuingId]).execute()
@@ -47,9 +46,14 @@ export async function importHierarchy(db: Database, box: SealedBox, input: Impor
  */
 export async function checkImport(db: Database, box: SealedBox, input: ImportInput): Promise<{ issuingSubject: string; issuingSha256: string }> {
   const { issuing } = await prepare(box, input)
+  await refuseIfIssued(db)
+  return { issuingSubject: issuing.subject, issuingSha256: Buffer.from(await issuing.getThumbprint('SHA-256')).toString('hex') }
+}
+
+/** An import is refused once certificates were issued: CRL and OCSP serve one issuing CA (no rollover). */
+async function refuseIfIssued(db: Database | DatabaseTransaction): Promise<void> {
   const issued = await db.selectFrom('certificate').select('serial').limit(1).executeTakeFirst()
   if (issued) throw invalidRequest('certificates have already been issued under the current CA; importing another is not supported (no CA rollover)')
-  return { issuingSubject: issuing.subject, issuingSha256: Buffer.from(await issuing.getThumbprint('SHA-256')).toString('hex') }
 }
 
 /** The chain and key checked, with the rows' ids and the key as stored (sealed, or the token's label). */
