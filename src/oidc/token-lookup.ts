@@ -1,17 +1,13 @@
 import { CompiledQuery } from 'kysely'
 import type { Database } from '../db/database.ts'
 import type { Clock } from '../util/clock.ts'
+import type { StoredRow } from './adapter.ts'
 
 /** The bearer tokens introspection (and revocation) looks for as each kind at once. */
 export const LOOKED_UP_TOGETHER = new Set(['AccessToken', 'ClientCredentials', 'RefreshToken'])
 
-/** A stored row, with its model, as one lookup reads it. */
-export interface LookedUpRow {
-  model: string
-  payload: string
-  consumed_at: Date | null
-  usable?: boolean
-}
+/** A stored row (as the adapter's find reads it), with its model, as one lookup reads it. */
+export type LookedUpRow = StoredRow & { model: string }
 
 /**
  * One statement for the finds of one token value as several kinds, made in the same turn.
