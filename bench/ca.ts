@@ -5,11 +5,10 @@ import fs from 'node:fs'
 import path from 'node:path'
 import autocannon from 'autocannon'
 import { toPem } from '../src/ca/x509.ts'
-import { createTestSchema } from '../test/helpers/db.ts'
+import { createTestSchema, schemaDatabase } from '../test/helpers/db.ts'
 import { issueCertificate, openssl, subscriberKey } from '../test/helpers/pki.ts'
 import { startServerProcess } from '../test/helpers/process.ts'
 import { freePort, startTestServer, tempDir } from '../test/helpers/server.ts'
-import { connectDatabase } from '../src/db/connect.ts'
 
 const issuances = Number(process.argv[2] ?? 400)
 const seconds = Number(process.argv[3] ?? 10)
@@ -21,8 +20,7 @@ if (!process.env.DATABASE_URL) {
 
 const schema = await createTestSchema()
 const masterKey = Buffer.alloc(32, 7)
-const database = { backend: 'postgres' as const, db: connectDatabase({ kind: 'postgres', url: schema.url }), ownerDb: connectDatabase({ kind: 'postgres', url: schema.ownerUrl }), url: schema.url, env: schema.env, drop: async () => {}, dropData: async () => {} }
-const server = await startTestServer({ database, masterKey, env: { LOG_LEVEL: 'silent' } })
+const server = await startTestServer({ database: schemaDatabase(schema), masterKey, env: { LOG_LEVEL: 'silent' } })
 const authority = server.ctx.authority
 
 // Keys are made up front: the benchmark measures the CA, not key generation.

@@ -9,9 +9,8 @@
 import { randomInt, webcrypto } from 'node:crypto'
 import http from 'node:http'
 import * as client from 'openid-client'
-import { connectDatabase } from '../src/db/connect.ts'
 import { createLoginProof } from '../src/holders/keyfile/login-proof.ts'
-import type { createTestSchema } from '../test/helpers/db.ts'
+import { schemaDatabase, type createTestSchema } from '../test/helpers/db.ts'
 import { issueCertificate } from '../test/helpers/pki.ts'
 import { startTestServer } from '../test/helpers/server.ts'
 
@@ -24,7 +23,7 @@ export interface Holder {
 /** A relying party and its subscribers, written to the schema by a PostCert context in this process. */
 export async function prepareLogins(schema: Awaited<ReturnType<typeof createTestSchema>>, options: { issuer: string; masterKey: Buffer; redirectUri: string; subscribers: number }): Promise<{ rp: { client_id: string; client_secret: string }; holders: Holder[] }> {
   const prep = await startTestServer({
-    database: { backend: 'postgres', db: connectDatabase({ kind: 'postgres', url: schema.url }), ownerDb: connectDatabase({ kind: 'postgres', url: schema.ownerUrl }), url: schema.url, env: schema.env, drop: async () => {}, dropData: async () => {} },
+    database: schemaDatabase(schema),
     masterKey: options.masterKey, env: { PUBLIC_URL: options.issuer, LOG_LEVEL: 'silent' },
   })
   try {

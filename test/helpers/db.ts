@@ -65,6 +65,17 @@ export async function createTestDatabase(backend: Backend = DEFAULT_BACKEND): Pr
   }
 }
 
+/**
+ * A TestDatabase over a schema `createTestSchema` made, for a context in a benchmark's own process
+ * beside a server process on the same schema: dropping it is the caller's (`dropSchema`).
+ */
+export function schemaDatabase(schema: Awaited<ReturnType<typeof createTestSchema>>): TestDatabase {
+  return {
+    backend: 'postgres', db: connectDatabase({ kind: 'postgres', url: schema.url }), ownerDb: connectDatabase({ kind: 'postgres', url: schema.ownerUrl }),
+    url: schema.url, env: schema.env, drop: async () => {}, dropData: async () => {},
+  }
+}
+
 /** Migrates a test database as PostCert does: as the owner, granting the server's role (migrator.ts). */
 export async function migrateTestDatabase(database: TestDatabase): Promise<void> {
   await migrateToLatest(database.ownerDb ?? database.db, migrations, { grantTo: database.ownerDb ? SERVER_ROLE : undefined })
