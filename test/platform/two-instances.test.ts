@@ -1,9 +1,16 @@
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import * as client from 'openid-client'
-import { createTestSchema, NEEDS_POSTGRES } from '../helpers/db.ts'
-import { newMasterKey, runCli, startServerProcess, type ServerProcess } from '../helpers/process.ts'
-import { freePort, tempDir } from '../helpers/server.ts'
+import { OCSP_VERSION_CHECK_MS } from '../../src/ca/constants.ts'
+import { singleStatus } from '../../src/ca/ocsp.ts'
+import { toPem } from '../../src/ca/x509.ts'
+import { createTestSchema, NEEDS_POSTGRES, schemaDatabase } from '../helpers/db.ts'
+import { issueCertificate, openssl } from '../helpers/pki.ts'
+import { runCli, startServerProcess, type ServerProcess } from '../helpers/process.ts'
+import { freePort, startTestServer, tempDir } from '../helpers/server.ts'
 
 /** What the TLS proxy in front of the instances does: terminate https, say so in a header. */
 const viaProxy = (url: string, init: RequestInit = {}) =>
@@ -19,14 +26,16 @@ describe('two server processes on one database', { skip: NEEDS_POSTGRES }, () =>
   let a: ServerProcess
   let b: ServerProcess
   let dropSchema = async () => {}
+  let schema: Awaited<ReturnType<typeof createTestSchema>>
   let env: Record<string, string>
+  const masterKey = randomBytes(32)
   const issuer = 'https://id.postcert.test'
   let registered: { client_id: string; client_secret: string }
 
   before(async () => {
-    const schema = await createTestSchema()
+    schema = await createTestSchema()
     dropSchema = schema.dropSchema
-    env = { ...schema.env, POSTCERT_MASTER_KEY: newMasterKey(), PUBLIC_URL: issuer, TRUST_PROXY: 'true', KEY_REFRESH_SECONDS: '1' }
+    env = { ...schema.env, POSTCERT_MASTER_KEY: masterKey.toString('base64url'), PUBLIC_URL: issuer, TRUST_PROXY: 'true', KEY_REFRESH_SECONDS: '1' }
     const [pa, pb] = [await freePort(), await freePort()]
     ;[a, b] = await Promise.all([
       startServerProcess({ ...env, PORT: String(pa), DATA_DIR: tempDir() }),
@@ -58,6 +67,31 @@ describe('two server processes on one database', { skip: NEEDS_POSTGRES }, () =>
     assert.equal((await client.tokenIntrospection(await via(b), access_token)).active, true)
     await client.tokenRevocation(await via(b), access_token)
     assert.equal((await client.tokenIntrospection(await via(a), access_token)).active, false)
+  })
+
+  it('serves pre-signed OCSP answers from both, and both say revoked within a second of a revocation made by another process (the CLI on the database) (#19)', async () => {
+    // A certificate, issued by a third process on the same database (as enrollment on any instance would).
+    const issuerProcess = await startTestServer({ database: schemaDatabase(schema), masterKey, env: { PUBLIC_URL: issuer } })
+    const { certificate } = await issueCertificate(issuerProcess.ctx.authority)
+    const issuing = (await issuerProcess.ctx.ca.issuing()).certificate
+    await issuerProcess.close()
+    const dir = tempDir()
+    fs.writeFileSync(path.join(dir, 'issuing.pem'), issuing.toString('pem'))
+    fs.writeFileSync(path.join(dir, 'cert.pem'), toPem(certificate.der, 'CERTIFICATE'))
+    const made = await openssl(['ocsp', '-no_nonce', '-issuer', path.join(dir, 'issuing.pem'), '-cert', path.join(dir, 'cert.pem'), '-reqout', path.join(dir, 'req.der')])
+    assert.equal(made.code, 0, made.output)
+    const requestPath = `/pki/ocsp/${encodeURIComponent(fs.readFileSync(path.join(dir, 'req.der')).toString('base64'))}`
+    const ask = async (instance: ServerProcess) => Buffer.from(await (await viaProxy(`${instance.url}${requestPath}`)).arrayBuffer())
+
+    for (const instance of [a, b]) {
+      const kept = await ask(instance)
+      assert.equal(singleStatus(kept), 'good')
+      assert.deepEqual(await ask(instance), kept, `${instance.url} serves the answer it signed (an ECDSA signature differs each time)`)
+    }
+    const revoked = await runCli(['certificates', 'revoke', certificate.serial, '--reason', 'keyCompromise', '--yes'], env)
+    assert.equal(revoked.code, 0, revoked.stderr)
+    await new Promise((resolve) => setTimeout(resolve, OCSP_VERSION_CHECK_MS + 100))
+    for (const instance of [a, b]) assert.equal(singleStatus(await ask(instance)), 'revoked', instance.url)
   })
 
   it('after keys rotate, both publish old and new keys and new tokens verify against the JWKS', async () => {
