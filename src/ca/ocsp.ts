@@ -64,7 +64,7 @@ export class OcspResponder {
   readonly #validityMs: number
   #issuer: IssuerHashes | undefined
   readonly #presigned = new BoundedMap<string, Presigned>(OCSP_PRESIGNED_MAX)
-  /** The pre-signed answer's key by the request's own bytes: a request seen before is not parsed again. */
+  /** The pre-signed answer's key by the request's digest: a request seen before is not parsed again. */
   readonly #byRequest = new BoundedMap<string, string>(OCSP_PRESIGNED_MAX)
   /** Moves whenever the pre-signed responses are dropped: one built across a drop is not kept. */
   #generation = 0
@@ -84,7 +84,8 @@ export class OcspResponder {
   }
 
   async answer(requestDer: Uint8Array): Promise<OcspAnswer> {
-    const requestKey = Buffer.from(requestDer).toString('base64')
+    // By digest: however many distinct requests a script sends, each costs the same few bytes.
+    const requestKey = createHash('sha256').update(requestDer).digest('base64url')
     const seen = this.#byRequest.get(requestKey)
     if (seen) {
       const answer = this.#kept(seen)
@@ -161,7 +162,7 @@ export class OcspResponder {
     await this.#checkVersion()
     const kept = this.#kept(key)
     if (kept) {
-      this.#remember(request, key)
+      this.#byRequest.set(request, key)
       return kept
     }
     const now = this.#clock.now().getTime()
@@ -175,18 +176,9 @@ export class OcspResponder {
     if (certStatus.unknown === undefined && generation === this.#generation) {
       this.#presigned.delete(key) // the renewed answer goes last: the oldest are dropped first
       this.#presigned.set(key, signed)
-      this.#remember(request, key)
+      this.#byRequest.set(request, key)
     }
     return answerOf(signed, now)
-  }
-
-  /**
-   * A request's bytes name the pre-signed answer under `key`, for as many requests as answers are
-   * kept. Only requests of an ordinary size (one CertID is about 100 bytes): padded ones, which
-   * would make the memory an attacker's to fill, are parsed each time.
-   */
-  #remember(request: string, key: string): void {
-    if (request.length <= 512) this.#byRequest.set(request, key)
   }
 
   /**
