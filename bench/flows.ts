@@ -6,10 +6,12 @@
 // which a server with TRUST_PROXY=true takes, as behind its proxy): PostCert refuses proofs from
 // one address past 30 failed or unfinished ones in 15 minutes, and a benchmark's thousands of
 // people do not share one. Used by bench/run.ts and bench/login-flow.ts.
-import { randomInt, webcrypto } from 'node:crypto'
+import { createHash, randomInt, webcrypto } from 'node:crypto'
 import http from 'node:http'
 import * as client from 'openid-client'
 import { createLoginProof } from '../src/holders/keyfile/login-proof.ts'
+import { createSignatureCms } from '../src/holders/keyfile/signature-cms.ts'
+import { createSignatureJws } from '../src/holders/keyfile/signature-jws.ts'
 import { schemaDatabase, type createTestSchema } from '../test/helpers/db.ts'
 import { issueCertificate } from '../test/helpers/pki.ts'
 import { startTestServer } from '../test/helpers/server.ts'
@@ -43,11 +45,32 @@ export async function prepareLogins(schema: Awaited<ReturnType<typeof createTest
   }
 }
 
+/** The document of the benchmark's signatures, as a loan contract would be shown. */
+const CONTRACT = '# 대출 약정서\n\n제1조 대출 금액은 **1,500,000원**입니다.'
+
 /** What a page request answers; bodies are read whole. */
 interface Answer { status: number; location?: string; text: string }
 
 /** Kept-alive connections, as a browser keeps them (node:http: lighter than fetch for the load generator). */
 export const agent = new http.Agent({ keepAlive: true, maxSockets: 256 })
+
+/** HTTP Basic client authentication. */
+export const basic = (c: { client_id: string; client_secret: string }) => `Basic ${Buffer.from(`${c.client_id}:${c.client_secret}`).toString('base64')}`
+
+/** A form POST (a token or introspection request) over the kept-alive agent. */
+export function postForm(url: string, body: string, authorization: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', agent, headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => { text += chunk })
+      res.on('end', () => resolve({ status: res.statusCode!, text }))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
 
 /** openid-client's request body as bytes for node:http (it sends forms, JSON or bytes; never a stream here). */
 function bodyBytes(body: client.CustomFetchOptions['body']): string | Uint8Array | undefined {
@@ -117,6 +140,9 @@ class Browser {
   }
 }
 
+/** A token response as openid-client gives it (with its ID token's claims). */
+type Tokens = Awaited<ReturnType<typeof client.authorizationCodeGrant>>
+
 /** Logs holders in at the relying party, as its users would. */
 export class LoginDriver {
   readonly #issuer: string
@@ -137,15 +163,50 @@ export class LoginDriver {
   }
 
   /** One complete login, then userinfo; `offline` asks for a refresh token too. Returns the token response. */
-  async flow(holder: Holder, options: { offline?: boolean } = {}): Promise<client.TokenEndpointResponse> {
+  async flow(holder: Holder, options: { offline?: boolean } = {}): Promise<Tokens> {
+    const tokens = await this.#authorize(holder, options.offline ? { scope: 'openid profile offline_access', prompt: 'consent' } : {}, () => {
+      throw new Error('a signing page during a login')
+    })
+    await client.fetchUserInfo(this.#config, tokens.access_token, tokens.claims()!.sub)
+    return tokens
+  }
+
+  /**
+   * One complete electronic signature: the institution asks for the document to be signed, the
+   * holder logs in and signs it on the signing page (JWS and detached CMS, as the page's script
+   * does), and the institution takes its signature evidence with the code. Returns the signature's id.
+   */
+  async sign(holder: Holder): Promise<string> {
+    const detail = { type: 'postcert_signature', documents: [{ title: '대출 약정서', text: CONTRACT, text_format: 'markdown', sha256: createHash('sha256').update(CONTRACT).digest('base64url') }] }
+    const tokens = await this.#authorize(holder, { authorization_details: JSON.stringify([detail]) }, async (browser, path, page) => {
+      const payload = new TextEncoder().encode((JSON.parse(page.match(/id="sign-payload">([^<]+)</)![1]!) as { canonical: string }).canonical)
+      const signedAt = new Date()
+      const body = JSON.stringify({
+        jws: await createSignatureJws(holder.privateKey, holder.chain, payload, signedAt),
+        cms: Buffer.from(await createSignatureCms(holder.privateKey, holder.chain, payload, signedAt)).toString('base64'),
+      })
+      const signed = await browser.request(`${path}/sign/file`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': page.match(/data-csrf="([^"]+)"/)![1]! }, body })
+      if (signed.status !== 200) throw new Error(`signature: ${signed.status} ${signed.text}`)
+      return (JSON.parse(signed.text) as { redirect: string }).redirect
+    })
+    const [evidence] = (tokens.authorization_details ?? []) as { signature_id?: string }[]
+    const id = evidence?.signature_id
+    if (!id) throw new Error(`no signature evidence in the token response: ${JSON.stringify(tokens.authorization_details)}`)
+    return id
+  }
+
+  /**
+   * Authorization request -> login page -> certificate-file proof -> PostCert's pages (consent is
+   * approved, a signing page goes to `signing`) -> code -> tokens, in a fresh browser.
+   */
+  async #authorize(holder: Holder, extra: Record<string, string>, signing: (browser: Browser, path: string, page: string) => Promise<string>): Promise<Tokens> {
     const issuer = this.#issuer
     const browser = new Browser(issuer)
     const verifier = client.randomPKCECodeVerifier()
     const state = client.randomState()
     const url = client.buildAuthorizationUrl(this.#config, {
-      redirect_uri: this.#redirectUri, scope: options.offline ? 'openid profile offline_access' : 'openid profile', state,
-      code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
-      ...(options.offline ? { prompt: 'consent' } : {}),
+      redirect_uri: this.#redirectUri, scope: 'openid profile', state,
+      code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', ...extra,
     })
     const interaction = (await browser.request(url.pathname + url.search)).location!
     const uid = interaction.split('/').pop()!
@@ -163,6 +224,10 @@ export class LoginDriver {
       const target = new URL(next, issuer)
       if (target.origin !== issuer) break
       const res = await browser.request(target.pathname + target.search)
+      if (res.status === 200 && res.text.includes('id="sign-payload"')) {
+        next = await signing(browser, target.pathname, res.text)
+        continue
+      }
       if (res.status === 200) {
         // The consent page: the first login of this subscriber at the institution, or offline access asked.
         const consentCsrf = res.text.match(/name="csrf" value="([^"]+)"/)![1]!
@@ -171,10 +236,9 @@ export class LoginDriver {
         })).location!
         continue
       }
-      next = res.location!
+      if (!res.location) throw new Error(`${target.pathname}: ${res.status} ${res.text.slice(0, 200)}`)
+      next = res.location
     }
-    const tokens = await client.authorizationCodeGrant(this.#config, new URL(next), { pkceCodeVerifier: verifier, expectedState: state })
-    await client.fetchUserInfo(this.#config, tokens.access_token, tokens.claims()!.sub)
-    return tokens
+    return await client.authorizationCodeGrant(this.#config, new URL(next), { pkceCodeVerifier: verifier, expectedState: state })
   }
 }

@@ -13,14 +13,14 @@
 // It creates its own schema and drops it afterwards. WEB_CONCURRENCY reaches the server.
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
-import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { toPem } from '../src/ca/x509.ts'
 import { CpuMeter, taggedUrl } from './cpu.ts'
-import { agent, LoginDriver, prepareLogins, type Holder } from './flows.ts'
+import { agent, basic, LoginDriver, postForm, prepareLogins, type Holder } from './flows.ts'
+import { loop } from './loop.ts'
 import { createTestSchema } from '../test/helpers/db.ts'
 import { openssl } from '../test/helpers/pki.ts'
 import { newMasterKey, runCli, startServerProcess } from '../test/helpers/process.ts'
@@ -82,7 +82,6 @@ const server = await startServerProcess(env)
 const meter = new CpuMeter(server.child.pid!, process.env.DATABASE_URL, applicationName)
 await meter.open()
 const driver = await LoginDriver.discover(issuer, redirectUri, rp)
-const basic = (c: { client_id: string; client_secret: string }) => `Basic ${Buffer.from(`${c.client_id}:${c.client_secret}`).toString('base64')}`
 const form = { 'content-type': 'application/x-www-form-urlencoded' }
 let logins = 0
 const rows: Row[] = []
@@ -99,21 +98,21 @@ try {
     await measure('client_credentials', 'tokens/s', () => cannon({ url: `${issuer}/token`, method: 'POST', headers: { authorization: basic(service), ...form }, body: 'grant_type=client_credentials' }))
   }
   if (only.has('introspection')) {
-    const token = (JSON.parse((await post('/token', 'grant_type=client_credentials', basic(service))).text) as { access_token: string }).access_token
+    const token = (JSON.parse((await postForm(`${issuer}/token`, 'grant_type=client_credentials', basic(service))).text) as { access_token: string }).access_token
     await measure('introspection', 'req/s', () => cannon({ url: `${issuer}/token/introspection`, method: 'POST', headers: { authorization: basic(service), ...form }, body: `token=${token}` }))
   }
   if (only.has('refresh')) {
     // One rotating chain per connection: each refresh spends its token and continues with the next.
     const chains = await Promise.all(Array.from({ length: connections }, async (_, i) => (await driver.flow(holders[i % holders.length]!, { offline: true })).refresh_token!))
     logins += connections
-    await measure('refresh (rotating)', 'tokens/s', () => loop(async (worker) => {
-      const answer = await post('/token', `grant_type=refresh_token&refresh_token=${chains[worker]}`, basic(rp))
+    await measure('refresh (rotating)', 'tokens/s', () => loop({ workers: connections, seconds }, async (worker) => {
+      const answer = await postForm(`${issuer}/token`, `grant_type=refresh_token&refresh_token=${chains[worker]}`, basic(rp))
       if (answer.status !== 200) throw new Error(`refresh: ${answer.status} ${answer.text}`)
       chains[worker] = (JSON.parse(answer.text) as { refresh_token: string }).refresh_token
     }))
   }
   if (only.has('logins')) {
-    await measure('logins (6 requests)', 'flows/s', () => loop(async (worker, i) => {
+    await measure('logins (6 requests)', 'flows/s', () => loop({ workers: connections, seconds }, async (worker, i) => {
       await driver.flow(holders[(worker + i * connections) % holders.length]!)
       logins++
     }))
@@ -129,10 +128,10 @@ try {
     const target = Number(args.sessions)
     const started = performance.now()
     while (logins < target) {
-      await loop(async (worker, i) => {
+      await loop({ workers: connections, seconds, stop: () => logins >= target }, async (worker, i) => {
         await driver.flow(holders[(worker + i * connections) % holders.length]!)
         logins++
-      }, () => logins >= target)
+      })
     }
     const rss = Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))?.[1]) / 1024
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
@@ -171,42 +170,6 @@ async function measure(name: string, unit: string, run: () => Promise<{ ops: num
 async function cannon(options: autocannon.Options) {
   const result = await autocannon({ duration: seconds, connections, ...options })
   return { ops: result.requests.total - result.non2xx, p50: result.latency.p50, p99: result.latency.p99, errors: result.non2xx + result.errors }
-}
-
-/** `connections` workers, each running `step` one after another for `seconds` (or until `stop`). */
-async function loop(step: (worker: number, i: number) => Promise<void>, stop: () => boolean = () => false) {
-  const latencies: number[] = []
-  let errors = 0
-  const end = Date.now() + seconds * 1000
-  await Promise.all(Array.from({ length: connections }, async (_, worker) => {
-    for (let i = 0; Date.now() < end && !stop(); i++) {
-      const started = performance.now()
-      try {
-        await step(worker, i)
-        latencies.push(performance.now() - started)
-      } catch {
-        errors++
-      }
-    }
-  }))
-  latencies.sort((a, b) => a - b)
-  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0
-  return { ops: latencies.length, p50: pct(0.5), p99: pct(0.99), errors }
-}
-
-/** A form POST over the kept-alive agent. */
-function post(pathname: string, body: string, authorization: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(`${issuer}${pathname}`, { method: 'POST', agent, headers: { authorization, ...form } }, (res) => {
-      let text = ''
-      res.setEncoding('utf8')
-      res.on('data', (chunk: string) => { text += chunk })
-      res.on('end', () => resolve({ status: res.statusCode!, text }))
-      res.on('error', reject)
-    })
-    req.on('error', reject)
-    req.end(body)
-  })
 }
 
 /** OCSP requests made by openssl: one with a nonce (answered live), and GET paths without (pre-signed). */
