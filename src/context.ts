@@ -14,6 +14,7 @@ import { CertificateAuthority } from './ca/authority.ts'
 import { CrlPublisher } from './ca/crl.ts'
 import { CaHierarchy } from './ca/hierarchy.ts'
 import { OcspResponder } from './ca/ocsp.ts'
+import { StatusSource } from './ca/status-version.ts'
 import { judgeCertificate, StaticCheckCache, type Verdict } from './ca/verdict.ts'
 import { EnrollmentService } from './enrollment/enrollment-service.ts'
 import { HttpIdentityVerifier } from './enrollment/identity/http-identity-verifier.ts'
@@ -163,6 +164,8 @@ export class AppContext {
   readonly logger: Logger
   readonly clock: Clock
   readonly db: Database
+  /** The streaming replica that certificate status reads may go to (DATABASE_READ_URL). */
+  readonly #replica: Database | undefined
   readonly box: SealedBox
   readonly secrets: SecretStore
   readonly signingKeys: SigningKeyStore
@@ -320,12 +323,18 @@ export class AppContext {
       settings: { issuer: config.issuer, validityDays: config.certValidityDays, renewalWindowDays: config.renewalWindowDays },
     })
     this.approvals = new Approvals({ db, clock, audit: this.audit, authority: this.authority, box: this.box, token: config.pkcs11 })
-    this.crl = o.crl ?? new CrlPublisher(db, this.ca, clock, { minIntervalSeconds: config.crlMinIntervalSeconds, logger: this.logger })
+    // Certificate status reads (OCSP, the CRL's scan) go to a streaming replica that has caught up, when one is set.
+    const readUrl = config.database.kind === 'postgres' ? config.database.readUrl : undefined
+    this.#replica = readUrl ? connectDatabase({ kind: 'postgres', url: readUrl, poolSize: config.database.kind === 'postgres' ? config.database.poolSize : undefined }) : undefined
+    const statuses = new StatusSource(db, this.#replica, {
+      onReplicaError: (err) => this.logger.warn({ cause: (err as Error).message }, 'the read replica (DATABASE_READ_URL) failed: status reads go to the database for a few seconds'),
+    })
+    this.crl = o.crl ?? new CrlPublisher(db, this.ca, clock, { minIntervalSeconds: config.crlMinIntervalSeconds, logger: this.logger, source: statuses })
     this.metrics.watchCrlAge(async () => {
       const thisUpdate = await this.crl.publishedAt()
       return thisUpdate && (clock.now().getTime() - thisUpdate.getTime()) / 1000
     })
-    this.ocsp = o.ocsp ?? new OcspResponder(db, this.ca, clock, { validitySeconds: config.ocspValiditySeconds })
+    this.ocsp = o.ocsp ?? new OcspResponder(db, this.ca, clock, { validitySeconds: config.ocspValiditySeconds, source: statuses })
     this.limiter = o.limiter ?? new RateLimiter(db, clock)
     this.subscribers = o.subscribers ?? new SubscriberStore({ db, clock })
     this.sms = o.sms ?? (config.smsGateway ? new HttpSmsGateway(config.smsGateway.url, config.smsGateway.token) : new SandboxSmsGateway(db, clock))
@@ -429,6 +438,7 @@ export class AppContext {
     this.ca.close()
     await this.tally.flush().catch((err: unknown) => this.logger.warn({ err }, 'the dashboard\'s last counts were not saved'))
     await this.db.destroy()
+    await this.#replica?.destroy()
   }
 }
 

@@ -54,3 +54,9 @@ export const OPERATOR_REVOCATION_REASONS = REVOCATION_REASONS.filter((r): r is E
  * replaces them all; renewal replaces one by one.
  */
 export const MAX_CERTIFICATES_IN_USE = 2
+
+/** How often a read replica found behind the status version is asked for its version again (status-version.ts). */
+export const REPLICA_RECHECK_MS = 100
+
+/** How long a read replica that failed is left alone: requests meanwhile do not wait for it to time out. */
+export const REPLICA_RETRY_MS = 5_000

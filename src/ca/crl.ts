@@ -9,7 +9,7 @@ import { CRL_NEXT_UPDATE_MS, CRL_REFRESH_MS } from './constants.ts'
 import { encodeCrl, encodeEntry } from './crl-encoder.ts'
 import type { CaHierarchy, IssuingCa } from './hierarchy.ts'
 import { reasonCode } from './reasons.ts'
-import { statusVersion } from './status-version.ts'
+import { StatusSource, statusVersion } from './status-version.ts'
 import { x509 } from './x509.ts'
 
 /** Revoked certificates read per query while building. */
@@ -49,8 +49,12 @@ export class CrlPublisher {
   /** The last CRL read or built, by number: a large CRL is read from the database once, not per request. */
   #served: Crl | undefined
 
-  constructor(db: Database, hierarchy: CaHierarchy, clock: Clock, options: { minIntervalSeconds?: number; logger?: Logger } = {}) {
+  readonly #source: StatusSource
+
+  /** `source`: where the revoked certificates are read (a replica that has caught up); the database by default. */
+  constructor(db: Database, hierarchy: CaHierarchy, clock: Clock, options: { minIntervalSeconds?: number; logger?: Logger; source?: StatusSource } = {}) {
     this.#db = db
+    this.#source = options.source ?? new StatusSource(db)
     this.#hierarchy = hierarchy
     this.#clock = clock
     this.#minIntervalMs = (options.minIntervalSeconds ?? 10) * 1000
@@ -112,26 +116,8 @@ export class CrlPublisher {
     const thisUpdate = this.#clock.now()
     const nextUpdate = new Date(thisUpdate.getTime() + CRL_NEXT_UPDATE_MS)
     const expiredBefore = new Date(thisUpdate.getTime() - CRL_NEXT_UPDATE_MS)
-    const entries: Buffer[] = []
-    let after = ''
-    for (;;) {
-      const page = await this.#db.selectFrom('certificate')
-        .select(['serial', 'revoked_at', 'revocation_reason', 'status'])
-        .where('issuer_id', '=', ca.id).where('status', '!=', 'good').where('serial', '>', after)
-        .where('not_after', '>', expiredBefore)
-        .orderBy('serial').limit(PAGE_SIZE).execute() // certificate_crl_idx
-      for (let i = 0; i < page.length; i++) {
-        const e = page[i]!
-        entries.push(encodeEntry({
-          serial: e.serial, revokedAt: e.revoked_at!,
-          reason: e.status === 'hold' ? x509.X509CrlReason.certificateHold : reasonCode(e.revocation_reason),
-        }))
-        if (i % ENCODE_SLICE === ENCODE_SLICE - 1) await yieldToEventLoop()
-      }
-      if (page.length < PAGE_SIZE) break
-      after = page.at(-1)!.serial
-      await yieldToEventLoop()
-    }
+    // The scan of a national CRL is the heavy read: a replica that has replayed the version takes it.
+    const entries = await this.#source.read(version, (db) => revokedEntries(db, ca, expiredBefore))
     const der = await encodeCrl({ issuerName: issuerName(ca), authorityKeyId: authorityKeyId(ca), thisUpdate, nextUpdate, number }, entries, ca.signer)
     const row = { issuer_id: ca.id, number, der: new Uint8Array(der), this_update: thisUpdate, next_update: nextUpdate, status_version: version }
     return await this.#db.transaction().execute(async (trx) => {
@@ -149,6 +135,31 @@ export class CrlPublisher {
   #fresh(row: { this_update: Date; status_version: string }, version: string): boolean {
     return row.status_version === version && this.#clock.now().getTime() - row.this_update.getTime() < CRL_REFRESH_MS
   }
+}
+
+/** The CRL entries of the issuing CA's revoked and suspended certificates that have not long expired, by serial. */
+async function revokedEntries(db: Database, ca: IssuingCa, expiredBefore: Date): Promise<Buffer[]> {
+  const entries: Buffer[] = []
+  let after = ''
+  for (;;) {
+    const page = await db.selectFrom('certificate')
+      .select(['serial', 'revoked_at', 'revocation_reason', 'status'])
+      .where('issuer_id', '=', ca.id).where('status', '!=', 'good').where('serial', '>', after)
+      .where('not_after', '>', expiredBefore)
+      .orderBy('serial').limit(PAGE_SIZE).execute() // certificate_crl_idx
+    for (let i = 0; i < page.length; i++) {
+      const e = page[i]!
+      entries.push(encodeEntry({
+        serial: e.serial, revokedAt: e.revoked_at!,
+        reason: e.status === 'hold' ? x509.X509CrlReason.certificateHold : reasonCode(e.revocation_reason),
+      }))
+      if (i % ENCODE_SLICE === ENCODE_SLICE - 1) await yieldToEventLoop()
+    }
+    if (page.length < PAGE_SIZE) break
+    after = page.at(-1)!.serial
+    await yieldToEventLoop()
+  }
+  return entries
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve))

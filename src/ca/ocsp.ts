@@ -11,7 +11,7 @@ import { OCSP_MAX_REQUESTS, OCSP_PRESIGNED_MAX, OCSP_VERSION_CHECK_MS } from './
 import type { CaHierarchy, IssuingCa } from './hierarchy.ts'
 import { BoundedMap } from '../util/bounded-map.ts'
 import { reasonCode } from './reasons.ts'
-import { statusVersion } from './status-version.ts'
+import { StatusSource, statusVersion } from './status-version.ts'
 import { canonicalSerial } from './x509.ts'
 
 const SHA256 = '2.16.840.1.101.3.4.2.1'
@@ -72,8 +72,12 @@ export class OcspResponder {
   #versionCheckedAt = -Infinity
   #versionCheck: Promise<void> | undefined
 
-  constructor(db: Database, hierarchy: CaHierarchy, clock: Clock, options: { validitySeconds: number }) {
+  readonly #source: StatusSource
+
+  /** `source`: where statuses are read (a replica that has caught up, statuses.ts); the database by default. */
+  constructor(db: Database, hierarchy: CaHierarchy, clock: Clock, options: { validitySeconds: number; source?: StatusSource }) {
     this.#db = db
+    this.#source = options.source ?? new StatusSource(db)
     this.#hierarchy = hierarchy
     this.#clock = clock
     this.#validityMs = options.validitySeconds * 1000
@@ -131,6 +135,8 @@ export class OcspResponder {
 
   /** A status changed on this instance (committed): no pre-signed response is served again. */
   statusChanged(): void {
+    // The next status read learns the new version first: a replica that has not replayed it is passed over.
+    this.#versionCheckedAt = -Infinity
     this.#generation++
     this.#presigned.clear()
     this.#byRequest.clear()
@@ -138,6 +144,8 @@ export class OcspResponder {
 
   /** The certificates' statuses now, signed now, with the request's nonce if any. */
   async #live(issuer: IssuerHashes, certIDs: CertID[], nonce?: Extension): Promise<Buffer> {
+    // With a replica, the version it must have replayed (read from the database at most a second ago).
+    if (this.#source.replicated) await this.#checkVersion()
     const now = seconds(this.#clock.now())
     const responses: SingleResponse[] = []
     for (const certID of certIDs) responses.push(new SingleResponse({ certID, certStatus: await this.#statusOf(certID, issuer), thisUpdate: now }))
@@ -190,13 +198,16 @@ export class OcspResponder {
     if (!this.#versionDue()) return
     this.#versionCheck ??= (async () => {
       const started = performance.now()
+      const generation = this.#generation
       try {
         const version = await statusVersion(this.#db)
+        // A change committed here while reading may be newer than what was read: read again next time.
+        const current = generation === this.#generation
         if (version !== this.#version) {
           this.#version = version
           this.statusChanged()
         }
-        this.#versionCheckedAt = started
+        if (current) this.#versionCheckedAt = started
       } finally {
         this.#versionCheck = undefined
       }
@@ -207,10 +218,11 @@ export class OcspResponder {
   async #statusOf(certId: CertID, issuer: IssuerHashes): Promise<CertStatus> {
     if (!isOurs(certId, issuer)) return new CertStatus({ unknown: null })
     const serial = canonicalSerial(Buffer.from(certId.serialNumber).toString('hex'))
-    const row = await this.#db.selectFrom('certificate')
+    // A certificate the replica does not have yet (just issued) is looked for in the database too.
+    const row = await this.#source.read(this.#version, (db) => db.selectFrom('certificate')
       .select(['status', 'revoked_at', 'revocation_reason'])
       .where('serial', '=', serial).where('issuer_id', '=', issuer.ca.id)
-      .executeTakeFirst() // primary key
+      .executeTakeFirst(), (found) => !found) // primary key
     if (!row) return new CertStatus({ unknown: null })
     if (row.status === 'good') return new CertStatus({ good: null })
     return new CertStatus({

@@ -42,6 +42,9 @@ describe('configuration', () => {
     assert.deepEqual(buildConfig({ DATABASE_URL: 'postgres://u@db/postcert' }).database, { kind: 'postgres', url: 'postgres://u@db/postcert', poolSize: 10 })
     assert.deepEqual(buildConfig({ DATABASE_URL: 'postgres://u@db/postcert', DATABASE_OWNER_URL: 'postgres://o@db/postcert', DATABASE_POOL_SIZE: '40' }).database,
       { kind: 'postgres', url: 'postgres://u@db/postcert', ownerUrl: 'postgres://o@db/postcert', poolSize: 40 })
+    // A streaming replica for certificate status reads (#19).
+    assert.deepEqual(buildConfig({ DATABASE_URL: 'postgres://u@db/postcert', DATABASE_READ_URL: 'postgres://u@replica/postcert' }).database,
+      { kind: 'postgres', url: 'postgres://u@db/postcert', poolSize: 10, readUrl: 'postgres://u@replica/postcert' })
   })
 
   it('treats empty variables as unset', () => {
@@ -79,6 +82,8 @@ describe('configuration', () => {
     ['a PUBLIC_URL with a query', { PUBLIC_URL: 'https://id.example.kr/?x=1' }, /^PUBLIC_URL must not have a query/],
     ['a MySQL DATABASE_URL', { DATABASE_URL: 'mysql://x@y/z' }, /^DATABASE_URL must be a postgres/],
     ['an owner role without the server\'s', { DATABASE_OWNER_URL: 'postgres://owner@db/x' }, /^DATABASE_OWNER_URL needs DATABASE_URL/],
+    ['a read replica without its database', { DATABASE_READ_URL: 'postgres://u@replica/x' }, /^DATABASE_READ_URL needs DATABASE_URL/],
+    ['a read replica that is not PostgreSQL', { DATABASE_URL: 'postgres://u@db/x', DATABASE_READ_URL: 'http://replica/x' }, /^DATABASE_READ_URL must be a postgres/],
     ['an unknown NODE_ENV', { NODE_ENV: 'staging' }, /^NODE_ENV must be development, test or production/],
     ['an unknown LOG_LEVEL', { LOG_LEVEL: 'loud' }, /^LOG_LEVEL must be one of/],
     ['a TRUST_PROXY that is not a boolean', { TRUST_PROXY: 'maybe' }, /^TRUST_PROXY must be true or false/],
