@@ -17,12 +17,11 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
-import { toPem } from '../src/ca/x509.ts'
 import { CpuMeter, taggedUrl } from './cpu.ts'
-import { agent, basic, LoginDriver, postForm, prepareLogins, type Holder } from './flows.ts'
+import { agent, basic, LoginDriver, postForm, prepareLogins } from './flows.ts'
 import { loop } from './loop.ts'
+import { ocspRequestsFor } from './ocsp-requests.ts'
 import { createTestSchema } from '../test/helpers/db.ts'
-import { openssl } from '../test/helpers/pki.ts'
 import { newMasterKey, runCli, startServerProcess } from '../test/helpers/process.ts'
 import { freePort, tempDir } from '../test/helpers/server.ts'
 
@@ -77,7 +76,7 @@ console.log(`preparing (${commit}) ...`)
 const { rp, holders } = await prepareLogins(schema, { issuer, masterKey, redirectUri, subscribers: 64 })
 const added = await runCli(['clients', 'add', '--name', 'Bench Service', '--grant-type', 'client_credentials'], env)
 const service = JSON.parse(added.stdout) as { client_id: string; client_secret: string }
-const ocspRequests = await prepareOcsp(holders)
+const ocspRequests = await ocspRequestsFor(holders)
 const server = await startServerProcess(env)
 const meter = new CpuMeter(server.child.pid!, process.env.DATABASE_URL, applicationName)
 await meter.open()
@@ -170,21 +169,6 @@ async function measure(name: string, unit: string, run: () => Promise<{ ops: num
 async function cannon(options: autocannon.Options) {
   const result = await autocannon({ duration: seconds, connections, ...options })
   return { ops: result.requests.total - result.non2xx, p50: result.latency.p50, p99: result.latency.p99, errors: result.non2xx + result.errors }
-}
-
-/** OCSP requests made by openssl: one with a nonce (answered live), and GET paths without (pre-signed). */
-async function prepareOcsp(certificates: Holder[]): Promise<{ withNonce: Buffer; get: string[] }> {
-  const dir = tempDir('postcert-bench-ocsp-')
-  const file = (name: string) => path.join(dir, name)
-  fs.writeFileSync(file('issuing.pem'), toPem(certificates[0]!.chain[1]!, 'CERTIFICATE'))
-  const get: string[] = []
-  for (const [i, holder] of certificates.entries()) {
-    fs.writeFileSync(file(`${i}.pem`), toPem(holder.chain[0]!, 'CERTIFICATE'))
-    await openssl(['ocsp', '-no_nonce', '-issuer', file('issuing.pem'), '-cert', file(`${i}.pem`), '-reqout', file(`${i}.req`)])
-    get.push(`/pki/ocsp/${encodeURIComponent(fs.readFileSync(file(`${i}.req`)).toString('base64'))}`)
-  }
-  await openssl(['ocsp', '-issuer', file('issuing.pem'), '-cert', file('0.pem'), '-reqout', file('nonce.req')])
-  return { withNonce: fs.readFileSync(file('nonce.req')), get }
 }
 
 /** The change from a saved run, workload by workload. */

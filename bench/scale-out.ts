@@ -8,9 +8,15 @@
 //     --seconds N        per workload and node count (10); the kill run lasts twice as long
 //     --connections N    concurrent connections, or browsers for logins and signatures (16)
 //     --keep             keep the schema afterwards (its name is printed), to look into
+//     --replica          a PostgreSQL primary with a streaming replica of its own (bench/replica.ts,
+//                        on ports of their own; DATABASE_URL is not used): the nodes read
+//                        certificate statuses from the replica (DATABASE_READ_URL)
+// After the kill run, a certificate is revoked from the CLI and live OCSP requests (with a nonce)
+// through the proxy show how soon every node answers revoked.
 // It creates its own schema and drops it afterwards unless kept. The proxy passes the client's
 // X-Forwarded-For through, as an internal balancer behind the operator's TLS proxy does
 // (TRUST_PROXY=true, one hop): each benchmark browser comes from an address of its own.
+import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -18,21 +24,25 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import pg from 'pg'
+import { singleStatus } from '../src/ca/ocsp.ts'
+import { x509 } from '../src/ca/x509.ts'
 import { storageKeySql } from '../src/oidc/adapter.ts'
 import { agent, basic, LoginDriver, postForm, prepareLogins } from './flows.ts'
 import { loop } from './loop.ts'
+import { ocspRequestsFor } from './ocsp-requests.ts'
+import { ReplicaPair } from './replica.ts'
 import { createTestSchema } from '../test/helpers/db.ts'
 import { newMasterKey, runCli, startServerProcess, type ServerProcess } from '../test/helpers/process.ts'
 import { freePort, tempDir } from '../test/helpers/server.ts'
 
 const { values: args } = parseArgs({
-  options: { nodes: { type: 'string', default: '3' }, seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '16' }, keep: { type: 'boolean', default: false } },
+  options: { nodes: { type: 'string', default: '3' }, seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '16' }, keep: { type: 'boolean', default: false }, replica: { type: 'boolean', default: false } },
 })
 const nodeCount = Number(args.nodes)
 const seconds = Number(args.seconds)
 const connections = Number(args.connections)
-if (!process.env.DATABASE_URL) {
-  console.error('set DATABASE_URL (the nodes share one PostgreSQL)')
+if (!process.env.DATABASE_URL && !args.replica) {
+  console.error('set DATABASE_URL (the nodes share one PostgreSQL), or give --replica')
   process.exit(2)
 }
 if (!Number.isInteger(nodeCount) || nodeCount < 2) {
@@ -92,16 +102,21 @@ class Balancer {
   }
 }
 
+const pair = args.replica ? await ReplicaPair.start() : undefined
+if (pair) process.env.DATABASE_URL = pair.primaryUrl
 const schema = await createTestSchema()
 const proxyPort = await freePort()
 const issuer = `http://127.0.0.1:${proxyPort}`
 const redirectUri = 'https://bench.example.kr/cb'
 const masterKey = Buffer.from(newMasterKey(), 'base64url')
 const work = tempDir('postcert-scale-out-')
-const env = { ...schema.env, PUBLIC_URL: issuer, POSTCERT_MASTER_KEY: masterKey.toString('base64url'), LOG_LEVEL: 'warn', TRUST_PROXY: 'true' }
+const env = { ...schema.env, PUBLIC_URL: issuer, POSTCERT_MASTER_KEY: masterKey.toString('base64url'), LOG_LEVEL: 'warn', TRUST_PROXY: 'true', DATA_DIR: path.join(work, 'cli'),
+  // The same schema and role on the replica.
+  ...(pair ? { DATABASE_READ_URL: Object.assign(new URL(schema.env.DATABASE_URL!), { port: new URL(pair.replicaUrl).port }).href } : {}) }
 
 console.log('preparing ...')
 const { rp, holders } = await prepareLogins(schema, { issuer, masterKey, redirectUri, subscribers: 64 })
+const ocsp = await ocspRequestsFor(holders)
 const service = JSON.parse((await runCli(['clients', 'add', '--name', 'Bench Service', '--grant-type', 'client_credentials'], env)).stdout) as { client_id: string; client_secret: string }
 const nodes: { port: number; server: ServerProcess }[] = []
 for (let i = 0; i < nodeCount; i++) {
@@ -118,16 +133,18 @@ try {
   await proxy.stop()
   const holderOf = (worker: number, i: number) => holders[(worker + i * connections) % holders.length]!
 
-  console.log(`\nthrough haproxy: ${seconds} s per workload, ${connections} connections; nodes, PostgreSQL, haproxy and this load generator on ${os.availableParallelism()} cores`)
-  console.log(`${'nodes'.padEnd(6)} ${'tokens/s'.padStart(10)} ${'logins/s'.padStart(10)} ${'signatures/s'.padStart(13)} ${'errors'.padStart(7)}`)
+  console.log(`\nthrough haproxy: ${seconds} s per workload, ${connections} connections; nodes, PostgreSQL${pair ? ' (primary and replica)' : ''}, haproxy and this load generator on ${os.availableParallelism()} cores`)
+  console.log(`${'nodes'.padEnd(6)} ${'tokens/s'.padStart(10)} ${'logins/s'.padStart(10)} ${'signatures/s'.padStart(13)} ${'OCSP live/s'.padStart(12)} ${'errors'.padStart(7)}`)
   for (let n = 1; n <= nodes.length; n++) {
     proxy = await Balancer.start(n)
     const tokens = await autocannon({ url: `${issuer}/token`, method: 'POST', duration: seconds, connections, headers: { authorization: basic(service), 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' })
     const logins = await loop({ workers: connections, seconds }, async (worker, i) => { await driver.flow(holderOf(worker, i)) })
     const signatures = await loop({ workers: connections, seconds }, async (worker, i) => { await driver.sign(holderOf(worker, i)) })
+    const statuses = await autocannon({ url: `${issuer}/pki/ocsp`, method: 'POST', duration: seconds, connections, headers: { 'content-type': 'application/ocsp-request' }, body: ocsp.withNonce })
     await proxy.stop()
-    const errors = tokens.non2xx + tokens.errors + logins.errors + signatures.errors
-    console.log(`${String(n).padEnd(6)} ${((tokens.requests.total - tokens.non2xx) / seconds).toFixed(0).padStart(10)} ${(logins.ops / seconds).toFixed(0).padStart(10)} ${(signatures.ops / seconds).toFixed(1).padStart(13)} ${String(errors).padStart(7)}`)
+    const errors = tokens.non2xx + tokens.errors + logins.errors + signatures.errors + statuses.non2xx + statuses.errors
+    const rate = (result: autocannon.Result) => ((result.requests.total - result.non2xx) / seconds).toFixed(0)
+    console.log(`${String(n).padEnd(6)} ${rate(tokens).padStart(10)} ${(logins.ops / seconds).toFixed(0).padStart(10)} ${(signatures.ops / seconds).toFixed(1).padStart(13)} ${rate(statuses).padStart(12)} ${String(errors).padStart(7)}`)
   }
 
   // The kill run: logins, signatures and tokens at once through all the nodes; the last node is
@@ -174,13 +191,52 @@ try {
   const after = window(2, seconds)
   console.log(`  before the kill: ${(before.ok / seconds).toFixed(0)} operations/s, ${before.failed} failed; from 2 s after it: ${(after.ok / Math.max(1, seconds - 2)).toFixed(0)} operations/s, ${after.failed} failed`)
   await consistency()
+  proxy = await Balancer.start(nodes.length - 1)
+  await revocationReach()
+  await proxy.stop()
 } finally {
   await proxy?.stop()
   for (const { server } of nodes) await server.stop()
   agent.destroy()
   if (args.keep) console.log(`schema ${schema.schema} kept`)
   else await schema.dropSchema()
+  await pair?.stop()
   fs.rmSync(work, { recursive: true, force: true })
+}
+
+/**
+ * How soon a revocation reaches live OCSP answers on every node: the first holder's certificate is
+ * revoked from the CLI (another process, as an operator would), while requests with a nonce go
+ * through the proxy to the nodes in turn; reported from the CLI's exit (its commit came before).
+ */
+async function revocationReach(): Promise<void> {
+  const serial = new x509.X509Certificate(holders[0]!.chain[0]!).serialNumber
+  const ask = async () => {
+    const res = await fetch(`${issuer}/pki/ocsp`, { method: 'POST', headers: { 'content-type': 'application/ocsp-request' }, body: ocsp.withNonce })
+    return singleStatus(new Uint8Array(await res.arrayBuffer()))
+  }
+  assert(await ask() === 'good', 'the certificate is good before its revocation')
+  const revoked = await runCli(['certificates', 'revoke', serial, '--reason', 'keyCompromise', '--yes'], env)
+  if (revoked.code !== 0) throw new Error(`revoke: ${revoked.stderr}`)
+  const committed = performance.now()
+  let first: number | undefined
+  let lastGood: number | undefined
+  let answers = 0
+  while (performance.now() - committed < 2_500) {
+    const answer = await ask()
+    const at = performance.now() - committed
+    answers++
+    if (answer === 'revoked') first ??= at
+    else lastGood = at
+  }
+  console.log(`\nrevocation reach (${answers} live OCSP answers over 2.5 s through the proxy, ${nodes.length - 1} nodes${pair ? ', statuses read from the replica' : ''}):`)
+  console.log(`  first 'revoked' ${first?.toFixed(0) ?? '(never)'} ms after the CLI's exit; last 'good' ${lastGood === undefined ? '(none after the exit)' : `${lastGood.toFixed(0)} ms after it`}`)
+  if (pair) {
+    // Statistics reach the views within about a second of a statement.
+    await new Promise((r) => setTimeout(r, 1500))
+    const scans = await pair.scans(schema.schema, 'certificate')
+    console.log(`  the replica's replay lag at the end: ${await pair.lagBytes()} bytes of WAL; scans of the certificate table over the whole run: ${scans.replica} on the replica, ${scans.primary} on the primary`)
+  }
 }
 
 /**
