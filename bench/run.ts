@@ -6,7 +6,7 @@
 //     --seconds N        per workload (10)
 //     --connections N    concurrent connections, or browsers for logins (16)
 //     --only a,b         these workloads only (discovery, client_credentials, introspection, refresh,
-//                        logins, ocsp_live, ocsp_presigned, memory)
+//                        logins, signatures, ocsp_live, ocsp_presigned, memory)
 //     --sessions N       the memory row logs in until this many logins were made in all (10000)
 //     --save FILE        where the results go as JSON (bench/results/<commit>.json by default)
 //     --compare FILE     a saved run (e.g. the previous commit's) to print the change against
@@ -25,7 +25,7 @@ import { createTestSchema } from '../test/helpers/db.ts'
 import { newMasterKey, runCli, startServerProcess } from '../test/helpers/process.ts'
 import { freePort, tempDir } from '../test/helpers/server.ts'
 
-const WORKLOADS = ['discovery', 'client_credentials', 'introspection', 'refresh', 'logins', 'ocsp_live', 'ocsp_presigned', 'memory'] as const
+const WORKLOADS = ['discovery', 'client_credentials', 'introspection', 'refresh', 'logins', 'signatures', 'ocsp_live', 'ocsp_presigned', 'memory'] as const
 type Workload = (typeof WORKLOADS)[number]
 
 const { values: args } = parseArgs({
@@ -113,6 +113,12 @@ try {
   if (only.has('logins')) {
     await measure('logins (6 requests)', 'flows/s', () => loop({ workers: connections, seconds }, async (worker, i) => {
       await driver.flow(holders[(worker + i * connections) % holders.length]!)
+      logins++
+    }))
+  }
+  if (only.has('signatures')) {
+    await measure('signatures', 'signatures/s', () => loop({ workers: connections, seconds }, async (worker, i) => {
+      await driver.sign(holders[(worker + i * connections) % holders.length]!)
       logins++
     }))
   }

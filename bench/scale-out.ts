@@ -50,7 +50,7 @@ if (!Number.isInteger(nodeCount) || nodeCount < 2) {
   process.exit(2)
 }
 
-/** haproxy in front of the first `n` nodes: round robin, health checks every 300 ms, a refused connection retried on another node. */
+/** haproxy in front of the first `n` nodes: round robin, readiness checks every 300 ms, a refused connection retried on another node. */
 class Balancer {
   readonly #child: ChildProcess
   #log = ''
@@ -70,7 +70,7 @@ class Balancer {
       // reached a node is sent again (a POST may have done its work).
       '  retries 3', '  option redispatch 1', '  retry-on conn-failure',
       'frontend postcert', `  bind 127.0.0.1:${proxyPort}`, '  default_backend nodes',
-      'backend nodes', '  balance roundrobin', '  option httpchk GET /healthz', '  default-server inter 300ms fall 2 rise 2',
+      'backend nodes', '  balance roundrobin', '  option httpchk GET /readyz', '  default-server inter 300ms fall 2 rise 2',
       ...nodes.slice(0, n).map((node, i) => `  server node${i + 1} 127.0.0.1:${node.port} check`),
     ].join('\n') + '\n')
     const child = spawn('haproxy', ['-f', config, '-db'], { stdio: ['ignore', 'pipe', 'pipe'] })
