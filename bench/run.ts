@@ -10,7 +10,8 @@
 //     --sessions N       the memory row logs in until this many logins were made in all (10000)
 //     --save FILE        where the results go as JSON (bench/results/<commit>.json by default)
 //     --compare FILE     a saved run (e.g. the previous commit's) to print the change against
-// It creates its own schema and drops it afterwards. WEB_CONCURRENCY reaches the server.
+// It creates its own schema and drops it afterwards. WEB_CONCURRENCY reaches the server, and so
+// does SERVER_NODE_OPTIONS (as its NODE_OPTIONS) and SERVER_MALLOC_ARENA_MAX (as MALLOC_ARENA_MAX).
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -22,7 +23,7 @@ import { agent, basic, LoginDriver, postForm, prepareLogins } from './flows.ts'
 import { loop } from './loop.ts'
 import { ocspRequestsFor } from './ocsp-requests.ts'
 import { createTestSchema } from '../test/helpers/db.ts'
-import { newMasterKey, runCli, startServerProcess } from '../test/helpers/process.ts'
+import { newMasterKey, runCli, START_ARGS, startServerProcess } from '../test/helpers/process.ts'
 import { freePort, tempDir } from '../test/helpers/server.ts'
 
 const WORKLOADS = ['discovery', 'client_credentials', 'introspection', 'refresh', 'logins', 'signatures', 'ocsp_live', 'ocsp_presigned', 'memory'] as const
@@ -67,6 +68,7 @@ const masterKey = Buffer.from(newMasterKey(), 'base64url')
 const applicationName = `postcert-bench-${schema.schema}`
 const dataDir = tempDir('postcert-bench-')
 const env = { ...schema.env, DATABASE_URL: taggedUrl(schema.env.DATABASE_URL!, applicationName), PORT: String(port), PUBLIC_URL: issuer, DATA_DIR: dataDir, POSTCERT_MASTER_KEY: masterKey.toString('base64url'), LOG_LEVEL: 'warn', WEB_CONCURRENCY: process.env.WEB_CONCURRENCY,
+  NODE_OPTIONS: process.env.SERVER_NODE_OPTIONS, MALLOC_ARENA_MAX: process.env.SERVER_MALLOC_ARENA_MAX,
   // Each browser of the logins comes from an address of its own (flows.ts).
   TRUST_PROXY: 'true' }
 
@@ -77,7 +79,8 @@ const { rp, holders } = await prepareLogins(schema, { issuer, masterKey, redirec
 const added = await runCli(['clients', 'add', '--name', 'Bench Service', '--grant-type', 'client_credentials'], env)
 const service = JSON.parse(added.stdout) as { client_id: string; client_secret: string }
 const ocspRequests = await ocspRequestsFor(holders)
-const server = await startServerProcess(env)
+// With the Node flags `npm start` gives it, as it ships.
+const server = await startServerProcess(env, { args: START_ARGS })
 const meter = new CpuMeter(server.child.pid!, process.env.DATABASE_URL, applicationName)
 await meter.open()
 const driver = await LoginDriver.discover(issuer, redirectUri, rp)
@@ -140,8 +143,8 @@ try {
     }
     const rss = Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))?.[1]) / 1024
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
-    const heap = Number(/^nodejs_heap_size_used_bytes (\S+)/m.exec(metrics)?.[1]) / 2 ** 20
-    const note = `RSS ${rss.toFixed(0)} MB, heap in use ${heap.toFixed(0)} MB after ${logins} logins (${((performance.now() - started) / 1000).toFixed(0)} s to reach them)`
+    const mb = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(metrics)?.[1]) / 2 ** 20
+    const note = `RSS ${rss.toFixed(0)} MB, heap in use ${mb('nodejs_heap_size_used_bytes').toFixed(0)} MB of ${mb('nodejs_heap_size_total_bytes').toFixed(0)}, external ${mb('nodejs_external_memory_bytes').toFixed(0)} MB after ${logins} logins (${((performance.now() - started) / 1000).toFixed(0)} s to reach them)`
     rows.push({ name: 'memory', unit: 'MB RSS', rate: rss, p50: 0, p99: 0, errors: 0, serverMs: 0, postgresMs: 0, note })
     console.log(`${'memory'.padEnd(20)} ${note}`)
   }

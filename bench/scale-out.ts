@@ -32,7 +32,7 @@ import { loop } from './loop.ts'
 import { ocspRequestsFor } from './ocsp-requests.ts'
 import { ReplicaPair } from './replica.ts'
 import { createTestSchema } from '../test/helpers/db.ts'
-import { newMasterKey, runCli, startServerProcess, type ServerProcess } from '../test/helpers/process.ts'
+import { newMasterKey, runCli, START_ARGS, startServerProcess, type ServerProcess } from '../test/helpers/process.ts'
 import { freePort, tempDir } from '../test/helpers/server.ts'
 
 const { values: args } = parseArgs({
@@ -121,7 +121,7 @@ const service = JSON.parse((await runCli(['clients', 'add', '--name', 'Bench Ser
 const nodes: { port: number; server: ServerProcess }[] = []
 for (let i = 0; i < nodeCount; i++) {
   const port = await freePort()
-  nodes.push({ port, server: await startServerProcess({ ...env, PORT: String(port), DATA_DIR: path.join(work, `node-${i + 1}`) }) })
+  nodes.push({ port, server: await startServerProcess({ ...env, PORT: String(port), DATA_DIR: path.join(work, `node-${i + 1}`) }, { args: START_ARGS }) })
 }
 let proxy: Balancer | undefined
 

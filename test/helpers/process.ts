@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -21,6 +22,12 @@ export function childEnv(env: Record<string, string | undefined>): NodeJS.Proces
     NODE_ENV: 'test', LOG_LEVEL: 'info', ADMIN_PORT: 'off', ...env,
   }
 }
+
+/** The server's command line as `npm start` has it (package.json: its Node flags), without npm in between. */
+export const START_ARGS = [
+  ...(JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(' ').filter((a) => a.startsWith('--')),
+  path.join(ROOT, 'src/main.ts'),
+]
 
 export const newMasterKey = () => randomBytes(32).toString('base64url')
 
