@@ -117,7 +117,7 @@ export class CrlPublisher {
     const nextUpdate = new Date(thisUpdate.getTime() + CRL_NEXT_UPDATE_MS)
     const expiredBefore = new Date(thisUpdate.getTime() - CRL_NEXT_UPDATE_MS)
     // The scan of a national CRL is the heavy read: a replica that has replayed the version takes it.
-    const entries = await this.#source.read(version, (db) => revokedEntries(db, ca, expiredBefore))
+    const entries = await this.#source.scan(version, (trx) => revokedEntries(trx, ca, expiredBefore))
     const der = await encodeCrl({ issuerName: issuerName(ca), authorityKeyId: authorityKeyId(ca), thisUpdate, nextUpdate, number }, entries, ca.signer)
     const row = { issuer_id: ca.id, number, der: new Uint8Array(der), this_update: thisUpdate, next_update: nextUpdate, status_version: version }
     return await this.#db.transaction().execute(async (trx) => {

@@ -11,7 +11,7 @@ import { OCSP_MAX_REQUESTS, OCSP_PRESIGNED_MAX, OCSP_VERSION_CHECK_MS } from './
 import type { CaHierarchy, IssuingCa } from './hierarchy.ts'
 import { BoundedMap } from '../util/bounded-map.ts'
 import { reasonCode } from './reasons.ts'
-import { StatusSource, statusVersion } from './status-version.ts'
+import { StatusSource, statusVersion, versionText } from './status-version.ts'
 import { canonicalSerial } from './x509.ts'
 
 const SHA256 = '2.16.840.1.101.3.4.2.1'
@@ -74,7 +74,7 @@ export class OcspResponder {
 
   readonly #source: StatusSource
 
-  /** `source`: where statuses are read (a replica that has caught up, statuses.ts); the database by default. */
+  /** `source`: where statuses are read (a replica that has caught up: status-version.ts); the database by default. */
   constructor(db: Database, hierarchy: CaHierarchy, clock: Clock, options: { validitySeconds: number; source?: StatusSource }) {
     this.#db = db
     this.#source = options.source ?? new StatusSource(db)
@@ -218,11 +218,16 @@ export class OcspResponder {
   async #statusOf(certId: CertID, issuer: IssuerHashes): Promise<CertStatus> {
     if (!isOurs(certId, issuer)) return new CertStatus({ unknown: null })
     const serial = canonicalSerial(Buffer.from(certId.serialNumber).toString('hex'))
-    // A certificate the replica does not have yet (just issued) is looked for in the database too.
-    const row = await this.#source.read(this.#version, (db) => db.selectFrom('certificate')
-      .select(['status', 'revoked_at', 'revocation_reason'])
-      .where('serial', '=', serial).where('issuer_id', '=', issuer.ca.id)
-      .executeTakeFirst(), (found) => !found) // primary key
+    // With the status version of the same snapshot (a replica's answer counts only if it has
+    // caught up); a certificate the replica does not have yet (just issued) is looked for in the database too.
+    const row = await this.#source.read(this.#version, async (db) => {
+      const found = await db.selectFrom('certificate_status_version as v')
+        .leftJoin('certificate as c', (join) => join.on('c.serial', '=', serial).on('c.issuer_id', '=', issuer.ca.id))
+        .select(['v.version', 'c.status', 'c.revoked_at', 'c.revocation_reason'])
+        .where('v.id', '=', 1)
+        .executeTakeFirst() // both primary keys
+      return { version: versionText(found?.version), value: found?.status ? { status: found.status, revoked_at: found.revoked_at, revocation_reason: found.revocation_reason } : undefined }
+    }, (value) => !value)
     if (!row) return new CertStatus({ unknown: null })
     if (row.status === 'good') return new CertStatus({ good: null })
     return new CertStatus({

@@ -16,30 +16,39 @@ export async function statusChanged(trx: DatabaseTransaction): Promise<void> {
 /** The version now. */
 export async function statusVersion(db: Database): Promise<string> {
   const row = await db.selectFrom('certificate_status_version').select('version').where('id', '=', 1).executeTakeFirst() // primary key
-  return `v${row?.version ?? 0}`
+  return versionText(row?.version)
 }
+
+/** The version as statusVersion gives it, from the column's value. */
+export const versionText = (version: number | string | undefined | null) => `v${version ?? 0}`
 
 /** The version's number ('v12' -> 12). */
 const versionNumber = (version: string) => Number(version.slice(1))
 
+/** What a status read gives: its value, and the status version of the database that answered it, read in the same snapshot. */
+export interface Versioned<T> {
+  version: string
+  value: T
+}
+
 /**
  * Where certificate statuses are read from: a streaming replica of the database when one is
- * configured (DATABASE_READ_URL) and it has replayed the status version the caller knows from the
- * database itself, otherwise the database. Every status change moves the version in its own
- * transaction, and a replica replays transactions in commit order: a replica at version v or later
- * shows every status change up to v. A replica that is behind, or that fails, is passed over for
- * the database (a failed one for REPLICA_RETRY_MS, reported once); its reads never make an answer fail.
+ * configured (DATABASE_READ_URL), otherwise the database. Every status change moves the version
+ * in its own transaction, and a replica replays transactions in commit order, so a replica whose
+ * snapshot is at version v shows every status change up to v. Each read says the version of the
+ * snapshot it read (in the same statement or transaction), and a replica's answer is taken only
+ * when that version is at least the one the caller knows from the database: this holds for each
+ * answer, whichever replica behind a pool of them gave it. A replica that is behind is passed
+ * over for REPLICA_RECHECK_MS, one that fails for REPLICA_RETRY_MS (reported once); its reads
+ * never make an answer fail.
  */
 export class StatusSource {
   readonly #primary: Database
   readonly #replica: Database | undefined
   readonly #onReplicaError: (err: unknown) => void
-  /** The highest version the replica was seen at (it only moves forward). */
-  #replicaAt = -1
-  /** When the replica's version was last read: behind, it is read again at most every REPLICA_RECHECK_MS. */
-  #replicaCheckedAt = -Infinity
-  /** Until when a replica that failed is not asked. */
-  #replicaDownUntil = -Infinity
+  /** Until when the replica is not asked: it was behind, or it failed. */
+  #skipReplicaUntil = -Infinity
+  #failing = false
 
   constructor(primary: Database, replica?: Database, options: { onReplicaError?: (err: unknown) => void } = {}) {
     this.#primary = primary
@@ -53,38 +62,38 @@ export class StatusSource {
   }
 
   /**
-   * Runs `query` on the replica when it has replayed `version` (read from the database), else on
-   * the database. `again` (a row the replica may not have yet, such as a certificate just issued)
-   * sends the query to the database as well.
+   * Runs `query` on the replica, and takes its answer if the replica had replayed `version` (read
+   * from the database); otherwise runs it on the database. `again` (a row the replica may not
+   * have yet, such as a certificate just issued) sends the query to the database as well.
    */
-  async read<T>(version: string | undefined, query: (db: Database) => Promise<T>, again: (result: T) => boolean = () => false): Promise<T> {
-    if (this.#replica && version !== undefined && performance.now() >= this.#replicaDownUntil && await this.#caughtUp(versionNumber(version))) {
+  async read<T>(version: string | undefined, query: (db: Database) => Promise<Versioned<T>>, again: (value: T) => boolean = () => false): Promise<T> {
+    if (this.#replica && version !== undefined && performance.now() >= this.#skipReplicaUntil) {
       try {
-        const result = await query(this.#replica)
-        if (!again(result)) return result
+        const answer = await query(this.#replica)
+        this.#failing = false
+        if (versionNumber(answer.version) < versionNumber(version)) this.#skipReplicaUntil = performance.now() + REPLICA_RECHECK_MS
+        else if (!again(answer.value)) return answer.value
       } catch (err) {
-        this.#failed(err)
+        if (!this.#failing) this.#onReplicaError(err)
+        this.#failing = true
+        this.#skipReplicaUntil = performance.now() + REPLICA_RETRY_MS
       }
     }
-    return await query(this.#primary)
+    return (await query(this.#primary)).value
   }
 
-  async #caughtUp(version: number): Promise<boolean> {
-    if (this.#replicaAt >= version) return true
-    // Behind a moment ago: the database answers meanwhile, without a read of the replica per request.
-    if (performance.now() - this.#replicaCheckedAt < REPLICA_RECHECK_MS) return false
-    this.#replicaCheckedAt = performance.now()
-    try {
-      this.#replicaAt = Math.max(this.#replicaAt, versionNumber(await statusVersion(this.#replica!)))
-    } catch (err) {
-      this.#failed(err)
-      return false
-    }
-    return this.#replicaAt >= version
-  }
-
-  #failed(err: unknown): void {
-    if (performance.now() >= this.#replicaDownUntil) this.#onReplicaError(err)
-    this.#replicaDownUntil = performance.now() + REPLICA_RETRY_MS
+  /**
+   * Runs `scan` (several statements) in one read-only snapshot: on the replica if that snapshot
+   * has replayed `version`, otherwise on the database.
+   */
+  async scan<T>(version: string, scan: (trx: DatabaseTransaction) => Promise<T>): Promise<T> {
+    const value = await this.read(version, (db) => db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute(async (trx) => {
+      const at = await statusVersion(trx)
+      // A snapshot behind the version is not scanned: its answer would be passed over.
+      return { version: at, value: versionNumber(at) < versionNumber(version) ? undefined : { scanned: await scan(trx) } }
+    }))
+    // The database's own version never goes back, so its snapshot is never behind.
+    if (!value) throw new Error(`the database is behind status version ${version}`)
+    return value.scanned
   }
 }
