@@ -153,7 +153,9 @@ for (const backend of BACKENDS) {
     })
 
     it('reads due certificates a hundred at a time, to the last', async () => {
-      const subscribers = await Promise.all(Array.from({ length: 205 }, () => subscriber(server)))
+      // Ten at a time: 205 issuances at once queue on the pool past its connect timeout on a busy machine.
+      const subscribers: Awaited<ReturnType<typeof subscriber>>[] = []
+      while (subscribers.length < 205) subscribers.push(...await Promise.all(Array.from({ length: Math.min(10, 205 - subscribers.length) }, () => subscriber(server))))
       daysBefore(clock, subscribers[0]!.certificate.notAfter, 30)
       assert.equal(await reminders().run(), 205)
       for (const s of subscribers) assert.equal((await inbox(server, s.phone)).length, 1, s.phone)
