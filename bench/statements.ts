@@ -1,6 +1,8 @@
 // Counts the SQL statements each request of a login and of a refresh sends to PostgreSQL, with
 // their text, against an in-process PostCert: where round trips can still be saved. Run by hand:
-//   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test node bench/statements.ts
+//   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench:statements
+// The login is driven as the test harness drives it, which asks for one more challenge than the
+// login page does (its page already carries one): two statements more than a browser's login.
 import pg from 'pg'
 import * as client from 'openid-client'
 import { systemClock } from '../src/util/clock.ts'
