@@ -48,6 +48,7 @@ export class StatusSource {
   readonly #onReplicaError: (err: unknown) => void
   /** Until when the replica is not asked: it was behind, or it failed. */
   #skipReplicaUntil = -Infinity
+  /** Whether the last read of the replica failed: a failure is reported once, until one succeeds. */
   #failing = false
 
   constructor(primary: Database, replica?: Database, options: { onReplicaError?: (err: unknown) => void } = {}) {
@@ -67,33 +68,51 @@ export class StatusSource {
    * have yet, such as a certificate just issued) sends the query to the database as well.
    */
   async read<T>(version: string | undefined, query: (db: Database) => Promise<Versioned<T>>, again: (value: T) => boolean = () => false): Promise<T> {
-    if (this.#replica && version !== undefined && performance.now() >= this.#skipReplicaUntil) {
+    if (this.#replica && version !== undefined && this.#replicaAsked()) {
       try {
         const answer = await query(this.#replica)
         this.#failing = false
-        if (versionNumber(answer.version) < versionNumber(version)) this.#skipReplicaUntil = performance.now() + REPLICA_RECHECK_MS
+        if (versionNumber(answer.version) < versionNumber(version)) this.#behind()
         else if (!again(answer.value)) return answer.value
       } catch (err) {
-        if (!this.#failing) this.#onReplicaError(err)
-        this.#failing = true
-        this.#skipReplicaUntil = performance.now() + REPLICA_RETRY_MS
+        this.#failed(err)
       }
     }
     return (await query(this.#primary)).value
   }
 
   /**
-   * Runs `scan` (several statements) in one read-only snapshot: on the replica if that snapshot
-   * has replayed `version`, otherwise on the database.
+   * Runs `scan` (several statements): on the replica in one read-only snapshot if that snapshot
+   * has replayed `version`, otherwise on the database as it is (its version never goes back).
    */
-  async scan<T>(version: string, scan: (trx: DatabaseTransaction) => Promise<T>): Promise<T> {
-    const value = await this.read(version, (db) => db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute(async (trx) => {
-      const at = await statusVersion(trx)
-      // A snapshot behind the version is not scanned: its answer would be passed over.
-      return { version: at, value: versionNumber(at) < versionNumber(version) ? undefined : { scanned: await scan(trx) } }
-    }))
-    // The database's own version never goes back, so its snapshot is never behind.
-    if (!value) throw new Error(`the database is behind status version ${version}`)
-    return value.scanned
+  async scan<T>(version: string, scan: (db: Database) => Promise<T>): Promise<T> {
+    if (this.#replica && this.#replicaAsked()) {
+      try {
+        const answer = await this.#replica.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute(async (trx) => {
+          // A snapshot behind the version is not scanned: its answer would be passed over.
+          return versionNumber(await statusVersion(trx)) < versionNumber(version) ? undefined : { scanned: await scan(trx) }
+        })
+        this.#failing = false
+        if (answer) return answer.scanned
+        this.#behind()
+      } catch (err) {
+        this.#failed(err)
+      }
+    }
+    return await scan(this.#primary)
+  }
+
+  #replicaAsked(): boolean {
+    return performance.now() >= this.#skipReplicaUntil
+  }
+
+  #behind(): void {
+    this.#skipReplicaUntil = performance.now() + REPLICA_RECHECK_MS
+  }
+
+  #failed(err: unknown): void {
+    if (!this.#failing) this.#onReplicaError(err)
+    this.#failing = true
+    this.#skipReplicaUntil = performance.now() + REPLICA_RETRY_MS
   }
 }
