@@ -324,8 +324,8 @@ export class AppContext {
     })
     this.approvals = new Approvals({ db, clock, audit: this.audit, authority: this.authority, box: this.box, token: config.pkcs11 })
     // Certificate status reads (OCSP, the CRL's scan) go to a streaming replica that has caught up, when one is set.
-    const readUrl = config.database.kind === 'postgres' ? config.database.readUrl : undefined
-    this.#replica = readUrl ? connectDatabase({ kind: 'postgres', url: readUrl, poolSize: config.database.kind === 'postgres' ? config.database.poolSize : undefined }) : undefined
+    const database = config.database
+    this.#replica = database.kind === 'postgres' && database.readUrl ? connectDatabase({ kind: 'postgres', url: database.readUrl, poolSize: database.poolSize }) : undefined
     const statuses = new StatusSource(db, this.#replica, {
       onReplicaError: (err) => this.logger.warn({ cause: (err as Error).message }, 'the read replica (DATABASE_READ_URL) failed: status reads go to the database for a few seconds'),
     })

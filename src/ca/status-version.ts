@@ -68,15 +68,12 @@ export class StatusSource {
    * have yet, such as a certificate just issued) sends the query to the database as well.
    */
   async read<T>(version: string | undefined, query: (db: Database) => Promise<Versioned<T>>, again: (value: T) => boolean = () => false): Promise<T> {
-    if (this.#replica && version !== undefined && this.#replicaAsked()) {
-      try {
-        const answer = await query(this.#replica)
-        this.#failing = false
-        if (versionNumber(answer.version) < versionNumber(version)) this.#behind()
-        else if (!again(answer.value)) return answer.value
-      } catch (err) {
-        this.#failed(err)
-      }
+    if (version !== undefined) {
+      const answer = await this.#fromReplica(async (replica) => {
+        const { version: at, value } = await query(replica)
+        return versionNumber(at) < versionNumber(version) ? undefined : { value }
+      })
+      if (answer && !again(answer.value)) return answer.value
     }
     return (await query(this.#primary)).value
   }
@@ -86,33 +83,29 @@ export class StatusSource {
    * has replayed `version`, otherwise on the database as it is (its version never goes back).
    */
   async scan<T>(version: string, scan: (db: Database) => Promise<T>): Promise<T> {
-    if (this.#replica && this.#replicaAsked()) {
-      try {
-        const answer = await this.#replica.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute(async (trx) => {
-          // A snapshot behind the version is not scanned: its answer would be passed over.
-          return versionNumber(await statusVersion(trx)) < versionNumber(version) ? undefined : { scanned: await scan(trx) }
-        })
-        this.#failing = false
-        if (answer) return answer.scanned
-        this.#behind()
-      } catch (err) {
-        this.#failed(err)
-      }
+    const answer = await this.#fromReplica((replica) => replica.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute(async (trx) => {
+      // A snapshot behind the version is not scanned: its answer would be passed over.
+      return versionNumber(await statusVersion(trx)) < versionNumber(version) ? undefined : { value: await scan(trx) }
+    }))
+    return answer ? answer.value : await scan(this.#primary)
+  }
+
+  /**
+   * The replica's answer to `attempt`, or undefined: no replica, skipped for now, behind (the
+   * attempt's undefined; skipped for REPLICA_RECHECK_MS) or failing (skipped for REPLICA_RETRY_MS).
+   */
+  async #fromReplica<T>(attempt: (replica: Database) => Promise<{ value: T } | undefined>): Promise<{ value: T } | undefined> {
+    if (!this.#replica || performance.now() < this.#skipReplicaUntil) return undefined
+    try {
+      const answer = await attempt(this.#replica)
+      this.#failing = false
+      if (!answer) this.#skipReplicaUntil = performance.now() + REPLICA_RECHECK_MS
+      return answer
+    } catch (err) {
+      if (!this.#failing) this.#onReplicaError(err)
+      this.#failing = true
+      this.#skipReplicaUntil = performance.now() + REPLICA_RETRY_MS
+      return undefined
     }
-    return await scan(this.#primary)
-  }
-
-  #replicaAsked(): boolean {
-    return performance.now() >= this.#skipReplicaUntil
-  }
-
-  #behind(): void {
-    this.#skipReplicaUntil = performance.now() + REPLICA_RECHECK_MS
-  }
-
-  #failed(err: unknown): void {
-    if (!this.#failing) this.#onReplicaError(err)
-    this.#failing = true
-    this.#skipReplicaUntil = performance.now() + REPLICA_RETRY_MS
   }
 }
