@@ -57,19 +57,27 @@ export const agent = new http.Agent({ keepAlive: true, maxSockets: 256 })
 /** HTTP Basic client authentication. */
 export const basic = (c: { client_id: string; client_secret: string }) => `Basic ${Buffer.from(`${c.client_id}:${c.client_secret}`).toString('base64')}`
 
-/** A form POST (a token or introspection request) over the kept-alive agent. */
-export function postForm(url: string, body: string, authorization: string): Promise<{ status: number; text: string }> {
+/** What an exchange over the shared agent gives: the response's status, headers and whole body. */
+interface Exchanged { status: number; headers: http.IncomingHttpHeaders; rawHeaders: string[]; body: Buffer }
+
+/** One request over the kept-alive agent, its response body read whole. */
+function exchange(url: string, init: { method?: string; headers?: http.OutgoingHttpHeaders; body?: string | Uint8Array }): Promise<Exchanged> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', agent, headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
-      let text = ''
-      res.setEncoding('utf8')
-      res.on('data', (chunk: string) => { text += chunk })
-      res.on('end', () => resolve({ status: res.statusCode!, text }))
+    const req = http.request(url, { method: init.method ?? 'GET', headers: init.headers, agent }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks) }))
       res.on('error', reject)
     })
     req.on('error', reject)
-    req.end(body)
+    req.end(init.body)
   })
+}
+
+/** A form POST (a token or introspection request) over the kept-alive agent. */
+export async function postForm(url: string, body: string, authorization: string): Promise<{ status: number; text: string }> {
+  const res = await exchange(url, { method: 'POST', headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' }, body })
+  return { status: res.status, text: res.body.toString('utf8') }
 }
 
 /** openid-client's request body as bytes for node:http (it sends forms, JSON or bytes; never a stream here). */
@@ -86,21 +94,11 @@ function bodyBytes(body: client.CustomFetchOptions['body']): string | Uint8Array
  * CPU than fetch, leaving more for the server). The relying party still does everything it would
  * (client authentication, PKCE, ID token signature and claims checks).
  */
-export function fetchOverAgent(url: string, options: client.CustomFetchOptions): Promise<Response> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: options.method, headers: options.headers, agent }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (chunk: Buffer) => chunks.push(chunk))
-      res.on('end', () => {
-        const headers = new Headers()
-        for (let i = 0; i < res.rawHeaders.length; i += 2) headers.append(res.rawHeaders[i]!, res.rawHeaders[i + 1]!)
-        resolve(new Response(res.statusCode === 204 ? null : Buffer.concat(chunks), { status: res.statusCode, headers }))
-      })
-      res.on('error', reject)
-    })
-    req.on('error', reject)
-    req.end(bodyBytes(options.body))
-  })
+export async function fetchOverAgent(url: string, options: client.CustomFetchOptions): Promise<Response> {
+  const res = await exchange(url, { method: options.method, headers: options.headers, body: bodyBytes(options.body) })
+  const headers = new Headers()
+  for (let i = 0; i < res.rawHeaders.length; i += 2) headers.append(res.rawHeaders[i]!, res.rawHeaders[i + 1]!)
+  return new Response(res.status === 204 ? null : res.body, { status: res.status, headers })
 }
 
 /** A browser's cookie jar, as small as a load generator can make it: name=value, sent on the paths it was set for. */
@@ -113,20 +111,11 @@ class Browser {
     this.#issuer = issuer
   }
 
-  request(path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
+  async request(path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
     const cookie = [...this.#cookies].filter(([, c]) => path.startsWith(c.path)).map(([name, c]) => `${name}=${c.value}`).join('; ')
-    return new Promise((resolve, reject) => {
-      const req = http.request(`${this.#issuer}${path}`, { method: init.method ?? 'GET', agent, headers: { ...init.headers, 'x-forwarded-for': this.#address, ...(cookie ? { cookie } : {}) } }, (res) => {
-        for (const line of res.headers['set-cookie'] ?? []) this.#keep(line)
-        let text = ''
-        res.setEncoding('utf8')
-        res.on('data', (chunk: string) => { text += chunk })
-        res.on('end', () => resolve({ status: res.statusCode!, location: res.headers.location, text }))
-        res.on('error', reject)
-      })
-      req.on('error', reject)
-      req.end(init.body)
-    })
+    const res = await exchange(`${this.#issuer}${path}`, { ...init, headers: { ...init.headers, 'x-forwarded-for': this.#address, ...(cookie ? { cookie } : {}) } })
+    for (const line of res.headers['set-cookie'] ?? []) this.#keep(line)
+    return { status: res.status, location: res.headers.location, text: res.body.toString('utf8') }
   }
 
   #keep(line: string): void {

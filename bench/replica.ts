@@ -17,6 +17,17 @@ function binDir(): string {
   return path.join(root, versions[0]!, 'bin')
 }
 
+/** One statement on its own connection. */
+async function query<R extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<R[]> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    return (await client.query<R>(text, values)).rows
+  } finally {
+    await client.end()
+  }
+}
+
 export class ReplicaPair {
   readonly primaryUrl: string
   readonly replicaUrl: string
@@ -57,27 +68,15 @@ export class ReplicaPair {
 
   /** How far behind the primary the replica's replay is now, in bytes of WAL. */
   async lagBytes(): Promise<number> {
-    const client = new pg.Client({ connectionString: this.primaryUrl })
-    await client.connect()
-    try {
-      const { rows } = await client.query<{ lag: string | null }>('select pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) as lag from pg_stat_replication')
-      return Number(rows[0]?.lag ?? Number.NaN)
-    } finally {
-      await client.end()
-    }
+    const [row] = await query<{ lag: string | null }>(this.primaryUrl, 'select pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) as lag from pg_stat_replication')
+    return Number(row?.lag ?? Number.NaN)
   }
 
   /** Index and sequential scans of a table so far, on the primary and on the replica (each counts its own). */
   async scans(schema: string, table: string): Promise<{ primary: number; replica: number }> {
     const read = async (url: string) => {
-      const client = new pg.Client({ connectionString: url })
-      await client.connect()
-      try {
-        const { rows } = await client.query<{ scans: string | null }>('select coalesce(idx_scan, 0) + coalesce(seq_scan, 0) as scans from pg_stat_user_tables where schemaname = $1 and relname = $2', [schema, table])
-        return Number(rows[0]?.scans ?? 0)
-      } finally {
-        await client.end()
-      }
+      const [row] = await query<{ scans: string | null }>(url, 'select coalesce(idx_scan, 0) + coalesce(seq_scan, 0) as scans from pg_stat_user_tables where schemaname = $1 and relname = $2', [schema, table])
+      return Number(row?.scans ?? 0)
     }
     return { primary: await read(this.primaryUrl), replica: await read(this.replicaUrl) }
   }
@@ -96,10 +95,7 @@ export class ReplicaPair {
   async #waitStreaming(): Promise<void> {
     const deadline = Date.now() + 30_000
     for (;;) {
-      const client = new pg.Client({ connectionString: this.primaryUrl })
-      await client.connect()
-      const { rows } = await client.query<{ state: string }>('select state from pg_stat_replication')
-      await client.end()
+      const rows = await query<{ state: string }>(this.primaryUrl, 'select state from pg_stat_replication')
       if (rows[0]?.state === 'streaming') return
       if (Date.now() > deadline) throw new Error(`the replica is not streaming (${rows[0]?.state ?? 'not connected'}); see ${this.#dir}/replica.log`)
       await new Promise((r) => setTimeout(r, 200))
