@@ -12,7 +12,8 @@
 //                        on ports of their own; DATABASE_URL is not used): the nodes read
 //                        certificate statuses from the replica (DATABASE_READ_URL)
 // After the kill run, a certificate is revoked from the CLI and live OCSP requests (with a nonce)
-// through the proxy show how soon every node answers revoked.
+// through the proxy show how soon every node answers revoked; then its file is tried for logins
+// and signatures on every node, as a thief would.
 // It creates its own schema and drops it afterwards unless kept. The proxy passes the client's
 // X-Forwarded-For through, as an internal balancer behind the operator's TLS proxy does
 // (TRUST_PROXY=true, one hop): each benchmark browser comes from an address of its own.
@@ -233,6 +234,12 @@ async function revocationReach(): Promise<void> {
   }
   console.log(`\nrevocation reach (${answers} live OCSP answers over 2.5 s through the proxy, ${nodes.length - 1} nodes${pair ? ', statuses read from the replica' : ''}):`)
   console.log(`  first 'revoked' ${first?.toFixed(0) ?? '(never)'} ms after the CLI's exit; last 'good' ${lastGood === undefined ? '(none after the exit)' : `${lastGood.toFixed(0)} ms after it`}`)
+  // A thief holding the revoked certificate file tries it on every node, for a login and a signature.
+  const driver = await LoginDriver.discover(issuer, redirectUri, rp)
+  const tries = 4 * (nodes.length - 1)
+  const outcomes = await Promise.all(Array.from({ length: tries }, (_, i) => (i % 2 ? driver.sign(holders[0]!) : driver.flow(holders[0]!)).then(() => 'accepted', (err: Error) => err.message.slice(0, 60))))
+  const accepted = outcomes.filter((o) => o === 'accepted').length
+  console.log(`  the revoked certificate file, tried ${tries} times (logins and signatures, over the nodes): ${accepted} accepted; refused with ${[...new Set(outcomes.filter((o) => o !== 'accepted'))].join(' | ')}`)
   if (pair) {
     // Statistics reach the views within about a second of a statement.
     await new Promise((r) => setTimeout(r, 1500))
