@@ -25,7 +25,7 @@ try {
   const holder = await h.subscriber()
   // The first login registers; the second is what a returning citizen does.
   await h.login(rp, holder)
-  const counted = async (name: string, step: () => Promise<unknown>) => {
+  const counted = async <T>(name: string, step: () => Promise<T>): Promise<T> => {
     log.length = 0
     const result = await step()
     console.log(`\n${name}: ${log.length} statements`)
@@ -34,7 +34,9 @@ try {
   }
   await counted('a returning login, whole', () => h.login(rp, holder))
   const { tokens } = await h.login(rp, holder, { scope: 'openid offline_access', prompt: 'consent' })
-  await counted('refresh', () => client.refreshTokenGrant(rp.config, tokens.refresh_token!))
+  const refreshed = await counted('refresh', () => client.refreshTokenGrant(rp.config, tokens.refresh_token!))
+  await counted('userinfo', () => client.fetchUserInfo(rp.config, refreshed.access_token, client.skipSubjectCheck))
+  await counted('introspection of a login\'s access token', () => client.tokenIntrospection(rp.config, refreshed.access_token))
 } finally {
   await server.close()
 }

@@ -7,6 +7,7 @@ import type { Clock } from '../util/clock.ts'
 import { BoundedMap } from '../util/bounded-map.ts'
 import type { TtlCache } from '../util/ttl-cache.ts'
 import { LOOKED_UP_TOGETHER, TokenLookup } from './token-lookup.ts'
+import type { HeldConsumption, RequestRows } from './request-rows.ts'
 
 /** Every model oidc-provider persists; the contract tests run against each one. */
 export const OIDC_MODELS = [
@@ -37,8 +38,8 @@ export interface AdapterDeps {
    * provider's adapters keep each client found for CLIENT_CACHE_SECONDS, secret unsealed.
    */
   clientCache?: TtlCache<AdapterPayload>
-  /** Rows another statement already read, for the find that follows (see RowHandover). */
-  handover?: RowHandover
+  /** What a request read ahead or held back, for its own later statements (see RequestRows). */
+  requests?: RequestRows
   /** One statement for a token looked up as several kinds at once (token-lookup.ts). */
   tokens?: TokenLookup
 }
@@ -49,6 +50,10 @@ export interface StoredRow {
   consumed_at: Date | null
   /** False when the certificate of the row's login is no longer good (see USABLE); rows of no login are usable. */
   usable?: boolean
+  /** A token's grant, read with it (GRANT_OF): its storage key and row, null when not live. */
+  grant_key?: string | null
+  grant_payload?: string | null
+  grant_consumed_at?: Date | null
 }
 
 /** Used once: consumed conditionally, a lost race is a reuse (see consume). */
@@ -84,30 +89,6 @@ export function loginBinding(model: string, payload: AdapterPayload): LoginBindi
       return typeof p.sessionUid === 'string' ? { sessionUid: p.sessionUid, authTime: time(p.extra?.auth_time) } : undefined
     default:
       return undefined
-  }
-}
-
-/**
- * A row that a wider statement already read (a registration with its grant), given to the
- * adapter's next find of exactly that row, so oidc-provider's own find, with its checks, runs
- * without a second round trip. Giving and finding happen with no await in between, so the row
- * is as fresh as a second read would be. One slot: whatever is not taken at once is dropped.
- */
-export class RowHandover {
-  #entry?: { model: string; key: string; row: StoredRow }
-
-  give(model: string, key: string, row: StoredRow): void {
-    this.#entry = { model, key, row }
-  }
-
-  take(model: string, key: string): StoredRow | undefined {
-    const entry = this.#entry
-    this.#entry = undefined
-    return entry?.model === model && entry.key === key ? entry.row : undefined
-  }
-
-  clear(): void {
-    this.#entry = undefined
   }
 }
 
@@ -170,12 +151,20 @@ export class PostgresAdapter implements Adapter {
       sealed_id: SEALED_ID_MODELS.has(this.#model) ? this.#sealId(id, key) : null,
       expires_at: expiresIn ? new Date(clock.now().getTime() + expiresIn * 1000) : null,
     }
-    const { rows: [written] } = await db.executeQuery<{ certificate_serial: string | null }>(CompiledQuery.raw(SQL.upsert, [
+    const values = [
       this.#model, key, row.payload, row.grant_id, row.uid, row.user_code, row.sealed_id, row.expires_at,
       binding && 'serial' in binding ? binding.serial : null,
       binding && 'sessionUid' in binding ? binding.sessionUid : null,
       binding && 'sessionUid' in binding ? binding.authTime : null,
-    ]))
+    ]
+    // The refresh token this one replaces is consumed in the same statement: none is written
+    // unless this request's consumption is the one that succeeds (see consume).
+    const rotated = await this.#beforeWrite(this.#model === 'RefreshToken')
+    const { rows } = await db.executeQuery<{ certificate_serial: string | null }>(rotated
+      ? CompiledQuery.raw(SQL.rotate, [...values, rotated.at, rotated.key])
+      : CompiledQuery.raw(SQL.upsert, values))
+    if (rotated && rows.length === 0) await reused(this.#deps.db, 'RefreshToken', rotated.key)
+    const [written] = rows
     // A code or token of a login its certificate's status change ended while this request ran (it
     // read the code or refresh token just before): refused here, rather than answered unusable.
     if (written?.certificate_serial === '' && TOKEN_MODELS.has(this.#model)) {
@@ -193,11 +182,15 @@ export class PostgresAdapter implements Adapter {
     const cached = cache?.get(id)
     if (cached) return cached
     const key = this.#key(id)
+    const { requests } = this.#deps
     const tokens = LOOKED_UP_TOGETHER.has(this.#model) ? this.#deps.tokens : undefined
-    const row = this.#deps.handover?.take(this.#model, key) ?? (tokens ? await tokens.find(this.#model, key) : (await this.#deps.db.executeQuery<StoredRow>(
-      CompiledQuery.raw(SQL.find, [this.#model, key, this.#deps.clock.now()]))).rows[0]) // served by the primary key
-    const found = row && row.usable !== false ? this.#restore(row.payload, row.consumed_at, id) : undefined
-    if (found) cache?.set(id, found)
+    const row = requests?.take(this.#model, key) ?? (tokens ? await tokens.find(this.#model, key) : (await this.#deps.db.executeQuery<StoredRow>(
+      CompiledQuery.raw(TOKEN_MODELS.has(this.#model) ? SQL.findWithGrant : SQL.find, [this.#model, key, this.#deps.clock.now()]))).rows[0]) // served by the primary key
+    if (!row || row.usable === false) return undefined
+    // oidc-provider finds a token's grant next (the token endpoint, userinfo, introspection).
+    if (row.grant_key && row.grant_payload) requests?.give('Grant', row.grant_key, { payload: row.grant_payload, consumed_at: row.grant_consumed_at ?? null })
+    const found = this.#restore(row.payload, row.consumed_at, id)
+    cache?.set(id, found)
     return found
   }
 
@@ -216,17 +209,22 @@ export class PostgresAdapter implements Adapter {
    * already consumed lost a race with another use, which is a reuse, and is treated as one
    * (RFC 9700 section 4.10.1, as oidc-provider does for a later reuse): every token of the grant
    * and the grant itself are revoked, and invalid_grant is answered.
+   *
+   * A refresh token consumed within a request is a rotation: oidc-provider writes its
+   * replacement next. The consumption is held (RequestRows) and made in that write's statement,
+   * with the same race rule; a request that writes something else first makes it before that
+   * write, and one that ends with it still held makes it then (settleRequest).
    */
   async consume(id: string): Promise<void> {
     const key = this.#key(id)
+    const now = this.#deps.clock.now()
+    if (this.#model === 'RefreshToken' && this.#deps.requests?.hold({ key, at: now })) return
+    await this.#beforeWrite(false)
     if (!SINGLE_USE_MODELS.has(this.#model)) {
-      await this.#deps.db.executeQuery(CompiledQuery.raw(SQL.consume, [this.#deps.clock.now(), this.#model, key]))
+      await this.#deps.db.executeQuery(CompiledQuery.raw(SQL.consume, [now, this.#model, key]))
       return
     }
-    const { rows } = await this.#deps.db.executeQuery(CompiledQuery.raw(SQL.consumeOnce, [this.#deps.clock.now(), this.#model, key]))
-    if (rows.length === 1) return
-    await this.#deps.db.executeQuery(CompiledQuery.raw(SQL.revokeGrantOf, [this.#model, key]))
-    throw new errors.InvalidGrant(`${this.#model === 'AuthorizationCode' ? 'authorization code' : 'refresh token'} already used`)
+    await makeConsumption(this.#deps.db, this.#model, { key, at: now })
   }
 
   /**
@@ -234,20 +232,38 @@ export class PostgresAdapter implements Adapter {
    * (oidc-provider's own consume() is unconditional: it checks `consumed` on what it read.)
    */
   async consumeOnce(id: string): Promise<boolean> {
+    await this.#beforeWrite(false)
     const { rows } = await this.#deps.db.executeQuery(CompiledQuery.raw(SQL.consumeOnce, [this.#deps.clock.now(), this.#model, this.#key(id)]))
     return rows.length === 1
   }
 
   async destroy(id: string): Promise<void> {
+    await this.#beforeWrite(false)
     await this.#deps.db.executeQuery(CompiledQuery.raw(SQL.destroy, [this.#model, this.#key(id)]))
     if (this.#model === 'Client') this.#deps.clientCache?.delete(id)
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
     if (!grantId) return // never an unfiltered delete
+    await this.#beforeWrite(false)
     await this.#deps.db.deleteFrom('oidc_payload')
       .where('model', '=', this.#model).where('grant_id', '=', grantId) // oidc_payload_grant_idx
       .execute()
+  }
+
+  /**
+   * Before any write of a request: what it read ahead is dropped (a find after the write reads
+   * the database), and a held refresh-token consumption is made. It is returned instead when
+   * `merge` (the write is of the replacing refresh token, which makes it in its own statement).
+   */
+  async #beforeWrite(merge: boolean): Promise<HeldConsumption | undefined> {
+    const { requests } = this.#deps
+    if (!requests?.active) return undefined
+    requests.wrote()
+    const held = requests.release()
+    if (!held || merge) return held
+    await makeConsumption(this.#deps.db, 'RefreshToken', held)
+    return undefined
   }
 
   async #findBy(column: 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
@@ -345,16 +361,30 @@ const GOVERNED = 'oidc_payload p left join certificate c on c.serial = p.certifi
  */
 const CERTIFICATE_OF_LOGIN = `coalesce($9::text, case when $10::text is null then null else coalesce(
   (select ls.certificate_serial from login_session ls where ls.session_uid = $10::text and ls.auth_time = $11::bigint and ls.ended_at is null), '') end)`
+/**
+ * A token's grant, read with it: oidc-provider finds it next (RequestRows). Only a live grant of
+ * no login (USABLE holds for it without the certificate join; grants never name one).
+ */
+const GRANT_OF = `left join oidc_payload g on g.model = 'Grant' and g.id = ${storageKeySql('p.grant_id')}
+  and g.certificate_serial is null and (g.expires_at is null or g.expires_at > $3)` // oidc_payload_pkey
+const GRANT_COLUMNS = 'g.id as grant_key, g.payload as grant_payload, g.consumed_at as grant_consumed_at'
+const COLUMNS = '(model, id, payload, grant_id, uid, user_code, sealed_id, expires_at, certificate_serial)'
+const ON_CONFLICT = `on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
+      user_code = excluded.user_code, sealed_id = excluded.sealed_id, expires_at = excluded.expires_at, certificate_serial = excluded.certificate_serial
+    returning certificate_serial`
 const SQL = {
   find: `select p.payload, p.consumed_at, ${USABLE} from ${GOVERNED} where p.model = $1 and p.id = $2 and ${LIVE}`,
-  findAsModels: `select p.model, p.payload, p.consumed_at, ${USABLE} from ${GOVERNED} where p.model = any($1::text[]) and p.id = $2 and ${LIVE}`,
+  findWithGrant: `select p.payload, p.consumed_at, ${USABLE}, ${GRANT_COLUMNS} from ${GOVERNED} ${GRANT_OF} where p.model = $1 and p.id = $2 and ${LIVE}`,
+  findAsModels: `select p.model, p.payload, p.consumed_at, ${USABLE}, ${GRANT_COLUMNS} from ${GOVERNED} ${GRANT_OF} where p.model = any($1::text[]) and p.id = $2 and ${LIVE}`,
   findByUid: `select p.id, p.payload, p.consumed_at, p.sealed_id, ${USABLE} from ${GOVERNED} where p.model = $1 and p.uid = $2 and ${LIVE} limit 1`,
   findByUserCode: `select p.id, p.payload, p.consumed_at, p.sealed_id, ${USABLE} from ${GOVERNED} where p.model = $1 and p.user_code = $2 and ${LIVE} limit 1`,
-  upsert: `insert into oidc_payload (model, id, payload, grant_id, uid, user_code, sealed_id, expires_at, certificate_serial)
-    values ($1, $2, $3, $4, $5, $6, $7, $8, ${CERTIFICATE_OF_LOGIN})
-    on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
-      user_code = excluded.user_code, sealed_id = excluded.sealed_id, expires_at = excluded.expires_at, certificate_serial = excluded.certificate_serial
-    returning certificate_serial`,
+  upsert: `insert into oidc_payload ${COLUMNS} values ($1, $2, $3, $4, $5, $6, $7, $8, ${CERTIFICATE_OF_LOGIN})
+    ${ON_CONFLICT}`,
+  // A refresh token's rotation: the new one ($1..$11 as upsert) is written only if the old one ($13) is consumed now ($12).
+  rotate: `with consumed as (update oidc_payload set consumed_at = $12 where model = 'RefreshToken' and id = $13 and consumed_at is null returning id)
+    insert into oidc_payload ${COLUMNS}
+    select $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::timestamptz, ${CERTIFICATE_OF_LOGIN} from consumed
+    ${ON_CONFLICT}`,
   consume: 'update oidc_payload set consumed_at = $1 where model = $2 and id = $3',
   consumeOnce: 'update oidc_payload set consumed_at = $1 where model = $2 and id = $3 and consumed_at is null returning id',
   destroy: 'delete from oidc_payload where model = $1 and id = $2',
@@ -363,6 +393,36 @@ const SQL = {
     delete from oidc_payload p using g
     where (p.model in ('AccessToken', 'RefreshToken', 'AuthorizationCode') and p.grant_id = g.grant_id)
        or (p.model = 'Grant' and p.id = ${storageKeySql('g.grant_id')})`,
+}
+
+/** Consumes a code or refresh token once; losing the race to another use is a reuse (see consume). */
+async function makeConsumption(db: Database, model: string, consumption: HeldConsumption): Promise<void> {
+  const { rows } = await db.executeQuery(CompiledQuery.raw(SQL.consumeOnce, [consumption.at, model, consumption.key]))
+  if (rows.length === 0) await reused(db, model, consumption.key)
+}
+
+/** A code or refresh token another request consumed first: what its grant gave is revoked, and the grant. */
+async function reused(db: Database, model: string, key: string): Promise<never> {
+  await db.executeQuery(CompiledQuery.raw(SQL.revokeGrantOf, [model, key]))
+  throw new errors.InvalidGrant(`${model === 'AuthorizationCode' ? 'authorization code' : 'refresh token'} already used`)
+}
+
+/**
+ * After a request of oidc-provider's: a refresh-token consumption it still holds (it consumed
+ * one and wrote nothing after) is made now, so a consumption is never lost. A request that
+ * failed holds nothing worth making: its rotation did not happen, and the token stays usable.
+ * Returns the error to answer instead when this consumption lost a race (a reuse).
+ */
+export async function settleRequest(db: Database, requests: RequestRows, request: object): Promise<InstanceType<typeof errors.InvalidGrant> | undefined> {
+  const held = requests.release(request)
+  if (!held) return undefined
+  try {
+    await makeConsumption(db, 'RefreshToken', held)
+    return undefined
+  } catch (err) {
+    if (err instanceof errors.InvalidGrant) return err
+    throw err
+  }
 }
 
 /** A row deleted because its login's certificate changed status: what a logout notice needs of it. */

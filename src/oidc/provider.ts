@@ -8,7 +8,8 @@ import { pickLocale, type Locale, type Views } from '../http/views.ts'
 import { renderErrorPage } from '../http/error-page.ts'
 import type { CertificateClaim, LoginRef } from '../sessions/login-sessions.ts'
 import { parseSignatureRequest, signaturesResource, SignatureRequestError, SIGNATURE_TYPE } from '../signing/request.ts'
-import { PostgresAdapter, RowHandover, tokenLookup, type AdapterDeps } from './adapter.ts'
+import { PostgresAdapter, settleRequest, tokenLookup, type AdapterDeps } from './adapter.ts'
+import { RequestRows } from './request-rows.ts'
 import { findRegisteredGrant } from '../registrations/registered-grant.ts'
 import { loginPolicy, type LoginPolicyDeps } from './login-policy.ts'
 import { certificateAllowed, checkClientMetadata, SUBSCRIBER_SCOPES, ciAllowed, CI_ALLOWED, isOwnSector, fapiProfileOf, FAPI_SIGNING_ALGS, pkceRequired, POSTCERT_CLIENT_PROPERTIES, REGISTRATION_POLICIES } from './client-policy.ts'
@@ -154,8 +155,8 @@ function localeOf(ctx: KoaContextWithOIDC): Locale {
  */
 export function createProvider(deps: ProviderDeps): Provider {
   const { views } = deps
-  const handover = new RowHandover()
-  const adapterDeps = { ...deps, handover, tokens: tokenLookup(deps.db, deps.clock) }
+  const requests = new RequestRows()
+  const adapterDeps = { ...deps, requests, tokens: tokenLookup(deps.db, deps.clock) }
   const configuration: Configuration = {
     adapter: (name: string) => new PostgresAdapter(name, adapterDeps),
     jwks: { keys: deps.jwks as unknown as NonNullable<Configuration['jwks']>['keys'] },
@@ -367,6 +368,15 @@ export function createProvider(deps: ProviderDeps): Provider {
   // (the leftmost entry of all is whatever the client sent, and would defeat every per-address limit).
   provider.maxIpsCount = deps.trustedProxyHops
   provider.use(spendInitialAccessToken as never)
+  // A refresh-token consumption a request still holds when it ends is made (adapter.ts consume).
+  provider.use((async (ctx: KoaContextWithOIDC, next: () => Promise<void>) => {
+    await next()
+    const reuse = await settleRequest(deps.db, requests, ctx)
+    if (reuse) {
+      ctx.status = reuse.statusCode
+      ctx.body = { error: reuse.error, error_description: reuse.error_description }
+    }
+  }) as never)
   provider.use(publishedKeysOnly as never)
   // Every ID token carries `sid` (oidc-provider adds it only for back-channel logout clients):
   // relying parties match RP-initiated and back-channel logouts to their sessions by it. It is

@@ -2,7 +2,8 @@ import { CompiledQuery } from 'kysely'
 import type Provider from 'oidc-provider'
 import type { Database } from '../db/database.ts'
 import type { Clock } from '../util/clock.ts'
-import { storageKey, storageKeySql, type RowHandover, type StoredRow } from '../oidc/adapter.ts'
+import { storageKey, storageKeySql, type StoredRow } from '../oidc/adapter.ts'
+import type { RequestRows } from '../oidc/request-rows.ts'
 
 /** The registration (subscriber, client) and its grant's row: registration_pkey, then oidc_payload_pkey. */
 const SQL = `select r.grant_id, p.payload, p.consumed_at
@@ -13,7 +14,7 @@ const SQL = `select r.grant_id, p.payload, p.consumed_at
 export interface RegisteredGrantDeps {
   db: Database
   clock: Clock
-  handover: RowHandover
+  requests: RequestRows
 }
 
 /**
@@ -26,9 +27,6 @@ export async function findRegisteredGrant(deps: RegisteredGrantDeps, Grant: Prov
   const { rows: [row] } = await deps.db.executeQuery<StoredRow & { grant_id: string }>(
     CompiledQuery.raw(SQL, [subscriberId, clientId, deps.clock.now()]))
   if (!row) return undefined
-  deps.handover.give('Grant', storageKey('Grant', row.grant_id), row)
-  // Grant.find reaches the adapter's find before its first await, so the row is taken here.
-  const found = Grant.find(row.grant_id)
-  deps.handover.clear()
-  return await found
+  deps.requests.give('Grant', storageKey('Grant', row.grant_id), row)
+  return await Grant.find(row.grant_id)
 }

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { randomBytes } from 'node:crypto'
 import { connectDatabase } from '../../src/db/connect.ts'
 import { SealedBox } from '../../src/keys/sealed-box.ts'
 import { CompiledQuery, sql } from 'kysely'
-import { OIDC_MODELS, PostgresAdapter, RowHandover, storageKey, storageKeySql, sweepExpired, tokenLookup } from '../../src/oidc/adapter.ts'
+import { OIDC_MODELS, PostgresAdapter, settleRequest, storageKey, storageKeySql, sweepExpired, tokenLookup } from '../../src/oidc/adapter.ts'
+import { RequestRows } from '../../src/oidc/request-rows.ts'
 import type { AdapterPayload } from 'oidc-provider'
 import { ManualClock } from '../../src/util/clock.ts'
 import { TtlCache } from '../../src/util/ttl-cache.ts'
@@ -281,17 +283,141 @@ for (const backend of BACKENDS) {
       }
     })
 
-    it('finds a handed-over row without reading it, once, and only that row', async () => {
-      const handover = new RowHandover()
-      const a = new PostgresAdapter('Grant', { db: database.db, box, clock, handover })
-      const [key, other] = [id(), id()]
-      await a.upsert(key, { jti: key, accountId: 'stored' } as never, 60)
-      handover.give('Grant', storageKey('Grant', key), { payload: JSON.stringify({ accountId: 'handed' }), consumed_at: null })
-      assert.equal((await a.find(key))?.accountId, 'handed')
-      assert.equal((await a.find(key))?.accountId, 'stored', 'taken once')
-      handover.give('Grant', storageKey('Grant', other), { payload: '{}', consumed_at: null })
-      assert.equal((await a.find(key))?.accountId, 'stored', 'another row is not handed over')
-      assert.equal(await a.find(other), undefined, 'and a slot not taken at once is dropped')
+    describe('within a request (RequestRows)', () => {
+      // Requests as oidc-provider runs them: each in an AsyncLocalStorage of its own.
+      const als = new AsyncLocalStorage<object>()
+      const inRequest = <T>(work: () => Promise<T>) => als.run({}, work)
+      let statements: string[] = []
+      /** The provider's adapters: statements counted (first word), requests told apart. */
+      const within = () => {
+        const requests = new RequestRows(() => als.getStore())
+        const db = new Proxy(database.db, {
+          get(target, prop) {
+            if (prop === 'executeQuery') return (query: CompiledQuery) => { statements.push(query.sql.trim().split(/\s+/)[0]!); return target.executeQuery(query) }
+            const value = Reflect.get(target, prop) as unknown
+            return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
+          },
+        })
+        const deps = { db, box, clock, requests, tokens: tokenLookup(db, clock) }
+        return { requests, db, of: (model: string) => new PostgresAdapter(model, deps) }
+      }
+      /** A grant with a refresh token of it. */
+      const chain = async () => {
+        const grantId = id()
+        await adapter('Grant').upsert(grantId, { jti: grantId, accountId: 'ps_1', clientId: 'bank' } as never, 3600)
+        const token = id()
+        await adapter('RefreshToken').upsert(token, { jti: token, grantId, clientId: 'bank' } as never, 3600)
+        return { grantId, token }
+      }
+
+      it('a token found with its grant: the grant\'s find that follows reads nothing, in that request only, once', async () => {
+        const { of } = within()
+        const { grantId, token } = await chain()
+        await inRequest(async () => {
+          statements = []
+          assert.equal((await of('RefreshToken').find(token))?.grantId, grantId)
+          assert.equal((await of('Grant').find(grantId))?.accountId, 'ps_1')
+          assert.equal(statements.length, 1, 'one statement for the token and its grant')
+          assert.equal((await of('Grant').find(grantId))?.accountId, 'ps_1')
+          assert.equal(statements.length, 2, 'taken once: found again, it is read again')
+        })
+        // Read in one request, never served in another: there it is read (and a grant revoked
+        // since is not found).
+        const { of: other } = within()
+        await inRequest(async () => { await other('RefreshToken').find(token) })
+        await adapter('Grant').destroy(grantId)
+        await inRequest(async () => { assert.equal(await other('Grant').find(grantId), undefined) })
+      })
+
+      it('what a request read ahead is dropped by its next write, and an expired or revoked grant is not handed over', async () => {
+        const { of } = within()
+        const { grantId, token } = await chain()
+        await inRequest(async () => {
+          await of('RefreshToken').find(token)
+          await of('Grant').upsert(grantId, { jti: grantId, accountId: 'ps_1', clientId: 'bank', changed: true } as never, 3600)
+          statements = []
+          assert.equal((await of('Grant').find(grantId))?.changed, true)
+          assert.equal(statements.length, 1, 'read after the write')
+        })
+        clock.advance(3601)
+        const fresh = id()
+        await adapter('RefreshToken').upsert(fresh, { jti: fresh, grantId, clientId: 'bank' } as never, 3600)
+        await inRequest(async () => {
+          assert.ok(await of('RefreshToken').find(fresh))
+          assert.equal(await of('Grant').find(grantId), undefined, 'the grant expired')
+        })
+      })
+
+      it('rotates a refresh token in one statement: the new one is written with the old one\'s consumption', async () => {
+        const { of } = within()
+        const { grantId, token } = await chain()
+        const next = id()
+        await inRequest(async () => {
+          statements = []
+          await of('RefreshToken').consume(token)
+          assert.equal(statements.length, 0, 'held for the write of its replacement')
+          await of('RefreshToken').upsert(next, { jti: next, grantId, clientId: 'bank' } as never, 3600)
+          assert.deepEqual(statements, ['with'])
+        })
+        assert.equal((await adapter('RefreshToken').find(token))?.consumed, Math.floor(clock.now().getTime() / 1000))
+        assert.ok(await adapter('RefreshToken').find(next))
+      })
+
+      it('of rotations of one refresh token at once, one writes its replacement; the others are a reuse that ends the grant', async () => {
+        const { of } = within()
+        const { grantId, token } = await chain()
+        const nexts = [id(), id(), id()]
+        const results = await Promise.allSettled(nexts.map((next) => inRequest(async () => {
+          await of('RefreshToken').consume(token)
+          await of('RefreshToken').upsert(next, { jti: next, grantId, clientId: 'bank' } as never, 3600)
+        })))
+        assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1)
+        for (const r of results) if (r.status === 'rejected') assert.equal((r.reason as { error?: string }).error, 'invalid_grant')
+        // A reuse revokes what the grant gave, the winner's new token with it, and the grant.
+        assert.deepEqual(await Promise.all(nexts.map((next) => adapter('RefreshToken').find(next))), [undefined, undefined, undefined])
+        assert.equal(await adapter('Grant').find(grantId), undefined)
+      })
+
+      it('a held consumption is made before a write of anything else, and by settleRequest when the request wrote nothing more', async () => {
+        const { of, requests, db } = within()
+        const first = await chain()
+        const other = id()
+        await inRequest(async () => {
+          await of('RefreshToken').consume(first.token)
+          statements = []
+          await of('AccessToken').upsert(other, { jti: other, grantId: first.grantId } as never, 60)
+          assert.deepEqual(statements, ['update', 'insert'])
+        })
+        assert.ok((await adapter('RefreshToken').find(first.token))?.consumed)
+        const second = await chain()
+        let request!: object
+        await inRequest(async () => {
+          request = als.getStore()!
+          await of('RefreshToken').consume(second.token)
+        })
+        assert.equal((await adapter('RefreshToken').find(second.token))?.consumed, undefined, 'held')
+        assert.equal(await settleRequest(db, requests, request), undefined)
+        assert.ok((await adapter('RefreshToken').find(second.token))?.consumed, 'made when the request ended')
+        assert.equal(await settleRequest(db, requests, request), undefined, 'once')
+        // Consumed by another request meanwhile: a reuse, answered as one.
+        const third = await chain()
+        await inRequest(async () => {
+          request = als.getStore()!
+          await of('RefreshToken').consume(third.token)
+        })
+        await adapter('RefreshToken').consume(third.token)
+        assert.equal((await settleRequest(db, requests, request))?.error, 'invalid_grant')
+        assert.equal(await adapter('Grant').find(third.grantId), undefined)
+      })
+
+      it('outside a request nothing is held: a consumption is made at once', async () => {
+        const { of } = within()
+        const { token } = await chain()
+        statements = []
+        await of('RefreshToken').consume(token)
+        assert.deepEqual(statements, ['update'])
+        assert.ok((await adapter('RefreshToken').find(token))?.consumed)
+      })
     })
 
     it('sweeps expired rows in batches and keeps live ones', async () => {
