@@ -50,10 +50,22 @@ export interface StoredRow {
   consumed_at: Date | null
   /** False when the certificate of the row's login is no longer good (see USABLE); rows of no login are usable. */
   usable?: boolean
-  /** A token's grant, read with it (GRANT_OF): its storage key and row, null when not live. */
+  /** Of a row found by uid or user code: its storage key and sealed plain id. */
+  id?: string
+  sealed_id?: string | null
+}
+
+/** A token's row as its find reads it: with its grant (GRANT_OF) and its session (SESSION_OF), null when none is live. */
+export interface TokenRow extends StoredRow {
   grant_key?: string | null
   grant_payload?: string | null
   grant_consumed_at?: Date | null
+  session_key?: string | null
+  session_uid?: string | null
+  session_payload?: string | null
+  session_consumed_at?: Date | null
+  session_sealed_id?: string | null
+  session_usable?: boolean | null
 }
 
 /** Used once: consumed conditionally, a lost race is a reuse (see consume). */
@@ -157,13 +169,15 @@ export class PostgresAdapter implements Adapter {
       binding && 'sessionUid' in binding ? binding.sessionUid : null,
       binding && 'sessionUid' in binding ? binding.authTime : null,
     ]
-    // The refresh token this one replaces is consumed in the same statement: none is written
-    // unless this request's consumption is the one that succeeds (see consume).
-    const rotated = await this.#beforeWrite(this.#model === 'RefreshToken')
-    const { rows } = await db.executeQuery<{ certificate_serial: string | null }>(rotated
-      ? CompiledQuery.raw(SQL.rotate, [...values, rotated.at, rotated.key])
+    // The code or refresh token this token comes from is consumed in the same statement: none is
+    // written unless this request's consumption is the one that succeeds (see consume). A
+    // replay id (a DPoP proof's, between the consumption and the token) is a row of its own.
+    const consumed = this.#model === 'ReplayDetection' ? undefined : await this.#beforeWrite(TOKEN_MODELS.has(this.#model))
+    this.#deps.requests?.takeDeleted(this.#model, key)
+    const { rows } = await db.executeQuery<{ certificate_serial: string | null }>(consumed
+      ? CompiledQuery.raw(SQL.upsertOnConsumption, [...values, consumed.at, consumed.model, consumed.key])
       : CompiledQuery.raw(SQL.upsert, values))
-    if (rotated && rows.length === 0) await reused(this.#deps.db, 'RefreshToken', rotated.key)
+    if (consumed && rows.length === 0) await reused(this.#deps.db, consumed.model, consumed.key)
     const [written] = rows
     // A code or token of a login its certificate's status change ended while this request ran (it
     // read the code or refresh token just before): refused here, rather than answered unusable.
@@ -184,11 +198,17 @@ export class PostgresAdapter implements Adapter {
     const key = this.#key(id)
     const { requests } = this.#deps
     const tokens = LOOKED_UP_TOGETHER.has(this.#model) ? this.#deps.tokens : undefined
-    const row = requests?.take(this.#model, key) ?? (tokens ? await tokens.find(this.#model, key) : (await this.#deps.db.executeQuery<StoredRow>(
-      CompiledQuery.raw(TOKEN_MODELS.has(this.#model) ? SQL.findWithGrant : SQL.find, [this.#model, key, this.#deps.clock.now()]))).rows[0]) // served by the primary key
+    const row: TokenRow | undefined = requests?.take(this.#model, key) ?? (tokens ? await tokens.find(this.#model, key) : (await this.#deps.db.executeQuery<TokenRow>(
+      CompiledQuery.raw(this.#findStatement(key), [this.#model, key, this.#deps.clock.now()]))).rows[0]) // served by the primary key
     if (!row || row.usable === false) return undefined
-    // oidc-provider finds a token's grant next (the token endpoint, userinfo, introspection).
+    // oidc-provider finds a token's session (when bound to it) and grant next: the token
+    // endpoint, userinfo and introspection.
     if (row.grant_key && row.grant_payload) requests?.give('Grant', row.grant_key, { payload: row.grant_payload, consumed_at: row.grant_consumed_at ?? null })
+    if (row.session_uid && row.session_key && row.session_payload) {
+      requests?.give('Session', `uid:${row.session_uid}`, {
+        id: row.session_key, payload: row.session_payload, consumed_at: row.session_consumed_at ?? null, sealed_id: row.session_sealed_id ?? null, usable: row.session_usable ?? false,
+      })
+    }
     const found = this.#restore(row.payload, row.consumed_at, id)
     cache?.set(id, found)
     return found
@@ -217,14 +237,14 @@ export class PostgresAdapter implements Adapter {
    */
   async consume(id: string): Promise<void> {
     const key = this.#key(id)
-    const now = this.#deps.clock.now()
-    if (this.#model === 'RefreshToken' && this.#deps.requests?.hold({ key, at: now })) return
+    const consumption = { model: this.#model, key, at: this.#deps.clock.now() }
+    if (SINGLE_USE_MODELS.has(this.#model) && this.#deps.requests?.hold(consumption)) return
     await this.#beforeWrite(false)
     if (!SINGLE_USE_MODELS.has(this.#model)) {
-      await this.#deps.db.executeQuery(CompiledQuery.raw(SQL.consume, [now, this.#model, key]))
+      await this.#deps.db.executeQuery(CompiledQuery.raw(SQL.consume, [consumption.at, this.#model, key]))
       return
     }
-    await makeConsumption(this.#deps.db, this.#model, { key, at: now })
+    await makeConsumption(this.#deps.db, consumption)
   }
 
   /**
@@ -238,8 +258,10 @@ export class PostgresAdapter implements Adapter {
   }
 
   async destroy(id: string): Promise<void> {
+    const key = this.#key(id)
+    if (this.#deps.requests?.takeDeleted(this.#model, key)) return
     await this.#beforeWrite(false)
-    await this.#deps.db.executeQuery(CompiledQuery.raw(SQL.destroy, [this.#model, this.#key(id)]))
+    await this.#deps.db.executeQuery(CompiledQuery.raw(SQL.destroy, [this.#model, key]))
     if (this.#model === 'Client') this.#deps.clientCache?.delete(id)
   }
 
@@ -262,15 +284,28 @@ export class PostgresAdapter implements Adapter {
     requests.wrote()
     const held = requests.release()
     if (!held || merge) return held
-    await makeConsumption(this.#deps.db, 'RefreshToken', held)
+    await makeConsumption(this.#deps.db, held)
     return undefined
+  }
+
+  /**
+   * How a row is found by its key: a token with its grant and session; an interaction in a
+   * resume, which destroys it next, deleted as it is read.
+   */
+  #findStatement(key: string): string {
+    if (TOKEN_MODELS.has(this.#model)) return SQL.findToken
+    if (this.#model === 'Interaction' && this.#deps.requests?.resuming) {
+      this.#deps.requests.deleted(this.#model, key)
+      return SQL.findToDestroy
+    }
+    return SQL.find
   }
 
   async #findBy(column: 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
     if (!value || value.includes('\u0000')) return undefined
-    const { rows: [row] } = await this.#deps.db.executeQuery<{ id: string; payload: string; consumed_at: Date | null; sealed_id: string | null; usable: boolean }>(
-      CompiledQuery.raw(column === 'uid' ? SQL.findByUid : SQL.findByUserCode, [this.#model, value, this.#deps.clock.now()]))
-    if (!row?.sealed_id || !row.usable) return undefined
+    const row = (column === 'uid' ? this.#deps.requests?.take(this.#model, `uid:${value}`) : undefined) ?? (await this.#deps.db.executeQuery<StoredRow>(
+      CompiledQuery.raw(column === 'uid' ? SQL.findByUid : SQL.findByUserCode, [this.#model, value, this.#deps.clock.now()]))).rows[0]
+    if (!row?.id || !row.sealed_id || !row.usable) return undefined
     return this.#restore(row.payload, row.consumed_at, this.#openId(row.id, row.sealed_id))
   }
 
@@ -284,17 +319,9 @@ export class PostgresAdapter implements Adapter {
     const { db, clock } = this.#deps
     const now = clock.now()
     const key = this.#key(id)
-    // An expired leftover must not block a legitimate new use of the same id.
-    await db.deleteFrom('oidc_payload').where('model', '=', this.#model).where('id', '=', key).where('expires_at', '<=', now).execute()
-    const inserted = await db.insertInto('oidc_payload')
-      .values({
-        model: this.#model, id: key, payload: JSON.stringify({ reserved: true }),
-        grant_id: null, uid: null, user_code: null, sealed_id: null,
-        expires_at: new Date(now.getTime() + REPLAY_RESERVATION_SECONDS * 1000),
-      })
-      .onConflict((oc) => oc.columns(['model', 'id']).doNothing())
-      .returning('id')
-      .executeTakeFirst()
+    // One statement: a new id is inserted, an expired leftover taken over (it must not block a
+    // legitimate new use of the same id), a live one left as it is: a replay.
+    const { rows: [inserted] } = await db.executeQuery(CompiledQuery.raw(SQL.claim, [this.#model, key, now, new Date(now.getTime() + REPLAY_RESERVATION_SECONDS * 1000)]))
     return inserted ? undefined : { jti: id, reserved: true }
   }
 
@@ -367,24 +394,43 @@ const CERTIFICATE_OF_LOGIN = `coalesce($9::text, case when $10::text is null the
  */
 const GRANT_OF = `left join oidc_payload g on g.model = 'Grant' and g.id = ${storageKeySql('p.grant_id')}
   and g.certificate_serial is null and (g.expires_at is null or g.expires_at > $3)` // oidc_payload_pkey
-const GRANT_COLUMNS = 'g.id as grant_key, g.payload as grant_payload, g.consumed_at as grant_consumed_at'
+/**
+ * The session a token is bound to (expiresWithSession), read with it, usable as USABLE says:
+ * oidc-provider finds it by uid next (its checkSessionBinding). As findByUid reads it.
+ */
+const SESSION_OF = `left join lateral (
+    select s.id, s.uid, s.payload, s.consumed_at, s.sealed_id, coalesce(s.certificate_serial is null or (sc.status = 'good' and sc.not_after > $3), false) as usable
+    from oidc_payload s left join certificate sc on sc.serial = s.certificate_serial
+    where (p.payload::json ->> 'expiresWithSession') = 'true' and s.model = 'Session' and s.uid = p.payload::json ->> 'sessionUid'
+      and (s.expires_at is null or s.expires_at > $3)
+    limit 1) s on true` // oidc_payload_uid_idx
+const TOKEN_COLUMNS = `g.id as grant_key, g.payload as grant_payload, g.consumed_at as grant_consumed_at,
+  s.id as session_key, s.uid as session_uid, s.payload as session_payload, s.consumed_at as session_consumed_at, s.sealed_id as session_sealed_id, s.usable as session_usable`
 const COLUMNS = '(model, id, payload, grant_id, uid, user_code, sealed_id, expires_at, certificate_serial)'
 const ON_CONFLICT = `on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
       user_code = excluded.user_code, sealed_id = excluded.sealed_id, expires_at = excluded.expires_at, certificate_serial = excluded.certificate_serial
     returning certificate_serial`
 const SQL = {
   find: `select p.payload, p.consumed_at, ${USABLE} from ${GOVERNED} where p.model = $1 and p.id = $2 and ${LIVE}`,
-  findWithGrant: `select p.payload, p.consumed_at, ${USABLE}, ${GRANT_COLUMNS} from ${GOVERNED} ${GRANT_OF} where p.model = $1 and p.id = $2 and ${LIVE}`,
-  findAsModels: `select p.model, p.payload, p.consumed_at, ${USABLE}, ${GRANT_COLUMNS} from ${GOVERNED} ${GRANT_OF} where p.model = any($1::text[]) and p.id = $2 and ${LIVE}`,
+  findToken: `select p.payload, p.consumed_at, ${USABLE}, ${TOKEN_COLUMNS} from ${GOVERNED} ${GRANT_OF} ${SESSION_OF} where p.model = $1 and p.id = $2 and ${LIVE}`,
+  findAsModels: `select p.model, p.payload, p.consumed_at, ${USABLE}, ${TOKEN_COLUMNS} from ${GOVERNED} ${GRANT_OF} ${SESSION_OF} where p.model = any($1::text[]) and p.id = $2 and ${LIVE}`,
+  // An interaction a resume reads and destroys (an expired one is deleted too, and not returned).
+  findToDestroy: `with p as (delete from oidc_payload where model = $1 and id = $2 returning payload, consumed_at, certificate_serial, expires_at)
+    select p.payload, p.consumed_at, ${USABLE} from p left join certificate c on c.serial = p.certificate_serial where ${LIVE}`,
   findByUid: `select p.id, p.payload, p.consumed_at, p.sealed_id, ${USABLE} from ${GOVERNED} where p.model = $1 and p.uid = $2 and ${LIVE} limit 1`,
   findByUserCode: `select p.id, p.payload, p.consumed_at, p.sealed_id, ${USABLE} from ${GOVERNED} where p.model = $1 and p.user_code = $2 and ${LIVE} limit 1`,
   upsert: `insert into oidc_payload ${COLUMNS} values ($1, $2, $3, $4, $5, $6, $7, $8, ${CERTIFICATE_OF_LOGIN})
     ${ON_CONFLICT}`,
-  // A refresh token's rotation: the new one ($1..$11 as upsert) is written only if the old one ($13) is consumed now ($12).
-  rotate: `with consumed as (update oidc_payload set consumed_at = $12 where model = 'RefreshToken' and id = $13 and consumed_at is null returning id)
+  // A token ($1..$11 as upsert) written only if the code or token it comes from ($13, $14) is consumed now ($12).
+  upsertOnConsumption: `with consumed as (update oidc_payload set consumed_at = $12 where model = $13 and id = $14 and consumed_at is null returning id)
     insert into oidc_payload ${COLUMNS}
     select $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::timestamptz, ${CERTIFICATE_OF_LOGIN} from consumed
     ${ON_CONFLICT}`,
+  // A replay id reserved ($4) unless a live reservation holds it (an expired one, at $3, is taken over).
+  claim: `insert into oidc_payload (model, id, payload, expires_at) values ($1, $2, '{"reserved":true}', $4)
+    on conflict (model, id) do update set payload = excluded.payload, expires_at = excluded.expires_at, consumed_at = null
+    where oidc_payload.expires_at <= $3
+    returning id`,
   consume: 'update oidc_payload set consumed_at = $1 where model = $2 and id = $3',
   consumeOnce: 'update oidc_payload set consumed_at = $1 where model = $2 and id = $3 and consumed_at is null returning id',
   destroy: 'delete from oidc_payload where model = $1 and id = $2',
@@ -396,9 +442,9 @@ const SQL = {
 }
 
 /** Consumes a code or refresh token once; losing the race to another use is a reuse (see consume). */
-async function makeConsumption(db: Database, model: string, consumption: HeldConsumption): Promise<void> {
-  const { rows } = await db.executeQuery(CompiledQuery.raw(SQL.consumeOnce, [consumption.at, model, consumption.key]))
-  if (rows.length === 0) await reused(db, model, consumption.key)
+async function makeConsumption(db: Database, consumption: HeldConsumption): Promise<void> {
+  const { rows } = await db.executeQuery(CompiledQuery.raw(SQL.consumeOnce, [consumption.at, consumption.model, consumption.key]))
+  if (rows.length === 0) await reused(db, consumption.model, consumption.key)
 }
 
 /** A code or refresh token another request consumed first: what its grant gave is revoked, and the grant. */
@@ -408,16 +454,16 @@ async function reused(db: Database, model: string, key: string): Promise<never> 
 }
 
 /**
- * After a request of oidc-provider's: a refresh-token consumption it still holds (it consumed
- * one and wrote nothing after) is made now, so a consumption is never lost. A request that
- * failed holds nothing worth making: its rotation did not happen, and the token stays usable.
- * Returns the error to answer instead when this consumption lost a race (a reuse).
+ * After each request of oidc-provider's, however it ended: a consumption it still holds (it
+ * consumed a code or refresh token and wrote nothing after, as when a check after the
+ * consumption failed) is made now, so a consumption once asked for is never lost. Returns the
+ * error to answer instead when it lost a race (a reuse: the grant is revoked).
  */
 export async function settleRequest(db: Database, requests: RequestRows, request: object): Promise<InstanceType<typeof errors.InvalidGrant> | undefined> {
   const held = requests.release(request)
   if (!held) return undefined
   try {
-    await makeConsumption(db, 'RefreshToken', held)
+    await makeConsumption(db, held)
     return undefined
   } catch (err) {
     if (err instanceof errors.InvalidGrant) return err

@@ -368,13 +368,17 @@ export function createProvider(deps: ProviderDeps): Provider {
   // (the leftmost entry of all is whatever the client sent, and would defeat every per-address limit).
   provider.maxIpsCount = deps.trustedProxyHops
   provider.use(spendInitialAccessToken as never)
-  // A refresh-token consumption a request still holds when it ends is made (adapter.ts consume).
+  // A consumption a request still holds when it ends is made (adapter.ts consume); oidc-provider's
+  // error handlers are within, so a failed request ends here with its error answer set.
   provider.use((async (ctx: KoaContextWithOIDC, next: () => Promise<void>) => {
-    await next()
-    const reuse = await settleRequest(deps.db, requests, ctx)
-    if (reuse) {
-      ctx.status = reuse.statusCode
-      ctx.body = { error: reuse.error, error_description: reuse.error_description }
+    try {
+      await next()
+    } finally {
+      const reuse = await settleRequest(deps.db, requests, ctx)
+      if (reuse) {
+        ctx.status = reuse.statusCode
+        ctx.body = { error: reuse.error, error_description: reuse.error_description }
+      }
     }
   }) as never)
   provider.use(publishedKeysOnly as never)

@@ -1,9 +1,10 @@
 import Provider from 'oidc-provider'
 import type { StoredRow } from './adapter.ts'
 
-/** A refresh token's consumption, held back to be made with the write of its replacement. */
+/** A code's or refresh token's consumption, held back to be made with the request's next write. */
 export interface HeldConsumption {
-  /** The storage key of the consumed refresh token. */
+  model: string
+  /** The storage key of the consumed code or token. */
   key: string
   at: Date
 }
@@ -11,6 +12,8 @@ export interface HeldConsumption {
 interface RequestState {
   rows: Map<string, StoredRow>
   consumption?: HeldConsumption
+  /** Rows this request already deleted (read to be destroyed): their destroy is done. */
+  gone: Set<string>
 }
 
 /**
@@ -25,9 +28,13 @@ interface RequestState {
  *   second read in that request would be; a row held for one request is never served to another
  *   (a grant revoked in between would be). Any write of the request drops what it holds: a find
  *   after a write reads the database.
- * - **A refresh token's consumption** (adapter.ts consume): made in the one statement that
- *   writes its replacement, so a rotation is whole or not at all. A process that dies in between
- *   leaves the old token usable, not a client with no token.
+ * - **A code's or refresh token's consumption** (adapter.ts consume): made in the statement of
+ *   the request's next write, which oidc-provider makes right after (the access token a code
+ *   gives, a refresh token's replacement). That write happens only with the consumption, so an
+ *   exchange or a rotation is whole or not at all: a process that dies in between leaves the
+ *   code or token usable, not a client with nothing.
+ * - **An interaction read to be destroyed** (a resume): deleted as it is read; its destroy is
+ *   then already done.
  */
 export class RequestRows {
   readonly #states = new WeakMap<object, RequestState>()
@@ -40,6 +47,21 @@ export class RequestRows {
   /** Whether a request is under way here (anything given or held would be kept for it). */
   get active(): boolean {
     return this.#current() !== undefined
+  }
+
+  /** Whether the request is oidc-provider's resume, which reads its interaction to destroy it. */
+  get resuming(): boolean {
+    return (this.#current() as { oidc?: { route?: string } } | undefined)?.oidc?.route === 'resume'
+  }
+
+  /** The request deleted this row as it read it. */
+  deleted(model: string, key: string): void {
+    this.#state(true)?.gone.add(`${model}:${key}`)
+  }
+
+  /** Whether the request already deleted this row (once: a row written again is there again). */
+  takeDeleted(model: string, key: string): boolean {
+    return this.#state(false)?.gone.delete(`${model}:${key}`) ?? false
   }
 
   give(model: string, key: string, row: StoredRow): void {
@@ -79,7 +101,7 @@ export class RequestRows {
     const request = this.#current()
     if (!request) return undefined
     let state = this.#states.get(request)
-    if (!state && create) this.#states.set(request, state = { rows: new Map() })
+    if (!state && create) this.#states.set(request, state = { rows: new Map(), gone: new Set() })
     return state
   }
 }

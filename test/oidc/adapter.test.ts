@@ -154,22 +154,22 @@ for (const backend of BACKENDS) {
       assert.equal(await a.findByUid(uid), undefined)
     })
 
-    describe('rows of a certificate login', () => {
-      /** A certificate row as the CA leaves it, and a login made with it (login_session). */
-      async function certificateLogin(status: 'good' | 'revoked' | 'hold' = 'good', notAfter = new Date(clock.now().getTime() + 86_400_000)) {
-        const serial = randomBytes(8).toString('hex')
-        const now = clock.now()
-        await database.db.insertInto('ca_certificate').values({ id: `ca-${serial}`, role: 'issuing', der: new Uint8Array([1]), sealed_key: null, subject: 'CN=t', not_before: now, not_after: notAfter, active: false }).execute()
-        await database.db.insertInto('certificate').values({
-          serial, subscriber_id: 'ps_1', holder: 'file', issuer_id: `ca-${serial}`, der: new Uint8Array([1]), subject: 'CN=t', spki_sha256: 'x',
-          not_before: now, not_after: notAfter, status, revoked_at: null, revocation_reason: null, replaced_by: null, status_changed_at: null,
-        }).execute()
-        const login = { sessionUid: id(), authTime: 1_764_000_000 }
-        await database.db.insertInto('login_session').values({ session_uid: login.sessionUid, auth_time: login.authTime, certificate_serial: serial, client_id: 'bank', expires_at: notAfter }).execute()
-        return { serial, login }
-      }
-      const setStatus = (serial: string, status: 'good' | 'revoked' | 'hold') => database.db.updateTable('certificate').set({ status }).where('serial', '=', serial).execute()
+    /** A certificate row as the CA leaves it, and a login made with it (login_session). */
+    async function certificateLogin(status: 'good' | 'revoked' | 'hold' = 'good', notAfter = new Date(clock.now().getTime() + 86_400_000)) {
+      const serial = randomBytes(8).toString('hex')
+      const now = clock.now()
+      await database.db.insertInto('ca_certificate').values({ id: `ca-${serial}`, role: 'issuing', der: new Uint8Array([1]), sealed_key: null, subject: 'CN=t', not_before: now, not_after: notAfter, active: false }).execute()
+      await database.db.insertInto('certificate').values({
+        serial, subscriber_id: 'ps_1', holder: 'file', issuer_id: `ca-${serial}`, der: new Uint8Array([1]), subject: 'CN=t', spki_sha256: 'x',
+        not_before: now, not_after: notAfter, status, revoked_at: null, revocation_reason: null, replaced_by: null, status_changed_at: null,
+      }).execute()
+      const login = { sessionUid: id(), authTime: 1_764_000_000 }
+      await database.db.insertInto('login_session').values({ session_uid: login.sessionUid, auth_time: login.authTime, certificate_serial: serial, client_id: 'bank', expires_at: notAfter }).execute()
+      return { serial, login }
+    }
+    const setStatus = (serial: string, status: 'good' | 'revoked' | 'hold') => database.db.updateTable('certificate').set({ status }).where('serial', '=', serial).execute()
 
+    describe('rows of a certificate login', () => {
       it('are found while the certificate is good, and never once it is revoked, suspended or expired', async () => {
         const { serial, login } = await certificateLogin()
         const rows = {
@@ -378,14 +378,35 @@ for (const backend of BACKENDS) {
         assert.equal(await adapter('Grant').find(grantId), undefined)
       })
 
-      it('a held consumption is made before a write of anything else, and by settleRequest when the request wrote nothing more', async () => {
+      it('an exchange in one statement: the access token is written with the code\'s consumption, and a second exchange writes nothing', async () => {
+        const { of } = within()
+        const { grantId } = await chain()
+        const code = id()
+        await adapter('AuthorizationCode').upsert(code, { jti: code, grantId, clientId: 'bank' } as never, 60)
+        const [first, second] = [id(), id()]
+        await inRequest(async () => {
+          statements = []
+          await of('AuthorizationCode').consume(code)
+          await of('AccessToken').upsert(first, { jti: first, grantId, clientId: 'bank' } as never, 60)
+          assert.deepEqual(statements, ['with'])
+        })
+        assert.ok((await adapter('AuthorizationCode').find(code))?.consumed)
+        await assert.rejects(inRequest(async () => {
+          await of('AuthorizationCode').consume(code)
+          await of('AccessToken').upsert(second, { jti: second, grantId, clientId: 'bank' } as never, 60)
+        }), (err: { error?: string; error_detail?: string }) => err.error === 'invalid_grant' && err.error_detail === 'authorization code already used')
+        assert.equal(await adapter('AccessToken').find(second), undefined, 'not written')
+        assert.equal(await adapter('AccessToken').find(first), undefined, 'and what the code gave is revoked')
+      })
+
+      it('a held consumption is made before a write of anything but a token, and by settleRequest when the request wrote nothing more', async () => {
         const { of, requests, db } = within()
         const first = await chain()
-        const other = id()
+        const session = id()
         await inRequest(async () => {
           await of('RefreshToken').consume(first.token)
           statements = []
-          await of('AccessToken').upsert(other, { jti: other, grantId: first.grantId } as never, 60)
+          await of('Session').upsert(session, { jti: session, uid: id() } as never, 60)
           assert.deepEqual(statements, ['update', 'insert'])
         })
         assert.ok((await adapter('RefreshToken').find(first.token))?.consumed)
@@ -408,6 +429,70 @@ for (const backend of BACKENDS) {
         await adapter('RefreshToken').consume(third.token)
         assert.equal((await settleRequest(db, requests, request))?.error, 'invalid_grant')
         assert.equal(await adapter('Grant').find(third.grantId), undefined)
+      })
+
+      it('a token bound to its session is found with it: the session\'s find by uid that follows reads nothing; a session that ended is not found', async () => {
+        const { of } = within()
+        const { grantId } = await chain()
+        const { login } = await certificateLogin()
+        const [session, uid, token] = [id(), login.sessionUid, id()]
+        await adapter('Session').upsert(session, { jti: session, uid, accountId: 'ps_1', loginTs: login.authTime } as never, 3600)
+        await adapter('AccessToken').upsert(token, { jti: token, grantId, sessionUid: uid, expiresWithSession: true, extra: { auth_time: login.authTime } } as never, 60)
+        await inRequest(async () => {
+          statements = []
+          assert.ok(await of('AccessToken').find(token))
+          assert.equal((await of('Session').findByUid(uid))?.jti, session)
+          assert.equal((await of('Grant').find(grantId))?.accountId, 'ps_1')
+          assert.equal(statements.length, 1)
+        })
+        // A token not bound to its session does not read it.
+        const unbound = id()
+        await adapter('AccessToken').upsert(unbound, { jti: unbound, grantId, sessionUid: uid, expiresWithSession: false, extra: { auth_time: login.authTime } } as never, 60)
+        await inRequest(async () => {
+          assert.ok(await of('AccessToken').find(unbound))
+          statements = []
+          assert.equal((await of('Session').findByUid(uid))?.jti, session)
+          assert.equal(statements.length, 1, 'read by itself')
+        })
+        // A session that ended is not found, handed over or not.
+        await adapter('Session').destroy(session)
+        await inRequest(async () => {
+          assert.ok(await of('AccessToken').find(token))
+          assert.equal(await of('Session').findByUid(uid), undefined)
+        })
+      })
+
+      it('a resume reads its interaction and deletes it in one statement; its destroy is then done', async () => {
+        const { of } = within()
+        const interaction = id()
+        await adapter('Interaction').upsert(interaction, { jti: interaction, uid: interaction } as never, 600)
+        await als.run({ oidc: { route: 'resume' } }, async () => {
+          statements = []
+          assert.equal((await of('Interaction').find(interaction))?.uid, interaction)
+          await of('Interaction').destroy(interaction)
+          assert.deepEqual(statements, ['with'])
+          assert.equal(await adapter('Interaction').find(interaction), undefined, 'gone')
+          // Saved again (oidc-provider does when the account changed), it is there to destroy again.
+          await of('Interaction').upsert(interaction, { jti: interaction, uid: interaction } as never, 600)
+          await of('Interaction').destroy(interaction)
+          assert.equal(await adapter('Interaction').find(interaction), undefined)
+        })
+        // Elsewhere an interaction is only read.
+        await adapter('Interaction').upsert(interaction, { jti: interaction, uid: interaction } as never, 600)
+        await als.run({ oidc: { route: 'interaction' } }, async () => { assert.ok(await of('Interaction').find(interaction)) })
+        assert.ok(await adapter('Interaction').find(interaction))
+      })
+
+      it('a replay id is claimed in one statement: new or expired, it is taken; live, it is a replay', async () => {
+        const { of } = within()
+        const jti = id()
+        statements = []
+        assert.equal(await of('ReplayDetection').find(jti), undefined, 'first use')
+        assert.deepEqual(statements, ['insert'])
+        assert.ok(await of('ReplayDetection').find(jti), 'replayed')
+        clock.advance(601)
+        assert.equal(await of('ReplayDetection').find(jti), undefined, 'the reservation expired: a new use')
+        assert.ok(await of('ReplayDetection').find(jti), 'and that one holds')
       })
 
       it('outside a request nothing is held: a consumption is made at once', async () => {

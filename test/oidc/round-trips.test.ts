@@ -29,6 +29,35 @@ for (const backend of BACKENDS) {
       return { result, statements }
     }
 
+    it('a code exchange takes 2 statements (the code with its grant and session; the access token with the code\'s consumption), 3 with a refresh token', async () => {
+      const rp = await h.relyingParty({ redirectUri: 'https://exchange.example.kr/cb', scope: 'openid offline_access', grantTypes: ['authorization_code', 'refresh_token'] })
+      const holder = await h.subscriber()
+      await h.login(rp, holder, { scope: 'openid' })
+      const exchange = async (extra: Record<string, string>) => {
+        const flow = await h.begin(rp, extra)
+        const { response } = await h.prove(flow, holder)
+        const callback = await h.consentIfAsked(flow.browser, await h.follow(flow.browser, response.body.redirect))
+        const code = callback.searchParams.get('code')!
+        const body = { grant_type: 'authorization_code', code, redirect_uri: rp.redirectUri, code_verifier: flow.verifier }
+        const token = () => fetch(`${h.url}/token`, {
+          method: 'POST',
+          headers: { authorization: `Basic ${Buffer.from(`${rp.clientId}:${rp.clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams(body),
+        }).then(async (res) => ({ status: res.status, body: await res.json() as Record<string, string> }))
+        const first = await counted(token)
+        assert.equal(first.result.status, 200, JSON.stringify(first.result.body))
+        // The code is spent: a second exchange is a reuse, which revokes what the first gave.
+        assert.equal((await token()).body.error, 'invalid_grant')
+        return first
+      }
+      const plain = await exchange({ scope: 'openid' })
+      assert.equal(plain.statements, 2)
+      assert.equal(plain.result.body.refresh_token, undefined)
+      const offline = await exchange({ scope: 'openid offline_access', prompt: 'consent' })
+      assert.equal(offline.statements, 3)
+      assert.ok(offline.result.body.refresh_token)
+    })
+
     it('a rotating refresh takes 3 statements (the token with its grant, the rotation, the access token), and whatever follows on the new token is one each', async () => {
       const rp = await h.relyingParty({ redirectUri: 'https://trips.example.kr/cb', scope: 'openid offline_access', grantTypes: ['authorization_code', 'refresh_token'] })
       const holder = await h.subscriber()

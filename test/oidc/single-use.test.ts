@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
 import { before, describe, it } from 'node:test'
+import * as jose from 'jose'
+import { storageKey } from '../../src/oidc/adapter.ts'
 import { ManualClock } from '../../src/util/clock.ts'
 import { BACKENDS } from '../helpers/db.ts'
 import { LoginHarness } from '../login/harness.ts'
@@ -34,6 +37,28 @@ for (const backend of BACKENDS) {
       // A code used twice: what it gave is revoked (RFC 9700 section 4.10.1), as oidc-provider does for a later reuse.
       assert.equal(await userinfo(won[0]!.body.access_token!), 401)
       assert.equal((await token({ grant_type: 'refresh_token', refresh_token: won[0]!.body.refresh_token! })).body.error, 'invalid_grant')
+    })
+
+    it('an exchange that fails after its checks still spends the code (the consumption is held for the access token\'s write, and made when the request ends without one)', async () => {
+      const holder = await h.subscriber()
+      // The code is bound to one DPoP key (dpop_jkt); the exchange proves another, which
+      // oidc-provider finds only after consuming the code.
+      const bound = await jose.generateKeyPair('ES256')
+      const other = await jose.generateKeyPair('ES256')
+      const flow = await h.begin(rp, { scope: 'openid', dpop_jkt: await jose.calculateJwkThumbprint(await jose.exportJWK(bound.publicKey)) })
+      const { response } = await h.prove(flow, holder)
+      const callback = await h.consentIfAsked(flow.browser, await h.follow(flow.browser, response.body.redirect))
+      const code = callback.searchParams.get('code')!
+      const proof = await new jose.SignJWT({ htm: 'POST', htu: `${server.url}/token`, jti: randomUUID(), iat: Math.floor(Date.now() / 1000) })
+        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await jose.exportJWK(other.publicKey) }).sign(other.privateKey)
+      const answer = await fetch(`${server.url}/token`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`${rp.clientId}:${rp.clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded', dpop: proof },
+        body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: rp.redirectUri, code_verifier: flow.verifier }),
+      }).then(async (res) => ({ status: res.status, body: await res.json() as Record<string, string> }))
+      assert.equal(answer.status, 400, JSON.stringify(answer.body))
+      const row = await server.database.db.selectFrom('oidc_payload').select('consumed_at').where('model', '=', 'AuthorizationCode').where('id', '=', storageKey('AuthorizationCode', code)).executeTakeFirst()
+      assert.ok(row?.consumed_at, 'spent')
     })
 
     it('of eight refreshes with one refresh token at once, exactly one gets the next one, and the reuse ends the chain', async () => {
