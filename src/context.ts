@@ -59,6 +59,7 @@ import { SigningService } from './signing/signing-service.ts'
 import { systemClock, type Clock } from './util/clock.ts'
 import { RateLimiter } from './util/rate-limiter.ts'
 import { TtlCache } from './util/ttl-cache.ts'
+import { ChangeNotices } from './db/change-notices.ts'
 import { SubscriberStore } from './subscribers/subscriber-store.ts'
 import { Registrations } from './registrations/registrations.ts'
 
@@ -183,6 +184,8 @@ export class AppContext {
   readonly crl: CrlPublisher
   readonly ocsp: OcspResponder
   readonly limiter: RateLimiter
+  /** Changes to what instances cache (clients, subscribers' claims), announced to all of them. */
+  readonly changes: ChangeNotices
   /** The operator console's dashboard counts, added to the database by the jobs and at close. */
   readonly tally: DailyTally
   /** The people at the operator console and their passkeys (admin/operators.ts). */
@@ -303,6 +306,9 @@ export class AppContext {
     this.signingKeys = base.signingKeys
     this.ca = base.ca
     this.https = config.publicUrl.protocol === 'https:'
+    this.changes = new ChangeNotices({
+      onError: (err) => this.logger.warn({ cause: (err as Error).message }, 'listening for cache changes (LISTEN postcert_changes) failed: retrying; meanwhile a change made on another instance is seen here when the cache entry expires'),
+    })
     this.cookieKeys = serverKeys.cookieKeys
     this.views = new Views(path.join(ROOT_DIR, 'views'), config.brand)
     this.csrf = new Csrf(serverKeys.csrfKey)
@@ -336,7 +342,7 @@ export class AppContext {
     })
     this.ocsp = o.ocsp ?? new OcspResponder(db, this.ca, clock, { validitySeconds: config.ocspValiditySeconds, source: statuses })
     this.limiter = o.limiter ?? new RateLimiter(db, clock)
-    this.subscribers = o.subscribers ?? new SubscriberStore({ db, clock })
+    this.subscribers = o.subscribers ?? new SubscriberStore({ db, clock, changes: this.changes })
     this.sms = o.sms ?? (config.smsGateway ? new HttpSmsGateway(config.smsGateway.url, config.smsGateway.token) : new SandboxSmsGateway(db, clock))
     this.identity = o.identity ?? (config.identityProvider ? new HttpIdentityVerifier(config.identityProvider.url, config.identityProvider.token) : new SandboxIdentityRegistry())
     this.phoneCodes = o.phoneCodes ?? new PhoneCodes({ db, clock, sms: timedSms(this.sms, this.metrics), limiter: this.limiter, key: serverKeys.otpKey, service: { ko: config.brand.ko.service, en: config.brand.en.service } })
@@ -365,13 +371,14 @@ export class AppContext {
       ? new TestSubscriber({ db, subscribers: this.subscribers, secrets: this.secrets, authority: this.authority, ca: this.ca, clock, issuer: config.issuer })
       : undefined
     this.host = this.#providerHost(overrides.fetch)
-    this.clients = o.clients ?? new ClientStore({ db, box, clock }, () => this.host.provider)
+    this.clients = o.clients ?? new ClientStore({ db, box, clock, changes: this.changes }, () => this.host.provider)
   }
 
   /** The provider, rebuilt with each new set of published keys; one client and claims cache for all of them. */
   #providerHost(fetch: typeof globalThis.fetch | undefined): ProviderHost {
     const { config, db } = this
     const clientCache = new TtlCache<AdapterPayload>(CLIENT_CACHE_SECONDS)
+    this.changes.register('client', clientCache)
     return new ProviderHost({
       keys: this.signingKeys,
       logger: this.logger,
@@ -380,7 +387,7 @@ export class AppContext {
         this.receipts.use(jwks)
         return createProvider({
           issuer: config.issuer, trustProxy: config.trustProxy, trustedProxyHops: config.trustedProxyHops, secureCookies: this.https,
-          jwks, cookieKeys: this.cookieKeys, views: this.views, db, box: this.box, clock: this.clock, pairwiseSalt: this.#pairwiseSalt, clientCache,
+          jwks, cookieKeys: this.cookieKeys, views: this.views, db, box: this.box, clock: this.clock, pairwiseSalt: this.#pairwiseSalt, clientCache, changes: this.changes,
           allowPrivateNetworkFetch: config.nodeEnv !== 'production', production: config.nodeEnv === 'production',
           fetch, firstPartyClients: [ACCOUNT_CLIENT_ID],
           rememberLoginCertificate: (ref, serial, clientId) => this.loginSessions.remember(ref, serial, clientId),
@@ -397,6 +404,11 @@ export class AppContext {
   async #open(tool: boolean): Promise<void> {
     await this.host.refresh()
     if (tool) return
+    const database = this.config.database
+    if (database.kind === 'postgres') {
+      // A failure here is reported and retried in the background; the caches' expiry bounds what is missed meanwhile.
+      await this.changes.listen(database.listenUrl ?? database.url).catch(() => {})
+    }
     if (this.testSubscriber) {
       await this.testSubscriber.ensure()
       this.logger.warn('test mode: a one-click test subscriber on the login page (never in production)')
@@ -436,6 +448,7 @@ export class AppContext {
 
   async close(): Promise<void> {
     this.ca.close()
+    await this.changes.close()
     await this.tally.flush().catch((err: unknown) => this.logger.warn({ err }, 'the dashboard\'s last counts were not saved'))
     await this.db.destroy()
     await this.#replica?.destroy()

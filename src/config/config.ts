@@ -11,7 +11,8 @@ export type DatabaseConfig =
   /** `ownerUrl`: the role that owns the tables and runs migrations, when not the server's own. */
   /** `poolSize`: connections each server process keeps open at most. */
   /** `readUrl`: a streaming replica for certificate status reads (OCSP, the CRL's scan), ca/status-version.ts. */
-  | { kind: 'postgres'; url: string; ownerUrl?: string; poolSize?: number; readUrl?: string }
+  /** `listenUrl`: PostgreSQL itself for the connection that LISTENs for cache changes (db/change-notices.ts), where `url` goes through a pooler. */
+  | { kind: 'postgres'; url: string; ownerUrl?: string; poolSize?: number; readUrl?: string; listenUrl?: string }
   | { kind: 'pglite'; dataDir: string }
 
 export interface ServerConfig {
@@ -141,6 +142,7 @@ const schema = z.object({
   DATABASE_OWNER_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' }).optional(),
   DATABASE_POOL_SIZE: integerText(1, 200).default(10),
   DATABASE_READ_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' }).optional(),
+  DATABASE_LISTEN_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' }).optional(),
   DATA_DIR: z.string().default('./.data'),
   POSTCERT_MASTER_KEY: z.string().optional(),
   TRUST_PROXY: booleanText.default(false),
@@ -211,6 +213,7 @@ export function buildConfig(env: ServerEnv): ServerConfig {
   if (e.WEB_CONCURRENCY > 1 && !e.DATABASE_URL) throw new ConfigError('WEB_CONCURRENCY above 1 needs DATABASE_URL (the embedded database serves one process)')
   if (e.DATABASE_OWNER_URL && !e.DATABASE_URL) throw new ConfigError('DATABASE_OWNER_URL needs DATABASE_URL (the server\'s own role)')
   if (e.DATABASE_READ_URL && !e.DATABASE_URL) throw new ConfigError('DATABASE_READ_URL needs DATABASE_URL (it names a replica of that database)')
+  if (e.DATABASE_LISTEN_URL && !e.DATABASE_URL) throw new ConfigError('DATABASE_LISTEN_URL needs DATABASE_URL (it names that database, reached without a pooler)')
   if (e.SMS_GATEWAY_URL && !e.SMS_GATEWAY_TOKEN) throw new ConfigError('SMS_GATEWAY_TOKEN is required with SMS_GATEWAY_URL')
   if (e.FIDO_MDS_ROOTS && !e.FIDO_MDS_FILE) throw new ConfigError('FIDO_MDS_ROOTS needs FIDO_MDS_FILE (the roots verify that BLOB)')
   const pkcs11 = [e.PKCS11_LIBRARY, e.PKCS11_TOKEN_LABEL, e.PKCS11_PIN]
@@ -232,7 +235,7 @@ export function buildConfig(env: ServerEnv): ServerConfig {
     issuer: publicUrl.href.replace(/\/$/, ''),
     dataDir,
     database: e.DATABASE_URL
-      ? { kind: 'postgres', url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, ...(e.DATABASE_OWNER_URL ? { ownerUrl: e.DATABASE_OWNER_URL } : {}), ...(e.DATABASE_READ_URL ? { readUrl: e.DATABASE_READ_URL } : {}) }
+      ? { kind: 'postgres', url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, ...(e.DATABASE_OWNER_URL ? { ownerUrl: e.DATABASE_OWNER_URL } : {}), ...(e.DATABASE_READ_URL ? { readUrl: e.DATABASE_READ_URL } : {}), ...(e.DATABASE_LISTEN_URL ? { listenUrl: e.DATABASE_LISTEN_URL } : {}) }
       : { kind: 'pglite', dataDir: path.join(dataDir, 'pglite') },
     trustProxy: e.TRUST_PROXY,
     logLevel: e.LOG_LEVEL,

@@ -6,6 +6,7 @@ import { rewrapTable, type RewrapCount, type SealedBox } from '../keys/sealed-bo
 import type { Clock } from '../util/clock.ts'
 import { BoundedMap } from '../util/bounded-map.ts'
 import type { TtlCache } from '../util/ttl-cache.ts'
+import type { ChangeNotices } from '../db/change-notices.ts'
 import { LOOKED_UP_TOGETHER, TokenLookup } from './token-lookup.ts'
 import type { HeldConsumption, RequestRows } from './request-rows.ts'
 
@@ -38,6 +39,8 @@ export interface AdapterDeps {
    * provider's adapters keep each client found for CLIENT_CACHE_SECONDS, secret unsealed.
    */
   clientCache?: TtlCache<AdapterPayload>
+  /** Where a client's change is announced to every instance's cache (db/change-notices.ts). */
+  changes?: ChangeNotices
   /** What a request read ahead or held back, for its own later statements (see RequestRows). */
   requests?: RequestRows
   /** One statement for a token looked up as several kinds at once (token-lookup.ts). */
@@ -185,7 +188,7 @@ export class PostgresAdapter implements Adapter {
       throw this.#model === 'AuthorizationCode' ? new errors.AccessDenied('the certificate of this login is no longer valid')
         : new errors.InvalidGrant('the certificate of this login is no longer valid')
     }
-    if (this.#model === 'Client') this.#deps.clientCache?.delete(id)
+    if (this.#model === 'Client') await this.#clientChanged(id)
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
@@ -262,7 +265,7 @@ export class PostgresAdapter implements Adapter {
     if (this.#deps.requests?.takeDeleted(this.#model, key)) return
     await this.#beforeWrite(false)
     await this.#deps.db.executeQuery(CompiledQuery.raw(SQL.destroy, [this.#model, key]))
-    if (this.#model === 'Client') this.#deps.clientCache?.delete(id)
+    if (this.#model === 'Client') await this.#clientChanged(id)
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
@@ -271,6 +274,12 @@ export class PostgresAdapter implements Adapter {
     await this.#deps.db.deleteFrom('oidc_payload')
       .where('model', '=', this.#model).where('grant_id', '=', grantId) // oidc_payload_grant_idx
       .execute()
+  }
+
+  /** A client was written or deleted: no instance goes on using what it cached of it. */
+  async #clientChanged(id: string): Promise<void> {
+    this.#deps.clientCache?.delete(id)
+    await this.#deps.changes?.announce(this.#deps.db, 'client', id)
   }
 
   /**

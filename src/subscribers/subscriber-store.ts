@@ -5,6 +5,7 @@ import type { Database, DatabaseTransaction } from '../db/database.ts'
 import type { SubscriberTable } from '../db/schema/subscriber.ts'
 import type { Clock } from '../util/clock.ts'
 import { TtlCache } from '../util/ttl-cache.ts'
+import type { ChangeNotices } from '../db/change-notices.ts'
 import { maskPhone } from '../phone/phone-number.ts'
 
 export type Subscriber = Selectable<SubscriberTable>
@@ -43,9 +44,13 @@ export class SubscriberStore {
   // A login reads the subscriber's claims three times within a second (login, token, userinfo).
   readonly #claims = new TtlCache<SubscriberClaims>(SUBSCRIBER_CACHE_SECONDS)
 
-  constructor(deps: { db: Database; clock: Clock }) {
+  readonly #changes?: ChangeNotices
+
+  constructor(deps: { db: Database; clock: Clock; changes?: ChangeNotices }) {
     this.#db = deps.db
     this.#clock = deps.clock
+    this.#changes = deps.changes
+    this.#changes?.register('subscriber', this.#claims)
   }
 
   /**
@@ -56,10 +61,12 @@ export class SubscriberStore {
   async recordVerified(trx: DatabaseTransaction, person: VerifiedPerson): Promise<Subscriber> {
     const now = this.#clock.now()
     const { ci, ...fields } = person
-    return await trx.insertInto('subscriber')
+    const subscriber = await trx.insertInto('subscriber')
       .values({ id: `ps_${randomBytes(12).toString('base64url')}`, ci, created_at: now, updated_at: now, ...fields })
       .onConflict((oc) => oc.column('ci').doUpdateSet({ ...fields, updated_at: now }))
       .returningAll().executeTakeFirstOrThrow()
+    await this.#changes?.announce(trx, 'subscriber', subscriber.id)
+    return subscriber
   }
 
   /** A subscriber of a fixed id, created when missing and otherwise left as it is (test mode's). */
@@ -73,12 +80,12 @@ export class SubscriberStore {
     return await this.#db.selectFrom('subscriber').selectAll().where('id', '=', id).executeTakeFirst() // primary key
   }
 
-  /** The subscriber's claims, cached for SUBSCRIBER_CACHE_SECONDS. */
   /** The subscribers with this mobile number (E.164); served by subscriber_phone_idx. */
   async findByPhone(e164: string): Promise<Subscriber[]> {
     return await this.#db.selectFrom('subscriber').selectAll().where('phone_e164', '=', e164).orderBy('created_at').limit(50).execute()
   }
 
+  /** The subscriber's claims, cached for SUBSCRIBER_CACHE_SECONDS (a change is announced to every instance: recordVerified). */
   async claims(id: string): Promise<SubscriberClaims | undefined> {
     const cached = this.#claims.get(id)
     if (cached) return cached

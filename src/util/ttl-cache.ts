@@ -30,6 +30,10 @@ export class TtlCache<T> {
   delete(key: string): void {
     this.#entries.delete(key)
   }
+
+  clear(): void {
+    this.#entries.clear()
+  }
 }
 
 function deepFreeze<T>(value: T): T {

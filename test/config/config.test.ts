@@ -45,6 +45,9 @@ describe('configuration', () => {
     // A streaming replica for certificate status reads (#19).
     assert.deepEqual(buildConfig({ DATABASE_URL: 'postgres://u@db/postcert', DATABASE_READ_URL: 'postgres://u@replica/postcert' }).database,
       { kind: 'postgres', url: 'postgres://u@db/postcert', poolSize: 10, readUrl: 'postgres://u@replica/postcert' })
+    // PostgreSQL itself for the connection that listens for cache changes, past a pooler (#19).
+    assert.deepEqual(buildConfig({ DATABASE_URL: 'postgres://u@pgbouncer/postcert', DATABASE_LISTEN_URL: 'postgres://u@db/postcert' }).database,
+      { kind: 'postgres', url: 'postgres://u@pgbouncer/postcert', poolSize: 10, listenUrl: 'postgres://u@db/postcert' })
   })
 
   it('treats empty variables as unset', () => {
@@ -84,6 +87,8 @@ describe('configuration', () => {
     ['an owner role without the server\'s', { DATABASE_OWNER_URL: 'postgres://owner@db/x' }, /^DATABASE_OWNER_URL needs DATABASE_URL/],
     ['a read replica without its database', { DATABASE_READ_URL: 'postgres://u@replica/x' }, /^DATABASE_READ_URL needs DATABASE_URL/],
     ['a read replica that is not PostgreSQL', { DATABASE_URL: 'postgres://u@db/x', DATABASE_READ_URL: 'http://replica/x' }, /^DATABASE_READ_URL must be a postgres/],
+    ['a listening connection without its database', { DATABASE_LISTEN_URL: 'postgres://u@db/x' }, /^DATABASE_LISTEN_URL needs DATABASE_URL/],
+    ['a listening connection that is not PostgreSQL', { DATABASE_URL: 'postgres://u@db/x', DATABASE_LISTEN_URL: 'redis://db/x' }, /^DATABASE_LISTEN_URL must be a postgres/],
     ['an unknown NODE_ENV', { NODE_ENV: 'staging' }, /^NODE_ENV must be development, test or production/],
     ['an unknown LOG_LEVEL', { LOG_LEVEL: 'loud' }, /^LOG_LEVEL must be one of/],
     ['a TRUST_PROXY that is not a boolean', { TRUST_PROXY: 'maybe' }, /^TRUST_PROXY must be true or false/],
