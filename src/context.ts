@@ -60,6 +60,7 @@ import { systemClock, type Clock } from './util/clock.ts'
 import { RateLimiter } from './util/rate-limiter.ts'
 import { TtlCache } from './util/ttl-cache.ts'
 import { ChangeNotices } from './db/change-notices.ts'
+import { RequestRows } from './db/request-rows.ts'
 import { SubscriberStore } from './subscribers/subscriber-store.ts'
 import { Registrations } from './registrations/registrations.ts'
 
@@ -186,6 +187,8 @@ export class AppContext {
   readonly limiter: RateLimiter
   /** Changes to what instances cache (clients, subscribers' claims), announced to all of them. */
   readonly changes: ChangeNotices
+  /** What each HTTP request read ahead or holds for its next statement (db/request-rows.ts). */
+  readonly requests = new RequestRows()
   /** The operator console's dashboard counts, added to the database by the jobs and at close. */
   readonly tally: DailyTally
   /** The people at the operator console and their passkeys (admin/operators.ts). */
@@ -353,7 +356,7 @@ export class AppContext {
       ciKey: serverKeys.ciKey, binding: this.binding,
     })
     const judge = (input: Uint8Array | string, at?: Date) => this.judgeCertificate(input, at)
-    this.possession = o.possession ?? new PossessionProofs({ db, clock, limiter: this.limiter, issuer: config.issuer, judge })
+    this.possession = o.possession ?? new PossessionProofs({ db, clock, limiter: this.limiter, issuer: config.issuer, judge, requests: this.requests })
     this.login = o.login ?? new LoginService({ db, clock, issuer: config.issuer, possession: this.possession })
     this.signing = o.signing ?? new SigningService({
       db, clock, issuer: config.issuer, possession: this.possession, ocsp: this.ocsp, receipts: this.receipts, audit: this.audit,
@@ -387,7 +390,7 @@ export class AppContext {
         this.receipts.use(jwks)
         return createProvider({
           issuer: config.issuer, trustProxy: config.trustProxy, trustedProxyHops: config.trustedProxyHops, secureCookies: this.https,
-          jwks, cookieKeys: this.cookieKeys, views: this.views, db, box: this.box, clock: this.clock, pairwiseSalt: this.#pairwiseSalt, clientCache, changes: this.changes,
+          jwks, cookieKeys: this.cookieKeys, views: this.views, db, box: this.box, clock: this.clock, pairwiseSalt: this.#pairwiseSalt, clientCache, changes: this.changes, requests: this.requests,
           allowPrivateNetworkFetch: config.nodeEnv !== 'production', production: config.nodeEnv === 'production',
           fetch, firstPartyClients: [ACCOUNT_CLIENT_ID],
           rememberLoginCertificate: (ref, serial, clientId) => this.loginSessions.remember(ref, serial, clientId),

@@ -40,7 +40,7 @@ export async function buildRouter(ctx: AppContext): Promise<Router> {
     anchors: () => trustAnchors({ db, ca: ctx.ca, signingKeys: ctx.signingKeys }),
   })
   addInteractionRoutes(router, {
-    db, provider, views, csrf, login: ctx.login, audit, registrations: ctx.registrations, issuer: config.issuer, testSubscriber: ctx.testSubscriber,
+    db, provider, views, csrf, login: ctx.login, audit, requests: ctx.requests, registrations: ctx.registrations, issuer: config.issuer, testSubscriber: ctx.testSubscriber,
     clock, renewalWindowDays: config.renewalWindowDays, consentDefaults: config.consent, signing: ctx.signing, subjectFor: (clientId, subscriberId) => ctx.subjectFor(clientId, subscriberId),
   })
   addEnrollmentRoutes(router, {

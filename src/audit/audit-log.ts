@@ -1,4 +1,5 @@
 import type { DatabaseTransaction, Database } from '../db/database.ts'
+import { writeAlong, type RequestRows } from '../db/request-rows.ts'
 import type { Clock } from '../util/clock.ts'
 
 /**
@@ -42,13 +43,26 @@ export class AuditLog {
   }
 
   async record(trx: DatabaseTransaction | Database, event: AuditEvent): Promise<void> {
-    await trx.insertInto('audit_event').values({
+    await this.#insert(trx, event).execute()
+    this.#written?.(event)
+  }
+
+  /**
+   * Records the event with the request's next write (db/request-rows.ts), in its statement and
+   * transaction: an event of a step whose outcome that write saves (a login, saved as the
+   * interaction's result) exists exactly when the outcome does. Outside a request, at once.
+   */
+  async recordAlong(requests: RequestRows | undefined, db: Database, event: AuditEvent): Promise<void> {
+    await writeAlong(requests, db, { query: this.#insert(db, event).compile(), done: () => this.#written?.(event) })
+  }
+
+  #insert(trx: DatabaseTransaction | Database, event: AuditEvent) {
+    return trx.insertInto('audit_event').values({
       occurred_at: this.#clock.now(),
       type: event.type,
       subscriber_id: event.subscriberId ?? null,
       certificate_serial: event.certificateSerial ?? null,
       data: JSON.stringify(event.data ?? {}),
-    }).execute()
-    this.#written?.(event)
+    })
   }
 }

@@ -333,7 +333,7 @@ export const isInUse = (c: Pick<CertificateRecord, 'status' | 'notAfter'>, now: 
 type StatusEvent = 'certificate.revoked' | 'certificate.suspended' | 'certificate.resumed'
 const VERBS: Record<StatusEvent, string> = { 'certificate.revoked': 'revoke', 'certificate.suspended': 'suspend', 'certificate.resumed': 'resume' }
 
-type CertificateRow = Omit<Selectable<CertificateTable>, 'created_at'>
+export type CertificateRow = Omit<Selectable<CertificateTable>, 'created_at'>
 
 export function toRecord(row: CertificateRow): CertificateRecord {
   return {

@@ -1,7 +1,7 @@
 import type { Database } from '../db/database.ts'
 import { summarizeCertificate } from '../der/certificate-summary.ts'
 import { BoundedMap } from '../util/bounded-map.ts'
-import { toRecord, type CertificateRecord } from './authority.ts'
+import { toRecord, type CertificateRecord, type CertificateRow } from './authority.ts'
 import type { CaHierarchy } from './hierarchy.ts'
 import { canonicalSerial, x509 } from './x509.ts'
 
@@ -36,19 +36,30 @@ export type Verdict =
  * 7. its key usage allows digitalSignature (remembered per serial).
  */
 export async function judgeCertificate(db: Database, hierarchy: CaHierarchy, input: Uint8Array | string, at: Date, cache = new StaticCheckCache()): Promise<Verdict> {
-  let serial: string
-  if (typeof input === 'string') {
-    serial = canonicalSerial(input)
-  } else {
-    try {
-      // Only the serial is needed here: the recorded DER is compared byte for byte below.
-      serial = summarizeCertificate(input).serial
-    } catch {
-      return { valid: false, reason: 'malformed', message: 'not a DER X.509 certificate' }
-    }
-  }
+  const serial = serialOf(input)
+  if (serial === undefined) return MALFORMED
+  const row = await db.selectFrom('certificate').selectAll().where('serial', '=', serial).executeTakeFirst() // certificate_pkey
+  return await judgeRecorded(hierarchy, input, serial, row, at, cache)
+}
 
-  const row = await db.selectFrom('certificate').selectAll().where('serial', '=', serial).executeTakeFirst()
+const MALFORMED: Verdict = { valid: false, reason: 'malformed', message: 'not a DER X.509 certificate' }
+
+/** The serial a certificate (DER) or serial names, canonical; undefined for DER that does not parse. */
+export function serialOf(input: Uint8Array | string): string | undefined {
+  if (typeof input === 'string') return canonicalSerial(input)
+  try {
+    // Only the serial is needed here: the recorded DER is compared byte for byte in the verdict.
+    return summarizeCertificate(input).serial
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * judgeCertificate on the certificate row already read under `serial` (serialOf the input), by a
+ * statement that read it with something else (a proof's challenge: possession/proofs.ts).
+ */
+export async function judgeRecorded(hierarchy: CaHierarchy, input: Uint8Array | string, serial: string, row: CertificateRow | undefined, at: Date, cache = new StaticCheckCache()): Promise<Verdict> {
   if (!row) return { valid: false, reason: 'unknown', message: `no certificate with serial ${serial} was issued by PostCert` }
   const certificate = toRecord(row)
   if (typeof input !== 'string' && !Buffer.from(input).equals(certificate.der)) {

@@ -24,6 +24,7 @@ import { addSigningRoutes, renderSigningPage, signatureRequestOf, signingHandoff
 import { asText } from '../util/text.ts'
 import { daysLeft } from '../ca/days-left.ts'
 import { releasedClaims } from '../oidc/scope-claims.ts'
+import type { RequestRows } from '../db/request-rows.ts'
 
 export interface InteractionDeps {
   db: Database
@@ -32,6 +33,8 @@ export interface InteractionDeps {
   csrf: Csrf
   login: LoginService
   audit: AuditLog
+  /** What a request holds for its next statement (a login's audit event goes with its result). */
+  requests: RequestRows
   registrations: Registrations
   issuer: string
   clock: Clock
@@ -142,7 +145,8 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
       ctx.body = { redirect: await unmet(deps.provider(), ctx) }
       return
     }
-    await deps.audit.record(deps.db, {
+    // Written with the interaction's result, in its statement: the event exists exactly when the login does.
+    await deps.audit.recordAlong(deps.requests, deps.db, {
       type: 'login', subscriberId: result.subscriberId, certificateSerial: result.serial,
       data: { client: clientId, holder: result.holder, acr: result.acr, ip: truncatedIp(ctx.ip), device: deviceOf(ctx.get('user-agent')) },
     })

@@ -8,7 +8,7 @@ import { BoundedMap } from '../util/bounded-map.ts'
 import type { TtlCache } from '../util/ttl-cache.ts'
 import type { ChangeNotices } from '../db/change-notices.ts'
 import { LOOKED_UP_TOGETHER, TokenLookup } from './token-lookup.ts'
-import type { HeldConsumption, RequestRows } from './request-rows.ts'
+import { withWritesAlong, type AlongWrite, type HeldConsumption, type RequestRows } from '../db/request-rows.ts'
 
 /** Every model oidc-provider persists; the contract tests run against each one. */
 export const OIDC_MODELS = [
@@ -175,11 +175,13 @@ export class PostgresAdapter implements Adapter {
     // The code or refresh token this token comes from is consumed in the same statement: none is
     // written unless this request's consumption is the one that succeeds (see consume). A
     // replay id (a DPoP proof's, between the consumption and the token) is a row of its own.
-    const consumed = this.#model === 'ReplayDetection' ? undefined : await this.#beforeWrite(TOKEN_MODELS.has(this.#model))
+    const consumed = this.#model === 'ReplayDetection' ? undefined : await this.#beforeWrite(TOKEN_MODELS.has(this.#model), true)
+    // So do the request's writes along (RequestRows), in the same transaction.
+    const along = this.#model === 'ReplayDetection' ? [] : this.#deps.requests?.releaseAlong() ?? []
     this.#deps.requests?.takeDeleted(this.#model, key)
-    const { rows } = await db.executeQuery<{ certificate_serial: string | null }>(consumed
-      ? CompiledQuery.raw(SQL.upsertOnConsumption, [...values, consumed.at, consumed.model, consumed.key])
-      : CompiledQuery.raw(SQL.upsert, values))
+    const statement = withWritesAlong(consumed ? SQL.upsertOnConsumption : SQL.upsert, consumed ? [...values, consumed.at, consumed.model, consumed.key] : values, along)
+    const { rows } = await db.executeQuery<{ certificate_serial: string | null }>(CompiledQuery.raw(statement.sql, statement.parameters))
+    for (const write of along) write.done?.()
     if (consumed && rows.length === 0) await reused(this.#deps.db, consumed.model, consumed.key)
     const [written] = rows
     // A code or token of a login its certificate's status change ended while this request ran (it
@@ -201,7 +203,7 @@ export class PostgresAdapter implements Adapter {
     const key = this.#key(id)
     const { requests } = this.#deps
     const tokens = LOOKED_UP_TOGETHER.has(this.#model) ? this.#deps.tokens : undefined
-    const row: TokenRow | undefined = requests?.take(this.#model, key) ?? (tokens ? await tokens.find(this.#model, key) : (await this.#deps.db.executeQuery<TokenRow>(
+    const row: TokenRow | undefined = requests?.take<StoredRow>(this.#model, key) ?? (tokens ? await tokens.find(this.#model, key) : (await this.#deps.db.executeQuery<TokenRow>(
       CompiledQuery.raw(this.#findStatement(key), [this.#model, key, this.#deps.clock.now()]))).rows[0]) // served by the primary key
     if (!row || row.usable === false) return undefined
     // oidc-provider finds a token's session (when bound to it) and grant next: the token
@@ -284,13 +286,15 @@ export class PostgresAdapter implements Adapter {
 
   /**
    * Before any write of a request: what it read ahead is dropped (a find after the write reads
-   * the database), and a held refresh-token consumption is made. It is returned instead when
-   * `merge` (the write is of the replacing refresh token, which makes it in its own statement).
+   * the database), and what it held is made: its writes along (unless this write `carriesAlong`
+   * them in its statement) and a held consumption (returned instead when `merge`: the write is of
+   * the token the consumed code or token gives, which makes it in its own statement).
    */
-  async #beforeWrite(merge: boolean): Promise<HeldConsumption | undefined> {
+  async #beforeWrite(merge: boolean, carriesAlong = false): Promise<HeldConsumption | undefined> {
     const { requests } = this.#deps
     if (!requests?.active) return undefined
     requests.wrote()
+    if (!carriesAlong) await makeWritesAlong(this.#deps.db, requests.releaseAlong())
     const held = requests.release()
     if (!held || merge) return held
     await makeConsumption(this.#deps.db, held)
@@ -312,7 +316,7 @@ export class PostgresAdapter implements Adapter {
 
   async #findBy(column: 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
     if (!value || value.includes('\u0000')) return undefined
-    const row = (column === 'uid' ? this.#deps.requests?.take(this.#model, `uid:${value}`) : undefined) ?? (await this.#deps.db.executeQuery<StoredRow>(
+    const row = (column === 'uid' ? this.#deps.requests?.take<StoredRow>(this.#model, `uid:${value}`) : undefined) ?? (await this.#deps.db.executeQuery<StoredRow>(
       CompiledQuery.raw(column === 'uid' ? SQL.findByUid : SQL.findByUserCode, [this.#model, value, this.#deps.clock.now()]))).rows[0]
     if (!row?.id || !row.sealed_id || !row.usable) return undefined
     return this.#restore(row.payload, row.consumed_at, this.#openId(row.id, row.sealed_id))
@@ -456,6 +460,14 @@ async function makeConsumption(db: Database, consumption: HeldConsumption): Prom
   if (rows.length === 0) await reused(db, consumption.model, consumption.key)
 }
 
+/** Writes a request held (RequestRows), in one statement of their own. */
+async function makeWritesAlong(db: Database, along: AlongWrite[]): Promise<void> {
+  if (!along.length) return
+  const statement = withWritesAlong('select 1', [], along)
+  await db.executeQuery(CompiledQuery.raw(statement.sql, statement.parameters))
+  for (const write of along) write.done?.()
+}
+
 /** A code or refresh token another request consumed first: what its grant gave is revoked, and the grant. */
 async function reused(db: Database, model: string, key: string): Promise<never> {
   await db.executeQuery(CompiledQuery.raw(SQL.revokeGrantOf, [model, key]))
@@ -463,12 +475,14 @@ async function reused(db: Database, model: string, key: string): Promise<never> 
 }
 
 /**
- * After each request of oidc-provider's, however it ended: a consumption it still holds (it
- * consumed a code or refresh token and wrote nothing after, as when a check after the
- * consumption failed) is made now, so a consumption once asked for is never lost. Returns the
- * error to answer instead when it lost a race (a reuse: the grant is revoked).
+ * After each request, however it ended: what it still holds is made now, so nothing once asked
+ * for is lost. Its writes along (it wrote nothing after them), and a consumption (it consumed a
+ * code or refresh token and wrote nothing after, as when a check after the consumption failed).
+ * Returns the error to answer instead when the consumption lost a race (a reuse: the grant is
+ * revoked).
  */
 export async function settleRequest(db: Database, requests: RequestRows, request: object): Promise<InstanceType<typeof errors.InvalidGrant> | undefined> {
+  await makeWritesAlong(db, requests.releaseAlong(request))
   const held = requests.release(request)
   if (!held) return undefined
   try {

@@ -9,7 +9,7 @@ import { renderErrorPage } from '../http/error-page.ts'
 import type { CertificateClaim, LoginRef } from '../sessions/login-sessions.ts'
 import { parseSignatureRequest, signaturesResource, SignatureRequestError, SIGNATURE_TYPE } from '../signing/request.ts'
 import { PostgresAdapter, settleRequest, tokenLookup, type AdapterDeps } from './adapter.ts'
-import { RequestRows } from './request-rows.ts'
+import { inRequest, RequestRows } from '../db/request-rows.ts'
 import { findRegisteredGrant } from '../registrations/registered-grant.ts'
 import { loginPolicy, type LoginPolicyDeps } from './login-policy.ts'
 import { certificateAllowed, checkClientMetadata, SUBSCRIBER_SCOPES, ciAllowed, CI_ALLOWED, isOwnSector, fapiProfileOf, FAPI_SIGNING_ALGS, pkceRequired, POSTCERT_CLIENT_PROPERTIES, REGISTRATION_POLICIES } from './client-policy.ts'
@@ -155,7 +155,7 @@ function localeOf(ctx: KoaContextWithOIDC): Locale {
  */
 export function createProvider(deps: ProviderDeps): Provider {
   const { views } = deps
-  const requests = new RequestRows()
+  const requests = deps.requests ?? new RequestRows()
   const adapterDeps = { ...deps, requests, tokens: tokenLookup(deps.db, deps.clock) }
   const configuration: Configuration = {
     adapter: (name: string) => new PostgresAdapter(name, adapterDeps),
@@ -368,9 +368,10 @@ export function createProvider(deps: ProviderDeps): Provider {
   // (the leftmost entry of all is whatever the client sent, and would defeat every per-address limit).
   provider.maxIpsCount = deps.trustedProxyHops
   provider.use(spendInitialAccessToken as never)
-  // A consumption a request still holds when it ends is made (adapter.ts consume); oidc-provider's
-  // error handlers are within, so a failed request ends here with its error answer set.
-  provider.use((async (ctx: KoaContextWithOIDC, next: () => Promise<void>) => {
+  // Every request (PostCert's routes, mounted later, run within this too) is one for RequestRows;
+  // what it still holds when it ends is made (adapter.ts settleRequest). The error handlers are
+  // within, so a failed request ends here with its error answer set, not yet sent.
+  provider.use((async (ctx: KoaContextWithOIDC, next: () => Promise<void>) => await inRequest(ctx, async () => {
     try {
       await next()
     } finally {
@@ -380,7 +381,7 @@ export function createProvider(deps: ProviderDeps): Provider {
         ctx.body = { error: reuse.error, error_description: reuse.error_description }
       }
     }
-  }) as never)
+  })) as never)
   provider.use(publishedKeysOnly as never)
   // Every ID token carries `sid` (oidc-provider adds it only for back-channel logout clients):
   // relying parties match RP-initiated and back-channel logouts to their sessions by it. It is

@@ -4,6 +4,7 @@ import { sql } from 'kysely'
 import type { CertificateRecord } from '../ca/authority.ts'
 import type { Verdict } from '../ca/verdict.ts'
 import type { Database } from '../db/database.ts'
+import type { RequestRows } from '../db/request-rows.ts'
 import { findPasskey, recordCounter, type PasskeyCredential } from '../holders/webauthn/credential-store.ts'
 import type { Clock } from '../util/clock.ts'
 import { BoundedMap } from '../util/bounded-map.ts'
@@ -34,6 +35,8 @@ export interface PossessionDeps {
   /** PUBLIC_URL's origin: passkeys are bound to its host name (the RP id) and origin. */
   issuer: string
   judge: (certificate: Uint8Array | string, at: Date) => Promise<Verdict>
+  /** Where the attempt taken back goes with the request's next write (db/request-rows.ts). */
+  requests?: RequestRows
 }
 
 /**
@@ -144,7 +147,8 @@ export class PossessionProofs {
     if (failures >= MAX_FAILURES) throw certificateLocked(LOCK_MINUTES)
     if (sourceFailures > MAX_SOURCE_FAILURES) throw tooManyFailedProofs(LOCK_MINUTES)
     const result = await check(used)
-    await this.#deps.limiter.undo(`proof-fail:${source}`, FAILURE_WINDOW_SECONDS)
+    // With the request's next write (the login's result, the signature): a count, nothing to wait for.
+    await this.#deps.limiter.undo(`proof-fail:${source}`, FAILURE_WINDOW_SECONDS, this.#deps.requests)
     return result
   }
 

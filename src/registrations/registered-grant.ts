@@ -3,7 +3,7 @@ import type Provider from 'oidc-provider'
 import type { Database } from '../db/database.ts'
 import type { Clock } from '../util/clock.ts'
 import { storageKey, storageKeySql, type StoredRow } from '../oidc/adapter.ts'
-import type { RequestRows } from '../oidc/request-rows.ts'
+import type { RequestRows } from '../db/request-rows.ts'
 
 /** The registration (subscriber, client) and its grant's row: registration_pkey, then oidc_payload_pkey. */
 const SQL = `select r.grant_id, p.payload, p.consumed_at

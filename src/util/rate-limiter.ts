@@ -1,5 +1,6 @@
 import { sql, type RawBuilder } from 'kysely'
 import type { Database } from '../db/database.ts'
+import { writeAlong, type RequestRows } from '../db/request-rows.ts'
 import type { Clock } from './clock.ts'
 
 export interface RateDecision {
@@ -38,11 +39,13 @@ export class RateLimiter {
    * Takes back a hit of the current window (what it counted did not happen after all: a text
    * message the gateway refused), so that only what happened counts against the limit.
    */
-  async undo(key: string, windowSeconds: number): Promise<void> {
+  async undo(key: string, windowSeconds: number, requests?: RequestRows): Promise<void> {
     const windowMs = windowSeconds * 1000
     const windowStart = new Date(Math.floor(this.#clock.now().getTime() / windowMs) * windowMs)
-    await this.#db.updateTable('rate_limit').set({ count: sql`greatest(count - 1, 0)` })
-      .where('key', '=', key).where('window_start', '=', windowStart).execute() // primary key
+    const query = this.#db.updateTable('rate_limit').set({ count: sql`greatest(count - 1, 0)` })
+      .where('key', '=', key).where('window_start', '=', windowStart).compile() // primary key
+    // With `requests`, in the request's next statement (db/request-rows.ts); otherwise at once.
+    await writeAlong(requests, this.#db, { query })
   }
 
   /**

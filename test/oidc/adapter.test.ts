@@ -6,7 +6,7 @@ import { connectDatabase } from '../../src/db/connect.ts'
 import { SealedBox } from '../../src/keys/sealed-box.ts'
 import { CompiledQuery, sql } from 'kysely'
 import { OIDC_MODELS, PostgresAdapter, settleRequest, storageKey, storageKeySql, sweepExpired, tokenLookup } from '../../src/oidc/adapter.ts'
-import { RequestRows } from '../../src/oidc/request-rows.ts'
+import { RequestRows, writeAlong } from '../../src/db/request-rows.ts'
 import type { AdapterPayload } from 'oidc-provider'
 import { ManualClock } from '../../src/util/clock.ts'
 import { TtlCache } from '../../src/util/ttl-cache.ts'
@@ -493,6 +493,38 @@ for (const backend of BACKENDS) {
         clock.advance(601)
         assert.equal(await of('ReplayDetection').find(jti), undefined, 'the reservation expired: a new use')
         assert.ok(await of('ReplayDetection').find(jti), 'and that one holds')
+      })
+
+      it('writes along go in the statement of the request\'s next write, with their own parameters; without one, when the request ends', async () => {
+        const { of, requests, db } = within()
+        const note = (text: string) => ({ query: database.db.insertInto('rate_limit').values({ key: text, window_start: clock.now(), count: 7 }).compile() })
+        const stored = async (key: string) => (await database.db.selectFrom('rate_limit').select('count').where('key', '=', key).executeTakeFirst())?.count
+        const [first, second, interaction] = [`along-${id()}`, `along-${id()}`, id()]
+        await inRequest(async () => {
+          statements = []
+          await writeAlong(requests, db, note(first))
+          await writeAlong(requests, db, note(second))
+          assert.deepEqual(statements, [], 'held')
+          await of('Interaction').upsert(interaction, { jti: interaction, uid: interaction } as never, 600)
+          assert.deepEqual(statements, ['with'], 'one statement for all three')
+        })
+        assert.equal(await stored(first), 7)
+        assert.equal(await stored(second), 7)
+        assert.ok(await adapter('Interaction').find(interaction))
+        // A request that writes nothing more: settleRequest makes them.
+        const third = `along-${id()}`
+        let request!: object
+        await inRequest(async () => {
+          request = als.getStore()!
+          await writeAlong(requests, db, note(third))
+        })
+        assert.equal(await stored(third), undefined, 'held')
+        await settleRequest(db, requests, request)
+        assert.equal(await stored(third), 7)
+        // Outside a request: at once.
+        const fourth = `along-${id()}`
+        await writeAlong(requests, db, note(fourth))
+        assert.equal(await stored(fourth), 7)
       })
 
       it('outside a request nothing is held: a consumption is made at once', async () => {

@@ -1,0 +1,172 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
+import type { CompiledQuery } from 'kysely'
+import type { Database } from './database.ts'
+
+/** The HTTP request under way (a Koa context), for every route: PostCert's and the provider's. */
+const scope = new AsyncLocalStorage<object>()
+
+/** Runs `next` (the rest of one request's handling) as request `ctx`. */
+export const inRequest = <T>(ctx: object, next: () => Promise<T>): Promise<T> => scope.run(ctx, next)
+
+/**
+ * A small write that may be made in the statement of the request's next write: an audit event, a
+ * counter taken back. Built by Kysely (values as parameters, none inlined). `done` runs once it
+ * is made.
+ */
+export interface AlongWrite {
+  query: CompiledQuery
+  done?: () => void
+}
+
+/** A code's or refresh token's consumption, held back to be made with the request's next write. */
+export interface HeldConsumption {
+  model: string
+  /** The storage key of the consumed code or token. */
+  key: string
+  at: Date
+}
+
+interface RequestState {
+  rows: Map<string, object>
+  consumption?: HeldConsumption
+  /** Rows this request already deleted (read to be destroyed): their destroy is done. */
+  gone: Set<string>
+  along: AlongWrite[]
+}
+
+/**
+ * What one request read ahead or held back, for its own later statements. Every request runs
+ * in an AsyncLocalStorage (inRequest, from the provider's first middleware: provider.ts); the
+ * state is kept per request and goes with it. Outside a request (the CLI, a job, a test's bare
+ * adapter) nothing is held: every find reads and every write is made at once.
+ *
+ * - **Rows read ahead.** A statement that read a row the request finds next (a token with its
+ *   grant, a registration with its grant) gives it here, and that find takes it instead of a
+ *   second round trip. A row is taken once, by the request that read it, so it is as fresh as a
+ *   second read in that request would be; a row held for one request is never served to another
+ *   (a grant revoked in between would be). Any write of the request drops what it holds: a find
+ *   after a write reads the database.
+ * - **A code's or refresh token's consumption** (adapter.ts consume): made in the statement of
+ *   the request's next write, which oidc-provider makes right after (the access token a code
+ *   gives, a refresh token's replacement). That write happens only with the consumption, so an
+ *   exchange or a rotation is whole or not at all: a process that dies in between leaves the
+ *   code or token usable, not a client with nothing.
+ * - **An interaction read to be destroyed** (a resume): deleted as it is read; its destroy is
+ *   then already done.
+ * - **Writes along** (writeAlong): small writes a request makes before its next adapter write
+ *   (a login's audit event and the attempt taken back from the address's count, before the
+ *   interaction's result is saved) go in that write's statement, as data-modifying CTEs: one
+ *   round trip, one transaction. A request that makes no such write makes them when it ends
+ *   (settleRequest), before its answer is sent.
+ */
+export class RequestRows {
+  readonly #states = new WeakMap<object, RequestState>()
+  readonly #current: () => object | undefined
+
+  constructor(current: () => object | undefined = () => scope.getStore()) {
+    this.#current = current
+  }
+
+  /** Whether a request is under way here (anything given or held would be kept for it). */
+  get active(): boolean {
+    return this.#current() !== undefined
+  }
+
+  /** Whether the request is oidc-provider's resume, which reads its interaction to destroy it. */
+  get resuming(): boolean {
+    return (this.#current() as { oidc?: { route?: string } } | undefined)?.oidc?.route === 'resume'
+  }
+
+  /** The request deleted this row as it read it. */
+  deleted(model: string, key: string): void {
+    this.#state(true)?.gone.add(`${model}:${key}`)
+  }
+
+  /** Whether the request already deleted this row (once: a row written again is there again). */
+  takeDeleted(model: string, key: string): boolean {
+    return this.#state(false)?.gone.delete(`${model}:${key}`) ?? false
+  }
+
+  give(model: string, key: string, row: object): void {
+    this.#state(true)?.rows.set(`${model}:${key}`, row)
+  }
+
+  /** The row given for this model and key (as the giver typed it), once. */
+  take<Row extends object>(model: string, key: string): Row | undefined {
+    const rows = this.#state(false)?.rows
+    const name = `${model}:${key}`
+    const row = rows?.get(name)
+    if (row) rows!.delete(name)
+    return row as Row | undefined
+  }
+
+  /** The request writes: nothing read before it is served after it. */
+  wrote(): void {
+    this.#state(false)?.rows.clear()
+  }
+
+  /** Holds a consumption for the request's next write; false outside a request (make it now). */
+  hold(consumption: HeldConsumption): boolean {
+    const state = this.#state(true)
+    if (!state) return false
+    state.consumption = consumption
+    return true
+  }
+
+  /** The consumption held by the current request (or by `request`), handed to whoever makes it. */
+  release(request?: object): HeldConsumption | undefined {
+    const state = request ? this.#states.get(request) : this.#state(false)
+    const held = state?.consumption
+    if (state) state.consumption = undefined
+    return held
+  }
+
+  /** Holds a write for the request's next statement; false outside a request (make it now). */
+  along(write: AlongWrite): boolean {
+    const state = this.#state(true)
+    if (!state) return false
+    state.along.push(write)
+    return true
+  }
+
+  /** The writes held by the current request (or by `request`), handed to whoever makes them. */
+  releaseAlong(request?: object): AlongWrite[] {
+    const state = request ? this.#states.get(request) : this.#state(false)
+    if (!state?.along.length) return []
+    const along = state.along
+    state.along = []
+    return along
+  }
+
+  #state(create: boolean): RequestState | undefined {
+    const request = this.#current()
+    if (!request) return undefined
+    let state = this.#states.get(request)
+    if (!state && create) this.#states.set(request, state = { rows: new Map(), gone: new Set(), along: [] })
+    return state
+  }
+}
+
+/** Makes `write` in the request's next statement (RequestRows above), or now outside a request. */
+export async function writeAlong(requests: RequestRows | undefined, db: Database, write: AlongWrite): Promise<void> {
+  if (requests?.along(write)) return
+  await db.executeQuery(write.query)
+  write.done?.()
+}
+
+/**
+ * `statement` with the writes along made first in it, as data-modifying CTEs (each runs exactly
+ * once, in the statement's transaction). Their parameters follow the statement's own.
+ */
+export function withWritesAlong(statement: string, parameters: readonly unknown[], along: AlongWrite[]): { sql: string; parameters: unknown[] } {
+  if (!along.length) return { sql: statement, parameters: [...parameters] }
+  const all = [...parameters]
+  const ctes = along.map((write, i) => {
+    const offset = all.length
+    all.push(...write.query.parameters)
+    return `along${i} as (${write.query.sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`)})`
+  })
+  const body = statement.trimStart()
+  const sql = /^with\s/i.test(body) ? `with ${ctes.join(', ')}, ${body.slice(5)}` : `with ${ctes.join(', ')} ${body}`
+  return { sql, parameters: all }
+}
