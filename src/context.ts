@@ -10,12 +10,12 @@ import type { Database } from './db/database.ts'
 import { migrateToLatest, roleOf, type MigrationReport } from './db/migrator.ts'
 import { migrations } from '../migrations/index.ts'
 import { AuditLog } from './audit/audit-log.ts'
-import { CertificateAuthority } from './ca/authority.ts'
+import { CertificateAuthority, type CertificateRow } from './ca/authority.ts'
 import { CrlPublisher } from './ca/crl.ts'
 import { CaHierarchy } from './ca/hierarchy.ts'
 import { OcspResponder } from './ca/ocsp.ts'
 import { StatusSource } from './ca/status-version.ts'
-import { judgeCertificate, StaticCheckCache, type Verdict } from './ca/verdict.ts'
+import { judgeCertificate, judgeRecorded, StaticCheckCache, type Verdict } from './ca/verdict.ts'
 import { EnrollmentService } from './enrollment/enrollment-service.ts'
 import { HttpIdentityVerifier } from './enrollment/identity/http-identity-verifier.ts'
 import type { IdentityVerifier } from './enrollment/identity/identity-verifier.ts'
@@ -356,7 +356,8 @@ export class AppContext {
       ciKey: serverKeys.ciKey, binding: this.binding,
     })
     const judge = (input: Uint8Array | string, at?: Date) => this.judgeCertificate(input, at)
-    this.possession = o.possession ?? new PossessionProofs({ db, clock, limiter: this.limiter, issuer: config.issuer, judge, requests: this.requests })
+    const judgeRow = async (input: Uint8Array | string, serial: string, row: CertificateRow | undefined, at: Date) => await judgeRecorded(this.ca, input, serial, row, at, this.#staticChecks)
+    this.possession = o.possession ?? new PossessionProofs({ db, clock, limiter: this.limiter, issuer: config.issuer, judge, judgeRecorded: judgeRow, requests: this.requests })
     this.login = o.login ?? new LoginService({ db, clock, issuer: config.issuer, possession: this.possession })
     this.signing = o.signing ?? new SigningService({
       db, clock, issuer: config.issuer, possession: this.possession, ocsp: this.ocsp, receipts: this.receipts, audit: this.audit,
@@ -393,7 +394,7 @@ export class AppContext {
           jwks, cookieKeys: this.cookieKeys, views: this.views, db, box: this.box, clock: this.clock, pairwiseSalt: this.#pairwiseSalt, clientCache, changes: this.changes, requests: this.requests,
           allowPrivateNetworkFetch: config.nodeEnv !== 'production', production: config.nodeEnv === 'production',
           fetch, firstPartyClients: [ACCOUNT_CLIENT_ID],
-          rememberLoginCertificate: (ref, serial, clientId) => this.loginSessions.remember(ref, serial, clientId),
+          rememberLogin: (ref, serial, clientId) => this.loginSessions.rememberStatement(ref, serial, clientId),
           loginCertificate: (ref) => this.loginSessions.certificateOf(ref),
           accessTokenSeconds: config.accessTokenSeconds,
           loginPolicy: { loginReuseSeconds: config.loginReuseSeconds, loginClient: (ref) => this.loginSessions.clientOf(ref) },

@@ -164,9 +164,12 @@ export function withWritesAlong(statement: string, parameters: readonly unknown[
   const ctes = along.map((write, i) => {
     const offset = all.length
     all.push(...write.query.parameters)
-    return `along${i} as (${write.query.sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`)})`
+    return `along${i} as (${shiftParameters(write.query.sql, offset)})`
   })
   const body = statement.trimStart()
   const sql = /^with\s/i.test(body) ? `with ${ctes.join(', ')}, ${body.slice(5)}` : `with ${ctes.join(', ')} ${body}`
   return { sql, parameters: all }
 }
+
+/** A Kysely-compiled statement's parameters ($1, $2 …) renumbered to follow `offset` others. */
+export const shiftParameters = (sql: string, offset: number): string => sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`)

@@ -54,14 +54,14 @@ export class LoginService {
   /**
    * Checks, in order:
    * 1. the proof is a compact JWS of our type with a certificate in x5c;
-   * 2. the certificate is ours and usable now (the verdict);
-   * 3. the certificate is not locked after repeated failures;
-   * 4. it was made for this issuer, this interaction, and recently;
-   * 5. the signature verifies with the certificate's key;
+   * 2. the certificate is not locked after repeated failures, nor the address;
+   * 3. the certificate is ours and usable now (the verdict);
+   * 4. the signature verifies with the certificate's key;
+   * 5. it was made for this issuer, this interaction, and recently;
    * 6. its challenge was issued for this interaction and is used now, once.
-   * The challenge is used up (6) in the same statement that reads the lock (3) and counts the
-   * attempt (possession.attempt), so a proof that fails a check in between has spent it too: every
-   * attempt needs a new challenge.
+   * The challenge is used up (6) in the same statement that reads the lock (2), counts the
+   * attempt and reads the certificate for its verdict (3) (possession.attempt), so a proof that
+   * fails any check has spent it too: every attempt needs a new challenge.
    */
   async verifyFileProof(interactionUid: string, jws: string, source: string): Promise<LoginResult> {
     let proof
@@ -70,8 +70,9 @@ export class LoginService {
     } catch (err) {
       throw invalidProof((err as Error).message)
     }
-    const certificate = await this.#deps.possession.usable(proof.leaf)
-    return await this.#deps.possession.attempt(proof.claims.challenge, interactionUid, certificate.serial, source, async (used) => {
+    const serial = this.#deps.possession.serialOf(proof.leaf)
+    return await this.#deps.possession.attempt(proof.claims.challenge, interactionUid, serial, source, async (used, recorded) => {
+      const certificate = await this.#deps.possession.usable(proof.leaf, recorded)
       const now = this.#deps.clock.now()
       const { claims } = proof
       // The signature first: only a proof the certificate's key signed may count against it.
@@ -91,9 +92,10 @@ export class LoginService {
   }
 
   /**
-   * Checks: the assertion's challenge was issued for this interaction (used once); the credential
-   * is a registered passkey; WebAuthn verification on our origin and RP id with user
-   * verification; then the verdict on the certificate bound to that passkey.
+   * Checks: the credential is a registered passkey; the assertion's challenge was issued for this
+   * interaction (used once, in the statement that also reads the certificate bound to the
+   * passkey); WebAuthn verification on our origin and RP id with user verification; then the
+   * verdict on that certificate.
    */
   async verifyPasskey(interactionUid: string, assertion: AuthenticationResponseJSON, source: string): Promise<LoginResult> {
     let signed: unknown
@@ -106,11 +108,11 @@ export class LoginService {
     if (!credential) throw invalidProof('this passkey is not registered with PostCert')
     if (typeof signed !== 'string') throw challengeInvalid()
     const challenge = signed
-    return await this.#deps.possession.attempt(challenge, interactionUid, credential.certificate_serial, source, async (used) => {
+    return await this.#deps.possession.attempt(challenge, interactionUid, this.#deps.possession.serialOf(credential.certificate_serial), source, async (used, recorded) => {
       if (!used) throw challengeInvalid()
       const failed = await this.#deps.possession.checkAssertion(credential, assertion, challenge)
       if (failed) throw invalidProof(failed)
-      const certificate = await this.#deps.possession.usable(credential.certificate_serial)
+      const certificate = await this.#deps.possession.usable(credential.certificate_serial, recorded)
       return { subscriberId: certificate.subscriberId, serial: certificate.serial, holder: 'passkey', notAfter: certificate.notAfter, ...assuranceOf('passkey', credential.attested) }
     })
   }

@@ -1,5 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto'
 import Provider, { errors, type Client, type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
+import type { CompiledQuery } from 'kysely'
 import { ACR_VALUES } from '../possession/assurance.ts'
 import { CLOCK_TOLERANCE_SECONDS, TTL } from '../constants.ts'
 import type { PrivateJwk } from '../keys/signing-keys.ts'
@@ -31,10 +32,11 @@ export interface ProviderDeps extends AdapterDeps {
   /** Key for pairwise subject identifiers. */
   pairwiseSalt: string
   /**
-   * Remembers which certificate a login used and for which institution (the `certificate` claim,
-   * status governance, reuse); false when the certificate is no longer good.
+   * The statement that remembers which certificate a login used and for which institution (the
+   * `certificate` claim, status governance, reuse); it returns no row when the certificate is no
+   * longer good (sessions/login-sessions.ts rememberStatement).
    */
-  rememberLoginCertificate: (login: LoginRef, serial: string, clientId: string) => Promise<boolean>
+  rememberLogin: (login: LoginRef, serial: string, clientId: string) => CompiledQuery
   loginCertificate: (login: LoginRef) => Promise<CertificateClaim | undefined>
   /** Lifetime of access tokens, both from logins and from client_credentials (ACCESS_TOKEN_SECONDS). */
   accessTokenSeconds: number
@@ -222,17 +224,24 @@ export function createProvider(deps: ProviderDeps): Provider {
       const login = ctx.oidc.result?.login as Partial<PostcertLoginResult> | undefined
       const session = ctx.oidc.session!
       const clientId = ctx.oidc.client!.clientId
-      if (login?.certificateSerial && session.loginTs) {
-        // Revoked, suspended or expired between the proof and now: the login opens nothing.
-        if (!(await deps.rememberLoginCertificate({ sessionUid: session.uid, authTime: session.loginTs }, login.certificateSerial, clientId))) {
-          throw new errors.AccessDenied('the certificate of this login is no longer valid')
-        }
-      }
-      const accountId = ctx.oidc.session!.accountId
-      const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session!.grantIdFor(clientId)
+      const remember = login?.certificateSerial && session.loginTs
+        ? deps.rememberLogin({ sessionUid: session.uid, authTime: session.loginTs }, login.certificateSerial, clientId)
+        : undefined
+      // Revoked, suspended or expired between the proof and now: the login opens nothing.
+      const ended = () => new errors.AccessDenied('the certificate of this login is no longer valid')
+      const accountId = session.accountId
+      const grantId = ctx.oidc.result?.consent?.grantId ?? session.grantIdFor(clientId)
       const { Grant } = ctx.oidc.provider
-      const grant = grantId ? await Grant.find(grantId)
-        : accountId ? await findRegisteredGrant(adapterDeps, Grant, accountId, clientId) : undefined
+      let grant
+      if (!grantId && accountId) {
+        // A returning subscriber: the login remembered in the statement that reads the registration.
+        const found = await findRegisteredGrant(adapterDeps, Grant, accountId, clientId, remember)
+        if (remember && !found.firstReturned) throw ended()
+        grant = found.grant
+      } else {
+        if (remember && (await deps.db.executeQuery(remember)).rows.length !== 1) throw ended()
+        grant = grantId ? await Grant.find(grantId) : undefined
+      }
       // A grant of another subscriber, or an expired one, is no registration.
       if (grant && grant.accountId === accountId && grant.clientId === clientId) return grant
       // PostCert's own pages (the portal) are no institution to register with: openid only.

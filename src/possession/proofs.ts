@@ -1,8 +1,8 @@
 import { createHash, randomBytes, X509Certificate, type KeyObject } from 'node:crypto'
 import { verifyAuthenticationResponse, type AuthenticationResponseJSON } from '@simplewebauthn/server'
 import { sql } from 'kysely'
-import type { CertificateRecord } from '../ca/authority.ts'
-import type { Verdict } from '../ca/verdict.ts'
+import type { CertificateRecord, CertificateRow } from '../ca/authority.ts'
+import { serialOf, type Verdict } from '../ca/verdict.ts'
 import type { Database } from '../db/database.ts'
 import type { RequestRows } from '../db/request-rows.ts'
 import { findPasskey, recordCounter, type PasskeyCredential } from '../holders/webauthn/credential-store.ts'
@@ -35,8 +35,16 @@ export interface PossessionDeps {
   /** PUBLIC_URL's origin: passkeys are bound to its host name (the RP id) and origin. */
   issuer: string
   judge: (certificate: Uint8Array | string, at: Date) => Promise<Verdict>
+  /** The same verdict on the certificate's row, read by a statement of this module's (ca/verdict.ts judgeRecorded). */
+  judgeRecorded: (certificate: Uint8Array | string, serial: string, row: CertificateRow | undefined, at: Date) => Promise<Verdict>
   /** Where the attempt taken back goes with the request's next write (db/request-rows.ts). */
   requests?: RequestRows
+}
+
+/** The certificate a proof names, as the attempt's statement read it under its serial (for usable). */
+export interface RecordedCertificate {
+  serial: string
+  row: CertificateRow | undefined
 }
 
 /**
@@ -125,28 +133,40 @@ export class PossessionProofs {
     return key
   }
 
-  /** The certificate's verdict now; certificateRefused unless it is ours, valid, not revoked or suspended. */
-  async usable(certificate: Uint8Array | string): Promise<CertificateRecord> {
-    const verdict = await this.#deps.judge(certificate, this.#deps.clock.now())
+  /**
+   * The certificate's verdict now; certificateRefused unless it is ours, valid, not revoked or
+   * suspended. On the row an attempt read with its challenge (`recorded`), or read here.
+   */
+  async usable(certificate: Uint8Array | string, recorded?: RecordedCertificate): Promise<CertificateRecord> {
+    const now = this.#deps.clock.now()
+    const verdict = recorded ? await this.#deps.judgeRecorded(certificate, recorded.serial, recorded.row, now) : await this.#deps.judge(certificate, now)
     if (!verdict.valid) throw certificateRefused(verdict.reason, verdict.message)
     return verdict.certificate
+  }
+
+  /** The serial of a certificate (DER) or of a serial, canonical; certificateRefused when the DER does not parse. */
+  serialOf(certificate: Uint8Array | string): string {
+    const serial = serialOf(certificate)
+    if (serial === undefined) throw certificateRefused('malformed', 'not a DER X.509 certificate')
+    return serial
   }
 
   /**
    * One proof of possession (a login or a signature), checked by `check`. Before anything is
    * evaluated, in one statement: the challenge is used up (single use, and only for the
    * interaction it was made for: `check` gets whether it was one), and the attempt is counted
-   * against the client address. Then a certificate locked by its own failed proofs is refused
+   * against the client address; the certificate's row is read too, for `check`'s verdict
+   * (usable). Then a certificate locked by its own failed proofs is refused
    * (certificateLocked), and so is an address past its failed proofs of any certificate
    * (tooManyFailedProofs). An attempt that `check` completes is taken back from the address's
    * count; one that throws stays counted. Counting first and deciding on the count is what keeps
    * parallel attempts from all being evaluated against a count none of them has raised yet.
    */
-  async attempt<T>(challenge: string, interactionUid: string, serial: string, source: string, check: (used: boolean) => Promise<T>): Promise<T> {
-    const { used, failures, sourceFailures } = await this.#useChallenge(challenge, interactionUid, serial, source)
+  async attempt<T>(challenge: string, interactionUid: string, serial: string, source: string, check: (used: boolean, recorded: RecordedCertificate) => Promise<T>): Promise<T> {
+    const { used, failures, sourceFailures, row } = await this.#useChallenge(challenge, interactionUid, serial, source)
     if (failures >= MAX_FAILURES) throw certificateLocked(LOCK_MINUTES)
     if (sourceFailures > MAX_SOURCE_FAILURES) throw tooManyFailedProofs(LOCK_MINUTES)
-    const result = await check(used)
+    const result = await check(used, { serial, row })
     // With the request's next write (the login's result, the signature): a count, nothing to wait for.
     await this.#deps.limiter.undo(`proof-fail:${source}`, FAILURE_WINDOW_SECONDS, this.#deps.requests)
     return result
@@ -162,20 +182,23 @@ export class PossessionProofs {
   }
 
   /**
-   * The challenge used up, the certificate's failed proofs in this window, and the address's
-   * count with this attempt added, in one round trip.
+   * The challenge used up, the certificate's failed proofs in this window, the address's count
+   * with this attempt added, and the certificate's row, in one round trip.
    */
-  async #useChallenge(challenge: string, interactionUid: string, serial: string, source: string): Promise<{ used: boolean; failures: number; sourceFailures: number }> {
+  async #useChallenge(challenge: string, interactionUid: string, serial: string, source: string): Promise<{ used: boolean; failures: number; sourceFailures: number; row: CertificateRow | undefined }> {
     const failures = this.#deps.limiter.countExpression(`login-fail:${serial}`, FAILURE_WINDOW_SECONDS)
     const charge = this.#deps.limiter.hitExpression(`proof-fail:${source}`, FAILURE_WINDOW_SECONDS)
-    const { rows: [row] } = await sql<{ used: boolean; failures: number; source_failures: number }>`
+    const { rows: [row] } = await sql<{ used: boolean; failures: number; source_failures: number; found: boolean } & CertificateRow>`
       with used as (
         delete from login_challenge
         where hash = ${hash(challenge)} and interaction_uid = ${interactionUid} and expires_at > ${this.#deps.clock.now()}
         returning 1
       ), charged as (${charge})
-      select exists (select 1 from used) as used, ${failures} as failures, (select count from charged) as source_failures`.execute(this.#deps.db) // login_challenge_pkey, rate_limit_pkey
-    return { used: row!.used, failures: Number(row!.failures), sourceFailures: Number(row!.source_failures) }
+      select exists (select 1 from used) as used, ${failures} as failures, (select count from charged) as source_failures,
+        c.serial is not null as found, c.*
+      from (select 1) as one left join certificate c on c.serial = ${serial}`.execute(this.#deps.db) // login_challenge_pkey, rate_limit_pkey, certificate_pkey
+    const { used, failures: failed, source_failures: sourceFailures, found, ...certificate } = row!
+    return { used, failures: Number(failed), sourceFailures: Number(sourceFailures), row: found ? certificate : undefined }
   }
 
   /** Deletes expired challenges (the background sweep). */

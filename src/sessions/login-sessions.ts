@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { sql } from 'kysely'
+import { sql, type CompiledQuery } from 'kysely'
 import { TTL } from '../constants.ts'
 import type { Database } from '../db/database.ts'
 import type { Clock } from '../util/clock.ts'
@@ -47,17 +47,25 @@ export class LoginSessions {
    * An ended login is never revived. False when the certificate is no longer good.
    */
   async remember(login: LoginRef, serial: string, clientId: string): Promise<boolean> {
+    const { rows } = await this.#db.executeQuery(this.rememberStatement(login, serial, clientId))
+    return rows.length === 1
+  }
+
+  /**
+   * The statement of remember(), for a caller that makes it with a read of its own in one round
+   * trip (oidc/provider.ts, with the registration's grant): it returns a row when remembered.
+   */
+  rememberStatement(login: LoginRef, serial: string, clientId: string): CompiledQuery {
     const now = this.#clock.now()
     const expires = new Date(now.getTime() + LOGIN_SESSION_TTL_SECONDS * 1000)
-    const { rows } = await sql<{ session_uid: string }>`
+    return sql<{ session_uid: string }>`
       insert into login_session (session_uid, auth_time, certificate_serial, client_id, expires_at)
       select ${login.sessionUid}, ${login.authTime}, c.serial, ${clientId}, ${expires}
       from certificate c where c.serial = ${serial} and c.status = 'good' and c.not_after > ${now}
       for share
       on conflict (session_uid, auth_time) do update set client_id = excluded.client_id, expires_at = excluded.expires_at
         where login_session.ended_at is null and login_session.certificate_serial = excluded.certificate_serial
-      returning session_uid`.execute(this.#db) // certificate_pkey, login_session_pkey
-    return rows.length === 1
+      returning session_uid`.compile(this.#db) // certificate_pkey, login_session_pkey
   }
 
   /**

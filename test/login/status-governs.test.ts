@@ -11,6 +11,7 @@ import { NEEDS_POSTGRES } from '../helpers/db.ts'
 import { signChallenge, subscriberKey } from '../helpers/pki.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { LoginHarness, type Holder } from './harness.ts'
+import { findRegisteredGrant } from '../../src/registrations/registered-grant.ts'
 import { loginSuite } from '../helpers/suite.ts'
 
 const DAY = 86_400
@@ -173,6 +174,26 @@ describe('status changes: a certificate with a great many logins, and requests i
     // The background job works through the rest batch after batch.
     await server.ctx.logoutNotices.drain(200)
     assert.equal((await server.ctx.db.selectFrom('logout_notice').select('id').where('certificate_serial', '=', serial).execute()).length, 0)
+  })
+
+  it('a returning subscriber\'s login is remembered in the statement that reads the registration, and only while the certificate is good (#19)', async () => {
+    const holder = await h.subscriber()
+    const rp = await h.relyingParty({ name: '기억은행', redirectUri: 'https://remember.example.kr/cb' })
+    await h.login(rp, holder)
+    const deps = { db: server.ctx.db, clock, requests: server.ctx.requests }
+    const { Grant } = server.ctx.host.provider
+    const remembered = (sessionUid: string) => server.ctx.db.selectFrom('login_session').select('certificate_serial').where('session_uid', '=', sessionUid).executeTakeFirst()
+    const good = await findRegisteredGrant(deps, Grant, holder.id, rp.clientId, server.ctx.loginSessions.rememberStatement({ sessionUid: 'remember-good', authTime: 1 }, holder.certificate.serial, rp.clientId))
+    assert.equal(good.firstReturned, true)
+    assert.equal(good.grant?.accountId, holder.id, 'the registration\'s grant, read with it')
+    assert.equal((await remembered('remember-good'))?.certificate_serial, holder.certificate.serial)
+    // Revoked between the proof and the resume: nothing is remembered, and the caller refuses the login.
+    await server.ctx.authority.revoke(holder.certificate.serial, 'keyCompromise')
+    const revoked = await findRegisteredGrant(deps, Grant, holder.id, rp.clientId, server.ctx.loginSessions.rememberStatement({ sessionUid: 'remember-revoked', authTime: 1 }, holder.certificate.serial, rp.clientId))
+    assert.equal(revoked.firstReturned, false)
+    assert.equal(await remembered('remember-revoked'), undefined)
+    // Without a write first, the same read.
+    assert.equal((await findRegisteredGrant(deps, Grant, holder.id, rp.clientId)).firstReturned, true)
   })
 
   it('lifting a suspension restores nothing, not even a login a request in flight finished meanwhile', async () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { before, describe, it } from 'node:test'
 import type { KyselyPlugin } from 'kysely'
 import * as client from 'openid-client'
+import { createLoginProof } from '../../src/holders/keyfile/login-proof.ts'
 import { ManualClock } from '../../src/util/clock.ts'
 import { BACKENDS, createTestDatabase, type TestDatabase } from '../helpers/db.ts'
 import { loginSuite } from '../helpers/suite.ts'
@@ -28,6 +29,42 @@ for (const backend of BACKENDS) {
       const result = await step()
       return { result, statements }
     }
+
+    it('a returning subscriber\'s login, as a browser makes it, takes 12 statements: 1 + 2 + 3 + 4 + 2 over its five requests', async () => {
+      const rp = await h.relyingParty({ redirectUri: 'https://login.example.kr/cb', scope: 'openid' })
+      const holder = await h.subscriber()
+      await h.login(rp, holder, { scope: 'openid' })
+      const counts: number[] = []
+      const step = async <T>(work: () => Promise<T>) => {
+        const { result, statements: n } = await counted(work)
+        counts.push(n)
+        return result
+      }
+      // The authorization request (the interaction written).
+      const started = await step(() => h.authorize(rp, { scope: 'openid' }))
+      const uid = started.location.split('/').pop()!
+      // The login page, with its first challenge (the interaction read, the challenge written).
+      const page = await step(async () => await started.browser.get(started.location).expect(200))
+      const csrf = page.text.match(/data-csrf="([^"]+)"/)![1]!
+      const { challenge } = JSON.parse(page.text.match(/<script type="application\/json" id="login-challenge">([^<]+)<\/script>/)![1]!) as { challenge: string }
+      // The proof: the interaction read; the challenge used up, the attempt counted and the
+      // certificate read; the result saved with the audit event and the attempt taken back.
+      const ca = await h.server.ctx.ca.issuing()
+      const proof = await createLoginProof(await h.webKey(holder.key), [holder.certificate.der, new Uint8Array(ca.certificate.rawData)], {
+        challenge, aud: h.server.issuer, interaction: uid, iat: Math.floor(clock.now().getTime() / 1000),
+      })
+      const response = await step(async () => await h.api(started.browser, csrf, `/interaction/${uid}/login/file`, { proof }).expect(200))
+      // The resume: the interaction read and deleted; the login remembered with the registration's
+      // grant read; the session and the code written.
+      const back = await step(() => h.follow(started.browser, (response.body as { redirect: string }).redirect))
+      assert.ok(back.callback?.searchParams.get('code'), 'straight back with a code')
+      // The code exchange.
+      await step(() => client.authorizationCodeGrant(rp.config, back.callback!, { pkceCodeVerifier: started.verifier, expectedState: started.state, expectedNonce: started.nonce }))
+      assert.deepEqual(counts, [1, 2, 3, 4, 2])
+      // The audit event came with the result.
+      const events = await h.server.ctx.db.selectFrom('audit_event').select('type').where('subscriber_id', '=', holder.id).where('type', '=', 'login').execute()
+      assert.equal(events.length, 2)
+    })
 
     it('a code exchange takes 2 statements (the code with its grant and session; the access token with the code\'s consumption), 3 with a refresh token', async () => {
       const rp = await h.relyingParty({ redirectUri: 'https://exchange.example.kr/cb', scope: 'openid offline_access', grantTypes: ['authorization_code', 'refresh_token'] })
