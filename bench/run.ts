@@ -5,7 +5,8 @@
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench -- [options]
 //     --seconds N        per workload (10)
 //     --connections N    concurrent connections, or browsers for logins (16)
-//     --only a,b         these workloads only (discovery, client_credentials, introspection, refresh,
+//     --only a,b         these workloads only (discovery, client_credentials, client_credentials_jwt,
+//                        introspection, refresh,
 //                        logins, signatures, ocsp_live, ocsp_presigned, memory)
 //     --sessions N       the memory row logs in until this many logins were made in all (10000)
 //     --save FILE        where the results go as JSON (bench/results/<commit>.json by default)
@@ -26,7 +27,7 @@ import { createTestSchema } from '../test/helpers/db.ts'
 import { newMasterKey, runCli, START_ARGS, startServerProcess } from '../test/helpers/process.ts'
 import { freePort, tempDir } from '../test/helpers/server.ts'
 
-const WORKLOADS = ['discovery', 'client_credentials', 'introspection', 'refresh', 'logins', 'signatures', 'ocsp_live', 'ocsp_presigned', 'memory'] as const
+const WORKLOADS = ['discovery', 'client_credentials', 'client_credentials_jwt', 'introspection', 'refresh', 'logins', 'signatures', 'ocsp_live', 'ocsp_presigned', 'memory'] as const
 type Workload = (typeof WORKLOADS)[number]
 
 const { values: args } = parseArgs({
@@ -67,7 +68,7 @@ const redirectUri = 'https://bench.example.kr/cb'
 const masterKey = Buffer.from(newMasterKey(), 'base64url')
 const applicationName = `postcert-bench-${schema.schema}`
 const dataDir = tempDir('postcert-bench-')
-const env = { ...schema.env, DATABASE_URL: taggedUrl(schema.env.DATABASE_URL!, applicationName), PORT: String(port), PUBLIC_URL: issuer, DATA_DIR: dataDir, POSTCERT_MASTER_KEY: masterKey.toString('base64url'), LOG_LEVEL: 'warn', WEB_CONCURRENCY: process.env.WEB_CONCURRENCY,
+const env: Record<string, string | undefined> = { ...schema.env, DATABASE_URL: taggedUrl(schema.env.DATABASE_URL!, applicationName), PORT: String(port), PUBLIC_URL: issuer, DATA_DIR: dataDir, POSTCERT_MASTER_KEY: masterKey.toString('base64url'), LOG_LEVEL: 'warn', WEB_CONCURRENCY: process.env.WEB_CONCURRENCY,
   NODE_OPTIONS: process.env.SERVER_NODE_OPTIONS, MALLOC_ARENA_MAX: process.env.SERVER_MALLOC_ARENA_MAX,
   // Each browser of the logins comes from an address of its own (flows.ts).
   TRUST_PROXY: 'true' }
@@ -78,6 +79,9 @@ console.log(`preparing (${commit}) ...`)
 const { rp, holders } = await prepareLogins(schema, { issuer, masterKey, redirectUri, subscribers: 64 })
 const added = await runCli(['clients', 'add', '--name', 'Bench Service', '--grant-type', 'client_credentials'], env)
 const service = JSON.parse(added.stdout) as { client_id: string; client_secret: string }
+// An API that takes RFC 9068 JWT access tokens, for the client_credentials_jwt workload.
+const JWT_API = 'https://api.bench.example/'
+env.RESOURCE_SERVERS = JSON.stringify([{ resource: JWT_API, scope: 'bench', clients: [service.client_id], format: 'jwt' }])
 const ocspRequests = await ocspRequestsFor(holders)
 // With the Node flags `npm start` gives it, as it ships.
 const server = await startServerProcess(env, { args: START_ARGS })
@@ -98,6 +102,9 @@ try {
   if (only.has('discovery')) await measure('discovery', 'req/s', () => cannon({ url: `${issuer}/.well-known/openid-configuration` }))
   if (only.has('client_credentials')) {
     await measure('client_credentials', 'tokens/s', () => cannon({ url: `${issuer}/token`, method: 'POST', headers: { authorization: basic(service), ...form }, body: 'grant_type=client_credentials' }))
+  }
+  if (only.has('client_credentials_jwt')) {
+    await measure('client_credentials JWT', 'tokens/s', () => cannon({ url: `${issuer}/token`, method: 'POST', headers: { authorization: basic(service), ...form }, body: `grant_type=client_credentials&scope=bench&resource=${encodeURIComponent(JWT_API)}` }))
   }
   if (only.has('introspection')) {
     const token = (JSON.parse((await postForm(`${issuer}/token`, 'grant_type=client_credentials', basic(service))).text) as { access_token: string }).access_token

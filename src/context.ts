@@ -396,7 +396,7 @@ export class AppContext {
           fetch, firstPartyClients: [ACCOUNT_CLIENT_ID],
           rememberLogin: (ref, serial, clientId) => this.loginSessions.rememberStatement(ref, serial, clientId),
           loginCertificate: (ref) => this.loginSessions.certificateOf(ref),
-          accessTokenSeconds: config.accessTokenSeconds,
+          accessTokenSeconds: config.accessTokenSeconds, resourceServers: config.resourceServers,
           loginPolicy: { loginReuseSeconds: config.loginReuseSeconds, loginClient: (ref) => this.loginSessions.clientOf(ref) },
           findSubscriber: (id) => this.subscribers.claims(id),
         })

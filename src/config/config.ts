@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { z } from 'zod'
 import type { ServerEnv } from './env.ts'
+import { parseResourceServers, type ResourceServerConfig } from './resource-servers.ts'
 import type { AttestationSettings } from '../holders/webauthn/trust-loader.ts'
 
 export type NodeEnv = 'development' | 'test' | 'production'
@@ -57,6 +58,8 @@ export interface ServerConfig {
   loginReuseSeconds: number
   /** Lifetime of access tokens (from a login and client_credentials): what a bank API trusts without calling back. */
   accessTokenSeconds: number
+  /** APIs that services get client_credentials tokens for, opaque or JWT (RESOURCE_SERVERS). */
+  resourceServers: ResourceServerConfig[]
   /** Which passkey attestations give the high assurance level (holders/webauthn/attestation.ts). */
   attestation: AttestationSettings
   /** Each instance builds a new CRL at most this often (status changes show at once in OCSP). */
@@ -161,6 +164,7 @@ const schema = z.object({
   // At most the ID token's hour: key retention (context.ts) counts on nothing signed living longer.
   ACCESS_TOKEN_SECONDS: integerText(60, 3600).default(600),
   OCSP_VALIDITY_SECONDS: integerText(60, 86400).default(300),
+  RESOURCE_SERVERS: z.string().optional(),
   PASSKEY_ATTESTATION_ROOTS: z.string().optional(),
   PASSKEY_AAGUIDS: z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(\s*,\s*[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$/, { error: 'must be AAGUIDs (8-4-4-4-12 hex digits) separated by commas' }).optional(),
   FIDO_MDS_FILE: z.string().optional(),
@@ -214,6 +218,12 @@ export function buildConfig(env: ServerEnv): ServerConfig {
   if (e.DATABASE_OWNER_URL && !e.DATABASE_URL) throw new ConfigError('DATABASE_OWNER_URL needs DATABASE_URL (the server\'s own role)')
   if (e.DATABASE_READ_URL && !e.DATABASE_URL) throw new ConfigError('DATABASE_READ_URL needs DATABASE_URL (it names a replica of that database)')
   if (e.DATABASE_LISTEN_URL && !e.DATABASE_URL) throw new ConfigError('DATABASE_LISTEN_URL needs DATABASE_URL (it names that database, reached without a pooler)')
+  let resourceServers
+  try {
+    resourceServers = parseResourceServers(e.RESOURCE_SERVERS, { production: e.NODE_ENV === 'production', ownOrigin: publicUrl.origin })
+  } catch (err) {
+    throw new ConfigError(`RESOURCE_SERVERS ${(err as Error).message}`)
+  }
   if (e.SMS_GATEWAY_URL && !e.SMS_GATEWAY_TOKEN) throw new ConfigError('SMS_GATEWAY_TOKEN is required with SMS_GATEWAY_URL')
   if (e.FIDO_MDS_ROOTS && !e.FIDO_MDS_FILE) throw new ConfigError('FIDO_MDS_ROOTS needs FIDO_MDS_FILE (the roots verify that BLOB)')
   const pkcs11 = [e.PKCS11_LIBRARY, e.PKCS11_TOKEN_LABEL, e.PKCS11_PIN]
@@ -250,6 +260,7 @@ export function buildConfig(env: ServerEnv): ServerConfig {
     testMode: e.POSTCERT_TEST_MODE,
     loginReuseSeconds: e.LOGIN_REUSE_SECONDS,
     accessTokenSeconds: e.ACCESS_TOKEN_SECONDS,
+    resourceServers,
     ocspValiditySeconds: e.OCSP_VALIDITY_SECONDS,
     attestation: {
       rootsFile: e.PASSKEY_ATTESTATION_ROOTS ? path.resolve(e.PASSKEY_ATTESTATION_ROOTS) : undefined,

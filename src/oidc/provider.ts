@@ -40,6 +40,8 @@ export interface ProviderDeps extends AdapterDeps {
   loginCertificate: (login: LoginRef) => Promise<CertificateClaim | undefined>
   /** Lifetime of access tokens, both from logins and from client_credentials (ACCESS_TOKEN_SECONDS). */
   accessTokenSeconds: number
+  /** The APIs services get client_credentials tokens for (RESOURCE_SERVERS, config/resource-servers.ts says what each field means). */
+  resourceServers: { resource: string; scope: string; clients: string[]; format: 'opaque' | 'jwt'; ttl?: number }[]
   /** When a PostCert session may be reused without a new proof (login-policy.ts). */
   loginPolicy: LoginPolicyDeps
   issuer: string
@@ -265,9 +267,15 @@ export function createProvider(deps: ProviderDeps): Provider {
       resourceIndicators: {
         enabled: true,
         defaultResource: async (ctx, _client, oneOf) => oneOf ?? (ctx.oidc.params?.authorization_details ? signaturesResource(deps.issuer) : undefined),
-        getResourceServerInfo: async (_ctx, resource) => {
-          if (resource !== signaturesResource(deps.issuer)) throw new errors.InvalidTarget()
-          return { scope: 'signatures', audience: resource, accessTokenFormat: 'opaque', accessTokenTTL: deps.accessTokenSeconds }
+        getResourceServerInfo: async (ctx, resource, client) => {
+          if (resource === signaturesResource(deps.issuer)) return { scope: 'signatures', audience: resource, accessTokenFormat: 'opaque', accessTokenTTL: deps.accessTokenSeconds }
+          const server = deps.resourceServers.find((r) => r.resource === resource)
+          if (!server) throw new errors.InvalidTarget()
+          if (!server.clients.includes(client.clientId)) throw new errors.InvalidTarget('this client may not get tokens for this resource')
+          // A JWT only for a service's own token: what a login opens stays opaque, so that its
+          // certificate's revocation ends it at once (adapter.ts).
+          const jwt = server.format === 'jwt' && ctx.oidc.params?.grant_type === 'client_credentials'
+          return { scope: server.scope, audience: resource, accessTokenFormat: jwt ? 'jwt' : 'opaque', accessTokenTTL: server.ttl ?? deps.accessTokenSeconds }
         },
         useGrantedResource: async () => false,
       },
@@ -355,10 +363,11 @@ export function createProvider(deps: ProviderDeps): Provider {
     revokeGrantPolicy: (ctx) => !String(ctx.oidc.route).startsWith('end_session') && !(ctx.oidc.route === 'revocation' && ctx.oidc.entities.AccessToken),
     clockTolerance: CLOCK_TOLERANCE_SECONDS,
     ttl: {
-      AccessToken: deps.accessTokenSeconds,
+      // A resource server's own lifetime (RESOURCE_SERVERS), or ACCESS_TOKEN_SECONDS.
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? deps.accessTokenSeconds,
       AuthorizationCode: TTL.AuthorizationCode,
       BackchannelAuthenticationRequest: TTL.BackchannelAuthenticationRequest,
-      ClientCredentials: deps.accessTokenSeconds,
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? deps.accessTokenSeconds,
       DeviceCode: TTL.DeviceCode,
       Grant: TTL.Grant,
       IdToken: TTL.IdToken,

@@ -45,6 +45,12 @@ describe('configuration', () => {
     // A streaming replica for certificate status reads (#19).
     assert.deepEqual(buildConfig({ DATABASE_URL: 'postgres://u@db/postcert', DATABASE_READ_URL: 'postgres://u@replica/postcert' }).database,
       { kind: 'postgres', url: 'postgres://u@db/postcert', poolSize: 10, readUrl: 'postgres://u@replica/postcert' })
+    // Resource servers: JWT or opaque client_credentials tokens (#19).
+    assert.deepEqual(buildConfig({ RESOURCE_SERVERS: '[{"resource":"https://api.bank.example/a","scope":"x y","clients":["c1"],"format":"jwt","ttl":300},{"resource":"https://api.bank.example/b","scope":"z","clients":["c2"]}]' }).resourceServers, [
+      { resource: 'https://api.bank.example/a', scope: 'x y', clients: ['c1'], format: 'jwt', ttl: 300 },
+      { resource: 'https://api.bank.example/b', scope: 'z', clients: ['c2'], format: 'opaque' },
+    ])
+    assert.deepEqual(buildConfig({}).resourceServers, [])
     // PostgreSQL itself for the connection that listens for cache changes, past a pooler (#19).
     assert.deepEqual(buildConfig({ DATABASE_URL: 'postgres://u@pgbouncer/postcert', DATABASE_LISTEN_URL: 'postgres://u@db/postcert' }).database,
       { kind: 'postgres', url: 'postgres://u@pgbouncer/postcert', poolSize: 10, listenUrl: 'postgres://u@db/postcert' })
@@ -89,6 +95,15 @@ describe('configuration', () => {
     ['a read replica that is not PostgreSQL', { DATABASE_URL: 'postgres://u@db/x', DATABASE_READ_URL: 'http://replica/x' }, /^DATABASE_READ_URL must be a postgres/],
     ['a listening connection without its database', { DATABASE_LISTEN_URL: 'postgres://u@db/x' }, /^DATABASE_LISTEN_URL needs DATABASE_URL/],
     ['a listening connection that is not PostgreSQL', { DATABASE_URL: 'postgres://u@db/x', DATABASE_LISTEN_URL: 'redis://db/x' }, /^DATABASE_LISTEN_URL must be a postgres/],
+    ['resource servers that are not JSON', { RESOURCE_SERVERS: 'https://api.bank.example' }, /^RESOURCE_SERVERS must be a JSON array of resource servers/],
+    ['a resource server without clients', { RESOURCE_SERVERS: '[{"resource":"https://api.bank.example/","scope":"a","clients":[]}]' }, /^RESOURCE_SERVERS \[0\]\.clients: clients must name at least one client_id/],
+    ['a resource with a fragment', { RESOURCE_SERVERS: '[{"resource":"https://api.bank.example/#x","scope":"a","clients":["c"]}]' }, /^RESOURCE_SERVERS \[0\]\.resource: resource must not have a fragment/],
+    ['a resource server format PostCert does not make', { RESOURCE_SERVERS: '[{"resource":"https://api.bank.example/","scope":"a","clients":["c"],"format":"paseto"}]' }, /^RESOURCE_SERVERS \[0\]\.format/],
+    ['a token lifetime past the hour', { RESOURCE_SERVERS: '[{"resource":"https://api.bank.example/","scope":"a","clients":["c"],"ttl":7200}]' }, /^RESOURCE_SERVERS \[0\]\.ttl/],
+    ['a scope with a quote', { RESOURCE_SERVERS: '[{"resource":"https://api.bank.example/","scope":"a\\"b","clients":["c"]}]' }, /^RESOURCE_SERVERS \[0\]\.scope: scope must be space-separated scope tokens/],
+    ['a resource server named twice', { RESOURCE_SERVERS: '[{"resource":"https://api.bank.example/","scope":"a","clients":["c"]},{"resource":"https://api.bank.example/","scope":"b","clients":["c"]}]' }, /^RESOURCE_SERVERS names https:\/\/api\.bank\.example\/ twice/],
+    ['a resource server on PostCert\'s own origin', { PUBLIC_URL: 'https://id.example.kr', RESOURCE_SERVERS: '[{"resource":"https://id.example.kr/signatures","scope":"a","clients":["c"]}]' }, /^RESOURCE_SERVERS must not name https:\/\/id\.example\.kr\/signatures/],
+    ['an unknown key in a resource server', { RESOURCE_SERVERS: '[{"resource":"https://api.bank.example/","scope":"a","clients":["c"],"formt":"jwt"}]' }, /^RESOURCE_SERVERS/],
     ['an unknown NODE_ENV', { NODE_ENV: 'staging' }, /^NODE_ENV must be development, test or production/],
     ['an unknown LOG_LEVEL', { LOG_LEVEL: 'loud' }, /^LOG_LEVEL must be one of/],
     ['a TRUST_PROXY that is not a boolean', { TRUST_PROXY: 'maybe' }, /^TRUST_PROXY must be true or false/],

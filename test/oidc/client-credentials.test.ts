@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import * as jose from 'jose'
 import * as client from 'openid-client'
 import { BACKENDS, createTestSchema } from '../helpers/db.ts'
 import { newMasterKey, runCli, startServerProcess, type ServerProcess } from '../helpers/process.ts'
@@ -10,6 +11,7 @@ for (const backend of BACKENDS) {
     let server: ServerProcess
     let dropSchema = async () => {}
     let registered: { client_id: string; client_secret: string }
+    let other: { client_id: string; client_secret: string }
     const rsaClients: Record<string, { client_id: string; client_secret: string }> = {}
     let issuer: URL
 
@@ -33,6 +35,14 @@ for (const backend of BACKENDS) {
         assert.equal(rsa.code, 0, rsa.stderr)
         rsaClients[alg] = JSON.parse(rsa.stdout)
       }
+      const another = await runCli(['clients', 'add', '--name', 'Other Service', '--grant-type', 'client_credentials'], env)
+      assert.equal(another.code, 0, another.stderr)
+      other = JSON.parse(another.stdout)
+      // Two bank APIs: one takes JWT access tokens (RFC 9068), the other opaque ones (#19).
+      env.RESOURCE_SERVERS = JSON.stringify([
+        { resource: 'https://api.bank.example/accounts', scope: 'accounts:read payments', clients: [registered.client_id], format: 'jwt', ttl: 120 },
+        { resource: 'https://api.bank.example/ledger', scope: 'ledger', clients: [registered.client_id, other.client_id] },
+      ])
       server = await startServerProcess(env)
     })
     after(async () => {
@@ -78,6 +88,38 @@ for (const backend of BACKENDS) {
         assert.equal((await client.tokenIntrospection(config, access_token)).active, true)
       })
     }
+
+    it('gets an RFC 9068 JWT access token for an API configured for them: verified with the JWKS, never stored, its trade-off as documented', async () => {
+      const config = await configure(registered.client_secret)
+      const tokens = await client.clientCredentialsGrant(config, { resource: 'https://api.bank.example/accounts', scope: 'accounts:read ledger' })
+      const header = jose.decodeProtectedHeader(tokens.access_token)
+      assert.equal(header.typ, 'at+jwt')
+      const { payload } = await jose.jwtVerify(tokens.access_token, jose.createRemoteJWKSet(new URL('/jwks', issuer)), {
+        issuer: issuer.href.replace(/\/$/, ''), audience: 'https://api.bank.example/accounts', typ: 'at+jwt',
+      })
+      assert.equal(payload.client_id, registered.client_id)
+      assert.equal(payload.sub, registered.client_id)
+      assert.equal(payload.scope, 'accounts:read', 'only the scopes that API knows')
+      assert.equal(payload.exp! - payload.iat!, 120, 'its own lifetime')
+      assert.ok(payload.jti)
+      // Not stored: introspection refuses it plainly, and nothing ends it before it expires (the API checks it alone).
+      await assert.rejects(client.tokenIntrospection(config, tokens.access_token),
+        (err: client.ResponseBodyError) => err.error === 'unsupported_token_type' && /cannot be introspected/.test(err.error_description ?? ''))
+    })
+
+    it('gives opaque tokens for an API not configured for JWTs, and refuses a client the API does not list', async () => {
+      const config = await configure(registered.client_secret)
+      const opaque = await client.clientCredentialsGrant(config, { resource: 'https://api.bank.example/ledger', scope: 'ledger' })
+      assert.throws(() => jose.decodeProtectedHeader(opaque.access_token))
+      const introspected = await client.tokenIntrospection(config, opaque.access_token)
+      assert.equal(introspected.active, true)
+      assert.equal(introspected.aud, 'https://api.bank.example/ledger')
+      const refused = await configure(other.client_secret, {}, other.client_id)
+      await assert.rejects(client.clientCredentialsGrant(refused, { resource: 'https://api.bank.example/accounts', scope: 'accounts:read' }),
+        (err: client.ResponseBodyError) => err.error === 'invalid_target')
+      await assert.rejects(client.clientCredentialsGrant(refused, { resource: 'https://api.unknown.example/', scope: 'x' }),
+        (err: client.ResponseBodyError) => err.error === 'invalid_target')
+    })
 
     it('never writes tokens or secrets to its log', async () => {
       const config = await configure(registered.client_secret)

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { before, describe, it } from 'node:test'
 import type { KyselyPlugin } from 'kysely'
+import * as jose from 'jose'
 import * as client from 'openid-client'
 import { createLoginProof } from '../../src/holders/keyfile/login-proof.ts'
 import { ManualClock } from '../../src/util/clock.ts'
@@ -117,3 +118,30 @@ for (const backend of BACKENDS) {
     })
   })
 }
+
+describe('an API that takes JWT access tokens (RESOURCE_SERVERS) (#19)', () => {
+  const clock = new ManualClock()
+  const api = 'https://api.bank.example/accounts'
+  const { server, h } = loginSuite(clock, () => ({
+    env: { RESOURCE_SERVERS: JSON.stringify([{ resource: api, scope: 'accounts:read', clients: ['jwt-bank'], format: 'jwt' }]) },
+  }))
+
+  it('a service\'s token for it is a JWT, written nowhere; a login\'s token for it stays opaque, so the certificate\'s revocation ends it', async () => {
+    const rp = await h.relyingParty({ clientId: 'jwt-bank', redirectUri: 'https://jwt.example.kr/cb', scope: 'openid', grantTypes: ['authorization_code', 'client_credentials'] })
+    const rows = async () => Number((await server.database.db.selectFrom('oidc_payload').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n)
+    await client.clientCredentialsGrant(rp.config, { resource: api, scope: 'accounts:read' })
+    const before = await rows()
+    const tokens = await Promise.all(Array.from({ length: 5 }, () => client.clientCredentialsGrant(rp.config, { resource: api, scope: 'accounts:read' })))
+    assert.equal(await rows(), before, 'no row per token')
+    for (const t of tokens) assert.equal(jose.decodeProtectedHeader(t.access_token).typ, 'at+jwt')
+
+    const holder = await h.subscriber()
+    // Asked for with the API as its resource, a login's access token is opaque (PostCert's
+    // registration grants the OpenID scopes only, so it is not even one for that API).
+    const { tokens: login } = await h.login(rp, holder, { scope: 'openid accounts:read', resource: api })
+    assert.throws(() => jose.decodeProtectedHeader(login.access_token), 'opaque')
+    assert.equal((await client.tokenIntrospection(rp.config, login.access_token)).active, true)
+    await server.ctx.authority.revoke(holder.certificate.serial, 'keyCompromise')
+    assert.equal((await client.tokenIntrospection(rp.config, login.access_token)).active, false, 'ended with the certificate')
+  })
+})
