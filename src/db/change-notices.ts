@@ -34,13 +34,16 @@ export interface ChangeableCache {
 export class ChangeNotices {
   readonly #caches = new Map<ChangeKind, ChangeableCache[]>()
   readonly #onError: (err: unknown) => void
+  readonly #applicationName: string
   #client?: pg.Client
   #closed = false
   #wait: number = RECONNECT_MS[0]
   #timer?: NodeJS.Timeout
 
-  constructor(options: { onError?: (err: unknown) => void } = {}) {
+  /** `applicationName`: how the listening connection shows in pg_stat_activity. */
+  constructor(options: { onError?: (err: unknown) => void; applicationName?: string } = {}) {
     this.#onError = options.onError ?? (() => {})
+    this.#applicationName = options.applicationName ?? 'postcert-changes'
   }
 
   /** `cache` loses an entry whenever a change of this kind, to the row of that key, is announced. */
@@ -56,7 +59,7 @@ export class ChangeNotices {
 
   /** Listens for the changes other instances announce, until close(); resolves once listening. */
   async listen(url: string): Promise<void> {
-    const client = new pg.Client({ connectionString: url, application_name: 'postcert-changes' })
+    const client = new pg.Client({ connectionString: url, application_name: this.#applicationName })
     client.on('notification', (message) => {
       const [kind, ...rest] = (message.payload ?? '').split(':')
       this.#drop(kind as ChangeKind, rest.join(':'))

@@ -16,8 +16,8 @@ const box = new SealedBox(randomBytes(32))
 const clock = new ManualClock(new Date('2026-12-07T00:00:00Z'))
 
 /** One PostCert instance's view of clients: its own cache and its own notices. */
-function instance(database: TestDatabase) {
-  const changes = new ChangeNotices()
+function instance(database: TestDatabase, applicationName?: string) {
+  const changes = new ChangeNotices({ applicationName })
   const clientCache = new TtlCache<AdapterPayload>(3600)
   changes.register('client', clientCache)
   const clients = new PostgresAdapter('Client', { db: database.db, box, clock, clientCache, changes })
@@ -28,6 +28,18 @@ function instance(database: TestDatabase) {
 /** Writes a client without announcing it (as before any instance cached it): no notice is in flight. */
 const quietly = (database: TestDatabase, id: string, payload: Record<string, unknown>) =>
   new PostgresAdapter('Client', { db: database.db, box, clock }).upsert(id, payload as never, 0)
+
+/** Two instances on one database; the second listens (as this test's own connection) while `work` runs. */
+async function twoInstances(database: TestDatabase, work: (one: ReturnType<typeof instance>, two: ReturnType<typeof instance>, listener: string) => Promise<void>) {
+  const listener = `postcert-changes-test-${randomBytes(4).toString('hex')}`
+  const [one, two] = [instance(database), instance(database, listener)]
+  await two.changes.listen(database.url!)
+  try {
+    await work(one, two, listener)
+  } finally {
+    await two.changes.close()
+  }
+}
 
 /** Retries `read` until it gives `expected`, for at most two seconds (a notice crosses a connection). */
 async function eventually<T>(read: () => Promise<T>, expected: T): Promise<T> {
@@ -54,9 +66,7 @@ describe('change notices: what one instance caches, another instance\'s change e
   })
 
   it('a client changed or deleted on one instance is read again on the others at once, not when their cache expires', async () => {
-    const [one, two] = [instance(database), instance(database)]
-    await two.changes.listen(database.url!)
-    try {
+    await twoInstances(database, async (one, two) => {
       const id = `bank-${randomBytes(4).toString('hex')}`
       await quietly(database, id, { client_id: id, client_secret: 'first-secret-value', client_name: 'old' })
       assert.equal((await two.clients.find(id))?.client_secret, 'first-secret-value', 'cached by the second instance (for an hour)')
@@ -64,33 +74,25 @@ describe('change notices: what one instance caches, another instance\'s change e
       assert.equal(await eventually(async () => (await two.clients.find(id))?.client_secret, 'rotated-secret-value'), 'rotated-secret-value')
       await one.clients.destroy(id)
       assert.equal(await eventually(async () => (await two.clients.find(id))?.client_id, undefined), undefined, 'deleted')
-    } finally {
-      await two.changes.close()
-    }
+    })
   })
 
   it('a subscriber\'s claims changed by a new enrollment are read again on every instance', async () => {
-    const [one, two] = [instance(database), instance(database)]
-    await two.changes.listen(database.url!)
-    try {
+    await twoInstances(database, async (one, two) => {
       const person = { ci: `ci-${randomBytes(6).toString('hex')}`, name: '홍길동', birthdate: '1990-01-01', phone_e164: '+821012345678', document_type: 'resident_card', document_last_digits: '1234' }
       const recorded = await database.db.transaction().execute((trx) => new SubscriberStore({ db: database.db, clock }).recordVerified(trx, person as never))
       assert.equal((await two.subscribers.claims(recorded.id))?.phone_number, '+821012345678')
       await database.db.transaction().execute((trx) => one.subscribers.recordVerified(trx, { ...person, phone_e164: '+821098765432' } as never))
       assert.equal(await eventually(async () => (await two.subscribers.claims(recorded.id))?.phone_number, '+821098765432'), '+821098765432')
-    } finally {
-      await two.changes.close()
-    }
+    })
   })
 
   it('a listener whose connection is lost empties its caches, connects again, and hears changes again', async () => {
-    const [one, two] = [instance(database), instance(database)]
-    await two.changes.listen(database.url!)
-    try {
+    await twoInstances(database, async (one, two, listener) => {
       const id = `bank-${randomBytes(4).toString('hex')}`
       await quietly(database, id, { client_id: id, client_name: 'before' })
       assert.equal((await two.clients.find(id))?.client_name, 'before')
-      await admin.query(`select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'postcert-changes'`)
+      await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1', [listener])
       // A change made while it was not listening is not lost: the cache was emptied.
       await database.db.updateTable('oidc_payload').set({ payload: JSON.stringify({ client_id: id, client_name: 'unannounced' }) })
         .where('model', '=', 'Client').where('id', '=', id).execute()
@@ -98,9 +100,7 @@ describe('change notices: what one instance caches, another instance\'s change e
       assert.equal(await eventually(async () => two.changes.listening, true), true, 'connected again')
       await one.clients.upsert(id, { client_id: id, client_name: 'after' } as never, 0)
       assert.equal(await eventually(async () => (await two.clients.find(id))?.client_name, 'after'), 'after')
-    } finally {
-      await two.changes.close()
-    }
+    })
   })
 })
 
