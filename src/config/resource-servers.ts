@@ -17,6 +17,8 @@ export interface ResourceServerConfig {
    * write per token), and valid until it expires whatever happens: revocation does not reach it.
    */
   format: 'opaque' | 'jwt'
+  /** How a JWT is signed (with PostCert's key of that kind at /jwks): ES256 by default, the cheapest to make; RS256 for APIs that know no other. */
+  alg: 'ES256' | 'PS256' | 'RS256'
   /** Token lifetime in seconds (60 to 3600); ACCESS_TOKEN_SECONDS when not given. */
   ttl?: number
 }
@@ -30,6 +32,7 @@ const entry = z.object({
   scope: z.string().regex(SCOPE, { error: 'scope must be space-separated scope tokens' }),
   clients: z.array(z.string().min(1)).min(1, { error: 'clients must name at least one client_id' }),
   format: z.enum(['opaque', 'jwt']).default('opaque'),
+  alg: z.enum(['ES256', 'PS256', 'RS256']).default('ES256'),
   ttl: z.number().int().min(60).max(3600).optional(),
 }).strict()
 

@@ -41,7 +41,7 @@ export interface ProviderDeps extends AdapterDeps {
   /** Lifetime of access tokens, both from logins and from client_credentials (ACCESS_TOKEN_SECONDS). */
   accessTokenSeconds: number
   /** The APIs services get client_credentials tokens for (RESOURCE_SERVERS, config/resource-servers.ts says what each field means). */
-  resourceServers: { resource: string; scope: string; clients: string[]; format: 'opaque' | 'jwt'; ttl?: number }[]
+  resourceServers: { resource: string; scope: string; clients: string[]; format: 'opaque' | 'jwt'; alg: 'ES256' | 'PS256' | 'RS256'; ttl?: number }[]
   /** When a PostCert session may be reused without a new proof (login-policy.ts). */
   loginPolicy: LoginPolicyDeps
   issuer: string
@@ -275,7 +275,10 @@ export function createProvider(deps: ProviderDeps): Provider {
           // A JWT only for a service's own token: what a login opens stays opaque, so that its
           // certificate's revocation ends it at once (adapter.ts).
           const jwt = server.format === 'jwt' && ctx.oidc.params?.grant_type === 'client_credentials'
-          return { scope: server.scope, audience: resource, accessTokenFormat: jwt ? 'jwt' : 'opaque', accessTokenTTL: server.ttl ?? deps.accessTokenSeconds }
+          return {
+            scope: server.scope, audience: resource, accessTokenTTL: server.ttl ?? deps.accessTokenSeconds,
+            ...(jwt ? { accessTokenFormat: 'jwt', jwt: { sign: { alg: server.alg } } } : { accessTokenFormat: 'opaque' }),
+          }
         },
         useGrantedResource: async () => false,
       },

@@ -47,8 +47,8 @@ describe('configuration', () => {
       { kind: 'postgres', url: 'postgres://u@db/postcert', poolSize: 10, readUrl: 'postgres://u@replica/postcert' })
     // Resource servers: JWT or opaque client_credentials tokens (#19).
     assert.deepEqual(buildConfig({ RESOURCE_SERVERS: '[{"resource":"https://api.bank.example/a","scope":"x y","clients":["c1"],"format":"jwt","ttl":300},{"resource":"https://api.bank.example/b","scope":"z","clients":["c2"]}]' }).resourceServers, [
-      { resource: 'https://api.bank.example/a', scope: 'x y', clients: ['c1'], format: 'jwt', ttl: 300 },
-      { resource: 'https://api.bank.example/b', scope: 'z', clients: ['c2'], format: 'opaque' },
+      { resource: 'https://api.bank.example/a', scope: 'x y', clients: ['c1'], format: 'jwt', alg: 'ES256', ttl: 300 },
+      { resource: 'https://api.bank.example/b', scope: 'z', clients: ['c2'], format: 'opaque', alg: 'ES256' },
     ])
     assert.deepEqual(buildConfig({}).resourceServers, [])
     // PostgreSQL itself for the connection that listens for cache changes, past a pooler (#19).
@@ -99,6 +99,7 @@ describe('configuration', () => {
     ['a resource server without clients', { RESOURCE_SERVERS: '[{"resource":"https://api.bank.example/","scope":"a","clients":[]}]' }, /^RESOURCE_SERVERS \[0\]\.clients: clients must name at least one client_id/],
     ['a resource with a fragment', { RESOURCE_SERVERS: '[{"resource":"https://api.bank.example/#x","scope":"a","clients":["c"]}]' }, /^RESOURCE_SERVERS \[0\]\.resource: resource must not have a fragment/],
     ['a resource server format PostCert does not make', { RESOURCE_SERVERS: '[{"resource":"https://api.bank.example/","scope":"a","clients":["c"],"format":"paseto"}]' }, /^RESOURCE_SERVERS \[0\]\.format/],
+    ['a JWT algorithm PostCert has no key for', { RESOURCE_SERVERS: '[{"resource":"https://api.bank.example/","scope":"a","clients":["c"],"format":"jwt","alg":"HS256"}]' }, /^RESOURCE_SERVERS \[0\]\.alg/],
     ['a token lifetime past the hour', { RESOURCE_SERVERS: '[{"resource":"https://api.bank.example/","scope":"a","clients":["c"],"ttl":7200}]' }, /^RESOURCE_SERVERS \[0\]\.ttl/],
     ['a scope with a quote', { RESOURCE_SERVERS: '[{"resource":"https://api.bank.example/","scope":"a\\"b","clients":["c"]}]' }, /^RESOURCE_SERVERS \[0\]\.scope: scope must be space-separated scope tokens/],
     ['a resource server named twice', { RESOURCE_SERVERS: '[{"resource":"https://api.bank.example/","scope":"a","clients":["c"]},{"resource":"https://api.bank.example/","scope":"b","clients":["c"]}]' }, /^RESOURCE_SERVERS names https:\/\/api\.bank\.example\/ twice/],

@@ -42,6 +42,7 @@ for (const backend of BACKENDS) {
       env.RESOURCE_SERVERS = JSON.stringify([
         { resource: 'https://api.bank.example/accounts', scope: 'accounts:read payments', clients: [registered.client_id], format: 'jwt', ttl: 120 },
         { resource: 'https://api.bank.example/ledger', scope: 'ledger', clients: [registered.client_id, other.client_id] },
+        { resource: 'https://api.bank.example/legacy', scope: 'legacy', clients: [registered.client_id], format: 'jwt', alg: 'RS256' },
       ])
       server = await startServerProcess(env)
     })
@@ -94,6 +95,7 @@ for (const backend of BACKENDS) {
       const tokens = await client.clientCredentialsGrant(config, { resource: 'https://api.bank.example/accounts', scope: 'accounts:read ledger' })
       const header = jose.decodeProtectedHeader(tokens.access_token)
       assert.equal(header.typ, 'at+jwt')
+      assert.equal(header.alg, 'ES256', 'the default: the cheapest to make')
       const { payload } = await jose.jwtVerify(tokens.access_token, jose.createRemoteJWKSet(new URL('/jwks', issuer)), {
         issuer: issuer.href.replace(/\/$/, ''), audience: 'https://api.bank.example/accounts', typ: 'at+jwt',
       })
@@ -102,6 +104,10 @@ for (const backend of BACKENDS) {
       assert.equal(payload.scope, 'accounts:read', 'only the scopes that API knows')
       assert.equal(payload.exp! - payload.iat!, 120, 'its own lifetime')
       assert.ok(payload.jti)
+      // An API that knows only RS256 gets that.
+      const legacy = await client.clientCredentialsGrant(config, { resource: 'https://api.bank.example/legacy', scope: 'legacy' })
+      assert.equal(jose.decodeProtectedHeader(legacy.access_token).alg, 'RS256')
+      await jose.jwtVerify(legacy.access_token, jose.createRemoteJWKSet(new URL('/jwks', issuer)), { audience: 'https://api.bank.example/legacy', typ: 'at+jwt' })
       // Not stored: introspection refuses it plainly, and nothing ends it before it expires (the API checks it alone).
       await assert.rejects(client.tokenIntrospection(config, tokens.access_token),
         (err: client.ResponseBodyError) => err.error === 'unsupported_token_type' && /cannot be introspected/.test(err.error_description ?? ''))
