@@ -115,7 +115,7 @@ export class RequestRows {
 
   /** The consumption held by the current request (or by `request`), handed to whoever makes it. */
   release(request?: object): HeldConsumption | undefined {
-    const state = request ? this.#states.get(request) : this.#state(false)
+    const state = this.#stateOf(request)
     const held = state?.consumption
     if (state) state.consumption = undefined
     return held
@@ -131,11 +131,16 @@ export class RequestRows {
 
   /** The writes held by the current request (or by `request`), handed to whoever makes them. */
   releaseAlong(request?: object): AlongWrite[] {
-    const state = request ? this.#states.get(request) : this.#state(false)
+    const state = this.#stateOf(request)
     if (!state?.along.length) return []
     const along = state.along
     state.along = []
     return along
+  }
+
+  /** The state of `request` (settleRequest, after it ended), or of the current one. */
+  #stateOf(request?: object): RequestState | undefined {
+    return request ? this.#states.get(request) : this.#state(false)
   }
 
   #state(create: boolean): RequestState | undefined {
@@ -156,9 +161,10 @@ export async function writeAlong(requests: RequestRows | undefined, db: Database
 
 /**
  * `statement` with the writes along made first in it, as data-modifying CTEs (each runs exactly
- * once, in the statement's transaction). Their parameters follow the statement's own.
+ * once, in the statement's transaction), named along0, along1 … in order: the statement may read
+ * what they return. Their parameters follow the statement's own.
  */
-export function withWritesAlong(statement: string, parameters: readonly unknown[], along: AlongWrite[]): { sql: string; parameters: unknown[] } {
+export function withWritesAlong(statement: string, parameters: readonly unknown[], along: readonly AlongWrite[]): { sql: string; parameters: unknown[] } {
   if (!along.length) return { sql: statement, parameters: [...parameters] }
   const all = [...parameters]
   const ctes = along.map((write, i) => {
@@ -172,4 +178,4 @@ export function withWritesAlong(statement: string, parameters: readonly unknown[
 }
 
 /** A Kysely-compiled statement's parameters ($1, $2 …) renumbered to follow `offset` others. */
-export const shiftParameters = (sql: string, offset: number): string => sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`)
+const shiftParameters = (sql: string, offset: number): string => sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`)

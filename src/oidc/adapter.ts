@@ -173,11 +173,10 @@ export class PostgresAdapter implements Adapter {
       binding && 'sessionUid' in binding ? binding.authTime : null,
     ]
     // The code or refresh token this token comes from is consumed in the same statement: none is
-    // written unless this request's consumption is the one that succeeds (see consume). A
-    // replay id (a DPoP proof's, between the consumption and the token) is a row of its own.
-    const consumed = this.#model === 'ReplayDetection' ? undefined : await this.#beforeWrite(TOKEN_MODELS.has(this.#model), true)
-    // So do the request's writes along (RequestRows), in the same transaction.
-    const along = this.#model === 'ReplayDetection' ? [] : this.#deps.requests?.releaseAlong() ?? []
+    // written unless this request's consumption is the one that succeeds (see consume). So are the
+    // request's writes along (RequestRows), in the same transaction. A replay id (a DPoP proof's,
+    // between the consumption and the token) is a row of its own, and carries neither.
+    const { consumed, along } = this.#model === 'ReplayDetection' ? NOTHING_HELD : await this.#beforeWrite({ merge: TOKEN_MODELS.has(this.#model), carry: true })
     this.#deps.requests?.takeDeleted(this.#model, key)
     const statement = withWritesAlong(consumed ? SQL.upsertOnConsumption : SQL.upsert, consumed ? [...values, consumed.at, consumed.model, consumed.key] : values, along)
     const { rows } = await db.executeQuery<{ certificate_serial: string | null }>(CompiledQuery.raw(statement.sql, statement.parameters))
@@ -244,7 +243,7 @@ export class PostgresAdapter implements Adapter {
     const key = this.#key(id)
     const consumption = { model: this.#model, key, at: this.#deps.clock.now() }
     if (SINGLE_USE_MODELS.has(this.#model) && this.#deps.requests?.hold(consumption)) return
-    await this.#beforeWrite(false)
+    await this.#beforeWrite()
     if (!SINGLE_USE_MODELS.has(this.#model)) {
       await this.#deps.db.executeQuery(CompiledQuery.raw(SQL.consume, [consumption.at, this.#model, key]))
       return
@@ -257,7 +256,7 @@ export class PostgresAdapter implements Adapter {
    * (oidc-provider's own consume() is unconditional: it checks `consumed` on what it read.)
    */
   async consumeOnce(id: string): Promise<boolean> {
-    await this.#beforeWrite(false)
+    await this.#beforeWrite()
     const { rows } = await this.#deps.db.executeQuery(CompiledQuery.raw(SQL.consumeOnce, [this.#deps.clock.now(), this.#model, this.#key(id)]))
     return rows.length === 1
   }
@@ -265,14 +264,14 @@ export class PostgresAdapter implements Adapter {
   async destroy(id: string): Promise<void> {
     const key = this.#key(id)
     if (this.#deps.requests?.takeDeleted(this.#model, key)) return
-    await this.#beforeWrite(false)
+    await this.#beforeWrite()
     await this.#deps.db.executeQuery(CompiledQuery.raw(SQL.destroy, [this.#model, key]))
     if (this.#model === 'Client') await this.#clientChanged(id)
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
     if (!grantId) return // never an unfiltered delete
-    await this.#beforeWrite(false)
+    await this.#beforeWrite()
     await this.#deps.db.deleteFrom('oidc_payload')
       .where('model', '=', this.#model).where('grant_id', '=', grantId) // oidc_payload_grant_idx
       .execute()
@@ -286,19 +285,19 @@ export class PostgresAdapter implements Adapter {
 
   /**
    * Before any write of a request: what it read ahead is dropped (a find after the write reads
-   * the database), and what it held is made: its writes along (unless this write `carriesAlong`
-   * them in its statement) and a held consumption (returned instead when `merge`: the write is of
-   * the token the consumed code or token gives, which makes it in its own statement).
+   * the database), and what it held is made first, unless this write makes it in its own
+   * statement, which is then returned: its writes along when it `carry`s them, and a held
+   * consumption when it `merge`s it (the write is of the token the consumed code or token gives).
    */
-  async #beforeWrite(merge: boolean, carriesAlong = false): Promise<HeldConsumption | undefined> {
+  async #beforeWrite(options: { merge?: boolean; carry?: boolean } = {}): Promise<Held> {
     const { requests } = this.#deps
-    if (!requests?.active) return undefined
+    if (!requests?.active) return NOTHING_HELD
     requests.wrote()
-    if (!carriesAlong) await makeWritesAlong(this.#deps.db, requests.releaseAlong())
-    const held = requests.release()
-    if (!held || merge) return held
-    await makeConsumption(this.#deps.db, held)
-    return undefined
+    const along = requests.releaseAlong()
+    if (!options.carry) await makeWritesAlong(this.#deps.db, along)
+    const consumed = requests.release()
+    if (consumed && !options.merge) await makeConsumption(this.#deps.db, consumed)
+    return { consumed: options.merge ? consumed : undefined, along: options.carry ? along : [] }
   }
 
   /**
@@ -454,6 +453,13 @@ const SQL = {
        or (p.model = 'Grant' and p.id = ${storageKeySql('g.grant_id')})`,
 }
 
+/** What a request held that a write makes in its own statement (PostgresAdapter #beforeWrite). */
+interface Held {
+  readonly consumed?: HeldConsumption
+  readonly along: readonly AlongWrite[]
+}
+const NOTHING_HELD: Held = { along: [] }
+
 /** Consumes a code or refresh token once; losing the race to another use is a reuse (see consume). */
 async function makeConsumption(db: Database, consumption: HeldConsumption): Promise<void> {
   const { rows } = await db.executeQuery(CompiledQuery.raw(SQL.consumeOnce, [consumption.at, consumption.model, consumption.key]))
@@ -461,7 +467,7 @@ async function makeConsumption(db: Database, consumption: HeldConsumption): Prom
 }
 
 /** Writes a request held (RequestRows), in one statement of their own. */
-async function makeWritesAlong(db: Database, along: AlongWrite[]): Promise<void> {
+async function makeWritesAlong(db: Database, along: readonly AlongWrite[]): Promise<void> {
   if (!along.length) return
   const statement = withWritesAlong('select 1', [], along)
   await db.executeQuery(CompiledQuery.raw(statement.sql, statement.parameters))

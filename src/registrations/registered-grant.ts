@@ -3,14 +3,14 @@ import type Provider from 'oidc-provider'
 import type { Database } from '../db/database.ts'
 import type { Clock } from '../util/clock.ts'
 import { storageKey, storageKeySql, type StoredRow } from '../oidc/adapter.ts'
-import { shiftParameters, type RequestRows } from '../db/request-rows.ts'
+import { withWritesAlong, type RequestRows } from '../db/request-rows.ts'
 
 /**
  * The registration (subscriber, client) and its grant's row: registration_pkey, then
  * oidc_payload_pkey. One row always; `first` (a write to make in the same statement) reports
  * whether it returned a row.
  */
-const select = (first: boolean) => `select ${first ? 'exists (select 1 from first)' : 'true'} as first_returned, r.grant_id, p.payload, p.consumed_at
+const select = (first: boolean) => `select ${first ? 'exists (select 1 from along0)' : 'true'} as first_returned, r.grant_id, p.payload, p.consumed_at
   from (select 1) as one
   left join registration r on r.subscriber_id = $1 and r.client_id = $2
   left join oidc_payload p on p.model = 'Grant' and p.id = ${storageKeySql('r.grant_id')} and (p.expires_at is null or p.expires_at > $3)`
@@ -31,12 +31,8 @@ export interface RegisteredGrantDeps {
  * oidc/provider.ts); `firstReturned` says whether it returned a row.
  */
 export async function findRegisteredGrant(deps: RegisteredGrantDeps, Grant: Provider['Grant'], subscriberId: string, clientId: string, first?: CompiledQuery) {
-  const parameters: unknown[] = [subscriberId, clientId, deps.clock.now()]
-  const statement = first
-    ? `with first as (${shiftParameters(first.sql, parameters.length)}) ${select(true)}`
-    : select(false)
-  if (first) parameters.push(...first.parameters)
-  const { rows: [row] } = await deps.db.executeQuery<StoredRow & { first_returned: boolean; grant_id: string | null }>(CompiledQuery.raw(statement, parameters))
+  const statement = withWritesAlong(select(first !== undefined), [subscriberId, clientId, deps.clock.now()], first ? [{ query: first }] : [])
+  const { rows: [row] } = await deps.db.executeQuery<StoredRow & { first_returned: boolean; grant_id: string | null }>(CompiledQuery.raw(statement.sql, statement.parameters))
   if (!row?.grant_id || row.payload === null) return { grant: undefined, firstReturned: Boolean(row?.first_returned) }
   deps.requests.give('Grant', storageKey('Grant', row.grant_id), { payload: row.payload, consumed_at: row.consumed_at })
   return { grant: await Grant.find(row.grant_id), firstReturned: row.first_returned }

@@ -39,21 +39,14 @@ export class LoginSessions {
   }
 
   /**
-   * Remembers the certificate of a login and the institution it was made for: the session's uid
-   * and the login's auth_time are in every code and token made from it, so the `certificate`
-   * claim names the certificate that login used, and the certificate's status governs them
-   * (oidc/adapter.ts). Only while the certificate is good, read under a share lock: a status
-   * change in progress holds the row and is waited for, so no login it ends is born after it.
-   * An ended login is never revived. False when the certificate is no longer good.
-   */
-  async remember(login: LoginRef, serial: string, clientId: string): Promise<boolean> {
-    const { rows } = await this.#db.executeQuery(this.rememberStatement(login, serial, clientId))
-    return rows.length === 1
-  }
-
-  /**
-   * The statement of remember(), for a caller that makes it with a read of its own in one round
-   * trip (oidc/provider.ts, with the registration's grant): it returns a row when remembered.
+   * The statement that remembers the certificate of a login and the institution it was made for:
+   * the session's uid and the login's auth_time are in every code and token made from it, so the
+   * `certificate` claim names the certificate that login used, and the certificate's status
+   * governs them (oidc/adapter.ts). Only while the certificate is good, read under a share lock: a
+   * status change in progress holds the row and is waited for, so no login it ends is born after
+   * it. An ended login is never revived. It returns a row when remembered, none when the
+   * certificate is no longer good. The caller makes it, alone or with a read of its own in one
+   * round trip (oidc/provider.ts, with the registration's grant).
    */
   rememberStatement(login: LoginRef, serial: string, clientId: string): CompiledQuery {
     const now = this.#clock.now()
