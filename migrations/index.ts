@@ -18,6 +18,7 @@ import * as subscriberPhone from './2026-12-06T14-00-00-subscriber-phone.ts'
 import * as operatorApproval from './2026-12-06T15-00-00-operator-approval.ts'
 import * as caTokenKey from './2026-12-06T16-00-00-ca-token-key.ts'
 import * as operatorConsole from './2026-12-06T17-00-00-operator-console.ts'
+import * as crlPartitions from './2026-12-07T00-00-00-crl-partitions.ts'
 
 export interface Migration {
   /** ISO-timestamp name; the list below must stay in this order and is never edited, only extended. */
@@ -45,4 +46,5 @@ export const migrations: readonly Migration[] = [
   { name: '2026-12-06T15-00-00-operator-approval', up: operatorApproval.up },
   { name: '2026-12-06T16-00-00-ca-token-key', up: caTokenKey.up },
   { name: '2026-12-06T17-00-00-operator-console', up: operatorConsole.up },
+  { name: '2026-12-07T00-00-00-crl-partitions', up: crlPartitions.up },
 ]

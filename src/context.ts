@@ -329,7 +329,7 @@ export class AppContext {
     this.certificateLogins = o.certificateLogins ?? new CertificateLogins({ db, clock, notices: this.logoutNotices, logger: this.logger })
     this.authority = o.authority ?? new CertificateAuthority({
       db, hierarchy: this.ca, clock, audit: this.audit, listener: this.certificateLogins, statusCommitted: () => this.ocsp.statusChanged(),
-      settings: { issuer: config.issuer, validityDays: config.certValidityDays, renewalWindowDays: config.renewalWindowDays },
+      settings: { issuer: config.issuer, validityDays: config.certValidityDays, renewalWindowDays: config.renewalWindowDays, crlPartitions: config.crlPartitions },
     })
     this.approvals = new Approvals({ db, clock, audit: this.audit, authority: this.authority, box: this.box, token: config.pkcs11 })
     // Certificate status reads (OCSP, the CRL's scan) go to a streaming replica that has caught up, when one is set.
@@ -338,7 +338,7 @@ export class AppContext {
     const statuses = new StatusSource(db, this.#replica, {
       onReplicaError: (err) => this.logger.warn({ cause: (err as Error).message }, 'the read replica (DATABASE_READ_URL) failed: status reads go to the database for a few seconds'),
     })
-    this.crl = o.crl ?? new CrlPublisher(db, this.ca, clock, { minIntervalSeconds: config.crlMinIntervalSeconds, logger: this.logger, source: statuses })
+    this.crl = o.crl ?? new CrlPublisher(db, this.ca, clock, { issuer: config.issuer, minIntervalSeconds: config.crlMinIntervalSeconds, logger: this.logger, source: statuses })
     this.metrics.watchCrlAge(async () => {
       const thisUpdate = await this.crl.publishedAt()
       return thisUpdate && (clock.now().getTime() - thisUpdate.getTime()) / 1000

@@ -109,7 +109,15 @@ function publicPaths(issuer: string): Record<string, Record<string, unknown>> {
   return {
     '/pki/ca.pem': { servers, get: { ...open, operationId: 'caChain', summary: 'The issuing CA and root certificates (PEM chain)', responses: binary('application/pem-certificate-chain', 'the chain') } },
     '/pki/issuing.cer': { servers, get: { ...open, operationId: 'issuingCertificate', summary: 'The issuing CA certificate (DER)', responses: binary('application/pkix-cert', 'the certificate') } },
-    '/pki/crl': { servers, get: { ...open, operationId: 'crl', summary: 'The CRL (DER), signed by the issuing CA', responses: binary('application/pkix-crl', 'the CRL') } },
+    '/pki/crl': { servers, get: { ...open, operationId: 'crl', summary: 'The complete CRL (DER), signed by the issuing CA', responses: binary('application/pkix-crl', 'the CRL') } },
+    '/pki/crl/{partition}': {
+      servers,
+      get: {
+        ...open, operationId: 'crlPartition', summary: 'A partition\'s CRL (CRL_PARTITIONS): the certificates that name it in their distribution point',
+        parameters: [{ name: 'partition', in: 'path', required: true, schema: { type: 'integer', minimum: 0, maximum: 4095 } }],
+        responses: { ...binary('application/pkix-crl', 'the CRL, with a critical issuing distribution point naming this URL'), 400: json('not a partition number') },
+      },
+    },
     '/pki/ocsp': {
       servers,
       post: {

@@ -8,7 +8,7 @@ import { CHALLENGE_TTL_SECONDS, DAY_MS, MAX_CERTIFICATES_IN_USE, REVOCATION_REAS
 import { certificateLimit, certificateNotFound, certificateState, invalidPossessionProof, renewalNotAllowed } from './errors.ts'
 import type { CaHierarchy } from './hierarchy.ts'
 import { subscriberKey, verifyPossession, type PossessionProof } from './possession.ts'
-import { buildSubscriberCertificate, pkiUrls } from './profile.ts'
+import { buildSubscriberCertificate, crlPartitionOf, pkiUrls } from './profile.ts'
 import { statusChanged } from './status-version.ts'
 import { canonicalSerial, randomSerial, sha256 } from './x509.ts'
 
@@ -16,6 +16,8 @@ export interface CaSettings {
   issuer: string
   validityDays: number
   renewalWindowDays: number
+  /** Certificates are spread over this many CRL partitions (CRL_PARTITIONS); 0: all on the complete CRL. */
+  crlPartitions?: number
 }
 
 export interface CertificateRecord {
@@ -163,7 +165,7 @@ export class CertificateAuthority {
       for (const row of earlier) {
         await this.#audit.record(trx, { type: 'certificate.revoked', subscriberId: request.subscriberId, certificateSerial: row.serial, data: { reason: 'superseded', replacedBy: serial } })
       }
-      if (earlier.length) await statusChanged(trx)
+      if (earlier.length) await statusChanged(trx, earlier.map((r) => r.serial))
       return earlier.map((r) => r.serial)
     }).then(({ certificate, ended }) => ({ certificate, revoked: ended }))
   }
@@ -195,7 +197,7 @@ export class CertificateAuthority {
         .set({ status: 'revoked', revoked_at: now, revocation_reason: 'superseded', replaced_by: newSerial, status_changed_at: now })
         .where('serial', '=', serial).execute()
       await this.#audit.record(trx, { type: 'certificate.revoked', subscriberId: old.subscriberId, certificateSerial: serial, data: { reason: 'superseded', replacedBy: newSerial } })
-      await statusChanged(trx)
+      await statusChanged(trx, [serial])
       return [serial]
     })
     return certificate
@@ -269,15 +271,16 @@ export class CertificateAuthority {
     const serial = canonicalSerial(randomSerial())
     const notAfter = request.notAfter ?? new Date(now.getTime() + this.#settings.validityDays * DAY_MS)
     const spki = Buffer.from(key.export({ format: 'der', type: 'spki' }))
+    const partition = crlPartitionOf(serial, this.#settings.crlPartitions ?? 0)
     const cert = await buildSubscriberCertificate({
       serial, subscriberId: request.subscriberId, displayName: request.displayName, holder: request.holder, attested: request.attested,
       spki, notBefore: now, notAfter,
-    }, ca, pkiUrls(this.#settings.issuer))
+    }, ca, pkiUrls(this.#settings.issuer, partition))
     const row: CertificateRow = {
       serial, subscriber_id: request.subscriberId, holder: request.holder, issuer_id: ca.id,
       der: new Uint8Array(cert.rawData), subject: cert.subject, spki_sha256: sha256(spki).toString('base64url'),
       not_before: cert.notBefore, not_after: cert.notAfter, status: 'good',
-      revoked_at: null, revocation_reason: null, replaced_by: null, status_changed_at: null,
+      revoked_at: null, revocation_reason: null, replaced_by: null, status_changed_at: null, crl_partition: partition, status_version: null,
     }
     const issued = await this.#db.transaction().execute(async (trx) => {
       await this.#consumeChallenge(trx, request.proof.challenge, now)
@@ -315,7 +318,7 @@ export class CertificateAuthority {
         .set({ status: to, revoked_at: to === 'good' ? null : now, revocation_reason: reason, status_changed_at: now })
         .where('serial', '=', serial).returningAll().executeTakeFirstOrThrow()
       await this.#audit.record(trx, { type: event, subscriberId: row.subscriber_id, certificateSerial: serial, data: { ...(reason ? { reason } : {}), ...(actor ? { actor } : {}) } })
-      await statusChanged(trx)
+      await statusChanged(trx, [serial])
       if (ends && this.#listener) owed = await this.#listener.ended(trx, [serial])
       if (!ends) await this.#listener?.resumed(trx, [serial])
       return toRecord(updated)

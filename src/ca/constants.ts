@@ -28,6 +28,20 @@ export const CHALLENGE_TTL_SECONDS = 5 * 60
 export const CRL_NEXT_UPDATE_MS = DAY_MS
 export const CRL_REFRESH_MS = DAY_MS / 2
 
+/** At most this many CRL partitions (CRL_PARTITIONS): /pki/crl/0 to /pki/crl/4095. */
+export const CRL_PARTITIONS_MAX = 4096
+
+/**
+ * A CRL whose last build took CRL_SPACED_BUILD_MS or more (about 100,000 entries) is rebuilt at
+ * most every CRL_BUILD_SPACING times that long (and never more often than CRL_MIN_INTERVAL_SECONDS):
+ * a complete CRL of a million entries does not keep a core busy however often statuses change.
+ */
+export const CRL_SPACED_BUILD_MS = 1000
+export const CRL_BUILD_SPACING = 10
+
+/** Published CRLs an instance keeps in memory, in bytes: the least recently served go first (the last one served always stays). */
+export const CRL_MEMORY_BYTES = 64 * 1024 * 1024
+
 /** At most this many certificates are asked about in one OCSP request. */
 export const OCSP_MAX_REQUESTS = 20
 

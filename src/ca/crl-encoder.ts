@@ -16,6 +16,9 @@ const ECDSA_WITH_SHA256 = Buffer.from('300a06082a8648ce3d040302', 'hex')
 const ID_CE_CRL_REASONS = Buffer.from('0603551d15', 'hex')
 const ID_CE_CRL_NUMBER = Buffer.from('0603551d14', 'hex')
 const ID_CE_AUTHORITY_KEY_IDENTIFIER = Buffer.from('0603551d23', 'hex')
+/** OBJECT IDENTIFIER id-ce-issuingDistributionPoint (2.5.29.28), and BOOLEAN TRUE (critical). */
+const ID_CE_ISSUING_DISTRIBUTION_POINT = Buffer.from('0603551d1c', 'hex')
+const CRITICAL = Buffer.from('0101ff', 'hex')
 /** INTEGER 1: version v2 (extensions present). */
 const VERSION_2 = Buffer.from('020101', 'hex')
 
@@ -35,6 +38,13 @@ export interface CrlInput {
   thisUpdate: Date
   nextUpdate: Date
   number: number
+  /**
+   * A partition's CRL names its distribution point (the URL in its certificates' CRL
+   * distribution points extension) in a critical issuing distribution point extension
+   * (RFC 5280 section 5.2.5): it covers only the certificates that name the same point. The
+   * complete CRL has none.
+   */
+  distributionPoint?: string
 }
 
 function length(n: number): Buffer {
@@ -77,9 +87,21 @@ export async function encodeCrl(input: CrlInput, entries: Buffer[], signer: CaSi
   const extensions = tlv(0xa0, tlv(SEQUENCE,
     tlv(SEQUENCE, ID_CE_AUTHORITY_KEY_IDENTIFIER, tlv(OCTET_STRING, tlv(SEQUENCE, tlv(0x80, input.authorityKeyId)))),
     tlv(SEQUENCE, ID_CE_CRL_NUMBER, tlv(OCTET_STRING, positiveInteger(input.number.toString(16)))),
+    ...(input.distributionPoint === undefined ? [] : [issuingDistributionPoint(input.distributionPoint)]),
   ))
   const revoked = entries.length ? [tlv(SEQUENCE, Buffer.concat(entries))] : []
   const tbs = tlv(SEQUENCE, VERSION_2, ECDSA_WITH_SHA256, input.issuerName, time(input.thisUpdate), time(input.nextUpdate), ...revoked, extensions)
   const signature = await signer.sign(tbs)
   return tlv(SEQUENCE, tbs, ECDSA_WITH_SHA256, tlv(BIT_STRING, Buffer.from([0]), signature))
+}
+
+/**
+ * IssuingDistributionPoint ::= SEQUENCE { distributionPoint [0] DistributionPointName, ... } with
+ * DistributionPointName's fullName [0] GeneralNames holding one uniformResourceIdentifier [6]:
+ * the same name as in the certificates' DistributionPoint, so that a relying party finds the CRL
+ * in scope (tags implicit, as in RFC 5280's module; the CHOICE's tag is constructed).
+ */
+function issuingDistributionPoint(uri: string): Buffer {
+  const name = tlv(0xa0, tlv(0xa0, tlv(0x86, Buffer.from(uri, 'ascii'))))
+  return tlv(SEQUENCE, ID_CE_ISSUING_DISTRIBUTION_POINT, CRITICAL, tlv(OCTET_STRING, tlv(SEQUENCE, name)))
 }

@@ -24,8 +24,19 @@ export interface PkiUrls {
   caIssuers: string
 }
 
-export function pkiUrls(issuer: string): PkiUrls {
-  return { crl: `${issuer}/pki/crl`, ocsp: `${issuer}/pki/ocsp`, caIssuers: `${issuer}/pki/issuing.cer` }
+/** `partition`: the CRL partition the certificate is listed on, if any (its distribution point then names that partition's CRL). */
+export function pkiUrls(issuer: string, partition: number | null = null): PkiUrls {
+  return { crl: crlUrl(issuer, partition), ocsp: `${issuer}/pki/ocsp`, caIssuers: `${issuer}/pki/issuing.cer` }
+}
+
+/** The complete CRL's URL, or a partition's: what a certificate's distribution point and that CRL's issuing distribution point both say. */
+export function crlUrl(issuer: string, partition: number | null): string {
+  return partition === null ? `${issuer}/pki/crl` : `${issuer}/pki/crl/${partition}`
+}
+
+/** The partition of a certificate: its serial (random) modulo the number of partitions; null without partitions. */
+export function crlPartitionOf(serial: string, partitions: number): number | null {
+  return partitions > 0 ? Number(BigInt(`0x${serial}`) % BigInt(partitions)) : null
 }
 
 /**

@@ -1,9 +1,11 @@
+import type { Context } from 'koa'
 import type { Router } from '../http/router.ts'
 import { cache, noStore, revalidate, storeUntil, untilItExpires } from '../http/guards.ts'
 import { readBody } from '../http/form.ts'
 import { invalidRequest } from '../errors/errors.ts'
 import type { CertificateAuthority } from './authority.ts'
-import type { CrlPublisher } from './crl.ts'
+import { CRL_PARTITIONS_MAX } from './constants.ts'
+import type { Crl, CrlPublisher } from './crl.ts'
 import { certificateNotFound } from './errors.ts'
 import type { CaHierarchy } from './hierarchy.ts'
 import type { OcspResponder } from './ocsp.ts'
@@ -33,11 +35,15 @@ export function addPkiRoutes(router: Router, deps: PkiDeps): void {
   })
 
   router.add('GET', '/pki/crl', 'pki_crl', revalidate, async (ctx) => {
-    const crl = await deps.crl.current()
-    ctx.type = 'application/pkix-crl'
-    // Revocations must show at once, so caches revalidate; Last-Modified makes that cheap.
-    ctx.set('Last-Modified', crl.thisUpdate.toUTCString())
-    ctx.body = crl.der
+    serveCrl(ctx, await deps.crl.current())
+  })
+
+  // A partition's CRL (CRL_PARTITIONS): what its certificates name as their distribution point.
+  router.add('GET', '/pki/crl/:partition', 'pki_crl', revalidate, async (ctx, { partition = '' }) => {
+    if (!/^(0|[1-9][0-9]{0,3})$/.test(partition) || Number(partition) >= CRL_PARTITIONS_MAX) {
+      throw invalidRequest(`the CRL partition must be a number from 0 to ${CRL_PARTITIONS_MAX - 1}`)
+    }
+    serveCrl(ctx, await deps.crl.current(Number(partition)))
   })
 
   // A POST's answer is never stored by HTTP caches (RFC 5019 5); a GET's pre-signed answer may be.
@@ -79,4 +85,11 @@ export function addPkiRoutes(router: Router, deps: PkiDeps): void {
       suspended_at: record.status === 'hold' ? record.revokedAt?.toISOString() : undefined,
     }
   })
+}
+
+function serveCrl(ctx: Context, crl: Crl): void {
+  ctx.type = 'application/pkix-crl'
+  // Revocations must show at once, so caches revalidate; Last-Modified makes that cheap.
+  ctx.set('Last-Modified', crl.thisUpdate.toUTCString())
+  ctx.body = crl.der
 }

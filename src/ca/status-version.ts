@@ -6,11 +6,16 @@ import type { Database, DatabaseTransaction } from '../db/database.ts'
 import { REPLICA_RECHECK_MS, REPLICA_RETRY_MS } from './constants.ts'
 
 /**
- * Moves the version in the transaction of a status change: a CRL built before it commits records
- * an older version and is built again (crl.ts); other instances drop their pre-signed OCSP answers (ocsp.ts).
+ * Moves the version in the transaction of a status change, and records the new version on the
+ * certificates that changed (`serials`): a CRL built before it commits records an older version
+ * and is built again (crl.ts: a partition's CRL only when one of its certificates changed); other
+ * instances drop their pre-signed OCSP answers (ocsp.ts). The version's row stays locked until
+ * commit, so versions are given in commit order: a snapshot at version v shows exactly the
+ * changes recorded at v or below.
  */
-export async function statusChanged(trx: DatabaseTransaction): Promise<void> {
-  await sql`update certificate_status_version set version = version + 1 where id = 1`.execute(trx) // primary key
+export async function statusChanged(trx: DatabaseTransaction, serials: readonly string[]): Promise<void> {
+  await sql`with moved as (update certificate_status_version set version = version + 1 where id = 1 returning version)
+    update certificate set status_version = moved.version from moved where certificate.serial in (${sql.join(serials)})`.execute(trx) // primary keys
 }
 
 /** The version now. */
@@ -23,7 +28,7 @@ export async function statusVersion(db: Database): Promise<string> {
 export const versionText = (version: number | string | undefined | null) => `v${version ?? 0}`
 
 /** The version's number ('v12' -> 12). */
-const versionNumber = (version: string) => Number(version.slice(1))
+export const versionNumber = (version: string) => Number(version.slice(1))
 
 /** What a status read gives: its value, and the status version of the database that answered it, read in the same snapshot. */
 export interface Versioned<T> {

@@ -64,6 +64,7 @@ export interface ServerConfig {
   attestation: AttestationSettings
   /** Each instance builds a new CRL at most this often (status changes show at once in OCSP). */
   crlMinIntervalSeconds: number
+  crlPartitions: number
   /** A pre-signed OCSP response's validity (its nextUpdate and HTTP max-age). */
   ocspValiditySeconds: number
   /**
@@ -170,6 +171,8 @@ const schema = z.object({
   FIDO_MDS_FILE: z.string().optional(),
   FIDO_MDS_ROOTS: z.string().optional(),
   CRL_MIN_INTERVAL_SECONDS: integerText(0, 3600).default(10),
+  // At most CRL_PARTITIONS_MAX (ca/constants.ts), the partitions /pki/crl/N serves.
+  CRL_PARTITIONS: integerText(0, 4096).default(0),
   TRUSTED_PROXY_HOPS: integerText(1, 10).default(1),
   SERVICE_NAME: brandName.default(DEFAULT_BRAND.ko.service),
   OPERATOR_NAME: brandName.default(DEFAULT_BRAND.ko.operator),
@@ -269,6 +272,7 @@ export function buildConfig(env: ServerEnv): ServerConfig {
       mdsRootsFile: e.FIDO_MDS_ROOTS ? path.resolve(e.FIDO_MDS_ROOTS) : undefined,
     },
     crlMinIntervalSeconds: e.CRL_MIN_INTERVAL_SECONDS,
+    crlPartitions: e.CRL_PARTITIONS,
     trustedProxyHops: e.TRUSTED_PROXY_HOPS,
     brand: {
       ko: { service: e.SERVICE_NAME, operator: e.OPERATOR_NAME },

@@ -43,6 +43,7 @@ export interface ServerEnv {
   FIDO_MDS_FILE?: string
   FIDO_MDS_ROOTS?: string
   CRL_MIN_INTERVAL_SECONDS?: string
+  CRL_PARTITIONS?: string
   TRUSTED_PROXY_HOPS?: string
   SERVICE_NAME?: string
   OPERATOR_NAME?: string
@@ -94,6 +95,7 @@ export const ENV_NAMES = [
   'FIDO_MDS_FILE',
   'FIDO_MDS_ROOTS',
   'CRL_MIN_INTERVAL_SECONDS',
+  'CRL_PARTITIONS',
   'TRUSTED_PROXY_HOPS',
   'SERVICE_NAME',
   'OPERATOR_NAME',

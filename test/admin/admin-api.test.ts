@@ -255,9 +255,10 @@ describe('the admin API', () => {
 
   it('documents the public PKI endpoints, which answer as documented', async () => {
     const holder = await h.subscriber()
-    for (const path of ['/pki/ca.pem', '/pki/issuing.cer', '/pki/crl', `/pki/certificates/${holder.certificate.serial}`]) {
+    for (const path of ['/pki/ca.pem', '/pki/issuing.cer', '/pki/crl', '/pki/crl/7', `/pki/certificates/${holder.certificate.serial}`]) {
       conforms('get', path, await request(server.url).get(path).expect(200))
     }
+    conforms('get', '/pki/crl/4096', await request(server.url).get('/pki/crl/4096').expect(400))
     const ocspRequest = Buffer.from('3000', 'hex')
     conforms('post', '/pki/ocsp', await request(server.url).post('/pki/ocsp').set('Content-Type', 'application/ocsp-request').send(ocspRequest))
     conforms('get', '/pki/ocsp/MAA%3D', await request(server.url).get('/pki/ocsp/MAA%3D'))

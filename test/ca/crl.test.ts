@@ -3,6 +3,9 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { sql } from 'kysely'
+import type { CertificateRecord } from '../../src/ca/authority.ts'
+import { CrlPublisher } from '../../src/ca/crl.ts'
+import { toPem } from '../../src/ca/x509.ts'
 import { ManualClock } from '../../src/util/clock.ts'
 import { issueCertificate, openssl } from '../helpers/pki.ts'
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.ts'
@@ -82,5 +85,107 @@ describe('the CRL: built off the request path, linear, without expired entries, 
     const later = await crlOf(server)
     assert.equal(later.entries.length, 3, 'built once the interval passed, without another request having to wait for it')
     assert.equal(later.number, first.number + 1)
+  })
+})
+
+describe('partitioned CRLs (CRL_PARTITIONS): each certificate names its partition, which lists only its own (#19)', () => {
+  let server: TestServer
+  let dir: string
+  const file = (name: string) => path.join(dir, name)
+  const PARTITIONS = 3
+
+  before(async () => {
+    server = await startTestServer({ env: { CRL_MIN_INTERVAL_SECONDS: '0', CRL_PARTITIONS: String(PARTITIONS) } })
+    dir = tempDir('postcert-crl-partitions-')
+    fs.writeFileSync(file('ca.pem'), await (await fetch(`${server.url}/pki/ca.pem`)).text())
+  })
+  after(async () => { await server.close() })
+
+  /** Certificates until every partition holds one: the partition is the serial modulo their number. */
+  async function onePerPartition(): Promise<CertificateRecord[]> {
+    const found = new Map<number, CertificateRecord>()
+    while (found.size < PARTITIONS) {
+      const { certificate } = await issueCertificate(server.ctx.authority, { subscriberId: `ps-part-${found.size}-${Math.random()}` })
+      const partition = Number(BigInt(`0x${certificate.serial}`) % BigInt(PARTITIONS))
+      if (found.has(partition)) continue
+      found.set(partition, certificate)
+      fs.writeFileSync(file(`p${partition}.pem`), toPem(certificate.der, 'CERTIFICATE'))
+    }
+    return [...found.keys()].sort().map((p) => found.get(p)!)
+  }
+
+  const saveCrl = async (url: string, name: string) => {
+    const res = await fetch(url)
+    assert.equal(res.status, 200)
+    assert.equal(res.headers.get('content-type'), 'application/pkix-crl')
+    fs.writeFileSync(file(name), Buffer.from(await res.arrayBuffer()))
+  }
+  /** openssl verify with CRL checking: the CRL must be in the certificate's scope (its distribution point). */
+  const verify = (certificate: string, crl: string) => openssl(['verify', '-crl_check', '-CAfile', file('ca.pem'), '-CRLfile', file(crl), file(certificate)])
+
+  it('names the partition in the certificate, and the partition\'s CRL is in its scope (openssl) and lists its revocation', async () => {
+    const [first] = await onePerPartition()
+    const text = (await openssl(['x509', '-in', file('p0.pem'), '-noout', '-text'])).output
+    assert.ok(text.includes(`URI:${server.issuer}/pki/crl/0\n`), 'the distribution point is partition 0\'s CRL')
+    await server.ctx.authority.revoke(first!.serial, 'keyCompromise')
+
+    await saveCrl(`${server.url}/pki/crl/0`, 'crl-0.der')
+    await saveCrl(`${server.url}/pki/crl/1`, 'crl-1.der')
+    await saveCrl(`${server.url}/pki/crl`, 'crl-complete.der')
+    const partitionText = (await openssl(['crl', '-inform', 'DER', '-in', file('crl-0.der'), '-noout', '-text'])).output
+    assert.match(partitionText, new RegExp(`X509v3 Issuing Distribution Point: critical\\s+Full Name:\\s+URI:${server.issuer}/pki/crl/0\\n`))
+    for (const name of ['crl-0.der', 'crl-1.der', 'crl-complete.der']) {
+      const pem = await openssl(['crl', '-inform', 'DER', '-in', file(name), '-out', file(`${name}.pem`), '-CAfile', file('ca.pem')])
+      assert.match(pem.output, /verify OK/)
+    }
+
+    // The revoked certificate, against its partition: revoked. Against another partition's CRL: not in its scope, so not taken.
+    const revoked = await verify('p0.pem', 'crl-0.der.pem')
+    assert.notEqual(revoked.code, 0)
+    assert.match(revoked.output, /certificate revoked/)
+    const elsewhere = await verify('p0.pem', 'crl-1.der.pem')
+    assert.notEqual(elsewhere.code, 0)
+    assert.match(elsewhere.output, /different CRL scope/)
+    // A good certificate of partition 1 against its own CRL: OK, and the revocation is not on it.
+    const good = await verify('p1.pem', 'crl-1.der.pem')
+    assert.equal(good.code, 0, good.output)
+    assert.ok(!(await openssl(['crl', '-in', file('crl-1.der.pem'), '-noout', '-text'])).output.includes(first!.serial.toUpperCase()))
+    // The complete CRL (no issuing distribution point) lists it too, for whoever asks for everything.
+    const complete = (await openssl(['crl', '-in', file('crl-complete.der.pem'), '-noout', '-text'])).output
+    assert.ok(!complete.includes('Issuing Distribution Point'))
+    assert.match(complete, new RegExp(`Serial Number: 0?${first!.serial.toUpperCase()}`))
+  })
+
+  it('rebuilds a partition\'s CRL only when one of its certificates changed status', async () => {
+    const certificates = await onePerPartition()
+    const before = await Promise.all([0, 1, 2].map((p) => server.ctx.crl.current(p)))
+    await server.ctx.authority.suspend(certificates[1]!.serial)
+    const after = await Promise.all([0, 1, 2].map((p) => server.ctx.crl.current(p)))
+    assert.equal(after[0]!.number, before[0]!.number, 'partition 0 had no change: the same CRL')
+    assert.equal(after[2]!.number, before[2]!.number, 'partition 2 had no change: the same CRL')
+    assert.equal(after[1]!.number, before[1]!.number + 1, 'partition 1 is rebuilt')
+    // Another instance (its own publisher, nothing in memory) agrees: the published rows are current.
+    const other = new CrlPublisher(server.ctx.db, server.ctx.ca, server.ctx.clock, { issuer: server.issuer, minIntervalSeconds: 0 })
+    assert.deepEqual((await Promise.all([0, 1, 2].map((p) => other.current(p)))).map((c) => c.number), after.map((c) => c.number))
+    fs.writeFileSync(file('held.der'), after[1]!.der)
+    assert.match((await openssl(['crl', '-inform', 'DER', '-in', file('held.der'), '-noout', '-text'])).output, /Certificate Hold/)
+    // Resumed: partition 1 again, without it.
+    await server.ctx.authority.resume(certificates[1]!.serial)
+    const resumed = await other.current(1)
+    assert.equal(resumed.number, after[1]!.number + 1)
+    fs.writeFileSync(file('resumed.der'), resumed.der)
+    assert.ok(!(await openssl(['crl', '-inform', 'DER', '-in', file('resumed.der'), '-noout', '-text'])).output.includes(certificates[1]!.serial.toUpperCase()))
+  })
+
+  it('answers an empty, signed CRL for a partition no certificate names, and 400 for one beyond the limit', async () => {
+    await saveCrl(`${server.url}/pki/crl/4095`, 'crl-4095.der')
+    const text = (await openssl(['crl', '-inform', 'DER', '-in', file('crl-4095.der'), '-CAfile', file('ca.pem'), '-noout', '-text'])).output
+    assert.match(text, /verify OK/)
+    assert.match(text, /No Revoked Certificates/)
+    for (const bad of ['4096', '01', '-1', 'x', '99999999999999999999']) {
+      const res = await fetch(`${server.url}/pki/crl/${bad}`)
+      assert.equal(res.status, 400, bad)
+      assert.equal((await res.json() as { error: string }).error, 'invalid_request')
+    }
   })
 })

@@ -147,7 +147,7 @@ describe('certificate status reads from a read replica (#19)', { skip: NEEDS_POS
   it('builds the CRL from the replica when it has caught up, from the database when not', async () => {
     const { certificate } = await issueCertificate(server.ctx.authority)
     await server.ctx.authority.revoke(certificate.serial, 'cessationOfOperation')
-    const crl = new CrlPublisher(primary.db, server.ctx.ca, server.ctx.clock, { minIntervalSeconds: 0, source })
+    const crl = new CrlPublisher(primary.db, server.ctx.ca, server.ctx.clock, { issuer: server.ctx.config.issuer, minIntervalSeconds: 0, source })
     // Serials as PostCert writes them (canonicalSerial: lower case, no leading zeros; DER may add one).
     const listed = async () => new x509.X509Crl((await crl.current()).der).entries.map((e) => canonicalSerial(e.serialNumber))
     let [p0, r0] = [primary.certificateReads(), replica.certificateReads()]

@@ -20,6 +20,10 @@ export interface CertificateTable {
   /** The serial of the certificate that superseded this one (renewal or reissue). */
   replaced_by: string | null
   status_changed_at: Date | null
+  /** The CRL partition named in the certificate's distribution point; null: the complete CRL. */
+  crl_partition: number | null
+  /** The status version (certificate_status_version) its last status change moved to; null: never changed. */
+  status_version: ColumnType<string | null, string | null | undefined, string | null>
   created_at: ColumnType<Date, Date | undefined, never>
 }
 
