@@ -71,5 +71,24 @@ for (const backend of BACKENDS) {
       assert.equal((await token({ grant_type: 'refresh_token', refresh_token: won[0]!.body.refresh_token! })).body.error, 'invalid_grant', 'no second live chain')
       assert.equal(await userinfo(won[0]!.body.access_token!), 401)
     })
+
+    it('of eight resumes of one login at once, exactly one goes on (the interaction is deleted as it is read), the others get a page, not a 5xx', async () => {
+      const holder = await h.subscriber()
+      const flow = await h.begin(rp, { scope: 'openid', prompt: 'consent' })
+      const { response } = await h.prove(flow, holder)
+      assert.equal(response.status, 200, response.text)
+      const resume = new URL(response.body.redirect, server.url)
+      assert.match(resume.pathname, /^\/auth\//, 'the proof sends the browser to the resume')
+      const answers = await Promise.all(Array.from({ length: 8 }, () => flow.browser.get(resume.pathname + resume.search).redirects(0).ok(() => true)))
+      const went = answers.filter((a) => a.status < 400)
+      assert.equal(went.length, 1, JSON.stringify(answers.map((a) => [a.status, a.headers.location])))
+      for (const lost of answers.filter((a) => a.status >= 400)) {
+        assert.ok(lost.status < 500, `${lost.status}: ${lost.text.slice(0, 200)}`)
+        assert.match(lost.headers['content-type'] ?? '', /text\/html/)
+      }
+      // The one that went on reaches the consent page and the institution, once.
+      const callback = await h.consentIfAsked(flow.browser, await h.follow(flow.browser, went[0]!.headers.location!))
+      assert.ok(callback.searchParams.get('code'))
+    })
   })
 }
