@@ -48,6 +48,7 @@ import { ClientStore } from './oidc/client-store.ts'
 import { registerDemoClient } from './oidc/demo-client.ts'
 import { createProvider, pairwiseSubject } from './oidc/provider.ts'
 import { ProviderHost } from './oidc/provider-host.ts'
+import { ConstantAnswers } from './http/constant-answers.ts'
 import type { AdminDeps } from './admin/api.ts'
 import { Approvals } from './admin/approvals.ts'
 import { Operators } from './admin/operators.ts'
@@ -234,6 +235,8 @@ export class AppContext {
   readonly testSubscriber: TestSubscriber | undefined
   /** The issuer is https: secure cookies, HSTS, https required. */
   readonly https: boolean
+  /** Discovery and the JWKS as bytes, written without the app (http/constant-answers.ts). */
+  readonly answers: ConstantAnswers
   readonly #pairwiseSalt: string
   readonly #staticChecks = new StaticCheckCache()
 
@@ -309,6 +312,7 @@ export class AppContext {
     this.signingKeys = base.signingKeys
     this.ca = base.ca
     this.https = config.publicUrl.protocol === 'https:'
+    this.answers = new ConstantAnswers({ logger: this.logger, metrics: this.metrics, trustProxy: config.trustProxy, https: this.https })
     this.changes = new ChangeNotices({
       onError: (err) => this.logger.warn({ cause: (err as Error).message }, 'listening for cache changes (LISTEN postcert_changes) failed: retrying; meanwhile a change made on another instance is seen here when the cache entry expires'),
     })
@@ -387,6 +391,7 @@ export class AppContext {
       keys: this.signingKeys,
       logger: this.logger,
       metrics: this.metrics,
+      answers: this.answers,
       build: (jwks) => {
         this.receipts.use(jwks)
         return createProvider({

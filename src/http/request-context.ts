@@ -14,24 +14,37 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/
 export function requestContext(logger: Logger, metrics: Metrics, trustProxy: boolean): Middleware {
   return async (ctx, next) => {
     const started = process.hrtime.bigint()
-    const incoming = ctx.get('x-request-id')
-    const requestId = trustProxy && REQUEST_ID.test(incoming) ? incoming : randomUUID()
+    const requestId = requestIdOf(ctx.get('x-request-id'), trustProxy)
     ctx.state.requestId = requestId
     ctx.set('X-Request-Id', requestId)
     ctx.res.once('close', () => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9
       const route = (ctx.state.route as string | undefined) ?? (ctx as { oidc?: { route?: string } }).oidc?.route ?? 'unmatched'
       const status = ctx.res.writableFinished ? ctx.status : 499
-      const error = status >= 400 ? errorCodeOf(ctx) : undefined
-      const client = clientIdOf(ctx)
-      metrics.observeRequest(ctx.method, route, status, seconds, error)
-      logger.info({
-        reqId: requestId, method: ctx.method, route, path: ctx.path, status, ms: Math.round(seconds * 1000),
-        ...(error === undefined ? {} : { error }), ...(client === undefined ? {} : { client }),
-      }, 'request')
+      recordRequest(logger, metrics, {
+        requestId, method: ctx.method, route, path: ctx.path, status, started,
+        error: status >= 400 ? errorCodeOf(ctx) : undefined, client: clientIdOf(ctx),
+      })
     })
     await next()
   }
+}
+
+/** The request's id: the trusted proxy's X-Request-Id when it is one, else a new one. */
+export function requestIdOf(incoming: string | string[] | undefined, trustProxy: boolean): string {
+  return trustProxy && typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID()
+}
+
+/** A finished request: its metrics and its log line (`started`: process.hrtime.bigint() when it came). */
+export function recordRequest(logger: Logger, metrics: Metrics, request: {
+  requestId: string; method: string; route: string; path: string; status: number; started: bigint; error?: string; client?: string
+}): void {
+  const { requestId, method, route, path, status, error, client } = request
+  const seconds = Number(process.hrtime.bigint() - request.started) / 1e9
+  metrics.observeRequest(method, route, status, seconds, error)
+  logger.info({
+    reqId: requestId, method, route, path, status, ms: Math.round(seconds * 1000),
+    ...(error === undefined ? {} : { error }), ...(client === undefined ? {} : { client }),
+  }, 'request')
 }
 
 /** Records the error code of the answer (an error page, a form shown again with its error). */

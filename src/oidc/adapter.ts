@@ -408,12 +408,13 @@ const GRANT_OF = `left join oidc_payload g on g.model = 'Grant' and g.id = ${sto
   and g.certificate_serial is null and (g.expires_at is null or g.expires_at > $3)` // oidc_payload_pkey
 /**
  * The session a token is bound to (expiresWithSession), read with it, usable as USABLE says:
- * oidc-provider finds it by uid next (its checkSessionBinding). As findByUid reads it.
+ * oidc-provider finds it by uid next (its checkSessionBinding). As findByUid reads it. A service
+ * token (ClientCredentials) has none: the model is tested first, so its payload is not parsed.
  */
 const SESSION_OF = `left join lateral (
     select s.id, s.uid, s.payload, s.consumed_at, s.sealed_id, coalesce(s.certificate_serial is null or (sc.status = 'good' and sc.not_after > $3), false) as usable
     from oidc_payload s left join certificate sc on sc.serial = s.certificate_serial
-    where (p.payload::json ->> 'expiresWithSession') = 'true' and s.model = 'Session' and s.uid = p.payload::json ->> 'sessionUid'
+    where p.model <> 'ClientCredentials' and (p.payload::json ->> 'expiresWithSession') = 'true' and s.model = 'Session' and s.uid = p.payload::json ->> 'sessionUid'
       and (s.expires_at is null or s.expires_at > $3)
     limit 1) s on true` // oidc_payload_uid_idx
 const TOKEN_COLUMNS = `g.id as grant_key, g.payload as grant_payload, g.consumed_at as grant_consumed_at,

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type Provider from 'oidc-provider'
 import type { Logger } from 'pino'
+import type { ConstantAnswers } from '../http/constant-answers.ts'
 import { isClientCaused } from '../http/error-handler.ts'
 import type { SigningKeyStore } from '../keys/signing-keys.ts'
 import type { Metrics } from '../ops/metrics.ts'
@@ -27,6 +28,7 @@ export class ProviderHost {
   readonly #keys: SigningKeyStore
   readonly #logger: Logger
   readonly #metrics: Metrics
+  readonly #answers: ConstantAnswers | undefined
   #provider!: Provider
   #handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined
   #fingerprint = ''
@@ -37,11 +39,14 @@ export class ProviderHost {
     keys: SigningKeyStore
     logger: Logger
     metrics: Metrics
+    /** Discovery and the JWKS, answered without the app until the provider is rebuilt. */
+    answers?: ConstantAnswers
   }) {
     this.#build = deps.build
     this.#keys = deps.keys
     this.#logger = deps.logger
     this.#metrics = deps.metrics
+    this.#answers = deps.answers
   }
 
   get provider(): Provider {
@@ -50,6 +55,7 @@ export class ProviderHost {
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     if (!this.#handler) throw new Error('no app mounted on the provider (routes.ts, mountRoutes)')
+    if (this.#answers?.answer(req, res)) return
     this.#handler(req, res)
   }
 
@@ -80,6 +86,8 @@ export class ProviderHost {
     this.#mount?.(provider)
     this.#provider = provider
     if (this.#mount) this.#handler = provider.callback()
+    // New keys: a new JWKS (and discovery is made again, by the new provider).
+    this.#answers?.clear()
     this.#fingerprint = fingerprint
     if (!first) this.#logger.info({ keys: fingerprint }, 'signing keys changed; provider reloaded')
     return true
