@@ -48,6 +48,7 @@ import { ClientStore } from './oidc/client-store.ts'
 import { registerDemoClient } from './oidc/demo-client.ts'
 import { createProvider, pairwiseSubject } from './oidc/provider.ts'
 import { ProviderHost } from './oidc/provider-host.ts'
+import { HotTokens } from './oidc/hot-tokens.ts'
 import { ConstantAnswers } from './http/constant-answers.ts'
 import type { AdminDeps } from './admin/api.ts'
 import { Approvals } from './admin/approvals.ts'
@@ -70,7 +71,7 @@ export const ROOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 /** The services a test may replace with its own: each is then used by every service built after it. */
 type ReplaceableServices = Pick<AppContext, 'audit' | 'logoutNotices' | 'loginSessions' | 'portalSessions' | 'certificateLogins' | 'authority' | 'crl' | 'ocsp'
   | 'limiter' | 'subscribers' | 'phoneCodes' | 'passkeys' | 'binding' | 'enrollment' | 'possession' | 'login' | 'signing' | 'account' | 'registrations'
-  | 'issuance' | 'clients'>
+  | 'issuance' | 'clients' | 'hotTokens'>
 
 export interface ContextOverrides extends Partial<ReplaceableServices> {
   clock?: Clock
@@ -237,6 +238,8 @@ export class AppContext {
   readonly https: boolean
   /** Discovery and the JWKS as bytes, written without the app (http/constant-answers.ts). */
   readonly answers: ConstantAnswers
+  /** Service tokens introspection found, kept for a second and dropped by change notices (oidc/hot-tokens.ts). */
+  readonly hotTokens: HotTokens
   readonly #pairwiseSalt: string
   readonly #staticChecks = new StaticCheckCache()
 
@@ -378,6 +381,8 @@ export class AppContext {
     this.testSubscriber = config.testMode
       ? new TestSubscriber({ db, subscribers: this.subscribers, secrets: this.secrets, authority: this.authority, ca: this.ca, clock, issuer: config.issuer })
       : undefined
+    this.hotTokens = o.hotTokens ?? new HotTokens()
+    this.hotTokens.listen(this.changes)
     this.host = this.#providerHost(overrides.fetch)
     this.clients = o.clients ?? new ClientStore({ db, box, clock, changes: this.changes }, () => this.host.provider)
   }
@@ -397,6 +402,7 @@ export class AppContext {
         return createProvider({
           issuer: config.issuer, trustProxy: config.trustProxy, trustedProxyHops: config.trustedProxyHops, secureCookies: this.https,
           jwks, cookieKeys: this.cookieKeys, views: this.views, db, box: this.box, clock: this.clock, pairwiseSalt: this.#pairwiseSalt, clientCache, changes: this.changes, requests: this.requests,
+          hotTokens: this.hotTokens,
           allowPrivateNetworkFetch: config.nodeEnv !== 'production', production: config.nodeEnv === 'production',
           fetch, firstPartyClients: [ACCOUNT_CLIENT_ID],
           rememberLogin: (ref, serial, clientId) => this.loginSessions.rememberStatement(ref, serial, clientId),

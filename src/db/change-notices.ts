@@ -7,8 +7,8 @@ export const CHANGE_CHANNEL = 'postcert_changes'
 /** Waits before connecting again after the listening connection failed: doubles from the first to the last. */
 const RECONNECT_MS = [1000, 30_000] as const
 
-/** What instances cache and a writer announces: a client (by client_id) or a subscriber's claims (by id). */
-export type ChangeKind = 'client' | 'subscriber'
+/** What instances cache and a writer announces: a client (by client_id), a subscriber's claims (by id), a service token's end (by storage key). */
+export type ChangeKind = 'client' | 'subscriber' | 'token'
 
 /** A cache a change notice empties an entry of (TtlCache). */
 export interface ChangeableCache {

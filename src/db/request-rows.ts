@@ -77,6 +77,11 @@ export class RequestRows {
     return (this.#current() as { oidc?: { route?: string } } | undefined)?.oidc?.route === 'resume'
   }
 
+  /** Whether the request is oidc-provider's introspection, whose service tokens may be answered from memory (hot-tokens.ts). */
+  get introspecting(): boolean {
+    return (this.#current() as { oidc?: { route?: string } } | undefined)?.oidc?.route === 'introspection'
+  }
+
   /** The request deleted this row as it read it. */
   deleted(model: string, key: string): void {
     this.#state(true)?.gone.add(`${model}:${key}`)

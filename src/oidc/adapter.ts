@@ -7,6 +7,7 @@ import type { Clock } from '../util/clock.ts'
 import { BoundedMap } from '../util/bounded-map.ts'
 import type { TtlCache } from '../util/ttl-cache.ts'
 import type { ChangeNotices } from '../db/change-notices.ts'
+import type { HotTokens } from './hot-tokens.ts'
 import { LOOKED_UP_TOGETHER, TokenLookup } from './token-lookup.ts'
 import { withWritesAlong, type AlongWrite, type HeldConsumption, type RequestRows } from '../db/request-rows.ts'
 
@@ -45,6 +46,8 @@ export interface AdapterDeps {
   requests?: RequestRows
   /** One statement for a token looked up as several kinds at once (token-lookup.ts). */
   tokens?: TokenLookup
+  /** Service tokens introspection found, kept for a second (hot-tokens.ts). */
+  hotTokens?: HotTokens
 }
 
 /** A stored row as find() reads it. */
@@ -202,7 +205,8 @@ export class PostgresAdapter implements Adapter {
     const key = this.#key(id)
     const { requests } = this.#deps
     const tokens = LOOKED_UP_TOGETHER.has(this.#model) ? this.#deps.tokens : undefined
-    const row: TokenRow | undefined = requests?.take<StoredRow>(this.#model, key) ?? (tokens ? await tokens.find(this.#model, key) : (await this.#deps.db.executeQuery<TokenRow>(
+    const hot = requests?.introspecting ? this.#deps.hotTokens : undefined
+    const row: TokenRow | undefined = requests?.take<StoredRow>(this.#model, key) ?? (tokens ? await tokens.find(this.#model, key, hot) : (await this.#deps.db.executeQuery<TokenRow>(
       CompiledQuery.raw(this.#findStatement(key), [this.#model, key, this.#deps.clock.now()]))).rows[0]) // served by the primary key
     if (!row || row.usable === false) return undefined
     // oidc-provider finds a token's session (when bound to it) and grant next: the token
@@ -267,6 +271,8 @@ export class PostgresAdapter implements Adapter {
     await this.#beforeWrite()
     await this.#deps.db.executeQuery(CompiledQuery.raw(SQL.destroy, [this.#model, key]))
     if (this.#model === 'Client') await this.#clientChanged(id)
+    // A revoked service token is no longer answered from any instance's memory (hot-tokens.ts).
+    if (this.#model === 'ClientCredentials') await this.#deps.changes?.announce(this.#deps.db, 'token', key)
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type Provider from 'oidc-provider'
 import { errors } from 'oidc-provider'
 import type { Database } from '../db/database.ts'
+import type { ChangeNotices } from '../db/change-notices.ts'
 import { invalidRequest, notFound } from '../errors/errors.ts'
 import type { AdapterDeps } from './adapter.ts'
 import { deleteClientCredentials, PostgresAdapter } from './adapter.ts'
@@ -43,11 +44,13 @@ export type ClientMetadata = Record<string, unknown> & { client_id: string }
  */
 export class ClientStore {
   readonly #db: Database
+  readonly #changes: ChangeNotices | undefined
   readonly #adapter: PostgresAdapter
   readonly #provider: () => Provider
 
   constructor(deps: AdapterDeps, provider: () => Provider) {
     this.#db = deps.db
+    this.#changes = deps.changes
     this.#adapter = new PostgresAdapter('Client', deps)
     this.#provider = provider
   }
@@ -122,6 +125,8 @@ export class ClientStore {
     const secret = randomBytes(32).toString('base64url')
     await this.#adapter.upsert(clientId, { ...rest, client_secret: secret }, 0)
     await deleteClientCredentials(this.#db, clientId)
+    // Announced again once they are gone: an instance that kept one of them meanwhile drops it (hot-tokens.ts).
+    await this.#changes?.announce(this.#db, 'client', clientId)
     return { client_id: clientId, client_secret: secret }
   }
 

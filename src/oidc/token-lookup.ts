@@ -2,6 +2,7 @@ import { CompiledQuery } from 'kysely'
 import type { Database } from '../db/database.ts'
 import type { Clock } from '../util/clock.ts'
 import type { StoredRow } from './adapter.ts'
+import type { HotTokens } from './hot-tokens.ts'
 
 /** The bearer tokens introspection (and revocation) looks for as each kind at once. */
 export const LOOKED_UP_TOGETHER = new Set(['AccessToken', 'ClientCredentials', 'RefreshToken'])
@@ -29,14 +30,23 @@ export class TokenLookup {
     this.#sql = sql
   }
 
-  async find(model: string, key: string): Promise<LookedUpRow | undefined> {
+  /**
+   * `hot` (introspection's finds): a service token kept there is the answer, without a query (it
+   * is no token of another kind: the key is its random value), and a service token found is kept.
+   */
+  async find(model: string, key: string, hot?: HotTokens): Promise<LookedUpRow | undefined> {
+    const kept = hot?.answer(key, model)
+    if (kept !== undefined) return kept ?? undefined
     let batch = this.#pending.get(key)
     if (!batch) {
       const models = new Set<string>()
+      const generation = hot?.generation
       // The query leaves once the finds of this turn are in: oidc-provider starts them in one expression.
       const rows = new Promise<void>((resolve) => queueMicrotask(resolve)).then(async () => {
         this.#pending.delete(key)
-        return (await this.#db.executeQuery<LookedUpRow>(CompiledQuery.raw(this.#sql, [[...models], key, this.#clock.now()]))).rows
+        const { rows: found } = await this.#db.executeQuery<LookedUpRow>(CompiledQuery.raw(this.#sql, [[...models], key, this.#clock.now()]))
+        if (hot && generation !== undefined) hot.keep(key, found, generation)
+        return found
       })
       batch = { models, rows }
       this.#pending.set(key, batch)
