@@ -7,6 +7,7 @@ import type { Clock } from '../util/clock.ts'
 import { BoundedMap } from '../util/bounded-map.ts'
 import type { TtlCache } from '../util/ttl-cache.ts'
 import type { ChangeNotices } from '../db/change-notices.ts'
+import { GroupedUpserts } from './grouped-upserts.ts'
 import type { HotTokens } from './hot-tokens.ts'
 import { LOOKED_UP_TOGETHER, TokenLookup } from './token-lookup.ts'
 import { withWritesAlong, type AlongWrite, type HeldConsumption, type RequestRows } from '../db/request-rows.ts'
@@ -48,6 +49,8 @@ export interface AdapterDeps {
   tokens?: TokenLookup
   /** Service tokens introspection found, kept for a second (hot-tokens.ts). */
   hotTokens?: HotTokens
+  /** Token writes of concurrent requests, grouped into one statement (grouped-upserts.ts). */
+  upserts?: GroupedUpserts
 }
 
 /** A stored row as find() reads it. */
@@ -79,6 +82,9 @@ const SINGLE_USE_MODELS = new Set(['AuthorizationCode', 'RefreshToken'])
 
 /** Models whose row is a credential an institution redeems or uses: never written for a login that ended. */
 const TOKEN_MODELS = new Set(['AuthorizationCode', 'AccessToken', 'RefreshToken'])
+
+/** Models whose writes, when they carry nothing held, go with other requests' (GroupedUpserts). */
+const GROUPED_MODELS = new Set([...TOKEN_MODELS, 'ClientCredentials'])
 
 /**
  * Models whose rows belong to a certificate login, and where that login is named: a session by
@@ -181,8 +187,16 @@ export class PostgresAdapter implements Adapter {
     // between the consumption and the token) is a row of its own, and carries neither.
     const { consumed, along } = this.#model === 'ReplayDetection' ? NOTHING_HELD : await this.#beforeWrite({ merge: TOKEN_MODELS.has(this.#model), carry: true })
     this.#deps.requests?.takeDeleted(this.#model, key)
-    const statement = withWritesAlong(consumed ? SQL.upsertOnConsumption : SQL.upsert, consumed ? [...values, consumed.at, consumed.model, consumed.key] : values, along)
-    const { rows } = await db.executeQuery<{ certificate_serial: string | null }>(CompiledQuery.raw(statement.sql, statement.parameters))
+    // A token carrying nothing else goes with the tokens other requests write at the same time.
+    const grouped = !consumed && along.length === 0 && GROUPED_MODELS.has(this.#model) ? this.#deps.upserts : undefined
+    let rows: { certificate_serial: string | null }[]
+    if (grouped) {
+      const row = await grouped.upsert(this.#model, key, values)
+      rows = row ? [row] : []
+    } else {
+      const statement = withWritesAlong(consumed ? SQL.upsertOnConsumption : SQL.upsert, consumed ? [...values, consumed.at, consumed.model, consumed.key] : values, along)
+      rows = (await db.executeQuery<{ certificate_serial: string | null }>(CompiledQuery.raw(statement.sql, statement.parameters))).rows
+    }
     for (const write of along) write.done?.()
     if (consumed && rows.length === 0) await reused(this.#deps.db, consumed.model, consumed.key)
     const [written] = rows
@@ -426,9 +440,21 @@ const SESSION_OF = `left join lateral (
 const TOKEN_COLUMNS = `g.id as grant_key, g.payload as grant_payload, g.consumed_at as grant_consumed_at,
   s.id as session_key, s.uid as session_uid, s.payload as session_payload, s.consumed_at as session_consumed_at, s.sealed_id as session_sealed_id, s.usable as session_usable`
 const COLUMNS = '(model, id, payload, grant_id, uid, user_code, sealed_id, expires_at, certificate_serial)'
-const ON_CONFLICT = `on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
-      user_code = excluded.user_code, sealed_id = excluded.sealed_id, expires_at = excluded.expires_at, certificate_serial = excluded.certificate_serial
+const ON_CONFLICT_SET = `on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
+      user_code = excluded.user_code, sealed_id = excluded.sealed_id, expires_at = excluded.expires_at, certificate_serial = excluded.certificate_serial`
+const ON_CONFLICT = `${ON_CONFLICT_SET}
     returning certificate_serial`
+/** One row of an upsert: its parameters $1..$11 (model, key, payload, grant, uid, user code, sealed id, expiry, then the login's serial, session uid and auth time). */
+const UPSERT_ROW = `($1, $2, $3, $4, $5, $6, $7, $8, ${CERTIFICATE_OF_LOGIN})`
+const UPSERT_WIDTH = 11
+/** The upsert of n rows (GroupedUpserts), their parameters one row after another; built once per n. */
+const upsertRows = (() => {
+  const built: string[] = []
+  return (n: number) => built[n] ??= `insert into oidc_payload ${COLUMNS} values
+    ${Array.from({ length: n }, (_, row) => UPSERT_ROW.replace(/\$(\d+)/g, (_, p: string) => `$${Number(p) + row * UPSERT_WIDTH}`)).join(',\n    ')}
+    ${ON_CONFLICT_SET}
+    returning model, id, certificate_serial`
+})()
 const SQL = {
   find: `select p.payload, p.consumed_at, ${USABLE} from ${GOVERNED} where p.model = $1 and p.id = $2 and ${LIVE}`,
   findToken: `select p.payload, p.consumed_at, ${USABLE}, ${TOKEN_COLUMNS} from ${GOVERNED} ${GRANT_OF} ${SESSION_OF} where p.model = $1 and p.id = $2 and ${LIVE}`,
@@ -438,7 +464,7 @@ const SQL = {
     select p.payload, p.consumed_at, ${USABLE} from p left join certificate c on c.serial = p.certificate_serial where ${LIVE}`,
   findByUid: `select p.id, p.payload, p.consumed_at, p.sealed_id, ${USABLE} from ${GOVERNED} where p.model = $1 and p.uid = $2 and ${LIVE} limit 1`,
   findByUserCode: `select p.id, p.payload, p.consumed_at, p.sealed_id, ${USABLE} from ${GOVERNED} where p.model = $1 and p.user_code = $2 and ${LIVE} limit 1`,
-  upsert: `insert into oidc_payload ${COLUMNS} values ($1, $2, $3, $4, $5, $6, $7, $8, ${CERTIFICATE_OF_LOGIN})
+  upsert: `insert into oidc_payload ${COLUMNS} values ${UPSERT_ROW}
     ${ON_CONFLICT}`,
   // A token ($1..$11 as upsert) written only if the code or token it comes from ($13, $14) is consumed now ($12).
   upsertOnConsumption: `with consumed as (update oidc_payload set consumed_at = $12 where model = $13 and id = $14 and consumed_at is null returning id)
@@ -606,3 +632,6 @@ export async function sweepExpired(db: Database, clock: Clock, batchSize = 1000,
 
 /** The lookup of a token as several kinds in one statement, for a provider's adapters. */
 export const tokenLookup = (db: Database, clock: Clock) => new TokenLookup(db, clock, SQL.findAsModels)
+
+/** Token writes of concurrent requests in one statement each, for a provider's adapters. */
+export const groupedUpserts = (db: Database) => new GroupedUpserts(db, upsertRows)

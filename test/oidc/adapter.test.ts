@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto'
 import { connectDatabase } from '../../src/db/connect.ts'
 import { SealedBox } from '../../src/keys/sealed-box.ts'
 import { CompiledQuery, sql } from 'kysely'
-import { OIDC_MODELS, PostgresAdapter, settleRequest, storageKey, storageKeySql, sweepExpired, tokenLookup } from '../../src/oidc/adapter.ts'
+import { groupedUpserts, OIDC_MODELS, PostgresAdapter, settleRequest, storageKey, storageKeySql, sweepExpired, tokenLookup } from '../../src/oidc/adapter.ts'
 import { RequestRows, writeAlong } from '../../src/db/request-rows.ts'
 import type { AdapterPayload } from 'oidc-provider'
 import { ManualClock } from '../../src/util/clock.ts'
@@ -54,6 +54,40 @@ for (const backend of BACKENDS) {
       // Liveness is the adapter's: an expired token is not found as any kind.
       clock.advance(61)
       assert.deepEqual(await Promise.all([access.find(key), credentials.find(key), refresh.find(key)]), [undefined, undefined, undefined])
+    })
+
+    it('writes the tokens of concurrent requests in fewer statements, each row as if alone, a row written twice in two, a failing row failing alone', async () => {
+      let statements = 0
+      const counted = new Proxy(database.db, {
+        get(target, prop) {
+          if (prop === 'executeQuery') return (query: CompiledQuery) => { statements++; return target.executeQuery(query) }
+          const value = Reflect.get(target, prop) as unknown
+          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
+        },
+      })
+      const deps = { db: counted, box, clock, upserts: groupedUpserts(counted) }
+      const [credentials, access] = ['ClientCredentials', 'AccessToken'].map((model) => new PostgresAdapter(model, deps)) as [PostgresAdapter, PostgresAdapter]
+      const keys = Array.from({ length: 40 }, id)
+      await Promise.all(keys.map((key, i) => (i % 2 ? access : credentials).upsert(key, { jti: key, kind: i % 2 ? 'AccessToken' : 'ClientCredentials', clientId: `bank-${i}` } as never, 60)))
+      assert.ok(statements < keys.length / 2, `${statements} statements for ${keys.length} tokens`)
+      const found = await Promise.all(keys.map((key, i) => (i % 2 ? access : credentials).find(key)))
+      assert.deepEqual(found.map((f) => f?.clientId), keys.map((_, i) => `bank-${i}`))
+
+      // The same token written twice at once, in one burst with others: both writes are made (never in one statement, which PostgreSQL refuses).
+      const twice = id()
+      const burst = Array.from({ length: 6 }, id)
+      await Promise.all([...burst, twice, twice].map((key, i) => credentials.upsert(key, { jti: key, kind: 'ClientCredentials', clientId: `burst-${i}` } as never, 60)))
+      assert.ok(['burst-6', 'burst-7'].includes(String((await credentials.find(twice))?.clientId)))
+
+      // A row that fails (here: an auth time that is no number, for a login's session) fails its own write only,
+      // also when it went in one statement with others (the first writes go alone, the rest together).
+      const upserts = groupedUpserts(database.db)
+      const row = (key: string, authTime: unknown) => ['AccessToken', storageKey('AccessToken', key), JSON.stringify({ kind: 'AccessToken' }), null, null, null, null, new Date(clock.now().getTime() + 60_000), null, 'sess-uid', authTime]
+      const written = Array.from({ length: 10 }, id)
+      const results = await Promise.allSettled(written.map((key, i) => upserts.upsert('AccessToken', storageKey('AccessToken', key), row(key, i === 6 ? 'not a number' : i))))
+      assert.deepEqual(results.map((r) => r.status), written.map((_, i) => (i === 6 ? 'rejected' : 'fulfilled')))
+      const stored = await database.db.selectFrom('oidc_payload').select('id').where('model', '=', 'AccessToken').where('id', 'in', written.map((k) => storageKey('AccessToken', k))).execute()
+      assert.equal(stored.length, 9)
     })
 
     for (const model of OIDC_MODELS) {
