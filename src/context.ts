@@ -402,7 +402,7 @@ export class AppContext {
         return createProvider({
           issuer: config.issuer, trustProxy: config.trustProxy, trustedProxyHops: config.trustedProxyHops, secureCookies: this.https,
           jwks, cookieKeys: this.cookieKeys, views: this.views, db, box: this.box, clock: this.clock, pairwiseSalt: this.#pairwiseSalt, clientCache, changes: this.changes, requests: this.requests,
-          hotTokens: this.hotTokens,
+          hotTokens: this.hotTokens, answers: this.answers,
           allowPrivateNetworkFetch: config.nodeEnv !== 'production', production: config.nodeEnv === 'production',
           fetch, firstPartyClients: [ACCOUNT_CLIENT_ID],
           rememberLogin: (ref, serial, clientId) => this.loginSessions.rememberStatement(ref, serial, clientId),

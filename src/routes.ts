@@ -22,7 +22,7 @@ import { addSignatureRoutes } from './signing/routes.ts'
 export async function mountRoutes(ctx: AppContext): Promise<void> {
   const router = await buildRouter(ctx)
   ctx.host.mount((instance) => {
-    mountApp(instance, { logger: ctx.logger, metrics: ctx.metrics, views: ctx.views, router, answers: ctx.answers, trustProxy: ctx.config.trustProxy, issuer: ctx.config.issuer, https: ctx.https })
+    mountApp(instance, { logger: ctx.logger, metrics: ctx.metrics, views: ctx.views, router, trustProxy: ctx.config.trustProxy, issuer: ctx.config.issuer, https: ctx.https })
   })
 }
 

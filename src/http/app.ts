@@ -1,7 +1,6 @@
 import type Provider from 'oidc-provider'
 import type { Logger } from 'pino'
 import type { Metrics } from '../ops/metrics.ts'
-import type { ConstantAnswers } from './constant-answers.ts'
 import { errorHandler } from './error-handler.ts'
 import { postAsGet } from './post-as-get.ts'
 import { publicOrigin, resumeWithoutParameters } from './public-origin.ts'
@@ -17,8 +16,6 @@ export interface AppDeps {
   metrics: Metrics
   views: Views
   router: Router
-  /** Keeps discovery's and the JWKS's answers as they leave, for later requests (constant-answers.ts). */
-  answers: ConstantAnswers
   trustProxy: boolean
   /** PUBLIC_URL without a trailing slash: the origin every URL PostCert writes starts with. */
   issuer: string
@@ -28,12 +25,11 @@ export interface AppDeps {
 
 /**
  * The HTTP application is the oidc-provider Koa app with PostCert's middleware in front:
- * the keeper of constant answers (discovery, JWKS), request id + logs + metrics, security headers, the error model, https enforcement, then
+ * request id + logs + metrics, security headers, the error model, https enforcement, then
  * PostCert's own routes.
  * Paths none of those serve fall through to the provider's endpoints.
  */
 export function mountApp(provider: Provider, deps: AppDeps): Provider {
-  provider.use(deps.answers.keep())
   provider.use(requestContext(deps.logger, deps.metrics, deps.trustProxy))
   provider.use(securityHeaders(deps.https))
   provider.use(errorHandler(deps.views, deps.logger))

@@ -47,7 +47,7 @@ export class ConstantAnswers {
   answer(req: IncomingMessage, res: ServerResponse): boolean {
     if (req.method !== 'GET' || this.#kept.size === 0) return false
     const kept = this.#kept.get(req.url ?? '')
-    if (!kept || (this.#https && !this.#overHttps(req))) return false
+    if (!kept || !this.#asTheAppWould(req)) return false
     const started = process.hrtime.bigint()
     const requestId = requestIdOf(req.headers['x-request-id'], this.#trustProxy)
     res.once('close', () => {
@@ -59,7 +59,7 @@ export class ConstantAnswers {
     return true
   }
 
-  /** Koa middleware (first in the app): keeps the answer of a constant route as it leaves. */
+  /** Koa middleware, the provider's outermost (oidc/provider.ts): keeps the answer of a constant route as it finally leaves. */
   keep(): Middleware {
     return async (ctx, next) => {
       const route = ctx.method === 'GET' && !ctx.querystring ? CONSTANT_ROUTES.get(ctx.path) : undefined
@@ -80,9 +80,17 @@ export class ConstantAnswers {
     this.#kept.clear()
   }
 
-  /** Over https as the app would judge it (koa's ctx.secure): this server speaks plain HTTP, so only a trusted proxy's X-Forwarded-Proto can say so. */
-  #overHttps(req: IncomingMessage): boolean {
+  /**
+   * Whether the app would answer this request with the document: behind a trusted proxy,
+   * X-Forwarded-Proto is absent, or exactly http or https (publicOrigin refuses anything else);
+   * with an https issuer it must say https (requireHttps: this server speaks plain HTTP, so only
+   * the trusted proxy can say so). Anything else goes to the app, which answers its error.
+   */
+  #asTheAppWould(req: IncomingMessage): boolean {
+    if (!this.#trustProxy) return !this.#https
     const proto = req.headers['x-forwarded-proto']
-    return this.#trustProxy && typeof proto === 'string' && proto.trim().toLowerCase() === 'https'
+    if (proto === undefined) return !this.#https
+    const value = typeof proto === 'string' ? proto.trim().toLowerCase() : ''
+    return value === 'https' || (value === 'http' && !this.#https)
   }
 }

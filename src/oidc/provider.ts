@@ -11,6 +11,7 @@ import type { CertificateClaim, LoginRef } from '../sessions/login-sessions.ts'
 import { parseSignatureRequest, signaturesResource, SignatureRequestError, SIGNATURE_TYPE } from '../signing/request.ts'
 import { groupedUpserts, PostgresAdapter, settleRequest, tokenLookup, type AdapterDeps } from './adapter.ts'
 import { inRequest, RequestRows } from '../db/request-rows.ts'
+import type { ConstantAnswers } from '../http/constant-answers.ts'
 import { findRegisteredGrant } from '../registrations/registered-grant.ts'
 import { loginPolicy, type LoginPolicyDeps } from './login-policy.ts'
 import { certificateAllowed, checkClientMetadata, SUBSCRIBER_SCOPES, ciAllowed, CI_ALLOWED, isOwnSector, fapiProfileOf, FAPI_SIGNING_ALGS, pkceRequired, POSTCERT_CLIENT_PROPERTIES, REGISTRATION_POLICIES } from './client-policy.ts'
@@ -63,6 +64,8 @@ export interface ProviderDeps extends AdapterDeps {
   production: boolean
   /** Outgoing requests (sector documents, client JWKS, back-channel logout); tests trust their own TLS CA here. */
   fetch?: typeof globalThis.fetch
+  /** Keeps discovery's and the JWKS's answers for the requests after them (http/constant-answers.ts). */
+  answers?: ConstantAnswers
 }
 
 /**
@@ -388,6 +391,8 @@ export function createProvider(deps: ProviderDeps): Provider {
   // Koa then takes the leftmost of the last `hops` entries: what the operator's nearest proxy saw
   // (the leftmost entry of all is whatever the client sent, and would defeat every per-address limit).
   provider.maxIpsCount = deps.trustedProxyHops
+  // Outermost: discovery's and the JWKS's answers are kept as they finally leave (http/constant-answers.ts).
+  if (deps.answers) provider.use(deps.answers.keep() as never)
   provider.use(spendInitialAccessToken as never)
   // Every request (PostCert's routes, mounted later, run within this too) is one for RequestRows;
   // what it still holds when it ends is made (adapter.ts settleRequest). The error handlers are

@@ -81,3 +81,33 @@ describe('kept answers with an https issuer (#19)', () => {
     assert.equal(server.ctx.answers.served, before + 1)
   })
 })
+
+describe('kept answers behind a trusted proxy with an http issuer (#19)', () => {
+  let server: TestServer
+  before(async () => { server = await startTestServer({ env: { TRUST_PROXY: 'true' } }) })
+  after(async () => { await server.close() })
+
+  it('leaves a malformed X-Forwarded-Proto to the app, which refuses it, also once the document is kept', async () => {
+    const url = `${server.url}/.well-known/openid-configuration`
+    assert.equal((await fetch(url)).status, 200)
+    assert.equal((await fetch(url, { headers: { 'x-forwarded-proto': 'http' } })).status, 200)
+    const before = server.ctx.answers.served
+    for (const proto of ['ht tp', 'gopher']) {
+      const res = await fetch(url, { headers: { 'x-forwarded-proto': proto } })
+      assert.equal(res.status, 400, proto)
+      assert.equal(((await res.json()) as { error: string }).error, 'invalid_request')
+    }
+    // A list of protocols (several proxies) is the app's to judge too: it takes this one.
+    assert.equal((await fetch(url, { headers: { 'x-forwarded-proto': 'https, http' } })).status, 200)
+    assert.equal(server.ctx.answers.served, before)
+  })
+
+  it('keeps the JWKS as it finally leaves the provider (every middleware done), so the kept bytes are the app\'s', async () => {
+    const first = await (await fetch(`${server.url}/jwks`)).text()
+    const before = server.ctx.answers.served
+    const kept = await (await fetch(`${server.url}/jwks`)).text()
+    assert.equal(server.ctx.answers.served, before + 1)
+    assert.equal(kept, first)
+    assert.ok(!kept.includes('key_ops'), 'the published keys only (oidc/provider.ts publishedKeysOnly)')
+  })
+})
