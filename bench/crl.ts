@@ -7,6 +7,7 @@
 // With CRL_PARTITIONS=N in the environment the rows are spread over N partitions (as the serial
 // modulo N spreads them), and partition 0's CRL is asked for too: what a relying party fetches.
 import { sql } from 'kysely'
+import { CRL_BUILD_SPACING, CRL_SPACED_BUILD_MS } from '../src/ca/constants.ts'
 import { connectDatabase } from '../src/db/connect.ts'
 import { createTestSchema } from '../test/helpers/db.ts'
 import { newMasterKey, startServerProcess } from '../test/helpers/process.ts'
@@ -45,8 +46,8 @@ try {
     await sql`update certificate_status_version set version = version + 1 where id = 1`.execute(db)
     await sql`analyze certificate`.execute(db)
 
-    // A build of a second or more spaces the next by ten times as long (CRL_BUILD_SPACING): wait it out, so this request builds.
-    const spacedUntil = lastStarted + (lastTook >= 1000 ? 10 * lastTook : 0) + 100
+    // A build of five seconds or more spaces the next by ten times as long (CRL_BUILD_SPACING): wait it out, so this request builds.
+    const spacedUntil = lastStarted + (lastTook >= CRL_SPACED_BUILD_MS ? CRL_BUILD_SPACING * lastTook : 0) + 100
     if (performance.now() < spacedUntil) await new Promise((resolve) => setTimeout(resolve, spacedUntil - performance.now()))
     const latencies: number[] = []
     let building = true
