@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { after, before, describe, it } from 'node:test'
 import type { AdapterPayload } from 'oidc-provider'
 import pg from 'pg'
@@ -11,6 +10,7 @@ import { SubscriberStore } from '../../src/subscribers/subscriber-store.ts'
 import { ManualClock } from '../../src/util/clock.ts'
 import { TtlCache } from '../../src/util/ttl-cache.ts'
 import { createTestDatabase, migrateTestDatabase, NEEDS_POSTGRES, type TestDatabase } from '../helpers/db.ts'
+import { eventually } from '../helpers/eventually.ts'
 
 const box = new SealedBox(randomBytes(32))
 const clock = new ManualClock(new Date('2026-12-07T00:00:00Z'))
@@ -39,16 +39,6 @@ async function twoInstances(database: TestDatabase, work: (one: ReturnType<typeo
   } finally {
     await two.changes.close()
   }
-}
-
-/** Retries `read` until it gives `expected`, for at most two seconds (a notice crosses a connection). */
-async function eventually<T>(read: () => Promise<T>, expected: T): Promise<T> {
-  let value = await read()
-  for (let i = 0; i < 40 && value !== expected; i++) {
-    await sleep(50)
-    value = await read()
-  }
-  return value
 }
 
 describe('change notices: what one instance caches, another instance\'s change empties (#19)', { skip: NEEDS_POSTGRES }, () => {

@@ -15,6 +15,17 @@ import { BACKENDS, createTestDatabase, migrateTestDatabase, type TestDatabase } 
 const GRANTABLE = ['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PreAuthorizedCode']
 const id = () => randomBytes(16).toString('base64url')
 
+/** The real database, with `counted` called for each statement it is sent. */
+function counting(db: TestDatabase['db'], counted: () => void): TestDatabase['db'] {
+  return new Proxy(db, {
+    get(target, prop) {
+      if (prop === 'executeQuery') return (query: CompiledQuery) => { counted(); return target.executeQuery(query) }
+      const value = Reflect.get(target, prop) as unknown
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
+    },
+  })
+}
+
 for (const backend of BACKENDS) {
   describe(`oidc adapter contract on ${backend}`, () => {
     let database: TestDatabase
@@ -31,13 +42,7 @@ for (const backend of BACKENDS) {
     it('looks a token up as an access token, a client-credentials token and a refresh token in one statement, as introspection does', async () => {
       let statements = 0
       // The real database, its statements counted.
-      const counted = new Proxy(database.db, {
-        get(target, prop) {
-          if (prop === 'executeQuery') return (query: CompiledQuery) => { statements++; return target.executeQuery(query) }
-          const value = Reflect.get(target, prop) as unknown
-          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
-        },
-      })
+      const counted = counting(database.db, () => { statements++ })
       const deps = { db: counted, box, clock, tokens: tokenLookup(counted, clock) }
       const [access, credentials, refresh] = ['AccessToken', 'ClientCredentials', 'RefreshToken'].map((model) => new PostgresAdapter(model, deps)) as [PostgresAdapter, PostgresAdapter, PostgresAdapter]
       const key = id()
@@ -58,13 +63,7 @@ for (const backend of BACKENDS) {
 
     it('writes the tokens of concurrent requests in fewer statements, each row as if alone, a row written twice in two, a failing row failing alone', async () => {
       let statements = 0
-      const counted = new Proxy(database.db, {
-        get(target, prop) {
-          if (prop === 'executeQuery') return (query: CompiledQuery) => { statements++; return target.executeQuery(query) }
-          const value = Reflect.get(target, prop) as unknown
-          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
-        },
-      })
+      const counted = counting(database.db, () => { statements++ })
       const deps = { db: counted, box, clock, upserts: groupedUpserts(counted) }
       const [credentials, access] = ['ClientCredentials', 'AccessToken'].map((model) => new PostgresAdapter(model, deps)) as [PostgresAdapter, PostgresAdapter]
       const keys = Array.from({ length: 40 }, id)

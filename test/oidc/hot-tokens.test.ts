@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { after, before, describe, it } from 'node:test'
 import { connectDatabase } from '../../src/db/connect.ts'
 import { HotTokens } from '../../src/oidc/hot-tokens.ts'
 import { NEEDS_POSTGRES } from '../helpers/db.ts'
+import { eventually } from '../helpers/eventually.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 
 /** Long enough that what a test sees gone was dropped by a notice, never by its expiry. */
@@ -26,16 +26,6 @@ async function serviceToken(server: TestServer) {
 }
 
 const active = async (server: TestServer, auth: string, token: string) => (await form(server, '/token/introspection', auth, { token })).body.active
-
-/** Retries `read` until it gives `expected`, for at most two seconds (a notice crosses a connection). */
-async function eventually<T>(read: () => Promise<T>, expected: T): Promise<T> {
-  let value = await read()
-  for (let i = 0; i < 40 && value !== expected; i++) {
-    await sleep(50)
-    value = await read()
-  }
-  return value
-}
 
 describe('service tokens introspection found, answered from memory until their end (#19)', () => {
   let server: TestServer
