@@ -66,7 +66,9 @@ class Balancer {
     const config = path.join(work, 'haproxy.cfg')
     fs.writeFileSync(config, [
       'global', '  maxconn 4096',
-      'defaults', '  mode http', '  timeout connect 2s', '  timeout client 30s', '  timeout server 30s',
+      // A health check has 2 s to answer: with the check interval as its timeout (300 ms), a node
+      // busy with the warm-up's 64 parallel logins on 2 cores was marked down (503 for everything).
+      'defaults', '  mode http', '  timeout connect 2s', '  timeout client 30s', '  timeout server 30s', '  timeout check 2s',
       // A connection the node refused never reached it: safe to send elsewhere. Nothing that
       // reached a node is sent again (a POST may have done its work).
       '  retries 3', '  option redispatch 1', '  retry-on conn-failure',
