@@ -64,6 +64,7 @@ export interface ServerConfig {
   attestation: AttestationSettings
   /** Each instance builds a new CRL at most this often (status changes show at once in OCSP). */
   crlMinIntervalSeconds: number
+  /** New certificates are spread over this many CRL partitions, each CRL at /pki/crl/N (0: none). */
   crlPartitions: number
   /** A pre-signed OCSP response's validity (its nextUpdate and HTTP max-age). */
   ocspValiditySeconds: number

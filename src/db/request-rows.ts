@@ -74,12 +74,17 @@ export class RequestRows {
 
   /** Whether the request is oidc-provider's resume, which reads its interaction to destroy it. */
   get resuming(): boolean {
-    return (this.#current() as { oidc?: { route?: string } } | undefined)?.oidc?.route === 'resume'
+    return this.#route() === 'resume'
   }
 
   /** Whether the request is oidc-provider's introspection, whose service tokens may be answered from memory (hot-tokens.ts). */
   get introspecting(): boolean {
-    return (this.#current() as { oidc?: { route?: string } } | undefined)?.oidc?.route === 'introspection'
+    return this.#route() === 'introspection'
+  }
+
+  /** oidc-provider's name for the route of the request under way, once it has matched one. */
+  #route(): string | undefined {
+    return (this.#current() as { oidc?: { route?: string } } | undefined)?.oidc?.route
   }
 
   /** The request deleted this row as it read it. */
@@ -182,5 +187,5 @@ export function withWritesAlong(statement: string, parameters: readonly unknown[
   return { sql, parameters: all }
 }
 
-/** A Kysely-compiled statement's parameters ($1, $2 …) renumbered to follow `offset` others. */
-const shiftParameters = (sql: string, offset: number): string => sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`)
+/** A statement's parameters ($1, $2 …; none inside a literal: Kysely-compiled, or PostCert's own text) renumbered to follow `offset` others. */
+export const shiftParameters = (sql: string, offset: number): string => sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`)

@@ -10,7 +10,7 @@ import type { ChangeNotices } from '../db/change-notices.ts'
 import { GroupedUpserts } from './grouped-upserts.ts'
 import type { HotTokens } from './hot-tokens.ts'
 import { LOOKED_UP_TOGETHER, TokenLookup } from './token-lookup.ts'
-import { withWritesAlong, type AlongWrite, type HeldConsumption, type RequestRows } from '../db/request-rows.ts'
+import { shiftParameters, withWritesAlong, type AlongWrite, type HeldConsumption, type RequestRows } from '../db/request-rows.ts'
 
 /** Every model oidc-provider persists; the contract tests run against each one. */
 export const OIDC_MODELS = [
@@ -451,7 +451,7 @@ const UPSERT_WIDTH = 11
 const upsertRows = (() => {
   const built: string[] = []
   return (n: number) => built[n] ??= `insert into oidc_payload ${COLUMNS} values
-    ${Array.from({ length: n }, (_, row) => UPSERT_ROW.replace(/\$(\d+)/g, (_, p: string) => `$${Number(p) + row * UPSERT_WIDTH}`)).join(',\n    ')}
+    ${Array.from({ length: n }, (_, row) => shiftParameters(UPSERT_ROW, row * UPSERT_WIDTH)).join(',\n    ')}
     ${ON_CONFLICT_SET}
     returning model, id, certificate_serial`
 })()
