@@ -24,6 +24,12 @@ export interface HeldConsumption {
   /** The storage key of the consumed code or token. */
   key: string
   at: Date
+  /**
+   * Token rows written only with this consumption, held along with it: a rotated refresh token's
+   * replacement, written with the access token that follows it (adapter.ts upsert). Each is an
+   * upsert's parameters.
+   */
+  rows?: readonly (readonly unknown[])[]
 }
 
 interface RequestState {
@@ -50,7 +56,9 @@ interface RequestState {
  *   the request's next write, which oidc-provider makes right after (the access token a code
  *   gives, a refresh token's replacement). That write happens only with the consumption, so an
  *   exchange or a rotation is whole or not at all: a process that dies in between leaves the
- *   code or token usable, not a client with nothing.
+ *   code or token usable, not a client with nothing. A refresh token's replacement is itself
+ *   held with the consumption, and written with the access token that follows it: a rotation is
+ *   one statement.
  * - **An interaction read to be destroyed** (a resume): deleted as it is read; its destroy is
  *   then already done.
  * - **Writes along** (writeAlong): small writes a request makes before its next adapter write

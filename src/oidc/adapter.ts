@@ -187,6 +187,11 @@ export class PostgresAdapter implements Adapter {
     // between the consumption and the token) is a row of its own, and carries neither.
     const { consumed, along } = this.#model === 'ReplayDetection' ? NOTHING_HELD : await this.#beforeWrite({ merge: TOKEN_MODELS.has(this.#model), carry: true })
     this.#deps.requests?.takeDeleted(this.#model, key)
+    // A rotated refresh token's replacement goes with the access token oidc-provider writes next
+    // (refresh_token.js), in the one statement that consumes the old token: held with the
+    // consumption, it is made by that write, or before any other, or when the request ends.
+    if (consumed && along.length === 0 && this.#model === 'RefreshToken' && consumed.model === 'RefreshToken'
+      && this.#deps.requests?.hold({ ...consumed, rows: [...(consumed.rows ?? []).filter((r) => r[0] !== this.#model || r[1] !== key), values] })) return
     // A token carrying nothing else goes with the tokens other requests write at the same time.
     const grouped = !consumed && along.length === 0 && GROUPED_MODELS.has(this.#model) ? this.#deps.upserts : undefined
     let rows: { certificate_serial: string | null }[]
@@ -194,15 +199,14 @@ export class PostgresAdapter implements Adapter {
       const row = await grouped.upsert(this.#model, key, values)
       rows = row ? [row] : []
     } else {
-      const statement = withWritesAlong(consumed ? SQL.upsertOnConsumption : SQL.upsert, consumed ? [...values, consumed.at, consumed.model, consumed.key] : values, along)
+      const statement = consumed ? withWritesAlong(...onConsumption(consumed, values), along) : withWritesAlong(SQL.upsert, values, along)
       rows = (await db.executeQuery<{ certificate_serial: string | null }>(CompiledQuery.raw(statement.sql, statement.parameters))).rows
     }
     for (const write of along) write.done?.()
     if (consumed && rows.length === 0) await reused(this.#deps.db, consumed.model, consumed.key)
-    const [written] = rows
     // A code or token of a login its certificate's status change ended while this request ran (it
     // read the code or refresh token just before): refused here, rather than answered unusable.
-    if (written?.certificate_serial === '' && TOKEN_MODELS.has(this.#model)) {
+    if (rows.some((r) => r.certificate_serial === '') && TOKEN_MODELS.has(this.#model)) {
       throw this.#model === 'AuthorizationCode' ? new errors.AccessDenied('the certificate of this login is no longer valid')
         : new errors.InvalidGrant('the certificate of this login is no longer valid')
     }
@@ -455,6 +459,25 @@ const upsertRows = (() => {
     ${ON_CONFLICT_SET}
     returning model, id, certificate_serial`
 })()
+/**
+ * The upsert of n token rows (their parameters one row after another, as upsertRows) written only
+ * if the code or token they come from is consumed now: the three parameters after the rows are
+ * the consumption's time, model and key. No row is written if another request consumed it first.
+ */
+const upsertRowsOnConsumption = (() => {
+  const built: string[] = []
+  const row = `select $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::timestamptz, ${CERTIFICATE_OF_LOGIN} from consumed`
+  return (n: number) => built[n] ??= `with consumed as (update oidc_payload set consumed_at = $${n * UPSERT_WIDTH + 1}
+      where model = $${n * UPSERT_WIDTH + 2} and id = $${n * UPSERT_WIDTH + 3} and consumed_at is null returning id)
+    insert into oidc_payload ${COLUMNS}
+    ${Array.from({ length: n }, (_, i) => shiftParameters(row, i * UPSERT_WIDTH)).join('\n    union all ')}
+    ${ON_CONFLICT}`
+})()
+/** The statement and parameters that make a held consumption with the rows held with it, and `values` (a row more) if given. */
+function onConsumption(consumed: HeldConsumption, values?: readonly unknown[]): [string, unknown[]] {
+  const rows = values ? [...(consumed.rows ?? []), values] : consumed.rows ?? []
+  return [upsertRowsOnConsumption(rows.length), [...rows.flat(), consumed.at, consumed.model, consumed.key]]
+}
 const SQL = {
   find: `select p.payload, p.consumed_at, ${USABLE} from ${GOVERNED} where p.model = $1 and p.id = $2 and ${LIVE}`,
   findToken: `select p.payload, p.consumed_at, ${USABLE}, ${TOKEN_COLUMNS} from ${GOVERNED} ${GRANT_OF} ${SESSION_OF} where p.model = $1 and p.id = $2 and ${LIVE}`,
@@ -465,11 +488,6 @@ const SQL = {
   findByUid: `select p.id, p.payload, p.consumed_at, p.sealed_id, ${USABLE} from ${GOVERNED} where p.model = $1 and p.uid = $2 and ${LIVE} limit 1`,
   findByUserCode: `select p.id, p.payload, p.consumed_at, p.sealed_id, ${USABLE} from ${GOVERNED} where p.model = $1 and p.user_code = $2 and ${LIVE} limit 1`,
   upsert: `insert into oidc_payload ${COLUMNS} values ${UPSERT_ROW}
-    ${ON_CONFLICT}`,
-  // A token ($1..$11 as upsert) written only if the code or token it comes from ($13, $14) is consumed now ($12).
-  upsertOnConsumption: `with consumed as (update oidc_payload set consumed_at = $12 where model = $13 and id = $14 and consumed_at is null returning id)
-    insert into oidc_payload ${COLUMNS}
-    select $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::timestamptz, ${CERTIFICATE_OF_LOGIN} from consumed
     ${ON_CONFLICT}`,
   // A replay id reserved ($4) unless a live reservation holds it (an expired one, at $3, is taken over).
   claim: `insert into oidc_payload (model, id, payload, expires_at) values ($1, $2, '{"reserved":true}', $4)
@@ -495,8 +513,15 @@ const NOTHING_HELD: Held = { along: [] }
 
 /** Consumes a code or refresh token once; losing the race to another use is a reuse (see consume). */
 async function makeConsumption(db: Database, consumption: HeldConsumption): Promise<void> {
-  const { rows } = await db.executeQuery(CompiledQuery.raw(SQL.consumeOnce, [consumption.at, consumption.model, consumption.key]))
+  if (!consumption.rows?.length) {
+    const { rows } = await db.executeQuery(CompiledQuery.raw(SQL.consumeOnce, [consumption.at, consumption.model, consumption.key]))
+    if (rows.length === 0) await reused(db, consumption.model, consumption.key)
+    return
+  }
+  // With the rows held with it (a rotated refresh token's replacement): written only with it.
+  const { rows } = await db.executeQuery<{ certificate_serial: string | null }>(CompiledQuery.raw(...onConsumption(consumption)))
   if (rows.length === 0) await reused(db, consumption.model, consumption.key)
+  if (rows.some((r) => r.certificate_serial === '')) throw new errors.InvalidGrant('the certificate of this login is no longer valid')
 }
 
 /** Writes a request held (RequestRows), in one statement of their own. */

@@ -381,33 +381,83 @@ for (const backend of BACKENDS) {
         })
       })
 
-      it('rotates a refresh token in one statement: the new one is written with the old one\'s consumption', async () => {
+      it('rotates a refresh token in one statement: the new one and the access token are written with the old one\'s consumption', async () => {
         const { of } = within()
         const { grantId, token } = await chain()
-        const next = id()
+        const [next, access] = [id(), id()]
         await inRequest(async () => {
           statements = []
           await of('RefreshToken').consume(token)
           assert.equal(statements.length, 0, 'held for the write of its replacement')
           await of('RefreshToken').upsert(next, { jti: next, grantId, clientId: 'bank' } as never, 3600)
+          assert.equal(statements.length, 0, 'the replacement held for the access token that follows')
+          await of('AccessToken').upsert(access, { jti: access, grantId, clientId: 'bank' } as never, 600)
           assert.deepEqual(statements, ['with'])
         })
         assert.equal((await adapter('RefreshToken').find(token))?.consumed, Math.floor(clock.now().getTime() / 1000))
-        assert.ok(await adapter('RefreshToken').find(next))
+        assert.equal((await adapter('RefreshToken').find(next))?.grantId, grantId)
+        assert.equal((await adapter('AccessToken').find(access))?.grantId, grantId)
+      })
+
+      it('a replacement held when the request writes nothing more, or something else first, is made then, with the consumption', async () => {
+        const { of, requests, db } = within()
+        const first = await chain()
+        const next = id()
+        let request!: object
+        await inRequest(async () => {
+          request = als.getStore()!
+          await of('RefreshToken').consume(first.token)
+          await of('RefreshToken').upsert(next, { jti: next, grantId: first.grantId, clientId: 'bank' } as never, 3600)
+        })
+        assert.equal(await adapter('RefreshToken').find(next), undefined, 'held')
+        assert.equal((await adapter('RefreshToken').find(first.token))?.consumed, undefined, 'held')
+        statements = []
+        assert.equal(await settleRequest(db, requests, request), undefined)
+        assert.deepEqual(statements, ['with'], 'one statement')
+        assert.ok((await adapter('RefreshToken').find(first.token))?.consumed)
+        assert.ok(await adapter('RefreshToken').find(next), 'made when the request ended')
+        // Another write first (a session): the consumption and the replacement go before it.
+        const second = await chain()
+        const [again, session] = [id(), id()]
+        await inRequest(async () => {
+          await of('RefreshToken').consume(second.token)
+          await of('RefreshToken').upsert(again, { jti: again, grantId: second.grantId, clientId: 'bank' } as never, 3600)
+          statements = []
+          await of('Session').upsert(session, { jti: session, uid: id() } as never, 60)
+          assert.deepEqual(statements, ['with', 'insert'])
+        })
+        assert.ok(await adapter('RefreshToken').find(again))
+        // Written again in the same request: the last payload, one row.
+        const third = await chain()
+        const twice = id()
+        await inRequest(async () => {
+          await of('RefreshToken').consume(third.token)
+          await of('RefreshToken').upsert(twice, { jti: twice, grantId: third.grantId, clientId: 'bank' } as never, 3600)
+          await of('RefreshToken').upsert(twice, { jti: twice, grantId: third.grantId, clientId: 'bank', last: true } as never, 3600)
+          await of('AccessToken').upsert(id(), { jti: id(), grantId: third.grantId, clientId: 'bank' } as never, 600)
+        })
+        assert.equal((await adapter('RefreshToken').find(twice))?.last, true)
       })
 
       it('of rotations of one refresh token at once, one writes its replacement; the others are a reuse that ends the grant', async () => {
-        const { of } = within()
+        const { of, requests, db } = within()
         const { grantId, token } = await chain()
-        const nexts = [id(), id(), id()]
-        const results = await Promise.allSettled(nexts.map((next) => inRequest(async () => {
+        const nexts = [id(), id(), id(), id()]
+        const results = await Promise.allSettled(nexts.map((next, i) => inRequest(async () => {
           await of('RefreshToken').consume(token)
           await of('RefreshToken').upsert(next, { jti: next, grantId, clientId: 'bank' } as never, 3600)
+          // One of them ends before its access token: its replacement is made as it ends.
+          if (i === 3) {
+            const settled = await settleRequest(db, requests, als.getStore()!)
+            if (settled) throw settled
+            return
+          }
+          await of('AccessToken').upsert(id(), { jti: id(), grantId, clientId: 'bank' } as never, 600)
         })))
         assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1)
         for (const r of results) if (r.status === 'rejected') assert.equal((r.reason as { error?: string }).error, 'invalid_grant')
         // A reuse revokes what the grant gave, the winner's new token with it, and the grant.
-        assert.deepEqual(await Promise.all(nexts.map((next) => adapter('RefreshToken').find(next))), [undefined, undefined, undefined])
+        assert.deepEqual(await Promise.all(nexts.map((next) => adapter('RefreshToken').find(next))), [undefined, undefined, undefined, undefined])
         assert.equal(await adapter('Grant').find(grantId), undefined)
       })
 
