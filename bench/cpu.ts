@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import pg from 'pg'
 
-const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim())
+export const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim())
 
 /**
  * The fields of /proc/PID/stat after the command name (which may hold spaces): state is the

@@ -11,6 +11,9 @@
 //     --sessions N       the memory row logs in until this many logins were made in all (10000)
 //     --save FILE        where the results go as JSON (bench/results/<commit>.json by default)
 //     --compare FILE     a saved run (e.g. the previous commit's) to print the change against
+//     --generator G      wrk (Debian's package; the default where it is installed) or autocannon
+//                        for the fixed-request workloads; refresh, logins and signatures are
+//                        driven by this script's own clients either way
 // It creates its own schema and drops it afterwards. WEB_CONCURRENCY reaches the server, and so
 // does SERVER_NODE_OPTIONS (as its NODE_OPTIONS) and SERVER_MALLOC_ARENA_MAX (as MALLOC_ARENA_MAX).
 import { execFileSync } from 'node:child_process'
@@ -19,10 +22,11 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
-import { CpuMeter, taggedUrl } from './cpu.ts'
+import { CpuMeter, taggedUrl, TICK_MS } from './cpu.ts'
 import { agent, basic, LoginDriver, postForm, prepareLogins } from './flows.ts'
 import { loop } from './loop.ts'
 import { ocspRequestsFor } from './ocsp-requests.ts'
+import { runWrk, wrkInstalled, type LoadResult, type WrkRequest } from './wrk.ts'
 import { createTestSchema } from '../test/helpers/db.ts'
 import { newMasterKey, runCli, START_ARGS, startServerProcess } from '../test/helpers/process.ts'
 import { freePort, tempDir } from '../test/helpers/server.ts'
@@ -34,6 +38,7 @@ const { values: args } = parseArgs({
   options: {
     seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '16' }, only: { type: 'string' },
     sessions: { type: 'string', default: '10000' }, save: { type: 'string' }, compare: { type: 'string' },
+    generator: { type: 'string', default: wrkInstalled() ? 'wrk' : 'autocannon' },
   },
 })
 const seconds = Number(args.seconds)
@@ -45,13 +50,17 @@ for (const name of only) {
     process.exit(2)
   }
 }
+if (args.generator !== 'wrk' && args.generator !== 'autocannon') {
+  console.error(`unknown generator ${args.generator}; wrk or autocannon`)
+  process.exit(2)
+}
 if (!process.env.DATABASE_URL) {
   console.error('set DATABASE_URL (the benchmark measures PostCert on PostgreSQL)')
   process.exit(2)
 }
 
 /** One workload's figures; CPU in ms per operation. */
-interface Row { name: string; unit: string; rate: number; p50: number; p99: number; errors: number; serverMs: number; postgresMs: number; note?: string }
+interface Row { name: string; unit: string; rate: number; p50: number; p99: number; errors: number; serverMs: number; postgresMs: number; generatorMs?: number; note?: string }
 
 const commit = (() => {
   try {
@@ -96,19 +105,19 @@ try {
   // Warm-up, not measured: every subscriber logs in once (its registration at the institution).
   await Promise.all(holders.map((h) => driver.flow(h)))
   logins += holders.length
-  console.log(`${seconds} s per workload, ${connections} connections; PostCert (${process.env.WEB_CONCURRENCY ?? 1} process(es)), PostgreSQL and this load generator on ${os.availableParallelism()} cores\n`)
-  console.log(`${'workload'.padEnd(20)} ${'rate'.padStart(14)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'errors'.padStart(6)}   CPU ms/op: server  PostgreSQL`)
+  console.log(`${seconds} s per workload, ${connections} connections, load from ${args.generator}; PostCert (${process.env.WEB_CONCURRENCY ?? 1} process(es)), PostgreSQL and this load generator on ${os.availableParallelism()} cores\n`)
+  console.log(`${'workload'.padEnd(20)} ${'rate'.padStart(14)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'errors'.padStart(6)}   CPU ms/op: server  PostgreSQL  generator`)
 
-  if (only.has('discovery')) await measure('discovery', 'req/s', () => cannon({ url: `${issuer}/.well-known/openid-configuration` }))
+  if (only.has('discovery')) await measure('discovery', 'req/s', () => load([{ method: 'GET', path: '/.well-known/openid-configuration' }]))
   if (only.has('client_credentials')) {
-    await measure('client_credentials', 'tokens/s', () => cannon({ url: `${issuer}/token`, method: 'POST', headers: { authorization: basic(service), ...form }, body: 'grant_type=client_credentials' }))
+    await measure('client_credentials', 'tokens/s', () => load([{ method: 'POST', path: '/token', headers: { authorization: basic(service), ...form }, body: 'grant_type=client_credentials' }]))
   }
   if (only.has('client_credentials_jwt')) {
-    await measure('client_credentials JWT', 'tokens/s', () => cannon({ url: `${issuer}/token`, method: 'POST', headers: { authorization: basic(service), ...form }, body: `grant_type=client_credentials&scope=bench&resource=${encodeURIComponent(JWT_API)}` }))
+    await measure('client_credentials JWT', 'tokens/s', () => load([{ method: 'POST', path: '/token', headers: { authorization: basic(service), ...form }, body: `grant_type=client_credentials&scope=bench&resource=${encodeURIComponent(JWT_API)}` }]))
   }
   if (only.has('introspection')) {
     const token = (JSON.parse((await postForm(`${issuer}/token`, 'grant_type=client_credentials', basic(service))).text) as { access_token: string }).access_token
-    await measure('introspection', 'req/s', () => cannon({ url: `${issuer}/token/introspection`, method: 'POST', headers: { authorization: basic(service), ...form }, body: `token=${token}` }))
+    await measure('introspection', 'req/s', () => load([{ method: 'POST', path: '/token/introspection', headers: { authorization: basic(service), ...form }, body: `token=${token}` }]))
   }
   if (only.has('refresh')) {
     // One rotating chain per connection: each refresh spends its token and continues with the next.
@@ -133,11 +142,11 @@ try {
     }))
   }
   if (only.has('ocsp_live')) {
-    await measure('OCSP live (nonce)', 'responses/s', () => cannon({ url: `${issuer}/pki/ocsp`, method: 'POST', headers: { 'content-type': 'application/ocsp-request' }, body: ocspRequests.withNonce }))
+    await measure('OCSP live (nonce)', 'responses/s', () => load([{ method: 'POST', path: '/pki/ocsp', headers: { 'content-type': 'application/ocsp-request' }, body: ocspRequests.withNonce }]))
   }
   if (only.has('ocsp_presigned')) {
     // RFC 5019 GETs over all the certificates, as relying parties checking different signers send them.
-    await measure('OCSP pre-signed', 'responses/s', () => cannon({ url: issuer, requests: ocspRequests.get.map((p) => ({ method: 'GET' as const, path: p })) }))
+    await measure('OCSP pre-signed', 'responses/s', () => load(ocspRequests.get.map((p) => ({ method: 'GET' as const, path: p }))))
   }
   if (only.has('memory')) {
     const target = Number(args.sessions)
@@ -164,27 +173,40 @@ try {
 
 const saveTo = args.save ?? path.join(import.meta.dirname, 'results', `${commit}.json`)
 fs.mkdirSync(path.dirname(saveTo), { recursive: true })
-fs.writeFileSync(saveTo, JSON.stringify({ commit, date: new Date().toISOString(), seconds, connections, cores: os.availableParallelism(), rows }, null, 2))
+fs.writeFileSync(saveTo, JSON.stringify({ commit, date: new Date().toISOString(), seconds, connections, generator: args.generator, cores: os.availableParallelism(), rows }, null, 2))
 console.log(`\nsaved to ${path.relative(process.cwd(), saveTo)}`)
 if (args.compare) compare(JSON.parse(fs.readFileSync(args.compare, 'utf8')) as { commit: string; rows: Row[] })
 
 /** Runs a workload between two CPU readings and prints its row. */
 async function measure(name: string, unit: string, run: () => Promise<{ ops: number; p50: number; p99: number; errors: number }>): Promise<void> {
   const before = await meter.read()
+  const generatorBefore = generatorCpuMs()
   const started = performance.now()
   const result = await run()
   const elapsed = (performance.now() - started) / 1000
+  const generator = generatorCpuMs() - generatorBefore
   const cpu = CpuMeter.spent(before, await meter.read())
   const per = (ms: number) => ms / Math.max(1, result.ops)
-  const row: Row = { name, unit, rate: result.ops / elapsed, p50: result.p50, p99: result.p99, errors: result.errors, serverMs: per(cpu.server), postgresMs: per(cpu.postgres) }
+  const row: Row = { name, unit, rate: result.ops / elapsed, p50: result.p50, p99: result.p99, errors: result.errors, serverMs: per(cpu.server), postgresMs: per(cpu.postgres), generatorMs: per(generator) }
   rows.push(row)
-  console.log(`${name.padEnd(20)} ${`${row.rate.toFixed(0)} ${unit}`.padStart(14)} ${row.p50.toFixed(0).padStart(7)} ${row.p99.toFixed(0).padStart(7)} ${String(row.errors).padStart(6)}   ${row.serverMs.toFixed(3).padStart(16)}  ${row.postgresMs.toFixed(3).padStart(10)}`)
+  console.log(`${name.padEnd(20)} ${`${row.rate.toFixed(0)} ${unit}`.padStart(14)} ${row.p50.toFixed(0).padStart(7)} ${row.p99.toFixed(0).padStart(7)} ${String(row.errors).padStart(6)}   ${row.serverMs.toFixed(3).padStart(16)}  ${row.postgresMs.toFixed(3).padStart(10)}  ${row.generatorMs!.toFixed(3).padStart(9)}`)
 }
 
-/** autocannon for `seconds` at `connections`. */
-async function cannon(options: autocannon.Options) {
-  const result = await autocannon({ duration: seconds, connections, ...options })
+/** These requests, sent in turn by `connections` connections for `seconds`, by the chosen generator. */
+async function load(requests: WrkRequest[]): Promise<LoadResult> {
+  if (args.generator === 'wrk') return await runWrk(issuer, requests, { seconds, connections, dir: dataDir })
+  const result = await autocannon({ url: issuer, duration: seconds, connections, requests })
   return { ops: result.requests.total - result.non2xx, p50: result.latency.p50, p99: result.latency.p99, errors: result.non2xx + result.errors }
+}
+
+/**
+ * CPU so far (ms) of this process and of its children that have exited (wrk): the load
+ * generator's share of the machine.
+ */
+function generatorCpuMs(): number {
+  const stat = fs.readFileSync('/proc/self/stat', 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0) * TICK_MS
 }
 
 /** The change from a saved run, workload by workload. */
