@@ -6,6 +6,7 @@
 // build); meanwhile this process asks /healthz every 5 ms and records how long each answer took.
 // With CRL_PARTITIONS=N in the environment the rows are spread over N partitions (as the serial
 // modulo N spreads them), and partition 0's CRL is asked for too: what a relying party fetches.
+// SERVER_NODE_OPTIONS reaches the server only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it.
 import { sql } from 'kysely'
 import { CRL_BUILD_SPACING, CRL_SPACED_BUILD_MS } from '../src/ca/constants.ts'
 import { connectDatabase } from '../src/db/connect.ts'
@@ -24,7 +25,7 @@ const schema = await createTestSchema()
 const port = await freePort()
 const server = await startServerProcess({
   ...schema.env, PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, DATA_DIR: tempDir(), POSTCERT_MASTER_KEY: newMasterKey(),
-  LOG_LEVEL: 'warn', CRL_MIN_INTERVAL_SECONDS: '0', CRL_PARTITIONS: String(partitions),
+  LOG_LEVEL: 'warn', CRL_MIN_INTERVAL_SECONDS: '0', CRL_PARTITIONS: String(partitions), NODE_OPTIONS: process.env.SERVER_NODE_OPTIONS,
 })
 const db = connectDatabase({ kind: 'postgres', url: schema.url })
 const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))] ?? 0

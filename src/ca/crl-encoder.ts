@@ -79,9 +79,15 @@ export function encodeEntry(entry: CrlEntry): Buffer {
   return tlv(SEQUENCE, positiveInteger(entry.serial), time(entry.revokedAt), ...extensions)
 }
 
+/** Bytes of entries copied between two yields to the event loop: a million entries are about 40 MiB. */
+const COPY_SLICE_BYTES = 1 << 20
+
 /**
- * The signed CertificateList around entries already encoded (encodeEntry), signed ECDSA with
- * SHA-256 by the issuing CA's key. Entries are joined once; nothing is re-encoded.
+ * The signed CertificateList around entries already encoded (encodeEntry; each buffer one entry
+ * or several in a row), signed ECDSA with SHA-256 by the issuing CA's key. Nothing is
+ * re-encoded: the to-be-signed part is written once into a buffer of its final size, the entries
+ * copied in slices with the event loop let run in between (a national CRL is tens of MiB; other
+ * requests go on meanwhile).
  */
 export async function encodeCrl(input: CrlInput, entries: Buffer[], signer: CaSigner): Promise<Buffer> {
   const extensions = tlv(0xa0, tlv(SEQUENCE,
@@ -89,10 +95,30 @@ export async function encodeCrl(input: CrlInput, entries: Buffer[], signer: CaSi
     tlv(SEQUENCE, ID_CE_CRL_NUMBER, tlv(OCTET_STRING, positiveInteger(input.number.toString(16)))),
     ...(input.distributionPoint === undefined ? [] : [issuingDistributionPoint(input.distributionPoint)]),
   ))
-  const revoked = entries.length ? [tlv(SEQUENCE, Buffer.concat(entries))] : []
-  const tbs = tlv(SEQUENCE, VERSION_2, ECDSA_WITH_SHA256, input.issuerName, time(input.thisUpdate), time(input.nextUpdate), ...revoked, extensions)
+  const entriesLength = entries.reduce((sum, entry) => sum + entry.length, 0)
+  const before = [VERSION_2, ECDSA_WITH_SHA256, input.issuerName, time(input.thisUpdate), time(input.nextUpdate),
+    ...(entriesLength ? [Buffer.from([SEQUENCE]), length(entriesLength)] : [])]
+  const contentLength = before.reduce((sum, part) => sum + part.length, 0) + entriesLength + extensions.length
+  const header = Buffer.concat([Buffer.from([SEQUENCE]), length(contentLength)])
+  const tbs = Buffer.allocUnsafe(header.length + contentLength)
+  let at = 0
+  for (const part of [header, ...before]) at += Buffer.from(part.buffer, part.byteOffset, part.length).copy(tbs, at)
+  let sliced = 0
+  for (const entry of entries) {
+    tbs.set(entry, at)
+    at += entry.length
+    sliced += entry.length
+    if (sliced >= COPY_SLICE_BYTES) {
+      sliced = 0
+      await new Promise<void>((resolve) => setImmediate(resolve))
+    }
+  }
+  at += extensions.copy(tbs, at)
+  if (at !== tbs.length) throw new Error(`CRL encoding wrote ${at} of ${tbs.length} bytes`)
   const signature = await signer.sign(tbs)
-  return tlv(SEQUENCE, tbs, ECDSA_WITH_SHA256, tlv(BIT_STRING, Buffer.from([0]), signature))
+  await new Promise<void>((resolve) => setImmediate(resolve))
+  const signatureValue = tlv(BIT_STRING, Buffer.from([0]), signature)
+  return Buffer.concat([Buffer.from([SEQUENCE]), length(tbs.length + ECDSA_WITH_SHA256.length + signatureValue.length), tbs, ECDSA_WITH_SHA256, signatureValue])
 }
 
 /**

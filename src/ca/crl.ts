@@ -173,19 +173,27 @@ export class CrlPublisher {
     const nextUpdate = new Date(thisUpdate.getTime() + CRL_NEXT_UPDATE_MS)
     const expiredBefore = new Date(thisUpdate.getTime() - CRL_NEXT_UPDATE_MS)
     // The scan of a national CRL is the heavy read: a replica that has replayed the version takes it.
-    const entries = await this.#source.scan(version, (trx) => revokedEntries(trx, ca, partition, expiredBefore))
+    const { parts, count } = await this.#source.scan(version, (trx) => revokedEntries(trx, ca, partition, expiredBefore))
     const der = await encodeCrl({
       issuerName: issuerName(ca), authorityKeyId: authorityKeyId(ca), thisUpdate, nextUpdate, number,
       ...(partition === null ? {} : { distributionPoint: crlUrl(this.#issuer, partition) }),
-    }, entries, ca.signer)
-    const row = { issuer_id: ca.id, scope, number, der: new Uint8Array(der), this_update: thisUpdate, next_update: nextUpdate, status_version: version }
+    }, parts, ca.signer)
+    const row = { issuer_id: ca.id, scope, number, der, this_update: thisUpdate, next_update: nextUpdate, status_version: version }
+    await yieldToEventLoop()
     return await this.#db.transaction().execute(async (trx) => {
       await sql`select pg_advisory_xact_lock(hashtext('postcert-crl:' || current_schema()))`.execute(trx)
-      const published = await trx.selectFrom('crl').selectAll().where('issuer_id', '=', ca.id).where('scope', '=', scope).executeTakeFirst()
+      // The number only: the CRL it replaces may be tens of MiB, and is not needed.
+      const published = await trx.selectFrom('crl').select('number').where('issuer_id', '=', ca.id).where('scope', '=', scope).executeTakeFirst()
       // Another instance published this number (or a later one) meanwhile: that one stands.
-      if (published && Number(published.number) >= number) return this.#keep(scope, shape(published))
-      await trx.insertInto('crl').values(row).onConflict((oc) => oc.columns(['issuer_id', 'scope']).doUpdateSet(row)).execute()
-      this.#logger?.info({ scope, number, entries: entries.length, bytes: der.length }, 'CRL published')
+      if (published && Number(published.number) >= number) {
+        return this.#keep(scope, shape(await trx.selectFrom('crl').selectAll().where('issuer_id', '=', ca.id).where('scope', '=', scope).executeTakeFirstOrThrow()))
+      }
+      // The DER goes once, as the insert's value; the update takes it from there (excluded).
+      await trx.insertInto('crl').values(row).onConflict((oc) => oc.columns(['issuer_id', 'scope']).doUpdateSet((eb) => ({
+        number: eb.ref('excluded.number'), der: eb.ref('excluded.der'), this_update: eb.ref('excluded.this_update'),
+        next_update: eb.ref('excluded.next_update'), status_version: eb.ref('excluded.status_version'),
+      }))).execute()
+      this.#logger?.info({ scope, number, entries: count, bytes: der.length }, 'CRL published')
       state.currentAt = version
       return this.#keep(scope, shape(row))
     })
@@ -219,8 +227,11 @@ const COMPLETE = 'complete'
 const scopeOf = (partition: number | null) => (partition === null ? COMPLETE : `p${partition}`)
 
 /** The CRL entries of the issuing CA's revoked and suspended certificates (of one partition, or all) that have not long expired, by serial. */
-async function revokedEntries(db: Database, ca: IssuingCa, partition: number | null, expiredBefore: Date): Promise<Buffer[]> {
-  const entries: Buffer[] = []
+async function revokedEntries(db: Database, ca: IssuingCa, partition: number | null, expiredBefore: Date): Promise<{ parts: Buffer[]; count: number }> {
+  // A buffer per thousand entries, not per entry: a million small buffers kept to the end of
+  // the build would be a million objects for every garbage collection meanwhile to go through.
+  const parts: Buffer[] = []
+  let count = 0
   let after = ''
   for (;;) {
     let query = db.selectFrom('certificate')
@@ -229,19 +240,26 @@ async function revokedEntries(db: Database, ca: IssuingCa, partition: number | n
       .where('not_after', '>', expiredBefore)
     if (partition !== null) query = query.where('crl_partition', '=', partition)
     const page = await query.orderBy('serial').limit(PAGE_SIZE).execute() // certificate_crl_idx, certificate_crl_partition_idx
+    let encoded: Buffer[] = []
     for (let i = 0; i < page.length; i++) {
       const e = page[i]!
-      entries.push(encodeEntry({
+      encoded.push(encodeEntry({
         serial: e.serial, revokedAt: e.revoked_at!,
         reason: e.status === 'hold' ? x509.X509CrlReason.certificateHold : reasonCode(e.revocation_reason),
       }))
-      if (i % ENCODE_SLICE === ENCODE_SLICE - 1) await yieldToEventLoop()
+      if (i % ENCODE_SLICE === ENCODE_SLICE - 1) {
+        parts.push(Buffer.concat(encoded))
+        encoded = []
+        await yieldToEventLoop()
+      }
     }
+    if (encoded.length) parts.push(Buffer.concat(encoded))
+    count += page.length
     if (page.length < PAGE_SIZE) break
     after = page.at(-1)!.serial
     await yieldToEventLoop()
   }
-  return entries
+  return { parts, count }
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve))
@@ -260,5 +278,7 @@ export function authorityKeyId(ca: IssuingCa): Uint8Array {
 }
 
 function shape(row: { der: Uint8Array; this_update: Date; next_update: Date; number: number | string }): Crl {
-  return { der: Buffer.from(row.der), thisUpdate: row.this_update, nextUpdate: row.next_update, number: Number(row.number) }
+  // A Buffer over the same bytes (PGlite gives a Uint8Array): a CRL of tens of MiB is not copied.
+  const der = Buffer.isBuffer(row.der) ? row.der : Buffer.from(row.der.buffer, row.der.byteOffset, row.der.byteLength)
+  return { der, thisUpdate: row.this_update, nextUpdate: row.next_update, number: Number(row.number) }
 }

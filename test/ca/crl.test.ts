@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict'
+import { generateKeyPairSync, sign, verify } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { sql } from 'kysely'
 import type { CertificateRecord } from '../../src/ca/authority.ts'
 import { CrlPublisher } from '../../src/ca/crl.ts'
+import { encodeCrl, encodeEntry } from '../../src/ca/crl-encoder.ts'
+import type { CaSigner } from '../../src/ca/signer.ts'
 import { toPem } from '../../src/ca/x509.ts'
 import { ManualClock } from '../../src/util/clock.ts'
 import { issueCertificate, openssl } from '../helpers/pki.ts'
@@ -34,6 +37,48 @@ async function crlOf(server: TestServer): Promise<{ verified: boolean; entries: 
     .map((m) => ({ serial: m[1]!.toLowerCase().replace(/^0+/, ''), ...(m[2] ? { reason: m[2].trim() } : {}) }))
   return { verified: /verify OK/.test(output), entries, number: Number(/X509v3 CRL Number:\s*\n?\s*(\d+)/.exec(output)?.[1]) }
 }
+
+/** A DER element's header size and content length at `at`. */
+function tlvAt(der: Uint8Array, at: number): { header: number; length: number } {
+  const first = der[at + 1]!
+  if (first < 0x80) return { header: 2, length: first }
+  let length = 0
+  for (let i = 0; i < (first & 0x7f); i++) length = length * 256 + der[at + 2 + i]!
+  return { header: 2 + (first & 0x7f), length }
+}
+
+describe('the CRL encoder (#19)', () => {
+  it('writes a national CRL in slices, letting the event loop run, and its signature covers exactly the bytes written', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    const count = 150_000
+    const entries = Array.from({ length: count }, (_, i) => encodeEntry({ serial: (0x10000 + i).toString(16), revokedAt: new Date(Date.UTC(2026, 0, 1)), reason: i % 2 }))
+    const now = new Date(Date.UTC(2026, 11, 1))
+    // Turns of the event loop while it encodes: this signer signs the 5.5 MiB at once, on this
+    // thread, so every turn is one the encoder gave.
+    const signer: CaSigner = { keeper: 'sealed', sign: async (data) => sign('sha256', data, { key: privateKey, dsaEncoding: 'der' }) }
+    let turns = 0
+    let encoding = true
+    const countTurns = () => { if (encoding) { turns++; setImmediate(countTurns) } }
+    setImmediate(countTurns)
+    const der = await encodeCrl({ issuerName: Buffer.from('3000', 'hex'), authorityKeyId: Buffer.alloc(20, 7), thisUpdate: now, nextUpdate: new Date(now.getTime() + DAY_MS), number: 9 }, entries, signer)
+    encoding = false
+    assert.ok(turns >= 3, `the event loop turned ${turns} times during the encoding`)
+    // openssl reads every entry; the signature verifies over the to-be-signed part.
+    const dir = tempDir('postcert-crl-encoder-')
+    fs.writeFileSync(path.join(dir, 'crl.der'), der)
+    const text = await openssl(['crl', '-inform', 'DER', '-in', path.join(dir, 'crl.der'), '-noout', '-text', '-out', path.join(dir, 'crl.txt')])
+    assert.equal(text.code, 0, text.output)
+    assert.equal(fs.readFileSync(path.join(dir, 'crl.txt'), 'utf8').match(/Serial Number:/g)?.length, count)
+    // CertificateList ::= SEQUENCE { tbsCertList, signatureAlgorithm (12 bytes), signatureValue BIT STRING }
+    const outer = tlvAt(der, 0)
+    assert.equal(outer.header + outer.length, der.length, 'the outer length is the whole')
+    const tbs = tlvAt(der, outer.header)
+    const bits = tlvAt(der, outer.header + tbs.header + tbs.length + 12)
+    assert.equal(outer.header + tbs.header + tbs.length + 12 + bits.header + bits.length, der.length, 'nothing after the signature')
+    const signatureStart = outer.header + tbs.header + tbs.length + 12 + bits.header + 1 // after the unused-bits byte
+    assert.equal(verify('sha256', der.subarray(outer.header, outer.header + tbs.header + tbs.length), publicKey, der.subarray(signatureStart)), true)
+  })
+})
 
 describe('the CRL: built off the request path, linear, without expired entries, at most every CRL_MIN_INTERVAL_SECONDS', () => {
   let server: TestServer
