@@ -32,6 +32,7 @@ USER node
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:3000/readyz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# The young generation's semi-spaces capped at 16 MB (as npm start): about 60-80 MB less resident
-# memory per process at no measured cost (docs/sizing.md, Memory).
-CMD ["node", "--max-semi-space-size=16", "src/main.ts"]
+# As npm start: the young generation's semi-spaces capped at 16 MB, and the old generation grown
+# by half of what is live: about 225 MB per process after 10,000 logins instead of about 360 MB,
+# for 5-10 % more CPU (docs/sizing.md, Memory).
+CMD ["node", "--max-semi-space-size=16", "--heap-growing-percent=50", "src/main.ts"]
