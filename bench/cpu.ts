@@ -5,11 +5,12 @@ import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import pg from 'pg'
 
-export const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim())
+const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim())
 
 /**
  * The fields of /proc/PID/stat after the command name (which may hold spaces): state is the
- * first, pgrp the 3rd, utime the 12th, stime the 13th. Undefined once the process is gone.
+ * first, pgrp the 3rd, utime the 12th, stime the 13th, cutime and cstime (children waited for)
+ * the 14th and 15th. Undefined once the process is gone.
  */
 function statFields(pid: number): string[] | undefined {
   try {
@@ -26,6 +27,15 @@ const cpuMsOf = (fields: string[]) => (Number(fields[11]) + Number(fields[12])) 
 export function processCpuMs(pid: number): number {
   const fields = statFields(pid)
   return fields ? cpuMsOf(fields) : 0
+}
+
+/**
+ * User + system CPU so far (ms) of this process and of its children it has waited for (a wrk
+ * that exited): a load generator's share of the machine.
+ */
+export function ownCpuMs(): number {
+  const fields = statFields(process.pid)!
+  return cpuMsOf(fields) + (Number(fields[13]) + Number(fields[14])) * TICK_MS
 }
 
 /** User + system CPU so far (ms) of every process that matches (its pid and stat fields). */

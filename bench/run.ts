@@ -22,7 +22,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
-import { CpuMeter, taggedUrl, TICK_MS } from './cpu.ts'
+import { CpuMeter, ownCpuMs, taggedUrl } from './cpu.ts'
 import { agent, basic, LoginDriver, postForm, prepareLogins } from './flows.ts'
 import { loop } from './loop.ts'
 import { ocspRequestsFor } from './ocsp-requests.ts'
@@ -180,11 +180,11 @@ if (args.compare) compare(JSON.parse(fs.readFileSync(args.compare, 'utf8')) as {
 /** Runs a workload between two CPU readings and prints its row. */
 async function measure(name: string, unit: string, run: () => Promise<{ ops: number; p50: number; p99: number; errors: number }>): Promise<void> {
   const before = await meter.read()
-  const generatorBefore = generatorCpuMs()
+  const generatorBefore = ownCpuMs()
   const started = performance.now()
   const result = await run()
   const elapsed = (performance.now() - started) / 1000
-  const generator = generatorCpuMs() - generatorBefore
+  const generator = ownCpuMs() - generatorBefore
   const cpu = CpuMeter.spent(before, await meter.read())
   const per = (ms: number) => ms / Math.max(1, result.ops)
   const row: Row = { name, unit, rate: result.ops / elapsed, p50: result.p50, p99: result.p99, errors: result.errors, serverMs: per(cpu.server), postgresMs: per(cpu.postgres), generatorMs: per(generator) }
@@ -197,16 +197,6 @@ async function load(requests: WrkRequest[]): Promise<LoadResult> {
   if (args.generator === 'wrk') return await runWrk(issuer, requests, { seconds, connections, dir: dataDir })
   const result = await autocannon({ url: issuer, duration: seconds, connections, requests })
   return { ops: result.requests.total - result.non2xx, p50: result.latency.p50, p99: result.latency.p99, errors: result.non2xx + result.errors }
-}
-
-/**
- * CPU so far (ms) of this process and of its children that have exited (wrk): the load
- * generator's share of the machine.
- */
-function generatorCpuMs(): number {
-  const stat = fs.readFileSync('/proc/self/stat', 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0) * TICK_MS
 }
 
 /** The change from a saved run, workload by workload. */

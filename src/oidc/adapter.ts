@@ -206,10 +206,7 @@ export class PostgresAdapter implements Adapter {
     if (consumed && rows.length === 0) await reused(this.#deps.db, consumed.model, consumed.key)
     // A code or token of a login its certificate's status change ended while this request ran (it
     // read the code or refresh token just before): refused here, rather than answered unusable.
-    if (rows.some((r) => r.certificate_serial === '') && TOKEN_MODELS.has(this.#model)) {
-      throw this.#model === 'AuthorizationCode' ? new errors.AccessDenied('the certificate of this login is no longer valid')
-        : new errors.InvalidGrant('the certificate of this login is no longer valid')
-    }
+    if (rows.some((r) => r.certificate_serial === '') && TOKEN_MODELS.has(this.#model)) throw loginEnded(this.#model)
     if (this.#model === 'Client') await this.#clientChanged(id)
   }
 
@@ -451,28 +448,28 @@ const ON_CONFLICT = `${ON_CONFLICT_SET}
 /** One row of an upsert: its parameters $1..$11 (model, key, payload, grant, uid, user code, sealed id, expiry, then the login's serial, session uid and auth time). */
 const UPSERT_ROW = `($1, $2, $3, $4, $5, $6, $7, $8, ${CERTIFICATE_OF_LOGIN})`
 const UPSERT_WIDTH = 11
-/** The upsert of n rows (GroupedUpserts), their parameters one row after another; built once per n. */
-const upsertRows = (() => {
+/** A statement for n rows, built the first time it is asked for and kept. */
+function builtPerRowCount(build: (n: number) => string): (n: number) => string {
   const built: string[] = []
-  return (n: number) => built[n] ??= `insert into oidc_payload ${COLUMNS} values
-    ${Array.from({ length: n }, (_, row) => shiftParameters(UPSERT_ROW, row * UPSERT_WIDTH)).join(',\n    ')}
+  return (n) => built[n] ??= build(n)
+}
+/** `row` (an upsert row's text, $1..$11) n times, each renumbered to its place, joined by `separator`. */
+const eachRow = (row: string, n: number, separator: string) => Array.from({ length: n }, (_, i) => shiftParameters(row, i * UPSERT_WIDTH)).join(separator)
+/** The upsert of n rows (GroupedUpserts), their parameters one row after another. */
+const upsertRows = builtPerRowCount((n) => `insert into oidc_payload ${COLUMNS} values
+    ${eachRow(UPSERT_ROW, n, ',\n    ')}
     ${ON_CONFLICT_SET}
-    returning model, id, certificate_serial`
-})()
+    returning model, id, certificate_serial`)
 /**
  * The upsert of n token rows (their parameters one row after another, as upsertRows) written only
  * if the code or token they come from is consumed now: the three parameters after the rows are
  * the consumption's time, model and key. No row is written if another request consumed it first.
  */
-const upsertRowsOnConsumption = (() => {
-  const built: string[] = []
-  const row = `select $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::timestamptz, ${CERTIFICATE_OF_LOGIN} from consumed`
-  return (n: number) => built[n] ??= `with consumed as (update oidc_payload set consumed_at = $${n * UPSERT_WIDTH + 1}
+const upsertRowsOnConsumption = builtPerRowCount((n) => `with consumed as (update oidc_payload set consumed_at = $${n * UPSERT_WIDTH + 1}
       where model = $${n * UPSERT_WIDTH + 2} and id = $${n * UPSERT_WIDTH + 3} and consumed_at is null returning id)
     insert into oidc_payload ${COLUMNS}
-    ${Array.from({ length: n }, (_, i) => shiftParameters(row, i * UPSERT_WIDTH)).join('\n    union all ')}
-    ${ON_CONFLICT}`
-})()
+    ${eachRow(`select $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::timestamptz, ${CERTIFICATE_OF_LOGIN} from consumed`, n, '\n    union all ')}
+    ${ON_CONFLICT}`)
 /** The statement and parameters that make a held consumption with the rows held with it, and `values` (a row more) if given. */
 function onConsumption(consumed: HeldConsumption, values?: readonly unknown[]): [string, unknown[]] {
   const rows = values ? [...(consumed.rows ?? []), values] : consumed.rows ?? []
@@ -521,7 +518,13 @@ async function makeConsumption(db: Database, consumption: HeldConsumption): Prom
   // With the rows held with it (a rotated refresh token's replacement): written only with it.
   const { rows } = await db.executeQuery<{ certificate_serial: string | null }>(CompiledQuery.raw(...onConsumption(consumption)))
   if (rows.length === 0) await reused(db, consumption.model, consumption.key)
-  if (rows.some((r) => r.certificate_serial === '')) throw new errors.InvalidGrant('the certificate of this login is no longer valid')
+  if (rows.some((r) => r.certificate_serial === '')) throw loginEnded(consumption.model)
+}
+
+/** The error for a code or token written for a login whose certificate's status change ended it meanwhile. */
+function loginEnded(model: string): InstanceType<typeof errors.AccessDenied | typeof errors.InvalidGrant> {
+  const description = 'the certificate of this login is no longer valid'
+  return model === 'AuthorizationCode' ? new errors.AccessDenied(description) : new errors.InvalidGrant(description)
 }
 
 /** Writes a request held (RequestRows), in one statement of their own. */
