@@ -16,6 +16,7 @@ import { findRegisteredGrant } from '../registrations/registered-grant.ts'
 import { loginPolicy, type LoginPolicyDeps } from './login-policy.ts'
 import { certificateAllowed, checkClientMetadata, SUBSCRIBER_SCOPES, ciAllowed, CI_ALLOWED, isOwnSector, fapiProfileOf, FAPI_SIGNING_ALGS, pkceRequired, POSTCERT_CLIENT_PROPERTIES, REGISTRATION_POLICIES } from './client-policy.ts'
 import { spendInitialAccessToken } from './initial-access-token.ts'
+import { skipJwtParseOfOpaqueTokens } from './opaque-tokens.ts'
 import { asText } from '../util/text.ts'
 import type { SubscriberClaims } from '../subscribers/subscriber-store.ts'
 import { SCOPE_CLAIMS } from './scope-claims.ts'
@@ -386,6 +387,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       renderErrorPage(ctx, views, localeOf(ctx), { code: String(out.error), description: out.error_description, status: Number(ctx.status), source: 'provider' })
     },
   }
+  skipJwtParseOfOpaqueTokens()
   const provider = new Provider(deps.issuer, configuration)
   provider.proxy = deps.trustProxy
   // Koa then takes the leftmost of the last `hops` entries: what the operator's nearest proxy saw

@@ -111,6 +111,8 @@ for (const backend of BACKENDS) {
       // Not stored: introspection refuses it plainly, and nothing ends it before it expires (the API checks it alone).
       await assert.rejects(client.tokenIntrospection(config, tokens.access_token),
         (err: client.ResponseBodyError) => err.error === 'unsupported_token_type' && /cannot be introspected/.test(err.error_description ?? ''))
+      await assert.rejects(client.tokenRevocation(config, tokens.access_token),
+        (err: client.ResponseBodyError) => err.error === 'unsupported_token_type' && /cannot be revoked/.test(err.error_description ?? ''))
     })
 
     it('gives opaque tokens for an API not configured for JWTs, and refuses a client the API does not list', async () => {
