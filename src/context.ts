@@ -1,3 +1,4 @@
+import { createSecretKey, type KeyObject } from 'node:crypto'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
@@ -101,7 +102,7 @@ interface Foundation {
   signingKeys: SigningKeyStore
   ca: CaHierarchy
   attestation: AttestationTrust
-  serverKeys: { cookieKeys: string[]; csrfKey: string; pairwiseSalt: string; otpKey: Buffer; ciKey: Buffer }
+  serverKeys: { cookieKeys: string[]; csrfKey: string; pairwiseSalt: string; otpKey: KeyObject; ciKey: KeyObject }
 }
 
 /**
@@ -240,7 +241,8 @@ export class AppContext {
   readonly answers: ConstantAnswers
   /** Service tokens introspection found, kept for a second and dropped by change notices (oidc/hot-tokens.ts). */
   readonly hotTokens: HotTokens
-  readonly #pairwiseSalt: string
+  /** The pairwise salt, imported once as an HMAC key (its UTF-8 bytes, as createHmac takes a string). */
+  readonly #pairwiseKey: KeyObject
   readonly #staticChecks = new StaticCheckCache()
 
   /** Re-seals every sealed value with the current master key, table by table (each by its owner). */
@@ -289,8 +291,9 @@ export class AppContext {
         cookieKeys: await secretStore.randomKeys('cookie-keys', 2),
         csrfKey: await one('csrf-key'),
         pairwiseSalt: await one('pairwise-salt'),
-        otpKey: Buffer.from(await one('otp-key'), 'base64url'),
-        ciKey: Buffer.from(await one('ci-key'), 'base64url'),
+        // HMAC keys, imported once (keys/sealed-box.ts says why).
+        otpKey: createSecretKey(Buffer.from(await one('otp-key'), 'base64url')),
+        ciKey: createSecretKey(Buffer.from(await one('ci-key'), 'base64url')),
       }
       // Which passkeys are hardware-bound: read at start-up (a bad file stops it here).
       const attestation = await loadAttestationTrust(config.attestation, clock.now(), logger)
@@ -322,7 +325,7 @@ export class AppContext {
     this.cookieKeys = serverKeys.cookieKeys
     this.views = new Views(path.join(ROOT_DIR, 'views'), config.brand)
     this.csrf = new Csrf(serverKeys.csrfKey)
-    this.#pairwiseSalt = serverKeys.pairwiseSalt
+    this.#pairwiseKey = createSecretKey(Buffer.from(serverKeys.pairwiseSalt, 'utf8'))
     this.tally = new DailyTally(db, clock)
     this.metrics.watchLoginFailures((reason) => this.tally.count('login_failure', reason))
     this.audit = o.audit ?? new AuditLog(clock, (event) => {
@@ -401,7 +404,7 @@ export class AppContext {
         this.receipts.use(jwks)
         return createProvider({
           issuer: config.issuer, trustProxy: config.trustProxy, trustedProxyHops: config.trustedProxyHops, secureCookies: this.https,
-          jwks, cookieKeys: this.cookieKeys, views: this.views, db, box: this.box, clock: this.clock, pairwiseSalt: this.#pairwiseSalt, clientCache, changes: this.changes, requests: this.requests,
+          jwks, cookieKeys: this.cookieKeys, views: this.views, db, box: this.box, clock: this.clock, pairwiseKey: this.#pairwiseKey, clientCache, changes: this.changes, requests: this.requests,
           hotTokens: this.hotTokens, answers: this.answers,
           allowPrivateNetworkFetch: config.nodeEnv !== 'production', production: config.nodeEnv === 'production',
           fetch, firstPartyClients: [ACCOUNT_CLIENT_ID],
@@ -443,7 +446,7 @@ export class AppContext {
   async subjectFor(clientId: string, subscriberId: string): Promise<string> {
     const client = await this.host.provider.Client.find(clientId)
     if (!client) throw new Error(`client ${clientId} vanished during its own request`)
-    return client.subjectType === 'public' ? subscriberId : pairwiseSubject(this.#pairwiseSalt, this.config.issuer, client, subscriberId)
+    return client.subjectType === 'public' ? subscriberId : pairwiseSubject(this.#pairwiseKey, this.config.issuer, client, subscriberId)
   }
 
   /**

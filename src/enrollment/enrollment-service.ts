@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes } from 'node:crypto'
+import { createHash, createHmac, randomBytes, type KeyObject } from 'node:crypto'
 import type { Selectable } from 'kysely'
 import type { AuditLog } from '../audit/audit-log.ts'
 import { isInUse, type CertificateAuthority, type CertificateRecord, type IssueRequest } from '../ca/authority.ts'
@@ -35,7 +35,7 @@ export interface EnrollmentDeps {
   audit: AuditLog
   subscribers: SubscriberStore
   /** HMAC key of the connecting identifier; must never change. */
-  ciKey: Buffer
+  ciKey: KeyObject
   /** Passkey options and checks, a certificate file's key: the new holder bound to the certificate. */
   binding: HolderBinding
 }

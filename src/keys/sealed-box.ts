@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHash, createSecretKey, randomBytes, type KeyObject } from 'node:crypto'
 
 const IV_BYTES = 12
 const TAG_BYTES = 16
@@ -49,17 +49,20 @@ export const masterKeyId = (key: Buffer) => createHash('sha256').update(key).dig
  * The box holds the current master key, which seals, and previous ones, which only open: after a
  * rotation each table's owner re-seals its values (`rewrap`, `postcert secrets rewrap`), then the
  * previous key can be dropped.
+ *
+ * The keys are imported once as KeyObjects: given as bytes, every cipher would import the key
+ * again (in Node 24 that costs several times the encryption of a short value).
  */
 export class SealedBox {
-  readonly #current: { id: string; key: Buffer }
-  readonly #keys = new Map<string, Buffer>()
+  readonly #current: { id: string; key: KeyObject }
+  readonly #keys = new Map<string, KeyObject>()
 
   constructor(masterKey: Buffer, previousKeys: Buffer[] = []) {
     for (const key of [masterKey, ...previousKeys]) {
       if (key.length !== 32) throw new TypeError('a master key must be 32 bytes')
-      if (!this.#keys.has(masterKeyId(key))) this.#keys.set(masterKeyId(key), key)
+      if (!this.#keys.has(masterKeyId(key))) this.#keys.set(masterKeyId(key), createSecretKey(key))
     }
-    this.#current = { id: masterKeyId(masterKey), key: masterKey }
+    this.#current = { id: masterKeyId(masterKey), key: this.#keys.get(masterKeyId(masterKey))! }
   }
 
   /** The id of the key that seals. */
@@ -110,7 +113,7 @@ export class SealedBox {
   }
 }
 
-function decrypt(key: Buffer, data: string, context: string): Buffer {
+function decrypt(key: KeyObject, data: string, context: string): Buffer {
   const raw = Buffer.from(data, 'base64url')
   if (raw.length < IV_BYTES + TAG_BYTES) throw new UnsealError('sealed value too short')
   const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, IV_BYTES))

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto'
+import { createHmac, randomBytes, type KeyObject } from 'node:crypto'
 import Provider, { errors, type Client, type Configuration, type KoaContextWithOIDC } from 'oidc-provider'
 import type { CompiledQuery } from 'kysely'
 import { ACR_VALUES } from '../possession/assurance.ts'
@@ -31,8 +31,8 @@ export const DEFAULT_ID_TOKEN_ALG = 'RS256'
 
 export interface ProviderDeps extends AdapterDeps {
   findSubscriber: (id: string) => Promise<SubscriberClaims | undefined>
-  /** Key for pairwise subject identifiers. */
-  pairwiseSalt: string
+  /** Key for pairwise subject identifiers (imported once: context.ts pairwiseKey). */
+  pairwiseKey: KeyObject
   /**
    * The statement that remembers which certificate a login used and for which institution (the
    * `certificate` claim, status governance, reuse); it returns no row when the certificate is no
@@ -126,10 +126,10 @@ function signatureRequests() {
  * server secret. The sector is the host oidc-provider derives (of the redirect URIs or of the
  * sector document), or for a sector PostCert assigned, that sector's whole URI (client-policy.ts).
  */
-export function pairwiseSubject(salt: string, issuer: string, client: Client, accountId: string): string {
+export function pairwiseSubject(key: KeyObject, issuer: string, client: Client, accountId: string): string {
   const { sectorIdentifier, sectorIdentifierUri } = client as unknown as { sectorIdentifier: string; sectorIdentifierUri?: string }
   const sector = isOwnSector(issuer, client.clientId, sectorIdentifierUri) ? sectorIdentifierUri : sectorIdentifier
-  return createHmac('sha256', salt).update(`${sector}:${accountId}`).digest('base64url')
+  return createHmac('sha256', key).update(`${sector}:${accountId}`).digest('base64url')
 }
 
 /** What the login step passes to oidc-provider's interactionResult beside its own fields. */
@@ -217,7 +217,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     // A different, stable subject for each sector (relying party), so institutions cannot link users.
     subjectTypes: ['pairwise', 'public'],
-    pairwiseIdentifier: async (_ctx, accountId, client) => pairwiseSubject(deps.pairwiseSalt, deps.issuer, client, accountId),
+    pairwiseIdentifier: async (_ctx, accountId, client) => pairwiseSubject(deps.pairwiseKey, deps.issuer, client, accountId),
     // A sector document PostCert assigned is its own: there is nothing to fetch.
     sectorIdentifierUriValidate: (client) => !isOwnSector(deps.issuer, client.clientId, client.sectorIdentifierUri),
     acrValues: [...ACR_VALUES],

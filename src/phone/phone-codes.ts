@@ -1,4 +1,4 @@
-import { createHmac, randomInt, timingSafeEqual } from 'node:crypto'
+import { createHmac, randomInt, timingSafeEqual, type KeyObject } from 'node:crypto'
 import type { Database, DatabaseTransaction } from '../db/database.ts'
 import type { PhoneCodePurpose } from '../db/schema/phone-code.ts'
 import { providerUnavailable, rateLimited } from '../errors/form-error.ts'
@@ -45,8 +45,8 @@ export interface PhoneCodeDeps {
   clock: Clock
   sms: SmsGateway
   limiter: RateLimiter
-  /** Keys the stored hash of a code (a server secret). */
-  key: Buffer
+  /** Keys the stored hash of a code (a server secret, imported once: keys/sealed-box.ts says why). */
+  key: KeyObject
   /** The name the texts give the service (the operator's, config `brand`). */
   service: TextedServiceName
 }

@@ -91,9 +91,10 @@ export function checkSignatureCms(cms: Uint8Array, content: Uint8Array, signer: 
   if (!signingTime) throw new Error('the signingTime attribute is missing')
 
   // What was signed is the attributes encoded as a SET, not as the [0] they travel in; the CMS
-  // being DER, encoding them again gives the bytes the signer signed.
+  // being DER, encoding them again gives the bytes the signer signed. The signature is DER too,
+  // node:crypto's default (the key passed alone: ca/signer.ts says why).
   const signedBytes = bytes(AsnConvert.serialize(new AttributeSet(signerInfo.signedAttrs)))
-  if (!verify('sha256', signedBytes, { key: signer.publicKey, dsaEncoding: 'der' }, bytes(signerInfo.signature.buffer))) {
+  if (!verify('sha256', signedBytes, signer.publicKey, bytes(signerInfo.signature.buffer))) {
     throw new Error('the CMS signature does not verify with the certificate')
   }
   return readUtcTime(signingTime)

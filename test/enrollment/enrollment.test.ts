@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { createHmac } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import request from 'supertest'
 import { ManualClock } from '../../src/util/clock.ts'
@@ -50,6 +51,10 @@ describe('enrollment: phone and identity steps', () => {
     const after = await subscribers()
     assert.equal(after.length, 1)
     assert.deepEqual(after.map((s) => s.id), before.map((s) => s.id))
+    // The connecting identifier is an HMAC of the registry's key of the person under the ci-key
+    // secret's bytes; it must never change, whatever way the key is held (#19 imports it once).
+    const [ciKey] = await server.ctx.secrets.randomKeys('ci-key')
+    assert.equal(after[0]!.ci, createHmac('sha256', Buffer.from(ciKey!, 'base64url')).update('sandbox-person-1').digest('base64url'))
     assert.equal(after[0]!.document_type, 'passport')
     assert.equal(after[0]!.document_last_digits, '0001')
     const dump = JSON.stringify(await server.ctx.db.selectFrom('subscriber').selectAll().execute()) + JSON.stringify(await server.ctx.db.selectFrom('audit_event').selectAll().execute())

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { createHmac } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import * as client from 'openid-client'
 import request from 'supertest'
@@ -63,6 +64,10 @@ describe('certificate login with a certificate file (programmatic holder)', () =
     assert.equal(claims.acr, ACR_SUBSTANTIAL)
     assert.deepEqual(claims.amr, ['swk', 'pwd'])
     assert.notEqual(claims.sub, holder.id, 'the subject is pairwise, not the subscriber id')
+    // An HMAC of the sector and the subscriber under the pairwise salt's UTF-8 bytes, as it has
+    // always been: the key imported once (#19) must give every subscriber the subject they had.
+    const [salt] = await server.ctx.secrets.randomKeys('pairwise-salt')
+    assert.equal(claims.sub, createHmac('sha256', salt!).update(`rp.example.kr:${holder.id}`).digest('base64url'))
     const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub)
     assert.equal(info.name, '김우정')
     assert.equal(info.birthdate, '1990-01-15')

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
+import { createSecretKey, randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { OTP_MAX_ATTEMPTS, OTP_RESEND_INTERVAL, OTP_TTL, SMS_PER_NUMBER_PER_HOUR } from '../../src/phone/constants.ts'
 import { PhoneCodes, smsBudget } from '../../src/phone/phone-codes.ts'
@@ -44,7 +44,7 @@ for (const backend of BACKENDS) {
       database = await createTestDatabase(backend)
       await migrateTestDatabase(database)
       limiter = new RateLimiter(database.db, clock)
-      codes = new PhoneCodes({ db: database.db, clock, sms: gateway, limiter, key: randomBytes(32), service: { ko: '우체국 금융인증서', en: 'Post Office Financial Certificate' } })
+      codes = new PhoneCodes({ db: database.db, clock, sms: gateway, limiter, key: createSecretKey(randomBytes(32)), service: { ko: '우체국 금융인증서', en: 'Post Office Financial Certificate' } })
     })
     after(async () => { await database.drop() })
 
