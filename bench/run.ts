@@ -15,7 +15,8 @@
 //                        for the fixed-request workloads; refresh, logins and signatures are
 //                        driven by this script's own clients either way
 // It creates its own schema and drops it afterwards. WEB_CONCURRENCY reaches the server, and so
-// does SERVER_NODE_OPTIONS (as its NODE_OPTIONS) and SERVER_MALLOC_ARENA_MAX (as MALLOC_ARENA_MAX).
+// does SERVER_NODE_OPTIONS (as its NODE_OPTIONS), SERVER_MALLOC_ARENA_MAX (as MALLOC_ARENA_MAX; npm
+// start's default otherwise) and SERVER_GLIBC_TUNABLES (as GLIBC_TUNABLES).
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -28,7 +29,7 @@ import { loop } from './loop.ts'
 import { ocspRequestsFor } from './ocsp-requests.ts'
 import { runWrk, wrkInstalled, type LoadResult, type WrkRequest } from './wrk.ts'
 import { createTestSchema } from '../test/helpers/db.ts'
-import { newMasterKey, runCli, START_ARGS, startServerProcess } from '../test/helpers/process.ts'
+import { newMasterKey, runCli, START_ARGS, START_ENV, startServerProcess } from '../test/helpers/process.ts'
 import { freePort, tempDir } from '../test/helpers/server.ts'
 
 const WORKLOADS = ['discovery', 'client_credentials', 'client_credentials_jwt', 'introspection', 'refresh', 'logins', 'signatures', 'ocsp_live', 'ocsp_presigned', 'memory'] as const
@@ -78,7 +79,7 @@ const masterKey = Buffer.from(newMasterKey(), 'base64url')
 const applicationName = `postcert-bench-${schema.schema}`
 const dataDir = tempDir('postcert-bench-')
 const env: Record<string, string | undefined> = { ...schema.env, DATABASE_URL: taggedUrl(schema.env.DATABASE_URL!, applicationName), PORT: String(port), PUBLIC_URL: issuer, DATA_DIR: dataDir, POSTCERT_MASTER_KEY: masterKey.toString('base64url'), LOG_LEVEL: 'warn', WEB_CONCURRENCY: process.env.WEB_CONCURRENCY,
-  NODE_OPTIONS: process.env.SERVER_NODE_OPTIONS, MALLOC_ARENA_MAX: process.env.SERVER_MALLOC_ARENA_MAX,
+  NODE_OPTIONS: process.env.SERVER_NODE_OPTIONS, MALLOC_ARENA_MAX: process.env.SERVER_MALLOC_ARENA_MAX ?? START_ENV.MALLOC_ARENA_MAX, GLIBC_TUNABLES: process.env.SERVER_GLIBC_TUNABLES,
   // Each browser of the logins comes from an address of its own (flows.ts).
   TRUST_PROXY: 'true' }
 

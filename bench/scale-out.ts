@@ -33,7 +33,7 @@ import { loop } from './loop.ts'
 import { ocspRequestsFor } from './ocsp-requests.ts'
 import { ReplicaPair } from './replica.ts'
 import { createTestSchema } from '../test/helpers/db.ts'
-import { newMasterKey, runCli, START_ARGS, startServerProcess, type ServerProcess } from '../test/helpers/process.ts'
+import { newMasterKey, runCli, START_ARGS, START_ENV, startServerProcess, type ServerProcess } from '../test/helpers/process.ts'
 import { freePort, tempDir } from '../test/helpers/server.ts'
 
 const { values: args } = parseArgs({
@@ -113,7 +113,7 @@ const issuer = `http://127.0.0.1:${proxyPort}`
 const redirectUri = 'https://bench.example.kr/cb'
 const masterKey = Buffer.from(newMasterKey(), 'base64url')
 const work = tempDir('postcert-scale-out-')
-const env = { ...schema.env, PUBLIC_URL: issuer, POSTCERT_MASTER_KEY: masterKey.toString('base64url'), LOG_LEVEL: 'warn', TRUST_PROXY: 'true', DATA_DIR: path.join(work, 'cli'),
+const env = { ...START_ENV, ...schema.env, PUBLIC_URL: issuer, POSTCERT_MASTER_KEY: masterKey.toString('base64url'), LOG_LEVEL: 'warn', TRUST_PROXY: 'true', DATA_DIR: path.join(work, 'cli'),
   // The same schema and role on the replica.
   ...(pair ? { DATABASE_READ_URL: Object.assign(new URL(schema.env.DATABASE_URL!), { port: new URL(pair.replicaUrl).port }).href } : {}) }
 

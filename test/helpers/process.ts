@@ -23,11 +23,16 @@ export function childEnv(env: Record<string, string | undefined>): NodeJS.Proces
   }
 }
 
+const START_SCRIPT = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(' ')
+
 /** The server's command line as `npm start` has it (package.json: its Node flags), without npm in between. */
-export const START_ARGS = [
-  ...(JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(' ').filter((a) => a.startsWith('--')),
-  path.join(ROOT, 'src/main.ts'),
-]
+export const START_ARGS = [...START_SCRIPT.filter((a) => a.startsWith('--')), path.join(ROOT, 'src/main.ts')]
+
+/** The defaults `npm start` gives the environment (its `NAME=${NAME:-value}` words), for a server started without npm. */
+export const START_ENV: Record<string, string> = Object.fromEntries(START_SCRIPT.flatMap((word) => {
+  const set = /^([A-Z_]+)=\$\{\1:-([^}]*)\}$/.exec(word)
+  return set ? [[set[1]!, set[2]!]] : []
+}))
 
 export const newMasterKey = () => randomBytes(32).toString('base64url')
 

@@ -159,6 +159,7 @@ describe('the Docker image and compose files', () => {
     assert.ok(user && user !== 'root' && user !== '0', `USER ${user}`)
     const env = imageEnv(final)
     assert.equal(env.NODE_ENV, 'production')
+    assert.equal(env.MALLOC_ARENA_MAX, '2', 'as npm start')
     assert.ok(env.DATA_DIR && all(final, 'VOLUME').join(' ').includes(env.DATA_DIR), 'the data directory is a volume')
     const ignored = fs.readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n')
     for (const p of ['node_modules', '.data', '.git', 'test']) assert.ok(ignored.includes(p), `.dockerignore has ${p}`)

@@ -7,6 +7,23 @@ import { BACKENDS, createTestSchema } from '../helpers/db.ts'
 import { runCli, startServerProcess } from '../helpers/process.ts'
 import { freePort, tempDir } from '../helpers/server.ts'
 
+/** The environment of the Node process that serves (src/main.ts) among those in a process group (npm and its shell may stand between). */
+function servingEnvironment(group: number): Record<string, string> {
+  for (const pid of fs.readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+      // After the command's name in parentheses: state, parent, process group.
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) !== group) continue
+      const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+      if (path.basename(argv[0]!) !== 'node' || !argv.some((arg) => arg.endsWith('src/main.ts'))) continue
+      return Object.fromEntries(fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean).map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]))
+    } catch {
+      // a process that ended meanwhile
+    }
+  }
+  throw new Error(`no server process in group ${group}`)
+}
+
 const kids = async (base: string) =>
   ((await (await fetch(`${base}/jwks`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid).sort()
 
@@ -36,6 +53,8 @@ for (const backend of BACKENDS) {
       assert.equal(discovery.token_endpoint, `${issuer}/token`)
       assert.deepEqual(discovery.id_token_signing_alg_values_supported, ['ES256', 'PS256', 'RS256'])
       const keysBefore = await kids(issuer)
+      // Two malloc arenas unless the operator says otherwise (#19: docs/sizing.md, Memory).
+      assert.equal(servingEnvironment(first.child.pid!).MALLOC_ARENA_MAX, '2')
       assert.equal(keysBefore.length, 4, 'an active and a pre-published key for EC and RSA')
       if (backend === 'pglite') {
         const mode = fs.statSync(path.join(dataDir, 'master.key')).mode & 0o777
@@ -54,8 +73,9 @@ for (const backend of BACKENDS) {
       assert.equal(added.code, 0, added.stderr)
       const { client_id, client_secret } = JSON.parse(added.stdout)
 
-      const second = await startServerProcess(env, { command: 'npm', args: ['start', '--silent'] })
+      const second = await startServerProcess({ ...env, MALLOC_ARENA_MAX: '4' }, { command: 'npm', args: ['start', '--silent'] })
       cleanups.push(() => second.stop())
+      assert.equal(servingEnvironment(second.child.pid!).MALLOC_ARENA_MAX, '4', 'the operator\'s own setting is kept')
       assert.deepEqual(await kids(issuer), keysBefore)
       const config = await client.discovery(new URL(issuer), client_id, {}, client.ClientSecretBasic(client_secret), { execute: [client.allowInsecureRequests] })
       const { access_token } = await client.clientCredentialsGrant(config)
