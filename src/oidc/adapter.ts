@@ -82,6 +82,12 @@ const SINGLE_USE_MODELS = new Set(['AuthorizationCode', 'RefreshToken'])
 
 /** Models whose row is a credential an institution redeems or uses: never written for a login that ended. */
 const TOKEN_MODELS = new Set(['AuthorizationCode', 'AccessToken', 'RefreshToken'])
+/**
+ * For a consumed code or refresh token, the token written first from it, which is held for the
+ * one that may follow (PostgresAdapter upsert): a rotation writes the refresh token before its
+ * access token, a code exchange the access token before its refresh token.
+ */
+const HELD_FIRST: Readonly<Record<string, string>> = { RefreshToken: 'RefreshToken', AuthorizationCode: 'AccessToken' }
 
 /** Models whose writes, when they carry nothing held, go with other requests' (GroupedUpserts). */
 const GROUPED_MODELS = new Set([...TOKEN_MODELS, 'ClientCredentials'])
@@ -187,10 +193,12 @@ export class PostgresAdapter implements Adapter {
     // between the consumption and the token) is a row of its own, and carries neither.
     const { consumed, along } = this.#model === 'ReplayDetection' ? NOTHING_HELD : await this.#beforeWrite({ merge: TOKEN_MODELS.has(this.#model), carry: true })
     this.#deps.requests?.takeDeleted(this.#model, key)
-    // A rotated refresh token's replacement goes with the access token oidc-provider writes next
-    // (refresh_token.js), in the one statement that consumes the old token: held with the
-    // consumption, it is made by that write, or before any other, or when the request ends.
-    if (consumed && along.length === 0 && this.#model === 'RefreshToken' && consumed.model === 'RefreshToken'
+    // The first token of a consumption waits for the one oidc-provider may write next, so that
+    // both go in the one statement that consumes: a rotated refresh token's replacement for the
+    // access token (refresh_token.js), an exchanged code's access token for the refresh token
+    // (grant_common.js issueTokens). Held with the consumption, it is made by that write, or
+    // before any other, or when the request ends (settleRequest), before the answer is sent.
+    if (consumed && along.length === 0 && HELD_FIRST[consumed.model] === this.#model
       && this.#deps.requests?.hold({ ...consumed, rows: [...(consumed.rows ?? []).filter((r) => r[0] !== this.#model || r[1] !== key), values] })) return
     // A token carrying nothing else goes with the tokens other requests write at the same time.
     const grouped = !consumed && along.length === 0 && GROUPED_MODELS.has(this.#model) ? this.#deps.upserts : undefined
@@ -253,10 +261,11 @@ export class PostgresAdapter implements Adapter {
    * (RFC 9700 section 4.10.1, as oidc-provider does for a later reuse): every token of the grant
    * and the grant itself are revoked, and invalid_grant is answered.
    *
-   * A refresh token consumed within a request is a rotation: oidc-provider writes its
-   * replacement next. The consumption is held (RequestRows) and made in that write's statement,
-   * with the same race rule; a request that writes something else first makes it before that
-   * write, and one that ends with it still held makes it then (settleRequest).
+   * A code or refresh token consumed within a request is an exchange or a rotation:
+   * oidc-provider writes its tokens next. The consumption is held (RequestRows) and made in the
+   * statement that writes them (upsert: HELD_FIRST), with the same race rule; a request that
+   * writes something else first makes it before that write, and one that ends with it still held
+   * makes it then (settleRequest).
    */
   async consume(id: string): Promise<void> {
     const key = this.#key(id)
@@ -518,7 +527,8 @@ async function makeConsumption(db: Database, consumption: HeldConsumption): Prom
   // With the rows held with it (a rotated refresh token's replacement): written only with it.
   const { rows } = await db.executeQuery<{ certificate_serial: string | null }>(CompiledQuery.raw(...onConsumption(consumption)))
   if (rows.length === 0) await reused(db, consumption.model, consumption.key)
-  if (rows.some((r) => r.certificate_serial === '')) throw loginEnded(consumption.model)
+  // The rows are tokens of the token endpoint (the held row's model), not the code's.
+  if (rows.some((r) => r.certificate_serial === '')) throw loginEnded(String(consumption.rows[0]![0]))
 }
 
 /** The error for a code or token written for a login whose certificate's status change ended it meanwhile. */

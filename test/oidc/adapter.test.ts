@@ -461,25 +461,83 @@ for (const backend of BACKENDS) {
         assert.equal(await adapter('Grant').find(grantId), undefined)
       })
 
-      it('an exchange in one statement: the access token is written with the code\'s consumption, and a second exchange writes nothing', async () => {
-        const { of } = within()
+      it('an exchange in one statement: the access and refresh tokens are written with the code\'s consumption; without a refresh token, when the request ends; a second exchange writes nothing', async () => {
+        const { of, requests, db } = within()
         const { grantId } = await chain()
         const code = id()
         await adapter('AuthorizationCode').upsert(code, { jti: code, grantId, clientId: 'bank' } as never, 60)
-        const [first, second] = [id(), id()]
+        const [access, refresh] = [id(), id()]
         await inRequest(async () => {
           statements = []
           await of('AuthorizationCode').consume(code)
-          await of('AccessToken').upsert(first, { jti: first, grantId, clientId: 'bank' } as never, 60)
+          await of('AccessToken').upsert(access, { jti: access, grantId, clientId: 'bank' } as never, 60)
+          assert.equal(statements.length, 0, 'the access token held for a refresh token that may follow')
+          await of('RefreshToken').upsert(refresh, { jti: refresh, grantId, clientId: 'bank' } as never, 3600)
           assert.deepEqual(statements, ['with'])
         })
         assert.ok((await adapter('AuthorizationCode').find(code))?.consumed)
-        await assert.rejects(inRequest(async () => {
-          await of('AuthorizationCode').consume(code)
+        assert.equal((await adapter('AccessToken').find(access))?.grantId, grantId)
+        assert.equal((await adapter('RefreshToken').find(refresh))?.grantId, grantId)
+
+        // No refresh token: the consumption and the access token are made as the request ends.
+        const plain = id()
+        await adapter('AuthorizationCode').upsert(plain, { jti: plain, grantId, clientId: 'bank' } as never, 60)
+        const only = id()
+        let request!: object
+        await inRequest(async () => {
+          request = als.getStore()!
+          await of('AuthorizationCode').consume(plain)
+          await of('AccessToken').upsert(only, { jti: only, grantId, clientId: 'bank' } as never, 60)
+        })
+        assert.equal(await adapter('AccessToken').find(only), undefined, 'held')
+        statements = []
+        assert.equal(await settleRequest(db, requests, request), undefined)
+        assert.deepEqual(statements, ['with'], 'one statement')
+        assert.ok((await adapter('AuthorizationCode').find(plain))?.consumed)
+        assert.ok(await adapter('AccessToken').find(only))
+
+        // The code again: a reuse, which writes nothing and revokes what the code gave.
+        const second = id()
+        await inRequest(async () => {
+          request = als.getStore()!
+          await of('AuthorizationCode').consume(plain)
           await of('AccessToken').upsert(second, { jti: second, grantId, clientId: 'bank' } as never, 60)
-        }), (err: { error?: string; error_detail?: string }) => err.error === 'invalid_grant' && err.error_detail === 'authorization code already used')
+        })
+        const settled = await settleRequest(db, requests, request)
+        assert.equal(settled?.error, 'invalid_grant')
+        assert.equal(settled?.error_detail, 'authorization code already used')
         assert.equal(await adapter('AccessToken').find(second), undefined, 'not written')
-        assert.equal(await adapter('AccessToken').find(first), undefined, 'and what the code gave is revoked')
+        assert.equal(await adapter('AccessToken').find(only), undefined, 'and what the code gave is revoked')
+      })
+
+      it('an exchange whose login ended while it ran is refused with invalid_grant, its tokens never found, with or without a refresh token', async () => {
+        const { of, requests, db } = within()
+        const { login } = await certificateLogin()
+        const grantId = id()
+        await adapter('Grant').upsert(grantId, { jti: grantId, accountId: 'ps_1', clientId: 'bank' } as never, 3600)
+        const codes = [id(), id()]
+        for (const code of codes) await adapter('AuthorizationCode').upsert(code, { jti: code, grantId, clientId: 'bank', sessionUid: login.sessionUid, authTime: login.authTime } as never, 60)
+        const tokens = [id(), id(), id()]
+        const access = { grantId, clientId: 'bank', sessionUid: login.sessionUid, extra: { auth_time: login.authTime } }
+        const refresh = { grantId, clientId: 'bank', sessionUid: login.sessionUid, authTime: login.authTime }
+        const ended = async () => { await database.db.updateTable('login_session').set({ ended_at: clock.now() }).where('session_uid', '=', login.sessionUid).execute() }
+        // With a refresh token: refused by the write of both.
+        await assert.rejects(inRequest(async () => {
+          await of('AuthorizationCode').consume(codes[0]!)
+          await ended()
+          await of('AccessToken').upsert(tokens[0]!, { jti: tokens[0], ...access } as never, 60)
+          await of('RefreshToken').upsert(tokens[1]!, { jti: tokens[1], ...refresh } as never, 3600)
+        }), (err: { error?: string }) => err.error === 'invalid_grant')
+        // Without: refused as the request ends.
+        let request!: object
+        await inRequest(async () => {
+          request = als.getStore()!
+          await of('AuthorizationCode').consume(codes[1]!)
+          await of('AccessToken').upsert(tokens[2]!, { jti: tokens[2], ...access } as never, 60)
+        })
+        assert.equal((await settleRequest(db, requests, request))?.error, 'invalid_grant')
+        // Stored, if at all, as rows of no certificate, which are never found (fail closed).
+        assert.deepEqual(await Promise.all([adapter('AccessToken').find(tokens[0]!), adapter('RefreshToken').find(tokens[1]!), adapter('AccessToken').find(tokens[2]!)]), [undefined, undefined, undefined])
       })
 
       it('a held consumption is made before a write of anything but a token, and by settleRequest when the request wrote nothing more', async () => {
