@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import * as client from 'openid-client'
+import { toPem } from '../../src/ca/x509.ts'
 import { ManualClock } from '../../src/util/clock.ts'
+import { openssl } from '../helpers/pki.ts'
+import { tempDir } from '../helpers/server.ts'
 import { loginSuite } from '../helpers/suite.ts'
 import { ThrownCounter } from '../helpers/thrown.ts'
 
@@ -11,7 +16,7 @@ import { ThrownCounter } from '../helpers/thrown.ts'
 // in PostCert's code or with an oidc-provider upgrade, shows here rather than in a benchmark.
 describe('exceptions thrown on the paths of successful requests (#19)', () => {
   const clock = new ManualClock()
-  const { h } = loginSuite(clock)
+  const { server, h, signing } = loginSuite(clock)
   const counter = new ThrownCounter()
   before(() => counter.start())
   after(() => counter.stop())
@@ -35,6 +40,42 @@ describe('exceptions thrown on the paths of successful requests (#19)', () => {
       assert.ok((await client.fetchUserInfo(rp.config, tokens.access_token, client.skipSubjectCheck)).sub)
       const rotated = await client.refreshTokenGrant(rp.config, tokens.refresh_token!)
       assert.equal((await client.tokenIntrospection(rp.config, rotated.access_token)).active, true)
+    })
+    assert.deepEqual(thrown, [])
+  })
+
+  it('none for an electronic signature, its evidence fetched by the institution and verified', async () => {
+    const rp = await h.relyingParty({ name: 'Thrown Bank', redirectUri: 'https://thrown-sign.example.kr/cb' })
+    const holder = await h.subscriber()
+    const thrown = await counter.during(async () => {
+      const { evidence, tokens } = await signing.sign(rp, holder)
+      const own = await fetch(`${server.url}/signatures/${evidence.signature_id}`, { headers: { authorization: `Bearer ${tokens.access_token}` } })
+      assert.equal(own.status, 200)
+      const verified = await fetch(`${server.url}/signatures/verify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(await own.json()) })
+      assert.equal(verified.status, 200)
+      assert.equal((await verified.json() as { valid?: boolean }).valid, true)
+    })
+    assert.deepEqual(thrown, [])
+  })
+
+  it('none for OCSP, answered live (with a nonce) and pre-signed (without)', async () => {
+    const holder = await h.subscriber()
+    const dir = tempDir()
+    const file = (name: string) => path.join(dir, name)
+    fs.writeFileSync(file('issuing.pem'), toPem(new Uint8Array((await server.ctx.ca.issuing()).certificate.rawData), 'CERTIFICATE'))
+    fs.writeFileSync(file('holder.pem'), toPem(holder.certificate.der, 'CERTIFICATE'))
+    // Made by openssl as a relying party's would be, before counting (openssl runs outside this process).
+    assert.equal((await openssl(['ocsp', '-issuer', file('issuing.pem'), '-cert', file('holder.pem'), '-reqout', file('nonce.req')])).code, 0)
+    assert.equal((await openssl(['ocsp', '-no_nonce', '-issuer', file('issuing.pem'), '-cert', file('holder.pem'), '-reqout', file('plain.req')])).code, 0)
+    const thrown = await counter.during(async () => {
+      const live = await fetch(`${server.url}/pki/ocsp`, { method: 'POST', headers: { 'content-type': 'application/ocsp-request' }, body: fs.readFileSync(file('nonce.req')) })
+      assert.equal(live.status, 200)
+      await live.arrayBuffer()
+      for (let i = 0; i < 2; i++) {
+        const presigned = await fetch(`${server.url}/pki/ocsp/${encodeURIComponent(fs.readFileSync(file('plain.req')).toString('base64'))}`)
+        assert.equal(presigned.status, 200)
+        await presigned.arrayBuffer()
+      }
     })
     assert.deepEqual(thrown, [])
   })
