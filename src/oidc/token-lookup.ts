@@ -7,24 +7,46 @@ import type { HotTokens } from './hot-tokens.ts'
 /** The bearer tokens introspection (and revocation) looks for as each kind at once. */
 export const LOOKED_UP_TOGETHER = new Set(['AccessToken', 'ClientCredentials', 'RefreshToken'])
 
-/** A stored row (as the adapter's find reads it), with its model, as one lookup reads it. */
-export type LookedUpRow = StoredRow & { model: string }
+/** A stored row (as the adapter's find reads it), with its model and key, as one lookup reads it. */
+export type LookedUpRow = StoredRow & { model: string; token_key: string }
+
+/** Lookup statements in flight at once; the lookups that come meanwhile wait and go in the next one. */
+const MAX_IN_FLIGHT = 2
+/** Tokens one statement looks up at most. */
+const MAX_KEYS = 64
+
+/** The finds of one token value made in one turn, as the kinds they asked for. */
+interface Lookup {
+  key: string
+  models: Set<string>
+  hot?: HotTokens
+  generation?: number
+  rows: PromiseWithResolvers<LookedUpRow[]>
+}
 
 /**
- * One statement for the finds of one token value as several kinds, made in the same turn.
- * oidc-provider's introspection and revocation look a token up as an access token, a
- * client-credentials token and a refresh token in parallel (its findToken); the ids are the
- * same hash, so the finds made before the turn ends are answered by one query over those models,
- * which the primary key serves. A find alone costs what it did. The statement is `sql`, the
- * adapter's find with the model a list: the same rows, checks and liveness.
+ * Bearer-token finds in few statements.
+ * - One token as several kinds: oidc-provider's introspection and revocation look a token up as
+ *   an access token, a client-credentials token and a refresh token in parallel (its findToken);
+ *   the ids are the same hash, so the finds made before the turn ends are one lookup.
+ * - Several tokens of concurrent requests (refreshes, userinfo, introspections of login tokens):
+ *   a lookup goes at once while fewer than MAX_IN_FLIGHT statements are in flight, and the
+ *   lookups that come meanwhile go together in the next one, as GroupedUpserts does for writes.
+ *   Without load nothing waits; under load one round trip answers many requests.
+ * The statements are the adapter's find with a list of models, for one key (`sql.one`, $2 the
+ * key) or several (`sql.many`, $2 their list): the same rows, checks and liveness, each row with
+ * its key; the primary key serves them. Each lookup gets the rows of its own key and kinds only.
  */
 export class TokenLookup {
   readonly #db: Database
   readonly #clock: Clock
-  readonly #sql: string
-  readonly #pending = new Map<string, { models: Set<string>; rows: Promise<LookedUpRow[]> }>()
+  readonly #sql: { one: string; many: string }
+  /** This turn's lookups, by key. */
+  readonly #turn = new Map<string, Lookup>()
+  #queue: Lookup[] = []
+  #inFlight = 0
 
-  constructor(db: Database, clock: Clock, sql: string) {
+  constructor(db: Database, clock: Clock, sql: { one: string; many: string }) {
     this.#db = db
     this.#clock = clock
     this.#sql = sql
@@ -37,21 +59,47 @@ export class TokenLookup {
   async find(model: string, key: string, hot?: HotTokens): Promise<LookedUpRow | undefined> {
     const kept = hot?.answer(key, model)
     if (kept !== undefined) return kept ?? undefined
-    let batch = this.#pending.get(key)
-    if (!batch) {
-      const models = new Set<string>()
-      const generation = hot?.generation
-      // The query leaves once the finds of this turn are in: oidc-provider starts them in one expression.
-      const rows = new Promise<void>((resolve) => queueMicrotask(resolve)).then(async () => {
-        this.#pending.delete(key)
-        const { rows: found } = await this.#db.executeQuery<LookedUpRow>(CompiledQuery.raw(this.#sql, [[...models], key, this.#clock.now()]))
-        if (hot && generation !== undefined) hot.keep(key, found, generation)
-        return found
+    let lookup = this.#turn.get(key)
+    if (!lookup) {
+      const started: Lookup = { key, models: new Set(), hot, generation: hot?.generation, rows: Promise.withResolvers() }
+      this.#turn.set(key, started)
+      // The lookup is queued once the finds of this turn are in: oidc-provider starts them in one expression.
+      queueMicrotask(() => {
+        this.#turn.delete(key)
+        this.#queue.push(started)
+        this.#pump()
       })
-      batch = { models, rows }
-      this.#pending.set(key, batch)
+      lookup = started
     }
-    batch.models.add(model)
-    return (await batch.rows).find((row) => row.model === model)
+    lookup.models.add(model)
+    return (await lookup.rows.promise).find((row) => row.model === model)
+  }
+
+  #pump(): void {
+    while (this.#inFlight < MAX_IN_FLIGHT && this.#queue.length) {
+      const batch = this.#queue.splice(0, MAX_KEYS)
+      this.#inFlight++
+      void this.#send(batch).finally(() => {
+        this.#inFlight--
+        this.#pump()
+      })
+    }
+  }
+
+  async #send(batch: Lookup[]): Promise<void> {
+    const models = [...new Set(batch.flatMap((lookup) => [...lookup.models]))]
+    let found: LookedUpRow[]
+    try {
+      const keys = batch.length === 1 ? batch[0]!.key : batch.map((lookup) => lookup.key)
+      found = (await this.#db.executeQuery<LookedUpRow>(CompiledQuery.raw(batch.length === 1 ? this.#sql.one : this.#sql.many, [models, keys, this.#clock.now()]))).rows
+    } catch (err) {
+      for (const lookup of batch) lookup.rows.reject(err)
+      return
+    }
+    for (const lookup of batch) {
+      const own = found.filter((row) => row.token_key === lookup.key && lookup.models.has(row.model))
+      if (lookup.hot && lookup.generation !== undefined) lookup.hot.keep(lookup.key, own, lookup.generation)
+      lookup.rows.resolve(own)
+    }
   }
 }

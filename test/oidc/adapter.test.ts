@@ -61,6 +61,46 @@ for (const backend of BACKENDS) {
       assert.deepEqual(await Promise.all([access.find(key), credentials.find(key), refresh.find(key)]), [undefined, undefined, undefined])
     })
 
+    it('looks up the tokens of concurrent requests in fewer statements: while two are in flight, the finds that come go in the next one, each answered with its own row', async () => {
+      // The real database, the first two statements held until released, to keep them in flight.
+      let statements = 0
+      const gates: (() => void)[] = []
+      let holding = true
+      const gated = new Proxy(database.db, {
+        get(target, prop) {
+          if (prop === 'executeQuery') {
+            return async (query: CompiledQuery) => {
+              statements++
+              if (holding) await new Promise<void>((resolve) => gates.push(resolve))
+              return await target.executeQuery(query)
+            }
+          }
+          const value = Reflect.get(target, prop) as unknown
+          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
+        },
+      })
+      const deps = { db: gated, box, clock, tokens: tokenLookup(gated, clock) }
+      const [refreshes, accesses] = [new PostgresAdapter('RefreshToken', deps), new PostgresAdapter('AccessToken', deps)]
+      const keys = Array.from({ length: 6 }, () => id())
+      for (const [i, key] of keys.entries()) await adapter('RefreshToken').upsert(key, { jti: key, n: i } as never, 60)
+      const access = id()
+      await adapter('AccessToken').upsert(access, { jti: access, n: 'access' } as never, 60)
+      // Each find in a turn of its own, as concurrent requests make them.
+      const finds: Promise<AdapterPayload | undefined>[] = []
+      for (const key of keys) {
+        finds.push(refreshes.find(key))
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+      finds.push(accesses.find(access), accesses.find(keys[0]!), refreshes.find(id()))
+      await new Promise((resolve) => setImmediate(resolve))
+      assert.equal(statements, 2, 'two in flight; the other finds wait')
+      holding = false
+      for (const release of gates) release()
+      const found = await Promise.all(finds)
+      assert.equal(statements, 3, 'the seven that waited went in one statement')
+      assert.deepEqual(found.map((f) => f?.n), [0, 1, 2, 3, 4, 5, 'access', undefined, undefined], 'each its own row, of the kind it asked for, and nothing for an unknown token')
+    })
+
     it('writes the tokens of concurrent requests in fewer statements, each row as if alone, a row written twice in two, a failing row failing alone', async () => {
       let statements = 0
       const counted = counting(database.db, () => { statements++ })
