@@ -487,7 +487,11 @@ function onConsumption(consumed: HeldConsumption, values?: readonly unknown[]): 
 const SQL = {
   find: `select p.payload, p.consumed_at, ${USABLE} from ${GOVERNED} where p.model = $1 and p.id = $2 and ${LIVE}`,
   findToken: `select p.payload, p.consumed_at, ${USABLE}, ${TOKEN_COLUMNS} from ${GOVERNED} ${GRANT_OF} ${SESSION_OF} where p.model = $1 and p.id = $2 and ${LIVE}`,
-  // One token as several kinds, and (findManyAsModels) several tokens (TokenLookup).
+  // TokenLookup's: one token as one kind (a refresh, userinfo), as several (introspection), and
+  // several tokens. PostgreSQL settles on a generic plan of the first after five executions on a
+  // connection, but plans the others at every one (their generic plans, with a list parameter, are
+  // estimated dearer than the custom ones).
+  findOneAsModel: `select p.model, p.id as token_key, p.payload, p.consumed_at, ${USABLE}, ${TOKEN_COLUMNS} from ${GOVERNED} ${GRANT_OF} ${SESSION_OF} where p.model = $1 and p.id = $2 and ${LIVE}`,
   findAsModels: `select p.model, p.id as token_key, p.payload, p.consumed_at, ${USABLE}, ${TOKEN_COLUMNS} from ${GOVERNED} ${GRANT_OF} ${SESSION_OF} where p.model = any($1::text[]) and p.id = $2 and ${LIVE}`,
   findManyAsModels: `select p.model, p.id as token_key, p.payload, p.consumed_at, ${USABLE}, ${TOKEN_COLUMNS} from ${GOVERNED} ${GRANT_OF} ${SESSION_OF} where p.model = any($1::text[]) and p.id = any($2::text[]) and ${LIVE}`,
   // An interaction a resume reads and destroys (an expired one is deleted too, and not returned).
@@ -671,7 +675,7 @@ export async function sweepExpired(db: Database, clock: Clock, batchSize = 1000,
 }
 
 /** The lookup of a token as several kinds in one statement, for a provider's adapters. */
-export const tokenLookup = (db: Database, clock: Clock) => new TokenLookup(db, clock, { one: SQL.findAsModels, many: SQL.findManyAsModels })
+export const tokenLookup = (db: Database, clock: Clock) => new TokenLookup(db, clock, { oneAsOne: SQL.findOneAsModel, one: SQL.findAsModels, many: SQL.findManyAsModels })
 
 /** Token writes of concurrent requests in one statement each, for a provider's adapters. */
 export const groupedUpserts = (db: Database) => new GroupedUpserts(db, upsertRows)

@@ -15,6 +15,13 @@ const MAX_IN_FLIGHT = 2
 /** Tokens one statement looks up at most. */
 const MAX_KEYS = 64
 
+/** The lookup statements (see TokenLookup): $3 is always the time. */
+interface LookupStatements {
+  oneAsOne: string
+  one: string
+  many: string
+}
+
 /** The finds of one token value made in one turn, as the kinds they asked for. */
 interface Lookup {
   key: string
@@ -33,20 +40,21 @@ interface Lookup {
  *   a lookup goes at once while fewer than MAX_IN_FLIGHT statements are in flight, and the
  *   lookups that come meanwhile go together in the next one, as GroupedUpserts does for writes.
  *   Without load nothing waits; under load one round trip answers many requests.
- * The statements are the adapter's find with a list of models, for one key (`sql.one`, $2 the
- * key) or several (`sql.many`, $2 their list): the same rows, checks and liveness, each row with
- * its key; the primary key serves them. Each lookup gets the rows of its own key and kinds only.
+ * The statements are the adapter's find for one key as one model (`sql.oneAsOne`: $1 the model,
+ * $2 the key), as several (`sql.one`: $1 their list), or for several keys (`sql.many`: $2 their
+ * list): the same rows, checks and liveness, each row with its key; the primary key serves them.
+ * Each lookup gets the rows of its own key and kinds only.
  */
 export class TokenLookup {
   readonly #db: Database
   readonly #clock: Clock
-  readonly #sql: { one: string; many: string }
+  readonly #sql: LookupStatements
   /** This turn's lookups, by key. */
   readonly #turn = new Map<string, Lookup>()
   #queue: Lookup[] = []
   #inFlight = 0
 
-  constructor(db: Database, clock: Clock, sql: { one: string; many: string }) {
+  constructor(db: Database, clock: Clock, sql: LookupStatements) {
     this.#db = db
     this.#clock = clock
     this.#sql = sql
@@ -90,8 +98,9 @@ export class TokenLookup {
     const models = [...new Set(batch.flatMap((lookup) => [...lookup.models]))]
     let found: LookedUpRow[]
     try {
-      const keys = batch.length === 1 ? batch[0]!.key : batch.map((lookup) => lookup.key)
-      found = (await this.#db.executeQuery<LookedUpRow>(CompiledQuery.raw(batch.length === 1 ? this.#sql.one : this.#sql.many, [models, keys, this.#clock.now()]))).rows
+      const [sql, parameters] = batch.length > 1 ? [this.#sql.many, [models, batch.map((lookup) => lookup.key)]]
+        : models.length === 1 ? [this.#sql.oneAsOne, [models[0], batch[0]!.key]] : [this.#sql.one, [models, batch[0]!.key]]
+      found = (await this.#db.executeQuery<LookedUpRow>(CompiledQuery.raw(sql, [...parameters, this.#clock.now()]))).rows
     } catch (err) {
       for (const lookup of batch) lookup.rows.reject(err)
       return

@@ -101,6 +101,31 @@ for (const backend of BACKENDS) {
       assert.deepEqual(found.map((f) => f?.n), [0, 1, 2, 3, 4, 5, 'access', undefined, undefined], 'each its own row, of the kind it asked for, and nothing for an unknown token')
     })
 
+    it('a token looked up as one kind gets a generic plan after five lookups on a connection, not a plan at every lookup (PostgreSQL)', { skip: backend !== 'postgres' && 'PGlite prepares no named statements' }, async () => {
+      // One connection, so that its prepared statements can be read back on it.
+      const single = connectDatabase({ kind: 'postgres', url: database.url!, poolSize: 1 })
+      try {
+        // As many tokens and grants as a busy server holds, and their statistics: PostgreSQL
+        // chooses plans by them (with a few rows, a list parameter is planned generically too).
+        await sql`insert into oidc_payload (model, id, payload, grant_id, expires_at)
+          select m, m || i, '{}', case when m = 'Grant' then null else 'g' || i end, now() + interval '1 hour'
+          from generate_series(1, 20000) i, unnest(array['Grant', 'RefreshToken', 'AccessToken']) m`.execute(database.ownerDb!)
+        await sql`analyze oidc_payload`.execute(database.ownerDb!)
+        const key = id()
+        await adapter('RefreshToken').upsert(key, { jti: key } as never, 60)
+        const refreshes = new PostgresAdapter('RefreshToken', { db: single, box, clock, tokens: tokenLookup(single, clock) })
+        for (let i = 0; i < 8; i++) assert.ok(await refreshes.find(key))
+        const { rows } = await single.executeQuery<{ statement: string; generic_plans: string; custom_plans: string }>(
+          CompiledQuery.raw('select statement, generic_plans, custom_plans from pg_prepared_statements'))
+        const lookups = rows.filter((row) => row.statement.startsWith('select p.model, p.id as token_key'))
+        assert.equal(lookups.length, 1, 'one statement, prepared')
+        assert.deepEqual([Number(lookups[0]!.custom_plans), Number(lookups[0]!.generic_plans)], [5, 3], 'planned for the first five, then a generic plan')
+      } finally {
+        await single.destroy()
+        await sql`delete from oidc_payload where id ~ '^(Grant|RefreshToken|AccessToken)[0-9]+$'`.execute(database.ownerDb!)
+      }
+    })
+
     it('writes the tokens of concurrent requests in fewer statements, each row as if alone, a row written twice in two, a failing row failing alone', async () => {
       let statements = 0
       const counted = counting(database.db, () => { statements++ })
