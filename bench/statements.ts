@@ -4,10 +4,13 @@
 // The login is driven as the test harness drives it, which asks for one more challenge than the
 // login page does (its page already carries one): two statements more than a browser's login.
 import pg from 'pg'
+import { sql } from 'kysely'
 import * as client from 'openid-client'
 import { systemClock } from '../src/util/clock.ts'
 import { LoginHarness } from '../test/login/harness.ts'
 import { startTestServer } from '../test/helpers/server.ts'
+import { createTestSchema, schemaDatabase } from '../test/helpers/db.ts'
+import { connectDatabase } from '../src/db/connect.ts'
 
 const log: string[] = []
 const query = pg.Client.prototype.query as (...args: unknown[]) => unknown
@@ -18,8 +21,19 @@ pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
   return query.apply(this, args)
 } as typeof pg.Client.prototype.query
 
-const server = await startTestServer({ backend: 'postgres' })
+// One connection, so that its prepared statements can be read back at the end (plans below).
+const schema = await createTestSchema()
+const owned = schemaDatabase(schema)
+await owned.db.destroy()
+const server = await startTestServer({
+  database: { ...owned, db: connectDatabase({ kind: 'postgres', url: schema.url, poolSize: 1 }), dropData: async () => { await owned.ownerDb!.destroy(); await schema.dropSchema() } },
+})
 try {
+  // Rows and statistics of a busy server: PostgreSQL chooses its plans by them.
+  await sql`insert into oidc_payload (model, id, payload, grant_id, expires_at)
+    select m, m || i, '{}', case when m = 'Grant' then null else 'g' || i end, now() + interval '1 hour'
+    from generate_series(1, 20000) i, unnest(array['Grant', 'RefreshToken', 'AccessToken', 'Session', 'Interaction']) m`.execute(server.database.ownerDb!)
+  await sql`analyze`.execute(server.database.ownerDb!)
   const h = new LoginHarness(server, systemClock)
   const rp = await h.relyingParty({ redirectUri: 'https://count.example.kr/cb', scope: 'openid profile phone offline_access', grantTypes: ['authorization_code', 'refresh_token'] })
   const holder = await h.subscriber()
@@ -37,6 +51,18 @@ try {
   const refreshed = await counted('refresh', () => client.refreshTokenGrant(rp.config, tokens.refresh_token!))
   await counted('userinfo', () => client.fetchUserInfo(rp.config, refreshed.access_token, client.skipSubjectCheck))
   await counted('introspection of a login\'s access token', () => client.tokenIntrospection(rp.config, refreshed.access_token))
+
+  // Plans: PostgreSQL plans a prepared statement for its first five executions, then keeps a
+  // generic plan unless it estimates that dearer than the custom ones; such a statement is planned
+  // at every execution. After eight more logins and refreshes, those planned every time:
+  for (let i = 0; i < 8; i++) {
+    const again = await h.login(rp, holder, { scope: 'openid offline_access', prompt: 'consent' })
+    await client.refreshTokenGrant(rp.config, again.tokens.refresh_token!)
+  }
+  const { rows } = await sql<{ statement: string; generic_plans: string; custom_plans: string }>`select statement, generic_plans, custom_plans from pg_prepared_statements order by custom_plans desc`.execute(server.ctx.db)
+  const replanned = rows.filter((r) => Number(r.custom_plans) > 5)
+  console.log(`\nprepared statements planned at every execution: ${replanned.length}${replanned.length ? ' (custom plans, generic plans, text)' : ''}`)
+  for (const row of replanned) console.log(`  ${row.custom_plans}\t${row.generic_plans}\t${row.statement.replace(/\s+/g, ' ').slice(0, 160)}`)
 } finally {
   await server.close()
 }
