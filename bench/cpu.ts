@@ -2,30 +2,17 @@
 // benchmark can report milliseconds of CPU per operation for each. Only the backends whose
 // application_name is the benchmark's are counted: not every postgres process on a shared machine.
 import { execFileSync } from 'node:child_process'
-import fs from 'node:fs'
 import pg from 'pg'
+import { procStat, procStats } from '../test/helpers/process.ts'
 
 const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim())
 
-/**
- * The fields of /proc/PID/stat after the command name (which may hold spaces): state is the
- * first, pgrp the 3rd, utime the 12th, stime the 13th, cutime and cstime (children waited for)
- * the 14th and 15th. Undefined once the process is gone.
- */
-function statFields(pid: number): string[] | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  } catch {
-    return undefined
-  }
-}
-
+/** User + system CPU (ms) in a process's stat fields (procStat). */
 const cpuMsOf = (fields: string[]) => (Number(fields[11]) + Number(fields[12])) * TICK_MS
 
 /** User + system CPU of a process so far (ms), or 0 once it is gone. */
 export function processCpuMs(pid: number): number {
-  const fields = statFields(pid)
+  const fields = procStat(pid)
   return fields ? cpuMsOf(fields) : 0
 }
 
@@ -34,19 +21,13 @@ export function processCpuMs(pid: number): number {
  * that exited): a load generator's share of the machine.
  */
 export function ownCpuMs(): number {
-  const fields = statFields(process.pid)!
+  const fields = procStat(process.pid)!
   return cpuMsOf(fields) + (Number(fields[13]) + Number(fields[14])) * TICK_MS
 }
 
 /** User + system CPU so far (ms) of every process that matches (its pid and stat fields). */
 export function cpuMsWhere(matches: (pid: number, fields: string[]) => boolean): number {
-  let total = 0
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    const fields = statFields(Number(entry))
-    if (fields && matches(Number(entry), fields)) total += cpuMsOf(fields)
-  }
-  return total
+  return procStats().reduce((total, [pid, fields]) => total + (matches(pid, fields) ? cpuMsOf(fields) : 0), 0)
 }
 
 /**

@@ -9,7 +9,7 @@ import * as client from 'openid-client'
 import { systemClock } from '../src/util/clock.ts'
 import { LoginHarness } from '../test/login/harness.ts'
 import { startTestServer } from '../test/helpers/server.ts'
-import { createTestSchema, schemaDatabase } from '../test/helpers/db.ts'
+import { createTestSchema, fillTokenTable, schemaDatabase } from '../test/helpers/db.ts'
 import { connectDatabase } from '../src/db/connect.ts'
 
 const log: string[] = []
@@ -30,9 +30,7 @@ const server = await startTestServer({
 })
 try {
   // Rows and statistics of a busy server: PostgreSQL chooses its plans by them.
-  await sql`insert into oidc_payload (model, id, payload, grant_id, expires_at)
-    select m, m || i, '{}', case when m = 'Grant' then null else 'g' || i end, now() + interval '1 hour'
-    from generate_series(1, 20000) i, unnest(array['Grant', 'RefreshToken', 'AccessToken', 'Session', 'Interaction']) m`.execute(server.database.ownerDb!)
+  await fillTokenTable(server.database.ownerDb!, ['Grant', 'RefreshToken', 'AccessToken', 'Session', 'Interaction'])
   await sql`analyze`.execute(server.database.ownerDb!)
   const h = new LoginHarness(server, systemClock)
   const rp = await h.relyingParty({ redirectUri: 'https://count.example.kr/cb', scope: 'openid profile phone offline_access', grantTypes: ['authorization_code', 'refresh_token'] })

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
+import { sql } from 'kysely'
 import { connectDatabase } from '../../src/db/connect.ts'
 import { migrateToLatest } from '../../src/db/migrator.ts'
 import { migrations } from '../../migrations/index.ts'
@@ -113,4 +114,17 @@ export async function createTestSchema(): Promise<{ url: string; ownerUrl: strin
       await client.end()
     },
   }
+}
+
+/**
+ * Fills the token table (as its owner) with `perModel` live rows of each model (ids `filled-<n>`;
+ * the tokens each of a grant) and analyzes it: PostgreSQL chooses its plans by the rows and
+ * statistics of a busy server, not by those of an empty test table. Returns what deletes them.
+ */
+export async function fillTokenTable(ownerDb: Database, models: readonly string[], perModel = 20_000): Promise<() => Promise<void>> {
+  await sql`insert into oidc_payload (model, id, payload, grant_id, expires_at)
+    select m, 'filled-' || i, '{}', case when m = 'Grant' then null else 'filled-' || i end, now() + interval '1 hour'
+    from generate_series(1, ${perModel}::int) i, unnest(${[...models]}::text[]) m`.execute(ownerDb)
+  await sql`analyze oidc_payload`.execute(ownerDb)
+  return async () => { await sql`delete from oidc_payload where id like 'filled-%'`.execute(ownerDb) }
 }

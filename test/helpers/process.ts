@@ -6,6 +6,28 @@ import { fileURLToPath } from 'node:url'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
+/**
+ * The fields of /proc/PID/stat after the command name (which may hold spaces): state is the
+ * first, pgrp the 3rd, utime the 12th, stime the 13th, cutime and cstime (children waited for)
+ * the 14th and 15th. Undefined once the process is gone.
+ */
+export function procStat(pid: number): string[] | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  } catch {
+    return undefined
+  }
+}
+
+/** The pids of every process in /proc, with their stat fields (procStat), those gone meanwhile left out. */
+export function procStats(): [pid: number, fields: string[]][] {
+  return fs.readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).flatMap((entry) => {
+    const fields = procStat(Number(entry))
+    return fields ? [[Number(entry), fields] as [number, string[]]] : []
+  })
+}
+
 export interface ServerProcess {
   url: string
   child: ChildProcess

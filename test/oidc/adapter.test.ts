@@ -10,7 +10,7 @@ import { RequestRows, writeAlong } from '../../src/db/request-rows.ts'
 import type { AdapterPayload } from 'oidc-provider'
 import { ManualClock } from '../../src/util/clock.ts'
 import { TtlCache } from '../../src/util/ttl-cache.ts'
-import { BACKENDS, createTestDatabase, migrateTestDatabase, type TestDatabase } from '../helpers/db.ts'
+import { BACKENDS, createTestDatabase, fillTokenTable, migrateTestDatabase, type TestDatabase } from '../helpers/db.ts'
 
 const GRANTABLE = ['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PreAuthorizedCode']
 const id = () => randomBytes(16).toString('base64url')
@@ -104,13 +104,10 @@ for (const backend of BACKENDS) {
     it('a token looked up as one kind gets a generic plan after five lookups on a connection, not a plan at every lookup (PostgreSQL)', { skip: backend !== 'postgres' && 'PGlite prepares no named statements' }, async () => {
       // One connection, so that its prepared statements can be read back on it.
       const single = connectDatabase({ kind: 'postgres', url: database.url!, poolSize: 1 })
+      // As many tokens and grants as a busy server holds, and their statistics (with a few rows, a
+      // list parameter is planned generically too).
+      const emptied = await fillTokenTable(database.ownerDb!, ['Grant', 'RefreshToken', 'AccessToken'])
       try {
-        // As many tokens and grants as a busy server holds, and their statistics: PostgreSQL
-        // chooses plans by them (with a few rows, a list parameter is planned generically too).
-        await sql`insert into oidc_payload (model, id, payload, grant_id, expires_at)
-          select m, m || i, '{}', case when m = 'Grant' then null else 'g' || i end, now() + interval '1 hour'
-          from generate_series(1, 20000) i, unnest(array['Grant', 'RefreshToken', 'AccessToken']) m`.execute(database.ownerDb!)
-        await sql`analyze oidc_payload`.execute(database.ownerDb!)
         const key = id()
         await adapter('RefreshToken').upsert(key, { jti: key } as never, 60)
         const refreshes = new PostgresAdapter('RefreshToken', { db: single, box, clock, tokens: tokenLookup(single, clock) })
@@ -122,7 +119,7 @@ for (const backend of BACKENDS) {
         assert.deepEqual([Number(lookups[0]!.custom_plans), Number(lookups[0]!.generic_plans)], [5, 3], 'planned for the first five, then a generic plan')
       } finally {
         await single.destroy()
-        await sql`delete from oidc_payload where id ~ '^(Grant|RefreshToken|AccessToken)[0-9]+$'`.execute(database.ownerDb!)
+        await emptied()
       }
     })
 

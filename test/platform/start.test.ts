@@ -4,16 +4,13 @@ import path from 'node:path'
 import { after, describe, it } from 'node:test'
 import * as client from 'openid-client'
 import { BACKENDS, createTestSchema } from '../helpers/db.ts'
-import { runCli, startServerProcess } from '../helpers/process.ts'
+import { procStats, runCli, startServerProcess } from '../helpers/process.ts'
 import { freePort, tempDir } from '../helpers/server.ts'
 
 /** The environment of the Node process that serves (src/main.ts) among those in a process group (npm and its shell may stand between). */
 function servingEnvironment(group: number): Record<string, string> {
-  for (const pid of fs.readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+  for (const [pid] of procStats().filter(([, fields]) => Number(fields[2]) === group)) {
     try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-      // After the command's name in parentheses: state, parent, process group.
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) !== group) continue
       const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
       if (path.basename(argv[0]!) !== 'node' || !argv.some((arg) => arg.endsWith('src/main.ts'))) continue
       return Object.fromEntries(fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean).map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]))
