@@ -6,7 +6,7 @@ import stylistic from '@stylistic/eslint-plugin'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'public/', 'test-artifacts/', 'data/', '.conformance/'] },
+  { ignores: ['node_modules/', 'dist/', 'public/', 'test-artifacts/', 'data/', '.conformance/'] },
   {
     files: ['**/*.ts'],
     extends: [tseslint.configs.base],

@@ -1,4 +1,5 @@
 import { createSecretKey, type KeyObject } from 'node:crypto'
+import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
@@ -67,7 +68,20 @@ import { RequestRows } from './db/request-rows.ts'
 import { SubscriberStore } from './subscribers/subscriber-store.ts'
 import { Registrations } from './registrations/registrations.ts'
 
-export const ROOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+/**
+ * The checkout (views/, public/, src/browser/, package.json): the nearest directory above this
+ * module with a package.json, the same whether it runs as src/context.ts or as the built
+ * dist/src/context.js (bin/build.ts).
+ */
+export const ROOT_DIR = (() => {
+  let dir = path.dirname(fileURLToPath(import.meta.url))
+  while (!fs.existsSync(path.join(dir, 'package.json'))) {
+    const parent = path.dirname(dir)
+    if (parent === dir) throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`)
+    dir = parent
+  }
+  return dir
+})()
 
 /** The services a test may replace with its own: each is then used by every service built after it. */
 type ReplaceableServices = Pick<AppContext, 'audit' | 'logoutNotices' | 'loginSessions' | 'portalSessions' | 'certificateLogins' | 'authority' | 'crl' | 'ocsp'

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test'
 import { buildConfig, ConfigError } from '../../src/config/config.ts'
 import { readEnv } from '../../src/config/env.ts'
 import { loadSecrets, parseMasterKey } from '../../src/config/secrets.ts'
-import { childEnv, ROOT } from '../helpers/process.ts'
+import { childEnv, ROOT, SERVER_MAIN } from '../helpers/process.ts'
 import { tempDir } from '../helpers/server.ts'
 
 const KEY = 'q2Xf0n6yqG3dYc2mCq0m6l9cXH9jQm1dDqRkYkQ1f2s'
@@ -173,7 +173,7 @@ describe('master key', () => {
 
 describe('bad configuration at start-up', () => {
   const start = (env: Record<string, string>) =>
-    spawnSync(process.execPath, [path.join(ROOT, 'src/main.ts')], { cwd: ROOT, env: childEnv({ DATA_DIR: tempDir(), ...env }), encoding: 'utf8', timeout: 30_000 })
+    spawnSync(process.execPath, [SERVER_MAIN], { cwd: ROOT, env: childEnv({ DATA_DIR: tempDir(), ...env }), encoding: 'utf8', timeout: 30_000 })
 
   it('exits non-zero with a one-line reason', () => {
     const result = start({ PORT: 'abc' })

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { build } from '../../bin/build.ts'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
@@ -47,8 +48,12 @@ export function childEnv(env: Record<string, string | undefined>): NodeJS.Proces
 
 const START_SCRIPT = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(' ')
 
+/** The script `npm start` runs: the built dist/src/main.js (bin/build.ts), brought up to date once per test process. */
+export const SERVER_MAIN = path.join(ROOT, START_SCRIPT.at(-1)!)
+await build()
+
 /** The server's command line as `npm start` has it (package.json: its Node flags), without npm in between. */
-export const START_ARGS = [...START_SCRIPT.filter((a) => a.startsWith('--')), path.join(ROOT, 'src/main.ts')]
+export const START_ARGS = [...START_SCRIPT.filter((a) => a.startsWith('--')), SERVER_MAIN]
 
 /** The defaults `npm start` gives the environment (its `NAME=${NAME:-value}` words), for a server started without npm. */
 export const START_ENV: Record<string, string> = Object.fromEntries(START_SCRIPT.flatMap((word) => {
@@ -70,7 +75,7 @@ export async function startServerProcess(env: Record<string, string | undefined>
   gid?: number
 } = {}): Promise<ServerProcess & { startedInMs: number }> {
   const started = Date.now()
-  const child = spawn(options.command ?? process.execPath, options.args ?? [path.join(ROOT, 'src/main.ts')], {
+  const child = spawn(options.command ?? process.execPath, options.args ?? [SERVER_MAIN], {
     // Its own process group, so stop() reaches the server even when npm stands in between.
     cwd: options.cwd ?? ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'], detached: true,
     ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.gid ?? options.uid }),

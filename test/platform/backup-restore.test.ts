@@ -8,7 +8,7 @@ import path from 'node:path'
 import { after, describe, it } from 'node:test'
 import pg from 'pg'
 import { createTestSchema, NEEDS_POSTGRES } from '../helpers/db.ts'
-import { childEnv, newMasterKey, ROOT, runCli, startServerProcess } from '../helpers/process.ts'
+import { childEnv, newMasterKey, ROOT, runCli, SERVER_MAIN, startServerProcess } from '../helpers/process.ts'
 import { freePort, tempDir } from '../helpers/server.ts'
 
 const NEEDS_PG_DUMP = fs.existsSync('/usr/bin/pg_dump') ? false : 'install PostgreSQL\'s client tools (pg_dump, pg_restore)'
@@ -58,7 +58,7 @@ describe('backup and restore (docs/operations.md)', { skip: NEEDS_POSTGRES || NE
     execFileSync('pg_restore', [`--dbname=${owner.href}`, '--no-owner', '--exit-on-error', dump])
 
     // Another master key: start-up stops with one line before anything is served.
-    const wrong = spawnSync(process.execPath, [path.join(ROOT, 'src/main.ts')], {
+    const wrong = spawnSync(process.execPath, [SERVER_MAIN], {
       cwd: ROOT, encoding: 'utf8', timeout: 60_000, env: childEnv({ ...env, POSTCERT_MASTER_KEY: newMasterKey() }),
     })
     assert.notEqual(wrong.status, 0)

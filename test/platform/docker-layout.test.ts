@@ -1,5 +1,5 @@
 // What `docker compose up` does, without a Docker engine (there is none on CI): the image's file
-// layout is built from the Dockerfile's final stage (root-owned, as COPY leaves it), the
+// layout is built from the Dockerfile's final stage (root-owned, as COPY leaves it; dist/ as bin/build.ts makes it), the
 // environment from the Dockerfile's ENV and the compose file's service (interpolated as compose
 // does; checked against `docker-compose config` when that CLI is installed), and the server is
 // started as an unprivileged user with the image's CMD. A module guard fails the server if it loads
@@ -11,6 +11,7 @@ import path from 'node:path'
 import { after, describe, it } from 'node:test'
 import { parse as parseYaml } from 'yaml'
 import { createTestSchema, NEEDS_POSTGRES } from '../helpers/db.ts'
+import { DIST } from '../../bin/build.ts'
 import { newMasterKey, ROOT, startServerProcess } from '../helpers/process.ts'
 import { freePort, tempDir } from '../helpers/server.ts'
 import { SHIPPED_CONFIG } from '../helpers/tls-proxy.ts'
@@ -79,6 +80,8 @@ function buildLayout(stage: Stage, rootfs: string): { workdir: string; user: str
     if (flags.from) {
       assert.equal(paths.length, 1)
       if (paths[0]!.endsWith('/node_modules')) fs.symlinkSync(path.join(ROOT, 'node_modules'), target)
+      // The first stage's `node bin/build.ts`, which the helpers ran in the checkout too.
+      else if (paths[0]!.endsWith('/dist')) fs.cpSync(DIST, target, { recursive: true })
       else fs.mkdirSync(target, { recursive: true })
     } else {
       for (const source of paths) {
@@ -155,6 +158,8 @@ describe('the Docker image and compose files', () => {
     const install = stages.flatMap((s) => all(s, 'RUN')).find((r) => r.includes('npm ci'))
     assert.match(install ?? '', /npm ci --omit=dev\b.*&& npm cache clean --force/)
     assert.deepEqual(all(final, 'RUN'), [], 'nothing is installed in the final stage (no npm, no cache)')
+    assert.ok(stages.slice(0, -1).some((s) => all(s, 'RUN').includes('node bin/build.ts')), 'the server\'s JavaScript is built in an earlier stage')
+    assert.equal(JSON.parse(all(final, 'CMD').at(-1)!).at(-1), 'dist/src/main.js', 'the image runs the built server, as npm start')
     const user = all(final, 'USER').at(-1)
     assert.ok(user && user !== 'root' && user !== '0', `USER ${user}`)
     const env = imageEnv(final)
@@ -275,7 +280,7 @@ describe('the Docker image and compose files', () => {
 
     // A secret file that is missing stops start-up with one line naming it.
     fs.rmSync(path.join(runSecrets, 'sms_gateway_token'))
-    const failed = spawnSync(process.execPath, ['src/main.ts'], {
+    const failed = spawnSync(process.execPath, layout.cmd.slice(1), {
       cwd: path.join(rootfs, layout.workdir), uid: IMAGE_UID, gid: IMAGE_UID, encoding: 'utf8', timeout: 30_000,
       env: { PATH: process.env.PATH, ...Object.fromEntries(Object.entries(nodeEnv).map(([k, v]) => [k, v.startsWith('/run/') ? path.join(rootfs, v) : v])) },
     })

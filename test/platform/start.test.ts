@@ -7,12 +7,12 @@ import { BACKENDS, createTestSchema } from '../helpers/db.ts'
 import { procStats, runCli, startServerProcess } from '../helpers/process.ts'
 import { freePort, tempDir } from '../helpers/server.ts'
 
-/** The environment of the Node process that serves (src/main.ts) among those in a process group (npm and its shell may stand between). */
+/** The environment of the Node process that serves (dist/src/main.js) among those in a process group (npm and its shell may stand between). */
 function servingEnvironment(group: number): Record<string, string> {
   for (const [pid] of procStats().filter(([, fields]) => Number(fields[2]) === group)) {
     try {
       const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
-      if (path.basename(argv[0]!) !== 'node' || !argv.some((arg) => arg.endsWith('src/main.ts'))) continue
+      if (path.basename(argv[0]!) !== 'node' || !argv.some((arg) => arg.endsWith(path.join('dist', 'src', 'main.js')))) continue
       return Object.fromEntries(fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean).map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]))
     } catch {
       // a process that ended meanwhile
