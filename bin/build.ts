@@ -1,7 +1,7 @@
 // `npm run build` (and npm start's prestart): the server's JavaScript, in dist/.
 //
 // Node 24 runs the TypeScript sources as they are, but a process that does loads Node's type
-// stripper (a WebAssembly build of swc) and keeps it: about 15 MB more resident memory per server
+// stripper (a WebAssembly build of swc) and keeps it: 10-17 MB more resident memory per server
 // process, measured (docs/sizing.md, Memory). So the server runs from dist/, where each file of
 // src/ (but src/browser/, which esbuild bundles for the pages) and migrations/ is what Node would
 // have run: the same stripper's output, types replaced by spaces, so every line and column in a
@@ -10,8 +10,9 @@
 // running the sources.
 //
 // Incremental: a file whose output is newer than its source (and than this script) is left alone,
-// and an output whose source is gone is removed. Outputs are written to a temporary name and renamed, so concurrent
-// builds (test files run in parallel each make sure of it) never leave a half-written file.
+// and an output whose source is gone is removed. Outputs are written to a temporary name and
+// renamed, so concurrent builds (test files run in parallel each make sure of it) never leave a
+// half-written file.
 import fs from 'node:fs'
 import path from 'node:path'
 import { stripTypeScriptTypes } from 'node:module'
