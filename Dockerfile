@@ -42,6 +42,6 @@ EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:3000/readyz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # As npm start: the young generation's semi-spaces capped at 16 MB, and the old generation grown
-# by half of what is live: about 225 MB per process after 10,000 logins instead of about 360 MB,
-# for 5-10 % more CPU (docs/sizing.md, Memory).
+# by half of what is live, run from dist/: about 200 MB per process after 10,000 logins instead
+# of about 360 MB, for 5-10 % more CPU (docs/sizing.md, Memory).
 CMD ["node", "--max-semi-space-size=16", "--heap-growing-percent=50", "dist/src/main.js"]
