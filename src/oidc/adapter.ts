@@ -7,7 +7,7 @@ import type { Clock } from '../util/clock.ts'
 import { BoundedMap } from '../util/bounded-map.ts'
 import type { TtlCache } from '../util/ttl-cache.ts'
 import type { ChangeNotices } from '../db/change-notices.ts'
-import { GroupedUpserts } from './grouped-upserts.ts'
+import { GroupedUpserts, type GroupedStatement, type GroupedWrite } from './grouped-upserts.ts'
 import type { HotTokens } from './hot-tokens.ts'
 import { LOOKED_UP_TOGETHER, TokenLookup } from './token-lookup.ts'
 import { shiftParameters, withWritesAlong, type AlongWrite, type HeldConsumption, type RequestRows } from '../db/request-rows.ts'
@@ -51,6 +51,8 @@ export interface AdapterDeps {
   hotTokens?: HotTokens
   /** Token writes of concurrent requests, grouped into one statement (grouped-upserts.ts). */
   upserts?: GroupedUpserts
+  /** The same for the tokens of concurrent code exchanges and rotations, each with its consumption (grouped-upserts.ts). */
+  exchanges?: GroupedUpserts
 }
 
 /** A stored row as find() reads it. */
@@ -200,12 +202,12 @@ export class PostgresAdapter implements Adapter {
     // before any other, or when the request ends (settleRequest), before the answer is sent.
     if (consumed && along.length === 0 && HELD_FIRST[consumed.model] === this.#model
       && this.#deps.requests?.hold({ ...consumed, rows: [...(consumed.rows ?? []).filter((r) => r[0] !== this.#model || r[1] !== key), values] })) return
-    // A token carrying nothing else goes with the tokens other requests write at the same time.
-    const grouped = !consumed && along.length === 0 && GROUPED_MODELS.has(this.#model) ? this.#deps.upserts : undefined
+    // A token carrying nothing else goes with the tokens other requests write at the same time, and
+    // so do the tokens of an exchange or a rotation, each write with its own consumption.
+    const grouped = along.length > 0 ? undefined : consumed ? this.#deps.exchanges : GROUPED_MODELS.has(this.#model) ? this.#deps.upserts : undefined
     let rows: { certificate_serial: string | null }[]
     if (grouped) {
-      const row = await grouped.upsert(this.#model, key, values)
-      rows = row ? [row] : []
+      rows = await grouped.write(consumed ? consumptionWrite(consumed, values) : { rows: [values] })
     } else {
       const statement = consumed ? withWritesAlong(...onConsumption(consumed, values), along) : withWritesAlong(SQL.upsert, values, along)
       rows = (await db.executeQuery<{ certificate_serial: string | null }>(CompiledQuery.raw(statement.sql, statement.parameters))).rows
@@ -462,6 +464,16 @@ function builtPerRowCount(build: (n: number) => string): (n: number) => string {
   const built: string[] = []
   return (n) => built[n] ??= build(n)
 }
+/** A statement for writes of these row counts, built the first time it is asked for and kept. */
+function builtPerShape(build: (counts: readonly number[]) => string): (counts: readonly number[]) => string {
+  const built = new Map<string, string>()
+  return (counts) => {
+    const shape = counts.join(',')
+    let sql = built.get(shape)
+    if (sql === undefined) built.set(shape, sql = build(counts))
+    return sql
+  }
+}
 /** `row` (an upsert row's text, $1..$11) n times, each renumbered to its place, joined by `separator`. */
 const eachRow = (row: string, n: number, separator: string) => Array.from({ length: n }, (_, i) => shiftParameters(row, i * UPSERT_WIDTH)).join(separator)
 /** The upsert of n rows (GroupedUpserts), their parameters one row after another. */
@@ -469,20 +481,48 @@ const upsertRows = builtPerRowCount((n) => `insert into oidc_payload ${COLUMNS} 
     ${eachRow(UPSERT_ROW, n, ',\n    ')}
     ${ON_CONFLICT_SET}
     returning model, id, certificate_serial`)
+/** GroupedUpserts' statement for writes of token rows alone. */
+const upsertStatement: GroupedStatement = (writes) => {
+  const rows = writes.flatMap((write) => write.rows)
+  return { sql: upsertRows(rows.length), parameters: rows.flat() }
+}
 /**
- * The upsert of n token rows (their parameters one row after another, as upsertRows) written only
- * if the code or token they come from is consumed now: the three parameters after the rows are
- * the consumption's time, model and key. No row is written if another request consumed it first.
+ * The upsert of the token rows of several exchanges or rotations, each write's rows made only if
+ * its code or token is consumed now, by this statement: a write whose code or token another
+ * request consumed first gets no row. `counts` is the number of rows of each write; the
+ * parameters are each write's consumption (its time, model and key), then every row's, in order.
  */
-const upsertRowsOnConsumption = builtPerRowCount((n) => `with consumed as (update oidc_payload set consumed_at = $${n * UPSERT_WIDTH + 1}
-      where model = $${n * UPSERT_WIDTH + 2} and id = $${n * UPSERT_WIDTH + 3} and consumed_at is null returning id)
+const upsertRowsOnConsumptions = builtPerShape((counts) => {
+  const consumptions = counts.map((_, i) => `($${3 * i + 1}::timestamptz, $${3 * i + 2}::text, $${3 * i + 3}::text)`)
+  let offset = 3 * counts.length
+  const selects = counts.flatMap((n, i) => Array.from({ length: n }, () => {
+    const row = shiftParameters(`select $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::timestamptz, ${CERTIFICATE_OF_LOGIN}`, offset)
+    offset += UPSERT_WIDTH
+    return `${row} from consumed where consumed.model = $${3 * i + 2} and consumed.id = $${3 * i + 3}`
+  }))
+  return `with c (at, model, id) as (values ${consumptions.join(', ')}),
+    consumed as (update oidc_payload p set consumed_at = c.at from c where p.model = c.model and p.id = c.id and p.consumed_at is null returning p.model, p.id)
     insert into oidc_payload ${COLUMNS}
-    ${eachRow(`select $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::timestamptz, ${CERTIFICATE_OF_LOGIN} from consumed`, n, '\n    union all ')}
-    ${ON_CONFLICT}`)
+    ${selects.join('\n    union all ')}
+    ${ON_CONFLICT_SET}
+    returning model, id, certificate_serial`
+})
+/** GroupedUpserts' statement for writes that each come with a consumption; the writes with more rows first, so that few shapes recur. */
+const exchangeStatement: GroupedStatement = (writes) => {
+  const ordered = [...writes].sort((a, b) => b.rows.length - a.rows.length)
+  return {
+    sql: upsertRowsOnConsumptions(ordered.map((write) => write.rows.length)),
+    parameters: [...ordered.flatMap((write) => [write.consumption!.at, write.consumption!.model, write.consumption!.key]), ...ordered.flatMap((write) => write.rows.flat())],
+  }
+}
+/** A held consumption with the rows held with it, and `values` (a row more) if given, as one write. */
+function consumptionWrite(consumed: HeldConsumption, values?: readonly unknown[]): GroupedWrite {
+  return { rows: values ? [...(consumed.rows ?? []), values] : consumed.rows ?? [], consumption: { at: consumed.at, model: consumed.model, key: consumed.key } }
+}
 /** The statement and parameters that make a held consumption with the rows held with it, and `values` (a row more) if given. */
 function onConsumption(consumed: HeldConsumption, values?: readonly unknown[]): [string, unknown[]] {
-  const rows = values ? [...(consumed.rows ?? []), values] : consumed.rows ?? []
-  return [upsertRowsOnConsumption(rows.length), [...rows.flat(), consumed.at, consumed.model, consumed.key]]
+  const { sql, parameters } = exchangeStatement([consumptionWrite(consumed, values)])
+  return [sql, parameters]
 }
 const SQL = {
   find: `select p.payload, p.consumed_at, ${USABLE} from ${GOVERNED} where p.model = $1 and p.id = $2 and ${LIVE}`,
@@ -678,4 +718,7 @@ export async function sweepExpired(db: Database, clock: Clock, batchSize = 1000,
 export const tokenLookup = (db: Database, clock: Clock) => new TokenLookup(db, clock, { oneAsOne: SQL.findOneAsModel, one: SQL.findAsModels, many: SQL.findManyAsModels })
 
 /** Token writes of concurrent requests in one statement each, for a provider's adapters. */
-export const groupedUpserts = (db: Database) => new GroupedUpserts(db, upsertRows)
+export const groupedUpserts = (db: Database) => new GroupedUpserts(db, upsertStatement)
+
+/** The tokens of concurrent exchanges and rotations in one statement each, with their consumptions, for a provider's adapters. */
+export const groupedExchanges = (db: Database) => new GroupedUpserts(db, exchangeStatement)

@@ -13,11 +13,28 @@ export interface WrittenRow {
   certificate_serial: string | null
 }
 
-interface Pending {
+/** A code or refresh token consumed by the statement that writes the rows given with it. */
+export interface GroupedConsumption {
+  at: Date
   model: string
+  /** Its storage key. */
   key: string
-  values: readonly unknown[]
-  resolve: (row: WrittenRow | undefined) => void
+}
+
+/** One caller's write: its rows (each an upsert's parameters, model and key first), and what they are written only with. */
+export interface GroupedWrite {
+  rows: readonly (readonly unknown[])[]
+  consumption?: GroupedConsumption
+}
+
+/** A statement for these writes, their parameters in order, returning WrittenRow for every row written. */
+export type GroupedStatement = (writes: readonly GroupedWrite[]) => { sql: string; parameters: unknown[] }
+
+interface Pending {
+  write: GroupedWrite
+  /** The rows' names (model:key), and the consumed token's: none may appear twice in a statement. */
+  names: string[]
+  resolve: (rows: WrittenRow[]) => void
   reject: (err: unknown) => void
 }
 
@@ -26,26 +43,37 @@ interface Pending {
  * write goes at once while fewer than MAX_IN_FLIGHT statements are in flight, and the writes that
  * come meanwhile go together in the next one, so under load one round trip and one commit carry
  * many tokens, and without load nothing waits. Each caller waits for the statement that carries
- * its row to commit before it answers: a token is as durable as when written alone. A row written
- * twice (the same model and key) goes in the next statement, not the same one. A statement that
- * fails is made again row by row, so a row's failure is its own caller's only.
- * `statement(n)`: the upsert of n rows, parameters one row after another, returning WrittenRow.
+ * its rows to commit before it answers: a token is as durable as when written alone. A row written
+ * twice (the same model and key), or a token consumed twice, goes in the next statement, not the
+ * same one. A statement that fails is made again write by write, so a write's failure is its own
+ * caller's only.
+ *
+ * A write may be a consumption's (a code exchanged, a refresh token rotated): its rows are written
+ * only if the statement is the one that consumes the code or token, so a caller that lost the race
+ * to another use gets no rows back (a reuse), whoever else's rows the statement carried.
  */
 export class GroupedUpserts {
   readonly #db: Database
-  readonly #statement: (rows: number) => string
+  readonly #statement: GroupedStatement
   #queue: Pending[] = []
   #inFlight = 0
 
-  constructor(db: Database, statement: (rows: number) => string) {
+  constructor(db: Database, statement: GroupedStatement) {
     this.#db = db
     this.#statement = statement
   }
 
   /** Writes one row (its upsert parameters); what the statement returned for it. */
-  upsert(model: string, key: string, values: readonly unknown[]): Promise<WrittenRow | undefined> {
+  async upsert(model: string, key: string, values: readonly unknown[]): Promise<WrittenRow | undefined> {
+    return (await this.write({ rows: [values] }))[0]
+  }
+
+  /** Makes one write; what the statement returned for its rows (none for a consumption lost to another use). */
+  write(write: GroupedWrite): Promise<WrittenRow[]> {
+    const names = write.rows.map((row) => `${String(row[0])}:${String(row[1])}`)
+    if (write.consumption) names.push(`consumed:${write.consumption.model}:${write.consumption.key}`)
     return new Promise((resolve, reject) => {
-      this.#queue.push({ model, key, values, resolve, reject })
+      this.#queue.push({ write, names, resolve, reject })
       this.#pump()
     })
   }
@@ -61,15 +89,16 @@ export class GroupedUpserts {
     }
   }
 
-  /** The next statement's rows: in order, each model and key once, at most MAX_ROWS. */
+  /** The next statement's writes: in order, each name once, at most MAX_ROWS rows (and always the first write). */
   #take(): Pending[] {
     const batch: Pending[] = []
     const rest: Pending[] = []
     const names = new Set<string>()
+    let rows = 0
     for (const pending of this.#queue) {
-      const name = `${pending.model}:${pending.key}`
-      if (batch.length < MAX_ROWS && !names.has(name)) {
-        names.add(name)
+      if ((batch.length === 0 || rows + pending.write.rows.length <= MAX_ROWS) && !pending.names.some((name) => names.has(name))) {
+        for (const name of pending.names) names.add(name)
+        rows += pending.write.rows.length
         batch.push(pending)
       } else {
         rest.push(pending)
@@ -88,10 +117,10 @@ export class GroupedUpserts {
         batch[0]!.reject(err)
         return
       }
-      // One row's failure fails the statement: each is made again alone, and fails alone.
+      // One write's failure fails the statement: each is made again alone, and fails alone.
       await Promise.all(batch.map(async (pending) => {
         try {
-          pending.resolve((await this.#write([pending]))[0])
+          pending.resolve(await this.#write([pending]))
         } catch (own) {
           pending.reject(own)
         }
@@ -99,11 +128,11 @@ export class GroupedUpserts {
       return
     }
     const byName = new Map(written.map((row) => [`${row.model}:${row.id}`, row]))
-    for (const pending of batch) pending.resolve(byName.get(`${pending.model}:${pending.key}`))
+    for (const pending of batch) pending.resolve(pending.names.flatMap((name) => byName.get(name) ?? []))
   }
 
-  async #write(rows: Pending[]): Promise<WrittenRow[]> {
-    const parameters = rows.flatMap((row) => row.values)
-    return (await this.#db.executeQuery<WrittenRow>(CompiledQuery.raw(this.#statement(rows.length), parameters))).rows
+  async #write(batch: Pending[]): Promise<WrittenRow[]> {
+    const { sql, parameters } = this.#statement(batch.map((pending) => pending.write))
+    return (await this.#db.executeQuery<WrittenRow>(CompiledQuery.raw(sql, parameters))).rows
   }
 }

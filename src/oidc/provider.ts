@@ -9,7 +9,7 @@ import { pickLocale, type Locale, type Views } from '../http/views.ts'
 import { renderErrorPage } from '../http/error-page.ts'
 import type { CertificateClaim, LoginRef } from '../sessions/login-sessions.ts'
 import { parseSignatureRequest, signaturesResource, SignatureRequestError, SIGNATURE_TYPE } from '../signing/request.ts'
-import { groupedUpserts, PostgresAdapter, settleRequest, tokenLookup, type AdapterDeps } from './adapter.ts'
+import { groupedExchanges, groupedUpserts, PostgresAdapter, settleRequest, tokenLookup, type AdapterDeps } from './adapter.ts'
 import { inRequest, RequestRows } from '../db/request-rows.ts'
 import type { ConstantAnswers } from '../http/constant-answers.ts'
 import { findRegisteredGrant } from '../registrations/registered-grant.ts'
@@ -164,7 +164,7 @@ function localeOf(ctx: KoaContextWithOIDC): Locale {
 export function createProvider(deps: ProviderDeps): Provider {
   const { views } = deps
   const requests = deps.requests ?? new RequestRows()
-  const adapterDeps = { ...deps, requests, tokens: tokenLookup(deps.db, deps.clock), upserts: groupedUpserts(deps.db) }
+  const adapterDeps = { ...deps, requests, tokens: tokenLookup(deps.db, deps.clock), upserts: groupedUpserts(deps.db), exchanges: groupedExchanges(deps.db) }
   const configuration: Configuration = {
     adapter: (name: string) => new PostgresAdapter(name, adapterDeps),
     jwks: { keys: deps.jwks as unknown as NonNullable<Configuration['jwks']>['keys'] },

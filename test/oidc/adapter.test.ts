@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto'
 import { connectDatabase } from '../../src/db/connect.ts'
 import { SealedBox } from '../../src/keys/sealed-box.ts'
 import { CompiledQuery, sql } from 'kysely'
-import { groupedUpserts, OIDC_MODELS, PostgresAdapter, settleRequest, storageKey, storageKeySql, sweepExpired, tokenLookup } from '../../src/oidc/adapter.ts'
+import { groupedExchanges, groupedUpserts, OIDC_MODELS, PostgresAdapter, settleRequest, storageKey, storageKeySql, sweepExpired, tokenLookup } from '../../src/oidc/adapter.ts'
 import { RequestRows, writeAlong } from '../../src/db/request-rows.ts'
 import type { AdapterPayload } from 'oidc-provider'
 import { ManualClock } from '../../src/util/clock.ts'
@@ -393,7 +393,7 @@ for (const backend of BACKENDS) {
             return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
           },
         })
-        const deps = { db, box, clock, requests, tokens: tokenLookup(db, clock) }
+        const deps = { db, box, clock, requests, tokens: tokenLookup(db, clock), exchanges: groupedExchanges(db) }
         return { requests, db, of: (model: string) => new PostgresAdapter(model, deps) }
       }
       /** A grant with a refresh token of it. */
@@ -499,6 +499,40 @@ for (const backend of BACKENDS) {
           await of('AccessToken').upsert(id(), { jti: id(), grantId: third.grantId, clientId: 'bank' } as never, 600)
         })
         assert.equal((await adapter('RefreshToken').find(twice))?.last, true)
+      })
+
+      it('rotations of concurrent requests go in fewer statements, each written with its own consumption; one token rotated twice among them, once', async () => {
+        const { of } = within()
+        const chains = await Promise.all(Array.from({ length: 12 }, chain))
+        const rotate = (c: { grantId: string; token: string }) => inRequest(async () => {
+          const [next, access] = [id(), id()]
+          await of('RefreshToken').consume(c.token)
+          await of('RefreshToken').upsert(next, { jti: next, grantId: c.grantId, clientId: 'bank' } as never, 3600)
+          await of('AccessToken').upsert(access, { jti: access, grantId: c.grantId, clientId: 'bank' } as never, 600)
+          return { next, access }
+        })
+        statements = []
+        const rotated = await Promise.all(chains.map(rotate))
+        assert.ok(statements.length < chains.length, `${statements.length} statements for ${chains.length} rotations`)
+        assert.ok(statements.every((word) => word === 'with'))
+        for (const [i, c] of chains.entries()) {
+          assert.ok((await adapter('RefreshToken').find(c.token))?.consumed, 'the old token consumed')
+          assert.equal((await adapter('RefreshToken').find(rotated[i]!.next))?.grantId, c.grantId, 'its own replacement, of its own grant')
+          assert.equal((await adapter('AccessToken').find(rotated[i]!.access))?.grantId, c.grantId)
+        }
+
+        // In a burst of rotations, one token rotated by two requests: never in one statement (both would
+        // get tokens); one of the two is a reuse, which ends that grant, and the others are untouched.
+        const burst = await Promise.all(Array.from({ length: 6 }, chain))
+        const results = await Promise.allSettled([...burst, burst[0]!].map(rotate))
+        assert.deepEqual(results.slice(1, 6).map((r) => r.status), Array(5).fill('fulfilled'))
+        const twice = [results[0]!, results[6]!]
+        assert.deepEqual(twice.map((r) => r.status).sort(), ['fulfilled', 'rejected'])
+        for (const r of twice) if (r.status === 'rejected') assert.equal((r.reason as { error?: string }).error, 'invalid_grant')
+        const winner = twice.find((r) => r.status === 'fulfilled') as PromiseFulfilledResult<{ next: string }>
+        assert.equal(await adapter('RefreshToken').find(winner.value.next), undefined, 'the reuse revoked what the grant gave')
+        assert.equal(await adapter('Grant').find(burst[0]!.grantId), undefined)
+        for (const [i, r] of results.slice(1, 6).entries()) assert.ok(await adapter('RefreshToken').find((r as PromiseFulfilledResult<{ next: string }>).value.next), `chain ${i + 1} rotated`)
       })
 
       it('of rotations of one refresh token at once, one writes its replacement; the others are a reuse that ends the grant', async () => {
