@@ -102,7 +102,7 @@ export async function fetchOverAgent(url: string, options: client.CustomFetchOpt
 }
 
 /** A browser's cookie jar, as small as a load generator can make it: name=value, sent on the paths it was set for. */
-class Browser {
+export class Browser {
   readonly #cookies = new Map<string, { value: string; path: string }>()
   readonly #issuer: string
   readonly #address = `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 255)}`
