@@ -12,14 +12,29 @@ import * as client from 'openid-client'
 import { createLoginProof } from '../src/holders/keyfile/login-proof.ts'
 import { createSignatureCms } from '../src/holders/keyfile/signature-cms.ts'
 import { createSignatureJws } from '../src/holders/keyfile/signature-jws.ts'
-import { schemaDatabase, type createTestSchema } from '../test/helpers/db.ts'
+import { createTestSchema, schemaDatabase } from '../test/helpers/db.ts'
 import { issueCertificate } from '../test/helpers/pki.ts'
-import { startTestServer } from '../test/helpers/server.ts'
+import { newMasterKey } from '../test/helpers/process.ts'
+import { freePort, startTestServer } from '../test/helpers/server.ts'
 
 export interface Holder {
   id: string
   chain: Uint8Array[]
   privateKey: webcrypto.CryptoKey
+}
+
+/**
+ * What a benchmark's PostCert process will run on: a schema of its own, a free port and the
+ * issuer there, a new master key, the relying party's redirect URI, and the application_name its
+ * PostgreSQL backends go by (bench/cpu.ts counts theirs only).
+ */
+export async function benchTarget() {
+  const schema = await createTestSchema()
+  const port = await freePort()
+  return {
+    schema, port, issuer: `http://127.0.0.1:${port}`, redirectUri: 'https://bench.example.kr/cb',
+    masterKey: Buffer.from(newMasterKey(), 'base64url'), applicationName: `postcert-bench-${schema.schema}`,
+  }
 }
 
 /** A relying party and its subscribers, written to the schema by a PostCert context in this process. */

@@ -8,11 +8,10 @@ import os from 'node:os'
 import { parseArgs } from 'node:util'
 import * as client from 'openid-client'
 import { CpuMeter, taggedUrl } from './cpu.ts'
-import { agent, Browser, fetchOverAgent, prepareLogins } from './flows.ts'
+import { agent, benchTarget, Browser, fetchOverAgent, prepareLogins } from './flows.ts'
 import { createLoginProof } from '../src/holders/keyfile/login-proof.ts'
-import { createTestSchema } from '../test/helpers/db.ts'
-import { newMasterKey, START_ARGS, startServerProcess } from '../test/helpers/process.ts'
-import { freePort, tempDir } from '../test/helpers/server.ts'
+import { START_ARGS, startServerProcess } from '../test/helpers/process.ts'
+import { tempDir } from '../test/helpers/server.ts'
 
 const { values: args } = parseArgs({ options: { flows: { type: 'string', default: '1000' }, connections: { type: 'string', default: '16' }, rounds: { type: 'string', default: '3' } } })
 const flows = Number(args.flows)
@@ -22,12 +21,7 @@ if (!process.env.DATABASE_URL) {
   process.exit(2)
 }
 
-const schema = await createTestSchema()
-const port = await freePort()
-const issuer = `http://127.0.0.1:${port}`
-const redirectUri = 'https://bench.example.kr/cb'
-const masterKey = Buffer.from(newMasterKey(), 'base64url')
-const applicationName = `postcert-bench-${schema.schema}`
+const { schema, port, issuer, redirectUri, masterKey, applicationName } = await benchTarget()
 const { rp, holders } = await prepareLogins(schema, { issuer, masterKey, redirectUri, subscribers: 64 })
 const server = await startServerProcess({
   ...schema.env, DATABASE_URL: taggedUrl(schema.env.DATABASE_URL!, applicationName), PORT: String(port), PUBLIC_URL: issuer, DATA_DIR: tempDir('postcert-bench-'),

@@ -24,13 +24,12 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { CpuMeter, ownCpuMs, taggedUrl } from './cpu.ts'
-import { agent, basic, LoginDriver, postForm, prepareLogins } from './flows.ts'
+import { agent, basic, benchTarget, LoginDriver, postForm, prepareLogins } from './flows.ts'
 import { loop } from './loop.ts'
 import { ocspRequestsFor } from './ocsp-requests.ts'
 import { runWrk, wrkInstalled, type LoadResult, type WrkRequest } from './wrk.ts'
-import { createTestSchema } from '../test/helpers/db.ts'
-import { newMasterKey, runCli, START_ARGS, START_ENV, startServerProcess } from '../test/helpers/process.ts'
-import { freePort, tempDir } from '../test/helpers/server.ts'
+import { runCli, START_ARGS, START_ENV, startServerProcess } from '../test/helpers/process.ts'
+import { tempDir } from '../test/helpers/server.ts'
 
 const WORKLOADS = ['discovery', 'client_credentials', 'client_credentials_jwt', 'introspection', 'refresh', 'logins', 'signatures', 'ocsp_live', 'ocsp_presigned', 'memory'] as const
 type Workload = (typeof WORKLOADS)[number]
@@ -71,12 +70,7 @@ const commit = (() => {
   }
 })()
 
-const schema = await createTestSchema()
-const port = await freePort()
-const issuer = `http://127.0.0.1:${port}`
-const redirectUri = 'https://bench.example.kr/cb'
-const masterKey = Buffer.from(newMasterKey(), 'base64url')
-const applicationName = `postcert-bench-${schema.schema}`
+const { schema, port, issuer, redirectUri, masterKey, applicationName } = await benchTarget()
 const dataDir = tempDir('postcert-bench-')
 const env: Record<string, string | undefined> = { ...schema.env, DATABASE_URL: taggedUrl(schema.env.DATABASE_URL!, applicationName), PORT: String(port), PUBLIC_URL: issuer, DATA_DIR: dataDir, POSTCERT_MASTER_KEY: masterKey.toString('base64url'), LOG_LEVEL: 'warn', WEB_CONCURRENCY: process.env.WEB_CONCURRENCY,
   NODE_OPTIONS: process.env.SERVER_NODE_OPTIONS, MALLOC_ARENA_MAX: process.env.SERVER_MALLOC_ARENA_MAX ?? START_ENV.MALLOC_ARENA_MAX, GLIBC_TUNABLES: process.env.SERVER_GLIBC_TUNABLES,
