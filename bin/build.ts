@@ -10,9 +10,13 @@
 // running the sources.
 //
 // Incremental: a file whose output is newer than its source (and than this script) is left alone,
-// and an output whose source is gone is removed. Outputs are written to a temporary name and
-// renamed, so concurrent builds (test files run in parallel each make sure of it) never leave a
-// half-written file.
+// and an output whose source is gone is removed. Outputs are written to a temporary name (with the
+// builder's pid) and renamed, so concurrent builds (test files run in parallel each make sure of
+// it) never leave a half-written file; a temporary whose builder is gone (killed mid-write) is
+// removed by the next build.
+//
+// `node bin/build.ts [ROOT]` builds the checkout at ROOT (this one by default). A dist/ it cannot
+// write (a checkout owned by another user) is one line on stderr and exit code 1.
 import fs from 'node:fs'
 import path from 'node:path'
 import { stripTypeScriptTypes } from 'node:module'
@@ -24,6 +28,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 export const DIST = path.join(ROOT, 'dist')
 const SOURCES = ['src', 'migrations']
 const SKIPPED = [path.join('src', 'browser')]
+/** How a file being written ends: `<output>.<pid of its builder>.tmp`. */
+const TEMPORARY = '.tmp'
 
 export interface BuildReport {
   /** Files written (their source changed or had no output yet). */
@@ -52,19 +58,32 @@ export async function build(root = ROOT): Promise<BuildReport> {
     }
     const text = source.endsWith('.ts') ? compile(source, fs.readFileSync(from, 'utf8')) : fs.readFileSync(from)
     fs.mkdirSync(path.dirname(output), { recursive: true })
-    const temporary = `${output}.${process.pid}.tmp`
+    const temporary = `${output}.${process.pid}${TEMPORARY}`
     fs.writeFileSync(temporary, text)
     fs.renameSync(temporary, output)
     report.written++
   }
   for (const entry of fs.globSync('**/*', { cwd: dist, withFileTypes: true })) {
     const file = path.join(entry.parentPath, entry.name)
-    if (entry.isFile() && !expected.has(file) && !file.endsWith('.tmp')) {
-      fs.rmSync(file)
+    if (entry.isFile() && !expected.has(file) && (!file.endsWith(TEMPORARY) || !writerAlive(file))) {
+      fs.rmSync(file, { force: true })
       report.removed++
     }
   }
   return report
+}
+
+/** Whether the build writing this temporary is still running (its pid is in the name). */
+function writerAlive(temporary: string): boolean {
+  const pid = Number(/\.(\d+)\.tmp$/.exec(temporary)?.[1])
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    // EPERM: alive, another user's.
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
 }
 
 /** The files the server is made of, relative to the checkout: TypeScript (not declarations) and the data beside it. */
@@ -111,7 +130,15 @@ function quietly<T>(run: () => T): T {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const root = path.resolve(process.argv[2] ?? ROOT)
   const started = performance.now()
-  const report = await build()
-  console.log(`dist/: ${report.written} written, ${report.unchanged} up to date, ${report.removed} removed (${Math.round(performance.now() - started)} ms)`)
+  try {
+    const report = await build(root)
+    console.log(`dist/: ${report.written} written, ${report.unchanged} up to date, ${report.removed} removed (${Math.round(performance.now() - started)} ms)`)
+  } catch (error) {
+    const { code, path: where } = error as NodeJS.ErrnoException
+    if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw error
+    console.error(`${path.join(root, 'dist')} cannot be written (${code}${where ? `: ${where}` : ''}): build it as the user who owns the checkout (npm run build); once it is up to date, npm start builds nothing and runs as any user`)
+    process.exitCode = 1
+  }
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { after, describe, it } from 'node:test'
@@ -81,6 +82,39 @@ describe('the server\'s JavaScript (bin/build.ts)', () => {
     assert.deepEqual(await build(root), { written: 1, unchanged: 2, removed: 1 })
     assert.equal(fs.readFileSync(path.join(root, 'dist/src/two.js'), 'utf8'), 'export const two         = 22\n')
     assert.ok(!fs.existsSync(path.join(root, 'dist/src/data.json')))
+  })
+
+  it('removes what a build killed mid-write left, not what a running one is writing', async () => {
+    const root = tempDir('postcert-build-')
+    fs.mkdirSync(path.join(root, 'src'))
+    fs.writeFileSync(path.join(root, 'src/one.ts'), 'export const one: number = 1\n')
+    await build(root)
+    const gone = spawnSync('true').pid!
+    const left = path.join(root, `dist/src/one.js.${gone}.tmp`)
+    const writing = path.join(root, `dist/src/one.js.${process.pid}.tmp`)
+    for (const file of [left, writing]) fs.writeFileSync(file, 'export const')
+    assert.deepEqual(await build(root), { written: 0, unchanged: 1, removed: 1 })
+    assert.ok(!fs.existsSync(left), 'its builder is gone')
+    assert.ok(fs.existsSync(writing), 'its builder is running')
+  })
+
+  it('says in one line that dist/ cannot be written, and builds nothing once it is up to date, as another user', { skip: process.getuid?.() !== 0 && 'needs root, to run the build as nobody' }, async () => {
+    const root = tempDir('postcert-build-')
+    fs.mkdirSync(path.join(root, 'src'))
+    fs.writeFileSync(path.join(root, 'src/one.ts'), 'export const one: number = 1\n')
+    await build(root)
+    // The checkout readable by everyone, writable by its owner only.
+    for (const entry of [root, ...fs.globSync('**/*', { cwd: root }).map((f) => path.join(root, f))]) fs.chmodSync(entry, fs.statSync(entry).isDirectory() ? 0o755 : 0o644)
+    const asNobody = () => spawnSync(process.execPath, [path.join(ROOT, 'bin/build.ts'), root], { uid: 65534, gid: 65534, encoding: 'utf8' })
+    const upToDate = asNobody()
+    assert.equal(upToDate.status, 0, upToDate.stderr)
+    assert.match(upToDate.stdout, /^dist\/: 0 written, 1 up to date, 0 removed/)
+    const later = new Date(Date.now() + 2000)
+    fs.utimesSync(path.join(root, 'src/one.ts'), later, later)
+    const stale = asNobody()
+    assert.equal(stale.status, 1)
+    assert.match(stale.stderr, /^\S+\/dist cannot be written \(EACCES: .*\): build it as the user who owns the checkout \(npm run build\)/)
+    assert.equal(stale.stderr.trim().split('\n').length, 1, 'one line, no stack trace')
   })
 
   it('is what the server runs: it starts and serves with Node\'s TypeScript support turned off', { skip: NEEDS_POSTGRES }, async () => {
