@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { after, describe, it } from 'node:test'
 import { init, parse } from 'es-module-lexer'
 import { build, compile, DIST } from '../../bin/build.ts'
@@ -98,14 +99,17 @@ describe('the server\'s JavaScript (bin/build.ts)', () => {
     assert.ok(fs.existsSync(writing), 'its builder is running')
   })
 
-  it('says in one line that dist/ cannot be written, and builds nothing once it is up to date, as another user', { skip: process.getuid?.() !== 0 && 'needs root, to run the build as nobody' }, async () => {
+  it('says in one line that dist/ cannot be written, and builds nothing once it is up to date, as another user', { skip: process.getuid?.() !== 0 && 'needs root, to run the build as nobody' }, async (t) => {
+    const script = path.join(ROOT, 'bin/build.ts')
+    const loads = spawnSync(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(pathToFileURL(script).href)})`], { uid: 65534, gid: 65534, encoding: 'utf8' })
+    if (loads.status !== 0) return t.skip(`nobody cannot run this checkout's Node or build script here: ${loads.error?.message ?? loads.stderr.split('\n')[0]}`)
     const root = tempDir('postcert-build-')
     fs.mkdirSync(path.join(root, 'src'))
     fs.writeFileSync(path.join(root, 'src/one.ts'), 'export const one: number = 1\n')
     await build(root)
     // The checkout readable by everyone, writable by its owner only.
     for (const entry of [root, ...fs.globSync('**/*', { cwd: root }).map((f) => path.join(root, f))]) fs.chmodSync(entry, fs.statSync(entry).isDirectory() ? 0o755 : 0o644)
-    const asNobody = () => spawnSync(process.execPath, [path.join(ROOT, 'bin/build.ts'), root], { uid: 65534, gid: 65534, encoding: 'utf8' })
+    const asNobody = () => spawnSync(process.execPath, [script, root], { uid: 65534, gid: 65534, encoding: 'utf8' })
     const upToDate = asNobody()
     assert.equal(upToDate.status, 0, upToDate.stderr)
     assert.match(upToDate.stdout, /^dist\/: 0 written, 1 up to date, 0 removed/)
