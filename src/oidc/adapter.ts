@@ -459,25 +459,20 @@ const ON_CONFLICT = `${ON_CONFLICT_SET}
 /** One row of an upsert: its parameters $1..$11 (model, key, payload, grant, uid, user code, sealed id, expiry, then the login's serial, session uid and auth time). */
 const UPSERT_ROW = `($1, $2, $3, $4, $5, $6, $7, $8, ${CERTIFICATE_OF_LOGIN})`
 const UPSERT_WIDTH = 11
-/** A statement for n rows, built the first time it is asked for and kept. */
-function builtPerRowCount(build: (n: number) => string): (n: number) => string {
-  const built: string[] = []
-  return (n) => built[n] ??= build(n)
-}
-/** A statement for writes of these row counts, built the first time it is asked for and kept. */
-function builtPerShape(build: (counts: readonly number[]) => string): (counts: readonly number[]) => string {
+/** A statement for a shape (a row count, the row counts of several writes), built the first time it is asked for and kept. */
+function builtPerShape<Shape extends number | readonly number[]>(build: (shape: Shape) => string): (shape: Shape) => string {
   const built = new Map<string, string>()
-  return (counts) => {
-    const shape = counts.join(',')
-    let sql = built.get(shape)
-    if (sql === undefined) built.set(shape, sql = build(counts))
+  return (shape) => {
+    const name = String(shape)
+    let sql = built.get(name)
+    if (sql === undefined) built.set(name, sql = build(shape))
     return sql
   }
 }
 /** `row` (an upsert row's text, $1..$11) n times, each renumbered to its place, joined by `separator`. */
 const eachRow = (row: string, n: number, separator: string) => Array.from({ length: n }, (_, i) => shiftParameters(row, i * UPSERT_WIDTH)).join(separator)
 /** The upsert of n rows (GroupedUpserts), their parameters one row after another. */
-const upsertRows = builtPerRowCount((n) => `insert into oidc_payload ${COLUMNS} values
+const upsertRows = builtPerShape((n: number) => `insert into oidc_payload ${COLUMNS} values
     ${eachRow(UPSERT_ROW, n, ',\n    ')}
     ${ON_CONFLICT_SET}
     returning model, id, certificate_serial`)
@@ -492,7 +487,7 @@ const upsertStatement: GroupedStatement = (writes) => {
  * request consumed first gets no row. `counts` is the number of rows of each write; the
  * parameters are each write's consumption (its time, model and key), then every row's, in order.
  */
-const upsertRowsOnConsumptions = builtPerShape((counts) => {
+const upsertRowsOnConsumptions = builtPerShape((counts: readonly number[]) => {
   const consumptions = counts.map((_, i) => `($${3 * i + 1}::timestamptz, $${3 * i + 2}::text, $${3 * i + 3}::text)`)
   let offset = 3 * counts.length
   const selects = counts.flatMap((n, i) => Array.from({ length: n }, () => {

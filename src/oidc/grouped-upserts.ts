@@ -63,11 +63,6 @@ export class GroupedUpserts {
     this.#statement = statement
   }
 
-  /** Writes one row (its upsert parameters); what the statement returned for it. */
-  async upsert(model: string, key: string, values: readonly unknown[]): Promise<WrittenRow | undefined> {
-    return (await this.write({ rows: [values] }))[0]
-  }
-
   /** Makes one write; what the statement returned for its rows (none for a consumption lost to another use). */
   write(write: GroupedWrite): Promise<WrittenRow[]> {
     const names = write.rows.map((row) => `${String(row[0])}:${String(row[1])}`)

@@ -145,7 +145,7 @@ for (const backend of BACKENDS) {
       const upserts = groupedUpserts(database.db)
       const row = (key: string, authTime: unknown) => ['AccessToken', storageKey('AccessToken', key), JSON.stringify({ kind: 'AccessToken' }), null, null, null, null, new Date(clock.now().getTime() + 60_000), null, 'sess-uid', authTime]
       const written = Array.from({ length: 10 }, id)
-      const results = await Promise.allSettled(written.map((key, i) => upserts.upsert('AccessToken', storageKey('AccessToken', key), row(key, i === 6 ? 'not a number' : i))))
+      const results = await Promise.allSettled(written.map((key, i) => upserts.write({ rows: [row(key, i === 6 ? 'not a number' : i)] })))
       assert.deepEqual(results.map((r) => r.status), written.map((_, i) => (i === 6 ? 'rejected' : 'fulfilled')))
       const stored = await database.db.selectFrom('oidc_payload').select('id').where('model', '=', 'AccessToken').where('id', 'in', written.map((k) => storageKey('AccessToken', k))).execute()
       assert.equal(stored.length, 9)
