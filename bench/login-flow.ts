@@ -10,10 +10,9 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import { cpuMsWhere, groupCpuMs } from './cpu.ts'
-import { LoginDriver, prepareLogins } from './flows.ts'
-import { createTestSchema } from '../test/helpers/db.ts'
+import { benchTarget, LoginDriver, prepareLogins } from './flows.ts'
 import { startServerProcess } from '../test/helpers/process.ts'
-import { freePort, tempDir } from '../test/helpers/server.ts'
+import { tempDir } from '../test/helpers/server.ts'
 
 const seconds = Number(process.argv[2] ?? 10)
 const levels = (process.argv[3] ?? '4,16,32').split(',').map(Number)
@@ -24,11 +23,7 @@ if (!process.env.DATABASE_URL) {
   process.exit(2)
 }
 
-const schema = await createTestSchema()
-const masterKey = Buffer.alloc(32, 9)
-const port = await freePort()
-const issuer = `http://127.0.0.1:${port}`
-const redirectUri = 'https://bench.example.kr/cb'
+const { schema, port, issuer, redirectUri, masterKey } = await benchTarget()
 const { rp, holders } = await prepareLogins(schema, { issuer, masterKey, redirectUri, subscribers: 64 })
 
 // SERVER_NODE_OPTIONS reaches the server only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it.
