@@ -1,0 +1,133 @@
+// Two PostCert builds measured at the same time: this checkout (B) and a base checkout (A), each
+// its own process and schema on the same PostgreSQL, the load generator's work alternated between
+// them operation by operation. Both see the same machine at every moment, so a change of a few
+// per cent shows as the ratio of their CPU per operation, where runs one after another (bench/run.ts
+// --compare) drown it in the machine's drift (up to a third within the hour on the development
+// machine). Run by hand:
+//   git worktree add /tmp/base <commit>; ln -s "$PWD/node_modules" /tmp/base/node_modules
+//   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench:ab -- --base /tmp/base [options]
+//     --workload W       logins (complete flows, 6 requests; the default) or refresh (rotating)
+//     --rounds N         measured rounds (5), each reported, after one unmeasured round of warm-up
+//     --seconds N        per round (10)
+//     --connections N    concurrent browsers or refresh chains, half on each build (16)
+// The base is built first (its own bin/build.ts). Both must have the same migrations: the base's
+// server would refuse a schema with a migration it does not know.
+import { execFileSync } from 'node:child_process'
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { CpuMeter, taggedUrl, type CpuReading } from './cpu.ts'
+import { agent, basic, benchTarget, LoginDriver, postForm, prepareLogins } from './flows.ts'
+import { loop } from './loop.ts'
+import { ROOT, START_ARGS, START_ENV, startServerProcess, type ServerProcess } from '../test/helpers/process.ts'
+import { tempDir } from '../test/helpers/server.ts'
+
+const { values: args } = parseArgs({
+  options: {
+    base: { type: 'string' }, workload: { type: 'string', default: 'logins' },
+    rounds: { type: 'string', default: '5' }, seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '16' },
+  },
+})
+const fail = (message: string): never => {
+  console.error(message)
+  process.exit(2)
+}
+if (!process.env.DATABASE_URL) fail('set DATABASE_URL (the benchmark measures PostCert on PostgreSQL)')
+if (!args.base) fail('--base CHECKOUT is required: the checkout to compare this one against (git worktree add /tmp/base <commit>)')
+if (!['logins', 'refresh'].includes(args.workload)) fail(`--workload must be logins or refresh, not ${args.workload}`)
+const base = path.resolve(args.base!)
+const [rounds, seconds, connections] = [args.rounds, args.seconds, args.connections].map(Number) as [number, number, number]
+if (![rounds, seconds, connections].every((n) => Number.isInteger(n) && n > 0)) fail('--rounds, --seconds and --connections must be positive integers')
+if (connections % 2) fail('--connections must be even: half of them on each build')
+
+/** The migrations of a checkout, by name and content. */
+const migrationsOf = (checkout: string) => {
+  const dir = path.join(checkout, 'migrations')
+  if (!fs.existsSync(dir)) fail(`${checkout} is not a PostCert checkout (no migrations/)`)
+  return fs.readdirSync(dir).sort().map((name) => `${name} ${crypto.createHash('sha256').update(fs.readFileSync(path.join(dir, name))).digest('hex')}`).join('\n')
+}
+if (migrationsOf(base) !== migrationsOf(ROOT)) fail(`${base} has other migrations than this checkout: compare them one after the other (npm run bench -- --compare)`)
+const describe = (checkout: string) => execFileSync('git', ['-C', checkout, 'log', '-1', '--format=%h %s']).toString().trim().slice(0, 90)
+console.log(`building the base (${describe(base)}) ...`)
+execFileSync(process.execPath, [path.join(base, 'bin/build.ts')], { cwd: base, stdio: 'inherit' })
+
+interface Side {
+  name: 'A' | 'B'
+  server: ServerProcess
+  meter: CpuMeter
+  /** One operation on this build by connection `worker` (its own refresh chain). */
+  operation: (worker: number, i: number) => Promise<void>
+  dropSchema: () => Promise<void>
+}
+
+/** A build's server on a schema of its own, with what the workload needs prepared (not timed). */
+async function start(name: 'A' | 'B', checkout: string): Promise<Side> {
+  const { schema, port, issuer, redirectUri, masterKey, applicationName } = await benchTarget()
+  const { rp, holders } = await prepareLogins(schema, { issuer, masterKey, redirectUri, subscribers: 64 })
+  const env = {
+    ...schema.env, DATABASE_URL: taggedUrl(schema.env.DATABASE_URL!, applicationName), PORT: String(port), PUBLIC_URL: issuer,
+    DATA_DIR: tempDir('postcert-ab-'), POSTCERT_MASTER_KEY: masterKey.toString('base64url'), LOG_LEVEL: 'warn', MALLOC_ARENA_MAX: START_ENV.MALLOC_ARENA_MAX,
+    // Each browser comes from an address of its own (flows.ts).
+    TRUST_PROXY: 'true',
+  }
+  const server = await startServerProcess(env, { args: [...START_ARGS.slice(0, -1), path.join(checkout, 'dist/src/main.js')], cwd: checkout })
+  const meter = new CpuMeter(server.child.pid!, process.env.DATABASE_URL!, applicationName)
+  await meter.open()
+  const driver = await LoginDriver.discover(issuer, redirectUri, rp)
+  let operation: Side['operation']
+  if (args.workload === 'logins') {
+    operation = async (worker, i) => { await driver.flow(holders[(worker + i * connections) % holders.length]!) }
+  } else {
+    // One rotating chain per connection, as bench/run.ts's refresh.
+    const chains = await Promise.all(Array.from({ length: connections }, async (_, i) => (await driver.flow(holders[i % holders.length]!, { offline: true })).refresh_token!))
+    operation = async (worker) => {
+      const answer = await postForm(`${issuer}/token`, `grant_type=refresh_token&refresh_token=${chains[worker]}`, basic(rp))
+      if (answer.status !== 200) throw new Error(`refresh: ${answer.status} ${answer.text}`)
+      chains[worker] = (JSON.parse(answer.text) as { refresh_token: string }).refresh_token!
+    }
+  }
+  return { name, server, meter, operation, dropSchema: () => schema.dropSchema() }
+}
+
+const sides = [await start('A', base), await start('B', ROOT)] as const
+const unit = args.workload === 'logins' ? 'flows' : 'tokens'
+const fixed = (n: number, digits = 3) => n.toFixed(digits)
+try {
+  console.log(`A: ${describe(base)}\nB: ${describe(ROOT)}${execFileSync('git', ['-C', ROOT, 'status', '--porcelain', '--untracked-files=no']).toString().trim() ? ' (with uncommitted changes)' : ''}`)
+  console.log(`${args.workload}: ${connections} connections, each alternating between A and B; ${rounds} rounds of ${seconds} s after one of warm-up; CPU ms per ${unit.slice(0, -1)}`)
+  console.log(`\n${'round'.padEnd(6)} ${`A ${unit}/s`.padStart(12)} ${`B ${unit}/s`.padStart(12)}   A server / PostgreSQL   B server / PostgreSQL   B/A server  B/A PostgreSQL  B/A both`)
+  const ratios: { server: number; postgres: number; both: number }[] = []
+  for (let round = 0; round <= rounds; round++) {
+    const ops = [0, 0]
+    let errors = 0
+    const before: CpuReading[] = await Promise.all(sides.map((s) => s.meter.read()))
+    const started = performance.now()
+    // Connection w's i-th operation goes to side (w + i) % 2: at every moment half the connections are on each.
+    await loop({ workers: connections, seconds, onDone: (ok) => { if (!ok) errors++ } }, async (worker, i) => {
+      const side = (worker + i) % 2
+      await sides[side]!.operation(worker, i)
+      ops[side] = ops[side]! + 1
+    })
+    const elapsed = (performance.now() - started) / 1000
+    const spent = await Promise.all(sides.map(async (s, i) => CpuMeter.spent(before[i]!, await s.meter.read())))
+    if (round === 0) continue // warm-up: both builds' hot paths compiled
+    const per = spent.map((cpu, i) => ({ server: cpu.server / ops[i]!, postgres: cpu.postgres / ops[i]! }))
+    const [a, b] = per as [{ server: number; postgres: number }, { server: number; postgres: number }]
+    const ratio = { server: b.server / a.server, postgres: b.postgres / a.postgres, both: (b.server + b.postgres) / (a.server + a.postgres) }
+    ratios.push(ratio)
+    console.log(`${String(round).padEnd(6)} ${fixed(ops[0]! / elapsed, 0).padStart(12)} ${fixed(ops[1]! / elapsed, 0).padStart(12)}   ${`${fixed(a.server)} / ${fixed(a.postgres)}`.padEnd(22)}  ${`${fixed(b.server)} / ${fixed(b.postgres)}`.padEnd(22)}  ${fixed(ratio.server).padStart(10)}  ${fixed(ratio.postgres).padStart(14)}  ${fixed(ratio.both).padStart(8)}${errors ? `   ${errors} errors` : ''}`)
+  }
+  const range = (key: 'server' | 'postgres' | 'both') => {
+    const values = ratios.map((r) => r[key]).sort((x, y) => x - y)
+    return `${fixed(values[0]!)}–${fixed(values.at(-1)!)} (median ${fixed(values[Math.floor(values.length / 2)]!)})`
+  }
+  console.log(`\nB/A, CPU per ${unit.slice(0, -1)}: server ${range('server')}; PostgreSQL ${range('postgres')}; both ${range('both')}. Below 1: B spends less.`)
+} finally {
+  for (const side of sides) {
+    await side.meter.close()
+    await side.server.stop()
+    await side.dropSchema()
+  }
+  agent.destroy()
+}
