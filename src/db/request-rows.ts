@@ -35,6 +35,8 @@ export interface HeldConsumption {
 interface RequestState {
   rows: Map<string, object>
   consumption?: HeldConsumption
+  /** Upserts' parameters (adapter.ts), held for the request's next write: a code, for the session saved after it. */
+  pending: (readonly unknown[])[]
   /** Rows this request already deleted (read to be destroyed): their destroy is done. */
   gone: Set<string>
   along: AlongWrite[]
@@ -61,6 +63,11 @@ interface RequestState {
  *   one statement.
  * - **An interaction read to be destroyed** (a resume): deleted as it is read; its destroy is
  *   then already done.
+ * - **A code, for the session saved after it** (adapter.ts upsert): an authorization that gives a
+ *   code saves the request's session as it ends, before its redirect is sent (oidc-provider's
+ *   session middleware). The code's row is held and written in that statement, one round trip
+ *   and one transaction for both; a write of anything else first makes it first, and a request
+ *   that ends with it still held makes it then (settleRequest).
  * - **Writes along** (writeAlong): small writes a request makes before its next adapter write
  *   (a login's audit event and the attempt taken back from the address's count, before the
  *   interaction's result is saved) go in that write's statement, as data-modifying CTEs: one
@@ -83,6 +90,15 @@ export class RequestRows {
   /** Whether the request is oidc-provider's resume, which reads its interaction to destroy it. */
   get resuming(): boolean {
     return this.#route() === 'resume'
+  }
+
+  /**
+   * Whether the request's session is saved when the request ends: oidc-provider's session
+   * middleware saves one that is not new or was touched (a login), unless it was destroyed.
+   */
+  get sessionSaved(): boolean {
+    const session = (this.#current() as { oidc?: { session?: { new?: boolean; touched?: boolean; destroyed?: boolean } } } | undefined)?.oidc?.session
+    return !!session && (!session.new || !!session.touched) && !session.destroyed
   }
 
   /** Whether the request is oidc-provider's introspection, whose service tokens may be answered from memory (hot-tokens.ts). */
@@ -139,6 +155,23 @@ export class RequestRows {
     return held
   }
 
+  /** Holds an upsert's parameters for the request's next write; false outside a request (write it now). */
+  holdRow(row: readonly unknown[]): boolean {
+    const state = this.#state(true)
+    if (!state) return false
+    state.pending.push(row)
+    return true
+  }
+
+  /** The upserts held by the current request (or by `request`), handed to whoever writes them. */
+  releaseRows(request?: object): (readonly unknown[])[] {
+    const state = this.#stateOf(request)
+    if (!state?.pending.length) return []
+    const pending = state.pending
+    state.pending = []
+    return pending
+  }
+
   /** Holds a write for the request's next statement; false outside a request (make it now). */
   along(write: AlongWrite): boolean {
     const state = this.#state(true)
@@ -165,7 +198,7 @@ export class RequestRows {
     const request = this.#current()
     if (!request) return undefined
     let state = this.#states.get(request)
-    if (!state && create) this.#states.set(request, state = { rows: new Map(), gone: new Set(), along: [] })
+    if (!state && create) this.#states.set(request, state = { rows: new Map(), gone: new Set(), along: [], pending: [] })
     return state
   }
 }

@@ -193,8 +193,11 @@ export class PostgresAdapter implements Adapter {
     // written unless this request's consumption is the one that succeeds (see consume). So are the
     // request's writes along (RequestRows), in the same transaction. A replay id (a DPoP proof's,
     // between the consumption and the token) is a row of its own, and carries neither.
-    const { consumed, along } = this.#model === 'ReplayDetection' ? NOTHING_HELD : await this.#beforeWrite({ merge: TOKEN_MODELS.has(this.#model), carry: true })
+    const { consumed, along, pending } = this.#model === 'ReplayDetection' ? NOTHING_HELD : await this.#beforeWrite({ merge: TOKEN_MODELS.has(this.#model), carry: true, adds: !GROUPED_MODELS.has(this.#model) })
     this.#deps.requests?.takeDeleted(this.#model, key)
+    // A code waits for the session its authorization saves as the request ends (RequestRows
+    // sessionSaved), before the redirect that carries it is sent: both in one statement.
+    if (this.#model === 'AuthorizationCode' && !consumed && along.length === 0 && this.#deps.requests?.sessionSaved && this.#deps.requests.holdRow(values)) return
     // The first token of a consumption waits for the one oidc-provider may write next, so that
     // both go in the one statement that consumes: a rotated refresh token's replacement for the
     // access token (refresh_token.js), an exchanged code's access token for the refresh token
@@ -205,18 +208,20 @@ export class PostgresAdapter implements Adapter {
     // A token carrying nothing else goes with the tokens other requests write at the same time, and
     // so do the tokens of an exchange or a rotation, each write with its own consumption.
     const grouped = along.length > 0 ? undefined : consumed ? this.#deps.exchanges : GROUPED_MODELS.has(this.#model) ? this.#deps.upserts : undefined
-    let rows: { certificate_serial: string | null }[]
+    let rows: { model?: string; certificate_serial: string | null }[]
     if (grouped) {
       rows = await grouped.write(consumed ? consumptionWrite(consumed, values) : { rows: [values] })
     } else {
-      const statement = consumed ? withWritesAlong(...onConsumption(consumed, values), along) : withWritesAlong(SQL.upsert, values, along)
-      rows = (await db.executeQuery<{ certificate_serial: string | null }>(CompiledQuery.raw(statement.sql, statement.parameters))).rows
+      const statement = consumed ? withWritesAlong(...onConsumption(consumed, values), along)
+        : pending.length ? withWritesAlong(upsertRows(1 + pending.length), [values, ...pending].flat(), along)
+          : withWritesAlong(SQL.upsert, values, along)
+      rows = (await db.executeQuery<{ model?: string; certificate_serial: string | null }>(CompiledQuery.raw(statement.sql, statement.parameters))).rows
     }
     for (const write of along) write.done?.()
     if (consumed && rows.length === 0) await reused(this.#deps.db, consumed.model, consumed.key)
     // A code or token of a login its certificate's status change ended while this request ran (it
     // read the code or refresh token just before): refused here, rather than answered unusable.
-    if (rows.some((r) => r.certificate_serial === '') && TOKEN_MODELS.has(this.#model)) throw loginEnded(this.#model)
+    refuseEndedTokens(rows, this.#model)
     if (this.#model === 'Client') await this.#clientChanged(id)
   }
 
@@ -319,9 +324,10 @@ export class PostgresAdapter implements Adapter {
    * Before any write of a request: what it read ahead is dropped (a find after the write reads
    * the database), and what it held is made first, unless this write makes it in its own
    * statement, which is then returned: its writes along when it `carry`s them, and a held
-   * consumption when it `merge`s it (the write is of the token the consumed code or token gives).
+   * consumption when it `merge`s it (the write is of the token the consumed code or token gives),
+   * and held rows (a code) when it `adds` them to its own.
    */
-  async #beforeWrite(options: { merge?: boolean; carry?: boolean } = {}): Promise<Held> {
+  async #beforeWrite(options: { merge?: boolean; carry?: boolean; adds?: boolean } = {}): Promise<Held> {
     const { requests } = this.#deps
     if (!requests?.active) return NOTHING_HELD
     requests.wrote()
@@ -329,7 +335,9 @@ export class PostgresAdapter implements Adapter {
     if (!options.carry) await makeWritesAlong(this.#deps.db, along)
     const consumed = requests.release()
     if (consumed && !options.merge) await makeConsumption(this.#deps.db, consumed)
-    return { consumed: options.merge ? consumed : undefined, along: options.carry ? along : [] }
+    const pending = requests.releaseRows()
+    if (!options.adds) await makeRows(this.#deps.db, pending)
+    return { consumed: options.merge ? consumed : undefined, along: options.carry ? along : [], pending: options.adds ? pending : [] }
   }
 
   /**
@@ -555,8 +563,9 @@ const SQL = {
 interface Held {
   readonly consumed?: HeldConsumption
   readonly along: readonly AlongWrite[]
+  readonly pending: readonly (readonly unknown[])[]
 }
-const NOTHING_HELD: Held = { along: [] }
+const NOTHING_HELD: Held = { along: [], pending: [] }
 
 /** Consumes a code or refresh token once; losing the race to another use is a reuse (see consume). */
 async function makeConsumption(db: Database, consumption: HeldConsumption): Promise<void> {
@@ -570,6 +579,18 @@ async function makeConsumption(db: Database, consumption: HeldConsumption): Prom
   if (rows.length === 0) await reused(db, consumption.model, consumption.key)
   // The rows are tokens of the token endpoint (the held row's model), not the code's.
   if (rows.some((r) => r.certificate_serial === '')) throw loginEnded(String(consumption.rows[0]![0]))
+}
+
+/** Writes upserts a request held (a code: RequestRows holdRow) in one statement of their own. */
+async function makeRows(db: Database, rows: readonly (readonly unknown[])[]): Promise<void> {
+  if (!rows.length) return
+  refuseEndedTokens((await db.executeQuery<{ model: string; certificate_serial: string | null }>(CompiledQuery.raw(upsertRows(rows.length), rows.flat()))).rows)
+}
+
+/** Throws loginEnded for a code or token among the rows written (of `model` where a row does not say) that no certificate's login holds. */
+function refuseEndedTokens(rows: readonly { model?: string; certificate_serial: string | null }[], model?: string): void {
+  const ended = rows.find((r) => r.certificate_serial === '' && TOKEN_MODELS.has(r.model ?? model ?? ''))
+  if (ended) throw loginEnded(ended.model ?? model!)
 }
 
 /** The error for a code or token written for a login whose certificate's status change ended it meanwhile. */
@@ -595,19 +616,21 @@ async function reused(db: Database, model: string, key: string): Promise<never> 
 /**
  * After each request, however it ended: what it still holds is made now, so nothing once asked
  * for is lost. Its writes along (it wrote nothing after them), and a consumption (it consumed a
- * code or refresh token and wrote nothing after, as when a check after the consumption failed).
- * Returns the error to answer instead when the consumption lost a race (a reuse: the grant is
- * revoked).
+ * code or refresh token and wrote nothing after, as when a check after the consumption failed),
+ * and a code no session write took along. Returns the error to answer instead when the
+ * consumption lost a race (a reuse: the grant is revoked), or when the code's login ended while
+ * the request ran (its certificate's status changed).
  */
-export async function settleRequest(db: Database, requests: RequestRows, request: object): Promise<InstanceType<typeof errors.InvalidGrant> | undefined> {
+export async function settleRequest(db: Database, requests: RequestRows, request: object): Promise<InstanceType<typeof errors.InvalidGrant | typeof errors.AccessDenied> | undefined> {
   await makeWritesAlong(db, requests.releaseAlong(request))
   const held = requests.release(request)
-  if (!held) return undefined
+  const pending = requests.releaseRows(request)
   try {
-    await makeConsumption(db, held)
+    if (held) await makeConsumption(db, held)
+    await makeRows(db, pending)
     return undefined
   } catch (err) {
-    if (err instanceof errors.InvalidGrant) return err
+    if (err instanceof errors.InvalidGrant || err instanceof errors.AccessDenied) return err
     throw err
   }
 }

@@ -403,10 +403,13 @@ export function createProvider(deps: ProviderDeps): Provider {
     try {
       await next()
     } finally {
-      const reuse = await settleRequest(deps.db, requests, ctx)
-      if (reuse) {
-        ctx.status = reuse.statusCode
-        ctx.body = { error: reuse.error, error_description: reuse.error_description }
+      // A reuse found as the held consumption is made, or a code whose login ended meanwhile:
+      // answered in place of what the request set (a redirect with that code among it).
+      const refused = await settleRequest(deps.db, requests, ctx)
+      if (refused) {
+        ctx.remove('location')
+        ctx.status = refused.statusCode
+        ctx.body = { error: refused.error, error_description: refused.error_description }
       }
     }
   })) as never)

@@ -636,6 +636,77 @@ for (const backend of BACKENDS) {
         assert.deepEqual(await Promise.all([adapter('AccessToken').find(tokens[0]!), adapter('RefreshToken').find(tokens[1]!), adapter('AccessToken').find(tokens[2]!)]), [undefined, undefined, undefined])
       })
 
+      it('a code waits for the session its authorization saves: both in one statement; made alone by another write first, or as the request ends; refused when its login ended meanwhile', async () => {
+        const { of, requests, db } = within()
+        const { login } = await certificateLogin()
+        const grantId = id()
+        await adapter('Grant').upsert(grantId, { jti: grantId, accountId: 'ps_1', clientId: 'bank' } as never, 3600)
+        const code = (jti: string) => ({ jti, grantId, clientId: 'bank', sessionUid: login.sessionUid, authTime: login.authTime }) as never
+        const session = (jti: string) => ({ jti, uid: login.sessionUid, accountId: 'ps_1', loginTs: login.authTime }) as never
+        // A request whose session oidc-provider saves as it ends (a login: new and touched).
+        const authorization = <T>(work: () => Promise<T>, saved = { new: true, touched: true }) => als.run({ oidc: { session: saved } }, work)
+        const [first, sessionId] = [id(), id()]
+        await authorization(async () => {
+          statements = []
+          await of('AuthorizationCode').upsert(first, code(first), 60)
+          assert.deepEqual(statements, [], 'held for the session')
+          await of('Session').upsert(sessionId, session(sessionId), 3600)
+          assert.deepEqual(statements, ['insert'], 'one statement')
+        })
+        assert.equal((await adapter('AuthorizationCode').find(first))?.grantId, grantId)
+        assert.ok(await adapter('Session').find(sessionId))
+
+        // A session that is not saved (new and untouched): the code is written at once.
+        const unsaved = id()
+        await authorization(async () => {
+          statements = []
+          await of('AuthorizationCode').upsert(unsaved, code(unsaved), 60)
+          assert.deepEqual(statements, ['insert'])
+        }, { new: true, touched: false })
+
+        // Another token written first (a hybrid flow's access token) makes it first; nothing is
+        // held when the request ends.
+        const [second, access] = [id(), id()]
+        let request!: object
+        await authorization(async () => {
+          request = als.getStore()!
+          statements = []
+          await of('AuthorizationCode').upsert(second, code(second), 60)
+          await of('AccessToken').upsert(access, { jti: access, grantId, clientId: 'bank', sessionUid: login.sessionUid, extra: { auth_time: login.authTime } } as never, 60)
+          assert.deepEqual(statements, ['insert', 'insert'])
+        })
+        assert.ok(await adapter('AuthorizationCode').find(second))
+        statements = []
+        assert.equal(await settleRequest(db, requests, request), undefined)
+        assert.deepEqual(statements, [])
+
+        // No write after it: made as the request ends, before its answer.
+        const third = id()
+        await authorization(async () => {
+          request = als.getStore()!
+          await of('AuthorizationCode').upsert(third, code(third), 60)
+        })
+        assert.equal(await adapter('AuthorizationCode').find(third), undefined, 'held')
+        assert.equal(await settleRequest(db, requests, request), undefined)
+        assert.ok(await adapter('AuthorizationCode').find(third), 'made when the request ended')
+
+        // The login ended (its certificate's status changed) between the code and the session:
+        // the session's write is refused with access_denied, as the code's own would be, and so
+        // is the request that ends with the code held; neither code is ever found.
+        const [fourth, fifth, lateSession] = [id(), id(), id()]
+        await database.db.updateTable('login_session').set({ ended_at: clock.now() }).where('session_uid', '=', login.sessionUid).execute()
+        await assert.rejects(authorization(async () => {
+          await of('AuthorizationCode').upsert(fourth, code(fourth), 60)
+          await of('Session').upsert(lateSession, session(lateSession), 3600)
+        }), (err: { error?: string }) => err.error === 'access_denied')
+        await authorization(async () => {
+          request = als.getStore()!
+          await of('AuthorizationCode').upsert(fifth, code(fifth), 60)
+        })
+        assert.equal((await settleRequest(db, requests, request))?.error, 'access_denied')
+        assert.deepEqual(await Promise.all([adapter('AuthorizationCode').find(fourth), adapter('AuthorizationCode').find(fifth)]), [undefined, undefined])
+      })
+
       it('a held consumption is made before a write of anything but a token, and by settleRequest when the request wrote nothing more', async () => {
         const { of, requests, db } = within()
         const first = await chain()
