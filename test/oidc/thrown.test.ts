@@ -3,7 +3,10 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import * as client from 'openid-client'
+import { AsnConvert } from '@peculiar/asn1-schema'
+import { AlgorithmIdentifier, SubjectPublicKeyInfo } from '@peculiar/asn1-x509'
 import { toPem } from '../../src/ca/x509.ts'
+import { parseDer } from '../../src/signing/cms-check.ts'
 import { ManualClock } from '../../src/util/clock.ts'
 import { openssl } from '../helpers/pki.ts'
 import { tempDir } from '../helpers/server.ts'
@@ -78,5 +81,14 @@ describe('exceptions thrown on the paths of successful requests (#19)', () => {
       }
     })
     assert.deepEqual(thrown, [])
+  })
+
+  it('counts what the path throws, not asn1js\'s own UTF-8 failure on key or signature bytes that happen to look like text', async () => {
+    // A key whose BIT STRING holds 0c 01 ff: a UTF8String of one byte that is no UTF-8, as random
+    // key or signature bytes sometimes start (it made this file's signature case fail once).
+    const key = new Uint8Array(AsnConvert.serialize(new SubjectPublicKeyInfo({ algorithm: new AlgorithmIdentifier({ algorithm: '1.2.840.10045.2.1' }), subjectPublicKey: new Uint8Array([0x0c, 0x01, 0xff]).buffer })))
+    assert.deepEqual(await counter.during(async () => parseDer(key, SubjectPublicKeyInfo, 'the key')), [])
+    const thrown = await counter.during(async () => assert.throws(() => parseDer(new Uint8Array([0x30, 0x05, 0x01]), SubjectPublicKeyInfo, 'the key'), /not readable ASN\.1/))
+    assert.ok(thrown.some((t) => t.what.endsWith('the key is not readable ASN.1')), JSON.stringify(thrown))
   })
 })
