@@ -2,7 +2,7 @@
 // its own process and schema on the same PostgreSQL, the load generator's work alternated between
 // them operation by operation. Both see the same machine at every moment, so a change of a few
 // per cent shows as the ratio of their CPU per operation, where runs one after another (bench/run.ts
-// --compare) drown it in the machine's drift (up to a third within the hour on the development
+// --compare) drown it in the machine's drift (a third, once half, within the hour on the development
 // machine). Run by hand:
 //   git worktree add /tmp/base <commit>; ln -s "$PWD/node_modules" /tmp/base/node_modules
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench:ab -- --base /tmp/base [options]
