@@ -10,6 +10,8 @@
 //     --rounds N         measured rounds (5), each reported, after one unmeasured round of warm-up
 //     --seconds N        per round (10)
 //     --connections N    concurrent browsers or refresh chains, half on each build (16)
+//     --env-a K=V,…      settings for A's server only (e.g. DATABASE_POOL_SIZE=4); --env-b for B's.
+//                        With --base . both sides are this checkout: settings compared alone.
 // The base is built first (its own bin/build.ts). Both must have the same migrations: the base's
 // server would refuse a schema with a migration it does not know.
 import { execFileSync } from 'node:child_process'
@@ -27,6 +29,7 @@ const { values: args } = parseArgs({
   options: {
     base: { type: 'string' }, workload: { type: 'string', default: 'logins' },
     rounds: { type: 'string', default: '5' }, seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '16' },
+    'env-a': { type: 'string', default: '' }, 'env-b': { type: 'string', default: '' },
   },
 })
 const fail = (message: string): never => {
@@ -40,6 +43,14 @@ const base = path.resolve(args.base!)
 const [rounds, seconds, connections] = [args.rounds, args.seconds, args.connections].map(Number) as [number, number, number]
 if (![rounds, seconds, connections].every((n) => Number.isInteger(n) && n > 0)) fail('--rounds, --seconds and --connections must be positive integers')
 if (connections % 2) fail('--connections must be even: half of them on each build')
+
+/** `K=V,K=V` as an environment for one side's server. */
+const settings = (text: string, flag: string): Record<string, string> => Object.fromEntries(text.split(',').filter(Boolean).map((pair) => {
+  const at = pair.indexOf('=')
+  if (at < 1) fail(`${flag} takes NAME=value pairs separated by commas, not ${pair}`)
+  return [pair.slice(0, at), pair.slice(at + 1)]
+}))
+const extra = { A: settings(args['env-a'], '--env-a'), B: settings(args['env-b'], '--env-b') }
 
 /** The migrations of a checkout, by name and content. */
 const migrationsOf = (checkout: string) => {
@@ -69,7 +80,7 @@ async function start(name: 'A' | 'B', checkout: string): Promise<Side> {
     ...schema.env, DATABASE_URL: taggedUrl(schema.env.DATABASE_URL!, applicationName), PORT: String(port), PUBLIC_URL: issuer,
     DATA_DIR: tempDir('postcert-ab-'), POSTCERT_MASTER_KEY: masterKey.toString('base64url'), LOG_LEVEL: 'warn', MALLOC_ARENA_MAX: START_ENV.MALLOC_ARENA_MAX,
     // Each browser comes from an address of its own (flows.ts).
-    TRUST_PROXY: 'true',
+    TRUST_PROXY: 'true', ...extra[name],
   }
   const server = await startServerProcess(env, { args: [...START_ARGS.slice(0, -1), path.join(checkout, 'dist/src/main.js')], cwd: checkout })
   const meter = new CpuMeter(server.child.pid!, process.env.DATABASE_URL!, applicationName)
@@ -94,7 +105,8 @@ const sides = [await start('A', base), await start('B', ROOT)] as const
 const unit = args.workload === 'logins' ? 'flows' : 'tokens'
 const fixed = (n: number, digits = 3) => n.toFixed(digits)
 try {
-  console.log(`A: ${describe(base)}\nB: ${describe(ROOT)}${execFileSync('git', ['-C', ROOT, 'status', '--porcelain', '--untracked-files=no']).toString().trim() ? ' (with uncommitted changes)' : ''}`)
+  const shown = (env: Record<string, string>) => (Object.keys(env).length ? ` [${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}]` : '')
+  console.log(`A: ${describe(base)}${shown(extra.A)}\nB: ${describe(ROOT)}${execFileSync('git', ['-C', ROOT, 'status', '--porcelain', '--untracked-files=no']).toString().trim() ? ' (with uncommitted changes)' : ''}${shown(extra.B)}`)
   console.log(`${args.workload}: ${connections} connections, each alternating between A and B; ${rounds} rounds of ${seconds} s after one of warm-up; CPU ms per ${unit.slice(0, -1)}`)
   console.log(`\n${'round'.padEnd(6)} ${`A ${unit}/s`.padStart(12)} ${`B ${unit}/s`.padStart(12)}   A server / PostgreSQL   B server / PostgreSQL   B/A server  B/A PostgreSQL  B/A both`)
   const ratios: { server: number; postgres: number; both: number }[] = []
