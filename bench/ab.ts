@@ -101,7 +101,25 @@ async function start(name: 'A' | 'B', checkout: string): Promise<Side> {
   return { name, server, meter, operation, dropSchema: () => schema.dropSchema() }
 }
 
-const sides = [await start('A', base), await start('B', ROOT)] as const
+const started: Side[] = []
+/** Stops the servers started and drops their schemas (also when the second fails to start). */
+async function stopAll(): Promise<void> {
+  for (const side of started) {
+    await side.meter.close()
+    await side.server.stop()
+    await side.dropSchema()
+  }
+  agent.destroy()
+}
+let sides: readonly [Side, Side]
+try {
+  started.push(await start('A', base))
+  started.push(await start('B', ROOT))
+  sides = [started[0]!, started[1]!]
+} catch (err) {
+  await stopAll()
+  throw err
+}
 const unit = args.workload === 'logins' ? 'flows' : 'tokens'
 const fixed = (n: number, digits = 3) => n.toFixed(digits)
 try {
@@ -136,10 +154,5 @@ try {
   }
   console.log(`\nB/A, CPU per ${unit.slice(0, -1)}: server ${range('server')}; PostgreSQL ${range('postgres')}; both ${range('both')}. Below 1: B spends less.`)
 } finally {
-  for (const side of sides) {
-    await side.meter.close()
-    await side.server.stop()
-    await side.dropSchema()
-  }
-  agent.destroy()
+  await stopAll()
 }
