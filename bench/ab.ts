@@ -19,8 +19,8 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { CpuMeter, taggedUrl, type CpuReading } from './cpu.ts'
-import { agent, basic, benchTarget, LoginDriver, postForm, prepareLogins } from './flows.ts'
+import { CpuMeter, type CpuReading } from './cpu.ts'
+import { agent, benchTarget, LoginDriver, prepareLogins, refreshChains, serverEnv } from './flows.ts'
 import { loop } from './loop.ts'
 import { ROOT, START_ARGS, START_ENV, startServerProcess, type ServerProcess } from '../test/helpers/process.ts'
 import { tempDir } from '../test/helpers/server.ts'
@@ -74,14 +74,10 @@ interface Side {
 
 /** A build's server on a schema of its own, with what the workload needs prepared (not timed). */
 async function start(name: 'A' | 'B', checkout: string): Promise<Side> {
-  const { schema, port, issuer, redirectUri, masterKey, applicationName } = await benchTarget()
+  const target = await benchTarget()
+  const { schema, issuer, redirectUri, masterKey, applicationName } = target
   const { rp, holders } = await prepareLogins(schema, { issuer, masterKey, redirectUri, subscribers: 64 })
-  const env = {
-    ...schema.env, DATABASE_URL: taggedUrl(schema.env.DATABASE_URL!, applicationName), PORT: String(port), PUBLIC_URL: issuer,
-    DATA_DIR: tempDir('postcert-ab-'), POSTCERT_MASTER_KEY: masterKey.toString('base64url'), LOG_LEVEL: 'warn', MALLOC_ARENA_MAX: START_ENV.MALLOC_ARENA_MAX,
-    // Each browser comes from an address of its own (flows.ts).
-    TRUST_PROXY: 'true', ...extra[name],
-  }
+  const env = { ...serverEnv(target, tempDir('postcert-ab-')), MALLOC_ARENA_MAX: START_ENV.MALLOC_ARENA_MAX, ...extra[name] }
   const server = await startServerProcess(env, { args: [...START_ARGS.slice(0, -1), path.join(checkout, 'dist/src/main.js')], cwd: checkout })
   const meter = new CpuMeter(server.child.pid!, process.env.DATABASE_URL!, applicationName)
   await meter.open()
@@ -91,12 +87,7 @@ async function start(name: 'A' | 'B', checkout: string): Promise<Side> {
     operation = async (worker, i) => { await driver.flow(holders[(worker + i * connections) % holders.length]!) }
   } else {
     // One rotating chain per connection, as bench/run.ts's refresh.
-    const chains = await Promise.all(Array.from({ length: connections }, async (_, i) => (await driver.flow(holders[i % holders.length]!, { offline: true })).refresh_token!))
-    operation = async (worker) => {
-      const answer = await postForm(`${issuer}/token`, `grant_type=refresh_token&refresh_token=${chains[worker]}`, basic(rp))
-      if (answer.status !== 200) throw new Error(`refresh: ${answer.status} ${answer.text}`)
-      chains[worker] = (JSON.parse(answer.text) as { refresh_token: string }).refresh_token!
-    }
+    operation = await refreshChains(driver, issuer, rp, holders, connections)
   }
   return { name, server, meter, operation, dropSchema: () => schema.dropSchema() }
 }

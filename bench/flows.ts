@@ -9,6 +9,7 @@
 import { createHash, randomInt, webcrypto } from 'node:crypto'
 import http from 'node:http'
 import * as client from 'openid-client'
+import { taggedUrl } from './cpu.ts'
 import { createLoginProof } from '../src/holders/keyfile/login-proof.ts'
 import { createSignatureCms } from '../src/holders/keyfile/signature-cms.ts'
 import { createSignatureJws } from '../src/holders/keyfile/signature-jws.ts'
@@ -34,6 +35,18 @@ export async function benchTarget() {
   return {
     schema, port, issuer: `http://127.0.0.1:${port}`, redirectUri: 'https://bench.example.kr/cb',
     masterKey: Buffer.from(newMasterKey(), 'base64url'), applicationName: `postcert-bench-${schema.schema}`,
+  }
+}
+
+/**
+ * The environment a benchmark's PostCert process starts with on its target: the schema (its
+ * backends named by the target's application_name), the port and issuer, the master key, `dataDir`,
+ * warnings only in the log, and each browser from an address of its own (TRUST_PROXY: see above).
+ */
+export function serverEnv(target: Awaited<ReturnType<typeof benchTarget>>, dataDir: string): Record<string, string> {
+  return {
+    ...target.schema.env, DATABASE_URL: taggedUrl(target.schema.env.DATABASE_URL!, target.applicationName), PORT: String(target.port), PUBLIC_URL: target.issuer,
+    DATA_DIR: dataDir, POSTCERT_MASTER_KEY: target.masterKey.toString('base64url'), LOG_LEVEL: 'warn', TRUST_PROXY: 'true',
   }
 }
 
@@ -141,6 +154,20 @@ export class Browser {
     const path = attributes.map((a) => a.trim()).find((a) => a.toLowerCase().startsWith('path='))?.slice(5) ?? '/'
     if (!value || /expires=Thu, 01 Jan 1970/i.test(line)) this.#cookies.delete(name)
     else this.#cookies.set(name, { value, path })
+  }
+}
+
+/**
+ * `count` rotating refresh-token chains, each begun by a login with offline access (holders taken
+ * in turn). The function returned spends chain `chain`'s token at the token endpoint and keeps
+ * the one that replaces it.
+ */
+export async function refreshChains(driver: LoginDriver, issuer: string, rp: { client_id: string; client_secret: string }, holders: Holder[], count: number): Promise<(chain: number) => Promise<void>> {
+  const chains = await Promise.all(Array.from({ length: count }, async (_, i) => (await driver.flow(holders[i % holders.length]!, { offline: true })).refresh_token!))
+  return async (chain) => {
+    const answer = await postForm(`${issuer}/token`, `grant_type=refresh_token&refresh_token=${chains[chain]}`, basic(rp))
+    if (answer.status !== 200) throw new Error(`refresh: ${answer.status} ${answer.text}`)
+    chains[chain] = (JSON.parse(answer.text) as { refresh_token: string }).refresh_token
   }
 }
 

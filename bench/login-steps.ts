@@ -7,8 +7,8 @@
 import os from 'node:os'
 import { parseArgs } from 'node:util'
 import * as client from 'openid-client'
-import { CpuMeter, taggedUrl } from './cpu.ts'
-import { agent, benchTarget, Browser, fetchOverAgent, prepareLogins } from './flows.ts'
+import { CpuMeter } from './cpu.ts'
+import { agent, benchTarget, Browser, fetchOverAgent, LoginDriver, prepareLogins, serverEnv } from './flows.ts'
 import { createLoginProof } from '../src/holders/keyfile/login-proof.ts'
 import { START_ARGS, startServerProcess } from '../test/helpers/process.ts'
 import { tempDir } from '../test/helpers/server.ts'
@@ -21,12 +21,10 @@ if (!process.env.DATABASE_URL) {
   process.exit(2)
 }
 
-const { schema, port, issuer, redirectUri, masterKey, applicationName } = await benchTarget()
+const target = await benchTarget()
+const { schema, issuer, redirectUri, masterKey, applicationName } = target
 const { rp, holders } = await prepareLogins(schema, { issuer, masterKey, redirectUri, subscribers: 64 })
-const server = await startServerProcess({
-  ...schema.env, DATABASE_URL: taggedUrl(schema.env.DATABASE_URL!, applicationName), PORT: String(port), PUBLIC_URL: issuer, DATA_DIR: tempDir('postcert-bench-'),
-  POSTCERT_MASTER_KEY: masterKey.toString('base64url'), LOG_LEVEL: 'warn', TRUST_PROXY: 'true', NODE_OPTIONS: process.env.SERVER_NODE_OPTIONS,
-}, { args: START_ARGS })
+const server = await startServerProcess({ ...serverEnv(target, tempDir('postcert-bench-')), NODE_OPTIONS: process.env.SERVER_NODE_OPTIONS }, { args: START_ARGS })
 const meter = new CpuMeter(server.child.pid!, process.env.DATABASE_URL, applicationName)
 await meter.open()
 const config = await client.discovery(new URL(issuer), rp.client_id, {}, client.ClientSecretBasic(rp.client_secret), { execute: [client.allowInsecureRequests] })
@@ -84,7 +82,6 @@ async function round(): Promise<{ name: string; server: number; postgres: number
 
 try {
   // Each holder's first login registers it at the institution (a consent page): made before the rounds.
-  const { LoginDriver } = await import('./flows.ts')
   const driver = await LoginDriver.discover(issuer, redirectUri, rp)
   await Promise.all(holders.map((h) => driver.flow(h)))
   await round()

@@ -23,8 +23,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
-import { CpuMeter, ownCpuMs, taggedUrl } from './cpu.ts'
-import { agent, basic, benchTarget, LoginDriver, postForm, prepareLogins } from './flows.ts'
+import { CpuMeter, ownCpuMs } from './cpu.ts'
+import { agent, basic, benchTarget, LoginDriver, postForm, prepareLogins, refreshChains, serverEnv } from './flows.ts'
 import { loop } from './loop.ts'
 import { ocspRequestsFor } from './ocsp-requests.ts'
 import { runWrk, wrkInstalled, type LoadResult, type WrkRequest } from './wrk.ts'
@@ -70,12 +70,11 @@ const commit = (() => {
   }
 })()
 
-const { schema, port, issuer, redirectUri, masterKey, applicationName } = await benchTarget()
+const target = await benchTarget()
+const { schema, port, issuer, redirectUri, masterKey, applicationName } = target
 const dataDir = tempDir('postcert-bench-')
-const env: Record<string, string | undefined> = { ...schema.env, DATABASE_URL: taggedUrl(schema.env.DATABASE_URL!, applicationName), PORT: String(port), PUBLIC_URL: issuer, DATA_DIR: dataDir, POSTCERT_MASTER_KEY: masterKey.toString('base64url'), LOG_LEVEL: 'warn', WEB_CONCURRENCY: process.env.WEB_CONCURRENCY,
-  NODE_OPTIONS: process.env.SERVER_NODE_OPTIONS, MALLOC_ARENA_MAX: process.env.SERVER_MALLOC_ARENA_MAX ?? START_ENV.MALLOC_ARENA_MAX, GLIBC_TUNABLES: process.env.SERVER_GLIBC_TUNABLES,
-  // Each browser of the logins comes from an address of its own (flows.ts).
-  TRUST_PROXY: 'true' }
+const env: Record<string, string | undefined> = { ...serverEnv(target, dataDir), WEB_CONCURRENCY: process.env.WEB_CONCURRENCY,
+  NODE_OPTIONS: process.env.SERVER_NODE_OPTIONS, MALLOC_ARENA_MAX: process.env.SERVER_MALLOC_ARENA_MAX ?? START_ENV.MALLOC_ARENA_MAX, GLIBC_TUNABLES: process.env.SERVER_GLIBC_TUNABLES }
 
 // Prepared before the server starts, not timed: subscribers with certificates, a relying party
 // for logins and refresh, a client for client_credentials, OCSP requests for the certificates.
@@ -116,13 +115,9 @@ try {
   }
   if (only.has('refresh')) {
     // One rotating chain per connection: each refresh spends its token and continues with the next.
-    const chains = await Promise.all(Array.from({ length: connections }, async (_, i) => (await driver.flow(holders[i % holders.length]!, { offline: true })).refresh_token!))
+    const rotate = await refreshChains(driver, issuer, rp, holders, connections)
     logins += connections
-    await measure('refresh (rotating)', 'tokens/s', () => loop({ workers: connections, seconds }, async (worker) => {
-      const answer = await postForm(`${issuer}/token`, `grant_type=refresh_token&refresh_token=${chains[worker]}`, basic(rp))
-      if (answer.status !== 200) throw new Error(`refresh: ${answer.status} ${answer.text}`)
-      chains[worker] = (JSON.parse(answer.text) as { refresh_token: string }).refresh_token
-    }))
+    await measure('refresh (rotating)', 'tokens/s', () => loop({ workers: connections, seconds }, rotate))
   }
   if (only.has('logins')) {
     await measure('logins (6 requests)', 'flows/s', () => loop({ workers: connections, seconds }, async (worker, i) => {
