@@ -213,8 +213,7 @@ export class PostgresAdapter implements Adapter {
       rows = await grouped.write(consumed ? consumptionWrite(consumed, values) : { rows: [values] })
     } else {
       const statement = consumed ? withWritesAlong(...onConsumption(consumed, values), along)
-        : pending.length ? withWritesAlong(upsertRows(1 + pending.length), [values, ...pending].flat(), along)
-          : withWritesAlong(SQL.upsert, values, along)
+        : withWritesAlong(upsertRows(1 + pending.length), [values, ...pending].flat(), along)
       rows = (await db.executeQuery<{ model?: string; certificate_serial: string | null }>(CompiledQuery.raw(statement.sql, statement.parameters))).rows
     }
     for (const write of along) write.done?.()
@@ -462,8 +461,6 @@ const TOKEN_COLUMNS = `g.id as grant_key, g.payload as grant_payload, g.consumed
 const COLUMNS = '(model, id, payload, grant_id, uid, user_code, sealed_id, expires_at, certificate_serial)'
 const ON_CONFLICT_SET = `on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
       user_code = excluded.user_code, sealed_id = excluded.sealed_id, expires_at = excluded.expires_at, certificate_serial = excluded.certificate_serial`
-const ON_CONFLICT = `${ON_CONFLICT_SET}
-    returning certificate_serial`
 /** One row of an upsert: its parameters $1..$11 (model, key, payload, grant, uid, user code, sealed id, expiry, then the login's serial, session uid and auth time). */
 const UPSERT_ROW = `($1, $2, $3, $4, $5, $6, $7, $8, ${CERTIFICATE_OF_LOGIN})`
 const UPSERT_WIDTH = 11
@@ -479,7 +476,7 @@ function builtPerShape<Shape extends number | readonly number[]>(build: (shape: 
 }
 /** `row` (an upsert row's text, $1..$11) n times, each renumbered to its place, joined by `separator`. */
 const eachRow = (row: string, n: number, separator: string) => Array.from({ length: n }, (_, i) => shiftParameters(row, i * UPSERT_WIDTH)).join(separator)
-/** The upsert of n rows (GroupedUpserts), their parameters one row after another. */
+/** The upsert of n rows (a write alone, with what it carries, or GroupedUpserts), their parameters one row after another. */
 const upsertRows = builtPerShape((n: number) => `insert into oidc_payload ${COLUMNS} values
     ${eachRow(UPSERT_ROW, n, ',\n    ')}
     ${ON_CONFLICT_SET}
@@ -542,8 +539,6 @@ const SQL = {
     select p.payload, p.consumed_at, ${USABLE} from p left join certificate c on c.serial = p.certificate_serial where ${LIVE}`,
   findByUid: `select p.id, p.payload, p.consumed_at, p.sealed_id, ${USABLE} from ${GOVERNED} where p.model = $1 and p.uid = $2 and ${LIVE} limit 1`,
   findByUserCode: `select p.id, p.payload, p.consumed_at, p.sealed_id, ${USABLE} from ${GOVERNED} where p.model = $1 and p.user_code = $2 and ${LIVE} limit 1`,
-  upsert: `insert into oidc_payload ${COLUMNS} values ${UPSERT_ROW}
-    ${ON_CONFLICT}`,
   // A replay id reserved ($4) unless a live reservation holds it (an expired one, at $3, is taken over).
   claim: `insert into oidc_payload (model, id, payload, expires_at) values ($1, $2, '{"reserved":true}', $4)
     on conflict (model, id) do update set payload = excluded.payload, expires_at = excluded.expires_at, consumed_at = null
