@@ -10,6 +10,7 @@ import { CLOCK_TOLERANCE_SECONDS, MAX_SIGNED_LIFETIME_SECONDS } from './constant
 import { connectDatabase, MIGRATION_TIMEOUTS } from './db/connect.ts'
 import type { Database } from './db/database.ts'
 import { migrateToLatest, roleOf, type MigrationReport } from './db/migrator.ts'
+import { upkeepSettings, upkeepWarning } from './db/upkeep.ts'
 import { migrations } from '../migrations/index.ts'
 import { AuditLog } from './audit/audit-log.ts'
 import { CertificateAuthority, type CertificateRow } from './ca/authority.ts'
@@ -290,6 +291,8 @@ export class AppContext {
       if (config.nodeEnv === 'production' && config.database.kind === 'postgres' && !config.database.ownerUrl) {
         logger.warn('DATABASE_OWNER_URL is unset: the server\'s role owns the tables, so whoever takes over the server can truncate the audit log and the signature archive (README, Database roles)')
       }
+      const upkeep = config.database.kind === 'postgres' ? upkeepWarning(await upkeepSettings(db)) : undefined
+      if (upkeep) logger.warn(upkeep)
       const box = new SealedBox(secrets.masterKey, secrets.previousMasterKeys)
       const secretStore = new SecretStore(db, box)
       await secretStore.checkMasterKey()
