@@ -28,11 +28,10 @@ import pg from 'pg'
 import { singleStatus } from '../src/ca/ocsp.ts'
 import { x509 } from '../src/ca/x509.ts'
 import { storageKeySql } from '../src/oidc/adapter.ts'
-import { agent, basic, LoginDriver, postForm, prepareLogins } from './flows.ts'
+import { agent, basic, benchSchema, LoginDriver, postForm, prepareLogins } from './flows.ts'
 import { loop } from './loop.ts'
 import { ocspRequestsFor } from './ocsp-requests.ts'
 import { ReplicaPair } from './replica.ts'
-import { createTestSchema } from '../test/helpers/db.ts'
 import { newMasterKey, runCli, START_ARGS, START_ENV, startServerProcess, type ServerProcess } from '../test/helpers/process.ts'
 import { freePort, tempDir } from '../test/helpers/server.ts'
 
@@ -107,7 +106,7 @@ class Balancer {
 
 const pair = args.replica ? await ReplicaPair.start() : undefined
 if (pair) process.env.DATABASE_URL = pair.primaryUrl
-const schema = await createTestSchema()
+const schema = await benchSchema()
 const proxyPort = await freePort()
 const issuer = `http://127.0.0.1:${proxyPort}`
 const redirectUri = 'https://bench.example.kr/cb'
