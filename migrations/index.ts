@@ -19,6 +19,7 @@ import * as operatorApproval from './2026-12-06T15-00-00-operator-approval.ts'
 import * as caTokenKey from './2026-12-06T16-00-00-ca-token-key.ts'
 import * as operatorConsole from './2026-12-06T17-00-00-operator-console.ts'
 import * as crlPartitions from './2026-12-07T00-00-00-crl-partitions.ts'
+import * as challengesRecordedAsUsed from './2026-12-07T01-00-00-challenges-recorded-as-used.ts'
 
 export interface Migration {
   /** ISO-timestamp name; the list below must stay in this order and is never edited, only extended. */
@@ -47,4 +48,5 @@ export const migrations: readonly Migration[] = [
   { name: '2026-12-06T16-00-00-ca-token-key', up: caTokenKey.up },
   { name: '2026-12-06T17-00-00-operator-console', up: operatorConsole.up },
   { name: '2026-12-07T00-00-00-crl-partitions', up: crlPartitions.up },
+  { name: '2026-12-07T01-00-00-challenges-recorded-as-used', up: challengesRecordedAsUsed.up },
 ]

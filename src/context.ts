@@ -117,7 +117,7 @@ interface Foundation {
   signingKeys: SigningKeyStore
   ca: CaHierarchy
   attestation: AttestationTrust
-  serverKeys: { cookieKeys: string[]; csrfKey: string; pairwiseSalt: string; otpKey: KeyObject; ciKey: KeyObject }
+  serverKeys: { cookieKeys: string[]; csrfKey: string; pairwiseSalt: string; otpKey: KeyObject; ciKey: KeyObject; challengeKey: KeyObject }
 }
 
 /**
@@ -311,6 +311,7 @@ export class AppContext {
         // HMAC keys, imported once (keys/sealed-box.ts says why).
         otpKey: createSecretKey(Buffer.from(await one('otp-key'), 'base64url')),
         ciKey: createSecretKey(Buffer.from(await one('ci-key'), 'base64url')),
+        challengeKey: createSecretKey(Buffer.from(await one('login-challenge-key'), 'base64url')),
       }
       // Which passkeys are hardware-bound: read at start-up (a bad file stops it here).
       const attestation = await loadAttestationTrust(config.attestation, clock.now(), logger)
@@ -384,7 +385,7 @@ export class AppContext {
     })
     const judge = (input: Uint8Array | string, at?: Date) => this.judgeCertificate(input, at)
     const judgeRow = async (input: Uint8Array | string, serial: string, row: CertificateRow | undefined, at: Date) => await judgeRecorded(this.ca, input, serial, row, at, this.#staticChecks)
-    this.possession = o.possession ?? new PossessionProofs({ db, clock, limiter: this.limiter, issuer: config.issuer, judge, judgeRecorded: judgeRow, requests: this.requests })
+    this.possession = o.possession ?? new PossessionProofs({ db, clock, limiter: this.limiter, issuer: config.issuer, judge, judgeRecorded: judgeRow, requests: this.requests, challengeKey: serverKeys.challengeKey })
     this.login = o.login ?? new LoginService({ db, clock, issuer: config.issuer, possession: this.possession })
     this.signing = o.signing ?? new SigningService({
       db, clock, issuer: config.issuer, possession: this.possession, ocsp: this.ocsp, receipts: this.receipts, audit: this.audit,

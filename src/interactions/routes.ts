@@ -98,7 +98,7 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
       return ctx.redirect(await unmet(provider, ctx))
     }
     // The first single-use challenge comes with the page, saving the browser a request.
-    const challenge = await deps.login.createChallenge(uid)
+    const challenge = deps.login.createChallenge(uid)
     ctx.body = deps.views.render('interaction', lang, 'interaction.title', {
       loginChallenge: scriptJson({ challenge, passkey: deps.login.passkeyOptions(challenge) }),
       ...common, scripts: ['/assets/login.js'], issuer: deps.issuer, loginHint: serialHint(details.params.login_hint), handoff: signingHandoff(details), passkeyOnly: passkeyOnly(details.params), ...languageSwitch(ctx, lang),
@@ -126,7 +126,7 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
 
   router.add('POST', '/interaction/:uid/challenge', 'interaction_challenge', noStore, loginApi, async (ctx, { uid = '' }) => {
     // One single-use challenge: whichever holder answers it first uses it up.
-    const challenge = await deps.login.createChallenge(uid)
+    const challenge = deps.login.createChallenge(uid)
     ctx.body = { challenge, passkey: deps.login.passkeyOptions(challenge) }
   })
 
@@ -184,7 +184,7 @@ export function addInteractionRoutes(router: Router, deps: InteractionDeps): voi
   if (testSubscriber) {
     router.add('POST', '/interaction/:uid/test-login', 'interaction_test_login', noStore, loginForm, async (ctx, { uid = '' }) => {
       const { details } = loginStep.get(ctx)
-      const challenge = await deps.login.createChallenge(uid)
+      const challenge = deps.login.createChallenge(uid)
       await finishLogin(ctx, details, await deps.login.verifyFileProof(uid, await testSubscriber.proof(uid, challenge), ctx.ip))
       ctx.status = 303
       ctx.redirect((ctx.body as { redirect: string }).redirect)

@@ -41,9 +41,9 @@ export class LoginService {
     this.#deps = deps
   }
 
-  /** A new single-use challenge for this login (possession/proofs.ts). */
-  async createChallenge(interactionUid: string): Promise<string> {
-    return await this.#deps.possession.createChallenge(interactionUid)
+  /** A new single-use challenge for this login (possession/proofs.ts): nothing is written. */
+  createChallenge(interactionUid: string): string {
+    return this.#deps.possession.createChallenge(interactionUid)
   }
 
   /** WebAuthn request options for a passkey login over `challenge`. */

@@ -20,7 +20,6 @@ export class PossessionError extends errorDomain({
 
 export const invalidProof = (why: string) => new PossessionError('invalid_proof', `the login proof is not valid: ${why}`)
 export const challengeInvalid = () => new PossessionError('challenge_invalid', 'the login challenge is unknown, used or expired; try again')
-export const tooManyChallenges = () => new PossessionError('too_many_attempts', 'too many unused challenges in this login: start it again from the institution')
 export const tooManyFailedProofs = (minutes: number) => new PossessionError('too_many_attempts', `too many failed proofs from this address; try again in ${minutes} minutes`)
 export const certificateLocked = (minutes: number) => new PossessionError('certificate_locked', `too many failed proofs for this certificate; try again in ${minutes} minutes`)
 

@@ -1,20 +1,28 @@
-import { createHash, randomBytes, X509Certificate, type KeyObject } from 'node:crypto'
+import { createHash, createHmac, randomFillSync, timingSafeEqual, X509Certificate, type KeyObject } from 'node:crypto'
 import { verifyAuthenticationResponse, type AuthenticationResponseJSON } from '@simplewebauthn/server'
 import { sql } from 'kysely'
 import type { CertificateRecord, CertificateRow } from '../ca/authority.ts'
 import { serialOf, type Verdict } from '../ca/verdict.ts'
+import { CLOCK_TOLERANCE_SECONDS } from '../constants.ts'
 import type { Database } from '../db/database.ts'
 import type { RequestRows } from '../db/request-rows.ts'
 import { findPasskey, recordCounter, type PasskeyCredential } from '../holders/webauthn/credential-store.ts'
 import type { Clock } from '../util/clock.ts'
 import { BoundedMap } from '../util/bounded-map.ts'
 import type { RateLimiter } from '../util/rate-limiter.ts'
-import { certificateLocked, certificateRefused, tooManyChallenges, tooManyFailedProofs } from './errors.ts'
+import { certificateLocked, certificateRefused, tooManyFailedProofs } from './errors.ts'
 
 /** A login challenge must be answered within this time. */
 const CHALLENGE_TTL_SECONDS = 5 * 60
-/** Unused challenges one interaction may hold at once. */
-const MAX_LIVE_CHALLENGES = 20
+/**
+ * A challenge's bytes: its format's version, when it expires (seconds since the epoch), a random
+ * nonce, then an HMAC-SHA256 under the server's challenge key of those and the interaction it is
+ * for. Sent base64url, in that encoding only.
+ */
+const CHALLENGE_VERSION = 1
+const CHALLENGE_BODY_BYTES = 1 + 4 + 16
+const CHALLENGE_BYTES = CHALLENGE_BODY_BYTES + 32
+const CHALLENGE_LENGTH = Math.ceil(CHALLENGE_BYTES * 4 / 3)
 /**
  * Failed proofs for one certificate, per window, before it is locked until the window ends. Only
  * proofs its own key signed count (made for another login, or too old): a proof that does not
@@ -39,6 +47,8 @@ export interface PossessionDeps {
   judgeRecorded: (certificate: Uint8Array | string, serial: string, row: CertificateRow | undefined, at: Date) => Promise<Verdict>
   /** Where the attempt taken back goes with the request's next write (db/request-rows.ts). */
   requests?: RequestRows
+  /** The HMAC key challenges are made with (a server secret: every instance has the same). */
+  challengeKey: KeyObject
 }
 
 /** The certificate a proof names, as the attempt's statement read it under its serial (for usable). */
@@ -49,11 +59,16 @@ export interface RecordedCertificate {
 
 /**
  * Proof of possession of a certificate's key, the security core that login and signing share:
- * single-use challenges bound to an interaction (login_challenge: this module alone writes it),
- * the accounting of failed proofs (per certificate and per client address) that locks a
- * certificate or refuses an address, the check of a passkey's assertion, the certificate's
- * verdict, and its public key. What a login or a signature proves beyond that is theirs
- * (login/login-service.ts, signing/signing-service.ts).
+ * single-use challenges bound to an interaction, the accounting of failed proofs (per certificate
+ * and per client address) that locks a certificate or refuses an address, the check of a
+ * passkey's assertion, the certificate's verdict, and its public key. What a login or a signature
+ * proves beyond that is theirs (login/login-service.ts, signing/signing-service.ts).
+ *
+ * A challenge is made without the database: it carries its expiry and the MAC that binds it to
+ * its interaction, so only this server's key makes one, and only for that login. It is recorded
+ * as it is used (login_challenge: this module alone writes it), which makes it single-use; the
+ * record is swept once the challenge has expired. So a login page, and a script asking for
+ * challenges as fast as it can, write nothing.
  *
  * Throws PossessionError (errors.ts).
  */
@@ -69,21 +84,13 @@ export class PossessionProofs {
     this.#origin = new URL(deps.issuer).origin
   }
 
-  /**
-   * A new single-use challenge for this interaction; at most MAX_LIVE_CHALLENGES unused ones per
-   * interaction (each attempt uses its own up), so a script cannot fill the table through one
-   * login page. Throws tooManyChallenges beyond.
-   */
-  async createChallenge(interactionUid: string): Promise<string> {
-    const challenge = randomBytes(32).toString('base64url')
-    const now = this.#deps.clock.now()
-    const { rows } = await sql`
-      insert into login_challenge (hash, interaction_uid, expires_at)
-      select ${hash(challenge)}, ${interactionUid}, ${new Date(now.getTime() + CHALLENGE_TTL_SECONDS * 1000)}
-      where (select count(*) from login_challenge where interaction_uid = ${interactionUid} and expires_at > ${now}) < ${MAX_LIVE_CHALLENGES}
-      returning hash`.execute(this.#deps.db) // login_challenge_interaction_idx
-    if (!rows.length) throw tooManyChallenges()
-    return challenge
+  /** A new single-use challenge for this interaction, good for CHALLENGE_TTL_SECONDS. */
+  createChallenge(interactionUid: string): string {
+    const body = Buffer.allocUnsafe(CHALLENGE_BODY_BYTES)
+    body[0] = CHALLENGE_VERSION
+    body.writeUInt32BE(Math.floor(this.#deps.clock.now().getTime() / 1000) + CHALLENGE_TTL_SECONDS, 1)
+    randomFillSync(body, 5)
+    return Buffer.concat([body, this.#challengeMac(body, interactionUid)]).toString('base64url')
   }
 
   /** WebAuthn request options for a passkey proof over `challenge` (discoverable credentials: no allow list). */
@@ -182,16 +189,19 @@ export class PossessionProofs {
   }
 
   /**
-   * The challenge used up, the certificate's failed proofs in this window, the address's count
-   * with this attempt added, and the certificate's row, in one round trip.
+   * The challenge used up (recorded, if it is one of this interaction's and has not expired), the
+   * certificate's failed proofs in this window, the address's count with this attempt added, and
+   * the certificate's row, in one round trip.
    */
   async #useChallenge(challenge: string, interactionUid: string, serial: string, source: string): Promise<{ used: boolean; failures: number; sourceFailures: number; row: CertificateRow | undefined }> {
+    const expires = this.#challengeExpiry(challenge, interactionUid)
     const failures = this.#deps.limiter.countExpression(`login-fail:${serial}`, FAILURE_WINDOW_SECONDS)
     const charge = this.#deps.limiter.hitExpression(`proof-fail:${source}`, FAILURE_WINDOW_SECONDS)
     const { rows: [row] } = await sql<{ used: boolean; failures: number; source_failures: number; found: boolean } & CertificateRow>`
       with used as (
-        delete from login_challenge
-        where hash = ${hash(challenge)} and interaction_uid = ${interactionUid} and expires_at > ${this.#deps.clock.now()}
+        insert into login_challenge (hash, interaction_uid, expires_at)
+        select ${expires ? hash(challenge) : ''}, ${interactionUid}, ${expires ?? this.#deps.clock.now()} where ${expires !== undefined}::boolean
+        on conflict (hash) do nothing
         returning 1
       ), charged as (${charge})
       select exists (select 1 from used) as used, ${failures} as failures, (select count from charged) as source_failures,
@@ -201,9 +211,32 @@ export class PossessionProofs {
     return { used, failures: Number(failed), sourceFailures: Number(sourceFailures), row: found ? certificate : undefined }
   }
 
-  /** Deletes expired challenges (the background sweep). */
+  /**
+   * When a challenge made here for this interaction expires; undefined when it is not one
+   * (another login's, altered, made under another key, in another encoding) or has expired.
+   */
+  #challengeExpiry(challenge: string, interactionUid: string): Date | undefined {
+    if (typeof challenge !== 'string' || challenge.length !== CHALLENGE_LENGTH) return undefined
+    const bytes = Buffer.from(challenge, 'base64url')
+    if (bytes.length !== CHALLENGE_BYTES || bytes[0] !== CHALLENGE_VERSION || bytes.toString('base64url') !== challenge) return undefined
+    const body = bytes.subarray(0, CHALLENGE_BODY_BYTES)
+    if (!timingSafeEqual(bytes.subarray(CHALLENGE_BODY_BYTES), this.#challengeMac(body, interactionUid))) return undefined
+    const expires = new Date(body.readUInt32BE(1) * 1000)
+    return expires > this.#deps.clock.now() ? expires : undefined
+  }
+
+  /** The MAC of a challenge's body for an interaction (its uid, then the body, whose length is fixed). */
+  #challengeMac(body: Uint8Array, interactionUid: string): Buffer {
+    return createHmac('sha256', this.#deps.challengeKey).update('postcert login challenge\0').update(interactionUid).update('\0').update(body).digest()
+  }
+
+  /**
+   * Deletes the records of challenges expired for longer than the clocks of two instances may
+   * differ, so that none can be used again where it has not yet expired (the background sweep).
+   */
   async sweep(): Promise<number> {
-    const result = await this.#deps.db.deleteFrom('login_challenge').where('expires_at', '<=', this.#deps.clock.now()).executeTakeFirst()
+    const expired = new Date(this.#deps.clock.now().getTime() - CLOCK_TOLERANCE_SECONDS * 1000)
+    const result = await this.#deps.db.deleteFrom('login_challenge').where('expires_at', '<=', expired).executeTakeFirst()
     return Number(result.numDeletedRows)
   }
 }

@@ -76,7 +76,7 @@ export class SigningService {
   }
 
   async prepare(context: Pick<SigningContext, 'interactionUid' | 'clientId' | 'request'>): Promise<PreparedSignature> {
-    const nonce = await this.#deps.possession.createChallenge(context.interactionUid)
+    const nonce = this.#deps.possession.createChallenge(context.interactionUid)
     const payload = signingPayload(context.request, {
       iss: this.#deps.issuer, client_id: context.clientId, nonce, iat: Math.floor(this.#deps.clock.now().getTime() / 1000),
     })

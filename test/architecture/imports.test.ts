@@ -31,7 +31,7 @@ const ALLOWED: Record<string, string[]> = {
   oidc: ['constants.ts', 'db', 'errors', 'http', 'keys', 'ops', 'possession', 'registrations', 'sessions', 'signing', 'subscribers', 'util'],
   ops: ['audit', 'config', 'db', 'http', 'util'],
   phone: ['db', 'errors', 'util'],
-  possession: ['ca', 'db', 'errors', 'holders', 'util'],
+  possession: ['ca', 'constants.ts', 'db', 'errors', 'holders', 'util'],
   registrations: ['audit', 'db', 'errors', 'oidc', 'util'],
   sessions: ['ca', 'constants.ts', 'db', 'oidc', 'util'],
   signing: ['audit', 'ca', 'constants.ts', 'db', 'errors', 'holders', 'http', 'keys', 'possession', 'util'],

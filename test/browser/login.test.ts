@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { generateKeyPairSync } from 'node:crypto'
+import { createHash, generateKeyPairSync } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { before, describe, it } from 'node:test'
@@ -119,8 +119,10 @@ describe('certificate login in a real browser', { skip: NEEDS_CHROMIUM }, () => 
       assert.equal(await page.locator('#certificates label').count(), 1, 'replaced, not listed twice')
       assert.match(await page.locator('#certificates label').first().textContent() ?? '', /김우정/)
       assert.equal(await page.evaluate('document.activeElement && document.activeElement.id'), 'login-password', 'focus moves to the password')
-      // The challenge that came with the page has expired meanwhile: the page asks for a fresh one, once.
-      await server.ctx.db.deleteFrom('login_challenge').execute()
+      // The challenge that came with the page no longer holds (as when it expired while the page
+      // sat open; here it is recorded as used): the page asks for a fresh one, once.
+      const { challenge } = JSON.parse((await page.locator('#login-challenge').textContent())!) as { challenge: string }
+      await server.ctx.db.insertInto('login_challenge').values({ hash: createHash('sha256').update(challenge).digest('hex'), interaction_uid: new URL(page.url()).pathname.split('/').pop()!, expires_at: new Date(Date.now() + 300_000) }).execute()
       page.on('request', (r) => { if (r.url().endsWith('/challenge')) challengeCalls.push(r.url()) })
       await page.getByLabel('인증서 비밀번호').fill(password)
       await page.getByRole('button', { name: '인증서 파일로 로그인' }).click()
