@@ -291,7 +291,8 @@ export class AppContext {
       if (config.nodeEnv === 'production' && config.database.kind === 'postgres' && !config.database.ownerUrl) {
         logger.warn('DATABASE_OWNER_URL is unset: the server\'s role owns the tables, so whoever takes over the server can truncate the audit log and the signature archive (README, Database roles)')
       }
-      const upkeep = config.database.kind === 'postgres' ? upkeepWarning(await upkeepSettings(db)) : undefined
+      // The server's concern, said as it starts; a command of the CLI keeps to its own output.
+      const upkeep = config.database.kind === 'postgres' && overrides.tool !== true ? upkeepWarning(await upkeepSettings(db)) : undefined
       if (upkeep) logger.warn(upkeep)
       const box = new SealedBox(secrets.masterKey, secrets.previousMasterKeys)
       const secretStore = new SecretStore(db, box)
