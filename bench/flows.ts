@@ -206,12 +206,17 @@ export class Browser {
  * the one that replaces it.
  */
 export async function refreshChains(driver: LoginDriver, issuer: string, rp: { client_id: string; client_secret: string }, holders: Holder[], count: number): Promise<(chain: number) => Promise<void>> {
-  const chains = await Promise.all(Array.from({ length: count }, async (_, i) => (await driver.flow(holders[i % holders.length]!, { offline: true })).refresh_token!))
+  const chains = await refreshTokens(driver, holders, count)
   return async (chain) => {
     const answer = await postForm(`${issuer}/token`, `grant_type=refresh_token&refresh_token=${chains[chain]}`, basic(rp))
     if (answer.status !== 200) throw new Error(`refresh: ${answer.status} ${answer.text}`)
     chains[chain] = (JSON.parse(answer.text) as { refresh_token: string }).refresh_token
   }
+}
+
+/** The refresh tokens of `count` logins with offline access (holders taken in turn): the first links of as many rotating chains. */
+export async function refreshTokens(driver: LoginDriver, holders: Holder[], count: number): Promise<string[]> {
+  return await Promise.all(Array.from({ length: count }, async (_, i) => (await driver.flow(holders[i % holders.length]!, { offline: true })).refresh_token!))
 }
 
 /** A token response as openid-client gives it (with its ID token's claims). */

@@ -12,8 +12,9 @@
 //     --save FILE        where the results go as JSON (bench/results/<commit>.json by default)
 //     --compare FILE     a saved run (e.g. the previous commit's) to print the change against
 //     --generator G      wrk (Debian's package; the default where it is installed) or autocannon
-//                        for the fixed-request workloads; refresh, logins and signatures are
-//                        driven by this script's own clients either way
+//                        for the fixed-request workloads, and for refresh wrk or this script's
+//                        own client; logins and signatures are driven by this script's own
+//                        clients either way
 // It creates its own schema and drops it afterwards. WEB_CONCURRENCY reaches the server, and so
 // does SERVER_NODE_OPTIONS (as its NODE_OPTIONS), SERVER_MALLOC_ARENA_MAX (as MALLOC_ARENA_MAX; npm
 // start's default otherwise) and SERVER_GLIBC_TUNABLES (as GLIBC_TUNABLES).
@@ -24,10 +25,10 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { CpuMeter, ownCpuMs } from './cpu.ts'
-import { agent, basic, benchTarget, LoginDriver, postForm, prepareLogins, refreshChains, serverEnv } from './flows.ts'
+import { agent, basic, benchTarget, LoginDriver, postForm, prepareLogins, refreshChains, refreshTokens, serverEnv } from './flows.ts'
 import { loop } from './loop.ts'
 import { ocspRequestsFor } from './ocsp-requests.ts'
-import { runWrk, wrkInstalled, type LoadResult, type WrkRequest } from './wrk.ts'
+import { rotatingTokensFor, runWrk, runWrkRotating, TOKEN, wrkInstalled, type LoadResult, type WrkRequest } from './wrk.ts'
 import { runCli, START_ARGS, START_ENV, startServerProcess } from '../test/helpers/process.ts'
 import { tempDir } from '../test/helpers/server.ts'
 
@@ -115,9 +116,16 @@ try {
   }
   if (only.has('refresh')) {
     // One rotating chain per connection: each refresh spends its token and continues with the next.
-    const rotate = await refreshChains(driver, issuer, rp, holders, connections)
-    logins += connections
-    await measure('refresh (rotating)', 'tokens/s', () => loop({ workers: connections, seconds }, rotate))
+    if (args.generator === 'wrk') {
+      const tokens = await refreshTokens(driver, holders, rotatingTokensFor(connections))
+      const request = { method: 'POST' as const, path: '/token', headers: { authorization: basic(rp), ...form }, body: `grant_type=refresh_token&refresh_token=${TOKEN}` }
+      logins += tokens.length
+      await measure('refresh (rotating)', 'tokens/s', () => runWrkRotating(issuer, request, 'refresh_token', tokens, { seconds, connections, dir: dataDir }))
+    } else {
+      const rotate = await refreshChains(driver, issuer, rp, holders, connections)
+      logins += connections
+      await measure('refresh (rotating)', 'tokens/s', () => loop({ workers: connections, seconds }, rotate))
+    }
   }
   if (only.has('logins')) {
     await measure('logins (6 requests)', 'flows/s', () => loop({ workers: connections, seconds }, async (worker, i) => {
