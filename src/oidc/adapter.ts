@@ -7,7 +7,7 @@ import type { Clock } from '../util/clock.ts'
 import { BoundedMap } from '../util/bounded-map.ts'
 import type { TtlCache } from '../util/ttl-cache.ts'
 import type { ChangeNotices } from '../db/change-notices.ts'
-import { GroupedUpserts, type GroupedStatement, type GroupedWrite } from './grouped-upserts.ts'
+import { GroupedUpserts, type GroupedStatement, type GroupedWrite, type WrittenRow } from './grouped-upserts.ts'
 import type { HotTokens } from './hot-tokens.ts'
 import { LOOKED_UP_TOGETHER, TokenLookup } from './token-lookup.ts'
 import { shiftParameters, withWritesAlong, type AlongWrite, type HeldConsumption, type RequestRows } from '../db/request-rows.ts'
@@ -208,19 +208,19 @@ export class PostgresAdapter implements Adapter {
     // A token carrying nothing else goes with the tokens other requests write at the same time, and
     // so do the tokens of an exchange or a rotation, each write with its own consumption.
     const grouped = along.length > 0 ? undefined : consumed ? this.#deps.exchanges : GROUPED_MODELS.has(this.#model) ? this.#deps.upserts : undefined
-    let rows: { model?: string; certificate_serial: string | null }[]
+    let rows: WrittenRow[]
     if (grouped) {
       rows = await grouped.write(consumed ? consumptionWrite(consumed, values) : { rows: [values] })
     } else {
       const statement = consumed ? withWritesAlong(...onConsumption(consumed, values), along)
         : withWritesAlong(upsertRows(1 + pending.length), [values, ...pending].flat(), along)
-      rows = (await db.executeQuery<{ model?: string; certificate_serial: string | null }>(CompiledQuery.raw(statement.sql, statement.parameters))).rows
+      rows = (await db.executeQuery<WrittenRow>(CompiledQuery.raw(statement.sql, statement.parameters))).rows
     }
     for (const write of along) write.done?.()
     if (consumed && rows.length === 0) await reused(this.#deps.db, consumed.model, consumed.key)
     // A code or token of a login its certificate's status change ended while this request ran (it
     // read the code or refresh token just before): refused here, rather than answered unusable.
-    refuseEndedTokens(rows, this.#model)
+    refuseEndedTokens(rows)
     if (this.#model === 'Client') await this.#clientChanged(id)
   }
 
@@ -570,22 +570,22 @@ async function makeConsumption(db: Database, consumption: HeldConsumption): Prom
     return
   }
   // With the rows held with it (a rotated refresh token's replacement): written only with it.
-  const { rows } = await db.executeQuery<{ certificate_serial: string | null }>(CompiledQuery.raw(...onConsumption(consumption)))
+  const { rows } = await db.executeQuery<WrittenRow>(CompiledQuery.raw(...onConsumption(consumption)))
   if (rows.length === 0) await reused(db, consumption.model, consumption.key)
-  // The rows are tokens of the token endpoint (the held row's model), not the code's.
-  if (rows.some((r) => r.certificate_serial === '')) throw loginEnded(String(consumption.rows[0]![0]))
+  // The rows are tokens of the token endpoint (each row's model), not the code's.
+  refuseEndedTokens(rows)
 }
 
 /** Writes upserts a request held (a code: RequestRows holdRow) in one statement of their own. */
 async function makeRows(db: Database, rows: readonly (readonly unknown[])[]): Promise<void> {
   if (!rows.length) return
-  refuseEndedTokens((await db.executeQuery<{ model: string; certificate_serial: string | null }>(CompiledQuery.raw(upsertRows(rows.length), rows.flat()))).rows)
+  refuseEndedTokens((await db.executeQuery<WrittenRow>(CompiledQuery.raw(upsertRows(rows.length), rows.flat()))).rows)
 }
 
-/** Throws loginEnded for a code or token among the rows written (of `model` where a row does not say) that no certificate's login holds. */
-function refuseEndedTokens(rows: readonly { model?: string; certificate_serial: string | null }[], model?: string): void {
-  const ended = rows.find((r) => r.certificate_serial === '' && TOKEN_MODELS.has(r.model ?? model ?? ''))
-  if (ended) throw loginEnded(ended.model ?? model!)
+/** Throws loginEnded for a code or token among the rows written (every upsert returns each row's model) that no certificate's login holds. */
+function refuseEndedTokens(rows: readonly WrittenRow[]): void {
+  const ended = rows.find((r) => r.certificate_serial === '' && TOKEN_MODELS.has(r.model))
+  if (ended) throw loginEnded(ended.model)
 }
 
 /** The error for a code or token written for a login whose certificate's status change ended it meanwhile. */
