@@ -305,14 +305,15 @@ export class AppContext {
       const ca = new CaHierarchy(db, box, clock, config.pkcs11)
       await ca.ensure()
       const one = async (name: string) => (await secretStore.randomKeys(name, 1))[0]!
+      const hmacKey = async (name: string) => createSecretKey(Buffer.from(await one(name), 'base64url'))
       const serverKeys = {
         cookieKeys: await secretStore.randomKeys('cookie-keys', 2),
         csrfKey: await one('csrf-key'),
         pairwiseSalt: await one('pairwise-salt'),
         // HMAC keys, imported once (keys/sealed-box.ts says why).
-        otpKey: createSecretKey(Buffer.from(await one('otp-key'), 'base64url')),
-        ciKey: createSecretKey(Buffer.from(await one('ci-key'), 'base64url')),
-        challengeKey: createSecretKey(Buffer.from(await one('login-challenge-key'), 'base64url')),
+        otpKey: await hmacKey('otp-key'),
+        ciKey: await hmacKey('ci-key'),
+        challengeKey: await hmacKey('login-challenge-key'),
       }
       // Which passkeys are hardware-bound: read at start-up (a bad file stops it here).
       const attestation = await loadAttestationTrust(config.attestation, clock.now(), logger)
