@@ -1,8 +1,15 @@
 import { CompiledQuery } from 'kysely'
 import type { Database } from '../db/database.ts'
 
-/** Statements of grouped upserts in flight at once; what comes meanwhile waits and goes in the next one. */
-const MAX_IN_FLIGHT = 2
+/**
+ * Statements of grouped upserts in flight at once; what comes meanwhile waits and goes in the next
+ * one. One, as PostgreSQL flushes its WAL: each statement ends in a commit, whose cost is the
+ * statement's and not its rows', so the fewer and fuller the statements the less CPU per token.
+ * With two, each carried half as many rows: on 2 cores, 0.052–0.055 against 0.033–0.035 ms of
+ * PostgreSQL's CPU per client_credentials token, 4,005–4,394 against 4,483–5,285 tokens/s
+ * (2026-12-07, docs/sizing.md). What a write may wait is one statement more, a commit's time.
+ */
+const MAX_IN_FLIGHT = 1
 /** Rows one statement carries at most. */
 const MAX_ROWS = 64
 
@@ -40,8 +47,8 @@ interface Pending {
 
 /**
  * Token rows that concurrent requests write, sent as one multi-row statement (group commit): a
- * write goes at once while fewer than MAX_IN_FLIGHT statements are in flight, and the writes that
- * come meanwhile go together in the next one, so under load one round trip and one commit carry
+ * write goes at once while no statement is in flight (MAX_IN_FLIGHT), and the writes that come
+ * meanwhile go together in the next one, so under load one round trip and one commit carry
  * many tokens, and without load nothing waits. Each caller waits for the statement that carries
  * its rows to commit before it answers: a token is as durable as when written alone. A row written
  * twice (the same model and key), or a token consumed twice, goes in the next statement, not the

@@ -123,6 +123,41 @@ for (const backend of BACKENDS) {
       }
     })
 
+    it('writes tokens as group commit: while one statement is in flight, the writes that come go together in the next one', async () => {
+      // The real database, the first statement held until released, to keep it in flight.
+      let statements = 0
+      const gates: (() => void)[] = []
+      let holding = true
+      const gated = new Proxy(database.db, {
+        get(target, prop) {
+          if (prop === 'executeQuery') {
+            return async (query: CompiledQuery) => {
+              statements++
+              if (holding) await new Promise<void>((resolve) => gates.push(resolve))
+              return await target.executeQuery(query)
+            }
+          }
+          const value = Reflect.get(target, prop) as unknown
+          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
+        },
+      })
+      const credentials = new PostgresAdapter('ClientCredentials', { db: gated, box, clock, upserts: groupedUpserts(gated) })
+      const keys = Array.from({ length: 8 }, id)
+      // Each write in a turn of its own, as concurrent requests make them.
+      const writes: Promise<void>[] = []
+      for (const [i, key] of keys.entries()) {
+        writes.push(credentials.upsert(key, { jti: key, kind: 'ClientCredentials', clientId: `bank-${i}` } as never, 60))
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+      assert.equal(statements, 1, 'one in flight; the other writes wait')
+      holding = false
+      for (const release of gates) release()
+      await Promise.all(writes)
+      assert.equal(statements, 2, 'the seven that waited went in one statement')
+      const found = await Promise.all(keys.map((key) => adapter('ClientCredentials').find(key)))
+      assert.deepEqual(found.map((f) => f?.clientId), keys.map((_, i) => `bank-${i}`))
+    })
+
     it('writes the tokens of concurrent requests in fewer statements, each row as if alone, a row written twice in two, a failing row failing alone', async () => {
       let statements = 0
       const counted = counting(database.db, () => { statements++ })
@@ -141,7 +176,7 @@ for (const backend of BACKENDS) {
       assert.ok(['burst-6', 'burst-7'].includes(String((await credentials.find(twice))?.clientId)))
 
       // A row that fails (here: an auth time that is no number, for a login's session) fails its own write only,
-      // also when it went in one statement with others (the first writes go alone, the rest together).
+      // also when it went in one statement with others (the first write goes alone, the rest together).
       const upserts = groupedUpserts(database.db)
       const row = (key: string, authTime: unknown) => ['AccessToken', storageKey('AccessToken', key), JSON.stringify({ kind: 'AccessToken' }), null, null, null, null, new Date(clock.now().getTime() + 60_000), null, 'sess-uid', authTime]
       const written = Array.from({ length: 10 }, id)
