@@ -65,7 +65,7 @@ async function serve(port: string, secret: string): Promise<void> {
 /** Starts the provider, runs the workloads against it and prints their rows. */
 async function drive(): Promise<void> {
   const { values: args } = parseArgs({
-    options: { seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '16' }, only: { type: 'string' } },
+    options: { seconds: { type: 'string', default: '10' }, connections: { type: 'string', default: '32' }, only: { type: 'string' } },
   })
   const seconds = Number(args.seconds)
   const connections = Number(args.connections)
