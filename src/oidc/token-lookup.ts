@@ -10,8 +10,13 @@ export const LOOKED_UP_TOGETHER = new Set(['AccessToken', 'ClientCredentials', '
 /** A stored row (as the adapter's find reads it), with its model and key, as one lookup reads it. */
 export type LookedUpRow = StoredRow & { model: string; token_key: string }
 
-/** Lookup statements in flight at once; the lookups that come meanwhile wait and go in the next one. */
-const MAX_IN_FLIGHT = 2
+/**
+ * Lookup statements in flight at once; the lookups that come meanwhile wait and go in the next
+ * one. One, as for writes (grouped-upserts.ts): with two, each carried half as many keys, and
+ * rotating refreshes at 32 connections on 2 cores ran at 1,326–1,384/s against 1,455–1,510 with
+ * one (2026-12-07, docs/sizing.md).
+ */
+const MAX_IN_FLIGHT = 1
 /** Tokens one statement looks up at most. */
 const MAX_KEYS = 64
 
@@ -37,8 +42,8 @@ interface Lookup {
  *   an access token, a client-credentials token and a refresh token in parallel (its findToken);
  *   the ids are the same hash, so the finds made before the turn ends are one lookup.
  * - Several tokens of concurrent requests (refreshes, userinfo, introspections of login tokens):
- *   a lookup goes at once while fewer than MAX_IN_FLIGHT statements are in flight, and the
- *   lookups that come meanwhile go together in the next one, as GroupedUpserts does for writes.
+ *   a lookup goes at once while no statement is in flight (MAX_IN_FLIGHT), and the lookups
+ *   that come meanwhile go together in the next one, as GroupedUpserts does for writes.
  *   Without load nothing waits; under load one round trip answers many requests.
  * The statements are the adapter's find for one key as one model (`sql.oneAsOne`: $1 the model,
  * $2 the key), as several (`sql.one`: $1 their list), or for several keys (`sql.many`: $2 their
