@@ -15,15 +15,38 @@ import { BACKENDS, createTestDatabase, fillTokenTable, migrateTestDatabase, type
 const GRANTABLE = ['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PreAuthorizedCode']
 const id = () => randomBytes(16).toString('base64url')
 
-/** The real database, with `counted` called for each statement it is sent. */
-function counting(db: TestDatabase['db'], counted: () => void): TestDatabase['db'] {
+/** The real database, with `counted` called for each statement it is sent (a promise it returns holds the statement until it settles). */
+function counting(db: TestDatabase['db'], counted: () => Promise<void> | void): TestDatabase['db'] {
   return new Proxy(db, {
     get(target, prop) {
-      if (prop === 'executeQuery') return (query: CompiledQuery) => { counted(); return target.executeQuery(query) }
+      if (prop === 'executeQuery') {
+        return (query: CompiledQuery) => {
+          const held = counted()
+          return held ? held.then(() => target.executeQuery(query)) : target.executeQuery(query)
+        }
+      }
       const value = Reflect.get(target, prop) as unknown
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
     },
   })
+}
+
+/** The real database, every statement held until `release` (to keep statements in flight); `statements` counts those sent. */
+function holding(db: TestDatabase['db']): { db: TestDatabase['db']; statements: () => number; release: () => void } {
+  let sent = 0
+  let held = true
+  const gates: (() => void)[] = []
+  return {
+    db: counting(db, () => {
+      sent++
+      return held ? new Promise<void>((resolve) => gates.push(resolve)) : undefined
+    }),
+    statements: () => sent,
+    release: () => {
+      held = false
+      for (const open of gates) open()
+    },
+  }
 }
 
 for (const backend of BACKENDS) {
@@ -62,23 +85,7 @@ for (const backend of BACKENDS) {
     })
 
     it('looks up the tokens of concurrent requests in fewer statements: while one is in flight, the finds that come go in the next one, each answered with its own row', async () => {
-      // The real database, the first statement held until released, to keep it in flight.
-      let statements = 0
-      const gates: (() => void)[] = []
-      let holding = true
-      const gated = new Proxy(database.db, {
-        get(target, prop) {
-          if (prop === 'executeQuery') {
-            return async (query: CompiledQuery) => {
-              statements++
-              if (holding) await new Promise<void>((resolve) => gates.push(resolve))
-              return await target.executeQuery(query)
-            }
-          }
-          const value = Reflect.get(target, prop) as unknown
-          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
-        },
-      })
+      const { db: gated, statements, release } = holding(database.db)
       const deps = { db: gated, box, clock, tokens: tokenLookup(gated, clock) }
       const [refreshes, accesses] = [new PostgresAdapter('RefreshToken', deps), new PostgresAdapter('AccessToken', deps)]
       const keys = Array.from({ length: 6 }, () => id())
@@ -93,11 +100,10 @@ for (const backend of BACKENDS) {
       }
       finds.push(accesses.find(access), accesses.find(keys[0]!), refreshes.find(id()))
       await new Promise((resolve) => setImmediate(resolve))
-      assert.equal(statements, 1, 'one in flight; the other finds wait')
-      holding = false
-      for (const release of gates) release()
+      assert.equal(statements(), 1, 'one in flight; the other finds wait')
+      release()
       const found = await Promise.all(finds)
-      assert.equal(statements, 2, 'the eight that waited went in one statement')
+      assert.equal(statements(), 2, 'the eight that waited went in one statement')
       assert.deepEqual(found.map((f) => f?.n), [0, 1, 2, 3, 4, 5, 'access', undefined, undefined], 'each its own row, of the kind it asked for, and nothing for an unknown token')
     })
 
@@ -124,23 +130,7 @@ for (const backend of BACKENDS) {
     })
 
     it('writes tokens as group commit: while one statement is in flight, the writes that come go together in the next one', async () => {
-      // The real database, the first statement held until released, to keep it in flight.
-      let statements = 0
-      const gates: (() => void)[] = []
-      let holding = true
-      const gated = new Proxy(database.db, {
-        get(target, prop) {
-          if (prop === 'executeQuery') {
-            return async (query: CompiledQuery) => {
-              statements++
-              if (holding) await new Promise<void>((resolve) => gates.push(resolve))
-              return await target.executeQuery(query)
-            }
-          }
-          const value = Reflect.get(target, prop) as unknown
-          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
-        },
-      })
+      const { db: gated, statements, release } = holding(database.db)
       const credentials = new PostgresAdapter('ClientCredentials', { db: gated, box, clock, upserts: groupedUpserts(gated) })
       const keys = Array.from({ length: 8 }, id)
       // Each write in a turn of its own, as concurrent requests make them.
@@ -149,11 +139,10 @@ for (const backend of BACKENDS) {
         writes.push(credentials.upsert(key, { jti: key, kind: 'ClientCredentials', clientId: `bank-${i}` } as never, 60))
         await new Promise((resolve) => setImmediate(resolve))
       }
-      assert.equal(statements, 1, 'one in flight; the other writes wait')
-      holding = false
-      for (const release of gates) release()
+      assert.equal(statements(), 1, 'one in flight; the other writes wait')
+      release()
       await Promise.all(writes)
-      assert.equal(statements, 2, 'the seven that waited went in one statement')
+      assert.equal(statements(), 2, 'the seven that waited went in one statement')
       const found = await Promise.all(keys.map((key) => adapter('ClientCredentials').find(key)))
       assert.deepEqual(found.map((f) => f?.clientId), keys.map((_, i) => `bank-${i}`))
     })
