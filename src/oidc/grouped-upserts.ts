@@ -3,11 +3,12 @@ import type { Database } from '../db/database.ts'
 
 /**
  * Statements of grouped upserts in flight at once; what comes meanwhile waits and goes in the next
- * one. One, as PostgreSQL flushes its WAL: each statement ends in a commit, whose cost is the
- * statement's and not its rows', so the fewer and fuller the statements the less CPU per token.
- * With two, each carried half as many rows: on 2 cores, 0.052–0.055 against 0.033–0.035 ms of
- * PostgreSQL's CPU per client_credentials token, 4,005–4,394 against 4,483–5,285 tokens/s
- * (2026-12-07, docs/sizing.md). What a write may wait is one statement more, a commit's time.
+ * one (group commit, as PostgreSQL's own WAL flushes work). Each statement ends in a commit,
+ * whose cost is the statement's and not its rows', so the fewer and fuller the statements, the
+ * less CPU per token. With two, each carried half as many rows: on 2 cores, 0.052–0.055 against
+ * 0.033–0.035 ms of PostgreSQL's CPU per client_credentials token, 4,005–4,394 against
+ * 4,483–5,285 tokens/s (2026-12-07, docs/sizing.md). A write may wait for one statement more,
+ * about a commit's time.
  */
 const MAX_IN_FLIGHT = 1
 /** Rows one statement carries at most. */
