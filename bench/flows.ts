@@ -11,6 +11,7 @@ import http from 'node:http'
 import * as client from 'openid-client'
 import pg from 'pg'
 import { taggedUrl } from './cpu.ts'
+import { TOKEN, type WrkRequest } from './wrk.ts'
 import { createLoginProof } from '../src/holders/keyfile/login-proof.ts'
 import { createSignatureCms } from '../src/holders/keyfile/signature-cms.ts'
 import { createSignatureJws } from '../src/holders/keyfile/signature-jws.ts'
@@ -206,12 +207,21 @@ export class Browser {
  * the one that replaces it.
  */
 export async function refreshChains(driver: LoginDriver, issuer: string, rp: { client_id: string; client_secret: string }, holders: Holder[], count: number): Promise<(chain: number) => Promise<void>> {
-  const chains = await refreshTokens(driver, holders, count)
+  return rotating(issuer, rp, await refreshTokens(driver, holders, count))
+}
+
+/** Spends chain `chain`'s refresh token (of `chains`, their first links) at the token endpoint and keeps the one that replaces it. */
+export function rotating(issuer: string, rp: { client_id: string; client_secret: string }, chains: string[]): (chain: number) => Promise<void> {
   return async (chain) => {
     const answer = await postForm(`${issuer}/token`, `grant_type=refresh_token&refresh_token=${chains[chain]}`, basic(rp))
     if (answer.status !== 200) throw new Error(`refresh: ${answer.status} ${answer.text}`)
     chains[chain] = (JSON.parse(answer.text) as { refresh_token: string }).refresh_token
   }
+}
+
+/** The refresh request wrk sends over rotating tokens (runWrkRotating), client_secret_basic. */
+export function rotatingRefreshRequest(rp: { client_id: string; client_secret: string }): WrkRequest & { body: string } {
+  return { method: 'POST', path: '/token', headers: { authorization: basic(rp), 'content-type': 'application/x-www-form-urlencoded' }, body: `grant_type=refresh_token&refresh_token=${TOKEN}` }
 }
 
 /** The refresh tokens of `count` logins with offline access (holders taken in turn): the first links of as many rotating chains. */

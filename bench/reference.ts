@@ -15,9 +15,9 @@ import os from 'node:os'
 import { parseArgs } from 'node:util'
 import * as client from 'openid-client'
 import { ownCpuMs, groupCpuMs } from './cpu.ts'
-import { agent, basic, Browser, fetchOverAgent, postForm } from './flows.ts'
+import { agent, basic, Browser, fetchOverAgent, postForm, rotating, rotatingRefreshRequest } from './flows.ts'
 import { loop, type LoopResult } from './loop.ts'
-import { rotatingTokensFor, runWrk, runWrkRotating, TOKEN, wrkInstalled } from './wrk.ts'
+import { rotatingTokensFor, runWrk, runWrkRotating, wrkInstalled } from './wrk.ts'
 import { START_ARGS, START_ENV, startServerProcess } from '../test/helpers/process.ts'
 import { freePort, tempDir } from '../test/helpers/server.ts'
 
@@ -129,15 +129,10 @@ async function drive(): Promise<void> {
       const offline = async () => (await flow({ scope: 'openid profile offline_access', prompt: 'consent' })).refresh_token!
       if (wrkInstalled()) {
         const tokens = await Promise.all(Array.from({ length: rotatingTokensFor(connections) }, offline))
-        const request = { method: 'POST' as const, path: '/token', headers: { authorization: basic(RP), 'content-type': 'application/x-www-form-urlencoded' }, body: `grant_type=refresh_token&refresh_token=${TOKEN}` }
-        await measure('refresh (rotating)', 'tokens/s', () => runWrkRotating(issuer, request, 'refresh_token', tokens, { seconds, connections, dir: tempDir('postcert-reference-') }))
+        await measure('refresh (rotating)', 'tokens/s', () => runWrkRotating(issuer, rotatingRefreshRequest(RP), 'refresh_token', tokens, { seconds, connections, dir: tempDir('postcert-reference-') }))
       } else {
-        const chains = await Promise.all(Array.from({ length: connections }, offline))
-        await measure('refresh (rotating)', 'tokens/s', () => loop({ workers: connections, seconds }, async (worker) => {
-          const answer = await postForm(`${issuer}/token`, `grant_type=refresh_token&refresh_token=${chains[worker]}`, basic(RP))
-          if (answer.status !== 200) throw new Error(`refresh: ${answer.status} ${answer.text}`)
-          chains[worker] = (JSON.parse(answer.text) as { refresh_token: string }).refresh_token
-        }))
+        const rotate = rotating(issuer, RP, await Promise.all(Array.from({ length: connections }, offline)))
+        await measure('refresh (rotating)', 'tokens/s', () => loop({ workers: connections, seconds }, rotate))
       }
     }
     if (only.has('logins')) await measure('logins (5 requests)', 'flows/s', () => loop({ workers: connections, seconds }, async () => { await flow() }))

@@ -26,10 +26,10 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { CpuMeter, ownCpuMs } from './cpu.ts'
-import { agent, basic, benchTarget, LoginDriver, postForm, prepareLogins, refreshChains, refreshTokens, serverEnv } from './flows.ts'
+import { agent, basic, benchTarget, LoginDriver, postForm, prepareLogins, refreshChains, refreshTokens, rotatingRefreshRequest, serverEnv } from './flows.ts'
 import { loop } from './loop.ts'
 import { ocspRequestsFor } from './ocsp-requests.ts'
-import { rotatingTokensFor, runWrk, runWrkRotating, TOKEN, wrkInstalled, type LoadResult, type WrkRequest } from './wrk.ts'
+import { rotatingTokensFor, runWrk, runWrkRotating, wrkInstalled, type LoadResult, type WrkRequest } from './wrk.ts'
 import { runCli, START_ARGS, START_ENV, startServerProcess } from '../test/helpers/process.ts'
 import { tempDir } from '../test/helpers/server.ts'
 
@@ -119,9 +119,8 @@ try {
     // One rotating chain per connection: each refresh spends its token and continues with the next.
     if (args.generator === 'wrk') {
       const tokens = await refreshTokens(driver, holders, rotatingTokensFor(connections))
-      const request = { method: 'POST' as const, path: '/token', headers: { authorization: basic(rp), ...form }, body: `grant_type=refresh_token&refresh_token=${TOKEN}` }
       logins += tokens.length
-      await measure('refresh (rotating)', 'tokens/s', () => runWrkRotating(issuer, request, 'refresh_token', tokens, { seconds, connections, dir: dataDir }))
+      await measure('refresh (rotating)', 'tokens/s', () => runWrkRotating(issuer, rotatingRefreshRequest(rp), 'refresh_token', tokens, { seconds, connections, dir: dataDir }))
     } else {
       const rotate = await refreshChains(driver, issuer, rp, holders, connections)
       logins += connections
